@@ -1,0 +1,79 @@
+namespace Stageproof.Core.Configuration;
+
+/// <summary>The whole of stageproof.yaml after validation. Paths are absolute (resolved against the file's folder).</summary>
+public sealed record StageproofConfig
+{
+    /// <summary>The file this configuration was read from.</summary>
+    public required string SourceFile { get; init; }
+    public IReadOnlyDictionary<string, HostConfig> Hosts { get; init; } = new Dictionary<string, HostConfig>();
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> Groups { get; init; } = new Dictionary<string, IReadOnlyList<string>>();
+    public IReadOnlyDictionary<string, EnvironmentConfig> Environments { get; init; } = new Dictionary<string, EnvironmentConfig>();
+    public DriftRules Drift { get; init; } = new();
+    public SshSettings Ssh { get; init; } = new();
+    /// <summary>Check suites by name; their shape belongs to the staging-validation feature, kept raw until then.</summary>
+    public IReadOnlyDictionary<string, object?> Checks { get; init; } = new Dictionary<string, object?>();
+
+    public EnvironmentConfig Environment(string name) =>
+        Environments.TryGetValue(name, out var env) ? env
+            : throw new InputException($"{SourceFile}: environment '{name}' is not defined (known: {string.Join(", ", Environments.Keys)})");
+
+    public HostConfig Host(string name) =>
+        Hosts.TryGetValue(name, out var host) ? host
+            : throw new InputException($"{SourceFile}: host '{name}' is not defined (known: {string.Join(", ", Hosts.Keys)})");
+
+    /// <summary>The hosts of an environment, group names expanded, in configuration order.</summary>
+    public IReadOnlyList<HostConfig> HostsOf(string environment) =>
+        Environment(environment).Hosts.Select(Host).ToList();
+}
+
+public enum TransportKind { Ssh, Local, Chroot }
+
+public sealed record HostConfig
+{
+    public required string Name { get; init; }
+    public TransportKind Transport { get; init; } = TransportKind.Ssh;
+    public string? Address { get; init; }
+    public int Port { get; init; } = 22;
+    public string User { get; init; } = "root";
+    public string? Identity { get; init; }
+    public string? KnownHosts { get; init; }
+    /// <summary>"sudo" when commands must be elevated; null when the user is already root.</summary>
+    public string? Become { get; init; }
+    /// <summary>Used to pair hosts across environments (prod's app hosts with staging's app hosts).</summary>
+    public string? Role { get; init; }
+    /// <summary>For the chroot transport: the root directory.</summary>
+    public string? Root { get; init; }
+}
+
+public sealed record EnvironmentConfig
+{
+    public required string Name { get; init; }
+    /// <summary>Host names, group names already expanded.</summary>
+    public IReadOnlyList<string> Hosts { get; init; } = [];
+    /// <summary>Database name → Npgsql connection string.</summary>
+    public IReadOnlyDictionary<string, string> Databases { get; init; } = new Dictionary<string, string>();
+    public string? MirrorOf { get; init; }
+    /// <summary>Name of the check suite in <see cref="StageproofConfig.Checks"/>.</summary>
+    public string? Checks { get; init; }
+}
+
+public sealed record DriftRules
+{
+    /// <summary>Tracked config paths; may contain shell globs (*, ?, [...]).</summary>
+    public IReadOnlyList<string> Track { get; init; } = [];
+    /// <summary>Ignore rules "category:pattern", e.g. "file:/etc/hostname", "package:linux-image-*".</summary>
+    public IReadOnlyList<string> Ignore { get; init; } = [];
+    public double MinFidelity { get; init; } = 0.98;
+    /// <summary>Text content of a tracked file is kept up to this size; larger files keep only their digest.</summary>
+    public int MaxContentBytes { get; init; } = 65536;
+    /// <summary>Keys whose values are masked in stored content (regular expressions, case-insensitive).</summary>
+    public IReadOnlyList<string> SecretKeys { get; init; } = ["password", "passwd", "secret", "token", "api[_-]?key", "private[_-]?key"];
+}
+
+public sealed record SshSettings
+{
+    /// <summary>How many hosts are contacted at once.</summary>
+    public int Parallelism { get; init; } = 16;
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    public TimeSpan CommandTimeout { get; init; } = TimeSpan.FromMinutes(2);
+}

@@ -1,0 +1,24 @@
+using Stageproof.Core.Audit;
+using Stageproof.Core.Manifests;
+
+namespace Stageproof.Core.State;
+
+/// <summary>A manifest as stored: its digest and when it was stored.</summary>
+public sealed record StoredManifest(string Digest, Manifest Manifest);
+
+/// <summary>
+/// Stageproof's own state: manifests, and the audit chain. SQLite now; the interface is what lets PostgreSQL follow.
+/// </summary>
+public interface IStateStore : IAuditLog, IAsyncDisposable
+{
+    /// <summary>Stores a manifest (idempotent for the same digest and time) and returns its digest.</summary>
+    Task<string> SaveManifestAsync(Manifest manifest, CancellationToken cancellationToken = default);
+
+    /// <summary>Finds a manifest by digest or unique digest prefix; throws <see cref="InputException"/> when ambiguous.</summary>
+    Task<StoredManifest?> FindManifestAsync(string digestOrPrefix, CancellationToken cancellationToken = default);
+
+    /// <summary>The latest manifest of a target collected at or before <paramref name="atOrBefore"/> (now when null).</summary>
+    Task<StoredManifest?> LatestManifestAsync(string target, DateTimeOffset? atOrBefore = null, CancellationToken cancellationToken = default);
+
+    Task<IReadOnlyList<StoredManifest>> ListManifestsAsync(string? target = null, CancellationToken cancellationToken = default);
+}
