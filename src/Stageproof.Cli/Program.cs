@@ -1,1 +1,3 @@
-return 0;
+using Stageproof.Cli;
+
+return await StageproofCli.RunAsync(args, Console.Out, Console.Error).ConfigureAwait(false);

@@ -1,0 +1,90 @@
+using System.CommandLine;
+using Spectre.Console;
+using Stageproof.Core;
+using Stageproof.Core.Audit;
+using Stageproof.Data;
+
+namespace Stageproof.Cli.Commands;
+
+internal static class AuditCommand
+{
+    public static Command Create(VerbContext verbs)
+    {
+        var command = new Command("audit", "The append-only, hash-chained record of every action");
+
+        var limit = new Option<int>("--last") { Description = "Show only the last N events", DefaultValueFactory = _ => 0 };
+        var log = new Command("log", "List audit events") { limit };
+        log.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
+        {
+            var store = await session.StoreAsync(ct).ConfigureAwait(false);
+            IEnumerable<AuditEvent> events = await store.ReadAllAsync(ct).ConfigureAwait(false);
+            var last = parse.GetValue(limit);
+            if (last > 0)
+            {
+                events = events.TakeLast(last);
+            }
+            if (session.Ui.Json)
+            {
+                session.Ui.WriteJson(events);
+                return ExitCodes.Ok;
+            }
+            var table = new Table().Border(TableBorder.Simple)
+                .AddColumns("#", "time (UTC)", "actor", "action", "target", "outcome", "reason");
+            foreach (var e in events)
+            {
+                table.AddRow(e.Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    e.Time.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture),
+                    Markup.Escape(e.Actor), Markup.Escape(e.Action), Markup.Escape(e.Target),
+                    Markup.Escape(e.Outcome ?? ""), Markup.Escape(e.Reason ?? ""));
+            }
+            session.Ui.Human.Write(table);
+            return ExitCodes.Ok;
+        }));
+
+        var verify = new Command("verify", "Check that no event was altered, removed or reordered (exit 1 if one was)");
+        verify.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
+        {
+            var store = await session.StoreAsync(ct).ConfigureAwait(false);
+            var events = await store.ReadAllAsync(ct).ConfigureAwait(false);
+            var head = store is SqliteStateStore sqlite ? await sqlite.ReadAuditHeadAsync(ct).ConfigureAwait(false) : null;
+            var result = AuditChain.Verify(events, head);
+            if (session.Ui.Json)
+            {
+                session.Ui.WriteJson(new { ok = result.Ok, events = events.Count, problem = result.Ok ? null : result.Message });
+            }
+            else if (result.Ok)
+            {
+                session.Ui.Say($"Audit chain intact: {events.Count} events, each linked to the one before.");
+            }
+            else
+            {
+                session.Ui.Error("audit chain broken: " + result.Message);
+            }
+            return result.Ok ? ExitCodes.Ok : ExitCodes.Finding;
+        }));
+
+        var output = new Option<string?>("--output", "-o") { Description = "Write to this file instead of stdout" };
+        var export = new Command("export", "Write every event as JSON lines") { output };
+        export.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
+        {
+            var store = await session.StoreAsync(ct).ConfigureAwait(false);
+            var events = await store.ReadAllAsync(ct).ConfigureAwait(false);
+            if (parse.GetValue(output) is { } file)
+            {
+                await using var writer = new StreamWriter(file);
+                await AuditExport.WriteJsonLinesAsync(events, writer, ct).ConfigureAwait(false);
+                session.Ui.Errors.MarkupLine(Markup.Escape($"Exported {events.Count} events to {file}"));
+            }
+            else
+            {
+                await AuditExport.WriteJsonLinesAsync(events, session.Stdout, ct).ConfigureAwait(false);
+            }
+            return ExitCodes.Ok;
+        }));
+
+        command.Subcommands.Add(log);
+        command.Subcommands.Add(verify);
+        command.Subcommands.Add(export);
+        return command;
+    }
+}

@@ -1,0 +1,95 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Stageproof.Cli.Infrastructure;
+using Stageproof.Core;
+using Stageproof.Core.Manifests;
+
+namespace Stageproof.Cli.Features;
+
+/// <summary>One side of a drift comparison: the manifests it stands for, and whether it is a whole environment.</summary>
+internal sealed record DriftSide(string Label, IReadOnlyList<Manifest> Manifests, bool IsEnvironment);
+
+/// <summary>
+/// Turns a drift operand into manifests: an environment or host (collected now, or the latest stored with
+/// <c>--stored</c>), <c>NAME@TIME</c> (the latest stored at or before TIME), or a stored manifest's digest prefix.
+/// </summary>
+internal sealed partial class DriftSides(CliSession session)
+{
+    public async Task<(DriftSide Side, IReadOnlyList<FactsFailure> Failures)> ResolveAsync(string spec, bool storedOnly, CancellationToken ct)
+    {
+        var config = session.Config;
+        var at = spec.IndexOf('@', StringComparison.Ordinal);
+        if (at > 0)
+        {
+            var name = spec[..at];
+            var time = ParseTime(spec[(at + 1)..], spec);
+            return (await StoredAsync(name, time, ct).ConfigureAwait(false), []);
+        }
+        if (config.Environments.ContainsKey(spec) || config.Hosts.ContainsKey(spec) || config.Groups.ContainsKey(spec))
+        {
+            if (storedOnly)
+            {
+                return (await StoredAsync(spec, null, ct).ConfigureAwait(false), []);
+            }
+            var scope = FactsScope.Resolve(config, [spec]);
+            var run = await new FactsService(session).CollectAsync(scope, ct).ConfigureAwait(false);
+            return (new DriftSide(spec, run.Manifests.Select(m => m.Manifest).ToList(), !config.Hosts.ContainsKey(spec)), run.Failures);
+        }
+        if (HexPrefix().IsMatch(spec))
+        {
+            var store = await session.StoreAsync(ct).ConfigureAwait(false);
+            var stored = await store.FindManifestAsync(spec, ct).ConfigureAwait(false)
+                         ?? throw new InputException($"no stored manifest has a digest starting with '{spec}'");
+            return (new DriftSide($"{stored.Manifest.Target}@{stored.Digest[..12]}", [stored.Manifest], false), []);
+        }
+        throw new InputException(
+            $"'{spec}' is not an environment, group, host, NAME@TIME or stored manifest digest (environments: {string.Join(", ", config.Environments.Keys)})");
+    }
+
+    private async Task<DriftSide> StoredAsync(string name, DateTimeOffset? time, CancellationToken ct)
+    {
+        var config = session.Config;
+        var scope = FactsScope.Resolve(config, [name]);
+        var store = await session.StoreAsync(ct).ConfigureAwait(false);
+        var targets = scope.Hosts.Select(h => h.Host.Name).Concat(scope.Databases.Select(d => $"{d.Environment}/{d.Name}"));
+        var manifests = new List<Manifest>();
+        foreach (var target in targets)
+        {
+            var stored = await store.LatestManifestAsync(target, time, ct).ConfigureAwait(false)
+                         ?? throw new InputException(
+                             $"no manifest of '{target}' is stored{(time is null ? "" : " at or before " + time.Value.ToString("u", CultureInfo.InvariantCulture))}; run 'stageproof facts {name}' first");
+            manifests.Add(stored.Manifest);
+        }
+        var label = time is null ? $"{name} (stored)" : $"{name}@{time.Value.UtcDateTime:yyyy-MM-ddTHH:mm:ssZ}";
+        return new DriftSide(label, manifests, !config.Hosts.ContainsKey(name));
+    }
+
+    /// <summary>An ISO 8601 time, or a span ago such as 30m, 2h, 7d.</summary>
+    internal DateTimeOffset ParseTime(string text, string spec)
+    {
+        var ago = Ago().Match(text);
+        if (ago.Success)
+        {
+            var n = int.Parse(ago.Groups[1].Value, CultureInfo.InvariantCulture);
+            var span = ago.Groups[2].Value switch
+            {
+                "s" => TimeSpan.FromSeconds(n),
+                "m" => TimeSpan.FromMinutes(n),
+                "h" => TimeSpan.FromHours(n),
+                _ => TimeSpan.FromDays(n),
+            };
+            return session.Time.GetUtcNow() - span;
+        }
+        if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var time))
+        {
+            return time;
+        }
+        throw new InputException($"'{spec}': '{text}' is not a time (use ISO 8601 such as 2026-11-23T10:00Z, or a span ago such as 2h or 7d)");
+    }
+
+    [GeneratedRegex("^[0-9a-f]{6,64}$")]
+    private static partial Regex HexPrefix();
+
+    [GeneratedRegex("^([0-9]+)([smhd])$")]
+    private static partial Regex Ago();
+}

@@ -1,0 +1,129 @@
+using System.Diagnostics;
+using Stageproof.Cli.Infrastructure;
+using Stageproof.Core;
+using Stageproof.Core.Configuration;
+using Stageproof.Core.Manifests;
+using Stageproof.Hosts.Facts;
+using Stageproof.Hosts.Transports;
+
+namespace Stageproof.Cli.Features;
+
+/// <summary>A host or database whose facts could not be collected, and why.</summary>
+internal sealed record FactsFailure(string Target, string Message);
+
+internal sealed record FactsRun(IReadOnlyList<(string Digest, Manifest Manifest)> Manifests, IReadOnlyList<FactsFailure> Failures)
+{
+    public int ExitCode => Failures.Count > 0 ? ExitCodes.Infrastructure : ExitCodes.Ok;
+}
+
+/// <summary>What a facts target names: hosts (each with its environment) and databases.</summary>
+internal sealed record FactsScope(IReadOnlyList<(HostConfig Host, string? Environment)> Hosts,
+    IReadOnlyList<(string Environment, string Name, string ConnectionString)> Databases)
+{
+    public static FactsScope Resolve(StageproofConfig config, IEnumerable<string> targets)
+    {
+        var hosts = new List<(HostConfig, string?)>();
+        var databases = new List<(string, string, string)>();
+        foreach (var target in targets)
+        {
+            if (config.Environments.TryGetValue(target, out var env))
+            {
+                hosts.AddRange(env.Hosts.Select(h => (config.Host(h), (string?)target)));
+                databases.AddRange(env.Databases.Select(d => (target, d.Key, d.Value)));
+            }
+            else if (config.Groups.TryGetValue(target, out var group))
+            {
+                hosts.AddRange(group.Select(h => (config.Host(h), EnvironmentOf(config, h))));
+            }
+            else if (config.Hosts.TryGetValue(target, out var host))
+            {
+                hosts.Add((host, EnvironmentOf(config, host.Name)));
+            }
+            else
+            {
+                throw new InputException(
+                    $"'{target}' is neither an environment, a group nor a host in {config.SourceFile} " +
+                    $"(environments: {string.Join(", ", config.Environments.Keys)})");
+            }
+        }
+        return new FactsScope(hosts.DistinctBy(h => h.Item1.Name).ToList(), databases.Distinct().ToList());
+    }
+
+    public static string? EnvironmentOf(StageproofConfig config, string host) =>
+        config.Environments.Values.FirstOrDefault(e => e.Hosts.Contains(host))?.Name;
+}
+
+/// <summary>Collects manifests from hosts and databases in parallel, stores each, and audits every contact.</summary>
+internal sealed class FactsService(CliSession session)
+{
+    public async Task<FactsRun> CollectAsync(FactsScope scope, CancellationToken cancellationToken)
+    {
+        var config = session.Config;
+        var store = await session.StoreAsync(cancellationToken).ConfigureAwait(false);
+        var factory = session.Transports();
+        var collected = new List<(string, Manifest)>();
+        var failures = new List<FactsFailure>();
+        var total = scope.Hosts.Count + scope.Databases.Count;
+        var done = 0;
+        var clock = Stopwatch.StartNew();
+        var gate = new object();
+
+        void Report(string target, string outcome)
+        {
+            int n;
+            lock (gate)
+            {
+                n = ++done;
+            }
+            session.Ui.Say($"[{n}/{total}] {target}: {outcome} ({clock.Elapsed.TotalSeconds:0.0}s)");
+        }
+
+        var hostResults = await HostFanout.RunAsync(scope.Hosts.Select(h => h.Host).ToList(), config.Ssh.Parallelism,
+            async (host, ct) =>
+            {
+                await using var transport = factory.Create(host);
+                var env = scope.Hosts.First(h => h.Host.Name == host.Name).Environment;
+                var sw = Stopwatch.StartNew();
+                var manifest = await HostFactsCollector.CollectAsync(host, transport, config.Drift, env, ct).ConfigureAwait(false);
+                Report(host.Name, $"{manifest.Packages.Count} packages, {manifest.Files.Count} files, {sw.Elapsed.TotalSeconds:0.00}s");
+                return manifest;
+            }, cancellationToken).ConfigureAwait(false);
+
+        foreach (var outcome in hostResults)
+        {
+            if (outcome.Result is { } manifest)
+            {
+                var digest = await store.SaveManifestAsync(manifest, cancellationToken).ConfigureAwait(false);
+                collected.Add((digest, manifest));
+                await session.AuditAsync("facts.collect", outcome.Host.Name, "ok", digest, cancellationToken: cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                var message = outcome.Error?.Message ?? "unknown error";
+                failures.Add(new FactsFailure(outcome.Host.Name, message));
+                Report(outcome.Host.Name, "FAILED");
+                await session.AuditAsync("facts.collect", outcome.Host.Name, "failed: " + message, cancellationToken: cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        foreach (var (env, name, connectionString) in scope.Databases)
+        {
+            var target = $"{env}/{name}";
+            try
+            {
+                var manifest = await PostgresFactsCollector.CollectAsync(env, name, connectionString, cancellationToken).ConfigureAwait(false);
+                var digest = await store.SaveManifestAsync(manifest, cancellationToken).ConfigureAwait(false);
+                collected.Add((digest, manifest));
+                Report(target, $"PostgreSQL {manifest.Database?.ServerVersion}, {manifest.Database?.Schema.Objects.Count} schema objects");
+                await session.AuditAsync("facts.collect", target, "ok", digest, cancellationToken: cancellationToken).ConfigureAwait(false);
+            }
+            catch (InfrastructureException e)
+            {
+                failures.Add(new FactsFailure(target, e.Message));
+                Report(target, "FAILED");
+                await session.AuditAsync("facts.collect", target, "failed: " + e.Message, cancellationToken: cancellationToken).ConfigureAwait(false);
+            }
+        }
+        return new FactsRun(collected, failures);
+    }
+}

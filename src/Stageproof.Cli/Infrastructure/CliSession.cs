@@ -1,0 +1,75 @@
+using System.CommandLine;
+using Stageproof.Core;
+using Stageproof.Core.Audit;
+using Stageproof.Core.Configuration;
+using Stageproof.Core.Hosts;
+using Stageproof.Core.State;
+using Stageproof.Data;
+using Stageproof.Hosts.Transports;
+
+namespace Stageproof.Cli.Infrastructure;
+
+/// <summary>Everything one invocation shares: options, configuration, state store, audit, output.</summary>
+internal sealed class CliSession : IAsyncDisposable
+{
+    private StageproofConfig? _config;
+    private IStateStore? _store;
+
+    public CliSession(ParseResult parse, TextWriter stdout, TextWriter stderr, TimeProvider time)
+    {
+        ConfigPath = Path.GetFullPath(parse.GetValue(GlobalOptions.Config) ?? "stageproof.yaml");
+        StateDirectory = Path.GetFullPath(parse.GetValue(GlobalOptions.State) ?? ".stageproof");
+        Actor = parse.GetValue(GlobalOptions.Actor) is { Length: > 0 } actor ? actor : Environment.UserName;
+        AcceptNewHostKeys = parse.GetValue(GlobalOptions.AcceptNewHostKeys);
+        Stdout = stdout;
+        Ui = new Ui(stdout, stderr, parse.GetValue(GlobalOptions.Json));
+        Time = time;
+    }
+
+    public string ConfigPath { get; }
+    public string StateDirectory { get; }
+    public string Actor { get; }
+    public bool AcceptNewHostKeys { get; }
+    public Ui Ui { get; }
+    /// <summary>Raw standard output, for verbs whose output is a stream (audit export).</summary>
+    public TextWriter Stdout { get; }
+    public TimeProvider Time { get; }
+
+    public StageproofConfig Config => _config ??= ConfigLoader.Load(ConfigPath);
+
+    /// <summary>Loads a configuration other than the default one (the lab writes its own).</summary>
+    public void UseConfig(StageproofConfig config) => _config = config;
+
+    public async Task<IStateStore> StoreAsync(CancellationToken cancellationToken)
+    {
+        _store ??= await SqliteStateStore.OpenAsync(StateDirectory, Time, cancellationToken).ConfigureAwait(false);
+        return _store;
+    }
+
+    public ITransportFactory Transports() =>
+        new TransportFactory(Config.Ssh, AcceptNewHostKeys ? HostKeyPolicy.AcceptNew : HostKeyPolicy.Strict);
+
+    /// <summary>Appends one event to the audit chain.</summary>
+    public async Task AuditAsync(string action, string target, string? outcome = null, string? payloadDigest = null,
+        string? reason = null, CancellationToken cancellationToken = default)
+    {
+        var store = await StoreAsync(cancellationToken).ConfigureAwait(false);
+        await store.AppendAsync(new AuditEvent
+        {
+            Actor = Actor,
+            Action = action,
+            Target = target,
+            Outcome = outcome,
+            PayloadDigest = payloadDigest,
+            Reason = reason,
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_store is not null)
+        {
+            await _store.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,48 @@
+using System.CommandLine;
+
+namespace Stageproof.Cli.Infrastructure;
+
+/// <summary>Options every verb accepts.</summary>
+internal static class GlobalOptions
+{
+    public static readonly Option<string> Config = new("--config", "-c")
+    {
+        Description = "Configuration file",
+        DefaultValueFactory = _ => "stageproof.yaml",
+        Recursive = true,
+    };
+
+    public static readonly Option<string> State = new("--state")
+    {
+        Description = "State directory (SQLite store, audit chain)",
+        DefaultValueFactory = _ => ".stageproof",
+        Recursive = true,
+    };
+
+    public static readonly Option<bool> Json = new("--json")
+    {
+        Description = "Print one JSON document on stdout and nothing else there",
+        Recursive = true,
+    };
+
+    public static readonly Option<string?> Actor = new("--actor")
+    {
+        Description = "Who is acting (default: the OS user)",
+        Recursive = true,
+    };
+
+    public static readonly Option<bool> AcceptNewHostKeys = new("--accept-new-host-keys")
+    {
+        Description = "Record the key of a host seen for the first time in its known_hosts file (a changed key is always refused)",
+        Recursive = true,
+    };
+
+    public static void AddTo(Command root)
+    {
+        root.Options.Add(Config);
+        root.Options.Add(State);
+        root.Options.Add(Json);
+        root.Options.Add(Actor);
+        root.Options.Add(AcceptNewHostKeys);
+    }
+}

@@ -1,0 +1,67 @@
+using System.CommandLine;
+using Stageproof.Cli.Commands;
+using Stageproof.Cli.Infrastructure;
+using Stageproof.Core;
+
+namespace Stageproof.Cli;
+
+/// <summary>Builds the command tree and maps every outcome to one exit code and one readable message.</summary>
+public static class StageproofCli
+{
+    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr,
+        TimeProvider? time = null, CancellationToken cancellationToken = default)
+    {
+        var clock = time ?? TimeProvider.System;
+        var root = new RootCommand("Stageproof proves every server patch in staging before it reaches production.");
+        GlobalOptions.AddTo(root);
+        var verbs = new VerbContext(stdout, stderr, clock);
+        root.Subcommands.Add(InitCommand.Create(verbs));
+        root.Subcommands.Add(FactsCommand.Create(verbs));
+        root.Subcommands.Add(DriftCommand.Create(verbs));
+        root.Subcommands.Add(AuditCommand.Create(verbs));
+        root.Subcommands.Add(LabCommand.Create(verbs));
+        root.Subcommands.Add(DemoCommand.Create(verbs));
+
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            foreach (var error in parse.Errors)
+            {
+                await stderr.WriteLineAsync("error: " + error.Message).ConfigureAwait(false);
+            }
+            await stderr.WriteLineAsync("Run 'stageproof --help' for usage.").ConfigureAwait(false);
+            return ExitCodes.BadInput;
+        }
+        var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
+        return await parse.InvokeAsync(config, cancellationToken).ConfigureAwait(false);
+    }
+}
+
+/// <summary>What every verb's action needs to start a session.</summary>
+internal sealed class VerbContext(TextWriter stdout, TextWriter stderr, TimeProvider time)
+{
+    /// <summary>Runs a verb's body in a session, mapping expected exceptions to exit codes and one-line messages.</summary>
+    public async Task<int> RunAsync(ParseResult parse, Func<CliSession, Task<int>> body)
+    {
+        await using var session = new CliSession(parse, stdout, stderr, time);
+        try
+        {
+            return await body(session).ConfigureAwait(false);
+        }
+        catch (InputException e)
+        {
+            session.Ui.Error(e.Message);
+            return ExitCodes.BadInput;
+        }
+        catch (StageproofException e)
+        {
+            session.Ui.Error(e.Message);
+            return e.ExitCode;
+        }
+        catch (OperationCanceledException)
+        {
+            session.Ui.Error("cancelled");
+            return ExitCodes.Infrastructure;
+        }
+    }
+}
