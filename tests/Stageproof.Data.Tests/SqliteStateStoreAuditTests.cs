@@ -218,4 +218,27 @@ public sealed class SqliteStateStoreAuditTests : IDisposable
         Assert.Equal(events, parsed);
         Assert.True(AuditChain.Verify(parsed, await store.ReadAuditHeadAsync()).IsOk);
     }
+
+    [Fact]
+    public async Task A_malformed_export_line_is_an_input_error_naming_the_line()
+    {
+        var text = "\n{\"sequence\":1,\"actor\":\"alice\"}\n";
+
+        var error = await Assert.ThrowsAsync<Stageproof.Core.InputException>(() =>
+            AuditExport.ReadJsonLinesAsync(new StringReader(text), "audit.jsonl"));
+
+        Assert.StartsWith("audit.jsonl:2:1: event:", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_corrupted_audit_head_is_an_input_error_naming_the_file()
+    {
+        await using var store = await _state.OpenAsync();
+        await _state.AppendEventsAsync(store, 2);
+        await File.WriteAllTextAsync(store.AuditHeadPath, "{\"count\":2}");
+
+        var error = await Assert.ThrowsAsync<Stageproof.Core.InputException>(() => store.VerifyAuditAsync());
+
+        Assert.Contains(store.AuditHeadPath, error.Message, StringComparison.Ordinal);
+    }
 }

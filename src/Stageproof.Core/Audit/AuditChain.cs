@@ -174,7 +174,10 @@ public static class AuditChain
         var ok = new AuditVerification(AuditProblem.None, null, $"ok: {events.Count} events, chain intact", events.Count);
         if (head is null)
         {
-            return ok;
+            return events.Count == 0 ? ok : ok with
+            {
+                Message = $"{ok.Message} (no audit head, so removal of the newest events cannot be ruled out)",
+            };
         }
         var count = events.Count;
         if (head.Count > count)

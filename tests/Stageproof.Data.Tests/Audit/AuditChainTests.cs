@@ -131,4 +131,13 @@ public sealed class AuditChainTests
 
         Assert.True(AuditChain.Verify(chain, new AuditHead(4, chain[3].Hash)).IsOk);
     }
+
+    [Fact]
+    public void Without_a_head_an_ok_result_says_the_newest_events_are_unchecked()
+    {
+        var result = AuditChain.Verify(Chain(3), null);
+
+        Assert.True(result.IsOk);
+        Assert.Contains("no audit head", result.Message, StringComparison.Ordinal);
+    }
 }
