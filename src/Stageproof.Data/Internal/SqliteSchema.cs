@@ -1,0 +1,87 @@
+using System.Globalization;
+using Dapper;
+using Microsoft.Data.Sqlite;
+using Stageproof.Core;
+
+namespace Stageproof.Data.Internal;
+
+/// <summary>
+/// The state database's schema as an ordered list of migrations. Each runs once, in its own IMMEDIATE
+/// transaction, and is recorded in <c>schema_version</c>; append new ones, never edit applied ones.
+/// </summary>
+internal static class SqliteSchema
+{
+    public static readonly IReadOnlyList<string> Migrations =
+    [
+        // 1: manifests and the audit chain.
+        """
+        CREATE TABLE manifests (
+            id           INTEGER PRIMARY KEY,
+            digest       TEXT NOT NULL,
+            target       TEXT NOT NULL,
+            kind         TEXT NOT NULL,
+            environment  TEXT,
+            collected_at TEXT NOT NULL,
+            json         TEXT NOT NULL,
+            UNIQUE (digest, collected_at)
+        );
+        CREATE INDEX manifests_target_time ON manifests (target, collected_at);
+        CREATE TABLE audit_events (
+            seq            INTEGER PRIMARY KEY,
+            time           TEXT NOT NULL,
+            actor          TEXT NOT NULL,
+            action         TEXT NOT NULL,
+            target         TEXT NOT NULL,
+            reason         TEXT,
+            payload_digest TEXT,
+            outcome        TEXT,
+            prev_hash      TEXT NOT NULL,
+            hash           TEXT NOT NULL
+        );
+        """,
+    ];
+
+    public static int LatestVersion => Migrations.Count;
+
+    /// <summary>Applies the migrations the database lacks; refuses a database written by a newer Stageproof.</summary>
+    public static Task MigrateAsync(SqliteConnection connection, string databasePath, TimeProvider time, CancellationToken cancellationToken) =>
+        MigrateAsync(connection, databasePath, time, Migrations, cancellationToken);
+
+    /// <summary>As above with a given list, so tests can add migrations.</summary>
+    public static async Task MigrateAsync(SqliteConnection connection, string databasePath, TimeProvider time,
+        IReadOnlyList<string> migrations, CancellationToken cancellationToken)
+    {
+        var latest = migrations.Count;
+        await connection.ExecuteAsync(new CommandDefinition(
+            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
+            cancellationToken: cancellationToken)).ConfigureAwait(false);
+
+        while (true)
+        {
+            // IMMEDIATE: two processes opening a fresh state directory at once must not both apply a migration.
+            using var transaction = connection.BeginTransaction(deferred: false);
+            var current = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_version", transaction: transaction,
+                cancellationToken: cancellationToken)).ConfigureAwait(false);
+            if (current > latest)
+            {
+                throw new InputException(
+                    $"{databasePath}: schema version {current} is newer than this Stageproof understands ({latest}); " +
+                    "use the Stageproof version that wrote it, or a newer one");
+            }
+            if (current == latest)
+            {
+                transaction.Commit();
+                return;
+            }
+            var next = (int)current + 1;
+            await connection.ExecuteAsync(new CommandDefinition(migrations[next - 1], transaction: transaction,
+                cancellationToken: cancellationToken)).ConfigureAwait(false);
+            await connection.ExecuteAsync(new CommandDefinition(
+                "INSERT INTO schema_version (version, applied_at) VALUES (@next, @at)",
+                new { next, at = time.GetUtcNow().UtcDateTime.ToString("O", CultureInfo.InvariantCulture) },
+                transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            transaction.Commit();
+        }
+    }
+}

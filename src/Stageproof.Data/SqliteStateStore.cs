@@ -1,0 +1,360 @@
+using Dapper;
+using Microsoft.Data.Sqlite;
+using Stageproof.Core;
+using Stageproof.Core.Audit;
+using Stageproof.Core.Manifests;
+using Stageproof.Core.State;
+using Stageproof.Data.Internal;
+
+namespace Stageproof.Data;
+
+/// <summary>
+/// The state store in one SQLite file, <c>state.db</c>, in the state directory (WAL, busy timeout, foreign keys),
+/// with <c>audit.head</c> beside it. Safe to use from several instances and processes at once: every audit append
+/// is one IMMEDIATE transaction, so concurrent writers queue instead of forking the chain.
+/// </summary>
+public sealed class SqliteStateStore : IStateStore
+{
+    public const string DatabaseFileName = "state.db";
+
+    private const int BusyTimeoutSeconds = 30;
+
+    private readonly string _connectionString;
+    private readonly TimeProvider _time;
+
+    private SqliteStateStore(string stateDirectory, string databasePath, TimeProvider time)
+    {
+        StateDirectory = stateDirectory;
+        DatabasePath = databasePath;
+        _time = time;
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = databasePath,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            ForeignKeys = true,
+            DefaultTimeout = BusyTimeoutSeconds,
+            Pooling = true,
+        }.ToString();
+    }
+
+    public string StateDirectory { get; }
+
+    public string DatabasePath { get; }
+
+    public string AuditHeadPath => Path.Combine(StateDirectory, AuditHeadFile.FileName);
+
+    /// <summary>Opens (creating if needed) the state in <paramref name="stateDirectory"/> and brings its schema up to date.</summary>
+    /// <exception cref="InputException">The database was written by a newer Stageproof, or is not a database.</exception>
+    public static async Task<SqliteStateStore> OpenAsync(string stateDirectory, TimeProvider time, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(stateDirectory);
+        ArgumentNullException.ThrowIfNull(time);
+        var directory = Path.GetFullPath(stateDirectory);
+        Directory.CreateDirectory(directory);
+        var store = new SqliteStateStore(directory, Path.Combine(directory, DatabaseFileName), time);
+        try
+        {
+            var connection = await store.ConnectAsync(cancellationToken).ConfigureAwait(false);
+            await using (connection.ConfigureAwait(false))
+            {
+                await connection.ExecuteAsync(new CommandDefinition("PRAGMA journal_mode = WAL", cancellationToken: cancellationToken)).ConfigureAwait(false);
+                await SqliteSchema.MigrateAsync(connection, store.DatabasePath, time, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (SqliteException ex) when (ex.SqliteErrorCode is 26 /* SQLITE_NOTADB */ or 11 /* SQLITE_CORRUPT */)
+        {
+            await store.DisposeAsync().ConfigureAwait(false);
+            throw new InputException($"{store.DatabasePath}: not a Stageproof state database ({ex.Message})");
+        }
+        catch
+        {
+            await store.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        return store;
+    }
+
+    // ---- manifests ----
+
+    public async Task<string> SaveManifestAsync(Manifest manifest, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(manifest);
+        var digest = ManifestJson.Digest(manifest);
+        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            await connection.ExecuteAsync(new CommandDefinition(
+                """
+                INSERT OR IGNORE INTO manifests (digest, target, kind, environment, collected_at, json)
+                VALUES (@digest, @target, @kind, @environment, @collectedAt, @json)
+                """,
+                new
+                {
+                    digest,
+                    target = manifest.Target,
+                    kind = manifest.Kind.ToString().ToLowerInvariant(),
+                    environment = manifest.Environment,
+                    collectedAt = AuditChain.FormatTime(manifest.CollectedAt),
+                    json = ManifestJson.Serialize(manifest),
+                },
+                cancellationToken: cancellationToken)).ConfigureAwait(false);
+        }
+        return digest;
+    }
+
+    public async Task<StoredManifest?> FindManifestAsync(string digestOrPrefix, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(digestOrPrefix);
+        var prefix = digestOrPrefix.Trim().ToLowerInvariant();
+        if (prefix.Length == 0 || prefix.Length > 64 || !prefix.All(char.IsAsciiHexDigitLower))
+        {
+            return null;
+        }
+        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            // Hex digits sort below 'g', so [prefix, prefix + 'g') is exactly the digests starting with prefix.
+            var matches = (await connection.QueryAsync<ManifestRow>(new CommandDefinition(
+                """
+                SELECT digest AS Digest, target AS Target, collected_at AS CollectedAt, json AS Json
+                FROM manifests WHERE digest >= @prefix AND digest < @upper
+                ORDER BY collected_at DESC, id DESC
+                """,
+                new { prefix, upper = prefix + "g" },
+                cancellationToken: cancellationToken)).ConfigureAwait(false)).ToList();
+            var digests = matches.DistinctBy(m => m.Digest).ToList();
+            return digests.Count switch
+            {
+                0 => null,
+                // The same state collected several times has one digest; the latest collection stands for it.
+                1 => ToStored(matches[0]),
+                _ => throw Ambiguous(digestOrPrefix, digests),
+            };
+        }
+    }
+
+    public async Task<StoredManifest?> LatestManifestAsync(string target, DateTimeOffset? atOrBefore = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        var at = AuditChain.FormatTime(atOrBefore ?? _time.GetUtcNow());
+        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var row = await connection.QuerySingleOrDefaultAsync<ManifestRow>(new CommandDefinition(
+                """
+                SELECT digest AS Digest, target AS Target, collected_at AS CollectedAt, json AS Json
+                FROM manifests WHERE target = @target AND collected_at <= @at
+                ORDER BY collected_at DESC, id DESC LIMIT 1
+                """,
+                new { target, at },
+                cancellationToken: cancellationToken)).ConfigureAwait(false);
+            return row is null ? null : ToStored(row);
+        }
+    }
+
+    public async Task<IReadOnlyList<StoredManifest>> ListManifestsAsync(string? target = null, CancellationToken cancellationToken = default)
+    {
+        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var rows = await connection.QueryAsync<ManifestRow>(new CommandDefinition(
+                """
+                SELECT digest AS Digest, target AS Target, collected_at AS CollectedAt, json AS Json
+                FROM manifests WHERE @target IS NULL OR target = @target
+                ORDER BY collected_at, target, id
+                """,
+                new { target },
+                cancellationToken: cancellationToken)).ConfigureAwait(false);
+            return rows.Select(ToStored).ToList();
+        }
+    }
+
+    // ---- audit ----
+
+    /// <summary>
+    /// Appends <paramref name="draft"/> to the chain: sequence, previous hash and hash are computed here, in one
+    /// IMMEDIATE transaction, and the audit head is rewritten before commit. The time is the draft's, or now when
+    /// the draft has none.
+    /// </summary>
+    public async Task<AuditEvent> AppendAsync(AuditEvent draft, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(draft);
+        ArgumentException.ThrowIfNullOrWhiteSpace(draft.Actor, nameof(draft));
+        ArgumentException.ThrowIfNullOrWhiteSpace(draft.Action, nameof(draft));
+        ArgumentNullException.ThrowIfNull(draft.Target, nameof(draft));
+        var stamped = draft.Time == default ? draft with { Time = _time.GetUtcNow() } : draft;
+
+        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            using var transaction = connection.BeginTransaction(deferred: false);
+            var last = await connection.QuerySingleOrDefaultAsync<LastEventRow>(new CommandDefinition(
+                "SELECT seq AS Sequence, hash AS Hash FROM audit_events ORDER BY seq DESC LIMIT 1",
+                transaction: transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            var chained = AuditChain.Next(stamped, last?.Sequence ?? 0, last?.Hash);
+            await connection.ExecuteAsync(new CommandDefinition(
+                """
+                INSERT INTO audit_events (seq, time, actor, action, target, reason, payload_digest, outcome, prev_hash, hash)
+                VALUES (@Sequence, @Time, @Actor, @Action, @Target, @Reason, @PayloadDigest, @Outcome, @PreviousHash, @Hash)
+                """,
+                new
+                {
+                    chained.Sequence,
+                    Time = AuditChain.FormatTime(chained.Time),
+                    chained.Actor,
+                    chained.Action,
+                    chained.Target,
+                    chained.Reason,
+                    chained.PayloadDigest,
+                    chained.Outcome,
+                    chained.PreviousHash,
+                    chained.Hash,
+                },
+                transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
+
+            // Written while the write lock is held, so heads from concurrent appenders cannot land out of order.
+            await AuditHeadFile.WriteAsync(AuditHeadPath, new AuditHead(chained.Sequence, chained.Hash), cancellationToken).ConfigureAwait(false);
+            try
+            {
+                transaction.Commit();
+            }
+            catch
+            {
+                await AuditHeadFile.WriteAsync(AuditHeadPath, new AuditHead(last?.Sequence ?? 0, last?.Hash ?? AuditChain.GenesisHash), CancellationToken.None).ConfigureAwait(false);
+                throw;
+            }
+            return chained;
+        }
+    }
+
+    /// <summary>Every stored event in sequence order, as stored (nothing is verified here).</summary>
+    public async Task<IReadOnlyList<AuditEvent>> ReadAllAsync(CancellationToken cancellationToken = default)
+    {
+        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var rows = await connection.QueryAsync<AuditRow>(new CommandDefinition(
+                """
+                SELECT seq AS Sequence, time AS Time, actor AS Actor, action AS Action, target AS Target, reason AS Reason,
+                       payload_digest AS PayloadDigest, outcome AS Outcome, prev_hash AS PreviousHash, hash AS Hash
+                FROM audit_events ORDER BY seq
+                """,
+                cancellationToken: cancellationToken)).ConfigureAwait(false);
+            return rows.Select(r => new AuditEvent
+            {
+                Sequence = r.Sequence,
+                Time = ParseStoredTime(r.Time),
+                Actor = r.Actor,
+                Action = r.Action,
+                Target = r.Target,
+                Reason = r.Reason,
+                PayloadDigest = r.PayloadDigest,
+                Outcome = r.Outcome,
+                PreviousHash = r.PreviousHash,
+                Hash = r.Hash,
+            }).ToList();
+        }
+    }
+
+    /// <summary>The audit head (count and last hash) written with the latest append; null before the first append.</summary>
+    /// <exception cref="InputException">The head file exists but cannot be read as a head.</exception>
+    public Task<AuditHead?> ReadAuditHeadAsync(CancellationToken cancellationToken = default) =>
+        AuditHeadFile.ReadAsync(AuditHeadPath, cancellationToken);
+
+    /// <summary>Reads the chain and the head and verifies them together.</summary>
+    public async Task<AuditVerification> VerifyAuditAsync(CancellationToken cancellationToken = default)
+    {
+        var head = await ReadAuditHeadAsync(cancellationToken).ConfigureAwait(false);
+        var events = await ReadAllAsync(cancellationToken).ConfigureAwait(false);
+        return AuditChain.Verify(events, head);
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        // Pooled connections keep the file open; release them so the directory can be moved or deleted.
+        using (var connection = new SqliteConnection(_connectionString))
+        {
+            SqliteConnection.ClearPool(connection);
+        }
+        return ValueTask.CompletedTask;
+    }
+
+    private async Task<SqliteConnection> ConnectAsync(CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(_connectionString);
+        try
+        {
+            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            await connection.ExecuteAsync(new CommandDefinition(
+                $"PRAGMA busy_timeout = {BusyTimeoutSeconds * 1000}", cancellationToken: cancellationToken)).ConfigureAwait(false);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private StoredManifest ToStored(ManifestRow row)
+    {
+        try
+        {
+            return new StoredManifest(row.Digest, ManifestJson.Deserialize(row.Json));
+        }
+        catch (Exception ex) when (ex is System.Text.Json.JsonException or InvalidDataException)
+        {
+            throw new InputException($"{DatabasePath}: stored manifest {row.Digest} of {row.Target} ({row.CollectedAt}) is unreadable: {ex.Message}");
+        }
+    }
+
+    private static InputException Ambiguous(string prefix, IReadOnlyList<ManifestRow> matches)
+    {
+        const int shown = 10;
+        var names = matches.Take(shown).Select(m => $"{m.Digest[..Math.Min(16, m.Digest.Length)]} ({m.Target}, {m.CollectedAt})");
+        var more = matches.Count > shown ? $" and {matches.Count - shown} more" : "";
+        return new InputException($"manifest digest prefix '{prefix}' is ambiguous: it matches {string.Join(", ", names)}{more}");
+    }
+
+    private static DateTimeOffset ParseStoredTime(string text)
+    {
+        try
+        {
+            return AuditChain.ParseTime(text);
+        }
+        catch (FormatException)
+        {
+            // An unparseable time is tampering too: keep the event, with a time that cannot hash the same,
+            // so that verification names it instead of reading failing.
+            return DateTimeOffset.MinValue;
+        }
+    }
+
+    private sealed class ManifestRow
+    {
+        public string Digest { get; set; } = "";
+        public string Target { get; set; } = "";
+        public string CollectedAt { get; set; } = "";
+        public string Json { get; set; } = "";
+    }
+
+    private sealed class LastEventRow
+    {
+        public long Sequence { get; set; }
+        public string Hash { get; set; } = "";
+    }
+
+    private sealed class AuditRow
+    {
+        public long Sequence { get; set; }
+        public string Time { get; set; } = "";
+        public string Actor { get; set; } = "";
+        public string Action { get; set; } = "";
+        public string Target { get; set; } = "";
+        public string? Reason { get; set; }
+        public string? PayloadDigest { get; set; }
+        public string? Outcome { get; set; }
+        public string PreviousHash { get; set; } = "";
+        public string Hash { get; set; } = "";
+    }
+}
