@@ -48,4 +48,17 @@ public class DriftJsonTests
         Assert.Equal(drift.Families, back.Families);
         Assert.Equal(drift.Fidelity, back.Fidelity);
     }
+
+    [Fact]
+    public void Environment_drift_round_trips()
+    {
+        var drift = Sample();
+
+        var back = JsonSerializer.Deserialize<EnvironmentDrift>(JsonSerializer.Serialize(drift, ManifestJson.Options), ManifestJson.Options)!;
+
+        Assert.Equal(drift.Items, back.Items);
+        Assert.Equal(drift.Hosts.Select(h => (h.Role, h.Left, h.Right)), back.Hosts.Select(h => (h.Role, h.Left, h.Right)));
+        Assert.Equal(drift.Hosts[0].Drift.Items, back.Hosts[0].Drift.Items);
+        Assert.Equal(drift.Fidelity, back.Fidelity);
+    }
 }
