@@ -1,0 +1,45 @@
+using Stageproof.Bench;
+
+// stageproof benchmarks: `dotnet run -c Release --project bench/Stageproof.Bench -- SUITE [--runs N] [--warmup N]`.
+// Each suite is an IBenchmarkSuite registered below; "all" runs every suite.
+IBenchmarkSuite[] suites = [new DriftSuite()];
+
+if (args.Length == 0 || args[0] is "-h" or "--help")
+{
+    Console.Error.WriteLine("usage: Stageproof.Bench SUITE|all [--runs N] [--warmup N]");
+    foreach (var s in suites) Console.Error.WriteLine($"  {s.Name,-10} {s.Description}");
+    return args.Length == 0 ? 2 : 0;
+}
+
+BenchOptions options;
+try
+{
+    options = BenchOptions.Parse(args.AsSpan(1));
+}
+catch (ArgumentException ex)
+{
+    Console.Error.WriteLine(ex.Message);
+    return 2;
+}
+
+var selected = args[0] == "all" ? suites : suites.Where(s => s.Name == args[0]).ToArray();
+if (selected.Length == 0)
+{
+    Console.Error.WriteLine($"unknown suite '{args[0]}' (known: {string.Join(", ", suites.Select(s => s.Name))}, all)");
+    return 2;
+}
+
+Console.WriteLine($"Stageproof.Bench — {Environment.ProcessorCount} logical CPUs, .NET {Environment.Version}, " +
+    $"{(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")} GC, {BuildConfiguration.Name} build");
+Console.WriteLine($"warm-up {options.Warmup}, runs {options.Runs}; times are per operation");
+foreach (var suite in selected)
+{
+    Console.WriteLine();
+    Console.WriteLine($"## {suite.Name}");
+    Console.WriteLine();
+    foreach (var line in suite.Describe()) Console.WriteLine(line);
+    Console.WriteLine();
+    Console.WriteLine(Measurement.TableHeader);
+    foreach (var m in suite.Run(options)) Console.WriteLine(m.ToTableRow());
+}
+return 0;
