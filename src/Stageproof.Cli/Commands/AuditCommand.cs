@@ -45,22 +45,22 @@ internal static class AuditCommand
         verify.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
         {
             var store = await session.StoreAsync(ct).ConfigureAwait(false);
-            var events = await store.ReadAllAsync(ct).ConfigureAwait(false);
-            var head = store is SqliteStateStore sqlite ? await sqlite.ReadAuditHeadAsync(ct).ConfigureAwait(false) : null;
-            var result = AuditChain.Verify(events, head);
+            var result = store is SqliteStateStore sqlite
+                ? await sqlite.VerifyAuditAsync(ct).ConfigureAwait(false)
+                : AuditChain.Verify(await store.ReadAllAsync(ct).ConfigureAwait(false));
             if (session.Ui.Json)
             {
-                session.Ui.WriteJson(new { ok = result.Ok, events = events.Count, problem = result.Ok ? null : result.Message });
+                session.Ui.WriteJson(new { ok = result.IsOk, events = result.EventCount, problem = result.IsOk ? null : result.Problem.ToString().ToLowerInvariant(), sequence = result.Sequence, message = result.Message });
             }
-            else if (result.Ok)
+            else if (result.IsOk)
             {
-                session.Ui.Say($"Audit chain intact: {events.Count} events, each linked to the one before.");
+                session.Ui.Say(result.Message);
             }
             else
             {
                 session.Ui.Error("audit chain broken: " + result.Message);
             }
-            return result.Ok ? ExitCodes.Ok : ExitCodes.Finding;
+            return result.IsOk ? ExitCodes.Ok : ExitCodes.Finding;
         }));
 
         var output = new Option<string?>("--output", "-o") { Description = "Write to this file instead of stdout" };

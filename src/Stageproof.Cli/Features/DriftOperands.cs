@@ -7,15 +7,15 @@ using Stageproof.Core.Manifests;
 namespace Stageproof.Cli.Features;
 
 /// <summary>One side of a drift comparison: the manifests it stands for, and whether it is a whole environment.</summary>
-internal sealed record DriftSide(string Label, IReadOnlyList<Manifest> Manifests, bool IsEnvironment);
+internal sealed record DriftOperand(string Label, IReadOnlyList<Manifest> Manifests, bool IsEnvironment);
 
 /// <summary>
 /// Turns a drift operand into manifests: an environment or host (collected now, or the latest stored with
 /// <c>--stored</c>), <c>NAME@TIME</c> (the latest stored at or before TIME), or a stored manifest's digest prefix.
 /// </summary>
-internal sealed partial class DriftSides(CliSession session)
+internal sealed partial class DriftOperands(CliSession session)
 {
-    public async Task<(DriftSide Side, IReadOnlyList<FactsFailure> Failures)> ResolveAsync(string spec, bool storedOnly, CancellationToken ct)
+    public async Task<(DriftOperand Side, IReadOnlyList<FactsFailure> Failures)> ResolveAsync(string spec, bool storedOnly, CancellationToken ct)
     {
         var config = session.Config;
         var at = spec.IndexOf('@', StringComparison.Ordinal);
@@ -33,20 +33,20 @@ internal sealed partial class DriftSides(CliSession session)
             }
             var scope = FactsScope.Resolve(config, [spec]);
             var run = await new FactsService(session).CollectAsync(scope, ct).ConfigureAwait(false);
-            return (new DriftSide(spec, run.Manifests.Select(m => m.Manifest).ToList(), !config.Hosts.ContainsKey(spec)), run.Failures);
+            return (new DriftOperand(spec, run.Manifests.Select(m => m.Manifest).ToList(), !config.Hosts.ContainsKey(spec)), run.Failures);
         }
         if (HexPrefix().IsMatch(spec))
         {
             var store = await session.StoreAsync(ct).ConfigureAwait(false);
             var stored = await store.FindManifestAsync(spec, ct).ConfigureAwait(false)
                          ?? throw new InputException($"no stored manifest has a digest starting with '{spec}'");
-            return (new DriftSide($"{stored.Manifest.Target}@{stored.Digest[..12]}", [stored.Manifest], false), []);
+            return (new DriftOperand($"{stored.Manifest.Target}@{stored.Digest[..12]}", [stored.Manifest], false), []);
         }
         throw new InputException(
             $"'{spec}' is not an environment, group, host, NAME@TIME or stored manifest digest (environments: {string.Join(", ", config.Environments.Keys)})");
     }
 
-    private async Task<DriftSide> StoredAsync(string name, DateTimeOffset? time, CancellationToken ct)
+    private async Task<DriftOperand> StoredAsync(string name, DateTimeOffset? time, CancellationToken ct)
     {
         var config = session.Config;
         var scope = FactsScope.Resolve(config, [name]);
@@ -61,7 +61,7 @@ internal sealed partial class DriftSides(CliSession session)
             manifests.Add(stored.Manifest);
         }
         var label = time is null ? $"{name} (stored)" : $"{name}@{time.Value.UtcDateTime:yyyy-MM-ddTHH:mm:ssZ}";
-        return new DriftSide(label, manifests, !config.Hosts.ContainsKey(name));
+        return new DriftOperand(label, manifests, !config.Hosts.ContainsKey(name));
     }
 
     /// <summary>An ISO 8601 time, or a span ago such as 30m, 2h, 7d.</summary>

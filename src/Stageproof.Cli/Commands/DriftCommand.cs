@@ -1,0 +1,184 @@
+using System.CommandLine;
+using System.Globalization;
+using Spectre.Console;
+using Stageproof.Cli.Features;
+using Stageproof.Core;
+using Stageproof.Core.Drift;
+using Stageproof.Core.Manifests;
+
+namespace Stageproof.Cli.Commands;
+
+internal static class DriftCommand
+{
+    public static Command Create(VerbContext verbs)
+    {
+        var left = new Argument<string>("A") { Description = "Environment, host, NAME@TIME or stored manifest digest (the reference, e.g. prod)" };
+        var right = new Argument<string>("B") { Description = "The same kinds of thing (the one checked, e.g. staging)" };
+        var stored = new Option<bool>("--stored") { Description = "Compare the latest stored manifests instead of collecting now" };
+        var minFidelity = new Option<double?>("--min-fidelity") { Description = "Override drift.min_fidelity for this run" };
+        var command = new Command("drift", "Show how B differs from A, item by item, with a fidelity figure (exit 1 below the threshold)")
+        {
+            left, right, stored, minFidelity,
+        };
+        command.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
+        {
+            var threshold = parse.GetValue(minFidelity) ?? session.Config.Drift.MinFidelity;
+            if (threshold is < 0 or > 1)
+            {
+                throw new InputException($"--min-fidelity must be between 0 and 1, not {threshold}");
+            }
+            var sides = new DriftOperands(session);
+            var (a, failuresA) = await sides.ResolveAsync(parse.GetValue(left)!, parse.GetValue(stored), ct).ConfigureAwait(false);
+            var (b, failuresB) = await sides.ResolveAsync(parse.GetValue(right)!, parse.GetValue(stored), ct).ConfigureAwait(false);
+            var failures = failuresA.Concat(failuresB).ToList();
+            if (failures.Count > 0)
+            {
+                foreach (var f in failures)
+                {
+                    session.Ui.Error($"{f.Target}: {f.Message}");
+                }
+                session.Ui.Error("drift not computed: the facts of every host are needed for a fair comparison");
+                return ExitCodes.Infrastructure;
+            }
+
+            var report = Compare(a, b, session.Config.Drift);
+            var below = report.Fidelity < threshold || report.MissingCounterpart;
+            await session.AuditAsync("drift.compare", $"{a.Label} vs {b.Label}",
+                $"fidelity {report.Fidelity.ToString("0.0000", CultureInfo.InvariantCulture)} ({report.Items} differences){(below ? ", below threshold" : "")}",
+                cancellationToken: ct).ConfigureAwait(false);
+
+            if (session.Ui.Json)
+            {
+                session.Ui.WriteJson(new
+                {
+                    left = a.Label,
+                    right = b.Label,
+                    fidelity = report.Fidelity,
+                    minFidelity = threshold,
+                    belowThreshold = below,
+                    drift = report.Detail,
+                });
+            }
+            else
+            {
+                DriftView.Render(session.Ui.Human, report, threshold, below);
+            }
+            return below ? ExitCodes.Finding : ExitCodes.Ok;
+        }));
+        return command;
+    }
+
+    private static DriftReport Compare(DriftOperand a, DriftOperand b, Core.Configuration.DriftRules rules)
+    {
+        if (a.IsEnvironment != b.IsEnvironment)
+        {
+            throw new InputException($"cannot compare '{a.Label}' with '{b.Label}': compare two environments, or two hosts/manifests");
+        }
+        if (a.IsEnvironment)
+        {
+            var env = DriftEngine.CompareEnvironments(a.Label, a.Manifests, b.Label, b.Manifests, rules);
+            return DriftReport.From(env);
+        }
+        if (a.Manifests.Count != 1 || b.Manifests.Count != 1)
+        {
+            throw new InputException($"'{a.Label}' and '{b.Label}' must each name one host or manifest");
+        }
+        return DriftReport.From(DriftEngine.Compare(a.Manifests[0], b.Manifests[0], rules));
+    }
+}
+
+/// <summary>The result of any comparison, flattened for display: pairs of targets and their items.</summary>
+internal sealed record DriftReport(
+    string Left,
+    string Right,
+    IReadOnlyList<(string Left, string Right, IReadOnlyList<DriftItem> Items)> Pairs,
+    IReadOnlyList<DriftItem> Unpaired,
+    IReadOnlyList<FamilyFigures> Families,
+    double Fidelity,
+    object Detail)
+{
+    public int Items => Pairs.Sum(p => p.Items.Count) + Unpaired.Count;
+
+    /// <summary>A role or database present on one side only: never a faithful mirror, whatever the figure.</summary>
+    public bool MissingCounterpart => Unpaired.Any(i => i.Category is DriftCategory.HostMissing or DriftCategory.DatabaseMissing);
+
+    public static DriftReport From(EnvironmentDrift d) => new(d.Left, d.Right,
+        d.Hosts.Select(p => (p.Left, p.Right, p.Drift.Items))
+            .Concat(d.Databases.Select(p => (p.Left, p.Right, p.Drift.Items))).ToList(),
+        d.Items, d.Families, d.Fidelity, d);
+
+    public static DriftReport From(HostDrift d) => new(d.Left, d.Right, [(d.Left, d.Right, d.Items)], [], d.Families, d.Fidelity, d);
+}
+
+/// <summary>Renders drift for people: the differences, the unified diffs of config files, the figures.</summary>
+internal static class DriftView
+{
+    public static void Render(IAnsiConsole console, DriftReport report, double threshold, bool below)
+    {
+        console.Write(new Rule($"[bold]Drift[/] {Markup.Escape(report.Left)} → {Markup.Escape(report.Right)}").LeftJustified());
+        var items = new Table().Border(TableBorder.Rounded)
+            .AddColumns("pair", "category", "item", Markup.Escape(report.Left), Markup.Escape(report.Right), "severity");
+        foreach (var item in report.Unpaired)
+        {
+            AddItem(items, "-", item);
+        }
+        foreach (var (left, right, pairItems) in report.Pairs)
+        {
+            foreach (var item in pairItems)
+            {
+                AddItem(items, $"{left} ↔ {right}", item);
+            }
+        }
+        if (report.Items == 0)
+        {
+            console.MarkupLine("[green]No differences.[/]");
+        }
+        else
+        {
+            console.Write(items);
+        }
+
+        foreach (var (left, right, pairItems) in report.Pairs)
+        {
+            foreach (var item in pairItems.Where(i => i.Diff is not null))
+            {
+                console.MarkupLine($"[bold]{Markup.Escape(item.Key)}[/] ({Markup.Escape(left)} ↔ {Markup.Escape(right)}):");
+                foreach (var line in item.Diff!.Split('\n'))
+                {
+                    var color = line.StartsWith('+') ? "green" : line.StartsWith('-') ? "red" : line.StartsWith('@') ? "cyan" : "grey";
+                    console.MarkupLine($"  [{color}]{Markup.Escape(line)}[/]");
+                }
+            }
+        }
+
+        var figures = new Table().Border(TableBorder.Simple).AddColumns("family", "compared", "matching", "fidelity");
+        foreach (var f in report.Families.Where(f => f.Compared > 0))
+        {
+            figures.AddRow(f.Family.Code(), N(f.Compared), N(f.Matching), Percent(f.Fidelity));
+        }
+        figures.AddRow("[bold]overall[/]", N(report.Families.Sum(f => f.Compared)), N(report.Families.Sum(f => f.Matching)), $"[bold]{Percent(report.Fidelity)}[/]");
+        console.Write(figures);
+        console.MarkupLine(below
+            ? $"[red]{Markup.Escape(report.Right)} is not a faithful mirror of {Markup.Escape(report.Left)}[/]: fidelity {Percent(report.Fidelity)} (minimum {Percent(threshold)}){(report.MissingCounterpart ? ", and a role or database has no counterpart" : "")}."
+            : $"[green]Fidelity {Percent(report.Fidelity)}[/] (minimum {Percent(threshold)}).");
+    }
+
+    private static void AddItem(Table table, string pair, DriftItem item)
+    {
+        var severity = item.Severity switch
+        {
+            DriftSeverity.High => "[red]high[/]",
+            DriftSeverity.Medium => "[yellow]medium[/]",
+            DriftSeverity.Low => "low",
+            _ => "info",
+        };
+        table.AddRow(Markup.Escape(pair), item.Category.Code(), Markup.Escape(item.Key),
+            Markup.Escape(Short(item.Left) ?? "(absent)"), Markup.Escape(Short(item.Right) ?? "(absent)"), severity);
+    }
+
+    private static string? Short(string? value) => value is { Length: > 60 } ? value[..57] + "..." : value;
+
+    private static string N(int n) => n.ToString(CultureInfo.InvariantCulture);
+
+    private static string Percent(double f) => f.ToString("0.0%", CultureInfo.InvariantCulture);
+}
