@@ -16,7 +16,7 @@ namespace Stageproof.Hosts.Facts;
 /// @@kernel                uname -r
 /// @@arch                  dpkg --print-architecture
 /// @@packages              Package TAB Version TAB Architecture TAB Status-Abbrev, one a line
-/// @@upgrades              the "Inst ..." lines of apt-get -s dist-upgrade
+/// @@upgrades              the "Inst ..." lines of apt-get -s dist-upgrade (empty when not asked for)
 /// @@files                 per file: "@@file TAB owner TAB group TAB octal-mode TAB size TAB sha256 TAB path",
 ///                         then the content in base64 lines when size &lt;= limit (none otherwise)
 /// @@services systemd      raw systemctl list-units --type=service --all --no-legend --plain
@@ -35,7 +35,7 @@ public static class FactsScript
     public const string Header = "@@stageproof-facts 1";
 
     public const string Text = """
-        max=$1; shift
+        max=$1; upgrades=$2; shift 2
         LC_ALL=C; export LC_ALL
         nl='
         '
@@ -51,7 +51,7 @@ public static class FactsScript
         echo '@@packages'
         dpkg-query -W -f='${Package}\t${Version}\t${Architecture}\t${db:Status-Abbrev}\n' 2>/dev/null
         echo '@@upgrades'
-        if command -v apt-get >/dev/null 2>&1; then
+        if [ "$upgrades" = 1 ] && command -v apt-get >/dev/null 2>&1; then
           apt-get -s -o Debug::NoLocking=1 dist-upgrade 2>/dev/null </dev/null | grep '^Inst '
         fi
         echo '@@files'
@@ -97,7 +97,7 @@ public static class FactsScript
         """;
 
     /// <summary>Builds the command, after checking every tracked pattern. Nothing runs when one is bad.</summary>
-    public static RemoteCommand Build(string hostName, DriftRules rules)
+    public static RemoteCommand Build(string hostName, DriftRules rules, bool pendingUpgrades = true)
     {
         ArgumentNullException.ThrowIfNull(rules);
         ValidateTracked(hostName, rules.Track);
@@ -105,7 +105,11 @@ public static class FactsScript
         {
             throw new InputException($"drift.max_content_bytes: must not be negative (got {rules.MaxContentBytes})");
         }
-        var args = new List<string>(rules.Track.Count + 1) { rules.MaxContentBytes.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+        var args = new List<string>(rules.Track.Count + 2)
+        {
+            rules.MaxContentBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            pendingUpgrades ? "1" : "0",
+        };
         args.AddRange(rules.Track);
         return RemoteCommand.Script(Name, Text, args);
     }

@@ -17,6 +17,10 @@ public sealed class HostFactsCollector(TimeProvider? timeProvider = null)
     /// <summary>How long the one script may run (apt's simulation and init scripts' status take the most).</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(2);
 
+    /// <summary>Whether to simulate apt's dist-upgrade for <see cref="Manifest.PendingUpgrades"/>. It is by far
+    /// the costliest part (seconds of CPU on the host); turn it off when only the installed state matters.</summary>
+    public bool PendingUpgrades { get; init; } = true;
+
     /// <exception cref="InputException">A tracked pattern is not absolute, contains "..", or a control character.</exception>
     /// <exception cref="InfrastructureException">The host is unreachable or the script did not produce facts.</exception>
     public async Task<Manifest> CollectAsync(HostConfig host, ITransport transport, DriftRules rules, string? environment,
@@ -26,7 +30,7 @@ public sealed class HostFactsCollector(TimeProvider? timeProvider = null)
         ArgumentNullException.ThrowIfNull(transport);
         ArgumentNullException.ThrowIfNull(rules);
 
-        var command = FactsScript.Build(host.Name, rules);
+        var command = FactsScript.Build(host.Name, rules, PendingUpgrades);
         if (string.Equals(host.Become, "sudo", StringComparison.OrdinalIgnoreCase))
         {
             command = command.WithSudo();

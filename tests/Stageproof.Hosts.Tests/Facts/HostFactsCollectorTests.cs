@@ -20,11 +20,13 @@ public sealed class HostFactsCollectorTests(ITestOutputHelper output) : IDisposa
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private async Task<Manifest> CollectAsync(params string[] track)
+    private async Task<Manifest> CollectAsync(params string[] track) => await CollectAsync(false, track);
+
+    private async Task<Manifest> CollectAsync(bool pendingUpgrades, params string[] track)
     {
         await using var transport = new LocalTransport("local");
         var sw = Stopwatch.StartNew();
-        var m = await new HostFactsCollector().CollectAsync(_host, transport, new DriftRules { Track = track }, "test", CancellationToken.None);
+        var m = await new HostFactsCollector { PendingUpgrades = pendingUpgrades }.CollectAsync(_host, transport, new DriftRules { Track = track }, "test", CancellationToken.None);
         output.WriteLine($"collect took {sw.ElapsedMilliseconds} ms");
         return m;
     }
@@ -34,7 +36,7 @@ public sealed class HostFactsCollectorTests(ITestOutputHelper output) : IDisposa
     {
         Requires.Executable("/usr/bin/dpkg-query");
 
-        var m = await CollectAsync();
+        var m = await CollectAsync(pendingUpgrades: true);
 
         Assert.Equal("local", m.Target);
         Assert.Equal("test", m.Environment);
@@ -95,7 +97,7 @@ public sealed class HostFactsCollectorTests(ITestOutputHelper output) : IDisposa
         await File.WriteAllTextAsync(big, new string('x', 2000));
         await using var transport = new LocalTransport("local");
 
-        var m = await new HostFactsCollector().CollectAsync(_host, transport,
+        var m = await new HostFactsCollector { PendingUpgrades = false }.CollectAsync(_host, transport,
             new DriftRules { Track = [bin, big], MaxContentBytes = 1000 }, null, CancellationToken.None);
 
         Assert.All(m.Files, f => Assert.Null(f.Content));
@@ -153,7 +155,7 @@ public sealed class HostFactsCollectorTests(ITestOutputHelper output) : IDisposa
             new DriftRules { Track = ["/etc/a b/*.conf"], MaxContentBytes = 10 }, null, CancellationToken.None);
 
         var sent = Assert.Single(transport.Commands);
-        var expected = RemoteCommand.Script(FactsScript.Name, FactsScript.Text, "10", "/etc/a b/*.conf").WithSudo();
+        var expected = RemoteCommand.Script(FactsScript.Name, FactsScript.Text, "10", "1", "/etc/a b/*.conf").WithSudo();
         Assert.Equal(expected.ShellText, sent.ShellText);
     }
 
