@@ -1,0 +1,118 @@
+using System.Diagnostics;
+using Stageproof.Core.Configuration;
+using Stageproof.Core.Manifests;
+using Stageproof.Hosts.Facts;
+using Stageproof.Hosts.Transports;
+using Stageproof.Testing;
+
+namespace Stageproof.Hosts.Tests.Facts;
+
+/// <summary>
+/// Facts of a tiny root (a few of this machine's binaries with their libraries, a hand-written dpkg status,
+/// one init script) through the chroot transport: what is collected is the root's, not the machine's.
+/// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+public sealed class ChrootFactsTests : IDisposable
+{
+    private static readonly string[] Binaries =
+    [
+        "/bin/sh", "/usr/bin/cat", "/usr/bin/uname", "/usr/bin/stat", "/usr/bin/sha256sum", "/usr/bin/base64",
+        "/usr/bin/grep", "/usr/bin/dpkg-query", "/usr/bin/timeout",
+    ];
+
+    private readonly string _root = Directory.CreateTempSubdirectory("stageproof-root-").FullName;
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    [SkippableFact]
+    public async Task A_chroot_hosts_packages_files_and_sysv_services_are_its_own()
+    {
+        Requires.Root();
+        Requires.Executable("/usr/sbin/chroot");
+        Requires.Executable("/usr/bin/ldd");
+        Requires.Executable("/usr/bin/mknod");
+        await BuildRootAsync();
+        var host = new HostConfig { Name = "tiny", Transport = TransportKind.Chroot, Root = _root, Address = "127.0.3.250" };
+        await using var transport = new ChrootTransport("tiny", _root);
+
+        var m = await new HostFactsCollector().CollectAsync(host, transport,
+            new DriftRules { Track = ["/etc/acme-mail/*.conf"] }, "lab", CancellationToken.None);
+
+        Assert.Equal("Tiny Debian", m.Os!.PrettyName);
+        Assert.Equal([new("acme-mail", "1.0-1", "amd64")], m.Packages);
+        Assert.Empty(m.PendingUpgrades);
+        var f = Assert.Single(m.Files);
+        Assert.Equal("/etc/acme-mail/mail.conf", f.Path);
+        Assert.Equal("token: ********\n", f.Content);
+        Assert.Equal([new ServiceInfo("acme-mail", true, "sysv"), new ServiceInfo("broken", false, "sysv")], m.Services.OrderBy(s => s.Name));
+        Assert.Empty(m.Ports);
+    }
+
+    private async Task BuildRootAsync()
+    {
+        foreach (var bin in Binaries)
+        {
+            Copy(bin);
+            var ldd = await RunAsync("/usr/bin/ldd", bin);
+            foreach (var word in ldd.Split([' ', '\t', '\n'], StringSplitOptions.RemoveEmptyEntries).Where(w => w.StartsWith('/')))
+            {
+                Copy(word);
+            }
+        }
+        Directory.CreateDirectory(Path.Combine(_root, "dev"));
+        await RunAsync("/usr/bin/mknod", "-m", "666", Path.Combine(_root, "dev/null"), "c", "1", "3");
+        Directory.CreateDirectory(Path.Combine(_root, "var/lib/dpkg/info"));
+        Directory.CreateDirectory(Path.Combine(_root, "var/lib/dpkg/updates"));
+        await File.WriteAllTextAsync(Path.Combine(_root, "var/lib/dpkg/available"), "");
+        await File.WriteAllTextAsync(Path.Combine(_root, "var/lib/dpkg/status"), """
+            Package: acme-mail
+            Status: install ok installed
+            Architecture: amd64
+            Version: 1.0-1
+            Description: demo mail service
+
+            Package: removed-one
+            Status: deinstall ok config-files
+            Architecture: amd64
+            Version: 0.9
+            Description: only its conffiles remain
+
+            """);
+        Directory.CreateDirectory(Path.Combine(_root, "etc/acme-mail"));
+        await File.WriteAllTextAsync(Path.Combine(_root, "etc/os-release"), "ID=debian\nVERSION_ID=\"12\"\nPRETTY_NAME=\"Tiny Debian\"\n");
+        await File.WriteAllTextAsync(Path.Combine(_root, "etc/acme-mail/mail.conf"), "token: abc\n");
+        Directory.CreateDirectory(Path.Combine(_root, "etc/init.d"));
+        foreach (var (name, code) in new[] { ("acme-mail", 0), ("broken", 3), ("README", 0), ("helper.sh", 0) })
+        {
+            var path = Path.Combine(_root, "etc/init.d", name);
+            await File.WriteAllTextAsync(path, $"#!/bin/sh\n[ \"$1\" = status ] && exit {code}\nexit 1\n");
+            File.SetUnixFileMode(path, (UnixFileMode)0b111_101_101);
+        }
+    }
+
+    private void Copy(string path)
+    {
+        var target = _root + path;
+        if (File.Exists(target))
+        {
+            return;
+        }
+        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+        File.Copy(Path.GetFullPath(path), target);
+        File.SetUnixFileMode(target, File.GetUnixFileMode(path));
+    }
+
+    private static async Task<string> RunAsync(string file, params string[] args)
+    {
+        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+        using var p = Process.Start(psi)!;
+        var stdout = await p.StandardOutput.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        Assert.True(p.ExitCode == 0, $"{file} {string.Join(' ', args)} exited {p.ExitCode}");
+        return stdout;
+    }
+}

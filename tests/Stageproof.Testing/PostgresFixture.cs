@@ -1,0 +1,195 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Npgsql;
+
+namespace Stageproof.Testing;
+
+/// <summary>
+/// A real, private PostgreSQL 15 server for one test class: initdb into a temporary directory owned by
+/// postgres, started on its own 127.0.3.x address and a free port, with one database created. Disposing stops
+/// it (immediate mode) and deletes the directory. When the machine lacks root or the server binaries the
+/// fixture does nothing and <see cref="EnsureAvailable"/> skips (or, under CI=true, fails) the test.
+/// </summary>
+public sealed class PostgresFixture : IAsyncLifetime
+{
+    public const string BinDir = "/usr/lib/postgresql/15/bin";
+    public const string DatabaseName = "stageproof_test";
+
+    private static int s_instances;
+    private string? _dir;
+    private bool _started;
+
+    public string? UnavailableReason { get; private set; }
+    public string Address { get; private set; } = "";
+    public int Port { get; private set; }
+    public string DataDirectory => Path.Combine(_dir ?? "", "data");
+
+    /// <summary>Connection string of <see cref="DatabaseName"/> as the superuser postgres (trust auth).</summary>
+    public string ConnectionString => ConnectionStringFor(DatabaseName);
+
+    public string ConnectionStringFor(string database) => new NpgsqlConnectionStringBuilder
+    {
+        Host = Address, Port = Port, Database = database, Username = "postgres", Pooling = false, Timeout = 10,
+    }.ConnectionString;
+
+    /// <summary>Skips the calling test when the server could not be provided (fails under CI=true).</summary>
+    public void EnsureAvailable()
+    {
+        Requires.Root();
+        Requires.Executable(Path.Combine(BinDir, "initdb"));
+        Requires.Executable("/usr/sbin/runuser");
+        Requires.That(UnavailableReason is null, UnavailableReason ?? "");
+    }
+
+    public async Task InitializeAsync()
+    {
+        if (Environment.UserName != "root" || !File.Exists(Path.Combine(BinDir, "initdb")) || !File.Exists("/usr/sbin/runuser"))
+        {
+            UnavailableReason = "needs root, /usr/sbin/runuser and PostgreSQL 15 server binaries";
+            return;
+        }
+        try
+        {
+            var n = Interlocked.Increment(ref s_instances);
+            Address = $"127.0.3.{2 + (Environment.ProcessId + n * 7) % 250}";
+            Port = FreePort(Address);
+            _dir = Directory.CreateTempSubdirectory("stageproof-pg-").FullName;
+            await RunAsync("chown", ["postgres:postgres", _dir]).ConfigureAwait(false);
+            await RunAsync("/usr/sbin/runuser", ["-u", "postgres", "--", Path.Combine(BinDir, "initdb"),
+                "-D", DataDirectory, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C"]).ConfigureAwait(false);
+            _started = true;
+            await RunAsync("/usr/sbin/runuser", ["-u", "postgres", "--", Path.Combine(BinDir, "pg_ctl"), "start", "-w", "-t", "60",
+                "-D", DataDirectory, "-l", Path.Combine(_dir, "server.log"),
+                "-o", $"-c listen_addresses={Address} -p {Port} -k {_dir} -c fsync=off"]).ConfigureAwait(false);
+            await WaitReadyAsync().ConfigureAwait(false);
+            await using var conn = new NpgsqlConnection(ConnectionStringFor("postgres"));
+            await conn.OpenAsync().ConfigureAwait(false);
+            await using var cmd = new NpgsqlCommand($"CREATE DATABASE {DatabaseName}", conn);
+            await cmd.ExecuteNonQueryAsync().ConfigureAwait(false);
+        }
+        catch
+        {
+            await DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Runs SQL in the test database.</summary>
+    public async Task ExecuteAsync(string sql, string? database = null)
+    {
+        await using var conn = new NpgsqlConnection(ConnectionStringFor(database ?? DatabaseName));
+        await conn.OpenAsync().ConfigureAwait(false);
+        await using var cmd = new NpgsqlCommand(sql, conn);
+        await cmd.ExecuteNonQueryAsync().ConfigureAwait(false);
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_dir is null)
+        {
+            return;
+        }
+        try
+        {
+            if (_started)
+            {
+                try
+                {
+                    await RunAsync("/usr/sbin/runuser", ["-u", "postgres", "--", Path.Combine(BinDir, "pg_ctl"), "stop",
+                        "-m", "immediate", "-w", "-D", DataDirectory]).ConfigureAwait(false);
+                }
+                catch (InvalidOperationException)
+                {
+                    KillFromPidFile();
+                }
+            }
+        }
+        finally
+        {
+            try
+            {
+                Directory.Delete(_dir, recursive: true);
+            }
+            catch (IOException)
+            {
+                // A straggling process may still hold a file; the temp dir is cleaned eventually.
+            }
+            _dir = null;
+        }
+    }
+
+    private void KillFromPidFile()
+    {
+        var pidFile = Path.Combine(DataDirectory, "postmaster.pid");
+        if (File.Exists(pidFile) && int.TryParse(File.ReadLines(pidFile).FirstOrDefault(), out var pid))
+        {
+            try
+            {
+                using var p = Process.GetProcessById(pid);
+                p.Kill(entireProcessTree: true);
+            }
+            catch (ArgumentException)
+            {
+                // Already gone.
+            }
+        }
+    }
+
+    private async Task WaitReadyAsync()
+    {
+        var waited = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                await using var conn = new NpgsqlConnection(ConnectionStringFor("postgres"));
+                await conn.OpenAsync().ConfigureAwait(false);
+                return;
+            }
+            catch (NpgsqlException) when (waited.Elapsed < TimeSpan.FromSeconds(30))
+            {
+                await Task.Delay(50).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static int FreePort(string address)
+    {
+        using var listener = new TcpListener(IPAddress.Parse(address), 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
+    private static async Task RunAsync(string file, IReadOnlyList<string> args)
+    {
+        var psi = new ProcessStartInfo(file)
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = "/tmp",
+        };
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+        using var p = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {file}");
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+        var stdout = p.StandardOutput.ReadToEndAsync(timeout.Token);
+        var stderr = p.StandardError.ReadToEndAsync(timeout.Token);
+        try
+        {
+            await p.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            p.Kill(entireProcessTree: true);
+            throw new InvalidOperationException($"{file} {string.Join(' ', args)} timed out");
+        }
+        if (p.ExitCode != 0)
+        {
+            throw new InvalidOperationException(
+                $"{file} {string.Join(' ', args)} exited {p.ExitCode}: {await stdout.ConfigureAwait(false)}{await stderr.ConfigureAwait(false)}");
+        }
+    }
+}
