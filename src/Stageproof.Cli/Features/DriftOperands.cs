@@ -32,7 +32,7 @@ internal sealed partial class DriftOperands(CliSession session)
                 return (await StoredAsync(spec, null, ct).ConfigureAwait(false), []);
             }
             var scope = FactsScope.Resolve(config, [spec]);
-            var run = await new FactsService(session).CollectAsync(scope, ct).ConfigureAwait(false);
+            var run = await new FactsService(session).CollectAsync(scope, ct, pendingUpgrades: false).ConfigureAwait(false);
             return (new DriftOperand(spec, run.Manifests.Select(m => m.Manifest).ToList(), !config.Hosts.ContainsKey(spec)), run.Failures);
         }
         if (HexPrefix().IsMatch(spec))

@@ -56,8 +56,12 @@ internal sealed record FactsScope(IReadOnlyList<(HostConfig Host, string? Enviro
 /// <summary>Collects manifests from hosts and databases in parallel, stores each, and audits every contact.</summary>
 internal sealed class FactsService(CliSession session)
 {
-    public async Task<FactsRun> CollectAsync(FactsScope scope, CancellationToken cancellationToken)
+    /// <summary>Collects manifests. <paramref name="pendingUpgrades"/> runs apt's simulation, the costliest part;
+    /// drift has no use for it (pending upgrades are facts, not drift).</summary>
+    public async Task<FactsRun> CollectAsync(FactsScope scope, CancellationToken cancellationToken, bool pendingUpgrades = true)
     {
+        var hostCollector = new HostFactsCollector(session.Time) { PendingUpgrades = pendingUpgrades, Timeout = session.Config.Ssh.CommandTimeout };
+        var databaseCollector = new PostgresFactsCollector(session.Time);
         var config = session.Config;
         var store = await session.StoreAsync(cancellationToken).ConfigureAwait(false);
         var factory = session.Transports();
@@ -84,7 +88,7 @@ internal sealed class FactsService(CliSession session)
                 await using var transport = factory.Create(host);
                 var env = scope.Hosts.First(h => h.Host.Name == host.Name).Environment;
                 var sw = Stopwatch.StartNew();
-                var manifest = await HostFactsCollector.CollectAsync(host, transport, config.Drift, env, ct).ConfigureAwait(false);
+                var manifest = await hostCollector.CollectAsync(host, transport, config.Drift, env, ct).ConfigureAwait(false);
                 Report(host.Name, $"{manifest.Packages.Count} packages, {manifest.Files.Count} files, {sw.Elapsed.TotalSeconds:0.00}s");
                 return manifest;
             }, cancellationToken).ConfigureAwait(false);
@@ -111,7 +115,7 @@ internal sealed class FactsService(CliSession session)
             var target = $"{env}/{name}";
             try
             {
-                var manifest = await PostgresFactsCollector.CollectAsync(env, name, connectionString, cancellationToken).ConfigureAwait(false);
+                var manifest = await databaseCollector.CollectAsync(env, name, connectionString, cancellationToken).ConfigureAwait(false);
                 var digest = await store.SaveManifestAsync(manifest, cancellationToken).ConfigureAwait(false);
                 collected.Add((digest, manifest));
                 Report(target, $"PostgreSQL {manifest.Database?.ServerVersion}, {manifest.Database?.Schema.Objects.Count} schema objects");
