@@ -57,14 +57,22 @@ internal sealed class YamlWalker(string file, ProblemList problems)
     public YamlNode? ParseDocument(string text)
     {
         var stream = new YamlStream();
+        var scanner = new Scanner(new StringReader(text));
         try
         {
-            stream.Load(new StringReader(text));
+            stream.Load(new Parser(scanner));
         }
         catch (YamlException ex)
         {
             var message = ex.InnerException is YamlException inner ? inner.Message : ex.Message;
             Problems.Add(new Where(File, (int)ex.Start.Line, (int)ex.Start.Column, "(syntax)"), $"YAML syntax error: {Clean(message)}");
+            return null;
+        }
+        catch (InvalidOperationException)
+        {
+            // YamlDotNet's scanner fails this way on some malformed flow collections; where it stopped is the best position we have.
+            var at = scanner.CurrentPosition;
+            Problems.Add(new Where(File, (int)at.Line, (int)at.Column, "(syntax)"), "YAML syntax error: malformed content (an unclosed '{', '[' or quote?)");
             return null;
         }
         if (stream.Documents.Count == 0)
