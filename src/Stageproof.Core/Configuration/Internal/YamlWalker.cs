@@ -29,7 +29,9 @@ internal sealed class ProblemList
     {
         if (_problems.Count > 0)
         {
+            // Distinct: a group variable shared by several hosts is one problem, not one per host.
             var ordered = _problems
+                .Distinct()
                 .Select((p, i) => (p, i))
                 .OrderBy(x => x.p.File, StringComparer.Ordinal).ThenBy(x => x.p.Line).ThenBy(x => x.p.Column).ThenBy(x => x.i)
                 .Select(x => x.p)
