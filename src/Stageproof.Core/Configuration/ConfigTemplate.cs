@@ -80,7 +80,8 @@ public static class ConfigTemplate
           track:                           # configuration files whose content is compared; absolute paths, globs allowed
             - /etc/acme-mail/*.conf
             - /etc/ssh/sshd_config
-          ignore:                          # "category:pattern"; categories: package, file, service, port, setting, schema, os, upgrade
+          ignore:                          # "category:pattern", pattern a glob; categories: package, file, service, port,
+                                           # setting, schema, migration, os, host, database, upgrade
             - "file:/etc/hostname"
             - "package:linux-image-*"
           min_fidelity: 0.98               # staging must match its mirror at least this well (0..1)

@@ -326,6 +326,21 @@ public sealed class ConfigLoaderTests : IDisposable
         Assert.Equal((2, 25), (problems[1].Line, problems[1].Column));
     }
 
+    [Theory]
+    [InlineData("package:linux-image-*")]
+    [InlineData("file:/etc/hostname")]
+    [InlineData("service:cron")]
+    [InlineData("port:tcp/25")]
+    [InlineData("setting:work_mem")]
+    [InlineData("schema:public.audit_*")]
+    [InlineData("migration:*")]
+    [InlineData("os:kernel")]
+    [InlineData("host:builder")]
+    [InlineData("database:reports")]
+    [InlineData("upgrade:tzdata")]
+    public void Every_drift_category_is_accepted_in_ignore_rules(string rule) =>
+        Assert.Equal([rule], _temp.Load($"drift:\n  ignore: [\"{rule}\"]\n").Drift.Ignore);
+
     [Fact]
     public void Ssh_settings_accept_seconds_with_or_without_a_unit()
     {

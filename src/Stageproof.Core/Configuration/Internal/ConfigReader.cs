@@ -14,8 +14,12 @@ internal sealed class ConfigReader
     private static readonly string[] DriftKeys = ["track", "ignore", "min_fidelity", "max_content_bytes", "secret_keys"];
     private static readonly string[] SshKeys = ["parallelism", "connect_timeout", "command_timeout"];
 
-    /// <summary>The categories of drift items an ignore rule may name.</summary>
-    internal static readonly string[] IgnoreCategories = ["package", "file", "service", "port", "setting", "schema", "os", "upgrade"];
+    /// <summary>
+    /// The categories an ignore rule may name: the drift families (Core.Drift.DriftFamily codes) and "upgrade"
+    /// (pending upgrades, for scan). Kept in step with Core.Drift.IgnoreRules, which parses the rules themselves.
+    /// </summary>
+    internal static readonly string[] IgnoreCategories =
+        ["package", "file", "service", "port", "setting", "schema", "migration", "os", "host", "database", "upgrade"];
 
     private readonly string _file;
     private readonly string _baseDirectory;
