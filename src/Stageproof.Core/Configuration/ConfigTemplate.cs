@@ -1,0 +1,108 @@
+namespace Stageproof.Core.Configuration;
+
+/// <summary>The commented stageproof.yaml that <c>stageproof init</c> writes.</summary>
+public static class ConfigTemplate
+{
+    /// <summary>An example for the lab: production with two app hosts and a database host, staging mirroring it.</summary>
+    public const string Example = """
+        # stageproof.yaml: what Stageproof manages and how it proves patches.
+        # Relative paths below are resolved against the folder of this file.
+        # Every problem is reported with its line, column and key; run any verb to check the file.
+
+        # Hosts: the machines Stageproof reaches. The name is how you refer to the host everywhere else
+        # (letters, digits, '.', '_' and '-'; at most 63 characters).
+        hosts:
+          prod-app-1:
+            transport: ssh                 # ssh (the default), local (this machine) or chroot (a root directory here)
+            address: 127.0.10.11           # IP address or DNS name; required for ssh
+            port: 2222                     # ssh port; default 22
+            user: root                     # login user; default root
+            identity: keys/lab_ed25519     # private key file
+            known_hosts: keys/known_hosts  # host keys Stageproof trusts; unknown or changed keys are refused
+            role: app                      # pairs hosts across environments: staging's app hosts with prod's
+          prod-app-2:
+            address: 127.0.10.12
+            port: 2222
+            identity: keys/lab_ed25519
+            known_hosts: keys/known_hosts
+            role: app
+          prod-db-1:
+            address: 127.0.10.21
+            port: 2222
+            user: deploy
+            become: sudo                   # run commands through sudo; the only method supported
+            identity: keys/lab_ed25519
+            known_hosts: keys/known_hosts
+            role: db
+          stage-app-1:
+            address: 127.0.30.11
+            port: 2222
+            identity: keys/lab_ed25519
+            known_hosts: keys/known_hosts
+            role: app
+          stage-db-1:
+            address: 127.0.30.21
+            port: 2222
+            user: deploy
+            become: sudo
+            identity: keys/lab_ed25519
+            known_hosts: keys/known_hosts
+            role: db
+          # builder:
+          #   transport: chroot
+          #   root: /srv/roots/builder     # chroot only, and required there
+
+        # Groups: names for sets of hosts, usable wherever a host name is. Members may be other groups.
+        groups:
+          prod-app: [prod-app-1, prod-app-2]
+
+        # An Ansible inventory (INI or YAML) can supply hosts and groups too. ansible_host, ansible_port,
+        # ansible_user, ansible_ssh_private_key_file, ansible_become and a 'role' variable are read.
+        # Hosts and groups written here win over the inventory's.
+        # inventory: inventory/hosts.ini
+
+        # Environments: named sets of hosts, their databases and the check suite that validates them.
+        environments:
+          prod:
+            hosts: [prod-app, prod-db-1]   # host or group names; groups are expanded in order
+            databases:                     # name -> Npgsql connection string
+              mail: "Host=127.0.10.5;Port=5432;Database=mail;Username=acme"
+            checks: mail-suite             # a suite under checks: below
+          staging:
+            hosts: [stage-app-1, stage-db-1]
+            mirror_of: prod                # staging must prove it mirrors prod before it proves a patch
+            databases:
+              mail: "Host=127.0.30.5;Port=5432;Database=mail;Username=acme"
+            checks: mail-suite
+
+        # Drift: what is compared between environments and how close they must be.
+        drift:
+          track:                           # configuration files whose content is compared; absolute paths, globs allowed
+            - /etc/acme-mail/*.conf
+            - /etc/ssh/sshd_config
+          ignore:                          # "category:pattern", pattern a glob; categories: package, file, service, port,
+                                           # setting, schema, migration, os, host, database, upgrade
+            - "file:/etc/hostname"
+            - "package:linux-image-*"
+          min_fidelity: 0.98               # staging must match its mirror at least this well (0..1)
+          max_content_bytes: 65536         # larger tracked files keep only their digest
+          secret_keys:                     # regular expressions; values of matching keys are masked in stored content
+            - password
+            - secret
+            - token
+            - api[_-]?key
+
+        # SSH: how hosts are contacted.
+        ssh:
+          parallelism: 16                  # hosts contacted at once (1..256)
+          connect_timeout: 10              # seconds (or 10s, 1m)
+          command_timeout: 120             # seconds a single command may run
+
+        # Checks: the suites that validate an environment before and after a patch.
+        checks:
+          # The checks of a suite (http, tcp, command, service, sql, load, soak, ...) are described by
+          # the staging-validation feature; an empty suite is valid until it is filled in.
+          mail-suite: []
+
+        """;
+}

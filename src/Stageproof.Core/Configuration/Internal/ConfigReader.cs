@@ -1,0 +1,618 @@
+using System.Text.RegularExpressions;
+using Stageproof.Core.Validation;
+using YamlDotNet.RepresentationModel;
+
+namespace Stageproof.Core.Configuration.Internal;
+
+/// <summary>Walks stageproof.yaml against its schema, then checks every cross reference. One instance per load.</summary>
+internal sealed class ConfigReader
+{
+    private static readonly string[] RootKeys = ["hosts", "groups", "inventory", "environments", "drift", "ssh", "checks"];
+    private static readonly string[] HostKeys = ["transport", "address", "port", "user", "identity", "known_hosts", "become", "role", "root"];
+    private static readonly string[] SshOnlyKeys = ["address", "port", "identity", "known_hosts"];
+    private static readonly string[] EnvironmentKeys = ["hosts", "databases", "mirror_of", "checks"];
+    private static readonly string[] DriftKeys = ["track", "ignore", "min_fidelity", "max_content_bytes", "secret_keys"];
+    private static readonly string[] SshKeys = ["parallelism", "connect_timeout", "command_timeout"];
+
+    /// <summary>
+    /// The categories an ignore rule may name: the drift families (Core.Drift.DriftFamily codes) and "upgrade"
+    /// (pending upgrades, for scan). Kept in step with Core.Drift.IgnoreRules, which parses the rules themselves.
+    /// </summary>
+    internal static readonly string[] IgnoreCategories =
+        ["package", "file", "service", "port", "setting", "schema", "migration", "os", "host", "database", "upgrade"];
+
+    private readonly string _file;
+    private readonly string _baseDirectory;
+    private readonly ProblemList _problems = new();
+    private readonly YamlWalker _yaml;
+
+    private readonly Dictionary<string, (HostConfig Host, Where At)> _hosts = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (Where At, List<NameRef> Members)> _groups = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<string>> _expandedGroups = new(StringComparer.Ordinal);
+    private readonly List<RawEnvironment> _environments = [];
+    private readonly Dictionary<string, object?> _checks = new(StringComparer.Ordinal);
+    private DriftRules _drift = new();
+    private SshSettings _ssh = new();
+    private (string Path, YamlNode Node, string Key)? _inventory;
+
+    private sealed record RawEnvironment(string Name, Where At, List<NameRef> Hosts, Dictionary<string, string> Databases, NameRef? MirrorOf, NameRef? Checks);
+
+    public ConfigReader(string file)
+    {
+        _file = file;
+        _baseDirectory = Path.GetDirectoryName(Path.GetFullPath(file)) ?? Directory.GetCurrentDirectory();
+        _yaml = new YamlWalker(file, _problems);
+    }
+
+    public StageproofConfig Read(string text)
+    {
+        var root = _yaml.ParseDocument(text);
+        var mapping = root is null ? null : _yaml.Mapping(root, "(document)");
+        if (mapping is not null)
+        {
+            foreach (var (name, keyNode, value, path) in _yaml.Entries(mapping, "", RootKeys))
+            {
+                switch (name)
+                {
+                    case "hosts": ReadHosts(value, path); break;
+                    case "groups": ReadGroups(value, path); break;
+                    case "inventory": ReadInventoryKey(value, path); break;
+                    case "environments": ReadEnvironments(value, path); break;
+                    case "drift": ReadDrift(value, path); break;
+                    case "ssh": ReadSsh(value, path); break;
+                    case "checks": ReadChecks(value, path); break;
+                    default: throw new InvalidOperationException($"root key '{name}' at {_yaml.At(keyNode, path)} has no reader");
+                }
+            }
+        }
+        if (_inventory is { } inventory)
+        {
+            LoadInventory(inventory.Path, inventory.Node, inventory.Key);
+        }
+        CheckNameClashes();
+        foreach (var group in _groups.Keys)
+        {
+            ExpandGroup(group, []);
+        }
+        var environments = ResolveEnvironments();
+        _problems.ThrowIfAny();
+        return new StageproofConfig
+        {
+            SourceFile = Path.GetFullPath(_file),
+            Hosts = _hosts.ToDictionary(kv => kv.Key, kv => kv.Value.Host, StringComparer.Ordinal),
+            Groups = _expandedGroups.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<string>)kv.Value, StringComparer.Ordinal),
+            Environments = environments,
+            Drift = _drift,
+            Ssh = _ssh,
+            Checks = _checks,
+        };
+    }
+
+    // ---- hosts --------------------------------------------------------------------------------------
+
+    private void ReadHosts(YamlNode node, string path)
+    {
+        if (_yaml.Mapping(node, path) is not { } hosts)
+        {
+            return;
+        }
+        foreach (var (name, keyNode, value, hostPath) in _yaml.Entries(hosts, path))
+        {
+            if (Names.HostNameError(name) is { } error)
+            {
+                _yaml.Report(keyNode, hostPath, error);
+            }
+            if (ReadHost(name, keyNode, value, hostPath) is { } host)
+            {
+                _hosts[name] = (host, _yaml.At(keyNode, hostPath));
+            }
+        }
+    }
+
+    private HostConfig? ReadHost(string name, YamlNode keyNode, YamlNode value, string path)
+    {
+        if (_yaml.Mapping(value, path) is not { } mapping)
+        {
+            return null;
+        }
+        var fields = _yaml.Entries(mapping, path, HostKeys).ToDictionary(e => e.Name, StringComparer.Ordinal);
+        var host = new HostConfig { Name = name };
+
+        if (fields.TryGetValue("transport", out var f))
+        {
+            switch (_yaml.RequiredString(f.Value, f.Path))
+            {
+                case null: break;
+                case "ssh": host = host with { Transport = TransportKind.Ssh }; break;
+                case "local": host = host with { Transport = TransportKind.Local }; break;
+                case "chroot": host = host with { Transport = TransportKind.Chroot }; break;
+                case var other:
+                    _yaml.Report(f.Value, f.Path, $"unknown transport {Names.Show(other)} (expected ssh, local or chroot)"
+                        + (YamlWalker.Suggest(other, ["ssh", "local", "chroot"]) is { } s ? $" (did you mean '{s}'?)" : ""));
+                    break;
+            }
+        }
+        if (fields.TryGetValue("address", out f) && _yaml.RequiredString(f.Value, f.Path) is { } address)
+        {
+            if (Names.AddressError(address) is { } error)
+            {
+                _yaml.Report(f.Value, f.Path, error);
+            }
+            host = host with { Address = address };
+        }
+        if (fields.TryGetValue("port", out f) && _yaml.Int(f.Value, f.Path, 1, 65535) is { } port)
+        {
+            host = host with { Port = port };
+        }
+        if (fields.TryGetValue("user", out f) && _yaml.RequiredString(f.Value, f.Path) is { } user)
+        {
+            if (Names.UserNameError(user) is { } error)
+            {
+                _yaml.Report(f.Value, f.Path, error);
+            }
+            host = host with { User = user };
+        }
+        if (fields.TryGetValue("identity", out f))
+        {
+            host = host with { Identity = ReadPath(f.Value, f.Path) };
+        }
+        if (fields.TryGetValue("known_hosts", out f))
+        {
+            host = host with { KnownHosts = ReadPath(f.Value, f.Path) };
+        }
+        if (fields.TryGetValue("become", out f))
+        {
+            switch (_yaml.String(f.Value, f.Path))
+            {
+                case null or "false" or "no": break;
+                case "sudo": host = host with { Become = "sudo" }; break;
+                case var other:
+                    _yaml.Report(f.Value, f.Path, $"become {Names.Show(other)} is not supported (only 'sudo', or leave it out when the user is root)");
+                    break;
+            }
+        }
+        if (fields.TryGetValue("role", out f) && _yaml.RequiredString(f.Value, f.Path) is { } role)
+        {
+            if (Names.IdentifierError(role, "role") is { } error)
+            {
+                _yaml.Report(f.Value, f.Path, error);
+            }
+            host = host with { Role = role };
+        }
+        if (fields.TryGetValue("root", out f) && ReadPath(f.Value, f.Path) is { } root)
+        {
+            if (Names.AbsolutePathError(root) is { } error)
+            {
+                _yaml.Report(f.Value, f.Path, error);
+            }
+            host = host with { Root = root };
+        }
+
+        switch (host.Transport)
+        {
+            case TransportKind.Ssh:
+                if (!fields.ContainsKey("address"))
+                {
+                    _yaml.Report(keyNode, $"{path}.address", "address is required for ssh hosts");
+                }
+                if (fields.TryGetValue("root", out f))
+                {
+                    _yaml.Report(f.KeyNode, f.Path, "root is only used by chroot hosts");
+                }
+                break;
+            default:
+                foreach (var key in SshOnlyKeys.Where(fields.ContainsKey))
+                {
+                    _yaml.Report(fields[key].KeyNode, fields[key].Path, $"{key} is only used by ssh hosts, this host's transport is {host.Transport.ToString().ToLowerInvariant()}");
+                }
+                if (host.Transport == TransportKind.Chroot && !fields.ContainsKey("root"))
+                {
+                    _yaml.Report(keyNode, $"{path}.root", "root is required for chroot hosts");
+                }
+                else if (host.Transport == TransportKind.Local && fields.TryGetValue("root", out f))
+                {
+                    _yaml.Report(f.KeyNode, f.Path, "root is only used by chroot hosts");
+                }
+                break;
+        }
+        return host;
+    }
+
+    /// <summary>A file path; relative paths are resolved against the configuration file's folder, "~/" against the home folder.</summary>
+    private string? ReadPath(YamlNode node, string key)
+    {
+        var value = _yaml.RequiredString(node, key);
+        if (value is null)
+        {
+            return null;
+        }
+        if (value.Any(char.IsControl))
+        {
+            _yaml.Report(node, key, $"path {Names.Show(value)} contains a control character");
+            return null;
+        }
+        return ResolvePath(_baseDirectory, value);
+    }
+
+    internal static string ResolvePath(string baseDirectory, string value)
+    {
+        if (value == "~" || value.StartsWith("~/", StringComparison.Ordinal))
+        {
+            var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+            return Path.GetFullPath(home + value[1..]);
+        }
+        return Path.GetFullPath(value, baseDirectory);
+    }
+
+    // ---- groups and inventory -----------------------------------------------------------------------
+
+    private void ReadGroups(YamlNode node, string path)
+    {
+        if (_yaml.Mapping(node, path) is not { } groups)
+        {
+            return;
+        }
+        foreach (var (name, keyNode, value, groupPath) in _yaml.Entries(groups, path))
+        {
+            if (Names.IdentifierError(name, "group name") is { } error)
+            {
+                _yaml.Report(keyNode, groupPath, error);
+            }
+            var members = _yaml.StringList(value, groupPath) ?? [];
+            _groups[name] = (_yaml.At(keyNode, groupPath), members.Select(m => new NameRef(m.Value, _yaml.At(m.Node, m.Path))).ToList());
+        }
+    }
+
+    private void ReadInventoryKey(YamlNode node, string path)
+    {
+        if (ReadPath(node, path) is { } inventory)
+        {
+            _inventory = (inventory, node, path);
+        }
+    }
+
+    private void LoadInventory(string inventoryPath, YamlNode node, string key)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(inventoryPath);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            var reason = ex is FileNotFoundException or DirectoryNotFoundException ? "file not found" : ex.Message;
+            _yaml.Report(node, key, $"cannot read the Ansible inventory {Names.Show(inventoryPath)}: {reason}");
+            return;
+        }
+        var inventory = AnsibleInventory.Read(inventoryPath, text, _problems);
+        var inventoryDirectory = Path.GetDirectoryName(inventoryPath) ?? _baseDirectory;
+        // Hosts and groups written in stageproof.yaml win over the inventory's.
+        var overridden = new HashSet<string>(_hosts.Keys, StringComparer.Ordinal);
+        foreach (var (host, at) in inventory.ToHostConfigs(p => ResolvePath(inventoryDirectory, p), overridden))
+        {
+            _hosts[host.Name] = (host, at);
+        }
+        foreach (var group in inventory.Groups)
+        {
+            if (!_groups.ContainsKey(group.Name))
+            {
+                _groups[group.Name] = (group.At, group.Hosts.Concat(group.Children).DistinctBy(r => r.Name).ToList());
+            }
+        }
+    }
+
+    private void CheckNameClashes()
+    {
+        foreach (var (name, (at, _)) in _groups)
+        {
+            if (_hosts.ContainsKey(name))
+            {
+                _problems.Add(at, $"group '{name}' has the same name as a host; references to it would be ambiguous");
+            }
+        }
+    }
+
+    /// <summary>Expands a group to host names (nested groups flattened, order kept, duplicates dropped), reporting cycles and unknown members.</summary>
+    private List<string> ExpandGroup(string name, List<string> stack)
+    {
+        if (_expandedGroups.TryGetValue(name, out var done))
+        {
+            return done;
+        }
+        stack.Add(name);
+        var hosts = new List<string>();
+        foreach (var member in _groups[name].Members)
+        {
+            if (_hosts.ContainsKey(member.Name))
+            {
+                hosts.Add(member.Name);
+            }
+            else if (_groups.ContainsKey(member.Name))
+            {
+                var cycleStart = stack.IndexOf(member.Name);
+                if (cycleStart >= 0)
+                {
+                    _problems.Add(member.At, $"groups form a cycle: {string.Join(" → ", stack.Skip(cycleStart).Append(member.Name))}");
+                    continue;
+                }
+                hosts.AddRange(ExpandGroup(member.Name, stack));
+            }
+            else
+            {
+                _problems.Add(member.At, UnknownHostOrGroup(member.Name));
+            }
+        }
+        stack.RemoveAt(stack.Count - 1);
+        var result = hosts.Distinct(StringComparer.Ordinal).ToList();
+        _expandedGroups[name] = result;
+        return result;
+    }
+
+    private string UnknownHostOrGroup(string name)
+    {
+        var suggestion = YamlWalker.Suggest(name, _hosts.Keys.Concat(_groups.Keys));
+        return $"unknown host or group {Names.Show(name)}" + (suggestion is null ? "" : $" (did you mean '{suggestion}'?)");
+    }
+
+    // ---- environments -------------------------------------------------------------------------------
+
+    private void ReadEnvironments(YamlNode node, string path)
+    {
+        if (_yaml.Mapping(node, path) is not { } environments)
+        {
+            return;
+        }
+        foreach (var (name, keyNode, value, envPath) in _yaml.Entries(environments, path))
+        {
+            var at = _yaml.At(keyNode, envPath);
+            if (Names.IdentifierError(name, "environment name") is { } error)
+            {
+                _problems.Add(at, error);
+            }
+            if (_yaml.Mapping(value, envPath) is not { } mapping)
+            {
+                continue;
+            }
+            var fields = _yaml.Entries(mapping, envPath, EnvironmentKeys).ToDictionary(e => e.Name, StringComparer.Ordinal);
+            var hosts = new List<NameRef>();
+            if (!fields.TryGetValue("hosts", out var f))
+            {
+                _problems.Add(at.WithKey($"{envPath}.hosts"), "hosts is required: the hosts or groups of this environment");
+            }
+            else if (_yaml.StringList(f.Value, f.Path) is { } list)
+            {
+                hosts.AddRange(list.Select(h => new NameRef(h.Value, _yaml.At(h.Node, h.Path))));
+                if (YamlWalker.IsNull(f.Value) || f.Value is YamlSequenceNode { Children.Count: 0 })
+                {
+                    _yaml.Report(f.Value, f.Path, "an environment needs at least one host or group");
+                }
+            }
+            var databases = new Dictionary<string, string>(StringComparer.Ordinal);
+            if (fields.TryGetValue("databases", out f) && _yaml.Mapping(f.Value, f.Path) is { } dbs)
+            {
+                foreach (var (db, dbKey, dbValue, dbPath) in _yaml.Entries(dbs, f.Path))
+                {
+                    if (Names.IdentifierError(db, "database name") is { } dbError)
+                    {
+                        _yaml.Report(dbKey, dbPath, dbError);
+                    }
+                    if (_yaml.RequiredString(dbValue, dbPath) is { } connection)
+                    {
+                        databases[db] = connection;
+                    }
+                }
+            }
+            NameRef? mirrorOf = null;
+            if (fields.TryGetValue("mirror_of", out f) && _yaml.RequiredString(f.Value, f.Path) is { } mirror)
+            {
+                mirrorOf = new NameRef(mirror, _yaml.At(f.Value, f.Path));
+            }
+            NameRef? checks = null;
+            if (fields.TryGetValue("checks", out f) && _yaml.RequiredString(f.Value, f.Path) is { } suite)
+            {
+                checks = new NameRef(suite, _yaml.At(f.Value, f.Path));
+            }
+            _environments.Add(new RawEnvironment(name, at, hosts, databases, mirrorOf, checks));
+        }
+    }
+
+    private Dictionary<string, EnvironmentConfig> ResolveEnvironments()
+    {
+        var byName = _environments.ToDictionary(e => e.Name, StringComparer.Ordinal);
+        var result = new Dictionary<string, EnvironmentConfig>(StringComparer.Ordinal);
+        foreach (var env in _environments)
+        {
+            var hosts = new List<string>();
+            foreach (var reference in env.Hosts)
+            {
+                if (_hosts.ContainsKey(reference.Name))
+                {
+                    hosts.Add(reference.Name);
+                }
+                else if (_expandedGroups.TryGetValue(reference.Name, out var members))
+                {
+                    hosts.AddRange(members);
+                }
+                else
+                {
+                    _problems.Add(reference.At, UnknownHostOrGroup(reference.Name));
+                }
+            }
+            if (env.MirrorOf is { } mirror)
+            {
+                if (mirror.Name == env.Name)
+                {
+                    _problems.Add(mirror.At, $"environment '{env.Name}' cannot be a mirror of itself");
+                }
+                else if (!byName.ContainsKey(mirror.Name))
+                {
+                    var suggestion = YamlWalker.Suggest(mirror.Name, byName.Keys);
+                    _problems.Add(mirror.At, $"unknown environment {Names.Show(mirror.Name)}"
+                        + (suggestion is null ? $" (known: {string.Join(", ", byName.Keys)})" : $" (did you mean '{suggestion}'?)"));
+                }
+                else if (MirrorCycle(env, byName) is { } cycle)
+                {
+                    _problems.Add(mirror.At, $"mirror_of forms a cycle: {cycle}");
+                }
+            }
+            if (env.Checks is { } checks && !_checks.ContainsKey(checks.Name))
+            {
+                var suggestion = YamlWalker.Suggest(checks.Name, _checks.Keys);
+                _problems.Add(checks.At, $"unknown check suite {Names.Show(checks.Name)}"
+                    + (suggestion is not null ? $" (did you mean '{suggestion}'?)"
+                        : _checks.Count == 0 ? " (there is no checks: section)" : $" (known: {string.Join(", ", _checks.Keys)})"));
+            }
+            result[env.Name] = new EnvironmentConfig
+            {
+                Name = env.Name,
+                Hosts = hosts.Distinct(StringComparer.Ordinal).ToList(),
+                Databases = env.Databases,
+                MirrorOf = env.MirrorOf?.Name,
+                Checks = env.Checks?.Name,
+            };
+        }
+        return result;
+    }
+
+    private static string? MirrorCycle(RawEnvironment start, Dictionary<string, RawEnvironment> byName)
+    {
+        var chain = new List<string> { start.Name };
+        var current = start;
+        while (current.MirrorOf is { } next && byName.TryGetValue(next.Name, out var target))
+        {
+            if (target.Name == start.Name)
+            {
+                chain.Add(start.Name);
+                return string.Join(" → ", chain);
+            }
+            if (chain.Contains(target.Name))
+            {
+                return null; // a cycle further along; reported at its own members
+            }
+            chain.Add(target.Name);
+            current = target;
+        }
+        return null;
+    }
+
+    // ---- drift, ssh, checks -------------------------------------------------------------------------
+
+    private void ReadDrift(YamlNode node, string path)
+    {
+        if (_yaml.Mapping(node, path) is not { } mapping)
+        {
+            return;
+        }
+        foreach (var (name, _, value, key) in _yaml.Entries(mapping, path, DriftKeys))
+        {
+            switch (name)
+            {
+                case "track" when _yaml.StringList(value, key) is { } track:
+                    foreach (var (item, itemNode, itemKey) in track)
+                    {
+                        if (Names.AbsolutePathError(item) is { } error)
+                        {
+                            _yaml.Report(itemNode, itemKey, error);
+                        }
+                    }
+                    _drift = _drift with { Track = track.Select(t => t.Value).ToList() };
+                    break;
+                case "ignore" when _yaml.StringList(value, key) is { } ignore:
+                    foreach (var (item, itemNode, itemKey) in ignore)
+                    {
+                        if (IgnoreRuleError(item) is { } error)
+                        {
+                            _yaml.Report(itemNode, itemKey, error);
+                        }
+                    }
+                    _drift = _drift with { Ignore = ignore.Select(t => t.Value).ToList() };
+                    break;
+                case "min_fidelity" when _yaml.Number(value, key, 0, 1) is { } fidelity:
+                    _drift = _drift with { MinFidelity = fidelity };
+                    break;
+                case "max_content_bytes" when _yaml.Int(value, key, 1, int.MaxValue) is { } bytes:
+                    _drift = _drift with { MaxContentBytes = bytes };
+                    break;
+                case "secret_keys" when _yaml.StringList(value, key) is { } secrets:
+                    foreach (var (item, itemNode, itemKey) in secrets)
+                    {
+                        try
+                        {
+                            _ = new Regex(item, RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+                        }
+                        catch (ArgumentException ex)
+                        {
+                            _yaml.Report(itemNode, itemKey, $"{Names.Show(item)} is not a valid regular expression: {ex.Message}");
+                        }
+                    }
+                    _drift = _drift with { SecretKeys = secrets.Select(t => t.Value).ToList() };
+                    break;
+                default:
+                    break;
+            }
+        }
+    }
+
+    internal static string? IgnoreRuleError(string rule)
+    {
+        var colon = rule.IndexOf(':', StringComparison.Ordinal);
+        if (colon <= 0)
+        {
+            return $"ignore rule {Names.Show(rule)} must be 'category:pattern' (categories: {string.Join(", ", IgnoreCategories)})";
+        }
+        var category = rule[..colon];
+        if (!IgnoreCategories.Contains(category))
+        {
+            var suggestion = YamlWalker.Suggest(category, IgnoreCategories);
+            return $"unknown drift category {Names.Show(category)} in ignore rule {Names.Show(rule)}"
+                + (suggestion is null ? $" (categories: {string.Join(", ", IgnoreCategories)})" : $" (did you mean '{suggestion}'?)");
+        }
+        var pattern = rule[(colon + 1)..];
+        if (pattern.Trim().Length == 0)
+        {
+            return $"ignore rule {Names.Show(rule)} has an empty pattern";
+        }
+        return pattern.Any(char.IsControl) ? $"ignore rule {Names.Show(rule)} contains a control character" : null;
+    }
+
+    private void ReadSsh(YamlNode node, string path)
+    {
+        if (_yaml.Mapping(node, path) is not { } mapping)
+        {
+            return;
+        }
+        foreach (var (name, _, value, key) in _yaml.Entries(mapping, path, SshKeys))
+        {
+            switch (name)
+            {
+                case "parallelism" when _yaml.Int(value, key, 1, 256) is { } parallelism:
+                    _ssh = _ssh with { Parallelism = parallelism };
+                    break;
+                case "connect_timeout" when _yaml.Seconds(value, key, 3600) is { } connect:
+                    _ssh = _ssh with { ConnectTimeout = connect };
+                    break;
+                case "command_timeout" when _yaml.Seconds(value, key, 86400) is { } command:
+                    _ssh = _ssh with { CommandTimeout = command };
+                    break;
+                default:
+                    break;
+            }
+        }
+    }
+
+    private void ReadChecks(YamlNode node, string path)
+    {
+        if (_yaml.Mapping(node, path) is not { } mapping)
+        {
+            return;
+        }
+        foreach (var (name, keyNode, value, key) in _yaml.Entries(mapping, path))
+        {
+            if (Names.IdentifierError(name, "check suite name") is { } error)
+            {
+                _yaml.Report(keyNode, key, error);
+            }
+            _checks[name] = YamlWalker.ToPlain(value);
+        }
+    }
+}

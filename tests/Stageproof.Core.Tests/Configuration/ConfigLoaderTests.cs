@@ -1,0 +1,387 @@
+using Stageproof.Core.Configuration;
+
+namespace Stageproof.Core.Tests.Configuration;
+
+public sealed class ConfigLoaderTests : IDisposable
+{
+    private readonly TempConfig _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    [Fact]
+    public void A_minimal_ssh_host_gets_the_defaults()
+    {
+        var config = _temp.Load("""
+            hosts:
+              web: { address: 127.0.0.1 }
+            """);
+
+        var web = config.Host("web");
+        Assert.Equal(TransportKind.Ssh, web.Transport);
+        Assert.Equal(22, web.Port);
+        Assert.Equal("root", web.User);
+        Assert.Null(web.Become);
+        Assert.Equal(Path.GetFullPath(_temp.ConfigPath), config.SourceFile);
+        Assert.Equal(0.98, config.Drift.MinFidelity);
+        Assert.Equal(16, config.Ssh.Parallelism);
+    }
+
+    [Fact]
+    public void An_empty_file_is_a_configuration_with_nothing_defined()
+    {
+        var config = _temp.Load("# nothing yet\n");
+        Assert.Empty(config.Hosts);
+        Assert.Empty(config.Environments);
+    }
+
+    [Fact]
+    public void Every_host_key_is_read()
+    {
+        var config = _temp.Load("""
+            hosts:
+              db-1:
+                transport: ssh
+                address: db.example.com
+                port: 2222
+                user: deploy
+                identity: keys/id_ed25519
+                known_hosts: /etc/stageproof/known_hosts
+                become: sudo
+                role: db
+              builder: { transport: chroot, root: roots/builder }
+              here: { transport: local }
+            """);
+
+        var db = config.Host("db-1");
+        Assert.Equal("db.example.com", db.Address);
+        Assert.Equal(2222, db.Port);
+        Assert.Equal("deploy", db.User);
+        Assert.Equal(Path.Combine(_temp.Directory, "keys", "id_ed25519"), db.Identity);
+        Assert.Equal("/etc/stageproof/known_hosts", db.KnownHosts);
+        Assert.Equal("sudo", db.Become);
+        Assert.Equal("db", db.Role);
+        Assert.Equal(TransportKind.Chroot, config.Host("builder").Transport);
+        Assert.Equal(Path.Combine(_temp.Directory, "roots", "builder"), config.Host("builder").Root);
+        Assert.Equal(TransportKind.Local, config.Host("here").Transport);
+    }
+
+    [Fact]
+    public void A_port_that_is_not_a_number_is_reported_at_its_value()
+    {
+        var problem = _temp.SingleProblem("""
+            hosts:
+              prod-app-1:
+                address: 127.0.0.1
+                port: abc
+            """);
+
+        Assert.Equal(_temp.ConfigPath, problem.File);
+        Assert.Equal((4, 11), (problem.Line, problem.Column));
+        Assert.Equal("hosts.prod-app-1.port", problem.Key);
+        Assert.Contains("'abc'", problem.Message);
+    }
+
+    [Fact]
+    public void A_port_out_of_range_is_reported()
+    {
+        var problem = _temp.SingleProblem("""
+            hosts:
+              web: { address: 127.0.0.1, port: 70000 }
+            """);
+
+        Assert.Equal((2, 36), (problem.Line, problem.Column));
+        Assert.Equal("hosts.web.port", problem.Key);
+        Assert.Contains("1 to 65535", problem.Message);
+    }
+
+    [Fact]
+    public void The_problem_text_reads_file_line_column_key_message()
+    {
+        var problem = _temp.SingleProblem("""
+            hosts:
+              web: { address: 127.0.0.1, port: 0 }
+            """);
+
+        Assert.StartsWith($"{_temp.ConfigPath}:2:36: hosts.web.port: expected a whole number", problem.ToString());
+    }
+
+    [Fact]
+    public void An_unknown_key_is_reported_with_a_suggestion()
+    {
+        var problem = _temp.SingleProblem("""
+            hosts:
+              web:
+                address: 127.0.0.1
+                adress: 127.0.0.2
+            """);
+
+        Assert.Equal((4, 5), (problem.Line, problem.Column));
+        Assert.Equal("hosts.web.adress", problem.Key);
+        Assert.Equal("unknown key 'adress' (did you mean 'address'?)", problem.Message);
+    }
+
+    [Theory]
+    [InlineData("lifecycle")]
+    [InlineData("windows")]
+    [InlineData("users")]
+    public void Sections_not_built_yet_are_unknown_keys(string section)
+    {
+        var problem = _temp.SingleProblem($"{section}:\n  anything: 1\n");
+
+        Assert.Equal((1, 1), (problem.Line, problem.Column));
+        Assert.Equal(section, problem.Key);
+        Assert.StartsWith($"unknown key '{section}'", problem.Message);
+    }
+
+    [Fact]
+    public void A_misspelt_section_suggests_the_right_one()
+    {
+        var problem = _temp.SingleProblem("enviroments: {}\n");
+        Assert.Equal("unknown key 'enviroments' (did you mean 'environments'?)", problem.Message);
+    }
+
+    [Fact]
+    public void A_YAML_syntax_error_is_reported_with_its_position()
+    {
+        var problem = _temp.SingleProblem("""
+            hosts:
+              web: { address: 127.0.0.1
+              db: { address: 127.0.0.2 }
+            """);
+
+        Assert.Equal("(syntax)", problem.Key);
+        Assert.StartsWith("YAML syntax error", problem.Message);
+        Assert.True(problem.Line >= 2, problem.ToString());
+        Assert.DoesNotContain("(Line:", problem.Message);
+    }
+
+    [Fact]
+    public void An_unclosed_quote_is_a_syntax_error()
+    {
+        var problem = _temp.SingleProblem("hosts:\n  web: { address: \"127.0.0.1 }\n");
+        Assert.Equal("(syntax)", problem.Key);
+        Assert.True(problem.Line >= 2, problem.ToString());
+    }
+
+    [Fact]
+    public void A_duplicate_key_is_reported()
+    {
+        var problem = _temp.SingleProblem("""
+            hosts:
+              web: { address: 127.0.0.1 }
+              web: { address: 127.0.0.2 }
+            """);
+
+        Assert.Contains("uplicate", problem.Message);
+        Assert.Equal(3, problem.Line);
+    }
+
+    [Fact]
+    public void An_ssh_host_without_an_address_is_reported_at_the_host()
+    {
+        var problem = _temp.SingleProblem("""
+            hosts:
+              web:
+                port: 22
+            """);
+
+        Assert.Equal((2, 3), (problem.Line, problem.Column));
+        Assert.Equal("hosts.web.address", problem.Key);
+        Assert.Equal("address is required for ssh hosts", problem.Message);
+    }
+
+    [Fact]
+    public void A_chroot_host_needs_a_root_and_only_a_chroot_host_takes_one()
+    {
+        var problems = _temp.Problems("""
+            hosts:
+              builder: { transport: chroot }
+              web: { address: 127.0.0.1, root: /srv/x }
+              here: { transport: local, address: 127.0.0.1 }
+            """);
+
+        Assert.Collection(problems,
+            p => Assert.Equal(("hosts.builder.root", "root is required for chroot hosts"), (p.Key, p.Message)),
+            p => Assert.Equal(("hosts.web.root", "root is only used by chroot hosts"), (p.Key, p.Message)),
+            p => Assert.Equal("hosts.here.address", p.Key));
+    }
+
+    [Fact]
+    public void Several_problems_are_reported_together_in_file_order()
+    {
+        var problems = _temp.Problems("""
+            hosts:
+              web:
+                address: 127.0.0.1
+                port: abc
+                user: Root
+              db:
+                transport: telnet
+            ssh:
+              parallelism: 0
+            lifecycle: {}
+            """);
+
+        Assert.Equal(
+            ["hosts.web.port", "hosts.web.user", "hosts.db.address", "hosts.db.transport", "ssh.parallelism", "lifecycle"],
+            problems.Select(p => p.Key));
+        Assert.Equal([4, 5, 6, 7, 9, 10], problems.Select(p => p.Line));
+        Assert.Contains("expected ssh, local or chroot", problems[3].Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("\"web;reboot\"")]
+    [InlineData("\"web$(id)\"")]
+    [InlineData("\"web`id`\"")]
+    [InlineData("\"web'x\"")]
+    [InlineData("\"web\\nx\"")]
+    [InlineData("\"../web\"")]
+    public void Hostile_host_names_are_rejected(string yamlName)
+    {
+        var problem = _temp.SingleProblem($"hosts:\n  {yamlName}: {{ address: 127.0.0.1 }}\n");
+
+        Assert.Equal((2, 3), (problem.Line, problem.Column));
+        Assert.Contains("host name", problem.Message);
+    }
+
+    [Theory]
+    [InlineData("\"127.0.0.1; rm -rf /\"")]
+    [InlineData("\"$(curl evil)\"")]
+    [InlineData("\"-oProxyCommand=sh\"")]
+    [InlineData("\"a b\"")]
+    [InlineData("\"127.0.0.1\\n\"")]
+    public void Hostile_addresses_are_rejected(string yamlAddress)
+    {
+        var problem = _temp.SingleProblem($"hosts:\n  web:\n    address: {yamlAddress}\n");
+
+        Assert.Equal("hosts.web.address", problem.Key);
+        Assert.Contains("address", problem.Message);
+    }
+
+    [Theory]
+    [InlineData("become: su", "hosts.web.become")]
+    [InlineData("user: \"root;id\"", "hosts.web.user")]
+    [InlineData("role: \"app server\"", "hosts.web.role")]
+    [InlineData("identity: \"keys/a\\nb\"", "hosts.web.identity")]
+    [InlineData("port:", "hosts.web.port")]
+    [InlineData("port: [22]", "hosts.web.port")]
+    public void Bad_host_values_are_rejected(string line, string key)
+    {
+        var problem = _temp.SingleProblem($"hosts:\n  web:\n    address: 127.0.0.1\n    {line}\n");
+        Assert.Equal(key, problem.Key);
+    }
+
+    [Fact]
+    public void The_root_must_be_a_mapping()
+    {
+        var problem = _temp.SingleProblem("- a\n- b\n");
+        Assert.Contains("expected a mapping", problem.Message);
+    }
+
+    [Fact]
+    public void A_missing_configuration_file_is_bad_input()
+    {
+        var ex = Assert.Throws<InputException>(() => ConfigLoader.Load(Path.Combine(_temp.Directory, "missing.yaml")));
+        Assert.Contains("not found", Assert.Single(ex.Problems).Message);
+        Assert.Equal(ExitCodes.BadInput, ex.ExitCode);
+    }
+
+    [Fact]
+    public void Drift_rules_are_read()
+    {
+        var config = _temp.Load("""
+            drift:
+              track: [/etc/acme-mail/*.conf, /etc/ssh/sshd_config]
+              ignore: ["file:/etc/hostname", "package:linux-image-*"]
+              min_fidelity: 0.9
+              max_content_bytes: 1024
+              secret_keys: ["pass(word)?"]
+            """);
+
+        Assert.Equal(["/etc/acme-mail/*.conf", "/etc/ssh/sshd_config"], config.Drift.Track);
+        Assert.Equal(["file:/etc/hostname", "package:linux-image-*"], config.Drift.Ignore);
+        Assert.Equal(0.9, config.Drift.MinFidelity);
+        Assert.Equal(1024, config.Drift.MaxContentBytes);
+        Assert.Equal(["pass(word)?"], config.Drift.SecretKeys);
+    }
+
+    [Fact]
+    public void Bad_drift_rules_are_each_reported()
+    {
+        var problems = _temp.Problems("""
+            drift:
+              track: [etc/relative, /etc/../root/.ssh/id_rsa, "/etc/x\ny"]
+              ignore: ["packge:foo", "nocategory", "file:"]
+              min_fidelity: 1.5
+              max_content_bytes: 0
+              secret_keys: ["(unclosed"]
+            """);
+
+        Assert.Equal(
+            ["drift.track[0]", "drift.track[1]", "drift.track[2]", "drift.ignore[0]", "drift.ignore[1]", "drift.ignore[2]",
+             "drift.min_fidelity", "drift.max_content_bytes", "drift.secret_keys[0]"],
+            problems.Select(p => p.Key));
+        Assert.Contains("did you mean 'package'", problems[3].Message, StringComparison.Ordinal);
+        Assert.Contains("regular expression", problems[8].Message, StringComparison.Ordinal);
+        Assert.Equal((2, 25), (problems[1].Line, problems[1].Column));
+    }
+
+    [Theory]
+    [InlineData("package:linux-image-*")]
+    [InlineData("file:/etc/hostname")]
+    [InlineData("service:cron")]
+    [InlineData("port:tcp/25")]
+    [InlineData("setting:work_mem")]
+    [InlineData("schema:public.audit_*")]
+    [InlineData("migration:*")]
+    [InlineData("os:kernel")]
+    [InlineData("host:builder")]
+    [InlineData("database:reports")]
+    [InlineData("upgrade:tzdata")]
+    public void Every_drift_category_is_accepted_in_ignore_rules(string rule) =>
+        Assert.Equal([rule], _temp.Load($"drift:\n  ignore: [\"{rule}\"]\n").Drift.Ignore);
+
+    [Fact]
+    public void Ssh_settings_accept_seconds_with_or_without_a_unit()
+    {
+        var config = _temp.Load("""
+            ssh:
+              parallelism: 4
+              connect_timeout: 5
+              command_timeout: 2m
+            """);
+
+        Assert.Equal(4, config.Ssh.Parallelism);
+        Assert.Equal(TimeSpan.FromSeconds(5), config.Ssh.ConnectTimeout);
+        Assert.Equal(TimeSpan.FromMinutes(2), config.Ssh.CommandTimeout);
+    }
+
+    [Theory]
+    [InlineData("parallelism: 257")]
+    [InlineData("connect_timeout: abc")]
+    [InlineData("command_timeout: -1")]
+    [InlineData("connect_timeout: 0")]
+    public void Bad_ssh_settings_are_reported(string line) =>
+        Assert.StartsWith("ssh.", _temp.SingleProblem($"ssh:\n  {line}\n").Key, StringComparison.Ordinal);
+
+    [Fact]
+    public void Check_suites_are_kept_as_plain_values()
+    {
+        var config = _temp.Load("""
+            checks:
+              mail-suite:
+                - { name: smtp, tcp: "127.0.0.1:25" }
+                - name: up
+                  service: acme-mail
+                  retries: 3
+                  note:
+            """);
+
+        var suite = Assert.IsType<List<object?>>(config.Checks["mail-suite"]);
+        var first = Assert.IsType<Dictionary<string, object?>>(suite[0]);
+        Assert.Equal("127.0.0.1:25", first["tcp"]);
+        var second = Assert.IsType<Dictionary<string, object?>>(suite[1]);
+        Assert.Equal("3", second["retries"]);
+        Assert.Null(second["note"]);
+    }
+}

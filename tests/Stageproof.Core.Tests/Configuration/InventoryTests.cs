@@ -1,0 +1,208 @@
+using Stageproof.Core.Configuration;
+using Stageproof.Core.Configuration.Internal;
+
+namespace Stageproof.Core.Tests.Configuration;
+
+public sealed class InventoryTests : IDisposable
+{
+    private const string IniInventory = """
+        # production, as Ansible knows it
+        bastion.example.com
+
+        [web]
+        web[1:3] ansible_host=127.0.10.1 role=app
+        web-x ansible_host="127.0.10.9" ansible_port=2200 ansible_user=deploy ansible_become=yes  # trailing comment
+
+        [db]
+        db1 ansible_host=127.0.10.21 ansible_ssh_private_key_file=keys/db_key
+
+        [prod:children]
+        web
+        db
+
+        [prod:vars]
+        ansible_port=2222
+
+        [all:vars]
+        ansible_user=admin
+        """;
+
+    private const string YamlInventory = """
+        all:
+          vars:
+            ansible_user: admin
+          hosts:
+            bastion.example.com:
+          children:
+            prod:
+              vars:
+                ansible_port: 2222
+              children:
+                web:
+                  hosts:
+                    web[1:3]:
+                      ansible_host: 127.0.10.1
+                      role: app
+                    web-x:
+                      ansible_host: 127.0.10.9
+                      ansible_port: 2200
+                      ansible_user: deploy
+                      ansible_become: true
+                db:
+                  hosts:
+                    db1:
+                      ansible_host: 127.0.10.21
+                      ansible_ssh_private_key_file: keys/db_key
+        """;
+
+    private readonly TempConfig _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    [Theory]
+    [InlineData("inventory/hosts.ini", IniInventory)]
+    [InlineData("inventory/hosts", IniInventory)]
+    [InlineData("inventory/hosts.yml", YamlInventory)]
+    [InlineData("inventory/prod", YamlInventory)]
+    public void Inventory_hosts_and_groups_become_stageproof_hosts_and_groups(string file, string inventory)
+    {
+        _temp.Write(file, inventory);
+        var config = _temp.Load($"""
+            inventory: {file}
+            environments:
+              prod: {"{"} hosts: [prod] {"}"}
+            """);
+
+        Assert.Equal(["web1", "web2", "web3", "web-x", "db1"], config.Environment("prod").Hosts);
+        Assert.Equal(["web1", "web2", "web3", "web-x"], config.Groups["web"]);
+        Assert.False(config.Groups.ContainsKey("all"));
+        Assert.False(config.Groups.ContainsKey("ungrouped"));
+
+        var web2 = config.Host("web2");
+        Assert.Equal("127.0.10.1", web2.Address);
+        Assert.Equal(2222, web2.Port);           // from the prod group
+        Assert.Equal("admin", web2.User);        // from all
+        Assert.Equal("app", web2.Role);
+        Assert.Null(web2.Become);
+
+        var webX = config.Host("web-x");
+        Assert.Equal(2200, webX.Port);           // host vars win over group vars
+        Assert.Equal("deploy", webX.User);
+        Assert.Equal("127.0.10.9", webX.Address);
+        Assert.Equal("sudo", webX.Become);
+
+        var db1 = config.Host("db1");
+        Assert.Equal(Path.Combine(_temp.Directory, "inventory", "keys", "db_key"), db1.Identity);
+
+        var bastion = config.Host("bastion.example.com");
+        Assert.Equal("bastion.example.com", bastion.Address);   // no ansible_host: the name is the address
+        Assert.Equal(22, bastion.Port);
+    }
+
+    [Fact]
+    public void Hosts_written_in_stageproof_yaml_win_over_the_inventory()
+    {
+        _temp.Write("hosts.ini", "[web]\nweb1 ansible_host=10.0.0.1 ansible_port=bad\n");
+        var config = _temp.Load("""
+            inventory: hosts.ini
+            hosts:
+              web1: { address: 127.0.0.1, port: 2222 }
+            """);
+
+        Assert.Equal("127.0.0.1", config.Host("web1").Address);
+        Assert.Equal(2222, config.Host("web1").Port);
+        Assert.Equal(["web1"], config.Groups["web"]);
+    }
+
+    [Fact]
+    public void Inventory_problems_carry_the_inventory_file_and_line()
+    {
+        var inventoryPath = _temp.Write("hosts.ini", """
+            [web]
+            web1 ansible_host=127.0.0.1
+            web2 ansible_host="10.0.0.1;reboot" ansible_port=99999
+            web$(id) ansible_host=127.0.0.3
+
+            [web:vars]
+            ansible_become=yes
+            ansible_become_method=su
+
+            [web:weird]
+            """);
+
+        var problems = _temp.Problems("inventory: hosts.ini\n");
+
+        Assert.All(problems, p => Assert.Equal(inventoryPath, p.File));
+        Assert.Contains(problems, p => (p.Line, p.Column, p.Key) == (3, 6, "web2.ansible_host") && p.Message.Contains("address", StringComparison.Ordinal));
+        Assert.Contains(problems, p => (p.Line, p.Column, p.Key) == (3, 37, "web2.ansible_port"));
+        Assert.Contains(problems, p => p.Line == 4 && p.Message.Contains("host name", StringComparison.Ordinal));
+        Assert.Single(problems, p => p.Line == 8 && p.Message.Contains("only 'sudo'", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Line == 10 && p.Message.Contains("unknown section kind", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Yaml_inventory_problems_carry_line_and_column()
+    {
+        var inventoryPath = _temp.Write("hosts.yml", """
+            all:
+              children:
+                web:
+                  host:
+                    web1:
+            """);
+
+        var problem = _temp.SingleProblem("inventory: hosts.yml\n");
+
+        Assert.Equal(inventoryPath, problem.File);
+        Assert.Equal((4, 7), (problem.Line, problem.Column));
+        Assert.Equal("all.children.web.host", problem.Key);
+        Assert.Contains("did you mean 'hosts'", problem.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_missing_inventory_is_reported_at_the_inventory_key()
+    {
+        var problem = _temp.SingleProblem("inventory: nowhere/hosts.ini\n");
+
+        Assert.Equal(_temp.ConfigPath, problem.File);
+        Assert.Equal(("inventory", 1, 12), (problem.Key, problem.Line, problem.Column));
+        Assert.Contains("file not found", problem.Message);
+    }
+
+    [Fact]
+    public void Inventory_group_children_cycles_are_detected()
+    {
+        _temp.Write("hosts.ini", "[a]\nh1 ansible_host=127.0.0.1\n[a:children]\nb\n[b:children]\na\n");
+        var problem = _temp.SingleProblem("inventory: hosts.ini\n");
+        Assert.Contains("cycle", problem.Message);
+        Assert.Equal(6, problem.Line);
+    }
+
+    [Fact]
+    public void A_local_connection_needs_no_address()
+    {
+        _temp.Write("hosts.ini", "[control]\nlocalhost ansible_connection=local\nodd_name ansible_connection=local\n");
+        var config = _temp.Load("inventory: hosts.ini\n");
+        Assert.Equal(TransportKind.Local, config.Host("odd_name").Transport);
+        Assert.Null(config.Host("odd_name").Address);
+    }
+
+    [Fact]
+    public void A_host_name_that_is_no_address_asks_for_ansible_host()
+    {
+        _temp.Write("hosts.ini", "[web]\nweb_1\n");
+        var problem = _temp.SingleProblem("inventory: hosts.ini\n");
+        Assert.EndsWith("set ansible_host", problem.Message, StringComparison.Ordinal);
+        Assert.Equal(2, problem.Line);
+    }
+
+    [Theory]
+    [InlineData("hosts.ini", "[web]\nweb1\n", false)]
+    [InlineData("hosts.yaml", "[web]\n", true)]
+    [InlineData("hosts", "# comment\n[web]\nweb1\n", false)]
+    [InlineData("hosts", "web1 ansible_host=1.2.3.4\n", false)]
+    [InlineData("hosts", "---\nall:\n", true)]
+    [InlineData("hosts", "# comment\nall:\n  hosts:\n", true)]
+    public void The_inventory_form_is_detected_by_extension_then_content(string file, string text, bool yaml) =>
+        Assert.Equal(yaml, AnsibleInventory.LooksLikeYaml(file, text));
+}
