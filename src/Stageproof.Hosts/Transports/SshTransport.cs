@@ -51,6 +51,9 @@ public sealed class SshTransport : ITransport
     /// <summary>How many SSH connections this transport has opened (1 unless a connection dropped).</summary>
     public int ConnectionsOpened => Volatile.Read(ref _connectionsOpened);
 
+    /// <summary>The key exchange the current connection negotiated, if connected.</summary>
+    internal string? KeyExchangeAlgorithm => Volatile.Read(ref _client)?.ConnectionInfo.CurrentKeyExchangeAlgorithm;
+
     private string Endpoint => $"{_host.User}@{_address}:{_host.Port}";
 
     public async Task<CommandResult> RunAsync(RemoteCommand command, CommandOptions? options = null, CancellationToken cancellationToken = default)
@@ -59,7 +62,8 @@ public sealed class SshTransport : ITransport
         ObjectDisposedException.ThrowIf(_disposed, this);
         var timeout = options?.Timeout ?? _settings.CommandTimeout;
         var effective = _host.Become == "sudo" ? command.WithSudo() : command;
-        var text = "env LC_ALL=C sh -c " + ShellQuote.Quote(effective.ShellText);
+        // Without input, stdin is /dev/null: SSH.NET sends no EOF for an input stream that was never written to.
+        var text = "env LC_ALL=C sh -c " + ShellQuote.Quote(effective.ShellText) + (options?.StandardInput is { Length: > 0 } ? "" : " </dev/null");
 
         var client = await ConnectedClientAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -99,7 +103,10 @@ public sealed class SshTransport : ITransport
         }
         try
         {
-            await WriteInputAsync(ssh, standardInput, linked.Token).ConfigureAwait(false);
+            if (standardInput is { Length: > 0 })
+            {
+                await WriteInputAsync(ssh, standardInput, linked.Token).ConfigureAwait(false);
+            }
             await execution.ConfigureAwait(false);
         }
         catch (Exception e) when (e is OperationCanceledException or SshOperationTimeoutException && !cancellationToken.IsCancellationRequested)
@@ -111,24 +118,26 @@ public sealed class SshTransport : ITransport
             throw new InfrastructureException(HostName,
                 $"connection to {Endpoint} lost while running '{command.Display}' (it may or may not have completed): {e.Message}", e);
         }
+        if (ssh.ExitStatus is null && ssh.ExitSignal is null)
+        {
+            throw new InfrastructureException(HostName,
+                $"connection to {Endpoint} lost while running '{command.Display}' (it may or may not have completed): no exit status received");
+        }
         var exitCode = ssh.ExitStatus ?? SignalExitCode(ssh.ExitSignal);
         return new CommandResult(exitCode, ssh.Result, ssh.Error, _time.GetElapsedTime(started));
     }
 
-    private static async Task WriteInputAsync(SshCommand ssh, byte[]? standardInput, CancellationToken cancellationToken)
+    private static async Task WriteInputAsync(SshCommand ssh, byte[] standardInput, CancellationToken cancellationToken)
     {
-        // Always close stdin so a command that reads it sees end of file instead of waiting for the timeout.
+        // Disposing the stream sends EOF, so a command reading its input to the end finishes.
         using var input = ssh.CreateInputStream();
-        if (standardInput is { Length: > 0 })
+        try
         {
-            try
-            {
-                await input.WriteAsync(standardInput, cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is SshException or ObjectDisposedException or IOException)
-            {
-                // The command exited without reading all its input; its exit status tells the story.
-            }
+            await input.WriteAsync(standardInput, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is SshException or ObjectDisposedException or IOException)
+        {
+            // The command exited without reading all its input; its exit status tells the story.
         }
     }
 
