@@ -63,7 +63,8 @@ public sealed class KnownHosts
 
     /// <summary>
     /// Records a key for a host at the end of the file (creating the file and its folder if needed) and in this
-    /// instance. The blob is the SSH wire form of the public key; its type is read from the blob.
+    /// instance, unless the file already holds it. The blob is the SSH wire form of the public key; its type is read
+    /// from the blob.
     /// </summary>
     public KnownHostKey Append(string host, int port, byte[] blob)
     {
@@ -78,8 +79,12 @@ public sealed class KnownHosts
             {
                 Directory.CreateDirectory(dir);
             }
-            var needsNewline = File.Exists(full) && EndsWithoutNewline(full);
-            File.AppendAllText(full, (needsNewline ? "\n" : "") + line + "\n");
+            // Another transport may have recorded the same key since this instance was loaded.
+            if (!Load(full).Lookup(host, port).Any(k => !k.Revoked && k.Matches(blob)))
+            {
+                var needsNewline = File.Exists(full) && EndsWithoutNewline(full);
+                File.AppendAllText(full, (needsNewline ? "\n" : "") + line + "\n");
+            }
         }
         var key = new KnownHostKey(keyType, blob, Path, _entries.Count == 0 ? 1 : _entries.Max(e => e.Key.Line) + 1);
         _entries.Add(new Entry([new HostMatcher(pattern, false, null, null)], key));

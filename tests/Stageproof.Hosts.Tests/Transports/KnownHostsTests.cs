@@ -106,6 +106,19 @@ public sealed class KnownHostsTests : IDisposable
     }
 
     [Fact]
+    public void Appending_a_key_the_file_already_holds_writes_nothing()
+    {
+        var path = Path.Combine(_dir, "known_hosts");
+        var first = KnownHosts.Load(path);
+        var second = KnownHosts.Load(path);
+
+        first.Append("127.0.2.9", 2299, Blob(Ed25519));
+        second.Append("127.0.2.9", 2299, Blob(Ed25519));
+
+        Assert.Single(File.ReadAllLines(path));
+    }
+
+    [Fact]
     public void Append_after_a_last_line_without_newline_starts_a_new_line()
     {
         var path = Path.Combine(_dir, "known_hosts");
