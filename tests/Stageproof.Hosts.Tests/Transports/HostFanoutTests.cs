@@ -3,10 +3,11 @@ using Stageproof.Core.Configuration;
 using Stageproof.Core.Hosts;
 using Stageproof.Hosts.Transports;
 using Stageproof.Testing;
+using Xunit.Abstractions;
 
 namespace Stageproof.Hosts.Tests.Transports;
 
-public sealed class HostFanoutTests : IAsyncLifetime
+public sealed class HostFanoutTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private SshdFixture? _a;
     private SshdFixture? _b;
@@ -70,6 +71,26 @@ public sealed class HostFanoutTests : IAsyncLifetime
         Assert.Equal([1, 2, 3], reports.Select(r => r.Done));
         Assert.All(reports, r => Assert.Equal(3, r.Total));
         Assert.Equal(["app-1", "app-2", "gone"], reports.Select(r => r.Host).Order());
+    }
+
+    [SkippableFact]
+    public async Task Fifty_hosts_connect_and_run_a_command_in_parallel()
+    {
+        Requires.Root();
+        Requires.Executable(SshdFixture.SshdPath);
+        var settings = new SshSettings { Parallelism = 50, ConnectTimeout = TimeSpan.FromSeconds(20) };
+        var factory = new TransportFactory(settings, HostKeyPolicy.Strict);
+        var hosts = Enumerable.Range(0, 50).Select(i => _a!.Host($"h{i}")).ToList();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        var outcomes = await HostFanout.RunAsync(hosts, settings, async (host, ct) =>
+        {
+            await using var transport = factory.Create(host);
+            return (await transport.RunAsync(RemoteCommand.Exec("printf", "%s", host.Name), cancellationToken: ct)).StandardOutput;
+        });
+
+        output.WriteLine($"50 parallel connect + command: {clock.ElapsedMilliseconds} ms");
+        Assert.All(outcomes, o => Assert.Equal(o.Host.Name, o.Value));
     }
 
     [Fact]
