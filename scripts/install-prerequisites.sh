@@ -8,6 +8,7 @@ packages=(
   debootstrap                        # the lab's base image
   dpkg-dev apt-utils                 # dpkg-scanpackages, apt-ftparchive: the lab's apt repository
   ansible                            # the peer in the facts benchmark
+  sudo                               # tests of `become: sudo`
   procps curl ca-certificates git
 )
 

@@ -82,7 +82,7 @@ internal sealed class FactsService(CliSession session)
             session.Ui.Say($"[{n}/{total}] {target}: {outcome} ({clock.Elapsed.TotalSeconds:0.0}s)");
         }
 
-        var hostResults = await HostFanout.RunAsync(scope.Hosts.Select(h => h.Host).ToList(), config.Ssh.Parallelism,
+        var hostResults = await HostFanout.RunAsync(scope.Hosts.Select(h => h.Host).ToList(), config.Ssh,
             async (host, ct) =>
             {
                 await using var transport = factory.Create(host);
@@ -91,11 +91,11 @@ internal sealed class FactsService(CliSession session)
                 var manifest = await hostCollector.CollectAsync(host, transport, config.Drift, env, ct).ConfigureAwait(false);
                 Report(host.Name, $"{manifest.Packages.Count} packages, {manifest.Files.Count} files, {sw.Elapsed.TotalSeconds:0.00}s");
                 return manifest;
-            }, cancellationToken).ConfigureAwait(false);
+            }, progress: null, cancellationToken).ConfigureAwait(false);
 
         foreach (var outcome in hostResults)
         {
-            if (outcome.Result is { } manifest)
+            if (outcome.Value is { } manifest)
             {
                 var digest = await store.SaveManifestAsync(manifest, cancellationToken).ConfigureAwait(false);
                 collected.Add((digest, manifest));

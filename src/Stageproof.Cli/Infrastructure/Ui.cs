@@ -56,12 +56,18 @@ internal sealed class Ui
     {
         var interactive = ReferenceEquals(writer, Console.Out) && !Console.IsOutputRedirected
                           || ReferenceEquals(writer, Console.Error) && !Console.IsErrorRedirected;
-        return AnsiConsole.Create(new AnsiConsoleSettings
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
         {
             Out = new AnsiConsoleOutput(writer),
             Ansi = interactive ? AnsiSupport.Detect : AnsiSupport.No,
             ColorSystem = interactive ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
             Interactive = interactive ? InteractionSupport.Detect : InteractionSupport.No,
         });
+        if (!interactive)
+        {
+            // Logs and pipes have no width; 80 columns would fold every table into an unreadable column of words.
+            console.Profile.Width = 160;
+        }
+        return console;
     }
 }

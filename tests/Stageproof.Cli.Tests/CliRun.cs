@@ -1,0 +1,49 @@
+using System.Text.Json;
+
+namespace Stageproof.Cli.Tests;
+
+/// <summary>Runs the real command line in-process in a scratch directory and captures what it printed.</summary>
+internal sealed class CliRun
+{
+    public required int ExitCode { get; init; }
+    public required string Stdout { get; init; }
+    public required string Stderr { get; init; }
+
+    public JsonElement Json => JsonDocument.Parse(Stdout).RootElement;
+
+    public static async Task<CliRun> InAsync(string directory, params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var all = new List<string> { "--config", Path.Combine(directory, "stageproof.yaml"), "--state", Path.Combine(directory, ".stageproof") };
+        all.AddRange(args);
+        var code = await StageproofCli.RunAsync(all.ToArray(), stdout, stderr);
+        return new CliRun { ExitCode = code, Stdout = stdout.ToString(), Stderr = stderr.ToString() };
+    }
+
+    public override string ToString() => $"exit {ExitCode}\n--- stdout\n{Stdout}\n--- stderr\n{Stderr}";
+}
+
+/// <summary>A scratch directory removed at the end of the test.</summary>
+internal sealed class Scratch : IDisposable
+{
+    public string Dir { get; } = Directory.CreateTempSubdirectory("stageproof-cli-").FullName;
+
+    public string Write(string name, string content)
+    {
+        var path = Path.Combine(Dir, name);
+        File.WriteAllText(path, content);
+        return path;
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(Dir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
