@@ -39,7 +39,7 @@ public sealed partial class LabManager(LabOptions options)
             System.IO.Directory.CreateDirectory(d);
         }
         // PostgreSQL runs as user postgres and must traverse LABDIR.
-        File.SetUnixFileMode(Directory, (UnixFileMode)Convert.ToInt32("755", 8));
+        BaseImage.Chmod(Directory, "0755");
 
         var (envs, hosts) = Plan();
         await EnsureAddressesFreeAsync(envs, hosts, cancellationToken).ConfigureAwait(false);

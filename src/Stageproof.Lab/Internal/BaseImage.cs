@@ -133,7 +133,7 @@ internal static class BaseImage
         System.IO.Directory.CreateDirectory(P("/etc/ssh/sshd_config.d"));
         System.IO.Directory.CreateDirectory(P("/run/sshd"));
         System.IO.Directory.CreateDirectory(P("/root/.ssh"));
-        File.SetUnixFileMode(P("/root/.ssh"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        Chmod(P("/root/.ssh"), "0700");
         await WriteAsync(P("/etc/hostname"), "lab-base\n", ct).ConfigureAwait(false);
         await WriteAsync(P("/etc/hosts"), "127.0.0.1 localhost\n", ct).ConfigureAwait(false);
         await File.WriteAllTextAsync(P("/etc/stageproof/base"), $"{Recipe}\n{string.Join(' ', Include)}\n", ct).ConfigureAwait(false);
@@ -149,7 +149,15 @@ internal static class BaseImage
         await File.WriteAllTextAsync(path, content.Replace("\r\n", "\n", StringComparison.Ordinal), ct).ConfigureAwait(false);
         if (mode is not null)
         {
-            File.SetUnixFileMode(path, (UnixFileMode)Convert.ToInt32(mode, 8));
+            Chmod(path, mode);
+        }
+    }
+
+    internal static void Chmod(string path, string octal)
+    {
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(path, (UnixFileMode)Convert.ToInt32(octal, 8));
         }
     }
 
