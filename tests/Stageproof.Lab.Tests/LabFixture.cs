@@ -19,6 +19,8 @@ public sealed class LabFixture : IAsyncLifetime
     {
         Directory = dir, AddressOctet = octet, SshPort = 2322, AppHosts = 2,
         CacheDirectory = Environment.GetEnvironmentVariable("STAGEPROOF_LAB_CACHE") ?? "/var/cache/stageproof",
+        // Where demo/AcmeMail/packaging/build-debs.sh lives when not in this tree (null: searched upward).
+        RepositoryRoot = Environment.GetEnvironmentVariable("STAGEPROOF_LAB_REPO_ROOT"),
     };
 
     public static bool CanRun => Environment.UserName == "root" && File.Exists("/usr/sbin/debootstrap");

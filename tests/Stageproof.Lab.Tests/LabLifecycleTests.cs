@@ -16,6 +16,9 @@ public sealed class LabLifecycleTests
         var lab = new LabManager(LabFixture.Options(dir, 200) with { AppHosts = 1 });
         try
         {
+            var first = await lab.UpAsync(new Progress<string>(Console.WriteLine));
+            Console.WriteLine($"LAB UP (first{(first.BaseImageBuilt ? ", base built" : ", cached base")}) took {first.Elapsed.TotalSeconds:0.0}s");
+            await lab.DownAsync();
             var up = await lab.UpAsync(new Progress<string>(Console.WriteLine));
             Console.WriteLine($"LAB UP (second, cached base) took {up.Elapsed.TotalSeconds:0.0}s");
             Assert.False(up.BaseImageBuilt);
