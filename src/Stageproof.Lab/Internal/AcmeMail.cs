@@ -80,9 +80,32 @@ internal static class AcmeMail
     {
         await File.WriteAllTextAsync(Path.Combine(host.Root, "etc/stageproof/policy-rc.d.allow"), Package + "\n", ct).ConfigureAwait(false);
         System.IO.Directory.CreateDirectory(roots.LogDir);
-        await Run.DaemonAsync(host.Name, Path.Combine(roots.LogDir, host.Name + ".acme-mail.log"), "/usr/sbin/chroot",
-            [host.Root, "/usr/sbin/service", Package, "start"], TimeSpan.FromSeconds(90), ct).ConfigureAwait(false);
         var url = HealthUrl(host.Address, port);
+        // The init script can report a failed start while the daemon is still exec'ing under load (its status
+        // check races start-stop-daemon --background); "start" is idempotent, so try again before giving up.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await Run.DaemonAsync(host.Name, Path.Combine(roots.LogDir, host.Name + ".acme-mail.log"), "/usr/sbin/chroot",
+                    [host.Root, "/usr/sbin/service", Package, "start"], TimeSpan.FromSeconds(90), ct).ConfigureAwait(false);
+                break;
+            }
+            catch (InfrastructureException e)
+            {
+                if (await Net.WaitUntilAsync(async c => await Net.HttpStatusAsync(url, c).ConfigureAwait(false) == 200,
+                        TimeSpan.FromSeconds(10), ct).ConfigureAwait(false))
+                {
+                    break;
+                }
+                if (attempt >= 3)
+                {
+                    var log = Path.Combine(host.Root, "var/log/acme-mail/acme-mail.log");
+                    var tail = File.Exists(log) ? Run.Tail(await File.ReadAllTextAsync(log, ct).ConfigureAwait(false), 5) : "(no log)";
+                    throw new InfrastructureException(host.Name, $"{e.Message}; acme-mail.log: {tail}", e);
+                }
+            }
+        }
         if (!await Net.WaitUntilAsync(async c => await Net.HttpStatusAsync(url, c).ConfigureAwait(false) == 200, TimeSpan.FromSeconds(60), ct).ConfigureAwait(false))
         {
             throw new InfrastructureException(host.Name, $"acme-mail did not answer 200 on {url} within 60s (see {host.Root}/var/log/acme-mail/acme-mail.log)");
