@@ -1,0 +1,89 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Stageproof.Lab.Internal;
+
+/// <summary>
+/// LABDIR/lab.json: everything the lab created, written before each action so that <c>lab down</c> can clean
+/// up after a half-failed <c>up</c> or a killed process.
+/// </summary>
+internal sealed class LabState
+{
+    public int Version { get; set; } = 1;
+    public string Directory { get; set; } = "";
+    public string BaseImage { get; set; } = "";
+    public int SshPort { get; set; }
+    public int PostgresPort { get; set; }
+    public int AcmeMailPort { get; set; }
+    public int AddressOctet { get; set; }
+    public bool AcmeMail { get; set; }
+    /// <summary>Mount points in the order they were (about to be) mounted.</summary>
+    public List<string> Mounts { get; set; } = [];
+    public List<HostState> Hosts { get; set; } = [];
+    public List<EnvState> Environments { get; set; } = [];
+
+    public static string PathIn(string labDir) => System.IO.Path.Combine(labDir, "lab.json");
+
+    public static LabState? Load(string labDir)
+    {
+        var path = PathIn(labDir);
+        return File.Exists(path) ? JsonSerializer.Deserialize(File.ReadAllText(path), LabStateJson.Default.LabState) : null;
+    }
+}
+
+internal sealed class HostState
+{
+    public string Name { get; set; } = "";
+    public string Environment { get; set; } = "";
+    public string Role { get; set; } = "app";
+    public string Address { get; set; } = "";
+    public string HostDir { get; set; } = "";
+    /// <summary>Overlay lower layers, top first (a clone's snapshot, then the base).</summary>
+    public List<string> Lower { get; set; } = [];
+    public int? SshdPid { get; set; }
+    public bool AcmeMail { get; set; }
+
+    [JsonIgnore] public string Root => System.IO.Path.Combine(HostDir, "root");
+    [JsonIgnore] public string Upper => System.IO.Path.Combine(HostDir, "upper");
+}
+
+internal sealed class EnvState
+{
+    public string Name { get; set; } = "";
+    public int Octet { get; set; }
+    public string? MirrorOf { get; set; }
+    public List<string> Hosts { get; set; } = [];
+    public string DatabaseAddress { get; set; } = "";
+    public string DataDir { get; set; } = "";
+    public string SocketDir { get; set; } = "";
+    public bool Seeded { get; set; }
+}
+
+[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+[JsonSerializable(typeof(LabState))]
+internal sealed partial class LabStateJson : JsonSerializerContext;
+
+/// <summary>Serialises every change to the state and writes lab.json atomically after it.</summary>
+internal sealed class StateStore(string labDir, LabState state)
+{
+    private readonly SemaphoreSlim _gate = new(1, 1);
+
+    public LabState State { get; } = state;
+
+    public async Task UpdateAsync(Action<LabState> change, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            change(State);
+            var path = LabState.PathIn(labDir);
+            var tmp = path + ".tmp";
+            await File.WriteAllTextAsync(tmp, JsonSerializer.Serialize(State, LabStateJson.Default.LabState), CancellationToken.None).ConfigureAwait(false);
+            File.Move(tmp, path, overwrite: true);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+}

@@ -1,0 +1,31 @@
+namespace Stageproof.Lab;
+
+/// <summary>One host of the lab as built.</summary>
+public sealed record LabHost(string Name, string Environment, string Role, string Address, int Port, string Root);
+
+/// <summary>One environment of the lab as built.</summary>
+public sealed record LabEnvironment(string Name, IReadOnlyList<string> Hosts, string DatabaseAddress, int DatabasePort,
+    string MailConnectionString, string? MirrorOf);
+
+/// <summary>What <c>lab up</c> built and how long it took.</summary>
+public sealed record LabUpResult(string Directory, string ConfigFile, string BaseImage, bool BaseImageBuilt,
+    bool AcmeMailInstalled, IReadOnlyList<LabHost> Hosts, IReadOnlyList<LabEnvironment> Environments, TimeSpan Elapsed);
+
+/// <summary>What <c>lab down</c> removed.</summary>
+public sealed record LabDownResult(bool WasUp, int ProcessesStopped, int DatabasesStopped, int Unmounted, int LazyUnmounts, TimeSpan Elapsed);
+
+public sealed record LabHostStatus(string Name, string Environment, string Address, bool Mounted, bool SshUp, bool? AcmeMailHealthy);
+
+public sealed record LabEnvironmentStatus(string Name, string DatabaseAddress, bool PostgresUp);
+
+/// <summary>The lab as observed now: mounts, listening sshd, acme-mail health, PostgreSQL.</summary>
+public sealed record LabStatus(bool Up, string Directory, IReadOnlyList<LabHostStatus> Hosts, IReadOnlyList<LabEnvironmentStatus> Environments)
+{
+    public bool Healthy => Up && Hosts.All(h => h.Mounted && h.SshUp && h.AcmeMailHealthy != false) && Environments.All(e => e.PostgresUp);
+}
+
+/// <summary>What <c>lab clone</c> made.</summary>
+public sealed record LabCloneResult(LabEnvironment Environment, IReadOnlyList<LabHost> Hosts, TimeSpan Elapsed);
+
+/// <summary>The repository after <c>lab repo add/remove</c>: every package version it now offers.</summary>
+public sealed record LabRepoResult(IReadOnlyList<string> Packages, int HostsUpdated);

@@ -1,0 +1,73 @@
+using System.Diagnostics;
+using Stageproof.Lab;
+using Stageproof.Testing;
+
+namespace Stageproof.Lab.Tests;
+
+/// <summary>A lab of its own (addresses 127.0.200.x ...): up from a cached base, down leaves nothing behind.</summary>
+public sealed class LabLifecycleTests
+{
+    [SkippableFact]
+    public async Task Up_with_a_cached_base_is_fast_and_down_leaves_no_mount_process_or_database()
+    {
+        Requires.Root();
+        Requires.Executable("/usr/sbin/debootstrap");
+        var dir = Path.Combine(Path.GetTempPath(), "stageproof-lab-life-" + Guid.NewGuid().ToString("N")[..8]);
+        var lab = new LabManager(LabFixture.Options(dir, 200) with { AppHosts = 1 });
+        try
+        {
+            var first = await lab.UpAsync(new Progress<string>(Console.WriteLine));
+            Console.WriteLine($"LAB UP (first{(first.BaseImageBuilt ? ", base built" : ", cached base")}) took {first.Elapsed.TotalSeconds:0.0}s");
+            await lab.DownAsync();
+            var up = await lab.UpAsync(new Progress<string>(Console.WriteLine));
+            Console.WriteLine($"LAB UP (second, cached base) took {up.Elapsed.TotalSeconds:0.0}s");
+            Assert.False(up.BaseImageBuilt);
+            Assert.True(up.Elapsed < TimeSpan.FromSeconds(120), $"up took {up.Elapsed}");
+            Assert.Contains(File.ReadAllLines("/proc/mounts"), l => l.Contains(dir, StringComparison.Ordinal));
+
+            await Assert.ThrowsAsync<Stageproof.Core.InputException>(() => lab.UpAsync());
+
+            var down = await lab.DownAsync();
+            Console.WriteLine($"LAB DOWN took {down.Elapsed.TotalSeconds:0.0}s");
+            Assert.True(down.WasUp);
+            Assert.DoesNotContain(File.ReadAllLines("/proc/mounts"), l => l.Contains(dir, StringComparison.Ordinal));
+            Assert.Empty(ProcessesRootedIn(dir));
+            var (_, ps) = await Probe.RunAsync("/bin/ps", "-eo", "args");
+            Assert.DoesNotContain(dir, ps);
+            Assert.False((await lab.StatusAsync()).Up);
+
+            var again = await lab.DownAsync();
+            Assert.False(again.WasUp);
+        }
+        finally
+        {
+            await lab.DownAsync();
+            if (Directory.Exists(dir))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        }
+    }
+
+    private static List<string> ProcessesRootedIn(string dir)
+    {
+        var found = new List<string>();
+        foreach (var p in Directory.EnumerateDirectories("/proc").Where(p => int.TryParse(Path.GetFileName(p), out _)))
+        {
+            try
+            {
+                if (new FileInfo(Path.Combine(p, "root")).LinkTarget is { } root && root.StartsWith(dir, StringComparison.Ordinal))
+                {
+                    found.Add(p);
+                }
+            }
+            catch (IOException)
+            {
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
+        return found;
+    }
+}
