@@ -147,6 +147,10 @@ public static class AcmeMailCli
         {
             await app.WaitForShutdownAsync(CancellationToken.None);
         }
+        if (paths.ReadyFile is { } readyFile)
+        {
+            File.Delete(readyFile);
+        }
         log.Info("acme-mail stopped");
         return 0;
     }

@@ -3,7 +3,7 @@ using System.Diagnostics;
 namespace AcmeMail.Tests;
 
 /// <summary>Runs a program to completion and returns its exit code and output.</summary>
-internal static class Proc
+public static class Proc
 {
     public sealed record Result(int ExitCode, string Stdout, string Stderr)
     {

@@ -41,8 +41,12 @@ PUBLISH_PROPS=(
   -p:DebugType=none -p:GenerateDocumentationFile=false
 )
 
+# All build state (restore assets, intermediate and output files) lives under $WORK: the source tree is not
+# touched, so a developer's or CI's concurrent build of the same project does not race with this script.
+RESTORE_PROPS=(-r linux-x64 -p:PublishTrimmed=true -p:PublishSingleFile=true -p:MSBuildProjectExtensionsPath="$WORK/restore/")
+
 echo "== restore (once for all versions)"
-dotnet restore "$PROJECT" -r linux-x64 -p:PublishTrimmed=true -p:PublishSingleFile=true --verbosity quiet
+dotnet restore "$PROJECT" "${RESTORE_PROPS[@]}" --verbosity quiet
 
 for v in "$@"; do
   debver="$v-1"
@@ -51,7 +55,7 @@ for v in "$@"; do
   root="$WORK/root-$v"
   echo "== $v: publish"
   # Separate intermediate and output directories per version: the version is a compile-time switch.
-  dotnet publish "$PROJECT" --no-restore "${PUBLISH_PROPS[@]}" \
+  dotnet publish "$PROJECT" --no-restore "${PUBLISH_PROPS[@]}" -p:MSBuildProjectExtensionsPath="$WORK/restore/" \
     -p:AcmeMailVersion="$v" \
     -p:IntermediateOutputPath="$WORK/obj-$v/" -p:OutputPath="$WORK/bin-$v/" \
     -o "$pub" --verbosity quiet
