@@ -43,7 +43,7 @@ PUBLISH_PROPS=(
 
 # All build state (restore assets, intermediate and output files) lives under $WORK: the source tree is not
 # touched, so a developer's or CI's concurrent build of the same project does not race with this script.
-RESTORE_PROPS=(-r linux-x64 -p:PublishTrimmed=true -p:PublishSingleFile=true -p:MSBuildProjectExtensionsPath="$WORK/restore/")
+RESTORE_PROPS=(-r linux-x64 -p:PublishTrimmed=true -p:PublishSingleFile=true -p:BaseIntermediateOutputPath="$WORK/obj/")
 
 echo "== restore (once for all versions)"
 dotnet restore "$PROJECT" "${RESTORE_PROPS[@]}" --verbosity quiet
@@ -55,7 +55,7 @@ for v in "$@"; do
   root="$WORK/root-$v"
   echo "== $v: publish"
   # Separate intermediate and output directories per version: the version is a compile-time switch.
-  dotnet publish "$PROJECT" --no-restore "${PUBLISH_PROPS[@]}" -p:MSBuildProjectExtensionsPath="$WORK/restore/" \
+  dotnet publish "$PROJECT" --no-restore "${PUBLISH_PROPS[@]}" -p:BaseIntermediateOutputPath="$WORK/obj/" \
     -p:AcmeMailVersion="$v" \
     -p:IntermediateOutputPath="$WORK/obj-$v/" -p:OutputPath="$WORK/bin-$v/" \
     -o "$pub" --verbosity quiet
