@@ -1,1 +1,4 @@
-return 0;
+using AcmeMail;
+
+using var stop = new CancellationTokenSource();
+return await AcmeMailCli.RunAsync(args, AppPaths.FromEnvironment(), stop.Token);

@@ -1,0 +1,157 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+namespace AcmeMail;
+
+/// <summary>
+/// The command line. Exit codes: 0 ok, 1 cannot start (database unreachable, migration refused or failed),
+/// 2 usage or configuration error.
+/// </summary>
+public static class AcmeMailCli
+{
+    public const string Usage = """
+        usage: acme-mail [--version | --migrate | --seed | --help]
+          (no option)  migrate the database, then serve HTTP until SIGTERM
+          --version    print the version
+          --migrate    apply pending migrations and exit
+          --seed       apply pending migrations, run seed.sql (idempotent: only when there are no users), exit
+        files: ACME_MAIL_DEFAULTS (/usr/share/acme-mail/defaults.conf), ACME_MAIL_CONF (/etc/acme-mail/acme-mail.conf),
+               ACME_MAIL_MIGRATIONS (/usr/share/acme-mail/migrations), ACME_MAIL_SEED (/usr/share/acme-mail/seed.sql),
+               ACME_MAIL_LOG (/var/log/acme-mail/acme-mail.log), ACME_MAIL_READY_FILE (written once listening)
+        """;
+
+    public static async Task<int> RunAsync(string[] args, AppPaths paths, CancellationToken ct, MailAppOptions? options = null,
+        Action<Uri>? onListening = null)
+    {
+        var mode = args switch
+        {
+            [] => "serve",
+            ["--version" or "-V" or "version"] => "version",
+            ["--migrate"] => "migrate",
+            ["--seed"] => "seed",
+            ["--help" or "-h"] => "help",
+            _ => "usage",
+        };
+        switch (mode)
+        {
+            case "version":
+                Console.Out.WriteLine(BuildInfo.Version);
+                return 0;
+            case "help":
+                Console.Out.WriteLine(Usage);
+                return 0;
+            case "usage":
+                Console.Error.WriteLine(Usage);
+                return 2;
+        }
+
+        AppSettings settings;
+        try
+        {
+            settings = AppSettings.Load(paths);
+        }
+        catch (Exception e) when (e is ConfigException or IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"acme-mail: configuration error: {e.Message}");
+            using var fallback = new AppLog(paths.Log, LogLevelName.Info);
+            fallback.Error($"configuration error: {e.Message}");
+            return 2;
+        }
+
+        using var log = new AppLog(paths.Log, settings.LogLevel);
+        var version = options?.Version ?? BuildInfo.Version;
+        await using var dataSource = MailApp.CreateDataSource(settings);
+        try
+        {
+            if (mode == "serve")
+            {
+                log.Info($"acme-mail {version} starting (pid {Environment.ProcessId}, config {paths.Defaults} then {paths.Config})");
+            }
+            await new Migrator(dataSource, paths.Migrations, log).MigrateAsync(ct);
+            if (mode == "migrate")
+            {
+                return 0;
+            }
+            if (mode == "seed")
+            {
+                return await SeedAsync(dataSource, paths.Seed, log, ct);
+            }
+            return await ServeAsync(settings, dataSource, log, paths, options ?? new MailAppOptions(), onListening, ct);
+        }
+        catch (MigrationException e)
+        {
+            log.Error($"refusing to start: {e.Message}");
+            Console.Error.WriteLine($"acme-mail: refusing to start: {e.Message}");
+            return 1;
+        }
+        catch (NpgsqlException e)
+        {
+            log.Error($"refusing to start: database error: {e.Message}");
+            Console.Error.WriteLine($"acme-mail: refusing to start: database error: {e.Message}");
+            return 1;
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            return 0;
+        }
+    }
+
+    private static async Task<int> SeedAsync(NpgsqlDataSource dataSource, string seedPath, AppLog log, CancellationToken ct)
+    {
+        if (!File.Exists(seedPath))
+        {
+            log.Error($"seed: {seedPath} does not exist");
+            Console.Error.WriteLine($"acme-mail: {seedPath} does not exist");
+            return 2;
+        }
+        await using var cmd = dataSource.CreateCommand(await File.ReadAllTextAsync(seedPath, ct));
+        cmd.CommandTimeout = 0;
+        await cmd.ExecuteNonQueryAsync(ct);
+        await using var count = dataSource.CreateCommand("SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM messages)");
+        await using var r = await count.ExecuteReaderAsync(ct);
+        await r.ReadAsync(ct);
+        var line = $"seed: database has {r.GetInt64(0)} users and {r.GetInt64(1)} messages";
+        log.Info(line);
+        Console.Out.WriteLine(line);
+        return 0;
+    }
+
+    private static async Task<int> ServeAsync(AppSettings settings, NpgsqlDataSource dataSource, AppLog log, AppPaths paths,
+        MailAppOptions options, Action<Uri>? onListening, CancellationToken ct)
+    {
+        await using var app = MailApp.Build(settings, dataSource, log, options);
+        try
+        {
+            await app.StartAsync(ct);
+        }
+        catch (IOException e)
+        {
+            log.Error($"cannot listen on {settings.ListenAddress}:{settings.ListenPort}: {e.Message}");
+            Console.Error.WriteLine($"acme-mail: cannot listen on {settings.ListenAddress}:{settings.ListenPort}: {e.Message}");
+            return 1;
+        }
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()
+            ?? $"http://{settings.ListenAddress}:{settings.ListenPort}";
+        log.Info($"acme-mail {options.Version} listening on {address} (mailbox owner check {(options.EnforceMailboxOwner ? "on" : "off")})");
+        if (paths.ReadyFile is { } ready)
+        {
+            await File.WriteAllTextAsync(ready, $"{Environment.ProcessId}\n", CancellationToken.None);
+        }
+        onListening?.Invoke(new Uri(address));
+
+        var lifetime = app.Lifetime;
+        using (ct.Register(lifetime.StopApplication))
+        {
+            await app.WaitForShutdownAsync(CancellationToken.None);
+        }
+        if (paths.ReadyFile is { } readyFile)
+        {
+            File.Delete(readyFile);
+        }
+        log.Info("acme-mail stopped");
+        return 0;
+    }
+}

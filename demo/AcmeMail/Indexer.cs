@@ -1,0 +1,68 @@
+using Microsoft.Extensions.Hosting;
+using Npgsql;
+
+namespace AcmeMail;
+
+/// <summary>
+/// The background indexer: every <c>indexer.interval</c> seconds it fills <c>messages.search_vector</c> for messages
+/// that have none yet and logs <c>indexer: indexed N messages</c>; a database error is logged as ERROR and retried
+/// on the next tick.
+/// </summary>
+public sealed class Indexer(NpgsqlDataSource dataSource, AppLog log, TimeSpan interval) : BackgroundService
+{
+    public const int BatchSize = 5000;
+
+    /// <summary>Indexes until no message is left without a search vector; returns how many were indexed.</summary>
+    public async Task<int> IndexPendingAsync(CancellationToken ct)
+    {
+        var total = 0;
+        while (true)
+        {
+            await using var cmd = dataSource.CreateCommand("""
+                UPDATE messages SET search_vector = to_tsvector('english', subject || ' ' || body)
+                WHERE id IN (SELECT id FROM messages WHERE search_vector IS NULL ORDER BY id LIMIT @batch)
+                """);
+            cmd.Parameters.AddWithValue("batch", BatchSize);
+            var n = await cmd.ExecuteNonQueryAsync(ct);
+            total += n;
+            if (n < BatchSize)
+            {
+                return total;
+            }
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(interval);
+        do
+        {
+            try
+            {
+                var n = await IndexPendingAsync(stoppingToken);
+                log.Info($"indexer: indexed {n} messages");
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e) when (e is NpgsqlException or InvalidOperationException or TimeoutException)
+            {
+                log.Error($"indexer: cannot index messages: {e.GetType().Name}: {e.Message}");
+            }
+        }
+        while (await WaitAsync(timer, stoppingToken));
+    }
+
+    private static async Task<bool> WaitAsync(PeriodicTimer timer, CancellationToken ct)
+    {
+        try
+        {
+            return await timer.WaitForNextTickAsync(ct);
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,195 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Stageproof.Testing;
+
+namespace AcmeMail.Tests;
+
+/// <summary>Runs build-debs.sh once (≈1.5 min) for all the tests of this class.</summary>
+public sealed class DebsFixture : IAsyncLifetime
+{
+    public string OutDir { get; } = Directory.CreateTempSubdirectory("acme-debs-").FullName;
+    public Proc.Result? Build { get; private set; }
+    public string Deb(string version) => Path.Combine(OutDir, $"acme-mail_{version}-1_amd64.deb");
+
+    public static string RepoRoot()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+        {
+            if (File.Exists(Path.Combine(d.FullName, "Stageproof.slnx")))
+            {
+                return d.FullName;
+            }
+        }
+        throw new InvalidOperationException("repository root (Stageproof.slnx) not found above " + AppContext.BaseDirectory);
+    }
+
+    public async Task InitializeAsync()
+    {
+        if (!File.Exists("/usr/bin/dpkg-deb"))
+        {
+            return;
+        }
+        var script = Path.Combine(RepoRoot(), "demo", "AcmeMail", "packaging", "build-debs.sh");
+        Build = await Proc.RunAsync(script, [OutDir], timeout: TimeSpan.FromMinutes(10));
+    }
+
+    public Task DisposeAsync()
+    {
+        Directory.Delete(OutDir, recursive: true);
+        return Task.CompletedTask;
+    }
+}
+
+[Trait("Category", "Packaging")]
+public sealed class PackagingTests(DebsFixture debs) : IClassFixture<DebsFixture>
+{
+    private void NeedDebs()
+    {
+        Requires.Executable("/usr/bin/dpkg-deb");
+        Assert.True(debs.Build is { ExitCode: 0 }, $"build-debs.sh failed:\n{debs.Build?.Stdout}\n{debs.Build?.Stderr}");
+    }
+
+    private static async Task<string> DpkgDebAsync(params string[] args) => (await Proc.RunAsync("dpkg-deb", args)).Check("dpkg-deb " + string.Join(' ', args)).Stdout;
+
+    [SkippableTheory]
+    [InlineData("1.0")]
+    [InlineData("1.1")]
+    public async Task Each_version_is_a_real_deb_with_control_fields_and_a_conffile(string version)
+    {
+        NeedDebs();
+        var deb = debs.Deb(version);
+        Assert.True(File.Exists(deb), deb);
+        Assert.Equal($"{version}-1", (await DpkgDebAsync("-f", deb, "Version")).Trim());
+        Assert.Equal("acme-mail", (await DpkgDebAsync("-f", deb, "Package")).Trim());
+        Assert.Equal("amd64", (await DpkgDebAsync("-f", deb, "Architecture")).Trim());
+        Assert.DoesNotContain("dotnet", await DpkgDebAsync("-f", deb, "Depends"), StringComparison.Ordinal);
+        Assert.Equal("/etc/acme-mail/acme-mail.conf", (await DpkgDebAsync("-I", deb, "conffiles")).Trim());
+        foreach (var script in new[] { "postinst", "prerm", "postrm" })
+        {
+            Assert.StartsWith("#!/bin/sh", await DpkgDebAsync("-I", deb, script), StringComparison.Ordinal);
+        }
+
+        var listing = (await Proc.RunAsync("dpkg", "-c", deb)).Check("dpkg -c").Stdout;
+        string[] expected =
+        [
+            "-rwxr-xr-x root/root .* ./usr/lib/acme-mail/acme-mail$",
+            "-rw-r--r-- root/root .* ./usr/share/acme-mail/defaults.conf$",
+            "-rw-r--r-- root/root .* ./usr/share/acme-mail/seed.sql$",
+            "-rw-r--r-- root/root .* ./usr/share/acme-mail/migrations/V1__initial_schema.sql$",
+            "-rw-r--r-- root/root .* ./etc/acme-mail/acme-mail.conf$",
+            "-rwxr-xr-x root/root .* ./etc/init.d/acme-mail$",
+        ];
+        foreach (var pattern in expected)
+        {
+            Assert.Matches(new System.Text.RegularExpressions.Regex(pattern, System.Text.RegularExpressions.RegexOptions.Multiline), listing);
+        }
+        Assert.DoesNotContain(".pdb", listing, StringComparison.Ordinal);
+        Assert.DoesNotContain(".dll", listing, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public async Task Both_versions_ship_the_same_migrations_and_conffile()
+    {
+        NeedDebs();
+        var a = await ExtractAsync("1.0");
+        var b = await ExtractAsync("1.1");
+        foreach (var rel in new[] { "usr/share/acme-mail/migrations/V1__initial_schema.sql", "etc/acme-mail/acme-mail.conf", "usr/share/acme-mail/seed.sql" })
+        {
+            Assert.Equal(await File.ReadAllBytesAsync(Path.Combine(a, rel)), await File.ReadAllBytesAsync(Path.Combine(b, rel)));
+        }
+    }
+
+    /// <summary>The build-time switch, end to end: the published 1.0 binary has the bug, the 1.1 binary the fix.</summary>
+    [SkippableFact]
+    public async Task Published_binaries_differ_only_by_the_mailbox_fix()
+    {
+        NeedDebs();
+        Requires.Root();
+        Requires.Executable($"{PgServer.Bin}/initdb");
+        await using var pg = await PgServer.StartAsync();
+        var db = await pg.CreateDatabaseAsync();
+        using var files = new MailFiles(pg, db);
+        Assert.Equal(0, await files.RunCliAsync("--seed"));
+
+        foreach (var (version, expected) in new[] { ("1.0", 200), ("1.1", 403) })
+        {
+            var root = await ExtractAsync(version);
+            var binary = Path.Combine(root, "usr/lib/acme-mail/acme-mail");
+            Assert.Equal(version, (await Proc.RunAsync(binary, "--version")).Check("--version").Stdout.Trim());
+
+            var port = PgServer.FreePort(files.ListenAddress);
+            var ready = Path.Combine(files.Dir, $"ready-{version}");
+            var env = new Dictionary<string, string>
+            {
+                ["ACME_MAIL_DEFAULTS"] = Path.Combine(root, "usr/share/acme-mail/defaults.conf"),
+                ["ACME_MAIL_CONF"] = files.Paths.Config,
+                ["ACME_MAIL_MIGRATIONS"] = Path.Combine(root, "usr/share/acme-mail/migrations"),
+                ["ACME_MAIL_LOG"] = Path.Combine(files.Dir, $"acme-mail-{version}.log"),
+                ["ACME_MAIL_READY_FILE"] = ready,
+            };
+            // listen.port from the operator file is 0 (tests); the packaged binary gets a fixed free port instead.
+            var conf = Path.Combine(files.Dir, $"acme-mail-{version}.conf");
+            await File.WriteAllTextAsync(conf, (await File.ReadAllTextAsync(files.Paths.Config)).Replace("listen.port = 0", $"listen.port = {port}", StringComparison.Ordinal));
+            env["ACME_MAIL_CONF"] = conf;
+
+            using var service = StartProcess(binary, env);
+            try
+            {
+                await WaitUntilAsync(() => File.Exists(ready) || service.HasExited, TimeSpan.FromSeconds(60));
+                Assert.False(service.HasExited, $"acme-mail {version} exited: {await File.ReadAllTextAsync(env["ACME_MAIL_LOG"])}");
+                using var http = new HttpClient { BaseAddress = new Uri($"http://{files.ListenAddress}:{port}") };
+                var health = JsonDocument.Parse(await http.GetStringAsync("/health")).RootElement;
+                Assert.Equal(version, health.GetProperty("version").GetString());
+
+                using var login = await http.PostAsJsonAsync("/login", new { user = "user01", password = "password-01" });
+                var token = JsonDocument.Parse(await login.Content.ReadAsStringAsync()).RootElement.GetProperty("token").GetString();
+                using var req = new HttpRequestMessage(HttpMethod.Get, "/mailbox/user02");
+                req.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+                using var resp = await http.SendAsync(req);
+                Assert.Equal(expected, (int)resp.StatusCode);
+            }
+            finally
+            {
+                if (!service.HasExited)
+                {
+                    service.Kill(entireProcessTree: true);
+                }
+                await service.WaitForExitAsync();
+            }
+        }
+    }
+
+    private async Task<string> ExtractAsync(string version)
+    {
+        var dir = Path.Combine(debs.OutDir, "x-" + version);
+        if (!Directory.Exists(dir))
+        {
+            await DpkgDebAsync("-x", debs.Deb(version), dir);
+        }
+        return dir;
+    }
+
+    private static Process StartProcess(string file, IDictionary<string, string> env)
+    {
+        var psi = new ProcessStartInfo(file) { UseShellExecute = false, RedirectStandardOutput = false, RedirectStandardError = false };
+        foreach (var (k, v) in env)
+        {
+            psi.Environment[k] = v;
+        }
+        return Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {file}");
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException("condition not met in time");
+            }
+            await Task.Delay(50);
+        }
+    }
+}
