@@ -19,8 +19,7 @@ public static class StageproofCli
         root.Subcommands.Add(FactsCommand.Create(verbs));
         root.Subcommands.Add(DriftCommand.Create(verbs));
         root.Subcommands.Add(AuditCommand.Create(verbs));
-        // lab: wired when the lab lands
-        // root.Subcommands.Add(LabCommand.Create(verbs));
+        root.Subcommands.Add(LabCommand.Create(verbs));
         // root.Subcommands.Add(DemoCommand.Create(verbs));
 
         var parse = root.Parse(args);

@@ -1,0 +1,170 @@
+using System.CommandLine;
+using System.Globalization;
+using Spectre.Console;
+using Stageproof.Cli.Infrastructure;
+using Stageproof.Core;
+using Stageproof.Lab;
+
+namespace Stageproof.Cli.Commands;
+
+internal static class LabCommand
+{
+    public static readonly Option<string> Dir = new("--dir")
+    {
+        Description = "The lab's directory (its stageproof.yaml, keys, repository and host roots live there)",
+        DefaultValueFactory = _ => "lab",
+        Recursive = true,
+    };
+
+    public static Command Create(VerbContext verbs)
+    {
+        var command = new Command("lab", "A production / QA / staging estate on this machine: chroot hosts with their own sshd, PostgreSQL, an apt repository") { Dir };
+
+        var appHosts = new Option<int>("--app-hosts") { Description = "Number of prod app hosts", DefaultValueFactory = _ => 2 };
+        var sshPort = new Option<int>("--ssh-port") { Description = "Port of every host's sshd", DefaultValueFactory = _ => 2222 };
+        var up = new Command("up", "Build (or reuse) the base image and bring the estate up") { appHosts, sshPort };
+        up.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
+        {
+            if (parse.GetValue(appHosts) is < 1 or > 50)
+            {
+                throw new InputException("--app-hosts must be between 1 and 50");
+            }
+            var lab = Manager(parse, parse.GetValue(appHosts), parse.GetValue(sshPort));
+            var result = await lab.UpAsync(Progress(session), ct).ConfigureAwait(false);
+            await session.AuditAsync("lab.up", result.Directory, $"{result.Hosts.Count} hosts, {result.Environments.Count} environments", cancellationToken: ct).ConfigureAwait(false);
+            if (session.Ui.Json)
+            {
+                session.Ui.WriteJson(result);
+            }
+            else
+            {
+                var table = new Table().Border(TableBorder.Rounded).AddColumns("host", "environment", "role", "address", "ssh port");
+                foreach (var h in result.Hosts)
+                {
+                    table.AddRow(h.Name, h.Environment, h.Role, h.Address, h.Port.ToString(CultureInfo.InvariantCulture));
+                }
+                session.Ui.Human.Write(table);
+                session.Ui.Say($"Lab up in {result.Elapsed.TotalSeconds:0.0}s{(result.BaseImageBuilt ? " (base image built)" : " (cached base image)")}. Configuration: {result.ConfigFile}");
+                session.Ui.Say($"Try: stageproof --config {result.ConfigFile} --state {Path.Combine(result.Directory, ".stageproof")} drift prod staging");
+            }
+            return ExitCodes.Ok;
+        }));
+
+        var down = new Command("down", "Stop every process, unmount everything and remove the hosts (idempotent)");
+        down.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
+        {
+            var result = await Manager(parse).DownAsync(Progress(session), ct).ConfigureAwait(false);
+            if (session.Ui.Json)
+            {
+                session.Ui.WriteJson(result);
+            }
+            else
+            {
+                session.Ui.Say(result.WasUp
+                    ? $"Lab down: {result.ProcessesStopped} processes stopped, {result.DatabasesStopped} databases stopped, {result.Unmounted} mounts removed ({result.Elapsed.TotalSeconds:0.0}s)."
+                    : "The lab was not up; nothing to do.");
+            }
+            return ExitCodes.Ok;
+        }));
+
+        var status = new Command("status", "Mounts, sshd, acme-mail and PostgreSQL of every lab host and environment");
+        status.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
+        {
+            var result = await Manager(parse).StatusAsync(ct).ConfigureAwait(false);
+            if (session.Ui.Json)
+            {
+                session.Ui.WriteJson(new { result.Up, result.Healthy, result.Directory, result.Hosts, result.Environments });
+                return result.Healthy ? ExitCodes.Ok : ExitCodes.Finding;
+            }
+            if (!result.Up)
+            {
+                session.Ui.Say($"No lab is up in {result.Directory}.");
+                return ExitCodes.Finding;
+            }
+            var table = new Table().Border(TableBorder.Rounded).AddColumns("host", "environment", "address", "mounted", "sshd", "acme-mail");
+            foreach (var h in result.Hosts)
+            {
+                table.AddRow(h.Name, h.Environment, h.Address, Mark(h.Mounted), Mark(h.SshUp), h.AcmeMailHealthy is null ? "-" : Mark(h.AcmeMailHealthy.Value));
+            }
+            session.Ui.Human.Write(table);
+            foreach (var e in result.Environments)
+            {
+                session.Ui.Say($"PostgreSQL of {e.Name} on {e.DatabaseAddress}: {(e.PostgresUp ? "up" : "DOWN")}");
+            }
+            return result.Healthy ? ExitCodes.Ok : ExitCodes.Finding;
+        }));
+
+        var source = new Argument<string>("SRC_ENV") { Description = "Environment to clone (e.g. prod)" };
+        var destination = new Argument<string>("DST_ENV") { Description = "Name of the clone (e.g. prod-clone)" };
+        var clone = new Command("clone", "Copy-on-write clone of an environment's hosts and database") { source, destination };
+        clone.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
+        {
+            var result = await Manager(parse).CloneAsync(parse.GetValue(source)!, parse.GetValue(destination)!, Progress(session), ct).ConfigureAwait(false);
+            await session.AuditAsync("lab.clone", $"{parse.GetValue(source)} -> {parse.GetValue(destination)}", $"{result.Hosts.Count} hosts", cancellationToken: ct).ConfigureAwait(false);
+            if (session.Ui.Json)
+            {
+                session.Ui.WriteJson(result);
+            }
+            else
+            {
+                session.Ui.Say($"Cloned {parse.GetValue(source)} as {result.Environment.Name}: {string.Join(", ", result.Hosts.Select(h => $"{h.Name} ({h.Address})"))}, database on {result.Environment.DatabaseAddress} ({result.Elapsed.TotalSeconds:0.0}s).");
+            }
+            return ExitCodes.Ok;
+        }));
+
+        var debs = new Argument<string[]>("DEB") { Description = ".deb files to publish", Arity = ArgumentArity.OneOrMore };
+        var repoAdd = new Command("add", "Publish .deb files into the lab's apt repository and refresh every host") { debs };
+        repoAdd.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
+        {
+            var files = parse.GetValue(debs)!.Select(Path.GetFullPath).ToList();
+            foreach (var f in files.Where(f => !File.Exists(f) || !f.EndsWith(".deb", StringComparison.Ordinal)))
+            {
+                throw new InputException($"{f}: not an existing .deb file");
+            }
+            var result = await Manager(parse).RepoAddAsync(files, Progress(session), ct).ConfigureAwait(false);
+            await session.AuditAsync("lab.repo.add", string.Join(' ', files.Select(Path.GetFileName)), $"{result.HostsUpdated} hosts refreshed", cancellationToken: ct).ConfigureAwait(false);
+            if (session.Ui.Json)
+            {
+                session.Ui.WriteJson(result);
+            }
+            else
+            {
+                session.Ui.Say($"Repository now offers: {string.Join(", ", result.Packages)} ({result.HostsUpdated} hosts refreshed).");
+            }
+            return ExitCodes.Ok;
+        }));
+        var repo = new Command("repo", "The lab's local apt repository") { repoAdd };
+
+        command.Subcommands.Add(up);
+        command.Subcommands.Add(down);
+        command.Subcommands.Add(status);
+        command.Subcommands.Add(clone);
+        command.Subcommands.Add(repo);
+        return command;
+    }
+
+    internal static LabManager Manager(ParseResult parse, int appHosts = 2, int sshPort = 2222) =>
+        new(new LabOptions { Directory = Path.GetFullPath(parse.GetValue(Dir) ?? "lab"), AppHosts = appHosts, SshPort = sshPort });
+
+    internal static IProgress<string> Progress(CliSession session)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        return new SyncProgress(line => session.Ui.Say($"  [{clock.Elapsed.TotalSeconds,5:0.0}s] {line}"));
+    }
+
+    private static string Mark(bool ok) => ok ? "[green]yes[/]" : "[red]NO[/]";
+
+    /// <summary>Reports on the caller's thread, in order (Progress&lt;T&gt; posts to the thread pool and may reorder lines).</summary>
+    private sealed class SyncProgress(Action<string> report) : IProgress<string>
+    {
+        private readonly Lock _gate = new();
+
+        public void Report(string value)
+        {
+            lock (_gate)
+            {
+                report(value);
+            }
+        }
+    }
+}
