@@ -20,7 +20,7 @@ public static class StageproofCli
         root.Subcommands.Add(DriftCommand.Create(verbs));
         root.Subcommands.Add(AuditCommand.Create(verbs));
         root.Subcommands.Add(LabCommand.Create(verbs));
-        // root.Subcommands.Add(DemoCommand.Create(verbs));
+        root.Subcommands.Add(DemoCommand.Create(verbs));
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

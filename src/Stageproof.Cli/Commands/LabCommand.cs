@@ -16,9 +16,17 @@ internal static class LabCommand
         Recursive = true,
     };
 
+    /// <summary>prod, qa and staging get 127.0.N.x, 127.0.N+10.x, 127.0.N+20.x: lets two labs (a test's and yours) coexist.</summary>
+    public static readonly Option<int> AddressOctet = new("--address-octet")
+    {
+        Description = "Third octet of prod's 127.0.N.x addresses (qa N+10, staging N+20)",
+        DefaultValueFactory = _ => 10,
+        Recursive = true,
+    };
+
     public static Command Create(VerbContext verbs)
     {
-        var command = new Command("lab", "A production / QA / staging estate on this machine: chroot hosts with their own sshd, PostgreSQL, an apt repository") { Dir };
+        var command = new Command("lab", "A production / QA / staging estate on this machine: chroot hosts with their own sshd, PostgreSQL, an apt repository") { Dir, AddressOctet };
 
         var appHosts = new Option<int>("--app-hosts") { Description = "Number of prod app hosts", DefaultValueFactory = _ => 2 };
         var sshPort = new Option<int>("--ssh-port") { Description = "Port of every host's sshd", DefaultValueFactory = _ => 2222 };
@@ -144,7 +152,13 @@ internal static class LabCommand
     }
 
     internal static LabManager Manager(ParseResult parse, int appHosts = 2, int sshPort = 2222) =>
-        new(new LabOptions { Directory = Path.GetFullPath(parse.GetValue(Dir) ?? "lab"), AppHosts = appHosts, SshPort = sshPort });
+        new(new LabOptions
+        {
+            Directory = Path.GetFullPath(parse.GetValue(Dir) ?? "lab"),
+            AppHosts = appHosts,
+            SshPort = sshPort,
+            AddressOctet = parse.GetValue(AddressOctet),
+        });
 
     internal static IProgress<string> Progress(CliSession session)
     {
