@@ -68,7 +68,7 @@ public static class AcmeMailCli
         {
             if (mode == "serve")
             {
-                log.Info($"acme-mail {version} starting (pid {Environment.ProcessId}, config {paths.Defaults} then {paths.Config})");
+                log.Info($"acme-mail {version} starting (pid {Environment.ProcessId}, config {paths.Defaults} then {paths.Config} then {paths.HostConfig})");
             }
             await new Migrator(dataSource, paths.Migrations, log).MigrateAsync(ct);
             if (mode == "migrate")

@@ -12,6 +12,10 @@ public sealed record AppPaths(string Defaults, string Config, string Migrations,
     public const string DefaultMigrations = "/usr/share/acme-mail/migrations";
     public const string DefaultSeed = "/usr/share/acme-mail/seed.sql";
     public const string DefaultLog = "/var/log/acme-mail/acme-mail.log";
+    /// <summary>Per-host settings (addresses, connection), read last: keeps the conffile identical across a fleet.</summary>
+    public const string DefaultHostConfig = "/etc/acme-mail/host.d/host.conf";
+
+    public string HostConfig { get; init; } = DefaultHostConfig;
 
     public static AppPaths FromEnvironment(Func<string, string?>? getenv = null)
     {
@@ -23,7 +27,10 @@ public sealed record AppPaths(string Defaults, string Config, string Migrations,
             Get("ACME_MAIL_MIGRATIONS", DefaultMigrations),
             Get("ACME_MAIL_SEED", DefaultSeed),
             Get("ACME_MAIL_LOG", DefaultLog),
-            getenv("ACME_MAIL_READY_FILE") is { Length: > 0 } r ? r : null);
+            getenv("ACME_MAIL_READY_FILE") is { Length: > 0 } r ? r : null)
+        {
+            HostConfig = Get("ACME_MAIL_HOST_CONF", DefaultHostConfig),
+        };
     }
 }
 
@@ -66,7 +73,7 @@ public sealed record AppSettings
         return b.ConnectionString;
     }
 
-    public static AppSettings Load(AppPaths paths) => Load(paths.Defaults, paths.Config);
+    public static AppSettings Load(AppPaths paths) => Load(paths.Defaults, paths.Config, paths.HostConfig);
 
     /// <summary>Reads the files in order; a missing file is skipped, a malformed line or value is a <see cref="ConfigException"/>.</summary>
     public static AppSettings Load(params string[] files)

@@ -72,7 +72,7 @@ public sealed partial class LabManager(LabOptions options)
                 progress?.Report($"{e.Name}: PostgreSQL up on {e.DatabaseAddress}:{Options.PostgresPort}");
             }));
             var labKey = await File.ReadAllTextAsync(IdentityFile + ".pub", cancellationToken).ConfigureAwait(false);
-            await ForEachHostAsync(hosts, async (h, ct) =>
+            var hostsUp = ForEachHostAsync(hosts, async (h, ct) =>
             {
                 await roots.MountAsync(h, ct).ConfigureAwait(false);
                 await roots.ConfigureAsync(h, labKey, ct).ConfigureAwait(false);
@@ -84,7 +84,10 @@ public sealed partial class LabManager(LabOptions options)
                     await AcmeMail.InstallAsync(roots, h, PostgresServer.ConnectionString(env.DatabaseAddress, Options.PostgresPort), Options.AcmeMailPort, ct).ConfigureAwait(false);
                 }
                 progress?.Report($"{h.Name}: sshd up on {h.Address}:{Options.SshPort}");
-            }, cancellationToken).ConfigureAwait(false);
+            }, cancellationToken);
+            // Both must have finished before a failure tears the lab down, or teardown races a server still starting.
+            await Task.WhenAll(Task.WhenAny(hostsUp), Task.WhenAny(databases)).ConfigureAwait(false);
+            await hostsUp.ConfigureAwait(false);
             await databases.ConfigureAwait(false);
             await WriteKnownHostsAsync(store, roots, cancellationToken).ConfigureAwait(false);
 

@@ -30,6 +30,12 @@ internal static class DemoCommand
 
             Step(ui, 1, "The estate");
             var status = await lab.StatusAsync(ct).ConfigureAwait(false);
+            if (status.Up && (!status.Healthy || !File.Exists(lab.ConfigFile)))
+            {
+                ui.Say("A lab is recorded here but is not healthy (a failed or interrupted run?): taking it down first.");
+                await lab.DownAsync(LabCommand.Progress(session), ct).ConfigureAwait(false);
+                status = await lab.StatusAsync(ct).ConfigureAwait(false);
+            }
             if (!status.Up)
             {
                 ui.Say("No lab is up yet: building prod (2 app hosts + PostgreSQL), qa and staging on this machine. The first time includes a Debian base image; later runs take seconds.");

@@ -28,31 +28,48 @@ internal static class AcmeMail
         }
         var appDir = Path.GetDirectoryName(Path.GetDirectoryName(script))!;
         var cache = Path.Combine(options.CacheDirectory, $"acme-mail-debs-{SourceHash(appDir)}");
-        if (!System.IO.Directory.Exists(cache))
+        if (!IsComplete(cache))
         {
             progress?.Report($"acme-mail: building packages with {BuildScript} (once; cached in {cache})");
-            var tmp = cache + ".partial";
-            if (System.IO.Directory.Exists(tmp))
-            {
-                System.IO.Directory.Delete(tmp, recursive: true);
-            }
+            // A build directory of our own: two labs built at once must not write into, or delete, each other's.
+            var tmp = $"{cache}.partial-{Environment.ProcessId}-{Guid.NewGuid():N}";
             System.IO.Directory.CreateDirectory(tmp);
             try
             {
                 await Run.CheckedAsync("acme-mail", "/bin/bash", [script, tmp], TimeSpan.FromMinutes(20), ct).ConfigureAwait(false);
-                System.IO.Directory.Move(tmp, cache);
+                if (System.IO.Directory.Exists(cache) && !IsComplete(cache))
+                {
+                    System.IO.Directory.Delete(cache, recursive: true);
+                }
+                try
+                {
+                    System.IO.Directory.Move(tmp, cache);
+                }
+                catch (IOException) when (IsComplete(cache))
+                {
+                    // Another build finished first with the same sources: use its packages.
+                }
             }
-            catch
+            finally
             {
-                System.IO.Directory.Delete(tmp, recursive: true);
-                throw;
+                if (System.IO.Directory.Exists(tmp))
+                {
+                    System.IO.Directory.Delete(tmp, recursive: true);
+                }
             }
         }
         return System.IO.Directory.EnumerateFiles(cache, "*.deb").Order(StringComparer.Ordinal).ToList();
     }
 
+    /// <summary>A cache holds every version the lab publishes (1.0, the baseline, and 1.1).</summary>
+    private static bool IsComplete(string cache) =>
+        System.IO.Directory.Exists(cache) &&
+        File.Exists(Path.Combine(cache, "acme-mail_1.0-1_amd64.deb")) &&
+        File.Exists(Path.Combine(cache, "acme-mail_1.1-1_amd64.deb"));
+
     public static string ConfigFile(string dbConnection, string address, int port) =>
-        "# acme-mail on a Stageproof lab host (written by `stageproof lab up`).\n" +
+        "# This host's own acme-mail settings (written by `stageproof lab up`); read after acme-mail.conf,\n" +
+        "# so the conffile itself stays the same on every host and drift shows only real differences.\n" +
         $"db.connection = {dbConnection}\n" +
         $"listen.address = {address}\n" +
         $"listen.port = {port.ToString(CultureInfo.InvariantCulture)}\n";
@@ -67,9 +84,13 @@ internal static class AcmeMail
         await ConfigureAsync(host, dbConnection, port, ct).ConfigureAwait(false);
     }
 
-    /// <summary>Rewrites the conffile in place, keeping the owner and mode the package gave it.</summary>
-    public static Task ConfigureAsync(HostState host, string dbConnection, int port, CancellationToken ct) =>
-        File.WriteAllTextAsync(Path.Combine(host.Root, "etc/acme-mail/acme-mail.conf"), ConfigFile(dbConnection, host.Address, port), ct);
+    /// <summary>Writes the host's own settings into the drop-in that acme-mail reads after its conffile.</summary>
+    public static Task ConfigureAsync(HostState host, string dbConnection, int port, CancellationToken ct)
+    {
+        var dropIn = Path.Combine(host.Root, "etc/acme-mail/host.d");
+        System.IO.Directory.CreateDirectory(dropIn);
+        return File.WriteAllTextAsync(Path.Combine(dropIn, "host.conf"), ConfigFile(dbConnection, host.Address, port), ct);
+    }
 
     /// <summary>Migrates the schema and loads the demo data (idempotent), through one host of the environment.</summary>
     public static Task SeedAsync(HostRoots roots, HostState host, CancellationToken ct) =>
