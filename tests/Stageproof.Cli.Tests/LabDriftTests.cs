@@ -4,54 +4,12 @@ using Stageproof.Core;
 using Stageproof.Core.Configuration;
 using Stageproof.Core.Hosts;
 using Stageproof.Hosts.Transports;
-using Stageproof.Lab;
 using Stageproof.Testing;
 
 namespace Stageproof.Cli.Tests;
 
 /// <summary>A lab of its own (127.0.170.x, ssh port 2522) so it never meets the Lab tests' or the user's.</summary>
-public sealed class DriftLabFixture : IAsyncLifetime
-{
-    public string Directory { get; } = Path.Combine(Path.GetTempPath(), "stageproof-drift-lab-" + Guid.NewGuid().ToString("N")[..8]);
-    public LabManager Lab { get; private set; } = null!;
-    public Exception? Failure { get; private set; }
-
-    public async Task InitializeAsync()
-    {
-        if (Environment.UserName != "root" || !File.Exists("/usr/sbin/debootstrap"))
-        {
-            return;
-        }
-        Lab = new LabManager(new LabOptions { Directory = Directory, AddressOctet = 170, SshPort = 2522, AppHosts = 2 });
-        try
-        {
-            await Lab.UpAsync();
-        }
-        catch (Exception e)
-        {
-            Failure = e;
-        }
-    }
-
-    public void Require()
-    {
-        Requires.Root();
-        Requires.Executable("/usr/sbin/debootstrap");
-        if (Failure is not null)
-        {
-            throw new InvalidOperationException("lab up failed: " + Failure.Message, Failure);
-        }
-    }
-
-    public async Task DisposeAsync()
-    {
-        if (Lab is not null)
-        {
-            await Lab.DownAsync();
-            System.IO.Directory.Delete(Directory, recursive: true);
-        }
-    }
-}
+public sealed class DriftLabFixture() : SharedLab(170, 2522);
 
 /// <summary>Drift between real hosts of the lab, reached over SSH: exactly the differences made, nothing else.</summary>
 public class LabDriftTests(DriftLabFixture lab) : IClassFixture<DriftLabFixture>

@@ -1,0 +1,74 @@
+using System.Diagnostics;
+using Stageproof.Lab;
+
+namespace Stageproof.Testing;
+
+/// <summary>
+/// A lab shared by the tests of a class or collection (lab up is expensive), on addresses of its own
+/// (127.0.<see cref="AddressOctet"/>.x) so it never touches another test's lab or the user's; always torn down.
+/// </summary>
+public abstract class SharedLab : IAsyncLifetime
+{
+    protected SharedLab(int addressOctet, int sshPort)
+    {
+        AddressOctet = addressOctet;
+        SshPort = sshPort;
+    }
+
+    public int AddressOctet { get; }
+    public int SshPort { get; }
+    public LabManager Lab { get; private set; } = null!;
+    public LabUpResult Up { get; private set; } = null!;
+    public Exception? Failure { get; private set; }
+    public string Directory { get; } = Path.Combine(Path.GetTempPath(), "stageproof-lab-test-" + Guid.NewGuid().ToString("N")[..8]);
+
+    public static LabOptions Options(string dir, int octet, int sshPort = 2322) => new()
+    {
+        Directory = dir, AddressOctet = octet, SshPort = sshPort, AppHosts = 2,
+        CacheDirectory = Environment.GetEnvironmentVariable("STAGEPROOF_LAB_CACHE") ?? "/var/cache/stageproof",
+        // Where demo/AcmeMail/packaging/build-debs.sh lives when not in this tree (null: searched upward).
+        RepositoryRoot = Environment.GetEnvironmentVariable("STAGEPROOF_LAB_REPO_ROOT"),
+    };
+
+    public static bool CanRun => Environment.UserName == "root" && File.Exists("/usr/sbin/debootstrap");
+
+    public async Task InitializeAsync()
+    {
+        if (!CanRun)
+        {
+            return;
+        }
+        Lab = new LabManager(Options(Directory, AddressOctet, SshPort));
+        var sw = Stopwatch.StartNew();
+        try
+        {
+            Up = await Lab.UpAsync(new Progress<string>(l => Console.WriteLine($"[lab {sw.Elapsed.TotalSeconds,6:0.0}s] {l}")));
+            Console.WriteLine($"LAB UP took {Up.Elapsed.TotalSeconds:0.0}s (base built: {Up.BaseImageBuilt}, acme-mail: {Up.AcmeMailInstalled})");
+        }
+        catch (Exception e)
+        {
+            Failure = e;
+        }
+    }
+
+    /// <summary>Skips without root or debootstrap (fails under CI=true); fails when lab up failed.</summary>
+    public void Require()
+    {
+        Requires.Root();
+        Requires.Executable("/usr/sbin/debootstrap");
+        if (Failure is not null)
+        {
+            throw new InvalidOperationException("lab up failed: " + Failure.Message, Failure);
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (Lab is not null)
+        {
+            var down = await Lab.DownAsync();
+            Console.WriteLine($"LAB DOWN took {down.Elapsed.TotalSeconds:0.0}s");
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+    }
+}
