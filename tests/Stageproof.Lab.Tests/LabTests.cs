@@ -1,3 +1,5 @@
+using System.Net.Http.Json;
+using System.Text.Json;
 using Npgsql;
 using Stageproof.Lab;
 
@@ -80,6 +82,34 @@ public sealed class LabTests(LabFixture fixture)
             await using var cmd = new NpgsqlCommand("SELECT count(*) FROM users", conn);
             Assert.Equal(50L, (long)(await cmd.ExecuteScalarAsync())!);
         }
+    }
+
+    [SkippableFact]
+    public async Task Plain_apt_get_upgrade_to_1_1_is_non_interactive_and_closes_the_mailbox_hole_seen_over_http()
+    {
+        fixture.Require();
+        var qa = fixture.Up.Hosts.Single(h => h.Name == "qa-app-1");
+        using var http = new HttpClient { BaseAddress = new Uri($"http://{qa.Address}:8080") };
+
+        async Task<int> OtherUsersMailboxAsync()
+        {
+            var login = await http.PostAsJsonAsync("/login", new { user = "user01", password = "password-01" });
+            Assert.Equal(200, (int)login.StatusCode);
+            var token = (await login.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("token").GetString();
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/mailbox/user02");
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+            return (int)(await http.SendAsync(request)).StatusCode;
+        }
+
+        Assert.Equal(200, await OtherUsersMailboxAsync()); // 1.0: user01's token reads user02's mail
+
+        // What an operator types, with no terminal to answer a prompt (ssh without -t, stdin closed).
+        var (code, output) = await Probe.SshAsync(Lab, qa, "apt-get install -y acme-mail=1.1-1 </dev/null");
+        Assert.True(code == 0, output);
+        var health = await http.GetFromJsonAsync<JsonElement>("/health");
+        Assert.Equal("1.1", health.GetProperty("version").GetString());
+
+        Assert.Equal(403, await OtherUsersMailboxAsync());
     }
 
     [SkippableFact]
