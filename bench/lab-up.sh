@@ -15,8 +15,8 @@ cleanup() { "$SP" --state "$STATE" lab down --dir "$LAB" >/dev/null 2>&1 || true
 trap cleanup EXIT INT TERM
 
 # No other lab may use the default addresses (127.0.10/20/30.x): refuse if any lab mount exists.
-if grep -q ' overlay ' /proc/mounts; then
-    echo "an overlay (another lab?) is mounted; refusing" >&2; exit 1
+if ss -ltn | grep -Eq "127\.0\.(10|20|30)\.[0-9]+:"; then
+    echo "something listens on 127.0.10/20/30.x (the default lab addresses: another lab?); refusing" >&2; exit 1
 fi
 
 echo "machine: nproc=$(nproc); $(lscpu | grep 'Model name' | sed 's/  */ /g'); $(grep MemTotal /proc/meminfo | sed 's/  */ /g')"
