@@ -56,7 +56,7 @@ YML
 # Stageproof), pipelining on (fewer round trips), no retry files, quiet output.
 export ANSIBLE_HOST_KEY_CHECKING=True ANSIBLE_CACHE_PLUGIN=memory ANSIBLE_GATHERING=implicit ANSIBLE_PIPELINING=True \
        ANSIBLE_RETRY_FILES_ENABLED=False ANSIBLE_FORKS=$FORKS ANSIBLE_LOCAL_TEMP="$WORK/tmp" \
-       ANSIBLE_SSH_CONTROL_PATH_DIR="$WORK/cp" ANSIBLE_STDOUT_CALLBACK=oneline ANSIBLE_DEPRECATION_WARNINGS=False
+       ANSIBLE_SSH_CONTROL_PATH_DIR="$WORK/cp" ANSIBLE_DEPRECATION_WARNINGS=False
 
 SSH_CMD="ansible-playbook -i $WORK/inventory.ini -f $FORKS $WORK/facts.yml"
 SP_CMD="$SP --config $CONFIG --state $LAB/.stageproof facts prod"
