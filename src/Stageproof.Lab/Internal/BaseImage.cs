@@ -14,7 +14,8 @@ internal static class BaseImage
     /// <summary>What a lab host needs beyond minbase: its sshd, ps/kill, curl for checks, sudo, and what the
     /// init scripts and maintainer scripts of services like acme-mail use.</summary>
     public static readonly string[] Include =
-        ["openssh-server", "procps", "curl", "ca-certificates", "sudo", "adduser", "lsb-base", "iproute2"];
+        ["openssh-server", "procps", "curl", "ca-certificates", "sudo", "adduser", "lsb-base", "iproute2",
+         "python3-minimal", "python3-apt"];
 
     /// <summary>Bump when <see cref="ConfigureAsync"/> changes, so old caches are not reused.</summary>
     private const string Recipe = "lab-base-v1";
