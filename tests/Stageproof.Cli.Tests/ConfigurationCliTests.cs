@@ -36,6 +36,17 @@ public class ConfigurationCliTests
         Assert.Contains("did you mean 'address'", run.Stderr);
     }
 
+    [Fact]
+    public async Task An_unknown_fail_on_severity_is_reported_where_it_stands()
+    {
+        using var scratch = new Scratch();
+        var path = scratch.Write("stageproof.yaml", "hosts:\n  web-1: { transport: local }\nenvironments:\n  prod: { hosts: [web-1] }\ndrift:\n  fail_on: critical\n");
+        var run = await CliRun.InAsync(scratch.Dir, "facts", "prod");
+        Assert.Equal(ExitCodes.BadInput, run.ExitCode);
+        Assert.Contains($"{path}:6:12", run.Stderr);
+        Assert.Contains("drift.fail_on", run.Stderr);
+    }
+
     [Theory]
     [InlineData("web;rm -rf /")]
     [InlineData("web$(id)")]

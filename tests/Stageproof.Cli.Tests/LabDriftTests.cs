@@ -58,7 +58,10 @@ public class LabDriftTests(DriftLabFixture lab) : IClassFixture<DriftLabFixture>
         var dir = lab.Directory;
         var run = await RunInLabAsync(dir, "stageproof.yaml", "--json", "drift", "prod", "staging");
 
-        Assert.True(run.ExitCode is ExitCodes.Ok or ExitCodes.Finding, run.ToString());
+        // 6 of several hundred items keep fidelity above 0.98, but a high-severity difference fails (fail_on: high).
+        Assert.True(run.ExitCode == ExitCodes.Finding, run.ToString());
+        Assert.False(run.Json.GetProperty("fidelity").GetDouble() < 0.98);
+        Assert.Equal("high", run.Json.GetProperty("maxSeverity").GetString());
         var drift = run.Json.GetProperty("drift");
         Assert.Equal(0, drift.GetProperty("items").GetArrayLength());
         var pairs = drift.GetProperty("hosts").EnumerateArray().ToList();
@@ -88,6 +91,7 @@ public class LabDriftTests(DriftLabFixture lab) : IClassFixture<DriftLabFixture>
         Assert.NotEqual(yaml, ignoring);
         await File.WriteAllTextAsync(Path.Combine(dir, "ignoring.yaml"), ignoring);
         var ignored = await RunInLabAsync(dir, "ignoring.yaml", "--json", "drift", "prod", "staging");
+        Assert.True(ignored.ExitCode == ExitCodes.Finding, ignored.ToString());
         var after = ignored.Json.GetProperty("drift");
         Assert.All(after.GetProperty("hosts").EnumerateArray(), pair =>
             Assert.Equal(["config-content"], pair.GetProperty("drift").GetProperty("items").EnumerateArray().Select(i => i.GetProperty("category").GetString())));
@@ -95,6 +99,11 @@ public class LabDriftTests(DriftLabFixture lab) : IClassFixture<DriftLabFixture>
         var ignoredPackages = Family(after, "package");
         Assert.Equal(ignoredPackages.Compared, ignoredPackages.Matching);
         Assert.Equal(packages.Compared - 2, ignoredPackages.Compared);
+
+        // With only the figure as the rule, the same drift passes.
+        await File.WriteAllTextAsync(Path.Combine(dir, "figure-only.yaml"), ignoring.Replace("fail_on: high", "fail_on: none", StringComparison.Ordinal));
+        var figureOnly = await RunInLabAsync(dir, "figure-only.yaml", "drift", "prod", "staging");
+        Assert.True(figureOnly.ExitCode == ExitCodes.Ok, figureOnly.ToString());
     }
 
     private static (int Compared, int Matching) Family(JsonElement drift, string family)

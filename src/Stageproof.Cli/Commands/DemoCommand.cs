@@ -101,7 +101,7 @@ internal static class DemoCommand
 
             Step(ui, 6, "Drift again");
             var after = await DriftAsync(session, ct).ConfigureAwait(false);
-            var verdict = after.Fidelity >= config.Drift.MinFidelity;
+            var verdict = !DriftReport.From(after).Fails(config.Drift.MinFidelity, config.Drift.FailOn);
             ui.Say(verdict
                 ? $"Staging mirrors production again: fidelity {after.Fidelity.ToString("0.0%", CultureInfo.InvariantCulture)}. Every step above is in the audit log: 'stageproof audit log', 'stageproof audit verify'."
                 : "Staging still differs from production; see the table above.");
@@ -125,8 +125,8 @@ internal static class DemoCommand
         }
         var drift = DriftEngine.CompareEnvironments(prod.Label, prod.Manifests, staging.Label, staging.Manifests, session.Config.Drift);
         var report = DriftReport.From(drift);
-        var threshold = session.Config.Drift.MinFidelity;
-        DriftView.Render(session.Ui.Human, report, threshold, report.Fidelity < threshold || report.MissingCounterpart);
+        var rules = session.Config.Drift;
+        DriftView.Render(session.Ui.Human, report, rules.MinFidelity, report.Fails(rules.MinFidelity, rules.FailOn), rules.FailOn);
         await session.AuditAsync("drift.compare", "prod vs staging", $"fidelity {drift.Fidelity.ToString("0.0000", CultureInfo.InvariantCulture)}", cancellationToken: ct).ConfigureAwait(false);
         return drift;
     }

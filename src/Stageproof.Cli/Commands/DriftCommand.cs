@@ -42,7 +42,8 @@ internal static class DriftCommand
             }
 
             var report = Compare(a, b, session.Config.Drift);
-            var below = report.Fidelity < threshold || report.MissingCounterpart;
+            var failOn = session.Config.Drift.FailOn;
+            var below = report.Fails(threshold, failOn);
             await session.AuditAsync("drift.compare", $"{a.Label} vs {b.Label}",
                 $"fidelity {report.Fidelity.ToString("0.0000", CultureInfo.InvariantCulture)} ({report.Items} differences){(below ? ", below threshold" : "")}",
                 cancellationToken: ct).ConfigureAwait(false);
@@ -55,13 +56,15 @@ internal static class DriftCommand
                     right = b.Label,
                     fidelity = report.Fidelity,
                     minFidelity = threshold,
-                    belowThreshold = below,
+                    failOn = failOn?.Code(),
+                    maxSeverity = report.MaxSeverity?.Code(),
+                    failed = below,
                     drift = report.Detail,
                 });
             }
             else
             {
-                DriftView.Render(session.Ui.Human, report, threshold, below);
+                DriftView.Render(session.Ui.Human, report, threshold, below, failOn);
             }
             return below ? ExitCodes.Finding : ExitCodes.Ok;
         }));
@@ -102,6 +105,12 @@ internal sealed record DriftReport(
     /// <summary>A role or database present on one side only: never a faithful mirror, whatever the figure.</summary>
     public bool MissingCounterpart => Unpaired.Any(i => i.Category is DriftCategory.HostMissing or DriftCategory.DatabaseMissing);
 
+    public DriftSeverity? MaxSeverity => Unpaired.Concat(Pairs.SelectMany(p => p.Items)).Select(i => (DriftSeverity?)i.Severity).Max();
+
+    /// <summary>The one rule for "is B a faithful mirror of A": the figure, a missing counterpart, or a difference too severe.</summary>
+    public bool Fails(double minFidelity, DriftSeverity? failOn) =>
+        Fidelity < minFidelity || MissingCounterpart || (failOn is { } level && MaxSeverity >= level);
+
     public static DriftReport From(EnvironmentDrift d) => new(d.Left, d.Right,
         d.Hosts.Select(p => (p.Left, p.Right, p.Drift.Items))
             .Concat(d.Databases.Select(p => (p.Left, p.Right, p.Drift.Items))).ToList(),
@@ -113,7 +122,7 @@ internal sealed record DriftReport(
 /// <summary>Renders drift for people: the differences, the unified diffs of config files, the figures.</summary>
 internal static class DriftView
 {
-    public static void Render(IAnsiConsole console, DriftReport report, double threshold, bool below)
+    public static void Render(IAnsiConsole console, DriftReport report, double threshold, bool below, DriftSeverity? failOn)
     {
         console.Write(new Rule($"[bold]Drift[/] {Markup.Escape(report.Left)} → {Markup.Escape(report.Right)}").LeftJustified());
         var items = new Table().Border(TableBorder.Rounded)
@@ -158,9 +167,22 @@ internal static class DriftView
         }
         figures.AddRow("[bold]overall[/]", N(report.Families.Sum(f => f.Compared)), N(report.Families.Sum(f => f.Matching)), $"[bold]{Percent(report.Fidelity)}[/]");
         console.Write(figures);
+        var reasons = new List<string>();
+        if (report.Fidelity < threshold)
+        {
+            reasons.Add($"fidelity {Percent(report.Fidelity)} is below the minimum {Percent(threshold)}");
+        }
+        if (report.MissingCounterpart)
+        {
+            reasons.Add("a role or database has no counterpart");
+        }
+        if (failOn is { } level && report.MaxSeverity >= level)
+        {
+            reasons.Add($"a {report.MaxSeverity!.Value.Code()}-severity difference (fail_on: {level.Code()})");
+        }
         console.MarkupLine(below
-            ? $"[red]{Markup.Escape(report.Right)} is not a faithful mirror of {Markup.Escape(report.Left)}[/]: fidelity {Percent(report.Fidelity)} (minimum {Percent(threshold)}){(report.MissingCounterpart ? ", and a role or database has no counterpart" : "")}."
-            : $"[green]Fidelity {Percent(report.Fidelity)}[/] (minimum {Percent(threshold)}).");
+            ? $"[red]{Markup.Escape(report.Right)} is not a faithful mirror of {Markup.Escape(report.Left)}[/]: {Markup.Escape(string.Join("; ", reasons))}."
+            : $"[green]Fidelity {Percent(report.Fidelity)}[/] (minimum {Percent(threshold)}){(failOn is null ? "" : $", nothing of {failOn.Value.Code()} severity")}.");
     }
 
     private static void AddItem(Table table, string pair, DriftItem item)

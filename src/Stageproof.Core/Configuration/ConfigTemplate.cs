@@ -85,6 +85,7 @@ public static class ConfigTemplate
             - "file:/etc/hostname"
             - "package:linux-image-*"
           min_fidelity: 0.98               # staging must match its mirror at least this well (0..1)
+          fail_on: high                    # a difference this severe fails drift whatever the figure (none|info|low|medium|high)
           max_content_bytes: 65536         # larger tracked files keep only their digest
           secret_keys:                     # regular expressions; values of matching keys are masked in stored content
             - password

@@ -64,6 +64,9 @@ public sealed record DriftRules
     /// <summary>Ignore rules "category:pattern", e.g. "file:/etc/hostname", "package:linux-image-*".</summary>
     public IReadOnlyList<string> Ignore { get; init; } = [];
     public double MinFidelity { get; init; } = 0.98;
+    /// <summary>A difference of this severity or worse fails a comparison whatever the fidelity (null: only the figure
+    /// counts). One hand-edited config file barely moves a figure over hundreds of items, yet it is what breaks a rollout.</summary>
+    public Drift.DriftSeverity? FailOn { get; init; } = Drift.DriftSeverity.High;
     /// <summary>Text content of a tracked file is kept up to this size; larger files keep only their digest.</summary>
     public int MaxContentBytes { get; init; } = 65536;
     /// <summary>Keys whose values are masked in stored content (regular expressions, case-insensitive).</summary>

@@ -33,6 +33,7 @@ internal static class LabConfigWriter
               track: [/etc/acme-mail/*.conf, /etc/ssh/sshd_config, /etc/apt/sources.list.d/*.list]
               ignore: ["file:/etc/hostname", "file:/etc/hosts"]
               min_fidelity: 0.98
+              fail_on: high
             ssh:
               parallelism: 16
             checks:

@@ -11,7 +11,7 @@ internal sealed class ConfigReader
     private static readonly string[] HostKeys = ["transport", "address", "port", "user", "identity", "known_hosts", "become", "role", "root"];
     private static readonly string[] SshOnlyKeys = ["address", "port", "identity", "known_hosts"];
     private static readonly string[] EnvironmentKeys = ["hosts", "databases", "mirror_of", "checks"];
-    private static readonly string[] DriftKeys = ["track", "ignore", "min_fidelity", "max_content_bytes", "secret_keys"];
+    private static readonly string[] DriftKeys = ["track", "ignore", "min_fidelity", "fail_on", "max_content_bytes", "secret_keys"];
     private static readonly string[] SshKeys = ["parallelism", "connect_timeout", "command_timeout"];
 
     /// <summary>
@@ -529,6 +529,20 @@ internal sealed class ConfigReader
                     break;
                 case "min_fidelity" when _yaml.Number(value, key, 0, 1) is { } fidelity:
                     _drift = _drift with { MinFidelity = fidelity };
+                    break;
+                case "fail_on" when _yaml.String(value, key) is { } failOn:
+                    switch (failOn)
+                    {
+                        case "none":
+                            _drift = _drift with { FailOn = null };
+                            break;
+                        case "info" or "low" or "medium" or "high":
+                            _drift = _drift with { FailOn = Enum.Parse<Drift.DriftSeverity>(failOn, ignoreCase: true) };
+                            break;
+                        default:
+                            _yaml.Report(value, key, $"{Names.Show(failOn)} is not a severity (none, info, low, medium, high)");
+                            break;
+                    }
                     break;
                 case "max_content_bytes" when _yaml.Int(value, key, 1, int.MaxValue) is { } bytes:
                     _drift = _drift with { MaxContentBytes = bytes };
