@@ -1,7 +1,6 @@
 using System.Text.Json;
-using System.Text.Json.Serialization;
-using System.Text.Encodings.Web;
 using Spectre.Console;
+using Stageproof.Core.Manifests;
 
 namespace Stageproof.Cli.Infrastructure;
 
@@ -11,14 +10,8 @@ namespace Stageproof.Cli.Infrastructure;
 /// </summary>
 internal sealed class Ui
 {
-    private static readonly JsonSerializerOptions JsonOptions = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
-        WriteIndented = true,
-    };
+    /// <summary>The manifests' conventions (camelCase, enums as codes, nulls omitted), indented for reading.</summary>
+    private static readonly JsonSerializerOptions JsonOptions = new(ManifestJson.Options) { WriteIndented = true };
 
     private readonly TextWriter _stdout;
 
