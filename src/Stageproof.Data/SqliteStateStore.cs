@@ -3,6 +3,7 @@ using Microsoft.Data.Sqlite;
 using Stageproof.Core;
 using Stageproof.Core.Audit;
 using Stageproof.Core.Manifests;
+using Stageproof.Core.Patches;
 using Stageproof.Core.State;
 using Stageproof.Data.Internal;
 
@@ -166,6 +167,90 @@ public sealed class SqliteStateStore : IStateStore
                 new { target },
                 cancellationToken: cancellationToken)).ConfigureAwait(false);
             return rows.Select(ToStored).ToList();
+        }
+    }
+
+    // ---- patch sets ----
+
+    public async Task<bool> SavePatchSetAsync(FrozenPatchSet patchSet, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(patchSet);
+        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var inserted = await connection.ExecuteAsync(new CommandDefinition(
+                """
+                INSERT OR IGNORE INTO patch_sets (digest, id, title, author, frozen_at, json)
+                VALUES (@digest, @id, @title, @author, @frozenAt, @json)
+                """,
+                new
+                {
+                    digest = patchSet.Digest,
+                    id = patchSet.Set.Id,
+                    title = patchSet.Set.Title,
+                    author = patchSet.Set.Author,
+                    frozenAt = AuditChain.FormatTime(_time.GetUtcNow()),
+                    json = patchSet.Json,
+                },
+                cancellationToken: cancellationToken)).ConfigureAwait(false);
+            return inserted > 0;
+        }
+    }
+
+    public async Task<StoredPatchSet?> FindPatchSetAsync(string digestOrPrefix, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(digestOrPrefix);
+        var prefix = digestOrPrefix.Trim().ToLowerInvariant();
+        if (prefix.Length == 0 || prefix.Length > 64 || !prefix.All(char.IsAsciiHexDigitLower))
+        {
+            return null;
+        }
+        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var matches = (await connection.QueryAsync<PatchSetRow>(new CommandDefinition(
+                """
+                SELECT digest AS Digest, id AS Id, title AS Title, frozen_at AS FrozenAt, json AS Json
+                FROM patch_sets WHERE digest >= @prefix AND digest < @upper
+                ORDER BY frozen_at, digest
+                """,
+                new { prefix, upper = prefix + "g" },
+                cancellationToken: cancellationToken)).ConfigureAwait(false)).ToList();
+            if (matches.Count > 1)
+            {
+                const int shown = 10;
+                var names = matches.Take(shown).Select(m => $"{m.Digest[..16]} ({m.Id}, {m.FrozenAt})");
+                var more = matches.Count > shown ? $" and {matches.Count - shown} more" : "";
+                throw new InputException($"patch set digest prefix '{digestOrPrefix}' is ambiguous: it matches {string.Join(", ", names)}{more}");
+            }
+            return matches.Count == 0 ? null : ToStored(matches[0]);
+        }
+    }
+
+    public async Task<IReadOnlyList<StoredPatchSet>> ListPatchSetsAsync(CancellationToken cancellationToken = default)
+    {
+        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var rows = await connection.QueryAsync<PatchSetRow>(new CommandDefinition(
+                """
+                SELECT digest AS Digest, id AS Id, title AS Title, frozen_at AS FrozenAt, json AS Json
+                FROM patch_sets ORDER BY frozen_at, digest
+                """,
+                cancellationToken: cancellationToken)).ConfigureAwait(false);
+            return rows.Select(ToStored).ToList();
+        }
+    }
+
+    private StoredPatchSet ToStored(PatchSetRow row)
+    {
+        try
+        {
+            return new StoredPatchSet(PatchSetFreezer.FromJson(row.Digest, row.Json), ParseStoredTime(row.FrozenAt));
+        }
+        catch (Exception ex) when (ex is System.Text.Json.JsonException or InvalidDataException)
+        {
+            throw new InputException($"{DatabasePath}: stored patch set {row.Digest} ({row.Id}) is unreadable: {ex.Message}");
         }
     }
 
@@ -335,6 +420,15 @@ public sealed class SqliteStateStore : IStateStore
         public string Digest { get; set; } = "";
         public string Target { get; set; } = "";
         public string CollectedAt { get; set; } = "";
+        public string Json { get; set; } = "";
+    }
+
+    private sealed class PatchSetRow
+    {
+        public string Digest { get; set; } = "";
+        public string Id { get; set; } = "";
+        public string Title { get; set; } = "";
+        public string FrozenAt { get; set; } = "";
         public string Json { get; set; } = "";
     }
 

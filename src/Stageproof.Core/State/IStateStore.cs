@@ -1,5 +1,6 @@
 using Stageproof.Core.Audit;
 using Stageproof.Core.Manifests;
+using Stageproof.Core.Patches;
 
 namespace Stageproof.Core.State;
 
@@ -21,4 +22,13 @@ public interface IStateStore : IAuditLog, IAsyncDisposable
     Task<StoredManifest?> LatestManifestAsync(string target, DateTimeOffset? atOrBefore = null, CancellationToken cancellationToken = default);
 
     Task<IReadOnlyList<StoredManifest>> ListManifestsAsync(string? target = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Stores a frozen patch set; idempotent (a stored digest is never rewritten). True when it was new.</summary>
+    Task<bool> SavePatchSetAsync(FrozenPatchSet patchSet, CancellationToken cancellationToken = default);
+
+    /// <summary>Finds a frozen patch set by digest or unique digest prefix; throws <see cref="InputException"/> when ambiguous.</summary>
+    Task<StoredPatchSet?> FindPatchSetAsync(string digestOrPrefix, CancellationToken cancellationToken = default);
+
+    /// <summary>Every frozen patch set, oldest first.</summary>
+    Task<IReadOnlyList<StoredPatchSet>> ListPatchSetsAsync(CancellationToken cancellationToken = default);
 }

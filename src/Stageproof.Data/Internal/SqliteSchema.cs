@@ -39,6 +39,22 @@ internal static class SqliteSchema
             hash           TEXT NOT NULL
         );
         """,
+        // 2: frozen patch sets, content-addressed and immutable (insert only).
+        """
+        CREATE TABLE patch_sets (
+            digest    TEXT PRIMARY KEY,
+            id        TEXT NOT NULL,
+            title     TEXT NOT NULL,
+            author    TEXT NOT NULL,
+            frozen_at TEXT NOT NULL,
+            json      TEXT NOT NULL
+        );
+        CREATE INDEX patch_sets_id ON patch_sets (id, frozen_at);
+        CREATE TRIGGER patch_sets_immutable BEFORE UPDATE ON patch_sets
+        BEGIN
+            SELECT RAISE(ABORT, 'frozen patch sets are immutable');
+        END;
+        """,
     ];
 
     public static int LatestVersion => Migrations.Count;

@@ -1,0 +1,183 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Spectre.Console;
+using Stageproof.Core;
+using Stageproof.Core.Patches;
+
+namespace Stageproof.Cli.Commands;
+
+/// <summary><c>stageproof patch freeze FILE | show D | list</c>: immutable, content-addressed patch sets.</summary>
+internal static class PatchSetCommand
+{
+    public static Command Create(VerbContext verbs)
+    {
+        var command = new Command("patch", "Immutable, content-addressed patch sets");
+
+        var file = new Argument<string>("FILE") { Description = "The patch set YAML file" };
+        var freeze = new Command("freeze", "Validate a patch set, resolve every file it refers to into it, store it and print its digest") { file };
+        freeze.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
+        {
+            var frozen = PatchSetFreezer.Freeze(parse.GetValue(file)!);
+            var store = await session.StoreAsync(ct).ConfigureAwait(false);
+            var added = await store.SavePatchSetAsync(frozen, ct).ConfigureAwait(false);
+            await session.AuditAsync("patch.freeze", frozen.Set.Id, outcome: added ? "stored" : "already stored",
+                payloadDigest: frozen.Digest, cancellationToken: ct).ConfigureAwait(false);
+            if (session.Ui.Json)
+            {
+                session.Ui.WriteJson(new { digest = frozen.Digest, id = frozen.Set.Id });
+            }
+            else
+            {
+                session.Ui.Say(frozen.Digest);
+                session.Ui.Errors.MarkupLine(Markup.Escape(added
+                    ? $"Frozen {frozen.Set.Id}: {frozen.Set.Title}"
+                    : $"{frozen.Set.Id} was already frozen with this content"));
+            }
+            return ExitCodes.Ok;
+        }));
+
+        var digest = new Argument<string>("D") { Description = "Digest, or a unique prefix of it" };
+        var show = new Command("show", "Show a frozen patch set") { digest };
+        show.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
+        {
+            var store = await session.StoreAsync(ct).ConfigureAwait(false);
+            var wanted = parse.GetValue(digest)!;
+            var stored = await store.FindPatchSetAsync(wanted, ct).ConfigureAwait(false)
+                ?? throw new InputException($"no frozen patch set has a digest starting with {Core.Validation.Names.Show(wanted)} (see 'stageproof patch list')");
+            if (session.Ui.Json)
+            {
+                using var document = JsonDocument.Parse(stored.Frozen.Json);
+                session.Ui.WriteJson(new { digest = stored.Digest, frozenAt = stored.FrozenAt, patchSet = document.RootElement.Clone() });
+            }
+            else
+            {
+                Render(session.Ui.Human, stored);
+            }
+            return ExitCodes.Ok;
+        }));
+
+        var list = new Command("list", "List frozen patch sets");
+        list.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
+        {
+            var store = await session.StoreAsync(ct).ConfigureAwait(false);
+            var sets = await store.ListPatchSetsAsync(ct).ConfigureAwait(false);
+            if (session.Ui.Json)
+            {
+                session.Ui.WriteJson(sets.Select(s => new
+                {
+                    digest = s.Digest,
+                    id = s.Set.Id,
+                    title = s.Set.Title,
+                    severity = Lower(s.Set.Severity),
+                    author = s.Set.Author,
+                    ticket = s.Set.Ticket,
+                    frozenAt = s.FrozenAt,
+                }));
+                return ExitCodes.Ok;
+            }
+            if (sets.Count == 0)
+            {
+                session.Ui.Say("No frozen patch sets yet (stageproof patch freeze FILE).");
+                return ExitCodes.Ok;
+            }
+            var table = new Table().Border(TableBorder.Simple)
+                .AddColumns("digest", "id", "title", "severity", "ticket", "author", "frozen (UTC)");
+            foreach (var s in sets)
+            {
+                table.AddRow(s.Digest[..12], Markup.Escape(s.Set.Id), Markup.Escape(s.Set.Title), Lower(s.Set.Severity),
+                    Markup.Escape(s.Set.Ticket ?? "-"), Markup.Escape(s.Set.Author), Time(s.FrozenAt));
+            }
+            session.Ui.Human.Write(table);
+            return ExitCodes.Ok;
+        }));
+
+        command.Subcommands.Add(freeze);
+        command.Subcommands.Add(show);
+        command.Subcommands.Add(list);
+        return command;
+    }
+
+    private static void Render(IAnsiConsole console, StoredPatchSet stored)
+    {
+        var p = stored.Set;
+        console.MarkupLine($"[bold]{Markup.Escape(p.Id)}[/]: {Markup.Escape(p.Title)}");
+        console.MarkupLine($"digest    {stored.Digest}");
+        console.MarkupLine($"frozen    {Time(stored.FrozenAt)} UTC");
+        console.MarkupLine($"severity  {Lower(p.Severity)}");
+        console.MarkupLine($"author    {Markup.Escape(p.Author)}");
+        console.MarkupLine($"ticket    {Markup.Escape(p.Ticket ?? "-")}");
+        if (p.Cves.Count > 0)
+        {
+            console.MarkupLine($"cves      {Markup.Escape(string.Join(", ", p.Cves))}");
+        }
+        console.MarkupLine($"reason    {Markup.Escape(p.Reason)}");
+        if (p.RootCause is not null)
+        {
+            console.MarkupLine($"root cause {Markup.Escape(p.RootCause)}");
+        }
+        if (p.Repositories.Count > 0)
+        {
+            console.MarkupLine("[bold]repositories[/]");
+            foreach (var r in p.Repositories)
+            {
+                console.MarkupLine("  " + Markup.Escape(r));
+            }
+        }
+        if (p.Packages.Count > 0)
+        {
+            console.MarkupLine("[bold]packages[/]");
+            foreach (var pkg in p.Packages)
+            {
+                console.MarkupLine($"  {Markup.Escape(pkg.Name)} = {Markup.Escape(pkg.Version)}");
+            }
+        }
+        if (p.Files.Count > 0)
+        {
+            console.MarkupLine("[bold]files[/]");
+            foreach (var f in p.Files)
+            {
+                var how = f.Set is not null
+                    ? $"set {string.Join(", ", f.Set.Select(kv => $"{kv.Key} = {kv.Value}"))}"
+                    : $"content {(f.Content ?? "").Length.ToString(CultureInfo.InvariantCulture)} chars, sha256 {PatchSetFreezer.Sha256(f.Content ?? "")[..12]}"
+                      + (f.Source is null ? "" : $" (from {f.Source})");
+                var meta = $"{f.Owner ?? "-"}:{f.Group ?? "-"} {f.Mode ?? "-"}";
+                console.MarkupLine($"  {Markup.Escape(f.Path)}  {Markup.Escape(meta)}  {Markup.Escape(how)}");
+            }
+        }
+        if (p.Migrations.Count > 0)
+        {
+            console.MarkupLine("[bold]migrations[/]");
+            foreach (var m in p.Migrations)
+            {
+                console.MarkupLine($"  database {Markup.Escape(m.Database)}");
+                var n = 1;
+                foreach (var s in m.Scripts)
+                {
+                    console.MarkupLine($"    {n++.ToString(CultureInfo.InvariantCulture)}. {Markup.Escape(s.File)}  sha256 {Markup.Escape(s.Sha256?[..12] ?? "?")}");
+                }
+            }
+        }
+        RenderCommands(console, "pre", p.Commands.Pre);
+        RenderCommands(console, "post", p.Commands.Post);
+    }
+
+    private static void RenderCommands(IAnsiConsole console, string phase, IReadOnlyList<Core.Patches.PatchCommand> commands)
+    {
+        if (commands.Count == 0)
+        {
+            return;
+        }
+        console.MarkupLine($"[bold]commands ({phase})[/]");
+        foreach (var c in commands)
+        {
+            var timeout = c.TimeoutSeconds is { } t ? $"  (timeout {t.ToString(CultureInfo.InvariantCulture)}s)" : "";
+            console.MarkupLine($"  {Markup.Escape(c.Run)}{timeout}");
+        }
+    }
+
+    private static string Lower(PatchSeverity severity) => severity.ToString().ToLowerInvariant();
+
+    private static string Time(DateTimeOffset at) =>
+        at.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
+}
