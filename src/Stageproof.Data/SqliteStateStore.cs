@@ -103,18 +103,24 @@ public sealed class SqliteStateStore : IStateStore
         return digest;
     }
 
-    public async Task<StoredManifest?> FindManifestAsync(string digestOrPrefix, CancellationToken cancellationToken = default)
+    /// <summary>A digest or digest prefix in lower-case hex, or null when the text cannot be one (so callers can try
+    /// it as a name instead). Hex digits sort below 'g', so [prefix, prefix + 'g') selects exactly its digests.</summary>
+    private static string? DigestPrefix(string digestOrPrefix)
     {
         ArgumentNullException.ThrowIfNull(digestOrPrefix);
         var prefix = digestOrPrefix.Trim().ToLowerInvariant();
-        if (prefix.Length == 0 || prefix.Length > 64 || !prefix.All(char.IsAsciiHexDigitLower))
+        return prefix.Length is > 0 and <= 64 && prefix.All(char.IsAsciiHexDigitLower) ? prefix : null;
+    }
+
+    public async Task<StoredManifest?> FindManifestAsync(string digestOrPrefix, CancellationToken cancellationToken = default)
+    {
+        if (DigestPrefix(digestOrPrefix) is not { } prefix)
         {
             return null;
         }
         var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            // Hex digits sort below 'g', so [prefix, prefix + 'g') is exactly the digests starting with prefix.
             var matches = (await connection.QueryAsync<ManifestRow>(new CommandDefinition(
                 """
                 SELECT digest AS Digest, target AS Target, collected_at AS CollectedAt, json AS Json
@@ -199,9 +205,7 @@ public sealed class SqliteStateStore : IStateStore
 
     public async Task<StoredPatchSet?> FindPatchSetAsync(string digestOrPrefix, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(digestOrPrefix);
-        var prefix = digestOrPrefix.Trim().ToLowerInvariant();
-        if (prefix.Length == 0 || prefix.Length > 64 || !prefix.All(char.IsAsciiHexDigitLower))
+        if (DigestPrefix(digestOrPrefix) is not { } prefix)
         {
             return null;
         }
