@@ -19,6 +19,9 @@ public static class StageproofCli
         root.Subcommands.Add(FactsCommand.Create(verbs));
         root.Subcommands.Add(DriftCommand.Create(verbs));
         root.Subcommands.Add(PatchSetCommand.Create(verbs));
+        root.Subcommands.Add(ScanCommand.Create(verbs));
+        root.Subcommands.Add(ApplyCommand.CreateApply(verbs));
+        root.Subcommands.Add(ApplyCommand.CreateRollback(verbs));
         root.Subcommands.Add(AuditCommand.Create(verbs));
         root.Subcommands.Add(LabCommand.Create(verbs));
         root.Subcommands.Add(DemoCommand.Create(verbs));

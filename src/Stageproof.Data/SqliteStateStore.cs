@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Dapper;
 using Microsoft.Data.Sqlite;
 using Stageproof.Core;
@@ -403,6 +404,86 @@ public sealed class SqliteStateStore : IStateStore
         var names = matches.Take(shown).Select(m => $"{m.Digest[..Math.Min(16, m.Digest.Length)]} ({m.Target}, {m.CollectedAt})");
         var more = matches.Count > shown ? $" and {matches.Count - shown} more" : "";
         return new InputException($"manifest digest prefix '{prefix}' is ambiguous: it matches {string.Join(", ", names)}{more}");
+    }
+
+    public async Task SavePatchRunAsync(PatchRun run, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            await connection.ExecuteAsync(new CommandDefinition(
+                """
+                INSERT INTO patch_runs (id, kind, environment, patch_digest, started_at, json)
+                VALUES (@id, @kind, @environment, @digest, @startedAt, @json)
+                ON CONFLICT (id) DO UPDATE SET json = excluded.json
+                """,
+                new
+                {
+                    id = run.Id,
+                    kind = run.Kind.ToString(),
+                    environment = run.Environment,
+                    digest = run.PatchDigest,
+                    startedAt = AuditChain.FormatTime(run.StartedAt),
+                    json = JsonSerializer.Serialize(run, PatchSetFreezer.JsonOptions),
+                },
+                cancellationToken: cancellationToken)).ConfigureAwait(false);
+        }
+    }
+
+    public async Task<PatchRun?> FindPatchRunAsync(string id, CancellationToken cancellationToken = default) =>
+        (await QueryDocumentsAsync<PatchRun>("SELECT json FROM patch_runs WHERE id = @id", new { id }, cancellationToken)
+            .ConfigureAwait(false)).FirstOrDefault();
+
+    public Task<IReadOnlyList<PatchRun>> ListPatchRunsAsync(string? environment = null, CancellationToken cancellationToken = default) =>
+        QueryDocumentsAsync<PatchRun>(
+            "SELECT json FROM patch_runs WHERE @environment IS NULL OR environment = @environment ORDER BY started_at DESC, rowid DESC",
+            new { environment }, cancellationToken);
+
+    public async Task SaveRollbackPointAsync(RollbackPoint point, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(point);
+        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            await connection.ExecuteAsync(new CommandDefinition(
+                """
+                INSERT INTO rollback_points (id, environment, patch_digest, created_at, status, json)
+                VALUES (@id, @environment, @digest, @createdAt, @status, @json)
+                ON CONFLICT (id) DO UPDATE SET status = excluded.status, json = excluded.json
+                """,
+                new
+                {
+                    id = point.Id,
+                    environment = point.Environment,
+                    digest = point.PatchDigest,
+                    createdAt = AuditChain.FormatTime(point.CreatedAt),
+                    status = point.Status.ToString(),
+                    json = JsonSerializer.Serialize(point, PatchSetFreezer.JsonOptions),
+                },
+                cancellationToken: cancellationToken)).ConfigureAwait(false);
+        }
+    }
+
+    public async Task<RollbackPoint?> FindRollbackPointAsync(string id, CancellationToken cancellationToken = default) =>
+        (await QueryDocumentsAsync<RollbackPoint>("SELECT json FROM rollback_points WHERE id = @id", new { id }, cancellationToken)
+            .ConfigureAwait(false)).FirstOrDefault();
+
+    public Task<IReadOnlyList<RollbackPoint>> ListRollbackPointsAsync(string? environment = null, CancellationToken cancellationToken = default) =>
+        QueryDocumentsAsync<RollbackPoint>(
+            "SELECT json FROM rollback_points WHERE @environment IS NULL OR environment = @environment ORDER BY created_at DESC, rowid DESC",
+            new { environment }, cancellationToken);
+
+    private async Task<IReadOnlyList<T>> QueryDocumentsAsync<T>(string sql, object parameters, CancellationToken cancellationToken)
+    {
+        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var rows = await connection.QueryAsync<string>(new CommandDefinition(sql, parameters, cancellationToken: cancellationToken))
+                .ConfigureAwait(false);
+            return rows.Select(json => JsonSerializer.Deserialize<T>(json, PatchSetFreezer.JsonOptions)
+                ?? throw new InputException($"{DatabasePath}: an empty {typeof(T).Name} record")).ToList();
+        }
     }
 
     private static DateTimeOffset ParseStoredTime(string text)

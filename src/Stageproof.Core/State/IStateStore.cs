@@ -31,4 +31,20 @@ public interface IStateStore : IAuditLog, IAsyncDisposable
 
     /// <summary>Every frozen patch set, oldest first.</summary>
     Task<IReadOnlyList<StoredPatchSet>> ListPatchSetsAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Writes (or rewrites) the record of an apply or rollback run.</summary>
+    Task SavePatchRunAsync(PatchRun run, CancellationToken cancellationToken = default);
+
+    Task<PatchRun?> FindPatchRunAsync(string id, CancellationToken cancellationToken = default);
+
+    /// <summary>Runs, newest first, of one environment or of all.</summary>
+    Task<IReadOnlyList<PatchRun>> ListPatchRunsAsync(string? environment = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Writes (or rewrites) a rollback point.</summary>
+    Task SaveRollbackPointAsync(RollbackPoint point, CancellationToken cancellationToken = default);
+
+    Task<RollbackPoint?> FindRollbackPointAsync(string id, CancellationToken cancellationToken = default);
+
+    /// <summary>Rollback points, newest first, of one environment or of all.</summary>
+    Task<IReadOnlyList<RollbackPoint>> ListRollbackPointsAsync(string? environment = null, CancellationToken cancellationToken = default);
 }

@@ -55,6 +55,27 @@ internal static class SqliteSchema
             SELECT RAISE(ABORT, 'frozen patch sets are immutable');
         END;
         """,
+        // 3: apply and rollback runs, and rollback points; each a JSON document rewritten before every step.
+        """
+        CREATE TABLE patch_runs (
+            id           TEXT PRIMARY KEY,
+            kind         TEXT NOT NULL,
+            environment  TEXT NOT NULL,
+            patch_digest TEXT NOT NULL,
+            started_at   TEXT NOT NULL,
+            json         TEXT NOT NULL
+        );
+        CREATE INDEX patch_runs_environment ON patch_runs (environment, started_at);
+        CREATE TABLE rollback_points (
+            id           TEXT PRIMARY KEY,
+            environment  TEXT NOT NULL,
+            patch_digest TEXT NOT NULL,
+            created_at   TEXT NOT NULL,
+            status       TEXT NOT NULL,
+            json         TEXT NOT NULL
+        );
+        CREATE INDEX rollback_points_environment ON rollback_points (environment, created_at);
+        """,
     ];
 
     public static int LatestVersion => Migrations.Count;

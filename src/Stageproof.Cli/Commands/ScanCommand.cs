@@ -1,0 +1,59 @@
+using System.CommandLine;
+using Stageproof.Cli.Features;
+using Stageproof.Core;
+using Stageproof.Core.Patches;
+
+namespace Stageproof.Cli.Commands;
+
+/// <summary><c>stageproof scan ENV</c>: the environment's pending upgrades as a draft patch set.</summary>
+internal static class ScanCommand
+{
+    public static Command Create(VerbContext verbs)
+    {
+        var env = new Argument<string>("ENV") { Description = "The environment to scan" };
+        var security = new Option<bool>("--security") { Description = "Only upgrades from a security archive" };
+        var output = new Option<string?>("--output", "-o") { Description = "Write the draft here (default: ENV-updates-YYYYMMDD.yaml, or ENV-security-..., in the current directory)" };
+        var command = new Command("scan", "Write a draft patch set of an environment's pending upgrades, with exact candidate versions")
+        {
+            env, security, output,
+        };
+        command.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
+        {
+            var name = parse.GetValue(env)!;
+            if (!session.Config.Environments.ContainsKey(name))
+            {
+                throw new InputException($"{session.Config.SourceFile}: no environment '{name}' (environments: {string.Join(", ", session.Config.Environments.Keys)})");
+            }
+            var scope = FactsScope.Resolve(session.Config, [name]);
+            scope = scope with { Databases = [] };
+            var facts = await new FactsService(session).CollectAsync(scope, ct, pendingUpgrades: true).ConfigureAwait(false);
+            if (facts.Failures.Count > 0)
+            {
+                foreach (var f in facts.Failures)
+                {
+                    session.Ui.Error($"{f.Target}: {f.Message}");
+                }
+                return ExitCodes.Infrastructure;
+            }
+            var onlySecurity = parse.GetValue(security);
+            var upgrades = ScanDraft.Collect(facts.Manifests.Select(m => m.Manifest), onlySecurity);
+            var draft = ScanDraft.Render(name, upgrades, scope.Hosts.Count, onlySecurity, session.Actor, session.Time.GetUtcNow());
+            var file = Path.GetFullPath(parse.GetValue(output) ?? ScanDraft.IdFor(name, onlySecurity, session.Time.GetUtcNow()) + ".yaml");
+            await File.WriteAllTextAsync(file, draft, ct).ConfigureAwait(false);
+            await session.AuditAsync("scan", name, $"{upgrades.Count} pending upgrade(s){(onlySecurity ? " (security only)" : "")}; draft {file}",
+                payloadDigest: PatchSetFreezer.Sha256(draft), cancellationToken: ct).ConfigureAwait(false);
+            if (session.Ui.Json)
+            {
+                session.Ui.WriteJson(new { environment = name, securityOnly = onlySecurity, file, upgrades });
+                return ExitCodes.Ok;
+            }
+            session.Ui.Say($"{upgrades.Count} pending upgrade(s) on {name}{(onlySecurity ? " (security only)" : "")}; draft written to {file}");
+            foreach (var u in upgrades)
+            {
+                session.Ui.Say($"  {u.Name} {u.CandidateVersion}{(u.Security ? "  (security)" : "")}  on {string.Join(", ", u.Hosts)}");
+            }
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+}

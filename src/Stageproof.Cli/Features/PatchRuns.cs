@@ -1,0 +1,109 @@
+using Spectre.Console;
+using Stageproof.Cli.Infrastructure;
+using Stageproof.Core;
+using Stageproof.Core.Configuration;
+using Stageproof.Core.Patches;
+using Stageproof.Hosts.Apply;
+using Stageproof.Hosts.Databases;
+using Stageproof.Lab;
+
+namespace Stageproof.Cli.Features;
+
+/// <summary>Builds apply and rollback runs from the configuration and reports them.</summary>
+internal sealed class PatchRuns(CliSession session)
+{
+    public async Task<PatchEngine> EngineAsync(CancellationToken ct)
+    {
+        var store = await session.StoreAsync(ct).ConfigureAwait(false);
+        return new PatchEngine(store, session.Transports(), new PostgresDatabasePatcher(), session.Time, session.StateDirectory,
+            session.Config.Ssh.CommandTimeout, LabHostSnapshots.ForConfig(session.ConfigPath));
+    }
+
+    public EnvironmentConfig Environment(string name) =>
+        session.Config.Environments.TryGetValue(name, out var env) ? env
+            : throw new InputException($"{session.Config.SourceFile}: no environment '{name}' (environments: {string.Join(", ", session.Config.Environments.Keys)})");
+
+    /// <summary>The environment's hosts, or the named subset of them (each must belong to it).</summary>
+    public IReadOnlyList<HostConfig> Hosts(EnvironmentConfig env, IReadOnlyList<string>? only)
+    {
+        if (only is null || only.Count == 0)
+        {
+            return env.Hosts.Select(session.Config.Host).ToList();
+        }
+        var names = only.SelectMany(o => o.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
+        var stranger = names.FirstOrDefault(n => !env.Hosts.Contains(n));
+        if (stranger is not null)
+        {
+            throw new InputException($"--hosts: '{stranger}' is not a host of environment {env.Name} (hosts: {string.Join(", ", env.Hosts)})");
+        }
+        return env.Hosts.Where(names.Contains).Select(session.Config.Host).ToList();
+    }
+
+    public async Task<StoredPatchSet> PatchSetAsync(string digest, CancellationToken ct)
+    {
+        var store = await session.StoreAsync(ct).ConfigureAwait(false);
+        return await store.FindPatchSetAsync(digest, ct).ConfigureAwait(false)
+            ?? throw new InputException($"no frozen patch set has a digest starting with {Core.Validation.Names.Show(digest)} (see 'stageproof patch list')");
+    }
+
+    public IProgress<string> Progress() => new SyncProgress(line => session.Ui.Errors.MarkupLine(Markup.Escape(line)));
+
+    /// <summary>0 when every host ended as asked; 1 when any was rolled back instead, failed, or was not reached.</summary>
+    public static int ExitCode(PatchRun run) => run.Succeeded ? ExitCodes.Ok : ExitCodes.Finding;
+
+    public void Render(PatchRun run, RollbackPoint? point)
+    {
+        if (session.Ui.Json)
+        {
+            session.Ui.WriteJson(new { run, rollbackPoint = point });
+            return;
+        }
+        var console = session.Ui.Human;
+        console.MarkupLine($"[bold]{(run.Kind == RunKind.Apply ? "apply" : "rollback")} {Markup.Escape(run.Id)}[/]: {Markup.Escape(run.PatchId)} ({run.PatchDigest[..12]}) on {Markup.Escape(run.Environment)}");
+        if (point is not null)
+        {
+            console.MarkupLine($"rollback point {Markup.Escape(point.Id)}: " + Markup.Escape(DescribePoint(point)));
+        }
+        foreach (var db in run.Databases.Where(d => d.Applied.Count > 0 || d.Message is not null))
+        {
+            console.MarkupLine($"  database {Markup.Escape(db.Database)}: " + Markup.Escape(db.Message ?? "migrated " + string.Join(", ", db.Applied)));
+        }
+        foreach (var r in run.Restores)
+        {
+            var what = r.Restored ? "restored from its dump" : r.Needed ? "NOT restored, though its schema changed" : "not restored (not needed)";
+            console.MarkupLine($"  database {Markup.Escape(r.Database)}: {what}; {Markup.Escape(r.Why ?? "")}");
+            console.MarkupLine("    " + Markup.Escape(r.Discarded.Count == 0 ? "no data was written since the point"
+                : (r.Restored ? "discarded, written since the change: " : "a restore would discard: ") + string.Join("; ", r.Discarded)));
+        }
+        var table = new Table().Border(TableBorder.Simple).AddColumns("host", "outcome", "detail");
+        foreach (var h in run.Hosts)
+        {
+            var colour = h.Status switch
+            {
+                HostRunStatus.Applied or HostRunStatus.AlreadyApplied => "green",
+                HostRunStatus.RolledBack => run.Kind == RunKind.Rollback ? "green" : "yellow",
+                HostRunStatus.NotStarted => "grey",
+                _ => "red",
+            };
+            var detail = h.Message ?? "";
+            if (h.Residue.Count > 0)
+            {
+                detail += " residue: " + string.Join("; ", h.Residue);
+            }
+            table.AddRow(Markup.Escape(h.Host), $"[{colour}]{Markup.Escape(PatchEngine.Status(h.Status))}[/]", Markup.Escape(detail));
+        }
+        console.Write(table);
+    }
+
+    public static string DescribePoint(RollbackPoint point) =>
+        $"{point.Hosts.Count} host(s) [{string.Join("; ", point.Hosts.Select(h => $"{h.Host}: {h.Packages.Count(p => p.KeptDeb is not null)} kept .deb(s) " +
+            $"({string.Join(", ", h.Packages.Where(p => p.OldVersion is not null).Select(p => $"{p.Name} {p.OldVersion}"))}), {h.Files.Count} saved file(s)" +
+            (h.Snapshot is null ? "" : ", overlay snapshot")))}], " +
+        $"{point.Databases.Count} database dump(s){(point.Databases.Count == 0 ? "" : " (" + string.Join(", ", point.Databases.Select(d => d.Database)) + ")")}";
+
+    /// <summary>Reports progress on the caller's thread, in order (Progress&lt;T&gt; would post to the thread pool).</summary>
+    private sealed class SyncProgress(Action<string> report) : IProgress<string>
+    {
+        public void Report(string value) => report(value);
+    }
+}

@@ -1,0 +1,25 @@
+using Stageproof.Core.Patches;
+
+namespace Stageproof.Hosts.Apply;
+
+/// <summary>A database's migrations: those already applied with the same checksum, and those still to run.</summary>
+public sealed record DatabaseMigrationPlan(IReadOnlyList<string> Applied, IReadOnlyList<string> Pending);
+
+/// <summary>The database side of applying and rolling back: migrations with a checksummed history, and dumps.</summary>
+public interface IDatabasePatcher
+{
+    /// <exception cref="Core.InputException">An applied migration's checksum changed (file and both checksums named).</exception>
+    Task<DatabaseMigrationPlan> PlanAsync(string connectionString, PatchMigration migration, CancellationToken cancellationToken);
+
+    /// <summary>Applies the pending scripts in order; returns the files applied.</summary>
+    Task<IReadOnlyList<string>> MigrateAsync(string connectionString, PatchMigration migration, string patchDigest, string actor, CancellationToken cancellationToken);
+
+    Task<DatabasePoint> CreatePointAsync(string database, string connectionString, string directory, CancellationToken cancellationToken);
+
+    Task<bool> SchemaChangedAsync(DatabasePoint point, string connectionString, CancellationToken cancellationToken);
+
+    /// <summary>"table: N inserted, M updated, K deleted" for each table written since the point.</summary>
+    Task<IReadOnlyList<string>> WritesSinceAsync(DatabasePoint point, string connectionString, CancellationToken cancellationToken);
+
+    Task RestoreAsync(DatabasePoint point, string connectionString, CancellationToken cancellationToken);
+}

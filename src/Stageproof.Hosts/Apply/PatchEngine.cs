@@ -1,0 +1,499 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using Stageproof.Core;
+using Stageproof.Core.Audit;
+using Stageproof.Core.Configuration;
+using Stageproof.Core.Hosts;
+using Stageproof.Core.Manifests;
+using Stageproof.Core.Patches;
+using Stageproof.Core.State;
+using Stageproof.Hosts.Facts;
+
+namespace Stageproof.Hosts.Apply;
+
+/// <summary>When a rollback restores a database from its dump.</summary>
+public enum DatabaseRestoreMode
+{
+    /// <summary>Only when its schema changed since the point.</summary>
+    Auto,
+    /// <summary>Never: the report still says whether a restore was needed and what it would have discarded.</summary>
+    Keep,
+    /// <summary>Always.</summary>
+    Restore,
+}
+
+/// <summary>What to apply where, and how.</summary>
+public sealed record ApplyRequest
+{
+    public required StoredPatchSet PatchSet { get; init; }
+    public required string Environment { get; init; }
+    public required IReadOnlyList<HostConfig> Hosts { get; init; }
+    /// <summary>The environment's databases, name → connection string.</summary>
+    public IReadOnlyDictionary<string, string> Databases { get; init; } = new Dictionary<string, string>();
+    public DriftRules Rules { get; init; } = new();
+    public required string Actor { get; init; }
+    public ConffilePolicy Conffiles { get; init; } = ConffilePolicy.Keep;
+    /// <summary>Roll a failed host back on its own (default), or leave it for a person.</summary>
+    public bool AutoRollback { get; init; } = true;
+    /// <summary>Go on with the remaining hosts after one failed (default: stop, leaving them untouched).</summary>
+    public bool KeepGoing { get; init; }
+}
+
+public sealed record RollbackRequest
+{
+    public required RollbackPoint Point { get; init; }
+    public required PatchSet PatchSet { get; init; }
+    /// <summary>The hosts to roll back (all of the point's by default), with their configuration.</summary>
+    public required IReadOnlyList<HostConfig> Hosts { get; init; }
+    public IReadOnlyDictionary<string, string> Databases { get; init; } = new Dictionary<string, string>();
+    public DriftRules Rules { get; init; } = new();
+    public required string Actor { get; init; }
+    public DatabaseRestoreMode Database { get; init; } = DatabaseRestoreMode.Auto;
+}
+
+/// <summary>
+/// Applies frozen patch sets to an environment's hosts and databases, each host behind a rollback point taken
+/// first, and rolls them back. The run record is written before every step, so a killed process leaves an exact
+/// account; every action lands in the audit chain.
+/// </summary>
+public sealed class PatchEngine(
+    IStateStore store,
+    ITransportFactory transports,
+    IDatabasePatcher databases,
+    TimeProvider time,
+    string stateDirectory,
+    TimeSpan commandTimeout,
+    IHostSnapshots? snapshots = null)
+{
+    public async Task<PatchRun> ApplyAsync(ApplyRequest request, IProgress<string>? progress, CancellationToken ct)
+    {
+        var set = request.PatchSet.Set;
+        var digest = request.PatchSet.Digest;
+        PatchSetGuard.Check(set);
+        var clock = Stopwatch.StartNew();
+
+        // Refusals first: a migration that changed after it was applied stops the run before anything changes.
+        var plans = new List<(PatchMigration Migration, string ConnectionString, DatabaseMigrationPlan Plan)>();
+        foreach (var migration in set.Migrations)
+        {
+            if (!request.Databases.TryGetValue(migration.Database, out var connection))
+            {
+                throw new InputException($"patch set {set.Id} migrates database '{migration.Database}', which environment " +
+                    $"{request.Environment} does not have (databases: {string.Join(", ", request.Databases.Keys)})");
+            }
+            plans.Add((migration, connection, await databases.PlanAsync(connection, migration, ct).ConfigureAwait(false)));
+        }
+
+        var pointId = NewId("rp");
+        var run = new PatchRun
+        {
+            Id = NewId("apply"),
+            Kind = RunKind.Apply,
+            PatchDigest = digest,
+            PatchId = set.Id,
+            Environment = request.Environment,
+            Actor = request.Actor,
+            StartedAt = time.GetUtcNow(),
+            RollbackPoint = pointId,
+            Hosts = request.Hosts.Select(h => new HostRunRecord { Host = h.Name }).ToList(),
+            Databases = plans.Select(p => new DatabaseRunRecord { Database = p.Migration.Database, AlreadyApplied = p.Plan.Applied }).ToList(),
+        };
+        await store.SavePatchRunAsync(run, ct).ConfigureAwait(false);
+        await AuditAsync(request.Actor, "apply.start", request.Environment, digest,
+            $"{set.Id} on {request.Hosts.Count.ToString(CultureInfo.InvariantCulture)} host(s), run {run.Id}", ct).ConfigureAwait(false);
+
+        var point = new RollbackPoint
+        {
+            Id = pointId,
+            Environment = request.Environment,
+            PatchDigest = digest,
+            PatchId = set.Id,
+            CreatedAt = time.GetUtcNow(),
+        };
+
+        // Databases: a dump of each before anything changes, then the pending migrations, once per environment.
+        var pendingMigrations = plans.Any(p => p.Plan.Pending.Count > 0);
+        if (pendingMigrations || request.Hosts.Count > 0)
+        {
+            foreach (var (name, connection) in request.Databases.OrderBy(d => d.Key, StringComparer.Ordinal))
+            {
+                progress?.Report($"{request.Environment}/{name}: database rollback point (dump)");
+                var dbPoint = await databases.CreatePointAsync(name, connection,
+                    Path.Combine(stateDirectory, "rollback", pointId), ct).ConfigureAwait(false);
+                point = point with { Databases = [.. point.Databases, dbPoint] };
+                await store.SaveRollbackPointAsync(point, ct).ConfigureAwait(false);
+                await AuditAsync(request.Actor, "rollback-point.database", $"{request.Environment}/{name}", digest,
+                    $"{pointId}: dump {dbPoint.Dump}", ct).ConfigureAwait(false);
+            }
+        }
+        foreach (var (migration, connection, plan) in plans.Where(p => p.Plan.Pending.Count > 0))
+        {
+            progress?.Report($"{request.Environment}/{migration.Database}: migrations {string.Join(", ", plan.Pending)}");
+            var record = run.Databases.First(d => d.Database == migration.Database);
+            try
+            {
+                var applied = await databases.MigrateAsync(connection, migration, digest, request.Actor, ct).ConfigureAwait(false);
+                record = record with { Applied = applied };
+                await AuditAsync(request.Actor, "apply.migrations", $"{request.Environment}/{migration.Database}", digest,
+                    "applied " + string.Join(", ", applied), ct).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is StageproofException)
+            {
+                record = record with { Message = ex.Message };
+                run = run with { Databases = run.Databases.Select(d => d.Database == record.Database ? record : d).ToList(), FinishedAt = time.GetUtcNow() };
+                await store.SavePatchRunAsync(run, ct).ConfigureAwait(false);
+                await AuditAsync(request.Actor, "apply.migrations", $"{request.Environment}/{migration.Database}", digest,
+                    "failed: " + ex.Message, ct).ConfigureAwait(false);
+                throw;
+            }
+            run = run with { Databases = run.Databases.Select(d => d.Database == record.Database ? record : d).ToList() };
+            await store.SavePatchRunAsync(run, ct).ConfigureAwait(false);
+        }
+
+        var stop = false;
+        var index = 0;
+        foreach (var host in request.Hosts)
+        {
+            index++;
+            if (stop)
+            {
+                run = run.WithHost(new HostRunRecord { Host = host.Name, Message = "not started: an earlier host failed" });
+                await store.SavePatchRunAsync(run, ct).ConfigureAwait(false);
+                continue;
+            }
+            var prefix = $"[{index.ToString(CultureInfo.InvariantCulture)}/{request.Hosts.Count.ToString(CultureInfo.InvariantCulture)} {clock.Elapsed.TotalSeconds.ToString("0", CultureInfo.InvariantCulture)}s] {host.Name}";
+            (run, point) = await ApplyHostAsync(request, host, run, point, prefix, progress, ct).ConfigureAwait(false);
+            var status = run.Hosts.First(h => h.Host == host.Name).Status;
+            if (status is HostRunStatus.RolledBack or HostRunStatus.FailedNeedsAttention && !request.KeepGoing)
+            {
+                stop = true;
+            }
+        }
+
+        run = run with { FinishedAt = time.GetUtcNow() };
+        await store.SavePatchRunAsync(run, ct).ConfigureAwait(false);
+        await AuditAsync(request.Actor, "apply.finish", request.Environment, digest, Summary(run), ct).ConfigureAwait(false);
+        return run;
+    }
+
+    private async Task<(PatchRun, RollbackPoint)> ApplyHostAsync(ApplyRequest request, HostConfig host, PatchRun run,
+        RollbackPoint point, string prefix, IProgress<string>? progress, CancellationToken ct)
+    {
+        var set = request.PatchSet.Set;
+        var digest = request.PatchSet.Digest;
+        var record = new HostRunRecord { Host = host.Name, Status = HostRunStatus.InProgress };
+        HostPoint? hostPoint = null;
+
+        async Task Step(string step)
+        {
+            progress?.Report($"{prefix}: {step}");
+            record = record with { Step = step };
+            run = run.WithHost(record);
+            await store.SavePatchRunAsync(run, ct).ConfigureAwait(false);
+        }
+
+        var transport = transports.Create(host);
+        await using (transport.ConfigureAwait(false))
+        {
+            var patcher = new HostPatcher(transport, commandTimeout);
+            try
+            {
+                await Step("inspect").ConfigureAwait(false);
+                var conffiles = await patcher.ConffilesAsync(set.Packages.Select(p => p.Name), ct).ConfigureAwait(false);
+                var scope = Scope(request.Rules, set, conffiles);
+                var before = await CollectAsync(host, transport, scope, request.Environment, ct).ConfigureAwait(false);
+                var beforeDigest = await store.SaveManifestAsync(before, ct).ConfigureAwait(false);
+                record = record with { ManifestBefore = beforeDigest };
+                var missing = PatchScope.Missing(set, before);
+                if (missing.Count == 0)
+                {
+                    record = record with { Status = HostRunStatus.AlreadyApplied, Step = "done", Message = "already applied: nothing to do", FinishedAt = time.GetUtcNow() };
+                    run = run.WithHost(record);
+                    await store.SavePatchRunAsync(run, ct).ConfigureAwait(false);
+                    await AuditAsync(request.Actor, "apply.host", host.Name, digest, "already applied", ct).ConfigureAwait(false);
+                    progress?.Report($"{prefix}: already applied");
+                    return (run, point);
+                }
+
+                await Step("rollback-point").ConfigureAwait(false);
+                var directory = HostPatcher.PointDirectory(point.Id);
+                hostPoint = new HostPoint { Host = host.Name, Directory = directory, ManifestBefore = beforeDigest };
+                // Recorded before anything is saved on the host, so even a point cut short is found and cleaned up.
+                point = WithHostPoint(point, hostPoint);
+                await store.SaveRollbackPointAsync(point, ct).ConfigureAwait(false);
+                var (saved, absent) = await patcher.SaveFilesAsync(directory, scope.Track, ct).ConfigureAwait(false);
+                hostPoint = hostPoint with { Files = saved, AbsentFiles = absent };
+                if (snapshots?.Covers(host.Name) == true)
+                {
+                    hostPoint = hostPoint with { Snapshot = await snapshots.SnapshotAsync(host.Name, point.Id, ct).ConfigureAwait(false) };
+                }
+                point = WithHostPoint(point, hostPoint);
+                await store.SaveRollbackPointAsync(point, ct).ConfigureAwait(false);
+
+                var files = PatchScope.Files(set);
+                if (set.Repositories.Count > 0)
+                {
+                    await Step("repositories").ConfigureAwait(false);
+                    await patcher.WriteFileAsync(files.First(f => f.Path == PatchScope.RepositoryFile(set)), ct).ConfigureAwait(false);
+                    await patcher.UpdatePackageListsAsync(ct).ConfigureAwait(false);
+                }
+                if (set.Packages.Count > 0)
+                {
+                    await Step("keep-packages").ConfigureAwait(false);
+                    if (set.Repositories.Count == 0)
+                    {
+                        await patcher.UpdatePackageListsAsync(ct).ConfigureAwait(false);
+                    }
+                    var changes = await patcher.SimulateAsync(set.Packages, ct).ConfigureAwait(false);
+                    hostPoint = hostPoint with { Packages = await patcher.KeepOldPackagesAsync(directory, changes, ct).ConfigureAwait(false) };
+                    point = WithHostPoint(point, hostPoint);
+                    await store.SaveRollbackPointAsync(point, ct).ConfigureAwait(false);
+                }
+                await AuditAsync(request.Actor, "rollback-point.host", host.Name, digest,
+                    $"{point.Id}: {hostPoint.Packages.Count(p => p.KeptDeb is not null).ToString(CultureInfo.InvariantCulture)} package(s) kept, " +
+                    $"{hostPoint.Files.Count.ToString(CultureInfo.InvariantCulture)} file(s) saved" + (hostPoint.Snapshot is null ? "" : ", overlay snapshot"), ct).ConfigureAwait(false);
+
+                foreach (var command in set.Commands.Pre)
+                {
+                    await Step("pre-commands").ConfigureAwait(false);
+                    await patcher.RunPatchCommandAsync("pre", command, ct).ConfigureAwait(false);
+                }
+                if (set.Packages.Count > 0)
+                {
+                    await Step("packages").ConfigureAwait(false);
+                    await patcher.InstallAsync(set.Packages, request.Conffiles, ct).ConfigureAwait(false);
+                }
+                foreach (var file in set.Files)
+                {
+                    await Step("files").ConfigureAwait(false);
+                    await patcher.WriteFileAsync(file, ct).ConfigureAwait(false);
+                }
+                foreach (var command in set.Commands.Post)
+                {
+                    await Step("post-commands").ConfigureAwait(false);
+                    await patcher.RunPatchCommandAsync("post", command, ct).ConfigureAwait(false);
+                }
+
+                await Step("verify").ConfigureAwait(false);
+                var after = await CollectAsync(host, transport, scope, request.Environment, ct).ConfigureAwait(false);
+                var afterDigest = await store.SaveManifestAsync(after, ct).ConfigureAwait(false);
+                var stillMissing = PatchScope.Missing(set, after);
+                if (stillMissing.Count > 0)
+                {
+                    throw new StepFailedException(host.Name, "verify", "after applying, " + string.Join("; ", stillMissing));
+                }
+                record = record with { Status = HostRunStatus.Applied, Step = "done", ManifestAfter = afterDigest, FinishedAt = time.GetUtcNow() };
+                run = run.WithHost(record);
+                await store.SavePatchRunAsync(run, ct).ConfigureAwait(false);
+                await AuditAsync(request.Actor, "apply.host", host.Name, digest, $"applied; manifest {afterDigest[..12]}", ct).ConfigureAwait(false);
+                progress?.Report($"{prefix}: applied");
+                return (run, point);
+            }
+            catch (Exception ex) when (ex is StageproofException && !ct.IsCancellationRequested)
+            {
+                var failedAt = record.Step ?? "inspect";
+                var reason = $"failed at {failedAt}: {ex.Message}";
+                progress?.Report($"{prefix}: {reason}");
+                await AuditAsync(request.Actor, "apply.host", host.Name, digest, reason, ct).ConfigureAwait(false);
+                if (hostPoint is null || !request.AutoRollback)
+                {
+                    record = record with
+                    {
+                        Status = HostRunStatus.FailedNeedsAttention,
+                        Message = reason + (hostPoint is null ? " (nothing was changed on the host)" : " (automatic rollback is off)"),
+                        FinishedAt = time.GetUtcNow(),
+                    };
+                    run = run.WithHost(record);
+                    await store.SavePatchRunAsync(run, ct).ConfigureAwait(false);
+                    return (run, point);
+                }
+                await Step("auto-rollback").ConfigureAwait(false);
+                var (status2, message, residue) = await RollbackHostAsync(host, hostPoint, set, request.Rules, request.Environment,
+                    request.Actor, digest, progress, prefix, ct).ConfigureAwait(false);
+                record = record with
+                {
+                    Status = status2,
+                    Message = reason + "; " + message,
+                    Residue = residue,
+                    FinishedAt = time.GetUtcNow(),
+                };
+                run = run.WithHost(record);
+                await store.SavePatchRunAsync(run, ct).ConfigureAwait(false);
+                return (run, point);
+            }
+        }
+    }
+
+    /// <summary>Rolls an environment (or some of its hosts) back to a point, then checks each host against its
+    /// manifest from before the change on the touched scope.</summary>
+    public async Task<PatchRun> RollbackAsync(RollbackRequest request, IProgress<string>? progress, CancellationToken ct)
+    {
+        var point = request.Point;
+        var set = request.PatchSet;
+        var clock = Stopwatch.StartNew();
+        var run = new PatchRun
+        {
+            Id = NewId("rollback"),
+            Kind = RunKind.Rollback,
+            PatchDigest = point.PatchDigest,
+            PatchId = point.PatchId,
+            Environment = point.Environment,
+            Actor = request.Actor,
+            StartedAt = time.GetUtcNow(),
+            RollbackPoint = point.Id,
+            Hosts = request.Hosts.Select(h => new HostRunRecord { Host = h.Name }).ToList(),
+        };
+        await store.SavePatchRunAsync(run, ct).ConfigureAwait(false);
+        await AuditAsync(request.Actor, "rollback.start", point.Environment, point.PatchDigest, $"to point {point.Id}, run {run.Id}", ct).ConfigureAwait(false);
+
+        // Databases first: the old application version starts against the schema it knew.
+        var restores = new List<DatabaseRestoreRecord>();
+        foreach (var dbPoint in point.Databases)
+        {
+            if (!request.Databases.TryGetValue(dbPoint.Database, out var connection))
+            {
+                restores.Add(new DatabaseRestoreRecord { Database = dbPoint.Database, Why = "the environment no longer names this database; not restored" });
+                continue;
+            }
+            progress?.Report($"{point.Environment}/{dbPoint.Database}: comparing with the point");
+            var changed = await databases.SchemaChangedAsync(dbPoint, connection, ct).ConfigureAwait(false);
+            var discarded = await databases.WritesSinceAsync(dbPoint, connection, ct).ConfigureAwait(false);
+            var restore = request.Database == DatabaseRestoreMode.Restore || (request.Database == DatabaseRestoreMode.Auto && changed);
+            var why = changed ? "its schema changed since the point" : "its schema is as at the point";
+            if (restore)
+            {
+                progress?.Report($"{point.Environment}/{dbPoint.Database}: restoring the dump ({why})");
+                await databases.RestoreAsync(dbPoint, connection, ct).ConfigureAwait(false);
+            }
+            var record = new DatabaseRestoreRecord { Database = dbPoint.Database, Needed = changed, Restored = restore, Why = why, Discarded = discarded };
+            restores.Add(record);
+            await AuditAsync(request.Actor, "rollback.database", $"{point.Environment}/{dbPoint.Database}", point.PatchDigest,
+                (restore ? "restored" : "not restored") + $" ({why}); " + (discarded.Count == 0 ? "no data written since the point"
+                    : (restore ? "discarded: " : "a restore would discard: ") + string.Join("; ", discarded)), ct).ConfigureAwait(false);
+        }
+        run = run with { Restores = restores };
+        await store.SavePatchRunAsync(run, ct).ConfigureAwait(false);
+
+        var index = 0;
+        foreach (var host in request.Hosts)
+        {
+            index++;
+            var prefix = $"[{index.ToString(CultureInfo.InvariantCulture)}/{request.Hosts.Count.ToString(CultureInfo.InvariantCulture)} {clock.Elapsed.TotalSeconds.ToString("0", CultureInfo.InvariantCulture)}s] {host.Name}";
+            var hostPoint = point.Hosts.FirstOrDefault(h => h.Host == host.Name);
+            if (hostPoint is null)
+            {
+                run = run.WithHost(new HostRunRecord { Host = host.Name, Status = HostRunStatus.AlreadyApplied, Message = "the point holds nothing for this host (the change never reached it)" });
+                continue;
+            }
+            run = run.WithHost(new HostRunRecord { Host = host.Name, Status = HostRunStatus.InProgress, Step = "rollback" });
+            await store.SavePatchRunAsync(run, ct).ConfigureAwait(false);
+            var (status, message, residue) = await RollbackHostAsync(host, hostPoint, set, request.Rules, point.Environment,
+                request.Actor, point.PatchDigest, progress, prefix, ct).ConfigureAwait(false);
+            run = run.WithHost(new HostRunRecord { Host = host.Name, Status = status, Step = "done", Message = message, Residue = residue, FinishedAt = time.GetUtcNow() });
+            await store.SavePatchRunAsync(run, ct).ConfigureAwait(false);
+        }
+
+        run = run with { FinishedAt = time.GetUtcNow() };
+        await store.SavePatchRunAsync(run, ct).ConfigureAwait(false);
+        if (run.Succeeded && request.Hosts.Count == point.Hosts.Count)
+        {
+            await store.SaveRollbackPointAsync(point with { Status = RollbackPointStatus.RolledBack }, ct).ConfigureAwait(false);
+        }
+        await AuditAsync(request.Actor, "rollback.finish", point.Environment, point.PatchDigest, Summary(run), ct).ConfigureAwait(false);
+        return run;
+    }
+
+    private async Task<(HostRunStatus Status, string Message, IReadOnlyList<string> Residue)> RollbackHostAsync(HostConfig host,
+        HostPoint hostPoint, PatchSet set, DriftRules rules, string environment, string actor, string digest,
+        IProgress<string>? progress, string prefix, CancellationToken ct)
+    {
+        try
+        {
+            var transport = transports.Create(host);
+            await using (transport.ConfigureAwait(false))
+            {
+                var patcher = new HostPatcher(transport, commandTimeout);
+                progress?.Report($"{prefix}: restoring {hostPoint.Packages.Count(p => p.KeptDeb is not null).ToString(CultureInfo.InvariantCulture)} kept package(s) and {hostPoint.Files.Count.ToString(CultureInfo.InvariantCulture)} file(s)");
+                await patcher.RestoreAsync(hostPoint, ct).ConfigureAwait(false);
+                // The set's post commands restart what it restarted, now on the restored packages and files.
+                foreach (var command in set.Commands.Post)
+                {
+                    await patcher.RunPatchCommandAsync("post", command, ct).ConfigureAwait(false);
+                }
+                var residue = await ResidueAsync(host, transport, hostPoint, rules, environment, ct).ConfigureAwait(false);
+                var how = "restored from the kept packages and saved files";
+                if (residue.Count > 0 && hostPoint.Snapshot is not null && snapshots is not null)
+                {
+                    progress?.Report($"{prefix}: residue after restore ({string.Join("; ", residue)}); restoring the overlay snapshot");
+                    await snapshots.RestoreAsync(host.Name, hostPoint.Snapshot, ct).ConfigureAwait(false);
+                    residue = await ResidueAsync(host, transport, hostPoint, rules, environment, ct).ConfigureAwait(false);
+                    how = "restored from the overlay snapshot";
+                }
+                if (residue.Count > 0)
+                {
+                    var message = $"{how}, but it differs from its manifest before the change: {string.Join("; ", residue)}";
+                    await AuditAsync(actor, "rollback.host", host.Name, digest, "needs attention: " + message, ct).ConfigureAwait(false);
+                    progress?.Report($"{prefix}: NEEDS ATTENTION: {message}");
+                    return (HostRunStatus.FailedNeedsAttention, message, residue);
+                }
+                await AuditAsync(actor, "rollback.host", host.Name, digest, $"rolled back; {how}; matches manifest {hostPoint.ManifestBefore[..12]} on the touched scope", ct).ConfigureAwait(false);
+                progress?.Report($"{prefix}: rolled back, matches its manifest from before the change");
+                return (HostRunStatus.RolledBack, $"rolled back ({how}); matches its manifest from before the change", []);
+            }
+        }
+        catch (Exception ex) when (ex is StageproofException && !ct.IsCancellationRequested)
+        {
+            await AuditAsync(actor, "rollback.host", host.Name, digest, "rollback failed: " + ex.Message, ct).ConfigureAwait(false);
+            progress?.Report($"{prefix}: ROLLBACK FAILED: {ex.Message}");
+            return (HostRunStatus.FailedNeedsAttention, "rollback failed: " + ex.Message, []);
+        }
+    }
+
+    private async Task<IReadOnlyList<string>> ResidueAsync(HostConfig host, ITransport transport, HostPoint hostPoint, DriftRules rules,
+        string environment, CancellationToken ct)
+    {
+        var before = (await store.FindManifestAsync(hostPoint.ManifestBefore, ct).ConfigureAwait(false))?.Manifest
+            ?? throw new InfrastructureException(host.Name, $"the manifest from before the change ({hostPoint.ManifestBefore[..12]}) is not in the state store");
+        var scope = rules with { Track = [.. rules.Track, .. hostPoint.Files, .. hostPoint.AbsentFiles] };
+        var after = await CollectAsync(host, transport, scope, environment, ct).ConfigureAwait(false);
+        await store.SaveManifestAsync(after, ct).ConfigureAwait(false);
+        return PatchScope.Residue(before, after, hostPoint);
+    }
+
+    private async Task<Manifest> CollectAsync(HostConfig host, ITransport transport, DriftRules scope, string environment, CancellationToken ct)
+    {
+        var collector = new HostFactsCollector(time) { PendingUpgrades = false, Timeout = commandTimeout };
+        return await collector.CollectAsync(host, transport, scope, environment, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>The tracked config, plus every file the set writes, plus the conffiles of the packages it changes.</summary>
+    private static DriftRules Scope(DriftRules rules, PatchSet set, IReadOnlyList<string> conffiles) => rules with
+    {
+        Track = rules.Track.Concat(PatchScope.Files(set).Select(f => f.Path)).Concat(conffiles).Distinct(StringComparer.Ordinal).ToList(),
+    };
+
+    private static RollbackPoint WithHostPoint(RollbackPoint point, HostPoint hostPoint) => point with
+    {
+        Hosts = [.. point.Hosts.Where(h => h.Host != hostPoint.Host), hostPoint],
+    };
+
+    private Task AuditAsync(string actor, string action, string target, string digest, string outcome, CancellationToken ct) =>
+        store.AppendAsync(new AuditEvent { Actor = actor, Action = action, Target = target, PayloadDigest = digest, Outcome = outcome }, ct);
+
+    private string NewId(string kind) =>
+        $"{kind}-{time.GetUtcNow().UtcDateTime.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(3))}";
+
+    public static string Summary(PatchRun run) => string.Join(", ",
+        run.Hosts.GroupBy(h => h.Status).OrderBy(g => g.Key).Select(g => $"{Status(g.Key)}: {string.Join(" ", g.Select(h => h.Host))}"));
+
+    public static string Status(HostRunStatus status) => status switch
+    {
+        HostRunStatus.NotStarted => "not started (untouched)",
+        HostRunStatus.InProgress => "in progress",
+        HostRunStatus.Applied => "applied",
+        HostRunStatus.AlreadyApplied => "already applied",
+        HostRunStatus.RolledBack => "rolled back",
+        _ => "failed, needs attention",
+    };
+}
