@@ -8,6 +8,8 @@ using Stageproof.Core;
 using Stageproof.Core.Configuration;
 using Stageproof.Core.Drift;
 using Stageproof.Core.Hosts;
+using Stageproof.Core.Patches;
+using Stageproof.Hosts.Apply;
 using Stageproof.Lab;
 
 namespace Stageproof.Cli.Commands;
@@ -106,11 +108,95 @@ internal static class DemoCommand
                 ? $"Staging mirrors production again: fidelity {after.Fidelity.ToString("0.0%", CultureInfo.InvariantCulture)}. Every step above is in the audit log: 'stageproof audit log', 'stageproof audit verify'."
                 : "Staging still differs from production; see the table above.");
 
+            var patched = verdict && await PatchStoryAsync(session, lab, ct).ConfigureAwait(false);
+
             ui.Human.Write(new Rule().LeftJustified());
-            ui.Say($"Explore: stageproof --config {lab.ConfigFile} drift prod staging | facts prod | audit log. Tear down: stageproof lab down --dir {lab.Directory}");
-            return verdict ? ExitCodes.Ok : ExitCodes.Finding;
+            ui.Say($"Explore: stageproof --config {lab.ConfigFile} drift prod staging | facts prod | patch list | rollback --env staging --list | audit log. Tear down: stageproof lab down --dir {lab.Directory}");
+            return verdict && patched ? ExitCodes.Ok : ExitCodes.Finding;
         }));
         return command;
+    }
+
+    private const string FixPatchSet = """
+        # The security fix, as an immutable patch set: exact version, change record, and how to restart.
+        id: ACME-2026-11-01
+        title: acme-mail 1.1 security update
+        ticket: INC-4711
+        reason: the mailbox endpoint answers for another user's token
+        root_cause: the token's owner was not compared with the mailbox owner
+        severity: critical
+        author: demo
+        packages:
+          - { name: acme-mail, version: "1.1-1" }
+        commands:
+          post: [{ run: "service acme-mail restart", timeout: 60 }]
+        """;
+
+    /// <summary>Steps 7-9: freeze the fix, apply it to staging behind a rollback point, and roll it back.</summary>
+    private static async Task<bool> PatchStoryAsync(CliSession session, LabManager lab, CancellationToken ct)
+    {
+        var ui = session.Ui;
+        Step(ui, 7, "Freeze the fix: an immutable, content-addressed patch set");
+        var file = Path.Combine(lab.Directory, "patches", "acme-mail-1.1.yaml");
+        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+        await File.WriteAllTextAsync(file, FixPatchSet, ct).ConfigureAwait(false);
+        var frozen = PatchSetFreezer.Freeze(file);
+        var store = await session.StoreAsync(ct).ConfigureAwait(false);
+        await store.SavePatchSetAsync(frozen, ct).ConfigureAwait(false);
+        await session.AuditAsync("patch.freeze", frozen.Set.Id, "by demo", frozen.Digest, cancellationToken: ct).ConfigureAwait(false);
+        ui.Say($"{file} frozen as {frozen.Digest}. From here on everything names it by this digest: what staging proves is byte for byte what production gets.");
+
+        Step(ui, 8, "Apply it to staging, behind a rollback point");
+        var runs = new PatchRuns(session);
+        var staging = runs.Environment("staging");
+        var stored = (await store.FindPatchSetAsync(frozen.Digest, ct).ConfigureAwait(false))!;
+        var engine = await runs.EngineAsync(ct).ConfigureAwait(false);
+        var apply = await engine.ApplyAsync(new ApplyRequest
+        {
+            PatchSet = stored,
+            Environment = staging.Name,
+            Hosts = runs.Hosts(staging, null),
+            Databases = staging.Databases,
+            Rules = session.Config.Drift,
+            Actor = session.Actor,
+        }, runs.Progress(), ct).ConfigureAwait(false);
+        var point = apply.RollbackPoint is { } id ? await store.FindRollbackPointAsync(id, ct).ConfigureAwait(false) : null;
+        runs.Render(apply, point);
+        if (!apply.Succeeded || point is null)
+        {
+            ui.Error("the fix did not apply to staging; see the table above");
+            return false;
+        }
+        ui.Say($"Before anything changed, rollback point {point.Id} was taken:");
+        foreach (var h in point.Hosts)
+        {
+            foreach (var p in h.Packages.Where(p => p.KeptDeb is not null))
+            {
+                ui.Say($"  {h.Host}: the exact installed {p.Name} {p.OldVersion} kept as {p.KeptDeb}, so going back never depends on a mirror");
+            }
+            ui.Say($"  {h.Host}: {h.Files.Count} config file(s) saved with owner and mode; manifest {h.ManifestBefore[..12]} recorded" +
+                (h.Snapshot is null ? "" : "; an overlay snapshot of the whole host as a last resort"));
+        }
+        foreach (var d in point.Databases)
+        {
+            ui.Say($"  database {d.Database}: dumped to {d.Dump}");
+        }
+
+        Step(ui, 9, "Roll it back, and prove the host is as it was");
+        var rollback = await engine.RollbackAsync(new RollbackRequest
+        {
+            Point = point,
+            PatchSet = stored.Set,
+            Hosts = runs.Hosts(staging, null),
+            Databases = staging.Databases,
+            Rules = session.Config.Drift,
+            Actor = session.Actor,
+        }, runs.Progress(), ct).ConfigureAwait(false);
+        runs.Render(rollback, null);
+        ui.Say(rollback.Succeeded
+            ? "Every host's packages, config files and services match its manifest from before the change; the database needed no restore, so no data written meanwhile was lost."
+            : "The rollback left residue; see the table above.");
+        return rollback.Succeeded;
     }
 
     private static async Task<EnvironmentDrift> DriftAsync(CliSession session, CancellationToken ct)

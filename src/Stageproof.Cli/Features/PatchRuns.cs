@@ -16,7 +16,7 @@ internal sealed class PatchRuns(CliSession session)
     {
         var store = await session.StoreAsync(ct).ConfigureAwait(false);
         return new PatchEngine(store, session.Transports(), new PostgresDatabasePatcher(), session.Time, session.StateDirectory,
-            session.Config.Ssh.CommandTimeout, LabHostSnapshots.ForConfig(session.ConfigPath));
+            session.Config.Ssh.CommandTimeout, LabHostSnapshots.ForConfigFile(session.ConfigPath));
     }
 
     public EnvironmentConfig Environment(string name) =>

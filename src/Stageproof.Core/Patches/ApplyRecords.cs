@@ -92,7 +92,7 @@ public sealed record HostPoint
     public IReadOnlyList<string> AbsentFiles { get; init; } = [];
     /// <summary>The host's manifest digest before the change; a rollback must return to it on the touched scope.</summary>
     public required string ManifestBefore { get; init; }
-    /// <summary>An overlay snapshot of the whole host, when the host is a lab host.</summary>
+    /// <summary>The id of a whole-host snapshot (the lab's overlay roots) taken for this point, if any.</summary>
     public string? Snapshot { get; init; }
 }
 

@@ -226,7 +226,8 @@ public sealed class PatchEngine(
                 hostPoint = hostPoint with { Files = saved, AbsentFiles = absent };
                 if (snapshots?.Covers(host.Name) == true)
                 {
-                    hostPoint = hostPoint with { Snapshot = await snapshots.SnapshotAsync(host.Name, point.Id, ct).ConfigureAwait(false) };
+                    await snapshots.SnapshotAsync(host.Name, point.Id, ct).ConfigureAwait(false);
+                    hostPoint = hostPoint with { Snapshot = point.Id };
                 }
                 point = WithHostPoint(point, hostPoint);
                 await store.SaveRollbackPointAsync(point, ct).ConfigureAwait(false);
@@ -427,7 +428,12 @@ public sealed class PatchEngine(
                 {
                     progress?.Report($"{prefix}: residue after restore ({string.Join("; ", residue)}); restoring the overlay snapshot");
                     await snapshots.RestoreAsync(host.Name, hostPoint.Snapshot, ct).ConfigureAwait(false);
-                    residue = await ResidueAsync(host, transport, hostPoint, rules, environment, ct).ConfigureAwait(false);
+                    // The restore restarted the host's sshd: a fresh connection.
+                    var fresh = transports.Create(host);
+                    await using (fresh.ConfigureAwait(false))
+                    {
+                        residue = await ResidueAsync(host, fresh, hostPoint, rules, environment, ct).ConfigureAwait(false);
+                    }
                     how = "restored from the overlay snapshot";
                 }
                 if (residue.Count > 0)
