@@ -153,12 +153,13 @@ public sealed partial class LabManager
 
         // 2. Stop everything running in the root, then unmount it.
         var down = Stopwatch.StartNew();
-        var stopped = 0;
+        var running = Processes.RootedUnder(h.Root).Count(Processes.Alive);
         if (Mounts.IsMountPoint(h.Root))
         {
             await StopHostServicesAsync(h, cancellationToken).ConfigureAwait(false);
-            stopped = await Processes.StopAllAsync(h.Root, TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
         }
+        // Whatever is left, even of a host an interrupted restore left half-mounted: SIGTERM, then SIGKILL.
+        await Processes.StopAllAsync(h.Root, TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
         await store.UpdateAsync(_ => h.SshdPid = null, cancellationToken).ConfigureAwait(false);
         await Mounts.UnmountAllUnderAsync(h.Root, cancellationToken).ConfigureAwait(false);
         var prefix = h.Root.TrimEnd('/') + "/";
@@ -187,7 +188,7 @@ public sealed partial class LabManager
         {
             await BaseImage.RemoveAsync(old, cancellationToken).ConfigureAwait(false);
         }
-        return new LabSnapshotRestore(snapshotId, host, stopped, acme, copied, outage, sw.Elapsed);
+        return new LabSnapshotRestore(snapshotId, host, running, acme, copied, outage, sw.Elapsed);
     }
 
     /// <summary>Removes a snapshot's copy and its record; false when there was none.</summary>
