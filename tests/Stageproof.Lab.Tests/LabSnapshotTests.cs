@@ -121,6 +121,56 @@ public sealed class LabSnapshotTests(SnapshotLabFixture fixture) : IClassFixture
     }
 
     [SkippableFact]
+    public async Task A_restore_interrupted_during_the_outage_is_recorded_and_a_second_restore_recovers_the_host()
+    {
+        fixture.Require();
+        var host = fixture.Up.Hosts.Single(h => h.Name == "prod-app-2");
+        await Lab.SnapshotAsync(host.Name, "interrupted", CancellationToken.None);
+        await Ssh(host, "echo changed > /etc/stageproof-interrupted");
+
+        using var cts = new CancellationTokenSource();
+        var restore = Lab.RestoreSnapshotAsync(host.Name, "interrupted", cts.Token);
+        var sw = Stopwatch.StartNew();
+        while (await TcpOpenAsync(host.Address, host.Port) && sw.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            await Task.Delay(5);
+        }
+        await Task.Delay(100);
+        cts.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => restore);
+        using (var state = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(Lab.Directory, "lab.json"))))
+        {
+            var recorded = state.RootElement.GetProperty("hosts").EnumerateArray().Single(h => h.GetProperty("name").GetString() == host.Name);
+            Assert.Equal("interrupted", recorded.GetProperty("restoring").GetString());
+        }
+        var status = (await Lab.StatusAsync()).Hosts.Single(h => h.Name == host.Name);
+        Console.WriteLine($"interrupted after {sw.Elapsed.TotalSeconds:0.00}s: {status}");
+
+        var again = await Lab.RestoreSnapshotAsync(host.Name, "interrupted", CancellationToken.None);
+        Console.WriteLine($"RESTORE after an interrupted one took {again.Elapsed.TotalSeconds:0.00}s");
+        Assert.Equal("absent", (await Ssh(host, "test -e /etc/stageproof-interrupted && echo present || echo absent")).Trim());
+        Assert.True((await Lab.StatusAsync()).Healthy);
+        var root = host.Root;
+        Assert.Equal(5, File.ReadAllLines("/proc/mounts").Select(l => l.Split(' ')[1]).Count(m => m == root || m.StartsWith(root + "/", StringComparison.Ordinal)));
+        Assert.Equal(["root", "upper", "work"], Directory.EnumerateDirectories(Path.GetDirectoryName(root)!).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        await Lab.DeleteSnapshotAsync(host.Name, "interrupted", CancellationToken.None);
+    }
+
+    private static async Task<bool> TcpOpenAsync(string address, int port)
+    {
+        using var client = new System.Net.Sockets.TcpClient();
+        try
+        {
+            await client.ConnectAsync(address, port).WaitAsync(TimeSpan.FromSeconds(2));
+            return true;
+        }
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or TimeoutException)
+        {
+            return false;
+        }
+    }
+
+    [SkippableFact]
     public async Task Hostile_or_unknown_names_are_refused_before_anything_is_touched()
     {
         fixture.Require();
