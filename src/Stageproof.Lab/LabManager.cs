@@ -119,7 +119,7 @@ public sealed partial class LabManager(LabOptions options)
         var state = LabState.Load(Directory);
         var hostsDir = Path.Combine(Directory, "hosts");
         var dbDir = Path.Combine(Directory, "db");
-        var wasUp = state is not null || System.IO.Directory.Exists(hostsDir) || System.IO.Directory.Exists(dbDir) || Mounts.Under(Directory).Count > 0;
+        var wasUp = state is not null || System.IO.Directory.Exists(hostsDir) || System.IO.Directory.Exists(dbDir) || System.IO.Directory.Exists(SnapshotsDirectory) || Mounts.Under(Directory).Count > 0;
         if (!wasUp)
         {
             return new LabDownResult(false, 0, 0, 0, 0, sw.Elapsed);
@@ -156,12 +156,13 @@ public sealed partial class LabManager(LabOptions options)
             }
         }
         var (unmounted, lazy) = await Mounts.UnmountAllUnderAsync(Directory, cancellationToken).ConfigureAwait(false);
-        foreach (var d in new[] { hostsDir, dbDir, Path.Combine(Directory, "logs") })
+        foreach (var d in new[] { hostsDir, dbDir, Path.Combine(Directory, "logs"), SnapshotsDirectory })
         {
             await BaseImage.RemoveAsync(d, cancellationToken).ConfigureAwait(false);
         }
         File.Delete(LabState.PathIn(Directory));
         File.Delete(ConfigFile);
+        File.Delete(Path.Combine(Directory, "snapshots.lock"));
         progress?.Report($"lab down in {sw.Elapsed.TotalSeconds:0.0}s: {stopped} processes, {dbs} databases stopped, {unmounted + lazy} mounts removed" +
                          (lazy > 0 ? $" ({lazy} lazily)" : ""));
         return new LabDownResult(true, stopped, dbs, unmounted, lazy, sw.Elapsed);
@@ -337,9 +338,10 @@ public sealed partial class LabManager(LabOptions options)
         {
             problems.Add($"app hosts: {Options.AppHosts} is out of range 1..50");
         }
-        if (Options.AddressOctet is < 1 or > 200)
+        // prod, qa and staging take octet, +10, +20: staging's must stay within 250 (clones check their own).
+        if (Options.AddressOctet is < 1 or > 230)
         {
-            problems.Add($"address octet: {Options.AddressOctet} is out of range 1..200");
+            problems.Add($"address octet: {Options.AddressOctet} is out of range 1..230");
         }
         if (problems.Count > 0)
         {

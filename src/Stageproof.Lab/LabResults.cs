@@ -29,3 +29,13 @@ public sealed record LabCloneResult(LabEnvironment Environment, IReadOnlyList<La
 
 /// <summary>The repository after <c>lab repo add/remove</c>: every package version it now offers.</summary>
 public sealed record LabRepoResult(IReadOnlyList<string> Packages, int HostsUpdated);
+
+/// <summary>A host snapshot: a copy of the host's overlay upper layer in <see cref="Path"/> (LABDIR/snapshots/ID/HOST).
+/// <see cref="Elapsed"/> is the time taking it took (zero when listed).</summary>
+public sealed record LabSnapshot(string Id, string Host, string Path, DateTimeOffset CreatedUtc, long Bytes, TimeSpan Elapsed);
+
+/// <summary>What a snapshot restore did: processes stopped in the host's root, whether acme-mail was started
+/// again; the copy (made while the host still ran), the outage (stop, swap, remount, sshd and acme-mail answering)
+/// and the whole.</summary>
+public sealed record LabSnapshotRestore(string Id, string Host, int ProcessesStopped, bool AcmeMailStarted,
+    TimeSpan Copy, TimeSpan Outage, TimeSpan Elapsed);

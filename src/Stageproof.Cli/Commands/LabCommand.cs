@@ -143,11 +143,83 @@ internal static class LabCommand
         }));
         var repo = new Command("repo", "The lab's local apt repository") { repoAdd };
 
+        var snapHost = new Argument<string>("HOST") { Description = "Lab host (e.g. prod-app-1)" };
+        var snapId = new Argument<string>("ID") { Description = "Snapshot id (a letter or '_', then letters, digits, '_' or '-')" };
+        var snapshot = new Command("snapshot", "Snapshot a host: a copy of its overlay upper layer in LABDIR/snapshots/ID/HOST") { snapHost, snapId };
+        snapshot.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
+        {
+            var result = await Manager(parse).SnapshotAsync(parse.GetValue(snapHost)!, parse.GetValue(snapId)!, ct).ConfigureAwait(false);
+            await session.AuditAsync("lab.snapshot", $"{result.Host} {result.Id}", $"{result.Bytes} bytes in {result.Path}", cancellationToken: ct).ConfigureAwait(false);
+            if (session.Ui.Json)
+            {
+                session.Ui.WriteJson(result);
+            }
+            else
+            {
+                session.Ui.Say($"Snapshot {result.Id} of {result.Host}: {result.Bytes / 1024 / 1024} MiB in {result.Path} ({result.Elapsed.TotalSeconds:0.00}s).");
+            }
+            return ExitCodes.Ok;
+        }));
+
+        var restore = new Command("restore", "Return a host exactly to a snapshot: stop, swap the upper layer, remount, restart sshd and acme-mail") { snapHost, snapId };
+        restore.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
+        {
+            var result = await Manager(parse).RestoreSnapshotAsync(parse.GetValue(snapHost)!, parse.GetValue(snapId)!, ct).ConfigureAwait(false);
+            await session.AuditAsync("lab.restore", $"{result.Host} {result.Id}",
+                $"outage {result.Outage.TotalSeconds:0.00}s, acme-mail started: {result.AcmeMailStarted}", cancellationToken: ct).ConfigureAwait(false);
+            if (session.Ui.Json)
+            {
+                session.Ui.WriteJson(result);
+            }
+            else
+            {
+                session.Ui.Say($"{result.Host} restored to {result.Id}: {result.ProcessesStopped} processes stopped, outage {result.Outage.TotalSeconds:0.00}s" +
+                               (result.AcmeMailStarted ? ", acme-mail healthy again." : "."));
+            }
+            return ExitCodes.Ok;
+        }));
+
+        var listHost = new Argument<string?>("HOST") { Description = "Only this host's snapshots", Arity = ArgumentArity.ZeroOrOne };
+        var snapshots = new Command("snapshots", "List host snapshots") { listHost };
+        snapshots.SetAction((parse, ct) => verbs.RunAsync(parse, session =>
+        {
+            var result = Manager(parse).ListSnapshots(parse.GetValue(listHost));
+            if (session.Ui.Json)
+            {
+                session.Ui.WriteJson(result);
+                return Task.FromResult(ExitCodes.Ok);
+            }
+            var table = new Table().Border(TableBorder.Rounded).AddColumns("host", "id", "taken (UTC)", "MiB", "path");
+            foreach (var s in result)
+            {
+                table.AddRow(s.Host, s.Id, s.CreatedUtc.ToString("u", CultureInfo.InvariantCulture), (s.Bytes / 1024 / 1024).ToString(CultureInfo.InvariantCulture), Markup.Escape(s.Path));
+            }
+            session.Ui.Human.Write(table);
+            return Task.FromResult(ExitCodes.Ok);
+        }));
+
+        var forget = new Command("snapshot-delete", "Delete a host snapshot") { snapHost, snapId };
+        forget.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
+        {
+            var (host, id) = (parse.GetValue(snapHost)!, parse.GetValue(snapId)!);
+            if (!await Manager(parse).DeleteSnapshotAsync(host, id, ct).ConfigureAwait(false))
+            {
+                throw new InputException($"lab snapshot-delete: host '{host}' has no snapshot '{id}'");
+            }
+            await session.AuditAsync("lab.snapshot.delete", $"{host} {id}", "deleted", cancellationToken: ct).ConfigureAwait(false);
+            session.Ui.Say($"Snapshot {id} of {host} deleted.");
+            return ExitCodes.Ok;
+        }));
+
         command.Subcommands.Add(up);
         command.Subcommands.Add(down);
         command.Subcommands.Add(status);
         command.Subcommands.Add(clone);
         command.Subcommands.Add(repo);
+        command.Subcommands.Add(snapshot);
+        command.Subcommands.Add(restore);
+        command.Subcommands.Add(snapshots);
+        command.Subcommands.Add(forget);
         return command;
     }
 

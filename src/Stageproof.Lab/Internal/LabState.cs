@@ -21,6 +21,8 @@ internal sealed class LabState
     public List<string> Mounts { get; set; } = [];
     public List<HostState> Hosts { get; set; } = [];
     public List<EnvState> Environments { get; set; } = [];
+    /// <summary>Host snapshots (LABDIR/snapshots/ID/HOST), recorded before the copy starts.</summary>
+    public List<SnapshotState> Snapshots { get; set; } = [];
 
     public static string PathIn(string labDir) => System.IO.Path.Combine(labDir, "lab.json");
 
@@ -42,9 +44,23 @@ internal sealed class HostState
     public List<string> Lower { get; set; } = [];
     public int? SshdPid { get; set; }
     public bool AcmeMail { get; set; }
+    /// <summary>Set while a snapshot restore is replacing this host's root (services stopped, mounts removed);
+    /// a host left with it set was interrupted midway: <c>lab down</c> cleans it up, or the restore is repeated.</summary>
+    public string? Restoring { get; set; }
 
     [JsonIgnore] public string Root => System.IO.Path.Combine(HostDir, "root");
     [JsonIgnore] public string Upper => System.IO.Path.Combine(HostDir, "upper");
+}
+
+internal sealed class SnapshotState
+{
+    public string Id { get; set; } = "";
+    public string Host { get; set; } = "";
+    public string Path { get; set; } = "";
+    public DateTimeOffset CreatedUtc { get; set; }
+    /// <summary>False until the copy finished and was synced; an incomplete snapshot is never restored.</summary>
+    public bool Complete { get; set; }
+    public long Bytes { get; set; }
 }
 
 internal sealed class EnvState
