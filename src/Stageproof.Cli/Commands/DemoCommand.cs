@@ -179,7 +179,7 @@ internal static class DemoCommand
         }
         foreach (var d in point.Databases)
         {
-            ui.Say($"  database {d.Database}: dumped to {d.Dump}");
+            ui.Say($"  database {d.Database}: dumped (pg_dump) into {d.Directory}");
         }
 
         Step(ui, 9, "Roll it back, and prove the host is as it was");

@@ -4,7 +4,6 @@ using Stageproof.Core;
 using Stageproof.Core.Configuration;
 using Stageproof.Core.Patches;
 using Stageproof.Hosts.Apply;
-using Stageproof.Hosts.Databases;
 using Stageproof.Lab;
 
 namespace Stageproof.Cli.Features;
@@ -15,7 +14,7 @@ internal sealed class PatchRuns(CliSession session)
     public async Task<PatchEngine> EngineAsync(CancellationToken ct)
     {
         var store = await session.StoreAsync(ct).ConfigureAwait(false);
-        return new PatchEngine(store, session.Transports(), new PostgresDatabasePatcher(), session.Time, session.StateDirectory,
+        return new PatchEngine(store, session.Transports(), new PostgresDatabasePatcher(session.Time), session.Time, session.StateDirectory,
             session.Config.Ssh.CommandTimeout, LabHostSnapshots.ForConfigFile(session.ConfigPath));
     }
 

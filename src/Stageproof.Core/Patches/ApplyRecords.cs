@@ -96,11 +96,11 @@ public sealed record HostPoint
     public string? Snapshot { get; init; }
 }
 
-/// <summary>A database's rollback point: a dump taken before the change.</summary>
+/// <summary>A database's rollback point: a dump taken before the change, kept in <see cref="Directory"/> on the control machine.</summary>
 public sealed record DatabasePoint
 {
     public required string Database { get; init; }
-    public required string Dump { get; init; }
+    public required string Directory { get; init; }
     public required string SchemaDigest { get; init; }
 }
 

@@ -120,11 +120,11 @@ public sealed class PatchEngine(
             {
                 progress?.Report($"{request.Environment}/{name}: database rollback point (dump)");
                 var dbPoint = await databases.CreatePointAsync(name, connection,
-                    Path.Combine(stateDirectory, "rollback", pointId), ct).ConfigureAwait(false);
+                    Path.Combine(stateDirectory, "rollback", pointId, name), ct).ConfigureAwait(false);
                 point = point with { Databases = [.. point.Databases, dbPoint] };
                 await store.SaveRollbackPointAsync(point, ct).ConfigureAwait(false);
                 await AuditAsync(request.Actor, "rollback-point.database", $"{request.Environment}/{name}", digest,
-                    $"{pointId}: dump {dbPoint.Dump}", ct).ConfigureAwait(false);
+                    $"{pointId}: dump in {dbPoint.Directory}", ct).ConfigureAwait(false);
             }
         }
         foreach (var (migration, connection, plan) in plans.Where(p => p.Plan.Pending.Count > 0))
