@@ -160,11 +160,19 @@ public sealed class PostgresRollbackPoint(string? binDirectory = null, TimeProvi
     /// Per table, the rows inserted, updated and deleted since the point: the data a restore would discard.
     /// Tables created since the point count entirely. Only tables with writes are listed.
     /// </summary>
-    public async Task<IReadOnlyList<TableWrites>> WritesSinceAsync(DatabaseRollbackPoint point, string connectionString,
+    public Task<IReadOnlyList<TableWrites>> WritesSinceAsync(DatabaseRollbackPoint point, string connectionString,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(point);
-        var csb = PostgresConnections.Parse(connectionString, point.Database);
+        return WritesSinceAsync(point.Tables, connectionString, cancellationToken);
+    }
+
+    /// <summary>As <see cref="WritesSinceAsync(DatabaseRollbackPoint, string, CancellationToken)"/>, against counters taken earlier.</summary>
+    public async Task<IReadOnlyList<TableWrites>> WritesSinceAsync(IReadOnlyList<TableCounters> baseline, string connectionString,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(baseline);
+        var csb = PostgresConnections.Parse(connectionString, "writes since");
         var target = PostgresConnections.Where(csb);
 
         // Wait out the statistics flush interval, then until two readings agree (bounded).
@@ -185,7 +193,7 @@ public sealed class PostgresRollbackPoint(string? binDirectory = null, TimeProvi
             }
         }
 
-        var before = point.Tables.ToDictionary(t => t.Relid);
+        var before = baseline.ToDictionary(t => t.Relid);
         var result = new List<TableWrites>();
         foreach (var now in current)
         {
@@ -291,7 +299,7 @@ public sealed class PostgresRollbackPoint(string? binDirectory = null, TimeProvi
         return manifest.Database!.Schema.Digest;
     }
 
-    private static async Task<List<TableCounters>> CountersAsync(NpgsqlConnectionStringBuilder csb, string target, bool exact, CancellationToken ct)
+    internal static async Task<List<TableCounters>> CountersAsync(NpgsqlConnectionStringBuilder csb, string target, bool exact, CancellationToken ct)
     {
         var result = new List<TableCounters>();
         try
@@ -400,5 +408,5 @@ public sealed class PostgresRollbackPoint(string? binDirectory = null, TimeProvi
         return Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, ct).ConfigureAwait(false));
     }
 
-    private static string QuoteIdent(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+    internal static string QuoteIdent(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 }

@@ -73,6 +73,11 @@ public sealed class PostgresMigratorTests(PostgresFixture pg) : IClassFixture<Po
         }
         Assert.Equal(100, await ScalarAsync<int>(cs, "SELECT quota_mb FROM mailboxes WHERE owner = 'bob'"));
 
+        // The database's manifest shows Stageproof's history like any other migration table.
+        var manifest = await new Stageproof.Hosts.Facts.PostgresFactsCollector().CollectAsync("test", "mig_apply", cs, CancellationToken.None);
+        Assert.Equal(["V1__mailboxes.sql", "V2__quota.sql"], manifest.Database!.Schema.Migrations.Select(m => m.Description));
+        Assert.Equal([V1.Sha256, V2.Sha256], manifest.Database.Schema.Migrations.Select(m => m.Checksum));
+
         var replan = await _migrator.PlanAsync(cs, migration, CancellationToken.None);
         Assert.True(replan.UpToDate);
         Assert.Equal(2, replan.Applied.Count);

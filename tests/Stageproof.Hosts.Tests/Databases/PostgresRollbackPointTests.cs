@@ -119,4 +119,39 @@ public sealed class PostgresRollbackPointTests(PostgresFixture pg, ITestOutputHe
         var other = await Assert.ThrowsAsync<InputException>(() => _points.RestoreAsync(point, pg.ConnectionStringFor("postgres"), CancellationToken.None));
         Assert.Contains("rbp_damaged", other.Message, StringComparison.Ordinal);
     }
+    [SkippableFact]
+    public async Task A_template_clone_point_restores_schema_and_data_even_with_sessions_connected()
+    {
+        pg.EnsureAvailable();
+        var cs = await FreshDatabaseAsync("rbp_clone", Schema);
+        await pg.ExecuteAsync("DROP DATABASE IF EXISTS rbp_clone_point WITH (FORCE)", "postgres");
+        var clones = new PostgresTemplateRollbackPoint();
+
+        // A session on the database does not prevent taking the point (it is terminated).
+        await using (var open = new NpgsqlConnection(cs))
+        {
+            await open.OpenAsync();
+            var point = await clones.CreateAsync(cs, "rbp_clone_point", CancellationToken.None);
+            Assert.Equal("postgres", point.Owner);
+            await Assert.ThrowsAsync<InputException>(() => clones.CreateAsync(cs, "rbp_clone_point", CancellationToken.None));
+
+            await new PostgresMigrator().ApplyAsync(cs, new PatchMigration("rbp_clone",
+                [PostgresMigratorTests.Script("V1__drop_quota.sql", "ALTER TABLE mailboxes DROP COLUMN quota_mb;")]),
+                new string('b', 64), "tester", CancellationToken.None);
+            await pg.ExecuteAsync("INSERT INTO mailboxes (owner) VALUES ('x'), ('y')", "rbp_clone");
+            var writes = await _points.WritesSinceAsync(point.Tables, cs);
+            Assert.Contains(new TableWrites("public.mailboxes", 2, 0, 0, false, false), writes);
+
+            await using var lingering = new NpgsqlConnection(cs);
+            await lingering.OpenAsync();
+            var result = await clones.RestoreAsync(point, cs, CancellationToken.None);
+            output.WriteLine($"clone restore took {result.Elapsed.TotalMilliseconds:0} ms");
+            Assert.Equal(point.SchemaDigest, result.SchemaDigest);
+            Assert.Equal(50L, await ScalarAsync<long>(cs, "SELECT count(*) FROM mailboxes"));
+            Assert.Equal(100, await ScalarAsync<int>(cs, "SELECT quota_mb FROM mailboxes WHERE owner = 'user1'"));
+
+            await clones.DropAsync(point, cs, CancellationToken.None);
+            Assert.Null(await ScalarAsync<object?>(pg.ConnectionStringFor("postgres"), "SELECT datname::text FROM pg_database WHERE datname = 'rbp_clone_point'"));
+        }
+    }
 }
