@@ -67,13 +67,19 @@ public sealed record DatabaseRestoreResult(
 /// fingerprint of <see cref="PostgresFactsCollector"/> to prove the restore.
 /// </summary>
 /// <remarks>
-/// Write counters come from pg_stat_user_tables. In PostgreSQL 15 a backend flushes its statistics at
-/// transaction end at most once a second, at the latest ~10 s later when it stays idle, and always when the
-/// session ends; <see cref="WritesSinceAsync"/> therefore waits until two readings a short while apart agree
-/// (at least <see cref="StatsFlushDelay"/>) and reads outside any snapshot (pg_stat_clear_snapshot). Writes of
-/// a session still open and idle may be reported late: the figures are a lower bound. TRUNCATE is not counted
-/// as deletes; counters reset by pg_stat_reset or a crash are flagged (<see cref="TableWrites.CountersReset"/>)
-/// and then the current counters are reported as a lower bound.
+/// Write counters come from pg_stat_user_tables. In PostgreSQL 15 a backend flushes its pending statistics when
+/// it goes idle after a transaction, but at most once per second (PGSTAT_MIN_INTERVAL); writes committed within
+/// a second of the previous flush wait for the idle timer, PGSTAT_IDLE_INTERVAL = 10 s; a session that ends
+/// flushes at exit. <see cref="WritesSinceAsync(DatabaseRollbackPoint, string, CancellationToken)"/> therefore
+/// waits <see cref="StatsFlushDelay"/>, or until 10.5 s after the latest moment a session on the database went
+/// idle when that is later (so with an application connected, expect up to ~11 s), then until two readings
+/// 300 ms apart agree, each on a fresh snapshot (pg_stat_clear_snapshot). Writes of a session still inside a
+/// transaction are not counted (they flush when it ends): the figures are a
+/// lower bound of what a restore would discard. TRUNCATE is not counted as deletes; the writes of the change itself
+/// (the migration's own INSERT/UPDATE/DELETE, its history row) are counted too. Counters reset by pg_stat_reset or
+/// a crash are flagged (<see cref="TableWrites.CountersReset"/>)
+/// and then the current counters are reported as a lower bound. A point restored by <see cref="RestoreAsync"/>
+/// re-creates every table (new OIDs): later readings against the same point count every table as created since.
 /// </remarks>
 public sealed class PostgresRollbackPoint(string? binDirectory = null, TimeProvider? timeProvider = null)
 {
@@ -84,6 +90,9 @@ public sealed class PostgresRollbackPoint(string? binDirectory = null, TimeProvi
 
     /// <summary>How long a backend may hold written-but-unflushed statistics before a normal flush (PGSTAT_MIN_INTERVAL).</summary>
     public static readonly TimeSpan StatsFlushDelay = TimeSpan.FromMilliseconds(1100);
+
+    /// <summary>How long an idle session may hold statistics it could not flush yet (PGSTAT_IDLE_INTERVAL, plus margin).</summary>
+    public static readonly TimeSpan IdleStatsFlushInterval = TimeSpan.FromMilliseconds(10_500);
 
     public static readonly JsonSerializerOptions JsonOptions = new()
     {
@@ -175,9 +184,11 @@ public sealed class PostgresRollbackPoint(string? binDirectory = null, TimeProvi
         var csb = PostgresConnections.Parse(connectionString, "writes since");
         var target = PostgresConnections.Where(csb);
 
-        // Wait out the statistics flush interval, then until two readings agree (bounded).
+        // Wait out the statistics flush interval (longer while a session went idle recently), then until two
+        // readings agree (bounded).
+        await Task.Delay(await FlushWaitAsync(csb, target, cancellationToken).ConfigureAwait(false), _time, cancellationToken)
+            .ConfigureAwait(false);
         var started = Stopwatch.StartNew();
-        await Task.Delay(StatsFlushDelay, _time, cancellationToken).ConfigureAwait(false);
         var current = await CountersAsync(csb, target, exact: false, cancellationToken).ConfigureAwait(false);
         while (started.Elapsed < TimeSpan.FromSeconds(5))
         {
@@ -217,6 +228,34 @@ public sealed class PostgresRollbackPoint(string? binDirectory = null, TimeProvi
             }
         }
         return result;
+    }
+
+    /// <summary>
+    /// How long until every idle session on the database has flushed its statistics: a session that went idle
+    /// within a second of its previous flush holds them for <see cref="IdleStatsFlushInterval"/>. At least
+    /// <see cref="StatsFlushDelay"/>.
+    /// </summary>
+    private static async Task<TimeSpan> FlushWaitAsync(NpgsqlConnectionStringBuilder csb, string target, CancellationToken ct)
+    {
+        try
+        {
+            await using var connection = new NpgsqlConnection(csb.ConnectionString);
+            await connection.OpenAsync(ct).ConfigureAwait(false);
+            await using var cmd = new NpgsqlCommand(
+                """
+                SELECT coalesce(extract(epoch FROM max(state_change) + @idle - clock_timestamp()), 0)::float8
+                FROM pg_stat_activity
+                WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND state = 'idle'
+                """, connection);
+            cmd.Parameters.AddWithValue("idle", IdleStatsFlushInterval);
+            var seconds = (double)(await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false) ?? 0d);
+            var wait = TimeSpan.FromSeconds(Math.Min(seconds, IdleStatsFlushInterval.TotalSeconds));
+            return wait > StatsFlushDelay ? wait : StatsFlushDelay;
+        }
+        catch (NpgsqlException e)
+        {
+            throw new InfrastructureException(target, PostgresConnections.Redact(e.Message, csb.Password), e);
+        }
     }
 
     /// <summary>Whether the database's schema fingerprint differs from the point's (a restore is then needed).</summary>

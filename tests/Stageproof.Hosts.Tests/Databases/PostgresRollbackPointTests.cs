@@ -154,4 +154,35 @@ public sealed class PostgresRollbackPointTests(PostgresFixture pg, ITestOutputHe
             Assert.Null(await ScalarAsync<object?>(pg.ConnectionStringFor("postgres"), "SELECT datname::text FROM pg_database WHERE datname = 'rbp_clone_point'"));
         }
     }
+    [SkippableFact]
+    public async Task Writes_of_a_session_still_open_are_counted_once_its_statistics_are_flushed()
+    {
+        pg.EnsureAvailable();
+        var cs = await FreshDatabaseAsync("rbp_open", Schema);
+        var point = await _points.CreateAsync(cs, Path.Combine(_store, "p3"), CancellationToken.None);
+
+        // Like an application's pooled connection: it writes twice in quick succession and stays idle, open.
+        await using var app = new NpgsqlConnection(cs);
+        await app.OpenAsync();
+        foreach (var sql in new[] { "INSERT INTO mailboxes (owner) VALUES ('a')", "UPDATE mailboxes SET quota_mb = 5 WHERE id <= 3" })
+        {
+            await using var cmd = new NpgsqlCommand(sql, app);
+            await cmd.ExecuteNonQueryAsync();
+        }
+
+        var writes = await _points.WritesSinceAsync(point, cs);
+        Assert.Equal([new TableWrites("public.mailboxes", 1, 3, 0, false, false)], writes);
+    }
+
+    [Fact]
+    public void The_password_goes_to_the_tools_environment_never_to_their_arguments()
+    {
+        var csb = new NpgsqlConnectionStringBuilder("Host=db.example;Port=5433;Username=app;Password=s3cr3t;Database=mail;SSL Mode=Require");
+        var (args, env) = PostgresConnections.LibpqFor(csb);
+        Assert.DoesNotContain(args, a => a.Contains("s3cr3t", StringComparison.Ordinal));
+        Assert.Equal(["--host=db.example", "--port=5433", "--username=app", "--no-password"], args);
+        Assert.Equal("s3cr3t", env["PGPASSWORD"]);
+        Assert.Equal("require", env["PGSSLMODE"]);
+        Assert.Throws<InputException>(() => PostgresConnections.SafeDatabaseName(new NpgsqlConnectionStringBuilder("Database=\"host=evil\"")));
+    }
 }
