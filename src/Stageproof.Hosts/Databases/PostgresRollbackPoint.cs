@@ -268,9 +268,12 @@ public sealed class PostgresRollbackPoint(string? binDirectory = null, TimeProvi
 
     /// <summary>
     /// Returns the database to the point: checks the archive (checksum, readable table of contents) before
-    /// touching anything, terminates the other sessions on the database, drops it (WITH FORCE), recreates it from
+    /// touching anything, terminates the other sessions on the database and renames it aside, recreates it from
     /// the archive through the maintenance database <c>postgres</c> (<c>pg_restore --create</c>, which also
-    /// restores the database's owner, settings and grants), then proves the schema fingerprint equals the point's.
+    /// restores the database's owner, settings and grants), proves the schema fingerprint equals the point's, and
+    /// only then drops the set-aside database. When pg_restore or the proof fails, the partial database is dropped
+    /// and the set-aside one renamed back: the database is as it was before the restore. Needs the disk space of
+    /// a second copy while it runs.
     /// </summary>
     /// <exception cref="InputException">The connection names another database, or the archive is damaged.</exception>
     /// <exception cref="InfrastructureException">The server, pg_restore or the verification failed.</exception>
@@ -297,39 +300,110 @@ public sealed class PostgresRollbackPoint(string? binDirectory = null, TimeProvi
         var (args, env) = PostgresConnections.LibpqFor(csb);
         await RunAsync(target, "pg_restore", ["--list", point.DumpPath], env, cancellationToken).ConfigureAwait(false);
 
-        int terminated;
+        var aside = AsideName(database);
+        var terminated = 0;
+        var setAside = false;
+        await using var maintenance = new NpgsqlConnection(PostgresConnections.ForDatabase(csb, "postgres"));
         try
         {
-            await using var maintenance = new NpgsqlConnection(PostgresConnections.ForDatabase(csb, "postgres"));
             await maintenance.OpenAsync(cancellationToken).ConfigureAwait(false);
-            await using (var cmd = new NpgsqlCommand(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = @db AND pid <> pg_backend_pid()", maintenance))
+            if (await ExistsAsync(maintenance, aside, cancellationToken).ConfigureAwait(false))
             {
-                cmd.Parameters.AddWithValue("db", database);
-                terminated = (int)(long)(await cmd.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) ?? 0L);
+                throw new InputException($"database {aside} exists: an earlier restore of {database} was interrupted; " +
+                    $"it holds {database} as it was before that restore: rename it back or drop it, then restore again");
             }
-            // WITH (FORCE) also ends sessions that connected in between.
-            await using (var cmd = new NpgsqlCommand($"DROP DATABASE IF EXISTS {QuoteIdent(database)} WITH (FORCE)", maintenance))
+            // The current database is renamed aside, not dropped, until the restored one is proven.
+            if (await ExistsAsync(maintenance, database, cancellationToken).ConfigureAwait(false))
             {
-                cmd.CommandTimeout = 0;
-                await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                for (var attempt = 1; ; attempt++)
+                {
+                    terminated += await TerminateAsync(maintenance, database, cancellationToken).ConfigureAwait(false);
+                    try
+                    {
+                        await ExecAsync(maintenance, $"ALTER DATABASE {QuoteIdent(database)} RENAME TO {QuoteIdent(aside)}", cancellationToken)
+                            .ConfigureAwait(false);
+                        setAside = true;
+                        break;
+                    }
+                    catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.ObjectInUse && attempt < 5)
+                    {
+                        // A client reconnected between the termination and the rename.
+                        await Task.Delay(TimeSpan.FromMilliseconds(100 * attempt), cancellationToken).ConfigureAwait(false);
+                    }
+                }
             }
         }
         catch (NpgsqlException e)
         {
-            throw new InfrastructureException(target, $"dropping database {database} for the restore: {PostgresConnections.Redact(e.Message, csb.Password)}", e);
+            throw new InfrastructureException(target, $"setting database {database} aside for the restore: {PostgresConnections.Redact(e.Message, csb.Password)}", e);
         }
 
-        args.AddRange(["--create", "--exit-on-error", "--dbname=postgres", point.DumpPath]);
-        await RunAsync(target, "pg_restore", args, env, cancellationToken).ConfigureAwait(false);
-
-        var digest = await FingerprintAsync(database, csb.ConnectionString, cancellationToken).ConfigureAwait(false);
-        if (digest != point.SchemaDigest)
+        try
         {
-            throw new InfrastructureException(target,
-                $"database {database} was restored from {point.DumpPath} but its schema fingerprint is {digest}, the rollback point's is {point.SchemaDigest}");
+            args.AddRange(["--create", "--exit-on-error", "--dbname=postgres", point.DumpPath]);
+            await RunAsync(target, "pg_restore", args, env, cancellationToken).ConfigureAwait(false);
+            var digest = await FingerprintAsync(database, csb.ConnectionString, cancellationToken).ConfigureAwait(false);
+            if (digest != point.SchemaDigest)
+            {
+                throw new InfrastructureException(target,
+                    $"database {database} was restored from {point.DumpPath} but its schema fingerprint is {digest}, the rollback point's is {point.SchemaDigest}");
+            }
         }
-        return new DatabaseRestoreResult(database, point.TakenAt, digest, terminated, point.Tables.Count, sw.Elapsed);
+        catch (Exception e) when (setAside && e is InfrastructureException or NpgsqlException or OperationCanceledException)
+        {
+            // Put the database back as it was before the restore.
+            try
+            {
+                await ExecAsync(maintenance, $"DROP DATABASE IF EXISTS {QuoteIdent(database)} WITH (FORCE)", CancellationToken.None).ConfigureAwait(false);
+                await ExecAsync(maintenance, $"ALTER DATABASE {QuoteIdent(aside)} RENAME TO {QuoteIdent(database)}", CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (NpgsqlException putBack)
+            {
+                throw new InfrastructureException(target,
+                    $"the restore of {database} failed ({e.Message}) and putting the database back failed too ({putBack.Message}): " +
+                    $"it is kept as {aside}", e);
+            }
+            if (e is OperationCanceledException)
+            {
+                throw;
+            }
+            throw new InfrastructureException(target, $"the restore of {database} failed, the database was put back as it was before: {e.Message}", e);
+        }
+
+        try
+        {
+            await ExecAsync(maintenance, $"DROP DATABASE IF EXISTS {QuoteIdent(aside)} WITH (FORCE)", cancellationToken).ConfigureAwait(false);
+        }
+        catch (NpgsqlException e)
+        {
+            throw new InfrastructureException(target, $"database {database} was restored, but dropping the set-aside {aside} failed: {e.Message}", e);
+        }
+        return new DatabaseRestoreResult(database, point.TakenAt, point.SchemaDigest, terminated, point.Tables.Count, sw.Elapsed);
+    }
+
+    /// <summary>The name the current database is renamed to while a restore runs (stable, short, within 63 bytes).</summary>
+    public static string AsideName(string database) =>
+        "stageproof_aside_" + Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(database)))[..16];
+
+    private static async Task<bool> ExistsAsync(NpgsqlConnection maintenance, string database, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand("SELECT 1 FROM pg_database WHERE datname = @db", maintenance);
+        cmd.Parameters.AddWithValue("db", database);
+        return await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false) is not null;
+    }
+
+    private static async Task<int> TerminateAsync(NpgsqlConnection maintenance, string database, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand(
+            "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity WHERE datname = @db AND pid <> pg_backend_pid()", maintenance);
+        cmd.Parameters.AddWithValue("db", database);
+        return (int)(long)(await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false) ?? 0L);
+    }
+
+    private static async Task ExecAsync(NpgsqlConnection connection, string sql, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand(sql, connection) { CommandTimeout = 0 };
+        await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
     }
 
     private async Task<string> FingerprintAsync(string database, string connectionString, CancellationToken ct)

@@ -185,4 +185,25 @@ public sealed class PostgresRollbackPointTests(PostgresFixture pg, ITestOutputHe
         Assert.Equal("require", env["PGSSLMODE"]);
         Assert.Throws<InputException>(() => PostgresConnections.SafeDatabaseName(new NpgsqlConnectionStringBuilder("Database=\"host=evil\"")));
     }
+    [SkippableFact]
+    public async Task A_restore_that_cannot_be_proven_puts_the_database_back_as_it_was()
+    {
+        pg.EnsureAvailable();
+        var cs = await FreshDatabaseAsync("rbp_putback", Schema);
+        var point = await _points.CreateAsync(cs, Path.Combine(_store, "p4"), CancellationToken.None);
+        await pg.ExecuteAsync("INSERT INTO mailboxes (owner) VALUES ('written after')", "rbp_putback");
+
+        // A point whose recorded fingerprint the restored database cannot match.
+        var wrong = point with { SchemaDigest = new string('0', 64) };
+        var e = await Assert.ThrowsAsync<InfrastructureException>(() => _points.RestoreAsync(wrong, cs, CancellationToken.None));
+        output.WriteLine(e.Message);
+        Assert.Contains("put back", e.Message, StringComparison.Ordinal);
+        Assert.Equal(51L, await ScalarAsync<long>(cs, "SELECT count(*) FROM mailboxes"));
+        Assert.Null(await ScalarAsync<object?>(pg.ConnectionStringFor("postgres"),
+            $"SELECT datname::text FROM pg_database WHERE datname = '{PostgresRollbackPoint.AsideName("rbp_putback")}'"));
+
+        // The real point still restores afterwards.
+        await _points.RestoreAsync(point, cs, CancellationToken.None);
+        Assert.Equal(50L, await ScalarAsync<long>(cs, "SELECT count(*) FROM mailboxes"));
+    }
 }
