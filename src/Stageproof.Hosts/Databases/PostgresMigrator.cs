@@ -169,6 +169,13 @@ public sealed class PostgresMigrator
                 }
             }
         }
+        catch (NpgsqlException e) when (e is not PostgresException && appliedNow.Count > 0)
+        {
+            throw new InfrastructureException(target,
+                $"database {migration.Database}: {PostgresConnections.Redact(e.Message, csb.Password)}; applied before the failure in this run " +
+                $"(and kept): {string.Join(", ", appliedNow.Select(a => a.Script))}; plan again to see whether the script in flight was committed",
+                e);
+        }
         catch (NpgsqlException e) when (e is not PostgresException)
         {
             throw Infrastructure(target, csb, e);
@@ -315,6 +322,17 @@ public sealed class PostgresMigrator
                     $"{row.AppliedAt:u}) but the patch set has {script.Sha256}: an applied migration must never change");
             }
             applied.Add(rows[0]);
+        }
+        // Like Flyway without outOfOrder: a pending script listed before an applied one means the history and the
+        // list disagree on the order (another lineage of patch sets); applying it late is refused.
+        if (pending.Count > 0 && applied.Count > 0)
+        {
+            var lastApplied = migration.Scripts.Select((s, i) => (s, i)).Last(x => applied.Any(a => a.Script == x.s.File)).i;
+            foreach (var late in migration.Scripts.Take(lastApplied).Where(s => pending.Contains(s)))
+            {
+                problems.Add($"migration {late.File} is pending but {migration.Scripts[lastApplied].File}, listed after it, is already applied: " +
+                    "applying a migration out of order is refused");
+            }
         }
         if (problems.Count > 0)
         {

@@ -195,4 +195,16 @@ public sealed class PostgresMigratorTests(PostgresFixture pg) : IClassFixture<Po
         Assert.Equal(2L, await ScalarAsync<long>(cs, "SELECT count(*) FROM stageproof_schema_history"));
         Assert.Equal(2L, await ScalarAsync<long>(cs, "SELECT count(*) FROM mailboxes"));
     }
+    [SkippableFact]
+    public async Task A_pending_script_listed_before_an_applied_one_is_refused_as_out_of_order()
+    {
+        pg.EnsureAvailable();
+        var cs = await FreshDatabaseAsync("mig_order");
+        await _migrator.ApplyAsync(cs, new PatchMigration("mig_order", [V1, V2]), Digest, "tester", CancellationToken.None);
+
+        var inserted = Script("V1_5__aliases.sql", "CREATE TABLE aliases (name text);");
+        var e = await Assert.ThrowsAsync<InputException>(() =>
+            _migrator.PlanAsync(cs, new PatchMigration("mig_order", [V1, inserted, V2]), CancellationToken.None));
+        Assert.Contains("V1_5__aliases.sql is pending but V2__quota.sql", e.Message, StringComparison.Ordinal);
+    }
 }
