@@ -206,4 +206,49 @@ public sealed class PostgresRollbackPointTests(PostgresFixture pg, ITestOutputHe
         await _points.RestoreAsync(point, cs, CancellationToken.None);
         Assert.Equal(50L, await ScalarAsync<long>(cs, "SELECT count(*) FROM mailboxes"));
     }
+    [SkippableFact]
+    public async Task Dump_and_restore_authenticate_with_a_password_kept_out_of_the_tools_arguments()
+    {
+        pg.EnsureAvailable();
+        const string password = "pw s3cret;'x";
+        await pg.ExecuteAsync("DROP DATABASE IF EXISTS rbp_pw WITH (FORCE)", "postgres");
+        await pg.ExecuteAsync("DROP ROLE IF EXISTS pwuser; CREATE ROLE pwuser LOGIN CREATEDB PASSWORD 'pw s3cret;''x'", "postgres");
+        await pg.ExecuteAsync("CREATE DATABASE rbp_pw OWNER pwuser", "postgres");
+        // This role must authenticate with its password (first matching pg_hba line wins).
+        var hba = Path.Combine(pg.DataDirectory, "pg_hba.conf");
+        var original = await File.ReadAllTextAsync(hba);
+        await File.WriteAllTextAsync(hba, "host all pwuser 0.0.0.0/0 scram-sha-256\n" + original);
+        await pg.ExecuteAsync("SELECT pg_reload_conf()", "postgres");
+        try
+        {
+            var cs = new NpgsqlConnectionStringBuilder(pg.ConnectionStringFor("rbp_pw")) { Username = "pwuser", Password = password }.ConnectionString;
+            var wrong = new NpgsqlConnectionStringBuilder(cs) { Password = "not-it-" + password }.ConnectionString;
+            var denied = await Assert.ThrowsAsync<InfrastructureException>(() => _points.CreateAsync(wrong, Path.Combine(_store, "pw0"), CancellationToken.None));
+            Assert.DoesNotContain(password, denied.Message, StringComparison.Ordinal);
+
+            await using (var conn = new NpgsqlConnection(cs))
+            {
+                await conn.OpenAsync();
+                await using var cmd = new NpgsqlCommand(Schema, conn);
+                await cmd.ExecuteNonQueryAsync();
+            }
+            var point = await _points.CreateAsync(cs, Path.Combine(_store, "pw"), CancellationToken.None);
+            Assert.DoesNotContain(password, await File.ReadAllTextAsync(Path.Combine(_store, "pw", PostgresRollbackPoint.SidecarFile)), StringComparison.Ordinal);
+            await using (var conn = new NpgsqlConnection(cs))
+            {
+                await conn.OpenAsync();
+                await using var cmd = new NpgsqlCommand("DROP TABLE domains", conn);
+                await cmd.ExecuteNonQueryAsync();
+            }
+            await _points.RestoreAsync(point, cs, CancellationToken.None);
+            Assert.Equal("example.org", await ScalarAsync<string>(cs, "SELECT name FROM domains"));
+            Assert.Equal("pwuser", await ScalarAsync<string>(pg.ConnectionStringFor("postgres"),
+                "SELECT pg_get_userbyid(datdba)::text FROM pg_database WHERE datname = 'rbp_pw'"));
+        }
+        finally
+        {
+            await File.WriteAllTextAsync(hba, original);
+            await pg.ExecuteAsync("SELECT pg_reload_conf()", "postgres");
+        }
+    }
 }
