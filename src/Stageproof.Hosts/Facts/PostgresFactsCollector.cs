@@ -28,7 +28,7 @@ public sealed class PostgresFactsCollector(TimeProvider? timeProvider = null)
     };
 
     /// <summary>Names of migration history tables, in the order they are looked for.</summary>
-    public static readonly IReadOnlyList<string> MigrationTables = ["flyway_schema_history", "schema_history", "schema_migrations"];
+    public static readonly IReadOnlyList<string> MigrationTables = ["flyway_schema_history", "schema_history", "schema_migrations", "stageproof_schema_history"];
 
     private const string SystemSchemaFilter =
         "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'";

@@ -1,0 +1,254 @@
+using System.Text.Json;
+using Npgsql;
+using Stageproof.Core;
+using Stageproof.Core.Patches;
+using Stageproof.Hosts.Databases;
+using Stageproof.Testing;
+using Xunit.Abstractions;
+
+namespace Stageproof.Hosts.Tests.Databases;
+
+/// <summary>Database rollback points against a real PostgreSQL 15 started for this class.</summary>
+public sealed class PostgresRollbackPointTests(PostgresFixture pg, ITestOutputHelper output) : IClassFixture<PostgresFixture>, IDisposable
+{
+    private readonly string _store = Directory.CreateTempSubdirectory("stageproof-rbp-").FullName;
+    private readonly PostgresRollbackPoint _points = new(PostgresFixture.BinDir);
+
+    public void Dispose() => Directory.Delete(_store, recursive: true);
+
+    private async Task<string> FreshDatabaseAsync(string name, string sql)
+    {
+        await pg.ExecuteAsync($"DROP DATABASE IF EXISTS {name} WITH (FORCE)", "postgres");
+        await pg.ExecuteAsync($"CREATE DATABASE {name}", "postgres");
+        await pg.ExecuteAsync(sql, name);
+        return pg.ConnectionStringFor(name);
+    }
+
+    private static async Task<T> ScalarAsync<T>(string cs, string sql)
+    {
+        await using var conn = new NpgsqlConnection(cs);
+        await conn.OpenAsync();
+        await using var cmd = new NpgsqlCommand(sql, conn);
+        var value = await cmd.ExecuteScalarAsync();
+        return (T)(value is DBNull ? null : value)!;
+    }
+
+    private const string Schema = """
+        CREATE TABLE mailboxes (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, owner text NOT NULL, quota_mb integer NOT NULL DEFAULT 100);
+        CREATE TABLE domains (name text PRIMARY KEY);
+        INSERT INTO mailboxes (owner) SELECT 'user' || g FROM generate_series(1, 50) g;
+        INSERT INTO domains VALUES ('example.org');
+        """;
+
+    [SkippableFact]
+    public async Task Rollback_point_reports_the_writes_a_restore_discards_and_restores_schema_and_data()
+    {
+        pg.EnsureAvailable();
+        var cs = await FreshDatabaseAsync("rbp_main", Schema);
+
+        var point = await _points.CreateAsync(cs, Path.Combine(_store, "p1"), CancellationToken.None);
+        Assert.Equal("rbp_main", point.Database);
+        Assert.True(File.Exists(point.DumpPath));
+        Assert.Equal(64, point.SchemaDigest.Length);
+        var mailboxes = Assert.Single(point.Tables, t => t.Table == "public.mailboxes");
+        Assert.Equal(50, mailboxes.Rows);
+        Assert.False(await _points.SchemaChangedSinceAsync(point, cs));
+
+        var sidecar = await File.ReadAllTextAsync(Path.Combine(_store, "p1", PostgresRollbackPoint.SidecarFile));
+        output.WriteLine(sidecar);
+        using (var doc = JsonDocument.Parse(sidecar))
+        {
+            Assert.Equal("rbp_main", doc.RootElement.GetProperty("database").GetString());
+            Assert.Equal(point.SchemaDigest, doc.RootElement.GetProperty("schema_digest").GetString());
+            Assert.Equal(2, doc.RootElement.GetProperty("tables").GetArrayLength());
+        }
+        var loaded = await PostgresRollbackPoint.LoadAsync(Path.Combine(_store, "p1"), CancellationToken.None);
+        Assert.Equal(point.SchemaDigest, loaded.SchemaDigest);
+        Assert.Equal(point.Tables, loaded.Tables);
+
+        // The change: a migration that drops a column; then the application writes rows.
+        var migration = new PatchMigration("rbp_main",
+        [
+            PostgresMigratorTests.Script("V1__drop_quota.sql", "ALTER TABLE mailboxes DROP COLUMN quota_mb;"),
+        ]);
+        await new PostgresMigrator().ApplyAsync(cs, migration, new string('a', 64), "tester", CancellationToken.None);
+        await pg.ExecuteAsync("INSERT INTO mailboxes (owner) SELECT 'new' || g FROM generate_series(1, 7) g", "rbp_main");
+        await pg.ExecuteAsync("UPDATE domains SET name = 'example.com'", "rbp_main");
+        await pg.ExecuteAsync("DELETE FROM mailboxes WHERE owner = 'user1'", "rbp_main");
+
+        Assert.True(await _points.SchemaChangedSinceAsync(point, cs));
+        var writes = await _points.WritesSinceAsync(loaded, cs);
+        foreach (var w in writes)
+        {
+            output.WriteLine($"{w.Table}: +{w.Inserted} ~{w.Updated} -{w.Deleted} created={w.CreatedSincePoint}");
+        }
+        Assert.Contains(new TableWrites("public.mailboxes", 7, 0, 1, false, false), writes);
+        Assert.Contains(new TableWrites("public.domains", 0, 1, 0, false, false), writes);
+        Assert.Contains(new TableWrites("public.stageproof_schema_history", 1, 0, 0, true, false), writes);
+
+        // A session left open on the database does not block the restore.
+        await using var lingering = new NpgsqlConnection(cs);
+        await lingering.OpenAsync();
+
+        var result = await _points.RestoreAsync(loaded, cs, CancellationToken.None);
+        output.WriteLine($"restore took {result.Elapsed.TotalMilliseconds:0} ms, {result.SessionsTerminated} session(s) terminated");
+        Assert.Equal(point.SchemaDigest, result.SchemaDigest);
+        Assert.True(result.SessionsTerminated >= 1);
+        Assert.False(await _points.SchemaChangedSinceAsync(point, cs));
+        Assert.Equal(50L, await ScalarAsync<long>(cs, "SELECT count(*) FROM mailboxes"));
+        Assert.Equal(100, await ScalarAsync<int>(cs, "SELECT quota_mb FROM mailboxes WHERE owner = 'user1'"));
+        Assert.Equal("example.org", await ScalarAsync<string>(cs, "SELECT name FROM domains"));
+        Assert.Null(await ScalarAsync<object?>(cs, "SELECT to_regclass('public.stageproof_schema_history')::text"));
+        // Identity continues after the restored rows.
+        await pg.ExecuteAsync("INSERT INTO mailboxes (owner) VALUES ('after')", "rbp_main");
+        Assert.Equal(51L, await ScalarAsync<long>(cs, "SELECT id FROM mailboxes WHERE owner = 'after'"));
+    }
+
+    [SkippableFact]
+    public async Task A_damaged_archive_is_refused_before_the_database_is_dropped()
+    {
+        pg.EnsureAvailable();
+        var cs = await FreshDatabaseAsync("rbp_damaged", Schema);
+        var point = await _points.CreateAsync(cs, Path.Combine(_store, "p2"), CancellationToken.None);
+        await File.AppendAllTextAsync(point.DumpPath, "tampered");
+
+        var e = await Assert.ThrowsAsync<InputException>(() => _points.RestoreAsync(point, cs, CancellationToken.None));
+        Assert.Contains("altered", e.Message, StringComparison.Ordinal);
+        Assert.Equal(50L, await ScalarAsync<long>(cs, "SELECT count(*) FROM mailboxes"));
+
+        var other = await Assert.ThrowsAsync<InputException>(() => _points.RestoreAsync(point, pg.ConnectionStringFor("postgres"), CancellationToken.None));
+        Assert.Contains("rbp_damaged", other.Message, StringComparison.Ordinal);
+    }
+    [SkippableFact]
+    public async Task A_template_clone_point_restores_schema_and_data_even_with_sessions_connected()
+    {
+        pg.EnsureAvailable();
+        var cs = await FreshDatabaseAsync("rbp_clone", Schema);
+        await pg.ExecuteAsync("DROP DATABASE IF EXISTS rbp_clone_point WITH (FORCE)", "postgres");
+        var clones = new PostgresTemplateRollbackPoint();
+
+        // A session on the database does not prevent taking the point (it is terminated).
+        await using (var open = new NpgsqlConnection(cs))
+        {
+            await open.OpenAsync();
+            var point = await clones.CreateAsync(cs, "rbp_clone_point", CancellationToken.None);
+            Assert.Equal("postgres", point.Owner);
+            await Assert.ThrowsAsync<InputException>(() => clones.CreateAsync(cs, "rbp_clone_point", CancellationToken.None));
+
+            await new PostgresMigrator().ApplyAsync(cs, new PatchMigration("rbp_clone",
+                [PostgresMigratorTests.Script("V1__drop_quota.sql", "ALTER TABLE mailboxes DROP COLUMN quota_mb;")]),
+                new string('b', 64), "tester", CancellationToken.None);
+            await pg.ExecuteAsync("INSERT INTO mailboxes (owner) VALUES ('x'), ('y')", "rbp_clone");
+            var writes = await _points.WritesSinceAsync(point.Tables, cs);
+            Assert.Contains(new TableWrites("public.mailboxes", 2, 0, 0, false, false), writes);
+
+            await using var lingering = new NpgsqlConnection(cs);
+            await lingering.OpenAsync();
+            var result = await clones.RestoreAsync(point, cs, CancellationToken.None);
+            output.WriteLine($"clone restore took {result.Elapsed.TotalMilliseconds:0} ms");
+            Assert.Equal(point.SchemaDigest, result.SchemaDigest);
+            Assert.Equal(50L, await ScalarAsync<long>(cs, "SELECT count(*) FROM mailboxes"));
+            Assert.Equal(100, await ScalarAsync<int>(cs, "SELECT quota_mb FROM mailboxes WHERE owner = 'user1'"));
+
+            await clones.DropAsync(point, cs, CancellationToken.None);
+            Assert.Null(await ScalarAsync<object?>(pg.ConnectionStringFor("postgres"), "SELECT datname::text FROM pg_database WHERE datname = 'rbp_clone_point'"));
+        }
+    }
+    [SkippableFact]
+    public async Task Writes_of_a_session_still_open_are_counted_once_its_statistics_are_flushed()
+    {
+        pg.EnsureAvailable();
+        var cs = await FreshDatabaseAsync("rbp_open", Schema);
+        var point = await _points.CreateAsync(cs, Path.Combine(_store, "p3"), CancellationToken.None);
+
+        // Like an application's pooled connection: it writes twice in quick succession and stays idle, open.
+        await using var app = new NpgsqlConnection(cs);
+        await app.OpenAsync();
+        foreach (var sql in new[] { "INSERT INTO mailboxes (owner) VALUES ('a')", "UPDATE mailboxes SET quota_mb = 5 WHERE id <= 3" })
+        {
+            await using var cmd = new NpgsqlCommand(sql, app);
+            await cmd.ExecuteNonQueryAsync();
+        }
+
+        var writes = await _points.WritesSinceAsync(point, cs);
+        Assert.Equal([new TableWrites("public.mailboxes", 1, 3, 0, false, false)], writes);
+    }
+
+    [Fact]
+    public void The_password_goes_to_the_tools_environment_never_to_their_arguments()
+    {
+        var csb = new NpgsqlConnectionStringBuilder("Host=db.example;Port=5433;Username=app;Password=s3cr3t;Database=mail;SSL Mode=Require");
+        var (args, env) = PostgresConnections.LibpqFor(csb);
+        Assert.DoesNotContain(args, a => a.Contains("s3cr3t", StringComparison.Ordinal));
+        Assert.Equal(["--host=db.example", "--port=5433", "--username=app", "--no-password"], args);
+        Assert.Equal("s3cr3t", env["PGPASSWORD"]);
+        Assert.Equal("require", env["PGSSLMODE"]);
+        Assert.Throws<InputException>(() => PostgresConnections.SafeDatabaseName(new NpgsqlConnectionStringBuilder("Database=\"host=evil\"")));
+    }
+    [SkippableFact]
+    public async Task A_restore_that_cannot_be_proven_puts_the_database_back_as_it_was()
+    {
+        pg.EnsureAvailable();
+        var cs = await FreshDatabaseAsync("rbp_putback", Schema);
+        var point = await _points.CreateAsync(cs, Path.Combine(_store, "p4"), CancellationToken.None);
+        await pg.ExecuteAsync("INSERT INTO mailboxes (owner) VALUES ('written after')", "rbp_putback");
+
+        // A point whose recorded fingerprint the restored database cannot match.
+        var wrong = point with { SchemaDigest = new string('0', 64) };
+        var e = await Assert.ThrowsAsync<InfrastructureException>(() => _points.RestoreAsync(wrong, cs, CancellationToken.None));
+        output.WriteLine(e.Message);
+        Assert.Contains("put back", e.Message, StringComparison.Ordinal);
+        Assert.Equal(51L, await ScalarAsync<long>(cs, "SELECT count(*) FROM mailboxes"));
+        Assert.Null(await ScalarAsync<object?>(pg.ConnectionStringFor("postgres"),
+            $"SELECT datname::text FROM pg_database WHERE datname = '{PostgresRollbackPoint.AsideName("rbp_putback")}'"));
+
+        // The real point still restores afterwards.
+        await _points.RestoreAsync(point, cs, CancellationToken.None);
+        Assert.Equal(50L, await ScalarAsync<long>(cs, "SELECT count(*) FROM mailboxes"));
+    }
+    [SkippableFact]
+    public async Task Dump_and_restore_authenticate_with_a_password_kept_out_of_the_tools_arguments()
+    {
+        pg.EnsureAvailable();
+        const string password = "pw s3cret;'x";
+        await pg.ExecuteAsync("DROP DATABASE IF EXISTS rbp_pw WITH (FORCE)", "postgres");
+        await pg.ExecuteAsync("DROP ROLE IF EXISTS pwuser; CREATE ROLE pwuser LOGIN CREATEDB PASSWORD 'pw s3cret;''x'", "postgres");
+        await pg.ExecuteAsync("CREATE DATABASE rbp_pw OWNER pwuser", "postgres");
+        // This role must authenticate with its password (first matching pg_hba line wins).
+        var hba = Path.Combine(pg.DataDirectory, "pg_hba.conf");
+        var original = await File.ReadAllTextAsync(hba);
+        await File.WriteAllTextAsync(hba, "host all pwuser 0.0.0.0/0 scram-sha-256\n" + original);
+        await pg.ExecuteAsync("SELECT pg_reload_conf()", "postgres");
+        try
+        {
+            var cs = new NpgsqlConnectionStringBuilder(pg.ConnectionStringFor("rbp_pw")) { Username = "pwuser", Password = password }.ConnectionString;
+            var wrong = new NpgsqlConnectionStringBuilder(cs) { Password = "not-it-" + password }.ConnectionString;
+            var denied = await Assert.ThrowsAsync<InfrastructureException>(() => _points.CreateAsync(wrong, Path.Combine(_store, "pw0"), CancellationToken.None));
+            Assert.DoesNotContain(password, denied.Message, StringComparison.Ordinal);
+
+            await using (var conn = new NpgsqlConnection(cs))
+            {
+                await conn.OpenAsync();
+                await using var cmd = new NpgsqlCommand(Schema, conn);
+                await cmd.ExecuteNonQueryAsync();
+            }
+            var point = await _points.CreateAsync(cs, Path.Combine(_store, "pw"), CancellationToken.None);
+            Assert.DoesNotContain(password, await File.ReadAllTextAsync(Path.Combine(_store, "pw", PostgresRollbackPoint.SidecarFile)), StringComparison.Ordinal);
+            await using (var conn = new NpgsqlConnection(cs))
+            {
+                await conn.OpenAsync();
+                await using var cmd = new NpgsqlCommand("DROP TABLE domains", conn);
+                await cmd.ExecuteNonQueryAsync();
+            }
+            await _points.RestoreAsync(point, cs, CancellationToken.None);
+            Assert.Equal("example.org", await ScalarAsync<string>(cs, "SELECT name FROM domains"));
+            Assert.Equal("pwuser", await ScalarAsync<string>(pg.ConnectionStringFor("postgres"),
+                "SELECT pg_get_userbyid(datdba)::text FROM pg_database WHERE datname = 'rbp_pw'"));
+        }
+        finally
+        {
+            await File.WriteAllTextAsync(hba, original);
+            await pg.ExecuteAsync("SELECT pg_reload_conf()", "postgres");
+        }
+    }
+}
