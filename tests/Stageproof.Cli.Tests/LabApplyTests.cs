@@ -13,6 +13,7 @@ namespace Stageproof.Cli.Tests;
 public sealed class ApplyLabFixture() : SharedLab(80, 2382);
 
 /// <summary>Patch sets applied to real lab hosts over SSH with apt and dpkg, and rolled back for real.</summary>
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 public class LabApplyTests(ApplyLabFixture lab) : IClassFixture<ApplyLabFixture>
 {
     private const string Upgrade = """
@@ -71,12 +72,12 @@ public class LabApplyTests(ApplyLabFixture lab) : IClassFixture<ApplyLabFixture>
         Assert.Equal("1.1-1 ii", await VersionOnAsync("staging-app-1"));
         var point = apply.Json.GetProperty("rollbackPoint");
         var kept = point.GetProperty("hosts")[0].GetProperty("packages")[0];
-        Assert.Equal("1.0-1", kept.GetProperty("old_version").GetString());
+        Assert.Equal("1.0-1", kept.GetProperty("oldVersion").GetString());
         Assert.Contains(point.GetProperty("databases").EnumerateArray(), d => d.GetProperty("database").GetString() == "mail");
 
         var again = await Cli("--json", "apply", digest, "--env", "staging");
         Assert.True(again.ExitCode == 0, again.ToString());
-        Assert.Equal("already_applied", Status(again, "staging-app-1"));
+        Assert.Equal("alreadyApplied", Status(again, "staging-app-1"));
 
         // The mirror forgets 1.0: the rollback must not need it.
         var saved = Path.Combine(Dir, "acme-mail_1.0-1.deb.saved");
@@ -84,13 +85,13 @@ public class LabApplyTests(ApplyLabFixture lab) : IClassFixture<ApplyLabFixture>
         await lab.Lab.RepoRemoveAsync("acme-mail", "1.0-1");
         try
         {
-            Assert.Contains("Unable to locate", await OnHostAsync("staging-app-1",
+            Assert.Contains("not found", await OnHostAsync("staging-app-1",
                 RemoteCommand.Script("try-old", "cd /tmp && apt-get download acme-mail=1.0-1 2>&1 || true")), StringComparison.Ordinal);
 
             var rollback = await Cli("--json", "rollback", "--env", "staging");
             Assert.True(rollback.ExitCode == 0, rollback.ToString());
             var host = Host(rollback, "staging-app-1");
-            Assert.Equal("rolled_back", host.GetProperty("status").GetString());
+            Assert.Equal("rolledBack", host.GetProperty("status").GetString());
             Assert.Equal(0, host.GetProperty("residue").GetArrayLength());
             Assert.Equal("1.0-1 ii", await VersionOnAsync("staging-app-1"));
             var restore = rollback.Json.GetProperty("run").GetProperty("restores")[0];
@@ -106,7 +107,7 @@ public class LabApplyTests(ApplyLabFixture lab) : IClassFixture<ApplyLabFixture>
         var reapply = await Cli("--json", "apply", digest, "--env", "staging");
         Assert.Equal("applied", Status(reapply, "staging-app-1"));
         var noop = await Cli("--json", "apply", digest, "--env", "staging");
-        Assert.Equal("already_applied", Status(noop, "staging-app-1"));
+        Assert.Equal("alreadyApplied", Status(noop, "staging-app-1"));
         var rollbackAgain = await Cli("--json", "rollback", "--env", "staging");
         Assert.True(rollbackAgain.ExitCode == 0, rollbackAgain.ToString());
 
@@ -126,7 +127,7 @@ public class LabApplyTests(ApplyLabFixture lab) : IClassFixture<ApplyLabFixture>
 
         Assert.True(apply.ExitCode == ExitCodes.Finding, apply.ToString());
         var host = Host(apply, "qa-app-1");
-        Assert.Equal("rolled_back", host.GetProperty("status").GetString());
+        Assert.Equal("rolledBack", host.GetProperty("status").GetString());
         Assert.Contains("packages", host.GetProperty("message").GetString());
         Assert.Equal("1.0-1 ii", await VersionOnAsync("qa-app-1"));
         var health = await HealthAsync(lab.Up.Hosts.Single(h => h.Name == "qa-app-1").Address);

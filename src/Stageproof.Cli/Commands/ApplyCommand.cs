@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Spectre.Console;
 using Stageproof.Cli.Features;
 using Stageproof.Core;
 using Stageproof.Core.Patches;
@@ -40,7 +41,7 @@ internal static class ApplyCommand
             var targets = runs.Hosts(environment, parse.GetValue(hosts));
             var stored = await runs.PatchSetAsync(parse.GetValue(digest)!, ct).ConfigureAwait(false);
             var engine = await runs.EngineAsync(ct).ConfigureAwait(false);
-            session.Ui.Errors.MarkupLine(Spectre.Console.Markup.Escape(
+            session.Ui.Errors.MarkupLine(Markup.Escape(
                 $"Applying {stored.Set.Id} ({stored.Digest[..12]}) to {environment.Name}: {string.Join(", ", targets.Select(t => t.Name))}"));
             var run = await engine.ApplyAsync(new ApplyRequest
             {
@@ -105,7 +106,7 @@ internal static class ApplyCommand
             var stored = await runs.PatchSetAsync(point.PatchDigest, ct).ConfigureAwait(false);
             var targets = runs.Hosts(environment, parse.GetValue(hosts)).Where(h => point.Hosts.Any(p => p.Host == h.Name)).ToList();
             var engine = await runs.EngineAsync(ct).ConfigureAwait(false);
-            session.Ui.Errors.MarkupLine(Spectre.Console.Markup.Escape($"Rolling {environment.Name} back to {point.Id} (before {point.PatchId}): {PatchRuns.DescribePoint(point)}"));
+            session.Ui.Errors.MarkupLine(Markup.Escape($"Rolling {environment.Name} back to {point.Id} (before {point.PatchId}): {PatchRuns.DescribePoint(point)}"));
             var run = await engine.RollbackAsync(new RollbackRequest
             {
                 Point = point,

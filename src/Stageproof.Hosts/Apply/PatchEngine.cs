@@ -112,20 +112,31 @@ public sealed class PatchEngine(
             CreatedAt = time.GetUtcNow(),
         };
 
-        // Databases: a dump of each before anything changes, then the pending migrations, once per environment.
-        var pendingMigrations = plans.Any(p => p.Plan.Pending.Count > 0);
-        if (pendingMigrations || request.Hosts.Count > 0)
+        // Databases: a dump of each before the first change (none when the set turns out to be applied already),
+        // then the pending migrations, once per environment.
+        var databasesSaved = false;
+        async Task<RollbackPoint> EnsureDatabasePointsAsync(RollbackPoint current)
         {
+            if (databasesSaved)
+            {
+                return current;
+            }
+            databasesSaved = true;
             foreach (var (name, connection) in request.Databases.OrderBy(d => d.Key, StringComparer.Ordinal))
             {
-                progress?.Report($"{request.Environment}/{name}: database rollback point (dump)");
+                progress?.Report($"{request.Environment}/{name}: database rollback point (pg_dump)");
                 var dbPoint = await databases.CreatePointAsync(name, connection,
                     Path.Combine(stateDirectory, "rollback", pointId, name), ct).ConfigureAwait(false);
-                point = point with { Databases = [.. point.Databases, dbPoint] };
-                await store.SaveRollbackPointAsync(point, ct).ConfigureAwait(false);
+                current = current with { Databases = [.. current.Databases, dbPoint] };
+                await store.SaveRollbackPointAsync(current, ct).ConfigureAwait(false);
                 await AuditAsync(request.Actor, "rollback-point.database", $"{request.Environment}/{name}", digest,
                     $"{pointId}: dump in {dbPoint.Directory}", ct).ConfigureAwait(false);
             }
+            return current;
+        }
+        if (plans.Any(p => p.Plan.Pending.Count > 0))
+        {
+            point = await EnsureDatabasePointsAsync(point).ConfigureAwait(false);
         }
         foreach (var (migration, connection, plan) in plans.Where(p => p.Plan.Pending.Count > 0))
         {
@@ -163,7 +174,7 @@ public sealed class PatchEngine(
                 continue;
             }
             var prefix = $"[{index.ToString(CultureInfo.InvariantCulture)}/{request.Hosts.Count.ToString(CultureInfo.InvariantCulture)} {clock.Elapsed.TotalSeconds.ToString("0", CultureInfo.InvariantCulture)}s] {host.Name}";
-            (run, point) = await ApplyHostAsync(request, host, run, point, prefix, progress, ct).ConfigureAwait(false);
+            (run, point) = await ApplyHostAsync(request, host, run, point, EnsureDatabasePointsAsync, prefix, progress, ct).ConfigureAwait(false);
             var status = run.Hosts.First(h => h.Host == host.Name).Status;
             if (status is HostRunStatus.RolledBack or HostRunStatus.FailedNeedsAttention && !request.KeepGoing)
             {
@@ -171,14 +182,18 @@ public sealed class PatchEngine(
             }
         }
 
-        run = run with { FinishedAt = time.GetUtcNow() };
+        run = run with
+        {
+            FinishedAt = time.GetUtcNow(),
+            RollbackPoint = point.Hosts.Count == 0 && point.Databases.Count == 0 ? null : point.Id,
+        };
         await store.SavePatchRunAsync(run, ct).ConfigureAwait(false);
         await AuditAsync(request.Actor, "apply.finish", request.Environment, digest, Summary(run), ct).ConfigureAwait(false);
         return run;
     }
 
     private async Task<(PatchRun, RollbackPoint)> ApplyHostAsync(ApplyRequest request, HostConfig host, PatchRun run,
-        RollbackPoint point, string prefix, IProgress<string>? progress, CancellationToken ct)
+        RollbackPoint point, Func<RollbackPoint, Task<RollbackPoint>> ensureDatabasePoints, string prefix, IProgress<string>? progress, CancellationToken ct)
     {
         var set = request.PatchSet.Set;
         var digest = request.PatchSet.Digest;
@@ -217,6 +232,7 @@ public sealed class PatchEngine(
                 }
 
                 await Step("rollback-point").ConfigureAwait(false);
+                point = await ensureDatabasePoints(point).ConfigureAwait(false);
                 var directory = HostPatcher.PointDirectory(point.Id);
                 hostPoint = new HostPoint { Host = host.Name, Directory = directory, ManifestBefore = beforeDigest };
                 // Recorded before anything is saved on the host, so even a point cut short is found and cleaned up.
