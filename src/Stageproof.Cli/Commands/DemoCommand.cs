@@ -193,9 +193,11 @@ internal static class DemoCommand
             Actor = session.Actor,
         }, runs.Progress(), ct).ConfigureAwait(false);
         runs.Render(rollback, null);
-        ui.Say(rollback.Succeeded
-            ? "Every host's packages, config files and services match its manifest from before the change; the database needed no restore, so no data written meanwhile was lost."
-            : "The rollback left residue; see the table above.");
+        var restored = rollback.Restores.Where(r => r.Restored).Select(r => r.Database).ToList();
+        ui.Say(!rollback.Succeeded ? "The rollback left residue; see the table above."
+            : "Every host's packages, config files and services match its manifest from before the change; " + (restored.Count == 0
+                ? "no database needed a restore, so nothing written to it meanwhile was lost."
+                : $"database(s) {string.Join(", ", restored)} had to be restored from the dump: what was written since the change is listed above as discarded."));
         return rollback.Succeeded;
     }
 

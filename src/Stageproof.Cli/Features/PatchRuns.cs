@@ -15,7 +15,7 @@ internal sealed class PatchRuns(CliSession session)
     {
         var store = await session.StoreAsync(ct).ConfigureAwait(false);
         return new PatchEngine(store, session.Transports(), new PostgresDatabasePatcher(session.Time), session.Time, session.StateDirectory,
-            session.Config.Ssh.CommandTimeout, LabHostSnapshots.ForConfigFile(session.ConfigPath));
+            session.Config.Ssh.CommandTimeout, LabHostSnapshots.ForConfigFile(session.Config.SourceFile));
     }
 
     public EnvironmentConfig Environment(string name) =>

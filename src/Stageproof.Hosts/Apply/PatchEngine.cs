@@ -173,8 +173,8 @@ public sealed class PatchEngine(
                 await store.SavePatchRunAsync(run, ct).ConfigureAwait(false);
                 continue;
             }
-            var prefix = $"[{index.ToString(CultureInfo.InvariantCulture)}/{request.Hosts.Count.ToString(CultureInfo.InvariantCulture)} {clock.Elapsed.TotalSeconds.ToString("0", CultureInfo.InvariantCulture)}s] {host.Name}";
-            (run, point) = await ApplyHostAsync(request, host, run, point, EnsureDatabasePointsAsync, prefix, progress, ct).ConfigureAwait(false);
+            var hostProgress = HostProgress.For(progress, host.Name, index, request.Hosts.Count, clock);
+            (run, point) = await ApplyHostAsync(request, host, run, point, EnsureDatabasePointsAsync, hostProgress, ct).ConfigureAwait(false);
             var status = run.Hosts.First(h => h.Host == host.Name).Status;
             if (status is HostRunStatus.RolledBack or HostRunStatus.FailedNeedsAttention && !request.KeepGoing)
             {
@@ -193,7 +193,7 @@ public sealed class PatchEngine(
     }
 
     private async Task<(PatchRun, RollbackPoint)> ApplyHostAsync(ApplyRequest request, HostConfig host, PatchRun run,
-        RollbackPoint point, Func<RollbackPoint, Task<RollbackPoint>> ensureDatabasePoints, string prefix, IProgress<string>? progress, CancellationToken ct)
+        RollbackPoint point, Func<RollbackPoint, Task<RollbackPoint>> ensureDatabasePoints, IProgress<string>? progress, CancellationToken ct)
     {
         var set = request.PatchSet.Set;
         var digest = request.PatchSet.Digest;
@@ -202,7 +202,7 @@ public sealed class PatchEngine(
 
         async Task Step(string step)
         {
-            progress?.Report($"{prefix}: {step}");
+            progress?.Report($"{step}");
             record = record with { Step = step };
             run = run.WithHost(record);
             await store.SavePatchRunAsync(run, ct).ConfigureAwait(false);
@@ -227,7 +227,7 @@ public sealed class PatchEngine(
                     run = run.WithHost(record);
                     await store.SavePatchRunAsync(run, ct).ConfigureAwait(false);
                     await AuditAsync(request.Actor, "apply.host", host.Name, digest, "already applied", ct).ConfigureAwait(false);
-                    progress?.Report($"{prefix}: already applied");
+                    progress?.Report($"already applied");
                     return (run, point);
                 }
 
@@ -304,14 +304,14 @@ public sealed class PatchEngine(
                 run = run.WithHost(record);
                 await store.SavePatchRunAsync(run, ct).ConfigureAwait(false);
                 await AuditAsync(request.Actor, "apply.host", host.Name, digest, $"applied; manifest {afterDigest[..12]}", ct).ConfigureAwait(false);
-                progress?.Report($"{prefix}: applied");
+                progress?.Report($"applied");
                 return (run, point);
             }
             catch (Exception ex) when (ex is StageproofException && !ct.IsCancellationRequested)
             {
                 var failedAt = record.Step ?? "inspect";
                 var reason = $"failed at {failedAt}: {ex.Message}";
-                progress?.Report($"{prefix}: {reason}");
+                progress?.Report($"{reason}");
                 await AuditAsync(request.Actor, "apply.host", host.Name, digest, reason, ct).ConfigureAwait(false);
                 if (hostPoint is null || !request.AutoRollback)
                 {
@@ -327,7 +327,7 @@ public sealed class PatchEngine(
                 }
                 await Step("auto-rollback").ConfigureAwait(false);
                 var (status2, message, residue) = await RollbackHostAsync(host, hostPoint, set, request.Rules, request.Environment,
-                    request.Actor, digest, progress, prefix, ct).ConfigureAwait(false);
+                    request.Actor, digest, progress, ct).ConfigureAwait(false);
                 record = record with
                 {
                     Status = status2,
@@ -396,7 +396,7 @@ public sealed class PatchEngine(
         foreach (var host in request.Hosts)
         {
             index++;
-            var prefix = $"[{index.ToString(CultureInfo.InvariantCulture)}/{request.Hosts.Count.ToString(CultureInfo.InvariantCulture)} {clock.Elapsed.TotalSeconds.ToString("0", CultureInfo.InvariantCulture)}s] {host.Name}";
+            var hostProgress = HostProgress.For(progress, host.Name, index, request.Hosts.Count, clock);
             var hostPoint = point.Hosts.FirstOrDefault(h => h.Host == host.Name);
             if (hostPoint is null)
             {
@@ -406,7 +406,7 @@ public sealed class PatchEngine(
             run = run.WithHost(new HostRunRecord { Host = host.Name, Status = HostRunStatus.InProgress, Step = "rollback" });
             await store.SavePatchRunAsync(run, ct).ConfigureAwait(false);
             var (status, message, residue) = await RollbackHostAsync(host, hostPoint, set, request.Rules, point.Environment,
-                request.Actor, point.PatchDigest, progress, prefix, ct).ConfigureAwait(false);
+                request.Actor, point.PatchDigest, hostProgress, ct).ConfigureAwait(false);
             run = run.WithHost(new HostRunRecord { Host = host.Name, Status = status, Step = "done", Message = message, Residue = residue, FinishedAt = time.GetUtcNow() });
             await store.SavePatchRunAsync(run, ct).ConfigureAwait(false);
         }
@@ -423,7 +423,7 @@ public sealed class PatchEngine(
 
     private async Task<(HostRunStatus Status, string Message, IReadOnlyList<string> Residue)> RollbackHostAsync(HostConfig host,
         HostPoint hostPoint, PatchSet set, DriftRules rules, string environment, string actor, string digest,
-        IProgress<string>? progress, string prefix, CancellationToken ct)
+        IProgress<string>? progress, CancellationToken ct)
     {
         try
         {
@@ -431,7 +431,7 @@ public sealed class PatchEngine(
             await using (transport.ConfigureAwait(false))
             {
                 var patcher = new HostPatcher(transport, commandTimeout);
-                progress?.Report($"{prefix}: restoring {hostPoint.Packages.Count(p => p.KeptDeb is not null).ToString(CultureInfo.InvariantCulture)} kept package(s) and {hostPoint.Files.Count.ToString(CultureInfo.InvariantCulture)} file(s)");
+                progress?.Report($"restoring {hostPoint.Packages.Count(p => p.KeptDeb is not null).ToString(CultureInfo.InvariantCulture)} kept package(s) and {hostPoint.Files.Count.ToString(CultureInfo.InvariantCulture)} file(s)");
                 await patcher.RestoreAsync(hostPoint, ct).ConfigureAwait(false);
                 // The set's post commands restart what it restarted, now on the restored packages and files.
                 foreach (var command in set.Commands.Post)
@@ -442,7 +442,7 @@ public sealed class PatchEngine(
                 var how = "restored from the kept packages and saved files";
                 if (residue.Count > 0 && hostPoint.Snapshot is not null && snapshots is not null)
                 {
-                    progress?.Report($"{prefix}: residue after restore ({string.Join("; ", residue)}); restoring the overlay snapshot");
+                    progress?.Report($"residue after restore ({string.Join("; ", residue)}); restoring the overlay snapshot");
                     await snapshots.RestoreAsync(host.Name, hostPoint.Snapshot, ct).ConfigureAwait(false);
                     // The restore restarted the host's sshd: a fresh connection.
                     var fresh = transports.Create(host);
@@ -456,18 +456,18 @@ public sealed class PatchEngine(
                 {
                     var message = $"{how}, but it differs from its manifest before the change: {string.Join("; ", residue)}";
                     await AuditAsync(actor, "rollback.host", host.Name, digest, "needs attention: " + message, ct).ConfigureAwait(false);
-                    progress?.Report($"{prefix}: NEEDS ATTENTION: {message}");
+                    progress?.Report($"NEEDS ATTENTION: {message}");
                     return (HostRunStatus.FailedNeedsAttention, message, residue);
                 }
                 await AuditAsync(actor, "rollback.host", host.Name, digest, $"rolled back; {how}; matches manifest {hostPoint.ManifestBefore[..12]} on the touched scope", ct).ConfigureAwait(false);
-                progress?.Report($"{prefix}: rolled back, matches its manifest from before the change");
+                progress?.Report($"rolled back, matches its manifest from before the change");
                 return (HostRunStatus.RolledBack, $"rolled back ({how}); matches its manifest from before the change", []);
             }
         }
         catch (Exception ex) when (ex is StageproofException && !ct.IsCancellationRequested)
         {
             await AuditAsync(actor, "rollback.host", host.Name, digest, "rollback failed: " + ex.Message, ct).ConfigureAwait(false);
-            progress?.Report($"{prefix}: ROLLBACK FAILED: {ex.Message}");
+            progress?.Report($"ROLLBACK FAILED: {ex.Message}");
             return (HostRunStatus.FailedNeedsAttention, "rollback failed: " + ex.Message, []);
         }
     }
@@ -518,4 +518,14 @@ public sealed class PatchEngine(
         HostRunStatus.RolledBack => "rolled back",
         _ => "failed, needs attention",
     };
+}
+
+/// <summary>Progress lines of one host: "[2/6 14s] prod-app-2: packages", the time read when the line is written.</summary>
+internal sealed class HostProgress(IProgress<string> inner, string host, int index, int count, Stopwatch clock) : IProgress<string>
+{
+    public static IProgress<string>? For(IProgress<string>? inner, string host, int index, int count, Stopwatch clock) =>
+        inner is null ? null : new HostProgress(inner, host, index, count, clock);
+
+    public void Report(string value) => inner.Report(string.Create(CultureInfo.InvariantCulture,
+        $"[{index}/{count} {clock.Elapsed.TotalSeconds:0}s] {host}: {value}"));
 }
