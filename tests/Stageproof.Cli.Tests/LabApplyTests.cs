@@ -189,6 +189,24 @@ public class LabApplyTests(ApplyLabFixture lab) : IClassFixture<ApplyLabFixture>
     }
 
     [SkippableFact]
+    public async Task Scan_drafts_what_prod_lacks_with_exact_candidate_versions_and_the_draft_freezes()
+    {
+        lab.Require();
+        var file = Path.Combine(Dir, "prod-scan.yaml");
+        var scan = await Cli("--json", "scan", "prod", "-o", file);
+        Assert.True(scan.ExitCode == 0, scan.ToString());
+        var acme = scan.Json.GetProperty("upgrades").EnumerateArray().Single(u => u.GetProperty("name").GetString() == "acme-mail");
+        // The lab repository offers 1.1-1 (and 1.2-1 once the postinst test has published it): the newest is the candidate.
+        Assert.Matches(@"^1\.[12]-1$", acme.GetProperty("candidateVersion").GetString());
+        Assert.Equal(["prod-app-1", "prod-app-2"], acme.GetProperty("hosts").EnumerateArray().Select(h => h.GetString()));
+        var draft = await File.ReadAllTextAsync(file);
+        Assert.Contains("name: acme-mail, version: \"" + acme.GetProperty("candidateVersion").GetString() + "\"", draft, StringComparison.Ordinal);
+        var freeze = await Cli("--json", "patch", "freeze", file);
+        Assert.True(freeze.ExitCode == 0, freeze.ToString());
+        Assert.Equal("1.0-1 ii", await VersionOnAsync("prod-app-1"));
+    }
+
+    [SkippableFact]
     public async Task Hostile_values_in_a_patch_set_are_rejected_before_any_host_is_touched()
     {
         lab.Require();
