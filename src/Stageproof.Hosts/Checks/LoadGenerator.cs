@@ -1,0 +1,97 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Stageproof.Core.Checks;
+
+namespace Stageproof.Hosts.Checks;
+
+/// <summary>
+/// N concurrent clients, each looping over one iteration (the auth sequence, then the requests) until the duration
+/// has passed, the iteration count is reached or <see cref="CheckSuiteRunner.MaxSamples"/> samples were taken.
+/// Every request is a sample: when it started, how long it took, whether it met its expectation.
+/// </summary>
+internal sealed class LoadGenerator(CheckSuiteRunner runner, HttpExecutor http)
+{
+    public sealed record Result(LoadRun Run, string? FirstError)
+    {
+        public int Requests => Run.Requests;
+        public int Errors => Run.Errors;
+        public double ErrorRate => Run.ErrorRate;
+        public double Throughput => Run.Throughput;
+        public TimeSpan Elapsed => Run.Elapsed;
+        public LatencySummary Latency => Run.Latency;
+        public IReadOnlyList<LoadSample> Samples => Run.Samples;
+    }
+
+    public async Task<Result> RunAsync(LoadCheck check, AuthCheck? auth, IReadOnlyList<Account> accounts, Uri baseUri, CancellationToken ct)
+    {
+        var clock = Stopwatch.StartNew();
+        var deadline = check.Duration;
+        var iterationsLeft = check.Iterations ?? int.MaxValue;
+        var samples = new ConcurrentQueue<LoadSample>();
+        var sampleCount = 0;
+        string? firstError = null;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        if (deadline is { } d)
+        {
+            stop.CancelAfter(d + check.Timeout); // a request in flight at the deadline may finish; nothing longer
+        }
+
+        bool Continue() => !stop.IsCancellationRequested && (deadline is null || clock.Elapsed < deadline)
+            && Interlocked.Decrement(ref iterationsLeft) >= 0 && Volatile.Read(ref sampleCount) < CheckSuiteRunner.MaxSamples;
+
+        void Add(LoadSample sample, string? error)
+        {
+            samples.Enqueue(sample);
+            Interlocked.Increment(ref sampleCount);
+            if (error is not null)
+            {
+                Interlocked.CompareExchange(ref firstError, error, null);
+            }
+        }
+
+        async Task Client(int index)
+        {
+            var iteration = 0;
+            while (Continue())
+            {
+                var variables = new Dictionary<string, string>(StringComparer.Ordinal);
+                if (auth is not null)
+                {
+                    var account = accounts[(index + iteration * check.Clients) % accounts.Count];
+                    var (ok, message, steps) = await runner.AuthSequenceAsync(auth, baseUri, account, stop.Token, clock, variables).ConfigureAwait(false);
+                    foreach (var s in steps)
+                    {
+                        Add(s, null);
+                    }
+                    if (!ok)
+                    {
+                        Interlocked.CompareExchange(ref firstError, $"user {account.User}: {message}", null);
+                        iteration++;
+                        continue;
+                    }
+                }
+                foreach (var request in check.Requests)
+                {
+                    var start = clock.Elapsed.TotalMilliseconds;
+                    var outcome = await http.SendAsync(baseUri, request, variables, check.Timeout, stop.Token).ConfigureAwait(false);
+                    var ok = outcome.Error is null && outcome.Status == request.ExpectStatus;
+                    Add(new LoadSample(start, outcome.Latency.TotalMilliseconds, ok, $"{request.Method} {request.Path}"),
+                        ok ? null : $"{outcome.Description}: {outcome.Error ?? $"status {outcome.Status}, expected {request.ExpectStatus}"}");
+                }
+                iteration++;
+            }
+        }
+
+        try
+        {
+            await Task.WhenAll(Enumerable.Range(0, check.Clients).Select(i => Task.Run(() => Client(i), CancellationToken.None))).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            // the hard stop after the deadline: what was measured stands
+        }
+        var elapsed = clock.Elapsed;
+        var ordered = samples.OrderBy(s => s.OffsetMs).ToList();
+        return new Result(new LoadRun { Samples = ordered, Elapsed = elapsed, Clients = check.Clients }, firstError);
+    }
+}
