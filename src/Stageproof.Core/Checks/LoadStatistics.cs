@@ -214,9 +214,9 @@ public static class LoadStatistics
         var baseSummary = LatencySummary.Of(b);
         var afterSummary = LatencySummary.Of(a);
         var latencyText = string.Create(inv,
-            $"p95 {baseSummary.P95:0.#}ms → {afterSummary.P95:0.#}ms, ratio {ratio:0.00} ({thresholds.Confidence:P0} bootstrap interval {low:0.00}–{high:0.00}, limit {thresholds.MaxP95Ratio:0.##}; Mann–Whitney p={p:0.####})");
+            $"p95 {baseSummary.P95:0.#}ms → {afterSummary.P95:0.#}ms, ratio {ratio:0.00} ({(thresholds.Confidence) * 100:0}% bootstrap interval {low:0.00}–{high:0.00}, limit {thresholds.MaxP95Ratio:0.##}; Mann–Whitney p={p:0.####})");
         var errorText = string.Create(inv,
-            $"error rate {baseline.ErrorRate:P2} → {after.ErrorRate:P2} (added {addedErrors:P2}, limit {thresholds.MaxAddedErrorRate:P2})");
+            $"error rate {(baseline.ErrorRate) * 100:0.00}% → {(after.ErrorRate) * 100:0.00}% (added {(addedErrors) * 100:0.00}%, limit {(thresholds.MaxAddedErrorRate) * 100:0.00}%)");
         reasons.Add((latencyRegressed ? "latency regressed: " : "latency held: ") + latencyText);
         reasons.Add((errorsRegressed ? "errors regressed: " : "errors held: ") + errorText);
         return new LoadComparison
@@ -233,6 +233,6 @@ public static class LoadStatistics
         var added = afterRate - baselineRate;
         var regressed = added > maxAdded;
         return (regressed, string.Create(CultureInfo.InvariantCulture,
-            $"error-line rate {baselineRate:P2} → {afterRate:P2} (added {added:P2}, limit {maxAdded:P2})"));
+            $"error-line rate {(baselineRate) * 100:0.00}% → {(afterRate) * 100:0.00}% (added {(added) * 100:0.00}%, limit {(maxAdded) * 100:0.00}%)"));
     }
 }

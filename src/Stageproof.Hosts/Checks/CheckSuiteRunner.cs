@@ -317,7 +317,7 @@ public sealed class CheckSuiteRunner : IDisposable
             ["p95_ms"] = Math.Round(summary.P95, 3), ["p99_ms"] = Math.Round(summary.P99, 3), ["max_ms"] = Math.Round(summary.Max, 3),
             ["clients"] = check.Clients, ["seconds"] = Math.Round(run.Elapsed.TotalSeconds, 3),
         };
-        var text = string.Create(inv, $"{run.Requests} requests from {check.Clients} clients in {run.Elapsed.TotalSeconds:0.0}s against {baseUri}: {run.Throughput:0.#}/s, errors {run.Errors} ({run.ErrorRate:P2}), {summary}");
+        var text = string.Create(inv, $"{run.Requests} requests from {check.Clients} clients in {run.Elapsed.TotalSeconds:0.0}s against {baseUri}: {run.Throughput:0.#}/s, errors {run.Errors} ({(run.ErrorRate) * 100:0.00}%), {summary}");
         var problems = new List<string>();
         if (run.Requests == 0)
         {
@@ -326,7 +326,7 @@ public sealed class CheckSuiteRunner : IDisposable
         if (run.ErrorRate > check.MaxErrorRate)
         {
             var firstErrors = run.Samples.Where(s => !s.Ok).GroupBy(s => s.Request).Select(g => $"{g.Key} ×{g.Count()}").Take(3);
-            problems.Add(string.Create(inv, $"error rate {run.ErrorRate:P2} over the limit {check.MaxErrorRate:P2} (failed: {string.Join(", ", firstErrors)}; first: {run.FirstError})"));
+            problems.Add(string.Create(inv, $"error rate {(run.ErrorRate) * 100:0.00}% over the limit {(check.MaxErrorRate) * 100:0.00}% (failed: {string.Join(", ", firstErrors)}; first: {run.FirstError})"));
         }
         if (check.MaxP95 is { } max && summary.P95 > max.TotalMilliseconds)
         {

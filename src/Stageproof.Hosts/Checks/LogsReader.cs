@@ -112,7 +112,7 @@ public static class LogsReader
         if (errors.Count > 0)
         {
             return new CheckSuiteRunner.Outcome(CheckStatus.Failed,
-                string.Create(inv, $"{scope}, {errors.Count} matching fail patterns ({rate:P2}); first: {Short(errors[0])}"), m, null, evidence);
+                string.Create(inv, $"{scope}, {errors.Count} matching fail patterns ({(rate) * 100:0.00}%); first: {Short(errors[0])}"), m, null, evidence);
         }
         if (warnings.Count > 0)
         {
