@@ -26,7 +26,8 @@ internal sealed class LoadGenerator(CheckSuiteRunner runner, HttpExecutor http)
     {
         var clock = Stopwatch.StartNew();
         var deadline = check.Duration;
-        var iterationsLeft = check.Iterations ?? int.MaxValue;
+        var limit = check.Iterations ?? int.MaxValue;
+        var started = 0;
         var samples = new ConcurrentQueue<LoadSample>();
         var sampleCount = 0;
         string? firstError = null;
@@ -36,8 +37,16 @@ internal sealed class LoadGenerator(CheckSuiteRunner runner, HttpExecutor http)
             stop.CancelAfter(d + check.Timeout); // a request in flight at the deadline may finish; nothing longer
         }
 
-        bool Continue() => !stop.IsCancellationRequested && (deadline is null || clock.Elapsed < deadline)
-            && Interlocked.Decrement(ref iterationsLeft) >= 0 && Volatile.Read(ref sampleCount) < CheckSuiteRunner.MaxSamples;
+        // The number of the iteration a client may start next, or -1 when the run is over.
+        int Next()
+        {
+            if (stop.IsCancellationRequested || (deadline is not null && clock.Elapsed >= deadline) || Volatile.Read(ref sampleCount) >= CheckSuiteRunner.MaxSamples)
+            {
+                return -1;
+            }
+            var n = Interlocked.Increment(ref started) - 1;
+            return n < limit ? n : -1;
+        }
 
         void Add(LoadSample sample, string? error)
         {
@@ -49,15 +58,15 @@ internal sealed class LoadGenerator(CheckSuiteRunner runner, HttpExecutor http)
             }
         }
 
-        async Task Client(int index)
+        async Task Client()
         {
-            var iteration = 0;
-            while (Continue())
+            int iteration;
+            while ((iteration = Next()) >= 0)
             {
                 var variables = new Dictionary<string, string>(StringComparer.Ordinal);
                 if (auth is not null)
                 {
-                    var account = accounts[(index + iteration * check.Clients) % accounts.Count];
+                    var account = accounts[iteration % accounts.Count]; // accounts in turn, across all clients
                     var (ok, message, steps) = await runner.AuthSequenceAsync(auth, baseUri, account, stop.Token, clock, variables).ConfigureAwait(false);
                     foreach (var s in steps)
                     {
@@ -66,7 +75,6 @@ internal sealed class LoadGenerator(CheckSuiteRunner runner, HttpExecutor http)
                     if (!ok)
                     {
                         Interlocked.CompareExchange(ref firstError, $"user {account.User}: {message}", null);
-                        iteration++;
                         continue;
                     }
                 }
@@ -78,13 +86,12 @@ internal sealed class LoadGenerator(CheckSuiteRunner runner, HttpExecutor http)
                     Add(new LoadSample(start, outcome.Latency.TotalMilliseconds, ok, $"{request.Method} {request.Path}"),
                         ok ? null : $"{outcome.Description}: {outcome.Error ?? $"status {outcome.Status}, expected {request.ExpectStatus}"}");
                 }
-                iteration++;
             }
         }
 
         try
         {
-            await Task.WhenAll(Enumerable.Range(0, check.Clients).Select(i => Task.Run(() => Client(i), CancellationToken.None))).ConfigureAwait(false);
+            await Task.WhenAll(Enumerable.Range(0, check.Clients).Select(_ => Task.Run(Client, CancellationToken.None))).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
