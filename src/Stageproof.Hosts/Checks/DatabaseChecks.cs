@@ -181,7 +181,7 @@ internal static class DatabaseChecks
                 return new Outcome(CheckStatus.Error, $"{check.PgAmcheck} not found (install postgresql-15 or set pg_amcheck:)");
             }
             var args = new List<string> { "--host", csb.Host ?? "localhost", "--port", csb.Port.ToString(CultureInfo.InvariantCulture),
-                "--dbname", csb.Database ?? "postgres", "--no-password" };
+                "--no-password" };
             if (csb.Username is { Length: > 0 } user)
             {
                 args.AddRange(["--username", user]);
@@ -190,6 +190,8 @@ internal static class DatabaseChecks
             {
                 args.Add("--install-missing");
             }
+            args.Add("--");
+            args.Add(csb.Database ?? "postgres"); // the database is a positional argument (no pattern matching)
             var environment = new Dictionary<string, string>();
             if (csb.Password is { Length: > 0 } password)
             {
