@@ -18,6 +18,7 @@ public static class StageproofCli
         root.Subcommands.Add(InitCommand.Create(verbs));
         root.Subcommands.Add(FactsCommand.Create(verbs));
         root.Subcommands.Add(DriftCommand.Create(verbs));
+        root.Subcommands.Add(CheckCommand.Create(verbs));
         root.Subcommands.Add(PatchSetCommand.Create(verbs));
         root.Subcommands.Add(AuditCommand.Create(verbs));
         root.Subcommands.Add(LabCommand.Create(verbs));
