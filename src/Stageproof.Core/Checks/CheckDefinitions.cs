@@ -111,6 +111,8 @@ public sealed record LoadCheck : CheckDefinition
     public TimeSpan? Duration { get; init; }
     /// <summary>Total iterations over all clients.</summary>
     public int? Iterations { get; init; }
+    /// <summary>Iterations run first and not recorded (JIT, connection pools and caches warm up on both sides).</summary>
+    public int Warmup { get; init; }
     /// <summary>Name of an auth check of the suite whose sequence each iteration runs first (each step a sample).</summary>
     public string? Auth { get; init; }
     public IReadOnlyList<HttpRequestSpec> Requests { get; init; } = [];

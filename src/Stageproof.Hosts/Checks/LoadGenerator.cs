@@ -6,7 +6,7 @@ namespace Stageproof.Hosts.Checks;
 
 /// <summary>
 /// N concurrent clients, each looping over one iteration (the auth sequence, then the requests) until the duration
-/// has passed, the iteration count is reached or <see cref="CheckSuiteRunner.MaxSamples"/> samples were taken.
+/// has passed, the warm-up plus the iteration count is reached or <see cref="CheckSuiteRunner.MaxSamples"/> samples were taken.
 /// Every request is a sample: when it started, how long it took, whether it met its expectation.
 /// </summary>
 internal sealed class LoadGenerator(CheckSuiteRunner runner, HttpExecutor http)
@@ -26,8 +26,11 @@ internal sealed class LoadGenerator(CheckSuiteRunner runner, HttpExecutor http)
     {
         var clock = Stopwatch.StartNew();
         var deadline = check.Duration;
-        var limit = check.Iterations ?? int.MaxValue;
+        var warmup = check.Warmup;
+        var limit = check.Iterations is { } n ? n + warmup : int.MaxValue;
         var started = 0;
+        var measuredFrom = warmup == 0 ? TimeSpan.Zero : (TimeSpan?)null;
+        var measuredLock = new object();
         var samples = new ConcurrentQueue<LoadSample>();
         var sampleCount = 0;
         string? firstError = null;
@@ -44,12 +47,23 @@ internal sealed class LoadGenerator(CheckSuiteRunner runner, HttpExecutor http)
             {
                 return -1;
             }
-            var n = Interlocked.Increment(ref started) - 1;
-            return n < limit ? n : -1;
+            var next = Interlocked.Increment(ref started) - 1;
+            if (next == warmup && warmup > 0)
+            {
+                lock (measuredLock)
+                {
+                    measuredFrom = clock.Elapsed;
+                }
+            }
+            return next < limit ? next : -1;
         }
 
-        void Add(LoadSample sample, string? error)
+        void Add(LoadSample sample, string? error, int iteration)
         {
+            if (iteration < warmup)
+            {
+                return;
+            }
             samples.Enqueue(sample);
             Interlocked.Increment(ref sampleCount);
             if (error is not null)
@@ -70,11 +84,14 @@ internal sealed class LoadGenerator(CheckSuiteRunner runner, HttpExecutor http)
                     var (ok, message, steps) = await runner.AuthSequenceAsync(auth, baseUri, account, stop.Token, clock, variables).ConfigureAwait(false);
                     foreach (var s in steps)
                     {
-                        Add(s, null);
+                        Add(s, null, iteration);
                     }
                     if (!ok)
                     {
-                        Interlocked.CompareExchange(ref firstError, $"user {account.User}: {message}", null);
+                        if (iteration >= warmup)
+                        {
+                            Interlocked.CompareExchange(ref firstError, $"user {account.User}: {message}", null);
+                        }
                         continue;
                     }
                 }
@@ -84,7 +101,7 @@ internal sealed class LoadGenerator(CheckSuiteRunner runner, HttpExecutor http)
                     var outcome = await http.SendAsync(baseUri, request, variables, check.Timeout, stop.Token).ConfigureAwait(false);
                     var ok = outcome.Error is null && outcome.Status == request.ExpectStatus;
                     Add(new LoadSample(start, outcome.Latency.TotalMilliseconds, ok, $"{request.Method} {request.Path}"),
-                        ok ? null : $"{outcome.Description}: {outcome.Error ?? $"status {outcome.Status}, expected {request.ExpectStatus}"}");
+                        ok ? null : $"{outcome.Description}: {outcome.Error ?? $"status {outcome.Status}, expected {request.ExpectStatus}"}", iteration);
                 }
             }
         }
@@ -97,7 +114,12 @@ internal sealed class LoadGenerator(CheckSuiteRunner runner, HttpExecutor http)
         {
             // the hard stop after the deadline: what was measured stands
         }
-        var elapsed = clock.Elapsed;
+        TimeSpan from;
+        lock (measuredLock)
+        {
+            from = measuredFrom ?? clock.Elapsed;
+        }
+        var elapsed = clock.Elapsed - from;
         var ordered = samples.OrderBy(s => s.OffsetMs).ToList();
         return new Result(new LoadRun { Samples = ordered, Elapsed = elapsed, Clients = check.Clients }, firstError);
     }

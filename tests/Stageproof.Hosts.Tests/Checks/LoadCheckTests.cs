@@ -2,7 +2,15 @@ using Stageproof.Core.Checks;
 
 namespace Stageproof.Hosts.Tests.Checks;
 
+/// <summary>Latency measurements are only as quiet as the machine: these run alone, not beside other test classes.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class SerialLoadCollection
+{
+    public const string Name = "serial load";
+}
+
 /// <summary>Load checks against a real Kestrel server: samples, the auth sequence under concurrency, and a detected slowdown.</summary>
+[Collection(SerialLoadCollection.Name)]
 public sealed class LoadCheckTests : IAsyncLifetime, IDisposable
 {
     private readonly Suites _suites = new();
@@ -65,6 +73,16 @@ public sealed class LoadCheckTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task Warm_up_iterations_run_but_are_not_recorded()
+    {
+        _suites.Secrets("user01=password-01\n");
+        var r = await LoadAsync("  clients: 3\n  iterations: 30\n  warmup: 12");
+
+        Assert.Equal(60, r.Load!.Requests);
+        Assert.Equal(1 + 42, _server.Logins); // the auth check itself, then 12 warm-up and 30 measured iterations
+    }
+
+    [Fact]
     public async Task A_duration_bounds_the_run()
     {
         _suites.Secrets("user01=password-01\n");
@@ -78,11 +96,10 @@ public sealed class LoadCheckTests : IAsyncLifetime, IDisposable
     public async Task A_slowdown_injected_after_the_baseline_is_detected_by_the_comparison()
     {
         _suites.Secrets("user01=password-01\nuser02=password-02\n");
-        const string settings = "  clients: 6\n  iterations: 150";
-        _ = await LoadAsync(settings); // warm-up: the first run pays for JIT and connection set-up on both sides
+        const string settings = "  clients: 6\n  iterations: 150\n  warmup: 30";
         var baseline = (await LoadAsync(settings)).Load!;
         var again = (await LoadAsync(settings)).Load!;
-        _server.SearchDelayMs = 40;
+        _server.SearchDelayMs = 60;
         var slowed = (await LoadAsync(settings)).Load!;
 
         var unchanged = LoadStatistics.Compare(baseline, again, new LoadThresholds());

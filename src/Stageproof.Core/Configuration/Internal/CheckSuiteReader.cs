@@ -21,7 +21,7 @@ internal sealed class CheckSuiteReader(YamlWalker yaml, Func<string, string> res
         [CheckTypes.Command] = ["run", "expect_exit", "expect_output", "expect_output_regex"],
         [CheckTypes.Service] = ["service", "expect"],
         [CheckTypes.Auth] = [.. TargetKeys, "user", "credentials", "steps", "password"],
-        [CheckTypes.Load] = [.. TargetKeys, "clients", "duration", "iterations", "auth", "requests", "max_error_rate", "max_p95", "compare"],
+        [CheckTypes.Load] = [.. TargetKeys, "clients", "duration", "iterations", "warmup", "auth", "requests", "max_error_rate", "max_p95", "compare"],
         [CheckTypes.Logs] = ["file", "fail", "warn", "max_added_error_rate", "max_bytes"],
         [CheckTypes.Sql] = ["database", "query", "expect", "expect_rows"],
         [CheckTypes.Schema] = ["database", "expect_digest", "same_as", "migrations_complete"],
@@ -591,7 +591,7 @@ internal sealed class CheckSuiteReader(YamlWalker yaml, Func<string, string> res
         }
         return new LoadCheck
         {
-            Name = "", Target = target, Clients = @int("clients", 1, 1024) ?? 4, Duration = duration, Iterations = iterations,
+            Name = "", Target = target, Clients = @int("clients", 1, 1024) ?? 4, Duration = duration, Iterations = iterations, Warmup = @int("warmup", 0, 100_000) ?? 0,
             Auth = auth, Requests = requests, MaxErrorRate = num("max_error_rate", 0, 1) ?? 0, MaxP95 = dur("max_p95", 3600), Compare = compare,
         };
     }
