@@ -20,7 +20,7 @@ namespace Stageproof.Hosts.Checks;
 /// A check that could not run because a host was unreachable is <see cref="CheckStatus.Error"/>; everything the
 /// environment itself answered is Passed, Warned or Failed.
 /// </summary>
-public sealed class CheckSuiteRunner : IDisposable
+public sealed class CheckSuiteRunner : ICheckSuiteRunner, IDisposable
 {
     private readonly HttpExecutor _http;
     private readonly TimeProvider _time;

@@ -60,7 +60,8 @@ public sealed partial class HttpExecutor : IDisposable
         {
             return new HttpOutcome(0, "", TimeSpan.Zero, e.Message, $"{spec.Method} {spec.Path}");
         }
-        var uri = new Uri(baseUri, path);
+        // A check with a url and no path of its own requests the url as it is; a path replaces the url's path.
+        var uri = spec.Path == "/" && baseUri.PathAndQuery != "/" ? baseUri : new Uri(baseUri, path);
         var description = $"{spec.Method} {uri}";
         using var request = new HttpRequestMessage(new HttpMethod(spec.Method), uri);
         try

@@ -1,6 +1,6 @@
 using Stageproof.Core.Configuration;
 
-namespace Stageproof.Hosts.Checks;
+namespace Stageproof.Core.Checks;
 
 /// <summary>What a suite runs against: an environment's hosts and the databases of every environment (for same_as).</summary>
 public sealed record CheckEnvironment
