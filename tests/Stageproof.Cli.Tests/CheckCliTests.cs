@@ -77,4 +77,26 @@ public class CheckCliTests
         Assert.Equal(ExitCodes.BadInput, run.ExitCode);
         Assert.Contains($"{path}:7:47: checks.suite[0].expect_stauts: unknown key 'expect_stauts' (did you mean 'expect_status'?)", run.Stderr);
     }
+
+    [Fact]
+    public async Task A_host_that_cannot_be_reached_is_an_infrastructure_error_with_exit_3()
+    {
+        using var scratch = new Scratch();
+        Directory.CreateDirectory(Path.Combine(scratch.Dir, "keys"));
+        scratch.Write("keys/known_hosts", "");
+        scratch.Write("stageproof.yaml", """
+            hosts:
+              far-1: { address: 127.0.5.249, port: 1, identity: keys/missing_ed25519, known_hosts: keys/known_hosts }
+            environments:
+              test: { hosts: [far-1], checks: suite }
+            checks:
+              suite:
+                - { name: conf, type: command, run: [test, -f, /etc/app.conf] }
+            """);
+
+        var run = await CliRun.InAsync(scratch.Dir, "check", "test");
+        Assert.Equal(ExitCodes.Infrastructure, run.ExitCode);
+        Assert.Contains("ERROR conf (command, far-1) far-1:", run.Stdout);
+        Assert.Contains("0 failed, 1 could not run", run.Stdout);
+    }
 }

@@ -22,6 +22,9 @@ internal sealed class LoadGenerator(CheckSuiteRunner runner, HttpExecutor http)
         public IReadOnlyList<LoadSample> Samples => Run.Samples;
     }
 
+    /// <summary>The longest a load check without a duration may run.</summary>
+    public static readonly TimeSpan MaxUnboundedRun = TimeSpan.FromHours(1);
+
     public async Task<Result> RunAsync(LoadCheck check, AuthCheck? auth, IReadOnlyList<Account> accounts, Uri baseUri, CancellationToken ct)
     {
         var clock = Stopwatch.StartNew();
@@ -35,10 +38,8 @@ internal sealed class LoadGenerator(CheckSuiteRunner runner, HttpExecutor http)
         var sampleCount = 0;
         string? firstError = null;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        if (deadline is { } d)
-        {
-            stop.CancelAfter(d + check.Timeout); // a request in flight at the deadline may finish; nothing longer
-        }
+        // A request in flight at the deadline may finish; nothing longer. An iteration-only run is capped at an hour.
+        stop.CancelAfter((deadline ?? MaxUnboundedRun) + check.Timeout);
 
         // The number of the iteration a client may start next, or -1 when the run is over.
         int Next()
