@@ -22,6 +22,8 @@ public abstract record CheckDefinition
     public abstract string Type { get; }
     /// <summary>Upper bound of one attempt (one request, one command, one query).</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>Host checks (http, tcp, command, service, auth, load, logs) run only on the environment's hosts of this role.</summary>
+    public string? Role { get; init; }
 }
 
 /// <summary>Where an HTTP or TCP check goes: a port (and path) on each host of the environment, or one URL.</summary>

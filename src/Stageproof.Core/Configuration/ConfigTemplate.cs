@@ -101,11 +101,13 @@ public static class ConfigTemplate
 
         # Checks: the suites that validate an environment before and after a patch. Every check has a name and a type;
         # http, tcp, auth and load checks run against each host of the environment (its address, the port given here)
-        # unless they give a url. Durations: 30, 30s, 2m, 500ms. timeout: (default 10s) bounds one attempt.
+        # unless they give a url; role: limits a host check to the hosts of that role. Durations: 30, 30s, 2m, 500ms.
+        # timeout: (default 10s) bounds one attempt.
         checks:
           mail-suite:
             - name: health                 # http: status, body text or regex, JSON assertions, latency bound
               type: http
+              role: app                    # only on the environment's app hosts (not the db hosts)
               port: 8080
               path: /health
               expect_status: 200
@@ -113,16 +115,20 @@ public static class ConfigTemplate
               max_latency: 500ms
             - name: listening              # tcp: the port accepts a connection
               type: tcp
+              role: app
               port: 8080
             - name: config-present         # command: run on each host (a list of words, never shell text)
               type: command
+              role: app
               run: [test, -f, /etc/acme-mail/acme-mail.conf]
               expect_exit: 0
             - name: service                # service: running (systemd, else the SysV init script's status)
               type: service
+              role: app
               service: acme-mail
             - name: login                  # auth: a scripted request sequence; ${user}, ${password} and extracted values
               type: auth
+              role: app
               port: 8080
               credentials: { file: secrets/acme-mail.env }   # lines user=password, mode 0600; or { env: VARIABLE }
               steps:
@@ -130,6 +136,7 @@ public static class ConfigTemplate
                 - { path: "/mailbox/${user}", headers: { Authorization: "Bearer ${token}" } }
             - name: mail-load              # load: N clients for a duration or an iteration count; keeps every sample
               type: load
+              role: app
               port: 8080
               clients: 16
               duration: 20s
@@ -140,6 +147,7 @@ public static class ConfigTemplate
               compare: { max_p95_ratio: 1.5, max_added_error_rate: 0.01 }   # stage gate: after vs baseline
             - name: log-errors             # logs: only lines written since the marker taken before the run
               type: logs
+              role: app
               file: /var/log/acme-mail/acme-mail.log
               fail: [" ERROR ", " FATAL "]
               warn: [" WARN "]

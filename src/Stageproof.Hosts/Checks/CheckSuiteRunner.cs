@@ -71,7 +71,7 @@ public sealed class CheckSuiteRunner : ICheckSuiteRunner, IDisposable
         var marks = new Dictionary<(string, string), LogMarker>();
         foreach (var check in suite.Checks.OfType<LogsCheck>())
         {
-            var tasks = environment.Hosts.Select(async host =>
+            var tasks = HostsFor(environment, check).Select(async host =>
             {
                 try
                 {
@@ -112,9 +112,23 @@ public sealed class CheckSuiteRunner : ICheckSuiteRunner, IDisposable
             case LoadCheck { Target.Url: { } url }:
                 return [await TimedAsync(check, url.ToString(), () => LoadAsync(suite, (LoadCheck)check, url, ct)).ConfigureAwait(false)];
             default:
-                var perHost = environment.Hosts.Select(host => TimedAsync(check, host.Name, () => HostCheckAsync(suite, check, host, transports, markers, ct)));
+                var hosts = HostsFor(environment, check);
+                if (hosts.Count == 0)
+                {
+                    return [await TimedAsync(check, environment.Name, () => Task.FromResult(
+                        Fail($"environment {environment.Name} has no host with role '{check.Role}' (roles: {string.Join(", ", environment.Hosts.Select(h => h.Role ?? "none").Distinct())})"))).ConfigureAwait(false)];
+                }
+                var perHost = hosts.Select(host => TimedAsync(check, host.Name, () => HostCheckAsync(suite, check, host, transports, markers, ct)));
                 return await Task.WhenAll(perHost).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>The hosts a host check runs on: all of the environment's, or those of the check's role.</summary>
+    public static IReadOnlyList<HostConfig> HostsFor(CheckEnvironment environment, CheckDefinition check)
+    {
+        ArgumentNullException.ThrowIfNull(environment);
+        ArgumentNullException.ThrowIfNull(check);
+        return check.Role is { } role ? environment.Hosts.Where(h => h.Role == role).ToList() : environment.Hosts;
     }
 
     private static string? DatabaseOf(CheckDefinition check) => check switch

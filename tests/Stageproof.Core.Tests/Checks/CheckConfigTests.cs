@@ -137,6 +137,24 @@ public sealed class CheckConfigTests : IDisposable
     }
 
     [Fact]
+    public void Host_checks_can_be_limited_to_a_role_and_database_checks_cannot()
+    {
+        var config = _temp.Load(Head + "    - { name: a, type: tcp, port: 1, role: app }\n");
+        Assert.Equal("app", config.SuiteOf("prod").Checks[0].Role);
+
+        var problem = _temp.SingleProblem(Head + "    - { name: a, type: sql, database: mail, query: \"SELECT 1\", expect: \"1\", role: db }\n");
+        Assert.Equal("checks.suite[0].role", problem.Key);
+    }
+
+    [Fact]
+    public void The_example_limits_host_checks_to_app_hosts()
+    {
+        var config = _temp.Load(ConfigTemplate.Example);
+        var hostChecks = config.Checks["mail-suite"].Checks.Where(c => c is not (SqlCheck or SchemaCheck or DbIntegrityCheck or SoakCheck));
+        Assert.All(hostChecks, c => Assert.Equal("app", c.Role));
+    }
+
+    [Fact]
     public void Duplicate_check_names_are_reported()
     {
         var problem = _temp.SingleProblem(Head + """

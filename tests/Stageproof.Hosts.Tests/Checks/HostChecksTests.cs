@@ -31,6 +31,16 @@ public sealed class HostChecksTests : IDisposable
         Assert.False(File.Exists(file + ".pwned"), "an argument is never interpreted by the shell");
     }
 
+    [Fact]
+    public async Task A_check_for_a_role_no_host_has_fails_naming_the_roles_there_are()
+    {
+        var result = await Suites.RunAsync(_suites.Config("- { name: conf, type: command, run: [true], role: db }"));
+
+        var r = Assert.Single(result.Results);
+        Assert.Equal(CheckStatus.Failed, r.Status);
+        Assert.Equal("environment test has no host with role 'db' (roles: none)", r.Message);
+    }
+
     [SkippableFact]
     public async Task A_service_without_systemd_unit_or_init_script_is_not_running()
     {

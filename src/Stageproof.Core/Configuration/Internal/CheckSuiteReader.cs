@@ -9,6 +9,7 @@ namespace Stageproof.Core.Configuration.Internal;
 internal sealed class CheckSuiteReader(YamlWalker yaml, Func<string, string> resolvePath)
 {
     private static readonly string[] CommonKeys = ["name", "type", "timeout"];
+    private static readonly string[] HostTypes = [CheckTypes.Http, CheckTypes.Tcp, CheckTypes.Command, CheckTypes.Service, CheckTypes.Auth, CheckTypes.Load, CheckTypes.Logs];
     private static readonly string[] TargetKeys = ["port", "url"];
     private static readonly string[] RequestKeys = ["method", "path", "headers", "json", "expect_status", "extract"];
     private static readonly string[] CompareKeys = ["max_p95_ratio", "max_added_error_rate", "confidence", "resamples", "seed"];
@@ -113,7 +114,7 @@ internal sealed class CheckSuiteReader(YamlWalker yaml, Func<string, string> res
         {
             return null;
         }
-        var known = CommonKeys.Concat(TypeKeys[type]).ToArray();
+        var known = CommonKeys.Concat(HostTypes.Contains(type) ? ["role"] : []).Concat(TypeKeys[type]).ToArray();
         var f = yaml.Entries(mapping, path, known).ToDictionary(e => e.Name, e => (e.KeyNode, e.Value, e.Path), StringComparer.Ordinal);
         var problemsBefore = yaml.Problems.Count;
 
@@ -131,6 +132,15 @@ internal sealed class CheckSuiteReader(YamlWalker yaml, Func<string, string> res
             name = nm;
         }
         var timeout = f.TryGetValue("timeout", out var to) ? yaml.Seconds(to.Value, to.Path, 3600) : null;
+        string? role = null;
+        if (f.TryGetValue("role", out var ro) && yaml.RequiredString(ro.Value, ro.Path) is { } roleName)
+        {
+            if (Names.IdentifierError(roleName, "role") is { } roleError)
+            {
+                yaml.Report(ro.Value, ro.Path, roleError);
+            }
+            role = roleName;
+        }
 
         string? Str(string key) => f.TryGetValue(key, out var e) ? yaml.RequiredString(e.Value, e.Path) : null;
         int? Int(string key, int min, int max) => f.TryGetValue(key, out var e) ? yaml.Int(e.Value, e.Path, min, max) : null;
@@ -183,7 +193,8 @@ internal sealed class CheckSuiteReader(YamlWalker yaml, Func<string, string> res
         {
             return null;
         }
-        return timeout is { } t2 ? check with { Name = name, Timeout = t2 } : check with { Name = name };
+        check = check with { Name = name, Role = role };
+        return timeout is { } t2 ? check with { Timeout = t2 } : check;
     }
 
     private delegate string? StrReader(string key);
