@@ -39,6 +39,8 @@ public sealed class LabConfigWriterTests : IDisposable
         var login = Assert.IsType<AuthCheck>(suite.Find("login"));
         Assert.Equal(Path.Combine(_dir, "secrets", "acme-mail.env"), login.Credentials.File);
         Assert.DoesNotContain("password-", yaml, StringComparison.Ordinal);
+        Assert.Equal("login", Assert.IsType<LoadCheck>(suite.Find("mail-load")).Auth);
+        Assert.Equal("prod", Assert.IsType<SchemaCheck>(suite.Find("schema")).SameAs);
     }
 
     [Fact]

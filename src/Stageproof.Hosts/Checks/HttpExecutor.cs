@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Net;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -176,6 +175,4 @@ public sealed partial class HttpExecutor : IDisposable
         var oneLine = body.ReplaceLineEndings(" ");
         return oneLine.Length <= max ? oneLine : oneLine[..max] + "…";
     }
-
-    internal static bool IsSuccess(int status) => status is >= 200 and < 300 || status == (int)HttpStatusCode.NotModified;
 }

@@ -49,7 +49,11 @@ internal static class LabConfigWriter
         sb.Append("        - { method: POST, path: /login, json: { user: \"${user}\", password: \"${password}\" }, extract: { token: $.token } }\n");
         sb.Append("        - { path: \"/mailbox/${user}\", headers: { Authorization: \"Bearer ${token}\" } }\n");
         sb.Append("    - { name: users, type: sql, database: mail, query: \"SELECT count(*) FROM users\", expect: \"50\" }\n");
-        sb.Append("    - { name: schema, type: schema, database: mail }\n");
+        sb.Append(inv, $"    - {{ name: mail-load, type: load, port: {port}, clients: 8, duration: 5s, warmup: 16, auth: login,\n");
+        sb.Append("        requests: [{ path: \"/search?q=invoice&user=${user}\", headers: { Authorization: \"Bearer ${token}\" } }] }\n");
+        sb.Append(state.Environments.Any(e => e.Name == "prod")
+            ? "    - { name: schema, type: schema, database: mail, same_as: prod }\n"
+            : "    - { name: schema, type: schema, database: mail }\n");
         sb.Append("    - { name: log-errors, type: logs, file: /var/log/acme-mail/acme-mail.log, fail: [\" ERROR \", \" FATAL \"], warn: [\" WARN \"] }\n");
         return sb.ToString();
     }

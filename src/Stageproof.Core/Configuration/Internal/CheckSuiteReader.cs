@@ -259,7 +259,7 @@ internal sealed class CheckSuiteReader(YamlWalker yaml, Func<string, string> res
         StrReader str, RegexReader regex, IntReader @int, DurReader dur)
     {
         var target = ReadTarget(f, node, path, CheckTypes.Http);
-        var request = ReadRequestFields(f, path, allowExtract: false);
+        var request = ReadRequestFields(f, allowExtract: false);
         var assertions = new List<JsonAssertion>();
         if (f.TryGetValue("expect_json", out var ej))
         {
@@ -289,7 +289,7 @@ internal sealed class CheckSuiteReader(YamlWalker yaml, Func<string, string> res
     }
 
     /// <summary>Reads method, path, headers, json, expect_status (and extract) from a mapping's fields.</summary>
-    private HttpRequestSpec? ReadRequestFields(Dictionary<string, (YamlNode KeyNode, YamlNode Value, string Path)> f, string path, bool allowExtract)
+    private HttpRequestSpec? ReadRequestFields(Dictionary<string, (YamlNode KeyNode, YamlNode Value, string Path)> f, bool allowExtract)
     {
         var spec = new HttpRequestSpec();
         var ok = true;
@@ -382,7 +382,6 @@ internal sealed class CheckSuiteReader(YamlWalker yaml, Func<string, string> res
                 ok = false;
             }
         }
-        _ = path;
         return ok ? spec : null;
     }
 
@@ -540,7 +539,7 @@ internal sealed class CheckSuiteReader(YamlWalker yaml, Func<string, string> res
                 yaml.Report(item, $"{itemPath}.path", "path is required for a request");
                 continue;
             }
-            if (ReadRequestFields(fields, itemPath, allowExtract: true) is { } spec)
+            if (ReadRequestFields(fields, allowExtract: true) is { } spec)
             {
                 result.Add(spec);
             }
