@@ -18,6 +18,7 @@ public static class StageproofCli
         root.Subcommands.Add(InitCommand.Create(verbs));
         root.Subcommands.Add(FactsCommand.Create(verbs));
         root.Subcommands.Add(DriftCommand.Create(verbs));
+        root.Subcommands.Add(CheckCommand.Create(verbs));
         root.Subcommands.Add(PatchSetCommand.Create(verbs));
         root.Subcommands.Add(ScanCommand.Create(verbs));
         root.Subcommands.Add(ApplyCommand.CreateApply(verbs));

@@ -95,7 +95,7 @@ public sealed partial class LabManager(LabOptions options)
             {
                 await StartAcmeMailAsync(store, roots, envs, hosts, progress, cancellationToken).ConfigureAwait(false);
             }
-            await File.WriteAllTextAsync(ConfigFile, LabConfigWriter.Render(store.State), cancellationToken).ConfigureAwait(false);
+            await LabConfigWriter.WriteAsync(Directory, store.State, cancellationToken).ConfigureAwait(false);
             progress?.Report($"lab up in {sw.Elapsed.TotalSeconds:0.0}s: {hosts.Count} hosts, {envs.Count} databases; configuration {ConfigFile}");
             return new LabUpResult(Directory, ConfigFile, baseDir, built, acme, ToHosts(store.State, hosts), ToEnvironments(store.State, envs), sw.Elapsed);
         }
@@ -277,7 +277,7 @@ public sealed partial class LabManager(LabOptions options)
             await AcmeMail.StartAsync(roots, p.To, state.AcmeMailPort, ct).ConfigureAwait(false);
             progress?.Report($"{p.To.Name}: acme-mail healthy on {AcmeMail.HealthUrl(p.To.Address, state.AcmeMailPort)}");
         }, cancellationToken).ConfigureAwait(false);
-        await File.WriteAllTextAsync(ConfigFile, LabConfigWriter.Render(state), cancellationToken).ConfigureAwait(false);
+        await LabConfigWriter.WriteAsync(Directory, state, cancellationToken).ConfigureAwait(false);
         progress?.Report($"clone {source} -> {destination} in {sw.Elapsed.TotalSeconds:0.0}s");
         var targets = pairs.Select(p => p.To).ToList();
         return new LabCloneResult(ToEnvironments(state, [env])[0], ToHosts(state, targets), sw.Elapsed);

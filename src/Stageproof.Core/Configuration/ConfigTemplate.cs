@@ -99,11 +99,78 @@ public static class ConfigTemplate
           connect_timeout: 10              # seconds (or 10s, 1m)
           command_timeout: 120             # seconds a single command may run
 
-        # Checks: the suites that validate an environment before and after a patch.
+        # Checks: the suites that validate an environment before and after a patch. Every check has a name and a type;
+        # http, tcp, auth and load checks run against each host of the environment (its address, the port given here)
+        # unless they give a url; role: limits a host check to the hosts of that role. Durations: 30, 30s, 2m, 500ms.
+        # timeout: (default 10s) bounds one attempt.
         checks:
-          # The checks of a suite (http, tcp, command, service, sql, load, soak, ...) are described by
-          # the staging-validation feature; an empty suite is valid until it is filled in.
-          mail-suite: []
+          mail-suite:
+            - name: health                 # http: status, body text or regex, JSON assertions, latency bound
+              type: http
+              role: app                    # only on the environment's app hosts (not the db hosts)
+              port: 8080
+              path: /health
+              expect_status: 200
+              expect_json: ['$.status == "ok"']
+              max_latency: 500ms
+            - name: listening              # tcp: the port accepts a connection
+              type: tcp
+              role: app
+              port: 8080
+            - name: config-present         # command: run on each host (a list of words, never shell text)
+              type: command
+              role: app
+              run: [test, -f, /etc/acme-mail/acme-mail.conf]
+              expect_exit: 0
+            - name: service                # service: running (systemd, else the SysV init script's status)
+              type: service
+              role: app
+              service: acme-mail
+            - name: login                  # auth: a scripted request sequence; ${user}, ${password} and extracted values
+              type: auth
+              role: app
+              port: 8080
+              credentials: { file: secrets/acme-mail.env }   # lines user=password, mode 0600; or { env: VARIABLE }
+              steps:
+                - { method: POST, path: /login, json: { user: "${user}", password: "${password}" }, extract: { token: $.token } }
+                - { path: "/mailbox/${user}", headers: { Authorization: "Bearer ${token}" } }
+            - name: mail-load              # load: N clients for a duration or an iteration count; keeps every sample
+              type: load
+              role: app
+              port: 8080
+              clients: 16
+              duration: 20s
+              auth: login                  # each iteration logs in first (the auth check above)
+              requests:
+                - { path: "/search?q=invoice", headers: { Authorization: "Bearer ${token}" } }
+              max_error_rate: 0.0
+              compare: { max_p95_ratio: 1.5, max_added_error_rate: 0.01 }   # stage gate: after vs baseline
+            - name: log-errors             # logs: only lines written since the marker taken before the run
+              type: logs
+              role: app
+              file: /var/log/acme-mail/acme-mail.log
+              fail: [" ERROR ", " FATAL "]
+              warn: [" WARN "]
+            - name: users                  # sql: a query and its expected first value (or expect_rows)
+              type: sql
+              database: mail
+              query: SELECT count(*) FROM users
+              expect: "50"
+            - name: schema                 # schema: fingerprint equal to prod's; migration history complete
+              type: schema
+              database: mail
+              same_as: prod
+            - name: integrity              # db-integrity: pg_amcheck on tables and btree indexes, invariant queries
+              type: db-integrity
+              database: mail
+              install_missing: true        # let pg_amcheck create the amcheck extension when missing
+              invariants:
+                orphan-messages: SELECT m.id FROM messages m LEFT JOIN users u ON u.id = m.owner_id WHERE u.id IS NULL
+            - name: soak                   # soak: named checks repeated every interval for a duration
+              type: soak
+              checks: [health, login]
+              duration: 60s
+              interval: 5s
 
         """;
 }

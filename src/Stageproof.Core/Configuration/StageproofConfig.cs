@@ -10,8 +10,12 @@ public sealed record StageproofConfig
     public IReadOnlyDictionary<string, EnvironmentConfig> Environments { get; init; } = new Dictionary<string, EnvironmentConfig>();
     public DriftRules Drift { get; init; } = new();
     public SshSettings Ssh { get; init; } = new();
-    /// <summary>Check suites by name; their shape belongs to the staging-validation feature, kept raw until then.</summary>
-    public IReadOnlyDictionary<string, object?> Checks { get; init; } = new Dictionary<string, object?>();
+    /// <summary>Check suites by name, typed and validated.</summary>
+    public IReadOnlyDictionary<string, Checks.CheckSuite> Checks { get; init; } = new Dictionary<string, Checks.CheckSuite>();
+
+    /// <summary>The check suite an environment names; an environment without one has an empty suite.</summary>
+    public Checks.CheckSuite SuiteOf(string environment) =>
+        Environment(environment).Checks is { } name && Checks.TryGetValue(name, out var suite) ? suite : new Checks.CheckSuite("(none)", []);
 
     public EnvironmentConfig Environment(string name) =>
         Environments.TryGetValue(name, out var env) ? env

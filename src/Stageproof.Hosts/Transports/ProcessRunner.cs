@@ -8,7 +8,7 @@ namespace Stageproof.Hosts.Transports;
 internal static class ProcessRunner
 {
     public static async Task<CommandResult> RunAsync(string host, string fileName, IReadOnlyList<string> arguments,
-        CommandOptions options, CancellationToken cancellationToken)
+        CommandOptions options, CancellationToken cancellationToken, IReadOnlyDictionary<string, string>? environment = null)
     {
         var psi = new ProcessStartInfo(fileName)
         {
@@ -22,6 +22,10 @@ internal static class ProcessRunner
             psi.ArgumentList.Add(a);
         }
         psi.Environment["LC_ALL"] = "C";
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            psi.Environment[name] = value;
+        }
         var sw = Stopwatch.StartNew();
         using var process = Process.Start(psi) ?? throw new InfrastructureException(host, $"could not start {fileName}");
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

@@ -41,13 +41,60 @@ internal static class LabConfigWriter
 
             """);
         var port = state.AcmeMailPort.ToString(inv);
-        sb.Append(inv, $"    - {{ name: health, type: http, port: {port}, path: /health, expect_status: 200 }}\n");
+        sb.Append(inv, $"    - {{ name: health, type: http, port: {port}, path: /health, expect_status: 200, expect_json: ['$.status == \"ok\"'] }}\n");
         sb.Append(inv, $"    - {{ name: listening, type: tcp, port: {port} }}\n");
-        sb.Append("    - { name: service, type: service, service: acme-mail, expect: running }\n");
-        sb.Append("    - { name: login, type: auth, port: " + port + ", user: user01, password: password-01 }\n");
-        sb.Append("    - { name: database, type: sql, database: mail, query: \"SELECT count(*) FROM users\", expect: \"50\" }\n");
-        sb.Append("    - { name: log-errors, type: logs, file: /var/log/acme-mail/acme-mail.log, forbid: [\" ERROR \", \" FATAL \"] }\n");
+        sb.Append("    - { name: service, type: service, service: acme-mail }\n");
+        sb.Append(inv, $"    - name: login\n      type: auth\n      port: {port}\n      credentials: {{ file: {SecretsRelativePath} }}\n");
+        sb.Append("      steps:\n");
+        sb.Append("        - { method: POST, path: /login, json: { user: \"${user}\", password: \"${password}\" }, extract: { token: $.token } }\n");
+        sb.Append("        - { path: \"/mailbox/${user}\", headers: { Authorization: \"Bearer ${token}\" } }\n");
+        sb.Append("    - { name: users, type: sql, database: mail, query: \"SELECT count(*) FROM users\", expect: \"50\" }\n");
+        sb.Append(inv, $"    - {{ name: mail-load, type: load, port: {port}, clients: 8, duration: 5s, warmup: 16, auth: login,\n");
+        sb.Append("        requests: [{ path: \"/search?q=invoice&user=${user}\", headers: { Authorization: \"Bearer ${token}\" } }] }\n");
+        sb.Append(state.Environments.Any(e => e.Name == "prod")
+            ? "    - { name: schema, type: schema, database: mail, same_as: prod }\n"
+            : "    - { name: schema, type: schema, database: mail }\n");
+        sb.Append("    - { name: log-errors, type: logs, file: /var/log/acme-mail/acme-mail.log, fail: [\" ERROR \", \" FATAL \"], warn: [\" WARN \"] }\n");
         return sb.ToString();
+    }
+
+    /// <summary>The acme-mail accounts' secrets file, relative to the lab directory (and so to its stageproof.yaml).</summary>
+    public const string SecretsRelativePath = "secrets/acme-mail.env";
+
+    /// <summary>
+    /// The acme-mail accounts the demo data seeds (user01..user50 with password-01..password-50, see
+    /// demo/AcmeMail/share/seed.sql) as user=password lines: the auth checks read them from here, never from the YAML.
+    /// </summary>
+    public static string RenderSecrets()
+    {
+        var sb = new StringBuilder("# acme-mail demo accounts for Stageproof's auth checks (user=password). Keep this file mode 0600.\n");
+        for (var i = 1; i <= 50; i++)
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"user{i:00}=password-{i:00}\n");
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>Writes LABDIR/stageproof.yaml and, created with mode 0600 before any secret is written, LABDIR/secrets/acme-mail.env.</summary>
+    public static async Task WriteAsync(string labDirectory, LabState state, CancellationToken cancellationToken)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            throw new PlatformNotSupportedException("the lab runs on Linux");
+        }
+        var secrets = Path.Combine(labDirectory, SecretsRelativePath);
+        var secretsDir = Path.GetDirectoryName(secrets)!;
+        Directory.CreateDirectory(secretsDir);
+        File.SetUnixFileMode(secretsDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        await using (var stream = new FileStream(secrets, new FileStreamOptions
+        {
+            Mode = FileMode.Create, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        }))
+        {
+            File.SetUnixFileMode(secrets, UnixFileMode.UserRead | UnixFileMode.UserWrite); // an existing file keeps its old mode otherwise
+            await stream.WriteAsync(Encoding.UTF8.GetBytes(RenderSecrets()), cancellationToken).ConfigureAwait(false);
+        }
+        await File.WriteAllTextAsync(Path.Combine(labDirectory, "stageproof.yaml"), Render(state), cancellationToken).ConfigureAwait(false);
     }
 
     private static string Q(string s) => "\"" + s.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";

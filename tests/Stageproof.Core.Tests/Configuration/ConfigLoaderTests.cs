@@ -363,25 +363,4 @@ public sealed class ConfigLoaderTests : IDisposable
     [InlineData("connect_timeout: 0")]
     public void Bad_ssh_settings_are_reported(string line) =>
         Assert.StartsWith("ssh.", _temp.SingleProblem($"ssh:\n  {line}\n").Key, StringComparison.Ordinal);
-
-    [Fact]
-    public void Check_suites_are_kept_as_plain_values()
-    {
-        var config = _temp.Load("""
-            checks:
-              mail-suite:
-                - { name: smtp, tcp: "127.0.0.1:25" }
-                - name: up
-                  service: acme-mail
-                  retries: 3
-                  note:
-            """);
-
-        var suite = Assert.IsType<List<object?>>(config.Checks["mail-suite"]);
-        var first = Assert.IsType<Dictionary<string, object?>>(suite[0]);
-        Assert.Equal("127.0.0.1:25", first["tcp"]);
-        var second = Assert.IsType<Dictionary<string, object?>>(suite[1]);
-        Assert.Equal("3", second["retries"]);
-        Assert.Null(second["note"]);
-    }
 }

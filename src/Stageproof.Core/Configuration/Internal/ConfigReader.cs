@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Stageproof.Core.Checks;
 using Stageproof.Core.Validation;
 using YamlDotNet.RepresentationModel;
 
@@ -30,7 +31,8 @@ internal sealed class ConfigReader
     private readonly Dictionary<string, (Where At, List<NameRef> Members)> _groups = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<string>> _expandedGroups = new(StringComparer.Ordinal);
     private readonly List<RawEnvironment> _environments = [];
-    private readonly Dictionary<string, object?> _checks = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, CheckSuite> _checks = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (List<NameRef> Databases, List<NameRef> Environments)> _checkRefs = new(StringComparer.Ordinal);
     private DriftRules _drift = new();
     private SshSettings _ssh = new();
     private (string Path, YamlNode Node, string Key)? _inventory;
@@ -462,6 +464,15 @@ internal sealed class ConfigReader
                     + (suggestion is not null ? $" (did you mean '{suggestion}'?)"
                         : _checks.Count == 0 ? " (there is no checks: section)" : $" (known: {string.Join(", ", _checks.Keys)})"));
             }
+            if (env.Checks is { } used && _checkRefs.TryGetValue(used.Name, out var refs))
+            {
+                foreach (var db in refs.Databases.Where(d => !env.Databases.ContainsKey(d.Name)))
+                {
+                    var suggestion = YamlWalker.Suggest(db.Name, env.Databases.Keys);
+                    _problems.Add(db.At, $"environment '{env.Name}' uses suite '{used.Name}' but has no database {Names.Show(db.Name)}"
+                        + (suggestion is not null ? $" (did you mean '{suggestion}'?)" : env.Databases.Count == 0 ? "" : $" (known: {string.Join(", ", env.Databases.Keys)})"));
+                }
+            }
             result[env.Name] = new EnvironmentConfig
             {
                 Name = env.Name,
@@ -470,6 +481,12 @@ internal sealed class ConfigReader
                 MirrorOf = env.MirrorOf?.Name,
                 Checks = env.Checks?.Name,
             };
+        }
+        foreach (var reference in _checkRefs.Values.SelectMany(r => r.Environments).Where(r => !byName.ContainsKey(r.Name)))
+        {
+            var suggestion = YamlWalker.Suggest(reference.Name, byName.Keys);
+            _problems.Add(reference.At, $"unknown environment {Names.Show(reference.Name)}"
+                + (suggestion is null ? $" (known: {string.Join(", ", byName.Keys)})" : $" (did you mean '{suggestion}'?)"));
         }
         return result;
     }
@@ -626,7 +643,9 @@ internal sealed class ConfigReader
             {
                 _yaml.Report(keyNode, key, error);
             }
-            _checks[name] = YamlWalker.ToPlain(value);
+            var reader = new CheckSuiteReader(_yaml, p => ResolvePath(_baseDirectory, p));
+            _checks[name] = reader.Read(name, value, key);
+            _checkRefs[name] = (reader.DatabaseRefs, reader.EnvironmentRefs);
         }
     }
 }

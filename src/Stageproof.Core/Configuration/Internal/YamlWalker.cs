@@ -195,7 +195,7 @@ internal sealed class YamlWalker(string file, ProblemList problems)
         return null;
     }
 
-    /// <summary>A duration in seconds: a plain number, or a number with an s, m or h suffix.</summary>
+    /// <summary>A duration in seconds: a plain number, or a number with an ms, s, m or h suffix.</summary>
     public TimeSpan? Seconds(YamlNode node, string key, double maxSeconds)
     {
         var text = RequiredString(node, key);
@@ -205,7 +205,12 @@ internal sealed class YamlWalker(string file, ProblemList problems)
         }
         var trimmed = text.Trim();
         var factor = 1.0;
-        if (trimmed.Length > 1 && char.IsAsciiLetter(trimmed[^1]))
+        if (trimmed.Length > 2 && trimmed.EndsWith("ms", StringComparison.Ordinal))
+        {
+            factor = 0.001;
+            trimmed = trimmed[..^2];
+        }
+        else if (trimmed.Length > 1 && char.IsAsciiLetter(trimmed[^1]))
         {
             factor = trimmed[^1] switch { 's' => 1, 'm' => 60, 'h' => 3600, _ => double.NaN };
             trimmed = trimmed[..^1];
@@ -215,7 +220,7 @@ internal sealed class YamlWalker(string file, ProblemList problems)
         {
             return TimeSpan.FromSeconds(value * factor);
         }
-        Report(node, key, $"expected a duration in seconds greater than 0 and at most {maxSeconds.ToString(CultureInfo.InvariantCulture)} (e.g. 30, 30s, 2m), got '{text}'");
+        Report(node, key, $"expected a duration in seconds greater than 0 and at most {maxSeconds.ToString(CultureInfo.InvariantCulture)} (e.g. 30, 30s, 2m, 500ms), got '{text}'");
         return null;
     }
 

@@ -1,0 +1,52 @@
+using Stageproof.Core.Checks;
+
+namespace Stageproof.Core.Tests.Checks;
+
+public sealed class SuiteComparisonTests
+{
+    private static readonly CheckSuite Suite = new("s",
+    [
+        new HttpCheck { Name = "health", Target = new HttpTarget { Port = 80 } },
+        new LoadCheck { Name = "load", Target = new HttpTarget { Port = 80 }, Iterations = 10 },
+        new LogsCheck { Name = "logs", File = "/var/log/x", Fail = ["ERROR"], MaxAddedErrorRate = 0.01 },
+    ]);
+
+    private static CheckResult Result(string name, string type, CheckStatus status, LoadRun? load = null, double? errorRate = null) => new()
+    {
+        Name = name, Type = type, Target = "app-1", Status = status, Message = $"{name} {status}", Load = load,
+        Measurements = errorRate is { } r ? new Dictionary<string, double> { ["error_rate"] = r } : new Dictionary<string, double>(),
+    };
+
+    private static LoadRun Run(double latency) => new()
+    {
+        Samples = Enumerable.Range(0, 200).Select(i => new LoadSample(i, latency + i % 10, true, "GET /")).ToList(),
+        Elapsed = TimeSpan.FromSeconds(5),
+    };
+
+    private static CheckSuiteResult Results(params CheckResult[] results) => new("staging", "s", results, TimeSpan.FromSeconds(1));
+
+    [Fact]
+    public void An_unchanged_suite_has_no_regression()
+    {
+        var baseline = Results(Result("health", "http", CheckStatus.Passed), Result("load", "load", CheckStatus.Passed, Run(20)), Result("logs", "logs", CheckStatus.Passed, errorRate: 0));
+        var after = Results(Result("health", "http", CheckStatus.Passed), Result("load", "load", CheckStatus.Passed, Run(20)), Result("logs", "logs", CheckStatus.Passed, errorRate: 0.005));
+
+        Assert.All(SuiteComparison.Compare(Suite, baseline, after), c => Assert.False(c.Regressed, c.Message));
+    }
+
+    [Fact]
+    public void A_slower_load_a_failing_check_and_more_log_errors_are_regressions_with_their_reasons()
+    {
+        var baseline = Results(Result("health", "http", CheckStatus.Passed), Result("load", "load", CheckStatus.Passed, Run(20)), Result("logs", "logs", CheckStatus.Passed, errorRate: 0));
+        var after = Results(Result("health", "http", CheckStatus.Failed), Result("load", "load", CheckStatus.Passed, Run(80)), Result("logs", "logs", CheckStatus.Passed, errorRate: 0.05));
+
+        var byName = SuiteComparison.Compare(Suite, baseline, after).ToDictionary(c => c.Name);
+        Assert.True(byName["health"].Regressed);
+        Assert.StartsWith("passed before the change, fails after: ", byName["health"].Message, StringComparison.Ordinal);
+        Assert.True(byName["load"].Regressed);
+        Assert.True(byName["load"].Load!.LatencyRegressed);
+        Assert.StartsWith("latency regressed", byName["load"].Message, StringComparison.Ordinal);
+        Assert.True(byName["logs"].Regressed);
+        Assert.Contains("0.00% → 5.00%", byName["logs"].Message, StringComparison.Ordinal);
+    }
+}

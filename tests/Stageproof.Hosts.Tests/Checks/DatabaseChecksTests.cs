@@ -1,0 +1,126 @@
+using Stageproof.Core.Checks;
+using Stageproof.Testing;
+
+namespace Stageproof.Hosts.Tests.Checks;
+
+/// <summary>sql, schema and db-integrity checks against a real PostgreSQL 15 started for this class.</summary>
+public sealed class DatabaseChecksTests(PostgresFixture pg) : IClassFixture<PostgresFixture>, IDisposable
+{
+    private readonly Suites _suites = new();
+
+    public void Dispose() => _suites.Dispose();
+
+    private const string Schema = """
+        CREATE TABLE users (id bigint PRIMARY KEY, name text NOT NULL UNIQUE);
+        CREATE TABLE messages (id bigint PRIMARY KEY, owner_id bigint NOT NULL, subject text);
+        CREATE INDEX messages_owner ON messages (owner_id);
+        INSERT INTO users VALUES (1, 'user01'), (2, 'user02');
+        INSERT INTO messages VALUES (1, 1, 'hello'), (2, 2, 'hi');
+        CREATE TABLE flyway_schema_history (installed_rank int PRIMARY KEY, version text, description text, checksum int, success boolean NOT NULL);
+        INSERT INTO flyway_schema_history VALUES (1, '1', 'init', 11, true), (2, '2', 'messages', 22, true);
+        """;
+
+    private async Task<string> FreshAsync(string name, string sql = Schema)
+    {
+        pg.EnsureAvailable();
+        await pg.ExecuteAsync($"DROP DATABASE IF EXISTS {name}", "postgres");
+        await pg.ExecuteAsync($"CREATE DATABASE {name}", "postgres");
+        await pg.ExecuteAsync(sql, name);
+        return name;
+    }
+
+    private Task<CheckSuiteResult> RunAsync(string suite, string db, string? prodDb = null)
+    {
+        var databases = $"{{ mail: \"{pg.ConnectionStringFor(db)}\" }}";
+        var prod = prodDb is null ? "" : $"  prod:\n    hosts: [app-1]\n    databases: {{ mail: \"{pg.ConnectionStringFor(prodDb)}\" }}\n";
+        return Suites.RunAsync(_suites.Config(suite, databases: databases, extraEnvironments: prod));
+    }
+
+    [SkippableFact]
+    public async Task A_sql_check_compares_the_first_value_and_row_count_and_can_never_write()
+    {
+        var db = await FreshAsync("sqlcheck");
+        var result = await RunAsync("""
+            - { name: users, type: sql, database: mail, query: "SELECT count(*) FROM users", expect: "2" }
+            - { name: wrong, type: sql, database: mail, query: "SELECT count(*) FROM users", expect: "50" }
+            - { name: rows, type: sql, database: mail, query: "SELECT id FROM messages", expect_rows: 3 }
+            - { name: write, type: sql, database: mail, query: "DELETE FROM users RETURNING id", expect_rows: 0 }
+            """, db);
+
+        var byName = result.Results.ToDictionary(r => r.Name);
+        Assert.True(byName["users"].Status == CheckStatus.Passed, byName["users"].Message);
+        Assert.Equal($"test/mail", byName["users"].Target);
+        Assert.Equal("query: got \"2\", expected \"50\"", byName["wrong"].Message);
+        Assert.Equal("query: 2 rows, expected 3", byName["rows"].Message);
+        Assert.Contains("25006", byName["write"].Message, StringComparison.Ordinal); // read-only transaction
+        var remaining = await RunAsync("- { name: users, type: sql, database: mail, query: \"SELECT count(*) FROM users\", expect: \"2\" }", db);
+        Assert.Equal(CheckStatus.Passed, remaining.Results[0].Status);
+    }
+
+    [SkippableFact]
+    public async Task A_schema_check_compares_the_fingerprint_with_another_environment_and_names_the_difference()
+    {
+        var prod = await FreshAsync("schemaprod");
+        var staging = await FreshAsync("schemastage");
+        const string suite = "- { name: schema, type: schema, database: mail, same_as: prod }";
+
+        var same = Assert.Single((await RunAsync(suite, staging, prod)).Results);
+        Assert.True(same.Status == CheckStatus.Passed, same.Message);
+        Assert.Contains("same as prod", same.Message, StringComparison.Ordinal);
+        Assert.Contains("2 migrations, last 2", same.Message, StringComparison.Ordinal);
+
+        await pg.ExecuteAsync("DROP INDEX messages_owner", staging);
+        var differs = Assert.Single((await RunAsync(suite, staging, prod)).Results);
+        Assert.Equal(CheckStatus.Failed, differs.Status);
+        Assert.Contains("differs from prod's", differs.Message, StringComparison.Ordinal);
+        Assert.Contains("missing or different here: index public.messages_owner", differs.Message, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public async Task A_failed_or_missing_migration_fails_the_schema_check()
+    {
+        var db = await FreshAsync("migrations");
+        await pg.ExecuteAsync("INSERT INTO flyway_schema_history VALUES (3, '3', 'drop fts index', 33, false), (4, '5', 'later', 55, true)", db);
+
+        var r = Assert.Single((await RunAsync("- { name: schema, type: schema, database: mail }", db)).Results);
+
+        Assert.Equal(CheckStatus.Failed, r.Status);
+        Assert.Contains("migration 3 (drop fts index) is recorded as failed", r.Message, StringComparison.Ordinal);
+        Assert.Contains("migration history has a gap: 2 is followed by 5", r.Message, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public async Task An_expected_digest_that_does_not_match_fails()
+    {
+        var db = await FreshAsync("digest");
+        var r = Assert.Single((await RunAsync($"- {{ name: schema, type: schema, database: mail, expect_digest: {new string('0', 64)} }}", db)).Results);
+        Assert.Equal(CheckStatus.Failed, r.Status);
+        Assert.Contains("differs from the expected 000000000000", r.Message, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public async Task Db_integrity_runs_pg_amcheck_and_fails_on_a_violated_invariant()
+    {
+        Requires.Executable("/usr/lib/postgresql/15/bin/pg_amcheck");
+        var db = await FreshAsync("integrity");
+        const string suite = """
+            - name: integrity
+              type: db-integrity
+              database: mail
+              install_missing: true
+              timeout: 60s
+              invariants:
+                orphan-messages: SELECT m.id FROM messages m LEFT JOIN users u ON u.id = m.owner_id WHERE u.id IS NULL
+            """;
+
+        var clean = Assert.Single((await RunAsync(suite, db)).Results);
+        Assert.True(clean.Status == CheckStatus.Passed, clean.Message);
+        Assert.Contains("pg_amcheck found no corruption in tables and btree indexes; 1 invariant(s) hold", clean.Message, StringComparison.Ordinal);
+
+        await pg.ExecuteAsync("INSERT INTO messages VALUES (3, 99, 'orphan')", db);
+        var broken = Assert.Single((await RunAsync(suite, db)).Results);
+        Assert.Equal(CheckStatus.Failed, broken.Status);
+        Assert.Equal("invariant orphan-messages: 1 violating row(s), first: id=3", broken.Message);
+        Assert.Equal(0, broken.Measurements["amcheck_exit"]);
+    }
+}

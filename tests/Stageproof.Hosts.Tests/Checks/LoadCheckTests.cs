@@ -1,0 +1,112 @@
+using Stageproof.Core.Checks;
+
+namespace Stageproof.Hosts.Tests.Checks;
+
+/// <summary>Latency measurements are only as quiet as the machine: these run alone, not beside other test classes.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class SerialLoadCollection
+{
+    public const string Name = "serial load";
+}
+
+/// <summary>Load checks against a real Kestrel server: samples, the auth sequence under concurrency, and a detected slowdown.</summary>
+[Collection(SerialLoadCollection.Name)]
+public sealed class LoadCheckTests : IAsyncLifetime, IDisposable
+{
+    private readonly Suites _suites = new();
+    private MailServer _server = null!;
+
+    public async Task InitializeAsync() => _server = await MailServer.StartAsync();
+
+    public async Task DisposeAsync() => await _server.DisposeAsync();
+
+    public void Dispose() => _suites.Dispose();
+
+    private string Suite(string load) => $$"""
+        - name: login
+          type: auth
+          port: {{_server.Port}}
+          credentials: { file: secrets.env }
+          steps:
+            - { method: POST, path: /login, json: { user: "${user}", password: "${password}" }, extract: { token: $.token } }
+        - name: load
+          type: load
+          port: {{_server.Port}}
+          auth: login
+          requests:
+            - { path: "/search?q=x", headers: { Authorization: "Bearer ${token}" } }
+        {{load}}
+        """;
+
+    private async Task<CheckResult> LoadAsync(string settings)
+    {
+        var result = await Suites.RunAsync(_suites.Config(Suite(settings), _server.Address));
+        return result.Results.Single(r => r.Name == "load");
+    }
+
+    [Fact]
+    public async Task Every_request_of_every_iteration_is_a_sample_and_the_summary_has_the_percentiles()
+    {
+        _suites.Secrets("user01=password-01\nuser02=password-02\nuser03=password-03\n");
+        var r = await LoadAsync("  clients: 8\n  iterations: 120");
+
+        Assert.True(r.Status == CheckStatus.Passed, r.Message);
+        var run = r.Load!;
+        Assert.Equal(240, run.Requests); // login + search per iteration
+        Assert.Equal(0, run.Errors);
+        Assert.Equal(120, run.Samples.Count(s => s.Request == "login:POST /login"));
+        Assert.Equal(8, r.Measurements["clients"]);
+        Assert.True(r.Measurements["p50_ms"] <= r.Measurements["p95_ms"] && r.Measurements["p95_ms"] <= r.Measurements["max_ms"]);
+        Assert.Matches(@"240 requests from 8 clients in [\d.]+s", r.Message);
+    }
+
+    [Fact]
+    public async Task Failed_logins_under_load_fail_the_check_with_the_error_rate()
+    {
+        _suites.Secrets("user01=password-01\nuser02=not-the-password\n");
+        var r = await LoadAsync("  clients: 4\n  iterations: 40");
+
+        Assert.Equal(CheckStatus.Failed, r.Status);
+        Assert.Contains("over the limit 0.00%", r.Message, StringComparison.Ordinal);
+        Assert.Contains("login:POST /login ×20", r.Message, StringComparison.Ordinal);
+        Assert.InRange(r.Load!.ErrorRate, 0.3, 0.4); // 20 failed logins of 60 requests
+    }
+
+    [Fact]
+    public async Task Warm_up_iterations_run_but_are_not_recorded()
+    {
+        _suites.Secrets("user01=password-01\n");
+        var r = await LoadAsync("  clients: 3\n  iterations: 30\n  warmup: 12");
+
+        Assert.Equal(60, r.Load!.Requests);
+        Assert.Equal(1 + 42, _server.Logins); // the auth check itself, then 12 warm-up and 30 measured iterations
+    }
+
+    [Fact]
+    public async Task A_duration_bounds_the_run()
+    {
+        _suites.Secrets("user01=password-01\n");
+        var r = await LoadAsync("  clients: 2\n  duration: 700ms");
+
+        Assert.InRange(r.Load!.Elapsed.TotalSeconds, 0.6, 3);
+        Assert.True(r.Load.Requests > 10);
+    }
+
+    [Fact]
+    public async Task A_slowdown_injected_after_the_baseline_is_detected_by_the_comparison()
+    {
+        _suites.Secrets("user01=password-01\nuser02=password-02\n");
+        const string settings = "  clients: 6\n  iterations: 150\n  warmup: 30";
+        var baseline = (await LoadAsync(settings)).Load!;
+        var again = (await LoadAsync(settings)).Load!;
+        _server.SearchDelayMs = 60;
+        var slowed = (await LoadAsync(settings)).Load!;
+
+        var unchanged = LoadStatistics.Compare(baseline, again, new LoadThresholds());
+        Assert.False(unchanged.Regressed, unchanged.Message);
+        var regressed = LoadStatistics.Compare(baseline, slowed, new LoadThresholds());
+        Assert.True(regressed.LatencyRegressed, regressed.Message);
+        Assert.False(regressed.ErrorsRegressed, regressed.Message);
+        Assert.True(regressed.P95Ratio > 1.5);
+    }
+}

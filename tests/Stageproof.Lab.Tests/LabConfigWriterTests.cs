@@ -1,0 +1,74 @@
+using Stageproof.Core.Checks;
+using Stageproof.Core.Configuration;
+using Stageproof.Hosts.Checks;
+using Stageproof.Lab.Internal;
+
+namespace Stageproof.Lab.Tests;
+
+/// <summary>The configuration and secrets file the lab writes (no lab needed: rendered from a state).</summary>
+public sealed class LabConfigWriterTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("stageproof-labconfig-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static LabState State() => new()
+    {
+        Directory = "/srv/lab", SshPort = 2222, PostgresPort = 5432, AcmeMailPort = 8080, AddressOctet = 10,
+        Hosts =
+        [
+            new HostState { Name = "prod-app-1", Environment = "prod", Address = "127.0.10.11" },
+            new HostState { Name = "staging-app-1", Environment = "staging", Address = "127.0.30.11" },
+        ],
+        Environments =
+        [
+            new EnvState { Name = "prod", Hosts = ["prod-app-1"], DatabaseAddress = "127.0.10.5" },
+            new EnvState { Name = "staging", Hosts = ["staging-app-1"], DatabaseAddress = "127.0.30.5", MirrorOf = "prod" },
+        ],
+    };
+
+    [Fact]
+    public void The_rendered_configuration_parses_into_a_typed_suite_without_any_password()
+    {
+        var yaml = LabConfigWriter.Render(State());
+        var config = ConfigLoader.Parse(yaml, Path.Combine(_dir, "stageproof.yaml"));
+
+        var suite = config.SuiteOf("staging");
+        Assert.Equal("acme-mail", suite.Name);
+        Assert.Contains(suite.Checks, c => c is HttpCheck { Target.Port: 8080 });
+        var login = Assert.IsType<AuthCheck>(suite.Find("login"));
+        Assert.Equal(Path.Combine(_dir, "secrets", "acme-mail.env"), login.Credentials.File);
+        Assert.DoesNotContain("password-", yaml, StringComparison.Ordinal);
+        Assert.Equal("login", Assert.IsType<LoadCheck>(suite.Find("mail-load")).Auth);
+        Assert.Equal("prod", Assert.IsType<SchemaCheck>(suite.Find("schema")).SameAs);
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public async Task The_secrets_file_holds_the_seeded_accounts_with_mode_0600_and_the_auth_check_reads_it()
+    {
+        await LabConfigWriter.WriteAsync(_dir, State(), CancellationToken.None);
+
+        var secrets = Path.Combine(_dir, "secrets", "acme-mail.env");
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(secrets));
+        var config = ConfigLoader.Load(Path.Combine(_dir, "stageproof.yaml"));
+        var login = Assert.IsType<AuthCheck>(config.SuiteOf("prod").Find("login"));
+        var (accounts, error) = Credentials.Load(login.Credentials, login.User);
+        Assert.Null(error);
+        Assert.Equal(50, accounts.Count);
+        Assert.Equal(new Account("user07", "password-07"), accounts[6]);
+        // seed.sql is the source of truth for these accounts
+        var seed = await File.ReadAllTextAsync(Path.Combine(RepoRoot(), "demo", "AcmeMail", "share", "seed.sql"));
+        Assert.Contains("user01..user50, password password-01..password-50", seed, StringComparison.Ordinal);
+    }
+
+    private static string RepoRoot()
+    {
+        var dir = AppContext.BaseDirectory;
+        while (!File.Exists(Path.Combine(dir, "Stageproof.slnx")))
+        {
+            dir = Path.GetDirectoryName(dir) ?? throw new InvalidOperationException("repository root not found");
+        }
+        return dir;
+    }
+}
