@@ -1,0 +1,111 @@
+using Stageproof.Core.Checks;
+
+namespace Stageproof.Core.Stage;
+
+public enum StageVerdict
+{
+    Pass,
+    Fail,
+}
+
+public enum StepStatus
+{
+    Passed,
+    Warned,
+    Failed,
+    /// <summary>Not run: an earlier step decided the verdict, or the step was turned off.</summary>
+    Skipped,
+}
+
+/// <summary>The steps of a stage run, in order.</summary>
+public static class StageSteps
+{
+    public const string Fidelity = "fidelity", Baseline = "baseline", Apply = "apply", Compare = "compare", Drift = "drift",
+        Soak = "soak", Rehearsal = "rollback-rehearsal", Reapply = "reapply";
+
+    public static readonly IReadOnlyList<string> All = [Fidelity, Baseline, Apply, Compare, Drift, Soak, Rehearsal, Reapply];
+}
+
+/// <summary>One step: its outcome, a one-line summary with the numbers, and how long it took.</summary>
+public sealed record StageStep
+{
+    public required string Name { get; init; }
+    public required StepStatus Status { get; init; }
+    public required string Summary { get; init; }
+    public DateTimeOffset StartedAt { get; init; }
+    public TimeSpan Duration { get; init; }
+}
+
+/// <summary>Why a run failed (or warned): the step, the check or item, and the evidence with its numbers.</summary>
+public sealed record StageReason(string Step, string Subject, string Evidence);
+
+/// <summary>A difference between an environment and its mirror_of, one of the top ones shown when fidelity fails.</summary>
+public sealed record FidelityItem(string Pair, string Category, string Key, string? Mirror, string? Staged, string Severity);
+
+/// <summary>What changed on a host from before the change to after it, and whether the patch set accounts for it.</summary>
+public sealed record ChangeItem
+{
+    public required string Host { get; init; }
+    public required string Category { get; init; }
+    public required string Key { get; init; }
+    public string? Before { get; init; }
+    public string? After { get; init; }
+    public required bool Expected { get; init; }
+    /// <summary>Why it is expected (what in the set declares it) or why it is not.</summary>
+    public required string Why { get; init; }
+    /// <summary>Unexpected changes fail or warn by policy; expected ones are "ok".</summary>
+    public required StepStatus Status { get; init; }
+    public string? Diff { get; init; }
+}
+
+/// <summary>The rollback rehearsal: was the host returned exactly, did the suite pass again, and at what cost.</summary>
+public sealed record RehearsalResult
+{
+    /// <summary>True when the suite only passed again after the databases were restored from their dumps.</summary>
+    public bool DatabaseRestoreNeeded { get; init; }
+    public bool RolledBack { get; init; }
+    public IReadOnlyList<string> Residue { get; init; } = [];
+    public bool SuitePassedAfterRollback { get; init; }
+    /// <summary>Data written since the change that the restore discarded (per table).</summary>
+    public IReadOnlyList<string> Discarded { get; init; } = [];
+    public bool Reapplied { get; init; }
+    public IReadOnlyList<string> Notes { get; init; } = [];
+}
+
+/// <summary>Everything a stage run found, stored as evidence for the patch digest and environment.</summary>
+public sealed record StageResult
+{
+    public required string Id { get; init; }
+    public required string PatchDigest { get; init; }
+    public required string PatchId { get; init; }
+    public required string PatchTitle { get; init; }
+    public required string Environment { get; init; }
+    public string? MirrorOf { get; init; }
+    public required string Actor { get; init; }
+    public required DateTimeOffset StartedAt { get; init; }
+    public DateTimeOffset? FinishedAt { get; init; }
+    public StageVerdict Verdict { get; init; } = StageVerdict.Fail;
+    public IReadOnlyList<StageReason> Reasons { get; init; } = [];
+    public IReadOnlyList<StageReason> Warnings { get; init; } = [];
+    public IReadOnlyList<StageStep> Steps { get; init; } = [];
+
+    public double? Fidelity { get; init; }
+    public double MinFidelity { get; init; }
+    /// <summary>Set when the operator accepted a drifted mirror: their reason.</summary>
+    public string? AcceptedDrift { get; init; }
+    public IReadOnlyList<FidelityItem> FidelityItems { get; init; } = [];
+
+    public CheckSuiteResult? Baseline { get; init; }
+    public CheckSuiteResult? After { get; init; }
+    public IReadOnlyList<CheckComparison> Comparisons { get; init; } = [];
+    public IReadOnlyList<ChangeItem> Changes { get; init; } = [];
+    public IReadOnlyList<CheckResult> Soak { get; init; } = [];
+    public RehearsalResult? Rehearsal { get; init; }
+
+    public string? ApplyRun { get; init; }
+    public IReadOnlyList<string> RollbackRuns { get; init; } = [];
+    public string? RollbackPoint { get; init; }
+    /// <summary>Audit chain sequence numbers of the events this run appended (first and last).</summary>
+    public long? AuditFrom { get; init; }
+    public long? AuditTo { get; init; }
+}
