@@ -171,6 +171,9 @@ public sealed record DbIntegrityCheck : CheckDefinition
     public bool InstallMissing { get; init; }
     /// <summary>Queries that must return zero rows.</summary>
     public IReadOnlyList<InvariantQuery> Invariants { get; init; } = [];
+    /// <summary>A database of the environment that is a streaming replica of this one; its replay lag is bounded.</summary>
+    public string? Replica { get; init; }
+    public TimeSpan MaxReplicationLag { get; init; } = TimeSpan.FromSeconds(10);
 }
 
 public sealed record SoakCheck : CheckDefinition

@@ -331,7 +331,7 @@ public sealed class CheckSuiteRunner : ICheckSuiteRunner, IDisposable
             ["p95_ms"] = Math.Round(summary.P95, 3), ["p99_ms"] = Math.Round(summary.P99, 3), ["max_ms"] = Math.Round(summary.Max, 3),
             ["clients"] = check.Clients, ["seconds"] = Math.Round(run.Elapsed.TotalSeconds, 3),
         };
-        var text = string.Create(inv, $"{run.Requests} requests from {check.Clients} clients in {run.Elapsed.TotalSeconds:0.0}s against {baseUri}: {run.Throughput:0.#}/s, errors {run.Errors} ({(run.ErrorRate) * 100:0.00}%), {summary}");
+        var text = string.Create(inv, $"{run.Requests} requests from {check.Clients} clients in {run.Elapsed.TotalSeconds:0.00}s against {baseUri}: {run.Throughput:0.#}/s, errors {run.Errors} ({(run.ErrorRate) * 100:0.00}%), {summary}");
         var problems = new List<string>();
         if (run.Requests == 0)
         {
@@ -466,7 +466,8 @@ public sealed class CheckSuiteRunner : ICheckSuiteRunner, IDisposable
         {
             SqlCheck sql => await DatabaseChecks.SqlAsync(sql, connection, ct).ConfigureAwait(false),
             SchemaCheck schema => await DatabaseChecks.SchemaAsync(schema, environment, connection, _time, ct).ConfigureAwait(false),
-            DbIntegrityCheck integrity => await DatabaseChecks.IntegrityAsync(integrity, connection, ct).ConfigureAwait(false),
+            DbIntegrityCheck integrity => await DatabaseChecks.IntegrityAsync(integrity, connection,
+                integrity.Replica is { } replica && environment.OwnDatabases.TryGetValue(replica, out var replicaConnection) ? replicaConnection : null, ct).ConfigureAwait(false),
             _ => throw new InvalidOperationException(check.Type),
         };
     }

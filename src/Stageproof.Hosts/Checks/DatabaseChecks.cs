@@ -144,6 +144,39 @@ internal static class DatabaseChecks
             : new Outcome(CheckStatus.Failed, string.Join("; ", problems), m);
     }
 
+    /// <summary>
+    /// Replay lag of a streaming replica: zero when it has replayed everything it received, otherwise the age of the
+    /// last replayed transaction (an idle primary would make that age grow without any lag).
+    /// </summary>
+    private static async Task<(string? Problem, string? Note, double? Seconds)> ReplicationLagAsync(DbIntegrityCheck check, string replicaConnectionString, CancellationToken ct)
+    {
+        var (connection, failure) = await OpenAsync(replicaConnectionString, check.Timeout, ct).ConfigureAwait(false);
+        if (connection is null)
+        {
+            return ($"replica {check.Replica}: {failure!.Message}", null, null);
+        }
+        await using (connection)
+        {
+            const string sql = """
+                SELECT pg_is_in_recovery(),
+                       CASE WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0
+                            ELSE coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0) END::float8
+                """;
+            await using var cmd = new NpgsqlCommand(sql, connection);
+            await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            await reader.ReadAsync(ct).ConfigureAwait(false);
+            if (!reader.GetBoolean(0))
+            {
+                return ($"replica {check.Replica} is not a replica (pg_is_in_recovery() is false)", null, null);
+            }
+            var lag = reader.GetDouble(1);
+            var inv = CultureInfo.InvariantCulture;
+            return lag > check.MaxReplicationLag.TotalSeconds
+                ? (string.Create(inv, $"replica {check.Replica} lags {lag:0.###}s behind, limit {check.MaxReplicationLag.TotalSeconds:0.###}s"), null, lag)
+                : (null, string.Create(inv, $"replica {check.Replica} lags {lag:0.###}s"), lag);
+        }
+    }
+
     /// <summary>Failed rows, and gaps or disorder among whole-number versions, in a migration history.</summary>
     internal static IEnumerable<string> MigrationProblems(IReadOnlyList<MigrationRecord> migrations)
     {
@@ -167,7 +200,7 @@ internal static class DatabaseChecks
         }
     }
 
-    public static async Task<Outcome> IntegrityAsync(DbIntegrityCheck check, string connectionString, CancellationToken ct)
+    public static async Task<Outcome> IntegrityAsync(DbIntegrityCheck check, string connectionString, string? replicaConnectionString, CancellationToken ct)
     {
         var problems = new List<string>();
         var notes = new List<string>();
@@ -255,6 +288,29 @@ internal static class DatabaseChecks
                 if (problems.Count == 0)
                 {
                     notes.Add($"{check.Invariants.Count} invariant(s) hold");
+                }
+            }
+        }
+        if (check.Replica is { } replica)
+        {
+            if (replicaConnectionString is null)
+            {
+                problems.Add($"replica '{replica}' is not a database of this environment");
+            }
+            else
+            {
+                var (lagProblem, lagNote, lagSeconds) = await ReplicationLagAsync(check, replicaConnectionString, ct).ConfigureAwait(false);
+                if (lagSeconds is { } seconds)
+                {
+                    m["replication_lag_s"] = Math.Round(seconds, 3);
+                }
+                if (lagProblem is not null)
+                {
+                    problems.Add(lagProblem);
+                }
+                else
+                {
+                    notes.Add(lagNote!);
                 }
             }
         }

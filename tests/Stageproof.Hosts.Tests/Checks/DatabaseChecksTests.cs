@@ -123,4 +123,18 @@ public sealed class DatabaseChecksTests(PostgresFixture pg) : IClassFixture<Post
         Assert.Equal("invariant orphan-messages: 1 violating row(s), first: id=3", broken.Message);
         Assert.Equal(0, broken.Measurements["amcheck_exit"]);
     }
+
+    [SkippableFact]
+    public async Task A_replica_that_is_not_in_recovery_is_named()
+    {
+        var db = await FreshAsync("primaryonly");
+        var databases = $"{{ mail: \"{pg.ConnectionStringFor(db)}\", mail-replica: \"{pg.ConnectionStringFor(db)}\" }}";
+        var config = _suites.Config("- { name: integrity, type: db-integrity, database: mail, amcheck: false, replica: mail-replica, max_replication_lag: 5s }",
+            databases: databases);
+
+        var r = Assert.Single((await Suites.RunAsync(config)).Results);
+
+        Assert.Equal(CheckStatus.Failed, r.Status);
+        Assert.Equal("replica mail-replica is not a replica (pg_is_in_recovery() is false)", r.Message);
+    }
 }

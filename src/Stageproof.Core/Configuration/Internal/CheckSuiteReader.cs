@@ -26,7 +26,7 @@ internal sealed class CheckSuiteReader(YamlWalker yaml, Func<string, string> res
         [CheckTypes.Logs] = ["file", "fail", "warn", "max_added_error_rate", "max_bytes"],
         [CheckTypes.Sql] = ["database", "query", "expect", "expect_rows"],
         [CheckTypes.Schema] = ["database", "expect_digest", "same_as", "migrations_complete"],
-        [CheckTypes.DbIntegrity] = ["database", "amcheck", "pg_amcheck", "install_missing", "invariants"],
+        [CheckTypes.DbIntegrity] = ["database", "amcheck", "pg_amcheck", "install_missing", "invariants", "replica", "max_replication_lag"],
         [CheckTypes.Soak] = ["checks", "duration", "interval"],
     };
 
@@ -163,6 +163,15 @@ internal sealed class CheckSuiteReader(YamlWalker yaml, Func<string, string> res
             }
             return value;
         }
+        string? Replica()
+        {
+            var replica = Str("replica");
+            if (replica is not null)
+            {
+                DatabaseRefs.Add(new NameRef(replica, yaml.At(f["replica"].Value, f["replica"].Path)));
+            }
+            return replica;
+        }
         string? Database()
         {
             Require("database", "a database name of the environment (environments.ENV.databases)");
@@ -185,7 +194,9 @@ internal sealed class CheckSuiteReader(YamlWalker yaml, Func<string, string> res
             CheckTypes.Logs => ReadLogs(f, node, path, Num, Int),
             CheckTypes.Sql => ReadSql(f, node, path, Database(), Str, Int),
             CheckTypes.Schema => ReadSchema(f, Database(), Str, Bool),
-            CheckTypes.DbIntegrity => ReadIntegrity(f, Database(), Bool),
+            CheckTypes.DbIntegrity => ReadIntegrity(f, Database(), Bool) is { } integrity
+                ? integrity with { Replica = Replica(), MaxReplicationLag = Dur("max_replication_lag", 86400) ?? integrity.MaxReplicationLag }
+                : null,
             CheckTypes.Soak => ReadSoak(f, node, path, name, Dur, references),
             _ => null,
         };
