@@ -5,6 +5,7 @@ using Stageproof.Core;
 using Stageproof.Core.Audit;
 using Stageproof.Core.Manifests;
 using Stageproof.Core.Patches;
+using Stageproof.Core.Stage;
 using Stageproof.Core.State;
 using Stageproof.Data.Internal;
 
@@ -473,6 +474,40 @@ public sealed class SqliteStateStore : IStateStore
         QueryDocumentsAsync<RollbackPoint>(
             "SELECT json FROM rollback_points WHERE @environment IS NULL OR environment = @environment ORDER BY created_at DESC, rowid DESC",
             new { environment }, cancellationToken);
+
+    public async Task SaveStageResultAsync(StageResult result, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            await connection.ExecuteAsync(new CommandDefinition(
+                """
+                INSERT INTO stage_results (id, environment, patch_digest, verdict, started_at, json)
+                VALUES (@id, @environment, @digest, @verdict, @startedAt, @json)
+                ON CONFLICT (id) DO UPDATE SET verdict = excluded.verdict, json = excluded.json
+                """,
+                new
+                {
+                    id = result.Id,
+                    environment = result.Environment,
+                    digest = result.PatchDigest,
+                    verdict = result.Verdict.ToString(),
+                    startedAt = AuditChain.FormatTime(result.StartedAt),
+                    json = JsonSerializer.Serialize(result, PatchSetFreezer.JsonOptions),
+                },
+                cancellationToken: cancellationToken)).ConfigureAwait(false);
+        }
+    }
+
+    public Task<IReadOnlyList<StageResult>> ListStageResultsAsync(string? patchDigest = null, string? environment = null, CancellationToken cancellationToken = default) =>
+        QueryDocumentsAsync<StageResult>(
+            """
+            SELECT json FROM stage_results
+            WHERE (@patchDigest IS NULL OR patch_digest = @patchDigest) AND (@environment IS NULL OR environment = @environment)
+            ORDER BY started_at DESC, rowid DESC
+            """,
+            new { patchDigest, environment }, cancellationToken);
 
     private async Task<IReadOnlyList<T>> QueryDocumentsAsync<T>(string sql, object parameters, CancellationToken cancellationToken)
     {

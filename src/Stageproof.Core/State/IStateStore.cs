@@ -47,4 +47,10 @@ public interface IStateStore : IAuditLog, IAsyncDisposable
 
     /// <summary>Rollback points, newest first, of one environment or of all.</summary>
     Task<IReadOnlyList<RollbackPoint>> ListRollbackPointsAsync(string? environment = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Writes (or rewrites) a stage run's result: the evidence attached to its patch digest and environment.</summary>
+    Task SaveStageResultAsync(Stage.StageResult result, CancellationToken cancellationToken = default);
+
+    /// <summary>Stage results, newest first, filtered by patch digest and/or environment.</summary>
+    Task<IReadOnlyList<Stage.StageResult>> ListStageResultsAsync(string? patchDigest = null, string? environment = null, CancellationToken cancellationToken = default);
 }

@@ -76,6 +76,18 @@ internal static class SqliteSchema
         );
         CREATE INDEX rollback_points_environment ON rollback_points (environment, created_at);
         """,
+        // 4: stage results, the evidence a promotion asks for (by patch digest and environment).
+        """
+        CREATE TABLE stage_results (
+            id           TEXT PRIMARY KEY,
+            environment  TEXT NOT NULL,
+            patch_digest TEXT NOT NULL,
+            verdict      TEXT NOT NULL,
+            started_at   TEXT NOT NULL,
+            json         TEXT NOT NULL
+        );
+        CREATE INDEX stage_results_patch ON stage_results (patch_digest, environment, started_at);
+        """,
     ];
 
     public static int LatestVersion => Migrations.Count;

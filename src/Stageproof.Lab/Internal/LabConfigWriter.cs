@@ -30,7 +30,7 @@ internal static class LabConfigWriter
         }
         sb.Append("""
             drift:
-              track: [/etc/acme-mail/*.conf, /etc/ssh/sshd_config, /etc/apt/sources.list.d/*.list]
+              track: [/etc/acme-mail/*.conf, /usr/share/acme-mail/defaults.conf, /etc/ssh/sshd_config, /etc/apt/sources.list.d/*.list]
               ignore: ["file:/etc/hostname", "file:/etc/hosts"]
               min_fidelity: 0.98
               fail_on: high
@@ -55,6 +55,8 @@ internal static class LabConfigWriter
             ? "    - { name: schema, type: schema, database: mail, same_as: prod }\n"
             : "    - { name: schema, type: schema, database: mail }\n");
         sb.Append("    - { name: log-errors, type: logs, file: /var/log/acme-mail/acme-mail.log, fail: [\" ERROR \", \" FATAL \"], warn: [\" WARN \"] }\n");
+        // The stage gate's soak window: the service must keep answering for half a minute after the change.
+        sb.Append("    - { name: soak, type: soak, checks: [health, login], duration: 30s, interval: 3s }\n");
         return sb.ToString();
     }
 

@@ -1,0 +1,86 @@
+using System.CommandLine;
+using Spectre.Console;
+using Stageproof.Cli.Features;
+using Stageproof.Core;
+using Stageproof.Core.Stage;
+
+namespace Stageproof.Cli.Commands;
+
+/// <summary><c>stageproof stage D --env ENV</c>: prove a patch set in an environment, with evidence.</summary>
+internal static class StageCommand
+{
+    public static Command Create(VerbContext verbs)
+    {
+        var digest = new Argument<string>("D") { Description = "The frozen patch set's digest, or a unique prefix of it" };
+        var env = new Option<string>("--env") { Description = "The environment to prove it in (usually staging)", Required = true };
+        var acceptDrift = new Option<bool>("--accept-drift") { Description = "Go on although the environment does not mirror its mirror_of (needs --reason; recorded)" };
+        var reason = new Option<string?>("--reason") { Description = "Why (recorded in the audit log and the result)" };
+        var junit = new Option<string?>("--junit") { Description = "Also write the result as JUnit XML (one test case per step and check)" };
+        var html = new Option<string?>("--html") { Description = "Also write a self-contained HTML report" };
+        var command = new Command("stage", "Prove a patch set in an environment: fidelity, baseline, apply, compare, drift, soak, rollback rehearsal, verdict")
+        {
+            digest, env, acceptDrift, reason, junit, html,
+        };
+        command.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
+        {
+            var result = await new StageService(session).RunAsync(new StageOptions
+            {
+                Digest = parse.GetValue(digest)!,
+                Environment = parse.GetValue(env)!,
+                AcceptDrift = parse.GetValue(acceptDrift),
+                Reason = parse.GetValue(reason),
+            }, ct).ConfigureAwait(false);
+            await WriteReportsAsync(result, parse.GetValue(junit), parse.GetValue(html), session.Ui, ct).ConfigureAwait(false);
+            if (session.Ui.Json)
+            {
+                session.Ui.WriteJson(result);
+            }
+            else
+            {
+                Render(session.Ui.Human, result);
+            }
+            return result.Verdict == StageVerdict.Pass ? ExitCodes.Ok : ExitCodes.Finding;
+        }));
+        return command;
+    }
+
+    internal static async Task WriteReportsAsync(StageResult result, string? junit, string? html, Infrastructure.Ui ui, CancellationToken ct)
+    {
+        if (junit is not null)
+        {
+            await File.WriteAllTextAsync(junit, Reports.StageJUnit.Render(result), ct).ConfigureAwait(false);
+            ui.Errors.MarkupLine(Markup.Escape($"JUnit XML: {Path.GetFullPath(junit)}"));
+        }
+        if (html is not null)
+        {
+            await File.WriteAllTextAsync(html, Reports.StageHtml.Render(result), ct).ConfigureAwait(false);
+            ui.Errors.MarkupLine(Markup.Escape($"HTML report: {Path.GetFullPath(html)}"));
+        }
+    }
+
+    internal static void Render(IAnsiConsole console, StageResult result)
+    {
+        console.WriteLine();
+        var pass = result.Verdict == StageVerdict.Pass;
+        console.Write(new Rule(pass
+            ? $"[bold green]PASS[/] {Markup.Escape(result.PatchId)} in {Markup.Escape(result.Environment)}"
+            : $"[bold red]FAIL[/] {Markup.Escape(result.PatchId)} in {Markup.Escape(result.Environment)}").LeftJustified());
+        var table = new Table().Border(TableBorder.Simple).AddColumns("step", "status", "took", "summary");
+        foreach (var s in result.Steps)
+        {
+            var colour = s.Status switch { StepStatus.Passed => "green", StepStatus.Warned => "yellow", StepStatus.Skipped => "grey", _ => "red" };
+            table.AddRow(Markup.Escape(s.Name), $"[{colour}]{s.Status.ToString().ToLowerInvariant()}[/]",
+                s.Duration.TotalSeconds.ToString("0.0", System.Globalization.CultureInfo.InvariantCulture) + "s", Markup.Escape(s.Summary));
+        }
+        console.Write(table);
+        foreach (var r in result.Reasons)
+        {
+            console.MarkupLine($"[red]reason[/] {Markup.Escape(r.Step)}: {Markup.Escape(r.Subject)}: {Markup.Escape(r.Evidence)}");
+        }
+        foreach (var w in result.Warnings)
+        {
+            console.MarkupLine($"[yellow]warning[/] {Markup.Escape(w.Step)}: {Markup.Escape(w.Subject)}: {Markup.Escape(w.Evidence)}");
+        }
+        console.MarkupLine(Markup.Escape($"evidence: stage result {result.Id} stored for {result.PatchDigest[..12]} in {result.Environment}; audit events {result.AuditFrom}..{result.AuditTo}"));
+    }
+}

@@ -1,0 +1,465 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using Spectre.Console;
+using Stageproof.Cli.Commands;
+using Stageproof.Cli.Infrastructure;
+using Stageproof.Core;
+using Stageproof.Core.Audit;
+using Stageproof.Core.Checks;
+using Stageproof.Core.Drift;
+using Stageproof.Core.Hosts;
+using Stageproof.Core.Manifests;
+using Stageproof.Core.Patches;
+using Stageproof.Core.Stage;
+using Stageproof.Hosts.Apply;
+using Stageproof.Hosts.Checks;
+using Stageproof.Hosts.Facts;
+
+namespace Stageproof.Cli.Features;
+
+internal sealed record StageOptions
+{
+    public required string Digest { get; init; }
+    public required string Environment { get; init; }
+    public bool AcceptDrift { get; init; }
+    public string? Reason { get; init; }
+    /// <summary>How long the service may take to answer its readiness checks after a change or a rollback.</summary>
+    public TimeSpan Settle { get; init; } = TimeSpan.FromSeconds(45);
+    public StagePolicy Policy { get; init; } = new();
+}
+
+/// <summary>
+/// <c>stage D --env ENV</c>: fidelity → baseline → rollback point and apply → the suite again, compared → drift from
+/// before to after, expected or not → soak → rollback rehearsal and re-apply → verdict, every step with its evidence.
+/// </summary>
+internal sealed class StageService(CliSession session)
+{
+    private readonly List<StageStep> _steps = [];
+    private readonly List<StageReason> _reasons = [];
+    private readonly List<StageReason> _warnings = [];
+
+    public async Task<StageResult> RunAsync(StageOptions options, CancellationToken ct)
+    {
+        var config = session.Config;
+        var runs = new PatchRuns(session);
+        var env = runs.Environment(options.Environment);
+        if (env.Checks is null)
+        {
+            throw new InputException($"{config.SourceFile}: environment '{env.Name}' names no check suite (environments.{env.Name}.checks): a stage run needs one");
+        }
+        if (options.AcceptDrift && string.IsNullOrWhiteSpace(options.Reason))
+        {
+            throw new InputException("--accept-drift needs --reason: why a drifted mirror is good enough this time is part of the record");
+        }
+        var stored = await runs.PatchSetAsync(options.Digest, ct).ConfigureAwait(false);
+        var set = stored.Set;
+        var suite = config.SuiteOf(env.Name);
+        var quick = suite with { Checks = suite.Checks.Where(c => c is not SoakCheck).ToList() };
+        var light = suite with { Checks = suite.Checks.Where(c => c is not SoakCheck and not LoadCheck).ToList() };
+        var store = await session.StoreAsync(ct).ConfigureAwait(false);
+        var clock = Stopwatch.StartNew();
+
+        var result = new StageResult
+        {
+            Id = $"stage-{session.Time.GetUtcNow().UtcDateTime.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(3))}",
+            PatchDigest = stored.Digest,
+            PatchId = set.Id,
+            PatchTitle = set.Title,
+            Environment = env.Name,
+            MirrorOf = env.MirrorOf,
+            Actor = session.Actor,
+            StartedAt = session.Time.GetUtcNow(),
+            MinFidelity = config.Drift.MinFidelity,
+        };
+        var first = await AuditAsync("stage.start", env.Name, stored.Digest, $"{set.Id}, run {result.Id}", options.Reason, ct).ConfigureAwait(false);
+        result = result with { AuditFrom = first.Sequence };
+        await store.SaveStageResultAsync(result, ct).ConfigureAwait(false);
+
+        // a. fidelity
+        var fidelityStart = Start(StageSteps.Fidelity, "does the environment mirror production?", clock);
+        if (env.MirrorOf is not { } mirror)
+        {
+            Step(StageSteps.Fidelity, StepStatus.Skipped, $"{env.Name} names no mirror_of", fidelityStart);
+        }
+        else
+        {
+            var (fidelity, failsFidelity, items, summary) = await FidelityAsync(mirror, env.Name, ct).ConfigureAwait(false);
+            result = result with { Fidelity = fidelity, FidelityItems = items };
+            if (failsFidelity && !options.AcceptDrift)
+            {
+                Fail(StageSteps.Fidelity, $"{env.Name} vs {mirror}", $"{env.Name} is not a faithful mirror of {mirror}: {summary}");
+                Step(StageSteps.Fidelity, StepStatus.Failed, summary, fidelityStart);
+                return await FinishAsync(result, ct).ConfigureAwait(false);
+            }
+            if (failsFidelity)
+            {
+                _warnings.Add(new StageReason(StageSteps.Fidelity, $"{env.Name} vs {mirror}", $"drift accepted by {session.Actor}: {options.Reason} ({summary})"));
+                result = result with { AcceptedDrift = options.Reason };
+            }
+            Step(StageSteps.Fidelity, failsFidelity ? StepStatus.Warned : StepStatus.Passed, summary, fidelityStart);
+        }
+
+        var checkEnv = CheckEnvironment.From(config, env.Name);
+        var factory = session.Transports();
+        var transports = new Dictionary<string, ITransport>(StringComparer.Ordinal);
+        foreach (var host in checkEnv.Hosts)
+        {
+            transports[host.Name] = factory.Create(host);
+        }
+        using var runner = new CheckSuiteRunner
+        {
+            Progress = r => session.Ui.Human.MarkupLine($"    {Badge(r.Status)} {Markup.Escape(r.Name)} [grey]({Markup.Escape(r.Type)}, {Markup.Escape(r.Target)})[/] {Markup.Escape(r.Message)}"),
+        };
+        try
+        {
+            // b. baseline
+            var baselineStart = Start(StageSteps.Baseline, "the suite before the change (latency and load measured)", clock);
+            var baseline = await runner.RunAsync(checkEnv, quick, transports, ct).ConfigureAwait(false);
+            result = result with { Baseline = baseline };
+            if (!baseline.AllPassed)
+            {
+                foreach (var r in baseline.Results.Where(r => !r.Passed))
+                {
+                    Fail(StageSteps.Baseline, $"{r.Name} on {r.Target}", "fails before the change, so no change can be judged: " + r.Message);
+                }
+                Step(StageSteps.Baseline, StepStatus.Failed, Count(baseline), baselineStart);
+                return await FinishAsync(result, ct).ConfigureAwait(false);
+            }
+            Step(StageSteps.Baseline, StepStatus.Passed, Count(baseline) + LoadLine(baseline), baselineStart);
+
+            // c. rollback point, then apply
+            var applyStart = Start(StageSteps.Apply, "rollback point, then the patch set", clock);
+            var markers = await runner.MarkLogsAsync(checkEnv, quick, transports, ct).ConfigureAwait(false);
+            var engine = await runs.EngineAsync(ct).ConfigureAwait(false);
+            var applyRequest = new ApplyRequest
+            {
+                PatchSet = stored,
+                Environment = env.Name,
+                Hosts = checkEnv.Hosts,
+                Databases = env.Databases,
+                Rules = config.Drift,
+                Actor = session.Actor,
+            };
+            var apply = await engine.ApplyAsync(applyRequest, runs.Progress(), ct).ConfigureAwait(false);
+            result = result with { ApplyRun = apply.Id, RollbackPoint = apply.RollbackPoint };
+            if (apply.Hosts.Any(h => h.Status == HostRunStatus.AlreadyApplied))
+            {
+                Fail(StageSteps.Apply, string.Join(", ", apply.Hosts.Where(h => h.Status == HostRunStatus.AlreadyApplied).Select(h => h.Host)),
+                    $"{set.Id} was already applied before this run, so the baseline is not a before-the-change measurement (roll it back first: stageproof rollback --env {env.Name})");
+                Step(StageSteps.Apply, StepStatus.Failed, "already applied", applyStart);
+                return await FinishAsync(result, ct).ConfigureAwait(false);
+            }
+            if (!apply.Succeeded)
+            {
+                foreach (var h in apply.Hosts.Where(h => h.Status is not HostRunStatus.Applied))
+                {
+                    Fail(StageSteps.Apply, h.Host, $"{PatchEngine.Status(h.Status)}: {h.Message}");
+                }
+                Step(StageSteps.Apply, StepStatus.Failed, PatchEngine.Summary(apply), applyStart);
+                return await FinishAsync(result, ct).ConfigureAwait(false);
+            }
+            var point = (await store.FindRollbackPointAsync(apply.RollbackPoint!, ct).ConfigureAwait(false))!;
+            Step(StageSteps.Apply, StepStatus.Passed, $"{PatchEngine.Summary(apply)}; rollback point {point.Id}", applyStart);
+
+            // d. the suite again, compared with the baseline
+            var compareStart = Start(StageSteps.Compare, "the suite after the change, compared with the baseline", clock);
+            await WaitReadyAsync(checkEnv, light, transports, options.Settle, ct).ConfigureAwait(false);
+            var after = await runner.RunAsync(checkEnv, quick, transports, ct, markers).ConfigureAwait(false);
+            var comparisons = SuiteComparison.Compare(quick, baseline, after);
+            result = result with { After = after, Comparisons = comparisons };
+            foreach (var c in comparisons.Where(c => c.Regressed))
+            {
+                Fail(StageSteps.Compare, $"{c.Name} on {c.Target}", c.Message);
+            }
+            Step(StageSteps.Compare, comparisons.Any(c => c.Regressed) ? StepStatus.Failed : StepStatus.Passed,
+                $"{comparisons.Count(c => c.Regressed)} of {comparisons.Count} regressed" + LoadLine(after), compareStart);
+
+            // e. drift from before to after
+            var driftStart = Start(StageSteps.Drift, "what changed on each host, and whether the patch set declares it", clock);
+            var changes = await ChangesAsync(apply, point, set, transports, checkEnv.Hosts, options.Policy, ct).ConfigureAwait(false);
+            result = result with { Changes = changes };
+            foreach (var c in changes.Where(c => !c.Expected))
+            {
+                var reason = new StageReason(StageSteps.Drift, $"{c.Host} {c.Category} {c.Key}", $"{c.Why} ({c.Before ?? "absent"} → {c.After ?? "absent"})");
+                (c.Status == StepStatus.Failed ? _reasons : _warnings).Add(reason);
+            }
+            var unexpected = changes.Where(c => !c.Expected).ToList();
+            Step(StageSteps.Drift, unexpected.Any(c => c.Status == StepStatus.Failed) ? StepStatus.Failed : unexpected.Count > 0 ? StepStatus.Warned : StepStatus.Passed,
+                $"{changes.Count(c => c.Expected)} expected change(s), {unexpected.Count} unexpected", driftStart);
+
+            // f. soak
+            var soakStart = Start(StageSteps.Soak, "the named checks, repeated for the soak window", clock);
+            var soaks = suite.Checks.OfType<SoakCheck>().ToList();
+            if (soaks.Count == 0)
+            {
+                Step(StageSteps.Soak, StepStatus.Skipped, $"suite {suite.Name} has no soak check", soakStart);
+            }
+            else
+            {
+                var soakResults = new List<CheckResult>();
+                foreach (var soak in soaks)
+                {
+                    soakResults.AddRange(await runner.RunCheckAsync(checkEnv, suite, soak, transports, markers, ct).ConfigureAwait(false));
+                }
+                result = result with { Soak = soakResults };
+                foreach (var r in soakResults.Where(r => !r.Passed))
+                {
+                    Fail(StageSteps.Soak, $"{r.Name} on {r.Target}", r.Message);
+                }
+                Step(StageSteps.Soak, soakResults.All(r => r.Passed) ? StepStatus.Passed : StepStatus.Failed,
+                    string.Join("; ", soakResults.Select(r => $"{r.Name}: {r.Message}")), soakStart);
+            }
+
+            // g. rollback rehearsal (or, when the change already failed, returning staging to the point)
+            var rehearsalStart = Start(StageSteps.Rehearsal, _reasons.Count > 0
+                ? "the change failed: returning the environment to its rollback point"
+                : "roll back without restoring the database, verify; only if that fails, with it", clock);
+            var rollbacks = new List<string>();
+            RollbackRequest Rollback(DatabaseRestoreMode mode) => new()
+            {
+                Point = point,
+                PatchSet = set,
+                Hosts = checkEnv.Hosts.Where(h => point.Hosts.Any(p => p.Host == h.Name)).ToList(),
+                Databases = env.Databases,
+                Rules = config.Drift,
+                Actor = session.Actor,
+                Database = mode,
+            };
+            if (_reasons.Count > 0)
+            {
+                var cleanup = await engine.RollbackAsync(Rollback(DatabaseRestoreMode.Auto), runs.Progress(), ct).ConfigureAwait(false);
+                rollbacks.Add(cleanup.Id);
+                var restored = cleanup.Restores.Where(r => r.Restored).Select(r => r.Database).ToList();
+                result = result with
+                {
+                    RollbackRuns = rollbacks,
+                    Rehearsal = new RehearsalResult
+                    {
+                        RolledBack = cleanup.Succeeded,
+                        Residue = cleanup.Hosts.SelectMany(h => h.Residue).ToList(),
+                        DatabaseRestoreNeeded = restored.Count > 0,
+                        Discarded = cleanup.Restores.SelectMany(r => r.Discarded).ToList(),
+                        Notes = [cleanup.Succeeded ? $"{env.Name} is back at its rollback point" + (restored.Count > 0 ? $" (database {string.Join(", ", restored)} restored)" : "")
+                            : "the return to the rollback point left residue: " + PatchEngine.Summary(cleanup)],
+                    },
+                };
+                Step(StageSteps.Rehearsal, StepStatus.Skipped, result.Rehearsal.Notes[0], rehearsalStart);
+                Step(StageSteps.Reapply, StepStatus.Skipped, "the change failed", DateTimeOffset.Now);
+                return await FinishAsync(result, ct).ConfigureAwait(false);
+            }
+
+            var rehearsalMarkers = await runner.MarkLogsAsync(checkEnv, light, transports, ct).ConfigureAwait(false);
+            var keep = await engine.RollbackAsync(Rollback(DatabaseRestoreMode.Keep), runs.Progress(), ct).ConfigureAwait(false);
+            rollbacks.Add(keep.Id);
+            var keepSuite = await SettledSuiteAsync(runner, checkEnv, light, transports, rehearsalMarkers, options.Settle, ct).ConfigureAwait(false);
+            var keepWorks = keep.Succeeded && keepSuite.AllPassed;
+            var rehearsal = new RehearsalResult
+            {
+                RolledBack = keep.Succeeded,
+                Residue = keep.Hosts.SelectMany(h => h.Residue).ToList(),
+                SuitePassedAfterRollback = keepSuite.AllPassed,
+                Discarded = keep.Restores.SelectMany(r => r.Discarded).ToList(),
+            };
+            if (!keepWorks)
+            {
+                var withoutRestore = Problems(keep, keepSuite);
+                var restoreRun = await engine.RollbackAsync(Rollback(DatabaseRestoreMode.Restore), runs.Progress(), ct).ConfigureAwait(false);
+                rollbacks.Add(restoreRun.Id);
+                var restoreSuite = await SettledSuiteAsync(runner, checkEnv, light, transports, null, options.Settle, ct).ConfigureAwait(false);
+                var restoreWorks = restoreRun.Succeeded && restoreSuite.AllPassed;
+                rehearsal = rehearsal with
+                {
+                    DatabaseRestoreNeeded = restoreWorks,
+                    RolledBack = restoreRun.Succeeded,
+                    Residue = restoreRun.Hosts.SelectMany(h => h.Residue).ToList(),
+                    SuitePassedAfterRollback = restoreSuite.AllPassed,
+                    Discarded = restoreRun.Restores.SelectMany(r => r.Discarded).ToList(),
+                    Notes = [$"without a database restore: {withoutRestore}"],
+                };
+                Fail(StageSteps.Rehearsal, string.Join(", ", env.Databases.Keys), restoreWorks
+                    ? $"the rollback only works with a database restore — a data-loss risk in production (without it: {withoutRestore})"
+                    : $"the rollback does not work, even with the database restored: {Problems(restoreRun, restoreSuite)}");
+                result = result with { Rehearsal = rehearsal, RollbackRuns = rollbacks };
+                Step(StageSteps.Rehearsal, StepStatus.Failed, restoreWorks ? "needed a database restore" : "rollback failed", rehearsalStart);
+                Step(StageSteps.Reapply, StepStatus.Skipped, "the rollback rehearsal failed; the environment stays rolled back", DateTimeOffset.Now);
+                return await FinishAsync(result, ct).ConfigureAwait(false);
+            }
+            Step(StageSteps.Rehearsal, StepStatus.Passed, "rolled back without a database restore; every host matches its manifest from before the change; the suite passes", rehearsalStart);
+
+            var reapplyStart = Start(StageSteps.Reapply, "the same digest again, and verify", clock);
+            var reapply = await engine.ApplyAsync(applyRequest, runs.Progress(), ct).ConfigureAwait(false);
+            var reapplySuite = await SettledSuiteAsync(runner, checkEnv, light, transports, null, options.Settle, ct).ConfigureAwait(false);
+            var reapplied = reapply.Succeeded && reapplySuite.AllPassed;
+            rehearsal = rehearsal with { Reapplied = reapplied };
+            result = result with { Rehearsal = rehearsal, RollbackRuns = rollbacks, RollbackPoint = reapply.RollbackPoint ?? result.RollbackPoint };
+            if (!reapplied)
+            {
+                Fail(StageSteps.Reapply, env.Name, $"applying {set.Id} a second time did not end well: {Problems(reapply, reapplySuite)}");
+            }
+            Step(StageSteps.Reapply, reapplied ? StepStatus.Passed : StepStatus.Failed, reapplied ? "applied again; the suite passes" : "failed", reapplyStart);
+            return await FinishAsync(result, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            foreach (var t in transports.Values)
+            {
+                await t.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task<StageResult> FinishAsync(StageResult result, CancellationToken ct)
+    {
+        var verdict = _reasons.Count == 0 ? StageVerdict.Pass : StageVerdict.Fail;
+        var store = await session.StoreAsync(ct).ConfigureAwait(false);
+        var last = await AuditAsync("stage.finish", result.Environment, result.PatchDigest,
+            verdict == StageVerdict.Pass ? "PASS" : "FAIL: " + string.Join("; ", _reasons.Select(r => $"{r.Step}: {r.Subject}: {r.Evidence}")), null, ct).ConfigureAwait(false);
+        result = result with
+        {
+            Verdict = verdict,
+            Reasons = _reasons.ToList(),
+            Warnings = _warnings.ToList(),
+            Steps = StageSteps.All.Select(name => _steps.LastOrDefault(s => s.Name == name)
+                ?? new StageStep { Name = name, Status = StepStatus.Skipped, Summary = "not reached: an earlier step decided the verdict" }).ToList(),
+            FinishedAt = session.Time.GetUtcNow(),
+            AuditTo = last.Sequence,
+        };
+        await store.SaveStageResultAsync(result, ct).ConfigureAwait(false);
+        return result;
+    }
+
+    private async Task<(double Fidelity, bool Fails, IReadOnlyList<FidelityItem> Items, string Summary)> FidelityAsync(string mirror, string environment, CancellationToken ct)
+    {
+        var operands = new DriftOperands(session);
+        var (left, f1) = await operands.ResolveAsync(mirror, storedOnly: false, ct).ConfigureAwait(false);
+        var (right, f2) = await operands.ResolveAsync(environment, storedOnly: false, ct).ConfigureAwait(false);
+        if (f1.Concat(f2).FirstOrDefault() is { } failure)
+        {
+            throw new InfrastructureException(failure.Target, failure.Message);
+        }
+        var rules = session.Config.Drift;
+        var drift = DriftEngine.CompareEnvironments(left.Label, left.Manifests, right.Label, right.Manifests, rules);
+        var report = DriftReport.From(drift);
+        var fails = report.Fails(rules.MinFidelity, rules.FailOn);
+        var items = drift.Hosts.SelectMany(p => p.Drift.Items.Select(i => (Pair: $"{p.Left} ↔ {p.Right}", Item: i)))
+            .Concat(drift.Databases.SelectMany(p => p.Drift.Items.Select(i => (Pair: $"{p.Left} ↔ {p.Right}", Item: i))))
+            .Concat(drift.Items.Select(i => (Pair: $"{mirror} ↔ {environment}", Item: i)))
+            .OrderByDescending(x => x.Item.Severity).ThenBy(x => x.Pair, StringComparer.Ordinal)
+            .Select(x => new FidelityItem(x.Pair, x.Item.Category.Code(), x.Item.Key, x.Item.Left, x.Item.Right, x.Item.Severity.Code()))
+            .ToList();
+        var top = string.Join("; ", items.Take(5).Select(i => $"{i.Category} {i.Key} ({i.Severity}: {i.Mirror ?? "absent"} vs {i.Staged ?? "absent"})"));
+        var summary = string.Create(CultureInfo.InvariantCulture, $"fidelity {drift.Fidelity:0.0%} (minimum {rules.MinFidelity:0.0%})") +
+            (items.Count == 0 ? ", no differences" : $", {items.Count} difference(s); top: {top}");
+        await session.AuditAsync("drift.compare", $"{mirror} vs {environment}", summary, cancellationToken: ct).ConfigureAwait(false);
+        return (drift.Fidelity, fails, items.Take(20).ToList(), summary);
+    }
+
+    /// <summary>Collects each host's manifest now (scope as at the rollback point) and classifies what changed since before the change.</summary>
+    private async Task<IReadOnlyList<ChangeItem>> ChangesAsync(PatchRun apply, RollbackPoint point, PatchSet set,
+        IReadOnlyDictionary<string, ITransport> transports, IReadOnlyList<Core.Configuration.HostConfig> hosts, StagePolicy policy, CancellationToken ct)
+    {
+        var store = await session.StoreAsync(ct).ConfigureAwait(false);
+        var collector = new HostFactsCollector(session.Time) { PendingUpgrades = false, Timeout = session.Config.Ssh.CommandTimeout };
+        var changes = new List<ChangeItem>();
+        foreach (var record in apply.Hosts)
+        {
+            var hostPoint = point.Hosts.FirstOrDefault(h => h.Host == record.Host);
+            if (hostPoint is null || record.ManifestBefore is null)
+            {
+                continue;
+            }
+            var before = (await store.FindManifestAsync(record.ManifestBefore, ct).ConfigureAwait(false))!.Manifest;
+            var rules = session.Config.Drift with { Track = [.. session.Config.Drift.Track, .. hostPoint.Files, .. hostPoint.AbsentFiles] };
+            var host = hosts.First(h => h.Name == record.Host);
+            var now = await collector.CollectAsync(host, transports[host.Name], rules, apply.Environment, ct).ConfigureAwait(false);
+            await store.SaveManifestAsync(now, ct).ConfigureAwait(false);
+            changes.AddRange(ChangeClassifier.Classify(host.Name, before, now, set, hostPoint, rules, policy));
+        }
+        return changes;
+    }
+
+    /// <summary>Polls the quick checks (no load, no soak) until they all pass or <paramref name="settle"/> runs out:
+    /// a restarted service gets time to come up before it is judged.</summary>
+    private static async Task WaitReadyAsync(CheckEnvironment env, CheckSuite light,
+        IReadOnlyDictionary<string, ITransport> transports, TimeSpan settle, CancellationToken ct)
+    {
+        var ready = light with { Checks = light.Checks.Where(c => c is HttpCheck or TcpCheck or AuthCheck or ServiceCheck).ToList() };
+        var deadline = Stopwatch.StartNew();
+        using var quiet = new CheckSuiteRunner();
+        while (true)
+        {
+            var all = true;
+            foreach (var check in ready.Checks)
+            {
+                var results = await quiet.RunCheckAsync(env, ready, check, transports, null, ct).ConfigureAwait(false);
+                all &= results.All(r => r.Passed);
+                if (!all)
+                {
+                    break;
+                }
+            }
+            if (all || deadline.Elapsed >= settle)
+            {
+                return;
+            }
+            await Task.Delay(TimeSpan.FromSeconds(1), ct).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task<CheckSuiteResult> SettledSuiteAsync(CheckSuiteRunner runner, CheckEnvironment env, CheckSuite light,
+        IReadOnlyDictionary<string, ITransport> transports, LogMarkers? markers, TimeSpan settle, CancellationToken ct)
+    {
+        await WaitReadyAsync(env, light, transports, settle, ct).ConfigureAwait(false);
+        return await runner.RunAsync(env, light, transports, ct, markers).ConfigureAwait(false);
+    }
+
+    private static string Problems(PatchRun run, CheckSuiteResult suite)
+    {
+        var problems = run.Hosts.Where(h => h.Status is not (HostRunStatus.RolledBack or HostRunStatus.Applied or HostRunStatus.AlreadyApplied))
+            .Select(h => $"{h.Host}: {PatchEngine.Status(h.Status)} {string.Join("; ", h.Residue)}")
+            .Concat(suite.Results.Where(r => !r.Passed).Select(r => $"{r.Name} on {r.Target}: {r.Message}")).ToList();
+        return problems.Count == 0 ? "no problem found" : string.Join("; ", problems);
+    }
+
+    private void Fail(string step, string subject, string evidence)
+    {
+        _reasons.Add(new StageReason(step, subject, evidence));
+        session.Ui.Human.MarkupLine($"  [red]FAIL[/] {Markup.Escape(step)}: {Markup.Escape(subject)}: {Markup.Escape(evidence)}");
+    }
+
+    private DateTimeOffset Start(string step, string what, Stopwatch clock)
+    {
+        session.Ui.Human.WriteLine();
+        session.Ui.Human.MarkupLine($"[bold]{StageSteps.All.ToList().IndexOf(step) + 1}. {Markup.Escape(step)}[/] — {Markup.Escape(what)} [grey]({clock.Elapsed.TotalSeconds.ToString("0", CultureInfo.InvariantCulture)}s)[/]");
+        return session.Time.GetUtcNow();
+    }
+
+    private void Step(string name, StepStatus status, string summary, DateTimeOffset started)
+    {
+        var now = session.Time.GetUtcNow();
+        _steps.Add(new StageStep { Name = name, Status = status, Summary = summary, StartedAt = started, Duration = started > now ? TimeSpan.Zero : now - started });
+        var colour = status switch { StepStatus.Passed => "green", StepStatus.Warned => "yellow", StepStatus.Skipped => "grey", _ => "red" };
+        session.Ui.Human.MarkupLine($"  [{colour}]{status.ToString().ToUpperInvariant()}[/] {Markup.Escape(summary)}");
+    }
+
+    private async Task<AuditEvent> AuditAsync(string action, string target, string digest, string outcome, string? reason, CancellationToken ct)
+    {
+        var store = await session.StoreAsync(ct).ConfigureAwait(false);
+        return await store.AppendAsync(new AuditEvent { Actor = session.Actor, Action = action, Target = target, PayloadDigest = digest, Outcome = outcome, Reason = reason }, ct).ConfigureAwait(false);
+    }
+
+    private static string Count(CheckSuiteResult r) =>
+        $"{r.Results.Count(x => x.Passed)} of {r.Results.Count} results pass ({r.Elapsed.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture)}s)";
+
+    private static string LoadLine(CheckSuiteResult r) => string.Concat(r.Results.Where(x => x.Load is not null).Select(x =>
+        string.Create(CultureInfo.InvariantCulture, $"; {x.Name} on {x.Target}: {x.Load!.Requests} requests, p95 {x.Load.Latency.P95:0.0} ms, errors {x.Load.ErrorRate:0.0%}")));
+
+    private static string Badge(CheckStatus status) => status switch
+    {
+        CheckStatus.Passed => "[green]PASS[/]",
+        CheckStatus.Warned => "[yellow]WARN[/]",
+        CheckStatus.Failed => "[red]FAIL[/]",
+        _ => "[red]ERROR[/]",
+    };
+}

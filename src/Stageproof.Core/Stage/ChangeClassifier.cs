@@ -1,0 +1,118 @@
+using Stageproof.Core.Configuration;
+using Stageproof.Core.Drift;
+using Stageproof.Core.Manifests;
+using Stageproof.Core.Patches;
+
+namespace Stageproof.Core.Stage;
+
+/// <summary>How unexpected changes weigh in a stage run.</summary>
+public sealed record StagePolicy
+{
+    /// <summary>A tracked config file (or a key in it) the set does not declare, changed.</summary>
+    public StepStatus UnexpectedConfig { get; init; } = StepStatus.Failed;
+    /// <summary>A service that stopped or started.</summary>
+    public StepStatus UnexpectedService { get; init; } = StepStatus.Failed;
+    /// <summary>Anything else: a port that moved, a package the set did not bring, file metadata.</summary>
+    public StepStatus UnexpectedOther { get; init; } = StepStatus.Warned;
+}
+
+/// <summary>
+/// Splits what changed on a host from before a change to after it into what the patch set accounts for (its
+/// packages and what apt brought with them, the files and keys it declares) and what it does not: a tracked config
+/// value changed by a package's new conffile or defaults, a service that stopped, a port that moved.
+/// </summary>
+public static class ChangeClassifier
+{
+    public static IReadOnlyList<ChangeItem> Classify(string host, Manifest before, Manifest after, PatchSet set,
+        HostPoint? point, DriftRules rules, StagePolicy policy)
+    {
+        var drift = DriftEngine.Compare(before, after, rules);
+        var declaredPackages = set.Packages.ToDictionary(p => p.Name, p => p.Version, StringComparer.Ordinal);
+        var brought = (point?.Packages ?? []).Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
+        var declaredFiles = PatchScope.Files(set).ToDictionary(f => f.Path, StringComparer.Ordinal);
+        var beforeFiles = before.Files.ToDictionary(f => f.Path, StringComparer.Ordinal);
+        var afterFiles = after.Files.ToDictionary(f => f.Path, StringComparer.Ordinal);
+        var items = new List<ChangeItem>();
+
+        ChangeItem Item(DriftItem d, bool expected, string why, StepStatus unexpectedStatus) => new()
+        {
+            Host = host,
+            Category = d.Category.Code(),
+            Key = d.Key,
+            Before = d.Left,
+            After = d.Right,
+            Expected = expected,
+            Why = why,
+            Status = expected ? StepStatus.Passed : unexpectedStatus,
+            Diff = d.Diff,
+        };
+
+        foreach (var d in drift.Items)
+        {
+            switch (d.Family)
+            {
+                case DriftFamily.Package:
+                    if (declaredPackages.TryGetValue(d.Key, out var version))
+                    {
+                        var exact = d.Right == version;
+                        items.Add(Item(d, exact, exact ? $"declared: {d.Key} = {version}" : $"declared {d.Key} = {version}, but it is {d.Right ?? "absent"}", policy.UnexpectedOther));
+                    }
+                    else
+                    {
+                        items.Add(Item(d, brought.Contains(d.Key), brought.Contains(d.Key)
+                            ? "brought by the set's packages (apt resolved it)" : "a package the set does not name changed", policy.UnexpectedOther));
+                    }
+                    break;
+                case DriftFamily.File when d.Category == DriftCategory.ConfigContent || d.Category == DriftCategory.ConfigMissing:
+                    items.Add(ClassifyConfig(d, declaredFiles.GetValueOrDefault(d.Key), beforeFiles.GetValueOrDefault(d.Key), afterFiles.GetValueOrDefault(d.Key), Item, policy));
+                    break;
+                case DriftFamily.File:
+                    var declaredMeta = declaredFiles.ContainsKey(d.Key);
+                    items.Add(Item(d, declaredMeta, declaredMeta ? "declared: the set writes this file" : "owner, group or mode changed without the set declaring it", policy.UnexpectedOther));
+                    break;
+                case DriftFamily.Service:
+                    items.Add(Item(d, false, d.Right is not null && d.Right.Contains("running", StringComparison.Ordinal) && d.Left is not null
+                        ? "a service started that was stopped" : "a service stopped or disappeared", policy.UnexpectedService));
+                    break;
+                default:
+                    items.Add(Item(d, false, "not declared by the set", policy.UnexpectedOther));
+                    break;
+            }
+        }
+        return items;
+    }
+
+    private static ChangeItem ClassifyConfig(DriftItem d, PatchFile? declared, ConfigFileInfo? before, ConfigFileInfo? after,
+        Func<DriftItem, bool, string, StepStatus, ChangeItem> item, StagePolicy policy)
+    {
+        var changedKeys = ChangedKeys(before?.Content, after?.Content);
+        if (declared is not null && declared.Set is null)
+        {
+            return item(d, true, "declared: the set writes this file's whole content", policy.UnexpectedConfig);
+        }
+        if (declared?.Set is { } edits)
+        {
+            var stray = changedKeys.Where(k => !edits.ContainsKey(k.Key)).ToList();
+            return stray.Count == 0
+                ? item(d, true, "declared: " + string.Join(", ", edits.Select(e => $"{e.Key} = {e.Value}")), policy.UnexpectedConfig)
+                : item(d, false, "changed beyond the keys the set declares: " + Describe(stray), policy.UnexpectedConfig);
+        }
+        return item(d, false, changedKeys.Count > 0
+            ? "tracked config changed, not declared by the set: " + Describe(changedKeys)
+            : "tracked config changed, not declared by the set", policy.UnexpectedConfig);
+    }
+
+    /// <summary>Keys whose value differs between two conf-style contents: key → (before, after).</summary>
+    public static IReadOnlyList<KeyValuePair<string, (string? Before, string? After)>> ChangedKeys(string? before, string? after)
+    {
+        var b = PatchScope.ConfValues(before);
+        var a = PatchScope.ConfValues(after);
+        return b.Keys.Union(a.Keys, StringComparer.Ordinal).Order(StringComparer.Ordinal)
+            .Where(k => b.GetValueOrDefault(k) != a.GetValueOrDefault(k))
+            .Select(k => new KeyValuePair<string, (string?, string?)>(k, (b.GetValueOrDefault(k), a.GetValueOrDefault(k))))
+            .ToList();
+    }
+
+    private static string Describe(IEnumerable<KeyValuePair<string, (string? Before, string? After)>> keys) =>
+        string.Join(", ", keys.Select(k => $"{k.Key}: {k.Value.Before ?? "unset"} → {k.Value.After ?? "unset"}"));
+}
