@@ -38,6 +38,7 @@ internal sealed class StageService(CliSession session)
     private readonly List<StageStep> _steps = [];
     private readonly List<StageReason> _reasons = [];
     private readonly List<StageReason> _warnings = [];
+    private readonly List<PatchRun> _patchRuns = [];
 
     public async Task<StageResult> RunAsync(StageOptions options, CancellationToken ct)
     {
@@ -142,6 +143,7 @@ internal sealed class StageService(CliSession session)
                 Actor = session.Actor,
             };
             var apply = await engine.ApplyAsync(applyRequest, runs.Progress(), ct).ConfigureAwait(false);
+            _patchRuns.Add(apply);
             result = result with { ApplyRun = apply.Id, RollbackPoint = apply.RollbackPoint };
             if (apply.Hosts.Any(h => h.Status == HostRunStatus.AlreadyApplied))
             {
@@ -229,6 +231,7 @@ internal sealed class StageService(CliSession session)
             if (_reasons.Count > 0)
             {
                 var cleanup = await engine.RollbackAsync(Rollback(DatabaseRestoreMode.Auto), runs.Progress(), ct).ConfigureAwait(false);
+                _patchRuns.Add(cleanup);
                 rollbacks.Add(cleanup.Id);
                 var restored = cleanup.Restores.Where(r => r.Restored).Select(r => r.Database).ToList();
                 result = result with
@@ -251,6 +254,7 @@ internal sealed class StageService(CliSession session)
 
             var rehearsalMarkers = await runner.MarkLogsAsync(checkEnv, light, transports, ct).ConfigureAwait(false);
             var keep = await engine.RollbackAsync(Rollback(DatabaseRestoreMode.Keep), runs.Progress(), ct).ConfigureAwait(false);
+            _patchRuns.Add(keep);
             rollbacks.Add(keep.Id);
             var keepSuite = await SettledSuiteAsync(runner, checkEnv, light, transports, rehearsalMarkers, options.Settle, ct).ConfigureAwait(false);
             var keepWorks = keep.Succeeded && keepSuite.AllPassed;
@@ -265,6 +269,7 @@ internal sealed class StageService(CliSession session)
             {
                 var withoutRestore = Problems(keep, keepSuite);
                 var restoreRun = await engine.RollbackAsync(Rollback(DatabaseRestoreMode.Restore), runs.Progress(), ct).ConfigureAwait(false);
+                _patchRuns.Add(restoreRun);
                 rollbacks.Add(restoreRun.Id);
                 var restoreSuite = await SettledSuiteAsync(runner, checkEnv, light, transports, null, options.Settle, ct).ConfigureAwait(false);
                 var restoreWorks = restoreRun.Succeeded && restoreSuite.AllPassed;
@@ -289,6 +294,7 @@ internal sealed class StageService(CliSession session)
 
             var reapplyStart = Start(StageSteps.Reapply, "the same digest again, and verify", clock);
             var reapply = await engine.ApplyAsync(applyRequest, runs.Progress(), ct).ConfigureAwait(false);
+            _patchRuns.Add(reapply);
             var reapplySuite = await SettledSuiteAsync(runner, checkEnv, light, transports, null, options.Settle, ct).ConfigureAwait(false);
             var reapplied = reapply.Succeeded && reapplySuite.AllPassed;
             rehearsal = rehearsal with { Reapplied = reapplied };
@@ -315,8 +321,18 @@ internal sealed class StageService(CliSession session)
         var store = await session.StoreAsync(ct).ConfigureAwait(false);
         var last = await AuditAsync("stage.finish", result.Environment, result.PatchDigest,
             verdict == StageVerdict.Pass ? "PASS" : "FAIL: " + string.Join("; ", _reasons.Select(r => $"{r.Step}: {r.Subject}: {r.Evidence}")), null, ct).ConfigureAwait(false);
+        var finished = session.Time.GetUtcNow();
+        var loads = new[] { result.Baseline, result.After }.Where(r => r is not null).SelectMany(r => r!.Results)
+            .Where(r => r.Type == CheckTypes.Load).Sum(r => r.Duration.TotalSeconds);
         result = result with
         {
+            Seconds = new Dictionary<string, double>
+            {
+                ["total"] = (finished - result.StartedAt).TotalSeconds,
+                ["load"] = loads,
+                ["soak"] = result.Soak.Sum(r => r.Duration.TotalSeconds),
+                ["apt"] = _patchRuns.SelectMany(r => r.Hosts).Sum(h => h.StepSeconds.GetValueOrDefault("packages") + h.StepSeconds.GetValueOrDefault("restore")),
+            },
             Verdict = verdict,
             Reasons = _reasons.ToList(),
             Warnings = _warnings.ToList(),
@@ -348,9 +364,12 @@ internal sealed class StageService(CliSession session)
             .OrderByDescending(x => x.Item.Severity).ThenBy(x => x.Pair, StringComparer.Ordinal)
             .Select(x => new FidelityItem(x.Pair, x.Item.Category.Code(), x.Item.Key, x.Item.Left, x.Item.Right, x.Item.Severity.Code()))
             .ToList();
-        var top = string.Join("; ", items.Take(5).Select(i => $"{i.Category} {i.Key} ({i.Severity}: {i.Mirror ?? "absent"} vs {i.Staged ?? "absent"})"));
+        var top = string.Join("; ", items.Select(i => $"{i.Category} {i.Key} ({i.Severity}: {mirror} {i.Mirror ?? "absent"}, {environment} {i.Staged ?? "absent"})")
+            .Distinct(StringComparer.Ordinal).Take(5));
+        var why = drift.Fidelity < rules.MinFidelity ? "below the minimum"
+            : fails && rules.FailOn is { } failOn ? $"a difference of severity {failOn.Code()} or worse (fail_on)" : null;
         var summary = string.Create(CultureInfo.InvariantCulture, $"fidelity {drift.Fidelity:0.0%} (minimum {rules.MinFidelity:0.0%})") +
-            (items.Count == 0 ? ", no differences" : $", {items.Count} difference(s); top: {top}");
+            (why is null ? "" : ", " + why) + (items.Count == 0 ? ", no differences" : $", {items.Count} difference(s); top: {top}");
         await session.AuditAsync("drift.compare", $"{mirror} vs {environment}", summary, cancellationToken: ct).ConfigureAwait(false);
         return (drift.Fidelity, fails, items.Take(20).ToList(), summary);
     }

@@ -34,6 +34,8 @@ public sealed record HostRunRecord
     public string? ManifestBefore { get; init; }
     public string? ManifestAfter { get; init; }
     public DateTimeOffset? FinishedAt { get; init; }
+    /// <summary>Seconds spent in each step (inspect, rollback-point, packages, ...): where an apply's time goes.</summary>
+    public IReadOnlyDictionary<string, double> StepSeconds { get; init; } = new Dictionary<string, double>();
 }
 
 /// <summary>One database's part in a run.</summary>

@@ -105,6 +105,9 @@ public sealed record StageResult
     public string? ApplyRun { get; init; }
     public IReadOnlyList<string> RollbackRuns { get; init; } = [];
     public string? RollbackPoint { get; init; }
+    /// <summary>Where the time went, in seconds: "total", and what the suite itself asks for — "load" (load checks),
+    /// "soak" (the soak window), "apt" (package installs and restores) — the rest being Stageproof's own.</summary>
+    public IReadOnlyDictionary<string, double> Seconds { get; init; } = new Dictionary<string, double>();
     /// <summary>Audit chain sequence numbers of the events this run appended (first and last).</summary>
     public long? AuditFrom { get; init; }
     public long? AuditTo { get; init; }

@@ -200,9 +200,22 @@ public sealed class PatchEngine(
         var record = new HostRunRecord { Host = host.Name, Status = HostRunStatus.InProgress };
         HostPoint? hostPoint = null;
 
+        var stepClock = Stopwatch.StartNew();
+        void Lap()
+        {
+            if (record.Step is { } previous && previous != "done")
+            {
+                var seconds = new Dictionary<string, double>(record.StepSeconds, StringComparer.Ordinal);
+                seconds[previous] = seconds.GetValueOrDefault(previous) + stepClock.Elapsed.TotalSeconds;
+                record = record with { StepSeconds = seconds };
+            }
+            stepClock.Restart();
+        }
+
         async Task Step(string step)
         {
             progress?.Report($"{step}");
+            Lap();
             record = record with { Step = step };
             run = run.WithHost(record);
             await store.SavePatchRunAsync(run, ct).ConfigureAwait(false);
@@ -300,6 +313,7 @@ public sealed class PatchEngine(
                 {
                     throw new StepFailedException(host.Name, "verify", "after applying, " + string.Join("; ", stillMissing));
                 }
+                Lap();
                 record = record with { Status = HostRunStatus.Applied, Step = "done", ManifestAfter = afterDigest, FinishedAt = time.GetUtcNow() };
                 run = run.WithHost(record);
                 await store.SavePatchRunAsync(run, ct).ConfigureAwait(false);
@@ -326,7 +340,7 @@ public sealed class PatchEngine(
                     return (run, point);
                 }
                 await Step("auto-rollback").ConfigureAwait(false);
-                var (status2, message, residue) = await RollbackHostAsync(host, hostPoint, set, request.Rules, request.Environment,
+                var (status2, message, residue, _) = await RollbackHostAsync(host, hostPoint, set, request.Rules, request.Environment,
                     request.Actor, digest, progress, ct).ConfigureAwait(false);
                 record = record with
                 {
@@ -405,9 +419,13 @@ public sealed class PatchEngine(
             }
             run = run.WithHost(new HostRunRecord { Host = host.Name, Status = HostRunStatus.InProgress, Step = "rollback" });
             await store.SavePatchRunAsync(run, ct).ConfigureAwait(false);
-            var (status, message, residue) = await RollbackHostAsync(host, hostPoint, set, request.Rules, point.Environment,
+            var (status, message, residue, restoreSeconds) = await RollbackHostAsync(host, hostPoint, set, request.Rules, point.Environment,
                 request.Actor, point.PatchDigest, hostProgress, ct).ConfigureAwait(false);
-            run = run.WithHost(new HostRunRecord { Host = host.Name, Status = status, Step = "done", Message = message, Residue = residue, FinishedAt = time.GetUtcNow() });
+            run = run.WithHost(new HostRunRecord
+            {
+                Host = host.Name, Status = status, Step = "done", Message = message, Residue = residue, FinishedAt = time.GetUtcNow(),
+                StepSeconds = new Dictionary<string, double> { ["restore"] = restoreSeconds },
+            });
             await store.SavePatchRunAsync(run, ct).ConfigureAwait(false);
         }
 
@@ -421,10 +439,11 @@ public sealed class PatchEngine(
         return run;
     }
 
-    private async Task<(HostRunStatus Status, string Message, IReadOnlyList<string> Residue)> RollbackHostAsync(HostConfig host,
+    private async Task<(HostRunStatus Status, string Message, IReadOnlyList<string> Residue, double RestoreSeconds)> RollbackHostAsync(HostConfig host,
         HostPoint hostPoint, PatchSet set, DriftRules rules, string environment, string actor, string digest,
         IProgress<string>? progress, CancellationToken ct)
     {
+        var restoreSeconds = 0.0;
         try
         {
             var transport = transports.Create(host);
@@ -432,7 +451,9 @@ public sealed class PatchEngine(
             {
                 var patcher = new HostPatcher(transport, commandTimeout);
                 progress?.Report($"restoring {hostPoint.Packages.Count(p => p.KeptDeb is not null).ToString(CultureInfo.InvariantCulture)} kept package(s) and {hostPoint.Files.Count.ToString(CultureInfo.InvariantCulture)} file(s)");
+                var restoreClock = Stopwatch.StartNew();
                 await patcher.RestoreAsync(hostPoint, ct).ConfigureAwait(false);
+                restoreSeconds = restoreClock.Elapsed.TotalSeconds;
                 // The set's post commands restart what it restarted, now on the restored packages and files.
                 foreach (var command in set.Commands.Post)
                 {
@@ -457,18 +478,18 @@ public sealed class PatchEngine(
                     var message = $"{how}, but it differs from its manifest before the change: {string.Join("; ", residue)}";
                     await AuditAsync(actor, "rollback.host", host.Name, digest, "needs attention: " + message, ct).ConfigureAwait(false);
                     progress?.Report($"NEEDS ATTENTION: {message}");
-                    return (HostRunStatus.FailedNeedsAttention, message, residue);
+                    return (HostRunStatus.FailedNeedsAttention, message, residue, restoreSeconds);
                 }
                 await AuditAsync(actor, "rollback.host", host.Name, digest, $"rolled back; {how}; matches manifest {hostPoint.ManifestBefore[..12]} on the touched scope", ct).ConfigureAwait(false);
                 progress?.Report($"rolled back, matches its manifest from before the change");
-                return (HostRunStatus.RolledBack, $"rolled back ({how}); matches its manifest from before the change", []);
+                return (HostRunStatus.RolledBack, $"rolled back ({how}); matches its manifest from before the change", [], restoreSeconds);
             }
         }
         catch (Exception ex) when (ex is StageproofException && !ct.IsCancellationRequested)
         {
             await AuditAsync(actor, "rollback.host", host.Name, digest, "rollback failed: " + ex.Message, ct).ConfigureAwait(false);
             progress?.Report($"ROLLBACK FAILED: {ex.Message}");
-            return (HostRunStatus.FailedNeedsAttention, "rollback failed: " + ex.Message, []);
+            return (HostRunStatus.FailedNeedsAttention, "rollback failed: " + ex.Message, [], restoreSeconds);
         }
     }
 

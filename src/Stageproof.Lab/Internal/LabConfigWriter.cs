@@ -51,6 +51,9 @@ internal static class LabConfigWriter
         sb.Append("    - { name: users, type: sql, database: mail, query: \"SELECT count(*) FROM users\", expect: \"50\" }\n");
         sb.Append(inv, $"    - {{ name: mail-load, type: load, port: {port}, clients: 8, duration: 5s, warmup: 16, auth: login,\n");
         sb.Append("        requests: [{ path: \"/search?q=invoice&user=${user}\", headers: { Authorization: \"Bearer ${token}\" } }] }\n");
+        // Logins from 32 clients at once: what a concurrency bug in authentication shows under and never one at a time.
+        sb.Append(inv, $"    - {{ name: login-load, type: load, port: {port}, clients: 32, iterations: 320, warmup: 32, auth: login,\n");
+        sb.Append("        requests: [{ path: /health }] }\n");
         sb.Append(state.Environments.Any(e => e.Name == "prod")
             ? "    - { name: schema, type: schema, database: mail, same_as: prod }\n"
             : "    - { name: schema, type: schema, database: mail }\n");

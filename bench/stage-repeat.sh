@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# `stageproof stage` of the good update (acme-mail 1.1) N times in a row on a lab of its own, staging rolled back
+# to 1.0 between runs; one line per run (exit code, verdict, wall time, where the time went, any FAIL reason) and
+# the count of false FAILs. Usage: bench/stage-repeat.sh [N=10] [LABDIR] [ADDRESS_OCTET=140] [SSH_PORT=2442]
+# (root; builds the CLI in Release first). CI runs the same check twice (LabStageTests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-10}
+LAB=${2:-/var/tmp/stageproof-bench-stage}
+OCTET=${3:-140}
+PORT=${4:-2442}
+SP=src/Stageproof.Cli/bin/Release/net10.0/stageproof
+dotnet build -c Release src/Stageproof.Cli >/dev/null
+S=("$SP" --config "$LAB/stageproof.yaml" --state "$LAB/.stageproof")
+OUT="$LAB-results"
+mkdir -p "$OUT"
+
+cleanup() { "$SP" --state "$LAB-state" lab down --dir "$LAB" >/dev/null 2>&1 || true; }
+trap cleanup EXIT INT TERM
+
+echo "machine: nproc=$(nproc); $(lscpu | grep 'Model name' | sed 's/  */ /g'); $(grep MemTotal /proc/meminfo | sed 's/  */ /g')"
+"$SP" --state "$LAB-state" lab up --dir "$LAB" --address-octet "$OCTET" --ssh-port "$PORT" >/dev/null 2>&1
+cat > "$OUT/acme-mail-1.1.yaml" <<'YAML'
+id: ACME-2026-11-01
+title: acme-mail 1.1 security update
+reason: the mailbox endpoint answers for another user's token
+severity: critical
+author: bench
+packages:
+  - { name: acme-mail, version: "1.1-1" }
+commands:
+  post: [{ run: "service acme-mail restart", timeout: 60 }]
+YAML
+D=$("${S[@]}" patch freeze "$OUT/acme-mail-1.1.yaml" 2>/dev/null)
+echo "command: ${S[*]} --json stage $D --env staging   (then: rollback --env staging)"
+printf 'run\texit\tverdict\twall_s\tload_s\tsoak_s\tapt_s\tstageproof_s\treasons\n'
+false_fails=0
+for i in $(seq 1 "$N"); do
+    set +e
+    "${S[@]}" --json stage "$D" --env staging >"$OUT/run-$i.json" 2>"$OUT/run-$i.log"
+    rc=$?
+    set -e
+    python3 - "$OUT/run-$i.json" "$i" "$rc" <<'PY'
+import json, sys
+path, run, rc = sys.argv[1], sys.argv[2], sys.argv[3]
+try:
+    r = json.load(open(path))
+except Exception as e:
+    print(f"{run}\t{rc}\t-\t-\t-\t-\t-\t-\tno result: {e}"); sys.exit(0)
+s = r.get("seconds", {})
+total, load, soak, apt = (s.get(k, 0.0) for k in ("total", "load", "soak", "apt"))
+reasons = "; ".join(f"{x['step']}: {x['subject']}: {x['evidence'][:160]}" for x in r.get("reasons", []))
+print(f"{run}\t{rc}\t{r['verdict']}\t{total:.1f}\t{load:.1f}\t{soak:.1f}\t{apt:.1f}\t{total - load - soak - apt:.1f}\t{reasons or '-'}")
+PY
+    [ "$rc" -eq 0 ] || false_fails=$((false_fails + 1))
+    "${S[@]}" rollback --env staging >"$OUT/rollback-$i.log" 2>&1 || { echo "rollback after run $i failed: see $OUT/rollback-$i.log" >&2; exit 1; }
+done
+echo "false FAILs: $false_fails of $N"

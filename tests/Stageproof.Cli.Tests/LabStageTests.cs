@@ -1,0 +1,171 @@
+using System.Text.Json;
+using Stageproof.Core;
+using Stageproof.Core.Configuration;
+using Stageproof.Core.Hosts;
+using Stageproof.Hosts.Transports;
+using Stageproof.Testing;
+using Xunit.Abstractions;
+
+namespace Stageproof.Cli.Tests;
+
+/// <summary>A lab of its own (127.0.50.x, 60.x, 70.x; ssh port 2452) for the stage gate.</summary>
+public sealed class StageLabFixture() : SharedLab(50, 2452);
+
+/// <summary>
+/// The stage gate on a real lab: the good update passes, a drifted staging is refused before anything is applied,
+/// and each bad update of the gauntlet (a real .deb built here from acme-mail 1.1's package) fails for its reason.
+/// </summary>
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : IClassFixture<StageLabFixture>
+{
+    private const string SetTemplate = """
+        id: ID
+        title: acme-mail VERSION
+        reason: the gauntlet
+        severity: high
+        author: alice
+        packages:
+          - { name: acme-mail, version: "VERSION" }
+        commands:
+          post: [{ run: "service acme-mail restart", timeout: 60 }]
+        """;
+
+    private string Dir => lab.Directory;
+
+    private Task<CliRun> Cli(params string[] args) => CliRun.InAsync(Dir, args);
+
+    private async Task<string> FreezeAsync(string id, string version)
+    {
+        var file = Path.Combine(Dir, id + ".yaml");
+        await File.WriteAllTextAsync(file, SetTemplate.Replace("ID", id, StringComparison.Ordinal).Replace("VERSION", version, StringComparison.Ordinal));
+        var run = await Cli("--json", "patch", "freeze", file);
+        Assert.True(run.ExitCode == 0, run.ToString());
+        return run.Json.GetProperty("digest").GetString()!;
+    }
+
+    private async Task<string> OnHostAsync(string host, RemoteCommand command)
+    {
+        var config = ConfigLoader.Load(Path.Combine(Dir, "stageproof.yaml"));
+        await using var t = new TransportFactory(config.Ssh, HostKeyPolicy.Strict).Create(config.Host(host));
+        var r = await t.RunAsync(command, new CommandOptions { Timeout = TimeSpan.FromMinutes(3) });
+        Assert.True(r.Succeeded, $"{host}: {command}: {r.StandardError}");
+        return r.StandardOutput.Trim();
+    }
+
+    private Task<string> StagingVersionAsync() =>
+        OnHostAsync("staging-app-1", RemoteCommand.Exec("dpkg-query", "-W", "-f=${Version}", "acme-mail"));
+
+    private async Task<CliRun> StageAsync(string digest, params string[] extra)
+    {
+        var run = await Cli(["--json", "stage", digest, "--env", "staging", .. extra]);
+        output.WriteLine(run.Stderr.Length > 6000 ? run.Stderr[^6000..] : run.Stderr);
+        return run;
+    }
+
+    private static IEnumerable<(string Step, string Subject, string Evidence)> Reasons(CliRun run) =>
+        run.Json.GetProperty("reasons").EnumerateArray().Select(r =>
+            (r.GetProperty("step").GetString()!, r.GetProperty("subject").GetString()!, r.GetProperty("evidence").GetString()!));
+
+    [SkippableFact]
+    public async Task The_good_update_passes_every_step_twice_in_a_row_and_leaves_evidence()
+    {
+        lab.Require();
+        var digest = await FreezeAsync("ACME-GOOD", "1.1-1");
+        for (var round = 1; round <= 2; round++)
+        {
+            var html = Path.Combine(Dir, $"stage-good-{round}.html");
+            var run = await StageAsync(digest, "--html", html, "--junit", Path.Combine(Dir, $"stage-good-{round}.xml"));
+            Assert.True(run.ExitCode == 0, $"round {round}: " + string.Join("\n", Reasons(run)) + "\n" + run.Stderr[^Math.Min(4000, run.Stderr.Length)..]);
+            Assert.Equal("pass", run.Json.GetProperty("verdict").GetString());
+            Assert.All(run.Json.GetProperty("steps").EnumerateArray(), s => Assert.Equal("passed", s.GetProperty("status").GetString()));
+            Assert.Equal("1.1-1", await StagingVersionAsync());
+            Assert.True(File.Exists(html));
+            // Staging ends patched, as a proven change leaves it; back to 1.0 for the next round.
+            var rollback = await Cli("rollback", "--env", "staging");
+            Assert.True(rollback.ExitCode == 0, rollback.ToString());
+        }
+        var audit = await Cli("audit", "verify");
+        Assert.True(audit.ExitCode == 0, audit.ToString());
+    }
+
+    [SkippableFact]
+    public async Task A_staging_that_differs_from_prod_is_refused_before_anything_is_applied()
+    {
+        lab.Require();
+        var digest = await FreezeAsync("ACME-DRIFTED", "1.1-1");
+        const string conf = "/etc/acme-mail/acme-mail.conf";
+        var original = await OnHostAsync("staging-app-1", RemoteCommand.Exec("cat", conf));
+        // A config edited by hand on staging, and a package held back there: prod already runs 1.1.
+        await OnHostAsync("staging-app-1", RemoteCommand.Script("tune", "printf 'db.pool_size = 5\\n' >> \"$1\"", conf));
+        foreach (var prod in new[] { "prod-app-1", "prod-app-2" })
+        {
+            await OnHostAsync(prod, RemoteCommand.Exec("env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-q", "--allow-downgrades",
+                "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold", "acme-mail=1.1-1"));
+        }
+        try
+        {
+            var run = await StageAsync(digest);
+            Assert.True(run.ExitCode == ExitCodes.Finding, run.ToString());
+            var reason = Assert.Single(Reasons(run));
+            Assert.Equal("fidelity", reason.Step);
+            Assert.Contains("not a faithful mirror of prod", reason.Evidence, StringComparison.Ordinal);
+            Assert.Contains(conf, reason.Evidence, StringComparison.Ordinal);
+            Assert.Contains("package-version acme-mail", reason.Evidence, StringComparison.Ordinal);
+            Assert.Equal("1.0-1", await StagingVersionAsync());
+            Assert.Equal(JsonValueKind.Null, run.Json.GetProperty("applyRun").ValueKind);
+
+            var accepted = await Cli("stage", digest, "--env", "staging", "--accept-drift");
+            Assert.True(accepted.ExitCode == ExitCodes.BadInput, accepted.ToString());
+        }
+        finally
+        {
+            await OnHostAsync("staging-app-1", RemoteCommand.Exec("sed", "-i", "/^db.pool_size = 5$/d", conf));
+            Assert.Equal(original, await OnHostAsync("staging-app-1", RemoteCommand.Exec("cat", conf)));
+            foreach (var prod in new[] { "prod-app-1", "prod-app-2" })
+            {
+                await OnHostAsync(prod, RemoteCommand.Exec("env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-q", "--allow-downgrades",
+                    "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold", "acme-mail=1.0-1"));
+            }
+        }
+    }
+
+    public static TheoryData<BadUpdate, string, string> Gauntlet => new()
+    {
+        { BadUpdate.ChangedDefault, "drift", "session.lifetime" },
+        { BadUpdate.LoginRace, "compare", "login-load" },
+        { BadUpdate.DroppedSearchIndex, "compare", "mail-load" },
+        { BadUpdate.DiesAfter20s, "soak", "soak" },
+        { BadUpdate.IndexerErrors, "compare", "log-errors" },
+        { BadUpdate.MigrationFailsHalfway, "", "" },
+        { BadUpdate.SchemaBreaksDowngrade, "rollback-rehearsal", "database restore" },
+    };
+
+    [SkippableTheory]
+    [MemberData(nameof(Gauntlet))]
+    public async Task Each_bad_update_fails_for_its_own_reason_and_staging_is_left_as_it_was(BadUpdate kind, string step, string mention)
+    {
+        lab.Require();
+        var deb = await BadPackages.BuildAsync(Path.Combine(Dir, "repo", "acme-mail_1.1-1_amd64.deb"), kind, Path.Combine(Dir, "bad"));
+        await lab.Lab.RepoAddAsync(deb);
+        var version = BadPackages.VersionOf(kind);
+        var digest = await FreezeAsync("ACME-" + kind.ToString().ToUpperInvariant(), version);
+
+        var run = await StageAsync(digest);
+
+        Assert.True(run.ExitCode == ExitCodes.Finding, run.ToString());
+        Assert.Equal("fail", run.Json.GetProperty("verdict").GetString());
+        var reasons = Reasons(run).ToList();
+        output.WriteLine($"{kind}: " + string.Join("\n  ", reasons));
+        if (step.Length > 0)
+        {
+            Assert.Contains(reasons, r => r.Step == step && (r.Subject + " " + r.Evidence).Contains(mention, StringComparison.Ordinal));
+        }
+        else
+        {
+            // A migration that fails halfway: the service cannot come up on it, and the run says so.
+            Assert.Contains(reasons, r => (r.Subject + " " + r.Evidence).Contains("migration", StringComparison.OrdinalIgnoreCase)
+                || r.Subject.StartsWith("health", StringComparison.Ordinal) || r.Subject.StartsWith("schema", StringComparison.Ordinal));
+        }
+        Assert.Equal("1.0-1", await StagingVersionAsync());
+    }
+}
