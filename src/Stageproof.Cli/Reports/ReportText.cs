@@ -65,6 +65,9 @@ internal static class ReportText
 
     public static string Num(double v, string format = "0.##") => double.IsFinite(v) ? v.ToString(format, Inv) : "n/a";
 
+    /// <summary>A p-value: four decimals, or "&lt; 0.0001" below that.</summary>
+    public static string PValue(double p) => !double.IsFinite(p) ? "n/a" : p < 0.0001 ? "< 0.0001" : p.ToString("0.####", Inv);
+
     public static string Percent(double rate) => double.IsFinite(rate) ? (rate * 100).ToString("0.00", Inv) + "%" : "n/a";
 
     public static string Status(StepStatus s) => s switch
@@ -99,7 +102,7 @@ internal static class ReportText
     public static string LoadNumbers(LoadComparison c) => string.Join('\n',
         $"p50 {Ms(c.Baseline.P50)} → {Ms(c.After.P50)}; p95 {Ms(c.Baseline.P95)} → {Ms(c.After.P95)}; p99 {Ms(c.Baseline.P99)} → {Ms(c.After.P99)}",
         $"p95 ratio {Num(c.P95Ratio)} (bootstrap interval {Num(c.P95RatioLow)}–{Num(c.P95RatioHigh)})",
-        $"Mann–Whitney U={Num(c.MannWhitneyU, "0.#")} p={Num(c.MannWhitneyP, "0.####")}",
+        $"Mann–Whitney U={Num(c.MannWhitneyU, "0.#")} one-sided p={PValue(c.MannWhitneyP)}",
         $"error rate {Percent(c.BaselineErrorRate)} → {Percent(c.AfterErrorRate)}",
         $"samples baseline n={c.Baseline.Count}, after n={c.After.Count}");
 }

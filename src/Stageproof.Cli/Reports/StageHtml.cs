@@ -203,8 +203,8 @@ internal static class StageHtml
             h.Append("</tbody></table>\n<dl class=\"kv stats\">\n")
                 .Append("<dt>p95 ratio</dt><dd><b class=\"").Append(load.LatencyRegressed ? "bad" : "good").Append("\">").Append(E(Num(load.P95Ratio)))
                 .Append("</b> (bootstrap interval ").Append(E(Num(load.P95RatioLow))).Append("–").Append(E(Num(load.P95RatioHigh))).Append(")</dd>\n")
-                .Append("<dt>Mann–Whitney</dt><dd>U = ").Append(E(Num(load.MannWhitneyU, "0.#"))).Append(", one-sided p = ")
-                .Append(E(Num(load.MannWhitneyP, "0.####"))).Append(" (after slower than baseline)</dd>\n")
+                .Append("<dt>Mann–Whitney</dt><dd>U = ").Append(E(Num(load.MannWhitneyU, "0.#"))).Append(", one-sided p: ")
+                .Append(E(PValue(load.MannWhitneyP))).Append(" (after slower than baseline)</dd>\n")
                 .Append("<dt>Latency</dt><dd>").Append(load.LatencyRegressed ? "<b class=\"bad\">regressed</b>" : "held").Append("</dd>\n")
                 .Append("<dt>Errors</dt><dd>").Append(load.ErrorsRegressed ? "<b class=\"bad\">regressed</b>" : "held").Append("</dd>\n")
                 .Append("</dl>\n</article>\n");
@@ -223,7 +223,7 @@ internal static class StageHtml
 
     private static string F(double v) => double.IsFinite(v) ? v.ToString("0.#", Inv) : "0";
 
-    private const int W = 560, H = 260, ML = 56, MR = 16, MT = 28, MB = 40;
+    private const int W = 520, H = 260, ML = 56, MR = 16, MT = 28, MB = 40;
 
     /// <summary>Empirical CDFs of both latency distributions, p50/p95/p99 of each marked on its curve.</summary>
     private static void Ecdf(StringBuilder h, string name, double[] before, double[] after, LoadComparison load)
@@ -260,7 +260,10 @@ internal static class StageHtml
                     .Append("\" stroke=\"").Append(color).Append("\" stroke-dasharray=\"3 3\" stroke-width=\"1\"/>")
                     .Append("<circle cx=\"").Append(F(px)).Append("\" cy=\"").Append(F(py)).Append("\" r=\"3.5\" fill=\"").Append(color).Append("\">")
                     .Append("<title>").Append(E($"{label} {tag} {Ms(v)}")).Append("</title></circle>")
-                    .Append("<text x=\"").Append(F(px + 4)).Append("\" y=\"").Append(F(py + (label == "baseline" ? -5 : 12))).Append("\" class=\"mark\" fill=\"")
+                    // Baseline labels to the left of their marks, after labels to the right, so close curves do not collide.
+                    .Append("<text x=\"").Append(F(label == "baseline" ? px - 6 : px + 6)).Append("\" y=\"")
+                    .Append(F(py + (label == "baseline" ? (q < 0.9 ? 4 : q < 0.97 ? -4 : -14) : (q < 0.9 ? 4 : q < 0.97 ? 13 : -6))))
+                    .Append("\" text-anchor=\"").Append(label == "baseline" ? "end" : "start").Append("\" class=\"mark\" fill=\"")
                     .Append(color).Append("\">").Append(E($"{tag} {Ms(v)}")).Append("</text>\n");
             }
         }
@@ -586,7 +589,7 @@ internal static class StageHtml
         tr.unexpected td{background:#fff5f5}
         tr.diffrow td{border-bottom:1px solid var(--line);padding-top:0}
         .charts{display:flex;flex-wrap:wrap;gap:12px}
-        figure{margin:0}figcaption{font-size:12px;color:var(--muted);max-width:560px}
+        figure{margin:0}figcaption{font-size:12px;color:var(--muted);max-width:520px}
         svg.chart{background:#fff;border:1px solid var(--line);max-width:100%;height:auto}
         svg .grid{stroke:#edf2f7}svg .axisline{stroke:#4a5568}
         svg .tick{font-size:11px;fill:#4a5568}svg .axis{font-size:12px;fill:#1a202c}svg .mark{font-size:10.5px}

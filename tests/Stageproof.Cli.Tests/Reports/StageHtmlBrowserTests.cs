@@ -87,6 +87,8 @@ public sealed class StageHtmlBrowserTests(ITestOutputHelper output)
         }
 
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = pngPath, FullPage = true });
+        // The first load check's charts alone, for a closer look.
+        await page.Locator("article.load").First.ScreenshotAsync(new LocatorScreenshotOptions { Path = Path.Combine(artifacts, $"stage-report-{which}-load.png") });
         watch.Stop();
 
         Assert.Empty(consoleErrors);
