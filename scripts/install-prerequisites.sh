@@ -9,6 +9,7 @@ packages=(
   dpkg-dev apt-utils                 # dpkg-scanpackages, apt-ftparchive: the lab's apt repository
   ansible                            # the peer in the facts benchmark
   sudo                               # tests of `become: sudo`
+  chromium                           # the HTML report test opens the report in headless Chromium (Playwright drives /usr/bin/chromium)
   procps curl ca-certificates git
 )
 
