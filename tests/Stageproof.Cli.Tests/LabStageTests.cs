@@ -79,7 +79,19 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : ICla
             Assert.Equal("pass", run.Json.GetProperty("verdict").GetString());
             Assert.All(run.Json.GetProperty("steps").EnumerateArray(), s => Assert.Equal("passed", s.GetProperty("status").GetString()));
             Assert.Equal("1.1-1", await StagingVersionAsync());
-            Assert.True(File.Exists(html));
+            if (round == 1)
+            {
+                // The real report of a real run, in a real browser: no errors, the verdict, the latency charts drawn.
+                Requires.Executable(Reports.Chromium.Executable);
+                var png = Path.Combine(AppContext.BaseDirectory, "artifacts", "lab-stage-report-pass.png");
+                Directory.CreateDirectory(Path.GetDirectoryName(png)!);
+                var look = await Reports.Chromium.LookAsync(html, png);
+                Assert.Empty(look.Errors);
+                Assert.Equal("PASS", look.Verdict);
+                Assert.True(look.Charts >= 2, $"{look.Charts} charts");
+                Assert.True(look.ScreenshotBytes > 10 * 1024);
+                output.WriteLine($"screenshot of the lab's stage report: {png}");
+            }
             // Staging ends patched, as a proven change leaves it; back to 1.0 for the next round.
             var rollback = await Cli("rollback", "--env", "staging");
             Assert.True(rollback.ExitCode == 0, rollback.ToString());
@@ -147,7 +159,7 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : ICla
         lab.Require();
         var deb = await BadPackages.BuildAsync(Path.Combine(Dir, "repo", "acme-mail_1.1-1_amd64.deb"), kind, Path.Combine(Dir, "bad"));
         await lab.Lab.RepoAddAsync(deb);
-        var version = BadPackages.VersionOf(kind);
+        var version = BadPackages.Version(kind);
         var digest = await FreezeAsync("ACME-" + kind.ToString().ToUpperInvariant(), version);
 
         var run = await StageAsync(digest);
