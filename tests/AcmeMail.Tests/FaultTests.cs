@@ -249,4 +249,64 @@ public sealed partial class FaultTests(PgFixture pg, ITestOutputHelper output)
         output.WriteLine($"search, 8 clients: with GIN p95 {P95(with):0.0} ms ({with.Count} requests), without p95 {P95(without):0.0} ms ({without.Count} requests): {ratio:0.0}x");
         Assert.True(ratio > 3, $"p95 only {ratio:0.0}x slower without the index");
     }
+
+    private static string AddBadMigration(MailFiles files, BadUpdate kind)
+    {
+        var (name, sql) = BadPackages.Migration(kind)!.Value;
+        var path = Path.Combine(files.Migrations, $"V2__{name}.sql");
+        File.WriteAllText(path, sql);
+        return path;
+    }
+
+    private static async Task<object?> ScalarAsync(MailFiles files, string sql)
+    {
+        await using var conn = new NpgsqlConnection(AppSettings.Load(files.Paths).DbConnection);
+        await conn.OpenAsync();
+        await using var cmd = new NpgsqlCommand(sql, conn);
+        return await cmd.ExecuteScalarAsync();
+    }
+
+    [SkippableFact]
+    public async Task Bad_update_3_drops_the_search_index_and_search_still_answers()
+    {
+        Need();
+        using var files = await SeededAsync();
+        AddBadMigration(files, BadUpdate.DroppedSearchIndex);
+        await using var host = await MailHost.StartAsync(files);
+        Assert.Equal(true, await ScalarAsync(files, "SELECT to_regclass('messages_search_vector_idx') IS NULL"));
+        var token = await host.LoginAsync("user02", "password-02");
+        Assert.Equal(200, (await host.GetAsync("/search?q=invoice&user=user02", token)).Status);
+    }
+
+    [SkippableFact]
+    public async Task Bad_update_6_fails_at_its_second_statement_and_nothing_is_half_applied()
+    {
+        Need();
+        using var files = await SeededAsync();
+        AddBadMigration(files, BadUpdate.MigrationFailsHalfway);
+        Assert.Equal(1, await files.RunCliAsync());
+        var line = await files.WaitForLogLineAsync("refusing to start");
+        Assert.Contains("migration V2 (add folders and unique sender) failed and was rolled back: 23505", line, StringComparison.Ordinal);
+        Assert.Equal(1L, await ScalarAsync(files, "SELECT count(*) FROM schema_history"));
+        Assert.Equal(0L, await ScalarAsync(files, "SELECT count(*) FROM information_schema.columns WHERE table_name = 'messages' AND column_name = 'folder'"));
+        Assert.DoesNotContain("listening on", files.ReadLog(), StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public async Task Bad_update_7_runs_but_the_previous_release_then_refuses_the_database()
+    {
+        Need();
+        using var files = await SeededAsync();
+        var v2 = AddBadMigration(files, BadUpdate.SchemaBreaksDowngrade);
+        await using (var host = await MailHost.StartAsync(files))
+        {
+            var token = await host.LoginAsync("user03", "password-03");
+            Assert.Equal(200, (await host.GetAsync("/mailbox/user03", token)).Status);
+            Assert.Equal(200, (await host.GetAsync("/search?q=invoice&user=user03", token)).Status);
+        }
+        File.Delete(v2); // downgraded to the release before
+        Assert.Equal(1, await files.RunCliAsync());
+        Assert.Contains("database schema is newer than this release (V2 (add message folders) applied",
+            await files.WaitForLogLineAsync("refusing to start"), StringComparison.Ordinal);
+    }
 }

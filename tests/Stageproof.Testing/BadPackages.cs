@@ -117,6 +117,31 @@ public static partial class BadPackages
         }
     }
 
+    /// <summary>The migration a bad update adds (description part of V{n}__{name}.sql, and its SQL), or null.</summary>
+    public static (string Name, string Sql)? Migration(BadUpdate kind) => kind switch
+    {
+        BadUpdate.DroppedSearchIndex => ("drop_search_index", """
+            -- Gauntlet bad update 3: "the GIN index is rebuilt by the indexer anyway" (it is not).
+            DROP INDEX IF EXISTS messages_search_vector_idx;
+
+            """),
+        BadUpdate.MigrationFailsHalfway => ("add_folders_and_unique_sender", """
+            -- Gauntlet bad update 6: the first statement succeeds, the second fails on any seeded database
+            -- (many messages share a sender): the whole migration is rolled back and acme-mail refuses to start.
+            ALTER TABLE messages ADD COLUMN folder text NOT NULL DEFAULT 'inbox';
+            CREATE UNIQUE INDEX messages_sender_key ON messages (sender);
+
+            """),
+        BadUpdate.SchemaBreaksDowngrade => ("add_message_folders", """
+            -- Gauntlet bad update 7: harmless for this release, but once it is recorded in schema_history the
+            -- previous release refuses the database ("database schema is newer than this release").
+            ALTER TABLE messages ADD COLUMN folder text NOT NULL DEFAULT 'inbox';
+            CREATE INDEX messages_owner_folder_idx ON messages (owner_id, folder);
+
+            """),
+        _ => null,
+    };
+
     /// <summary>The file changes of each bad update, inside the unpacked /usr/share/acme-mail.</summary>
     private static async Task ApplyAsync(BadUpdate kind, string share, CancellationToken ct)
     {
@@ -143,27 +168,9 @@ public static partial class BadPackages
             case BadUpdate.IndexerErrors:
                 await WriteFaultsAsync(share, "fault.indexer_errors = true", ct).ConfigureAwait(false);
                 break;
-            case BadUpdate.DroppedSearchIndex:
-                await WriteMigrationAsync(share, "drop_search_index", """
-                    -- Gauntlet bad update 3: "the GIN index is rebuilt by the indexer anyway" (it is not).
-                    DROP INDEX IF EXISTS messages_search_vector_idx;
-                    """, ct).ConfigureAwait(false);
-                break;
-            case BadUpdate.MigrationFailsHalfway:
-                await WriteMigrationAsync(share, "add_folders_and_unique_sender", """
-                    -- Gauntlet bad update 6: the first statement succeeds, the second fails on any seeded database
-                    -- (many messages share a sender): the whole migration is rolled back and acme-mail refuses to start.
-                    ALTER TABLE messages ADD COLUMN folder text NOT NULL DEFAULT 'inbox';
-                    CREATE UNIQUE INDEX messages_sender_key ON messages (sender);
-                    """, ct).ConfigureAwait(false);
-                break;
-            case BadUpdate.SchemaBreaksDowngrade:
-                await WriteMigrationAsync(share, "add_message_folders", """
-                    -- Gauntlet bad update 7: harmless for this release, but once it is recorded in schema_history the
-                    -- previous release refuses the database ("database schema is newer than this release").
-                    ALTER TABLE messages ADD COLUMN folder text NOT NULL DEFAULT 'inbox';
-                    CREATE INDEX messages_owner_folder_idx ON messages (owner_id, folder);
-                    """, ct).ConfigureAwait(false);
+            case BadUpdate.DroppedSearchIndex or BadUpdate.MigrationFailsHalfway or BadUpdate.SchemaBreaksDowngrade:
+                var (name, sql) = Migration(kind)!.Value;
+                await WriteMigrationAsync(share, name, sql, ct).ConfigureAwait(false);
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(kind), kind, null);
@@ -184,7 +191,7 @@ public static partial class BadPackages
             .Select(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture))
             .DefaultIfEmpty(0)
             .Max();
-        await WriteAsync(Path.Combine(dir, $"V{(highest + 1).ToString(CultureInfo.InvariantCulture)}__{name}.sql"), sql + "\n", ct).ConfigureAwait(false);
+        await WriteAsync(Path.Combine(dir, $"V{(highest + 1).ToString(CultureInfo.InvariantCulture)}__{name}.sql"), sql, ct).ConfigureAwait(false);
     }
 
     private static async Task WriteAsync(string path, string text, CancellationToken ct)
