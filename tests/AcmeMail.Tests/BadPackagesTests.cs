@@ -130,4 +130,26 @@ public sealed class BadPackagesTests(DebsFixture debs) : IDisposable
                 break;
         }
     }
+
+    [SkippableFact]
+    public async Task A_good_package_older_than_fault_injection_is_refused_for_the_fault_switch_updates()
+    {
+        Requires.Executable("/usr/bin/dpkg-deb");
+        var root = Path.Combine(_out, "old-root");
+        Directory.CreateDirectory(Path.Combine(root, "DEBIAN"));
+        Directory.CreateDirectory(Path.Combine(root, "usr/lib/acme-mail"));
+        Directory.CreateDirectory(Path.Combine(root, "usr/share/acme-mail/migrations"));
+        await File.WriteAllTextAsync(Path.Combine(root, "DEBIAN/control"),
+            "Package: acme-mail\nVersion: 1.1-1\nArchitecture: amd64\nMaintainer: t <t@t.invalid>\nDescription: old build\n");
+        await File.WriteAllTextAsync(Path.Combine(root, "usr/lib/acme-mail/acme-mail"), "an acme-mail binary from before faults.conf");
+        await File.WriteAllTextAsync(Path.Combine(root, "usr/share/acme-mail/defaults.conf"), "session.lifetime = 60\n");
+        await File.WriteAllTextAsync(Path.Combine(root, "usr/share/acme-mail/migrations/V1__initial_schema.sql"), "SELECT 1;\n");
+        var old = Path.Combine(_out, "old.deb");
+        await DpkgDebAsync("--root-owner-group", "-b", root, old);
+
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(() => BadPackages.BuildAsync(old, BadUpdate.LoginRace, _out));
+        Assert.Contains("does not know fault injection", e.Message, StringComparison.Ordinal);
+        // The updates that need no switch do not care.
+        Assert.Equal("1.1+bad1-1", (await DpkgDebAsync("-f", await BadPackages.BuildAsync(old, BadUpdate.ChangedDefault, _out), "Version")).Trim());
+    }
 }

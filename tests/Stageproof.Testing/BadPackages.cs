@@ -99,6 +99,10 @@ public static partial class BadPackages
             var architecture = Field(control, "Architecture") ?? "amd64";
             var share = Path.Combine(root, "usr", "share", "acme-mail");
 
+            if (kind is BadUpdate.LoginRace or BadUpdate.DiesAfter20s or BadUpdate.IndexerErrors)
+            {
+                await EnsureKnowsFaultsAsync(good11Deb, Path.Combine(root, "usr", "lib", "acme-mail", "acme-mail"), ct).ConfigureAwait(false);
+            }
             await ApplyAsync(kind, share, ct).ConfigureAwait(false);
 
             var version = Version(kind, goodVersion);
@@ -114,6 +118,33 @@ public static partial class BadPackages
         finally
         {
             Directory.Delete(work, recursive: true);
+        }
+    }
+
+    /// <summary>Builds all seven into <paramref name="outputDirectory"/>; returns each one's .deb path.</summary>
+    public static async Task<IReadOnlyDictionary<BadUpdate, string>> BuildAllAsync(string good11Deb, string outputDirectory, CancellationToken ct = default)
+    {
+        var debs = new Dictionary<BadUpdate, string>();
+        foreach (var kind in All)
+        {
+            debs[kind] = await BuildAsync(good11Deb, kind, outputDirectory, ct).ConfigureAwait(false);
+        }
+        return debs;
+    }
+
+    /// <summary>
+    /// A faults.conf is only read by acme-mail builds that know it: a package from an older cache (built before fault
+    /// injection existed) would silently carry a fault that does nothing. The key names are in the binary's string heap
+    /// (UTF-16; the single-file bundle is not compressed).
+    /// </summary>
+    private static async Task EnsureKnowsFaultsAsync(string good11Deb, string binary, CancellationToken ct)
+    {
+        var bytes = await File.ReadAllBytesAsync(binary, ct).ConfigureAwait(false);
+        if (bytes.AsSpan().IndexOf(Encoding.Unicode.GetBytes("fault.login_race")) < 0)
+        {
+            throw new InvalidOperationException(
+                $"{good11Deb}: its acme-mail binary does not know fault injection (faults.conf); it was built from sources older than " +
+                "the gauntlet's: rebuild it with demo/AcmeMail/packaging/build-debs.sh");
         }
     }
 
