@@ -20,7 +20,8 @@ public static class AcmeMailCli
           --seed       apply pending migrations, run seed.sql (idempotent: only when there are no users), exit
         files: ACME_MAIL_DEFAULTS (/usr/share/acme-mail/defaults.conf), ACME_MAIL_CONF (/etc/acme-mail/acme-mail.conf),
                ACME_MAIL_MIGRATIONS (/usr/share/acme-mail/migrations), ACME_MAIL_SEED (/usr/share/acme-mail/seed.sql),
-               ACME_MAIL_LOG (/var/log/acme-mail/acme-mail.log), ACME_MAIL_READY_FILE (written once listening)
+               ACME_MAIL_LOG (/var/log/acme-mail/acme-mail.log), ACME_MAIL_READY_FILE (written once listening),
+               ACME_MAIL_FAULTS (/usr/share/acme-mail/faults.conf: fault injection, shipped only by test packages)
         """;
 
     public static async Task<int> RunAsync(string[] args, AppPaths paths, CancellationToken ct, MailAppOptions? options = null,
@@ -49,9 +50,11 @@ public static class AcmeMailCli
         }
 
         AppSettings settings;
+        Faults faults;
         try
         {
             settings = AppSettings.Load(paths);
+            faults = Faults.Load(paths.Faults);
         }
         catch (Exception e) when (e is ConfigException or IOException or UnauthorizedAccessException)
         {
@@ -69,6 +72,10 @@ public static class AcmeMailCli
             if (mode == "serve")
             {
                 log.Info($"acme-mail {version} starting (pid {Environment.ProcessId}, config {paths.Defaults} then {paths.Config} then {paths.HostConfig})");
+                if (faults.Any)
+                {
+                    log.Info($"fault injection from {paths.Faults}: {faults}");
+                }
             }
             await new Migrator(dataSource, paths.Migrations, log).MigrateAsync(ct);
             if (mode == "migrate")
@@ -79,7 +86,7 @@ public static class AcmeMailCli
             {
                 return await SeedAsync(dataSource, paths.Seed, log, ct);
             }
-            return await ServeAsync(settings, dataSource, log, paths, options ?? new MailAppOptions(), onListening, ct);
+            return await ServeAsync(settings, dataSource, log, paths, options ?? new MailAppOptions(), faults, onListening, ct);
         }
         catch (MigrationException e)
         {
@@ -97,6 +104,22 @@ public static class AcmeMailCli
         {
             return 0;
         }
+    }
+
+    /// <summary>fault.die_after: a real crash (an unhandled exception on a thread of its own, so the runtime aborts
+    /// the process with a non-zero status), after answering normally until then. Nothing is written to the log.</summary>
+    private static void StartCrashTimer(TimeSpan after)
+    {
+        var thread = new Thread(() =>
+        {
+            Thread.Sleep(after);
+            throw new InvalidOperationException($"fault.die_after: acme-mail crashes {after.TotalSeconds:0}s after start (fault injection)");
+        })
+        {
+            IsBackground = true,
+            Name = "fault.die_after",
+        };
+        thread.Start();
     }
 
     private static async Task<int> SeedAsync(NpgsqlDataSource dataSource, string seedPath, AppLog log, CancellationToken ct)
@@ -120,9 +143,9 @@ public static class AcmeMailCli
     }
 
     private static async Task<int> ServeAsync(AppSettings settings, NpgsqlDataSource dataSource, AppLog log, AppPaths paths,
-        MailAppOptions options, Action<Uri>? onListening, CancellationToken ct)
+        MailAppOptions options, Faults faults, Action<Uri>? onListening, CancellationToken ct)
     {
-        await using var app = MailApp.Build(settings, dataSource, log, options);
+        await using var app = MailApp.Build(settings, dataSource, log, options, faults);
         try
         {
             await app.StartAsync(ct);
@@ -141,6 +164,10 @@ public static class AcmeMailCli
             await File.WriteAllTextAsync(ready, $"{Environment.ProcessId}\n", CancellationToken.None);
         }
         onListening?.Invoke(new Uri(address));
+        if (faults.DieAfterSeconds is { } seconds)
+        {
+            StartCrashTimer(TimeSpan.FromSeconds(seconds));
+        }
 
         var lifetime = app.Lifetime;
         using (ct.Register(lifetime.StopApplication))

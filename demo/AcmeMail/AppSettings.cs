@@ -17,6 +17,9 @@ public sealed record AppPaths(string Defaults, string Config, string Migrations,
 
     public string HostConfig { get; init; } = DefaultHostConfig;
 
+    /// <summary>Fault injection for the gauntlet (see <see cref="AcmeMail.Faults"/>); shipped only by deliberately bad packages.</summary>
+    public string Faults { get; init; } = AcmeMail.Faults.DefaultPath;
+
     public static AppPaths FromEnvironment(Func<string, string?>? getenv = null)
     {
         getenv ??= Environment.GetEnvironmentVariable;
@@ -30,6 +33,7 @@ public sealed record AppPaths(string Defaults, string Config, string Migrations,
             getenv("ACME_MAIL_READY_FILE") is { Length: > 0 } r ? r : null)
         {
             HostConfig = Get("ACME_MAIL_HOST_CONF", DefaultHostConfig),
+            Faults = Get("ACME_MAIL_FAULTS", AcmeMail.Faults.DefaultPath),
         };
     }
 }

@@ -6,9 +6,10 @@ namespace AcmeMail;
 /// <summary>
 /// The background indexer: every <c>indexer.interval</c> seconds it fills <c>messages.search_vector</c> for messages
 /// that have none yet and logs <c>indexer: indexed N messages</c>; a database error is logged as ERROR and retried
-/// on the next tick.
+/// on the next tick. With <c>fault.indexer_errors</c> (fault injection, see <see cref="Faults"/>) every cycle also
+/// logs an ERROR line, while the service otherwise works.
 /// </summary>
-public sealed class Indexer(NpgsqlDataSource dataSource, AppLog log, TimeSpan interval) : BackgroundService
+public sealed class Indexer(NpgsqlDataSource dataSource, AppLog log, TimeSpan interval, bool injectErrors = false) : BackgroundService
 {
     public const int BatchSize = 5000;
 
@@ -41,6 +42,10 @@ public sealed class Indexer(NpgsqlDataSource dataSource, AppLog log, TimeSpan in
             {
                 var n = await IndexPendingAsync(stoppingToken);
                 log.Info($"indexer: indexed {n} messages");
+                if (injectErrors)
+                {
+                    log.Error("indexer: cannot index message batch: 54000: string is too long for tsvector (fault.indexer_errors)");
+                }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {

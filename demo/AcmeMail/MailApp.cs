@@ -22,6 +22,9 @@ public sealed record MailAppOptions
 /// <summary>The acme-mail web application: Kestrel, the endpoints, the request log and the indexer.</summary>
 public static class MailApp
 {
+    /// <summary>fault.login_race only: the session token buffer every login shares (the injected bug).</summary>
+    private static readonly char[] s_sharedToken = new char[64];
+
     public static NpgsqlDataSource CreateDataSource(AppSettings settings)
     {
         var b = new NpgsqlSlimDataSourceBuilder(settings.EffectiveConnectionString());
@@ -30,9 +33,11 @@ public static class MailApp
     }
 
     /// <summary>Builds (does not start) the application. The caller owns <paramref name="dataSource"/> and <paramref name="log"/>.</summary>
-    public static WebApplication Build(AppSettings settings, NpgsqlDataSource dataSource, AppLog log, MailAppOptions? options = null)
+    public static WebApplication Build(AppSettings settings, NpgsqlDataSource dataSource, AppLog log, MailAppOptions? options = null,
+        Faults? faults = null)
     {
         options ??= new MailAppOptions();
+        faults ??= Faults.None;
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.Logging.ClearProviders();
         builder.Logging.AddProvider(new AppLogProvider(log));
@@ -44,7 +49,7 @@ public static class MailApp
         });
         builder.Services.AddSingleton(dataSource);
         builder.Services.AddSingleton(log);
-        builder.Services.AddHostedService(_ => new Indexer(dataSource, log, TimeSpan.FromSeconds(settings.IndexerIntervalSeconds)));
+        builder.Services.AddHostedService(_ => new Indexer(dataSource, log, TimeSpan.FromSeconds(settings.IndexerIntervalSeconds), faults.IndexerErrors));
         builder.Services.Configure<Microsoft.Extensions.Hosting.HostOptions>(h => h.ShutdownTimeout = TimeSpan.FromSeconds(5));
 
         var app = builder.Build();
@@ -84,6 +89,13 @@ public static class MailApp
             {
                 return TypedResults.BadRequest(new ErrorResponse("user and password are required"));
             }
+            if (faults.LoginRace)
+            {
+                // fault.login_race: the token is formatted into one buffer shared by every request (to "save an
+                // allocation"). Logins that overlap — the password check takes milliseconds — overwrite each
+                // other's token: the session insert collides (refused) or the client gets another login's token.
+                Convert.TryToHexStringLower(RandomNumberGenerator.GetBytes(32), s_sharedToken, out _);
+            }
             await using var cmd = dataSource.CreateCommand("SELECT id FROM users WHERE name = @user AND crypt(@password, password_hash) = password_hash");
             cmd.Parameters.AddWithValue("user", request.User);
             cmd.Parameters.AddWithValue("password", request.Password);
@@ -92,13 +104,25 @@ public static class MailApp
                 log.Info($"login: refused for user {request.User}");
                 return TypedResults.Unauthorized();
             }
-            var token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
+            var token = faults.LoginRace ? new string(s_sharedToken) : Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
             await using var insert = dataSource.CreateCommand(
                 "INSERT INTO sessions (token, user_id, expires_at) VALUES (@token, @user_id, now() + make_interval(mins => @minutes))");
             insert.Parameters.AddWithValue("token", token);
             insert.Parameters.AddWithValue("user_id", userId);
             insert.Parameters.AddWithValue("minutes", settings.SessionLifetimeMinutes);
-            await insert.ExecuteNonQueryAsync(ct);
+            try
+            {
+                await insert.ExecuteNonQueryAsync(ct);
+            }
+            catch (PostgresException e) when (faults.LoginRace && e.SqlState == PostgresErrorCodes.UniqueViolation)
+            {
+                log.Info($"login: refused for user {request.User} (session could not be created)");
+                return TypedResults.Unauthorized();
+            }
+            if (faults.LoginRace)
+            {
+                token = new string(s_sharedToken);
+            }
             return TypedResults.Ok(new LoginResponse(token));
         });
 
@@ -142,11 +166,18 @@ public static class MailApp
                 log.Warn($"search: {owner} may not search the mailbox of {mailbox}");
                 return TypedResults.Json(new ErrorResponse("forbidden"), AcmeJsonContext.Default.ErrorResponse, statusCode: StatusCodes.Status403Forbidden);
             }
+            // Full text first: the GIN index on search_vector finds the matching messages of every mailbox, then
+            // the mailbox filter keeps the user's. Without that index each search reads every message.
             await using var cmd = dataSource.CreateCommand("""
-                SELECT m.id, m.sender, m.subject, m.sent_at, ts_rank(m.search_vector, query) AS rank
-                FROM messages m JOIN users u ON u.id = m.owner_id, plainto_tsquery('english', @q) AS query
-                WHERE u.name = @user AND m.search_vector @@ query
-                ORDER BY rank DESC, m.sent_at DESC
+                WITH hits AS MATERIALIZED (
+                    SELECT m.id, m.owner_id, m.sender, m.subject, m.sent_at, ts_rank(m.search_vector, query) AS rank
+                    FROM messages m, plainto_tsquery('english', @q) AS query
+                    WHERE m.search_vector @@ query
+                )
+                SELECT h.id, h.sender, h.subject, h.sent_at, h.rank
+                FROM hits h JOIN users u ON u.id = h.owner_id
+                WHERE u.name = @user
+                ORDER BY h.rank DESC, h.sent_at DESC
                 LIMIT 20
                 """);
             cmd.Parameters.AddWithValue("q", q);

@@ -17,7 +17,8 @@ public sealed record AppliedMigration(int Version, string Description, string Ch
 /// <summary>
 /// Applies the shipped SQL migrations at start, in version order, each in its own transaction, and records them in
 /// <c>schema_history</c> with the SHA-256 of the file. A session-level advisory lock serializes app hosts that start
-/// at the same time against one database. An applied migration whose file changed stops the start.
+/// at the same time against one database. An applied migration whose file changed stops the start, and so does an
+/// applied migration newer than any this release ships (the database was migrated by a later release).
 /// </summary>
 public sealed partial class Migrator(NpgsqlDataSource dataSource, string directory, AppLog log)
 {
@@ -81,6 +82,16 @@ public sealed partial class Migrator(NpgsqlDataSource dataSource, string directo
             var applied = await ReadHistoryAsync(conn, ct);
             var byVersion = applied.ToDictionary(a => a.Version);
 
+            var newest = files.Count == 0 ? 0 : files[^1].Version;
+            var newer = applied.Where(a => a.Version > newest).ToList();
+            if (newer.Count > 0)
+            {
+                // Like Flyway's validation: a later release migrated this database (then the package was downgraded).
+                // Its schema may not be what this release's code expects, so do not run against it.
+                throw new MigrationException(
+                    $"database schema is newer than this release ({string.Join(", ", newer.Select(a => $"V{a.Version} ({a.Description})"))} applied; " +
+                    $"this release ships migrations up to V{newest}): install the newer release or restore the database");
+            }
             foreach (var a in applied.Where(a => files.All(f => f.Version != a.Version)))
             {
                 log.Warn($"migration V{a.Version} ({a.Description}) is recorded in schema_history but not shipped in {directory}");

@@ -32,8 +32,27 @@ public sealed class MailFiles : IDisposable
             Migrations,
             Path.Combine(ShippedShare, "seed.sql"),
             Path.Combine(Dir, "log", "acme-mail.log"),
-            null);
+            null)
+        {
+            // Never the host's /usr/share/acme-mail/faults.conf: a test injects faults by writing this file.
+            Faults = Path.Combine(Dir, "faults.conf"),
+        };
     }
+
+    /// <summary>Writes the fault injection file (e.g. "fault.login_race = true").</summary>
+    public void WriteFaults(string text) => File.WriteAllText(Paths.Faults, text + "\n");
+
+    /// <summary>The environment that makes a separate acme-mail process use these files.</summary>
+    public Dictionary<string, string> Environment() => new()
+    {
+        ["ACME_MAIL_DEFAULTS"] = Paths.Defaults,
+        ["ACME_MAIL_CONF"] = Paths.Config,
+        ["ACME_MAIL_HOST_CONF"] = Path.Combine(Dir, "no-host.conf"),
+        ["ACME_MAIL_MIGRATIONS"] = Paths.Migrations,
+        ["ACME_MAIL_SEED"] = Paths.Seed,
+        ["ACME_MAIL_LOG"] = Paths.Log,
+        ["ACME_MAIL_FAULTS"] = Paths.Faults,
+    };
 
     public string Dir { get; }
     public string Migrations { get; }

@@ -41,8 +41,13 @@ public sealed class DebsFixture : IAsyncLifetime
     }
 }
 
+/// <summary>One build-debs.sh run shared by the packaging tests and the bad-package tests.</summary>
+[CollectionDefinition("debs")]
+public sealed class DebsCollection : ICollectionFixture<DebsFixture>;
+
 [Trait("Category", "Packaging")]
-public sealed class PackagingTests(DebsFixture debs) : IClassFixture<DebsFixture>
+[Collection("debs")]
+public sealed class PackagingTests(DebsFixture debs)
 {
     private void NeedDebs()
     {

@@ -1,0 +1,155 @@
+using Stageproof.Testing;
+
+namespace AcmeMail.Tests;
+
+/// <summary>The gauntlet's bad packages (<see cref="BadPackages"/>), built from the 1.1 package build-debs.sh made.</summary>
+[Trait("Category", "Packaging")]
+[Collection("debs")]
+public sealed class BadPackagesTests(DebsFixture debs) : IDisposable
+{
+    private readonly string _out = Directory.CreateTempSubdirectory("acme-bad-").FullName;
+
+    public void Dispose() => Directory.Delete(_out, recursive: true);
+
+    private void NeedDebs()
+    {
+        Requires.Executable("/usr/bin/dpkg-deb");
+        Assert.True(debs.Build is { ExitCode: 0 }, $"build-debs.sh failed:\n{debs.Build?.Stdout}\n{debs.Build?.Stderr}");
+    }
+
+    private static async Task<string> DpkgDebAsync(params string[] args) => (await Proc.RunAsync("dpkg-deb", args)).Check("dpkg-deb " + string.Join(' ', args)).Stdout;
+
+    private static async Task<bool> VersionGreaterAsync(string a, string b) => (await Proc.RunAsync("dpkg", "--compare-versions", a, "gt", b)).ExitCode == 0;
+
+    [Fact]
+    public async Task Versions_are_distinct_and_newer_than_1_1_1()
+    {
+        Requires.Executable("/usr/bin/dpkg");
+        var versions = BadPackages.All.Select(k => BadPackages.Version(k)).ToList();
+        Assert.Equal(["1.1+bad1-1", "1.1+bad2-1", "1.1+bad3-1", "1.1+bad4-1", "1.1+bad5-1", "1.1+bad6-1", "1.1+bad7-1"], versions);
+        foreach (var v in versions)
+        {
+            Assert.True(await VersionGreaterAsync(v, "1.1-1"), $"{v} is not newer than 1.1-1");
+            Assert.False(await VersionGreaterAsync(v, "1.2-1"), $"{v} is newer than 1.2-1");
+        }
+        for (var i = 1; i < versions.Count; i++)
+        {
+            Assert.True(await VersionGreaterAsync(versions[i], versions[i - 1]), $"{versions[i]} <= {versions[i - 1]}");
+        }
+        Assert.Equal("acme-mail_1.1+bad3-1_amd64.deb", BadPackages.FileName(BadUpdate.DroppedSearchIndex));
+    }
+
+    [SkippableTheory]
+    [InlineData(BadUpdate.ChangedDefault)]
+    [InlineData(BadUpdate.LoginRace)]
+    [InlineData(BadUpdate.DroppedSearchIndex)]
+    [InlineData(BadUpdate.DiesAfter20s)]
+    [InlineData(BadUpdate.IndexerErrors)]
+    [InlineData(BadUpdate.MigrationFailsHalfway)]
+    [InlineData(BadUpdate.SchemaBreaksDowngrade)]
+    public async Task Each_bad_update_is_a_deb_that_carries_its_fault_and_its_version(BadUpdate kind)
+    {
+        NeedDebs();
+        var good = debs.Deb("1.1");
+        var deb = await BadPackages.BuildAsync(good, kind, _out);
+        Assert.Equal(Path.Combine(_out, BadPackages.FileName(kind)), deb);
+        Assert.Equal("acme-mail", (await DpkgDebAsync("-f", deb, "Package")).Trim());
+        Assert.Equal(BadPackages.Version(kind), (await DpkgDebAsync("-f", deb, "Version")).Trim());
+        Assert.Contains($"Gauntlet bad update {(int)kind}", await DpkgDebAsync("-f", deb, "Description"), StringComparison.Ordinal);
+        Assert.Equal(await DpkgDebAsync("-f", good, "Depends"), await DpkgDebAsync("-f", deb, "Depends"));
+        // Maintainer scripts and conffiles as the good package has them (postinst restarts the service).
+        foreach (var control in new[] { "postinst", "prerm", "postrm", "conffiles" })
+        {
+            Assert.Equal(await DpkgDebAsync("-I", good, control), await DpkgDebAsync("-I", deb, control));
+        }
+        var contents = await DpkgDebAsync("-c", deb);
+        Assert.Matches("-rwxr-xr-x root/root .* ./usr/lib/acme-mail/acme-mail", contents);
+
+        var root = Path.Combine(_out, "x-" + kind);
+        await DpkgDebAsync("-x", deb, root);
+        var share = Path.Combine(root, "usr/share/acme-mail");
+        var faults = Path.Combine(share, "faults.conf");
+        var migrations = Directory.GetFiles(Path.Combine(share, "migrations")).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
+        var defaults = await File.ReadAllTextAsync(Path.Combine(share, "defaults.conf"));
+        var expectedFaults = kind switch
+        {
+            BadUpdate.LoginRace => "fault.login_race = true",
+            BadUpdate.DiesAfter20s => "fault.die_after = 20",
+            BadUpdate.IndexerErrors => "fault.indexer_errors = true",
+            _ => null,
+        };
+        if (expectedFaults is null)
+        {
+            Assert.False(File.Exists(faults), $"{kind} ships faults.conf");
+        }
+        else
+        {
+            Assert.Contains(expectedFaults, await File.ReadAllTextAsync(faults), StringComparison.Ordinal);
+            Assert.Matches("-rw-r--r-- root/root .* ./usr/share/acme-mail/faults.conf", contents);
+            // The packaged binary reads it (it logs the faults before it needs the database).
+            var log = Path.Combine(_out, $"{kind}.log");
+            var conf = Path.Combine(_out, $"{kind}.conf");
+            // A database that is surely not there: the binary logs its faults, then refuses to start (exit 1).
+            await File.WriteAllTextAsync(conf, $"db.connection = Host=127.0.0.1;Port={PgServer.FreePort("127.0.0.1")};Database=mail;Username=acme;Timeout=3\nlisten.port = 0\n");
+            var run = await Proc.RunAsync(Path.Combine(root, "usr/lib/acme-mail/acme-mail"), [], new Dictionary<string, string>
+            {
+                ["ACME_MAIL_DEFAULTS"] = Path.Combine(share, "defaults.conf"),
+                ["ACME_MAIL_CONF"] = conf,
+                ["ACME_MAIL_HOST_CONF"] = Path.Combine(_out, "no-host.conf"),
+                ["ACME_MAIL_MIGRATIONS"] = Path.Combine(share, "migrations"),
+                ["ACME_MAIL_FAULTS"] = faults,
+                ["ACME_MAIL_LOG"] = log,
+                ["ACME_MAIL_READY_FILE"] = Path.Combine(_out, "ready"),
+            }, TimeSpan.FromSeconds(60));
+            Assert.Equal(1, run.ExitCode);
+            Assert.Contains($"fault injection from {faults}:", await File.ReadAllTextAsync(log), StringComparison.Ordinal);
+        }
+        if (kind == BadUpdate.ChangedDefault)
+        {
+            Assert.Contains("\nsession.lifetime = 5\n", defaults, StringComparison.Ordinal);
+            Assert.DoesNotContain("session.lifetime = 60", defaults, StringComparison.Ordinal);
+        }
+        else
+        {
+            Assert.Contains("\nsession.lifetime = 60\n", defaults, StringComparison.Ordinal);
+        }
+        switch (kind)
+        {
+            case BadUpdate.DroppedSearchIndex:
+                Assert.Equal(["V1__initial_schema.sql", "V2__drop_search_index.sql"], migrations);
+                Assert.Contains("DROP INDEX IF EXISTS messages_search_vector_idx", await File.ReadAllTextAsync(Path.Combine(share, "migrations", migrations[1]!)), StringComparison.Ordinal);
+                break;
+            case BadUpdate.MigrationFailsHalfway:
+                Assert.Equal(["V1__initial_schema.sql", "V2__add_folders_and_unique_sender.sql"], migrations);
+                break;
+            case BadUpdate.SchemaBreaksDowngrade:
+                Assert.Equal(["V1__initial_schema.sql", "V2__add_message_folders.sql"], migrations);
+                break;
+            default:
+                Assert.Equal(["V1__initial_schema.sql"], migrations);
+                break;
+        }
+    }
+
+    [SkippableFact]
+    public async Task A_good_package_older_than_fault_injection_is_refused_for_the_fault_switch_updates()
+    {
+        Requires.Executable("/usr/bin/dpkg-deb");
+        var root = Path.Combine(_out, "old-root");
+        Directory.CreateDirectory(Path.Combine(root, "DEBIAN"));
+        Directory.CreateDirectory(Path.Combine(root, "usr/lib/acme-mail"));
+        Directory.CreateDirectory(Path.Combine(root, "usr/share/acme-mail/migrations"));
+        await File.WriteAllTextAsync(Path.Combine(root, "DEBIAN/control"),
+            "Package: acme-mail\nVersion: 1.1-1\nArchitecture: amd64\nMaintainer: t <t@t.invalid>\nDescription: old build\n");
+        await File.WriteAllTextAsync(Path.Combine(root, "usr/lib/acme-mail/acme-mail"), "an acme-mail binary from before faults.conf");
+        await File.WriteAllTextAsync(Path.Combine(root, "usr/share/acme-mail/defaults.conf"), "session.lifetime = 60\n");
+        await File.WriteAllTextAsync(Path.Combine(root, "usr/share/acme-mail/migrations/V1__initial_schema.sql"), "SELECT 1;\n");
+        var old = Path.Combine(_out, "old.deb");
+        await DpkgDebAsync("--root-owner-group", "-b", root, old);
+
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(() => BadPackages.BuildAsync(old, BadUpdate.LoginRace, _out));
+        Assert.Contains("does not know fault injection", e.Message, StringComparison.Ordinal);
+        // The updates that need no switch do not care.
+        Assert.Equal("1.1+bad1-1", (await DpkgDebAsync("-f", await BadPackages.BuildAsync(old, BadUpdate.ChangedDefault, _out), "Version")).Trim());
+    }
+}

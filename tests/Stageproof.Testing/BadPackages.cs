@@ -1,0 +1,295 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace Stageproof.Testing;
+
+/// <summary>The gauntlet's bad updates of acme-mail: each one a fault that <c>stageproof stage</c> must catch.</summary>
+public enum BadUpdate
+{
+    /// <summary>(1) The package's defaults.conf changes <c>session.lifetime</c> (60 → 5), a value the operator never set: unexpected drift.</summary>
+    ChangedDefault = 1,
+
+    /// <summary>(2) <c>fault.login_race</c>: logins fail for many requests under concurrency (32 clients), never one at a time.</summary>
+    LoginRace = 2,
+
+    /// <summary>(3) A migration V{n}__drop_search_index drops the full-text GIN index: search several times slower under the same load.</summary>
+    DroppedSearchIndex = 3,
+
+    /// <summary>(4) <c>fault.die_after = 20</c>: the service starts and answers, then crashes about 20 s later (soak).</summary>
+    DiesAfter20s = 4,
+
+    /// <summary>(5) <c>fault.indexer_errors</c>: /health answers 200 but the indexer logs ERROR every cycle (logs).</summary>
+    IndexerErrors = 5,
+
+    /// <summary>(6) A migration whose first statement succeeds and second fails (a unique index on sender, which the seeded data
+    /// violates): rolled back as a whole, the service refuses to start, the package stays half-configured (schema and health).</summary>
+    MigrationFailsHalfway = 6,
+
+    /// <summary>(7) A migration the bad release itself runs fine with, but after a package downgrade 1.x refuses the database
+    /// ("database schema is newer than this release"): rollback needs a database restore.</summary>
+    SchemaBreaksDowngrade = 7,
+}
+
+/// <summary>
+/// Builds the gauntlet's bad acme-mail packages from a good 1.1 package, as an operator's bad update would look:
+/// <c>dpkg-deb -R</c>, change files, bump the version to <c>{upstream}+bad{n}-{revision}</c> (e.g. 1.1+bad3-1, newer than
+/// 1.1-1 and distinct for each fault), <c>dpkg-deb --root-owner-group -b</c>. The package name, the binary and the maintainer
+/// scripts stay as they are (postinst restarts the service). Needs dpkg-deb.
+/// </summary>
+public static partial class BadPackages
+{
+    public const string Package = "acme-mail";
+
+    /// <summary>The value the ChangedDefault update ships for <c>session.lifetime</c> (1.1 ships 60).</summary>
+    public const int ChangedSessionLifetime = 5;
+
+    public static IReadOnlyList<BadUpdate> All { get; } = Enum.GetValues<BadUpdate>();
+
+    /// <summary>The bad package's Debian version for a good version: "1.1-1" → "1.1+bad{n}-1".</summary>
+    public static string Version(BadUpdate kind, string goodVersion = "1.1-1")
+    {
+        var dash = goodVersion.LastIndexOf('-');
+        var n = ((int)kind).ToString(CultureInfo.InvariantCulture);
+        return dash < 0 ? $"{goodVersion}+bad{n}" : $"{goodVersion[..dash]}+bad{n}{goodVersion[dash..]}";
+    }
+
+    /// <summary>The file name <see cref="BuildAsync"/> writes: acme-mail_1.1+bad{n}-1_amd64.deb.</summary>
+    public static string FileName(BadUpdate kind, string goodVersion = "1.1-1", string architecture = "amd64") =>
+        $"{Package}_{Version(kind, goodVersion)}_{architecture}.deb";
+
+    /// <summary>What the update breaks and which part of the stage must catch it (for messages and reports).</summary>
+    public static string Describe(BadUpdate kind) => kind switch
+    {
+        BadUpdate.ChangedDefault => $"defaults.conf changes session.lifetime from 60 to {ChangedSessionLifetime} (unexpected drift)",
+        BadUpdate.LoginRace => "logins race on a shared token buffer: failures under 32 concurrent clients (auth/load)",
+        BadUpdate.DroppedSearchIndex => "a migration drops the full-text GIN index: search several times slower (load)",
+        BadUpdate.DiesAfter20s => "the service crashes about 20 s after start (soak)",
+        BadUpdate.IndexerErrors => "the indexer logs ERROR every cycle while /health is 200 (logs)",
+        BadUpdate.MigrationFailsHalfway => "a migration fails at its second statement: the service does not start (schema, health)",
+        BadUpdate.SchemaBreaksDowngrade => "a migration the previous release refuses after a downgrade (rollback needs a database restore)",
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
+    };
+
+    /// <summary>
+    /// Builds the bad package for <paramref name="kind"/> from <paramref name="good11Deb"/> into
+    /// <paramref name="outputDirectory"/> (created if needed); returns the .deb's path.
+    /// </summary>
+    public static async Task<string> BuildAsync(string good11Deb, BadUpdate kind, string outputDirectory, CancellationToken ct = default)
+    {
+        if (!File.Exists(good11Deb))
+        {
+            throw new FileNotFoundException($"good acme-mail package {good11Deb} does not exist", good11Deb);
+        }
+        Directory.CreateDirectory(outputDirectory);
+        var work = Directory.CreateTempSubdirectory("acme-mail-bad-").FullName;
+        try
+        {
+            var root = Path.Combine(work, "root");
+            await DpkgDebAsync(ct, "-R", good11Deb, root).ConfigureAwait(false);
+            var controlPath = Path.Combine(root, "DEBIAN", "control");
+            var control = await File.ReadAllTextAsync(controlPath, ct).ConfigureAwait(false);
+            if (Field(control, "Package") != Package)
+            {
+                throw new InvalidOperationException($"{good11Deb} is not an {Package} package (Package: {Field(control, "Package")})");
+            }
+            var goodVersion = Field(control, "Version") ?? throw new InvalidOperationException($"{good11Deb} has no Version field");
+            var architecture = Field(control, "Architecture") ?? "amd64";
+            var share = Path.Combine(root, "usr", "share", "acme-mail");
+
+            if (kind is BadUpdate.LoginRace or BadUpdate.DiesAfter20s or BadUpdate.IndexerErrors)
+            {
+                await EnsureKnowsFaultsAsync(good11Deb, Path.Combine(root, "usr", "lib", "acme-mail", "acme-mail"), ct).ConfigureAwait(false);
+            }
+            await ApplyAsync(kind, share, ct).ConfigureAwait(false);
+
+            var version = Version(kind, goodVersion);
+            control = VersionLine().Replace(control, $"Version: {version}", 1);
+            control = control.TrimEnd('\n') + $"\n .\n Gauntlet bad update {(int)kind} ({kind}): {Describe(kind)}. Not for real use.\n";
+            await File.WriteAllTextAsync(controlPath, control, ct).ConfigureAwait(false);
+            await RewriteMd5sumsAsync(root, ct).ConfigureAwait(false);
+
+            var deb = Path.Combine(outputDirectory, FileName(kind, goodVersion, architecture));
+            await DpkgDebAsync(ct, "--root-owner-group", "-Zxz", "-b", root, deb).ConfigureAwait(false);
+            return deb;
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
+    /// <summary>Builds all seven into <paramref name="outputDirectory"/>; returns each one's .deb path.</summary>
+    public static async Task<IReadOnlyDictionary<BadUpdate, string>> BuildAllAsync(string good11Deb, string outputDirectory, CancellationToken ct = default)
+    {
+        var debs = new Dictionary<BadUpdate, string>();
+        foreach (var kind in All)
+        {
+            debs[kind] = await BuildAsync(good11Deb, kind, outputDirectory, ct).ConfigureAwait(false);
+        }
+        return debs;
+    }
+
+    /// <summary>
+    /// A faults.conf is only read by acme-mail builds that know it: a package from an older cache (built before fault
+    /// injection existed) would silently carry a fault that does nothing. The key names are in the binary's string heap
+    /// (UTF-16; the single-file bundle is not compressed).
+    /// </summary>
+    private static async Task EnsureKnowsFaultsAsync(string good11Deb, string binary, CancellationToken ct)
+    {
+        var bytes = await File.ReadAllBytesAsync(binary, ct).ConfigureAwait(false);
+        if (bytes.AsSpan().IndexOf(Encoding.Unicode.GetBytes("fault.login_race")) < 0)
+        {
+            throw new InvalidOperationException(
+                $"{good11Deb}: its acme-mail binary does not know fault injection (faults.conf); it was built from sources older than " +
+                "the gauntlet's: rebuild it with demo/AcmeMail/packaging/build-debs.sh");
+        }
+    }
+
+    /// <summary>The migration a bad update adds (description part of V{n}__{name}.sql, and its SQL), or null.</summary>
+    public static (string Name, string Sql)? Migration(BadUpdate kind) => kind switch
+    {
+        BadUpdate.DroppedSearchIndex => ("drop_search_index", """
+            -- Gauntlet bad update 3: "the GIN index is rebuilt by the indexer anyway" (it is not).
+            DROP INDEX IF EXISTS messages_search_vector_idx;
+
+            """),
+        BadUpdate.MigrationFailsHalfway => ("add_folders_and_unique_sender", """
+            -- Gauntlet bad update 6: the first statement succeeds, the second fails on any seeded database
+            -- (many messages share a sender): the whole migration is rolled back and acme-mail refuses to start.
+            ALTER TABLE messages ADD COLUMN folder text NOT NULL DEFAULT 'inbox';
+            CREATE UNIQUE INDEX messages_sender_key ON messages (sender);
+
+            """),
+        BadUpdate.SchemaBreaksDowngrade => ("add_message_folders", """
+            -- Gauntlet bad update 7: harmless for this release, but once it is recorded in schema_history the
+            -- previous release refuses the database ("database schema is newer than this release").
+            ALTER TABLE messages ADD COLUMN folder text NOT NULL DEFAULT 'inbox';
+            CREATE INDEX messages_owner_folder_idx ON messages (owner_id, folder);
+
+            """),
+        _ => null,
+    };
+
+    /// <summary>The file changes of each bad update, inside the unpacked /usr/share/acme-mail.</summary>
+    private static async Task ApplyAsync(BadUpdate kind, string share, CancellationToken ct)
+    {
+        switch (kind)
+        {
+            case BadUpdate.ChangedDefault:
+            {
+                var path = Path.Combine(share, "defaults.conf");
+                var text = await File.ReadAllTextAsync(path, ct).ConfigureAwait(false);
+                var changed = SessionLifetimeLine().Replace(text, $"session.lifetime = {ChangedSessionLifetime.ToString(CultureInfo.InvariantCulture)}", 1);
+                if (changed == text)
+                {
+                    throw new InvalidOperationException($"{path} has no session.lifetime line to change");
+                }
+                await WriteAsync(path, changed, ct).ConfigureAwait(false);
+                break;
+            }
+            case BadUpdate.LoginRace:
+                await WriteFaultsAsync(share, "fault.login_race = true", ct).ConfigureAwait(false);
+                break;
+            case BadUpdate.DiesAfter20s:
+                await WriteFaultsAsync(share, "fault.die_after = 20", ct).ConfigureAwait(false);
+                break;
+            case BadUpdate.IndexerErrors:
+                await WriteFaultsAsync(share, "fault.indexer_errors = true", ct).ConfigureAwait(false);
+                break;
+            case BadUpdate.DroppedSearchIndex or BadUpdate.MigrationFailsHalfway or BadUpdate.SchemaBreaksDowngrade:
+                var (name, sql) = Migration(kind)!.Value;
+                await WriteMigrationAsync(share, name, sql, ct).ConfigureAwait(false);
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(kind), kind, null);
+        }
+    }
+
+    private static Task WriteFaultsAsync(string share, string line, CancellationToken ct) =>
+        WriteAsync(Path.Combine(share, "faults.conf"),
+            $"# acme-mail fault injection (Stageproof gauntlet). Only a deliberately bad package ships this file.\n{line}\n", ct);
+
+    /// <summary>Adds V{next}__{name}.sql after the highest migration the good package ships.</summary>
+    private static async Task WriteMigrationAsync(string share, string name, string sql, CancellationToken ct)
+    {
+        var dir = Path.Combine(share, "migrations");
+        var highest = Directory.EnumerateFiles(dir, "V*__*.sql")
+            .Select(f => MigrationVersion().Match(Path.GetFileName(f)))
+            .Where(m => m.Success)
+            .Select(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture))
+            .DefaultIfEmpty(0)
+            .Max();
+        await WriteAsync(Path.Combine(dir, $"V{(highest + 1).ToString(CultureInfo.InvariantCulture)}__{name}.sql"), sql, ct).ConfigureAwait(false);
+    }
+
+    private static async Task WriteAsync(string path, string text, CancellationToken ct)
+    {
+        await File.WriteAllTextAsync(path, text, new UTF8Encoding(false), ct).ConfigureAwait(false);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        }
+    }
+
+    /// <summary>Keeps DEBIAN/md5sums (when the good package has one) true to the changed tree.</summary>
+    private static async Task RewriteMd5sumsAsync(string root, CancellationToken ct)
+    {
+        var path = Path.Combine(root, "DEBIAN", "md5sums");
+        if (!File.Exists(path))
+        {
+            return;
+        }
+        var sb = new StringBuilder();
+        foreach (var file in Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories)
+                     .Where(f => !f.StartsWith(Path.Combine(root, "DEBIAN") + "/", StringComparison.Ordinal))
+                     .Where(f => !new FileInfo(f).Attributes.HasFlag(FileAttributes.ReparsePoint))
+                     .Order(StringComparer.Ordinal))
+        {
+            await using var s = File.OpenRead(file);
+            var hash = Convert.ToHexStringLower(await MD5.HashDataAsync(s, ct).ConfigureAwait(false));
+            sb.Append(hash).Append("  ").Append(Path.GetRelativePath(root, file)).Append('\n');
+        }
+        await WriteAsync(path, sb.ToString(), ct).ConfigureAwait(false);
+    }
+
+    private static string? Field(string control, string name) =>
+        control.Split('\n').FirstOrDefault(l => l.StartsWith(name + ":", StringComparison.Ordinal)) is { } line
+            ? line[(name.Length + 1)..].Trim()
+            : null;
+
+    /// <summary>Runs dpkg-deb with an argument list (no shell); throws with its output when it fails.</summary>
+    private static async Task DpkgDebAsync(CancellationToken ct, params string[] args)
+    {
+        var psi = new ProcessStartInfo("dpkg-deb")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+        using var p = Process.Start(psi) ?? throw new InvalidOperationException("cannot start dpkg-deb");
+        var stdout = p.StandardOutput.ReadToEndAsync(ct);
+        var stderr = p.StandardError.ReadToEndAsync(ct);
+        await p.WaitForExitAsync(ct).ConfigureAwait(false);
+        if (p.ExitCode != 0)
+        {
+            throw new InvalidOperationException(
+                $"dpkg-deb {string.Join(' ', args)} exited {p.ExitCode}: {(await stderr.ConfigureAwait(false)).Trim()} {(await stdout.ConfigureAwait(false)).Trim()}");
+        }
+    }
+
+    [GeneratedRegex(@"^Version:.*$", RegexOptions.Multiline | RegexOptions.CultureInvariant)]
+    private static partial Regex VersionLine();
+
+    [GeneratedRegex(@"^session\.lifetime\s*=.*$", RegexOptions.Multiline | RegexOptions.CultureInvariant)]
+    private static partial Regex SessionLifetimeLine();
+
+    [GeneratedRegex(@"^V([0-9]+)__.+\.sql$", RegexOptions.CultureInvariant)]
+    private static partial Regex MigrationVersion();
+}
