@@ -1,3 +1,4 @@
+using Stageproof.Lab;
 using Stageproof.Testing;
 
 namespace AcmeMail.Tests;

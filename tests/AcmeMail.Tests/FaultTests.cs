@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.RegularExpressions;
 using Npgsql;
+using Stageproof.Lab;
 using Stageproof.Testing;
 using Xunit.Abstractions;
 

@@ -3,6 +3,7 @@ using Stageproof.Core;
 using Stageproof.Core.Configuration;
 using Stageproof.Core.Hosts;
 using Stageproof.Hosts.Transports;
+using Stageproof.Lab;
 using Stageproof.Testing;
 using Xunit.Abstractions;
 
@@ -162,7 +163,19 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : ICla
         var version = BadPackages.Version(kind);
         var digest = await FreezeAsync("ACME-" + kind.ToString().ToUpperInvariant(), version);
 
-        var run = await StageAsync(digest);
+        CliRun run;
+        try
+        {
+            run = await StageAsync(digest);
+        }
+        finally
+        {
+            // Whatever happened, the next case starts from 1.0 with its database as before.
+            if (await StagingVersionAsync() != "1.0-1")
+            {
+                output.WriteLine((await Cli("rollback", "--env", "staging", "--database", "restore")).ToString());
+            }
+        }
 
         Assert.True(run.ExitCode == ExitCodes.Finding, run.ToString());
         Assert.Equal("fail", run.Json.GetProperty("verdict").GetString());

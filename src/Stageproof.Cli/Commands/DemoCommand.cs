@@ -9,6 +9,7 @@ using Stageproof.Core.Configuration;
 using Stageproof.Core.Drift;
 using Stageproof.Core.Hosts;
 using Stageproof.Core.Patches;
+using Stageproof.Core.Stage;
 using Stageproof.Hosts.Apply;
 using Stageproof.Lab;
 
@@ -109,10 +110,11 @@ internal static class DemoCommand
                 : "Staging still differs from production; see the table above.");
 
             var patched = verdict && await PatchStoryAsync(session, lab, ct).ConfigureAwait(false);
+            var staged = patched && await StageStoryAsync(session, lab, ct).ConfigureAwait(false);
 
             ui.Human.Write(new Rule().LeftJustified());
             ui.Say($"Explore: stageproof --config {lab.ConfigFile} drift prod staging | facts prod | patch list | rollback --env staging --list | audit log. Tear down: stageproof lab down --dir {lab.Directory}");
-            return verdict && patched ? ExitCodes.Ok : ExitCodes.Finding;
+            return verdict && patched && staged ? ExitCodes.Ok : ExitCodes.Finding;
         }));
         return command;
     }
@@ -199,6 +201,66 @@ internal static class DemoCommand
                 ? "no database needed a restore, so nothing written to it meanwhile was lost."
                 : $"database(s) {string.Join(", ", restored)} had to be restored from the dump: what was written since the change is listed above as discarded."));
         return rollback.Succeeded;
+    }
+
+    /// <summary>Steps 10-12: the stage gate passes the fix, fails a bad update with its reason read out, and leaves
+    /// staging as it found it.</summary>
+    private static async Task<bool> StageStoryAsync(CliSession session, LabManager lab, CancellationToken ct)
+    {
+        var ui = session.Ui;
+        var store = await session.StoreAsync(ct).ConfigureAwait(false);
+        var fix = PatchSetFreezer.Freeze(Path.Combine(lab.Directory, "patches", "acme-mail-1.1.yaml"));
+        var reports = Path.Combine(lab.Directory, "reports");
+        Directory.CreateDirectory(reports);
+
+        Step(ui, 10, "Stage the fix: prove it in staging before production");
+        ui.Say("fidelity → baseline (with load) → rollback point and apply → the suite again, compared → what changed, expected or not → soak → rollback rehearsal → re-apply → verdict.");
+        var good = await new StageService(session).RunAsync(new StageOptions { Digest = fix.Digest, Environment = "staging" }, ct).ConfigureAwait(false);
+        var goodHtml = Path.Combine(reports, "stage-acme-mail-1.1.html");
+        await StageCommand.WriteReportsAsync(good, null, goodHtml, ui, ct).ConfigureAwait(false);
+        StageCommand.Render(ui.Human, good);
+
+        Step(ui, 11, "A bad update: it starts, it answers — and it changes a default nobody set");
+        var bad = await BadPackages.BuildAsync(Path.Combine(lab.Directory, "repo", "acme-mail_1.1-1_amd64.deb"), BadUpdate.ChangedDefault,
+            Path.Combine(lab.Directory, "bad"), ct).ConfigureAwait(false);
+        await lab.RepoAddAsync([bad], LabCommand.Progress(session), ct).ConfigureAwait(false);
+        var badFile = Path.Combine(lab.Directory, "patches", "acme-mail-1.1.1.yaml");
+        await File.WriteAllTextAsync(badFile, FixPatchSet
+            .Replace("ACME-2026-11-01", "ACME-2026-11-02", StringComparison.Ordinal)
+            .Replace("acme-mail 1.1 security update", "acme-mail 1.1.1 maintenance update", StringComparison.Ordinal)
+            .Replace("\"1.1-1\"", $"\"{BadPackages.Version(BadUpdate.ChangedDefault)}\"", StringComparison.Ordinal), ct).ConfigureAwait(false);
+        var badSet = PatchSetFreezer.Freeze(badFile);
+        await store.SavePatchSetAsync(badSet, ct).ConfigureAwait(false);
+        ui.Say($"{BadPackages.Describe(BadUpdate.ChangedDefault)} — frozen as {badSet.Digest[..12]}; staged on top of the fix.");
+        var failed = await new StageService(session).RunAsync(new StageOptions { Digest = badSet.Digest, Environment = "staging" }, ct).ConfigureAwait(false);
+        var badHtml = Path.Combine(reports, "stage-acme-mail-1.1.1.html");
+        await StageCommand.WriteReportsAsync(failed, null, badHtml, ui, ct).ConfigureAwait(false);
+        StageCommand.Render(ui.Human, failed);
+        foreach (var reason in failed.Reasons)
+        {
+            ui.Say($"Why it failed: {reason.Step} — {reason.Subject}: {reason.Evidence}");
+        }
+
+        Step(ui, 12, "Leave staging as it was");
+        var points = await store.ListRollbackPointsAsync("staging", ct).ConfigureAwait(false);
+        if (points.FirstOrDefault(p => p.Status == RollbackPointStatus.Active) is { } point)
+        {
+            var runs = new PatchRuns(session);
+            var engine = await runs.EngineAsync(ct).ConfigureAwait(false);
+            var staging = runs.Environment("staging");
+            var back = await engine.RollbackAsync(new RollbackRequest
+            {
+                Point = point,
+                PatchSet = (await store.FindPatchSetAsync(point.PatchDigest, ct).ConfigureAwait(false))!.Set,
+                Hosts = runs.Hosts(staging, null).Where(h => point.Hosts.Any(p => p.Host == h.Name)).ToList(),
+                Databases = staging.Databases,
+                Rules = session.Config.Drift,
+                Actor = session.Actor,
+            }, runs.Progress(), ct).ConfigureAwait(false);
+            ui.Say(back.Succeeded ? "Staging is back at acme-mail 1.0, as production is." : "Staging could not be returned to 1.0; see above.");
+        }
+        ui.Say($"Reports (open in any browser, no network needed): {goodHtml} (PASS) and {badHtml} (FAIL).");
+        return good.Verdict == StageVerdict.Pass && failed.Verdict == StageVerdict.Fail;
     }
 
     private static async Task<EnvironmentDrift> DriftAsync(CliSession session, CancellationToken ct)

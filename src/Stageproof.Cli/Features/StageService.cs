@@ -141,6 +141,8 @@ internal sealed class StageService(CliSession session)
                 Databases = env.Databases,
                 Rules = config.Drift,
                 Actor = session.Actor,
+                // A failed host is left as it failed long enough to gather evidence from it, then rolled back here.
+                AutoRollback = false,
             };
             var apply = await engine.ApplyAsync(applyRequest, runs.Progress(), ct).ConfigureAwait(false);
             _patchRuns.Add(apply);
@@ -158,7 +160,43 @@ internal sealed class StageService(CliSession session)
                 {
                     Fail(StageSteps.Apply, h.Host, $"{PatchEngine.Status(h.Status)}: {h.Message}");
                 }
+                // What the failed change left behind, as the suite sees it (health, schema, logs), before it is undone.
+                var evidence = await runner.RunAsync(checkEnv, light, transports, ct, markers).ConfigureAwait(false);
+                result = result with { After = evidence };
+                foreach (var r in evidence.Results.Where(r => !r.Passed))
+                {
+                    Fail(StageSteps.Apply, $"{r.Name} on {r.Target}", "after the failed apply: " + r.Message);
+                }
                 Step(StageSteps.Apply, StepStatus.Failed, PatchEngine.Summary(apply), applyStart);
+                if (apply.RollbackPoint is { } failedPoint && await store.FindRollbackPointAsync(failedPoint, ct).ConfigureAwait(false) is { } pointToUndo)
+                {
+                    var undo = await engine.RollbackAsync(new RollbackRequest
+                    {
+                        Point = pointToUndo,
+                        PatchSet = set,
+                        Hosts = checkEnv.Hosts.Where(h => pointToUndo.Hosts.Any(p => p.Host == h.Name)).ToList(),
+                        Databases = env.Databases,
+                        Rules = config.Drift,
+                        Actor = session.Actor,
+                    }, runs.Progress(), ct).ConfigureAwait(false);
+                    _patchRuns.Add(undo);
+                    result = result with
+                    {
+                        RollbackRuns = [undo.Id],
+                        Rehearsal = new RehearsalResult
+                        {
+                            RolledBack = undo.Succeeded,
+                            Residue = undo.Hosts.SelectMany(h => h.Residue).ToList(),
+                            DatabaseRestoreNeeded = undo.Restores.Any(r => r.Restored),
+                            Discarded = undo.Restores.SelectMany(r => r.Discarded).ToList(),
+                            Notes = [undo.Succeeded ? $"{env.Name} is back at its rollback point" : "the return to the rollback point left residue: " + PatchEngine.Summary(undo)],
+                        },
+                    };
+                    if (!undo.Succeeded)
+                    {
+                        Fail(StageSteps.Apply, env.Name, "the return to the rollback point after the failed apply left residue: " + PatchEngine.Summary(undo));
+                    }
+                }
                 return await FinishAsync(result, ct).ConfigureAwait(false);
             }
             var point = (await store.FindRollbackPointAsync(apply.RollbackPoint!, ct).ConfigureAwait(false))!;
@@ -293,7 +331,7 @@ internal sealed class StageService(CliSession session)
             Step(StageSteps.Rehearsal, StepStatus.Passed, "rolled back without a database restore; every host matches its manifest from before the change; the suite passes", rehearsalStart);
 
             var reapplyStart = Start(StageSteps.Reapply, "the same digest again, and verify", clock);
-            var reapply = await engine.ApplyAsync(applyRequest, runs.Progress(), ct).ConfigureAwait(false);
+            var reapply = await engine.ApplyAsync(applyRequest with { AutoRollback = true }, runs.Progress(), ct).ConfigureAwait(false);
             _patchRuns.Add(reapply);
             var reapplySuite = await SettledSuiteAsync(runner, checkEnv, light, transports, null, options.Settle, ct).ConfigureAwait(false);
             var reapplied = reapply.Succeeded && reapplySuite.AllPassed;

@@ -342,7 +342,7 @@ public sealed partial class HostPatcher(ITransport transport, TimeSpan commandTi
     {
         if (!r.Succeeded)
         {
-            var detail = Tail(r.StandardError.Length > 0 ? r.StandardError : r.StandardOutput);
+            var detail = Tail(r.StandardOutput + "\n" + r.StandardError);
             throw new StepFailedException(Host, step, $"{what} (exit {r.ExitCode.ToString(CultureInfo.InvariantCulture)}){(detail.Length > 0 ? ": " + detail : "")}");
         }
     }
@@ -350,7 +350,8 @@ public sealed partial class HostPatcher(ITransport transport, TimeSpan commandTi
     private static string Tail(string text)
     {
         var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Where(l => !l.StartsWith("W: ", StringComparison.Ordinal)).TakeLast(3);
+            .Where(l => !l.StartsWith("W: ", StringComparison.Ordinal) && !l.StartsWith("debconf: ", StringComparison.Ordinal)
+                && !l.StartsWith("(Reading database", StringComparison.Ordinal)).TakeLast(4);
         var joined = string.Join(" | ", lines);
         return joined.Length <= 600 ? joined : joined[..600] + "…";
     }

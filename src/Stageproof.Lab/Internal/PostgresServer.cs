@@ -32,7 +32,7 @@ internal static class PostgresServer
             "# Stageproof lab: every loopback address, password required\nhost all all 127.0.0.0/8 scram-sha-256\n", ct).ConfigureAwait(false);
         await StartAsync(env, port, ct).ConfigureAwait(false);
         await using var conn = await OpenAdminAsync(env, port, ct).ConfigureAwait(false);
-        await ExecAsync(conn, $"CREATE ROLE {Role} LOGIN PASSWORD '{Password}'", ct).ConfigureAwait(false);
+        await ExecAsync(conn, $"CREATE ROLE {Role} LOGIN CREATEDB PASSWORD '{Password}'", ct).ConfigureAwait(false);
         await ExecAsync(conn, $"CREATE DATABASE {Database} OWNER {Role}", ct).ConfigureAwait(false);
     }
 

@@ -4,7 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
 
-namespace Stageproof.Testing;
+namespace Stageproof.Lab;
 
 /// <summary>The gauntlet's bad updates of acme-mail: each one a fault that <c>stageproof stage</c> must catch.</summary>
 public enum BadUpdate
