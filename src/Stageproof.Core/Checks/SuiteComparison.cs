@@ -29,7 +29,13 @@ public static class SuiteComparison
             {
                 case LoadCheck load when a.Load is { } afterRun && b.Load is { } baseRun:
                     var comparison = LoadStatistics.Compare(baseRun, afterRun, load.Compare);
-                    result.Add(new CheckComparison(a.Name, a.Type, a.Target, comparison.Regressed || (!a.Passed && b.Passed), comparison.Message, comparison));
+                    // A run mixes requests (login, then the calls): one of them several times slower can hide under the
+                    // others' distribution, so each request with enough samples on both sides is compared on its own too.
+                    var slower = PerRequest(baseRun, afterRun, load.Compare).Where(r => r.Comparison.Regressed).ToList();
+                    var loadRegressed = comparison.Regressed || slower.Count > 0 || (!a.Passed && b.Passed);
+                    var loadMessage = slower.Count == 0 ? comparison.Message
+                        : string.Join("; ", slower.Select(r => $"{r.Request}: {r.Comparison.Message}")) + $"; whole run: {comparison.Message}";
+                    result.Add(new CheckComparison(a.Name, a.Type, a.Target, loadRegressed, loadMessage, comparison));
                     break;
                 case LogsCheck logs when a.Measurements.TryGetValue("error_rate", out var afterRate) && b.Measurements.TryGetValue("error_rate", out var baseRate):
                     var (regressed, message) = LoadStatistics.CompareErrorRate(baseRate, afterRate, logs.MaxAddedErrorRate);
@@ -48,4 +54,27 @@ public static class SuiteComparison
         }
         return result;
     }
+
+    /// <summary>Requests with at least <see cref="MinSamplesPerRequest"/> samples before and after, each compared on its own.</summary>
+    public static IReadOnlyList<(string Request, LoadComparison Comparison)> PerRequest(LoadRun baseline, LoadRun after, LoadThresholds thresholds)
+    {
+        ArgumentNullException.ThrowIfNull(baseline);
+        ArgumentNullException.ThrowIfNull(after);
+        var before = baseline.Samples.GroupBy(s => s.Request, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
+        var groups = after.Samples.GroupBy(s => s.Request, StringComparer.Ordinal).ToList();
+        if (groups.Count < 2)
+        {
+            return [];
+        }
+        return groups
+            .Where(g => g.Count() >= MinSamplesPerRequest && before.TryGetValue(g.Key, out var b) && b.Count >= MinSamplesPerRequest)
+            .Select(g => (g.Key, LoadStatistics.Compare(
+                baseline with { Samples = before[g.Key] },
+                after with { Samples = g.ToList() },
+                thresholds)))
+            .OrderBy(r => r.Key, StringComparer.Ordinal)
+            .ToList();
+    }
+
+    public const int MinSamplesPerRequest = 30;
 }

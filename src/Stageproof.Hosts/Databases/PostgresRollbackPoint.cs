@@ -342,7 +342,9 @@ public sealed class PostgresRollbackPoint(string? binDirectory = null, TimeProvi
         {
             args.AddRange(["--create", "--exit-on-error", "--dbname=postgres", point.DumpPath]);
             await RunAsync(target, "pg_restore", args, env, cancellationToken).ConfigureAwait(false);
-            var digest = await FingerprintAsync(database, csb.ConnectionString, cancellationToken).ConfigureAwait(false);
+            // Connections pooled before the restore point at sessions it terminated: none of them may be reused.
+            NpgsqlConnection.ClearAllPools();
+            var digest = await FingerprintAsync(database, PostgresConnections.ForDatabase(csb, database), cancellationToken).ConfigureAwait(false);
             if (digest != point.SchemaDigest)
             {
                 throw new InfrastructureException(target,

@@ -49,4 +49,25 @@ public sealed class SuiteComparisonTests
         Assert.True(byName["logs"].Regressed);
         Assert.Contains("0.00% → 5.00%", byName["logs"].Message, StringComparison.Ordinal);
     }
+
+    /// <summary>Logins (slow, most of the samples) and searches (fast) mixed in one run.</summary>
+    private static LoadRun Mixed(double searchLatency)
+    {
+        var login = Enumerable.Range(0, 400).Select(i => new LoadSample(i, 50 + i % 20, true, "POST /login"));
+        var search = Enumerable.Range(0, 200).Select(i => new LoadSample(i, searchLatency + i % 5, true, "GET /search?q=${q}"));
+        return new LoadRun { Samples = login.Concat(search).ToList(), Elapsed = TimeSpan.FromSeconds(5) };
+    }
+
+    [Fact]
+    public void One_request_several_times_slower_is_a_regression_even_when_the_mixed_run_hides_it()
+    {
+        var baseline = Results(Result("load", "load", CheckStatus.Passed, Mixed(5)));
+        var after = Results(Result("load", "load", CheckStatus.Passed, Mixed(25)));
+
+        var load = Assert.Single(SuiteComparison.Compare(Suite, baseline, after));
+        Assert.False(load.Load!.Regressed, "the whole run's p95 is the logins' and barely moves");
+        Assert.True(load.Regressed);
+        Assert.StartsWith("GET /search?q=${q}: ", load.Message, StringComparison.Ordinal);
+        Assert.False(Assert.Single(SuiteComparison.Compare(Suite, baseline, Results(Result("load", "load", CheckStatus.Passed, Mixed(5))))).Regressed);
+    }
 }
