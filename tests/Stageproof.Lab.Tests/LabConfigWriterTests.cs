@@ -40,7 +40,12 @@ public sealed class LabConfigWriterTests : IDisposable
         Assert.Equal(Path.Combine(_dir, "secrets", "acme-mail.env"), login.Credentials.File);
         Assert.DoesNotContain("password-", yaml, StringComparison.Ordinal);
         Assert.Equal("login", Assert.IsType<LoadCheck>(suite.Find("mail-load")).Auth);
-        Assert.Equal("prod", Assert.IsType<SchemaCheck>(suite.Find("schema")).SameAs);
+        var schema = Assert.IsType<SchemaCheck>(suite.Find("schema"));
+        Assert.True(schema.MigrationsComplete);
+        Assert.Null(schema.SameAs);
+        Assert.Equal(["health", "login"], Assert.IsType<SoakCheck>(suite.Find("soak")).Checks);
+        Assert.Equal(32, Assert.IsType<LoadCheck>(suite.Find("login-load")).Clients);
+        Assert.Contains("/usr/share/acme-mail/defaults.conf", config.Drift.Track);
     }
 
     [Fact]
