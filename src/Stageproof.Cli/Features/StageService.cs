@@ -286,7 +286,7 @@ internal sealed class StageService(CliSession session)
                     },
                 };
                 Step(StageSteps.Rehearsal, StepStatus.Skipped, result.Rehearsal.Notes[0], rehearsalStart);
-                Step(StageSteps.Reapply, StepStatus.Skipped, "the change failed", DateTimeOffset.Now);
+                Step(StageSteps.Reapply, StepStatus.Skipped, "the change failed", session.Time.GetUtcNow());
                 return await FinishAsync(result, ct).ConfigureAwait(false);
             }
 
@@ -325,7 +325,7 @@ internal sealed class StageService(CliSession session)
                     : $"the rollback does not work, even with the database restored: {Problems(restoreRun, restoreSuite)}");
                 result = result with { Rehearsal = rehearsal, RollbackRuns = rollbacks };
                 Step(StageSteps.Rehearsal, StepStatus.Failed, restoreWorks ? "needed a database restore" : "rollback failed", rehearsalStart);
-                Step(StageSteps.Reapply, StepStatus.Skipped, "the rollback rehearsal failed; the environment stays rolled back", DateTimeOffset.Now);
+                Step(StageSteps.Reapply, StepStatus.Skipped, "the rollback rehearsal failed; the environment stays rolled back", session.Time.GetUtcNow());
                 return await FinishAsync(result, ct).ConfigureAwait(false);
             }
             Step(StageSteps.Rehearsal, StepStatus.Passed, "rolled back without a database restore; every host matches its manifest from before the change; the suite passes", rehearsalStart);
