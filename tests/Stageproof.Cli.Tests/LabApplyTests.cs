@@ -34,22 +34,9 @@ public class LabApplyTests(ApplyLabFixture lab) : IClassFixture<ApplyLabFixture>
 
     private Task<CliRun> Cli(params string[] args) => CliRun.InAsync(Dir, args);
 
-    private async Task<string> FreezeAsync(string name, string yaml)
-    {
-        var file = Path.Combine(Dir, name);
-        await File.WriteAllTextAsync(file, yaml);
-        var run = await Cli("--json", "patch", "freeze", file);
-        Assert.True(run.ExitCode == 0, run.ToString());
-        return run.Json.GetProperty("digest").GetString()!;
-    }
+    private Task<string> FreezeAsync(string name, string yaml) => LabCli.FreezeAsync(Dir, Path.Combine(Dir, name), yaml);
 
-    private async Task<string> OnHostAsync(string host, RemoteCommand command)
-    {
-        var config = ConfigLoader.Load(Path.Combine(Dir, "stageproof.yaml"));
-        await using var t = new TransportFactory(config.Ssh, HostKeyPolicy.Strict).Create(config.Host(host));
-        var r = await t.RunAsync(command, new CommandOptions { Timeout = TimeSpan.FromMinutes(2) });
-        return r.StandardOutput.Trim();
-    }
+    private Task<string> OnHostAsync(string host, RemoteCommand command) => LabCli.OnHostAsync(Dir, host, command);
 
     private Task<string> VersionOnAsync(string host) =>
         OnHostAsync(host, RemoteCommand.Exec("dpkg-query", "-W", "-f=${Version} ${db:Status-Abbrev}", "acme-mail"));

@@ -35,23 +35,10 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : ICla
 
     private Task<CliRun> Cli(params string[] args) => CliRun.InAsync(Dir, args);
 
-    private async Task<string> FreezeAsync(string id, string version)
-    {
-        var file = Path.Combine(Dir, id + ".yaml");
-        await File.WriteAllTextAsync(file, SetTemplate.Replace("ID", id, StringComparison.Ordinal).Replace("VERSION", version, StringComparison.Ordinal));
-        var run = await Cli("--json", "patch", "freeze", file);
-        Assert.True(run.ExitCode == 0, run.ToString());
-        return run.Json.GetProperty("digest").GetString()!;
-    }
+    private Task<string> FreezeAsync(string id, string version) => LabCli.FreezeAsync(Dir, Path.Combine(Dir, id + ".yaml"),
+        SetTemplate.Replace("ID", id, StringComparison.Ordinal).Replace("VERSION", version, StringComparison.Ordinal));
 
-    private async Task<string> OnHostAsync(string host, RemoteCommand command)
-    {
-        var config = ConfigLoader.Load(Path.Combine(Dir, "stageproof.yaml"));
-        await using var t = new TransportFactory(config.Ssh, HostKeyPolicy.Strict).Create(config.Host(host));
-        var r = await t.RunAsync(command, new CommandOptions { Timeout = TimeSpan.FromMinutes(3) });
-        Assert.True(r.Succeeded, $"{host}: {command}: {r.StandardError}");
-        return r.StandardOutput.Trim();
-    }
+    private Task<string> OnHostAsync(string host, RemoteCommand command) => LabCli.OnHostAsync(Dir, host, command);
 
     private Task<string> StagingVersionAsync() =>
         OnHostAsync("staging-app-1", RemoteCommand.Exec("dpkg-query", "-W", "-f=${Version}", "acme-mail"));

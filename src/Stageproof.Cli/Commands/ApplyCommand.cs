@@ -43,14 +43,8 @@ internal static class ApplyCommand
             var engine = await runs.EngineAsync(ct).ConfigureAwait(false);
             session.Ui.Errors.MarkupLine(Markup.Escape(
                 $"Applying {stored.Set.Id} ({stored.Digest[..12]}) to {environment.Name}: {string.Join(", ", targets.Select(t => t.Name))}"));
-            var run = await engine.ApplyAsync(new ApplyRequest
+            var run = await engine.ApplyAsync(runs.ApplyRequest(environment, stored, targets) with
             {
-                PatchSet = stored,
-                Environment = environment.Name,
-                Hosts = targets,
-                Databases = environment.Databases,
-                Rules = session.Config.Drift,
-                Actor = session.Actor,
                 Conffiles = parse.GetValue(conffiles),
                 AutoRollback = !parse.GetValue(noAutoRollback),
                 KeepGoing = parse.GetValue(keepGoing),
@@ -104,19 +98,10 @@ internal static class ApplyCommand
                 : points.FirstOrDefault(p => p.Status == RollbackPointStatus.Active)
                   ?? throw new InputException($"environment {environment.Name} has no active rollback point: nothing was applied there since the last rollback");
             var stored = await runs.PatchSetAsync(point.PatchDigest, ct).ConfigureAwait(false);
-            var targets = runs.Hosts(environment, parse.GetValue(hosts)).Where(h => point.Hosts.Any(p => p.Host == h.Name)).ToList();
             var engine = await runs.EngineAsync(ct).ConfigureAwait(false);
             session.Ui.Errors.MarkupLine(Markup.Escape($"Rolling {environment.Name} back to {point.Id} (before {point.PatchId}): {PatchRuns.DescribePoint(point)}"));
-            var run = await engine.RollbackAsync(new RollbackRequest
-            {
-                Point = point,
-                PatchSet = stored.Set,
-                Hosts = targets,
-                Databases = environment.Databases,
-                Rules = session.Config.Drift,
-                Actor = session.Actor,
-                Database = parse.GetValue(database),
-            }, runs.Progress(), ct).ConfigureAwait(false);
+            var run = await engine.RollbackAsync(runs.RollbackRequest(environment, point, stored.Set, parse.GetValue(database), parse.GetValue(hosts)),
+                runs.Progress(), ct).ConfigureAwait(false);
             runs.Render(run, point);
             return PatchRuns.ExitCode(run);
         }));

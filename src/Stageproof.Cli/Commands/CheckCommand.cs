@@ -108,7 +108,7 @@ internal static class CheckCommand
         return new CheckSuiteResult(env.Name, suite.Name, results, sw.Elapsed);
     }
 
-    private static string Badge(CheckStatus status) => status switch
+    internal static string Badge(CheckStatus status) => status switch
     {
         CheckStatus.Passed => "[green]PASS[/]",
         CheckStatus.Warned => "[yellow]WARN[/]",

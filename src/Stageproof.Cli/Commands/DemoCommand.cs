@@ -153,15 +153,7 @@ internal static class DemoCommand
         var staging = runs.Environment("staging");
         var stored = (await store.FindPatchSetAsync(frozen.Digest, ct).ConfigureAwait(false))!;
         var engine = await runs.EngineAsync(ct).ConfigureAwait(false);
-        var apply = await engine.ApplyAsync(new ApplyRequest
-        {
-            PatchSet = stored,
-            Environment = staging.Name,
-            Hosts = runs.Hosts(staging, null),
-            Databases = staging.Databases,
-            Rules = session.Config.Drift,
-            Actor = session.Actor,
-        }, runs.Progress(), ct).ConfigureAwait(false);
+        var apply = await engine.ApplyAsync(runs.ApplyRequest(staging, stored, runs.Hosts(staging, null)), runs.Progress(), ct).ConfigureAwait(false);
         var point = apply.RollbackPoint is { } id ? await store.FindRollbackPointAsync(id, ct).ConfigureAwait(false) : null;
         runs.Render(apply, point);
         if (!apply.Succeeded || point is null)
@@ -185,15 +177,7 @@ internal static class DemoCommand
         }
 
         Step(ui, 9, "Roll it back, and prove the host is as it was");
-        var rollback = await engine.RollbackAsync(new RollbackRequest
-        {
-            Point = point,
-            PatchSet = stored.Set,
-            Hosts = runs.Hosts(staging, null),
-            Databases = staging.Databases,
-            Rules = session.Config.Drift,
-            Actor = session.Actor,
-        }, runs.Progress(), ct).ConfigureAwait(false);
+        var rollback = await engine.RollbackAsync(runs.RollbackRequest(staging, point, stored.Set), runs.Progress(), ct).ConfigureAwait(false);
         runs.Render(rollback, null);
         var restored = rollback.Restores.Where(r => r.Restored).Select(r => r.Database).ToList();
         ui.Say(!rollback.Succeeded ? "The rollback left residue; see the table above."
@@ -248,15 +232,8 @@ internal static class DemoCommand
             var runs = new PatchRuns(session);
             var engine = await runs.EngineAsync(ct).ConfigureAwait(false);
             var staging = runs.Environment("staging");
-            var back = await engine.RollbackAsync(new RollbackRequest
-            {
-                Point = point,
-                PatchSet = (await store.FindPatchSetAsync(point.PatchDigest, ct).ConfigureAwait(false))!.Set,
-                Hosts = runs.Hosts(staging, null).Where(h => point.Hosts.Any(p => p.Host == h.Name)).ToList(),
-                Databases = staging.Databases,
-                Rules = session.Config.Drift,
-                Actor = session.Actor,
-            }, runs.Progress(), ct).ConfigureAwait(false);
+            var set = (await runs.PatchSetAsync(point.PatchDigest, ct).ConfigureAwait(false)).Set;
+            var back = await engine.RollbackAsync(runs.RollbackRequest(staging, point, set), runs.Progress(), ct).ConfigureAwait(false);
             ui.Say(back.Succeeded ? "Staging is back at acme-mail 1.0, as production is." : "Staging could not be returned to 1.0; see above.");
         }
         ui.Say($"Reports (open in any browser, no network needed): {goodHtml} (PASS) and {badHtml} (FAIL).");

@@ -45,6 +45,30 @@ internal sealed class PatchRuns(CliSession session)
             ?? throw new InputException($"no frozen patch set has a digest starting with {Core.Validation.Names.Show(digest)} (see 'stageproof patch list')");
     }
 
+    /// <summary>Applying a stored set to (some of) an environment's hosts, as this session's actor, with the configured rules.</summary>
+    public ApplyRequest ApplyRequest(EnvironmentConfig env, StoredPatchSet stored, IReadOnlyList<HostConfig> hosts) => new()
+    {
+        PatchSet = stored,
+        Environment = env.Name,
+        Hosts = hosts,
+        Databases = env.Databases,
+        Rules = session.Config.Drift,
+        Actor = session.Actor,
+    };
+
+    /// <summary>Returning the hosts of <paramref name="env"/> that the point covers (or the named ones among them) to it.</summary>
+    public RollbackRequest RollbackRequest(EnvironmentConfig env, RollbackPoint point, PatchSet set,
+        DatabaseRestoreMode database = DatabaseRestoreMode.Auto, IReadOnlyList<string>? only = null) => new()
+    {
+        Point = point,
+        PatchSet = set,
+        Hosts = Hosts(env, only).Where(h => point.Hosts.Any(p => p.Host == h.Name)).ToList(),
+        Databases = env.Databases,
+        Rules = session.Config.Drift,
+        Actor = session.Actor,
+        Database = database,
+    };
+
     public IProgress<string> Progress() => new SyncProgress(line => session.Ui.Errors.MarkupLine(Markup.Escape(line)));
 
     /// <summary>0 when every host ended as asked; 1 when any was rolled back instead, failed, or was not reached.</summary>

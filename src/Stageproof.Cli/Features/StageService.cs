@@ -110,7 +110,7 @@ internal sealed class StageService(CliSession session)
         }
         using var runner = new CheckSuiteRunner
         {
-            Progress = r => session.Ui.Human.MarkupLine($"    {Badge(r.Status)} {Markup.Escape(r.Name)} [grey]({Markup.Escape(r.Type)}, {Markup.Escape(r.Target)})[/] {Markup.Escape(r.Message)}"),
+            Progress = r => session.Ui.Human.MarkupLine($"    {CheckCommand.Badge(r.Status)} {Markup.Escape(r.Name)} [grey]({Markup.Escape(r.Type)}, {Markup.Escape(r.Target)})[/] {Markup.Escape(r.Message)}"),
         };
         try
         {
@@ -133,17 +133,8 @@ internal sealed class StageService(CliSession session)
             var applyStart = Start(StageSteps.Apply, "rollback point, then the patch set", clock);
             var markers = await runner.MarkLogsAsync(checkEnv, quick, transports, ct).ConfigureAwait(false);
             var engine = await runs.EngineAsync(ct).ConfigureAwait(false);
-            var applyRequest = new ApplyRequest
-            {
-                PatchSet = stored,
-                Environment = env.Name,
-                Hosts = checkEnv.Hosts,
-                Databases = env.Databases,
-                Rules = config.Drift,
-                Actor = session.Actor,
-                // A failed host is left as it failed long enough to gather evidence from it, then rolled back here.
-                AutoRollback = false,
-            };
+            // A failed host is left as it failed long enough to gather evidence from it, then rolled back here.
+            var applyRequest = runs.ApplyRequest(env, stored, checkEnv.Hosts) with { AutoRollback = false };
             var apply = await engine.ApplyAsync(applyRequest, runs.Progress(), ct).ConfigureAwait(false);
             _patchRuns.Add(apply);
             result = result with { ApplyRun = apply.Id, RollbackPoint = apply.RollbackPoint };
@@ -170,15 +161,7 @@ internal sealed class StageService(CliSession session)
                 Step(StageSteps.Apply, StepStatus.Failed, PatchEngine.Summary(apply), applyStart);
                 if (apply.RollbackPoint is { } failedPoint && await store.FindRollbackPointAsync(failedPoint, ct).ConfigureAwait(false) is { } pointToUndo)
                 {
-                    var undo = await engine.RollbackAsync(new RollbackRequest
-                    {
-                        Point = pointToUndo,
-                        PatchSet = set,
-                        Hosts = checkEnv.Hosts.Where(h => pointToUndo.Hosts.Any(p => p.Host == h.Name)).ToList(),
-                        Databases = env.Databases,
-                        Rules = config.Drift,
-                        Actor = session.Actor,
-                    }, runs.Progress(), ct).ConfigureAwait(false);
+                    var undo = await engine.RollbackAsync(runs.RollbackRequest(env, pointToUndo, set), runs.Progress(), ct).ConfigureAwait(false);
                     _patchRuns.Add(undo);
                     result = result with
                     {
@@ -256,16 +239,7 @@ internal sealed class StageService(CliSession session)
                 ? "the change failed: returning the environment to its rollback point"
                 : "roll back without restoring the database, verify; only if that fails, with it", clock);
             var rollbacks = new List<string>();
-            RollbackRequest Rollback(DatabaseRestoreMode mode) => new()
-            {
-                Point = point,
-                PatchSet = set,
-                Hosts = checkEnv.Hosts.Where(h => point.Hosts.Any(p => p.Host == h.Name)).ToList(),
-                Databases = env.Databases,
-                Rules = config.Drift,
-                Actor = session.Actor,
-                Database = mode,
-            };
+            RollbackRequest Rollback(DatabaseRestoreMode mode) => runs.RollbackRequest(env, point, set, mode);
             if (_reasons.Count > 0)
             {
                 var cleanup = await engine.RollbackAsync(Rollback(DatabaseRestoreMode.Auto), runs.Progress(), ct).ConfigureAwait(false);
@@ -427,7 +401,7 @@ internal sealed class StageService(CliSession session)
                 continue;
             }
             var before = (await store.FindManifestAsync(record.ManifestBefore, ct).ConfigureAwait(false))!.Manifest;
-            var rules = session.Config.Drift with { Track = [.. session.Config.Drift.Track, .. hostPoint.Files, .. hostPoint.AbsentFiles] };
+            var rules = PatchEngine.RollbackScope(session.Config.Drift, hostPoint);
             var host = hosts.First(h => h.Name == record.Host);
             var now = await collector.CollectAsync(host, transports[host.Name], rules, apply.Environment, ct).ConfigureAwait(false);
             await store.SaveManifestAsync(now, ct).ConfigureAwait(false);
@@ -511,12 +485,4 @@ internal sealed class StageService(CliSession session)
 
     private static string LoadLine(CheckSuiteResult r) => string.Concat(r.Results.Where(x => x.Load is not null).Select(x =>
         string.Create(CultureInfo.InvariantCulture, $"; {x.Name} on {x.Target}: {x.Load!.Requests} requests, p95 {x.Load.Latency.P95:0.0} ms, errors {x.Load.ErrorRate:0.0%}")));
-
-    private static string Badge(CheckStatus status) => status switch
-    {
-        CheckStatus.Passed => "[green]PASS[/]",
-        CheckStatus.Warned => "[yellow]WARN[/]",
-        CheckStatus.Failed => "[red]FAIL[/]",
-        _ => "[red]ERROR[/]",
-    };
 }

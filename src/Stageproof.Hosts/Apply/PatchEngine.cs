@@ -498,7 +498,7 @@ public sealed class PatchEngine(
     {
         var before = (await store.FindManifestAsync(hostPoint.ManifestBefore, ct).ConfigureAwait(false))?.Manifest
             ?? throw new InfrastructureException(host.Name, $"the manifest from before the change ({hostPoint.ManifestBefore[..12]}) is not in the state store");
-        var scope = rules with { Track = [.. rules.Track, .. hostPoint.Files, .. hostPoint.AbsentFiles] };
+        var scope = RollbackScope(rules, hostPoint);
         var after = await CollectAsync(host, transport, scope, environment, ct).ConfigureAwait(false);
         await store.SaveManifestAsync(after, ct).ConfigureAwait(false);
         return PatchScope.Residue(before, after, hostPoint);
@@ -509,6 +509,12 @@ public sealed class PatchEngine(
         var collector = new HostFactsCollector(time) { PendingUpgrades = false, Timeout = commandTimeout };
         return await collector.CollectAsync(host, transport, scope, environment, ct).ConfigureAwait(false);
     }
+
+    /// <summary>What a host is compared on against its manifest from before the change: the tracked config and every file the point saved or found absent.</summary>
+    public static DriftRules RollbackScope(DriftRules rules, HostPoint point) => rules with
+    {
+        Track = [.. rules.Track, .. point.Files, .. point.AbsentFiles],
+    };
 
     /// <summary>The tracked config, plus every file the set writes, plus the conffiles of the packages it changes.</summary>
     private static DriftRules Scope(DriftRules rules, PatchSet set, IReadOnlyList<string> conffiles) => rules with
