@@ -32,6 +32,11 @@ public sealed record LoadThresholds
     /// <summary>Bootstrap resamples (bounded to 100..20000).</summary>
     public int Resamples { get; init; } = 2000;
     public int Seed { get; init; } = 20261123;
+    /// <summary>
+    /// Latency regresses only when Mann–Whitney also says the whole distribution moved (p below this): on a busy
+    /// machine a few slow requests can stretch the p95 of one run while the bulk of the requests is unchanged.
+    /// </summary>
+    public double MaxShiftPValue { get; init; } = 0.01;
 }
 
 /// <summary>A baseline-versus-after comparison of two load runs, with its reasons.</summary>
@@ -175,8 +180,8 @@ public static class LoadStatistics
 
     /// <summary>
     /// Compares an after-change load run with its baseline. Latency regresses when the p95 ratio exceeds
-    /// <see cref="LoadThresholds.MaxP95Ratio"/> and the bootstrap interval's lower end is above 1 (the slowdown is
-    /// not noise); errors regress when the error rate grew by more than <see cref="LoadThresholds.MaxAddedErrorRate"/>.
+    /// <see cref="LoadThresholds.MaxP95Ratio"/>, the bootstrap interval's lower end is above 1 and Mann–Whitney finds
+    /// the distribution shifted (p below <see cref="LoadThresholds.MaxShiftPValue"/>): the slowdown is not noise; errors regress when the error rate grew by more than <see cref="LoadThresholds.MaxAddedErrorRate"/>.
     /// </summary>
     public static LoadComparison Compare(LoadRun baseline, LoadRun after, LoadThresholds thresholds)
     {
@@ -209,7 +214,7 @@ public static class LoadStatistics
         }
         var (ratio, low, high) = BootstrapP95Ratio(b, a, thresholds.Resamples, thresholds.Confidence, thresholds.Seed);
         var (u, p) = MannWhitney(b, a);
-        var latencyRegressed = ratio > thresholds.MaxP95Ratio && low > 1.0;
+        var latencyRegressed = ratio > thresholds.MaxP95Ratio && low > 1.0 && p < thresholds.MaxShiftPValue;
         var reasons = new List<string>();
         var baseSummary = LatencySummary.Of(b);
         var afterSummary = LatencySummary.Of(a);
