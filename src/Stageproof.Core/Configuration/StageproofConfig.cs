@@ -12,6 +12,8 @@ public sealed record StageproofConfig
     public SshSettings Ssh { get; init; } = new();
     /// <summary>Check suites by name, typed and validated.</summary>
     public IReadOnlyDictionary<string, Checks.CheckSuite> Checks { get; init; } = new Dictionary<string, Checks.CheckSuite>();
+    /// <summary>Stages, their gates and rollout policies, and the emergency lane.</summary>
+    public Lifecycle.LifecycleConfig Lifecycle { get; init; } = new();
 
     /// <summary>The check suite an environment names; an environment without one has an empty suite.</summary>
     public Checks.CheckSuite SuiteOf(string environment) =>

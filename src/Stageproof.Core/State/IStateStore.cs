@@ -53,4 +53,36 @@ public interface IStateStore : IAuditLog, IAsyncDisposable
 
     /// <summary>Stage results, newest first, filtered by patch digest and/or environment.</summary>
     Task<IReadOnlyList<Stage.StageResult>> ListStageResultsAsync(string? patchDigest = null, string? environment = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Adds or replaces a user.</summary>
+    Task SaveUserAsync(Lifecycle.User user, CancellationToken cancellationToken = default);
+
+    /// <summary>Removes a user; false when there was none by that name.</summary>
+    Task<bool> DeleteUserAsync(string name, CancellationToken cancellationToken = default);
+
+    /// <summary>Every user, by name.</summary>
+    Task<IReadOnlyList<Lifecycle.User>> ListUsersAsync(CancellationToken cancellationToken = default);
+
+    Task SaveApprovalAsync(Lifecycle.Approval approval, CancellationToken cancellationToken = default);
+
+    /// <summary>Approvals, oldest first, filtered by patch digest and/or environment.</summary>
+    Task<IReadOnlyList<Lifecycle.Approval>> ListApprovalsAsync(string? patchDigest = null, string? environment = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Writes (or rewrites) a rollout: called before each of its steps.</summary>
+    Task SaveRolloutAsync(Rollouts.Rollout rollout, CancellationToken cancellationToken = default);
+
+    /// <summary>Finds a rollout by id or unique id prefix; throws <see cref="InputException"/> when ambiguous.</summary>
+    Task<Rollouts.Rollout?> FindRolloutAsync(string idOrPrefix, CancellationToken cancellationToken = default);
+
+    /// <summary>Rollouts, newest first, of one environment or of all.</summary>
+    Task<IReadOnlyList<Rollouts.Rollout>> ListRolloutsAsync(string? environment = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Takes the environment's rollout lock atomically. Returns null when taken; otherwise the current holder,
+    /// untouched. With <paramref name="replacing"/>, takes it only from that holder (a stale lock, or a resume).</summary>
+    Task<Rollouts.RolloutLock?> TryLockRolloutAsync(Rollouts.RolloutLock wanted, Rollouts.RolloutLock? replacing = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Releases the environment's lock if <paramref name="rolloutId"/> holds it.</summary>
+    Task ReleaseRolloutLockAsync(string environment, string rolloutId, CancellationToken cancellationToken = default);
+
+    Task<Rollouts.RolloutLock?> FindRolloutLockAsync(string environment, CancellationToken cancellationToken = default);
 }
