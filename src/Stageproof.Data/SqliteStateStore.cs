@@ -3,8 +3,10 @@ using Dapper;
 using Microsoft.Data.Sqlite;
 using Stageproof.Core;
 using Stageproof.Core.Audit;
+using Stageproof.Core.Lifecycle;
 using Stageproof.Core.Manifests;
 using Stageproof.Core.Patches;
+using Stageproof.Core.Rollouts;
 using Stageproof.Core.Stage;
 using Stageproof.Core.State;
 using Stageproof.Data.Internal;
@@ -509,6 +511,255 @@ public sealed class SqliteStateStore : IStateStore
             """,
             new { patchDigest, environment }, cancellationToken);
 
+    // ---- users and approvals ----
+
+    public async Task SaveUserAsync(User user, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(user);
+        ArgumentException.ThrowIfNullOrWhiteSpace(user.Name, nameof(user));
+        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            await connection.ExecuteAsync(new CommandDefinition(
+                """
+                INSERT INTO users (name, role, json) VALUES (@name, @role, @json)
+                ON CONFLICT (name) DO UPDATE SET role = excluded.role, json = excluded.json
+                """,
+                new
+                {
+                    name = user.Name,
+                    role = user.Role.ToString(),
+                    json = JsonSerializer.Serialize(user, PatchSetFreezer.JsonOptions),
+                },
+                cancellationToken: cancellationToken)).ConfigureAwait(false);
+        }
+    }
+
+    public async Task<bool> DeleteUserAsync(string name, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var deleted = await connection.ExecuteAsync(new CommandDefinition(
+                "DELETE FROM users WHERE name = @name", new { name }, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            return deleted > 0;
+        }
+    }
+
+    public Task<IReadOnlyList<User>> ListUsersAsync(CancellationToken cancellationToken = default) =>
+        QueryDocumentsAsync<User>("SELECT json FROM users ORDER BY name", new { }, cancellationToken);
+
+    public async Task SaveApprovalAsync(Approval approval, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(approval);
+        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            await connection.ExecuteAsync(new CommandDefinition(
+                """
+                INSERT INTO approvals (id, patch_digest, environment, approver, at, json)
+                VALUES (@id, @digest, @environment, @approver, @at, @json)
+                ON CONFLICT (id) DO UPDATE SET json = excluded.json
+                """,
+                new
+                {
+                    id = approval.Id,
+                    digest = approval.PatchDigest,
+                    environment = approval.Environment,
+                    approver = approval.Approver,
+                    at = AuditChain.FormatTime(approval.At),
+                    json = JsonSerializer.Serialize(approval, PatchSetFreezer.JsonOptions),
+                },
+                cancellationToken: cancellationToken)).ConfigureAwait(false);
+        }
+    }
+
+    public Task<IReadOnlyList<Approval>> ListApprovalsAsync(string? patchDigest = null, string? environment = null, CancellationToken cancellationToken = default) =>
+        QueryDocumentsAsync<Approval>(
+            """
+            SELECT json FROM approvals
+            WHERE (@patchDigest IS NULL OR patch_digest = @patchDigest) AND (@environment IS NULL OR environment = @environment)
+            ORDER BY at, rowid
+            """,
+            new { patchDigest, environment }, cancellationToken);
+
+    // ---- rollouts ----
+
+    public async Task SaveRolloutAsync(Rollout rollout, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(rollout);
+        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            await connection.ExecuteAsync(new CommandDefinition(
+                """
+                INSERT INTO rollouts (id, environment, patch_digest, status, created_at, json)
+                VALUES (@id, @environment, @digest, @status, @createdAt, @json)
+                ON CONFLICT (id) DO UPDATE SET status = excluded.status, json = excluded.json
+                """,
+                new
+                {
+                    id = rollout.Id,
+                    environment = rollout.Environment,
+                    digest = rollout.PatchDigest,
+                    status = rollout.Status.ToString(),
+                    createdAt = AuditChain.FormatTime(rollout.CreatedAt),
+                    json = JsonSerializer.Serialize(rollout, PatchSetFreezer.JsonOptions),
+                },
+                cancellationToken: cancellationToken)).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The rollout with exactly this id, else the only one whose id starts with it.</summary>
+    public async Task<Rollout?> FindRolloutAsync(string idOrPrefix, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(idOrPrefix);
+        var prefix = idOrPrefix.Trim();
+        if (prefix.Length == 0)
+        {
+            return null;
+        }
+        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var matches = (await connection.QueryAsync<RolloutRow>(new CommandDefinition(
+                """
+                SELECT id AS Id, environment AS Environment, created_at AS CreatedAt, json AS Json
+                FROM rollouts WHERE substr(id, 1, length(@prefix)) = @prefix
+                ORDER BY created_at, id
+                """,
+                new { prefix },
+                cancellationToken: cancellationToken)).ConfigureAwait(false)).ToList();
+            if (matches.Count > 1 && matches.Find(m => m.Id == prefix) is { } exact)
+            {
+                matches = [exact];
+            }
+            if (matches.Count > 1)
+            {
+                const int shown = 10;
+                var names = matches.Take(shown).Select(m => $"{m.Id} ({m.Environment}, {m.CreatedAt})");
+                var more = matches.Count > shown ? $" and {matches.Count - shown} more" : "";
+                throw new InputException($"rollout id prefix '{idOrPrefix}' is ambiguous: it matches {string.Join(", ", names)}{more}");
+            }
+            return matches.Count == 0 ? null : Deserialize<Rollout>(matches[0].Json);
+        }
+    }
+
+    public Task<IReadOnlyList<Rollout>> ListRolloutsAsync(string? environment = null, CancellationToken cancellationToken = default) =>
+        QueryDocumentsAsync<Rollout>(
+            "SELECT json FROM rollouts WHERE @environment IS NULL OR environment = @environment ORDER BY created_at DESC, id DESC",
+            new { environment }, cancellationToken);
+
+    // ---- rollout locks ----
+
+    /// <summary>
+    /// One IMMEDIATE transaction: the write lock is taken before the row is read or written, so of two processes
+    /// racing for the same environment exactly one inserts (or replaces) the row and the other reads the winner.
+    /// </summary>
+    public async Task<RolloutLock?> TryLockRolloutAsync(RolloutLock wanted, RolloutLock? replacing = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(wanted);
+        if (replacing is not null && replacing.Environment != wanted.Environment)
+        {
+            throw new ArgumentException(
+                $"the lock to replace is {replacing.Environment}'s, not {wanted.Environment}'s", nameof(replacing));
+        }
+        var row = new
+        {
+            environment = wanted.Environment,
+            rolloutId = wanted.RolloutId,
+            processId = wanted.ProcessId,
+            machine = wanted.Machine,
+            acquiredAt = AuditChain.FormatTime(wanted.AcquiredAt),
+        };
+        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            using var transaction = connection.BeginTransaction(deferred: false);
+            var changed = 0;
+            if (replacing is not null)
+            {
+                changed = await connection.ExecuteAsync(new CommandDefinition(
+                    """
+                    UPDATE rollout_locks
+                    SET rollout_id = @rolloutId, process_id = @processId, machine = @machine, acquired_at = @acquiredAt
+                    WHERE environment = @environment AND rollout_id = @oldRolloutId AND process_id = @oldProcessId
+                      AND machine = @oldMachine AND acquired_at = @oldAcquiredAt
+                    """,
+                    new
+                    {
+                        row.environment,
+                        row.rolloutId,
+                        row.processId,
+                        row.machine,
+                        row.acquiredAt,
+                        oldRolloutId = replacing.RolloutId,
+                        oldProcessId = replacing.ProcessId,
+                        oldMachine = replacing.Machine,
+                        oldAcquiredAt = AuditChain.FormatTime(replacing.AcquiredAt),
+                    },
+                    transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            }
+            if (changed == 0)
+            {
+                // Without a holder to replace, or when that holder has released it since: take it only if free.
+                changed = await connection.ExecuteAsync(new CommandDefinition(
+                    """
+                    INSERT INTO rollout_locks (environment, rollout_id, process_id, machine, acquired_at)
+                    VALUES (@environment, @rolloutId, @processId, @machine, @acquiredAt)
+                    ON CONFLICT (environment) DO NOTHING
+                    """,
+                    row, transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            }
+            var holder = changed > 0 ? null : await ReadLockAsync(connection, transaction, wanted.Environment, cancellationToken).ConfigureAwait(false);
+            transaction.Commit();
+            return holder;
+        }
+    }
+
+    public async Task ReleaseRolloutLockAsync(string environment, string rolloutId, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(environment);
+        ArgumentNullException.ThrowIfNull(rolloutId);
+        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            await connection.ExecuteAsync(new CommandDefinition(
+                "DELETE FROM rollout_locks WHERE environment = @environment AND rollout_id = @rolloutId",
+                new { environment, rolloutId }, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        }
+    }
+
+    public async Task<RolloutLock?> FindRolloutLockAsync(string environment, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(environment);
+        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            return await ReadLockAsync(connection, null, environment, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task<RolloutLock?> ReadLockAsync(SqliteConnection connection, SqliteTransaction? transaction, string environment,
+        CancellationToken cancellationToken)
+    {
+        var row = await connection.QuerySingleOrDefaultAsync<LockRow>(new CommandDefinition(
+            """
+            SELECT environment AS Environment, rollout_id AS RolloutId, process_id AS ProcessId, machine AS Machine, acquired_at AS AcquiredAt
+            FROM rollout_locks WHERE environment = @environment
+            """,
+            new { environment }, transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return row is null ? null : new RolloutLock
+        {
+            Environment = row.Environment,
+            RolloutId = row.RolloutId,
+            ProcessId = checked((int)row.ProcessId),
+            Machine = row.Machine,
+            AcquiredAt = AuditChain.ParseTime(row.AcquiredAt),
+        };
+    }
+
     private async Task<IReadOnlyList<T>> QueryDocumentsAsync<T>(string sql, object parameters, CancellationToken cancellationToken)
     {
         var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
@@ -516,10 +767,13 @@ public sealed class SqliteStateStore : IStateStore
         {
             var rows = await connection.QueryAsync<string>(new CommandDefinition(sql, parameters, cancellationToken: cancellationToken))
                 .ConfigureAwait(false);
-            return rows.Select(json => JsonSerializer.Deserialize<T>(json, PatchSetFreezer.JsonOptions)
-                ?? throw new InputException($"{DatabasePath}: an empty {typeof(T).Name} record")).ToList();
+            return rows.Select(Deserialize<T>).ToList();
         }
     }
+
+    private T Deserialize<T>(string json) =>
+        JsonSerializer.Deserialize<T>(json, PatchSetFreezer.JsonOptions)
+            ?? throw new InputException($"{DatabasePath}: an empty {typeof(T).Name} record");
 
     private static DateTimeOffset ParseStoredTime(string text)
     {
@@ -550,6 +804,23 @@ public sealed class SqliteStateStore : IStateStore
         public string Title { get; set; } = "";
         public string FrozenAt { get; set; } = "";
         public string Json { get; set; } = "";
+    }
+
+    private sealed class RolloutRow
+    {
+        public string Id { get; set; } = "";
+        public string Environment { get; set; } = "";
+        public string CreatedAt { get; set; } = "";
+        public string Json { get; set; } = "";
+    }
+
+    private sealed class LockRow
+    {
+        public string Environment { get; set; } = "";
+        public string RolloutId { get; set; } = "";
+        public long ProcessId { get; set; }
+        public string Machine { get; set; } = "";
+        public string AcquiredAt { get; set; } = "";
     }
 
     private sealed class LastEventRow

@@ -217,6 +217,7 @@ public sealed partial class LabManager(LabOptions options)
         }
         var store = new StateStore(Directory, state);
         var env = NewEnv(destination, octet, source);
+        env.ClonedFrom = source;
         var pairs = new List<(HostState From, HostState To)>();
         var n = 11;
         foreach (var fromName in src.Hosts)
@@ -379,7 +380,7 @@ public sealed partial class LabManager(LabOptions options)
 
     private EnvState NewEnv(string name, int octet, string? mirrorOf) => new()
     {
-        Name = name, Octet = octet, MirrorOf = mirrorOf, DatabaseAddress = Address(octet, 5),
+        Name = name, Octet = octet, MirrorOf = mirrorOf, CreatedUtc = DateTimeOffset.UtcNow, DatabaseAddress = Address(octet, 5),
         DataDir = Path.Combine(Directory, "db", name), SocketDir = Path.Combine(Directory, "db", name + ".sock"),
     };
 

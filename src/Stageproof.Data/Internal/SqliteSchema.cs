@@ -88,6 +88,41 @@ internal static class SqliteSchema
         );
         CREATE INDEX stage_results_patch ON stage_results (patch_digest, environment, started_at);
         """,
+        // 5: users, approvals, rollouts (JSON documents rewritten before every step) and each environment's rollout lock.
+        """
+        CREATE TABLE users (
+            name TEXT PRIMARY KEY,
+            role TEXT NOT NULL,
+            json TEXT NOT NULL
+        );
+        CREATE TABLE approvals (
+            id           TEXT PRIMARY KEY,
+            patch_digest TEXT NOT NULL,
+            environment  TEXT NOT NULL,
+            approver     TEXT NOT NULL,
+            at           TEXT NOT NULL,
+            json         TEXT NOT NULL
+        );
+        CREATE INDEX approvals_patch ON approvals (patch_digest, environment, at);
+        CREATE INDEX approvals_environment ON approvals (environment, at);
+        CREATE TABLE rollouts (
+            id           TEXT PRIMARY KEY,
+            environment  TEXT NOT NULL,
+            patch_digest TEXT NOT NULL,
+            status       TEXT NOT NULL,
+            created_at   TEXT NOT NULL,
+            json         TEXT NOT NULL
+        );
+        CREATE INDEX rollouts_environment ON rollouts (environment, created_at);
+        CREATE INDEX rollouts_created ON rollouts (created_at);
+        CREATE TABLE rollout_locks (
+            environment TEXT PRIMARY KEY,
+            rollout_id  TEXT NOT NULL,
+            process_id  INTEGER NOT NULL,
+            machine     TEXT NOT NULL,
+            acquired_at TEXT NOT NULL
+        );
+        """,
     ];
 
     public static int LatestVersion => Migrations.Count;

@@ -60,8 +60,36 @@ internal static class LabConfigWriter
         sb.Append("    - { name: log-errors, type: logs, file: /var/log/acme-mail/acme-mail.log, fail: [\" ERROR \", \" FATAL \"], warn: [\" WARN \"] }\n");
         // The stage gate's soak window: the service must keep answering for half a minute after the change.
         sb.Append("    - { name: soak, type: soak, checks: [health, login], duration: 30s, interval: 3s }\n");
+        RenderLifecycle(sb, state);
         return sb.ToString();
     }
+
+    /// <summary>The promotion lane qa → staging → prod over the standard environments the lab has (clones are never
+    /// stages); prod needs one approval from an operator or admin and rolls out canary-first.</summary>
+    private static void RenderLifecycle(StringBuilder sb, LabState state)
+    {
+        var stages = LifecycleStages.Where(s => state.Environments.Any(e => e.Name == s && e.ClonedFrom is null)).ToList();
+        if (stages.Count == 0)
+        {
+            return;
+        }
+        sb.Append("# Promotion lane: a patch passes qa, then staging, then reaches prod with one approval, canary first; clones are never stages.\n");
+        sb.Append("lifecycle:\n  stages:\n");
+        foreach (var stage in stages)
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"    - environment: {stage}\n");
+            if (stage == "prod")
+            {
+                sb.Append("      approvals: 1\n");
+                sb.Append("      roles: [operator, admin]\n");
+                sb.Append("      rollout: { canary: 1, batch: 50%, max_failures: 0, pause: 0s, settle: 5s, checks: [health, listening, service, login, log-errors], rollback: all }\n");
+            }
+        }
+        sb.Append("  emergency:\n    max_clone_age: 24h\n");
+    }
+
+    /// <summary>The lab's standard environments in promotion order.</summary>
+    private static readonly string[] LifecycleStages = ["qa", "staging", "prod"];
 
     /// <summary>The acme-mail accounts' secrets file, relative to the lab directory (and so to its stageproof.yaml).</summary>
     public const string SecretsRelativePath = "secrets/acme-mail.env";

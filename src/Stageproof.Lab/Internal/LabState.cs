@@ -68,6 +68,11 @@ internal sealed class EnvState
     public string Name { get; set; } = "";
     public int Octet { get; set; }
     public string? MirrorOf { get; set; }
+    /// <summary>The environment this one was cloned from by <c>lab clone</c>; null for the standard ones (and for
+    /// clones recorded by a lab.json older than this field).</summary>
+    public string? ClonedFrom { get; set; }
+    /// <summary>When the lab created the environment; default (0001-01-01) in a lab.json older than this field.</summary>
+    public DateTimeOffset CreatedUtc { get; set; }
     public List<string> Hosts { get; set; } = [];
     public string DatabaseAddress { get; set; } = "";
     public string DataDir { get; set; } = "";
