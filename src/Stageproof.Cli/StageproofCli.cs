@@ -24,6 +24,10 @@ public static class StageproofCli
         root.Subcommands.Add(ApplyCommand.CreateApply(verbs));
         root.Subcommands.Add(ApplyCommand.CreateRollback(verbs));
         root.Subcommands.Add(StageCommand.Create(verbs));
+        root.Subcommands.Add(PromoteCommand.CreatePromote(verbs));
+        root.Subcommands.Add(PromoteCommand.CreateApprove(verbs));
+        root.Subcommands.Add(RolloutCommand.Create(verbs));
+        root.Subcommands.Add(UserCommand.Create(verbs));
         root.Subcommands.Add(AuditCommand.Create(verbs));
         root.Subcommands.Add(LabCommand.Create(verbs));
         root.Subcommands.Add(DemoCommand.Create(verbs));

@@ -34,3 +34,11 @@ public class InfrastructureException(string host, string message, Exception? inn
 
 /// <summary>The host presented a key that is unknown or differs from the recorded one.</summary>
 public sealed class HostKeyException(string host, string message) : InfrastructureException(host, message);
+
+/// <summary>A rule refused the action (no evidence, no approval, a held lock, a role): exit code 1, nothing changed.
+/// The message names the rule.</summary>
+public sealed class RefusedException(string rule, string message)
+    : StageproofException($"refused by rule {rule}: {message}", ExitCodes.Finding)
+{
+    public string Rule { get; } = rule;
+}

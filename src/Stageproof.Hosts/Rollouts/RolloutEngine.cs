@@ -32,13 +32,6 @@ public sealed record RolloutTarget
     public IReadOnlyList<HostConfig> MirrorHosts { get; init; } = [];
 }
 
-/// <summary>Raised when a rule refuses an action (a held lock, a finished rollout): exit code 1, nothing changed.</summary>
-public sealed class RolloutRefusedException(string rule, string message)
-    : StageproofException($"refused by rule {rule}: {message}", ExitCodes.Finding)
-{
-    public string Rule { get; } = rule;
-}
-
 /// <summary>
 /// Walks a patch set through an environment: canary, then batches, each patched behind its rollback point and then
 /// checked; a batch that fails more than the policy tolerates is rolled back (and, by policy, everything before it);
@@ -82,7 +75,7 @@ public sealed class RolloutEngine(
         ArgumentNullException.ThrowIfNull(rollout);
         if (rollout.Finished)
         {
-            throw new RolloutRefusedException("rollout-finished", $"rollout {rollout.Id} already ended: {Describe(rollout.Status)}");
+            throw new RefusedException("rollout-finished", $"rollout {rollout.Id} already ended: {Describe(rollout.Status)}");
         }
         await LockAsync(rollout, ct).ConfigureAwait(false);
         try
@@ -122,14 +115,14 @@ public sealed class RolloutEngine(
         }
         if (!await IsStaleAsync(holder, ct).ConfigureAwait(false))
         {
-            throw new RolloutRefusedException(LockRule,
+            throw new RefusedException(LockRule,
                 $"rollout {holder.RolloutId} is running on {rollout.Environment} (process {holder.ProcessId.ToString(CultureInfo.InvariantCulture)} on {holder.Machine} since {holder.AcquiredAt:u}); " +
                 "one rollout per environment at a time");
         }
         var again = await store.TryLockRolloutAsync(wanted, holder, ct).ConfigureAwait(false);
         if (again is not null)
         {
-            throw new RolloutRefusedException(LockRule, $"rollout {again.RolloutId} took {rollout.Environment}'s lock first");
+            throw new RefusedException(LockRule, $"rollout {again.RolloutId} took {rollout.Environment}'s lock first");
         }
         await AuditAsync(rollout, "rollout.lock-stale", rollout.Environment,
             $"took over the lock of rollout {holder.RolloutId} (process {holder.ProcessId.ToString(CultureInfo.InvariantCulture)} on {holder.Machine} is gone)", ct).ConfigureAwait(false);
@@ -166,7 +159,7 @@ public sealed class RolloutEngine(
                 {
                     rollout = rollout.WithHost(host, RolloutHostState.Applying, null, time.GetUtcNow());
                 }
-                await store.SaveRolloutAsync(rollout, ct).ConfigureAwait(false);
+                rollout = await SaveAsync(rollout, ct).ConfigureAwait(false);
             }
             if (batch.State == BatchState.Applying)
             {
@@ -175,7 +168,7 @@ public sealed class RolloutEngine(
                 batch = rollout.Batches.First(b => b.Index == planned.Index);
                 batch = batch with { State = BatchState.Checking };
                 rollout = rollout.WithBatch(batch);
-                await store.SaveRolloutAsync(rollout, ct).ConfigureAwait(false);
+                rollout = await SaveAsync(rollout, ct).ConfigureAwait(false);
             }
             if (batch.State == BatchState.Checking)
             {
@@ -204,7 +197,7 @@ public sealed class RolloutEngine(
             rollout = await CompareWithStagingAsync(rollout, target, Say, ct).ConfigureAwait(false);
         }
         rollout = rollout with { FinishedAt = time.GetUtcNow(), UpdatedAt = time.GetUtcNow() };
-        await store.SaveRolloutAsync(rollout, ct).ConfigureAwait(false);
+        rollout = await SaveAsync(rollout, ct).ConfigureAwait(false);
         await AuditAsync(rollout, "rollout.finish", rollout.Environment, $"{rollout.Id}: {Describe(rollout.Status)}; {Where(rollout)}" +
             (rollout.Message is null ? "" : "; " + rollout.Message), ct).ConfigureAwait(false);
         Say($"{rollout.Id}: {Describe(rollout.Status)}");
@@ -254,7 +247,7 @@ public sealed class RolloutEngine(
                     break;
             }
         }
-        await store.SaveRolloutAsync(rollout, ct).ConfigureAwait(false);
+        rollout = await SaveAsync(rollout, ct).ConfigureAwait(false);
         if (pending.Count == 0)
         {
             return rollout;
@@ -286,7 +279,7 @@ public sealed class RolloutEngine(
                 _ => Failed(rollout, record.Host, RolloutHostState.NeedsAttention, "apply failed: " + record.Message),
             };
         }
-        await store.SaveRolloutAsync(rollout, ct).ConfigureAwait(false);
+        rollout = await SaveAsync(rollout, ct).ConfigureAwait(false);
         await AuditAsync(rollout, "rollout.batch", $"{rollout.Environment}/{batch.Name}",
             $"{rollout.Id}: apply {apply.Id}: {PatchEngine.Summary(apply)}", ct).ConfigureAwait(false);
         return rollout;
@@ -389,7 +382,7 @@ public sealed class RolloutEngine(
         {
             rollout = rollout with { Message = $"{batch.Name} failed: {rollout.Failures.ToString(CultureInfo.InvariantCulture)} failed host(s), at most {rollout.Policy.MaxFailures.ToString(CultureInfo.InvariantCulture)} tolerated" };
         }
-        await store.SaveRolloutAsync(rollout, ct).ConfigureAwait(false);
+        rollout = await SaveAsync(rollout, ct).ConfigureAwait(false);
         await AuditAsync(rollout, "rollout.checks", $"{rollout.Environment}/{batch.Name}",
             $"{rollout.Id}: {(failed ? "FAILED" : failedInBatch ? "passed within max_failures" : "passed")}; " +
             $"{lines.Count(l => l.StartsWith("PASS", StringComparison.Ordinal)).ToString(CultureInfo.InvariantCulture)} of {lines.Count.ToString(CultureInfo.InvariantCulture)} check result(s) passed", ct).ConfigureAwait(false);
@@ -420,7 +413,7 @@ public sealed class RolloutEngine(
                 rollout = rollout.WithHost(host, RolloutHostState.Untouched, "never touched: the rollout stopped before this batch", time.GetUtcNow());
             }
         }
-        await store.SaveRolloutAsync(rollout, ct).ConfigureAwait(false);
+        rollout = await SaveAsync(rollout, ct).ConfigureAwait(false);
         say($"rolling back {toRollBack.Count.ToString(CultureInfo.InvariantCulture)} host(s): {string.Join(", ", toRollBack)}");
 
         // Newest point first, so the first batch's point (the one with the database dumps) is restored last.
@@ -468,7 +461,6 @@ public sealed class RolloutEngine(
                     Actor = rollout.Actor,
                     Database = DatabaseRestoreMode.Auto,
                 }, null, ct).ConfigureAwait(false);
-                batch.RollbackRuns.Append(back.Id);
                 rollout = rollout.WithBatch(rollout.Batches.First(b => b.Index == batch.Index) is var current
                     ? current with { RollbackRuns = [.. current.RollbackRuns, back.Id], State = current.State == BatchState.Failed ? BatchState.RolledBack : current.State == BatchState.Passed ? BatchState.RolledBack : current.State }
                     : batch);
@@ -481,7 +473,7 @@ public sealed class RolloutEngine(
                         time.GetUtcNow());
                     say($"{record.Host}: {PatchEngine.Status(record.Status)}");
                 }
-                await store.SaveRolloutAsync(rollout, ct).ConfigureAwait(false);
+                rollout = await SaveAsync(rollout, ct).ConfigureAwait(false);
                 await AuditAsync(rollout, "rollout.rollback", $"{rollout.Environment}/{batch.Name}", $"{rollout.Id}: rollback {back.Id} to {point.Id}: {PatchEngine.Summary(back)}", ct).ConfigureAwait(false);
             }
         }
@@ -541,6 +533,17 @@ public sealed class RolloutEngine(
             Status = drift.Count == 0 ? RolloutStatus.Succeeded : RolloutStatus.NeedsAttention,
             Message = drift.Count == 0 ? null : $"patched, but {drift.Count.ToString(CultureInfo.InvariantCulture)} difference(s) from {target.MirrorEnvironment} on the patched scope",
         };
+    }
+
+    /// <summary>Writes the rollout, keeping an abort that <c>rollout abort</c> stored meanwhile.</summary>
+    private async Task<Rollout> SaveAsync(Rollout rollout, CancellationToken ct)
+    {
+        if (rollout.AbortRequestedBy is null && (await store.FindRolloutAsync(rollout.Id, ct).ConfigureAwait(false))?.AbortRequestedBy is { } by)
+        {
+            rollout = rollout with { AbortRequestedBy = by };
+        }
+        await store.SaveRolloutAsync(rollout, ct).ConfigureAwait(false);
+        return rollout;
     }
 
     private async Task<Rollout?> AbortRequestedAsync(Rollout rollout, CancellationToken ct)

@@ -1,0 +1,210 @@
+using Spectre.Console;
+using Stageproof.Cli.Infrastructure;
+using Stageproof.Core;
+using Stageproof.Core.Checks;
+using Stageproof.Core.Lifecycle;
+using Stageproof.Core.Patches;
+using Stageproof.Core.Rollouts;
+using Stageproof.Hosts.Checks;
+using Stageproof.Hosts.Rollouts;
+using Stageproof.Lab;
+
+namespace Stageproof.Cli.Features;
+
+/// <summary>What promote asks of the gate beyond the set and the target.</summary>
+internal sealed record PromoteOptions
+{
+    public required string Digest { get; init; }
+    public required string Target { get; init; }
+    public bool Emergency { get; init; }
+    public string? Reason { get; init; }
+    public string? Ticket { get; init; }
+    public bool Now { get; init; }
+    public bool Wait { get; init; }
+    public TimeSpan MaxWait { get; init; } = TimeSpan.FromHours(24);
+    public bool DryRun { get; init; }
+}
+
+/// <summary>The lifecycle's verbs: the gate's inputs gathered from the store and the lab, rollouts built and rendered.</summary>
+internal sealed class Promotions(CliSession session)
+{
+    private LifecycleConfig Lifecycle => session.Config.Lifecycle;
+
+    /// <summary>Evaluates the gate for promoting a stored set into <paramref name="options"/>' target.</summary>
+    public async Task<GateDecision> DecideAsync(StoredPatchSet stored, PromoteOptions options, CancellationToken ct)
+    {
+        var store = await session.StoreAsync(ct).ConfigureAwait(false);
+        var results = await store.ListStageResultsAsync(null, null, ct).ConfigureAwait(false);
+        var clones = new Dictionary<string, EnvironmentClone>(StringComparer.Ordinal);
+        if (LabEnvironmentClones.ForConfigFile(session.Config.SourceFile) is { } lab)
+        {
+            foreach (var env in results.Select(r => r.Environment).Distinct(StringComparer.Ordinal))
+            {
+                if (await lab.FindAsync(env, ct).ConfigureAwait(false) is { } clone)
+                {
+                    clones[env] = clone;
+                }
+            }
+        }
+        return PromotionGate.Evaluate(new PromotionRequest
+        {
+            Lifecycle = Lifecycle,
+            Target = options.Target,
+            PatchDigest = stored.Digest,
+            PatchId = stored.Set.Id,
+            PatchAuthor = stored.Set.Author,
+            FrozenAt = stored.FrozenAt,
+            Actor = session.Actor,
+            Emergency = options.Emergency,
+            Reason = options.Reason,
+            Ticket = options.Ticket,
+            OverrideWindow = options.Now,
+            Users = await store.ListUsersAsync(ct).ConfigureAwait(false),
+            Approvals = await store.ListApprovalsAsync(stored.Digest, options.Target, ct).ConfigureAwait(false),
+            StageResults = results,
+            Clones = clones,
+            Now = session.Time.GetUtcNow(),
+        });
+    }
+
+    /// <summary>The rollout plan for a stored set on an environment, under its stage's policy.</summary>
+    public Rollout Plan(StoredPatchSet stored, string environment, PromoteOptions options, GateDecision decision)
+    {
+        var policy = Lifecycle.StageOf(environment)?.Rollout ?? new RolloutPolicy();
+        var hosts = session.Config.HostsOf(environment).Select(h => h.Name).ToList();
+        var batches = RolloutPlanner.Plan(hosts, policy);
+        return new Rollout
+        {
+            Id = RolloutEngine.NewId(session.Time),
+            Environment = environment,
+            PatchDigest = stored.Digest,
+            PatchId = stored.Set.Id,
+            Actor = session.Actor,
+            Lane = options.Emergency ? Lane.Emergency : Lane.Routine,
+            Reason = options.Reason,
+            Ticket = options.Ticket ?? stored.Set.Ticket,
+            WindowOverride = options.Now && decision.OpenWindow is null && Lifecycle.StageOf(environment)?.Window is not null ? options.Reason : null,
+            Evidence = decision.Evidence,
+            Approvals = decision.Approvals,
+            Policy = policy,
+            Batches = batches,
+            Hosts = batches.SelectMany(b => b.Hosts.Select(h => new RolloutHost { Host = h, Batch = b.Index })).ToList(),
+            CreatedAt = session.Time.GetUtcNow(),
+        };
+    }
+
+    /// <summary>What the engine needs about the environment: hosts, checks per batch, and the staging mirror.</summary>
+    public RolloutTarget Target(StoredPatchSet stored, string environment, RolloutPolicy policy)
+    {
+        var config = session.Config;
+        var runs = new PatchRuns(session);
+        var env = runs.Environment(environment);
+        var hosts = config.HostsOf(environment);
+        var suite = config.SuiteOf(environment);
+        var batchChecks = suite with
+        {
+            Checks = policy.Checks.Count > 0
+                ? suite.Checks.Where(c => policy.Checks.Contains(c.Name)).ToList()
+                : suite.Checks.Where(c => c is not LoadCheck and not SoakCheck).ToList(),
+        };
+        // The staging mirror: the stage before this one when it mirrors it, otherwise any environment that does.
+        var mirrors = config.Environments.Values.Where(e => e.MirrorOf == environment && config.Lifecycle.StageOf(e.Name) is not null).ToList();
+        var mirror = mirrors.FirstOrDefault(e => e.Name == config.Lifecycle.Previous(environment)?.Environment)
+            ?? mirrors.LastOrDefault()
+            ?? config.Environments.Values.FirstOrDefault(e => e.MirrorOf == environment);
+        return new RolloutTarget
+        {
+            PatchSet = stored,
+            Apply = runs.ApplyRequest(env, stored, hosts),
+            Hosts = hosts,
+            CheckEnvironment = CheckEnvironment.From(config, environment),
+            BatchChecks = batchChecks,
+            MirrorEnvironment = mirror?.Name,
+            MirrorHosts = mirror is null ? [] : config.HostsOf(mirror.Name),
+        };
+    }
+
+    public async Task<(RolloutEngine Engine, IDisposable Checks)> EngineAsync(CancellationToken ct)
+    {
+        var store = await session.StoreAsync(ct).ConfigureAwait(false);
+        var patches = await new PatchRuns(session).EngineAsync(ct).ConfigureAwait(false);
+        var checks = new CheckSuiteRunner();
+        return (new RolloutEngine(store, patches, session.Transports(), checks, session.Time, session.Config.Ssh.CommandTimeout), checks);
+    }
+
+    /// <summary>Refuses unless the actor is a user whose role the environment's stage allows (and who covers it).</summary>
+    public async Task RequireRoleAsync(string environment, string doing, CancellationToken ct)
+    {
+        var store = await session.StoreAsync(ct).ConfigureAwait(false);
+        var users = await store.ListUsersAsync(ct).ConfigureAwait(false);
+        var allowed = Lifecycle.StageOf(environment)?.Roles ?? [Role.Operator, Role.Admin];
+        var user = users.FirstOrDefault(u => u.Name == session.Actor);
+        if (user is null || !allowed.Contains(user.Role) || !user.Covers(environment))
+        {
+            var refusal = new GateRefusal(GateRules.Role, user is null
+                ? $"{session.Actor} is not a Stageproof user; {doing} on {environment} needs one of: {string.Join(", ", allowed.Select(r => r.ToString().ToLowerInvariant()))}"
+                : $"{user.Name} ({user.Role.ToString().ToLowerInvariant()}, environments {string.Join(", ", user.Environments)}) may not {doing} on {environment}; allowed: {string.Join(", ", allowed.Select(r => r.ToString().ToLowerInvariant()))}");
+            await session.AuditAsync("refused", environment, refusal.ToString(), cancellationToken: ct).ConfigureAwait(false);
+            throw new RefusedException(refusal.Rule, refusal.Message);
+        }
+    }
+
+    public IProgress<string> Progress() => new PatchRuns(session).Progress();
+
+    public void Render(Rollout rollout)
+    {
+        if (session.Ui.Json)
+        {
+            session.Ui.WriteJson(rollout);
+            return;
+        }
+        var console = session.Ui.Human;
+        var colour = rollout.Status switch
+        {
+            RolloutStatus.Succeeded => "green",
+            RolloutStatus.Running => "blue",
+            RolloutStatus.RolledBack or RolloutStatus.Aborted => "yellow",
+            _ => "red",
+        };
+        console.MarkupLine($"[bold]rollout {Markup.Escape(rollout.Id)}[/]: {Markup.Escape(rollout.PatchId)} ({rollout.PatchDigest[..12]}) on {Markup.Escape(rollout.Environment)}, " +
+            $"{rollout.Lane.ToString().ToLowerInvariant()} lane, by {Markup.Escape(rollout.Actor)}: [{colour}]{Markup.Escape(RolloutEngine.Describe(rollout.Status))}[/]");
+        if (rollout.Lane == Lane.Emergency)
+        {
+            console.MarkupLine($"  [red]EMERGENCY[/] ticket {Markup.Escape(rollout.Ticket ?? "-")}: {Markup.Escape(rollout.Reason ?? "")}");
+        }
+        if (rollout.WindowOverride is not null)
+        {
+            console.MarkupLine($"  outside the maintenance window: {Markup.Escape(rollout.WindowOverride)}");
+        }
+        console.MarkupLine($"  evidence: {Markup.Escape(rollout.Evidence.Count == 0 ? "-" : string.Join(", ", rollout.Evidence))}; approvals: {Markup.Escape(rollout.Approvals.Count == 0 ? "-" : string.Join(", ", rollout.Approvals))}");
+        var table = new Table().Border(TableBorder.Simple).AddColumns("batch", "host", "state", "detail");
+        foreach (var batch in rollout.Batches)
+        {
+            foreach (var host in rollout.Hosts.Where(h => h.Batch == batch.Index))
+            {
+                var c = host.State switch
+                {
+                    RolloutHostState.Verified => "green",
+                    RolloutHostState.RolledBack => "yellow",
+                    RolloutHostState.Pending or RolloutHostState.Untouched => "grey",
+                    RolloutHostState.NeedsAttention => "red",
+                    _ => "blue",
+                };
+                table.AddRow(Markup.Escape($"{batch.Name} ({batch.State.ToString().ToLowerInvariant()})"), Markup.Escape(host.Host),
+                    $"[{c}]{Markup.Escape(RolloutEngine.State(host.State))}[/]", Markup.Escape(host.Message ?? ""));
+            }
+        }
+        console.Write(table);
+        if (rollout.DriftZero is { } zero)
+        {
+            console.MarkupLine(zero ? $"  drift against {Markup.Escape(rollout.DriftAgainst ?? "")} on the patched scope: [green]zero[/]"
+                : $"  drift against {Markup.Escape(rollout.DriftAgainst ?? "")}: [red]{Markup.Escape(string.Join("; ", rollout.Drift))}[/]");
+        }
+        if (rollout.Message is not null)
+        {
+            console.MarkupLine("  " + Markup.Escape(rollout.Message));
+        }
+    }
+
+    public static int ExitCode(Rollout rollout) => rollout.Status == RolloutStatus.Succeeded ? ExitCodes.Ok : ExitCodes.Finding;
+}
