@@ -172,5 +172,31 @@ public static class ConfigTemplate
               duration: 60s
               interval: 5s
 
+        # Lifecycle: the order patches are promoted in, the gate before each stage and how a rollout walks it.
+        # A set reaches a stage only as the exact digest that PASSed the stage before; durations: 30s, 5m, 4h, 7d.
+        # Roles: viewer, operator, approver, admin (see 'stageproof user').
+        lifecycle:
+          stages:                          # in order: the routine lane
+            - environment: staging         # an environment above; each at most once
+            - environment: prod
+              max_evidence_age: 7d         # staging's PASS may be at most this old (default: any age)
+              approvals: 1                 # approvals by people other than the set's author and its promoter (default 0)
+              roles: [operator, admin]     # who may promote into and roll out on prod (default operator, admin)
+              window:                      # rollouts only while a maintenance window is open (default: any time)
+                cron: "0 2 * * 6"          # when it opens: minute hour day-of-month month day-of-week (Saturdays 02:00)
+                duration: 4h               # how long it stays open (at most 7d)
+                time_zone: UTC             # the cron's time zone, e.g. Europe/Berlin (default UTC)
+              rollout:
+                canary: 1                  # hosts patched first, on their own (0: no canary)
+                batch: 50%                 # hosts per later batch: a count or a percentage of the environment
+                max_failures: 0            # failed hosts tolerated before the rollout stops and rolls back
+                pause: 0s                  # wait between batches
+                settle: 5s                 # wait after patching a batch before its checks run
+                checks: [health, service]  # checks of prod's suite run on each batch (default: all but load and soak)
+                rollback: all              # on failure roll back every patched host (all) or only the failed batch (batch)
+          emergency:                       # --emergency skips earlier stages; the set must PASS in a fresh clone of the target
+            max_clone_age: 24h             # the clone is made after the set was frozen and is at most this old
+            roles: [operator, admin]       # who may promote in the emergency lane
+
         """;
 }

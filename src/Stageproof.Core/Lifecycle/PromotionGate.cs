@@ -122,7 +122,7 @@ public static class PromotionGate
                 refusals.Add(new(GateRules.EmergencyClonePass, clonePasses.Count > 0
                     ? $"{PatchName(request)} passed in clone {clonePasses[0].Result.Environment} of {request.Target}, but that clone is not fresh " +
                       $"(made {clonePasses[0].Clone.CreatedAt:u}; it must be made after the set was frozen, {request.FrozenAt:u}, and be at most {maxAge} old)"
-                    : $"{PatchName(request)} has no PASS in a fresh clone of {request.Target}: make one (stageproof lab clone {request.Target} NAME) and stage it there (stageproof stage {digest[..12]} --env NAME)"));
+                    : $"{PatchName(request)} has no PASS in a fresh clone of {request.Target}: make one (stageproof lab clone {request.Target} NAME) and stage it there (stageproof stage {Short(digest)} --env NAME)"));
             }
         }
         else if (request.Lifecycle.Previous(request.Target) is { } previous)
@@ -135,8 +135,8 @@ public static class PromotionGate
                 var otherDigest = results.FirstOrDefault(r => r.PatchDigest != digest && r.PatchId == request.PatchId && r.Verdict == StageVerdict.Pass);
                 refusals.Add(new(GateRules.PreviousStagePass,
                     failed is not null ? $"{PatchName(request)} FAILED in {previous.Environment} ({failed.Id}) and has no PASS there"
-                    : otherDigest is not null ? $"{previous.Environment} passed {request.PatchId} with a different digest ({otherDigest.PatchDigest[..12]}), not {digest[..12]}: only the exact set that passed may be promoted"
-                    : $"{PatchName(request)} has no PASS in {previous.Environment}, the stage before {request.Target} (stageproof stage {digest[..12]} --env {previous.Environment})"));
+                    : otherDigest is not null ? $"{previous.Environment} passed {request.PatchId} with a different digest ({Short(otherDigest.PatchDigest)}), not {Short(digest)}: only the exact set that passed may be promoted"
+                    : $"{PatchName(request)} has no PASS in {previous.Environment}, the stage before {request.Target} (stageproof stage {Short(digest)} --env {previous.Environment})"));
             }
             else if (stage.MaxEvidenceAge is { } maxAge && request.Now - pass.StartedAt > maxAge)
             {
@@ -154,12 +154,14 @@ public static class PromotionGate
         if (stage.Approvals > 0)
         {
             var excluded = new List<string>();
+            var ownApproval = false;
             foreach (var approval in request.Approvals.Where(a => a.PatchDigest == digest && a.Environment == request.Target))
             {
                 var approver = request.Users.FirstOrDefault(u => u.Name == approval.Approver);
                 if (approval.Approver == request.PatchAuthor || approval.Approver == request.Actor)
                 {
                     excluded.Add($"{approval.Approver} is the set's {(approval.Approver == request.PatchAuthor ? "author" : "promoter")}");
+                    ownApproval = true;
                 }
                 else if (approver is null || approver.Role is not (Role.Approver or Role.Admin) || !approver.Covers(request.Target))
                 {
@@ -173,9 +175,9 @@ public static class PromotionGate
             if (approvals.Count < stage.Approvals)
             {
                 var have = $"{approvals.Count.ToString(inv)} of {stage.Approvals.ToString(inv)} approval(s) for {request.Target}";
-                refusals.Add(excluded.Count > 0
+                refusals.Add(ownApproval
                     ? new(GateRules.FourEyes, $"{have}: an approval does not count when {string.Join("; ", excluded)}")
-                    : new(GateRules.Approvals, $"{have} (stageproof approve {digest[..12]} --env {request.Target}, by someone other than {request.PatchAuthor} and {request.Actor})"));
+                    : new(GateRules.Approvals, $"{have}{(excluded.Count > 0 ? $" ({string.Join("; ", excluded)})" : "")} (stageproof approve {Short(digest)} --env {request.Target}, by someone other than {request.PatchAuthor} and {request.Actor})"));
             }
         }
 
@@ -202,7 +204,10 @@ public static class PromotionGate
         return new GateDecision { Refusals = refusals, Evidence = evidence, Approvals = approvals, OpenWindow = open, NextWindow = next };
     }
 
-    private static string PatchName(PromotionRequest r) => $"{r.PatchId} ({r.PatchDigest[..12]})";
+    private static string PatchName(PromotionRequest r) => $"{r.PatchId} ({Short(r.PatchDigest)})";
+
+    /// <summary>The first 12 characters of a digest, or all of it when shorter (a slice past the end would throw).</summary>
+    private static string Short(string digest) => digest.Length > 12 ? digest[..12] : digest;
 
     private static string Roles(IReadOnlyList<Role> roles) => string.Join(", ", roles.Select(r => r.ToString().ToLowerInvariant()));
 

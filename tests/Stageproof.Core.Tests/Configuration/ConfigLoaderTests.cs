@@ -121,7 +121,6 @@ public sealed class ConfigLoaderTests : IDisposable
     }
 
     [Theory]
-    [InlineData("lifecycle")]
     [InlineData("windows")]
     [InlineData("users")]
     public void Sections_not_built_yet_are_unknown_keys(string section)
@@ -219,11 +218,11 @@ public sealed class ConfigLoaderTests : IDisposable
                 transport: telnet
             ssh:
               parallelism: 0
-            lifecycle: {}
+            windows: {}
             """);
 
         Assert.Equal(
-            ["hosts.web.port", "hosts.web.user", "hosts.db.address", "hosts.db.transport", "ssh.parallelism", "lifecycle"],
+            ["hosts.web.port", "hosts.web.user", "hosts.db.address", "hosts.db.transport", "ssh.parallelism", "windows"],
             problems.Select(p => p.Key));
         Assert.Equal([4, 5, 6, 7, 9, 10], problems.Select(p => p.Line));
         Assert.Contains("expected ssh, local or chroot", problems[3].Message, StringComparison.Ordinal);

@@ -21,6 +21,13 @@ public sealed class ConfigTemplateTests : IDisposable
         Assert.Contains("mail-suite", config.Checks.Keys);
         Assert.Equal(0.98, config.Drift.MinFidelity);
         Assert.Equal(TimeSpan.FromMinutes(2), config.Ssh.CommandTimeout);
+        Assert.Equal(["staging", "prod"], config.Lifecycle.Stages.Select(s => s.Environment));
+        var prod = config.Lifecycle.StageOf("prod")!;
+        Assert.Equal(1, prod.Approvals);
+        Assert.Equal(TimeSpan.FromDays(7), prod.MaxEvidenceAge);
+        Assert.Equal(TimeSpan.FromHours(4), prod.Window!.Duration);
+        Assert.Equal(["health", "service"], prod.Rollout.Checks);
+        Assert.Equal(TimeSpan.FromHours(24), config.Lifecycle.Emergency.MaxCloneAge);
     }
 
     [Fact]

@@ -28,9 +28,9 @@ public class SuggestionTests
     [Fact]
     public void An_unknown_key_with_no_close_match_lists_the_known_keys()
     {
-        var ex = Assert.Throws<InputException>(() => ConfigLoader.Parse("lifecycle: {}\n", "/nowhere/stageproof.yaml"));
+        var ex = Assert.Throws<InputException>(() => ConfigLoader.Parse("users: {}\n", "/nowhere/stageproof.yaml"));
         Assert.Equal(
-            "unknown key 'lifecycle' (known keys: hosts, groups, inventory, environments, drift, ssh, checks)",
+            "unknown key 'users' (known keys: hosts, groups, inventory, environments, drift, ssh, checks, lifecycle)",
             Assert.Single(ex.Problems).Message);
     }
 

@@ -6,9 +6,9 @@ using YamlDotNet.RepresentationModel;
 namespace Stageproof.Core.Configuration.Internal;
 
 /// <summary>Walks stageproof.yaml against its schema, then checks every cross reference. One instance per load.</summary>
-internal sealed class ConfigReader
+internal sealed partial class ConfigReader
 {
-    private static readonly string[] RootKeys = ["hosts", "groups", "inventory", "environments", "drift", "ssh", "checks"];
+    private static readonly string[] RootKeys = ["hosts", "groups", "inventory", "environments", "drift", "ssh", "checks", "lifecycle"];
     private static readonly string[] HostKeys = ["transport", "address", "port", "user", "identity", "known_hosts", "become", "role", "root"];
     private static readonly string[] SshOnlyKeys = ["address", "port", "identity", "known_hosts"];
     private static readonly string[] EnvironmentKeys = ["hosts", "databases", "mirror_of", "checks"];
@@ -63,6 +63,7 @@ internal sealed class ConfigReader
                     case "drift": ReadDrift(value, path); break;
                     case "ssh": ReadSsh(value, path); break;
                     case "checks": ReadChecks(value, path); break;
+                    case "lifecycle": _lifecycleNode = (value, path); break;
                     default: throw new InvalidOperationException($"root key '{name}' at {_yaml.At(keyNode, path)} has no reader");
                 }
             }
@@ -77,6 +78,8 @@ internal sealed class ConfigReader
             ExpandGroup(group, []);
         }
         var environments = ResolveEnvironments();
+        // Read after the environments and suites: stages refer to both, wherever lifecycle: sits in the file.
+        var lifecycle = _lifecycleNode is { } node ? ReadLifecycle(node.Node, node.Path, environments) : new Lifecycle.LifecycleConfig();
         _problems.ThrowIfAny();
         return new StageproofConfig
         {
@@ -87,6 +90,7 @@ internal sealed class ConfigReader
             Drift = _drift,
             Ssh = _ssh,
             Checks = _checks,
+            Lifecycle = lifecycle,
         };
     }
 

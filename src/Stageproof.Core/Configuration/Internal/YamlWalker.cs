@@ -195,8 +195,9 @@ internal sealed class YamlWalker(string file, ProblemList problems)
         return null;
     }
 
-    /// <summary>A duration in seconds: a plain number, or a number with an ms, s, m or h suffix.</summary>
-    public TimeSpan? Seconds(YamlNode node, string key, double maxSeconds)
+    /// <summary>A duration in seconds: a plain number, or a number with an ms, s, m, h or d suffix. Greater than 0 unless
+    /// <paramref name="allowZero"/>.</summary>
+    public TimeSpan? Seconds(YamlNode node, string key, double maxSeconds, bool allowZero = false)
     {
         var text = RequiredString(node, key);
         if (text is null)
@@ -212,16 +213,25 @@ internal sealed class YamlWalker(string file, ProblemList problems)
         }
         else if (trimmed.Length > 1 && char.IsAsciiLetter(trimmed[^1]))
         {
-            factor = trimmed[^1] switch { 's' => 1, 'm' => 60, 'h' => 3600, _ => double.NaN };
+            factor = trimmed[^1] switch { 's' => 1, 'm' => 60, 'h' => 3600, 'd' => 86400, _ => double.NaN };
             trimmed = trimmed[..^1];
         }
         if (double.TryParse(trimmed, NumberStyles.Float, CultureInfo.InvariantCulture, out var value)
-            && double.IsFinite(value * factor) && value * factor > 0 && value * factor <= maxSeconds)
+            && double.IsFinite(value * factor) && (allowZero ? value * factor >= 0 : value * factor > 0) && value * factor <= maxSeconds)
         {
             return TimeSpan.FromSeconds(value * factor);
         }
-        Report(node, key, $"expected a duration in seconds greater than 0 and at most {maxSeconds.ToString(CultureInfo.InvariantCulture)} (e.g. 30, 30s, 2m, 500ms), got '{text}'");
+        Report(node, key, $"expected a duration in seconds {(allowZero ? "from 0" : "greater than 0")} and at most {MaxDuration(maxSeconds)} (e.g. 30, 30s, 2m, 4h, 7d, 500ms), got '{text}'");
         return null;
+    }
+
+    private static string MaxDuration(double seconds)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var text = seconds.ToString(inv);
+        return seconds >= 86400 && seconds % 86400 == 0 ? $"{text} ({(seconds / 86400).ToString(inv)}d)"
+            : seconds >= 3600 && seconds % 3600 == 0 ? $"{text} ({(seconds / 3600).ToString(inv)}h)"
+            : text;
     }
 
     /// <summary>
