@@ -139,7 +139,7 @@ internal sealed class Promotions(CliSession session)
         var users = await store.ListUsersAsync(ct).ConfigureAwait(false);
         var allowed = Lifecycle.StageOf(environment)?.Roles ?? [Role.Operator, Role.Admin];
         var user = users.FirstOrDefault(u => u.Name == session.Actor);
-        if (user is null || !allowed.Contains(user.Role) || !user.Covers(environment))
+        if (user is null || !(allowed.Contains(user.Role) || user.Role == Role.Admin) || !user.Covers(environment))
         {
             var refusal = new GateRefusal(GateRules.Role, user is null
                 ? $"{session.Actor} is not a Stageproof user; {doing} on {environment} needs one of: {string.Join(", ", allowed.Select(r => r.ToString().ToLowerInvariant()))}"

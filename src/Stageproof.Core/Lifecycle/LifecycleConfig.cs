@@ -50,7 +50,7 @@ public sealed record LifecycleStage
 /// <summary>Emergency patches skip the earlier stages but must pass in a fresh clone of the target made for them.</summary>
 public sealed record EmergencyLane
 {
-    /// <summary>The clone's PASS must be at most this old, and the clone no older than this when staged.</summary>
+    /// <summary>The clone (made after the set was frozen, and staged after it was made) must be at most this old at promotion.</summary>
     public TimeSpan MaxCloneAge { get; init; } = TimeSpan.FromHours(24);
     /// <summary>Roles allowed to promote in the emergency lane.</summary>
     public IReadOnlyList<Role> Roles { get; init; } = [Role.Operator, Role.Admin];

@@ -1,7 +1,7 @@
 namespace Stageproof.Core.Lifecycle;
 
-/// <summary>What a user may do. Each role includes what the roles before it may do, except that approving is
-/// the approver's (and admin's) alone.</summary>
+/// <summary>What a user may do. A stage lists the roles that may promote into it (admins always may); approving is
+/// the approver's and the admin's alone; managing users and overriding a window the admin's alone.</summary>
 public enum Role
 {
     /// <summary>Reads: status, lists, reports.</summary>

@@ -92,7 +92,7 @@ public static class PromotionGate
         {
             refusals.Add(new(GateRules.Role, $"{request.Actor} is not a Stageproof user (see 'stageproof user list'); {request.Target} allows {Roles(allowed)}"));
         }
-        else if (!allowed.Contains(actor.Role) || !actor.Covers(request.Target))
+        else if (!(allowed.Contains(actor.Role) || actor.Role == Role.Admin) || !actor.Covers(request.Target))
         {
             refusals.Add(new(GateRules.Role, !actor.Covers(request.Target)
                 ? $"{actor.Name} ({actor.Role.ToString().ToLowerInvariant()}) may act on {string.Join(", ", actor.Environments)}, not on {request.Target}"
@@ -128,10 +128,12 @@ public static class PromotionGate
         else if (request.Lifecycle.Previous(request.Target) is { } previous)
         {
             var results = request.StageResults.Where(r => r.Environment == previous.Environment).ToList();
-            var pass = results.Where(r => r.PatchDigest == digest && r.Verdict == StageVerdict.Pass).OrderByDescending(r => r.StartedAt).FirstOrDefault();
+            // The newest verdict for this digest counts: a FAIL after a PASS withdraws the PASS.
+            var latest = results.Where(r => r.PatchDigest == digest && r.FinishedAt is not null).OrderByDescending(r => r.StartedAt).FirstOrDefault();
+            var pass = latest?.Verdict == StageVerdict.Pass ? latest : null;
             if (pass is null)
             {
-                var failed = results.FirstOrDefault(r => r.PatchDigest == digest);
+                var failed = latest;
                 var otherDigest = results.FirstOrDefault(r => r.PatchDigest != digest && r.PatchId == request.PatchId && r.Verdict == StageVerdict.Pass);
                 refusals.Add(new(GateRules.PreviousStagePass,
                     failed is not null ? $"{PatchName(request)} FAILED in {previous.Environment} ({failed.Id}) and has no PASS there"

@@ -141,6 +141,24 @@ public sealed class PromotionGateTests
     }
 
     [Fact]
+    public void A_fail_after_a_pass_withdraws_the_pass()
+    {
+        var refusal = RefusedBy(GateRules.PreviousStagePass, Routine() with
+        {
+            StageResults = [Result("st-staging", "staging", Now.AddDays(-1)), Result("st-staging-2", "staging", Now.AddHours(-2), StageVerdict.Fail)],
+        });
+        Assert.Contains("FAILED in staging (st-staging-2)", refusal.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_admin_may_promote_where_the_stage_lists_only_operators()
+    {
+        var lifecycle = Lifecycle with { Stages = Lifecycle.Stages.Select(s => s with { Roles = [Role.Operator] }).ToList() };
+        var decision = PromotionGate.Evaluate(Routine() with { Lifecycle = lifecycle, Actor = "dave" });
+        Assert.True(decision.Allowed, string.Join("; ", decision.Refusals));
+    }
+
+    [Fact]
     public void A_fail_in_the_previous_stage_is_refused()
     {
         var refusal = RefusedBy(GateRules.PreviousStagePass, Routine() with { StageResults = [Result("st-fail", "staging", Now.AddDays(-1), StageVerdict.Fail)] });
