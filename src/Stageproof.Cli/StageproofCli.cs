@@ -24,6 +24,7 @@ public static class StageproofCli
         root.Subcommands.Add(ApplyCommand.CreateApply(verbs));
         root.Subcommands.Add(ApplyCommand.CreateRollback(verbs));
         root.Subcommands.Add(StageCommand.Create(verbs));
+        root.Subcommands.Add(ComplianceCommand.Create(verbs));
         root.Subcommands.Add(AuditCommand.Create(verbs));
         root.Subcommands.Add(LabCommand.Create(verbs));
         root.Subcommands.Add(DemoCommand.Create(verbs));
