@@ -28,6 +28,7 @@ public static class StageproofCli
         root.Subcommands.Add(PromoteCommand.CreateApprove(verbs));
         root.Subcommands.Add(RolloutCommand.Create(verbs));
         root.Subcommands.Add(UserCommand.Create(verbs));
+        root.Subcommands.Add(ComplianceCommand.Create(verbs));
         root.Subcommands.Add(AuditCommand.Create(verbs));
         root.Subcommands.Add(LabCommand.Create(verbs));
         root.Subcommands.Add(DemoCommand.Create(verbs));

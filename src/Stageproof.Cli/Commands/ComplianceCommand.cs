@@ -1,0 +1,140 @@
+using System.CommandLine;
+using System.Globalization;
+using Spectre.Console;
+using Stageproof.Core;
+using Stageproof.Core.Compliance;
+using Stageproof.Core.State;
+
+namespace Stageproof.Cli.Commands;
+
+/// <summary><c>stageproof compliance [--env ENV] [--html FILE]</c>: what is applied, owed, pending and drifted, per host.</summary>
+internal static class ComplianceCommand
+{
+    public static Command Create(VerbContext verbs)
+    {
+        var env = new Option<string?>("--env") { Description = "Only this environment (default: every environment)" };
+        var html = new Option<string?>("--html") { Description = "Also write a self-contained HTML report" };
+        var command = new Command("compliance",
+            "Per environment and host: patch sets applied (and by which lane), sets owed along the lifecycle, pending security updates, drift since the last verified change")
+        {
+            env, html,
+        };
+        command.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
+        {
+            var config = session.Config;
+            var only = parse.GetValue(env);
+            if (only is not null && !config.Environments.ContainsKey(only))
+            {
+                throw new InputException($"--env: environment '{only}' is not defined (known: {string.Join(", ", config.Environments.Keys)})");
+            }
+            var store = await session.StoreAsync(ct).ConfigureAwait(false);
+            var runs = await store.ListPatchRunsAsync(null, ct).ConfigureAwait(false);
+            var hosts = (only is null ? config.Environments.Values : [config.Environments[only]]).SelectMany(e => e.Hosts).Distinct().ToList();
+            var manifests = new Dictionary<string, HostManifests>(StringComparer.Ordinal);
+            foreach (var host in hosts)
+            {
+                manifests[host] = await ManifestsAsync(store, host, runs, ct).ConfigureAwait(false);
+            }
+            var report = ComplianceReport.Build(new ComplianceInput
+            {
+                Config = config,
+                Environment = only,
+                PatchSets = await store.ListPatchSetsAsync(ct).ConfigureAwait(false),
+                Runs = runs,
+                StageResults = await store.ListStageResultsAsync(null, null, ct).ConfigureAwait(false),
+                Rollouts = await store.ListRolloutsAsync(null, ct).ConfigureAwait(false),
+                Manifests = manifests,
+                Now = session.Time.GetUtcNow(),
+            });
+
+            var t = report.Totals;
+            await session.AuditAsync("compliance.report", only ?? "all",
+                $"{t.Hosts} host(s): {t.Applied} applied, {t.Owed} owed ({t.EmergencyBackfills} emergency back-fill), " +
+                $"{t.SecurityUpdates} security update(s) on {t.HostsWithSecurityUpdates} host(s), {t.DriftedHosts} drifted host(s) ({t.DriftItems} item(s))",
+                cancellationToken: ct).ConfigureAwait(false);
+
+            if (parse.GetValue(html) is { } file)
+            {
+                await File.WriteAllTextAsync(file, Reports.ComplianceHtml.Render(report), ct).ConfigureAwait(false);
+                session.Ui.Errors.MarkupLine(Markup.Escape($"HTML report: {Path.GetFullPath(file)}"));
+            }
+            if (session.Ui.Json)
+            {
+                session.Ui.WriteJson(report);
+            }
+            else
+            {
+                Render(session.Ui.Human, report);
+            }
+            return report.Compliant ? ExitCodes.Ok : ExitCodes.Finding;
+        }));
+        return command;
+    }
+
+    private static async Task<HostManifests> ManifestsAsync(IStateStore store, string host, IReadOnlyList<Core.Patches.PatchRun> runs, CancellationToken ct)
+    {
+        var latest = await store.LatestManifestAsync(host, null, ct).ConfigureAwait(false);
+        var verifiedDigest = ComplianceReport.VerifiedManifestDigest(host, runs);
+        var verified = verifiedDigest is null ? null : await store.FindManifestAsync(verifiedDigest, ct).ConfigureAwait(false);
+        return new HostManifests
+        {
+            Latest = latest?.Manifest,
+            LatestDigest = latest?.Digest,
+            Verified = verified?.Manifest,
+            VerifiedDigest = verified?.Digest ?? verifiedDigest,
+        };
+    }
+
+    private static string Time(DateTimeOffset t) => t.ToUniversalTime().ToString("yyyy-MM-dd HH:mm'Z'", CultureInfo.InvariantCulture);
+
+    internal static void Render(IAnsiConsole console, ComplianceReport report)
+    {
+        if (report.Lifecycle.Count == 0)
+        {
+            console.MarkupLine("[grey]no lifecycle defined: nothing can be owed (add lifecycle.stages to stageproof.yaml)[/]");
+        }
+        else
+        {
+            console.MarkupLine(Markup.Escape("lifecycle: " + string.Join(" → ", report.Lifecycle)));
+        }
+        foreach (var env in report.Environments)
+        {
+            console.WriteLine();
+            console.Write(new Rule(Markup.Escape(env.Stage is { } s ? $"{env.Environment} (stage {s})" : env.Environment)).LeftJustified());
+            var table = new Table().Border(TableBorder.Simple).AddColumns("host", "applied", "owed", "security", "drift");
+            foreach (var h in env.Hosts)
+            {
+                var applied = h.Applied.Count == 0 ? "[grey]-[/]" : string.Join("\n", h.Applied.Select(a =>
+                    Markup.Escape($"{a.PatchId} {a.ShortDigest} {Time(a.At)}") + (a.Emergency ? " [yellow]emergency[/]" : "")));
+                var owed = h.Owed.Count == 0 ? "[green]none[/]" : string.Join("\n", h.Owed.Select(o =>
+                    (o.EmergencyBackfill ? "[yellow]" : "[red]") + Markup.Escape($"{o.PatchId} {o.ShortDigest}") + "[/]"));
+                var security = h.Security.Count == 0
+                    ? (h.SecurityCollectedAt is null ? "[grey]no manifest[/]" : "[green]none[/]")
+                    : string.Join("\n", h.Security.Select(u => Markup.Escape($"{u.Name} {u.CurrentVersion ?? "(new)"} → {u.CandidateVersion}")).Prepend($"[red]{h.Security.Count}[/]"));
+                var drift = h.Drift.Status switch
+                {
+                    "drifted" => $"[red]{h.Drift.Count} item(s)[/]\n" + string.Join("\n", h.Drift.Items.Select(i =>
+                        Markup.Escape($"{Category(i.Category)} {i.Key}: {i.Before ?? "(absent)"} → {i.After ?? "(absent)"}"))),
+                    "none" => "[green]none[/]",
+                    var other => $"[grey]{Markup.Escape(other.Replace('-', ' '))}[/]",
+                };
+                table.AddRow(Markup.Escape(h.Host), applied, owed, security, drift);
+            }
+            console.Write(table);
+            foreach (var o in env.Owed)
+            {
+                console.MarkupLine((o.EmergencyBackfill ? "[yellow]owed[/] " : "[red]owed[/] ") + Markup.Escape($"{o.PatchId} ({o.ShortDigest}): {o.Message}"));
+            }
+        }
+        var t = report.Totals;
+        console.WriteLine();
+        console.MarkupLine(Markup.Escape($"{t.Environments} environment(s), {t.Hosts} host(s); {t.Applied} applied patch set(s)"));
+        console.MarkupLine(Markup.Escape($"owed: {t.Owed} ({t.EmergencyBackfills} emergency back-fill(s))"));
+        console.MarkupLine(Markup.Escape($"security updates pending: {t.SecurityUpdates} on {t.HostsWithSecurityUpdates} host(s)"));
+        console.MarkupLine(Markup.Escape($"drifted since last verified: {t.DriftedHosts} host(s), {t.DriftItems} item(s)"));
+        console.MarkupLine(report.Compliant ? "[green]compliant[/]" : "[red]not compliant[/]");
+    }
+
+    internal static string Category(Core.Drift.DriftCategory c) =>
+        System.Text.Json.JsonSerializer.Serialize(c).Trim('"');
+}
