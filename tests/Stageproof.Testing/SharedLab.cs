@@ -9,11 +9,15 @@ namespace Stageproof.Testing;
 /// </summary>
 public abstract class SharedLab : IAsyncLifetime
 {
-    protected SharedLab(int addressOctet, int sshPort)
+    protected SharedLab(int addressOctet, int sshPort, int appHosts = 2)
     {
         AddressOctet = addressOctet;
         SshPort = sshPort;
+        AppHosts = appHosts;
     }
+
+    /// <summary>Prod's app hosts.</summary>
+    public int AppHosts { get; }
 
     public int AddressOctet { get; }
     public int SshPort { get; }
@@ -22,9 +26,9 @@ public abstract class SharedLab : IAsyncLifetime
     public Exception? Failure { get; private set; }
     public string Directory { get; } = Path.Combine(Path.GetTempPath(), "stageproof-lab-test-" + Guid.NewGuid().ToString("N")[..8]);
 
-    public static LabOptions Options(string dir, int octet, int sshPort = 2322) => new()
+    public static LabOptions Options(string dir, int octet, int sshPort = 2322, int appHosts = 2) => new()
     {
-        Directory = dir, AddressOctet = octet, SshPort = sshPort, AppHosts = 2,
+        Directory = dir, AddressOctet = octet, SshPort = sshPort, AppHosts = appHosts,
         CacheDirectory = Environment.GetEnvironmentVariable("STAGEPROOF_LAB_CACHE") ?? "/var/cache/stageproof",
         // Where demo/AcmeMail/packaging/build-debs.sh lives when not in this tree (null: searched upward).
         RepositoryRoot = Environment.GetEnvironmentVariable("STAGEPROOF_LAB_REPO_ROOT"),
@@ -38,7 +42,7 @@ public abstract class SharedLab : IAsyncLifetime
         {
             return;
         }
-        Lab = new LabManager(Options(Directory, AddressOctet, SshPort));
+        Lab = new LabManager(Options(Directory, AddressOctet, SshPort, AppHosts));
         var sw = Stopwatch.StartNew();
         try
         {

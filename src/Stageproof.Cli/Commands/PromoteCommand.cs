@@ -96,7 +96,7 @@ internal static class PromoteCommand
             var (engine, checks) = await promotions.EngineAsync(ct).ConfigureAwait(false);
             using (checks)
             {
-                var rollout = await engine.StartAsync(plan, promotions.Target(stored, options.Target, plan.Policy), promotions.Progress(), ct).ConfigureAwait(false);
+                var rollout = await engine.StartAsync(plan, await promotions.TargetAsync(stored, plan, ct).ConfigureAwait(false), promotions.Progress(), ct).ConfigureAwait(false);
                 promotions.Render(rollout);
                 return Promotions.ExitCode(rollout);
             }

@@ -98,7 +98,7 @@ internal static class RolloutCommand
             using (checks)
             {
                 session.Ui.Errors.MarkupLine(Markup.Escape($"Resuming {rollout.Id} on {rollout.Environment}: {RolloutEngine.Where(rollout)}"));
-                var done = await engine.ResumeAsync(rollout, promotions.Target(stored, rollout.Environment, rollout.Policy), session.Actor, promotions.Progress(), ct).ConfigureAwait(false);
+                var done = await engine.ResumeAsync(rollout, await promotions.TargetAsync(stored, rollout, ct).ConfigureAwait(false), session.Actor, promotions.Progress(), ct).ConfigureAwait(false);
                 promotions.Render(done);
                 return Promotions.ExitCode(done);
             }
@@ -135,7 +135,7 @@ internal static class RolloutCommand
                 }
                 // Nobody runs it: roll it back here.
                 var stored = await new PatchRuns(session).PatchSetAsync(rollout.PatchDigest, ct).ConfigureAwait(false);
-                var done = await engine.ResumeAsync(rollout, promotions.Target(stored, rollout.Environment, rollout.Policy), session.Actor, promotions.Progress(), ct).ConfigureAwait(false);
+                var done = await engine.ResumeAsync(rollout, await promotions.TargetAsync(stored, rollout, ct).ConfigureAwait(false), session.Actor, promotions.Progress(), ct).ConfigureAwait(false);
                 promotions.Render(done);
                 return done.Status == RolloutStatus.Aborted ? ExitCodes.Ok : ExitCodes.Finding;
             }

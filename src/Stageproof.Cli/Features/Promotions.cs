@@ -94,7 +94,20 @@ internal sealed class Promotions(CliSession session)
     }
 
     /// <summary>What the engine needs about the environment: hosts, checks per batch, and the staging mirror.</summary>
-    public RolloutTarget Target(StoredPatchSet stored, string environment, RolloutPolicy policy)
+    public async Task<RolloutTarget> TargetAsync(StoredPatchSet stored, Rollout rollout, CancellationToken ct)
+    {
+        // An emergency patch was proven in its clone, not in staging: the clone is what production must now equal.
+        string? proven = null;
+        if (rollout.Lane == Lane.Emergency && rollout.Evidence.Count > 0)
+        {
+            var store = await session.StoreAsync(ct).ConfigureAwait(false);
+            var results = await store.ListStageResultsAsync(rollout.PatchDigest, null, ct).ConfigureAwait(false);
+            proven = results.FirstOrDefault(r => r.Id == rollout.Evidence[0])?.Environment;
+        }
+        return Target(stored, rollout.Environment, rollout.Policy, proven);
+    }
+
+    private RolloutTarget Target(StoredPatchSet stored, string environment, RolloutPolicy policy, string? proven)
     {
         var config = session.Config;
         var runs = new PatchRuns(session);
@@ -109,7 +122,8 @@ internal sealed class Promotions(CliSession session)
         };
         // The staging mirror: the stage before this one when it mirrors it, otherwise any environment that does.
         var mirrors = config.Environments.Values.Where(e => e.MirrorOf == environment && config.Lifecycle.StageOf(e.Name) is not null).ToList();
-        var mirror = mirrors.FirstOrDefault(e => e.Name == config.Lifecycle.Previous(environment)?.Environment)
+        var mirror = (proven is not null && config.Environments.TryGetValue(proven, out var clone) ? clone : null)
+            ?? mirrors.FirstOrDefault(e => e.Name == config.Lifecycle.Previous(environment)?.Environment)
             ?? mirrors.LastOrDefault()
             ?? config.Environments.Values.FirstOrDefault(e => e.MirrorOf == environment);
         return new RolloutTarget

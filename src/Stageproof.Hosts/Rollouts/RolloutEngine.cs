@@ -161,8 +161,12 @@ public sealed class RolloutEngine(
                 }
                 rollout = await SaveAsync(rollout, ct).ConfigureAwait(false);
             }
+            LogMarkers? markers = null;
             if (batch.State == BatchState.Applying)
             {
+                // Where the batch's logs end before its change, so its logs checks read only what the change wrote.
+                // A resumed batch has lost them: its logs checks read from the start of their run instead.
+                markers = await MarkLogsAsync(batch, target, ct).ConfigureAwait(false);
                 Say($"{label}: patching {string.Join(", ", batch.Hosts)}");
                 rollout = await ApplyBatchAsync(rollout, batch.Index, target, progress, ct).ConfigureAwait(false);
                 batch = rollout.Batches.First(b => b.Index == planned.Index);
@@ -172,7 +176,7 @@ public sealed class RolloutEngine(
             }
             if (batch.State == BatchState.Checking)
             {
-                rollout = await CheckBatchAsync(rollout, batch.Index, target, Say, ct).ConfigureAwait(false);
+                rollout = await CheckBatchAsync(rollout, batch.Index, target, markers, Say, ct).ConfigureAwait(false);
                 batch = rollout.Batches.First(b => b.Index == planned.Index);
             }
             if (batch.State == BatchState.Failed)
@@ -314,7 +318,7 @@ public sealed class RolloutEngine(
         return (rollout, true);
     }
 
-    private async Task<Rollout> CheckBatchAsync(Rollout rollout, int index, RolloutTarget target, Action<string> say, CancellationToken ct)
+    private async Task<Rollout> CheckBatchAsync(Rollout rollout, int index, RolloutTarget target, LogMarkers? markers, Action<string> say, CancellationToken ct)
     {
         var batch = rollout.Batches.First(b => b.Index == index);
         var patched = batch.Hosts.Where(h => rollout.Hosts.First(x => x.Host == h).State == RolloutHostState.Applied).ToList();
@@ -334,7 +338,7 @@ public sealed class RolloutEngine(
                 {
                     open[host.Name] = transports.Create(host);
                 }
-                var result = await checks.RunAsync(env, target.BatchChecks, open, ct).ConfigureAwait(false);
+                var result = await checks.RunAsync(env, target.BatchChecks, open, ct, markers).ConfigureAwait(false);
                 var failedHosts = new HashSet<string>(StringComparer.Ordinal);
                 foreach (var r in result.Results)
                 {
@@ -388,6 +392,27 @@ public sealed class RolloutEngine(
             $"{lines.Count(l => l.StartsWith("PASS", StringComparison.Ordinal)).ToString(CultureInfo.InvariantCulture)} of {lines.Count.ToString(CultureInfo.InvariantCulture)} check result(s) passed", ct).ConfigureAwait(false);
         say($"{batch.Name}: {(failed ? "FAILED" : "passed")}");
         return rollout;
+    }
+
+    private async Task<LogMarkers?> MarkLogsAsync(RolloutBatch batch, RolloutTarget target, CancellationToken ct)
+    {
+        if (!target.BatchChecks.Checks.OfType<LogsCheck>().Any())
+        {
+            return null;
+        }
+        var env = target.CheckEnvironment with { Hosts = target.CheckEnvironment.Hosts.Where(h => batch.Hosts.Contains(h.Name)).ToList() };
+        var open = env.Hosts.ToDictionary(h => h.Name, transports.Create, StringComparer.Ordinal);
+        try
+        {
+            return await checks.MarkLogsAsync(env, target.BatchChecks, open, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            foreach (var t in open.Values)
+            {
+                await t.DisposeAsync().ConfigureAwait(false);
+            }
+        }
     }
 
     /// <summary>Rolls back what the policy says: the failed batch, or every host this rollout patched (aborts always do all).</summary>
