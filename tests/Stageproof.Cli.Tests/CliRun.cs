@@ -11,11 +11,14 @@ internal sealed class CliRun
 
     public JsonElement Json => JsonDocument.Parse(Stdout).RootElement;
 
-    public static async Task<CliRun> InAsync(string directory, params string[] args)
+    public static Task<CliRun> InAsync(string directory, params string[] args) => WithConfigAsync(directory, "stageproof.yaml", args);
+
+    /// <summary>Runs with another configuration file of the directory (same state).</summary>
+    public static async Task<CliRun> WithConfigAsync(string directory, string configFile, params string[] args)
     {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        var all = new List<string> { "--config", Path.Combine(directory, "stageproof.yaml"), "--state", Path.Combine(directory, ".stageproof") };
+        var all = new List<string> { "--config", Path.Combine(directory, configFile), "--state", Path.Combine(directory, ".stageproof") };
         all.AddRange(args);
         var code = await StageproofCli.RunAsync(all.ToArray(), stdout, stderr);
         return new CliRun { ExitCode = code, Stdout = stdout.ToString(), Stderr = stderr.ToString() };

@@ -204,7 +204,7 @@ internal sealed class Promotions(CliSession session)
                     RolloutHostState.NeedsAttention => "red",
                     _ => "blue",
                 };
-                table.AddRow(Markup.Escape($"{batch.Name} ({batch.State.ToString().ToLowerInvariant()})"), Markup.Escape(host.Host),
+                table.AddRow(Markup.Escape($"{batch.Name} ({(batch.State == BatchState.RolledBack ? "rolled back" : batch.State.ToString().ToLowerInvariant())})"), Markup.Escape(host.Host),
                     $"[{c}]{Markup.Escape(RolloutEngine.State(host.State))}[/]", Markup.Escape(host.Message ?? ""));
             }
         }

@@ -1,0 +1,69 @@
+using Stageproof.Core.Manifests;
+using Stageproof.Core.Patches;
+using Stageproof.Core.Rollouts;
+
+namespace Stageproof.Core.Tests.Rollouts;
+
+public class RolloutDriftTests
+{
+    private static readonly PatchSet Set = new()
+    {
+        Id = "P-1", Title = "t", Reason = "r", Severity = PatchSeverity.High, Author = "alice",
+        Packages = [new PatchPackage("acme-mail", "1.1-1")],
+        Files = [new PatchFile { Path = "/etc/acme-mail/acme-mail.conf", Set = new Dictionary<string, string> { ["session.lifetime"] = "30" } }],
+    };
+
+    private static Manifest Host(string name, string role, string version, string conf, params (string Path, string Sha)[] more) => new()
+    {
+        Target = name,
+        Role = role,
+        Packages = [new PackageInfo("acme-mail", version, "amd64"), new PackageInfo("libc6", "2.36-9", "amd64")],
+        Files = [new ConfigFileInfo("/etc/acme-mail/acme-mail.conf", "root", "root", "0644", PatchSetFreezer.Sha256(conf), conf.Length, conf),
+            .. more.Select(m => new ConfigFileInfo(m.Path, "root", "root", "0644", m.Sha, 1, null))],
+    };
+
+    [Fact]
+    public void A_host_patched_like_its_staging_twin_shows_zero_differences_even_where_its_environment_differs_outside_the_scope()
+    {
+        var before = Host("prod-app-1", "app", "1.0-1", "listen.address = 127.0.10.11\n", ("/etc/ssh/sshd_config", "aaa"));
+        var after = Host("prod-app-1", "app", "1.1-1", "listen.address = 127.0.10.11\nsession.lifetime = 30\n", ("/etc/ssh/sshd_config", "aaa"));
+        var staging = Host("staging-app-1", "app", "1.1-1", "listen.address = 127.0.30.11\nsession.lifetime = 30\n", ("/etc/ssh/sshd_config", "bbb"));
+
+        Assert.Empty(RolloutDrift.Compare(Set, [(before, after)], [staging]));
+    }
+
+    [Fact]
+    public void A_package_version_a_key_and_an_undeclared_change_that_staging_never_got_are_each_named()
+    {
+        var before = Host("prod-app-1", "app", "1.0-1", "x = 1\n", ("/etc/cron.d/job", "old"));
+        var after = Host("prod-app-1", "app", "1.1-1", "x = 1\nsession.lifetime = 45\n", ("/etc/cron.d/job", "new"));
+        var staging = Host("staging-app-1", "app", "1.0-1", "x = 1\nsession.lifetime = 30\n", ("/etc/cron.d/job", "old"));
+
+        var drift = RolloutDrift.Compare(Set, [(before, after)], [staging]);
+
+        Assert.Contains(drift, d => d.Contains("package acme-mail 1.1-1 vs 1.0-1", StringComparison.Ordinal));
+        Assert.Contains(drift, d => d.Contains("session.lifetime = 45 vs 30", StringComparison.Ordinal));
+        Assert.Contains(drift, d => d.Contains("/etc/cron.d/job changed in the rollout", StringComparison.Ordinal));
+        Assert.Equal(3, drift.Count);
+    }
+
+    [Fact]
+    public void A_patched_host_without_a_staging_twin_is_a_difference()
+    {
+        var host = Host("prod-app-1", "app", "1.1-1", "session.lifetime = 30\n");
+        Assert.Single(RolloutDrift.Compare(Set, [(host, host)], []));
+    }
+}
+
+public class RolloutPlannerCanaryTests
+{
+    [Fact]
+    public void Every_host_lands_in_exactly_one_batch_in_configuration_order()
+    {
+        var hosts = Enumerable.Range(1, 7).Select(i => $"h{i}").ToList();
+        var batches = RolloutPlanner.Plan(hosts, new Stageproof.Core.Lifecycle.RolloutPolicy { Canary = 2, Batch = 2, BatchIsPercent = false });
+        Assert.Equal(hosts, batches.SelectMany(b => b.Hosts));
+        Assert.Equal(["canary", "batch 1", "batch 2", "batch 3"], batches.Select(b => b.Name));
+        Assert.Equal([0, 1, 2, 3], batches.Select(b => b.Index));
+    }
+}
