@@ -8,6 +8,7 @@ using Stageproof.Core.Lifecycle;
 using Stageproof.Core.Patches;
 using Stageproof.Core.Rollouts;
 using Stageproof.Core.Stage;
+using Stageproof.Hosts.Rollouts;
 using Stageproof.Lab;
 
 namespace Stageproof.Cli.Commands;
@@ -46,7 +47,9 @@ internal static partial class DemoCommand
           post: [{ run: "service acme-mail restart", timeout: 60 }]
         """;
 
-    private const string ProdOnlySetting = "listen.port = 8081";
+    /// <summary>The lab's per-host settings file, read after the conffile (listen.address and listen.port live here).</summary>
+    private const string HostFile = "/etc/acme-mail/host.d/host.conf";
+    private const string ServingPort = "listen.port = 8080", ProdOnlySetting = "listen.port = 8081";
 
     private static async Task<bool> LifecycleStoryAsync(CliSession session, LabManager lab, CancellationToken ct)
     {
@@ -155,14 +158,12 @@ internal static partial class DemoCommand
         var factory = session.Transports();
         await using (var transport = factory.Create(canaryHost))
         {
-            var conf = await ReadAsync(transport, TunedFile, ct).ConfigureAwait(false);
-            if (!conf.Contains(ProdOnlySetting, StringComparison.Ordinal))
-            {
-                await WriteAsync(transport, TunedFile, conf.TrimEnd('\n') + "\n# moved to 8081 for the new load balancer; takes effect at the next restart\n" + ProdOnlySetting + "\n", ct).ConfigureAwait(false);
-            }
+            var conf = await ReadAsync(transport, HostFile, ct).ConfigureAwait(false);
+            await WriteAsync(transport, HostFile, conf.Replace(ServingPort, ProdOnlySetting, StringComparison.Ordinal), ct).ConfigureAwait(false);
         }
-        await session.AuditAsync("demo.inject-drift", canaryHost.Name, $"{TunedFile}: {ProdOnlySetting} (not restarted)", cancellationToken: ct).ConfigureAwait(false);
-        ui.Say($"On {canaryHost.Name} somebody set '{ProdOnlySetting}' in {TunedFile} without restarting: the service still answers on 8080, staging never had the line. The change's restart will pick it up.");
+        await session.AuditAsync("demo.inject-drift", canaryHost.Name, $"{HostFile}: {ProdOnlySetting} (not restarted)", cancellationToken: ct).ConfigureAwait(false);
+        ui.Say($"On {canaryHost.Name} somebody set '{ProdOnlySetting}' in {HostFile} for a new load balancer, without restarting: the service still answers on 8080, " +
+            "and staging has no such change. The routine change's restart will pick it up.");
         using (session.ActAs("carol"))
         {
             await promotions.ApproveAsync(routine, "prod", "harmless tuning; staging PASS", ct).ConfigureAwait(false);
@@ -175,21 +176,24 @@ internal static partial class DemoCommand
         var rollout = outcome.Rollout;
         var canary = rollout?.Batches.FirstOrDefault();
         var untouched = rollout is not null && canary is not null && rollout.Hosts.Where(h => h.Batch != canary.Index).All(h => h.State is RolloutHostState.Untouched or RolloutHostState.Pending);
+        var canaryStates = rollout is null ? [] : rollout.Hosts.Where(h => h.Batch == canary!.Index).Select(h => h.State).ToList();
         var ok = rollout is not null && rollout.Status != RolloutStatus.Succeeded && untouched
-            && rollout.Hosts.Where(h => h.Batch == canary!.Index).All(h => h.State == RolloutHostState.RolledBack);
-        ui.Say(ok ? $"The canary {canaryHost.Name} failed its checks and was rolled back on its own; the later batches were never touched."
-            : rollout is null ? "Unexpected: the promotion was refused; see above." : "Unexpected: the rollout did not stop at the canary and roll it back; see the table above.");
+            && canaryStates.All(s => s is RolloutHostState.RolledBack or RolloutHostState.NeedsAttention);
+        ui.Say(!ok ? rollout is null ? "Unexpected: the promotion was refused; see above." : "Unexpected: the rollout did not stop at the canary; see the table above."
+            : canaryStates.All(s => s == RolloutHostState.RolledBack)
+                ? $"The canary {canaryHost.Name} failed its checks and was rolled back on its own; the later batch was never touched."
+                : $"The canary {canaryHost.Name} failed its checks and the rollout stopped there; the later batch was never touched. Its rollback restored everything the change touched, " +
+                  $"but the host still does not match its manifest from before (the prod-only port is not the change's to undo): the rollout says so instead of calling it clean.");
 
         await using (var transport = factory.Create(canaryHost))
         {
-            var conf = await ReadAsync(transport, TunedFile, ct).ConfigureAwait(false);
-            var cleaned = string.Join('\n', conf.Split('\n').Where(l => l != ProdOnlySetting && !l.StartsWith("# moved to 8081", StringComparison.Ordinal)));
-            await WriteAsync(transport, TunedFile, cleaned, ct).ConfigureAwait(false);
+            var conf = await ReadAsync(transport, HostFile, ct).ConfigureAwait(false);
+            await WriteAsync(transport, HostFile, conf.Replace(ProdOnlySetting, ServingPort, StringComparison.Ordinal), ct).ConfigureAwait(false);
             var restart = await transport.RunAsync(RemoteCommand.Exec("service", "acme-mail", "restart"), cancellationToken: ct).ConfigureAwait(false);
-            ui.Say(restart.Succeeded ? $"{canaryHost.Name}: the prod-only line removed, acme-mail restarted on 8080 — the lab is healthy again."
+            ui.Say(restart.Succeeded ? $"{canaryHost.Name}: listen.port back to 8080, acme-mail restarted — the lab is healthy again."
                 : $"{canaryHost.Name}: restart said: {restart.StandardError.Trim()}");
         }
-        await session.AuditAsync("demo.reconcile", canaryHost.Name, $"{TunedFile}: {ProdOnlySetting} removed; acme-mail restarted", cancellationToken: ct).ConfigureAwait(false);
+        await session.AuditAsync("demo.reconcile", canaryHost.Name, $"{HostFile}: {ServingPort} again; acme-mail restarted", cancellationToken: ct).ConfigureAwait(false);
         return ok;
     }
 
@@ -225,7 +229,8 @@ internal static partial class DemoCommand
         var rollout = outcome.Rollout;
         var ok = staged.Verdict == StageVerdict.Pass && rollout is not null && rollout.Lane == Lane.Emergency
             && rollout.Hosts.All(h => h.State == RolloutHostState.Verified);
-        ui.Say(ok ? $"Every production host verified; the rollout is on record as EMERGENCY with ticket INC-4712 and its reason."
+        ui.Say(ok ? $"Every production host verified; the rollout is on record as EMERGENCY with ticket INC-4712 and its reason" +
+                (rollout!.Status == RolloutStatus.Succeeded ? "." : $" — '{RolloutEngine.Describe(rollout.Status)}' only because staging does not have the change yet (next step).")
             : "The emergency promotion did not complete; see above.");
 
         Step(ui, 17, "What the emergency left owed");
