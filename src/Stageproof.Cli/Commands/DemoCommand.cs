@@ -15,7 +15,8 @@ using Stageproof.Lab;
 
 namespace Stageproof.Cli.Commands;
 
-/// <summary>The seeds' story told on the lab: does staging mirror prod, mending it; a patch behind a rollback point; the stage gate.</summary>
+/// <summary>The seeds' story told on the lab: does staging mirror prod, mending it; a patch behind a rollback point; the stage gate;
+/// then the lifecycle (DemoCommand.Lifecycle.cs): people and roles, promotion, a failing canary, the emergency lane.</summary>
 internal static partial class DemoCommand
 {
     private const string TunedFile = "/etc/acme-mail/acme-mail.conf";
@@ -25,7 +26,7 @@ internal static partial class DemoCommand
     {
         var dir = new Option<string>("--dir") { Description = "The lab's directory", DefaultValueFactory = _ => "lab" };
         var octet = new Option<int>("--address-octet") { Description = "Third octet of prod's 127.0.N.x addresses", DefaultValueFactory = _ => 10 };
-        var command = new Command("demo", "Bring the lab up if needed and tell the story step by step: drift, a patch applied and rolled back, the stage gate passing a fix and failing a bad update") { dir, octet };
+        var command = new Command("demo", "Bring the lab up if needed and tell the story step by step: drift, a patch applied and rolled back, the stage gate passing a fix and failing a bad update, users and approvals, the fix promoted to prod canary first, a canary that fails and rolls back, the emergency lane") { dir, octet };
         command.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
         {
             var ui = session.Ui;
