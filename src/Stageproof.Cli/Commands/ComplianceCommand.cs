@@ -27,25 +27,7 @@ internal static class ComplianceCommand
             {
                 throw new InputException($"--env: environment '{only}' is not defined (known: {string.Join(", ", config.Environments.Keys)})");
             }
-            var store = await session.StoreAsync(ct).ConfigureAwait(false);
-            var runs = await store.ListPatchRunsAsync(null, ct).ConfigureAwait(false);
-            var hosts = (only is null ? config.Environments.Values : [config.Environments[only]]).SelectMany(e => e.Hosts).Distinct().ToList();
-            var manifests = new Dictionary<string, HostManifests>(StringComparer.Ordinal);
-            foreach (var host in hosts)
-            {
-                manifests[host] = await ManifestsAsync(store, host, runs, ct).ConfigureAwait(false);
-            }
-            var report = ComplianceReport.Build(new ComplianceInput
-            {
-                Config = config,
-                Environment = only,
-                PatchSets = await store.ListPatchSetsAsync(ct).ConfigureAwait(false),
-                Runs = runs,
-                StageResults = await store.ListStageResultsAsync(null, null, ct).ConfigureAwait(false),
-                Rollouts = await store.ListRolloutsAsync(null, ct).ConfigureAwait(false),
-                Manifests = manifests,
-                Now = session.Time.GetUtcNow(),
-            });
+            var report = await BuildAsync(session, only, ct).ConfigureAwait(false);
 
             var t = report.Totals;
             await session.AuditAsync("compliance.report", only ?? "all",
@@ -69,6 +51,31 @@ internal static class ComplianceCommand
             return report.Compliant ? ExitCodes.Ok : ExitCodes.Finding;
         }));
         return command;
+    }
+
+    /// <summary>The report from the state store: of one environment, or of all (null).</summary>
+    internal static async Task<ComplianceReport> BuildAsync(Infrastructure.CliSession session, string? only, CancellationToken ct)
+    {
+        var config = session.Config;
+        var store = await session.StoreAsync(ct).ConfigureAwait(false);
+        var runs = await store.ListPatchRunsAsync(null, ct).ConfigureAwait(false);
+        var hosts = (only is null ? config.Environments.Values : [config.Environments[only]]).SelectMany(e => e.Hosts).Distinct().ToList();
+        var manifests = new Dictionary<string, HostManifests>(StringComparer.Ordinal);
+        foreach (var host in hosts)
+        {
+            manifests[host] = await ManifestsAsync(store, host, runs, ct).ConfigureAwait(false);
+        }
+        return ComplianceReport.Build(new ComplianceInput
+        {
+            Config = config,
+            Environment = only,
+            PatchSets = await store.ListPatchSetsAsync(ct).ConfigureAwait(false),
+            Runs = runs,
+            StageResults = await store.ListStageResultsAsync(null, null, ct).ConfigureAwait(false),
+            Rollouts = await store.ListRolloutsAsync(null, ct).ConfigureAwait(false),
+            Manifests = manifests,
+            Now = session.Time.GetUtcNow(),
+        });
     }
 
     private static async Task<HostManifests> ManifestsAsync(IStateStore store, string host, IReadOnlyList<Core.Patches.PatchRun> runs, CancellationToken ct)

@@ -15,8 +15,9 @@ using Stageproof.Lab;
 
 namespace Stageproof.Cli.Commands;
 
-/// <summary>The seeds' story told on the lab: does staging mirror prod, mending it; a patch behind a rollback point; the stage gate.</summary>
-internal static class DemoCommand
+/// <summary>The seeds' story told on the lab: does staging mirror prod, mending it; a patch behind a rollback point; the stage gate;
+/// then the lifecycle (DemoCommand.Lifecycle.cs): people and roles, promotion, a failing canary, the emergency lane.</summary>
+internal static partial class DemoCommand
 {
     private const string TunedFile = "/etc/acme-mail/acme-mail.conf";
     private const string HandTuning = "db.pool_size = 5";
@@ -25,7 +26,7 @@ internal static class DemoCommand
     {
         var dir = new Option<string>("--dir") { Description = "The lab's directory", DefaultValueFactory = _ => "lab" };
         var octet = new Option<int>("--address-octet") { Description = "Third octet of prod's 127.0.N.x addresses", DefaultValueFactory = _ => 10 };
-        var command = new Command("demo", "Bring the lab up if needed and tell the story step by step: drift, a patch applied and rolled back, the stage gate passing a fix and failing a bad update") { dir, octet };
+        var command = new Command("demo", "Bring the lab up if needed and tell the story step by step: drift, a patch applied and rolled back, the stage gate passing a fix and failing a bad update, users and approvals, the fix promoted to prod canary first, a canary that fails and rolls back, the emergency lane") { dir, octet };
         command.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
         {
             var ui = session.Ui;
@@ -111,10 +112,11 @@ internal static class DemoCommand
 
             var patched = verdict && await PatchStoryAsync(session, lab, ct).ConfigureAwait(false);
             var staged = patched && await StageStoryAsync(session, lab, ct).ConfigureAwait(false);
+            var promoted = staged && await LifecycleStoryAsync(session, lab, ct).ConfigureAwait(false);
 
             ui.Human.Write(new Rule().LeftJustified());
             ui.Say($"Explore: stageproof --config {lab.ConfigFile} drift prod staging | facts prod | patch list | rollback --env staging --list | audit log. Tear down: stageproof lab down --dir {lab.Directory}");
-            return verdict && patched && staged ? ExitCodes.Ok : ExitCodes.Finding;
+            return verdict && patched && staged && promoted ? ExitCodes.Ok : ExitCodes.Finding;
         }));
         return command;
     }
@@ -127,7 +129,7 @@ internal static class DemoCommand
         reason: the mailbox endpoint answers for another user's token
         root_cause: the token's owner was not compared with the mailbox owner
         severity: critical
-        author: demo
+        author: alice
         packages:
           - { name: acme-mail, version: "1.1-1" }
         commands:
@@ -141,7 +143,10 @@ internal static class DemoCommand
         Step(ui, 7, "Freeze the fix: an immutable, content-addressed patch set");
         var file = Path.Combine(lab.Directory, "patches", "acme-mail-1.1.yaml");
         Directory.CreateDirectory(Path.GetDirectoryName(file)!);
-        await File.WriteAllTextAsync(file, FixPatchSet, ct).ConfigureAwait(false);
+        // Stamped per run (in its reason, so in its digest): a re-run freezes a fresh set, so the approvals and rollouts
+        // of an earlier run do not count for it and the promotion story below is told again from its start.
+        var stamp = session.Time.GetUtcNow().UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
+        await File.WriteAllTextAsync(file, FixPatchSet.Replace("for another user's token", $"for another user's token (demo run {stamp} UTC)", StringComparison.Ordinal), ct).ConfigureAwait(false);
         var frozen = PatchSetFreezer.Freeze(file);
         var store = await session.StoreAsync(ct).ConfigureAwait(false);
         await store.SavePatchSetAsync(frozen, ct).ConfigureAwait(false);

@@ -1,7 +1,4 @@
 using System.CommandLine;
-using System.Globalization;
-using System.Security.Cryptography;
-using Spectre.Console;
 using Stageproof.Cli.Features;
 using Stageproof.Core;
 using Stageproof.Core.Lifecycle;
@@ -48,58 +45,24 @@ internal static class PromoteCommand
             }
             new PatchRuns(session).Environment(options.Target);
             var stored = await new PatchRuns(session).PatchSetAsync(options.Digest, ct).ConfigureAwait(false);
-            var promotions = new Promotions(session);
-            var decision = await promotions.DecideAsync(stored, options, ct).ConfigureAwait(false);
-            var waited = TimeSpan.Zero;
-            while (decision.OnlyWindowClosed && options.Wait && decision.NextWindow is { } opens)
+            var outcome = await new Promotions(session).PromoteAsync(stored, options, ct).ConfigureAwait(false);
+            if (!outcome.Decision.Allowed)
             {
-                var delay = opens - session.Time.GetUtcNow();
-                if (waited + delay > options.MaxWait)
-                {
-                    break;
-                }
-                session.Ui.Errors.MarkupLine(Markup.Escape($"{options.Target}'s maintenance window is closed; waiting {delay:d\\.hh\\:mm\\:ss} for it to open at {opens:u}"));
-                await session.AuditAsync("promote.wait", options.Target, $"waiting for the window opening {opens:u}", stored.Digest, cancellationToken: ct).ConfigureAwait(false);
-                var step = delay > TimeSpan.Zero ? delay + TimeSpan.FromSeconds(1) : TimeSpan.FromSeconds(1);
-                await Task.Delay(step, session.Time, ct).ConfigureAwait(false);
-                waited += step;
-                decision = await promotions.DecideAsync(stored, options, ct).ConfigureAwait(false);
-            }
-            if (!decision.Allowed)
-            {
-                foreach (var refusal in decision.Refusals)
-                {
-                    session.Ui.Error(refusal.ToString());
-                }
-                await session.AuditAsync("promote.refused", options.Target, string.Join("; ", decision.Refusals), stored.Digest, options.Reason, ct).ConfigureAwait(false);
                 if (session.Ui.Json)
                 {
-                    session.Ui.WriteJson(new { allowed = false, refusals = decision.Refusals });
+                    session.Ui.WriteJson(new { allowed = false, refusals = outcome.Decision.Refusals });
                 }
                 return ExitCodes.Finding;
             }
-            var plan = promotions.Plan(stored, options.Target, options, decision);
-            session.Ui.Errors.MarkupLine(Markup.Escape(
-                $"{(options.Emergency ? "EMERGENCY " : "")}promotion of {stored.Set.Id} ({stored.Digest[..12]}) to {options.Target} allowed: evidence {string.Join(", ", decision.Evidence.DefaultIfEmpty("-"))}, " +
-                $"approvals {string.Join(", ", decision.Approvals.DefaultIfEmpty("-"))}; plan: {string.Join("; ", plan.Batches.Select(b => $"{b.Name}: {string.Join(", ", b.Hosts)}"))}"));
-            if (options.DryRun)
+            if (outcome.Rollout is null)
             {
                 if (session.Ui.Json)
                 {
-                    session.Ui.WriteJson(new { allowed = true, plan });
+                    session.Ui.WriteJson(new { allowed = true, plan = outcome.Plan });
                 }
                 return ExitCodes.Ok;
             }
-            await session.AuditAsync(options.Emergency ? "promote.emergency" : "promote", options.Target,
-                $"rollout {plan.Id}; evidence {string.Join(", ", decision.Evidence)}; approvals {string.Join(", ", decision.Approvals)}" +
-                (options.Emergency ? $"; ticket {options.Ticket}" : ""), stored.Digest, options.Reason, ct).ConfigureAwait(false);
-            var (engine, checks) = await promotions.EngineAsync(ct).ConfigureAwait(false);
-            using (checks)
-            {
-                var rollout = await engine.StartAsync(plan, await promotions.TargetAsync(stored, plan, ct).ConfigureAwait(false), promotions.Progress(), ct).ConfigureAwait(false);
-                promotions.Render(rollout);
-                return Promotions.ExitCode(rollout);
-            }
+            return Promotions.ExitCode(outcome.Rollout);
         }));
         return command;
     }
@@ -118,44 +81,14 @@ internal static class PromoteCommand
             var runs = new PatchRuns(session);
             var environment = runs.Environment(parse.GetValue(env)!);
             var stored = await runs.PatchSetAsync(parse.GetValue(digest)!, ct).ConfigureAwait(false);
-            var store = await session.StoreAsync(ct).ConfigureAwait(false);
-            var users = await store.ListUsersAsync(ct).ConfigureAwait(false);
-            var user = users.FirstOrDefault(u => u.Name == session.Actor);
-            GateRefusal? refusal = null;
-            if (user is null || user.Role is not (Role.Approver or Role.Admin) || !user.Covers(environment.Name))
+            var (approval, _) = await new Promotions(session).ApproveAsync(stored, environment.Name, parse.GetValue(comment), ct).ConfigureAwait(false);
+            if (approval is null)
             {
-                refusal = new GateRefusal(GateRules.Role, user is null
-                    ? $"{session.Actor} is not a Stageproof user; approving needs the approver or admin role"
-                    : $"{user.Name} ({user.Role.ToString().ToLowerInvariant()}, environments {string.Join(", ", user.Environments)}) may not approve for {environment.Name}: approver or admin covering it needed");
-            }
-            else if (stored.Set.Author == session.Actor)
-            {
-                refusal = new GateRefusal(GateRules.FourEyes, $"{session.Actor} wrote {stored.Set.Id}; its approval must come from someone else");
-            }
-            if (refusal is not null)
-            {
-                session.Ui.Error(refusal.ToString());
-                await session.AuditAsync("approve.refused", environment.Name, refusal.ToString(), stored.Digest, cancellationToken: ct).ConfigureAwait(false);
                 return ExitCodes.Finding;
             }
-            var approval = new Approval
-            {
-                Id = $"ap-{session.Time.GetUtcNow().UtcDateTime.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(3))}",
-                PatchDigest = stored.Digest,
-                Environment = environment.Name,
-                Approver = session.Actor,
-                Comment = parse.GetValue(comment),
-                At = session.Time.GetUtcNow(),
-            };
-            await store.SaveApprovalAsync(approval, ct).ConfigureAwait(false);
-            await session.AuditAsync("approve", environment.Name, $"{approval.Id} by {approval.Approver}", stored.Digest, approval.Comment, ct).ConfigureAwait(false);
             if (session.Ui.Json)
             {
                 session.Ui.WriteJson(approval);
-            }
-            else
-            {
-                session.Ui.Say($"{approval.Id}: {session.Actor} approved {stored.Set.Id} ({stored.Digest[..12]}) for {environment.Name}");
             }
             return ExitCodes.Ok;
         }));

@@ -34,6 +34,27 @@ internal static class UserCommand
         }
     }
 
+    /// <summary><c>user add</c>'s body (the demo adds its people through it): admins only, except the very first user;
+    /// audited as user.add.</summary>
+    public static async Task<User> AddAsync(Infrastructure.CliSession session, string userName, Role role, IReadOnlyList<string> environments, CancellationToken ct)
+    {
+        var store = await session.StoreAsync(ct).ConfigureAwait(false);
+        var users = await store.ListUsersAsync(ct).ConfigureAwait(false);
+        await RequireAdminAsync(session, users, ct).ConfigureAwait(false);
+        var user = new User
+        {
+            Name = userName,
+            Role = role,
+            Environments = environments.Count == 0 ? ["*"] : environments,
+            CreatedAt = session.Time.GetUtcNow(),
+            CreatedBy = session.Actor,
+        };
+        await store.SaveUserAsync(user, ct).ConfigureAwait(false);
+        await session.AuditAsync("user.add", user.Name, $"{user.Role.ToString().ToLowerInvariant()} on {string.Join(", ", user.Environments)}", cancellationToken: ct).ConfigureAwait(false);
+        session.Ui.Say($"{user.Name}: {user.Role.ToString().ToLowerInvariant()} on {string.Join(", ", user.Environments)}");
+        return user;
+    }
+
     private static Command Add(VerbContext verbs)
     {
         var name = new Argument<string>("NAME") { Description = "The user's name (as --actor or the OS user gives it)" };
@@ -52,20 +73,7 @@ internal static class UserCommand
             {
                 throw new InputException($"--env: {session.Config.SourceFile} defines no environment '{e}' (environments: {string.Join(", ", session.Config.Environments.Keys)})");
             }
-            var store = await session.StoreAsync(ct).ConfigureAwait(false);
-            var users = await store.ListUsersAsync(ct).ConfigureAwait(false);
-            await RequireAdminAsync(session, users, ct).ConfigureAwait(false);
-            var user = new User
-            {
-                Name = userName,
-                Role = parse.GetValue(role),
-                Environments = environments.Count == 0 ? ["*"] : environments,
-                CreatedAt = session.Time.GetUtcNow(),
-                CreatedBy = session.Actor,
-            };
-            await store.SaveUserAsync(user, ct).ConfigureAwait(false);
-            await session.AuditAsync("user.add", user.Name, $"{user.Role.ToString().ToLowerInvariant()} on {string.Join(", ", user.Environments)}", cancellationToken: ct).ConfigureAwait(false);
-            session.Ui.Say($"{user.Name}: {user.Role.ToString().ToLowerInvariant()} on {string.Join(", ", user.Environments)}");
+            await AddAsync(session, userName, parse.GetValue(role), environments, ct).ConfigureAwait(false);
             return ExitCodes.Ok;
         }));
         return command;

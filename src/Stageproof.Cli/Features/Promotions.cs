@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Security.Cryptography;
 using Spectre.Console;
 using Stageproof.Cli.Infrastructure;
 using Stageproof.Core;
@@ -24,6 +26,9 @@ internal sealed record PromoteOptions
     public TimeSpan MaxWait { get; init; } = TimeSpan.FromHours(24);
     public bool DryRun { get; init; }
 }
+
+/// <summary>What a promotion came to: the gate's decision, the plan when allowed, the rollout when one ran (not on a dry run).</summary>
+internal sealed record PromoteOutcome(GateDecision Decision, Rollout? Plan, Rollout? Rollout);
 
 /// <summary>The lifecycle's verbs: the gate's inputs gathered from the store and the lab, rollouts built and rendered.</summary>
 internal sealed class Promotions(CliSession session)
@@ -65,6 +70,101 @@ internal sealed class Promotions(CliSession session)
             Clones = clones,
             Now = session.Time.GetUtcNow(),
         });
+    }
+
+    /// <summary>
+    /// <c>promote</c>: the gate (waiting for the window with <see cref="PromoteOptions.Wait"/>), refusals reported and
+    /// audited, then the canary-first rollout rendered. The verb and the demo both call this.
+    /// </summary>
+    public async Task<PromoteOutcome> PromoteAsync(StoredPatchSet stored, PromoteOptions options, CancellationToken ct)
+    {
+        var decision = await DecideAsync(stored, options, ct).ConfigureAwait(false);
+        var waited = TimeSpan.Zero;
+        while (decision.OnlyWindowClosed && options.Wait && decision.NextWindow is { } opens)
+        {
+            var delay = opens - session.Time.GetUtcNow();
+            if (waited + delay > options.MaxWait)
+            {
+                break;
+            }
+            session.Ui.Errors.MarkupLine(Markup.Escape($"{options.Target}'s maintenance window is closed; waiting {delay:d\\.hh\\:mm\\:ss} for it to open at {opens:u}"));
+            await session.AuditAsync("promote.wait", options.Target, $"waiting for the window opening {opens:u}", stored.Digest, cancellationToken: ct).ConfigureAwait(false);
+            var step = delay > TimeSpan.Zero ? delay + TimeSpan.FromSeconds(1) : TimeSpan.FromSeconds(1);
+            await Task.Delay(step, session.Time, ct).ConfigureAwait(false);
+            waited += step;
+            decision = await DecideAsync(stored, options, ct).ConfigureAwait(false);
+        }
+        if (!decision.Allowed)
+        {
+            foreach (var refusal in decision.Refusals)
+            {
+                session.Ui.Error(refusal.ToString());
+            }
+            await session.AuditAsync("promote.refused", options.Target, string.Join("; ", decision.Refusals), stored.Digest, options.Reason, ct).ConfigureAwait(false);
+            return new PromoteOutcome(decision, null, null);
+        }
+        var plan = Plan(stored, options.Target, options, decision);
+        session.Ui.Errors.MarkupLine(Markup.Escape(
+            $"{(options.Emergency ? "EMERGENCY " : "")}promotion of {stored.Set.Id} ({stored.Digest[..12]}) to {options.Target} allowed: evidence {string.Join(", ", decision.Evidence.DefaultIfEmpty("-"))}, " +
+            $"approvals {string.Join(", ", decision.Approvals.DefaultIfEmpty("-"))}; plan: {string.Join("; ", plan.Batches.Select(b => $"{b.Name}: {string.Join(", ", b.Hosts)}"))}"));
+        if (options.DryRun)
+        {
+            return new PromoteOutcome(decision, plan, null);
+        }
+        await session.AuditAsync(options.Emergency ? "promote.emergency" : "promote", options.Target,
+            $"rollout {plan.Id}; evidence {string.Join(", ", decision.Evidence)}; approvals {string.Join(", ", decision.Approvals)}" +
+            (options.Emergency ? $"; ticket {options.Ticket}" : ""), stored.Digest, options.Reason, ct).ConfigureAwait(false);
+        var (engine, checks) = await EngineAsync(ct).ConfigureAwait(false);
+        using (checks)
+        {
+            var rollout = await engine.StartAsync(plan, await TargetAsync(stored, plan, ct).ConfigureAwait(false), Progress(), ct).ConfigureAwait(false);
+            Render(rollout);
+            return new PromoteOutcome(decision, plan, rollout);
+        }
+    }
+
+    /// <summary>
+    /// <c>approve</c>: the actor must be an approver or admin covering the environment and not the set's author (four
+    /// eyes). Returns the stored approval, or the refusal (reported and audited).
+    /// </summary>
+    public async Task<(Approval? Approval, GateRefusal? Refusal)> ApproveAsync(StoredPatchSet stored, string environment, string? comment, CancellationToken ct)
+    {
+        var store = await session.StoreAsync(ct).ConfigureAwait(false);
+        var users = await store.ListUsersAsync(ct).ConfigureAwait(false);
+        var user = users.FirstOrDefault(u => u.Name == session.Actor);
+        GateRefusal? refusal = null;
+        if (user is null || user.Role is not (Role.Approver or Role.Admin) || !user.Covers(environment))
+        {
+            refusal = new GateRefusal(GateRules.Role, user is null
+                ? $"{session.Actor} is not a Stageproof user; approving needs the approver or admin role"
+                : $"{user.Name} ({user.Role.ToString().ToLowerInvariant()}, environments {string.Join(", ", user.Environments)}) may not approve for {environment}: approver or admin covering it needed");
+        }
+        else if (stored.Set.Author == session.Actor)
+        {
+            refusal = new GateRefusal(GateRules.FourEyes, $"{session.Actor} wrote {stored.Set.Id}; its approval must come from someone else");
+        }
+        if (refusal is not null)
+        {
+            session.Ui.Error(refusal.ToString());
+            await session.AuditAsync("approve.refused", environment, refusal.ToString(), stored.Digest, cancellationToken: ct).ConfigureAwait(false);
+            return (null, refusal);
+        }
+        var approval = new Approval
+        {
+            Id = $"ap-{session.Time.GetUtcNow().UtcDateTime.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(3))}",
+            PatchDigest = stored.Digest,
+            Environment = environment,
+            Approver = session.Actor,
+            Comment = comment,
+            At = session.Time.GetUtcNow(),
+        };
+        await store.SaveApprovalAsync(approval, ct).ConfigureAwait(false);
+        await session.AuditAsync("approve", environment, $"{approval.Id} by {approval.Approver}", stored.Digest, approval.Comment, ct).ConfigureAwait(false);
+        if (!session.Ui.Json)
+        {
+            session.Ui.Say($"{approval.Id}: {session.Actor} approved {stored.Set.Id} ({stored.Digest[..12]}) for {environment}");
+        }
+        return (approval, null);
     }
 
     /// <summary>The rollout plan for a stored set on an environment, under its stage's policy.</summary>

@@ -28,7 +28,21 @@ internal sealed class CliSession : IAsyncDisposable
 
     public string ConfigPath { get; }
     public string StateDirectory { get; }
-    public string Actor { get; }
+    public string Actor { get; private set; }
+
+    /// <summary>Acts as <paramref name="actor"/> until disposed: the demo plays alice, bob and carol in one process; gates
+    /// and the audit log see that name, exactly as --actor would give it.</summary>
+    public IDisposable ActAs(string actor)
+    {
+        var before = Actor;
+        Actor = actor;
+        return new Restore(() => Actor = before);
+    }
+
+    private sealed class Restore(Action undo) : IDisposable
+    {
+        public void Dispose() => undo();
+    }
     public bool AcceptNewHostKeys { get; }
     public Ui Ui { get; }
     /// <summary>Raw standard output, for verbs whose output is a stream (audit export).</summary>

@@ -107,22 +107,30 @@ public static class PromotionGate
                 refusals.Add(new(GateRules.EmergencyRecord, "an emergency promotion needs --reason and --ticket"));
             }
             var maxAge = request.Lifecycle.Emergency.MaxCloneAge;
-            var clonePasses = request.StageResults
-                .Where(r => r.PatchDigest == digest && r.Verdict == StageVerdict.Pass && request.Clones.TryGetValue(r.Environment, out var c) && c.Source == request.Target)
-                .Select(r => (Result: r, Clone: request.Clones[r.Environment]))
-                .ToList();
-            var fresh = clonePasses.FirstOrDefault(p => p.Clone.CreatedAt >= request.FrozenAt && p.Result.StartedAt >= p.Clone.CreatedAt
-                && request.Now - p.Clone.CreatedAt <= maxAge);
-            if (fresh.Result is not null)
+            // The newest verdict in a clone of the target counts: a FAIL in a later clone withdraws an earlier PASS.
+            var latest = request.StageResults
+                .Where(r => r.PatchDigest == digest && r.FinishedAt is not null && request.Clones.TryGetValue(r.Environment, out var c) && c.Source == request.Target)
+                .OrderByDescending(r => r.StartedAt)
+                .FirstOrDefault();
+            var clone = latest is null ? null : request.Clones[latest.Environment];
+            if (latest is null)
             {
-                evidence.Add(fresh.Result.Id);
+                refusals.Add(new(GateRules.EmergencyClonePass,
+                    $"{PatchName(request)} has no PASS in a fresh clone of {request.Target}: make one (stageproof lab clone {request.Target} NAME) and stage it there (stageproof stage {Short(digest)} --env NAME)"));
+            }
+            else if (latest.Verdict != StageVerdict.Pass)
+            {
+                refusals.Add(new(GateRules.EmergencyClonePass, $"{PatchName(request)} FAILED in clone {latest.Environment} of {request.Target} ({latest.Id}), its newest clone run"));
+            }
+            else if (clone!.CreatedAt < request.FrozenAt || latest.StartedAt < clone.CreatedAt || request.Now - clone.CreatedAt > maxAge)
+            {
+                refusals.Add(new(GateRules.EmergencyClonePass,
+                    $"{PatchName(request)} passed in clone {latest.Environment} of {request.Target}, but that clone is not fresh " +
+                    $"(made {clone.CreatedAt:u}; it must be made after the set was frozen, {request.FrozenAt:u}, and be at most {maxAge} old)"));
             }
             else
             {
-                refusals.Add(new(GateRules.EmergencyClonePass, clonePasses.Count > 0
-                    ? $"{PatchName(request)} passed in clone {clonePasses[0].Result.Environment} of {request.Target}, but that clone is not fresh " +
-                      $"(made {clonePasses[0].Clone.CreatedAt:u}; it must be made after the set was frozen, {request.FrozenAt:u}, and be at most {maxAge} old)"
-                    : $"{PatchName(request)} has no PASS in a fresh clone of {request.Target}: make one (stageproof lab clone {request.Target} NAME) and stage it there (stageproof stage {Short(digest)} --env NAME)"));
+                evidence.Add(latest.Id);
             }
         }
         else if (request.Lifecycle.Previous(request.Target) is { } previous)

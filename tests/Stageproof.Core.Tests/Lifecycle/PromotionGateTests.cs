@@ -159,6 +159,22 @@ public sealed class PromotionGateTests
     }
 
     [Fact]
+    public void An_emergency_is_refused_when_its_newest_clone_run_failed_though_an_older_clone_passed()
+    {
+        var request = Emergency() with
+        {
+            StageResults = [Result("st-clone", "prod-clone", Now.AddHours(-2)), Result("st-clone-2", "prod-clone-2", Now.AddHours(-1), StageVerdict.Fail)],
+            Clones = new Dictionary<string, EnvironmentClone>
+            {
+                ["prod-clone"] = new("prod-clone", "prod", Now.AddHours(-3)),
+                ["prod-clone-2"] = new("prod-clone-2", "prod", Now.AddMinutes(-90)),
+            },
+        };
+        var refusal = RefusedBy(GateRules.EmergencyClonePass, request);
+        Assert.Contains("FAILED in clone prod-clone-2", refusal.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_fail_in_the_previous_stage_is_refused()
     {
         var refusal = RefusedBy(GateRules.PreviousStagePass, Routine() with { StageResults = [Result("st-fail", "staging", Now.AddDays(-1), StageVerdict.Fail)] });
