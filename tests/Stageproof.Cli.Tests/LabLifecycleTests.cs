@@ -8,13 +8,19 @@ namespace Stageproof.Cli.Tests;
 /// <summary>A lab of its own with six prod hosts (127.0.185.x, 195.x, 205.x, clones 215.x; ssh port 2562).</summary>
 public sealed class LifecycleLabFixture() : SharedLab(185, 2562, appHosts: 6);
 
+/// <summary>Runs alone, after the parallel lab tests: six hosts under rollouts and SIGKILLs would load the other labs'
+/// latency measurements on a two-core machine, and their apt runs would share its process table.</summary>
+[CollectionDefinition("lifecycle lab", DisableParallelization = true)]
+public sealed class LifecycleLabCollection : ICollectionFixture<LifecycleLabFixture>;
+
 /// <summary>
 /// The lifecycle on a real lab: the gate's rules, the emergency lane through a fresh clone, a canary that fails and rolls
 /// itself back, rollouts killed with SIGKILL and resumed, and one rollout per environment.
 /// </summary>
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 [TestCaseOrderer("Stageproof.Cli.Tests.RunOrderer", "Stageproof.Cli.Tests")]
-public class LabLifecycleTests(LifecycleLabFixture lab) : IClassFixture<LifecycleLabFixture>
+[Collection("lifecycle lab")]
+public class LabLifecycleTests(LifecycleLabFixture lab)
 {
     private const string Fix = """
         id: ACME-2026-11-01

@@ -43,6 +43,7 @@ internal sealed class CliSession : IAsyncDisposable
     {
         public void Dispose() => undo();
     }
+
     public bool AcceptNewHostKeys { get; }
     public Ui Ui { get; }
     /// <summary>Raw standard output, for verbs whose output is a stream (audit export).</summary>

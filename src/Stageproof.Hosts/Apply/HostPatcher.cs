@@ -206,6 +206,8 @@ public sealed partial class HostPatcher(ITransport transport, TimeSpan commandTi
             new[]
             {
                 "DEBIAN_FRONTEND=noninteractive", "apt-get", "-y", "-q", "--allow-downgrades", "--no-install-recommends",
+                // A dpkg left running by a killed Stageproof (its SSH session gone) finishes first: wait for its lock.
+                "-o", "DPkg::Lock::Timeout=120",
                 "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=" + ConffileOption(conffiles), "install",
             }.Concat(packages.Select(Spec))), PackageTimeout, ct).ConfigureAwait(false);
         Require(r, "packages", "apt-get install failed");
@@ -300,6 +302,10 @@ public sealed partial class HostPatcher(ITransport transport, TimeSpan commandTi
         set -u
         dir=$1; confopt=$2
         status=0
+        # An apt or dpkg still running from an interrupted change (its SSH session killed) finishes first (at most 120 s).
+        busy() { for c in /proc/[0-9]*/comm; do case $(cat "$c" 2>/dev/null) in dpkg|apt-get|apt) return 0;; esac; done; return 1; }
+        waited=0
+        while busy && [ "$waited" -lt 120 ]; do sleep 1; waited=$((waited + 1)); done
         if ls "$dir"/debs/*.deb >/dev/null 2>&1; then
           DEBIAN_FRONTEND=noninteractive dpkg --force-confdef "$confopt" -i "$dir"/debs/*.deb || status=1
         fi
