@@ -85,25 +85,21 @@ public sealed class SqliteStateStore : IStateStore
     {
         ArgumentNullException.ThrowIfNull(manifest);
         var digest = ManifestJson.Digest(manifest);
-        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
-        {
-            await connection.ExecuteAsync(new CommandDefinition(
-                """
-                INSERT OR IGNORE INTO manifests (digest, target, kind, environment, collected_at, json)
-                VALUES (@digest, @target, @kind, @environment, @collectedAt, @json)
-                """,
-                new
-                {
-                    digest,
-                    target = manifest.Target,
-                    kind = manifest.Kind.ToString().ToLowerInvariant(),
-                    environment = manifest.Environment,
-                    collectedAt = AuditChain.FormatTime(manifest.CollectedAt),
-                    json = ManifestJson.Serialize(manifest),
-                },
-                cancellationToken: cancellationToken)).ConfigureAwait(false);
-        }
+        await ExecuteAsync(
+            """
+            INSERT OR IGNORE INTO manifests (digest, target, kind, environment, collected_at, json)
+            VALUES (@digest, @target, @kind, @environment, @collectedAt, @json)
+            """,
+            new
+            {
+                digest,
+                target = manifest.Target,
+                kind = manifest.Kind.ToString().ToLowerInvariant(),
+                environment = manifest.Environment,
+                collectedAt = AuditChain.FormatTime(manifest.CollectedAt),
+                json = ManifestJson.Serialize(manifest),
+            },
+            cancellationToken).ConfigureAwait(false);
         return digest;
     }
 
@@ -412,26 +408,22 @@ public sealed class SqliteStateStore : IStateStore
     public async Task SavePatchRunAsync(PatchRun run, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(run);
-        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
-        {
-            await connection.ExecuteAsync(new CommandDefinition(
-                """
-                INSERT INTO patch_runs (id, kind, environment, patch_digest, started_at, json)
-                VALUES (@id, @kind, @environment, @digest, @startedAt, @json)
-                ON CONFLICT (id) DO UPDATE SET json = excluded.json
-                """,
-                new
-                {
-                    id = run.Id,
-                    kind = run.Kind.ToString(),
-                    environment = run.Environment,
-                    digest = run.PatchDigest,
-                    startedAt = AuditChain.FormatTime(run.StartedAt),
-                    json = JsonSerializer.Serialize(run, PatchSetFreezer.JsonOptions),
-                },
-                cancellationToken: cancellationToken)).ConfigureAwait(false);
-        }
+        await ExecuteAsync(
+            """
+            INSERT INTO patch_runs (id, kind, environment, patch_digest, started_at, json)
+            VALUES (@id, @kind, @environment, @digest, @startedAt, @json)
+            ON CONFLICT (id) DO UPDATE SET json = excluded.json
+            """,
+            new
+            {
+                id = run.Id,
+                kind = run.Kind.ToString(),
+                environment = run.Environment,
+                digest = run.PatchDigest,
+                startedAt = AuditChain.FormatTime(run.StartedAt),
+                json = JsonSerializer.Serialize(run, PatchSetFreezer.JsonOptions),
+            },
+            cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<PatchRun?> FindPatchRunAsync(string id, CancellationToken cancellationToken = default) =>
@@ -446,26 +438,22 @@ public sealed class SqliteStateStore : IStateStore
     public async Task SaveRollbackPointAsync(RollbackPoint point, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(point);
-        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
-        {
-            await connection.ExecuteAsync(new CommandDefinition(
-                """
-                INSERT INTO rollback_points (id, environment, patch_digest, created_at, status, json)
-                VALUES (@id, @environment, @digest, @createdAt, @status, @json)
-                ON CONFLICT (id) DO UPDATE SET status = excluded.status, json = excluded.json
-                """,
-                new
-                {
-                    id = point.Id,
-                    environment = point.Environment,
-                    digest = point.PatchDigest,
-                    createdAt = AuditChain.FormatTime(point.CreatedAt),
-                    status = point.Status.ToString(),
-                    json = JsonSerializer.Serialize(point, PatchSetFreezer.JsonOptions),
-                },
-                cancellationToken: cancellationToken)).ConfigureAwait(false);
-        }
+        await ExecuteAsync(
+            """
+            INSERT INTO rollback_points (id, environment, patch_digest, created_at, status, json)
+            VALUES (@id, @environment, @digest, @createdAt, @status, @json)
+            ON CONFLICT (id) DO UPDATE SET status = excluded.status, json = excluded.json
+            """,
+            new
+            {
+                id = point.Id,
+                environment = point.Environment,
+                digest = point.PatchDigest,
+                createdAt = AuditChain.FormatTime(point.CreatedAt),
+                status = point.Status.ToString(),
+                json = JsonSerializer.Serialize(point, PatchSetFreezer.JsonOptions),
+            },
+            cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<RollbackPoint?> FindRollbackPointAsync(string id, CancellationToken cancellationToken = default) =>
@@ -480,26 +468,22 @@ public sealed class SqliteStateStore : IStateStore
     public async Task SaveStageResultAsync(StageResult result, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(result);
-        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
-        {
-            await connection.ExecuteAsync(new CommandDefinition(
-                """
-                INSERT INTO stage_results (id, environment, patch_digest, verdict, started_at, json)
-                VALUES (@id, @environment, @digest, @verdict, @startedAt, @json)
-                ON CONFLICT (id) DO UPDATE SET verdict = excluded.verdict, json = excluded.json
-                """,
-                new
-                {
-                    id = result.Id,
-                    environment = result.Environment,
-                    digest = result.PatchDigest,
-                    verdict = result.Verdict.ToString(),
-                    startedAt = AuditChain.FormatTime(result.StartedAt),
-                    json = JsonSerializer.Serialize(result, PatchSetFreezer.JsonOptions),
-                },
-                cancellationToken: cancellationToken)).ConfigureAwait(false);
-        }
+        await ExecuteAsync(
+            """
+            INSERT INTO stage_results (id, environment, patch_digest, verdict, started_at, json)
+            VALUES (@id, @environment, @digest, @verdict, @startedAt, @json)
+            ON CONFLICT (id) DO UPDATE SET verdict = excluded.verdict, json = excluded.json
+            """,
+            new
+            {
+                id = result.Id,
+                environment = result.Environment,
+                digest = result.PatchDigest,
+                verdict = result.Verdict.ToString(),
+                startedAt = AuditChain.FormatTime(result.StartedAt),
+                json = JsonSerializer.Serialize(result, PatchSetFreezer.JsonOptions),
+            },
+            cancellationToken).ConfigureAwait(false);
     }
 
     public Task<IReadOnlyList<StageResult>> ListStageResultsAsync(string? patchDigest = null, string? environment = null, CancellationToken cancellationToken = default) =>
@@ -517,22 +501,18 @@ public sealed class SqliteStateStore : IStateStore
     {
         ArgumentNullException.ThrowIfNull(user);
         ArgumentException.ThrowIfNullOrWhiteSpace(user.Name, nameof(user));
-        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
-        {
-            await connection.ExecuteAsync(new CommandDefinition(
-                """
-                INSERT INTO users (name, role, json) VALUES (@name, @role, @json)
-                ON CONFLICT (name) DO UPDATE SET role = excluded.role, json = excluded.json
-                """,
-                new
-                {
-                    name = user.Name,
-                    role = user.Role.ToString(),
-                    json = JsonSerializer.Serialize(user, PatchSetFreezer.JsonOptions),
-                },
-                cancellationToken: cancellationToken)).ConfigureAwait(false);
-        }
+        await ExecuteAsync(
+            """
+            INSERT INTO users (name, role, json) VALUES (@name, @role, @json)
+            ON CONFLICT (name) DO UPDATE SET role = excluded.role, json = excluded.json
+            """,
+            new
+            {
+                name = user.Name,
+                role = user.Role.ToString(),
+                json = JsonSerializer.Serialize(user, PatchSetFreezer.JsonOptions),
+            },
+            cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<bool> DeleteUserAsync(string name, CancellationToken cancellationToken = default)
@@ -553,26 +533,22 @@ public sealed class SqliteStateStore : IStateStore
     public async Task SaveApprovalAsync(Approval approval, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(approval);
-        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
-        {
-            await connection.ExecuteAsync(new CommandDefinition(
-                """
-                INSERT INTO approvals (id, patch_digest, environment, approver, at, json)
-                VALUES (@id, @digest, @environment, @approver, @at, @json)
-                ON CONFLICT (id) DO UPDATE SET json = excluded.json
-                """,
-                new
-                {
-                    id = approval.Id,
-                    digest = approval.PatchDigest,
-                    environment = approval.Environment,
-                    approver = approval.Approver,
-                    at = AuditChain.FormatTime(approval.At),
-                    json = JsonSerializer.Serialize(approval, PatchSetFreezer.JsonOptions),
-                },
-                cancellationToken: cancellationToken)).ConfigureAwait(false);
-        }
+        await ExecuteAsync(
+            """
+            INSERT INTO approvals (id, patch_digest, environment, approver, at, json)
+            VALUES (@id, @digest, @environment, @approver, @at, @json)
+            ON CONFLICT (id) DO UPDATE SET json = excluded.json
+            """,
+            new
+            {
+                id = approval.Id,
+                digest = approval.PatchDigest,
+                environment = approval.Environment,
+                approver = approval.Approver,
+                at = AuditChain.FormatTime(approval.At),
+                json = JsonSerializer.Serialize(approval, PatchSetFreezer.JsonOptions),
+            },
+            cancellationToken).ConfigureAwait(false);
     }
 
     public Task<IReadOnlyList<Approval>> ListApprovalsAsync(string? patchDigest = null, string? environment = null, CancellationToken cancellationToken = default) =>
@@ -589,26 +565,22 @@ public sealed class SqliteStateStore : IStateStore
     public async Task SaveRolloutAsync(Rollout rollout, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(rollout);
-        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
-        {
-            await connection.ExecuteAsync(new CommandDefinition(
-                """
-                INSERT INTO rollouts (id, environment, patch_digest, status, created_at, json)
-                VALUES (@id, @environment, @digest, @status, @createdAt, @json)
-                ON CONFLICT (id) DO UPDATE SET status = excluded.status, json = excluded.json
-                """,
-                new
-                {
-                    id = rollout.Id,
-                    environment = rollout.Environment,
-                    digest = rollout.PatchDigest,
-                    status = rollout.Status.ToString(),
-                    createdAt = AuditChain.FormatTime(rollout.CreatedAt),
-                    json = JsonSerializer.Serialize(rollout, PatchSetFreezer.JsonOptions),
-                },
-                cancellationToken: cancellationToken)).ConfigureAwait(false);
-        }
+        await ExecuteAsync(
+            """
+            INSERT INTO rollouts (id, environment, patch_digest, status, created_at, json)
+            VALUES (@id, @environment, @digest, @status, @createdAt, @json)
+            ON CONFLICT (id) DO UPDATE SET status = excluded.status, json = excluded.json
+            """,
+            new
+            {
+                id = rollout.Id,
+                environment = rollout.Environment,
+                digest = rollout.PatchDigest,
+                status = rollout.Status.ToString(),
+                createdAt = AuditChain.FormatTime(rollout.CreatedAt),
+                json = JsonSerializer.Serialize(rollout, PatchSetFreezer.JsonOptions),
+            },
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The rollout with exactly this id, else the only one whose id starts with it.</summary>
@@ -758,6 +730,16 @@ public sealed class SqliteStateStore : IStateStore
             Machine = row.Machine,
             AcquiredAt = AuditChain.ParseTime(row.AcquiredAt),
         };
+    }
+
+    /// <summary>Runs one statement on a connection of its own.</summary>
+    private async Task ExecuteAsync(string sql, object parameters, CancellationToken cancellationToken)
+    {
+        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            await connection.ExecuteAsync(new CommandDefinition(sql, parameters, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        }
     }
 
     private async Task<IReadOnlyList<T>> QueryDocumentsAsync<T>(string sql, object parameters, CancellationToken cancellationToken)

@@ -132,7 +132,10 @@ public sealed class RolloutEngine(
     {
         var clock = Stopwatch.StartNew();
         void Say(string line) => progress?.Report($"[{clock.Elapsed.TotalSeconds:0}s] {line}");
-        var rollingBack = rollout.Batches.Any(b => b.State == BatchState.Failed) || rollout.AbortRequestedBy is not null;
+        // A rollback under way when the process died is finished before anything else: a batch failed or already rolled
+        // back, a host caught mid-rollback, or an abort asked for.
+        var rollingBack = rollout.Batches.Any(b => b.State is BatchState.Failed or BatchState.RolledBack)
+            || rollout.Hosts.Any(h => h.State == RolloutHostState.RollingBack) || rollout.AbortRequestedBy is not null;
         foreach (var planned in rollout.Batches.OrderBy(b => b.Index))
         {
             if (rollingBack)
@@ -423,7 +426,8 @@ public sealed class RolloutEngine(
         var inScope = rollout.Batches.Where(b => all || b.Index == failedBatch?.Index || b.State == BatchState.Applying || b.State == BatchState.Checking)
             .SelectMany(b => b.Hosts).ToHashSet(StringComparer.Ordinal);
         var toRollBack = rollout.Hosts
-            .Where(h => inScope.Contains(h.Host) && h.State is RolloutHostState.Applying or RolloutHostState.Applied or RolloutHostState.Verified or RolloutHostState.RollingBack)
+            .Where(h => (inScope.Contains(h.Host) && h.State is RolloutHostState.Applying or RolloutHostState.Applied or RolloutHostState.Verified)
+                || h.State == RolloutHostState.RollingBack)
             .Select(h => h.Host).ToList();
         foreach (var host in toRollBack)
         {
