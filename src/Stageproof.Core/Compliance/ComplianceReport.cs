@@ -284,6 +284,23 @@ public sealed record ComplianceReport
                     backfills.Add(line);
                 }
             }
+            // Forward: passed the stage before this one, so it is waiting to be promoted here.
+            var forward = index > 0
+                ? input.StageResults.Where(r => r.PatchDigest == digest && r.Environment == stages[index - 1] && r.Verdict == StageVerdict.Pass)
+                    .OrderByDescending(r => r.FinishedAt ?? r.StartedAt).FirstOrDefault()
+                : null;
+            if (evidence.Count == 0 && forward is not null)
+            {
+                owed.Add(new OwedPatch
+                {
+                    PatchId = id,
+                    PatchDigest = digest,
+                    EmergencyBackfill = false,
+                    Evidence = [$"passed in {stages[index - 1]} (stage result {forward.Id}, {Day(forward.FinishedAt ?? forward.StartedAt)})"],
+                    Message = $"passed in {stages[index - 1]} (stage result {forward.Id}, {Day(forward.FinishedAt ?? forward.StartedAt)}), not yet promoted to {env}",
+                });
+                continue;
+            }
             if (evidence.Count == 0)
             {
                 continue;

@@ -143,7 +143,9 @@ public class ComplianceReportTests
         Assert.False(owed.EmergencyBackfill);
         Assert.Contains("passed in staging", owed.Message);
         Assert.Empty(Env(report, "staging").Owed);
-        Assert.Empty(Env(report, "prod").Owed);
+        // Forward as well: staging's PASS waits to be promoted to prod.
+        var pending = Assert.Single(Env(report, "prod").Owed);
+        Assert.Equal("passed in staging (stage result s1, 2025-03-01), not yet promoted to prod", pending.Message);
         Assert.Single(Env(report, "qa").Hosts.Single().Owed);
         Assert.False(report.Compliant);
     }
@@ -169,6 +171,19 @@ public class ComplianceReportTests
         var later = ComplianceReport.Build(Input(runs: [apply], rollouts: [rollout], results: [Pass("s9", "qa", T0.AddDays(1))]));
         Assert.Empty(Env(later, "qa").Owed);
         Assert.True(Assert.Single(Env(later, "staging").Owed).EmergencyBackfill);
+    }
+
+    [Fact]
+    public void A_set_that_passed_the_stage_before_is_owed_until_it_is_applied_here()
+    {
+        var passed = ComplianceReport.Build(Input(results: [Pass("s1", "qa", T0)]));
+        Assert.Contains("not yet promoted to staging", Assert.Single(Env(passed, "staging").Owed).Message, StringComparison.Ordinal);
+        Assert.Empty(Env(passed, "prod").Owed);
+
+        var promoted = ComplianceReport.Build(Input(
+            runs: [Run("a1", RunKind.Apply, "staging", Env(passed, "staging").Hosts.Single().Host, HostRunStatus.Applied, T0.AddHours(1))],
+            results: [Pass("s1", "qa", T0)]));
+        Assert.Empty(Env(promoted, "staging").Owed);
     }
 
     [Fact]
