@@ -81,9 +81,11 @@ internal static partial class DemoCommand
         var fix = await StoredAsync(session, Path.Combine(lab.Directory, "patches", "acme-mail-1.1.yaml"), ct).ConfigureAwait(false);
         var results = await store.ListStageResultsAsync(null, null, ct).ConfigureAwait(false);
         var pass = results.Where(r => r.PatchDigest == fix.Digest && r.Environment == "staging" && r.Verdict == StageVerdict.Pass).OrderByDescending(r => r.StartedAt).FirstOrDefault();
-        ui.Say(pass is null ? "Unexpected: no staging PASS for the fix." : $"Evidence: staging's PASS {pass.Id} from step 10, for exactly this digest ({fix.Digest[..12]}).");
-        ui.Say("The lifecycle is qa → staging → prod and prod's gate asks for a PASS in the stage just before it: staging. The demo does not also stage it in qa " +
-            "(another run of the whole suite, about a minute and a half); 'stageproof stage D --env qa' would, and promoting into staging asks for exactly that.");
+        ui.Say("The lane is qa → staging → prod: the fix is proven in qa as well (staging proved it in step 10), each stage's PASS stored as evidence for exactly this digest.");
+        var qa = await new StageService(session).RunAsync(new StageOptions { Digest = fix.Digest, Environment = "qa" }, ct).ConfigureAwait(false);
+        StageCommand.Render(ui.Human, qa);
+        ui.Say(pass is null ? "Unexpected: no staging PASS for the fix."
+            : $"Evidence: qa's {(qa.Verdict == StageVerdict.Pass ? "PASS" : "FAIL")} {qa.Id} and staging's PASS {pass.Id} from step 10, both for {fix.Digest[..12]}; prod's gate asks for the PASS of the stage just before it, staging.");
         await PrepareProdAsync(session, ct).ConfigureAwait(false);
         var staging = runs.Environment("staging");
         var engine = await runs.EngineAsync(ct).ConfigureAwait(false);
@@ -118,11 +120,12 @@ internal static partial class DemoCommand
 
         Step(ui, 18, "Leave the lab as the demo found it");
         ui.Say("Why: every change above has a known rollback point; going back is the same one command for production as for staging.");
-        var backOk = await RollBackAllAsync(session, "prod", ct).ConfigureAwait(false) & await RollBackAllAsync(session, "staging", ct).ConfigureAwait(false);
-        ui.Say(backOk ? "Production and staging are back at acme-mail 1.0 with their original configuration; a re-run of the demo starts from here."
+        var backOk = await RollBackAllAsync(session, "prod", ct).ConfigureAwait(false) & await RollBackAllAsync(session, "staging", ct).ConfigureAwait(false)
+            & await RollBackAllAsync(session, "qa", ct).ConfigureAwait(false);
+        ui.Say(backOk ? "Production, qa and staging are back at acme-mail 1.0 with their original configuration; a re-run of the demo starts from here."
             : "Some rollback left residue; see above.");
         ui.Say("Every step is in the audit log with its actor (alice, bob, carol): 'stageproof audit log'. Rollouts: 'stageproof rollout list'.");
-        return refusedByApprovals && fixOk && canaryOk && emergencyOk && backOk;
+        return qa.Verdict == StageVerdict.Pass && refusedByApprovals && fixOk && canaryOk && emergencyOk && backOk;
     }
 
     /// <summary>Step 15: a set that passed staging meets a production host that differs from staging (a prod-only
