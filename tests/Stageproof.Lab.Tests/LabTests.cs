@@ -130,7 +130,11 @@ public sealed class LabTests(LabFixture fixture)
         Assert.Contains("mirror_of: prod", yaml);
         Assert.Contains("Host=127.0.130.5;Port=5432;Database=mail;Username=acme;Password=acme", yaml);
         var topLevel = yaml.Split('\n').Where(l => l.Length > 0 && char.IsLetter(l[0])).Select(l => l.Split(':')[0]).ToList();
-        Assert.Equal(["hosts", "environments", "drift", "ssh", "checks"], topLevel);
+        Assert.Equal(["hosts", "environments", "drift", "ssh", "checks", "lifecycle"], topLevel);
+        // The promotion lane: the standard environments in order, never a clone.
+        var lifecycle = Core.Configuration.ConfigLoader.Load(Lab.ConfigFile).Lifecycle;
+        Assert.Equal(["qa", "staging", "prod"], lifecycle.Stages.Select(s => s.Environment));
+        Assert.Equal(1, lifecycle.Stages[2].Approvals);
     }
 
     [SkippableFact]
