@@ -11,7 +11,7 @@ public sealed record Faults
 {
     public const string DefaultPath = "/usr/share/acme-mail/faults.conf";
 
-    public static readonly IReadOnlyList<string> Keys = ["fault.login_race", "fault.die_after", "fault.indexer_errors"];
+    public static readonly IReadOnlyList<string> Keys = ["fault.login_race", "fault.die_after", "fault.indexer_errors", "fault.search_delay"];
 
     public static readonly Faults None = new();
 
@@ -25,7 +25,12 @@ public sealed record Faults
     /// <summary>The indexer logs an ERROR line every cycle (while /health still answers 200).</summary>
     public bool IndexerErrors { get; init; }
 
-    public bool Any => LoginRace || DieAfterSeconds is not null || IndexerErrors;
+    /// <summary>Milliseconds every /search request waits before it answers; null: none. The gauntlet's dropped-index update
+    /// ships it so that its slowdown is as large as a production-sized mailbox table makes it, far beyond the noise of a
+    /// busy machine (the lab's 20,000 messages make the missing index cost only 2–3×).</summary>
+    public int? SearchDelayMilliseconds { get; init; }
+
+    public bool Any => LoginRace || DieAfterSeconds is not null || IndexerErrors || SearchDelayMilliseconds is not null;
 
     /// <summary>Reads the faults file; a missing file is <see cref="None"/>, a malformed one a <see cref="ConfigException"/>.</summary>
     public static Faults Load(string path)
@@ -67,6 +72,12 @@ public sealed record Faults
                         ? n
                         : throw new ConfigException($"{path}:{lineNo}: fault.die_after must be an integer from 1 to 86400 (seconds), got '{value}'"),
                 },
+                "fault.search_delay" => f with
+                {
+                    SearchDelayMilliseconds = int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var ms) && ms is >= 1 and <= 60_000
+                        ? ms
+                        : throw new ConfigException($"{path}:{lineNo}: fault.search_delay must be an integer from 1 to 60000 (milliseconds), got '{value}'"),
+                },
                 _ => throw new ConfigException($"{path}:{lineNo}: unknown key '{key}' (known: {string.Join(", ", Keys)})"),
             };
         }
@@ -78,5 +89,6 @@ public sealed record Faults
         LoginRace ? "login_race" : null,
         DieAfterSeconds is { } s ? $"die_after={s.ToString(CultureInfo.InvariantCulture)}s" : null,
         IndexerErrors ? "indexer_errors" : null,
+        SearchDelayMilliseconds is { } ms ? $"search_delay={ms.ToString(CultureInfo.InvariantCulture)}ms" : null,
     }.Where(x => x is not null));
 }

@@ -25,6 +25,23 @@ public static class MailApp
     /// <summary>fault.login_race only: the session token buffer every login shares (the injected bug).</summary>
     private static readonly char[] s_sharedToken = new char[64];
 
+    /// <summary>
+    /// The search (parameters @q, @user). Full text first: the GIN index on search_vector finds the matching messages of
+    /// every mailbox, then the mailbox filter keeps the user's. Without that index each search reads every message.
+    /// </summary>
+    public const string SearchSql = """
+        WITH hits AS MATERIALIZED (
+            SELECT m.id, m.owner_id, m.sender, m.subject, m.sent_at, ts_rank(m.search_vector, query) AS rank
+            FROM messages m, plainto_tsquery('english', @q) AS query
+            WHERE m.search_vector @@ query
+        )
+        SELECT h.id, h.sender, h.subject, h.sent_at, h.rank
+        FROM hits h JOIN users u ON u.id = h.owner_id
+        WHERE u.name = @user
+        ORDER BY h.rank DESC, h.sent_at DESC
+        LIMIT 20
+        """;
+
     public static NpgsqlDataSource CreateDataSource(AppSettings settings)
     {
         var b = new NpgsqlSlimDataSourceBuilder(settings.EffectiveConnectionString());
@@ -166,20 +183,11 @@ public static class MailApp
                 log.Warn($"search: {owner} may not search the mailbox of {mailbox}");
                 return TypedResults.Json(new ErrorResponse("forbidden"), AcmeJsonContext.Default.ErrorResponse, statusCode: StatusCodes.Status403Forbidden);
             }
-            // Full text first: the GIN index on search_vector finds the matching messages of every mailbox, then
-            // the mailbox filter keeps the user's. Without that index each search reads every message.
-            await using var cmd = dataSource.CreateCommand("""
-                WITH hits AS MATERIALIZED (
-                    SELECT m.id, m.owner_id, m.sender, m.subject, m.sent_at, ts_rank(m.search_vector, query) AS rank
-                    FROM messages m, plainto_tsquery('english', @q) AS query
-                    WHERE m.search_vector @@ query
-                )
-                SELECT h.id, h.sender, h.subject, h.sent_at, h.rank
-                FROM hits h JOIN users u ON u.id = h.owner_id
-                WHERE u.name = @user
-                ORDER BY h.rank DESC, h.sent_at DESC
-                LIMIT 20
-                """);
+            if (faults.SearchDelayMilliseconds is { } delay)
+            {
+                await Task.Delay(delay, ct);
+            }
+            await using var cmd = dataSource.CreateCommand(SearchSql);
             cmd.Parameters.AddWithValue("q", q);
             cmd.Parameters.AddWithValue("user", mailbox);
             var hits = new List<SearchHit>();

@@ -15,7 +15,8 @@ public enum BadUpdate
     /// <summary>(2) <c>fault.login_race</c>: logins fail for many requests under concurrency (32 clients), never one at a time.</summary>
     LoginRace = 2,
 
-    /// <summary>(3) A migration V{n}__drop_search_index drops the full-text GIN index: search several times slower under the same load.</summary>
+    /// <summary>(3) A migration V{n}__drop_search_index drops the full-text GIN index, and <c>fault.search_delay</c> makes
+    /// search as slow as a production-sized mailbox table would without it (<see cref="SearchDelayMilliseconds"/>).</summary>
     DroppedSearchIndex = 3,
 
     /// <summary>(4) <c>fault.die_after = 20</c>: the service starts and answers, then crashes about 20 s later (soak).</summary>
@@ -46,6 +47,15 @@ public static partial class BadPackages
     /// <summary>The value the ChangedDefault update ships for <c>session.lifetime</c> (1.1 ships 60).</summary>
     public const int ChangedSessionLifetime = 5;
 
+    /// <summary>
+    /// The per-request search delay the DroppedSearchIndex update ships (fault.search_delay). On the lab's 20,000 seeded
+    /// messages the missing index alone costs only 2–3× at p95, which a busy 2-core machine can match between a
+    /// baseline and an after run; 500 ms is what a production-sized table costs. A stage misses it only if the
+    /// baseline's search p95 exceeds 250 ms (the lab's 3× limit: (p + 500) / p &lt;= 3), about ten times the 26 ms
+    /// measured on a fully loaded machine.
+    /// </summary>
+    public const int SearchDelayMilliseconds = 500;
+
     public static IReadOnlyList<BadUpdate> All { get; } = Enum.GetValues<BadUpdate>();
 
     /// <summary>The bad package's Debian version for a good version: "1.1-1" → "1.1+bad{n}-1".</summary>
@@ -65,7 +75,7 @@ public static partial class BadPackages
     {
         BadUpdate.ChangedDefault => $"defaults.conf changes session.lifetime from 60 to {ChangedSessionLifetime} (unexpected drift)",
         BadUpdate.LoginRace => "logins race on a shared token buffer: failures under 32 concurrent clients (auth/load)",
-        BadUpdate.DroppedSearchIndex => "a migration drops the full-text GIN index: search several times slower (load)",
+        BadUpdate.DroppedSearchIndex => $"a migration drops the full-text GIN index: search {SearchDelayMilliseconds} ms slower a request (load)",
         BadUpdate.DiesAfter20s => "the service crashes about 20 s after start (soak)",
         BadUpdate.IndexerErrors => "the indexer logs ERROR every cycle while /health is 200 (logs)",
         BadUpdate.MigrationFailsHalfway => "a migration fails at its second statement: the service does not start (schema, health)",
@@ -99,9 +109,9 @@ public static partial class BadPackages
             var architecture = Field(control, "Architecture") ?? "amd64";
             var share = Path.Combine(root, "usr", "share", "acme-mail");
 
-            if (kind is BadUpdate.LoginRace or BadUpdate.DiesAfter20s or BadUpdate.IndexerErrors)
+            if (FaultKey(kind) is { } faultKey)
             {
-                await EnsureKnowsFaultsAsync(good11Deb, Path.Combine(root, "usr", "lib", "acme-mail", "acme-mail"), ct).ConfigureAwait(false);
+                await EnsureKnowsFaultAsync(good11Deb, Path.Combine(root, "usr", "lib", "acme-mail", "acme-mail"), faultKey, ct).ConfigureAwait(false);
             }
             await ApplyAsync(kind, share, ct).ConfigureAwait(false);
 
@@ -137,16 +147,26 @@ public static partial class BadPackages
     /// injection existed) would silently carry a fault that does nothing. The key names are in the binary's string heap
     /// (UTF-16; the single-file bundle is not compressed).
     /// </summary>
-    private static async Task EnsureKnowsFaultsAsync(string good11Deb, string binary, CancellationToken ct)
+    private static async Task EnsureKnowsFaultAsync(string good11Deb, string binary, string key, CancellationToken ct)
     {
         var bytes = await File.ReadAllBytesAsync(binary, ct).ConfigureAwait(false);
-        if (bytes.AsSpan().IndexOf(Encoding.Unicode.GetBytes("fault.login_race")) < 0)
+        if (bytes.AsSpan().IndexOf(Encoding.Unicode.GetBytes(key)) < 0)
         {
             throw new InvalidOperationException(
-                $"{good11Deb}: its acme-mail binary does not know fault injection (faults.conf); it was built from sources older than " +
+                $"{good11Deb}: its acme-mail binary does not know the fault {key} (faults.conf); it was built from sources older than " +
                 "the gauntlet's: rebuild it with demo/AcmeMail/packaging/build-debs.sh");
         }
     }
+
+    /// <summary>The faults.conf key a bad update switches on, or null when it needs none.</summary>
+    private static string? FaultKey(BadUpdate kind) => kind switch
+    {
+        BadUpdate.LoginRace => "fault.login_race",
+        BadUpdate.DiesAfter20s => "fault.die_after",
+        BadUpdate.IndexerErrors => "fault.indexer_errors",
+        BadUpdate.DroppedSearchIndex => "fault.search_delay",
+        _ => null,
+    };
 
     /// <summary>The migration a bad update adds (description part of V{n}__{name}.sql, and its SQL), or null.</summary>
     public static (string Name, string Sql)? Migration(BadUpdate kind) => kind switch
@@ -200,6 +220,10 @@ public static partial class BadPackages
                 await WriteFaultsAsync(share, "fault.indexer_errors = true", ct).ConfigureAwait(false);
                 break;
             case BadUpdate.DroppedSearchIndex or BadUpdate.MigrationFailsHalfway or BadUpdate.SchemaBreaksDowngrade:
+                if (kind == BadUpdate.DroppedSearchIndex)
+                {
+                    await WriteFaultsAsync(share, $"fault.search_delay = {SearchDelayMilliseconds.ToString(CultureInfo.InvariantCulture)}", ct).ConfigureAwait(false);
+                }
                 var (name, sql) = Migration(kind)!.Value;
                 await WriteMigrationAsync(share, name, sql, ct).ConfigureAwait(false);
                 break;

@@ -77,6 +77,7 @@ public sealed class BadPackagesTests(DebsFixture debs) : IDisposable
             BadUpdate.LoginRace => "fault.login_race = true",
             BadUpdate.DiesAfter20s => "fault.die_after = 20",
             BadUpdate.IndexerErrors => "fault.indexer_errors = true",
+            BadUpdate.DroppedSearchIndex => $"fault.search_delay = {BadPackages.SearchDelayMilliseconds}",
             _ => null,
         };
         if (expectedFaults is null)
@@ -149,7 +150,9 @@ public sealed class BadPackagesTests(DebsFixture debs) : IDisposable
         await DpkgDebAsync("--root-owner-group", "-b", root, old);
 
         var e = await Assert.ThrowsAsync<InvalidOperationException>(() => BadPackages.BuildAsync(old, BadUpdate.LoginRace, _out));
-        Assert.Contains("does not know fault injection", e.Message, StringComparison.Ordinal);
+        Assert.Contains("does not know the fault fault.login_race", e.Message, StringComparison.Ordinal);
+        var search = await Assert.ThrowsAsync<InvalidOperationException>(() => BadPackages.BuildAsync(old, BadUpdate.DroppedSearchIndex, _out));
+        Assert.Contains("does not know the fault fault.search_delay", search.Message, StringComparison.Ordinal);
         // The updates that need no switch do not care.
         Assert.Equal("1.1+bad1-1", (await DpkgDebAsync("-f", await BadPackages.BuildAsync(old, BadUpdate.ChangedDefault, _out), "Version")).Trim());
     }

@@ -51,6 +51,13 @@ public sealed partial class FaultTests(PgFixture pg, ITestOutputHelper output)
             Assert.Contains(":1: unknown key 'fault.nope'", Assert.Throws<ConfigException>(() => Faults.Load(path)).Message, StringComparison.Ordinal);
             File.WriteAllText(path, "fault.die_after = soon\n");
             Assert.Contains("fault.die_after must be an integer", Assert.Throws<ConfigException>(() => Faults.Load(path)).Message, StringComparison.Ordinal);
+
+            File.WriteAllText(path, "fault.search_delay = 500\n");
+            Assert.Equal(500, Faults.Load(path).SearchDelayMilliseconds);
+            Assert.Equal("search_delay=500ms", Faults.Load(path).ToString());
+            File.WriteAllText(path, "fault.search_delay = 0\n");
+            Assert.Contains(":1: fault.search_delay must be an integer from 1 to 60000 (milliseconds), got '0'",
+                Assert.Throws<ConfigException>(() => Faults.Load(path)).Message, StringComparison.Ordinal);
         }
         finally
         {
@@ -196,59 +203,83 @@ public sealed partial class FaultTests(PgFixture pg, ITestOutputHelper output)
         Assert.DoesNotContain("listening on", files.ReadLog(), StringComparison.Ordinal);
     }
 
-    private static double P95(List<double> ms)
+    /// <summary>The node types of the plan PostgreSQL chooses for the search the service runs (EXPLAIN (FORMAT JSON)).</summary>
+    private static async Task<List<(string Node, string? Relation, string? Index)>> SearchPlanAsync(MailFiles files)
     {
-        ms.Sort();
-        return ms[(int)Math.Ceiling(0.95 * ms.Count) - 1];
-    }
-
-    private static async Task<List<double>> SearchLoadAsync(MailHost host, string[] tokens, TimeSpan duration)
-    {
-        var latencies = new ConcurrentBag<double>();
-        var until = Stopwatch.StartNew();
-        await Task.WhenAll(Enumerable.Range(0, tokens.Length).Select(c => Task.Run(async () =>
+        await using var conn = new NpgsqlConnection(AppSettings.Load(files.Paths).DbConnection);
+        await conn.OpenAsync();
+        await using var explain = new NpgsqlCommand($"EXPLAIN (FORMAT JSON) {MailApp.SearchSql}", conn);
+        explain.Parameters.AddWithValue("q", "invoice");
+        explain.Parameters.AddWithValue("user", "user02");
+        var json = System.Text.Json.JsonDocument.Parse((string)(await explain.ExecuteScalarAsync())!);
+        var nodes = new List<(string, string?, string?)>();
+        void Walk(System.Text.Json.JsonElement plan)
         {
-            while (until.Elapsed < duration)
+            nodes.Add((plan.GetProperty("Node Type").GetString()!,
+                plan.TryGetProperty("Relation Name", out var r) ? r.GetString() : null,
+                plan.TryGetProperty("Index Name", out var i) ? i.GetString() : null));
+            if (plan.TryGetProperty("Plans", out var children))
             {
-                var sw = Stopwatch.StartNew();
-                var (status, _) = await host.GetAsync($"/search?q=invoice&user=user{c + 1:00}", tokens[c]);
-                Assert.Equal(200, status);
-                latencies.Add(sw.Elapsed.TotalMilliseconds);
+                foreach (var child in children.EnumerateArray())
+                {
+                    Walk(child);
+                }
             }
-        })));
-        return [.. latencies];
+        }
+        Walk(json.RootElement[0].GetProperty("Plan"));
+        return nodes;
     }
 
+    /// <summary>
+    /// The cause, not its timing: with the GIN index the search finds its messages through it; without it PostgreSQL
+    /// reads every message (a sequential scan). How much slower that is on a given machine is a figure for bench/,
+    /// never a verdict: on a busy 2-core machine the ratio measured here once fell from 4.5× to 2.4×.
+    /// </summary>
     [SkippableFact]
-    public async Task Dropping_the_full_text_index_makes_search_several_times_slower()
+    public async Task Dropping_the_full_text_index_turns_every_search_into_a_scan_of_all_messages()
     {
         Need();
         using var files = await SeededAsync();
+        await using (var host = await MailHost.StartAsync(files))
+        {
+            await files.WaitForLogLineAsync("indexer: indexed 20000 messages", TimeSpan.FromSeconds(60));
+        }
+        await ScalarAsync(files, "ANALYZE messages");
+
+        var with = await SearchPlanAsync(files);
+        output.WriteLine("with the index: " + string.Join(", ", with));
+        Assert.Contains(with, n => n.Node == "Bitmap Index Scan" && n.Index == "messages_search_vector_idx");
+        Assert.DoesNotContain(with, n => n.Node == "Seq Scan" && n.Relation == "messages");
+
+        await ScalarAsync(files, "DROP INDEX messages_search_vector_idx");
+        var without = await SearchPlanAsync(files);
+        output.WriteLine("without it: " + string.Join(", ", without));
+        Assert.Contains(without, n => n.Node == "Seq Scan" && n.Relation == "messages");
+        Assert.DoesNotContain(without, n => n.Index == "messages_search_vector_idx");
+    }
+
+    [SkippableFact]
+    public async Task Search_delay_holds_every_search_for_at_least_its_milliseconds_and_nothing_else()
+    {
+        Need();
+        using var files = await SeededAsync();
+        files.WriteFaults("fault.search_delay = 400");
         await using var host = await MailHost.StartAsync(files);
-        await files.WaitForLogLineAsync("indexer: indexed 20000 messages", TimeSpan.FromSeconds(60));
-        await using (var conn = new NpgsqlConnection(AppSettings.Load(files.Paths).DbConnection))
+        Assert.Contains("fault injection from", files.ReadLog(), StringComparison.Ordinal);
+        Assert.Contains("search_delay=400ms", files.ReadLog(), StringComparison.Ordinal);
+        var token = await host.LoginAsync("user02", "password-02");
+        for (var i = 0; i < 3; i++)
         {
-            // What autovacuum does on a seeded lab database long before a stage runs.
-            await conn.OpenAsync();
-            await using var vacuum = new NpgsqlCommand("VACUUM ANALYZE messages", conn);
-            await vacuum.ExecuteNonQueryAsync();
+            // A lower bound only: a delay cannot end early, whatever else the machine is doing.
+            var clock = Stopwatch.StartNew();
+            Assert.Equal(200, (await host.GetAsync("/search?q=invoice&user=user02", token)).Status);
+            Assert.True(clock.Elapsed >= TimeSpan.FromMilliseconds(400), $"search answered after {clock.Elapsed.TotalMilliseconds:0} ms");
         }
-        var tokens = await Task.WhenAll(Enumerable.Range(1, 8).Select(n => host.LoginAsync($"user{n:00}", $"password-{n:00}")));
-        await SearchLoadAsync(host, tokens, TimeSpan.FromSeconds(1)); // warm-up
-        var with = await SearchLoadAsync(host, tokens, TimeSpan.FromSeconds(4));
-
-        await using (var conn = new NpgsqlConnection(AppSettings.Load(files.Paths).DbConnection))
-        {
-            await conn.OpenAsync();
-            await using var drop = new NpgsqlCommand("DROP INDEX messages_search_vector_idx", conn);
-            await drop.ExecuteNonQueryAsync();
-        }
-        await SearchLoadAsync(host, tokens, TimeSpan.FromSeconds(1));
-        var without = await SearchLoadAsync(host, tokens, TimeSpan.FromSeconds(4));
-
-        var ratio = P95(without) / P95(with);
-        output.WriteLine($"search, 8 clients: with GIN p95 {P95(with):0.0} ms ({with.Count} requests), without p95 {P95(without):0.0} ms ({without.Count} requests): {ratio:0.0}x");
-        Assert.True(ratio > 3, $"p95 only {ratio:0.0}x slower without the index");
+        // The service's own request log says the same, and other endpoints are not held.
+        var searches = files.ReadLog().Split('\n').Where(l => l.Contains("GET /search 200 ", StringComparison.Ordinal)).ToList();
+        Assert.Equal(3, searches.Count);
+        Assert.All(searches, l => Assert.True(int.Parse(Regex.Match(l, @"GET /search 200 (\d+)ms").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) >= 400, l));
+        Assert.Equal(200, (await host.GetAsync("/mailbox/user02", token)).Status);
     }
 
     private static string AddBadMigration(MailFiles files, BadUpdate kind)

@@ -22,7 +22,7 @@ public sealed class LabLifecycleTests
             var up = await lab.UpAsync(new Progress<string>(Console.WriteLine));
             Console.WriteLine($"LAB UP (second, cached base) took {up.Elapsed.TotalSeconds:0.0}s");
             Assert.False(up.BaseImageBuilt);
-            Assert.True(up.Elapsed < TimeSpan.FromSeconds(120), $"up took {up.Elapsed}");
+            // How long an up takes is bench/lab-up.sh's figure, not a verdict: a loaded machine may take longer.
             Assert.Contains(File.ReadAllLines("/proc/mounts"), l => l.Contains(dir, StringComparison.Ordinal));
 
             await Assert.ThrowsAsync<Stageproof.Core.InputException>(() => lab.UpAsync());

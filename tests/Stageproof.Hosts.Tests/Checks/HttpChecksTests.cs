@@ -141,7 +141,8 @@ public sealed class HttpChecksTests : IAsyncLifetime, IDisposable
     [Fact]
     public async Task A_soak_reports_when_a_service_that_started_healthy_began_to_fail()
     {
-        _server.HealthFailsAfter = TimeSpan.FromSeconds(1.5);
+        // The suite's own health check, then two healthy soak rounds; the third round sees 503.
+        _server.HealthFailsAfterRequests = 3;
         var result = await Run($"""
             - {"{"} name: health, type: http, port: {_server.Port}, path: /health {"}"}
             - {"{"} name: soak, type: soak, checks: [health], duration: 6s, interval: 250ms {"}"}
@@ -151,8 +152,11 @@ public sealed class HttpChecksTests : IAsyncLifetime, IDisposable
         Assert.Equal(CheckStatus.Failed, soak.Status);
         Assert.Contains("health on app-1 failed", soak.Message, StringComparison.Ordinal);
         Assert.Contains("status 503, expected 200", soak.Message, StringComparison.Ordinal);
-        Assert.InRange(soak.Measurements["first_failure_s"], 0.5, 4);
-        Assert.True(soak.Duration < TimeSpan.FromSeconds(5), "the soak stops at the first failure");
+        // Rounds start at least 250 ms apart, so the third starts no earlier than 0.5 s (a lower bound no machine can
+        // break); the soak stops at that failure instead of running its 6 s.
+        Assert.Equal(3, soak.Measurements["rounds"]);
+        Assert.True(soak.Measurements["first_failure_s"] >= 0.5, $"first failure at {soak.Measurements["first_failure_s"]} s");
+        Assert.True(soak.Duration < TimeSpan.FromSeconds(6), $"the soak ran its whole duration ({soak.Duration}) instead of stopping at the first failure");
     }
 
     [Fact]
@@ -165,6 +169,9 @@ public sealed class HttpChecksTests : IAsyncLifetime, IDisposable
 
         var soak = result.Results.Single(r => r.Name == "soak");
         Assert.True(soak.Status == CheckStatus.Passed, soak.Message);
-        Assert.InRange(soak.Measurements["rounds"], 4, 7);
+        // It ran for its duration, round after round: its last round starts within one interval of the end (0.8 s
+        // here), at least two rounds, never more than every 200 ms allows (a busy machine can only make them fewer).
+        Assert.True(soak.Duration >= TimeSpan.FromMilliseconds(800), $"the soak ended after {soak.Duration}");
+        Assert.InRange(soak.Measurements["rounds"], 2, 7);
     }
 }

@@ -88,25 +88,32 @@ public sealed class LoadCheckTests : IAsyncLifetime, IDisposable
         _suites.Secrets("user01=password-01\n");
         var r = await LoadAsync("  clients: 2\n  duration: 700ms");
 
-        Assert.InRange(r.Load!.Elapsed.TotalSeconds, 0.6, 3);
-        Assert.True(r.Load.Requests > 10);
+        // The run lasts at least its duration (a lower bound no machine can break) and stops by itself: no iteration
+        // count was given, so only the duration ended it. The upper bound is a hang guard, not a speed claim.
+        Assert.True(r.Load!.Elapsed >= TimeSpan.FromMilliseconds(700), $"the run ended after {r.Load.Elapsed}");
+        Assert.True(r.Load.Elapsed < TimeSpan.FromSeconds(30), $"the run did not stop: {r.Load.Elapsed}");
+        Assert.True(r.Load.Requests > 2);
     }
 
     [Fact]
     public async Task A_slowdown_injected_after_the_baseline_is_detected_by_the_comparison()
     {
+        // The injected delay (250 ms a search) is far beyond what a busy machine adds to a loopback request
+        // (a few ms here, tens under full load): the comparison would miss it only if the baseline's p95 were
+        // over 500 ms. Whether two runs of an unchanged service compare as unchanged on a noisy machine is a
+        // false-FAIL rate, measured in bench/stage-repeat.sh, not asserted here; the statistics themselves are
+        // tested on fixed samples in LoadStatisticsTests.
         _suites.Secrets("user01=password-01\nuser02=password-02\n");
-        const string settings = "  clients: 6\n  iterations: 150\n  warmup: 30";
+        const string settings = "  clients: 6\n  iterations: 60\n  warmup: 12";
         var baseline = (await LoadAsync(settings)).Load!;
-        var again = (await LoadAsync(settings)).Load!;
-        _server.SearchDelayMs = 60;
+        _server.SearchDelayMs = 250;
         var slowed = (await LoadAsync(settings)).Load!;
 
-        var unchanged = LoadStatistics.Compare(baseline, again, new LoadThresholds());
-        Assert.False(unchanged.Regressed, unchanged.Message);
         var regressed = LoadStatistics.Compare(baseline, slowed, new LoadThresholds());
         Assert.True(regressed.LatencyRegressed, regressed.Message);
         Assert.False(regressed.ErrorsRegressed, regressed.Message);
-        Assert.True(regressed.P95Ratio > 1.5);
+        Assert.True(regressed.P95Ratio > 1.5, regressed.Message);
+        // Half the samples are searches, and each took at least the delay (a lower bound, whatever the machine does).
+        Assert.True(regressed.After.P95 >= 250, regressed.Message);
     }
 }

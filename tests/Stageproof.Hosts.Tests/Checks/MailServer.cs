@@ -21,7 +21,6 @@ public sealed class MailServer : IAsyncDisposable
     private static int s_instances;
     private readonly WebApplication _app;
     private readonly ConcurrentDictionary<string, string> _sessions = new();
-    private readonly DateTimeOffset _started = DateTimeOffset.UtcNow;
 
     public Dictionary<string, string> Accounts { get; } = new(StringComparer.Ordinal)
     {
@@ -31,8 +30,10 @@ public sealed class MailServer : IAsyncDisposable
     /// <summary>Extra milliseconds /search waits before answering.</summary>
     public int SearchDelayMs { get; set; } = 2;
     public string HealthStatus { get; set; } = "ok";
-    /// <summary>When set, /health answers 503 once the server has run this long.</summary>
-    public TimeSpan? HealthFailsAfter { get; set; }
+    /// <summary>When set, /health answers 503 from the request after this many healthy ones: counted, not timed, so
+    /// a busy machine cannot move the moment it turns.</summary>
+    public int? HealthFailsAfterRequests { get; set; }
+    private int _healthRequests;
     public int Logins => _logins;
     private int _logins;
 
@@ -49,7 +50,8 @@ public sealed class MailServer : IAsyncDisposable
         _app = builder.Build();
         _app.MapGet("/health", () =>
         {
-            var failing = HealthFailsAfter is { } after && DateTimeOffset.UtcNow - _started > after;
+            var served = Interlocked.Increment(ref _healthRequests);
+            var failing = HealthFailsAfterRequests is { } healthy && served > healthy;
             return failing ? Results.Json(new Dictionary<string, string> { ["status"] = "down" }, statusCode: 503)
                 : Results.Json(new Dictionary<string, string> { ["status"] = HealthStatus, ["version"] = "1.1" });
         });

@@ -173,18 +173,14 @@ public class FactsParserTests
     }
 
     [Fact]
-    public void A_thousand_packages_and_two_hundred_files_parse_in_milliseconds()
+    public void A_thousand_packages_and_two_hundred_files_parse_completely()
     {
         var output = FactsSamples.ScriptOutput(packages: 1000, files: 200);
         var host = new HostConfig { Name = "h", Address = "127.0.30.11" };
-        FactsParser.Parse(output, host, new DriftRules());
-
-        var sw = System.Diagnostics.Stopwatch.StartNew();
+        // How fast is a figure for bench/ (`Stageproof.Bench -- facts`), not a verdict on a shared machine.
         var m = FactsParser.Parse(output, host, new DriftRules());
-        sw.Stop();
 
         Assert.Equal(1000, m.Packages.Count);
         Assert.Equal(200, m.Files.Count);
-        Assert.True(sw.ElapsedMilliseconds < 500, $"parsing took {sw.ElapsedMilliseconds} ms");
     }
 }
