@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Spectre.Console;
 using Stageproof.Cli.Commands;
 using Stageproof.Cli.Infrastructure;
 using Stageproof.Core;
@@ -51,28 +52,64 @@ public static class StageproofCli
 /// <summary>What every verb's action needs to start a session.</summary>
 internal sealed class VerbContext(TextWriter stdout, TextWriter stderr, TimeProvider time)
 {
-    /// <summary>Runs a verb's body in a session, mapping expected exceptions to exit codes and one-line messages.</summary>
+    /// <summary>
+    /// Runs a verb's body in a session. Expected exceptions map to their exit codes; anything else is the outermost
+    /// handler's: one line naming what failed (and its path), exit 3, the trace only with --debug. Nobody gets a
+    /// stack trace for a state directory that is a file or a report path whose folder is missing.
+    /// </summary>
     public async Task<int> RunAsync(ParseResult parse, Func<CliSession, Task<int>> body)
     {
-        await using var session = new CliSession(parse, stdout, stderr, time);
+        var ui = new Ui(stdout, stderr, parse.GetValue(GlobalOptions.Json));
+        var debug = parse.GetValue(GlobalOptions.Debug);
+        CliSession? session = null;
         try
         {
+            session = new CliSession(parse, stdout, stderr, time, ui);
             return await body(session).ConfigureAwait(false);
         }
         catch (InputException e)
         {
-            session.Ui.Error(e.Message);
+            ui.Error(e.Message);
             return ExitCodes.BadInput;
         }
         catch (StageproofException e)
         {
-            session.Ui.Error(e.Message);
+            ui.Error(e.Message);
             return e.ExitCode;
         }
         catch (OperationCanceledException)
         {
-            session.Ui.Error("cancelled");
+            ui.Error("cancelled");
             return ExitCodes.Infrastructure;
         }
+        catch (Exception e)
+        {
+            return Unexpected(ui, e, debug, session?.StateDirectory);
+        }
+        finally
+        {
+            if (session is not null)
+            {
+                try
+                {
+                    await session.DisposeAsync().ConfigureAwait(false);
+                }
+                catch (Exception e)
+                {
+                    Unexpected(ui, e, debug, session.StateDirectory);
+                }
+            }
+        }
+    }
+
+    private static int Unexpected(Ui ui, Exception e, bool debug, string? stateDirectory)
+    {
+        var (message, code) = UnexpectedError.Describe(e, stateDirectory);
+        ui.Error(message + (debug ? "" : " (--debug shows the full trace)"));
+        if (debug)
+        {
+            ui.Errors.WriteLine(e.ToString());
+        }
+        return code;
     }
 }

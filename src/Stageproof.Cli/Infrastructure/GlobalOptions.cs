@@ -37,8 +37,15 @@ internal static class GlobalOptions
         Recursive = true,
     };
 
+    public static readonly Option<bool> Debug = new("--debug")
+    {
+        Description = "Print the full trace of an unexpected error (by default: one line naming what failed)",
+        Recursive = true,
+    };
+
     public static void AddTo(Command root)
     {
+        root.Options.Add(Debug);
         root.Options.Add(Config);
         root.Options.Add(State);
         root.Options.Add(Json);

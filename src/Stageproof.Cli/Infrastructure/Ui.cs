@@ -39,11 +39,43 @@ internal sealed class Ui
 
     /// <summary>A line of narration; markup-escaped unless <paramref name="markup"/> is set.</summary>
     public void Say(string text, bool markup = false) =>
-        Human.MarkupLine(markup ? text : Markup.Escape(text));
+        Human.MarkupLine(markup ? text : Markup.Escape(Printable(text)));
 
-    public void Error(string message) => Errors.MarkupLine("[red]error:[/] " + Markup.Escape(message));
+    public void Error(string message) => Errors.MarkupLine("[red]error:[/] " + Markup.Escape(Printable(message)));
 
-    public void Warn(string message) => Errors.MarkupLine("[yellow]warning:[/] " + Markup.Escape(message));
+    public void Warn(string message) => Errors.MarkupLine("[yellow]warning:[/] " + Markup.Escape(Printable(message)));
+
+    /// <summary>
+    /// Text from outside (an --actor, a host's command output, a file name) shown as text: control characters other
+    /// than newline and tab are written as \xNN / \uNNNN, so an escape sequence can neither recolour nor rewrite the
+    /// operator's terminal.
+    /// </summary>
+    public static string Printable(string text)
+    {
+        if (!text.Any(IsControl))
+        {
+            return text;
+        }
+        var sb = new System.Text.StringBuilder(text.Length + 16);
+        foreach (var c in text)
+        {
+            if (!IsControl(c))
+            {
+                sb.Append(c);
+            }
+            else if (c <= 0xff)
+            {
+                sb.Append(System.Globalization.CultureInfo.InvariantCulture, $"\\x{(int)c:x2}");
+            }
+            else
+            {
+                sb.Append(System.Globalization.CultureInfo.InvariantCulture, $"\\u{(int)c:x4}");
+            }
+        }
+        return sb.ToString();
+    }
+
+    private static bool IsControl(char c) => c != '\n' && c != '\t' && (char.IsControl(c) || c is '\u2028' or '\u2029' or '\u200e' or '\u200f' or (>= '\u202a' and <= '\u202e') or (>= '\u2066' and <= '\u2069'));
 
     private static IAnsiConsole Create(TextWriter writer)
     {

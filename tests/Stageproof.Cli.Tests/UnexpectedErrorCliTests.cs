@@ -1,0 +1,94 @@
+using Stageproof.Core;
+
+namespace Stageproof.Cli.Tests;
+
+/// <summary>
+/// The outermost handler: whatever a verb did not expect becomes one line naming what failed, with exit 3; the
+/// trace only with --debug. Never a stack trace, never exit 134.
+/// </summary>
+public class UnexpectedErrorCliTests
+{
+    private static async Task<CliRun> RunAsync(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var code = await StageproofCli.RunAsync(args, stdout, stderr);
+        return new CliRun { ExitCode = code, Stdout = stdout.ToString(), Stderr = stderr.ToString() };
+    }
+
+    private static void OneLineWithoutTrace(CliRun run, params string[] mentions)
+    {
+        var lines = run.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(lines.Length == 1, run.ToString());
+        Assert.StartsWith("error: ", lines[0], StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", run.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", run.Stderr, StringComparison.Ordinal);
+        foreach (var mention in mentions)
+        {
+            Assert.Contains(mention, lines[0], StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task A_state_directory_that_is_a_file_is_one_line_naming_it_and_exit_3()
+    {
+        using var scratch = new Scratch();
+        var state = scratch.Write("state", "not a directory");
+        var run = await RunAsync("--state", state, "patch", "list");
+        Assert.Equal(ExitCodes.Infrastructure, run.ExitCode);
+        OneLineWithoutTrace(run, state);
+        Assert.Equal("not a directory", File.ReadAllText(state));
+    }
+
+    [Fact]
+    public async Task A_state_database_that_is_a_directory_is_one_line_naming_the_state_and_exit_3()
+    {
+        using var scratch = new Scratch();
+        var state = Path.Combine(scratch.Dir, "state");
+        Directory.CreateDirectory(Path.Combine(state, "state.db"));
+        foreach (var verb in new[] { new[] { "patch", "list" }, new[] { "audit", "verify" } })
+        {
+            var run = await RunAsync(["--state", state, .. verb]);
+            Assert.Equal(ExitCodes.Infrastructure, run.ExitCode);
+            OneLineWithoutTrace(run, "state store " + state);
+        }
+    }
+
+    [Fact]
+    public async Task An_export_into_a_missing_directory_names_the_path_and_exit_3_and_debug_shows_the_trace()
+    {
+        using var scratch = new Scratch();
+        var target = Path.Combine(scratch.Dir, "missing", "audit.jsonl");
+        var run = await RunAsync("--state", Path.Combine(scratch.Dir, ".stageproof"), "audit", "export", "-o", target);
+        Assert.Equal(ExitCodes.Infrastructure, run.ExitCode);
+        OneLineWithoutTrace(run, target, "--debug");
+        Assert.False(Directory.Exists(Path.GetDirectoryName(target)));
+
+        var debug = await RunAsync("--state", Path.Combine(scratch.Dir, ".stageproof"), "--debug", "audit", "export", "-o", target);
+        Assert.Equal(ExitCodes.Infrastructure, debug.ExitCode);
+        Assert.Contains("DirectoryNotFoundException", debug.Stderr, StringComparison.Ordinal);
+        Assert.Contains("   at ", debug.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Terminal_escapes_from_outside_are_printed_escaped()
+    {
+        using var scratch = new Scratch();
+        scratch.Write("stageproof.yaml", "hosts:\n  web-1: { transport: local }\nenvironments:\n  prod: { hosts: [web-1] }\n");
+        var run = await CliRun.InAsync(scratch.Dir, "facts", "pr\u001b[2J\u001b]0;owned\u0007od\u009b31m");
+        Assert.Equal(ExitCodes.BadInput, run.ExitCode);
+        Assert.DoesNotContain('\u001b', run.Stderr);
+        Assert.DoesNotContain('\u0007', run.Stderr);
+        Assert.DoesNotContain('\u009b', run.Stderr);
+        Assert.Contains("pr\\x1b[2J\\x1b]0;owned\\x07od\\x9b31m", run.Stderr, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("plain text, tabs\tand\nnewlines", "plain text, tabs\tand\nnewlines")]
+    [InlineData("\u001b[31mred", "\\x1b[31mred")]
+    [InlineData("bell\u0007 nul\u0000 del\u007f", "bell\\x07 nul\\x00 del\\x7f")]
+    [InlineData("csi\u009b1m", "csi\\x9b1m")]
+    [InlineData("bidi \u202eevil\u2066", "bidi \\u202eevil\\u2066")]
+    public void Printable_escapes_every_control_character_but_newline_and_tab(string text, string expected) =>
+        Assert.Equal(expected, Infrastructure.Ui.Printable(text));
+}
