@@ -112,6 +112,32 @@ public class PatchCliTests
     }
 
     [Fact]
+    public async Task A_digest_prefix_shorter_than_8_characters_is_refused_by_every_verb_that_acts_and_changes_nothing()
+    {
+        using var scratch = WithPatch();
+        scratch.Write("stageproof.yaml", "hosts:\n  web-1: { transport: local }\nenvironments:\n  prod: { hosts: [web-1], checks: s }\n" +
+                                         "checks:\n  s: [{ name: up, type: tcp, port: 9 }]\n");
+        var digest = await FreezeAsync(scratch);
+        var auditBefore = (await CliRun.InAsync(scratch.Dir, "--json", "audit", "log")).Json.GetArrayLength();
+        foreach (var verb in new[]
+                 {
+                     new[] { "apply", digest[..1], "--env", "prod" },
+                     new[] { "apply", digest[..7], "--env", "prod" },
+                     new[] { "stage", digest[..4], "--env", "prod" },
+                     new[] { "approve", digest[..2], "--env", "prod" },
+                     new[] { "promote", digest[..3], "--to", "prod" },
+                 })
+        {
+            var run = await CliRun.InAsync(scratch.Dir, verb);
+            Assert.True(run.ExitCode == ExitCodes.BadInput, string.Join(' ', verb) + ": " + run);
+            Assert.Contains($"digest '{verb[1]}' is too short to act on: give at least 8 characters", run.Stderr, StringComparison.Ordinal);
+        }
+        Assert.Equal(auditBefore, (await CliRun.InAsync(scratch.Dir, "--json", "audit", "log")).Json.GetArrayLength());
+        // Reading is not acting: a short unique prefix still shows the set.
+        Assert.Equal(ExitCodes.Ok, (await CliRun.InAsync(scratch.Dir, "patch", "show", digest[..1])).ExitCode);
+    }
+
+    [Fact]
     public async Task An_unknown_digest_exits_2()
     {
         using var scratch = WithPatch();

@@ -38,8 +38,19 @@ internal sealed class PatchRuns(CliSession session)
         return env.Hosts.Where(names.Contains).Select(session.Config.Host).ToList();
     }
 
+    /// <summary>The fewest digest characters a verb that acts accepts: one character in sixteen is a guess, not a choice
+    /// (read-only verbs such as <c>patch show</c> take any unique prefix).</summary>
+    public const int MinimumActingPrefix = 8;
+
+    /// <summary>The stored set a verb that acts on hosts, approvals or promotions names, by digest or a prefix of at
+    /// least <see cref="MinimumActingPrefix"/> characters.</summary>
     public async Task<StoredPatchSet> PatchSetAsync(string digest, CancellationToken ct)
     {
+        if (digest.Trim().Length < MinimumActingPrefix)
+        {
+            throw new InputException($"digest {Core.Validation.Names.Show(digest)} is too short to act on: give at least {MinimumActingPrefix} characters " +
+                                     "of it (see 'stageproof patch list')");
+        }
         var store = await session.StoreAsync(ct).ConfigureAwait(false);
         return await store.FindPatchSetAsync(digest, ct).ConfigureAwait(false)
             ?? throw new InputException($"no frozen patch set has a digest starting with {Core.Validation.Names.Show(digest)} (see 'stageproof patch list')");
