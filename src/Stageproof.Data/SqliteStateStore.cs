@@ -55,7 +55,17 @@ public sealed class SqliteStateStore : IStateStore
         ArgumentException.ThrowIfNullOrWhiteSpace(stateDirectory);
         ArgumentNullException.ThrowIfNull(time);
         var directory = Path.GetFullPath(stateDirectory);
-        Directory.CreateDirectory(directory);
+        PrivateFiles.CreateDirectory(directory);
+        try
+        {
+            // SQLite would only say "unable to open database file"; name the state and the user instead.
+            _ = Directory.EnumerateFileSystemEntries(directory).FirstOrDefault();
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new UnauthorizedAccessException(
+                $"{directory}: user {Environment.UserName} may not read this state (it is private to its owner)", e);
+        }
         var store = new SqliteStateStore(directory, Path.Combine(directory, DatabaseFileName), time);
         try
         {
@@ -64,6 +74,10 @@ public sealed class SqliteStateStore : IStateStore
             {
                 await connection.ExecuteAsync(new CommandDefinition("PRAGMA journal_mode = WAL", cancellationToken: cancellationToken)).ConfigureAwait(false);
                 await SqliteSchema.MigrateAsync(connection, store.DatabasePath, time, cancellationToken).ConfigureAwait(false);
+            }
+            foreach (var file in new[] { store.DatabasePath, store.DatabasePath + "-wal", store.DatabasePath + "-shm" })
+            {
+                PrivateFiles.Restrict(file);
             }
         }
         catch (SqliteException ex) when (ex.SqliteErrorCode is 26 /* SQLITE_NOTADB */ or 11 /* SQLITE_CORRUPT */)

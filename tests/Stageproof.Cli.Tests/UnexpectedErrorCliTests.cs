@@ -92,3 +92,55 @@ public class UnexpectedErrorCliTests
     public void Printable_escapes_every_control_character_but_newline_and_tab(string text, string expected) =>
         Assert.Equal(expected, Infrastructure.Ui.Printable(text));
 }
+
+/// <summary>Private state as seen from the command line: a warning for a readable one, a clear refusal for a stranger.</summary>
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+public class PrivateStateCliTests
+{
+    [Fact]
+    public async Task A_state_directory_others_can_read_gets_a_warning_and_the_verb_still_runs()
+    {
+        using var scratch = new Scratch();
+        var state = Path.Combine(scratch.Dir, ".stageproof");
+        Directory.CreateDirectory(state);
+        File.SetUnixFileMode(state, (UnixFileMode)Convert.ToInt32("755", 8));
+        var run = await CliRun.InAsync(scratch.Dir, "--json", "patch", "list");
+        Assert.Equal(ExitCodes.Ok, run.ExitCode);
+        Assert.Equal(0, run.Json.GetArrayLength());
+        Assert.Contains($"warning: {state} is readable by others (mode 0755)", run.Stderr, StringComparison.Ordinal);
+
+        File.SetUnixFileMode(state, (UnixFileMode)Convert.ToInt32("700", 8));
+        Assert.DoesNotContain("warning", (await CliRun.InAsync(scratch.Dir, "--json", "patch", "list")).Stderr, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public async Task An_unprivileged_user_cannot_read_a_state_made_by_root_and_is_told_so_in_one_line()
+    {
+        Stageproof.Testing.Requires.Root();
+        using var scratch = new Scratch();
+        File.SetUnixFileMode(scratch.Dir, (UnixFileMode)Convert.ToInt32("755", 8));
+        Assert.Equal(ExitCodes.Ok, (await CliRun.InAsync(scratch.Dir, "audit", "verify")).ExitCode);
+        var state = Path.Combine(scratch.Dir, ".stageproof");
+        Assert.Equal((UnixFileMode)Convert.ToInt32("700", 8), File.GetUnixFileMode(state));
+
+        // The real binary, run as nobody (runuser: no shell, arguments passed as they are).
+        var dll = Path.Combine(AppContext.BaseDirectory, "stageproof.dll");
+        var psi = new System.Diagnostics.ProcessStartInfo("runuser") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { "-u", "nobody", "--", "dotnet", dll, "--state", state, "patch", "list" })
+        {
+            psi.ArgumentList.Add(a);
+        }
+        psi.Environment["DOTNET_CLI_HOME"] = "/tmp";
+        psi.Environment["HOME"] = "/tmp";
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var stderr = await p.StandardError.ReadToEndAsync();
+        await p.StandardOutput.ReadToEndAsync();
+        await p.WaitForExitAsync();
+
+        Assert.True(p.ExitCode == ExitCodes.Infrastructure, $"exit {p.ExitCode}: {stderr}");
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("error: permission denied: ", line, StringComparison.Ordinal);
+        Assert.Contains(state, line, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal);
+    }
+}

@@ -57,7 +57,14 @@ internal sealed class CliSession : IAsyncDisposable
 
     public async Task<IStateStore> StoreAsync(CancellationToken cancellationToken)
     {
-        _store ??= await SqliteStateStore.OpenAsync(StateDirectory, Time, cancellationToken).ConfigureAwait(false);
+        if (_store is null)
+        {
+            _store = await SqliteStateStore.OpenAsync(StateDirectory, Time, cancellationToken).ConfigureAwait(false);
+            if (PrivateFiles.Warning(StateDirectory) is { } warning)
+            {
+                Ui.Warn(warning);
+            }
+        }
         return _store;
     }
 

@@ -19,8 +19,9 @@ internal sealed class Ui
     {
         _stdout = stdout;
         Json = json;
-        Human = Create(json ? stderr : stdout);
-        Errors = Create(stderr);
+        Human = Create(json ? stderr : stdout, pipeWidth: 160);
+        // An error for a log or a pipe stays one line, however long its path: grep and CI logs read it whole.
+        Errors = Create(stderr, pipeWidth: 32_767);
     }
 
     public bool Json { get; }
@@ -77,7 +78,7 @@ internal sealed class Ui
 
     private static bool IsControl(char c) => c != '\n' && c != '\t' && (char.IsControl(c) || c is '\u2028' or '\u2029' or '\u200e' or '\u200f' or (>= '\u202a' and <= '\u202e') or (>= '\u2066' and <= '\u2069'));
 
-    private static IAnsiConsole Create(TextWriter writer)
+    private static IAnsiConsole Create(TextWriter writer, int pipeWidth)
     {
         var interactive = ReferenceEquals(writer, Console.Out) && !Console.IsOutputRedirected
                           || ReferenceEquals(writer, Console.Error) && !Console.IsErrorRedirected;
@@ -91,7 +92,7 @@ internal sealed class Ui
         if (!interactive)
         {
             // Logs and pipes have no width; 80 columns would fold every table into an unreadable column of words.
-            console.Profile.Width = 160;
+            console.Profile.Width = pipeWidth;
         }
         return console;
     }

@@ -52,6 +52,7 @@ internal static class AuditHeadFile
                 await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
                 stream.Flush(flushToDisk: true);
             }
+            PrivateFiles.Restrict(temp);
             File.Move(temp, path, overwrite: true);
         }
         finally

@@ -110,7 +110,15 @@ public sealed class PostgresRollbackPoint(string? binDirectory = null, TimeProvi
         var csb = PostgresConnections.Parse(connectionString, "rollback point");
         var database = PostgresConnections.SafeDatabaseName(csb);
         var target = PostgresConnections.Where(csb);
-        System.IO.Directory.CreateDirectory(directory);
+        // A dump of production's data: readable by the state's owner only, like the state it lives in.
+        if (OperatingSystem.IsWindows())
+        {
+            System.IO.Directory.CreateDirectory(directory);
+        }
+        else if (!System.IO.Directory.Exists(directory))
+        {
+            System.IO.Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
         var takenAt = _time.GetUtcNow();
 
         // Counters first, then the dump: a write between the two is then counted as "since the point" (over-
@@ -123,6 +131,10 @@ public sealed class PostgresRollbackPoint(string? binDirectory = null, TimeProvi
         var (args, env) = PostgresConnections.LibpqFor(csb);
         args.AddRange(["--format=custom", "--file=" + archive, "--dbname=" + database]);
         await RunAsync(target, "pg_dump", args, env, cancellationToken).ConfigureAwait(false);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(archive, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
 
         var point = new DatabaseRollbackPoint
         {
