@@ -9,6 +9,7 @@ using Xunit.Abstractions;
 namespace Stageproof.Hosts.Tests.Databases;
 
 /// <summary>Database rollback points against a real PostgreSQL 15 started for this class.</summary>
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 public sealed class PostgresRollbackPointTests(PostgresFixture pg, ITestOutputHelper output) : IClassFixture<PostgresFixture>, IDisposable
 {
     private readonly string _store = Directory.CreateTempSubdirectory("stageproof-rbp-").FullName;
@@ -49,6 +50,9 @@ public sealed class PostgresRollbackPointTests(PostgresFixture pg, ITestOutputHe
         var point = await _points.CreateAsync(cs, Path.Combine(_store, "p1"), CancellationToken.None);
         Assert.Equal("rbp_main", point.Database);
         Assert.True(File.Exists(point.DumpPath));
+        // A copy of the database's data: readable by the state's owner only, whatever the umask.
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(point.DumpPath));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(Path.Combine(_store, "p1")));
         Assert.Equal(64, point.SchemaDigest.Length);
         var mailboxes = Assert.Single(point.Tables, t => t.Table == "public.mailboxes");
         Assert.Equal(50, mailboxes.Rows);
