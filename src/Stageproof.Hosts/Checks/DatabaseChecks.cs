@@ -48,8 +48,20 @@ internal static class DatabaseChecks
         {
             try
             {
-                await using var cmd = new NpgsqlCommand(check.Query, connection) { CommandTimeout = Math.Max(1, (int)Math.Ceiling(check.Timeout.TotalSeconds)) };
-                await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+                // Read-only in a way the query cannot undo: the statement runs inside a READ ONLY transaction, and it
+                // runs alone. A batch command without parameters reaches the server unparsed through the extended
+                // protocol, which takes exactly one statement: "COMMIT; CREATE TABLE ..." or "BEGIN READ WRITE; ..."
+                // is refused by PostgreSQL itself (42601) before anything runs.
+                await using var transaction = await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
+                // READ ONLY, then a first query: from then on the mode is fixed ("SET TRANSACTION READ WRITE" fails, 25001).
+                foreach (var sql in new[] { "SET TRANSACTION READ ONLY", "SELECT 1" })
+                {
+                    await using var readOnly = new NpgsqlCommand(sql, connection, transaction);
+                    await readOnly.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+                }
+                await using var batch = new NpgsqlBatch(connection, transaction) { Timeout = Math.Max(1, (int)Math.Ceiling(check.Timeout.TotalSeconds)) };
+                batch.BatchCommands.Add(new NpgsqlBatchCommand(check.Query));
+                await using var reader = await batch.ExecuteReaderAsync(ct).ConfigureAwait(false);
                 string? first = null;
                 var rows = 0;
                 while (rows < MaxRowsRead && await reader.ReadAsync(ct).ConfigureAwait(false))
@@ -77,6 +89,10 @@ internal static class DatabaseChecks
                 return problems.Count == 0
                     ? new Outcome(CheckStatus.Passed, $"query returned {rows} row(s)" + (first is null ? "" : $", first value \"{first}\""), m)
                     : new Outcome(CheckStatus.Failed, $"query: {string.Join("; ", problems)}", m);
+            }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.SyntaxError && e.MessageText.Contains("multiple commands", StringComparison.Ordinal))
+            {
+                return new Outcome(CheckStatus.Failed, $"query refused: {e.SqlState} {e.MessageText} (a sql check runs exactly one read-only statement)");
             }
             catch (PostgresException e)
             {

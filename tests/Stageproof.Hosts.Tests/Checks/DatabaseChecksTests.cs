@@ -36,6 +36,27 @@ public sealed class DatabaseChecksTests(PostgresFixture pg) : IClassFixture<Post
         return Suites.RunAsync(_suites.Config(suite, databases: databases, extraEnvironments: prod));
     }
 
+    [SkippableTheory]
+    [InlineData("BEGIN READ WRITE; CREATE TABLE pwned (x int); COMMIT")]
+    [InlineData("COMMIT; CREATE TABLE pwned (x int)")]
+    [InlineData("ROLLBACK; SET default_transaction_read_only = off; CREATE TABLE pwned (x int)")]
+    [InlineData("SELECT 1; CREATE TABLE pwned (x int)")]
+    [InlineData("CREATE TABLE pwned (x int)")]
+    [InlineData("SELECT set_config('transaction_read_only', 'off', true), (SELECT count(*) FROM users)")]
+    [InlineData("SET TRANSACTION READ WRITE")]
+    public async Task A_sql_check_cannot_escape_its_read_only_single_statement(string attack)
+    {
+        var db = await FreshAsync("sqlescape");
+        var result = await RunAsync($"- {{ name: attack, type: sql, database: mail, query: \"{attack}\", expect_rows: 0 }}\n" +
+                                    "- { name: after, type: sql, database: mail, query: \"SELECT to_regclass('pwned') IS NULL\", expect: \"True\" }", db);
+
+        var attackResult = result.Results.Single(r => r.Name == "attack");
+        Assert.True(attackResult.Status == CheckStatus.Failed, attackResult.Message);
+        Assert.Matches("(42601|25006|25001|0A000)", attackResult.Message);
+        // Nothing was created.
+        Assert.True(result.Results.Single(r => r.Name == "after").Status == CheckStatus.Passed, result.Results.Single(r => r.Name == "after").Message);
+    }
+
     [SkippableFact]
     public async Task A_sql_check_compares_the_first_value_and_row_count_and_can_never_write()
     {
