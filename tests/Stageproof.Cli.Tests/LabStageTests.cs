@@ -89,6 +89,35 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : ICla
     }
 
     [SkippableFact]
+    public async Task A_set_already_applied_in_staging_is_a_refusal_that_records_no_verdict()
+    {
+        lab.Require();
+        var digest = await FreezeAsync("ACME-TWICE", "1.1-1");
+        var apply = await Cli("apply", digest[..12], "--env", "staging");
+        Assert.True(apply.ExitCode == 0, apply.ToString());
+        try
+        {
+            var stageEventsBefore = await StageEventsAsync();
+            var run = await Cli("stage", digest[..12], "--env", "staging");
+            Assert.True(run.ExitCode == ExitCodes.BadInput, run.ToString());
+            Assert.Contains("ACME-TWICE is already applied on staging-app-1: a stage must start from the state before the change", run.Stderr, StringComparison.Ordinal);
+            Assert.Contains("stageproof rollback --env staging", run.Stderr, StringComparison.Ordinal);
+            // No verdict, no run: nothing a gate could count against the set, and staging untouched.
+            Assert.Equal(stageEventsBefore, await StageEventsAsync());
+            Assert.Equal("1.1-1", await StagingVersionAsync());
+        }
+        finally
+        {
+            var rollback = await Cli("rollback", "--env", "staging");
+            Assert.True(rollback.ExitCode == 0, rollback.ToString());
+        }
+        Assert.Equal("1.0-1", await StagingVersionAsync());
+    }
+
+    private async Task<int> StageEventsAsync() =>
+        (await Cli("--json", "audit", "log")).Json.EnumerateArray().Count(e => e.GetProperty("action").GetString()!.StartsWith("stage.", StringComparison.Ordinal));
+
+    [SkippableFact]
     public async Task A_staging_that_differs_from_prod_is_refused_before_anything_is_applied()
     {
         lab.Require();

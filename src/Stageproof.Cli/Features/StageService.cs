@@ -61,6 +61,17 @@ internal sealed class StageService(CliSession session)
         var store = await session.StoreAsync(ct).ConfigureAwait(false);
         var clock = Stopwatch.StartNew();
 
+        // A precondition, not a verdict: on a host that already has the set, the baseline would not be a
+        // before-the-change measurement. Refused before anything is recorded, so an earlier PASS stays valid.
+        var engineForCheck = await runs.EngineAsync(ct).ConfigureAwait(false);
+        var alreadyApplied = await engineForCheck.AlreadyAppliedAsync(runs.ApplyRequest(env, stored, CheckEnvironment.From(config, env.Name).Hosts), ct)
+            .ConfigureAwait(false);
+        if (alreadyApplied.Count > 0)
+        {
+            throw new InputException($"{set.Id} is already applied on {string.Join(", ", alreadyApplied)}: a stage must start from the state " +
+                                     $"before the change (roll it back first: stageproof rollback --env {env.Name}); nothing was recorded");
+        }
+
         var result = new StageResult
         {
             Id = $"stage-{session.Time.GetUtcNow().UtcDateTime.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(3))}",

@@ -66,6 +66,32 @@ public sealed class PatchEngine(
     TimeSpan commandTimeout,
     IHostSnapshots? snapshots = null)
 {
+    /// <summary>
+    /// The hosts of <paramref name="request"/> on which the set is already in place (every package version, file and
+    /// key), read without changing anything: what <see cref="ApplyAsync"/> would call "already applied". A stage
+    /// refuses to start on such hosts, since its baseline would not be a before-the-change measurement.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> AlreadyAppliedAsync(ApplyRequest request, CancellationToken ct)
+    {
+        var set = request.PatchSet.Set;
+        PatchSetGuard.Check(set);
+        var applied = new List<string>();
+        foreach (var host in request.Hosts)
+        {
+            var transport = transports.Create(host);
+            await using (transport.ConfigureAwait(false))
+            {
+                var conffiles = await new HostPatcher(transport, commandTimeout).ConffilesAsync(set.Packages.Select(p => p.Name), ct).ConfigureAwait(false);
+                var before = await CollectAsync(host, transport, Scope(request.Rules, set, conffiles), request.Environment, ct).ConfigureAwait(false);
+                if (PatchScope.Missing(set, before).Count == 0)
+                {
+                    applied.Add(host.Name);
+                }
+            }
+        }
+        return applied;
+    }
+
     public async Task<PatchRun> ApplyAsync(ApplyRequest request, IProgress<string>? progress, CancellationToken ct)
     {
         var set = request.PatchSet.Set;
