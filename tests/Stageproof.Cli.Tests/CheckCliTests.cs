@@ -99,4 +99,25 @@ public class CheckCliTests
         Assert.Contains("ERROR conf (command, far-1) far-1:", run.Stdout);
         Assert.Contains("0 failed, 1 could not run", run.Stdout);
     }
+    [Fact]
+    public async Task A_database_that_cannot_be_reached_means_the_check_could_not_run_exit_3_not_a_finding()
+    {
+        using var scratch = new Scratch();
+        scratch.Write("stageproof.yaml", """
+            hosts:
+              app-1: { transport: local }
+            environments:
+              test:
+                hosts: [app-1]
+                databases: { mail: "Host=127.0.5.251;Port=1;Database=mail;Username=acme;Password=not-shown;Timeout=3" }
+                checks: suite
+            checks:
+              suite:
+                - { name: users, type: sql, database: mail, query: "SELECT count(*) FROM users", expect: "50" }
+            """);
+        var run = await CliRun.InAsync(scratch.Dir, "check", "test");
+        Assert.True(run.ExitCode == ExitCodes.Infrastructure, run.ToString());
+        Assert.Contains("cannot connect to the database at 127.0.5.251:1/mail", run.Stdout + run.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("not-shown", run.Stdout + run.Stderr, StringComparison.Ordinal);
+    }
 }

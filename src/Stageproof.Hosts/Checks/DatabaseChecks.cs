@@ -30,7 +30,8 @@ internal static class DatabaseChecks
         catch (Exception e) when (e is NpgsqlException or TimeoutException)
         {
             await connection.DisposeAsync().ConfigureAwait(false);
-            return (null, new Outcome(CheckStatus.Failed, $"cannot connect to the database at {Where(csb)}: {Redact(e.Message, csb.Password)}"));
+            // Unreachable or refusing us: the check could not run (exit 3), as for an unreachable host; not a finding.
+            return (null, new Outcome(CheckStatus.Error, $"cannot connect to the database at {Where(csb)}: {Redact(e.Message, csb.Password)}"));
         }
     }
 

@@ -205,6 +205,22 @@ public sealed class ConfigLoaderTests : IDisposable
             p => Assert.Equal("hosts.here.address", p.Key));
     }
 
+    [Theory]
+    [InlineData("Host=127.0.0.1;Port=abc;Database=mail", "Port must be a whole number from 1 to 65535, got 'abc'")]
+    [InlineData("Host=127.0.0.1;port=70000;Database=mail", "Port must be a whole number from 1 to 65535, got '70000'")]
+    [InlineData("Host=127.0.0.1;Timeout=-1;Database=mail", "Timeout must be a whole number from 0 to 1024, got '-1'")]
+    [InlineData("Host=127.0.0.1;Command Timeout=soon", "Command Timeout must be a whole number")]
+    [InlineData("Host='127.0.0.1;Password=secret", "not a connection string of Key=Value; pairs")]
+    public void A_malformed_database_connection_string_is_a_problem_at_load_naming_the_key_not_the_secret(string connection, string expected)
+    {
+        var problems = _temp.Problems($"hosts:\n  web: {{ transport: local }}\nenvironments:\n  prod:\n    hosts: [web]\n    databases: {{ mail: \"{connection}\" }}\n");
+
+        var problem = Assert.Single(problems);
+        Assert.Equal(("environments.prod.databases.mail", 6), (problem.Key, problem.Line));
+        Assert.Contains(expected, problem.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("secret", problem.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Several_problems_are_reported_together_in_file_order()
     {

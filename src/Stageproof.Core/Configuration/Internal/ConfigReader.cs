@@ -404,6 +404,10 @@ internal sealed partial class ConfigReader
                     }
                     if (_yaml.RequiredString(dbValue, dbPath) is { } connection)
                     {
+                        if (ConnectionStrings.Problem(connection) is { } connectionError)
+                        {
+                            _yaml.Report(dbValue, dbPath, connectionError);
+                        }
                         databases[db] = connection;
                     }
                 }
