@@ -55,19 +55,62 @@ public class UnexpectedErrorCliTests
     }
 
     [Fact]
-    public async Task An_export_into_a_missing_directory_names_the_path_and_exit_3_and_debug_shows_the_trace()
+    public async Task Debug_shows_the_full_trace_after_the_line()
     {
         using var scratch = new Scratch();
-        var target = Path.Combine(scratch.Dir, "missing", "audit.jsonl");
-        var run = await RunAsync("--state", Path.Combine(scratch.Dir, ".stageproof"), "audit", "export", "-o", target);
+        var state = scratch.Write("state", "not a directory");
+        var run = await RunAsync("--state", state, "--debug", "patch", "list");
         Assert.Equal(ExitCodes.Infrastructure, run.ExitCode);
-        OneLineWithoutTrace(run, target, "--debug");
-        Assert.False(Directory.Exists(Path.GetDirectoryName(target)));
+        Assert.StartsWith("error: i/o error: ", run.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("--debug shows", run.Stderr, StringComparison.Ordinal);
+        Assert.Contains("System.IO.IOException", run.Stderr, StringComparison.Ordinal);
+        Assert.Contains("   at ", run.Stderr, StringComparison.Ordinal);
+    }
 
-        var debug = await RunAsync("--state", Path.Combine(scratch.Dir, ".stageproof"), "--debug", "audit", "export", "-o", target);
-        Assert.Equal(ExitCodes.Infrastructure, debug.ExitCode);
-        Assert.Contains("DirectoryNotFoundException", debug.Stderr, StringComparison.Ordinal);
-        Assert.Contains("   at ", debug.Stderr, StringComparison.Ordinal);
+    [Fact]
+    public async Task Every_file_a_verb_would_write_is_checked_before_it_starts_and_a_bad_path_is_exit_2()
+    {
+        using var scratch = new Scratch();
+        scratch.Write("stageproof.yaml", "hosts:\n  web-1: { transport: local }\nenvironments:\n  prod: { hosts: [web-1], checks: s }\n" +
+                                         "checks:\n  s: [{ name: up, type: tcp, port: 9 }]\n");
+        var missing = Path.Combine(scratch.Dir, "missing");
+        var cases = new[]
+        {
+            (new[] { "stage", new string('a', 64), "--env", "prod", "--html", Path.Combine(missing, "r.html") }, "--html: folder " + missing + " does not exist"),
+            (new[] { "stage", new string('a', 64), "--env", "prod", "--junit", Path.Combine(missing, "r.xml") }, "--junit: folder " + missing + " does not exist"),
+            (new[] { "stage", new string('a', 64), "--env", "prod", "--html", scratch.Dir }, $"--html: {scratch.Dir} is a folder, not a file"),
+            (new[] { "compliance", "--html", Path.Combine(missing, "c.html") }, "--html: folder " + missing + " does not exist"),
+            (new[] { "audit", "export", "-o", Path.Combine(missing, "a.jsonl") }, "--output: folder " + missing + " does not exist"),
+            (new[] { "scan", "prod", "-o", Path.Combine(missing, "d.yaml") }, "--output: folder " + missing + " does not exist"),
+        };
+        foreach (var (args, message) in cases)
+        {
+            var run = await CliRun.InAsync(scratch.Dir, args);
+            Assert.True(run.ExitCode == ExitCodes.BadInput, string.Join(' ', args) + ": " + run);
+            Assert.Contains(message, run.Stderr, StringComparison.Ordinal);
+        }
+        // Nothing ran: no stage, no report, no export was recorded.
+        var audit = await CliRun.InAsync(scratch.Dir, "--json", "audit", "log");
+        Assert.DoesNotContain(audit.Json.EnumerateArray(), e => e.GetProperty("action").GetString() is "stage.start" or "compliance.report" or "scan");
+        Assert.False(Directory.Exists(missing));
+
+        var init = await RunAsync("--config", Path.Combine(missing, "stageproof.yaml"), "--state", Path.Combine(scratch.Dir, "s2"), "init");
+        Assert.Equal(ExitCodes.BadInput, init.ExitCode);
+        Assert.Contains("--config: folder " + missing + " does not exist", init.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_report_is_written_whole_or_not_at_all()
+    {
+        using var scratch = new Scratch();
+        var output = Directory.CreateDirectory(Path.Combine(scratch.Dir, "out")).FullName;
+        var target = Path.Combine(output, "audit.jsonl");
+        Assert.Equal(ExitCodes.Ok, (await CliRun.InAsync(scratch.Dir, "init")).ExitCode);
+        var run = await CliRun.InAsync(scratch.Dir, "audit", "export", "-o", target);
+        Assert.Equal(ExitCodes.Ok, run.ExitCode);
+        Assert.Contains("config.init", Assert.Single(File.ReadAllLines(target)), StringComparison.Ordinal);
+        // Written beside the target and renamed: no temporary or probe file is left behind.
+        Assert.Equal(["audit.jsonl"], Directory.GetFiles(output).Select(Path.GetFileName));
     }
 
     [Fact]

@@ -67,12 +67,12 @@ internal static class AuditCommand
         var export = new Command("export", "Write every event as JSON lines") { output };
         export.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
         {
+            var file = parse.GetValue(output) is { } o ? Infrastructure.OutputFiles.Check(o, "--output") : null;
             var store = await session.StoreAsync(ct).ConfigureAwait(false);
             var events = await store.ReadAllAsync(ct).ConfigureAwait(false);
-            if (parse.GetValue(output) is { } file)
+            if (file is not null)
             {
-                await using var writer = new StreamWriter(file);
-                await AuditExport.WriteJsonLinesAsync(events, writer, ct).ConfigureAwait(false);
+                await Infrastructure.OutputFiles.WriteAsync(file, writer => AuditExport.WriteJsonLinesAsync(events, writer, ct)).ConfigureAwait(false);
                 session.Ui.Errors.MarkupLine(Markup.Escape($"Exported {events.Count} events to {file}"));
             }
             else

@@ -27,6 +27,7 @@ internal static class ComplianceCommand
             {
                 throw new InputException($"--env: environment '{only}' is not defined (known: {string.Join(", ", config.Environments.Keys)})");
             }
+            var htmlFile = parse.GetValue(html) is { } h ? Infrastructure.OutputFiles.Check(h, "--html") : null;
             var report = await BuildAsync(session, only, ct).ConfigureAwait(false);
 
             var t = report.Totals;
@@ -35,9 +36,9 @@ internal static class ComplianceCommand
                 $"{t.SecurityUpdates} security update(s) on {t.HostsWithSecurityUpdates} host(s), {t.DriftedHosts} drifted host(s) ({t.DriftItems} item(s))",
                 cancellationToken: ct).ConfigureAwait(false);
 
-            if (parse.GetValue(html) is { } file)
+            if (htmlFile is { } file)
             {
-                await File.WriteAllTextAsync(file, Reports.ComplianceHtml.Render(report), ct).ConfigureAwait(false);
+                await Infrastructure.OutputFiles.WriteAsync(file, Reports.ComplianceHtml.Render(report), ct).ConfigureAwait(false);
                 session.Ui.Errors.MarkupLine(Markup.Escape($"HTML report: {Path.GetFullPath(file)}"));
             }
             if (session.Ui.Json)

@@ -16,7 +16,8 @@ internal static class InitCommand
             {
                 throw new InputException($"{session.ConfigPath} already exists; pass --force to overwrite it");
             }
-            await File.WriteAllTextAsync(session.ConfigPath, ConfigTemplate.Example, ct).ConfigureAwait(false);
+            Infrastructure.OutputFiles.Check(session.ConfigPath, "--config");
+            await Infrastructure.OutputFiles.WriteAsync(session.ConfigPath, ConfigTemplate.Example, ct).ConfigureAwait(false);
             await session.AuditAsync("config.init", session.ConfigPath, "written", cancellationToken: ct).ConfigureAwait(false);
             if (session.Ui.Json)
             {

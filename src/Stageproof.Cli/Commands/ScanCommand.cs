@@ -24,6 +24,7 @@ internal static class ScanCommand
             {
                 throw new InputException($"{session.Config.SourceFile}: no environment '{name}' (environments: {string.Join(", ", session.Config.Environments.Keys)})");
             }
+            var requested = parse.GetValue(output) is { } o ? Infrastructure.OutputFiles.Check(o, "--output") : null;
             var scope = FactsScope.Resolve(session.Config, [name]);
             scope = scope with { Databases = [] };
             var facts = await new FactsService(session).CollectAsync(scope, ct, pendingUpgrades: true).ConfigureAwait(false);
@@ -38,8 +39,8 @@ internal static class ScanCommand
             var onlySecurity = parse.GetValue(security);
             var upgrades = ScanDraft.Collect(facts.Manifests.Select(m => m.Manifest), onlySecurity);
             var draft = ScanDraft.Render(name, upgrades, scope.Hosts.Count, onlySecurity, session.Actor, session.Time.GetUtcNow());
-            var file = Path.GetFullPath(parse.GetValue(output) ?? ScanDraft.IdFor(name, onlySecurity, session.Time.GetUtcNow()) + ".yaml");
-            await File.WriteAllTextAsync(file, draft, ct).ConfigureAwait(false);
+            var file = requested ?? Path.GetFullPath(ScanDraft.IdFor(name, onlySecurity, session.Time.GetUtcNow()) + ".yaml");
+            await Infrastructure.OutputFiles.WriteAsync(file, draft, ct).ConfigureAwait(false);
             await session.AuditAsync("scan", name, $"{upgrades.Count} pending upgrade(s){(onlySecurity ? " (security only)" : "")}; draft {file}",
                 payloadDigest: PatchSetFreezer.Sha256(draft), cancellationToken: ct).ConfigureAwait(false);
             if (session.Ui.Json)

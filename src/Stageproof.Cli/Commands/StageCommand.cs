@@ -23,6 +23,9 @@ internal static class StageCommand
         };
         command.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
         {
+            // Checked before the run: a report path that cannot be written is a typo to fix now, not after the verdict.
+            var junitFile = parse.GetValue(junit) is { } j ? Infrastructure.OutputFiles.Check(j, "--junit") : null;
+            var htmlFile = parse.GetValue(html) is { } h ? Infrastructure.OutputFiles.Check(h, "--html") : null;
             var result = await new StageService(session).RunAsync(new StageOptions
             {
                 Digest = parse.GetValue(digest)!,
@@ -30,7 +33,7 @@ internal static class StageCommand
                 AcceptDrift = parse.GetValue(acceptDrift),
                 Reason = parse.GetValue(reason),
             }, ct).ConfigureAwait(false);
-            await WriteReportsAsync(result, parse.GetValue(junit), parse.GetValue(html), session.Ui, ct).ConfigureAwait(false);
+            await WriteReportsAsync(result, junitFile, htmlFile, session.Ui, ct).ConfigureAwait(false);
             if (session.Ui.Json)
             {
                 session.Ui.WriteJson(result);
@@ -44,17 +47,28 @@ internal static class StageCommand
         return command;
     }
 
+    /// <summary>Writes the requested reports. A report that cannot be written after all is an error line, never the
+    /// end of the verb: the verdict (and its exit code) is what the run was for, and it is stored either way.</summary>
     internal static async Task WriteReportsAsync(StageResult result, string? junit, string? html, Infrastructure.Ui ui, CancellationToken ct)
     {
-        if (junit is not null)
+        foreach (var (file, what, render) in new (string?, string, Func<StageResult, string>)[]
+                 {
+                     (junit, "JUnit XML", Reports.StageJUnit.Render), (html, "HTML report", Reports.StageHtml.Render),
+                 })
         {
-            await File.WriteAllTextAsync(junit, Reports.StageJUnit.Render(result), ct).ConfigureAwait(false);
-            ui.Errors.MarkupLine(Markup.Escape($"JUnit XML: {Path.GetFullPath(junit)}"));
-        }
-        if (html is not null)
-        {
-            await File.WriteAllTextAsync(html, Reports.StageHtml.Render(result), ct).ConfigureAwait(false);
-            ui.Errors.MarkupLine(Markup.Escape($"HTML report: {Path.GetFullPath(html)}"));
+            if (file is null)
+            {
+                continue;
+            }
+            try
+            {
+                await Infrastructure.OutputFiles.WriteAsync(file, render(result), ct).ConfigureAwait(false);
+                ui.Errors.MarkupLine(Markup.Escape($"{what}: {Path.GetFullPath(file)}"));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                ui.Error($"could not write the {what} to {Path.GetFullPath(file)}: {e.Message} (the verdict is stored: stageproof compliance)");
+            }
         }
     }
 
