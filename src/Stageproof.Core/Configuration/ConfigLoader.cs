@@ -13,14 +13,10 @@ public static class ConfigLoader
     public static StageproofConfig Load(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        string text;
-        try
+        var (text, problem) = Validation.InputFiles.ReadText(path);
+        if (text is null)
         {
-            text = File.ReadAllText(path);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            var reason = ex is FileNotFoundException or DirectoryNotFoundException ? "configuration file not found (stageproof init writes one)" : ex.Message;
+            var reason = problem == "file not found" ? "configuration file not found (stageproof init writes one)" : problem!;
             throw new InputException([new InputProblem(path, 0, 0, "(file)", reason)]);
         }
         return Parse(text, path);

@@ -15,6 +15,9 @@ public static class PatchSetFreezer
 {
     private const long MaxReferencedFileBytes = 16 * 1024 * 1024;
 
+    /// <summary>All the files one set embeds, together.</summary>
+    private const long MaxReferencedSetBytes = 64 * 1024 * 1024;
+
     public static readonly JsonSerializerOptions JsonOptions = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
@@ -32,6 +35,8 @@ public static class PatchSetFreezer
         var directory = Path.GetDirectoryName(loaded.FilePath)!;
         var contents = new Dictionary<string, string>(StringComparer.Ordinal);
         var problems = new ProblemList();
+        var realDirectory = Validation.InputFiles.RealPath(directory);
+        long total = 0;
         foreach (var reference in loaded.References)
         {
             if (contents.ContainsKey(reference.RelativePath))
@@ -42,17 +47,39 @@ public static class PatchSetFreezer
             try
             {
                 var info = new FileInfo(full);
-                if (!info.Exists)
+                if (!info.Exists && info.LinkTarget is null && !Directory.Exists(full))
                 {
                     problems.Add(reference.At, $"referenced file '{reference.RelativePath}' does not exist (looked for {full})");
                     continue;
                 }
+                // Only what lies in the set's own folder: a symbolic link is followed, and must end there.
+                var real = Validation.InputFiles.RealPath(full);
+                if (!real.StartsWith(realDirectory + "/", StringComparison.Ordinal))
+                {
+                    problems.Add(reference.At, $"referenced file '{reference.RelativePath}' is a link that leads outside the patch set's folder {realDirectory}");
+                    continue;
+                }
+                var (kind, description) = Validation.InputFiles.KindOf(real);
+                if (kind != Validation.InputFiles.Kind.Regular)
+                {
+                    problems.Add(reference.At, kind == Validation.InputFiles.Kind.Missing
+                        ? $"referenced file '{reference.RelativePath}' is a link to nothing"
+                        : $"referenced file '{reference.RelativePath}' is {description}, not a regular file");
+                    continue;
+                }
+                info = new FileInfo(real);
                 if (info.Length > MaxReferencedFileBytes)
                 {
                     problems.Add(reference.At, $"referenced file '{reference.RelativePath}' is larger than {MaxReferencedFileBytes / (1024 * 1024)} MiB");
                     continue;
                 }
-                var bytes = File.ReadAllBytes(full);
+                total += info.Length;
+                if (total > MaxReferencedSetBytes)
+                {
+                    problems.Add(reference.At, $"referenced file '{reference.RelativePath}' takes the set's embedded files past {MaxReferencedSetBytes / (1024 * 1024)} MiB in all");
+                    continue;
+                }
+                var bytes = File.ReadAllBytes(real);
                 string text;
                 try
                 {

@@ -35,14 +35,10 @@ public static partial class PatchSetLoader
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         var full = Path.GetFullPath(path);
-        string text;
-        try
+        var (text, problem) = InputFiles.ReadText(full);
+        if (text is null)
         {
-            text = File.ReadAllText(full);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new InputException($"{path}: cannot read the patch set: {ex.Message}");
+            throw new InputException($"{path}: cannot read the patch set: {problem}");
         }
         return Parse(path, text);
     }

@@ -279,15 +279,10 @@ internal sealed partial class ConfigReader
 
     private void LoadInventory(string inventoryPath, YamlNode node, string key)
     {
-        string text;
-        try
+        var (text, problem) = InputFiles.ReadText(inventoryPath);
+        if (text is null)
         {
-            text = File.ReadAllText(inventoryPath);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            var reason = ex is FileNotFoundException or DirectoryNotFoundException ? "file not found" : ex.Message;
-            _yaml.Report(node, key, $"cannot read the Ansible inventory {Names.Show(inventoryPath)}: {reason}");
+            _yaml.Report(node, key, $"cannot read the Ansible inventory {Names.Show(inventoryPath)}: {problem}");
             return;
         }
         var inventory = AnsibleInventory.Read(inventoryPath, text, _problems);

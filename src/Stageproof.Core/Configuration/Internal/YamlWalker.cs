@@ -1,5 +1,6 @@
 using System.Globalization;
 using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
 using YamlDotNet.RepresentationModel;
 
 namespace Stageproof.Core.Configuration.Internal;
@@ -56,8 +57,17 @@ internal sealed class YamlWalker(string file, ProblemList problems)
     public void Report(YamlNode node, string key, string message) => Problems.Add(At(node, key), message);
 
     /// <summary>Parses YAML text into its single document's root, or records a syntax problem.</summary>
+    /// <summary>Deeper than any real configuration or patch set; YamlDotNet's node model recurses per level, and a few
+    /// thousand levels would overflow the stack (an uncatchable crash), so deeper documents are refused first.</summary>
+    public const int MaxDepth = 64;
+
     public YamlNode? ParseDocument(string text)
     {
+        if (TooDeep(text) is { } deep)
+        {
+            Problems.Add(new Where(File, (int)deep.Line, (int)deep.Column, "(document)"), $"nested deeper than {MaxDepth} levels");
+            return null;
+        }
         var stream = new YamlStream();
         var scanner = new Scanner(new StringReader(text));
         try
@@ -86,6 +96,37 @@ internal sealed class YamlWalker(string file, ProblemList problems)
             Report(stream.Documents[1].RootNode, "(document)", "expected one YAML document, found several ('---' separators)");
         }
         return stream.Documents[0].RootNode;
+    }
+
+    /// <summary>Where the document first nests deeper than <see cref="MaxDepth"/>, read as events (the parser keeps its
+    /// own stack, so this cannot overflow); null when it does not, or when the text has a syntax error to report later.</summary>
+    private static Mark? TooDeep(string text)
+    {
+        var parser = new Parser(new StringReader(text));
+        var depth = 0;
+        try
+        {
+            while (parser.MoveNext())
+            {
+                switch (parser.Current)
+                {
+                    case MappingStart or SequenceStart:
+                        if (++depth > MaxDepth)
+                        {
+                            return parser.Current.Start;
+                        }
+                        break;
+                    case MappingEnd or SequenceEnd:
+                        depth--;
+                        break;
+                }
+            }
+        }
+        catch (Exception e) when (e is YamlException or InvalidOperationException)
+        {
+            return null;
+        }
+        return null;
     }
 
     public static bool IsNull(YamlNode node) =>
