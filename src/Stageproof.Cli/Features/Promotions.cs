@@ -58,6 +58,7 @@ internal sealed class Promotions(CliSession session)
             PatchDigest = stored.Digest,
             PatchId = stored.Set.Id,
             PatchAuthor = stored.Set.Author,
+            FrozenBy = await FrozenByAsync(stored, ct).ConfigureAwait(false),
             FrozenAt = stored.FrozenAt,
             Actor = session.Actor,
             Emergency = options.Emergency,
@@ -143,6 +144,12 @@ internal sealed class Promotions(CliSession session)
         {
             refusal = new GateRefusal(GateRules.FourEyes, $"{session.Actor} wrote {stored.Set.Id}; its approval must come from someone else");
         }
+        else if ((await FrozenByAsync(stored, ct).ConfigureAwait(false)).Contains(session.Actor))
+        {
+            // The YAML's author: is whatever its writer typed; who froze the set is recorded, and is its author too.
+            refusal = new GateRefusal(GateRules.FourEyes, $"{session.Actor} froze {stored.Set.Id} (its author: says {stored.Set.Author}); " +
+                                                          "its approval must come from someone else");
+        }
         if (refusal is not null)
         {
             session.Ui.Error(refusal.ToString());
@@ -165,6 +172,17 @@ internal sealed class Promotions(CliSession session)
             session.Ui.Say($"{approval.Id}: {session.Actor} approved {stored.Set.Id} ({stored.Digest[..12]}) for {environment}");
         }
         return (approval, null);
+    }
+
+    /// <summary>Everyone the audit chain records as having frozen this digest.</summary>
+    private async Task<IReadOnlyList<string>> FrozenByAsync(StoredPatchSet stored, CancellationToken ct)
+    {
+        var store = await session.StoreAsync(ct).ConfigureAwait(false);
+        return (await store.ReadAllAsync(ct).ConfigureAwait(false))
+            .Where(e => e.Action == "patch.freeze" && e.PayloadDigest == stored.Digest)
+            .Select(e => e.Actor)
+            .Distinct(StringComparer.Ordinal)
+            .ToList();
     }
 
     /// <summary>The rollout plan for a stored set on an environment, under its stage's policy.</summary>

@@ -32,7 +32,10 @@ public sealed record PromotionRequest
     public required string Target { get; init; }
     public required string PatchDigest { get; init; }
     public required string PatchId { get; init; }
+    /// <summary>The set's self-declared <c>author:</c> (informative: anyone can write any name there).</summary>
     public required string PatchAuthor { get; init; }
+    /// <summary>Who froze the set, as recorded when it was frozen: an author whatever its YAML says.</summary>
+    public IReadOnlyList<string> FrozenBy { get; init; } = [];
     public required DateTimeOffset FrozenAt { get; init; }
     public required string Actor { get; init; }
     public bool Emergency { get; init; }
@@ -168,9 +171,11 @@ public static class PromotionGate
             foreach (var approval in request.Approvals.Where(a => a.PatchDigest == digest && a.Environment == request.Target))
             {
                 var approver = request.Users.FirstOrDefault(u => u.Name == approval.Approver);
-                if (approval.Approver == request.PatchAuthor || approval.Approver == request.Actor)
+                if (approval.Approver == request.PatchAuthor || request.FrozenBy.Contains(approval.Approver) || approval.Approver == request.Actor)
                 {
-                    excluded.Add($"{approval.Approver} is the set's {(approval.Approver == request.PatchAuthor ? "author" : "promoter")}");
+                    var role = approval.Approver == request.PatchAuthor ? "author"
+                        : request.FrozenBy.Contains(approval.Approver) ? "author (froze it)" : "promoter";
+                    excluded.Add($"{approval.Approver} is the set's {role}");
                     ownApproval = true;
                 }
                 else if (approver is null || approver.Role is not (Role.Approver or Role.Admin) || !approver.Covers(request.Target))

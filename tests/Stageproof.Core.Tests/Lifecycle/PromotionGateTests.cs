@@ -206,6 +206,14 @@ public sealed class PromotionGateTests
     }
 
     [Fact]
+    public void An_approval_by_whoever_froze_the_set_does_not_count_whatever_its_author_line_says()
+    {
+        // carol froze a set that names alice as its author, then approved it herself.
+        var refusal = RefusedBy(GateRules.FourEyes, Routine() with { FrozenBy = ["carol"], Approvals = [ApprovalBy("carol")] });
+        Assert.Contains("carol is the set's author (froze it)", refusal.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void The_promoters_own_approval_does_not_count()
     {
         var request = Routine() with { Actor = "dave", Approvals = [ApprovalBy("dave")] };
