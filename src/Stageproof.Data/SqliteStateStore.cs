@@ -48,6 +48,10 @@ public sealed class SqliteStateStore : IStateStore
 
     public string AuditHeadPath => Path.Combine(StateDirectory, AuditHeadFile.FileName);
 
+    /// <summary>Seals every appended event and the head, and is checked by <see cref="VerifyAuditAsync"/>; null: the chain
+    /// is kept and verified unsealed (tests of the chain itself).</summary>
+    public AuditKey? AuditKey { get; set; }
+
     /// <summary>Opens (creating if needed) the state in <paramref name="stateDirectory"/> and brings its schema up to date.</summary>
     /// <exception cref="InputException">The database was written by a newer Stageproof, or is not a database.</exception>
     public static async Task<SqliteStateStore> OpenAsync(string stateDirectory, TimeProvider time, CancellationToken cancellationToken = default)
@@ -295,10 +299,12 @@ public sealed class SqliteStateStore : IStateStore
                 "SELECT seq AS Sequence, hash AS Hash FROM audit_events ORDER BY seq DESC LIMIT 1",
                 transaction: transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
             var chained = AuditChain.Next(stamped, last?.Sequence ?? 0, last?.Hash);
+            var key = AuditKey;
+            chained = chained with { Seal = key?.Seal(chained) };
             await connection.ExecuteAsync(new CommandDefinition(
                 """
-                INSERT INTO audit_events (seq, time, actor, action, target, reason, payload_digest, outcome, prev_hash, hash)
-                VALUES (@Sequence, @Time, @Actor, @Action, @Target, @Reason, @PayloadDigest, @Outcome, @PreviousHash, @Hash)
+                INSERT INTO audit_events (seq, time, actor, action, target, reason, payload_digest, outcome, prev_hash, hash, seal)
+                VALUES (@Sequence, @Time, @Actor, @Action, @Target, @Reason, @PayloadDigest, @Outcome, @PreviousHash, @Hash, @Seal)
                 """,
                 new
                 {
@@ -312,23 +318,26 @@ public sealed class SqliteStateStore : IStateStore
                     chained.Outcome,
                     chained.PreviousHash,
                     chained.Hash,
+                    chained.Seal,
                 },
                 transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
 
             // Written while the write lock is held, so heads from concurrent appenders cannot land out of order.
-            await AuditHeadFile.WriteAsync(AuditHeadPath, new AuditHead(chained.Sequence, chained.Hash), cancellationToken).ConfigureAwait(false);
+            await AuditHeadFile.WriteAsync(AuditHeadPath, Head(chained.Sequence, chained.Hash, key), cancellationToken).ConfigureAwait(false);
             try
             {
                 transaction.Commit();
             }
             catch
             {
-                await AuditHeadFile.WriteAsync(AuditHeadPath, new AuditHead(last?.Sequence ?? 0, last?.Hash ?? AuditChain.GenesisHash), CancellationToken.None).ConfigureAwait(false);
+                await AuditHeadFile.WriteAsync(AuditHeadPath, Head(last?.Sequence ?? 0, last?.Hash ?? AuditChain.GenesisHash, key), CancellationToken.None).ConfigureAwait(false);
                 throw;
             }
             return chained;
         }
     }
+
+    private static AuditHead Head(long count, string lastHash, AuditKey? key) => new(count, lastHash, key?.SealHead(count, lastHash));
 
     /// <summary>Every stored event in sequence order, as stored (nothing is verified here).</summary>
     public async Task<IReadOnlyList<AuditEvent>> ReadAllAsync(CancellationToken cancellationToken = default)
@@ -339,7 +348,7 @@ public sealed class SqliteStateStore : IStateStore
             var rows = await connection.QueryAsync<AuditRow>(new CommandDefinition(
                 """
                 SELECT seq AS Sequence, time AS Time, actor AS Actor, action AS Action, target AS Target, reason AS Reason,
-                       payload_digest AS PayloadDigest, outcome AS Outcome, prev_hash AS PreviousHash, hash AS Hash
+                       payload_digest AS PayloadDigest, outcome AS Outcome, prev_hash AS PreviousHash, hash AS Hash, seal AS Seal
                 FROM audit_events ORDER BY seq
                 """,
                 cancellationToken: cancellationToken)).ConfigureAwait(false);
@@ -355,6 +364,7 @@ public sealed class SqliteStateStore : IStateStore
                 Outcome = r.Outcome,
                 PreviousHash = r.PreviousHash,
                 Hash = r.Hash,
+                Seal = r.Seal,
             }).ToList();
         }
     }
@@ -369,7 +379,7 @@ public sealed class SqliteStateStore : IStateStore
     {
         var head = await ReadAuditHeadAsync(cancellationToken).ConfigureAwait(false);
         var events = await ReadAllAsync(cancellationToken).ConfigureAwait(false);
-        return AuditChain.Verify(events, head);
+        return AuditChain.Verify(events, head, AuditKey);
     }
 
     public ValueTask DisposeAsync()
@@ -837,5 +847,6 @@ public sealed class SqliteStateStore : IStateStore
         public string? Outcome { get; set; }
         public string PreviousHash { get; set; } = "";
         public string Hash { get; set; } = "";
+        public string? Seal { get; set; }
     }
 }

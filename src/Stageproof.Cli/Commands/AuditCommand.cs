@@ -34,20 +34,35 @@ internal static class AuditCommand
             {
                 table.AddRow(e.Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture),
                     e.Time.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture),
-                    Markup.Escape(e.Actor), Markup.Escape(e.Action), Markup.Escape(e.Target),
-                    Markup.Escape(e.Outcome ?? ""), Markup.Escape(e.Reason ?? ""));
+                    Markup.Escape(Infrastructure.Ui.Printable(e.Actor)), Markup.Escape(Infrastructure.Ui.Printable(e.Action)),
+                    Markup.Escape(Infrastructure.Ui.Printable(e.Target)), Markup.Escape(Infrastructure.Ui.Printable(e.Outcome ?? "")),
+                    Markup.Escape(Infrastructure.Ui.Printable(e.Reason ?? "")));
             }
             session.Ui.Human.Write(table);
             return ExitCodes.Ok;
         }));
 
-        var verify = new Command("verify", "Check that no event was altered, removed or reordered (exit 1 if one was)");
+        var anchors = new Option<string[]>("--anchor") { Description = "Also check anchors taken earlier with 'audit anchor' (repeatable)", AllowMultipleArgumentsPerToken = false };
+        var verify = new Command("verify", "Check that no event was altered, removed, reordered or forged (exit 1 if one was)") { anchors };
         verify.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
         {
+            var anchorFiles = (parse.GetValue(anchors) ?? []).Select(ReadAnchor).ToList();
             var store = await session.StoreAsync(ct).ConfigureAwait(false);
-            var result = store is SqliteStateStore sqlite
-                ? await sqlite.VerifyAuditAsync(ct).ConfigureAwait(false)
-                : AuditChain.Verify(await store.ReadAllAsync(ct).ConfigureAwait(false));
+            var sqlite = (SqliteStateStore)store;
+            var result = await sqlite.VerifyAuditAsync(ct).ConfigureAwait(false);
+            if (result.IsOk && anchorFiles.Count > 0)
+            {
+                var events = await store.ReadAllAsync(ct).ConfigureAwait(false);
+                foreach (var (file, anchor) in anchorFiles)
+                {
+                    var check = anchor.Check(events, sqlite.AuditKey!);
+                    result = check.IsOk ? result with { Message = $"{result.Message}; {check.Message}" } : check with { Message = $"{file}: {check.Message}" };
+                    if (!check.IsOk)
+                    {
+                        break;
+                    }
+                }
+            }
             if (session.Ui.Json)
             {
                 session.Ui.WriteJson(new { ok = result.IsOk, events = result.EventCount, problem = result.IsOk ? null : result.Problem.ToString().ToLowerInvariant(), sequence = result.Sequence, message = result.Message });
@@ -61,6 +76,27 @@ internal static class AuditCommand
                 session.Ui.Error("audit chain broken: " + result.Message);
             }
             return result.IsOk ? ExitCodes.Ok : ExitCodes.Finding;
+        }));
+
+        var anchorOutput = new Option<string?>("--output", "-o") { Description = "Write the anchor to this file (keep it outside the state: another machine, a ticket)" };
+        var anchor = new Command("anchor", "Export a sealed checkpoint of the chain; 'audit verify --anchor FILE' later proves no event up to it was removed") { anchorOutput };
+        anchor.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
+        {
+            var file = parse.GetValue(anchorOutput) is { } o ? Infrastructure.OutputFiles.Check(o, "--output") : null;
+            var store = (SqliteStateStore)await session.StoreAsync(ct).ConfigureAwait(false);
+            await session.AuditAsync("audit.anchor", file ?? "stdout", cancellationToken: ct).ConfigureAwait(false);
+            var taken = AuditAnchor.Take(await store.ReadAllAsync(ct).ConfigureAwait(false), store.AuditKey!, session.Time.GetUtcNow());
+            var json = System.Text.Json.JsonSerializer.Serialize(taken, AnchorJson);
+            if (file is not null)
+            {
+                await Infrastructure.OutputFiles.WriteAsync(file, json + "\n", ct).ConfigureAwait(false);
+                session.Ui.Errors.MarkupLine(Markup.Escape($"Anchor of {taken.Count} events written to {file}"));
+            }
+            else
+            {
+                await session.Stdout.WriteLineAsync(json).ConfigureAwait(false);
+            }
+            return ExitCodes.Ok;
         }));
 
         var output = new Option<string?>("--output", "-o") { Description = "Write to this file instead of stdout" };
@@ -84,7 +120,30 @@ internal static class AuditCommand
 
         command.Subcommands.Add(log);
         command.Subcommands.Add(verify);
+        command.Subcommands.Add(anchor);
         command.Subcommands.Add(export);
         return command;
+    }
+
+    private static readonly System.Text.Json.JsonSerializerOptions AnchorJson = new() { PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase };
+
+    private static (string File, AuditAnchor Anchor) ReadAnchor(string file)
+    {
+        var (text, problem) = Core.Validation.InputFiles.ReadText(file, 64 * 1024);
+        if (text is null)
+        {
+            throw new InputException($"--anchor {file}: {problem}");
+        }
+        try
+        {
+            var anchor = System.Text.Json.JsonSerializer.Deserialize<AuditAnchor>(text, AnchorJson);
+            return anchor is { LastHash.Length: 64, Seal.Length: 64 } && anchor.Count >= 0 && anchor.At is not null && anchor.KeyId is not null
+                ? (file, anchor)
+                : throw new InputException($"--anchor {file}: not a Stageproof audit anchor (count, lastHash, at, keyId, seal)");
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new InputException($"--anchor {file}: not a Stageproof audit anchor ({e.Message})");
+        }
     }
 }

@@ -59,7 +59,17 @@ internal sealed class CliSession : IAsyncDisposable
     {
         if (_store is null)
         {
-            _store = await SqliteStateStore.OpenAsync(StateDirectory, Time, cancellationToken).ConfigureAwait(false);
+            var store = await SqliteStateStore.OpenAsync(StateDirectory, Time, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                store.AuditKey = AuditKeys.Load(StateDirectory);
+            }
+            catch
+            {
+                await store.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+            _store = store;
             if (PrivateFiles.Warning(StateDirectory) is { } warning)
             {
                 Ui.Warn(warning);

@@ -5,7 +5,7 @@ using System.Text;
 namespace Stageproof.Core.Audit;
 
 /// <summary>What the audit store records beside the chain so that removing the newest events is noticed too.</summary>
-public sealed record AuditHead(long Count, string LastHash);
+public sealed record AuditHead(long Count, string LastHash, string? Seal = null);
 
 /// <summary>The kind of the first problem found in an audit chain.</summary>
 public enum AuditProblem
@@ -19,6 +19,10 @@ public enum AuditProblem
     Reordered,
     /// <summary>The newest events are missing: the chain is shorter than its head records.</summary>
     Truncated,
+    /// <summary>An event or the head does not carry the audit key's seal: rewritten by someone without the key.</summary>
+    Forged,
+    /// <summary>Events are stored but the audit head is gone, so removal of the newest events cannot be ruled out.</summary>
+    HeadMissing,
 }
 
 /// <summary>The result of verifying an audit chain: ok, or the first problem, naming the event.</summary>
@@ -93,24 +97,54 @@ public static class AuditChain
     /// that was altered, the events that were removed, the event out of place, or — when <paramref name="head"/>
     /// is given — the newest events missing.
     /// </summary>
-    public static AuditVerification Verify(IReadOnlyList<AuditEvent> eventsInStoredOrder, AuditHead? head = null)
+    /// <remarks>
+    /// With <paramref name="key"/>, every event from the first sealed one on must carry its seal, and so must the
+    /// head: a rewrite that recomputes hashes and head without the key is <see cref="AuditProblem.Forged"/>. Events
+    /// before the first seal were written before the state had a key; they are counted, not condemned.
+    /// </remarks>
+    public static AuditVerification Verify(IReadOnlyList<AuditEvent> eventsInStoredOrder, AuditHead? head = null, AuditKey? key = null)
     {
         var events = eventsInStoredOrder;
         var previousHash = GenesisHash;
+        var sealedFrom = (long?)null;
         for (var i = 0; i < events.Count; i++)
         {
             var e = events[i];
             long expected = i + 1;
             var problem = CheckSequence(events, i, expected)
                 ?? CheckContent(events, i)
-                ?? CheckLink(events, i, previousHash);
+                ?? CheckLink(events, i, previousHash)
+                ?? (key is null ? null : CheckSeal(events, i, key, ref sealedFrom));
             if (problem is not null)
             {
                 return problem;
             }
             previousHash = e.Hash;
         }
-        return CheckHead(events, head);
+        var result = CheckHead(events, head, key, sealedFrom);
+        if (result.IsOk && key is not null && events.Count > 0)
+        {
+            var unsealed = sealedFrom is { } first ? first - 1 : events.Count;
+            result = result with
+            {
+                Message = $"{result.Message}; sealed with audit key {key.Id}" +
+                          (unsealed > 0 ? $" ({unsealed} event(s) before the first seal were written without a key)" : ""),
+            };
+        }
+        return result;
+    }
+
+    private static AuditVerification? CheckSeal(IReadOnlyList<AuditEvent> events, int i, AuditKey key, ref long? sealedFrom)
+    {
+        var e = events[i];
+        if (e.Seal is null)
+        {
+            return sealedFrom is null ? null : Found(AuditProblem.Forged, e.Sequence, events,
+                $"{Describe(e)} has no seal although event #{sealedFrom} and every event after it were sealed: written without the audit key");
+        }
+        sealedFrom ??= e.Sequence;
+        return AuditKey.Matches(e.Seal, key.Seal(e)) ? null : Found(AuditProblem.Forged, e.Sequence, events,
+            $"{Describe(e)} was forged: its seal does not match audit key {key.Id} (rewritten, or its chain recomputed, by someone without the key)");
     }
 
     private static AuditVerification? CheckSequence(IReadOnlyList<AuditEvent> events, int i, long expected)
@@ -169,15 +203,18 @@ public static class AuditChain
             $"an event before {Describe(e)} was removed: its previous hash {Short(e.PreviousHash)} is not that of {before} ({Short(previousHash)})");
     }
 
-    private static AuditVerification CheckHead(IReadOnlyList<AuditEvent> events, AuditHead? head)
+    private static AuditVerification CheckHead(IReadOnlyList<AuditEvent> events, AuditHead? head, AuditKey? key, long? sealedFrom)
     {
         var ok = new AuditVerification(AuditProblem.None, null, $"ok: {events.Count} events, chain intact", events.Count);
         if (head is null)
         {
-            return events.Count == 0 ? ok : ok with
-            {
-                Message = $"{ok.Message} (no audit head, so removal of the newest events cannot be ruled out)",
-            };
+            return events.Count == 0 ? ok : Found(AuditProblem.HeadMissing, events.Count, events,
+                $"the audit head is missing: {events.Count} events are stored, but whether newer ones were removed cannot be checked");
+        }
+        if (key is not null && (sealedFrom is not null || head.Seal is not null) && !AuditKey.Matches(head.Seal, key.SealHead(head.Count, head.LastHash)))
+        {
+            return Found(AuditProblem.Forged, head.Count, events,
+                $"the audit head was forged: its seal does not match audit key {key.Id} (rewritten by someone without the key)");
         }
         var count = events.Count;
         if (head.Count > count)

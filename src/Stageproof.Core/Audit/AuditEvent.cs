@@ -21,6 +21,9 @@ public sealed record AuditEvent
     public string? Outcome { get; init; }
     public string PreviousHash { get; init; } = "";
     public string Hash { get; init; } = "";
+    /// <summary>HMAC of <see cref="Hash"/> under the audit key (<see cref="AuditKey.Seal"/>); null for events written
+    /// before the state had a key. Not part of the hash: it seals it.</summary>
+    public string? Seal { get; init; }
 }
 
 /// <summary>Where audit events are appended and read back. Appending computes the chain hash.</summary>

@@ -123,6 +123,10 @@ internal static class SqliteSchema
             acquired_at TEXT NOT NULL
         );
         """,
+        // 6: each audit event's seal (HMAC of its hash under the audit key kept outside the state); null before keying.
+        """
+        ALTER TABLE audit_events ADD COLUMN seal TEXT;
+        """,
     ];
 
     public static int LatestVersion => Migrations.Count;

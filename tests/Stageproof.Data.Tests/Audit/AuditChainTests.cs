@@ -133,11 +133,12 @@ public sealed class AuditChainTests
     }
 
     [Fact]
-    public void Without_a_head_an_ok_result_says_the_newest_events_are_unchecked()
+    public void Without_a_head_stored_events_are_a_finding_since_removal_of_the_newest_cannot_be_ruled_out()
     {
         var result = AuditChain.Verify(Chain(3), null);
 
-        Assert.True(result.IsOk);
-        Assert.Contains("no audit head", result.Message, StringComparison.Ordinal);
+        Assert.Equal(AuditProblem.HeadMissing, result.Problem);
+        Assert.Contains("the audit head is missing: 3 events are stored", result.Message, StringComparison.Ordinal);
+        Assert.True(AuditChain.Verify([], null).IsOk);
     }
 }

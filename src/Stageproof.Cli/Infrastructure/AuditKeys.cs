@@ -1,0 +1,94 @@
+using System.Security.Cryptography;
+using Stageproof.Core;
+using Stageproof.Core.Audit;
+using Stageproof.Core.Validation;
+
+namespace Stageproof.Cli.Infrastructure;
+
+/// <summary>
+/// Where the audit key lives: <c>STAGEPROOF_AUDIT_KEY</c> (a file path), else <c>~/.config/stageproof/audit.key</c>
+/// of the user running Stageproof — never inside the state directory, whose whole point is that a key beside the log
+/// would let anyone who can rewrite the log re-seal it too. Created on first use: 32 random bytes, 0600.
+/// </summary>
+internal static class AuditKeys
+{
+    public const string Variable = "STAGEPROOF_AUDIT_KEY";
+
+    public static string DefaultPath()
+    {
+        var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+        return Path.Combine(string.IsNullOrEmpty(home) ? "/root" : home, ".config", "stageproof", "audit.key");
+    }
+
+    /// <summary>The key for a state in <paramref name="stateDirectory"/>, created when absent.</summary>
+    public static AuditKey Load(string stateDirectory) =>
+        Load(stateDirectory, Environment.GetEnvironmentVariable(Variable) is { Length: > 0 } configured ? configured : DefaultPath());
+
+    /// <summary>The key at <paramref name="keyPath"/> for a state in <paramref name="stateDirectory"/>, created when absent.</summary>
+    public static AuditKey Load(string stateDirectory, string keyPath)
+    {
+        var path = Path.GetFullPath(keyPath);
+        var state = InputFiles.RealPath(stateDirectory);
+        if ((InputFiles.RealPath(path) + "/").StartsWith(state + "/", StringComparison.Ordinal))
+        {
+            throw new InputException($"{Variable}: the audit key {path} may not live inside the state directory {state}: " +
+                                     "whoever can rewrite the log could then re-seal it");
+        }
+        if (!File.Exists(path))
+        {
+            Create(path);
+        }
+        var (kind, description) = InputFiles.KindOf(path);
+        if (kind != InputFiles.Kind.Regular)
+        {
+            throw new InputException($"audit key {path} is {description}, not a regular file");
+        }
+        var bytes = File.ReadAllBytes(path);
+        if (bytes.Length != AuditKey.Length)
+        {
+            throw new InputException($"audit key {path} has {bytes.Length} bytes, not {AuditKey.Length}: not a Stageproof audit key");
+        }
+        return new AuditKey(bytes);
+    }
+
+    private static void Create(string path)
+    {
+        PrivateDirectory(Path.GetDirectoryName(path)!);
+        try
+        {
+            // CreateNew: two processes starting at once must end up with one key, not each its own.
+            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+            if (!OperatingSystem.IsWindows())
+            {
+                options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            }
+            using var stream = new FileStream(path, options);
+            stream.Write(RandomNumberGenerator.GetBytes(AuditKey.Length));
+            stream.Flush(flushToDisk: true);
+        }
+        catch (IOException) when (File.Exists(path))
+        {
+            // Another process created it first; wait for its 32 bytes.
+            for (var i = 0; i < 50 && new FileInfo(path).Length < AuditKey.Length; i++)
+            {
+                Thread.Sleep(20);
+            }
+        }
+    }
+
+    private static void PrivateDirectory(string folder)
+    {
+        if (Directory.Exists(folder))
+        {
+            return;
+        }
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(folder);
+        }
+        else
+        {
+            Directory.CreateDirectory(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+    }
+}
