@@ -144,6 +144,14 @@ public static partial class Names
         value is not null && IdentifierRegex().IsMatch(value) ? null
             : $"{what} {Show(value)} is not valid (a letter or '_', then up to 63 letters, digits, '_' or '-')";
 
+    /// <summary>The longest value <see cref="Excerpt"/> quotes whole.</summary>
+    public const int MaxExcerpt = 24;
+
+    /// <summary>A value from a file of unknown trust, for a message: quoted whole when short, else its first 8
+    /// characters and its length, so an error never replays a line of someone else's file.</summary>
+    public static string Excerpt(string value) =>
+        value.Length <= MaxExcerpt ? value : $"{Show(value[..8])[1..^1]}… ({value.Length} characters)";
+
     /// <summary>Quotes a value for a message, escaping control characters so that one problem stays on one line.</summary>
     public static string Show(string? value)
     {

@@ -161,4 +161,32 @@ public sealed class HostileFilesTests : IDisposable
         Assert.Contains("referenced file 'gone.conf' is a link to nothing",
             Refused(() => PatchSetFreezer.Freeze(PatchWithSource("gone.conf"))).Message, StringComparison.Ordinal);
     }
+    [Fact]
+    public void A_file_that_is_not_yaml_named_as_configuration_is_never_quoted_back()
+    {
+        File.WriteAllText(Path("stageproof.yaml"), "root:$y$j9T$secrethash:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n");
+        var problems = Refused(() => ConfigLoader.Load(Path("stageproof.yaml"))).Problems;
+        Assert.Equal(2, problems.Count);
+        Assert.All(problems, p => Assert.DoesNotContain("secrethash", p.Key + p.Message, StringComparison.Ordinal));
+        Assert.Equal("unknown key 'root:$y$… (40 characters)' (known keys: hosts, groups, inventory, environments, drift, ssh, checks, lifecycle)",
+            problems[0].Message);
+
+        File.WriteAllText(Path("stageproof.yaml"), "a plain line of some file\nanother line of it\n");
+        Assert.Equal("expected a mapping (key: value lines), got a text of 44 characters",
+            Assert.Single(Refused(() => ConfigLoader.Load(Path("stageproof.yaml"))).Problems).Message);
+    }
+
+    [Fact]
+    public void A_file_that_is_no_inventory_comes_back_as_excerpts_and_at_most_ten_problems()
+    {
+        var lines = Enumerable.Range(1, 30).Select(i => $"user{i}:$6$saltsalt$hashhashhashhashhash{i}:19000:0:99999:7:::");
+        File.WriteAllText(Path("shadow"), string.Join('\n', lines) + "\n");
+        File.WriteAllText(Path("stageproof.yaml"), "inventory: shadow\n");
+        var problems = Refused(() => ConfigLoader.Load(Path("stageproof.yaml"))).Problems;
+
+        Assert.Equal(11, problems.Count);
+        Assert.Contains(problems, p => p.Message == "20 more problem(s) not shown: is this file what it is meant to be?");
+        Assert.All(problems, p => Assert.DoesNotContain("hashhash", p.Key + p.Message, StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Key.StartsWith("user1:$6… (", StringComparison.Ordinal) && p.Line == 1);
+    }
 }

@@ -53,7 +53,9 @@ internal sealed partial class AnsibleInventory
 
     public static AnsibleInventory Read(string file, string text, ProblemList problems)
     {
-        var inventory = new AnsibleInventory(file, problems);
+        // Problems are gathered apart and then passed on as excerpts: a file that is no inventory at all (say
+        // /etc/shadow named by mistake or on purpose) must not come back line by line in the error output.
+        var inventory = new AnsibleInventory(file, ProblemList.ExcerptsInto(problems, MaxProblems));
         if (LooksLikeYaml(file, text))
         {
             inventory.ReadYaml(text);
@@ -64,6 +66,9 @@ internal sealed partial class AnsibleInventory
         }
         return inventory;
     }
+
+    /// <summary>More problems than this in one inventory and it is probably not an inventory: the rest are counted.</summary>
+    private const int MaxProblems = 10;
 
     internal static bool LooksLikeYaml(string file, string text)
     {

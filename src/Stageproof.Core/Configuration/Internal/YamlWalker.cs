@@ -1,6 +1,7 @@
 using System.Globalization;
 using YamlDotNet.Core;
 using YamlDotNet.Core.Events;
+using Stageproof.Core.Validation;
 using YamlDotNet.RepresentationModel;
 
 namespace Stageproof.Core.Configuration.Internal;
@@ -18,13 +19,57 @@ internal readonly record struct Where(string File, int Line, int Column, string 
 internal sealed class ProblemList
 {
     private readonly List<InputProblem> _problems = [];
+    private readonly ProblemList? _parent;
+    private readonly int _max;
+    private int _forwarded;
+    private int _suppressed;
+    private InputProblem? _summary;
+
+    public ProblemList()
+    {
+    }
+
+    private ProblemList(ProblemList parent, int max) => (_parent, _max) = (parent, max);
+
+    /// <summary>
+    /// A list for a file that may not be what it claims (an inventory): its problems go to <paramref name="parent"/>
+    /// as excerpts — a key longer than <see cref="Names.MaxExcerpt"/> characters shown as its start and length, in the
+    /// key and in the message — and after <paramref name="max"/> of them the rest are only counted, so /etc/shadow
+    /// named as an inventory never comes back line by line.
+    /// </summary>
+    public static ProblemList ExcerptsInto(ProblemList parent, int max) => new(parent, max);
 
     public IReadOnlyList<InputProblem> All => _problems;
 
     public int Count => _problems.Count;
 
-    public void Add(Where at, string message) =>
-        _problems.Add(new InputProblem(at.File, at.Line, at.Column, at.Key, message));
+    public void Add(Where at, string message)
+    {
+        var problem = new InputProblem(at.File, at.Line, at.Column, at.Key, message);
+        if (_parent is null)
+        {
+            _problems.Add(problem);
+            return;
+        }
+        if (_forwarded < _max)
+        {
+            _forwarded++;
+            var key = Names.Excerpt(problem.Key);
+            _parent._problems.Add(key == problem.Key ? problem : problem with
+            {
+                Key = key,
+                Message = problem.Message.Replace(Names.Show(problem.Key), key, StringComparison.Ordinal).Replace(problem.Key, key, StringComparison.Ordinal),
+            });
+            return;
+        }
+        _suppressed++;
+        if (_summary is not null)
+        {
+            _parent._problems.Remove(_summary);
+        }
+        _summary = new InputProblem(problem.File, 0, 0, "(file)", $"{_suppressed} more problem(s) not shown: is this file what it is meant to be?");
+        _parent._problems.Add(_summary);
+    }
 
     public void ThrowIfAny()
     {
@@ -144,7 +189,9 @@ internal sealed class YamlWalker(string file, ProblemList problems)
         {
             return new YamlMappingNode();
         }
-        Report(node, key, $"expected a mapping (key: value lines), got {Describe(node)}");
+        // A whole document that is one value is a file that is not YAML at all: named by its size, never quoted.
+        Report(node, key, $"expected a mapping (key: value lines), got " +
+                          (key == "(document)" && node is YamlScalarNode { Value: { } whole } ? $"a text of {whole.Length} characters" : Describe(node)));
         return null;
     }
 
@@ -165,8 +212,10 @@ internal sealed class YamlWalker(string file, ProblemList problems)
             var childPath = path.Length == 0 ? name : $"{path}.{name}";
             if (known is not null && !known.Contains(name))
             {
+                // A misspelt key is short; a long one is a line of a file that is no configuration, so only its start is shown.
                 var suggestion = Suggest(name, known);
-                Report(keyNode, childPath, $"unknown key '{name}'"
+                var shown = Names.Excerpt(name);
+                Report(keyNode, path.Length == 0 ? shown : $"{path}.{shown}", $"unknown key '{shown}'"
                     + (suggestion is null ? $" (known keys: {string.Join(", ", known)})" : $" (did you mean '{suggestion}'?)"));
                 continue;
             }
@@ -329,6 +378,9 @@ internal sealed class YamlWalker(string file, ProblemList problems)
         YamlMappingNode => "a mapping",
         YamlSequenceNode => "a list",
         _ when IsNull(node) => "nothing",
+        // A long or multi-line value is likely a whole file that is not YAML: named by its size, never echoed.
+        YamlScalarNode { Value: { } v } when v.Length > Names.MaxExcerpt || v.Contains('\n', StringComparison.Ordinal) =>
+            $"a text of {v.Length} characters",
         YamlScalarNode s => $"'{s.Value}'",
         _ => "an unsupported node",
     };
