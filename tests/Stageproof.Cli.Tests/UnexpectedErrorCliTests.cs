@@ -126,6 +126,20 @@ public class UnexpectedErrorCliTests
         Assert.Contains("pr\\x1b[2J\\x1b]0;owned\\x07od\\x9b31m", run.Stderr, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task An_actor_with_terminal_escapes_is_stored_as_given_and_shown_escaped_in_every_table()
+    {
+        using var scratch = new Scratch();
+        var init = await CliRun.InAsync(scratch.Dir, "--actor", "eve\u001b[2J\u001b[31m", "init");
+        Assert.Equal(ExitCodes.Ok, init.ExitCode);
+        var table = await CliRun.InAsync(scratch.Dir, "audit", "log");
+        Assert.DoesNotContain('\u001b', table.Stdout);
+        Assert.Contains("eve\\x1b[2J\\x1b[31m", table.Stdout, StringComparison.Ordinal);
+        // The record keeps exactly what was given (JSON escapes it its own way).
+        var json = await CliRun.InAsync(scratch.Dir, "--json", "audit", "log");
+        Assert.Equal("eve\u001b[2J\u001b[31m", json.Json[0].GetProperty("actor").GetString());
+    }
+
     [Theory]
     [InlineData("plain text, tabs\tand\nnewlines", "plain text, tabs\tand\nnewlines")]
     [InlineData("\u001b[31mred", "\\x1b[31mred")]

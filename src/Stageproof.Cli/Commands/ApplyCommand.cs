@@ -41,7 +41,7 @@ internal static class ApplyCommand
             var targets = runs.Hosts(environment, parse.GetValue(hosts));
             var stored = await runs.PatchSetAsync(parse.GetValue(digest)!, ct).ConfigureAwait(false);
             var engine = await runs.EngineAsync(ct).ConfigureAwait(false);
-            session.Ui.Errors.MarkupLine(Markup.Escape(
+            session.Ui.Errors.MarkupLine(Infrastructure.Ui.Escape(
                 $"Applying {stored.Set.Id} ({stored.Digest[..12]}) to {environment.Name}: {string.Join(", ", targets.Select(t => t.Name))}"));
             var run = await engine.ApplyAsync(runs.ApplyRequest(environment, stored, targets) with
             {
@@ -99,7 +99,7 @@ internal static class ApplyCommand
                   ?? throw new InputException($"environment {environment.Name} has no active rollback point: nothing was applied there since the last rollback");
             var stored = await runs.PatchSetAsync(point.PatchDigest, ct).ConfigureAwait(false);
             var engine = await runs.EngineAsync(ct).ConfigureAwait(false);
-            session.Ui.Errors.MarkupLine(Markup.Escape($"Rolling {environment.Name} back to {point.Id} (before {point.PatchId}): {PatchRuns.DescribePoint(point)}"));
+            session.Ui.Errors.MarkupLine(Infrastructure.Ui.Escape($"Rolling {environment.Name} back to {point.Id} (before {point.PatchId}): {PatchRuns.DescribePoint(point)}"));
             var run = await engine.RollbackAsync(runs.RollbackRequest(environment, point, stored.Set, parse.GetValue(database), parse.GetValue(hosts)),
                 runs.Progress(), ct).ConfigureAwait(false);
             runs.Render(run, point);

@@ -34,9 +34,9 @@ internal static class AuditCommand
             {
                 table.AddRow(e.Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture),
                     e.Time.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture),
-                    Markup.Escape(Infrastructure.Ui.Printable(e.Actor)), Markup.Escape(Infrastructure.Ui.Printable(e.Action)),
-                    Markup.Escape(Infrastructure.Ui.Printable(e.Target)), Markup.Escape(Infrastructure.Ui.Printable(e.Outcome ?? "")),
-                    Markup.Escape(Infrastructure.Ui.Printable(e.Reason ?? "")));
+                    Infrastructure.Ui.Escape(e.Actor), Infrastructure.Ui.Escape(e.Action),
+                    Infrastructure.Ui.Escape(e.Target), Infrastructure.Ui.Escape(e.Outcome ?? ""),
+                    Infrastructure.Ui.Escape(e.Reason ?? ""));
             }
             session.Ui.Human.Write(table);
             return ExitCodes.Ok;
@@ -90,7 +90,7 @@ internal static class AuditCommand
             if (file is not null)
             {
                 await Infrastructure.OutputFiles.WriteAsync(file, json + "\n", ct).ConfigureAwait(false);
-                session.Ui.Errors.MarkupLine(Markup.Escape($"Anchor of {taken.Count} events written to {file}"));
+                session.Ui.Errors.MarkupLine(Infrastructure.Ui.Escape($"Anchor of {taken.Count} events written to {file}"));
             }
             else
             {
@@ -109,7 +109,7 @@ internal static class AuditCommand
             if (file is not null)
             {
                 await Infrastructure.OutputFiles.WriteAsync(file, writer => AuditExport.WriteJsonLinesAsync(events, writer, ct)).ConfigureAwait(false);
-                session.Ui.Errors.MarkupLine(Markup.Escape($"Exported {events.Count} events to {file}"));
+                session.Ui.Errors.MarkupLine(Infrastructure.Ui.Escape($"Exported {events.Count} events to {file}"));
             }
             else
             {

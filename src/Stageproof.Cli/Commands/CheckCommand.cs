@@ -41,7 +41,7 @@ internal static class CheckCommand
                 }
                 using var runner = new CheckSuiteRunner
                 {
-                    Progress = r => session.Ui.Human.MarkupLine($"{Badge(r.Status)} {Markup.Escape(r.Name)} [grey]({Markup.Escape(r.Type)}, {Markup.Escape(r.Target)})[/] {Markup.Escape(r.Message)}"),
+                    Progress = r => session.Ui.Human.MarkupLine($"{Badge(r.Status)} {Infrastructure.Ui.Escape(r.Name)} [grey]({Infrastructure.Ui.Escape(r.Type)}, {Infrastructure.Ui.Escape(r.Target)})[/] {Infrastructure.Ui.Escape(r.Message)}"),
                 };
                 var only2 = parse.GetValue(only) is { Length: > 0 } selected ? selected : null;
                 session.Ui.Say($"suite {suite.Name} on {env.Name}: {suite.Checks.Count(c => only2 is null || only2.Contains(c.Name))} checks, {env.Hosts.Count} host(s)");

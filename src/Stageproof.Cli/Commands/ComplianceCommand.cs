@@ -39,7 +39,7 @@ internal static class ComplianceCommand
             if (htmlFile is { } file)
             {
                 await Infrastructure.OutputFiles.WriteAsync(file, Reports.ComplianceHtml.Render(report), ct).ConfigureAwait(false);
-                session.Ui.Errors.MarkupLine(Markup.Escape($"HTML report: {Path.GetFullPath(file)}"));
+                session.Ui.Errors.MarkupLine(Infrastructure.Ui.Escape($"HTML report: {Path.GetFullPath(file)}"));
             }
             if (session.Ui.Json)
             {
@@ -103,43 +103,43 @@ internal static class ComplianceCommand
         }
         else
         {
-            console.MarkupLine(Markup.Escape("lifecycle: " + string.Join(" → ", report.Lifecycle)));
+            console.MarkupLine(Infrastructure.Ui.Escape("lifecycle: " + string.Join(" → ", report.Lifecycle)));
         }
         foreach (var env in report.Environments)
         {
             console.WriteLine();
-            console.Write(new Rule(Markup.Escape(env.Stage is { } s ? $"{env.Environment} (stage {s})" : env.Environment)).LeftJustified());
+            console.Write(new Rule(Infrastructure.Ui.Escape(env.Stage is { } s ? $"{env.Environment} (stage {s})" : env.Environment)).LeftJustified());
             var table = new Table().Border(TableBorder.Simple).AddColumns("host", "applied", "owed", "security", "drift");
             foreach (var h in env.Hosts)
             {
                 var applied = h.Applied.Count == 0 ? "[grey]-[/]" : string.Join("\n", h.Applied.Select(a =>
-                    Markup.Escape($"{a.PatchId} {a.ShortDigest} {Time(a.At)}") + (a.Emergency ? " [yellow]emergency[/]" : "")));
+                    Infrastructure.Ui.Escape($"{a.PatchId} {a.ShortDigest} {Time(a.At)}") + (a.Emergency ? " [yellow]emergency[/]" : "")));
                 var owed = h.Owed.Count == 0 ? "[green]none[/]" : string.Join("\n", h.Owed.Select(o =>
-                    (o.EmergencyBackfill ? "[yellow]" : "[red]") + Markup.Escape($"{o.PatchId} {o.ShortDigest}") + "[/]"));
+                    (o.EmergencyBackfill ? "[yellow]" : "[red]") + Infrastructure.Ui.Escape($"{o.PatchId} {o.ShortDigest}") + "[/]"));
                 var security = h.Security.Count == 0
                     ? (h.SecurityCollectedAt is null ? "[grey]no manifest[/]" : "[green]none[/]")
-                    : string.Join("\n", h.Security.Select(u => Markup.Escape($"{u.Name} {u.CurrentVersion ?? "(new)"} → {u.CandidateVersion}")).Prepend($"[red]{h.Security.Count}[/]"));
+                    : string.Join("\n", h.Security.Select(u => Infrastructure.Ui.Escape($"{u.Name} {u.CurrentVersion ?? "(new)"} → {u.CandidateVersion}")).Prepend($"[red]{h.Security.Count}[/]"));
                 var drift = h.Drift.Status switch
                 {
                     "drifted" => $"[red]{h.Drift.Count} item(s)[/]\n" + string.Join("\n", h.Drift.Items.Select(i =>
-                        Markup.Escape($"{Category(i.Category)} {i.Key}: {i.Before ?? "(absent)"} → {i.After ?? "(absent)"}"))),
+                        Infrastructure.Ui.Escape($"{Category(i.Category)} {i.Key}: {i.Before ?? "(absent)"} → {i.After ?? "(absent)"}"))),
                     "none" => "[green]none[/]",
-                    var other => $"[grey]{Markup.Escape(other.Replace('-', ' '))}[/]",
+                    var other => $"[grey]{Infrastructure.Ui.Escape(other.Replace('-', ' '))}[/]",
                 };
-                table.AddRow(Markup.Escape(h.Host), applied, owed, security, drift);
+                table.AddRow(Infrastructure.Ui.Escape(h.Host), applied, owed, security, drift);
             }
             console.Write(table);
             foreach (var o in env.Owed)
             {
-                console.MarkupLine((o.EmergencyBackfill ? "[yellow]owed[/] " : "[red]owed[/] ") + Markup.Escape($"{o.PatchId} ({o.ShortDigest}): {o.Message}"));
+                console.MarkupLine((o.EmergencyBackfill ? "[yellow]owed[/] " : "[red]owed[/] ") + Infrastructure.Ui.Escape($"{o.PatchId} ({o.ShortDigest}): {o.Message}"));
             }
         }
         var t = report.Totals;
         console.WriteLine();
-        console.MarkupLine(Markup.Escape($"{t.Environments} environment(s), {t.Hosts} host(s); {t.Applied} applied patch set(s)"));
-        console.MarkupLine(Markup.Escape($"owed: {t.Owed} ({t.EmergencyBackfills} emergency back-fill(s))"));
-        console.MarkupLine(Markup.Escape($"security updates pending: {t.SecurityUpdates} on {t.HostsWithSecurityUpdates} host(s)"));
-        console.MarkupLine(Markup.Escape($"drifted since last verified: {t.DriftedHosts} host(s), {t.DriftItems} item(s)"));
+        console.MarkupLine(Infrastructure.Ui.Escape($"{t.Environments} environment(s), {t.Hosts} host(s); {t.Applied} applied patch set(s)"));
+        console.MarkupLine(Infrastructure.Ui.Escape($"owed: {t.Owed} ({t.EmergencyBackfills} emergency back-fill(s))"));
+        console.MarkupLine(Infrastructure.Ui.Escape($"security updates pending: {t.SecurityUpdates} on {t.HostsWithSecurityUpdates} host(s)"));
+        console.MarkupLine(Infrastructure.Ui.Escape($"drifted since last verified: {t.DriftedHosts} host(s), {t.DriftItems} item(s)"));
         console.MarkupLine(report.Compliant ? "[green]compliant[/]" : "[red]not compliant[/]");
     }
 

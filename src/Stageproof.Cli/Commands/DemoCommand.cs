@@ -282,6 +282,6 @@ internal static partial class DemoCommand
     private static void Step(Ui ui, int n, string title)
     {
         ui.Human.WriteLine();
-        ui.Human.Write(new Rule($"[bold]{n}. {Markup.Escape(title)}[/]").LeftJustified());
+        ui.Human.Write(new Rule($"[bold]{n}. {Infrastructure.Ui.Escape(title)}[/]").LeftJustified());
     }
 }

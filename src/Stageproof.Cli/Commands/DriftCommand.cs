@@ -124,9 +124,9 @@ internal static class DriftView
 {
     public static void Render(IAnsiConsole console, DriftReport report, double threshold, bool below, DriftSeverity? failOn)
     {
-        console.Write(new Rule($"[bold]Drift[/] {Markup.Escape(report.Left)} → {Markup.Escape(report.Right)}").LeftJustified());
+        console.Write(new Rule($"[bold]Drift[/] {Infrastructure.Ui.Escape(report.Left)} → {Infrastructure.Ui.Escape(report.Right)}").LeftJustified());
         var items = new Table().Border(TableBorder.Rounded)
-            .AddColumns("pair", "category", "item", Markup.Escape(report.Left), Markup.Escape(report.Right), "severity");
+            .AddColumns("pair", "category", "item", Infrastructure.Ui.Escape(report.Left), Infrastructure.Ui.Escape(report.Right), "severity");
         foreach (var item in report.Unpaired)
         {
             AddItem(items, "-", item);
@@ -151,11 +151,11 @@ internal static class DriftView
         {
             foreach (var item in pairItems.Where(i => i.Diff is not null))
             {
-                console.MarkupLine($"[bold]{Markup.Escape(item.Key)}[/] ({Markup.Escape(left)} ↔ {Markup.Escape(right)}):");
+                console.MarkupLine($"[bold]{Infrastructure.Ui.Escape(item.Key)}[/] ({Infrastructure.Ui.Escape(left)} ↔ {Infrastructure.Ui.Escape(right)}):");
                 foreach (var line in item.Diff!.Split('\n'))
                 {
                     var color = line.StartsWith('+') ? "green" : line.StartsWith('-') ? "red" : line.StartsWith('@') ? "cyan" : "grey";
-                    console.MarkupLine($"  [{color}]{Markup.Escape(line)}[/]");
+                    console.MarkupLine($"  [{color}]{Infrastructure.Ui.Escape(line)}[/]");
                 }
             }
         }
@@ -181,7 +181,7 @@ internal static class DriftView
             reasons.Add($"a {report.MaxSeverity!.Value.Code()}-severity difference (fail_on: {level.Code()})");
         }
         console.MarkupLine(below
-            ? $"[red]{Markup.Escape(report.Right)} is not a faithful mirror of {Markup.Escape(report.Left)}[/]: {Markup.Escape(string.Join("; ", reasons))}."
+            ? $"[red]{Infrastructure.Ui.Escape(report.Right)} is not a faithful mirror of {Infrastructure.Ui.Escape(report.Left)}[/]: {Infrastructure.Ui.Escape(string.Join("; ", reasons))}."
             : $"[green]Fidelity {Percent(report.Fidelity)}[/] (minimum {Percent(threshold)}){(failOn is null ? "" : $", nothing of {failOn.Value.Code()} severity")}.");
     }
 
@@ -194,8 +194,8 @@ internal static class DriftView
             DriftSeverity.Low => "low",
             _ => "info",
         };
-        table.AddRow(Markup.Escape(pair), item.Category.Code(), Markup.Escape(item.Key),
-            Markup.Escape(Short(item.Left) ?? "(absent)"), Markup.Escape(Short(item.Right) ?? "(absent)"), severity);
+        table.AddRow(Infrastructure.Ui.Escape(pair), item.Category.Code(), Infrastructure.Ui.Escape(item.Key),
+            Infrastructure.Ui.Escape(Short(item.Left) ?? "(absent)"), Infrastructure.Ui.Escape(Short(item.Right) ?? "(absent)"), severity);
     }
 
     private static string? Short(string? value) => value is { Length: > 60 } ? value[..57] + "..." : value;

@@ -51,13 +51,13 @@ internal static class FactsCommand
             foreach (var (digest, m) in hosts)
             {
                 table.AddRow(
-                    Markup.Escape(m.Target), Markup.Escape(m.Environment ?? "-"), Markup.Escape(m.Role ?? "-"),
-                    Markup.Escape(m.Os?.PrettyName ?? "?"), Markup.Escape(m.Os?.Kernel ?? "?"),
+                    Infrastructure.Ui.Escape(m.Target), Infrastructure.Ui.Escape(m.Environment ?? "-"), Infrastructure.Ui.Escape(m.Role ?? "-"),
+                    Infrastructure.Ui.Escape(m.Os?.PrettyName ?? "?"), Infrastructure.Ui.Escape(m.Os?.Kernel ?? "?"),
                     Count(m.Packages.Count),
                     $"{Count(m.PendingUpgrades.Count)} ({Count(m.PendingUpgrades.Count(u => u.Security))})",
                     Count(m.Files.Count),
                     $"{Count(m.Services.Count(s => s.Running))}/{Count(m.Services.Count)}",
-                    Markup.Escape(string.Join(' ', m.Ports.Select(p => p.Port).Distinct())),
+                    Infrastructure.Ui.Escape(string.Join(' ', m.Ports.Select(p => p.Port).Distinct())),
                     digest[..12]);
             }
             console.Write(table);
@@ -70,7 +70,7 @@ internal static class FactsCommand
             foreach (var (digest, m) in databases)
             {
                 var db = m.Database!;
-                table.AddRow(Markup.Escape(m.Target), Markup.Escape(db.ServerVersion), Count(db.Settings.Count),
+                table.AddRow(Infrastructure.Ui.Escape(m.Target), Infrastructure.Ui.Escape(db.ServerVersion), Count(db.Settings.Count),
                     Count(db.Schema.Objects.Count), Count(db.Schema.Migrations.Count), db.Schema.Digest[..12], digest[..12]);
             }
             console.Write(table);

@@ -192,7 +192,7 @@ internal static class LabCommand
             var table = new Table().Border(TableBorder.Rounded).AddColumns("host", "id", "taken (UTC)", "MiB", "path");
             foreach (var s in result)
             {
-                table.AddRow(s.Host, s.Id, s.CreatedUtc.ToString("u", CultureInfo.InvariantCulture), (s.Bytes / 1024 / 1024).ToString(CultureInfo.InvariantCulture), Markup.Escape(s.Path));
+                table.AddRow(s.Host, s.Id, s.CreatedUtc.ToString("u", CultureInfo.InvariantCulture), (s.Bytes / 1024 / 1024).ToString(CultureInfo.InvariantCulture), Infrastructure.Ui.Escape(s.Path));
             }
             session.Ui.Human.Write(table);
             return Task.FromResult(ExitCodes.Ok);

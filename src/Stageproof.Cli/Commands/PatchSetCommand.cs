@@ -30,7 +30,7 @@ internal static class PatchSetCommand
             else
             {
                 session.Ui.Say(frozen.Digest);
-                session.Ui.Errors.MarkupLine(Markup.Escape(added
+                session.Ui.Errors.MarkupLine(Infrastructure.Ui.Escape(added
                     ? $"Frozen {frozen.Set.Id}: {frozen.Set.Title}"
                     : $"{frozen.Set.Id} was already frozen with this content"));
             }
@@ -85,8 +85,8 @@ internal static class PatchSetCommand
                 .AddColumns("digest", "id", "title", "severity", "ticket", "author", "frozen (UTC)");
             foreach (var s in sets)
             {
-                table.AddRow(s.Digest[..12], Markup.Escape(s.Set.Id), Markup.Escape(s.Set.Title), Lower(s.Set.Severity),
-                    Markup.Escape(s.Set.Ticket ?? "-"), Markup.Escape(s.Set.Author), Time(s.FrozenAt));
+                table.AddRow(s.Digest[..12], Infrastructure.Ui.Escape(s.Set.Id), Infrastructure.Ui.Escape(s.Set.Title), Lower(s.Set.Severity),
+                    Infrastructure.Ui.Escape(s.Set.Ticket ?? "-"), Infrastructure.Ui.Escape(s.Set.Author), Time(s.FrozenAt));
             }
             session.Ui.Human.Write(table);
             return ExitCodes.Ok;
@@ -101,27 +101,27 @@ internal static class PatchSetCommand
     private static void Render(IAnsiConsole console, StoredPatchSet stored)
     {
         var p = stored.Set;
-        console.MarkupLine($"[bold]{Markup.Escape(p.Id)}[/]: {Markup.Escape(p.Title)}");
+        console.MarkupLine($"[bold]{Infrastructure.Ui.Escape(p.Id)}[/]: {Infrastructure.Ui.Escape(p.Title)}");
         console.MarkupLine($"digest    {stored.Digest}");
         console.MarkupLine($"frozen    {Time(stored.FrozenAt)} UTC");
         console.MarkupLine($"severity  {Lower(p.Severity)}");
-        console.MarkupLine($"author    {Markup.Escape(p.Author)}");
-        console.MarkupLine($"ticket    {Markup.Escape(p.Ticket ?? "-")}");
+        console.MarkupLine($"author    {Infrastructure.Ui.Escape(p.Author)}");
+        console.MarkupLine($"ticket    {Infrastructure.Ui.Escape(p.Ticket ?? "-")}");
         if (p.Cves.Count > 0)
         {
-            console.MarkupLine($"cves      {Markup.Escape(string.Join(", ", p.Cves))}");
+            console.MarkupLine($"cves      {Infrastructure.Ui.Escape(string.Join(", ", p.Cves))}");
         }
-        console.MarkupLine($"reason    {Markup.Escape(p.Reason)}");
+        console.MarkupLine($"reason    {Infrastructure.Ui.Escape(p.Reason)}");
         if (p.RootCause is not null)
         {
-            console.MarkupLine($"root cause {Markup.Escape(p.RootCause)}");
+            console.MarkupLine($"root cause {Infrastructure.Ui.Escape(p.RootCause)}");
         }
         if (p.Repositories.Count > 0)
         {
             console.MarkupLine("[bold]repositories[/]");
             foreach (var r in p.Repositories)
             {
-                console.MarkupLine("  " + Markup.Escape(r));
+                console.MarkupLine("  " + Infrastructure.Ui.Escape(r));
             }
         }
         if (p.Packages.Count > 0)
@@ -129,7 +129,7 @@ internal static class PatchSetCommand
             console.MarkupLine("[bold]packages[/]");
             foreach (var pkg in p.Packages)
             {
-                console.MarkupLine($"  {Markup.Escape(pkg.Name)} = {Markup.Escape(pkg.Version)}");
+                console.MarkupLine($"  {Infrastructure.Ui.Escape(pkg.Name)} = {Infrastructure.Ui.Escape(pkg.Version)}");
             }
         }
         if (p.Files.Count > 0)
@@ -142,7 +142,7 @@ internal static class PatchSetCommand
                     : $"content {(f.Content ?? "").Length.ToString(CultureInfo.InvariantCulture)} chars, sha256 {PatchSetFreezer.Sha256(f.Content ?? "")[..12]}"
                       + (f.Source is null ? "" : $" (from {f.Source})");
                 var meta = $"{f.Owner ?? "-"}:{f.Group ?? "-"} {f.Mode ?? "-"}";
-                console.MarkupLine($"  {Markup.Escape(f.Path)}  {Markup.Escape(meta)}  {Markup.Escape(how)}");
+                console.MarkupLine($"  {Infrastructure.Ui.Escape(f.Path)}  {Infrastructure.Ui.Escape(meta)}  {Infrastructure.Ui.Escape(how)}");
             }
         }
         if (p.Migrations.Count > 0)
@@ -150,11 +150,11 @@ internal static class PatchSetCommand
             console.MarkupLine("[bold]migrations[/]");
             foreach (var m in p.Migrations)
             {
-                console.MarkupLine($"  database {Markup.Escape(m.Database)}");
+                console.MarkupLine($"  database {Infrastructure.Ui.Escape(m.Database)}");
                 var n = 1;
                 foreach (var s in m.Scripts)
                 {
-                    console.MarkupLine($"    {n++.ToString(CultureInfo.InvariantCulture)}. {Markup.Escape(s.File)}  sha256 {Markup.Escape(s.Sha256?[..12] ?? "?")}");
+                    console.MarkupLine($"    {n++.ToString(CultureInfo.InvariantCulture)}. {Infrastructure.Ui.Escape(s.File)}  sha256 {Infrastructure.Ui.Escape(s.Sha256?[..12] ?? "?")}");
                 }
             }
         }
@@ -172,7 +172,7 @@ internal static class PatchSetCommand
         foreach (var c in commands)
         {
             var timeout = c.TimeoutSeconds is { } t ? $"  (timeout {t.ToString(CultureInfo.InvariantCulture)}s)" : "";
-            console.MarkupLine($"  {Markup.Escape(c.Run)}{timeout}");
+            console.MarkupLine($"  {Infrastructure.Ui.Escape(c.Run)}{timeout}");
         }
     }
 

@@ -45,8 +45,8 @@ internal static class RolloutCommand
             var table = new Table().Border(TableBorder.Simple).AddColumns("id", "environment", "patch set", "lane", "status", "hosts", "started");
             foreach (var r in rollouts)
             {
-                table.AddRow(Markup.Escape(r.Id), Markup.Escape(r.Environment), Markup.Escape($"{r.PatchId} ({r.PatchDigest[..12]})"),
-                    r.Lane.ToString().ToLowerInvariant(), Markup.Escape(r.Status.ToString().ToLowerInvariant()), Markup.Escape(RolloutEngine.Where(r)), $"{r.CreatedAt:u}");
+                table.AddRow(Infrastructure.Ui.Escape(r.Id), Infrastructure.Ui.Escape(r.Environment), Infrastructure.Ui.Escape($"{r.PatchId} ({r.PatchDigest[..12]})"),
+                    r.Lane.ToString().ToLowerInvariant(), Infrastructure.Ui.Escape(r.Status.ToString().ToLowerInvariant()), Infrastructure.Ui.Escape(RolloutEngine.Where(r)), $"{r.CreatedAt:u}");
             }
             session.Ui.Human.Write(table);
             return ExitCodes.Ok;
@@ -97,7 +97,7 @@ internal static class RolloutCommand
             var (engine, checks) = await promotions.EngineAsync(ct).ConfigureAwait(false);
             using (checks)
             {
-                session.Ui.Errors.MarkupLine(Markup.Escape($"Resuming {rollout.Id} on {rollout.Environment}: {RolloutEngine.Where(rollout)}"));
+                session.Ui.Errors.MarkupLine(Infrastructure.Ui.Escape($"Resuming {rollout.Id} on {rollout.Environment}: {RolloutEngine.Where(rollout)}"));
                 var done = await engine.ResumeAsync(rollout, await promotions.TargetAsync(stored, rollout, ct).ConfigureAwait(false), session.Actor, promotions.Progress(), ct).ConfigureAwait(false);
                 promotions.Render(done);
                 return Promotions.ExitCode(done);

@@ -63,7 +63,7 @@ internal static class StageCommand
             try
             {
                 await Infrastructure.OutputFiles.WriteAsync(file, render(result), ct).ConfigureAwait(false);
-                ui.Errors.MarkupLine(Markup.Escape($"{what}: {Path.GetFullPath(file)}"));
+                ui.Errors.MarkupLine(Infrastructure.Ui.Escape($"{what}: {Path.GetFullPath(file)}"));
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -77,24 +77,24 @@ internal static class StageCommand
         console.WriteLine();
         var pass = result.Verdict == StageVerdict.Pass;
         console.Write(new Rule(pass
-            ? $"[bold green]PASS[/] {Markup.Escape(result.PatchId)} in {Markup.Escape(result.Environment)}"
-            : $"[bold red]FAIL[/] {Markup.Escape(result.PatchId)} in {Markup.Escape(result.Environment)}").LeftJustified());
+            ? $"[bold green]PASS[/] {Infrastructure.Ui.Escape(result.PatchId)} in {Infrastructure.Ui.Escape(result.Environment)}"
+            : $"[bold red]FAIL[/] {Infrastructure.Ui.Escape(result.PatchId)} in {Infrastructure.Ui.Escape(result.Environment)}").LeftJustified());
         var table = new Table().Border(TableBorder.Simple).AddColumns("step", "status", "took", "summary");
         foreach (var s in result.Steps)
         {
             var colour = s.Status switch { StepStatus.Passed => "green", StepStatus.Warned => "yellow", StepStatus.Skipped => "grey", _ => "red" };
-            table.AddRow(Markup.Escape(s.Name), $"[{colour}]{s.Status.ToString().ToLowerInvariant()}[/]",
-                s.Duration.TotalSeconds.ToString("0.0", System.Globalization.CultureInfo.InvariantCulture) + "s", Markup.Escape(s.Summary));
+            table.AddRow(Infrastructure.Ui.Escape(s.Name), $"[{colour}]{s.Status.ToString().ToLowerInvariant()}[/]",
+                s.Duration.TotalSeconds.ToString("0.0", System.Globalization.CultureInfo.InvariantCulture) + "s", Infrastructure.Ui.Escape(s.Summary));
         }
         console.Write(table);
         foreach (var r in result.Reasons)
         {
-            console.MarkupLine($"[red]reason[/] {Markup.Escape(r.Step)}: {Markup.Escape(r.Subject)}: {Markup.Escape(r.Evidence)}");
+            console.MarkupLine($"[red]reason[/] {Infrastructure.Ui.Escape(r.Step)}: {Infrastructure.Ui.Escape(r.Subject)}: {Infrastructure.Ui.Escape(r.Evidence)}");
         }
         foreach (var w in result.Warnings)
         {
-            console.MarkupLine($"[yellow]warning[/] {Markup.Escape(w.Step)}: {Markup.Escape(w.Subject)}: {Markup.Escape(w.Evidence)}");
+            console.MarkupLine($"[yellow]warning[/] {Infrastructure.Ui.Escape(w.Step)}: {Infrastructure.Ui.Escape(w.Subject)}: {Infrastructure.Ui.Escape(w.Evidence)}");
         }
-        console.MarkupLine(Markup.Escape($"evidence: stage result {result.Id} stored for {result.PatchDigest[..12]} in {result.Environment}; audit events {result.AuditFrom}..{result.AuditTo}"));
+        console.MarkupLine(Infrastructure.Ui.Escape($"evidence: stage result {result.Id} stored for {result.PatchDigest[..12]} in {result.Environment}; audit events {result.AuditFrom}..{result.AuditTo}"));
     }
 }

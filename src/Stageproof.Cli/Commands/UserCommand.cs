@@ -94,7 +94,7 @@ internal static class UserCommand
             var table = new Table().Border(TableBorder.Simple).AddColumns("user", "role", "environments", "added by");
             foreach (var u in users)
             {
-                table.AddRow(Markup.Escape(u.Name), u.Role.ToString().ToLowerInvariant(), Markup.Escape(string.Join(", ", u.Environments)), Markup.Escape(u.CreatedBy ?? ""));
+                table.AddRow(Infrastructure.Ui.Escape(u.Name), u.Role.ToString().ToLowerInvariant(), Infrastructure.Ui.Escape(string.Join(", ", u.Environments)), Infrastructure.Ui.Escape(u.CreatedBy ?? ""));
             }
             session.Ui.Human.Write(table);
             return ExitCodes.Ok;

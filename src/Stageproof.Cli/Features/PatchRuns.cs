@@ -80,7 +80,7 @@ internal sealed class PatchRuns(CliSession session)
         Database = database,
     };
 
-    public IProgress<string> Progress() => new SyncProgress(line => session.Ui.Errors.MarkupLine(Markup.Escape(line)));
+    public IProgress<string> Progress() => new SyncProgress(line => session.Ui.Errors.MarkupLine(Infrastructure.Ui.Escape(line)));
 
     /// <summary>0 when every host ended as asked; 1 when any was rolled back instead, failed, or was not reached.</summary>
     public static int ExitCode(PatchRun run) => run.Succeeded ? ExitCodes.Ok : ExitCodes.Finding;
@@ -93,20 +93,20 @@ internal sealed class PatchRuns(CliSession session)
             return;
         }
         var console = session.Ui.Human;
-        console.MarkupLine($"[bold]{(run.Kind == RunKind.Apply ? "apply" : "rollback")} {Markup.Escape(run.Id)}[/]: {Markup.Escape(run.PatchId)} ({run.PatchDigest[..12]}) on {Markup.Escape(run.Environment)}");
+        console.MarkupLine($"[bold]{(run.Kind == RunKind.Apply ? "apply" : "rollback")} {Infrastructure.Ui.Escape(run.Id)}[/]: {Infrastructure.Ui.Escape(run.PatchId)} ({run.PatchDigest[..12]}) on {Infrastructure.Ui.Escape(run.Environment)}");
         if (point is not null)
         {
-            console.MarkupLine($"rollback point {Markup.Escape(point.Id)}: " + Markup.Escape(DescribePoint(point)));
+            console.MarkupLine($"rollback point {Infrastructure.Ui.Escape(point.Id)}: " + Infrastructure.Ui.Escape(DescribePoint(point)));
         }
         foreach (var db in run.Databases.Where(d => d.Applied.Count > 0 || d.Message is not null))
         {
-            console.MarkupLine($"  database {Markup.Escape(db.Database)}: " + Markup.Escape(db.Message ?? "migrated " + string.Join(", ", db.Applied)));
+            console.MarkupLine($"  database {Infrastructure.Ui.Escape(db.Database)}: " + Infrastructure.Ui.Escape(db.Message ?? "migrated " + string.Join(", ", db.Applied)));
         }
         foreach (var r in run.Restores)
         {
             var what = r.Restored ? "restored from its dump" : r.Needed ? "NOT restored, though its schema changed" : "not restored (not needed)";
-            console.MarkupLine($"  database {Markup.Escape(r.Database)}: {what}; {Markup.Escape(r.Why ?? "")}");
-            console.MarkupLine("    " + Markup.Escape(r.Discarded.Count == 0 ? "no data was written since the point"
+            console.MarkupLine($"  database {Infrastructure.Ui.Escape(r.Database)}: {what}; {Infrastructure.Ui.Escape(r.Why ?? "")}");
+            console.MarkupLine("    " + Infrastructure.Ui.Escape(r.Discarded.Count == 0 ? "no data was written since the point"
                 : (r.Restored ? "discarded, written since the change: " : "a restore would discard: ") + string.Join("; ", r.Discarded)));
         }
         var table = new Table().Border(TableBorder.Simple).AddColumns("host", "outcome", "detail");
@@ -124,7 +124,7 @@ internal sealed class PatchRuns(CliSession session)
             {
                 detail += " residue: " + string.Join("; ", h.Residue);
             }
-            table.AddRow(Markup.Escape(h.Host), $"[{colour}]{Markup.Escape(PatchEngine.Status(h.Status))}[/]", Markup.Escape(detail));
+            table.AddRow(Infrastructure.Ui.Escape(h.Host), $"[{colour}]{Infrastructure.Ui.Escape(PatchEngine.Status(h.Status))}[/]", Infrastructure.Ui.Escape(detail));
         }
         console.Write(table);
     }

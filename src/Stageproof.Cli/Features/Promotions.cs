@@ -88,7 +88,7 @@ internal sealed class Promotions(CliSession session)
             {
                 break;
             }
-            session.Ui.Errors.MarkupLine(Markup.Escape($"{options.Target}'s maintenance window is closed; waiting {delay:d\\.hh\\:mm\\:ss} for it to open at {opens:u}"));
+            session.Ui.Errors.MarkupLine(Infrastructure.Ui.Escape($"{options.Target}'s maintenance window is closed; waiting {delay:d\\.hh\\:mm\\:ss} for it to open at {opens:u}"));
             await session.AuditAsync("promote.wait", options.Target, $"waiting for the window opening {opens:u}", stored.Digest, cancellationToken: ct).ConfigureAwait(false);
             var step = delay > TimeSpan.Zero ? delay + TimeSpan.FromSeconds(1) : TimeSpan.FromSeconds(1);
             await Task.Delay(step, session.Time, ct).ConfigureAwait(false);
@@ -105,7 +105,7 @@ internal sealed class Promotions(CliSession session)
             return new PromoteOutcome(decision, null, null);
         }
         var plan = Plan(stored, options.Target, options, decision);
-        session.Ui.Errors.MarkupLine(Markup.Escape(
+        session.Ui.Errors.MarkupLine(Infrastructure.Ui.Escape(
             $"{(options.Emergency ? "EMERGENCY " : "")}promotion of {stored.Set.Id} ({stored.Digest[..12]}) to {options.Target} allowed: evidence {string.Join(", ", decision.Evidence.DefaultIfEmpty("-"))}, " +
             $"approvals {string.Join(", ", decision.Approvals.DefaultIfEmpty("-"))}; plan: {string.Join("; ", plan.Batches.Select(b => $"{b.Name}: {string.Join(", ", b.Hosts)}"))}"));
         if (options.DryRun)
@@ -298,17 +298,17 @@ internal sealed class Promotions(CliSession session)
             RolloutStatus.RolledBack or RolloutStatus.Aborted => "yellow",
             _ => "red",
         };
-        console.MarkupLine($"[bold]rollout {Markup.Escape(rollout.Id)}[/]: {Markup.Escape(rollout.PatchId)} ({rollout.PatchDigest[..12]}) on {Markup.Escape(rollout.Environment)}, " +
-            $"{rollout.Lane.ToString().ToLowerInvariant()} lane, by {Markup.Escape(rollout.Actor)}: [{colour}]{Markup.Escape(RolloutEngine.Describe(rollout.Status))}[/]");
+        console.MarkupLine($"[bold]rollout {Infrastructure.Ui.Escape(rollout.Id)}[/]: {Infrastructure.Ui.Escape(rollout.PatchId)} ({rollout.PatchDigest[..12]}) on {Infrastructure.Ui.Escape(rollout.Environment)}, " +
+            $"{rollout.Lane.ToString().ToLowerInvariant()} lane, by {Infrastructure.Ui.Escape(rollout.Actor)}: [{colour}]{Infrastructure.Ui.Escape(RolloutEngine.Describe(rollout.Status))}[/]");
         if (rollout.Lane == Lane.Emergency)
         {
-            console.MarkupLine($"  [red]EMERGENCY[/] ticket {Markup.Escape(rollout.Ticket ?? "-")}: {Markup.Escape(rollout.Reason ?? "")}");
+            console.MarkupLine($"  [red]EMERGENCY[/] ticket {Infrastructure.Ui.Escape(rollout.Ticket ?? "-")}: {Infrastructure.Ui.Escape(rollout.Reason ?? "")}");
         }
         if (rollout.WindowOverride is not null)
         {
-            console.MarkupLine($"  outside the maintenance window: {Markup.Escape(rollout.WindowOverride)}");
+            console.MarkupLine($"  outside the maintenance window: {Infrastructure.Ui.Escape(rollout.WindowOverride)}");
         }
-        console.MarkupLine($"  evidence: {Markup.Escape(rollout.Evidence.Count == 0 ? "-" : string.Join(", ", rollout.Evidence))}; approvals: {Markup.Escape(rollout.Approvals.Count == 0 ? "-" : string.Join(", ", rollout.Approvals))}");
+        console.MarkupLine($"  evidence: {Infrastructure.Ui.Escape(rollout.Evidence.Count == 0 ? "-" : string.Join(", ", rollout.Evidence))}; approvals: {Infrastructure.Ui.Escape(rollout.Approvals.Count == 0 ? "-" : string.Join(", ", rollout.Approvals))}");
         var table = new Table().Border(TableBorder.Simple).AddColumns("batch", "host", "state", "detail");
         foreach (var batch in rollout.Batches)
         {
@@ -322,19 +322,19 @@ internal sealed class Promotions(CliSession session)
                     RolloutHostState.NeedsAttention => "red",
                     _ => "blue",
                 };
-                table.AddRow(Markup.Escape($"{batch.Name} ({(batch.State == BatchState.RolledBack ? "rolled back" : batch.State.ToString().ToLowerInvariant())})"), Markup.Escape(host.Host),
-                    $"[{c}]{Markup.Escape(RolloutEngine.State(host.State))}[/]", Markup.Escape(host.Message ?? ""));
+                table.AddRow(Infrastructure.Ui.Escape($"{batch.Name} ({(batch.State == BatchState.RolledBack ? "rolled back" : batch.State.ToString().ToLowerInvariant())})"), Infrastructure.Ui.Escape(host.Host),
+                    $"[{c}]{Infrastructure.Ui.Escape(RolloutEngine.State(host.State))}[/]", Infrastructure.Ui.Escape(host.Message ?? ""));
             }
         }
         console.Write(table);
         if (rollout.DriftZero is { } zero)
         {
-            console.MarkupLine(zero ? $"  drift against {Markup.Escape(rollout.DriftAgainst ?? "")} on the patched scope: [green]zero[/]"
-                : $"  drift against {Markup.Escape(rollout.DriftAgainst ?? "")}: [red]{Markup.Escape(string.Join("; ", rollout.Drift))}[/]");
+            console.MarkupLine(zero ? $"  drift against {Infrastructure.Ui.Escape(rollout.DriftAgainst ?? "")} on the patched scope: [green]zero[/]"
+                : $"  drift against {Infrastructure.Ui.Escape(rollout.DriftAgainst ?? "")}: [red]{Infrastructure.Ui.Escape(string.Join("; ", rollout.Drift))}[/]");
         }
         if (rollout.Message is not null)
         {
-            console.MarkupLine("  " + Markup.Escape(rollout.Message));
+            console.MarkupLine("  " + Infrastructure.Ui.Escape(rollout.Message));
         }
     }
 

@@ -121,7 +121,7 @@ internal sealed class StageService(CliSession session)
         }
         using var runner = new CheckSuiteRunner
         {
-            Progress = r => session.Ui.Human.MarkupLine($"    {CheckCommand.Badge(r.Status)} {Markup.Escape(r.Name)} [grey]({Markup.Escape(r.Type)}, {Markup.Escape(r.Target)})[/] {Markup.Escape(r.Message)}"),
+            Progress = r => session.Ui.Human.MarkupLine($"    {CheckCommand.Badge(r.Status)} {Infrastructure.Ui.Escape(r.Name)} [grey]({Infrastructure.Ui.Escape(r.Type)}, {Infrastructure.Ui.Escape(r.Target)})[/] {Infrastructure.Ui.Escape(r.Message)}"),
         };
         try
         {
@@ -467,13 +467,13 @@ internal sealed class StageService(CliSession session)
     private void Fail(string step, string subject, string evidence)
     {
         _reasons.Add(new StageReason(step, subject, evidence));
-        session.Ui.Human.MarkupLine($"  [red]FAIL[/] {Markup.Escape(step)}: {Markup.Escape(subject)}: {Markup.Escape(evidence)}");
+        session.Ui.Human.MarkupLine($"  [red]FAIL[/] {Infrastructure.Ui.Escape(step)}: {Infrastructure.Ui.Escape(subject)}: {Infrastructure.Ui.Escape(evidence)}");
     }
 
     private DateTimeOffset Start(string step, string what, Stopwatch clock)
     {
         session.Ui.Human.WriteLine();
-        session.Ui.Human.MarkupLine($"[bold]{StageSteps.All.ToList().IndexOf(step) + 1}. {Markup.Escape(step)}[/] — {Markup.Escape(what)} [grey]({clock.Elapsed.TotalSeconds.ToString("0", CultureInfo.InvariantCulture)}s)[/]");
+        session.Ui.Human.MarkupLine($"[bold]{StageSteps.All.ToList().IndexOf(step) + 1}. {Infrastructure.Ui.Escape(step)}[/] — {Infrastructure.Ui.Escape(what)} [grey]({clock.Elapsed.TotalSeconds.ToString("0", CultureInfo.InvariantCulture)}s)[/]");
         return session.Time.GetUtcNow();
     }
 
@@ -482,7 +482,7 @@ internal sealed class StageService(CliSession session)
         var now = session.Time.GetUtcNow();
         _steps.Add(new StageStep { Name = name, Status = status, Summary = summary, StartedAt = started, Duration = started > now ? TimeSpan.Zero : now - started });
         var colour = status switch { StepStatus.Passed => "green", StepStatus.Warned => "yellow", StepStatus.Skipped => "grey", _ => "red" };
-        session.Ui.Human.MarkupLine($"  [{colour}]{status.ToString().ToUpperInvariant()}[/] {Markup.Escape(summary)}");
+        session.Ui.Human.MarkupLine($"  [{colour}]{status.ToString().ToUpperInvariant()}[/] {Infrastructure.Ui.Escape(summary)}");
     }
 
     private async Task<AuditEvent> AuditAsync(string action, string target, string digest, string outcome, string? reason, CancellationToken ct)

@@ -46,6 +46,9 @@ internal sealed class Ui
 
     public void Warn(string message) => Errors.MarkupLine("[yellow]warning:[/] " + Markup.Escape(Printable(message)));
 
+    /// <summary>Text for a markup string (a table cell, a narrated line): control characters escaped, then markup.</summary>
+    public static string Escape(string? text) => Markup.Escape(Printable(text ?? ""));
+
     /// <summary>
     /// Text from outside (an --actor, a host's command output, a file name) shown as text: control characters other
     /// than newline and tab are written as \xNN / \uNNNN, so an escape sequence can neither recolour nor rewrite the
