@@ -98,22 +98,25 @@ public sealed class LoadCheckTests : IAsyncLifetime, IDisposable
     [Fact]
     public async Task A_slowdown_injected_after_the_baseline_is_detected_by_the_comparison()
     {
-        // The injected delay (250 ms a search) is far beyond what a busy machine adds to a loopback request
-        // (a few ms here, tens under full load): the comparison would miss it only if the baseline's p95 were
-        // over 500 ms. Whether two runs of an unchanged service compare as unchanged on a noisy machine is a
-        // false-FAIL rate, measured in bench/stage-repeat.sh, not asserted here; the statistics themselves are
-        // tested on fixed samples in LoadStatisticsTests.
+        // What the stage gate does (SuiteComparison): each request compared on its own, since a run mixes the logins
+        // of its auth step with the calls. The injected delay (3 s a search) is far beyond what a busy machine adds to a
+        // loopback request (a few ms here; p95s of 105 ms under stress-ng beside a CI run and 567 ms beside a parallel
+        // build were measured): the comparison would miss it only if the baseline's search p95 were over 2 s
+        // (3 s / p within the 1.5 limit), three and a half times the worst seen. Whether two runs of an
+        // unchanged service compare as unchanged on a noisy machine is a false-FAIL rate, measured by
+        // bench/stage-repeat.sh, not asserted here; the statistics themselves are tested on fixed samples in
+        // LoadStatisticsTests. (The whole-run comparison alone once missed a 250 ms delay under stress: p=0.086.)
         _suites.Secrets("user01=password-01\nuser02=password-02\n");
-        const string settings = "  clients: 6\n  iterations: 60\n  warmup: 12";
+        const string settings = "  clients: 6\n  iterations: 30\n  warmup: 6";
         var baseline = (await LoadAsync(settings)).Load!;
-        _server.SearchDelayMs = 250;
+        _server.SearchDelayMs = 3000;
         var slowed = (await LoadAsync(settings)).Load!;
 
-        var regressed = LoadStatistics.Compare(baseline, slowed, new LoadThresholds());
-        Assert.True(regressed.LatencyRegressed, regressed.Message);
-        Assert.False(regressed.ErrorsRegressed, regressed.Message);
-        Assert.True(regressed.P95Ratio > 1.5, regressed.Message);
-        // Half the samples are searches, and each took at least the delay (a lower bound, whatever the machine does).
-        Assert.True(regressed.After.P95 >= 250, regressed.Message);
+        var (request, search) = Assert.Single(SuiteComparison.PerRequest(baseline, slowed, new LoadThresholds()), r => r.Request.Contains("/search", StringComparison.Ordinal));
+        Assert.True(search.LatencyRegressed, $"{request}: {search.Message}");
+        Assert.False(search.ErrorsRegressed, search.Message);
+        Assert.True(search.P95Ratio > 1.5, search.Message);
+        // Every slowed search took at least the delay (a lower bound, whatever the machine does).
+        Assert.True(search.After.P50 >= 3000, search.Message);
     }
 }
