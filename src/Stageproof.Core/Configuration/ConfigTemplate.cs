@@ -87,11 +87,22 @@ public static class ConfigTemplate
           min_fidelity: 0.98               # staging must match its mirror at least this well (0..1)
           fail_on: high                    # a difference this severe fails drift whatever the figure (none|info|low|medium|high)
           max_content_bytes: 65536         # larger tracked files keep only their digest
-          secret_keys:                     # regular expressions; values of matching keys are masked in stored content
-            - password
+          secret_keys:                     # regular expressions matching a key's last words (DB_PASSWORD, not
+                                           # PasswordAuthentication); their values are masked in stored content
+            - pass(word|wd|phrase)?        # a word of the key: DB_PASS, keystorePass (not bypass)
+            - \w*passw(or)?d               # also glued to a prefix: PGPASSWORD
+            - pwd
+            - (bind|root)pw                # LDAP
+            - credentials?
             - secret
+            - client[_.-]?secret
             - token
-            - api[_-]?key
+            - auth[_.-]?token
+            - authtok                      # sssd
+            - (api|access|secret|private|auth|app|encryption|signing|master|preshared|validation|decryption|nonce|logged[_-]?in)[_.-]?key
+            - salt
+            - requirepass                  # redis
+            - masterauth
 
         # SSH: how hosts are contacted.
         ssh:

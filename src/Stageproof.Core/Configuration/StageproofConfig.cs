@@ -75,8 +75,26 @@ public sealed record DriftRules
     public Drift.DriftSeverity? FailOn { get; init; } = Drift.DriftSeverity.High;
     /// <summary>Text content of a tracked file is kept up to this size; larger files keep only their digest.</summary>
     public int MaxContentBytes { get; init; } = 65536;
-    /// <summary>Keys whose values are masked in stored content (regular expressions, case-insensitive).</summary>
-    public IReadOnlyList<string> SecretKeys { get; init; } = ["password", "passwd", "secret", "token", "api[_-]?key", "private[_-]?key"];
+    /// <summary>Keys whose values are masked in stored content (regular expressions, case-insensitive). A pattern must
+    /// match the key's last word or words (DB_PASSWORD, keystorePass), so PasswordAuthentication or token_lifetime,
+    /// settings about a secret, keep their values. <c>stageproof init</c>'s template lists exactly these.</summary>
+    public IReadOnlyList<string> SecretKeys { get; init; } =
+    [
+        "pass(word|wd|phrase)?",    // a word of the key: DB_PASS, keystorePass, auth-user-pass (not bypass)
+        @"\w*passw(or)?d",          // also glued to a prefix: PGPASSWORD, rootpasswd
+        "pwd",
+        "(bind|root)pw",            // LDAP
+        "credentials?",
+        "secret",
+        "client[_.-]?secret",
+        "token",
+        "auth[_.-]?token",
+        "authtok",                  // sssd ldap_default_authtok
+        "(api|access|secret|private|auth|app|encryption|signing|master|preshared|validation|decryption|nonce|logged[_-]?in)[_.-]?key",
+        "salt",
+        "requirepass",              // redis
+        "masterauth",
+    ];
 }
 
 public sealed record SshSettings

@@ -228,7 +228,7 @@ public static class FactsParser
                 content = DecodeText(b64, maxContentBytes);
                 if (content is not null)
                 {
-                    content = SecretMasker.Apply(content, secretKeys);
+                    content = SecretMasker.Apply(content, secretKeys, header[6]);
                 }
             }
             if (seen.Add(header[6]))

@@ -31,6 +31,14 @@ public sealed class ConfigTemplateTests : IDisposable
     }
 
     [Fact]
+    public void The_example_lists_exactly_the_default_secret_keys()
+    {
+        var config = _temp.Load(ConfigTemplate.Example);
+
+        Assert.Equal(new DriftRules().SecretKeys, config.Drift.SecretKeys);
+    }
+
+    [Fact]
     public void The_example_explains_every_key_it_uses_with_a_comment()
     {
         var lines = ConfigTemplate.Example.Split('\n');

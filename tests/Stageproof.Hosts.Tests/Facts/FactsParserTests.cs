@@ -127,6 +127,17 @@ public class FactsParserTests
     }
 
     [Fact]
+    public void A_credential_file_is_masked_as_its_path_names_it()
+    {
+        var record = Convert.ToBase64String(Encoding.UTF8.GetBytes("db:5432:app:app:hunter2\n"));
+        var text = $"@@file\troot\troot\t600\t24\taa\t/root/.pgpass\n{record}\n@@file\troot\troot\t644\t24\tbb\t/etc/motd\n{record}\n";
+
+        var files = FactsParser.ParseFiles(text, 65536, new DriftRules().SecretKeys);
+
+        Assert.Equal(["db:5432:app:app:********\n", "db:5432:app:app:hunter2\n"], files.Select(f => f.Content));
+    }
+
+    [Fact]
     public void Whole_output_parses_into_a_manifest()
     {
         var output = FactsSamples.ScriptOutput(packages: 3, files: 2);
