@@ -14,6 +14,7 @@ public sealed class ApplyLabFixture() : SharedLab(80, 2382);
 
 /// <summary>Patch sets applied to real lab hosts over SSH with apt and dpkg, and rolled back for real.</summary>
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+[Trait("Category", "Lab")] // needs a whole lab: left out of the fast tier (dotnet test --filter "Category!=Lab")
 public class LabApplyTests(ApplyLabFixture lab) : IClassFixture<ApplyLabFixture>
 {
     private const string Upgrade = """

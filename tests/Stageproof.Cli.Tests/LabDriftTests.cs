@@ -12,6 +12,7 @@ namespace Stageproof.Cli.Tests;
 public sealed class DriftLabFixture() : SharedLab(170, 2522);
 
 /// <summary>Drift between real hosts of the lab, reached over SSH: exactly the differences made, nothing else.</summary>
+[Trait("Category", "Lab")] // needs a whole lab: left out of the fast tier (dotnet test --filter "Category!=Lab")
 public class LabDriftTests(DriftLabFixture lab) : IClassFixture<DriftLabFixture>
 {
     private const string WorkerScript = """

@@ -20,6 +20,7 @@ public sealed class LifecycleLabCollection : ICollectionFixture<LifecycleLabFixt
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 [TestCaseOrderer("Stageproof.Cli.Tests.RunOrderer", "Stageproof.Cli.Tests")]
 [Collection("lifecycle lab")]
+[Trait("Category", "Lab")] // needs a whole lab: left out of the fast tier (dotnet test --filter "Category!=Lab")
 public class LabLifecycleTests(LifecycleLabFixture lab)
 {
     private const string Fix = """

@@ -17,6 +17,7 @@ public sealed class StageLabFixture() : SharedLab(50, 2452);
 /// and each bad update of the gauntlet (a real .deb built here from acme-mail 1.1's package) fails for its reason.
 /// </summary>
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+[Trait("Category", "Lab")] // needs a whole lab: left out of the fast tier (dotnet test --filter "Category!=Lab")
 public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : IClassFixture<StageLabFixture>
 {
     private const string SetTemplate = """

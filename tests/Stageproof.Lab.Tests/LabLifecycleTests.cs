@@ -5,6 +5,7 @@ using Stageproof.Testing;
 namespace Stageproof.Lab.Tests;
 
 /// <summary>A lab of its own (addresses 127.0.200.x ...): up from a cached base, down leaves nothing behind.</summary>
+[Trait("Category", "Lab")] // needs a whole lab: left out of the fast tier (dotnet test --filter "Category!=Lab")
 public sealed class LabLifecycleTests
 {
     [SkippableFact]

@@ -24,6 +24,7 @@ public sealed class SnapshotLabFixture() : SharedLab(230, 2622), IAsyncLifetime
     }
 }
 
+[Trait("Category", "Lab")] // needs a whole lab: left out of the fast tier (dotnet test --filter "Category!=Lab")
 public sealed class LabSnapshotTests(SnapshotLabFixture fixture) : IClassFixture<SnapshotLabFixture>
 {
     private LabManager Lab => fixture.Lab;

@@ -6,6 +6,7 @@ using Stageproof.Lab;
 namespace Stageproof.Lab.Tests;
 
 [Collection(LabCollection.Name)]
+[Trait("Category", "Lab")] // needs a whole lab: left out of the fast tier (dotnet test --filter "Category!=Lab")
 public sealed class LabTests(LabFixture fixture)
 {
     private LabManager Lab => fixture.Lab;
