@@ -171,6 +171,15 @@ public sealed class SshTransport : ITransport
     private async Task<SshClient> ConnectAsync(CancellationToken cancellationToken)
     {
         var identity = ResolveIdentity();
+        // As OpenSSH does ("UNPROTECTED PRIVATE KEY FILE"): a key others can read may already be someone else's.
+        if (!OperatingSystem.IsWindows() && File.Exists(identity)
+            && (File.GetUnixFileMode(identity) & (UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
+                                                   | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute)) != 0)
+        {
+            var mode = Convert.ToString((int)File.GetUnixFileMode(identity) & 0x1ff, 8).PadLeft(4, '0');
+            throw new InfrastructureException(HostName,
+                $"identity file {identity} is accessible by others (mode {mode}), so it is not used, as OpenSSH would not: chmod 600 {identity}");
+        }
         PrivateKeyFile key;
         try
         {

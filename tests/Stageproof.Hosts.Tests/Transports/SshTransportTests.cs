@@ -211,6 +211,31 @@ public sealed class SshTransportTests(SshdFixture sshd, ITestOutputHelper output
     }
 
     [SkippableFact]
+    public async Task An_identity_file_others_can_read_is_refused_before_any_connection_as_openssh_would()
+    {
+        sshd.Require();
+        var exposed = Path.Combine(sshd.Directory, "exposed_ed25519");
+        File.Copy(sshd.ClientKeyPath, exposed, overwrite: true);
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+        File.SetUnixFileMode(exposed, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        var before = sshd.AcceptedLogins;
+        await using (var ssh = Transport(sshd.Host() with { Identity = exposed }))
+        {
+            var e = await Assert.ThrowsAnyAsync<InfrastructureException>(() => ssh.RunAsync(RemoteCommand.Exec("true")));
+            Assert.Contains($"identity file {exposed} is accessible by others (mode 0644)", e.Message, StringComparison.Ordinal);
+            Assert.Contains($"chmod 600 {exposed}", e.Message, StringComparison.Ordinal);
+        }
+        Assert.Equal(before, sshd.AcceptedLogins);
+
+        File.SetUnixFileMode(exposed, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        await using var fixedUp = Transport(sshd.Host() with { Identity = exposed });
+        Assert.Equal("ok", (await fixedUp.RunAsync(RemoteCommand.Exec("printf", "ok"))).StandardOutput);
+    }
+
+    [SkippableFact]
     public async Task An_unreachable_host_fails_quickly_naming_address_port_and_cause()
     {
         sshd.Require();
