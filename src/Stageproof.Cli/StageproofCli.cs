@@ -64,7 +64,7 @@ internal sealed class VerbContext(TextWriter stdout, TextWriter stderr, TimeProv
         CliSession? session = null;
         try
         {
-            session = new CliSession(parse, stdout, stderr, time, ui);
+            session = new CliSession(parse, stdout, time, ui);
             return await body(session).ConfigureAwait(false);
         }
         catch (InputException e)

@@ -15,14 +15,14 @@ internal sealed class CliSession : IAsyncDisposable
     private StageproofConfig? _config;
     private IStateStore? _store;
 
-    public CliSession(ParseResult parse, TextWriter stdout, TextWriter stderr, TimeProvider time, Ui? ui = null)
+    public CliSession(ParseResult parse, TextWriter stdout, TimeProvider time, Ui ui)
     {
         ConfigPath = Path.GetFullPath(parse.GetValue(GlobalOptions.Config) ?? "stageproof.yaml");
         StateDirectory = Path.GetFullPath(parse.GetValue(GlobalOptions.State) ?? ".stageproof");
         Actor = parse.GetValue(GlobalOptions.Actor) is { Length: > 0 } actor ? actor : Environment.UserName;
         AcceptNewHostKeys = parse.GetValue(GlobalOptions.AcceptNewHostKeys);
         Stdout = stdout;
-        Ui = ui ?? new Ui(stdout, stderr, parse.GetValue(GlobalOptions.Json));
+        Ui = ui;
         Time = time;
     }
 
