@@ -63,8 +63,8 @@ internal sealed class StageService(CliSession session)
 
         // A precondition, not a verdict: on a host that already has the set, the baseline would not be a
         // before-the-change measurement. Refused before anything is recorded, so an earlier PASS stays valid.
-        var engineForCheck = await runs.EngineAsync(ct).ConfigureAwait(false);
-        var alreadyApplied = await engineForCheck.AlreadyAppliedAsync(runs.ApplyRequest(env, stored, CheckEnvironment.From(config, env.Name).Hosts), ct)
+        var engine = await runs.EngineAsync(ct).ConfigureAwait(false);
+        var alreadyApplied = await engine.AlreadyAppliedAsync(runs.ApplyRequest(env, stored, CheckEnvironment.From(config, env.Name).Hosts), ct)
             .ConfigureAwait(false);
         if (alreadyApplied.Count > 0)
         {
@@ -143,7 +143,6 @@ internal sealed class StageService(CliSession session)
             // c. rollback point, then apply
             var applyStart = Start(StageSteps.Apply, "rollback point, then the patch set", clock);
             var markers = await runner.MarkLogsAsync(checkEnv, quick, transports, ct).ConfigureAwait(false);
-            var engine = await runs.EngineAsync(ct).ConfigureAwait(false);
             // A failed host is left as it failed long enough to gather evidence from it, then rolled back here.
             var applyRequest = runs.ApplyRequest(env, stored, checkEnv.Hosts) with { AutoRollback = false };
             var apply = await engine.ApplyAsync(applyRequest, runs.Progress(), ct).ConfigureAwait(false);
