@@ -37,23 +37,8 @@ internal static class OutputFiles
     }
 
     /// <summary>Writes <paramref name="content"/> to a temporary file beside <paramref name="path"/>, then renames it.</summary>
-    public static async Task WriteAsync(string path, string content, CancellationToken ct)
-    {
-        var full = Path.GetFullPath(path);
-        var temp = Path.Combine(Path.GetDirectoryName(full) ?? "/", $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            await File.WriteAllTextAsync(temp, content, ct).ConfigureAwait(false);
-            File.Move(temp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp))
-            {
-                File.Delete(temp);
-            }
-        }
-    }
+    public static Task WriteAsync(string path, string content, CancellationToken ct) =>
+        WriteAsync(path, writer => writer.WriteAsync(content.AsMemory(), ct));
 
     /// <summary>Streams into a temporary file beside <paramref name="path"/>, then renames it.</summary>
     public static async Task WriteAsync(string path, Func<TextWriter, Task> write)
