@@ -295,10 +295,13 @@ public sealed class RolloutEngine(
     private async Task<(Rollout Rollout, bool Retry)> RecoverInterruptedAsync(Rollout rollout, PatchRun run, string host, RolloutTarget target, CancellationToken ct)
     {
         var point = run.RollbackPoint is null ? null : await store.FindRollbackPointAsync(run.RollbackPoint, ct).ConfigureAwait(false);
-        if (point?.Hosts.FirstOrDefault(h => h.Host == host) is null)
+        var record = run.Hosts.First(h => h.Host == host);
+        if (point?.Hosts.FirstOrDefault(h => h.Host == host) is null || CutOffBeforeAnyChange(record))
         {
-            // Its rollback point was never completed, and nothing changes on a host before it is.
-            await AuditAsync(rollout, "rollout.recover", host, $"{rollout.Id}: apply {run.Id} was cut off before any change; patching again", ct).ConfigureAwait(false);
+            // Its rollback point was never completed, and nothing changes on a host before it is (its directory on the
+            // host may not even exist, so there is nothing to restore from).
+            await AuditAsync(rollout, "rollout.recover", host,
+                $"{rollout.Id}: apply {run.Id} was cut off at step {record.Step ?? "inspect"}, before any change; patching again", ct).ConfigureAwait(false);
             return (rollout, true);
         }
         var back = await patches.RollbackAsync(new RollbackRequest
@@ -458,7 +461,8 @@ public sealed class RolloutEngine(
             foreach (var host in hosts)
             {
                 var (run, record) = Latest(runs, host);
-                if (run?.RollbackPoint is { } pointId && record?.Status is not HostRunStatus.AlreadyApplied and not HostRunStatus.NotStarted)
+                if (run?.RollbackPoint is { } pointId && record?.Status is not HostRunStatus.AlreadyApplied and not HostRunStatus.NotStarted
+                    && !CutOffBeforeAnyChange(record!))
                 {
                     (byPoint.TryGetValue(pointId, out var list) ? list : byPoint[pointId] = []).Add(host);
                 }
@@ -607,6 +611,11 @@ public sealed class RolloutEngine(
         }
         return (null, null);
     }
+
+    /// <summary>An apply cut off while it inspected the host or took its rollback point: the host was not changed yet
+    /// (the first change, a repository or a package, comes after the point is complete).</summary>
+    private static bool CutOffBeforeAnyChange(HostRunRecord record) =>
+        record.Status == HostRunStatus.InProgress && record.Step is null or "inspect" or "rollback-point";
 
     private Rollout Failed(Rollout rollout, string host, RolloutHostState state, string message) =>
         rollout.WithHost(host, state, message, time.GetUtcNow()) with { Failures = rollout.Failures + 1 };
