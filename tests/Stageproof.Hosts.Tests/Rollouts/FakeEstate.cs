@@ -143,9 +143,22 @@ public sealed class FakeHost(string name)
 
     public string Conf => Files.GetValueOrDefault(ConfPath, "");
 
+    /// <summary>Every command this host answered, by its first word (program or script name).</summary>
+    public List<string> Log { get; } = [];
+
+    /// <summary>Commands (by first word) that fail here with exit 1 the given number of times, as a full disk or a
+    /// broken script would.</summary>
+    public Dictionary<string, int> Failing { get; } = new(StringComparer.Ordinal);
+
     internal CommandResult Run(RemoteCommand command, byte[]? stdin)
     {
         var words = Words(command.Display);
+        Log.Add(words[0]);
+        if (Failing.TryGetValue(words[0], out var left) && left > 0)
+        {
+            Failing[words[0]] = left - 1;
+            return new CommandResult(1, "", $"fake host {Name}: {words[0]} fails here", TimeSpan.Zero);
+        }
         var input = stdin is null ? "" : Encoding.UTF8.GetString(stdin);
         return words[0] switch
         {
