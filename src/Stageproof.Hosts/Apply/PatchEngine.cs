@@ -409,8 +409,8 @@ public sealed class PatchEngine(
         // Databases first: the old application version starts against the schema it knew.
         var restores = new List<DatabaseRestoreRecord>();
         // What a restore would discard, for the databases that are not restored: read while the hosts roll back, since
-        // PostgreSQL's write counters take up to ~11 s to settle (PostgresRollbackPoint.WritesSinceAsync) and nothing
-        // waits on the figure.
+        // nothing waits on the figure and, where it must come from PostgreSQL's statistics rather than row counts, they
+        // take up to ~11 s to settle (PostgresRollbackPoint.WritesSinceAsync).
         var unrestored = new List<(int Index, string Target, string Why, Task<IReadOnlyList<string>> Writes)>();
         foreach (var dbPoint in point.Databases)
         {

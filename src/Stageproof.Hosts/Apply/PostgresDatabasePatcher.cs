@@ -41,8 +41,9 @@ public sealed class PostgresDatabasePatcher(TimeProvider? time = null) : IDataba
         var writes = await _points.WritesSinceAsync(stored, connectionString, cancellationToken).ConfigureAwait(false);
         var inv = CultureInfo.InvariantCulture;
         return writes.Where(w => w.Total > 0 || w.CreatedSincePoint).Select(w =>
-            $"{w.Table}: {w.Inserted.ToString(inv)} inserted, {w.Updated.ToString(inv)} updated, {w.Deleted.ToString(inv)} deleted" +
-            (w.CreatedSincePoint ? " (table created since the point)" : "") + (w.CountersReset ? " (at least: counters were reset)" : "")).ToList();
+            $"{w.Table}: {w.Written.ToString(inv)} row(s) written since the point, {w.Removed.ToString(inv)} removed or replaced" +
+            (w.CreatedSincePoint ? " (table created since the point)" : "") +
+            (w.Exact ? "" : w.CountersReset ? " (from the statistics, at least: counters were reset)" : " (from the statistics)")).ToList();
     }
 
     public async Task RestoreAsync(DatabasePoint point, string connectionString, CancellationToken cancellationToken)

@@ -42,6 +42,12 @@ public sealed record DatabaseRollbackPoint
     public required string DumpSha256 { get; init; }
     public required long DumpBytes { get; init; }
     public required IReadOnlyList<TableCounters> Tables { get; init; }
+    /// <summary>
+    /// The oldest transaction still running when the tables were counted (pg_snapshot_xmin of that snapshot, as a
+    /// 64-bit xid): every row whose xmin is this or newer was written after the point. Null in points taken before
+    /// it was recorded; their writes are read from the statistics.
+    /// </summary>
+    public long? SnapshotXmin { get; init; }
 
     /// <summary>Where the point lives (not part of the sidecar).</summary>
     [JsonIgnore]
@@ -51,10 +57,16 @@ public sealed record DatabaseRollbackPoint
     public string DumpPath => Path.Combine(Directory, DumpFile);
 }
 
-/// <summary>Rows written to one table since a rollback point: what a restore to that point would discard.</summary>
-public sealed record TableWrites(string Table, long Inserted, long Updated, long Deleted, bool CreatedSincePoint, bool CountersReset)
+/// <summary>
+/// Rows changed in one table since a rollback point: what a restore to that point would discard.
+/// <see cref="Written"/>: row versions written since (inserted, or the new version of an updated row) — a restore loses
+/// them. <see cref="Removed"/>: rows the point holds that are gone or were replaced by an update — a restore brings
+/// them back. <see cref="Exact"/>: counted row by row (each row's xmin against the point's snapshot) rather than read
+/// from PostgreSQL's statistics (n_tup_ins/upd/del, where Written = inserted + updated, Removed = updated + deleted).
+/// </summary>
+public sealed record TableWrites(string Table, long Written, long Removed, bool CreatedSincePoint, bool CountersReset, bool Exact)
 {
-    public long Total => Inserted + Updated + Deleted;
+    public long Total => Written + Removed;
 }
 
 /// <summary>What <see cref="PostgresRollbackPoint.RestoreAsync"/> did.</summary>
@@ -67,6 +79,11 @@ public sealed record DatabaseRestoreResult(
 /// fingerprint of <see cref="PostgresFactsCollector"/> to prove the restore.
 /// </summary>
 /// <remarks>
+/// What a restore would discard is counted row by row when it can be (<see cref="TableWrites.Exact"/>): the point
+/// records its snapshot's xmin and each table's exact row count, and a later reading counts, in one snapshot, the rows
+/// whose xmin is at or after it (written since) against the rows there now — exact at once, no waiting. It scans each
+/// table, so it is used only while every table has at most <see cref="ExactCountLimit"/> rows; otherwise, and for
+/// points taken without a snapshot xmin, the figures come from the statistics as follows.
 /// Write counters come from pg_stat_user_tables. In PostgreSQL 15 a backend flushes its pending statistics when
 /// it goes idle after a transaction, but at most once per second (PGSTAT_MIN_INTERVAL); writes committed within
 /// a second of the previous flush wait for the idle timer, PGSTAT_IDLE_INTERVAL = 10 s; a session that ends
@@ -123,7 +140,7 @@ public sealed class PostgresRollbackPoint(string? binDirectory = null, TimeProvi
 
         // Counters first, then the dump: a write between the two is then counted as "since the point" (over-
         // reported, never lost from the account).
-        var tables = await CountersAsync(csb, target, exact: true, cancellationToken).ConfigureAwait(false);
+        var (tables, snapshotXmin) = await PointCountersAsync(csb, target, cancellationToken).ConfigureAwait(false);
         var manifest = await new PostgresFactsCollector(_time).CollectAsync("rollback", database, csb.ConnectionString, cancellationToken)
             .ConfigureAwait(false);
 
@@ -147,6 +164,7 @@ public sealed class PostgresRollbackPoint(string? binDirectory = null, TimeProvi
             DumpSha256 = await FileSha256Async(archive, cancellationToken).ConfigureAwait(false),
             DumpBytes = new FileInfo(archive).Length,
             Tables = tables,
+            SnapshotXmin = snapshotXmin,
             Directory = Path.GetFullPath(directory),
         };
         var sidecar = Path.Combine(directory, SidecarFile);
@@ -185,7 +203,63 @@ public sealed class PostgresRollbackPoint(string? binDirectory = null, TimeProvi
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(point);
-        return WritesSinceAsync(point.Tables, connectionString, cancellationToken);
+        return ExactWritesSinceAsync(point, connectionString, cancellationToken);
+    }
+
+    /// <summary>
+    /// Counts the rows changed since the point row by row, in one snapshot, without waiting for statistics: each
+    /// table is scanned once (count of rows whose xmin is at or after the point's snapshot xmin, and of all rows),
+    /// compared with its exact row count at the point. Rows of a transaction still open are not counted; rows written
+    /// while the point was being taken may be counted (over, never under). Falls back to the statistics when the
+    /// point has no snapshot xmin, or a table had or has more than <see cref="ExactCountLimit"/> rows (a scan
+    /// would cost too much).
+    /// </summary>
+    private async Task<IReadOnlyList<TableWrites>> ExactWritesSinceAsync(DatabaseRollbackPoint point, string connectionString, CancellationToken ct)
+    {
+        var csb = PostgresConnections.Parse(connectionString, "writes since");
+        var target = PostgresConnections.Where(csb);
+        var current = await CountersAsync(csb, target, exact: false, ct).ConfigureAwait(false);
+        var before = point.Tables.ToDictionary(t => t.Relid);
+        bool Known(TableCounters now) => before.TryGetValue(now.Relid, out var then) && then.Table == now.Table;
+        if (point.SnapshotXmin is not { } xmin
+            || current.Any(t => t.RowEstimate > ExactCountLimit || (Known(t) && before[t.Relid].Rows is null)))
+        {
+            return await WritesSinceAsync(point.Tables, connectionString, ct).ConfigureAwait(false);
+        }
+        try
+        {
+            await using var connection = new NpgsqlConnection(csb.ConnectionString);
+            await connection.OpenAsync(ct).ConfigureAwait(false);
+            await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, ct).ConfigureAwait(false);
+            await using (var readOnly = new NpgsqlCommand("SET TRANSACTION READ ONLY", connection, transaction))
+            {
+                await readOnly.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            }
+            var result = new List<TableWrites>();
+            foreach (var now in current)
+            {
+                // age() is wraparound-aware and gives frozen rows the largest age, so they count as old.
+                await using var count = new NpgsqlCommand(
+                    $"SELECT count(*) FILTER (WHERE age(xmin) <= age(@xmin::text::xid)), count(*) FROM {QuotedTable(now.Table)}", connection, transaction);
+                count.Parameters.AddWithValue("xmin", (xmin % 4294967296L).ToString(System.Globalization.CultureInfo.InvariantCulture));
+                await using var reader = await count.ExecuteReaderAsync(ct).ConfigureAwait(false);
+                await reader.ReadAsync(ct).ConfigureAwait(false);
+                var (written, rows) = (reader.GetInt64(0), reader.GetInt64(1));
+                var writes = Known(now)
+                    ? new TableWrites(now.Table, written, Math.Max(0, before[now.Relid].Rows!.Value - (rows - written)), CreatedSincePoint: false, CountersReset: false, Exact: true)
+                    : new TableWrites(now.Table, rows, 0, CreatedSincePoint: true, CountersReset: false, Exact: true);
+                if (writes.Total > 0 || writes.CreatedSincePoint)
+                {
+                    result.Add(writes);
+                }
+            }
+            await transaction.CommitAsync(ct).ConfigureAwait(false);
+            return result;
+        }
+        catch (NpgsqlException e)
+        {
+            throw new InfrastructureException(target, PostgresConnections.Redact(e.Message, csb.Password), e);
+        }
     }
 
     /// <summary>As <see cref="WritesSinceAsync(DatabaseRollbackPoint, string, CancellationToken)"/>, against counters taken earlier.</summary>
@@ -223,16 +297,16 @@ public sealed class PostgresRollbackPoint(string? binDirectory = null, TimeProvi
             TableWrites writes;
             if (!before.TryGetValue(now.Relid, out var then) || then.Table != now.Table)
             {
-                writes = new TableWrites(now.Table, now.Inserted, now.Updated, now.Deleted, CreatedSincePoint: true, CountersReset: false);
+                writes = FromCounters(now.Table, now.Inserted, now.Updated, now.Deleted, createdSincePoint: true, countersReset: false);
             }
             else if (now.Inserted < then.Inserted || now.Updated < then.Updated || now.Deleted < then.Deleted)
             {
-                writes = new TableWrites(now.Table, now.Inserted, now.Updated, now.Deleted, CreatedSincePoint: false, CountersReset: true);
+                writes = FromCounters(now.Table, now.Inserted, now.Updated, now.Deleted, createdSincePoint: false, countersReset: true);
             }
             else
             {
-                writes = new TableWrites(now.Table, now.Inserted - then.Inserted, now.Updated - then.Updated, now.Deleted - then.Deleted,
-                    CreatedSincePoint: false, CountersReset: false);
+                writes = FromCounters(now.Table, now.Inserted - then.Inserted, now.Updated - then.Updated, now.Deleted - then.Deleted,
+                    createdSincePoint: false, countersReset: false);
             }
             if (writes.Total > 0 || writes.CreatedSincePoint || writes.CountersReset)
             {
@@ -426,57 +500,89 @@ public sealed class PostgresRollbackPoint(string? binDirectory = null, TimeProvi
         return manifest.Database!.Schema.Digest;
     }
 
-    internal static async Task<List<TableCounters>> CountersAsync(NpgsqlConnectionStringBuilder csb, string target, bool exact, CancellationToken ct)
+    private static TableWrites FromCounters(string table, long inserted, long updated, long deleted, bool createdSincePoint, bool countersReset) =>
+        new(table, inserted + updated, updated + deleted, createdSincePoint, countersReset, Exact: false);
+
+    private static string QuotedTable(string table)
     {
-        var result = new List<TableCounters>();
+        var dot = table.IndexOf('.', StringComparison.Ordinal);
+        return $"{QuoteIdent(table[..dot])}.{QuoteIdent(table[(dot + 1)..])}";
+    }
+
+    /// <summary>The counters, the exact row counts and the snapshot's xmin, all read in one repeatable-read snapshot.</summary>
+    private static async Task<(List<TableCounters> Tables, long SnapshotXmin)> PointCountersAsync(NpgsqlConnectionStringBuilder csb, string target, CancellationToken ct)
+    {
         try
         {
             await using var connection = new NpgsqlConnection(csb.ConnectionString);
             await connection.OpenAsync(ct).ConfigureAwait(false);
-            await using (var clear = new NpgsqlCommand("SELECT pg_stat_clear_snapshot()", connection))
-            {
-                await clear.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-            }
-            await using (var cmd = new NpgsqlCommand(
-                """
-                SELECT schemaname, relname, relid, n_tup_ins, n_tup_upd, n_tup_del, n_live_tup
-                FROM pg_stat_user_tables ORDER BY schemaname, relname
-                """, connection))
-            {
-                await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-                while (await reader.ReadAsync(ct).ConfigureAwait(false))
-                {
-                    result.Add(new TableCounters
-                    {
-                        Table = reader.GetString(0) + "." + reader.GetString(1),
-                        Relid = reader.GetFieldValue<uint>(2),
-                        Inserted = reader.GetInt64(3),
-                        Updated = reader.GetInt64(4),
-                        Deleted = reader.GetInt64(5),
-                        RowEstimate = reader.GetInt64(6),
-                    });
-                }
-            }
-            if (exact)
-            {
-                for (var i = 0; i < result.Count; i++)
-                {
-                    if (result[i].RowEstimate > ExactCountLimit)
-                    {
-                        continue;
-                    }
-                    var dot = result[i].Table.IndexOf('.', StringComparison.Ordinal);
-                    await using var count = new NpgsqlCommand(
-                        $"SELECT count(*) FROM {QuoteIdent(result[i].Table[..dot])}.{QuoteIdent(result[i].Table[(dot + 1)..])}", connection);
-                    result[i] = result[i] with { Rows = (long)(await count.ExecuteScalarAsync(ct).ConfigureAwait(false) ?? 0L) };
-                }
-            }
-            return result;
+            await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, ct).ConfigureAwait(false);
+            await using var snapshot = new NpgsqlCommand("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint", connection, transaction);
+            var xmin = (long)(await snapshot.ExecuteScalarAsync(ct).ConfigureAwait(false) ?? 0L);
+            var tables = await ReadCountersAsync(connection, exact: true, ct).ConfigureAwait(false);
+            await transaction.CommitAsync(ct).ConfigureAwait(false);
+            return (tables, xmin);
         }
         catch (NpgsqlException e)
         {
             throw new InfrastructureException(target, PostgresConnections.Redact(e.Message, csb.Password), e);
         }
+    }
+
+    internal static async Task<List<TableCounters>> CountersAsync(NpgsqlConnectionStringBuilder csb, string target, bool exact, CancellationToken ct)
+    {
+        try
+        {
+            await using var connection = new NpgsqlConnection(csb.ConnectionString);
+            await connection.OpenAsync(ct).ConfigureAwait(false);
+            return await ReadCountersAsync(connection, exact, ct).ConfigureAwait(false);
+        }
+        catch (NpgsqlException e)
+        {
+            throw new InfrastructureException(target, PostgresConnections.Redact(e.Message, csb.Password), e);
+        }
+    }
+
+    private static async Task<List<TableCounters>> ReadCountersAsync(NpgsqlConnection connection, bool exact, CancellationToken ct)
+    {
+        var result = new List<TableCounters>();
+        await using (var clear = new NpgsqlCommand("SELECT pg_stat_clear_snapshot()", connection))
+        {
+            await clear.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }
+        await using (var cmd = new NpgsqlCommand(
+            """
+            SELECT schemaname, relname, relid, n_tup_ins, n_tup_upd, n_tup_del, n_live_tup
+            FROM pg_stat_user_tables ORDER BY schemaname, relname
+            """, connection))
+        {
+            await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            while (await reader.ReadAsync(ct).ConfigureAwait(false))
+            {
+                result.Add(new TableCounters
+                {
+                    Table = reader.GetString(0) + "." + reader.GetString(1),
+                    Relid = reader.GetFieldValue<uint>(2),
+                    Inserted = reader.GetInt64(3),
+                    Updated = reader.GetInt64(4),
+                    Deleted = reader.GetInt64(5),
+                    RowEstimate = reader.GetInt64(6),
+                });
+            }
+        }
+        if (exact)
+        {
+            for (var i = 0; i < result.Count; i++)
+            {
+                if (result[i].RowEstimate > ExactCountLimit)
+                {
+                    continue;
+                }
+                await using var count = new NpgsqlCommand($"SELECT count(*) FROM {QuotedTable(result[i].Table)}", connection);
+                result[i] = result[i] with { Rows = (long)(await count.ExecuteScalarAsync(ct).ConfigureAwait(false) ?? 0L) };
+            }
+        }
+        return result;
     }
 
     private async Task RunAsync(string target, string tool, IReadOnlyList<string> args, IReadOnlyDictionary<string, string> env,
