@@ -185,7 +185,12 @@ public static class MailApp
             }
             if (faults.SearchDelayMilliseconds is { } delay)
             {
-                await Task.Delay(delay, ct);
+                // At least the delay by the clock: a timer may fire up to a millisecond early.
+                var held = System.Diagnostics.Stopwatch.StartNew();
+                while (held.ElapsedMilliseconds < delay)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(delay - held.ElapsedMilliseconds + 1), ct);
+                }
             }
             await using var cmd = dataSource.CreateCommand(SearchSql);
             cmd.Parameters.AddWithValue("q", q);
