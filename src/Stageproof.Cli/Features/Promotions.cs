@@ -253,6 +253,7 @@ internal sealed class Promotions(CliSession session)
             BatchChecks = batchChecks,
             MirrorEnvironment = mirror?.Name,
             MirrorHosts = mirror is null ? [] : config.HostsOf(mirror.Name),
+            Parallelism = config.Ssh.Parallelism,
         };
     }
 

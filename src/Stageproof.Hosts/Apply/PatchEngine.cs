@@ -38,6 +38,9 @@ public sealed record ApplyRequest
     public bool AutoRollback { get; init; } = true;
     /// <summary>Go on with the remaining hosts after one failed (default: stop, leaving them untouched).</summary>
     public bool KeepGoing { get; init; }
+    /// <summary>Hosts patched at the same time (default 1: one after another, so the first failure stops the rest
+    /// before they start). With more, a failure stops the hosts not yet started; those under way finish.</summary>
+    public int Parallelism { get; init; } = 1;
 }
 
 public sealed record RollbackRequest
@@ -140,34 +143,35 @@ public sealed class PatchEngine(
 
         // Databases: a dump of each before the first change (none when the set turns out to be applied already),
         // then the pending migrations, once per environment.
-        var databasesSaved = false;
-        async Task<RollbackPoint> EnsureDatabasePointsAsync(RollbackPoint current)
+        var state = new ApplyState(store, run, point);
+        Task? databasesSaved = null;
+        Task EnsureDatabasePointsAsync()
         {
-            if (databasesSaved)
+            lock (state)
             {
-                return current;
+                return databasesSaved ??= SaveDatabasePointsAsync();
             }
-            databasesSaved = true;
+        }
+        async Task SaveDatabasePointsAsync()
+        {
             foreach (var (name, connection) in request.Databases.OrderBy(d => d.Key, StringComparer.Ordinal))
             {
                 progress?.Report($"{request.Environment}/{name}: database rollback point (pg_dump)");
                 var dbPoint = await databases.CreatePointAsync(name, connection,
                     Path.Combine(stateDirectory, "rollback", pointId, name), ct).ConfigureAwait(false);
-                current = current with { Databases = [.. current.Databases, dbPoint] };
-                await store.SaveRollbackPointAsync(current, ct).ConfigureAwait(false);
+                await state.UpdatePointAsync(p => p with { Databases = [.. p.Databases, dbPoint] }, ct).ConfigureAwait(false);
                 await AuditAsync(request.Actor, "rollback-point.database", $"{request.Environment}/{name}", digest,
                     $"{pointId}: dump in {dbPoint.Directory}", ct).ConfigureAwait(false);
             }
-            return current;
         }
         if (plans.Any(p => p.Plan.Pending.Count > 0))
         {
-            point = await EnsureDatabasePointsAsync(point).ConfigureAwait(false);
+            await EnsureDatabasePointsAsync().ConfigureAwait(false);
         }
         foreach (var (migration, connection, plan) in plans.Where(p => p.Plan.Pending.Count > 0))
         {
             progress?.Report($"{request.Environment}/{migration.Database}: migrations {string.Join(", ", plan.Pending)}");
-            var record = run.Databases.First(d => d.Database == migration.Database);
+            var record = state.Run.Databases.First(d => d.Database == migration.Database);
             try
             {
                 var applied = await databases.MigrateAsync(connection, migration, digest, request.Actor, ct).ConfigureAwait(false);
@@ -178,48 +182,111 @@ public sealed class PatchEngine(
             catch (Exception ex) when (ex is StageproofException)
             {
                 record = record with { Message = ex.Message };
-                run = run with { Databases = run.Databases.Select(d => d.Database == record.Database ? record : d).ToList(), FinishedAt = time.GetUtcNow() };
-                await store.SavePatchRunAsync(run, ct).ConfigureAwait(false);
+                await state.UpdateRunAsync(r => r with { Databases = r.Databases.Select(d => d.Database == record.Database ? record : d).ToList(), FinishedAt = time.GetUtcNow() }, ct)
+                    .ConfigureAwait(false);
                 await AuditAsync(request.Actor, "apply.migrations", $"{request.Environment}/{migration.Database}", digest,
                     "failed: " + ex.Message, ct).ConfigureAwait(false);
                 throw;
             }
-            run = run with { Databases = run.Databases.Select(d => d.Database == record.Database ? record : d).ToList() };
-            await store.SavePatchRunAsync(run, ct).ConfigureAwait(false);
+            await state.UpdateRunAsync(r => r with { Databases = r.Databases.Select(d => d.Database == record.Database ? record : d).ToList() }, ct).ConfigureAwait(false);
         }
 
+        // Hosts: one after another by default; with Parallelism, that many at a time. Once a host fails (and the run
+        // does not keep going) no further host starts.
         var stop = false;
-        var index = 0;
-        foreach (var host in request.Hosts)
+        async Task HostAsync(HostConfig host, int index)
         {
-            index++;
-            if (stop)
+            if (Volatile.Read(ref stop))
             {
-                run = run.WithHost(new HostRunRecord { Host = host.Name, Message = "not started: an earlier host failed" });
-                await store.SavePatchRunAsync(run, ct).ConfigureAwait(false);
-                continue;
+                await state.SaveHostAsync(new HostRunRecord { Host = host.Name, Message = "not started: an earlier host failed" }, ct).ConfigureAwait(false);
+                return;
             }
-            var hostProgress = HostProgress.For(progress, host.Name, index, request.Hosts.Count, clock);
-            (run, point) = await ApplyHostAsync(request, host, run, point, EnsureDatabasePointsAsync, hostProgress, ct).ConfigureAwait(false);
-            var status = run.Hosts.First(h => h.Host == host.Name).Status;
+            var hostProgress = HostProgress.For(progress, host.Name, index + 1, request.Hosts.Count, clock);
+            var status = await ApplyHostAsync(request, host, state, pointId, EnsureDatabasePointsAsync, hostProgress, ct).ConfigureAwait(false);
             if (status is HostRunStatus.RolledBack or HostRunStatus.FailedNeedsAttention && !request.KeepGoing)
             {
-                stop = true;
+                Volatile.Write(ref stop, true);
             }
         }
+        if (request.Parallelism <= 1)
+        {
+            for (var i = 0; i < request.Hosts.Count; i++)
+            {
+                await HostAsync(request.Hosts[i], i).ConfigureAwait(false);
+            }
+        }
+        else
+        {
+            using var slots = new SemaphoreSlim(request.Parallelism);
+            await Task.WhenAll(request.Hosts.Select(async (host, i) =>
+            {
+                await slots.WaitAsync(ct).ConfigureAwait(false);
+                try
+                {
+                    await HostAsync(host, i).ConfigureAwait(false);
+                }
+                finally
+                {
+                    slots.Release();
+                }
+            })).ConfigureAwait(false);
+        }
 
-        run = run with
+        point = state.Point;
+        run = await state.UpdateRunAsync(r => r with
         {
             FinishedAt = time.GetUtcNow(),
             RollbackPoint = point.Hosts.Count == 0 && point.Databases.Count == 0 ? null : point.Id,
-        };
-        await store.SavePatchRunAsync(run, ct).ConfigureAwait(false);
+        }, ct).ConfigureAwait(false);
         await AuditAsync(request.Actor, "apply.finish", request.Environment, digest, Summary(run), ct).ConfigureAwait(false);
         return run;
     }
 
-    private async Task<(PatchRun, RollbackPoint)> ApplyHostAsync(ApplyRequest request, HostConfig host, PatchRun run,
-        RollbackPoint point, Func<RollbackPoint, Task<RollbackPoint>> ensureDatabasePoints, IProgress<string>? progress, CancellationToken ct)
+    /// <summary>The run and the rollback point of one apply, written through one gate so hosts patched at the same
+    /// time never overwrite each other's records; each change is stored before the step it describes is taken.</summary>
+    private sealed class ApplyState(IStateStore store, PatchRun run, RollbackPoint point)
+    {
+        private readonly SemaphoreSlim _gate = new(1, 1);
+
+        public PatchRun Run { get; private set; } = run;
+        public RollbackPoint Point { get; private set; } = point;
+
+        public async Task<PatchRun> UpdateRunAsync(Func<PatchRun, PatchRun> change, CancellationToken ct)
+        {
+            await _gate.WaitAsync(ct).ConfigureAwait(false);
+            try
+            {
+                Run = change(Run);
+                await store.SavePatchRunAsync(Run, ct).ConfigureAwait(false);
+                return Run;
+            }
+            finally
+            {
+                _gate.Release();
+            }
+        }
+
+        public Task SaveHostAsync(HostRunRecord record, CancellationToken ct) => UpdateRunAsync(r => r.WithHost(record), ct);
+
+        public async Task UpdatePointAsync(Func<RollbackPoint, RollbackPoint> change, CancellationToken ct)
+        {
+            await _gate.WaitAsync(ct).ConfigureAwait(false);
+            try
+            {
+                Point = change(Point);
+                await store.SaveRollbackPointAsync(Point, ct).ConfigureAwait(false);
+            }
+            finally
+            {
+                _gate.Release();
+            }
+        }
+
+        public Task SaveHostPointAsync(HostPoint hostPoint, CancellationToken ct) => UpdatePointAsync(p => WithHostPoint(p, hostPoint), ct);
+    }
+
+    private async Task<HostRunStatus> ApplyHostAsync(ApplyRequest request, HostConfig host, ApplyState state, string pointId,
+        Func<Task> ensureDatabasePoints, IProgress<string>? progress, CancellationToken ct)
     {
         var set = request.PatchSet.Set;
         var digest = request.PatchSet.Digest;
@@ -243,8 +310,7 @@ public sealed class PatchEngine(
             progress?.Report($"{step}");
             Lap();
             record = record with { Step = step };
-            run = run.WithHost(record);
-            await store.SavePatchRunAsync(run, ct).ConfigureAwait(false);
+            await state.SaveHostAsync(record, ct).ConfigureAwait(false);
         }
 
         var transport = transports.Create(host);
@@ -263,29 +329,26 @@ public sealed class PatchEngine(
                 if (missing.Count == 0)
                 {
                     record = record with { Status = HostRunStatus.AlreadyApplied, Step = "done", Message = "already applied: nothing to do", FinishedAt = time.GetUtcNow() };
-                    run = run.WithHost(record);
-                    await store.SavePatchRunAsync(run, ct).ConfigureAwait(false);
+                    await state.SaveHostAsync(record, ct).ConfigureAwait(false);
                     await AuditAsync(request.Actor, "apply.host", host.Name, digest, "already applied", ct).ConfigureAwait(false);
                     progress?.Report($"already applied");
-                    return (run, point);
+                    return record.Status;
                 }
 
                 await Step("rollback-point").ConfigureAwait(false);
-                point = await ensureDatabasePoints(point).ConfigureAwait(false);
-                var directory = HostPatcher.PointDirectory(point.Id);
+                await ensureDatabasePoints().ConfigureAwait(false);
+                var directory = HostPatcher.PointDirectory(pointId);
                 hostPoint = new HostPoint { Host = host.Name, Directory = directory, ManifestBefore = beforeDigest };
                 // Recorded before anything is saved on the host, so even a point cut short is found and cleaned up.
-                point = WithHostPoint(point, hostPoint);
-                await store.SaveRollbackPointAsync(point, ct).ConfigureAwait(false);
+                await state.SaveHostPointAsync(hostPoint, ct).ConfigureAwait(false);
                 var (saved, absent) = await patcher.SaveFilesAsync(directory, scope.Track, ct).ConfigureAwait(false);
                 hostPoint = hostPoint with { Files = saved, AbsentFiles = absent };
                 if (snapshots?.Covers(host.Name) == true)
                 {
-                    await snapshots.SnapshotAsync(host.Name, point.Id, ct).ConfigureAwait(false);
-                    hostPoint = hostPoint with { Snapshot = point.Id };
+                    await snapshots.SnapshotAsync(host.Name, pointId, ct).ConfigureAwait(false);
+                    hostPoint = hostPoint with { Snapshot = pointId };
                 }
-                point = WithHostPoint(point, hostPoint);
-                await store.SaveRollbackPointAsync(point, ct).ConfigureAwait(false);
+                await state.SaveHostPointAsync(hostPoint, ct).ConfigureAwait(false);
 
                 var files = PatchScope.Files(set);
                 if (set.Repositories.Count > 0)
@@ -303,11 +366,10 @@ public sealed class PatchEngine(
                     }
                     var changes = await patcher.SimulateAsync(set.Packages, ct).ConfigureAwait(false);
                     hostPoint = hostPoint with { Packages = await patcher.KeepOldPackagesAsync(directory, changes, ct).ConfigureAwait(false) };
-                    point = WithHostPoint(point, hostPoint);
-                    await store.SaveRollbackPointAsync(point, ct).ConfigureAwait(false);
+                    await state.SaveHostPointAsync(hostPoint, ct).ConfigureAwait(false);
                 }
                 await AuditAsync(request.Actor, "rollback-point.host", host.Name, digest,
-                    $"{point.Id}: {hostPoint.Packages.Count(p => p.KeptDeb is not null).ToString(CultureInfo.InvariantCulture)} package(s) kept, " +
+                    $"{pointId}: {hostPoint.Packages.Count(p => p.KeptDeb is not null).ToString(CultureInfo.InvariantCulture)} package(s) kept, " +
                     $"{hostPoint.Files.Count.ToString(CultureInfo.InvariantCulture)} file(s) saved" + (hostPoint.Snapshot is null ? "" : ", overlay snapshot"), ct).ConfigureAwait(false);
 
                 foreach (var command in set.Commands.Pre)
@@ -341,11 +403,10 @@ public sealed class PatchEngine(
                 }
                 Lap();
                 record = record with { Status = HostRunStatus.Applied, Step = "done", ManifestAfter = afterDigest, FinishedAt = time.GetUtcNow() };
-                run = run.WithHost(record);
-                await store.SavePatchRunAsync(run, ct).ConfigureAwait(false);
+                await state.SaveHostAsync(record, ct).ConfigureAwait(false);
                 await AuditAsync(request.Actor, "apply.host", host.Name, digest, $"applied; manifest {afterDigest[..12]}", ct).ConfigureAwait(false);
                 progress?.Report($"applied");
-                return (run, point);
+                return record.Status;
             }
             catch (Exception ex) when (ex is StageproofException && !ct.IsCancellationRequested)
             {
@@ -363,12 +424,11 @@ public sealed class PatchEngine(
                         Message = reason + (unchanged ? " (nothing was changed on the host)" : " (automatic rollback is off)"),
                         FinishedAt = time.GetUtcNow(),
                     };
-                    run = run.WithHost(record);
-                    await store.SavePatchRunAsync(run, ct).ConfigureAwait(false);
-                    return (run, point);
+                    await state.SaveHostAsync(record, ct).ConfigureAwait(false);
+                    return record.Status;
                 }
                 await Step("auto-rollback").ConfigureAwait(false);
-                var (status2, message, residue, _) = await RollbackHostAsync(host, hostPoint, set, request.Rules, request.Environment,
+                var (status2, message, residue, _, _) = await RollbackHostAsync(host, hostPoint, set, request.Rules, request.Environment,
                     request.Actor, digest, progress, ct).ConfigureAwait(false);
                 record = record with
                 {
@@ -377,9 +437,8 @@ public sealed class PatchEngine(
                     Residue = residue,
                     FinishedAt = time.GetUtcNow(),
                 };
-                run = run.WithHost(record);
-                await store.SavePatchRunAsync(run, ct).ConfigureAwait(false);
-                return (run, point);
+                await state.SaveHostAsync(record, ct).ConfigureAwait(false);
+                return record.Status;
             }
         }
     }
@@ -454,12 +513,12 @@ public sealed class PatchEngine(
             }
             run = run.WithHost(new HostRunRecord { Host = host.Name, Status = HostRunStatus.InProgress, Step = "rollback" });
             await store.SavePatchRunAsync(run, ct).ConfigureAwait(false);
-            var (status, message, residue, restoreSeconds) = await RollbackHostAsync(host, hostPoint, set, request.Rules, point.Environment,
+            var (status, message, residue, restoreSeconds, commandSeconds) = await RollbackHostAsync(host, hostPoint, set, request.Rules, point.Environment,
                 request.Actor, point.PatchDigest, hostProgress, ct).ConfigureAwait(false);
             run = run.WithHost(new HostRunRecord
             {
                 Host = host.Name, Status = status, Step = "done", Message = message, Residue = residue, FinishedAt = time.GetUtcNow(),
-                StepSeconds = new Dictionary<string, double> { ["restore"] = restoreSeconds },
+                StepSeconds = new Dictionary<string, double> { ["restore"] = restoreSeconds, ["post-commands"] = commandSeconds },
             });
             await store.SavePatchRunAsync(run, ct).ConfigureAwait(false);
         }
@@ -490,11 +549,12 @@ public sealed class PatchEngine(
         return run;
     }
 
-    private async Task<(HostRunStatus Status, string Message, IReadOnlyList<string> Residue, double RestoreSeconds)> RollbackHostAsync(HostConfig host,
+    private async Task<(HostRunStatus Status, string Message, IReadOnlyList<string> Residue, double RestoreSeconds, double CommandSeconds)> RollbackHostAsync(HostConfig host,
         HostPoint hostPoint, PatchSet set, DriftRules rules, string environment, string actor, string digest,
         IProgress<string>? progress, CancellationToken ct)
     {
         var restoreSeconds = 0.0;
+        var commandSeconds = 0.0;
         try
         {
             var transport = transports.Create(host);
@@ -506,10 +566,12 @@ public sealed class PatchEngine(
                 await patcher.RestoreAsync(hostPoint, ct).ConfigureAwait(false);
                 restoreSeconds = restoreClock.Elapsed.TotalSeconds;
                 // The set's post commands restart what it restarted, now on the restored packages and files.
+                var commandClock = Stopwatch.StartNew();
                 foreach (var command in set.Commands.Post)
                 {
                     await patcher.RunPatchCommandAsync("post", command, ct).ConfigureAwait(false);
                 }
+                commandSeconds = commandClock.Elapsed.TotalSeconds;
                 var residue = await ResidueAsync(host, transport, hostPoint, rules, environment, ct).ConfigureAwait(false);
                 var how = "restored from the kept packages and saved files";
                 if (residue.Count > 0 && hostPoint.Snapshot is not null && snapshots is not null)
@@ -529,18 +591,18 @@ public sealed class PatchEngine(
                     var message = $"{how}, but it differs from its manifest before the change: {string.Join("; ", residue)}";
                     await AuditAsync(actor, "rollback.host", host.Name, digest, "needs attention: " + message, ct).ConfigureAwait(false);
                     progress?.Report($"NEEDS ATTENTION: {message}");
-                    return (HostRunStatus.FailedNeedsAttention, message, residue, restoreSeconds);
+                    return (HostRunStatus.FailedNeedsAttention, message, residue, restoreSeconds, commandSeconds);
                 }
                 await AuditAsync(actor, "rollback.host", host.Name, digest, $"rolled back; {how}; matches manifest {hostPoint.ManifestBefore[..12]} on the touched scope", ct).ConfigureAwait(false);
                 progress?.Report($"rolled back, matches its manifest from before the change");
-                return (HostRunStatus.RolledBack, $"rolled back ({how}); matches its manifest from before the change", [], restoreSeconds);
+                return (HostRunStatus.RolledBack, $"rolled back ({how}); matches its manifest from before the change", [], restoreSeconds, commandSeconds);
             }
         }
         catch (Exception ex) when (ex is StageproofException && !ct.IsCancellationRequested)
         {
             await AuditAsync(actor, "rollback.host", host.Name, digest, "rollback failed: " + ex.Message, ct).ConfigureAwait(false);
             progress?.Report($"ROLLBACK FAILED: {ex.Message}");
-            return (HostRunStatus.FailedNeedsAttention, "rollback failed: " + ex.Message, [], restoreSeconds);
+            return (HostRunStatus.FailedNeedsAttention, "rollback failed: " + ex.Message, [], restoreSeconds, commandSeconds);
         }
     }
 

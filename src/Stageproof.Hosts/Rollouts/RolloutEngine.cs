@@ -30,6 +30,8 @@ public sealed record RolloutTarget
     /// <summary>The staging environment the patched scope is compared with at the end (null: no comparison).</summary>
     public string? MirrorEnvironment { get; init; }
     public IReadOnlyList<HostConfig> MirrorHosts { get; init; } = [];
+    /// <summary>Hosts of one batch patched at the same time (the CLI passes ssh.parallelism).</summary>
+    public int Parallelism { get; init; } = 1;
 }
 
 /// <summary>
@@ -267,7 +269,12 @@ public sealed class RolloutEngine(
             }
             return rollout;
         }
-        var request = target.Apply with { Hosts = target.Hosts.Where(h => pending.Contains(h.Name)).ToList(), AutoRollback = true, KeepGoing = false };
+        // A batch is patched together, like a batch of any orchestrator: its hosts at the same time (up to the target's
+        // parallelism), each behind its own rollback point; a failure stops hosts not yet started.
+        var request = target.Apply with
+        {
+            Hosts = target.Hosts.Where(h => pending.Contains(h.Name)).ToList(), AutoRollback = true, KeepGoing = false, Parallelism = target.Parallelism,
+        };
         var apply = await patches.ApplyAsync(request, progress, ct).ConfigureAwait(false);
         batch = rollout.Batches.First(b => b.Index == index);
         batch = batch with

@@ -2,7 +2,9 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using Stageproof.Core.Configuration;
+using System.Reflection;
 using Stageproof.Core.Hosts;
+using Stageproof.Core.State;
 
 namespace Stageproof.Hosts.Tests.Rollouts;
 
@@ -18,8 +20,17 @@ public sealed class FakeEstate : ITransportFactory
 {
     private readonly Dictionary<string, FakeHost> _hosts = new(StringComparer.Ordinal);
 
-    /// <summary>Where this "process" dies; null: it never does. Replace it to start a new process.</summary>
+    /// <summary>Where the default "process" dies; null: it never does. A process of its own: <see cref="For"/>.</summary>
     public FakeDeath? Death { get; set; }
+
+    /// <summary>The hosts as one process sees them: once <paramref name="death"/> struck, every command of that process
+    /// hangs, even one issued later by a task of it that was between commands at the time.</summary>
+    public ITransportFactory For(FakeDeath? death) => new ProcessView(this, death);
+
+    private sealed class ProcessView(FakeEstate estate, FakeDeath? death) : ITransportFactory
+    {
+        public ITransport Create(HostConfig host) => new Transport(estate._hosts[host.Name], death);
+    }
 
     public FakeHost Add(string name, string conf, params (string Name, string Version)[] packages)
     {
@@ -35,15 +46,14 @@ public sealed class FakeEstate : ITransportFactory
 
     public FakeHost this[string name] => _hosts[name];
 
-    public ITransport Create(HostConfig host) => new Transport(_hosts[host.Name], this);
+    public ITransport Create(HostConfig host) => new Transport(_hosts[host.Name], Death);
 
-    private sealed class Transport(FakeHost host, FakeEstate estate) : ITransport
+    private sealed class Transport(FakeHost host, FakeDeath? death) : ITransport
     {
         public string HostName => host.Name;
 
         public async Task<CommandResult> RunAsync(RemoteCommand command, CommandOptions? options = null, CancellationToken cancellationToken = default)
         {
-            var death = estate.Death;
             if (death is not null)
             {
                 await death.BeforeAsync(host.Name, command.Display).ConfigureAwait(false);
@@ -78,6 +88,13 @@ public sealed class FakeDeath(int at, bool afterTheHostActed)
     public string? DiedAt { get; private set; }
     public Task Died => _died.Task;
     public int Commands => Volatile.Read(ref _count);
+
+    /// <summary>The state store as the dying process uses it: after the death every call hangs (nothing more is written).</summary>
+    public IStateStore Guard(IStateStore store) => DeadStore.Wrap(store, this);
+
+    internal bool IsDead => _died.Task.IsCompleted;
+
+    internal Task Never => _never.Task;
 
     internal Task BeforeAsync(string host, string display)
     {
@@ -401,5 +418,45 @@ public sealed class FakeHost(string name)
             words.Add(current.ToString());
         }
         return [.. words];
+    }
+}
+
+/// <summary>FAKE. An <see cref="IStateStore"/> that stops answering once its process died: each call after the death
+/// returns a task that never completes, as a killed process writes nothing more.</summary>
+public class DeadStore : DispatchProxy
+{
+    private IStateStore _inner = null!;
+    private FakeDeath _death = null!;
+
+    public static IStateStore Wrap(IStateStore inner, FakeDeath death)
+    {
+        var proxy = Create<IStateStore, DeadStore>();
+        var dead = (DeadStore)(object)proxy;
+        dead._inner = inner;
+        dead._death = death;
+        return proxy;
+    }
+
+    protected override object? Invoke(MethodInfo? targetMethod, object?[]? args)
+    {
+        ArgumentNullException.ThrowIfNull(targetMethod);
+        if (_death.IsDead && targetMethod.ReturnType != typeof(ValueTask) && typeof(Task).IsAssignableFrom(targetMethod.ReturnType))
+        {
+            if (!targetMethod.ReturnType.IsGenericType)
+            {
+                return _death.Never;
+            }
+            var source = Activator.CreateInstance(typeof(TaskCompletionSource<>).MakeGenericType(targetMethod.ReturnType.GetGenericArguments()[0]))!;
+            return source.GetType().GetProperty("Task")!.GetValue(source);
+        }
+        try
+        {
+            return targetMethod.Invoke(_inner, args);
+        }
+        catch (TargetInvocationException e) when (e.InnerException is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerException);
+            throw;
+        }
     }
 }

@@ -4,6 +4,7 @@ using Stageproof.Core.Configuration;
 using Stageproof.Core.Lifecycle;
 using Stageproof.Core.Patches;
 using Stageproof.Core.Rollouts;
+using Stageproof.Core.State;
 using Stageproof.Data;
 using Stageproof.Hosts.Apply;
 using Stageproof.Hosts.Checks;
@@ -39,18 +40,22 @@ public sealed class RolloutKillTests(ITestOutputHelper output) : IDisposable
     }
 
     /// <summary>One run of the stageproof program: its own store connection, engines and check runner.</summary>
-    private async Task<(RolloutEngine Engine, SqliteStateStore Store)> ProcessAsync(FakeDeath? death)
+    private async Task<(RolloutEngine Engine, IStateStore Store)> ProcessAsync(FakeDeath? death)
     {
-        _estate.Death = death;
-        var store = await SqliteStateStore.OpenAsync(_dir, TimeProvider.System);
-        var patches = new PatchEngine(store, _estate, new PostgresDatabasePatcher(), TimeProvider.System, _dir, TimeSpan.FromSeconds(30));
+        IStateStore store = await SqliteStateStore.OpenAsync(_dir, TimeProvider.System);
+        if (death is not null)
+        {
+            store = death.Guard(store);
+        }
+        var hosts = _estate.For(death);
+        var patches = new PatchEngine(store, hosts, new PostgresDatabasePatcher(), TimeProvider.System, _dir, TimeSpan.FromSeconds(30));
         var checks = new CheckSuiteRunner();
         _abandoned.Add(checks);
-        return (new RolloutEngine(store, patches, _estate, checks, TimeProvider.System, TimeSpan.FromSeconds(30)), store);
+        return (new RolloutEngine(store, patches, hosts, checks, TimeProvider.System, TimeSpan.FromSeconds(30)), store);
     }
 
     /// <summary>Runs <paramref name="work"/> until it returns or the process dies; null when it died.</summary>
-    private async Task<Rollout?> RunAsync(FakeDeath? death, Func<RolloutEngine, SqliteStateStore, Task<Rollout>> work)
+    private async Task<Rollout?> RunAsync(FakeDeath? death, Func<RolloutEngine, IStateStore, Task<Rollout>> work)
     {
         var (engine, store) = await ProcessAsync(death);
         var task = work(engine, store);
@@ -82,6 +87,8 @@ public sealed class RolloutKillTests(ITestOutputHelper output) : IDisposable
         Hosts = Hosts,
         CheckEnvironment = new CheckEnvironment { Name = Env, Hosts = Hosts },
         BatchChecks = new CheckSuite(Env, [new ServiceCheck { Name = "service", Service = "acme-mail" }]),
+        // Batches of 1, 3 and 2 hosts: kills also land while hosts of one batch are patched at the same time.
+        Parallelism = 3,
     };
 
     private static Rollout Plan(StoredPatchSet stored)
@@ -167,26 +174,32 @@ public sealed class RolloutKillTests(ITestOutputHelper output) : IDisposable
             }
 
             output.WriteLine($"trial {trial}{(package is null ? "" : $" (package {package})")}{(bad ? " (bad set)" : "")}: {story} → {rollout.Status}: {RolloutEngine.Where(rollout)}");
+            string history;
+            await using (var store = await SqliteStateStore.OpenAsync(_dir, TimeProvider.System))
+            {
+                history = string.Join("\n", (await store.ReadAllAsync()).Where(e => e.PayloadDigest == stored.Digest)
+                    .Select(e => $"  #{e.Sequence} {e.Action} {e.Target}: {e.Outcome}"));
+            }
             Assert.NotEqual(RolloutStatus.Running, rollout.Status);
             Assert.Equal(bad ? RolloutStatus.RolledBack : RolloutStatus.Succeeded, rollout.Status);
             foreach (var host in Hosts.Select(h => h.Name))
             {
                 var state = rollout.Hosts.Single(h => h.Host == host).State;
                 var fake = _estate[host];
-                var why = $"trial {trial} (seed {seed}): {host} ended {state}; {story}";
+                var why = $"trial {trial} (seed {seed}): {host} ended {state}; {story}\n{history}\n";
                 endings[state.ToString()] = endings.GetValueOrDefault(state.ToString()) + 1;
                 switch (state)
                 {
                     case RolloutHostState.Verified:
                         Assert.False(bad, why);
-                        Assert.Contains(line, fake.Conf, StringComparison.Ordinal);
-                        Assert.Equal(package ?? before[host].Version, fake.Packages[FakeHost.Package]);
+                        Assert.True(fake.Conf.Contains(line, StringComparison.Ordinal), $"{why}; its conf: {fake.Conf}");
+                        Assert.True((package ?? before[host].Version) == fake.Packages[FakeHost.Package], $"{why}; its package: {fake.Packages[FakeHost.Package]}");
                         Assert.True(fake.Running, why);
                         break;
                     case RolloutHostState.RolledBack or RolloutHostState.Untouched:
                         Assert.True(bad, why);
-                        Assert.Equal(before[host].Conf, fake.Conf);
-                        Assert.Equal(before[host].Version, fake.Packages[FakeHost.Package]);
+                        Assert.True(before[host].Conf == fake.Conf, $"{why}; its conf: {fake.Conf}");
+                        Assert.True(before[host].Version == fake.Packages[FakeHost.Package], $"{why}; its package: {fake.Packages[FakeHost.Package]}");
                         break;
                     default:
                         Assert.Fail(why);
