@@ -33,7 +33,7 @@ commands:
 YAML
 D=$("${S[@]}" patch freeze "$OUT/acme-mail-1.1.yaml" 2>/dev/null)
 echo "command: ${S[*]} --json stage $D --env staging   (then: rollback --env staging)"
-printf 'run\texit\tverdict\twall_s\tload_s\tsoak_s\tapt_s\tstageproof_s\treasons\n'
+printf 'run\texit\tverdict\twall_s\tload_s\tsoak_s\tapt_s\tcommands_s\tready_s\tstageproof_s\tstageproof_%%\treasons\n'
 false_fails=0
 for i in $(seq 1 "$N"); do
     set +e
@@ -48,9 +48,10 @@ try:
 except Exception as e:
     print(f"{run}\t{rc}\t-\t-\t-\t-\t-\t-\tno result: {e}"); sys.exit(0)
 s = r.get("seconds", {})
-total, load, soak, apt = (s.get(k, 0.0) for k in ("total", "load", "soak", "apt"))
+total, load, soak, apt, commands, ready = (s.get(k, 0.0) for k in ("total", "load", "soak", "apt", "commands", "ready"))
+own = total - load - soak - apt - commands - ready
 reasons = "; ".join(f"{x['step']}: {x['subject']}: {x['evidence'][:160]}" for x in r.get("reasons", []))
-print(f"{run}\t{rc}\t{r['verdict']}\t{total:.1f}\t{load:.1f}\t{soak:.1f}\t{apt:.1f}\t{total - load - soak - apt:.1f}\t{reasons or '-'}")
+print(f"{run}\t{rc}\t{r['verdict']}\t{total:.1f}\t{load:.1f}\t{soak:.1f}\t{apt:.1f}\t{commands:.1f}\t{ready:.1f}\t{own:.1f}\t{100 * own / total:.1f}\t{reasons or '-'}")
 PY
     [ "$rc" -eq 0 ] || false_fails=$((false_fails + 1))
     "${S[@]}" rollback --env staging >"$OUT/rollback-$i.log" 2>&1 || { echo "rollback after run $i failed: see $OUT/rollback-$i.log" >&2; exit 1; }

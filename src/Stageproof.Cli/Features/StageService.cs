@@ -39,6 +39,7 @@ internal sealed class StageService(CliSession session)
     private readonly List<StageReason> _reasons = [];
     private readonly List<StageReason> _warnings = [];
     private readonly List<PatchRun> _patchRuns = [];
+    private double _readySeconds;
 
     public async Task<StageResult> RunAsync(StageOptions options, CancellationToken ct)
     {
@@ -354,6 +355,10 @@ internal sealed class StageService(CliSession session)
                 ["load"] = loads,
                 ["soak"] = result.Soak.Sum(r => r.Duration.TotalSeconds),
                 ["apt"] = _patchRuns.SelectMany(r => r.Hosts).Sum(h => h.StepSeconds.GetValueOrDefault("packages") + h.StepSeconds.GetValueOrDefault("restore")),
+                // The set's own pre and post commands (its service restarts), after applying and after each rollback.
+                ["commands"] = _patchRuns.SelectMany(r => r.Hosts).Sum(h => h.StepSeconds.GetValueOrDefault("pre-commands") + h.StepSeconds.GetValueOrDefault("post-commands")),
+                // Waiting for a restarted service to answer its quick checks again before it is judged.
+                ["ready"] = _readySeconds,
             },
             Verdict = verdict,
             Reasons = _reasons.ToList(),
@@ -370,8 +375,12 @@ internal sealed class StageService(CliSession session)
     private async Task<(double Fidelity, bool Fails, IReadOnlyList<FidelityItem> Items, string Summary)> FidelityAsync(string mirror, string environment, CancellationToken ct)
     {
         var operands = new DriftOperands(session);
-        var (left, f1) = await operands.ResolveAsync(mirror, storedOnly: false, ct).ConfigureAwait(false);
-        var (right, f2) = await operands.ResolveAsync(environment, storedOnly: false, ct).ConfigureAwait(false);
+        // Production's facts and staging's are collected at the same time: different hosts, no reason to queue.
+        var leftTask = operands.ResolveAsync(mirror, storedOnly: false, ct);
+        var rightTask = operands.ResolveAsync(environment, storedOnly: false, ct);
+        await Task.WhenAll(leftTask, rightTask).ConfigureAwait(false);
+        var (left, f1) = await leftTask.ConfigureAwait(false);
+        var (right, f2) = await rightTask.ConfigureAwait(false);
         if (f1.Concat(f2).FirstOrDefault() is { } failure)
         {
             throw new InfrastructureException(failure.Target, failure.Message);
@@ -422,7 +431,21 @@ internal sealed class StageService(CliSession session)
 
     /// <summary>Polls the quick checks (no load, no soak) until they all pass or <paramref name="settle"/> runs out:
     /// a restarted service gets time to come up before it is judged.</summary>
-    private static async Task WaitReadyAsync(CheckEnvironment env, CheckSuite light,
+    private async Task WaitReadyAsync(CheckEnvironment env, CheckSuite light,
+        IReadOnlyDictionary<string, ITransport> transports, TimeSpan settle, CancellationToken ct)
+    {
+        var waited = Stopwatch.StartNew();
+        try
+        {
+            await PollReadyAsync(env, light, transports, settle, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            _readySeconds += waited.Elapsed.TotalSeconds;
+        }
+    }
+
+    private static async Task PollReadyAsync(CheckEnvironment env, CheckSuite light,
         IReadOnlyDictionary<string, ITransport> transports, TimeSpan settle, CancellationToken ct)
     {
         var ready = light with { Checks = light.Checks.Where(c => c is HttpCheck or TcpCheck or AuthCheck or ServiceCheck).ToList() };
@@ -444,11 +467,12 @@ internal sealed class StageService(CliSession session)
             {
                 return;
             }
-            await Task.Delay(TimeSpan.FromSeconds(1), ct).ConfigureAwait(false);
+            // Often enough that a service up in 1.1 s is not judged at 2 s; each round is a few local requests.
+            await Task.Delay(TimeSpan.FromMilliseconds(200), ct).ConfigureAwait(false);
         }
     }
 
-    private static async Task<CheckSuiteResult> SettledSuiteAsync(CheckSuiteRunner runner, CheckEnvironment env, CheckSuite light,
+    private async Task<CheckSuiteResult> SettledSuiteAsync(CheckSuiteRunner runner, CheckEnvironment env, CheckSuite light,
         IReadOnlyDictionary<string, ITransport> transports, LogMarkers? markers, TimeSpan settle, CancellationToken ct)
     {
         await WaitReadyAsync(env, light, transports, settle, ct).ConfigureAwait(false);

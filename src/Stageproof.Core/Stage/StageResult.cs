@@ -105,8 +105,10 @@ public sealed record StageResult
     public string? ApplyRun { get; init; }
     public IReadOnlyList<string> RollbackRuns { get; init; } = [];
     public string? RollbackPoint { get; init; }
-    /// <summary>Where the time went, in seconds: "total", and what the suite itself asks for — "load" (load checks),
-    /// "soak" (the soak window), "apt" (package installs and restores) — the rest being Stageproof's own.</summary>
+    /// <summary>Where the time went, in seconds: "total", and what the suite and the change themselves ask for — "load"
+    /// (load checks), "soak" (the soak window), "apt" (package installs and restores), "commands" (the set's own pre and
+    /// post commands, e.g. its service restart, also after a rollback), "ready" (a restarted service coming up before
+    /// it is judged) — the rest being Stageproof's own.</summary>
     public IReadOnlyDictionary<string, double> Seconds { get; init; } = new Dictionary<string, double>();
     /// <summary>Audit chain sequence numbers of the events this run appended (first and last).</summary>
     public long? AuditFrom { get; init; }
