@@ -16,7 +16,10 @@ namespace Stageproof.Hosts.Facts;
 /// @@kernel                uname -r
 /// @@arch                  dpkg --print-architecture
 /// @@packages              Package TAB Version TAB Architecture TAB Status-Abbrev, one a line
-/// @@upgrades              the "Inst ..." lines of apt-get -s dist-upgrade (empty when not asked for)
+/// @@upgrades              the "Inst ..." lines of apt-get -s dist-upgrade (empty when not asked for); kept in
+///                         /var/cache/stageproof/upgrades with a checksum of what apt's answer depends on (dpkg's
+///                         status, apt's lists, /etc/apt), and read from there while that is unchanged: one stat
+///                         instead of a resolver run (skipped, silently, where the directory cannot be written)
 /// @@files                 per file: "@@file TAB owner TAB group TAB octal-mode TAB size TAB sha256 TAB path",
 ///                         then the content in base64 lines when size &lt;= limit (none otherwise)
 /// @@services systemd      raw systemctl list-units --type=service --all --no-legend --plain
@@ -52,7 +55,20 @@ public static class FactsScript
         dpkg-query -W -f='${Package}\t${Version}\t${Architecture}\t${db:Status-Abbrev}\n' 2>/dev/null
         echo '@@upgrades'
         if [ "$upgrades" = 1 ] && command -v apt-get >/dev/null 2>&1; then
-          apt-get -s -o Debug::NoLocking=1 dist-upgrade 2>/dev/null </dev/null | grep '^Inst '
+          cache=/var/cache/stageproof/upgrades
+          key=$(stat -L -c '%n %y %s %i' /var/lib/dpkg/status /var/lib/apt/extended_states /var/lib/apt/lists \
+            /var/lib/apt/lists/* /etc/apt /etc/apt/* /etc/apt/*/* 2>/dev/null | cksum)
+          first=
+          [ -f "$cache" ] && IFS= read -r first < "$cache"
+          if [ -n "$first" ] && [ "$first" = "$key" ]; then
+            { IFS= read -r first; while IFS= read -r line; do printf '%s\n' "$line"; done; } < "$cache"
+          else
+            out=$(apt-get -s -o Debug::NoLocking=1 dist-upgrade 2>/dev/null </dev/null | grep '^Inst ')
+            [ -n "$out" ] && printf '%s\n' "$out"
+            if mkdir -p /var/cache/stageproof 2>/dev/null && { printf '%s\n' "$key"; [ -z "$out" ] || printf '%s\n' "$out"; } > "$cache.$$" 2>/dev/null; then
+              mv -f "$cache.$$" "$cache" 2>/dev/null || rm -f "$cache.$$"
+            fi
+          fi
         fi
         echo '@@files'
         IFS=$nl

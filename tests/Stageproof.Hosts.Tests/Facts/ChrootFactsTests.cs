@@ -17,7 +17,7 @@ public sealed class ChrootFactsTests : IDisposable
     private static readonly string[] Binaries =
     [
         "/bin/sh", "/usr/bin/cat", "/usr/bin/uname", "/usr/bin/stat", "/usr/bin/sha256sum", "/usr/bin/base64",
-        "/usr/bin/grep", "/usr/bin/dpkg-query", "/usr/bin/timeout",
+        "/usr/bin/grep", "/usr/bin/dpkg-query", "/usr/bin/timeout", "/usr/bin/cksum", "/usr/bin/mkdir", "/usr/bin/mv", "/usr/bin/rm",
     ];
 
     private readonly string _root = Directory.CreateTempSubdirectory("stageproof-root-").FullName;
@@ -46,6 +46,45 @@ public sealed class ChrootFactsTests : IDisposable
         Assert.Equal("token: ********\n", f.Content);
         Assert.Equal([new ServiceInfo("acme-mail", true, "sysv"), new ServiceInfo("broken", false, "sysv")], m.Services.OrderBy(s => s.Name));
         Assert.Empty(m.Ports);
+    }
+
+    [SkippableFact]
+    public async Task Pending_upgrades_are_computed_once_and_again_only_when_dpkg_or_apt_state_changes()
+    {
+        Requires.Root();
+        Requires.Executable("/usr/sbin/chroot");
+        Requires.Executable("/usr/bin/ldd");
+        Requires.Executable("/usr/bin/mknod");
+        await BuildRootAsync();
+        // FAKE apt-get: answers one upgrade and counts how often apt's resolver would have run.
+        var apt = Path.Combine(_root, "usr/bin/apt-get");
+        await File.WriteAllTextAsync(apt, "#!/bin/sh\necho run >> /apt-runs\necho 'Inst acme-mail [1.0-1] (1.1-1 Debian-Security:12/stable-security [amd64])'\n");
+        File.SetUnixFileMode(apt, (UnixFileMode)0b111_101_101);
+        var host = new HostConfig { Name = "tiny", Transport = TransportKind.Chroot, Root = _root, Address = "127.0.3.250" };
+        await using var transport = new ChrootTransport("tiny", _root);
+        int Runs() => File.Exists(Path.Combine(_root, "apt-runs")) ? File.ReadAllLines(Path.Combine(_root, "apt-runs")).Length : 0;
+        async Task<Manifest> CollectAsync() => await new HostFactsCollector().CollectAsync(host, transport, new DriftRules(), "lab", CancellationToken.None);
+        var expected = new PendingUpgrade("acme-mail", "1.0-1", "1.1-1", "Debian-Security:12/stable-security", true);
+
+        Assert.Equal([expected], (await CollectAsync()).PendingUpgrades);
+        Assert.Equal(1, Runs());
+        Assert.Equal([expected], (await CollectAsync()).PendingUpgrades);
+        Assert.Equal(1, Runs()); // kept: dpkg's and apt's state did not change
+
+        // A package installed or removed rewrites dpkg's status (a new file): apt is asked again.
+        var status = Path.Combine(_root, "var/lib/dpkg/status");
+        await File.WriteAllTextAsync(status + "-new", await File.ReadAllTextAsync(status) + "Package: extra\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1\nDescription: x\n\n");
+        File.Move(status + "-new", status, overwrite: true);
+        Assert.Equal([expected], (await CollectAsync()).PendingUpgrades);
+        Assert.Equal(2, Runs());
+
+        // New package lists (apt-get update) as well.
+        Directory.CreateDirectory(Path.Combine(_root, "var/lib/apt/lists"));
+        await File.WriteAllTextAsync(Path.Combine(_root, "var/lib/apt/lists/deb.debian.org_Packages"), "Package: acme-mail\n");
+        await CollectAsync();
+        Assert.Equal(3, Runs());
+        await CollectAsync();
+        Assert.Equal(3, Runs());
     }
 
     private async Task BuildRootAsync()
