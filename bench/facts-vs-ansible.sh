@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `stageproof facts prod` vs Ansible (setup + package_facts) over SSH on a lab with 50 prod app hosts, same
-# parallelism on both sides (ssh.parallelism 16 <-> forks 16), 3 runs each, alternating. Prints every run,
-# the medians and the ratio ansible/stageproof.
+# parallelism on both sides (ssh.parallelism 16 <-> forks 16), 3 runs each, alternating, and the SSH floor beside
+# them: 50 bare `ssh HOST true` (OpenSSH, same keys, same sshd, 16 at a time). Prints every run, the medians, the
+# ratio ansible/stageproof and the ratio stageproof/floor.
 # Usage: bench/facts-vs-ansible.sh [LABDIR] [SSH_PORT] [RUNS]     (root; Debian's ansible installed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,6 +43,7 @@ print(f"ansible_ssh_common_args='-o UserKnownHostsFile={lab}/keys/known_hosts -o
 print("ansible_python_interpreter=/usr/bin/python3")
 PY
 echo "inventory: $(grep -c ansible_host "$WORK/inventory.ini") prod hosts"
+grep -o 'ansible_host=[0-9.]*' "$WORK/inventory.ini" | cut -d= -f2 > "$WORK/addresses"
 cat > "$WORK/facts.yml" <<'YML'
 - hosts: prod
   gather_facts: true
@@ -60,8 +62,10 @@ export ANSIBLE_HOST_KEY_CHECKING=True ANSIBLE_CACHE_PLUGIN=memory ANSIBLE_GATHER
 
 SSH_CMD="ansible-playbook -i $WORK/inventory.ini -f $FORKS $WORK/facts.yml"
 SP_CMD="$SP --config $CONFIG --state $LAB/.stageproof facts prod"
+FLOOR_CMD="xargs -P $FORKS -I{} ssh -i $LAB/keys/lab_ed25519 -o UserKnownHostsFile=$LAB/keys/known_hosts -o StrictHostKeyChecking=yes -o BatchMode=yes -p $PORT root@{} true"
 echo "ansible:    $SSH_CMD"
 echo "stageproof: $SP_CMD"
+echo "ssh floor:  $FLOOR_CMD < addresses (50 lines)"
 
 timed() {  # timed NAME LOG CMD... -> prints seconds; fails if the command fails
     local t0 t1 rc=0; t0=$(date +%s.%N)
@@ -71,20 +75,23 @@ timed() {  # timed NAME LOG CMD... -> prints seconds; fails if the command fails
     printf '%.2f' "$(echo "$t1 - $t0" | bc)"
 }
 
-a=(); s=()
-echo -e "run\tansible s\tstageproof s"
+floor() { $FLOOR_CMD < "$WORK/addresses"; }
+a=(); s=(); f=()
+echo -e "run\tansible s\tstageproof s\tssh floor s"
 for i in $(seq 1 "$RUNS"); do
     rm -rf "$WORK/cp"; sleep 1
     ta=$(timed ansible "$WORK/ansible-$i.log" $SSH_CMD)
     ok=$(grep -c 'SUCCESS\|ok:' "$WORK/ansible-$i.log" || true)
     sleep 1
     ts=$(timed stageproof "$WORK/stageproof-$i.log" $SP_CMD)
-    a+=("$ta"); s+=("$ts")
-    echo -e "$i\t$ta\t$ts\t(ansible recap: $(grep -o 'ok=[0-9]* *changed=[0-9]* *unreachable=[0-9]* *failed=[0-9]*' "$WORK/ansible-$i.log" | sort | uniq -c | tr -s ' ' | tr '\n' ';'))"
+    sleep 1
+    tf=$(timed floor "$WORK/floor-$i.log" floor)
+    a+=("$ta"); s+=("$ts"); f+=("$tf")
+    echo -e "$i\t$ta\t$ts\t$tf\t(ansible recap: $(grep -o 'ok=[0-9]* *changed=[0-9]* *unreachable=[0-9]* *failed=[0-9]*' "$WORK/ansible-$i.log" | sort | uniq -c | tr -s ' ' | tr '\n' ';'))"
 done
 cp "$WORK/ansible-1.log" /tmp/bench-ansible-1.log; cp "$WORK/stageproof-1.log" /tmp/bench-stageproof-1.log
 med() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
-ma=$(med "${a[@]}"); ms=$(med "${s[@]}")
-echo -e "median\t$ma\t$ms"
-echo "ratio ansible/stageproof (medians): $(echo "scale=2; $ma / $ms" | bc)"
+ma=$(med "${a[@]}"); ms=$(med "${s[@]}"); mf=$(med "${f[@]}")
+echo -e "median\t$ma\t$ms\t$mf"
+echo "ratio ansible/stageproof (medians): $(echo "scale=2; $ma / $ms" | bc); ratio stageproof/ssh floor: $(echo "scale=2; $ms / $mf" | bc)"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

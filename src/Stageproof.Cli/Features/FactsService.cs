@@ -82,24 +82,54 @@ internal sealed class FactsService(CliSession session)
             session.Ui.Say($"[{n}/{total}] {target}: {outcome} ({clock.Elapsed.TotalSeconds:0.0}s)");
         }
 
+        // Databases are collected while the hosts are, and each manifest is stored (and audited) as it arrives rather
+        // than all at the end: the store's writes overlap the remaining hosts' answers.
+        async Task<(string Digest, Manifest Manifest)> StoreAsync(string target, Manifest manifest, CancellationToken ct)
+        {
+            var digest = await store.SaveManifestAsync(manifest, ct).ConfigureAwait(false);
+            await session.AuditAsync("facts.collect", target, "ok", digest, cancellationToken: ct).ConfigureAwait(false);
+            return (digest, manifest);
+        }
+
+        var databases = Task.WhenAll(scope.Databases.Select(async d =>
+        {
+            var (env, name, connectionString) = d;
+            var target = $"{env}/{name}";
+            try
+            {
+                var manifest = await databaseCollector.CollectAsync(env, name, connectionString, cancellationToken).ConfigureAwait(false);
+                var stored = await StoreAsync(target, manifest, cancellationToken).ConfigureAwait(false);
+                Report(target, $"PostgreSQL {manifest.Database?.ServerVersion}, {manifest.Database?.Schema.Objects.Count} schema objects");
+                return (Stored: ((string, Manifest)?)stored, Failure: (FactsFailure?)null);
+            }
+            catch (InfrastructureException e)
+            {
+                Report(target, "FAILED");
+                await session.AuditAsync("facts.collect", target, "failed: " + e.Message, cancellationToken: cancellationToken).ConfigureAwait(false);
+                return (Stored: null, Failure: new FactsFailure(target, e.Message));
+            }
+        }));
+
         var hostResults = await HostFanout.RunAsync(scope.Hosts.Select(h => h.Host).ToList(), config.Ssh,
             async (host, ct) =>
             {
-                await using var transport = factory.Create(host);
-                var env = scope.Hosts.First(h => h.Host.Name == host.Name).Environment;
                 var sw = Stopwatch.StartNew();
-                var manifest = await hostCollector.CollectAsync(host, transport, config.Drift, env, ct).ConfigureAwait(false);
+                Manifest manifest;
+                await using (var transport = factory.Create(host))
+                {
+                    var env = scope.Hosts.First(h => h.Host.Name == host.Name).Environment;
+                    manifest = await hostCollector.CollectAsync(host, transport, config.Drift, env, ct).ConfigureAwait(false);
+                }
+                var stored = await StoreAsync(host.Name, manifest, ct).ConfigureAwait(false);
                 Report(host.Name, $"{manifest.Packages.Count} packages, {manifest.Files.Count} files, {sw.Elapsed.TotalSeconds:0.00}s");
-                return manifest;
+                return stored;
             }, progress: null, cancellationToken).ConfigureAwait(false);
 
         foreach (var outcome in hostResults)
         {
-            if (outcome.Value is { } manifest)
+            if (outcome.Value is { Manifest: not null } stored)
             {
-                var digest = await store.SaveManifestAsync(manifest, cancellationToken).ConfigureAwait(false);
-                collected.Add((digest, manifest));
-                await session.AuditAsync("facts.collect", outcome.Host.Name, "ok", digest, cancellationToken: cancellationToken).ConfigureAwait(false);
+                collected.Add(stored);
             }
             else
             {
@@ -109,23 +139,15 @@ internal sealed class FactsService(CliSession session)
                 await session.AuditAsync("facts.collect", outcome.Host.Name, "failed: " + message, cancellationToken: cancellationToken).ConfigureAwait(false);
             }
         }
-
-        foreach (var (env, name, connectionString) in scope.Databases)
+        foreach (var (dbStored, failure) in await databases.ConfigureAwait(false))
         {
-            var target = $"{env}/{name}";
-            try
+            if (dbStored is { } d)
             {
-                var manifest = await databaseCollector.CollectAsync(env, name, connectionString, cancellationToken).ConfigureAwait(false);
-                var digest = await store.SaveManifestAsync(manifest, cancellationToken).ConfigureAwait(false);
-                collected.Add((digest, manifest));
-                Report(target, $"PostgreSQL {manifest.Database?.ServerVersion}, {manifest.Database?.Schema.Objects.Count} schema objects");
-                await session.AuditAsync("facts.collect", target, "ok", digest, cancellationToken: cancellationToken).ConfigureAwait(false);
+                collected.Add(d);
             }
-            catch (InfrastructureException e)
+            if (failure is not null)
             {
-                failures.Add(new FactsFailure(target, e.Message));
-                Report(target, "FAILED");
-                await session.AuditAsync("facts.collect", target, "failed: " + e.Message, cancellationToken: cancellationToken).ConfigureAwait(false);
+                failures.Add(failure);
             }
         }
         return new FactsRun(collected, failures);
