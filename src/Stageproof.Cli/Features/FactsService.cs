@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Threading.Channels;
 using Stageproof.Cli.Infrastructure;
 using Stageproof.Core;
 using Stageproof.Core.Configuration;
@@ -83,12 +84,31 @@ internal sealed class FactsService(CliSession session)
         }
 
         // Databases are collected while the hosts are, and each manifest is stored (and audited) as it arrives rather
-        // than all at the end: the store's writes overlap the remaining hosts' answers.
-        async Task<(string Digest, Manifest Manifest)> StoreAsync(string target, Manifest manifest, CancellationToken ct)
+        // than all at the end, by one writer: the store's writes overlap the remaining hosts' answers, and neither a
+        // host's slot nor SQLite's busy wait is spent on them.
+        var arrived = Channel.CreateUnbounded<(string Target, Manifest Manifest, TaskCompletionSource<string> Digest)>(
+            new UnboundedChannelOptions { SingleReader = true });
+        var writer = Task.Run(async () =>
         {
-            var digest = await store.SaveManifestAsync(manifest, ct).ConfigureAwait(false);
-            await session.AuditAsync("facts.collect", target, "ok", digest, cancellationToken: ct).ConfigureAwait(false);
-            return (digest, manifest);
+            await foreach (var (target, manifest, digest) in arrived.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                try
+                {
+                    var stored = await store.SaveManifestAsync(manifest, cancellationToken).ConfigureAwait(false);
+                    await session.AuditAsync("facts.collect", target, "ok", stored, cancellationToken: cancellationToken).ConfigureAwait(false);
+                    digest.SetResult(stored);
+                }
+                catch (Exception e)
+                {
+                    digest.SetException(e);
+                }
+            }
+        }, cancellationToken);
+        Task<string> StoreAsync(string target, Manifest manifest)
+        {
+            var digest = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+            arrived.Writer.TryWrite((target, manifest, digest));
+            return digest.Task;
         }
 
         var databases = Task.WhenAll(scope.Databases.Select(async d =>
@@ -98,9 +118,9 @@ internal sealed class FactsService(CliSession session)
             try
             {
                 var manifest = await databaseCollector.CollectAsync(env, name, connectionString, cancellationToken).ConfigureAwait(false);
-                var stored = await StoreAsync(target, manifest, cancellationToken).ConfigureAwait(false);
+                var digest = await StoreAsync(target, manifest).ConfigureAwait(false);
                 Report(target, $"PostgreSQL {manifest.Database?.ServerVersion}, {manifest.Database?.Schema.Objects.Count} schema objects");
-                return (Stored: ((string, Manifest)?)stored, Failure: (FactsFailure?)null);
+                return (Stored: ((string, Manifest)?)(digest, manifest), Failure: (FactsFailure?)null);
             }
             catch (InfrastructureException e)
             {
@@ -120,16 +140,18 @@ internal sealed class FactsService(CliSession session)
                     var env = scope.Hosts.First(h => h.Host.Name == host.Name).Environment;
                     manifest = await hostCollector.CollectAsync(host, transport, config.Drift, env, ct).ConfigureAwait(false);
                 }
-                var stored = await StoreAsync(host.Name, manifest, ct).ConfigureAwait(false);
                 Report(host.Name, $"{manifest.Packages.Count} packages, {manifest.Files.Count} files, {sw.Elapsed.TotalSeconds:0.00}s");
-                return stored;
+                return (Digest: StoreAsync(host.Name, manifest), Manifest: manifest);
             }, progress: null, cancellationToken).ConfigureAwait(false);
 
+        var dbOutcomes = await databases.ConfigureAwait(false);
+        arrived.Writer.Complete();
+        await writer.ConfigureAwait(false);
         foreach (var outcome in hostResults)
         {
             if (outcome.Value is { Manifest: not null } stored)
             {
-                collected.Add(stored);
+                collected.Add((await stored.Digest.ConfigureAwait(false), stored.Manifest));
             }
             else
             {
@@ -139,7 +161,7 @@ internal sealed class FactsService(CliSession session)
                 await session.AuditAsync("facts.collect", outcome.Host.Name, "failed: " + message, cancellationToken: cancellationToken).ConfigureAwait(false);
             }
         }
-        foreach (var (dbStored, failure) in await databases.ConfigureAwait(false))
+        foreach (var (dbStored, failure) in dbOutcomes)
         {
             if (dbStored is { } d)
             {
