@@ -11,6 +11,14 @@ public interface ITransport : IAsyncDisposable
     Task<CommandResult> RunAsync(RemoteCommand command, CommandOptions? options = null, CancellationToken cancellationToken = default);
 }
 
+/// <summary>A transport whose connection can be opened ahead of its first command (SSH: key exchange and
+/// authentication), so a caller can overlap that wait with other work.</summary>
+public interface IConnectAhead
+{
+    /// <summary>Opens the connection now; a failure is not thrown here but met again by the first command.</summary>
+    Task ConnectAheadAsync(CancellationToken cancellationToken);
+}
+
 public sealed record CommandOptions
 {
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(2);

@@ -212,6 +212,11 @@ public sealed class PatchEngine(
         {
             for (var i = 0; i < request.Hosts.Count; i++)
             {
+                // The next host's connection is opened while this one is patched (its restart is mostly waiting).
+                if (i + 1 < request.Hosts.Count && !Volatile.Read(ref stop))
+                {
+                    Ahead(request.Hosts[i + 1], ct);
+                }
                 await HostAsync(request.Hosts[i], i).ConfigureAwait(false);
             }
         }
@@ -232,6 +237,18 @@ public sealed class PatchEngine(
             })).ConfigureAwait(false);
         }
 
+        // Connections opened ahead for hosts that never started (the run stopped): closed.
+        List<ITransport> unused;
+        lock (_ahead)
+        {
+            unused = _ahead.Values.Select(a => a.Transport).ToList();
+            _ahead.Clear();
+        }
+        foreach (var t in unused)
+        {
+            await t.DisposeAsync().ConfigureAwait(false);
+        }
+
         point = state.Point;
         run = await state.UpdateRunAsync(r => r with
         {
@@ -240,6 +257,27 @@ public sealed class PatchEngine(
         }, ct).ConfigureAwait(false);
         await AuditAsync(request.Actor, "apply.finish", request.Environment, digest, Summary(run), ct).ConfigureAwait(false);
         return run;
+    }
+
+    private readonly Dictionary<string, (ITransport Transport, Task Connecting)> _ahead = new(StringComparer.Ordinal);
+
+    /// <summary>Opens <paramref name="host"/>'s connection in the background, for its turn.</summary>
+    private void Ahead(HostConfig host, CancellationToken ct)
+    {
+        var transport = transports.Create(host);
+        var connecting = transport is IConnectAhead early ? early.ConnectAheadAsync(ct) : Task.CompletedTask;
+        lock (_ahead)
+        {
+            _ahead[host.Name] = (transport, connecting);
+        }
+    }
+
+    private ITransport? TakeAhead(HostConfig host)
+    {
+        lock (_ahead)
+        {
+            return _ahead.Remove(host.Name, out var ahead) ? ahead.Transport : null;
+        }
     }
 
     /// <summary>The run and the rollback point of one apply, written through one gate so hosts patched at the same
@@ -313,7 +351,7 @@ public sealed class PatchEngine(
             await state.SaveHostAsync(record, ct).ConfigureAwait(false);
         }
 
-        var transport = transports.Create(host);
+        var transport = TakeAhead(host) ?? transports.Create(host);
         await using (transport.ConfigureAwait(false))
         {
             var patcher = new HostPatcher(transport, commandTimeout);

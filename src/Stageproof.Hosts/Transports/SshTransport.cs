@@ -12,7 +12,7 @@ namespace Stageproof.Hosts.Transports;
 /// One connection per transport, opened on first use and reopened if it drops; commands run as
 /// <c>env LC_ALL=C sh -c TEXT</c>, never through a login shell.
 /// </summary>
-public sealed class SshTransport : ITransport
+public sealed class SshTransport : ITransport, IConnectAhead
 {
     // Post-quantum hybrids cost several times more per connection here; curve25519 first, the rest as fallbacks.
     private const string PreferredKeyExchange = "curve25519-sha256";
@@ -138,6 +138,18 @@ public sealed class SshTransport : ITransport
         catch (Exception e) when (e is SshException or ObjectDisposedException or IOException)
         {
             // The command exited without reading all its input; its exit status tells the story.
+        }
+    }
+
+    public async Task ConnectAheadAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await ConnectedClientAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is StageproofException or OperationCanceledException)
+        {
+            // The first command connects again and reports what went wrong, where it is handled.
         }
     }
 

@@ -236,6 +236,27 @@ public sealed class SshTransportTests(SshdFixture sshd, ITestOutputHelper output
     }
 
     [SkippableFact]
+    public async Task A_connection_opened_ahead_is_the_one_the_first_command_uses_and_a_failure_is_the_first_commands_to_report()
+    {
+        sshd.Require();
+        var before = sshd.AcceptedLogins;
+        await using (var ssh = Transport())
+        {
+            await ssh.ConnectAheadAsync(CancellationToken.None);
+            Assert.Equal(1, ssh.ConnectionsOpened);
+            Assert.Equal(1, sshd.AcceptedLogins - before);
+            Assert.Equal("x", (await ssh.RunAsync(RemoteCommand.Exec("printf", "x"))).StandardOutput);
+            Assert.Equal(1, ssh.ConnectionsOpened);
+            Assert.Equal(1, sshd.AcceptedLogins - before);
+        }
+
+        await using var gone = Transport(sshd.Host("gone") with { Address = "127.0.2.250", Port = 2299 });
+        await gone.ConnectAheadAsync(CancellationToken.None); // not thrown here: the caller is not the one to handle it
+        var e = await Assert.ThrowsAnyAsync<InfrastructureException>(() => gone.RunAsync(RemoteCommand.Exec("true")));
+        Assert.Contains("connection refused by 127.0.2.250:2299", e.Message, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public async Task An_unreachable_host_fails_quickly_naming_address_port_and_cause()
     {
         sshd.Require();
