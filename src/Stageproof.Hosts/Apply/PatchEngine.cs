@@ -69,6 +69,9 @@ public sealed class PatchEngine(
     TimeSpan commandTimeout,
     IHostSnapshots? snapshots = null)
 {
+    /// <summary>Transports whose connections were opened ahead of their host's turn (a sequential apply).</summary>
+    private readonly Dictionary<string, ITransport> _ahead = new(StringComparer.Ordinal);
+
     /// <summary>
     /// The hosts of <paramref name="request"/> on which the set is already in place (every package version, file and
     /// key), read without changing anything: what <see cref="ApplyAsync"/> would call "already applied". A stage
@@ -241,7 +244,7 @@ public sealed class PatchEngine(
         List<ITransport> unused;
         lock (_ahead)
         {
-            unused = _ahead.Values.Select(a => a.Transport).ToList();
+            unused = [.. _ahead.Values];
             _ahead.Clear();
         }
         foreach (var t in unused)
@@ -259,16 +262,18 @@ public sealed class PatchEngine(
         return run;
     }
 
-    private readonly Dictionary<string, (ITransport Transport, Task Connecting)> _ahead = new(StringComparer.Ordinal);
-
-    /// <summary>Opens <paramref name="host"/>'s connection in the background, for its turn.</summary>
+    /// <summary>Opens <paramref name="host"/>'s connection in the background, for its turn (not awaited: the
+    /// transport's first command waits for it, and meets its failure).</summary>
     private void Ahead(HostConfig host, CancellationToken ct)
     {
         var transport = transports.Create(host);
-        var connecting = transport is IConnectAhead early ? early.ConnectAheadAsync(ct) : Task.CompletedTask;
+        if (transport is IConnectAhead early)
+        {
+            _ = early.ConnectAheadAsync(ct);
+        }
         lock (_ahead)
         {
-            _ahead[host.Name] = (transport, connecting);
+            _ahead[host.Name] = transport;
         }
     }
 
@@ -276,7 +281,7 @@ public sealed class PatchEngine(
     {
         lock (_ahead)
         {
-            return _ahead.Remove(host.Name, out var ahead) ? ahead.Transport : null;
+            return _ahead.Remove(host.Name, out var transport) ? transport : null;
         }
     }
 
@@ -454,7 +459,7 @@ public sealed class PatchEngine(
                 await AuditAsync(request.Actor, "apply.host", host.Name, digest, reason, ct).ConfigureAwait(false);
                 // Nothing changes on a host before its rollback point is complete, and a point cut short has nothing to restore from.
                 var unchanged = hostPoint is null || failedAt == "rollback-point";
-                if (unchanged || hostPoint is null || !request.AutoRollback)
+                if (hostPoint is null || unchanged || !request.AutoRollback)
                 {
                     record = record with
                     {
