@@ -8,8 +8,9 @@
 #               every step recorded and audited)
 # then the same two ways on one host only (so the fixed cost of a run — process start, configuration, the state
 # store, the database dump of the rollback point — can be told from the cost each further host adds: the marginal
-# overhead per host is ((apply_6 - apply_1) - (loop_6 - loop_1)) / 5), and then rolls one host back with `stageproof rollback --env prod --hosts prod-app-1` (no database restore: the
-# schema did not change), reporting the rollback's wall time beside the part that is the restore and the set's restart.
+# overhead per host is ((apply_6 - apply_1) - (loop_6 - loop_1)) / 5), and then rolls one host back with
+# `stageproof rollback --env prod --hosts prod-app-1` (no database restore: the schema did not change), reporting
+# the rollback's wall time beside the part that is the restore and the set's restart.
 # Usage: bench/apply-vs-ssh.sh [ROUNDS=5] [LABDIR] [ADDRESS_OCTET=140] [SSH_PORT=2442]  (root; Release build first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,16 +18,8 @@ N=${1:-5}
 LAB=${2:-/var/tmp/stageproof-bench-apply}
 OCTET=${3:-140}
 PORT=${4:-2442}
-SP=src/Stageproof.Cli/bin/Release/net10.0/stageproof
-dotnet build -c Release src/Stageproof.Cli >/dev/null
-OUT="$LAB-results"
-mkdir -p "$OUT"
-
-cleanup() { "$SP" --state "$LAB-state" lab down --dir "$LAB" >/dev/null 2>&1 || true; }
-trap cleanup EXIT INT TERM
-
-echo "machine: nproc=$(nproc); $(lscpu | grep 'Model name' | sed 's/  */ /g'); $(grep MemTotal /proc/meminfo | sed 's/  */ /g')"
-"$SP" --state "$LAB-state" lab up --dir "$LAB" --address-octet "$OCTET" --ssh-port "$PORT" --app-hosts 6 >/dev/null 2>&1
+. bench/lab-bench.sh
+bench_lab_up 6
 S=("$SP" --config "$LAB/stageproof.yaml" --state "$LAB/.stageproof")
 mapfile -t ADDRS < <(python3 - "$LAB/stageproof.yaml" <<'PY'
 import re, sys
@@ -37,20 +30,6 @@ for line in open(sys.argv[1]):
 PY
 )
 SSH=(ssh -i "$LAB/keys/lab_ed25519" -o UserKnownHostsFile="$LAB/keys/known_hosts" -o StrictHostKeyChecking=yes -o BatchMode=yes -p "$PORT")
-freeze() {
-    cat > "$OUT/set-$1.yaml" <<YAML
-id: BENCH-$1
-title: session lifetime $1
-reason: benchmark
-severity: low
-author: bench
-files:
-  - { path: /etc/acme-mail/acme-mail.conf, set: { session.lifetime: "$1" } }
-commands:
-  post: [{ run: "service acme-mail restart", timeout: 60 }]
-YAML
-    "${S[@]}" patch freeze "$OUT/set-$1.yaml" 2>/dev/null
-}
 now() { date +%s.%N; }
 echo "peer:       for h in ${ADDRS[*]}; do ${SSH[*]} root@\$h \"sed -i 's/^session.lifetime = .*/session.lifetime = V/' /etc/acme-mail/acme-mail.conf && service acme-mail restart\"; done"
 echo "stageproof: ${S[*]} apply D --env prod        rollback: ${S[*]} --json rollback --env prod --hosts prod-app-1"
@@ -62,12 +41,12 @@ for i in $(seq 1 "$N"); do
         "${SSH[@]}" "root@$h" "sed -i 's/^session.lifetime = .*/session.lifetime = $((100 + i))/' /etc/acme-mail/acme-mail.conf && service acme-mail restart" >/dev/null 2>&1
     done
     t1=$(now)
-    D=$(freeze $((200 + i)))
+    D=$(freeze_lifetime $((200 + i)))
     t2=$(now); set +e; "${S[@]}" apply "$D" --env prod >"$OUT/apply-$i.log" 2>&1; ra=$?; set -e; t3=$(now)
     u0=$(now)
     "${SSH[@]}" "root@${ADDRS[0]}" "sed -i 's/^session.lifetime = .*/session.lifetime = $((400 + i))/' /etc/acme-mail/acme-mail.conf && service acme-mail restart" >/dev/null 2>&1
     u1=$(now)
-    E=$(freeze $((500 + i)))
+    E=$(freeze_lifetime $((500 + i)))
     u2=$(now); "${S[@]}" apply "$E" --env prod --hosts prod-app-1 >"$OUT/apply1-$i.log" 2>&1; u3=$(now)
     l1=$(echo "$u1 - $u0" | bc); a1=$(echo "$u3 - $u2" | bc)
     t4=$(now); "${S[@]}" --json rollback --env prod --hosts prod-app-1 >"$OUT/rollback-$i.json" 2>"$OUT/rollback-$i.log"; t5=$(now)

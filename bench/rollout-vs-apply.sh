@@ -11,16 +11,8 @@ N=${1:-5}
 LAB=${2:-/var/tmp/stageproof-bench-rollout}
 OCTET=${3:-140}
 PORT=${4:-2442}
-SP=src/Stageproof.Cli/bin/Release/net10.0/stageproof
-dotnet build -c Release src/Stageproof.Cli >/dev/null
-OUT="$LAB-results"
-mkdir -p "$OUT"
-
-cleanup() { "$SP" --state "$LAB-state" lab down --dir "$LAB" >/dev/null 2>&1 || true; }
-trap cleanup EXIT INT TERM
-
-echo "machine: nproc=$(nproc); $(lscpu | grep 'Model name' | sed 's/  */ /g'); $(grep MemTotal /proc/meminfo | sed 's/  */ /g')"
-"$SP" --state "$LAB-state" lab up --dir "$LAB" --address-octet "$OCTET" --ssh-port "$PORT" --app-hosts 6 >/dev/null 2>&1
+. bench/lab-bench.sh
+bench_lab_up 6
 # The lab's lifecycle with prod alone and no approvals: this measures the rollout, not the gate.
 python3 - "$LAB/stageproof.yaml" "$LAB/bench.yaml" <<'PY'
 import sys
@@ -34,27 +26,13 @@ open(sys.argv[2], "w").write(s)
 PY
 S=("$SP" --config "$LAB/bench.yaml" --state "$LAB/.stageproof")
 "${S[@]}" --actor bench user add bench --role operator >/dev/null
-freeze() {
-    cat > "$OUT/set-$1.yaml" <<YAML
-id: BENCH-$1
-title: session lifetime $1
-reason: benchmark
-severity: low
-author: bench
-files:
-  - { path: /etc/acme-mail/acme-mail.conf, set: { session.lifetime: "$1" } }
-commands:
-  post: [{ run: "service acme-mail restart", timeout: 60 }]
-YAML
-    "${S[@]}" patch freeze "$OUT/set-$1.yaml" 2>/dev/null
-}
 echo "commands: ${S[*]} apply D --env prod   |   ${S[*]} --actor bench promote D --to prod"
 printf 'round\tapply_s\tapply_exit\trollout_s\trollout_exit\n'
 apply_times=(); rollout_times=()
 for i in $(seq 1 "$N"); do
-    D=$(freeze $((200 + i)))
+    D=$(freeze_lifetime $((200 + i)))
     t0=$(date +%s.%N); set +e; "${S[@]}" apply "$D" --env prod >"$OUT/apply-$i.log" 2>&1; ra=$?; set -e; t1=$(date +%s.%N)
-    E=$(freeze $((300 + i)))
+    E=$(freeze_lifetime $((300 + i)))
     # Staging gets the set first (untimed), as it would have in its stage run: the rollout's final comparison is zero.
     "${S[@]}" apply "$E" --env staging >"$OUT/staging-$i.log" 2>&1
     t2=$(date +%s.%N)

@@ -9,17 +9,9 @@ N=${1:-10}
 LAB=${2:-/var/tmp/stageproof-bench-stage}
 OCTET=${3:-140}
 PORT=${4:-2442}
-SP=src/Stageproof.Cli/bin/Release/net10.0/stageproof
-dotnet build -c Release src/Stageproof.Cli >/dev/null
+. bench/lab-bench.sh
+bench_lab_up
 S=("$SP" --config "$LAB/stageproof.yaml" --state "$LAB/.stageproof")
-OUT="$LAB-results"
-mkdir -p "$OUT"
-
-cleanup() { "$SP" --state "$LAB-state" lab down --dir "$LAB" >/dev/null 2>&1 || true; }
-trap cleanup EXIT INT TERM
-
-echo "machine: nproc=$(nproc); $(lscpu | grep 'Model name' | sed 's/  */ /g'); $(grep MemTotal /proc/meminfo | sed 's/  */ /g')"
-"$SP" --state "$LAB-state" lab up --dir "$LAB" --address-octet "$OCTET" --ssh-port "$PORT" >/dev/null 2>&1
 cat > "$OUT/acme-mail-1.1.yaml" <<'YAML'
 id: ACME-2026-11-01
 title: acme-mail 1.1 security update

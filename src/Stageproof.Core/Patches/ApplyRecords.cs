@@ -113,7 +113,8 @@ public sealed record DatabaseRestoreRecord
     public bool Needed { get; init; }
     public bool Restored { get; init; }
     public string? Why { get; init; }
-    /// <summary>"table: N inserted, M updated, K deleted" for data written since the change that the restore discards.</summary>
+    /// <summary>"table: N row(s) written since the point, M removed or replaced" for data written since the change that the
+    /// restore discards (or would).</summary>
     public IReadOnlyList<string> Discarded { get; init; } = [];
 }
 

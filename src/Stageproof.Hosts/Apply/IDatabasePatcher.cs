@@ -18,7 +18,7 @@ public interface IDatabasePatcher
 
     Task<bool> SchemaChangedAsync(DatabasePoint point, string connectionString, CancellationToken cancellationToken);
 
-    /// <summary>"table: N inserted, M updated, K deleted" for each table written since the point.</summary>
+    /// <summary>"table: N row(s) written since the point, M removed or replaced" for each table written since the point.</summary>
     Task<IReadOnlyList<string>> WritesSinceAsync(DatabasePoint point, string connectionString, CancellationToken cancellationToken);
 
     Task RestoreAsync(DatabasePoint point, string connectionString, CancellationToken cancellationToken);

@@ -196,8 +196,8 @@ public sealed class PostgresRollbackPoint(string? binDirectory = null, TimeProvi
     }
 
     /// <summary>
-    /// Per table, the rows inserted, updated and deleted since the point: the data a restore would discard.
-    /// Tables created since the point count entirely. Only tables with writes are listed.
+    /// Per table, the rows written and removed since the point (<see cref="TableWrites"/>): the data a restore would
+    /// discard. Tables created since the point count entirely. Only tables with writes are listed.
     /// </summary>
     public Task<IReadOnlyList<TableWrites>> WritesSinceAsync(DatabaseRollbackPoint point, string connectionString,
         CancellationToken cancellationToken = default)
@@ -216,16 +216,14 @@ public sealed class PostgresRollbackPoint(string? binDirectory = null, TimeProvi
     /// </summary>
     private async Task<IReadOnlyList<TableWrites>> ExactWritesSinceAsync(DatabaseRollbackPoint point, string connectionString, CancellationToken ct)
     {
-        var csb = PostgresConnections.Parse(connectionString, "writes since");
-        var target = PostgresConnections.Where(csb);
-        var current = await CountersAsync(csb, target, exact: false, ct).ConfigureAwait(false);
-        var before = point.Tables.ToDictionary(t => t.Relid);
-        bool Known(TableCounters now) => before.TryGetValue(now.Relid, out var then) && then.Table == now.Table;
-        if (point.SnapshotXmin is not { } xmin
-            || current.Any(t => t.RowEstimate > ExactCountLimit || (Known(t) && before[t.Relid].Rows is null)))
+        if (point.SnapshotXmin is not { } xmin)
         {
             return await WritesSinceAsync(point.Tables, connectionString, ct).ConfigureAwait(false);
         }
+        var csb = PostgresConnections.Parse(connectionString, "writes since");
+        var target = PostgresConnections.Where(csb);
+        var before = point.Tables.ToDictionary(t => t.Relid);
+        bool Known(TableCounters now) => before.TryGetValue(now.Relid, out var then) && then.Table == now.Table;
         try
         {
             await using var connection = new NpgsqlConnection(csb.ConnectionString);
@@ -234,6 +232,13 @@ public sealed class PostgresRollbackPoint(string? binDirectory = null, TimeProvi
             await using (var readOnly = new NpgsqlCommand("SET TRANSACTION READ ONLY", connection, transaction))
             {
                 await readOnly.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            }
+            var current = await ReadCountersAsync(connection, exact: false, ct).ConfigureAwait(false);
+            if (current.Any(t => t.RowEstimate > ExactCountLimit || (Known(t) && before[t.Relid].Rows is null)))
+            {
+                // Too big to scan: the statistics, without holding this snapshot open while they settle.
+                await transaction.RollbackAsync(ct).ConfigureAwait(false);
+                return await WritesSinceAsync(point.Tables, connectionString, ct).ConfigureAwait(false);
             }
             var result = new List<TableWrites>();
             foreach (var now in current)

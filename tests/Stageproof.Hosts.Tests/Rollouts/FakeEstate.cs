@@ -20,9 +20,6 @@ public sealed class FakeEstate : ITransportFactory
 {
     private readonly Dictionary<string, FakeHost> _hosts = new(StringComparer.Ordinal);
 
-    /// <summary>Where the default "process" dies; null: it never does. A process of its own: <see cref="For"/>.</summary>
-    public FakeDeath? Death { get; set; }
-
     /// <summary>The hosts as one process sees them: once <paramref name="death"/> struck, every command of that process
     /// hangs, even one issued later by a task of it that was between commands at the time.</summary>
     public ITransportFactory For(FakeDeath? death) => new ProcessView(this, death);
@@ -46,7 +43,8 @@ public sealed class FakeEstate : ITransportFactory
 
     public FakeHost this[string name] => _hosts[name];
 
-    public ITransport Create(HostConfig host) => new Transport(_hosts[host.Name], Death);
+    /// <summary>The hosts as a process that never dies sees them.</summary>
+    public ITransport Create(HostConfig host) => new Transport(_hosts[host.Name], null);
 
     private sealed class Transport(FakeHost host, FakeDeath? death) : ITransport
     {
