@@ -52,6 +52,21 @@ public sealed class SshdFixture : IAsyncLifetime, IAsyncDisposable
     /// <summary>How many logins sshd accepted ("Accepted publickey" log lines).</summary>
     public int AcceptedLogins => Log.Split('\n').Count(l => l.Contains("Accepted publickey", StringComparison.Ordinal));
 
+    /// <summary>
+    /// The accepted logins once at least <paramref name="atLeast"/> have been logged, or after 10 s whatever has. sshd's
+    /// unprivileged child hands its log lines to the monitor through a pipe, so the line for a login can reach stderr
+    /// after the client already runs commands on that connection: a count read at once may be one short.
+    /// </summary>
+    public async Task<int> AcceptedLoginsAsync(int atLeast)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (AcceptedLogins < atLeast && deadline.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            await Task.Delay(20).ConfigureAwait(false);
+        }
+        return AcceptedLogins;
+    }
+
     /// <summary>A host entry for this sshd: root, the client key, the fixture's known_hosts.</summary>
     public HostConfig Host(string name = "sshd-test") => new()
     {

@@ -503,10 +503,12 @@ public sealed class CheckSuiteRunner : ICheckSuiteRunner, IDisposable
             {
                 break;
             }
-            var wait = soak.Interval - (sw.Elapsed - roundStart);
-            if (wait > TimeSpan.Zero)
+            // Task.Delay's timer ticks in whole milliseconds and can fire just before the stopwatch agrees: wait again
+            // until it does, so rounds start at least an interval apart as the soak's settings say.
+            var nextRound = roundStart + soak.Interval;
+            while (sw.Elapsed < nextRound)
             {
-                await Task.Delay(wait, ct).ConfigureAwait(false);
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Ceiling((nextRound - sw.Elapsed).TotalMilliseconds)), ct).ConfigureAwait(false);
             }
         }
         var inv = CultureInfo.InvariantCulture;
