@@ -9,7 +9,8 @@ namespace Stageproof.Lab;
 /// <summary>The gauntlet's bad updates of acme-mail: each one a fault that <c>stageproof stage</c> must catch.</summary>
 public enum BadUpdate
 {
-    /// <summary>(1) The package's defaults.conf changes <c>session.lifetime</c> (60 → 5), a value the operator never set: unexpected drift.</summary>
+    /// <summary>(1) The package's defaults.conf changes <c>session.lifetime</c> (60 → 5), a value the operator never set,
+    /// among reworded comments and reordered keys (<see cref="BadPackages.Tidy"/>): unexpected drift of that key alone.</summary>
     ChangedDefault = 1,
 
     /// <summary>(2) <c>fault.login_race</c>: logins fail for many requests under concurrency (32 clients), never one at a time.</summary>
@@ -59,12 +60,8 @@ public static partial class BadPackages
     public static IReadOnlyList<BadUpdate> All { get; } = Enum.GetValues<BadUpdate>();
 
     /// <summary>The bad package's Debian version for a good version: "1.1-1" → "1.1+bad{n}-1".</summary>
-    public static string Version(BadUpdate kind, string goodVersion = "1.1-1")
-    {
-        var dash = goodVersion.LastIndexOf('-');
-        var n = ((int)kind).ToString(CultureInfo.InvariantCulture);
-        return dash < 0 ? $"{goodVersion}+bad{n}" : $"{goodVersion[..dash]}+bad{n}{goodVersion[dash..]}";
-    }
+    public static string Version(BadUpdate kind, string goodVersion = "1.1-1") =>
+        Suffixed(goodVersion, "+bad" + ((int)kind).ToString(CultureInfo.InvariantCulture));
 
     /// <summary>The file name <see cref="BuildAsync"/> writes: acme-mail_1.1+bad{n}-1_amd64.deb.</summary>
     public static string FileName(BadUpdate kind, string goodVersion = "1.1-1", string architecture = "amd64") =>
@@ -87,41 +84,85 @@ public static partial class BadPackages
     /// Builds the bad package for <paramref name="kind"/> from <paramref name="good11Deb"/> into
     /// <paramref name="outputDirectory"/> (created if needed); returns the .deb's path.
     /// </summary>
-    public static async Task<string> BuildAsync(string good11Deb, BadUpdate kind, string outputDirectory, CancellationToken ct = default)
+    public static Task<string> BuildAsync(string good11Deb, BadUpdate kind, string outputDirectory, CancellationToken ct = default) =>
+        RebuildAsync(good11Deb, outputDirectory, goodVersion => Version(kind, goodVersion),
+            $"Gauntlet bad update {(int)kind} ({kind}): {Describe(kind)}. Not for real use.",
+            async (root, share) =>
+            {
+                if (FaultKey(kind) is { } faultKey)
+                {
+                    await EnsureKnowsFaultAsync(good11Deb, Path.Combine(root, "usr", "lib", "acme-mail", "acme-mail"), faultKey, ct).ConfigureAwait(false);
+                }
+                await ApplyAsync(kind, share, ct).ConfigureAwait(false);
+            }, ct);
+
+    /// <summary>The cosmetic rebuild's Debian version for a good version: "1.1-1" → "1.1+cosmetic-1".</summary>
+    public static string CosmeticVersion(string goodVersion = "1.1-1") => Suffixed(goodVersion, "+cosmetic");
+
+    /// <summary>
+    /// Builds acme-mail 1.1 again with its defaults.conf rewritten as an upstream tidy-up would (<see cref="Tidy"/>):
+    /// comments reworded, keys in another order, blank lines moved, every value the same. A stage must PASS it and
+    /// show the file as cosmetic. Returns the .deb's path (acme-mail_1.1+cosmetic-1_amd64.deb).
+    /// </summary>
+    public static Task<string> BuildCosmeticAsync(string good11Deb, string outputDirectory, CancellationToken ct = default) =>
+        RebuildAsync(good11Deb, outputDirectory, goodVersion => CosmeticVersion(goodVersion),
+            "Cosmetic rebuild: defaults.conf reworded and reordered, every value the same. Not for real use.",
+            async (_, share) =>
+            {
+                var path = Path.Combine(share, "defaults.conf");
+                await WriteAsync(path, Tidy(await File.ReadAllTextAsync(path, ct).ConfigureAwait(false)), ct).ConfigureAwait(false);
+            }, ct);
+
+    /// <summary>
+    /// defaults.conf as a new upstream release might ship it with no value changed: a reworded header, each key under
+    /// a new comment, the keys in reverse order. acme-mail reads it exactly as before ('#' lines, key = value).
+    /// </summary>
+    public static string Tidy(string defaults)
     {
-        if (!File.Exists(good11Deb))
+        ArgumentNullException.ThrowIfNull(defaults);
+        var settings = defaults.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0 && l[0] != '#').Reverse();
+        var sb = new StringBuilder("# Defaults of acme-mail as shipped; replaced by every upgrade.\n# Set your own values in /etc/acme-mail/acme-mail.conf instead.\n");
+        foreach (var line in settings)
         {
-            throw new FileNotFoundException($"good acme-mail package {good11Deb} does not exist", good11Deb);
+            var eq = line.IndexOf('=', StringComparison.Ordinal);
+            var key = line[..eq].Trim();
+            sb.Append("\n# ").Append(key).Append(" (shipped default)\n").Append(key).Append(" = ").Append(line[(eq + 1)..].Trim()).Append('\n');
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>Unpacks <paramref name="goodDeb"/>, lets <paramref name="change"/> edit the tree (root, /usr/share/acme-mail),
+    /// sets the version and a line of description, and packs it again.</summary>
+    private static async Task<string> RebuildAsync(string goodDeb, string outputDirectory, Func<string, string> version, string description,
+        Func<string, string, Task> change, CancellationToken ct)
+    {
+        if (!File.Exists(goodDeb))
+        {
+            throw new FileNotFoundException($"good acme-mail package {goodDeb} does not exist", goodDeb);
         }
         Directory.CreateDirectory(outputDirectory);
-        var work = Directory.CreateTempSubdirectory("acme-mail-bad-").FullName;
+        var work = Directory.CreateTempSubdirectory("acme-mail-rebuild-").FullName;
         try
         {
             var root = Path.Combine(work, "root");
-            await DpkgDebAsync(ct, "-R", good11Deb, root).ConfigureAwait(false);
+            await DpkgDebAsync(ct, "-R", goodDeb, root).ConfigureAwait(false);
             var controlPath = Path.Combine(root, "DEBIAN", "control");
             var control = await File.ReadAllTextAsync(controlPath, ct).ConfigureAwait(false);
             if (Field(control, "Package") != Package)
             {
-                throw new InvalidOperationException($"{good11Deb} is not an {Package} package (Package: {Field(control, "Package")})");
+                throw new InvalidOperationException($"{goodDeb} is not an {Package} package (Package: {Field(control, "Package")})");
             }
-            var goodVersion = Field(control, "Version") ?? throw new InvalidOperationException($"{good11Deb} has no Version field");
+            var goodVersion = Field(control, "Version") ?? throw new InvalidOperationException($"{goodDeb} has no Version field");
             var architecture = Field(control, "Architecture") ?? "amd64";
-            var share = Path.Combine(root, "usr", "share", "acme-mail");
+            await change(root, Path.Combine(root, "usr", "share", "acme-mail")).ConfigureAwait(false);
 
-            if (FaultKey(kind) is { } faultKey)
-            {
-                await EnsureKnowsFaultAsync(good11Deb, Path.Combine(root, "usr", "lib", "acme-mail", "acme-mail"), faultKey, ct).ConfigureAwait(false);
-            }
-            await ApplyAsync(kind, share, ct).ConfigureAwait(false);
-
-            var version = Version(kind, goodVersion);
-            control = VersionLine().Replace(control, $"Version: {version}", 1);
-            control = control.TrimEnd('\n') + $"\n .\n Gauntlet bad update {(int)kind} ({kind}): {Describe(kind)}. Not for real use.\n";
+            var newVersion = version(goodVersion);
+            control = VersionLine().Replace(control, $"Version: {newVersion}", 1);
+            control = control.TrimEnd('\n') + $"\n .\n {description}\n";
             await File.WriteAllTextAsync(controlPath, control, ct).ConfigureAwait(false);
             await RewriteMd5sumsAsync(root, ct).ConfigureAwait(false);
 
-            var deb = Path.Combine(outputDirectory, FileName(kind, goodVersion, architecture));
+            var deb = Path.Combine(outputDirectory, $"{Package}_{newVersion}_{architecture}.deb");
             // gzip at its fastest: xz took 9 s a package here for a lab-only artifact that never leaves the machine.
             await DpkgDebAsync(ct, "--root-owner-group", "-Zgzip", "-z1", "-b", root, deb).ConfigureAwait(false);
             return deb;
@@ -130,6 +171,12 @@ public static partial class BadPackages
         {
             Directory.Delete(work, recursive: true);
         }
+    }
+
+    private static string Suffixed(string goodVersion, string suffix)
+    {
+        var dash = goodVersion.LastIndexOf('-');
+        return dash < 0 ? goodVersion + suffix : $"{goodVersion[..dash]}{suffix}{goodVersion[dash..]}";
     }
 
     /// <summary>Builds all seven into <paramref name="outputDirectory"/>; returns each one's .deb path.</summary>
@@ -201,8 +248,10 @@ public static partial class BadPackages
         {
             case BadUpdate.ChangedDefault:
             {
+                // One value changed among cosmetic edits, as a real upstream release would mix them: stage must name
+                // that key, and only it.
                 var path = Path.Combine(share, "defaults.conf");
-                var text = await File.ReadAllTextAsync(path, ct).ConfigureAwait(false);
+                var text = Tidy(await File.ReadAllTextAsync(path, ct).ConfigureAwait(false));
                 var changed = SessionLifetimeLine().Replace(text, $"session.lifetime = {ChangedSessionLifetime.ToString(CultureInfo.InvariantCulture)}", 1);
                 if (changed == text)
                 {

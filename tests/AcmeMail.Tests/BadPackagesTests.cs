@@ -1,3 +1,4 @@
+using AcmeMail;
 using Stageproof.Lab;
 using Stageproof.Testing;
 
@@ -131,6 +132,41 @@ public sealed class BadPackagesTests(DebsFixture debs) : IDisposable
                 Assert.Equal(["V1__initial_schema.sql"], migrations);
                 break;
         }
+    }
+
+    [SkippableFact]
+    public async Task The_cosmetic_rebuild_ships_defaults_reworded_and_reordered_with_every_value_the_same()
+    {
+        NeedDebs();
+        var good = debs.Deb("1.1");
+        var deb = await BadPackages.BuildCosmeticAsync(good, _out);
+        Assert.Equal(Path.Combine(_out, "acme-mail_1.1+cosmetic-1_amd64.deb"), deb);
+        Assert.Equal("1.1+cosmetic-1", (await DpkgDebAsync("-f", deb, "Version")).Trim());
+        Assert.True(await VersionGreaterAsync("1.1+cosmetic-1", "1.1-1"));
+
+        async Task<string> DefaultsOf(string package, string name)
+        {
+            var root = Path.Combine(_out, name);
+            await DpkgDebAsync("-x", package, root);
+            return Path.Combine(root, "usr/share/acme-mail/defaults.conf");
+        }
+        var shipped = await DefaultsOf(good, "good");
+        var tidied = await DefaultsOf(deb, "cosmetic");
+        var before = await File.ReadAllTextAsync(shipped);
+        var after = await File.ReadAllTextAsync(tidied);
+        Assert.NotEqual(before, after);
+        // Another key comes first, and no comment line of the original is left.
+        Assert.NotEqual(FirstKey(before), FirstKey(after));
+        Assert.DoesNotContain(before.Split('\n').Where(l => l.StartsWith('#')), after.Split('\n').Contains);
+        // acme-mail reads the same settings from both, and Stageproof reads the same values.
+        var read = AppSettings.Load(tidied);
+        Assert.Equal(AppSettings.Load(shipped) with { Sources = read.Sources }, read); // every setting; only the lines they came from moved
+        static Stageproof.Core.Manifests.ConfigFileInfo Info(string content) =>
+            new("/usr/share/acme-mail/defaults.conf", "root", "root", "0644", Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(content))), content.Length, content);
+        Assert.True(Stageproof.Core.ConfigFiles.ConfigValues.Compare("/usr/share/acme-mail/defaults.conf", Info(before), Info(after),
+            Stageproof.Core.ConfigFiles.ConfigFormats.None).Cosmetic);
+
+        static string FirstKey(string text) => text.Split('\n').Select(l => l.Trim()).First(l => l.Length > 0 && l[0] != '#').Split('=')[0].Trim();
     }
 
     [SkippableFact]

@@ -159,6 +159,41 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : ICla
         }
     }
 
+    [SkippableFact]
+    public async Task An_update_whose_shipped_defaults_differ_only_in_comments_and_key_order_passes_and_shows_the_file_as_cosmetic()
+    {
+        lab.Require();
+        var deb = await BadPackages.BuildCosmeticAsync(Path.Combine(Dir, "repo", "acme-mail_1.1-1_amd64.deb"), Path.Combine(Dir, "rebuilt"));
+        await lab.Lab.RepoAddAsync(deb);
+        var digest = await FreezeAsync("ACME-COSMETIC", BadPackages.CosmeticVersion());
+
+        CliRun run;
+        try
+        {
+            run = await StageAsync(digest);
+            Assert.Equal(BadPackages.CosmeticVersion(), await StagingVersionAsync());
+        }
+        finally
+        {
+            if (await StagingVersionAsync() != "1.0-1")
+            {
+                output.WriteLine((await Cli("rollback", "--env", "staging")).ToString());
+            }
+        }
+
+        Assert.True(run.ExitCode == 0, string.Join("\n", Reasons(run)) + "\n" + run.Stderr[^Math.Min(4000, run.Stderr.Length)..]);
+        Assert.Equal("pass", run.Json.GetProperty("verdict").GetString());
+        var defaults = run.Json.GetProperty("changes").EnumerateArray().Single(c => c.GetProperty("key").GetString() == "/usr/share/acme-mail/defaults.conf");
+        Assert.Equal("config-cosmetic", defaults.GetProperty("category").GetString());
+        Assert.True(defaults.GetProperty("cosmetic").GetBoolean());
+        Assert.Equal("passed", defaults.GetProperty("status").GetString());
+        Assert.Contains("read as ini", defaults.GetProperty("why").GetString(), StringComparison.Ordinal);
+        var drift = run.Json.GetProperty("steps").EnumerateArray().Single(s => s.GetProperty("name").GetString() == "drift");
+        Assert.Equal("passed", drift.GetProperty("status").GetString());
+        Assert.Contains("0 unexpected, 1 cosmetic", drift.GetProperty("summary").GetString(), StringComparison.Ordinal);
+        Assert.Equal("1.0-1", await StagingVersionAsync());
+    }
+
     public static TheoryData<BadUpdate, string, string> Gauntlet => new()
     {
         { BadUpdate.ChangedDefault, "drift", "session.lifetime" },
@@ -201,6 +236,12 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : ICla
         if (step.Length > 0)
         {
             Assert.Contains(reasons, r => r.Step == step && (r.Subject + " " + r.Evidence).Contains(mention, StringComparison.Ordinal));
+        }
+        if (kind == BadUpdate.ChangedDefault)
+        {
+            // The file was also reworded and reordered: the one value changed is named, and nothing else in it.
+            Assert.Contains(reasons, r => r.Step == "drift" && r.Evidence.Contains(
+                $"not declared by the set: session.lifetime: 60 → {BadPackages.ChangedSessionLifetime} (", StringComparison.Ordinal));
         }
         else
         {

@@ -149,10 +149,19 @@ internal static class DriftView
 
         foreach (var (left, right, pairItems) in report.Pairs)
         {
-            foreach (var item in pairItems.Where(i => i.Diff is not null))
+            foreach (var item in pairItems.Where(i => i.Diff is not null || i.Format is not null))
             {
-                console.MarkupLine($"[bold]{Infrastructure.Ui.Escape(item.Key)}[/] ({Infrastructure.Ui.Escape(left)} ↔ {Infrastructure.Ui.Escape(right)}):");
-                foreach (var line in item.Diff!.Split('\n'))
+                console.MarkupLine($"[bold]{Infrastructure.Ui.Escape(item.Key)}[/] ({Infrastructure.Ui.Escape(left)} ↔ {Infrastructure.Ui.Escape(right)}): " +
+                    Infrastructure.Ui.Escape(item.Format ?? ""));
+                if (item.Category == DriftCategory.ConfigCosmetic)
+                {
+                    console.MarkupLine("  [green]cosmetic: the same values; only comments, whitespace, blank lines or order differ[/]");
+                }
+                foreach (var value in item.Values ?? [])
+                {
+                    console.MarkupLine($"  [yellow]{Infrastructure.Ui.Escape(value.ToString())}[/]");
+                }
+                foreach (var line in (item.Diff ?? "").Split('\n', StringSplitOptions.RemoveEmptyEntries))
                 {
                     var color = line.StartsWith('+') ? "green" : line.StartsWith('-') ? "red" : line.StartsWith('@') ? "cyan" : "grey";
                     console.MarkupLine($"  [{color}]{Infrastructure.Ui.Escape(line)}[/]");

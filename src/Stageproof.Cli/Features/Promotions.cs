@@ -332,6 +332,10 @@ internal sealed class Promotions(CliSession session)
         {
             console.MarkupLine(zero ? $"  drift against {Infrastructure.Ui.Escape(rollout.DriftAgainst ?? "")} on the patched scope: [green]zero[/]"
                 : $"  drift against {Infrastructure.Ui.Escape(rollout.DriftAgainst ?? "")}: [red]{Infrastructure.Ui.Escape(string.Join("; ", rollout.Drift))}[/]");
+            foreach (var cosmetic in rollout.CosmeticDrift)
+            {
+                console.MarkupLine($"  cosmetic, not counted: {Infrastructure.Ui.Escape(cosmetic)}");
+            }
         }
         if (rollout.Message is not null)
         {

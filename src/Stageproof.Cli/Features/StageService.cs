@@ -213,14 +213,15 @@ internal sealed class StageService(CliSession session)
             var driftStart = Start(StageSteps.Drift, "what changed on each host, and whether the patch set declares it", clock);
             var changes = await ChangesAsync(apply, point, set, transports, checkEnv.Hosts, options.Policy, ct).ConfigureAwait(false);
             result = result with { Changes = changes };
-            foreach (var c in changes.Where(c => !c.Expected))
+            foreach (var c in changes.Where(c => c.Unexpected))
             {
                 var reason = new StageReason(StageSteps.Drift, $"{c.Host} {c.Category} {c.Key}", $"{c.Why} ({c.Before ?? "absent"} → {c.After ?? "absent"})");
                 (c.Status == StepStatus.Failed ? _reasons : _warnings).Add(reason);
             }
-            var unexpected = changes.Where(c => !c.Expected).ToList();
+            var unexpected = changes.Where(c => c.Unexpected).ToList();
+            var cosmetic = changes.Count(c => c.Cosmetic);
             Step(StageSteps.Drift, unexpected.Any(c => c.Status == StepStatus.Failed) ? StepStatus.Failed : unexpected.Count > 0 ? StepStatus.Warned : StepStatus.Passed,
-                $"{changes.Count(c => c.Expected)} expected change(s), {unexpected.Count} unexpected", driftStart);
+                $"{changes.Count(c => c.Expected)} expected change(s), {unexpected.Count} unexpected" + (cosmetic > 0 ? $", {cosmetic} cosmetic" : ""), driftStart);
 
             // f. soak
             var soakStart = Start(StageSteps.Soak, "the named checks, repeated for the soak window", clock);

@@ -414,20 +414,23 @@ internal static class StageHtml
             h.Append("<p class=\"muted\">No change recorded.</p></section>\n");
             return;
         }
-        var unexpected = r.Changes.Count(c => !c.Expected);
-        h.Append("<p>").Append(r.Changes.Count.ToString(Inv)).Append(" changes: ").Append((r.Changes.Count - unexpected).ToString(Inv))
+        var unexpected = r.Changes.Count(c => c.Unexpected);
+        var cosmetic = r.Changes.Count(c => c.Cosmetic);
+        h.Append("<p>").Append(r.Changes.Count.ToString(Inv)).Append(" changes: ").Append((r.Changes.Count - unexpected - cosmetic).ToString(Inv))
             .Append(" expected (declared by the patch set or brought by its packages), <b").Append(unexpected > 0 ? " class=\"bad\"" : "").Append('>')
-            .Append(unexpected.ToString(Inv)).Append(" unexpected</b>.</p>\n")
+            .Append(unexpected.ToString(Inv)).Append(" unexpected</b>")
+            .Append(cosmetic > 0 ? $", {cosmetic.ToString(Inv)} cosmetic (only comments, whitespace or order)" : "").Append(".</p>\n")
             .Append("<table><thead><tr><th>Host</th><th>Category</th><th>Key</th><th>Before</th><th>After</th><th>Kind</th><th>Status</th><th>Why</th></tr></thead><tbody>\n");
-        foreach (var c in r.Changes.OrderBy(c => c.Expected).ThenBy(c => c.Host, StringComparer.Ordinal))
+        foreach (var c in r.Changes.OrderBy(c => !c.Unexpected).ThenBy(c => c.Cosmetic).ThenBy(c => c.Host, StringComparer.Ordinal))
         {
-            h.Append("<tr class=\"").Append(c.Expected ? "expected" : "unexpected").Append("\"><td>").Append(E(c.Host)).Append("</td><td>").Append(E(c.Category))
+            var kind = c.Expected ? "expected" : c.Cosmetic ? "cosmetic" : "unexpected";
+            h.Append("<tr class=\"").Append(kind).Append("\"><td>").Append(E(c.Host)).Append("</td><td>").Append(E(c.Category))
                 .Append("</td><td><code>").Append(E(c.Key)).Append("</code></td><td>").Append(Value(c.Before)).Append("</td><td>").Append(Value(c.After))
-                .Append("</td><td>").Append(c.Expected ? "expected" : "<b>unexpected</b>").Append("</td><td>")
-                .Append(Badge(c.Expected && c.Status == StepStatus.Passed ? "ok" : Status(c.Status))).Append("</td><td>").Append(E(c.Why)).Append("</td></tr>\n");
+                .Append("</td><td>").Append(c.Unexpected ? "<b>unexpected</b>" : kind).Append("</td><td>")
+                .Append(Badge(!c.Unexpected && c.Status == StepStatus.Passed ? "ok" : Status(c.Status))).Append("</td><td>").Append(E(c.Why)).Append("</td></tr>\n");
             if (!string.IsNullOrEmpty(c.Diff))
             {
-                h.Append("<tr class=\"diffrow\"><td colspan=\"8\"><details").Append(c.Expected ? "" : " open").Append("><summary>diff of ")
+                h.Append("<tr class=\"diffrow\"><td colspan=\"8\"><details").Append(c.Unexpected ? " open" : "").Append("><summary>diff of ")
                     .Append(E(c.Key)).Append("</summary><pre class=\"diff\">").Append(Diff(c.Diff)).Append("</pre></details></td></tr>\n");
             }
         }

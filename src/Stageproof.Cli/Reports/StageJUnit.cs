@@ -30,7 +30,7 @@ internal static class StageJUnit
         {
             cases.Add(Compare(r, c));
         }
-        foreach (var change in r.Changes.Where(c => !c.Expected))
+        foreach (var change in r.Changes.Where(c => c.Unexpected))
         {
             cases.Add(Drift(change));
         }

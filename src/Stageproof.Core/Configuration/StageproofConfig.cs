@@ -69,6 +69,8 @@ public sealed record DriftRules
     public IReadOnlyList<string> Track { get; init; } = [];
     /// <summary>Ignore rules "category:pattern", e.g. "file:/etc/hostname", "package:linux-image-*".</summary>
     public IReadOnlyList<string> Ignore { get; init; } = [];
+    /// <summary>How tracked files are read to compare their values (glob → format), before the formats known by name.</summary>
+    public IReadOnlyList<ConfigFiles.FormatRule> Formats { get; init; } = [];
     public double MinFidelity { get; init; } = 0.98;
     /// <summary>A difference of this severity or worse fails a comparison whatever the fidelity (null: only the figure
     /// counts). One hand-edited config file barely moves a figure over hundreds of items, yet it is what breaks a rollout.</summary>

@@ -14,6 +14,9 @@ public enum DriftCategory
     [JsonStringEnumMemberName("package-missing")] PackageMissing,
     /// <summary>A tracked file's content differs.</summary>
     [JsonStringEnumMemberName("config-content")] ConfigContent,
+    /// <summary>A tracked file's bytes differ but its values do not: only comments, whitespace, blank lines or order
+    /// changed. Shown, never failing, and the file still counts as matching.</summary>
+    [JsonStringEnumMemberName("config-cosmetic")] ConfigCosmetic,
     /// <summary>A tracked file's owner, group or mode differs.</summary>
     [JsonStringEnumMemberName("config-meta")] ConfigMeta,
     /// <summary>A tracked file exists on one side only.</summary>
@@ -78,7 +81,7 @@ public static class DriftCategoryExtensions
     {
         DriftCategory.Os => DriftFamily.Os,
         DriftCategory.PackageVersion or DriftCategory.PackageMissing => DriftFamily.Package,
-        DriftCategory.ConfigContent or DriftCategory.ConfigMeta or DriftCategory.ConfigMissing => DriftFamily.File,
+        DriftCategory.ConfigContent or DriftCategory.ConfigCosmetic or DriftCategory.ConfigMeta or DriftCategory.ConfigMissing => DriftFamily.File,
         DriftCategory.ServiceState => DriftFamily.Service,
         DriftCategory.Port => DriftFamily.Port,
         DriftCategory.DbSetting => DriftFamily.Setting,
@@ -96,6 +99,7 @@ public static class DriftCategoryExtensions
         DriftCategory.PackageVersion => "package-version",
         DriftCategory.PackageMissing => "package-missing",
         DriftCategory.ConfigContent => "config-content",
+        DriftCategory.ConfigCosmetic => "config-cosmetic",
         DriftCategory.ConfigMeta => "config-meta",
         DriftCategory.ConfigMissing => "config-missing",
         DriftCategory.ServiceState => "service-state",

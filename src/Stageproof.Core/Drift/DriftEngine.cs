@@ -1,4 +1,5 @@
 using System.Globalization;
+using Stageproof.Core.ConfigFiles;
 using Stageproof.Core.Configuration;
 using Stageproof.Core.Manifests;
 
@@ -22,15 +23,16 @@ public static class DriftEngine
     public static HostDrift Compare(Manifest left, Manifest right, DriftRules rules)
     {
         ArgumentNullException.ThrowIfNull(rules);
-        return Compare(left, right, IgnoreRules.Parse(rules.Ignore));
+        return Compare(left, right, IgnoreRules.Parse(rules.Ignore), new ConfigFormats(rules.Formats));
     }
 
-    /// <summary>Compares two manifests with already parsed ignore rules.</summary>
-    public static HostDrift Compare(Manifest left, Manifest right, IgnoreRules ignore)
+    /// <summary>Compares two manifests with already parsed ignore rules and file formats.</summary>
+    public static HostDrift Compare(Manifest left, Manifest right, IgnoreRules ignore, ConfigFormats formats)
     {
         ArgumentNullException.ThrowIfNull(left);
         ArgumentNullException.ThrowIfNull(right);
         ArgumentNullException.ThrowIfNull(ignore);
+        ArgumentNullException.ThrowIfNull(formats);
         if (left.Kind != right.Kind)
         {
             throw new InputException(
@@ -40,7 +42,7 @@ public static class DriftEngine
         var tally = new Tally(ignore);
         CompareOs(tally, left.Os, right.Os);
         ComparePackages(tally, left.Packages, right.Packages);
-        CompareFiles(tally, left, right);
+        CompareFiles(tally, left, right, formats);
         CompareServices(tally, left.Services, right.Services);
         ComparePorts(tally, left.Ports, right.Ports);
         CompareDatabases(tally, left.Database, right.Database);
@@ -63,6 +65,7 @@ public static class DriftEngine
         ArgumentNullException.ThrowIfNull(right);
         ArgumentNullException.ThrowIfNull(rules);
         var ignore = IgnoreRules.Parse(rules.Ignore);
+        var formats = new ConfigFormats(rules.Formats);
         var envTally = new Tally(ignore);
 
         var hostPairs = new List<HostPair>();
@@ -81,7 +84,7 @@ public static class DriftEngine
             envTally.Match(DriftFamily.Host);
             foreach (var (lm, rm) in RoundRobin(l, r))
             {
-                hostPairs.Add(new HostPair(role, lm.Target, rm.Target, Compare(lm, rm, ignore)));
+                hostPairs.Add(new HostPair(role, lm.Target, rm.Target, Compare(lm, rm, ignore, formats)));
             }
         }
 
@@ -101,7 +104,7 @@ public static class DriftEngine
             envTally.Match(DriftFamily.Database);
             foreach (var (lm, rm) in RoundRobin(l, r))
             {
-                dbPairs.Add(new DatabasePair(name, lm.Target, rm.Target, Compare(lm, rm, ignore)));
+                dbPairs.Add(new DatabasePair(name, lm.Target, rm.Target, Compare(lm, rm, ignore, formats)));
             }
         }
 
@@ -202,8 +205,10 @@ public static class DriftEngine
     // ---- files -------------------------------------------------------------------------------------------------
 
     /// <summary>Files are keyed by path. A record with an empty SHA-256 is a tracked file that does not exist.
-    /// A path that differs in content and in metadata yields two items but counts once.</summary>
-    private static void CompareFiles(Tally tally, Manifest leftManifest, Manifest rightManifest)
+    /// A path that differs in content and in metadata yields two items but counts once. Content that differs is
+    /// compared by its values (<see cref="ConfigValues"/>): the same values are a config-cosmetic item, which still
+    /// counts as matching.</summary>
+    private static void CompareFiles(Tally tally, Manifest leftManifest, Manifest rightManifest, ConfigFormats formats)
     {
         var l = ByKey(leftManifest.Files.Where(f => !string.IsNullOrEmpty(f.Sha256)), f => f.Path);
         var r = ByKey(rightManifest.Files.Where(f => !string.IsNullOrEmpty(f.Sha256)), f => f.Path);
@@ -223,13 +228,22 @@ public static class DriftEngine
                 || (lf.Content is not null && rf.Content is not null && !string.Equals(lf.Content, rf.Content, StringComparison.Ordinal));
             if (contentDiffers)
             {
-                equal = false;
                 string? diff = null;
                 if (lf.Content is not null && rf.Content is not null && !string.Equals(lf.Content, rf.Content, StringComparison.Ordinal))
                 {
                     diff = UnifiedDiff.Create(lf.Content, rf.Content, $"{leftManifest.Target}:{path}", $"{rightManifest.Target}:{path}");
                 }
-                tally.Add(new DriftItem(DriftCategory.ConfigContent, path, ShortSha(lf), ShortSha(rf), DriftSeverity.High, diff));
+                var values = ConfigValues.Compare(path, lf, rf, formats);
+                if (values.Cosmetic)
+                {
+                    tally.Add(new DriftItem(DriftCategory.ConfigCosmetic, path, ShortSha(lf), ShortSha(rf), DriftSeverity.Info, diff, values.Changes, values.Note));
+                }
+                else
+                {
+                    equal = false;
+                    tally.Add(new DriftItem(DriftCategory.ConfigContent, path, ShortSha(lf), ShortSha(rf), DriftSeverity.High, diff,
+                        values.Format == ConfigFormat.Bytes ? null : values.Changes, values.Note));
+                }
             }
 
             var lm = Meta(lf);

@@ -1,8 +1,12 @@
+using Stageproof.Core.ConfigFiles;
+
 namespace Stageproof.Core.Drift;
 
 /// <summary>
 /// One difference between two manifests. <see cref="Left"/> and <see cref="Right"/> are display values; null means
 /// the item is absent on that side. <see cref="Diff"/> is a unified diff for config content when both contents are known.
+/// For config content, <see cref="Values"/> names each value added, removed or changed (empty for a cosmetic change,
+/// null when the file was compared by bytes) and <see cref="Format"/> says how the file was read.
 /// </summary>
 public sealed record DriftItem(
     DriftCategory Category,
@@ -10,7 +14,9 @@ public sealed record DriftItem(
     string? Left,
     string? Right,
     DriftSeverity Severity,
-    string? Diff = null)
+    string? Diff = null,
+    IReadOnlyList<ValueChange>? Values = null,
+    string? Format = null)
 {
     public DriftFamily Family => Category.Family();
 
@@ -105,7 +111,7 @@ internal static class DriftMath
     public static DriftSeverity? MaxSeverity(IEnumerable<DriftItem> items)
     {
         DriftSeverity? max = null;
-        foreach (var item in items)
+        foreach (var item in items.Where(i => i.Category != DriftCategory.ConfigCosmetic))
         {
             if (max is null || item.Severity > max) max = item.Severity;
         }

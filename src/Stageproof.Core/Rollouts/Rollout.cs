@@ -107,6 +107,8 @@ public sealed record Rollout
     public string? DriftAgainst { get; init; }
     public bool? DriftZero { get; init; }
     public IReadOnlyList<string> Drift { get; init; } = [];
+    /// <summary>Files on the patched scope that differ from staging only in comments, whitespace or order: shown, not failing.</summary>
+    public IReadOnlyList<string> CosmeticDrift { get; init; } = [];
     /// <summary>Set by <c>rollout abort</c> while the rollout runs: it stops at its next step.</summary>
     public string? AbortRequestedBy { get; init; }
     public string? Message { get; init; }

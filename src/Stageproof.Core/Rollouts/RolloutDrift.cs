@@ -1,3 +1,5 @@
+using System.Globalization;
+using Stageproof.Core.ConfigFiles;
 using Stageproof.Core.Manifests;
 using Stageproof.Core.Patches;
 
@@ -6,18 +8,24 @@ namespace Stageproof.Core.Rollouts;
 /// <summary>
 /// "Zero configuration surprises": after a rollout, each patched host must equal its staging counterpart on the
 /// patched scope — the set's packages and files, and every package and tracked file the rollout changed on the host.
-/// A difference there is something production got that staging never proved.
+/// A difference there is something production got that staging never proved. Files are compared by their values
+/// (<see cref="ConfigValues"/>): one whose bytes differ only in comments, whitespace or order is listed as cosmetic,
+/// and does not count as a difference.
 /// </summary>
 public static class RolloutDrift
 {
     /// <param name="patched">Each target host's manifests from before and after its change.</param>
     /// <param name="mirror">The staging environment's host manifests, paired with target hosts by role.</param>
-    public static IReadOnlyList<string> Compare(PatchSet set, IReadOnlyList<(Manifest Before, Manifest After)> patched, IReadOnlyList<Manifest> mirror)
+    /// <param name="formats">How tracked files are read (drift.formats).</param>
+    public static RolloutDriftResult Compare(PatchSet set, IReadOnlyList<(Manifest Before, Manifest After)> patched, IReadOnlyList<Manifest> mirror,
+        ConfigFormats formats)
     {
         ArgumentNullException.ThrowIfNull(set);
         ArgumentNullException.ThrowIfNull(patched);
         ArgumentNullException.ThrowIfNull(mirror);
+        ArgumentNullException.ThrowIfNull(formats);
         var differences = new List<string>();
+        var cosmetic = new List<string>();
         foreach (var (before, after) in patched)
         {
             var twin = mirror.FirstOrDefault(m => m.Role == after.Role) ?? mirror.FirstOrDefault();
@@ -61,7 +69,7 @@ public static class RolloutDrift
                 }
                 else if (mine?.Sha256 != theirs?.Sha256)
                 {
-                    differences.Add($"{after.Target} vs {twin.Target}: file {file.Path} differs ({Short(mine?.Sha256)} vs {Short(theirs?.Sha256)})");
+                    FileDiffers(file.Path, mine, theirs, "file {0} differs");
                 }
             }
             var declared = PatchScope.Files(set).Select(f => f.Path).ToHashSet(StringComparer.Ordinal);
@@ -75,12 +83,31 @@ public static class RolloutDrift
                 twinFiles.TryGetValue(path, out var theirs);
                 if (mine?.Sha256 != theirs?.Sha256)
                 {
-                    differences.Add($"{after.Target} vs {twin.Target}: {path} changed in the rollout and differs from staging ({Short(mine?.Sha256)} vs {Short(theirs?.Sha256)})");
+                    FileDiffers(path, mine, theirs, "{0} changed in the rollout and differs from staging");
+                }
+            }
+
+            void FileDiffers(string path, ConfigFileInfo? mine, ConfigFileInfo? theirs, string what)
+            {
+                var pair = $"{after.Target} vs {twin.Target}: ";
+                var values = mine is null || theirs is null ? null : ConfigValues.Compare(path, mine, theirs, formats);
+                var shas = $"({Short(mine?.Sha256)} vs {Short(theirs?.Sha256)})";
+                if (values is { Cosmetic: true })
+                {
+                    cosmetic.Add($"{pair}{path} differs only in comments, whitespace or order {shas}");
+                }
+                else
+                {
+                    var detail = values is { Format: not ConfigFormat.Bytes } ? ": " + string.Join(", ", values.Changes) : "";
+                    differences.Add($"{pair}{string.Format(CultureInfo.InvariantCulture, what, path)} {shas}{detail}");
                 }
             }
         }
-        return differences;
+        return new RolloutDriftResult(differences, cosmetic);
     }
 
     private static string Short(string? sha) => sha is null ? "absent" : sha[..Math.Min(12, sha.Length)];
 }
+
+/// <summary>What the rollout's patched scope differs in from staging (failing), and what differs only cosmetically.</summary>
+public sealed record RolloutDriftResult(IReadOnlyList<string> Differences, IReadOnlyList<string> Cosmetic);

@@ -1,3 +1,4 @@
+using Stageproof.Core.ConfigFiles;
 using Stageproof.Core.Configuration;
 using Stageproof.Core.Drift;
 using Stageproof.Core.Manifests;
@@ -63,6 +64,12 @@ public static class ChangeClassifier
                             ? "brought by the set's packages (apt resolved it)" : "a package the set does not name changed", policy.UnexpectedOther));
                     }
                     break;
+                case DriftFamily.File when d.Category == DriftCategory.ConfigCosmetic:
+                    items.Add(Item(d, false, $"cosmetic: only comments, whitespace, blank lines or order changed ({d.Format})", StepStatus.Passed) with
+                    {
+                        Cosmetic = true,
+                    });
+                    break;
                 case DriftFamily.File when d.Category == DriftCategory.ConfigContent || d.Category == DriftCategory.ConfigMissing:
                     items.Add(ClassifyConfig(d, declaredFiles.GetValueOrDefault(d.Key), beforeFiles.GetValueOrDefault(d.Key), afterFiles.GetValueOrDefault(d.Key), Item, policy));
                     break;
@@ -85,7 +92,11 @@ public static class ChangeClassifier
     private static ChangeItem ClassifyConfig(DriftItem d, PatchFile? declared, ConfigFileInfo? before, ConfigFileInfo? after,
         Func<DriftItem, bool, string, StepStatus, ChangeItem> item, StagePolicy policy)
     {
-        var changedKeys = ChangedKeys(before?.Content, after?.Content);
+        // The values the file's format gives it; a file compared by bytes that the set edits key by key is read as
+        // key = value lines, as the set's edits are.
+        var changedKeys = d.Values is { } values
+            ? values.Select(v => new KeyValuePair<string, (string? Before, string? After)>(v.Key, (v.Before, v.After))).ToList()
+            : ChangedKeys(before?.Content, after?.Content);
         if (declared is not null && declared.Set is null)
         {
             return item(d, true, "declared: the set writes this file's whole content", policy.UnexpectedConfig);
@@ -99,7 +110,7 @@ public static class ChangeClassifier
         }
         return item(d, false, changedKeys.Count > 0
             ? "tracked config changed, not declared by the set: " + Describe(changedKeys)
-            : "tracked config changed, not declared by the set", policy.UnexpectedConfig);
+            : $"tracked config changed, not declared by the set ({d.Format ?? "compared by bytes"})", policy.UnexpectedConfig);
     }
 
     /// <summary>Keys whose value differs between two conf-style contents: key → (before, after).</summary>
@@ -114,5 +125,7 @@ public static class ChangeClassifier
     }
 
     private static string Describe(IEnumerable<KeyValuePair<string, (string? Before, string? After)>> keys) =>
-        string.Join(", ", keys.Select(k => $"{k.Key}: {k.Value.Before ?? "unset"} → {k.Value.After ?? "unset"}"));
+        string.Join(", ", keys.Select(k => new ValueChange(k.Key, k.Value.Before, k.Value.After).Kind == "masked"
+            ? $"{k.Key}: a masked secret (whether it changed cannot be seen)"
+            : $"{k.Key}: {k.Value.Before ?? "unset"} → {k.Value.After ?? "unset"}"));
 }

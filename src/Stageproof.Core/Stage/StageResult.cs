@@ -51,6 +51,12 @@ public sealed record ChangeItem
     public string? Before { get; init; }
     public string? After { get; init; }
     public required bool Expected { get; init; }
+    /// <summary>A tracked file whose bytes changed but whose values did not (comments, whitespace, order): neither
+    /// expected nor unexpected, shown and never failing.</summary>
+    public bool Cosmetic { get; init; }
+    /// <summary>Neither declared by the set nor cosmetic: judged by the policy.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool Unexpected => !Expected && !Cosmetic;
     /// <summary>Why it is expected (what in the set declares it) or why it is not.</summary>
     public required string Why { get; init; }
     /// <summary>Unexpected changes fail or warn by policy; expected ones are "ok".</summary>

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using Stageproof.Core;
 using Stageproof.Core.Audit;
 using Stageproof.Core.Checks;
+using Stageproof.Core.ConfigFiles;
 using Stageproof.Core.Configuration;
 using Stageproof.Core.Hosts;
 using Stageproof.Core.Lifecycle;
@@ -561,15 +562,19 @@ public sealed class RolloutEngine(
             await store.SaveManifestAsync(manifest, ct).ConfigureAwait(false);
             mirror.Add(manifest);
         }
-        var drift = RolloutDrift.Compare(target.PatchSet.Set, patched, mirror);
+        var result = RolloutDrift.Compare(target.PatchSet.Set, patched, mirror, new ConfigFormats(rules.Formats));
+        var drift = result.Differences;
+        var cosmetic = result.Cosmetic.Count == 0 ? "" : $" (cosmetic only, not counted: {string.Join("; ", result.Cosmetic)})";
         await AuditAsync(rollout, "rollout.drift", $"{rollout.Environment} vs {target.MirrorEnvironment}",
-            drift.Count == 0 ? $"{rollout.Id}: zero differences on the patched scope" : $"{rollout.Id}: {drift.Count.ToString(CultureInfo.InvariantCulture)} difference(s): {string.Join("; ", drift)}", ct).ConfigureAwait(false);
-        say(drift.Count == 0 ? $"drift against {target.MirrorEnvironment} on the patched scope: zero" : $"drift against {target.MirrorEnvironment}: {string.Join("; ", drift)}");
+            (drift.Count == 0 ? $"{rollout.Id}: zero differences on the patched scope" : $"{rollout.Id}: {drift.Count.ToString(CultureInfo.InvariantCulture)} difference(s): {string.Join("; ", drift)}") + cosmetic,
+            ct).ConfigureAwait(false);
+        say((drift.Count == 0 ? $"drift against {target.MirrorEnvironment} on the patched scope: zero" : $"drift against {target.MirrorEnvironment}: {string.Join("; ", drift)}") + cosmetic);
         return rollout with
         {
             DriftAgainst = target.MirrorEnvironment,
             DriftZero = drift.Count == 0,
             Drift = drift,
+            CosmeticDrift = result.Cosmetic,
             Status = drift.Count == 0 ? RolloutStatus.Succeeded : RolloutStatus.NeedsAttention,
             Message = drift.Count == 0 ? null : $"patched, but {drift.Count.ToString(CultureInfo.InvariantCulture)} difference(s) from {target.MirrorEnvironment} on the patched scope",
         };

@@ -1,3 +1,4 @@
+using Stageproof.Core.ConfigFiles;
 using Stageproof.Core.Configuration;
 
 namespace Stageproof.Core.Tests.Configuration;
@@ -308,6 +309,7 @@ public sealed class ConfigLoaderTests : IDisposable
             drift:
               track: [/etc/acme-mail/*.conf, /etc/ssh/sshd_config]
               ignore: ["file:/etc/hostname", "package:linux-image-*"]
+              formats: { /etc/default/acme: shell, "/etc/acme/*.conf": bytes }
               min_fidelity: 0.9
               max_content_bytes: 1024
               secret_keys: ["pass(word)?"]
@@ -318,6 +320,24 @@ public sealed class ConfigLoaderTests : IDisposable
         Assert.Equal(0.9, config.Drift.MinFidelity);
         Assert.Equal(1024, config.Drift.MaxContentBytes);
         Assert.Equal(["pass(word)?"], config.Drift.SecretKeys);
+        Assert.Equal([new FormatRule("/etc/default/acme", ConfigFormat.Shell), new FormatRule("/etc/acme/*.conf", ConfigFormat.Bytes)], config.Drift.Formats);
+    }
+
+    [Fact]
+    public void A_file_format_that_does_not_exist_or_a_relative_glob_is_named_with_its_line_and_key()
+    {
+        var problems = _temp.Problems("""
+            drift:
+              formats:
+                /etc/acme/app.conf: toml
+                etc/acme/x.yaml: yaml
+                /etc/acme/y.ini: yml
+            """);
+
+        Assert.Equal(["drift.formats./etc/acme/app.conf", "drift.formats.etc/acme/x.yaml", "drift.formats./etc/acme/y.ini"], problems.Select(p => p.Key));
+        Assert.Equal("'toml' is not a file format (known: bytes, ini, shell, sshd, systemd, yaml, json)", problems[0].Message);
+        Assert.Equal(3, problems[0].Line);
+        Assert.Contains("did you mean 'yaml'?", problems[2].Message, StringComparison.Ordinal);
     }
 
     [Fact]

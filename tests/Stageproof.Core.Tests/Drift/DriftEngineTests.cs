@@ -112,6 +112,57 @@ public class DriftEngineTests
     }
 
     [Fact]
+    public void A_file_whose_comments_and_order_differ_but_not_its_values_is_cosmetic_counts_as_matching_and_never_fails()
+    {
+        var prod = Samples.Host("prod-app-1");
+        var reordered = "tls = on\n# storage\nstorage = /var/lib/acme-mail\n\nlisten = 0.0.0.0:8080\nworkers=4\nlog_level = info\nmax_message_size = 10M\ntoken_check = strict\n";
+        var staging = prod.WithFile(Samples.File("/etc/acme-mail/mail.conf", reordered), "/etc/acme-mail/mail.conf");
+
+        var drift = DriftEngine.Compare(prod, staging, NoRules);
+
+        var item = Assert.Single(drift.Items);
+        Assert.Equal((DriftCategory.ConfigCosmetic, "/etc/acme-mail/mail.conf", DriftSeverity.Info), (item.Category, item.Key, item.Severity));
+        Assert.Equal("read as ini (its name)", item.Format);
+        Assert.Empty(item.Values!);
+        Assert.NotNull(item.Diff);
+        Assert.Equal((3, 3), (drift.Figures(DriftFamily.File).Compared, drift.Figures(DriftFamily.File).Matching));
+        Assert.Equal(1.0, drift.Fidelity);
+        Assert.Null(drift.MaxSeverity); // so fail_on, even "info", is not met
+    }
+
+    [Fact]
+    public void A_value_change_names_its_key_and_a_file_of_no_known_format_says_it_was_compared_by_bytes()
+    {
+        var prod = Samples.Host("prod-app-1");
+        var staging = prod.WithFile(Samples.File("/etc/acme-mail/mail.conf", Samples.MailConf.Replace("workers = 4", "# tuned\nworkers = 8", StringComparison.Ordinal)), "/etc/acme-mail/mail.conf")
+            .WithFile(Samples.File("/etc/motd", "\nAuthorised use only.\n"), "/etc/motd");
+
+        var drift = DriftEngine.Compare(prod, staging, NoRules);
+
+        var conf = drift.Items.Single(i => i.Key == "/etc/acme-mail/mail.conf");
+        Assert.Equal(DriftCategory.ConfigContent, conf.Category);
+        Assert.Equal("workers: 4 → 8", Assert.Single(conf.Values!).ToString());
+        var motd = drift.Items.Single(i => i.Key == "/etc/motd");
+        Assert.Equal(DriftCategory.ConfigContent, motd.Category);
+        Assert.Null(motd.Values);
+        Assert.Equal("compared by bytes: no format is known for it", motd.Format);
+    }
+
+    [Fact]
+    public void Declared_formats_reach_the_comparison_of_two_environments()
+    {
+        var prod = Samples.Host("prod-app-1");
+        var staging = prod.WithFile(Samples.File("/etc/motd", "# banner\nBANNER='Authorised use only.'\n"), "/etc/motd") with { Target = "stage-app-1" };
+        prod = prod.WithFile(Samples.File("/etc/motd", "BANNER=\"Authorised use only.\"\n"), "/etc/motd");
+        var rules = NoRules with { Formats = [new Stageproof.Core.ConfigFiles.FormatRule("/etc/motd", Stageproof.Core.ConfigFiles.ConfigFormat.Shell)] };
+
+        var drift = DriftEngine.CompareEnvironments("prod", [prod], "staging", [staging], rules);
+
+        Assert.Equal(DriftCategory.ConfigCosmetic, Assert.Single(Assert.Single(drift.Hosts).Drift.Items).Category);
+        Assert.Equal(DriftCategory.ConfigContent, Assert.Single(DriftEngine.CompareEnvironments("prod", [prod], "staging", [staging], NoRules).Hosts).Drift.Items.Single().Category);
+    }
+
+    [Fact]
     public void Owner_group_and_mode_are_config_meta()
     {
         var prod = Samples.Host("prod-app-1");

@@ -1,3 +1,4 @@
+using Stageproof.Core.ConfigFiles;
 using Stageproof.Core.Manifests;
 using Stageproof.Core.Patches;
 using Stageproof.Core.Rollouts;
@@ -29,7 +30,7 @@ public class RolloutDriftTests
         var after = Host("prod-app-1", "app", "1.1-1", "listen.address = 127.0.10.11\nsession.lifetime = 30\n", ("/etc/ssh/sshd_config", "aaa"));
         var staging = Host("staging-app-1", "app", "1.1-1", "listen.address = 127.0.30.11\nsession.lifetime = 30\n", ("/etc/ssh/sshd_config", "bbb"));
 
-        Assert.Empty(RolloutDrift.Compare(Set, [(before, after)], [staging]));
+        Assert.Empty(RolloutDrift.Compare(Set, [(before, after)], [staging], ConfigFormats.None).Differences);
     }
 
     [Fact]
@@ -39,7 +40,7 @@ public class RolloutDriftTests
         var after = Host("prod-app-1", "app", "1.1-1", "x = 1\nsession.lifetime = 45\n", ("/etc/cron.d/job", "new"));
         var staging = Host("staging-app-1", "app", "1.0-1", "x = 1\nsession.lifetime = 30\n", ("/etc/cron.d/job", "old"));
 
-        var drift = RolloutDrift.Compare(Set, [(before, after)], [staging]);
+        var drift = RolloutDrift.Compare(Set, [(before, after)], [staging], ConfigFormats.None).Differences;
 
         Assert.Contains(drift, d => d.Contains("package acme-mail 1.1-1 vs 1.0-1", StringComparison.Ordinal));
         Assert.Contains(drift, d => d.Contains("session.lifetime = 45 vs 30", StringComparison.Ordinal));
@@ -48,10 +49,35 @@ public class RolloutDriftTests
     }
 
     [Fact]
+    public void A_file_the_rollout_changed_that_differs_from_staging_only_in_comments_and_order_is_cosmetic_and_a_value_is_named()
+    {
+        const string defaults = "/usr/share/acme-mail/defaults.conf";
+        var before = Host("prod-app-1", "app", "1.0-1", "session.lifetime = 30\n");
+        var staging = Host("staging-app-1", "app", "1.1-1", "session.lifetime = 30\n");
+        var prodDefaults = "# defaults\nlog.level = info\nlisten.port = 8080\n";
+        var stagingDefaults = "listen.port = 8080\n\n# the log level\nlog.level   =   info\n";
+        Manifest With(Manifest m, string content) => m with
+        {
+            Files = [.. m.Files, new ConfigFileInfo(defaults, "root", "root", "0644", PatchSetFreezer.Sha256(content), content.Length, content)],
+        };
+
+        var cosmetic = RolloutDrift.Compare(Set, [(With(before, "old"), With(before, prodDefaults))], [With(staging, stagingDefaults)], ConfigFormats.None);
+        Assert.Contains(cosmetic.Differences, d => d.Contains("package acme-mail 1.0-1 vs 1.1-1", StringComparison.Ordinal));
+        Assert.DoesNotContain(cosmetic.Differences, d => d.Contains(defaults, StringComparison.Ordinal));
+        Assert.Contains(defaults + " differs only in comments, whitespace or order", Assert.Single(cosmetic.Cosmetic), StringComparison.Ordinal);
+
+        var changed = RolloutDrift.Compare(Set, [(With(before, "old"), With(before, prodDefaults.Replace("info", "debug", StringComparison.Ordinal)))],
+            [With(staging, stagingDefaults)], ConfigFormats.None);
+        Assert.Contains(changed.Differences, d => d.Contains($"{defaults} changed in the rollout and differs from staging", StringComparison.Ordinal)
+            && d.Contains("log.level: debug → info", StringComparison.Ordinal));
+        Assert.Empty(changed.Cosmetic);
+    }
+
+    [Fact]
     public void A_patched_host_without_a_staging_twin_is_a_difference()
     {
         var host = Host("prod-app-1", "app", "1.1-1", "session.lifetime = 30\n");
-        Assert.Single(RolloutDrift.Compare(Set, [(host, host)], []));
+        Assert.Single(RolloutDrift.Compare(Set, [(host, host)], [], ConfigFormats.None).Differences);
     }
 }
 

@@ -12,7 +12,7 @@ internal sealed partial class ConfigReader
     private static readonly string[] HostKeys = ["transport", "address", "port", "user", "identity", "known_hosts", "become", "role", "root"];
     private static readonly string[] SshOnlyKeys = ["address", "port", "identity", "known_hosts"];
     private static readonly string[] EnvironmentKeys = ["hosts", "databases", "mirror_of", "checks"];
-    private static readonly string[] DriftKeys = ["track", "ignore", "min_fidelity", "fail_on", "max_content_bytes", "secret_keys"];
+    private static readonly string[] DriftKeys = ["track", "ignore", "formats", "min_fidelity", "fail_on", "max_content_bytes", "secret_keys"];
     private static readonly string[] SshKeys = ["parallelism", "connect_timeout", "command_timeout"];
 
     /// <summary>
@@ -546,6 +546,30 @@ internal sealed partial class ConfigReader
                         }
                     }
                     _drift = _drift with { Ignore = ignore.Select(t => t.Value).ToList() };
+                    break;
+                case "formats" when _yaml.Mapping(value, key) is { } formats:
+                    var rules = new List<ConfigFiles.FormatRule>();
+                    foreach (var (glob, _, formatNode, formatKey) in _yaml.Entries(formats, key))
+                    {
+                        if (Names.AbsolutePathError(glob) is { } error)
+                        {
+                            _yaml.Report(formatNode, formatKey, error);
+                        }
+                        else if (_yaml.RequiredString(formatNode, formatKey) is { } code)
+                        {
+                            if (ConfigFiles.ConfigFormatCodes.Parse(code) is { } format)
+                            {
+                                rules.Add(new ConfigFiles.FormatRule(glob, format));
+                            }
+                            else
+                            {
+                                var suggestion = YamlWalker.Suggest(code, ConfigFiles.ConfigFormatCodes.All);
+                                _yaml.Report(formatNode, formatKey, $"{Names.Show(code)} is not a file format (known: {string.Join(", ", ConfigFiles.ConfigFormatCodes.All)})"
+                                    + (suggestion is null ? "" : $"; did you mean '{suggestion}'?"));
+                            }
+                        }
+                    }
+                    _drift = _drift with { Formats = rules };
                     break;
                 case "min_fidelity" when _yaml.Number(value, key, 0, 1) is { } fidelity:
                     _drift = _drift with { MinFidelity = fidelity };
