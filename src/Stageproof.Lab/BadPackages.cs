@@ -33,6 +33,10 @@ public enum BadUpdate
     /// <summary>(7) A migration the bad release itself runs fine with, but after a package downgrade 1.x refuses the database
     /// ("database schema is newer than this release"): rollback needs a database restore.</summary>
     SchemaBreaksDowngrade = 7,
+
+    /// <summary>(8) A migration "archives" old messages by deleting every tenth one, without archiving anything: the
+    /// service keeps answering and the checks pass, but rows are gone (data continuity).</summary>
+    DeletesData = 8,
 }
 
 /// <summary>
@@ -77,6 +81,7 @@ public static partial class BadPackages
         BadUpdate.IndexerErrors => "the indexer logs ERROR every cycle while /health is 200 (logs)",
         BadUpdate.MigrationFailsHalfway => "a migration fails at its second statement: the service does not start (schema, health)",
         BadUpdate.SchemaBreaksDowngrade => "a migration the previous release refuses after a downgrade (rollback needs a database restore)",
+        BadUpdate.DeletesData => "a migration deletes every tenth message while the service keeps answering (data continuity)",
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
     };
 
@@ -179,7 +184,7 @@ public static partial class BadPackages
         return dash < 0 ? goodVersion + suffix : $"{goodVersion[..dash]}{suffix}{goodVersion[dash..]}";
     }
 
-    /// <summary>Builds all seven into <paramref name="outputDirectory"/>; returns each one's .deb path.</summary>
+    /// <summary>Builds all eight into <paramref name="outputDirectory"/>; returns each one's .deb path.</summary>
     public static async Task<IReadOnlyDictionary<BadUpdate, string>> BuildAllAsync(string good11Deb, string outputDirectory, CancellationToken ct = default)
     {
         var debs = new Dictionary<BadUpdate, string>();
@@ -238,6 +243,11 @@ public static partial class BadPackages
             CREATE INDEX messages_owner_folder_idx ON messages (owner_id, folder);
 
             """),
+        BadUpdate.DeletesData => ("archive_old_messages", """
+            -- Gauntlet bad update 8: meant to move old messages to an archive table, it only deletes them.
+            DELETE FROM messages WHERE id % 10 = 0;
+
+            """),
         _ => null,
     };
 
@@ -269,7 +279,7 @@ public static partial class BadPackages
             case BadUpdate.IndexerErrors:
                 await WriteFaultsAsync(share, "fault.indexer_errors = true", ct).ConfigureAwait(false);
                 break;
-            case BadUpdate.DroppedSearchIndex or BadUpdate.MigrationFailsHalfway or BadUpdate.SchemaBreaksDowngrade:
+            case BadUpdate.DroppedSearchIndex or BadUpdate.MigrationFailsHalfway or BadUpdate.SchemaBreaksDowngrade or BadUpdate.DeletesData:
                 if (kind == BadUpdate.DroppedSearchIndex)
                 {
                     await WriteFaultsAsync(share, $"fault.search_delay = {SearchDelayMilliseconds.ToString(CultureInfo.InvariantCulture)}", ct).ConfigureAwait(false);

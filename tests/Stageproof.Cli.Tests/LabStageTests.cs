@@ -203,6 +203,7 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : ICla
         { BadUpdate.IndexerErrors, "compare", "log-errors" },
         { BadUpdate.MigrationFailsHalfway, "", "" },
         { BadUpdate.SchemaBreaksDowngrade, "rollback-rehearsal", "database restore" },
+        { BadUpdate.DeletesData, "compare", "data mail public.messages" },
     };
 
     [SkippableTheory]
@@ -236,6 +237,12 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : ICla
         if (step.Length > 0)
         {
             Assert.Contains(reasons, r => r.Step == step && (r.Subject + " " + r.Evidence).Contains(mention, StringComparison.Ordinal));
+        }
+        if (kind == BadUpdate.DeletesData)
+        {
+            // The seed's 20,000 messages less every tenth: the numbers, not only the table.
+            Assert.Contains(reasons, r => r.Subject == "data mail public.messages"
+                && r.Evidence.Contains("20000 row(s) at the rollback point, 18000 now: 2000 lost (10%)", StringComparison.Ordinal));
         }
         if (kind == BadUpdate.ChangedDefault)
         {

@@ -14,6 +14,7 @@ using Stageproof.Core.Patches;
 using Stageproof.Core.Stage;
 using Stageproof.Hosts.Apply;
 using Stageproof.Hosts.Checks;
+using Stageproof.Hosts.Databases;
 using Stageproof.Hosts.Facts;
 
 namespace Stageproof.Cli.Features;
@@ -206,8 +207,17 @@ internal sealed class StageService(CliSession session)
             {
                 Fail(StageSteps.Compare, $"{c.Name} on {c.Target}", c.Message);
             }
-            Step(StageSteps.Compare, comparisons.Any(c => c.Regressed) ? StepStatus.Failed : StepStatus.Passed,
-                $"{comparisons.Count(c => c.Regressed)} of {comparisons.Count} regressed" + LoadLine(after), compareStart);
+            // Data continuity: every table's rows at the rollback point against now; a loss the set does not declare fails.
+            var losses = await DataLossesAsync(point, env.Databases, set, ct).ConfigureAwait(false);
+            result = result with { DataLosses = losses };
+            foreach (var loss in losses.Where(l => !l.Declared))
+            {
+                Fail(StageSteps.Compare, $"data {loss.Database} {loss.Table}", $"{loss}, and the set does not declare it (data_loss)");
+            }
+            var undeclared = losses.Count(l => !l.Declared);
+            Step(StageSteps.Compare, comparisons.Any(c => c.Regressed) || undeclared > 0 ? StepStatus.Failed : StepStatus.Passed,
+                $"{comparisons.Count(c => c.Regressed)} of {comparisons.Count} regressed" + LoadLine(after)
+                + (losses.Count == 0 ? "" : $"; rows lost in {losses.Count} table(s), {undeclared} undeclared"), compareStart);
 
             // e. drift from before to after
             var driftStart = Start(StageSteps.Drift, "what changed on each host, and whether the patch set declares it", clock);
@@ -396,14 +406,37 @@ internal sealed class StageService(CliSession session)
             .OrderByDescending(x => x.Item.Severity).ThenBy(x => x.Pair, StringComparer.Ordinal)
             .Select(x => new FidelityItem(x.Pair, x.Item.Category.Code(), x.Item.Key, x.Item.Left, x.Item.Right, x.Item.Severity.Code()))
             .ToList();
-        var top = string.Join("; ", items.Select(i => $"{i.Category} {i.Key} ({i.Severity}: {mirror} {i.Mirror ?? "absent"}, {environment} {i.Staged ?? "absent"})")
+        var cosmetic = items.Count(i => i.Category == DriftCategory.ConfigCosmetic.Code());
+        var differences = items.Count - cosmetic;
+        var top = string.Join("; ", items.Where(i => i.Category != DriftCategory.ConfigCosmetic.Code())
+            .Select(i => $"{i.Category} {i.Key} ({i.Severity}: {mirror} {i.Mirror ?? "absent"}, {environment} {i.Staged ?? "absent"})")
             .Distinct(StringComparer.Ordinal).Take(5));
         var why = drift.Fidelity < rules.MinFidelity ? "below the minimum"
             : fails && rules.FailOn is { } failOn ? $"a difference of severity {failOn.Code()} or worse (fail_on)" : null;
         var summary = string.Create(CultureInfo.InvariantCulture, $"fidelity {drift.Fidelity:0.0%} (minimum {rules.MinFidelity:0.0%})") +
-            (why is null ? "" : ", " + why) + (items.Count == 0 ? ", no differences" : $", {items.Count} difference(s); top: {top}");
+            (why is null ? "" : ", " + why) + (differences == 0 ? ", no differences" : $", {differences} difference(s); top: {top}")
+            + (cosmetic == 0 ? "" : $", {cosmetic} file(s) differing only in comments, whitespace or order");
         await session.AuditAsync("drift.compare", $"{mirror} vs {environment}", summary, cancellationToken: ct).ConfigureAwait(false);
         return (drift.Fidelity, fails, items.Take(20).ToList(), summary);
+    }
+
+    /// <summary>Each database's tables whose rows fell since the rollback point (see <see cref="DataContinuity"/>).</summary>
+    private static async Task<IReadOnlyList<RowLoss>> DataLossesAsync(RollbackPoint point, IReadOnlyDictionary<string, string> databases,
+        PatchSet set, CancellationToken ct)
+    {
+        var losses = new List<RowLoss>();
+        var postgres = new PostgresRollbackPoint();
+        foreach (var db in point.Databases)
+        {
+            if (!databases.TryGetValue(db.Database, out var connection))
+            {
+                continue;
+            }
+            var taken = await PostgresRollbackPoint.LoadAsync(db.Directory, ct).ConfigureAwait(false);
+            var rows = await postgres.RowsSinceAsync(taken, connection, ct).ConfigureAwait(false);
+            losses.AddRange(DataContinuity.Losses(db.Database, rows, set.DataLoss ?? []));
+        }
+        return losses;
     }
 
     /// <summary>Collects each host's manifest now (scope as at the rollback point) and classifies what changed since before the change.</summary>

@@ -62,6 +62,9 @@ public sealed record PatchSet
     public IReadOnlyList<PatchPackage> Packages { get; init; } = [];
     public IReadOnlyList<PatchFile> Files { get; init; } = [];
     public IReadOnlyList<PatchMigration> Migrations { get; init; } = [];
+    /// <summary>Tables whose rows the set means to remove (globs on "schema.table" or the bare name): the stage's data
+    /// continuity check lets their loss pass. Null when none (left out of the canonical JSON, so older digests hold).</summary>
+    public IReadOnlyList<string>? DataLoss { get; init; }
     public PatchCommands Commands { get; init; } = new();
 }
 

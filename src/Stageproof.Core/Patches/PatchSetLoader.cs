@@ -20,7 +20,7 @@ public static partial class PatchSetLoader
     private const int MaxCommandTimeoutSeconds = 24 * 3600;
 
     private static readonly string[] TopKeys =
-        ["id", "title", "ticket", "reason", "root_cause", "severity", "cves", "author", "repositories", "packages", "files", "migrations", "commands"];
+        ["id", "title", "ticket", "reason", "root_cause", "severity", "cves", "author", "repositories", "packages", "files", "migrations", "data_loss", "commands"];
     private static readonly string[] PackageKeys = ["name", "version"];
     private static readonly string[] FileKeys = ["path", "owner", "group", "mode", "content", "source", "set"];
     private static readonly string[] MigrationKeys = ["database", "files"];
@@ -81,6 +81,7 @@ public static partial class PatchSetLoader
             var packages = new List<PatchPackage>();
             var files = new List<PatchFile>();
             var migrations = new List<PatchMigration>();
+            List<string>? dataLoss = null;
             var commands = new PatchCommands();
             var seen = new HashSet<string>(StringComparer.Ordinal);
 
@@ -145,6 +146,20 @@ public static partial class PatchSetLoader
                     case "migrations":
                         migrations = Migrations(value, path);
                         break;
+                    case "data_loss":
+                        dataLoss = [];
+                        foreach (var (table, node, itemPath) in w.StringList(value, path) ?? [])
+                        {
+                            if (TableGlob().IsMatch(table))
+                            {
+                                dataLoss.Add(table);
+                            }
+                            else
+                            {
+                                w.Report(node, itemPath, $"{Names.Show(table)} is not a table or a glob of tables ('archive_*', 'public.sessions')");
+                            }
+                        }
+                        break;
                     case "commands":
                         commands = Commands(value, path);
                         break;
@@ -180,6 +195,7 @@ public static partial class PatchSetLoader
                 Packages = packages,
                 Files = files,
                 Migrations = migrations,
+                DataLoss = dataLoss is { Count: > 0 } ? dataLoss : null,
                 Commands = commands,
             };
         }
@@ -553,6 +569,9 @@ public static partial class PatchSetLoader
         return RepositoryRegex().IsMatch(value.Trim()) ? null
             : $"repository {Names.Show(value)} is not an apt source line (deb [options] URI suite [components])";
     }
+
+    [GeneratedRegex(@"\A[A-Za-z0-9_*?\[\]-]+(\.[A-Za-z0-9_*?\[\]-]+)?\z")]
+    private static partial Regex TableGlob();
 
     [GeneratedRegex(@"\ACVE-[0-9]{4}-[0-9]{4,}\z")]
     private static partial Regex CveRegex();

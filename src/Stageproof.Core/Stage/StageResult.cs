@@ -105,6 +105,8 @@ public sealed record StageResult
     public CheckSuiteResult? After { get; init; }
     public IReadOnlyList<CheckComparison> Comparisons { get; init; } = [];
     public IReadOnlyList<ChangeItem> Changes { get; init; } = [];
+    /// <summary>Tables whose rows fell between the rollback point and the after-change suite (data continuity).</summary>
+    public IReadOnlyList<RowLoss> DataLosses { get; init; } = [];
     public IReadOnlyList<CheckResult> Soak { get; init; } = [];
     public RehearsalResult? Rehearsal { get; init; }
 

@@ -267,6 +267,24 @@ public sealed class PostgresRollbackPoint(string? binDirectory = null, TimeProvi
         }
     }
 
+    /// <summary>
+    /// Each table's exact row count now, for the tables the point counted exactly (null: the table is gone). What
+    /// data continuity compares with the point's own counts.
+    /// </summary>
+    public async Task<IReadOnlyList<Core.Stage.TableRows>> RowsSinceAsync(DatabaseRollbackPoint point, string connectionString,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(point);
+        var csb = PostgresConnections.Parse(connectionString, "row counts");
+        var target = PostgresConnections.Where(csb);
+        // A table grown past the exact-count limit lost nothing; its estimate says so.
+        var now = (await CountersAsync(csb, target, exact: true, cancellationToken).ConfigureAwait(false))
+            .ToDictionary(t => t.Table, t => (long?)(t.Rows ?? t.RowEstimate), StringComparer.Ordinal);
+        return point.Tables.Where(t => t.Rows is not null)
+            .Select(t => new Core.Stage.TableRows(t.Table, t.Rows, now.GetValueOrDefault(t.Table)))
+            .ToList();
+    }
+
     /// <summary>As <see cref="WritesSinceAsync(DatabaseRollbackPoint, string, CancellationToken)"/>, against counters taken earlier.</summary>
     public async Task<IReadOnlyList<TableWrites>> WritesSinceAsync(IReadOnlyList<TableCounters> baseline, string connectionString,
         CancellationToken cancellationToken = default)

@@ -28,7 +28,7 @@ namespace Stageproof.Hosts.Facts;
 /// </summary>
 public static partial class SecretMasker
 {
-    public const string Mask = "********";
+    public const string Mask = Core.ConfigFiles.ConfigValues.SecretMask; // config files are compared knowing it
 
     /// <summary>Returns <paramref name="content"/> with secret values replaced; line endings are kept. An empty
     /// <paramref name="secretKeys"/> turns masking off. <paramref name="path"/>, when given, lets files whose

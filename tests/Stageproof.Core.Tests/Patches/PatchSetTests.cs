@@ -107,6 +107,20 @@ public sealed class PatchSetTests : IDisposable
     }
 
     [Fact]
+    public void Declared_data_loss_is_read_and_a_set_without_it_keeps_its_digest()
+    {
+        const string head = "id: X-1\ntitle: t\nreason: r\nseverity: low\nauthor: a\npackages: [{ name: acme-mail, version: '1.1-1' }]\n";
+        var plain = Write("plain.yaml", head);
+        var archiving = Write("archiving.yaml", head + "data_loss: [public.messages_2019, 'archive_*']\n");
+
+        Assert.Equal(["public.messages_2019", "archive_*"], PatchSetLoader.Load(archiving).DataLoss);
+        Assert.Null(PatchSetLoader.Load(plain).DataLoss);
+        // Left out of the canonical JSON when not given: every set frozen before data_loss existed keeps its digest.
+        Assert.DoesNotContain("data", PatchSetFreezer.Freeze(plain).Json, StringComparison.OrdinalIgnoreCase);
+        Assert.NotEqual(PatchSetFreezer.Freeze(plain).Digest, PatchSetFreezer.Freeze(archiving).Digest);
+    }
+
+    [Fact]
     public void Missing_required_keys_are_named()
     {
         var e = LoadFails("title: t\npackages: [{ name: a1, version: '1' }]\n");
@@ -136,6 +150,8 @@ public sealed class PatchSetTests : IDisposable
     [InlineData("repositories: [\"rpm http://x/ stable\"]", "repositories[0]")]
     [InlineData("repositories: [\"deb http://x/$(id) stable main\"]", "repositories[0]")]
     [InlineData("cves: [CVE-26-1]", "cves[0]")]
+    [InlineData("data_loss: [\"messages; DROP TABLE users\"]", "data_loss[0]")]
+    [InlineData("data_loss: [a.b.c]", "data_loss[0]")]
     public void Hostile_or_invalid_values_are_rejected_at_their_key(string line, string key)
     {
         var e = LoadFails($"id: X-1\ntitle: t\nreason: r\nseverity: low\nauthor: a\n{line}\n");

@@ -110,6 +110,33 @@ public sealed class PostgresRollbackPointTests(PostgresFixture pg, ITestOutputHe
     }
 
     [SkippableFact]
+    public async Task Rows_lost_since_the_point_are_named_with_their_numbers_and_rows_added_or_declared_pass()
+    {
+        pg.EnsureAvailable();
+        var cs = await FreshDatabaseAsync("rbp_rows", Schema + "CREATE TABLE archive (id bigint);\nINSERT INTO archive SELECT generate_series(1, 8);\n");
+        var point = await _points.CreateAsync(cs, Path.Combine(_store, "rows"), CancellationToken.None);
+
+        // What a bad migration and a busy service do meanwhile: rows deleted, a table dropped, rows added.
+        await pg.ExecuteAsync("DELETE FROM mailboxes WHERE id % 10 = 0; DROP TABLE domains; INSERT INTO archive SELECT generate_series(9, 20); DELETE FROM archive WHERE id <= 2;", "rbp_rows");
+
+        var rows = await _points.RowsSinceAsync(point, cs);
+        var losses = Stageproof.Core.Stage.DataContinuity.Losses("rbp_rows", rows, ["arch*"]);
+        Assert.Equal(
+            ["rbp_rows public.domains: 1 row(s) at the rollback point, the table is gone: 1 lost (100%)",
+             "rbp_rows public.mailboxes: 50 row(s) at the rollback point, 45 now: 5 lost (10%)"],
+            losses.Select(l => l.ToString()));
+        Assert.All(losses, l => Assert.False(l.Declared));
+        // archive: 8 at the point, 18 now: two deleted but more added, no net loss, nothing to say.
+        Assert.Equal((8L, 18L), rows.Where(r => r.Table == "public.archive").Select(r => (r.AtPoint!.Value, r.Now!.Value)).Single());
+
+        await pg.ExecuteAsync("DELETE FROM archive", "rbp_rows");
+        var declared = Assert.Single(Stageproof.Core.Stage.DataContinuity.Losses("rbp_rows", await _points.RowsSinceAsync(point, cs), ["arch*"]),
+            l => l.Table == "public.archive");
+        Assert.True(declared.Declared);
+        Assert.EndsWith("(declared by the set's data_loss)", declared.ToString(), StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public async Task A_damaged_archive_is_refused_before_the_database_is_dropped()
     {
         pg.EnsureAvailable();
