@@ -13,7 +13,9 @@ public sealed record StagePolicy
     public StepStatus UnexpectedConfig { get; init; } = StepStatus.Failed;
     /// <summary>A service that stopped or started.</summary>
     public StepStatus UnexpectedService { get; init; } = StepStatus.Failed;
-    /// <summary>Anything else: a port that moved, a package the set did not bring, file metadata.</summary>
+    /// <summary>A tracked file that became group- or world-writable, setuid or setgid without the set declaring it.</summary>
+    public StepStatus PermissionWidened { get; init; } = StepStatus.Failed;
+    /// <summary>Anything else: a port that moved, a package the set did not bring, other file metadata.</summary>
     public StepStatus UnexpectedOther { get; init; } = StepStatus.Warned;
 }
 
@@ -75,6 +77,11 @@ public static class ChangeClassifier
                     break;
                 case DriftFamily.File:
                     var declaredMeta = declaredFiles.ContainsKey(d.Key);
+                    if (!declaredMeta && Widened(beforeFiles.GetValueOrDefault(d.Key)?.Mode, afterFiles.GetValueOrDefault(d.Key)?.Mode) is { } widened)
+                    {
+                        items.Add(Item(d, false, $"permissions widened without the set declaring it: {widened}", policy.PermissionWidened));
+                        break;
+                    }
                     items.Add(Item(d, declaredMeta, declaredMeta ? "declared: the set writes this file" : "owner, group or mode changed without the set declaring it", policy.UnexpectedOther));
                     break;
                 case DriftFamily.Service:
@@ -111,6 +118,33 @@ public static class ChangeClassifier
         return item(d, false, changedKeys.Count > 0
             ? "tracked config changed, not declared by the set: " + Describe(changedKeys)
             : $"tracked config changed, not declared by the set ({d.Format ?? "compared by bytes"})", policy.UnexpectedConfig);
+    }
+
+    /// <summary>"0644 → 0666: world-writable" when the mode gained group or world write, setuid or setgid; else null.</summary>
+    public static string? Widened(string? before, string? after)
+    {
+        if (before is null || after is null || !TryOctal(before, out var was) || !TryOctal(after, out var now))
+        {
+            return null;
+        }
+        var gained = now & ~was;
+        var what = new List<string>();
+        if ((gained & 0b010_000) != 0) what.Add("group-writable");
+        if ((gained & 0b000_010) != 0) what.Add("world-writable");
+        if ((gained & 0b100_000_000_000) != 0) what.Add("setuid");
+        if ((gained & 0b010_000_000_000) != 0) what.Add("setgid");
+        return what.Count == 0 ? null : $"{before} → {after}: {string.Join(", ", what)}";
+
+        static bool TryOctal(string mode, out int value)
+        {
+            value = 0;
+            if (mode.Length is 0 or > 5 || mode.Any(c => c is < '0' or > '7'))
+            {
+                return false;
+            }
+            value = Convert.ToInt32(mode, 8);
+            return true;
+        }
     }
 
     /// <summary>Keys whose value differs between two conf-style contents: key → (before, after).</summary>

@@ -48,6 +48,35 @@ public class ChangeClassifierTests
         Assert.Equal("tracked config changed, not declared by the set: session.lifetime: 60 → 5", change.Why);
     }
 
+    [Theory]
+    [InlineData("0644", "0666", "0644 → 0666: group-writable, world-writable")]
+    [InlineData("0664", "0666", "0664 → 0666: world-writable")]
+    [InlineData("0640", "0660", "0640 → 0660: group-writable")]
+    [InlineData("0755", "4755", "0755 → 4755: setuid")]
+    [InlineData("0755", "2775", "0755 → 2775: group-writable, setgid")]
+    public void A_tracked_file_made_writable_by_others_or_setuid_fails_naming_what_it_gained(string before, string after, string widened)
+    {
+        var host = Samples.Host("app-1").WithFile(Samples.File(Defaults, Shipped, mode: before), Defaults);
+        var change = Assert.Single(ChangeClassifier.Classify("app-1", host, host.WithFile(Samples.File(Defaults, Shipped, mode: after), Defaults),
+            Set, null, new DriftRules(), new StagePolicy()));
+
+        Assert.Equal(("config-meta", StepStatus.Failed), (change.Category, change.Status));
+        Assert.Equal($"permissions widened without the set declaring it: {widened}", change.Why);
+    }
+
+    [Fact]
+    public void A_mode_that_narrows_or_an_owner_that_changes_only_warns()
+    {
+        var host = Samples.Host("app-1").WithFile(Samples.File(Defaults, Shipped, mode: "0644"), Defaults);
+        var narrowed = Assert.Single(ChangeClassifier.Classify("app-1", host, host.WithFile(Samples.File(Defaults, Shipped, mode: "0600"), Defaults),
+            Set, null, new DriftRules(), new StagePolicy()));
+        var owner = Assert.Single(ChangeClassifier.Classify("app-1", host, host.WithFile(Samples.File(Defaults, Shipped, group: "acme", mode: "0644"), Defaults),
+            Set, null, new DriftRules(), new StagePolicy()));
+
+        Assert.Equal(StepStatus.Warned, narrowed.Status);
+        Assert.Equal(StepStatus.Warned, owner.Status);
+    }
+
     [Fact]
     public void A_key_the_set_declares_is_expected_and_one_beside_it_is_not()
     {
