@@ -324,7 +324,16 @@ internal sealed class StageService(CliSession session)
                 Step(StageSteps.Reapply, StepStatus.Skipped, "the rollback rehearsal failed; the environment stays rolled back", session.Time.GetUtcNow());
                 return await FinishAsync(result, ct).ConfigureAwait(false);
             }
-            Step(StageSteps.Rehearsal, StepStatus.Passed, "rolled back without a database restore; every host matches its manifest from before the change; the suite passes", rehearsalStart);
+            if (result.DataLosses.Count > 0)
+            {
+                // Only declared losses get this far: the rollback story must say a plain rollback does not bring them back.
+                rehearsal = rehearsal with
+                {
+                    Notes = [$"rows the change removed stay removed after a rollback without a database restore: {string.Join("; ", result.DataLosses)}"],
+                };
+            }
+            Step(StageSteps.Rehearsal, StepStatus.Passed, "rolled back without a database restore; every host matches its manifest from before the change; the suite passes"
+                + (result.DataLosses.Count > 0 ? $"; {result.DataLosses.Sum(l => l.Lost)} row(s) the change removed are not brought back without one" : ""), rehearsalStart);
 
             var reapplyStart = Start(StageSteps.Reapply, "the same digest again, and verify", clock);
             var reapply = await engine.ApplyAsync(applyRequest with { AutoRollback = true }, runs.Progress(), ct).ConfigureAwait(false);

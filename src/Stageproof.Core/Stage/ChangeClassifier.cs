@@ -15,7 +15,9 @@ public sealed record StagePolicy
     public StepStatus UnexpectedService { get; init; } = StepStatus.Failed;
     /// <summary>A tracked file that became group- or world-writable, setuid or setgid without the set declaring it.</summary>
     public StepStatus PermissionWidened { get; init; } = StepStatus.Failed;
-    /// <summary>Anything else: a port that moved, a package the set did not bring, other file metadata.</summary>
+    /// <summary>A port listening after the change that was not before: something new answers the network.</summary>
+    public StepStatus NewListeningPort { get; init; } = StepStatus.Failed;
+    /// <summary>Anything else: a port that closed, a package the set did not bring, other file metadata.</summary>
     public StepStatus UnexpectedOther { get; init; } = StepStatus.Warned;
 }
 
@@ -87,6 +89,9 @@ public static class ChangeClassifier
                 case DriftFamily.Service:
                     items.Add(Item(d, false, d.Right is not null && d.Right.Contains("running", StringComparison.Ordinal) && d.Left is not null
                         ? "a service started that was stopped" : "a service stopped or disappeared", policy.UnexpectedService));
+                    break;
+                case DriftFamily.Port when d.Left is null:
+                    items.Add(Item(d, false, $"a new listening port the set does not declare ({d.Right})", policy.NewListeningPort));
                     break;
                 default:
                     items.Add(Item(d, false, "not declared by the set", policy.UnexpectedOther));

@@ -16,6 +16,7 @@ public interface IDatabasePatcher
 
     Task<DatabasePoint> CreatePointAsync(string database, string connectionString, string directory, CancellationToken cancellationToken);
 
+    /// <summary>Whether the schema or the migration history changed since the point (Auto then restores).</summary>
     Task<bool> SchemaChangedAsync(DatabasePoint point, string connectionString, CancellationToken cancellationToken);
 
     /// <summary>"table: N row(s) written since the point, M removed or replaced" for each table written since the point.</summary>

@@ -15,7 +15,7 @@ namespace Stageproof.Hosts.Apply;
 /// <summary>When a rollback restores a database from its dump.</summary>
 public enum DatabaseRestoreMode
 {
-    /// <summary>Only when its schema changed since the point.</summary>
+    /// <summary>Only when its schema or migration history changed since the point.</summary>
     Auto,
     /// <summary>Never: the report still says whether a restore was needed and what it would have discarded.</summary>
     Keep,
@@ -524,7 +524,7 @@ public sealed class PatchEngine(
             progress?.Report($"{point.Environment}/{dbPoint.Database}: comparing with the point");
             var changed = await databases.SchemaChangedAsync(dbPoint, connection, ct).ConfigureAwait(false);
             var restore = request.Database == DatabaseRestoreMode.Restore || (request.Database == DatabaseRestoreMode.Auto && changed);
-            var why = changed ? "its schema changed since the point" : "its schema is as at the point";
+            var why = changed ? "its schema or migration history changed since the point" : "its schema and migration history are as at the point";
             var target = $"{point.Environment}/{dbPoint.Database}";
             if (!restore)
             {

@@ -48,6 +48,12 @@ public sealed record DatabaseRollbackPoint
     /// it was recorded; their writes are read from the statistics.
     /// </summary>
     public long? SnapshotXmin { get; init; }
+    /// <summary>
+    /// The migration history's digest when taken (<see cref="PostgresFactsCollector.MigrationsDigest"/>): a migration
+    /// that only changes data still records itself there, and the release before it may refuse such a database. Null
+    /// in points taken before it was recorded.
+    /// </summary>
+    public string? MigrationsDigest { get; init; }
 
     /// <summary>Where the point lives (not part of the sidecar).</summary>
     [JsonIgnore]
@@ -160,6 +166,7 @@ public sealed class PostgresRollbackPoint(string? binDirectory = null, TimeProvi
             ServerVersion = manifest.Database!.ServerVersion,
             SchemaDigest = manifest.Database.Schema.Digest,
             SchemaObjects = manifest.Database.Schema.Objects.Count,
+            MigrationsDigest = PostgresFactsCollector.MigrationsDigest(manifest.Database.Schema.Migrations),
             DumpFile = ArchiveFile,
             DumpSha256 = await FileSha256Async(archive, cancellationToken).ConfigureAwait(false),
             DumpBytes = new FileInfo(archive).Length,
@@ -367,12 +374,18 @@ public sealed class PostgresRollbackPoint(string? binDirectory = null, TimeProvi
         }
     }
 
-    /// <summary>Whether the database's schema fingerprint differs from the point's (a restore is then needed).</summary>
+    /// <summary>
+    /// Whether the database's schema fingerprint or its migration history differs from the point's (a restore is then
+    /// needed): a data-only migration changes no schema object, yet the release before it may refuse the database.
+    /// </summary>
     public async Task<bool> SchemaChangedSinceAsync(DatabaseRollbackPoint point, string connectionString,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(point);
-        return await FingerprintAsync(point.Database, connectionString, cancellationToken).ConfigureAwait(false) != point.SchemaDigest;
+        var schema = (await new PostgresFactsCollector(_time).CollectAsync("rollback", point.Database, connectionString, cancellationToken)
+            .ConfigureAwait(false)).Database!.Schema;
+        return schema.Digest != point.SchemaDigest
+            || (point.MigrationsDigest is { } migrations && PostgresFactsCollector.MigrationsDigest(schema.Migrations) != migrations);
     }
 
     /// <summary>

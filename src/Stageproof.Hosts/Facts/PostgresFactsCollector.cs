@@ -185,6 +185,14 @@ public sealed class PostgresFactsCollector(TimeProvider? timeProvider = null)
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
     }
 
+    /// <summary>SHA-256 (hex) over the migration history rows "version TAB description TAB checksum TAB success", sorted.</summary>
+    public static string MigrationsDigest(IEnumerable<MigrationRecord> migrations)
+    {
+        ArgumentNullException.ThrowIfNull(migrations);
+        var lines = migrations.Select(m => $"{m.Version}\t{m.Description}\t{m.Checksum}\t{m.Success}").Order(StringComparer.Ordinal);
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(string.Concat(lines.Select(l => l + "\n")))));
+    }
+
     private static async Task<SortedDictionary<string, string>> SettingsAsync(NpgsqlConnection connection, CancellationToken ct)
     {
         var result = new SortedDictionary<string, string>(StringComparer.Ordinal);

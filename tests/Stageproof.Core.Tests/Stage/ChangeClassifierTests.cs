@@ -78,6 +78,20 @@ public class ChangeClassifierTests
     }
 
     [Fact]
+    public void A_new_listening_port_fails_and_one_that_closed_only_warns()
+    {
+        var host = Samples.Host("app-1");
+        var opened = host with { Ports = [.. host.Ports, new ListeningPort("tcp", "0.0.0.0", 4444)] };
+
+        var added = Assert.Single(ChangeClassifier.Classify("app-1", host, opened, Set, null, new DriftRules(), new StagePolicy()));
+        Assert.Equal(("port", "tcp/4444", StepStatus.Failed), (added.Category, added.Key, added.Status));
+        Assert.Equal("a new listening port the set does not declare (listening on 0.0.0.0)", added.Why);
+
+        var closed = Assert.Single(ChangeClassifier.Classify("app-1", opened, host, Set, null, new DriftRules(), new StagePolicy()));
+        Assert.Equal(StepStatus.Warned, closed.Status);
+    }
+
+    [Fact]
     public void A_key_the_set_declares_is_expected_and_one_beside_it_is_not()
     {
         var set = Set with { Files = [new PatchFile { Path = Defaults, Set = new Dictionary<string, string> { ["log.level"] = "debug" } }] };

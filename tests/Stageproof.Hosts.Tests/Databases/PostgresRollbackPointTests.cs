@@ -137,6 +137,26 @@ public sealed class PostgresRollbackPointTests(PostgresFixture pg, ITestOutputHe
     }
 
     [SkippableFact]
+    public async Task A_migration_that_only_deletes_data_still_changes_what_a_rollback_must_restore()
+    {
+        pg.EnsureAvailable();
+        var cs = await FreshDatabaseAsync("rbp_history", Schema + """
+            CREATE TABLE schema_history (version text PRIMARY KEY, description text NOT NULL, checksum text, success boolean NOT NULL);
+            INSERT INTO schema_history VALUES ('1', 'initial schema', 'abc', true);
+            """);
+        var point = await _points.CreateAsync(cs, Path.Combine(_store, "history"), CancellationToken.None);
+        Assert.NotNull(point.MigrationsDigest);
+        Assert.False(await _points.SchemaChangedSinceAsync(point, cs));
+
+        // Every schema object as it was, but the migration is recorded: the release before it refuses this database.
+        await pg.ExecuteAsync("DELETE FROM mailboxes WHERE id % 10 = 0; INSERT INTO schema_history VALUES ('2', 'archive old mailboxes', 'def', true);", "rbp_history");
+        Assert.True(await _points.SchemaChangedSinceAsync(point, cs));
+
+        // A point taken before the history was recorded is judged by its schema alone, as it was.
+        Assert.False(await _points.SchemaChangedSinceAsync(point with { MigrationsDigest = null }, cs));
+    }
+
+    [SkippableFact]
     public async Task A_damaged_archive_is_refused_before_the_database_is_dropped()
     {
         pg.EnsureAvailable();
