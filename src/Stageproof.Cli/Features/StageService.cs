@@ -27,7 +27,8 @@ internal sealed record StageOptions
     public string? Reason { get; init; }
     /// <summary>How long the service may take to answer its readiness checks after a change or a rollback.</summary>
     public TimeSpan Settle { get; init; } = TimeSpan.FromSeconds(45);
-    public StagePolicy Policy { get; init; } = new();
+    /// <summary>Null: the configuration's stage.policy for the environment.</summary>
+    public StagePolicy? Policy { get; init; }
 }
 
 /// <summary>
@@ -221,16 +222,19 @@ internal sealed class StageService(CliSession session)
 
             // e. drift from before to after
             var driftStart = Start(StageSteps.Drift, "what changed on each host, and whether the patch set declares it", clock);
-            var changes = await ChangesAsync(apply, point, set, transports, checkEnv.Hosts, options.Policy, ct).ConfigureAwait(false);
+            var changes = await ChangesAsync(apply, point, set, transports, checkEnv.Hosts, options.Policy ?? session.Config.Stage.PolicyFor(env.Name), ct)
+                .ConfigureAwait(false);
             result = result with { Changes = changes };
-            foreach (var c in changes.Where(c => c.Unexpected))
+            // stage.policy "ignore" (Skipped): listed with the changes, never a reason.
+            foreach (var c in changes.Where(c => c.Unexpected && c.Status is StepStatus.Failed or StepStatus.Warned))
             {
                 var reason = new StageReason(StageSteps.Drift, $"{c.Host} {c.Category} {c.Key}", $"{c.Why} ({c.Before ?? "absent"} → {c.After ?? "absent"})");
                 (c.Status == StepStatus.Failed ? _reasons : _warnings).Add(reason);
             }
             var unexpected = changes.Where(c => c.Unexpected).ToList();
             var cosmetic = changes.Count(c => c.Cosmetic);
-            Step(StageSteps.Drift, unexpected.Any(c => c.Status == StepStatus.Failed) ? StepStatus.Failed : unexpected.Count > 0 ? StepStatus.Warned : StepStatus.Passed,
+            Step(StageSteps.Drift, unexpected.Any(c => c.Status == StepStatus.Failed) ? StepStatus.Failed
+                    : unexpected.Any(c => c.Status == StepStatus.Warned) ? StepStatus.Warned : StepStatus.Passed,
                 $"{changes.Count(c => c.Expected)} expected change(s), {unexpected.Count} unexpected" + (cosmetic > 0 ? $", {cosmetic} cosmetic" : ""), driftStart);
 
             // f. soak

@@ -212,5 +212,16 @@ public static class ConfigTemplate
             max_clone_age: 24h             # the clone is made after the set was frozen and is at most this old
             roles: [operator, admin]       # who may promote in the emergency lane
 
+        # What the stage's drift step makes of what a change did beyond the set: fail, warn or ignore (listed, no reason).
+        stage:
+          policy:
+            unexpected_config: fail        # a tracked config value the set does not declare changed
+            unexpected_service: fail       # a service stopped or started
+            permission_widened: fail       # a tracked file became group/world-writable, setuid or setgid
+            new_listening_port: fail       # something new listens on the network
+            unexpected_other: warn         # a port closed, another package, another owner, a narrower mode
+          # environments:                  # per-environment overrides of the policy above
+          #   qa: { new_listening_port: warn }
+
         """;
 }

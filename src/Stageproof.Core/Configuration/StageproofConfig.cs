@@ -14,6 +14,8 @@ public sealed record StageproofConfig
     public IReadOnlyDictionary<string, Checks.CheckSuite> Checks { get; init; } = new Dictionary<string, Checks.CheckSuite>();
     /// <summary>Stages, their gates and rollout policies, and the emergency lane.</summary>
     public Lifecycle.LifecycleConfig Lifecycle { get; init; } = new();
+    /// <summary>How the stage's drift step weighs what a change did beyond the set (stage.policy), per environment.</summary>
+    public StageConfig Stage { get; init; } = new();
 
     /// <summary>The check suite an environment names; an environment without one has an empty suite.</summary>
     public Checks.CheckSuite SuiteOf(string environment) =>
@@ -105,4 +107,13 @@ public sealed record SshSettings
     public int Parallelism { get; init; } = 16;
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
     public TimeSpan CommandTimeout { get; init; } = TimeSpan.FromMinutes(2);
+}
+
+/// <summary><c>stage:</c> the drift step's policy for all environments, and overrides per environment.</summary>
+public sealed record StageConfig
+{
+    public Stage.StagePolicy Policy { get; init; } = new();
+    public IReadOnlyDictionary<string, Stage.StagePolicy> Environments { get; init; } = new Dictionary<string, Stage.StagePolicy>();
+
+    public Stage.StagePolicy PolicyFor(string environment) => Environments.GetValueOrDefault(environment) ?? Policy;
 }

@@ -6,9 +6,24 @@ using Stageproof.Core.Patches;
 
 namespace Stageproof.Core.Stage;
 
-/// <summary>How unexpected changes weigh in a stage run.</summary>
+/// <summary>How unexpected changes weigh in a stage run: Failed (fail), Warned (warn) or Skipped (ignore: listed, never a reason).</summary>
 public sealed record StagePolicy
 {
+    /// <summary>The category names of stage.policy in stageproof.yaml, in order.</summary>
+    public static IReadOnlyList<string> Categories { get; } =
+        ["unexpected_config", "unexpected_service", "permission_widened", "new_listening_port", "unexpected_other"];
+
+    /// <summary>This policy with one category (a name of <see cref="Categories"/>) set.</summary>
+    public StagePolicy With(string category, StepStatus status) => category switch
+    {
+        "unexpected_config" => this with { UnexpectedConfig = status },
+        "unexpected_service" => this with { UnexpectedService = status },
+        "permission_widened" => this with { PermissionWidened = status },
+        "new_listening_port" => this with { NewListeningPort = status },
+        "unexpected_other" => this with { UnexpectedOther = status },
+        _ => throw new ArgumentOutOfRangeException(nameof(category), category, null),
+    };
+
     /// <summary>A tracked config file (or a key in it) the set does not declare, changed.</summary>
     public StepStatus UnexpectedConfig { get; init; } = StepStatus.Failed;
     /// <summary>A service that stopped or started.</summary>

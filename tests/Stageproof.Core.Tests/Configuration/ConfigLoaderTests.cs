@@ -1,3 +1,4 @@
+using Stageproof.Core.Stage;
 using Stageproof.Core.ConfigFiles;
 using Stageproof.Core.Configuration;
 
@@ -321,6 +322,49 @@ public sealed class ConfigLoaderTests : IDisposable
         Assert.Equal(1024, config.Drift.MaxContentBytes);
         Assert.Equal(["pass(word)?"], config.Drift.SecretKeys);
         Assert.Equal([new FormatRule("/etc/default/acme", ConfigFormat.Shell), new FormatRule("/etc/acme/*.conf", ConfigFormat.Bytes)], config.Drift.Formats);
+    }
+
+    [Fact]
+    public void The_stage_policy_is_read_and_an_environment_overrides_it_category_by_category()
+    {
+        var config = _temp.Load("""
+            hosts:
+              web: { transport: local }
+            environments:
+              qa: { hosts: [web] }
+              staging: { hosts: [web] }
+            stage:
+              policy: { new_listening_port: warn, unexpected_other: ignore }
+              environments:
+                qa: { permission_widened: warn }
+            """);
+
+        var staging = config.Stage.PolicyFor("staging");
+        Assert.Equal((StepStatus.Warned, StepStatus.Skipped, StepStatus.Failed),
+            (staging.NewListeningPort, staging.UnexpectedOther, staging.PermissionWidened));
+        var qa = config.Stage.PolicyFor("qa");
+        Assert.Equal((StepStatus.Warned, StepStatus.Skipped, StepStatus.Warned),
+            (qa.NewListeningPort, qa.UnexpectedOther, qa.PermissionWidened));
+        Assert.Equal(new StagePolicy(), _temp.Load("hosts:\n  web: { transport: local }\n").Stage.PolicyFor("prod"));
+    }
+
+    [Fact]
+    public void A_stage_policy_naming_no_category_value_or_environment_there_is_is_refused_at_its_key()
+    {
+        var problems = _temp.Problems("""
+            hosts:
+              web: { transport: local }
+            environments:
+              staging: { hosts: [web] }
+            stage:
+              policy: { new_port: warn, unexpected_config: maybe }
+              environments:
+                stagin: { unexpected_config: warn }
+            """);
+
+        Assert.Equal(["stage.policy.new_port", "stage.policy.unexpected_config", "stage.environments.stagin"], problems.Select(p => p.Key));
+        Assert.Equal("'maybe' is not a policy (fail, warn, ignore)", problems[1].Message);
+        Assert.Contains("did you mean 'staging'?", problems[2].Message, StringComparison.Ordinal);
     }
 
     [Fact]

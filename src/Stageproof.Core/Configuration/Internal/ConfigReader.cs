@@ -8,7 +8,7 @@ namespace Stageproof.Core.Configuration.Internal;
 /// <summary>Walks stageproof.yaml against its schema, then checks every cross reference. One instance per load.</summary>
 internal sealed partial class ConfigReader
 {
-    private static readonly string[] RootKeys = ["hosts", "groups", "inventory", "environments", "drift", "ssh", "checks", "lifecycle"];
+    private static readonly string[] RootKeys = ["hosts", "groups", "inventory", "environments", "drift", "ssh", "checks", "lifecycle", "stage"];
     private static readonly string[] HostKeys = ["transport", "address", "port", "user", "identity", "known_hosts", "become", "role", "root"];
     private static readonly string[] SshOnlyKeys = ["address", "port", "identity", "known_hosts"];
     private static readonly string[] EnvironmentKeys = ["hosts", "databases", "mirror_of", "checks"];
@@ -36,6 +36,7 @@ internal sealed partial class ConfigReader
     private DriftRules _drift = new();
     private SshSettings _ssh = new();
     private (string Path, YamlNode Node, string Key)? _inventory;
+    private (YamlNode Node, string Path)? _stageNode;
 
     private sealed record RawEnvironment(string Name, Where At, List<NameRef> Hosts, Dictionary<string, string> Databases, NameRef? MirrorOf, NameRef? Checks);
 
@@ -64,6 +65,7 @@ internal sealed partial class ConfigReader
                     case "ssh": ReadSsh(value, path); break;
                     case "checks": ReadChecks(value, path); break;
                     case "lifecycle": _lifecycleNode = (value, path); break;
+                    case "stage": _stageNode = (value, path); break;
                     default: throw new InvalidOperationException($"root key '{name}' at {_yaml.At(keyNode, path)} has no reader");
                 }
             }
@@ -80,6 +82,7 @@ internal sealed partial class ConfigReader
         var environments = ResolveEnvironments();
         // Read after the environments and suites: stages refer to both, wherever lifecycle: sits in the file.
         var lifecycle = _lifecycleNode is { } node ? ReadLifecycle(node.Node, node.Path, environments) : new Lifecycle.LifecycleConfig();
+        var stage = _stageNode is { } stageNode ? ReadStage(stageNode.Node, stageNode.Path, environments) : new StageConfig();
         _problems.ThrowIfAny();
         return new StageproofConfig
         {
@@ -91,7 +94,74 @@ internal sealed partial class ConfigReader
             Ssh = _ssh,
             Checks = _checks,
             Lifecycle = lifecycle,
+            Stage = stage,
         };
+    }
+
+    // ---- stage ----------------------------------------------------------------------------------------
+
+    private static readonly string[] StagePolicyKeys = ["policy", "environments"];
+
+    /// <summary>stage: { policy: { category: fail|warn|ignore }, environments: { ENV: { category: ... } } }; an
+    /// environment's entries override the general policy's.</summary>
+    private StageConfig ReadStage(YamlNode node, string path, IReadOnlyDictionary<string, EnvironmentConfig> environments)
+    {
+        if (_yaml.Mapping(node, path) is not { } mapping)
+        {
+            return new StageConfig();
+        }
+        var general = new Stage.StagePolicy();
+        YamlMappingNode? perEnvironment = null;
+        var perEnvironmentPath = "";
+        foreach (var (name, _, value, key) in _yaml.Entries(mapping, path, StagePolicyKeys))
+        {
+            if (name == "policy")
+            {
+                general = ReadStagePolicy(value, key, general);
+            }
+            else if (_yaml.Mapping(value, key) is { } envs)
+            {
+                (perEnvironment, perEnvironmentPath) = (envs, key);
+            }
+        }
+        var overrides = new Dictionary<string, Stage.StagePolicy>(StringComparer.Ordinal);
+        if (perEnvironment is not null)
+        {
+            foreach (var (env, keyNode, value, key) in _yaml.Entries(perEnvironment, perEnvironmentPath))
+            {
+                if (!environments.ContainsKey(env))
+                {
+                    var suggestion = YamlWalker.Suggest(env, environments.Keys);
+                    _yaml.Report(keyNode, key, $"environment '{Names.Excerpt(env)}' is not defined"
+                        + (suggestion is null ? $" (known: {string.Join(", ", environments.Keys)})" : $" (did you mean '{suggestion}'?)"));
+                    continue;
+                }
+                overrides[env] = ReadStagePolicy(value, key, general);
+            }
+        }
+        return new StageConfig { Policy = general, Environments = overrides };
+    }
+
+    private Stage.StagePolicy ReadStagePolicy(YamlNode node, string path, Stage.StagePolicy start)
+    {
+        var policy = start;
+        if (_yaml.Mapping(node, path) is not { } mapping)
+        {
+            return policy;
+        }
+        foreach (var (category, _, value, key) in _yaml.Entries(mapping, path, Stage.StagePolicy.Categories.ToArray()))
+        {
+            switch (_yaml.String(value, key))
+            {
+                case "fail": policy = policy.With(category, Stage.StepStatus.Failed); break;
+                case "warn": policy = policy.With(category, Stage.StepStatus.Warned); break;
+                case "ignore": policy = policy.With(category, Stage.StepStatus.Skipped); break;
+                case var other:
+                    _yaml.Report(value, key, $"{Names.Show(other ?? "")} is not a policy (fail, warn, ignore)");
+                    break;
+            }
+        }
+        return policy;
     }
 
     // ---- hosts --------------------------------------------------------------------------------------
