@@ -69,7 +69,9 @@ public static partial class BadPackages
 
     /// <summary>The file name <see cref="BuildAsync"/> writes: acme-mail_1.1+bad{n}-1_amd64.deb.</summary>
     public static string FileName(BadUpdate kind, string goodVersion = "1.1-1", string architecture = "amd64") =>
-        $"{Package}_{Version(kind, goodVersion)}_{architecture}.deb";
+        DebName(Version(kind, goodVersion), architecture);
+
+    private static string DebName(string version, string architecture) => $"{Package}_{version}_{architecture}.deb";
 
     /// <summary>What the update breaks and which part of the stage must catch it (for messages and reports).</summary>
     public static string Describe(BadUpdate kind) => kind switch
@@ -167,7 +169,7 @@ public static partial class BadPackages
             await File.WriteAllTextAsync(controlPath, control, ct).ConfigureAwait(false);
             await RewriteMd5sumsAsync(root, ct).ConfigureAwait(false);
 
-            var deb = Path.Combine(outputDirectory, $"{Package}_{newVersion}_{architecture}.deb");
+            var deb = Path.Combine(outputDirectory, DebName(newVersion, architecture));
             // gzip at its fastest: xz took 9 s a package here for a lab-only artifact that never leaves the machine.
             await DpkgDebAsync(ct, "--root-owner-group", "-Zgzip", "-z1", "-b", root, deb).ConfigureAwait(false);
             return deb;

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Stageproof.Core.ConfigFiles;
 using Stageproof.Core.Manifests;
 using Stageproof.Core.Patches;
@@ -69,7 +68,7 @@ public static class RolloutDrift
                 }
                 else if (mine?.Sha256 != theirs?.Sha256)
                 {
-                    FileDiffers(file.Path, mine, theirs, "file {0} differs");
+                    FileDiffers(file.Path, mine, theirs, $"file {file.Path} differs");
                 }
             }
             var declared = PatchScope.Files(set).Select(f => f.Path).ToHashSet(StringComparer.Ordinal);
@@ -83,7 +82,7 @@ public static class RolloutDrift
                 twinFiles.TryGetValue(path, out var theirs);
                 if (mine?.Sha256 != theirs?.Sha256)
                 {
-                    FileDiffers(path, mine, theirs, "{0} changed in the rollout and differs from staging");
+                    FileDiffers(path, mine, theirs, $"{path} changed in the rollout and differs from staging");
                 }
             }
 
@@ -99,7 +98,7 @@ public static class RolloutDrift
                 else
                 {
                     var detail = values is { Format: not ConfigFormat.Bytes } ? ": " + string.Join(", ", values.Changes) : "";
-                    differences.Add($"{pair}{string.Format(CultureInfo.InvariantCulture, what, path)} {shas}{detail}");
+                    differences.Add($"{pair}{what} {shas}{detail}");
                 }
             }
         }

@@ -119,8 +119,8 @@ public static class ChangeClassifier
     private static ChangeItem ClassifyConfig(DriftItem d, PatchFile? declared, ConfigFileInfo? before, ConfigFileInfo? after,
         Func<DriftItem, bool, string, StepStatus, ChangeItem> item, StagePolicy policy)
     {
-        // The values the file's format gives it; a file compared by bytes that the set edits key by key is read as
-        // key = value lines, as the set's edits are.
+        // The values the file's format gives it; a file compared by bytes keeps the key = value reading (the one the
+        // set's own edits use) to name what changed, where it finds any.
         var changedKeys = d.Values is { } values
             ? values.Select(v => new KeyValuePair<string, (string? Before, string? After)>(v.Key, (v.Before, v.After))).ToList()
             : ChangedKeys(before?.Content, after?.Content);

@@ -382,8 +382,7 @@ public sealed class PostgresRollbackPoint(string? binDirectory = null, TimeProvi
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(point);
-        var schema = (await new PostgresFactsCollector(_time).CollectAsync("rollback", point.Database, connectionString, cancellationToken)
-            .ConfigureAwait(false)).Database!.Schema;
+        var schema = await SchemaAsync(point.Database, connectionString, cancellationToken).ConfigureAwait(false);
         return schema.Digest != point.SchemaDigest
             || (point.MigrationsDigest is { } migrations && PostgresFactsCollector.MigrationsDigest(schema.Migrations) != migrations);
     }
@@ -466,7 +465,7 @@ public sealed class PostgresRollbackPoint(string? binDirectory = null, TimeProvi
             await RunAsync(target, "pg_restore", args, env, cancellationToken).ConfigureAwait(false);
             // Connections pooled before the restore point at sessions it terminated: none of them may be reused.
             NpgsqlConnection.ClearAllPools();
-            var digest = await FingerprintAsync(database, PostgresConnections.ForDatabase(csb, database), cancellationToken).ConfigureAwait(false);
+            var digest = (await SchemaAsync(database, PostgresConnections.ForDatabase(csb, database), cancellationToken).ConfigureAwait(false)).Digest;
             if (digest != point.SchemaDigest)
             {
                 throw new InfrastructureException(target,
@@ -530,10 +529,11 @@ public sealed class PostgresRollbackPoint(string? binDirectory = null, TimeProvi
         await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
     }
 
-    private async Task<string> FingerprintAsync(string database, string connectionString, CancellationToken ct)
+    /// <summary>The database's schema fingerprint and migration history, as <see cref="PostgresFactsCollector"/> reads them.</summary>
+    private async Task<Core.Manifests.SchemaFingerprint> SchemaAsync(string database, string connectionString, CancellationToken ct)
     {
         var manifest = await new PostgresFactsCollector(_time).CollectAsync("rollback", database, connectionString, ct).ConfigureAwait(false);
-        return manifest.Database!.Schema.Digest;
+        return manifest.Database!.Schema;
     }
 
     private static TableWrites FromCounters(string table, long inserted, long updated, long deleted, bool createdSincePoint, bool countersReset) =>
