@@ -6,7 +6,8 @@ packages=(
   openssh-server openssh-client      # the lab's hosts run sshd; tests start a private sshd
   postgresql postgresql-contrib      # one server per lab environment; pgcrypto for acme-mail
   debootstrap                        # the lab's base image
-  dpkg-dev apt-utils                 # dpkg-scanpackages, apt-ftparchive: the lab's apt repository
+  dpkg-dev apt-utils                 # dpkg-scanpackages, apt-ftparchive: the lab's apt repository and snapshot repositories
+  gnupg                              # signs snapshot repositories (gpg, gpgconf)
   ansible                            # the peer in the facts benchmark
   sudo                               # tests of `become: sudo`
   chromium                           # the HTML report test opens the report in headless Chromium (Playwright drives /usr/bin/chromium)

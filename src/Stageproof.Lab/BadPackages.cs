@@ -121,6 +121,16 @@ public static partial class BadPackages
             }, ct);
 
     /// <summary>
+    /// Builds acme-mail again under the very same version with one more file (/usr/share/acme-mail/BUILD), as a mirror
+    /// that rebuilds a package in place would: apt cannot tell the two apart by version. Returns the .deb's path (same
+    /// file name as the good package, in <paramref name="outputDirectory"/>).
+    /// </summary>
+    public static Task<string> BuildSameVersionRebuildAsync(string good11Deb, string outputDirectory, CancellationToken ct = default) =>
+        RebuildAsync(good11Deb, outputDirectory, goodVersion => goodVersion,
+            "Rebuilt under the same version with a BUILD file added. Not for real use.",
+            (_, share) => WriteAsync(Path.Combine(share, "BUILD"), "rebuilt in place under the same version\n", ct), ct);
+
+    /// <summary>
     /// defaults.conf as a new upstream release might ship it with no value changed: a reworded header, each key under
     /// a new comment, the keys in reverse order. acme-mail reads it exactly as before ('#' lines, key = value).
     /// </summary>

@@ -44,6 +44,12 @@ public class LabLifecycleTests(LifecycleLabFixture lab)
     private Task<CliRun> AsWith(string config, string actor, params string[] args) => CliRun.WithConfigAsync(Dir, config, ["--actor", actor, .. args]);
     private Task<string> FreezeAsync(string name, string yaml) => LabCli.FreezeAsync(Dir, Path.Combine(Dir, name), yaml);
     private Task<string> OnHostAsync(string host, RemoteCommand command) => LabCli.OnHostAsync(Dir, host, command);
+    /// <summary>SHA-256 of every file acme-mail installed under /usr on <paramref name="host"/>: which build is there.</summary>
+    private Task<string> InstalledFilesAsync(string host) => OnHostAsync(host, RemoteCommand.Script("installed-files",
+        "dpkg -L acme-mail | grep '^/usr/' | sort | while IFS= read -r f; do [ -f \"$f\" ] && sha256sum \"$f\"; done; true"));
+
+    private static string Sha256Of(string file) => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(file)));
+
     private Task<string> VersionOnAsync(string host) => OnHostAsync(host, RemoteCommand.Exec("dpkg-query", "-W", "-f=${Version}", "acme-mail"));
 
     /// <summary>alice writes the sets (and may approve others'), bob promotes, carol approves, dave administers, vera views.</summary>
@@ -109,59 +115,103 @@ public class LabLifecycleTests(LifecycleLabFixture lab)
 
         var stage = await As("alice", "stage", fix[..12], "--env", "staging");
         Assert.True(stage.ExitCode == 0, stage.ToString());
+        var proven = await InstalledFilesAsync("staging-app-1");
+        var show = await Cli("--json", "patch", "show", fix[..12]);
+        var closure = show.Json.GetProperty("closure");
+        Assert.Equal("staging/staging-app-1", closure.GetProperty("resolvedOn").GetString());
+        var provenDeb = closure.GetProperty("packages").EnumerateArray().Single(p => p.GetProperty("name").GetString() == "acme-mail");
+        Assert.Equal("1.1-1", provenDeb.GetProperty("version").GetString());
+        Assert.Contains("1.0-1", closure.GetProperty("previous").EnumerateArray().Select(p => p.GetProperty("version").GetString()));
 
-        var wrongDigest = await As("bob", "promote", other[..12], "--to", "prod");
-        Assert.True(wrongDigest.ExitCode == 1, wrongDigest.ToString());
-        Assert.Contains("rule previous-stage-pass", wrongDigest.Stderr, StringComparison.Ordinal);
-        Assert.Contains("different digest", wrongDigest.Stderr, StringComparison.Ordinal);
-
-        var noApproval = await As("bob", "promote", fix[..12], "--to", "prod");
-        Assert.True(noApproval.ExitCode == 1, noApproval.ToString());
-        Assert.Contains("rule approvals", noApproval.Stderr, StringComparison.Ordinal);
-
-        var authorApproves = await As("alice", "approve", fix[..12], "--env", "prod");
-        Assert.True(authorApproves.ExitCode == 1, authorApproves.ToString());
-        Assert.Contains("rule four-eyes", authorApproves.Stderr, StringComparison.Ordinal);
-
-        var viewerPromotes = await As("vera", "promote", fix[..12], "--to", "prod");
-        Assert.Contains("rule role", viewerPromotes.Stderr, StringComparison.Ordinal);
-
-        Assert.Equal(0, (await As("dave", "approve", fix[..12], "--env", "prod")).ExitCode);
-        var ownApproval = await As("dave", "promote", fix[..12], "--to", "prod");
-        Assert.True(ownApproval.ExitCode == 1, ownApproval.ToString());
-        Assert.Contains("rule four-eyes", ownApproval.Stderr, StringComparison.Ordinal);
-
-        Assert.Equal(0, (await As("carol", "approve", fix[..12], "--env", "prod", "--comment", "read the stage report")).ExitCode);
-        // A window that opens on 1 January at 03:00 for an hour: closed on any test day but that one.
-        var yaml = await File.ReadAllTextAsync(Path.Combine(Dir, "stageproof.yaml"));
-        var windowed = Path.Combine(Dir, "windowed.yaml");
-        await File.WriteAllTextAsync(windowed, yaml.Replace("      approvals: 1\n", "      approvals: 1\n      window: { cron: \"0 3 1 1 *\", duration: 1h, time_zone: UTC }\n", StringComparison.Ordinal));
-        var closed = await AsWith("windowed.yaml", "bob", "promote", fix[..12], "--to", "prod");
-        Assert.True(closed.ExitCode == 1, closed.ToString());
-        Assert.Contains("rule maintenance-window", closed.Stderr, StringComparison.Ordinal);
-        var notAdmin = await AsWith("windowed.yaml", "bob", "promote", fix[..12], "--to", "prod", "--now", "--reason", "in a hurry");
-        Assert.Contains("rule window-override", notAdmin.Stderr, StringComparison.Ordinal);
-        foreach (var host in ProdHosts)
+        // After the PASS the mirror rebuilds 1.1-1 in place, under the same version: prod must get the proven bytes.
+        var good11 = Path.Combine(Dir, "acme-mail_1.1-1.deb.proven");
+        var good10 = Path.Combine(Dir, "acme-mail_1.0-1.deb.saved");
+        File.Copy(Path.Combine(Dir, "repo", "acme-mail_1.1-1_amd64.deb"), good11, overwrite: true);
+        File.Copy(Path.Combine(Dir, "repo", "acme-mail_1.0-1_amd64.deb"), good10, overwrite: true);
+        Assert.Equal(provenDeb.GetProperty("sha256").GetString(), Sha256Of(good11));
+        var rebuilt = await Stageproof.Lab.BadPackages.BuildSameVersionRebuildAsync(good11, Path.Combine(Dir, "rebuilt-same"));
+        Assert.NotEqual(Sha256Of(good11), Sha256Of(rebuilt));
+        await lab.Lab.RepoAddAsync(rebuilt);
+        try
         {
-            Assert.Equal("1.0-1", await VersionOnAsync(host)); // every refusal changed nothing
-        }
 
-        var promote = await As("bob", "--json", "promote", fix[..12], "--to", "prod");
-        Assert.True(promote.ExitCode == 0, promote.ToString());
-        var rollout = promote.Json;
-        Assert.Equal("succeeded", rollout.GetProperty("status").GetString());
-        Assert.True(rollout.GetProperty("driftZero").GetBoolean(), promote.ToString());
-        Assert.Equal("staging", rollout.GetProperty("driftAgainst").GetString());
-        Assert.Equal("canary", rollout.GetProperty("batches")[0].GetProperty("name").GetString());
-        Assert.Contains("carol", rollout.GetProperty("approvals").EnumerateArray().Select(a => a.GetString()));
-        foreach (var host in ProdHosts)
-        {
-            Assert.Equal("verified", State(rollout, host));
-            Assert.Equal("1.1-1", await VersionOnAsync(host));
+            var wrongDigest = await As("bob", "promote", other[..12], "--to", "prod");
+            Assert.True(wrongDigest.ExitCode == 1, wrongDigest.ToString());
+            Assert.Contains("rule previous-stage-pass", wrongDigest.Stderr, StringComparison.Ordinal);
+            Assert.Contains("different digest", wrongDigest.Stderr, StringComparison.Ordinal);
+
+            var noApproval = await As("bob", "promote", fix[..12], "--to", "prod");
+            Assert.True(noApproval.ExitCode == 1, noApproval.ToString());
+            Assert.Contains("rule approvals", noApproval.Stderr, StringComparison.Ordinal);
+
+            var authorApproves = await As("alice", "approve", fix[..12], "--env", "prod");
+            Assert.True(authorApproves.ExitCode == 1, authorApproves.ToString());
+            Assert.Contains("rule four-eyes", authorApproves.Stderr, StringComparison.Ordinal);
+
+            var viewerPromotes = await As("vera", "promote", fix[..12], "--to", "prod");
+            Assert.Contains("rule role", viewerPromotes.Stderr, StringComparison.Ordinal);
+
+            Assert.Equal(0, (await As("dave", "approve", fix[..12], "--env", "prod")).ExitCode);
+            var ownApproval = await As("dave", "promote", fix[..12], "--to", "prod");
+            Assert.True(ownApproval.ExitCode == 1, ownApproval.ToString());
+            Assert.Contains("rule four-eyes", ownApproval.Stderr, StringComparison.Ordinal);
+
+            Assert.Equal(0, (await As("carol", "approve", fix[..12], "--env", "prod", "--comment", "read the stage report")).ExitCode);
+            // A window that opens on 1 January at 03:00 for an hour: closed on any test day but that one.
+            var yaml = await File.ReadAllTextAsync(Path.Combine(Dir, "stageproof.yaml"));
+            var windowed = Path.Combine(Dir, "windowed.yaml");
+            await File.WriteAllTextAsync(windowed, yaml.Replace("      approvals: 1\n", "      approvals: 1\n      window: { cron: \"0 3 1 1 *\", duration: 1h, time_zone: UTC }\n", StringComparison.Ordinal));
+            var closed = await AsWith("windowed.yaml", "bob", "promote", fix[..12], "--to", "prod");
+            Assert.True(closed.ExitCode == 1, closed.ToString());
+            Assert.Contains("rule maintenance-window", closed.Stderr, StringComparison.Ordinal);
+            var notAdmin = await AsWith("windowed.yaml", "bob", "promote", fix[..12], "--to", "prod", "--now", "--reason", "in a hurry");
+            Assert.Contains("rule window-override", notAdmin.Stderr, StringComparison.Ordinal);
+            foreach (var host in ProdHosts)
+            {
+                Assert.Equal("1.0-1", await VersionOnAsync(host)); // every refusal changed nothing
+            }
+
+            var promote = await As("bob", "--json", "promote", fix[..12], "--to", "prod");
+            Assert.True(promote.ExitCode == 0, promote.ToString());
+            var rollout = promote.Json;
+            Assert.Equal("succeeded", rollout.GetProperty("status").GetString());
+            Assert.True(rollout.GetProperty("driftZero").GetBoolean(), promote.ToString());
+            Assert.Equal("staging", rollout.GetProperty("driftAgainst").GetString());
+            Assert.Equal("canary", rollout.GetProperty("batches")[0].GetProperty("name").GetString());
+            Assert.Contains("carol", rollout.GetProperty("approvals").EnumerateArray().Select(a => a.GetString()));
+            foreach (var host in ProdHosts)
+            {
+                Assert.Equal("verified", State(rollout, host));
+                Assert.Equal("1.1-1", await VersionOnAsync(host));
+            }
+            var log = await Cli("audit", "log");
+            Assert.Contains("promote.refused", log.Stdout, StringComparison.Ordinal);
+            Assert.Contains("rollout.finish", log.Stdout, StringComparison.Ordinal);
+            foreach (var host in ProdHosts)
+            {
+                Assert.Equal(proven, await InstalledFilesAsync(host)); // the proven build, file by file: no BUILD file from the rebuild
+            }
+
+            // The mirror then forgets acme-mail altogether: a rollback still restores 1.0 from what was kept, and the
+            // proven set still installs from its snapshot.
+            await lab.Lab.RepoRemoveAsync("acme-mail", "1.1-1");
+            await lab.Lab.RepoRemoveAsync("acme-mail", "1.0-1");
+            var points = await Cli("--json", "rollback", "--env", "prod", "--list");
+            var canaryPoint = points.Json.EnumerateArray().First(p => p.GetProperty("hosts").EnumerateArray().Any(h => h.GetProperty("host").GetString() == "prod-app-1"))
+                .GetProperty("id").GetString()!;
+            var rollback = await As("bob", "rollback", "--env", "prod", "--point", canaryPoint, "--hosts", "prod-app-1");
+            Assert.True(rollback.ExitCode == 0, rollback.ToString());
+            Assert.Equal("1.0-1", await VersionOnAsync("prod-app-1"));
+            var again = await As("bob", "apply", fix[..12], "--env", "prod", "--hosts", "prod-app-1");
+            Assert.True(again.ExitCode == 0, again.ToString());
+            Assert.Contains("proven closure", again.Stderr, StringComparison.Ordinal);
+            Assert.Equal("1.1-1", await VersionOnAsync("prod-app-1"));
+            Assert.Equal(proven, await InstalledFilesAsync("prod-app-1"));
         }
-        var log = await Cli("audit", "log");
-        Assert.Contains("promote.refused", log.Stdout, StringComparison.Ordinal);
-        Assert.Contains("rollout.finish", log.Stdout, StringComparison.Ordinal);
+        finally
+        {
+            await lab.Lab.RepoAddAsync(good11, good10);
+        }
         await AuditVerifiesAsync();
     }
 

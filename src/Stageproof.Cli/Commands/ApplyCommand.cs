@@ -43,8 +43,13 @@ internal static class ApplyCommand
             var engine = await runs.EngineAsync(ct).ConfigureAwait(false);
             session.Ui.Errors.MarkupLine(Infrastructure.Ui.Escape(
                 $"Applying {stored.Set.Id} ({stored.Digest[..12]}) to {environment.Name}: {string.Join(", ", targets.Select(t => t.Name))}"));
+            var proven = await runs.ProvenClosureAsync(stored.Digest, null, ct).ConfigureAwait(false);
+            session.Ui.Errors.MarkupLine(Infrastructure.Ui.Escape(proven is null
+                ? "Packages: no stage has proven this set; the closure is resolved against the first host's sources and recorded"
+                : $"Packages: the proven closure {proven.Digest[..12]} ({proven.Packages.Count} .deb(s), resolved on {proven.ResolvedOn}), from a snapshot repository"));
             var run = await engine.ApplyAsync(runs.ApplyRequest(environment, stored, targets) with
             {
+                Closure = proven,
                 Conffiles = parse.GetValue(conffiles),
                 AutoRollback = !parse.GetValue(noAutoRollback),
                 KeepGoing = parse.GetValue(keepGoing),

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using Spectre.Console;
 using Stageproof.Core;
+using Stageproof.Cli.Features;
 using Stageproof.Core.Patches;
 
 namespace Stageproof.Cli.Commands;
@@ -45,14 +46,16 @@ internal static class PatchSetCommand
             var wanted = parse.GetValue(digest)!;
             var stored = await store.FindPatchSetAsync(wanted, ct).ConfigureAwait(false)
                 ?? throw new InputException($"no frozen patch set has a digest starting with {Core.Validation.Names.Show(wanted)} (see 'stageproof patch list')");
+            var closure = await new PatchRuns(session).ProvenClosureAsync(stored.Digest, null, ct).ConfigureAwait(false);
             if (session.Ui.Json)
             {
                 using var document = JsonDocument.Parse(stored.Frozen.Json);
-                session.Ui.WriteJson(new { digest = stored.Digest, frozenAt = stored.FrozenAt, patchSet = document.RootElement.Clone() });
+                session.Ui.WriteJson(new { digest = stored.Digest, frozenAt = stored.FrozenAt, patchSet = document.RootElement.Clone(), closure });
             }
             else
             {
                 Render(session.Ui.Human, stored);
+                RenderClosure(session.Ui.Human, stored.Set, closure);
             }
             return ExitCodes.Ok;
         }));
@@ -160,6 +163,29 @@ internal static class PatchSetCommand
         }
         RenderCommands(console, "pre", p.Commands.Pre);
         RenderCommands(console, "post", p.Commands.Post);
+    }
+
+    /// <summary>The .debs a PASS bound to this digest, which every later environment installs; or why there are none yet.</summary>
+    private static void RenderClosure(IAnsiConsole console, PatchSet set, PackageClosure? closure)
+    {
+        if (set.Packages.Count == 0)
+        {
+            return;
+        }
+        if (closure is null)
+        {
+            console.MarkupLine("[bold]closure[/]   none proven yet: the first stage resolves it against its hosts' sources and binds its PASS to it");
+            return;
+        }
+        console.MarkupLine($"[bold]closure[/]   {closure.Digest[..12]}, resolved on {Infrastructure.Ui.Escape(closure.ResolvedOn)} at {Time(closure.ResolvedAt)} UTC; installed from a snapshot repository");
+        foreach (var d in closure.Packages)
+        {
+            console.MarkupLine($"  {Infrastructure.Ui.Escape(d.Name)} {Infrastructure.Ui.Escape(d.Version)} {d.Architecture}  sha256 {d.Sha256}");
+        }
+        foreach (var d in closure.Previous)
+        {
+            console.MarkupLine($"  [dim]kept for rollback: {Infrastructure.Ui.Escape(d.Name)} {Infrastructure.Ui.Escape(d.Version)} {d.Architecture}  sha256 {d.Sha256}[/]");
+        }
     }
 
     private static void RenderCommands(IAnsiConsole console, string phase, IReadOnlyList<Core.Patches.PatchCommand> commands)

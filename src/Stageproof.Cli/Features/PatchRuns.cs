@@ -1,3 +1,5 @@
+using Stageproof.Hosts.Artifacts;
+using Stageproof.Core.Stage;
 using Spectre.Console;
 using Stageproof.Cli.Infrastructure;
 using Stageproof.Core;
@@ -15,7 +17,20 @@ internal sealed class PatchRuns(CliSession session)
     {
         var store = await session.StoreAsync(ct).ConfigureAwait(false);
         return new PatchEngine(store, session.Transports(), new PostgresDatabasePatcher(session.Time), session.Time, session.StateDirectory,
-            session.Config.Ssh.CommandTimeout, LabHostSnapshots.ForConfigFile(session.Config.SourceFile));
+            session.Config.Ssh.CommandTimeout, LabHostSnapshots.ForConfigFile(session.Config.SourceFile), new SnapshotPublisher(session.StateDirectory));
+    }
+
+    /// <summary>
+    /// The closure a PASS bound to <paramref name="digest"/>: that of the stage result named in <paramref name="evidence"/>
+    /// when it recorded one, else the newest passing stage's; null when no stage has proven the set (the first stage,
+    /// or an apply before any, resolves it against its host's sources).
+    /// </summary>
+    public async Task<PackageClosure?> ProvenClosureAsync(string digest, IReadOnlyList<string>? evidence, CancellationToken ct)
+    {
+        var store = await session.StoreAsync(ct).ConfigureAwait(false);
+        var passing = (await store.ListStageResultsAsync(digest, null, ct).ConfigureAwait(false))
+            .Where(r => r.Verdict == StageVerdict.Pass && r.Closure is not null).ToList();
+        return (passing.FirstOrDefault(r => evidence?.Contains(r.Id) == true) ?? passing.OrderByDescending(r => r.StartedAt).FirstOrDefault())?.Closure;
     }
 
     public EnvironmentConfig Environment(string name) =>

@@ -222,10 +222,12 @@ internal sealed class Promotions(CliSession session)
             var results = await store.ListStageResultsAsync(rollout.PatchDigest, null, ct).ConfigureAwait(false);
             proven = results.FirstOrDefault(r => r.Id == rollout.Evidence[0])?.Environment;
         }
-        return Target(stored, rollout.Environment, rollout.Policy, proven);
+        // The bytes installed are the ones the accepted PASS was bound to.
+        var closure = await new PatchRuns(session).ProvenClosureAsync(stored.Digest, rollout.Evidence, ct).ConfigureAwait(false);
+        return Target(stored, rollout.Environment, rollout.Policy, proven, closure);
     }
 
-    private RolloutTarget Target(StoredPatchSet stored, string environment, RolloutPolicy policy, string? proven)
+    private RolloutTarget Target(StoredPatchSet stored, string environment, RolloutPolicy policy, string? proven, PackageClosure? closure)
     {
         var config = session.Config;
         var runs = new PatchRuns(session);
@@ -247,7 +249,7 @@ internal sealed class Promotions(CliSession session)
         return new RolloutTarget
         {
             PatchSet = stored,
-            Apply = runs.ApplyRequest(env, stored, hosts),
+            Apply = runs.ApplyRequest(env, stored, hosts) with { Closure = closure },
             Hosts = hosts,
             CheckEnvironment = CheckEnvironment.From(config, environment),
             BatchChecks = batchChecks,

@@ -147,10 +147,16 @@ internal sealed class StageService(CliSession session)
             var applyStart = Start(StageSteps.Apply, "rollback point, then the patch set", clock);
             var markers = await runner.MarkLogsAsync(checkEnv, quick, transports, ct).ConfigureAwait(false);
             // A failed host is left as it failed long enough to gather evidence from it, then rolled back here.
-            var applyRequest = runs.ApplyRequest(env, stored, checkEnv.Hosts) with { AutoRollback = false };
+            // A set an earlier stage proved installs that stage's closure; the first stage resolves one and binds it here.
+            var applyRequest = runs.ApplyRequest(env, stored, checkEnv.Hosts) with
+            {
+                AutoRollback = false,
+                Closure = await runs.ProvenClosureAsync(stored.Digest, null, ct).ConfigureAwait(false),
+            };
             var apply = await engine.ApplyAsync(applyRequest, runs.Progress(), ct).ConfigureAwait(false);
             _patchRuns.Add(apply);
-            result = result with { ApplyRun = apply.Id, RollbackPoint = apply.RollbackPoint };
+            applyRequest = applyRequest with { Closure = apply.Closure };
+            result = result with { ApplyRun = apply.Id, RollbackPoint = apply.RollbackPoint, Closure = apply.Closure };
             if (apply.Hosts.Any(h => h.Status == HostRunStatus.AlreadyApplied))
             {
                 Fail(StageSteps.Apply, string.Join(", ", apply.Hosts.Where(h => h.Status == HostRunStatus.AlreadyApplied).Select(h => h.Host)),

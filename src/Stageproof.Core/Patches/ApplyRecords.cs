@@ -69,6 +69,9 @@ public sealed record PatchRun
     public IReadOnlyList<DatabaseRunRecord> Databases { get; init; } = [];
     /// <summary>For a rollback: whether a database had to be restored, and what that discarded.</summary>
     public IReadOnlyList<DatabaseRestoreRecord> Restores { get; init; } = [];
+    /// <summary>For an apply with packages: the exact .debs every host installed, from a snapshot repository — the
+    /// proven closure it was given, or the one it resolved on its first host.</summary>
+    public PackageClosure? Closure { get; init; }
 
     public bool Succeeded => Hosts.All(h => h.Status is HostRunStatus.Applied or HostRunStatus.AlreadyApplied
         || (Kind == RunKind.Rollback && h.Status == HostRunStatus.RolledBack));

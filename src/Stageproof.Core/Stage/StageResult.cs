@@ -111,6 +111,8 @@ public sealed record StageResult
     public RehearsalResult? Rehearsal { get; init; }
 
     public string? ApplyRun { get; init; }
+    /// <summary>The exact .debs the change installed here: a PASS is bound to these bytes, and a promotion installs them.</summary>
+    public Patches.PackageClosure? Closure { get; init; }
     public IReadOnlyList<string> RollbackRuns { get; init; } = [];
     public string? RollbackPoint { get; init; }
     /// <summary>Where the time went, in seconds: "total", and what the suite and the change themselves ask for — "load"

@@ -32,6 +32,9 @@ public sealed partial class HostPatcher(ITransport transport, TimeSpan commandTi
 
     public string Host => transport.HostName;
 
+    /// <summary>apt options naming the sources apt may use (a snapshot repository's); empty for the host's own sources.</summary>
+    public IReadOnlyList<string> AptOptions { get; init; } = [];
+
     /// <summary>The conffiles dpkg knows for the installed ones of <paramref name="packages"/>.</summary>
     public async Task<IReadOnlyList<string>> ConffilesAsync(IEnumerable<string> packages, CancellationToken ct)
     {
@@ -90,7 +93,7 @@ public sealed partial class HostPatcher(ITransport transport, TimeSpan commandTi
 
     /// <summary>Refreshes apt's package lists.</summary>
     public async Task UpdatePackageListsAsync(CancellationToken ct) =>
-        Require(await RunAsync(RemoteCommand.Exec("apt-get", "update", "-q"), PackageTimeout, ct).ConfigureAwait(false),
+        Require(await RunAsync(RemoteCommand.Exec("apt-get", [.. AptOptions, "update", "-q"]), PackageTimeout, ct).ConfigureAwait(false),
             "packages", "apt-get update");
 
     /// <summary>What apt would change to install exactly <paramref name="packages"/>, without changing anything.</summary>
@@ -101,7 +104,7 @@ public sealed partial class HostPatcher(ITransport transport, TimeSpan commandTi
             return [];
         }
         var r = await RunAsync(RemoteCommand.Exec("apt-get",
-            new[] { "-s", "-q", "-o", "Debug::NoLocking=1", "--allow-downgrades", "--no-install-recommends", "install" }
+            new[] { "-s", "-q", "-o", "Debug::NoLocking=1" }.Concat(AptOptions).Concat(["--allow-downgrades", "--no-install-recommends", "install"])
                 .Concat(packages.Select(Spec))), commandTimeout, ct).ConfigureAwait(false);
         Require(r, "packages", "apt cannot install " + string.Join(" ", packages.Select(Spec)));
         return ParseSimulation(r.StandardOutput);
@@ -128,8 +131,8 @@ public sealed partial class HostPatcher(ITransport transport, TimeSpan commandTi
 
     private const string KeepDebsScript = """
         set -u
-        dir=$1; shift
-        mkdir -p "$dir/debs" && cd "$dir/debs" || exit 1
+        dir=$1; sub=$2; extra=$3; shift 3
+        mkdir -p "$dir/$sub" && cd "$dir/$sub" || exit 1
         for spec in "$@"; do
           name=${spec%%=*}; ver=${spec#*=}
           file=$(printf '%s_%s_' "$name" "$ver" | sed 's/:/%3a/g')
@@ -137,13 +140,18 @@ public sealed partial class HostPatcher(ITransport transport, TimeSpan commandTi
           for c in /var/cache/apt/archives/"$file"*.deb; do
             if [ -f "$c" ]; then cp -p "$c" . && kept=$(basename "$c"); break; fi
           done
+          if [ -z "$kept" ] && [ -n "$extra" ]; then
+            for c in "$extra"/"$file"*.deb; do
+              if [ -f "$c" ]; then cp -p "$c" . && kept=$(basename "$c"); break; fi
+            done
+          fi
           if [ -z "$kept" ]; then
             if apt-get download -q "$name=$ver" >download.log 2>&1; then
               for c in "$file"*.deb; do [ -f "$c" ] && kept=$c; done
             fi
           fi
           if [ -n "$kept" ]; then
-            printf 'KEPT %s %s %s\n' "$name" "$ver" "$dir/debs/$kept"
+            printf 'KEPT %s %s %s\n' "$name" "$ver" "$dir/$sub/$kept"
           else
             printf 'MISSING %s %s %s\n' "$name" "$ver" "$(tail -n 1 download.log 2>/dev/null)"
           fi
@@ -151,18 +159,32 @@ public sealed partial class HostPatcher(ITransport transport, TimeSpan commandTi
         rm -f download.log
         """;
 
-    /// <summary>Keeps the exact installed .deb of every package about to change (from apt's cache, else downloaded
-    /// while the mirror still serves it). A package that cannot be kept is named: its downgrade could not be promised.</summary>
-    public async Task<IReadOnlyList<PackagePoint>> KeepOldPackagesAsync(string directory, IReadOnlyList<PackageChange> changes, CancellationToken ct)
+    /// <summary>Keeps the exact installed .deb of every package about to change (from apt's cache, else from a
+    /// snapshot's kept previous versions in <paramref name="previousDirectory"/>, else downloaded while the mirror still
+    /// serves it). A package that cannot be kept is named: its downgrade could not be promised.</summary>
+    public async Task<IReadOnlyList<PackagePoint>> KeepOldPackagesAsync(string directory, IReadOnlyList<PackageChange> changes, CancellationToken ct,
+        string? previousDirectory = null)
     {
         var upgrades = changes.Where(c => c.OldVersion is not null).ToList();
+        var kept = await FetchDebsAsync(directory, "debs", previousDirectory, upgrades.Select(c => new PatchPackage(c.Name, c.OldVersion!)).ToList(),
+            "rollback-point", "keeping the installed packages", "cannot keep the installed version of {0}: it is in neither apt's cache nor the mirror, so a downgrade could not be promised", ct)
+            .ConfigureAwait(false);
+        return changes.Select(c => new PackagePoint(c.Name, c.OldVersion, c.NewVersion,
+            c.OldVersion is null ? null : kept.GetValueOrDefault(c.Name))).ToList();
+    }
+
+    /// <summary>Puts the .deb of each of <paramref name="packages"/> (exact versions) into <paramref name="directory"/>/<paramref name="sub"/>:
+    /// from apt's cache, a snapshot's directory or the host's sources. Name → path on the host; any it cannot find fails the step.</summary>
+    public async Task<IReadOnlyDictionary<string, string>> FetchDebsAsync(string directory, string sub, string? extraDirectory,
+        IReadOnlyList<PatchPackage> packages, string step, string what, string missingFormat, CancellationToken ct)
+    {
         var kept = new Dictionary<string, string>(StringComparer.Ordinal);
-        if (upgrades.Count > 0)
+        if (packages.Count > 0)
         {
             var r = await RunAsync(RemoteCommand.Script("stageproof-keep-debs", KeepDebsScript,
-                new[] { CheckedPath(directory) }.Concat(upgrades.Select(c => Spec(new PatchPackage(c.Name, c.OldVersion!))))),
+                new[] { CheckedPath(directory), sub, extraDirectory is null ? "" : CheckedPath(extraDirectory) }.Concat(packages.Select(Spec))),
                 PackageTimeout, ct).ConfigureAwait(false);
-            Require(r, "rollback-point", "keeping the installed packages");
+            Require(r, step, what);
             var missing = new List<string>();
             foreach (var line in r.StandardOutput.Split('\n'))
             {
@@ -178,13 +200,90 @@ public sealed partial class HostPatcher(ITransport transport, TimeSpan commandTi
             }
             if (missing.Count > 0)
             {
-                throw new StepFailedException(Host, "rollback-point",
-                    "cannot keep the installed version of " + string.Join(", ", missing) +
-                    ": it is in neither apt's cache nor the mirror, so a downgrade could not be promised");
+                throw new StepFailedException(Host, step, string.Format(CultureInfo.InvariantCulture, missingFormat, string.Join(", ", missing)));
             }
         }
-        return changes.Select(c => new PackagePoint(c.Name, c.OldVersion, c.NewVersion,
-            c.OldVersion is null ? null : kept.GetValueOrDefault(c.Name))).ToList();
+        return kept;
+    }
+
+    private const string PullDebsScript = """
+        set -u
+        for f in "$@"; do
+          fields=$(dpkg-deb --show --showformat='${Package} ${Version} ${Architecture}' "$f") || exit 1
+          sum=$(sha256sum < "$f") || exit 1
+          printf 'DEB %s %s %s %s\n' "$fields" "${sum%% *}" "$(wc -c < "$f")" "$f"
+          base64 -w0 < "$f" || exit 1
+          printf '\n'
+        done
+        """;
+
+    /// <summary>The .debs at <paramref name="paths"/> on the host: their control fields, SHA-256 and bytes (carried as base64).</summary>
+    public async Task<IReadOnlyList<(ClosureDeb Deb, byte[] Bytes)>> PullDebsAsync(IReadOnlyList<string> paths, CancellationToken ct)
+    {
+        if (paths.Count == 0)
+        {
+            return [];
+        }
+        var r = await RunAsync(RemoteCommand.Script("stageproof-pull-debs", PullDebsScript, paths.Select(CheckedPath)), PackageTimeout, ct).ConfigureAwait(false);
+        Require(r, "closure", "reading the .debs apt chose");
+        var lines = r.StandardOutput.Split('\n');
+        var debs = new List<(ClosureDeb, byte[])>();
+        for (var i = 0; i + 1 < lines.Length; i++)
+        {
+            var f = lines[i].Split(' ', 7);
+            if (f.Length < 6 || f[0] != "DEB")
+            {
+                continue;
+            }
+            var deb = new ClosureDeb(CheckedPackage(f[1]), CheckedVersion(f[2]), f[3], f[4], long.Parse(f[5], CultureInfo.InvariantCulture));
+            var bytes = Convert.FromBase64String(lines[++i].Trim());
+            var found = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes));
+            if (found != deb.Sha256 || bytes.LongLength != deb.Size)
+            {
+                throw new StepFailedException(Host, "closure", $"{deb.Spec}: the host hashed it {deb.Sha256}, the bytes that arrived hash {found}");
+            }
+            debs.Add((deb, bytes));
+        }
+        if (debs.Count != paths.Count)
+        {
+            throw new StepFailedException(Host, "closure", $"read {debs.Count.ToString(CultureInfo.InvariantCulture)} of {paths.Count.ToString(CultureInfo.InvariantCulture)} .debs");
+        }
+        return debs;
+    }
+
+    private const string ReceiveSnapshotScript = """
+        set -u
+        dir=$1; shift
+        rm -rf "$dir.new" && mkdir -p "$dir.new" && tar -x -o -C "$dir.new" -f - || exit 1
+        bad=0
+        while [ $# -ge 2 ]; do
+          sum=$(sha256sum < "$dir.new/$1" 2>/dev/null) || sum=missing
+          if [ "${sum%% *}" != "$2" ]; then printf 'MISMATCH %s %s %s\n' "$1" "$2" "${sum%% *}"; bad=1; fi
+          shift 2
+        done
+        if [ "$bad" -ne 0 ]; then rm -rf "$dir.new"; exit 4; fi
+        mkdir -p "$dir.new/lists/partial" "$dir.new/parts.d" && chmod -R a+rX "$dir.new" || exit 1
+        rm -rf "$dir" && mv "$dir.new" "$dir"
+        """;
+
+    /// <summary>Unpacks a snapshot repository into <paramref name="directory"/> and checks every .deb in it against
+    /// its recorded SHA-256 before apt may read it; a mismatch fails the step naming the package and both hashes.</summary>
+    public async Task ReceiveSnapshotAsync(string directory, byte[] tar, IReadOnlyList<(string Path, ClosureDeb Deb)> files, CancellationToken ct)
+    {
+        var args = new List<string> { CheckedPath(directory) };
+        foreach (var (path, deb) in files)
+        {
+            args.Add(path);
+            args.Add(deb.Sha256);
+        }
+        var r = await RunAsync(RemoteCommand.Script("stageproof-receive-snapshot", ReceiveSnapshotScript, args), PackageTimeout, ct, tar).ConfigureAwait(false);
+        var mismatches = r.StandardOutput.Split('\n').Select(l => l.Split(' ')).Where(f => f.Length == 4 && f[0] == "MISMATCH")
+            .Select(f => $"{files.First(x => x.Path == f[1]).Deb.Spec}: expected SHA-256 {f[2]}, found {f[3]}").ToList();
+        if (mismatches.Count > 0)
+        {
+            throw new StepFailedException(Host, "snapshot", "the snapshot's .debs on the host are not the proven bytes: " + string.Join("; ", mismatches) + " (nothing was installed)");
+        }
+        Require(r, "snapshot", "unpacking the snapshot repository");
     }
 
     /// <summary>Runs an operator's command from the patch set (its text is the operator's shell, by design) with its timeout.</summary>
@@ -206,10 +305,12 @@ public sealed partial class HostPatcher(ITransport transport, TimeSpan commandTi
             new[]
             {
                 "DEBIAN_FRONTEND=noninteractive", "apt-get", "-y", "-q", "--allow-downgrades", "--no-install-recommends",
+            }.Concat(AptOptions).Concat(new[]
+            {
                 // A dpkg left running by a killed Stageproof (its SSH session gone) finishes first: wait for its lock.
                 "-o", "DPkg::Lock::Timeout=120",
                 "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=" + ConffileOption(conffiles), "install",
-            }.Concat(packages.Select(Spec))), PackageTimeout, ct).ConfigureAwait(false);
+            }).Concat(packages.Select(Spec))), PackageTimeout, ct).ConfigureAwait(false);
         Require(r, "packages", "apt-get install failed");
         var installed = await InstalledVersionsAsync(packages.Select(p => p.Name), ct).ConfigureAwait(false);
         var wrong = packages.Where(p => installed.GetValueOrDefault(p.Name) != (p.Version, true))

@@ -8,6 +8,7 @@ using Stageproof.Core.Hosts;
 using Stageproof.Core.Manifests;
 using Stageproof.Core.Patches;
 using Stageproof.Core.State;
+using Stageproof.Hosts.Artifacts;
 using Stageproof.Hosts.Facts;
 
 namespace Stageproof.Hosts.Apply;
@@ -36,6 +37,9 @@ public sealed record ApplyRequest
     public ConffilePolicy Conffiles { get; init; } = ConffilePolicy.Keep;
     /// <summary>Roll a failed host back on its own (default), or leave it for a person.</summary>
     public bool AutoRollback { get; init; } = true;
+    /// <summary>The proven closure to install (exactly these .debs, from a snapshot repository); null to resolve it
+    /// against the first host's own sources, once for the whole run.</summary>
+    public PackageClosure? Closure { get; init; }
     /// <summary>Go on with the remaining hosts after one failed (default: stop, leaving them untouched).</summary>
     public bool KeepGoing { get; init; }
     /// <summary>Hosts patched at the same time (default 1: one after another, so the first failure stops the rest
@@ -67,7 +71,8 @@ public sealed class PatchEngine(
     TimeProvider time,
     string stateDirectory,
     TimeSpan commandTimeout,
-    IHostSnapshots? snapshots = null)
+    IHostSnapshots? snapshots = null,
+    SnapshotPublisher? repositories = null)
 {
     /// <summary>Transports whose connections were opened ahead of their host's turn (a sequential apply).</summary>
     private readonly Dictionary<string, ITransport> _ahead = new(StringComparer.Ordinal);
@@ -130,6 +135,7 @@ public sealed class PatchEngine(
             RollbackPoint = pointId,
             Hosts = request.Hosts.Select(h => new HostRunRecord { Host = h.Name }).ToList(),
             Databases = plans.Select(p => new DatabaseRunRecord { Database = p.Migration.Database, AlreadyApplied = p.Plan.Applied }).ToList(),
+            Closure = request.Closure,
         };
         await store.SavePatchRunAsync(run, ct).ConfigureAwait(false);
         await AuditAsync(request.Actor, "apply.start", request.Environment, digest,
@@ -146,7 +152,7 @@ public sealed class PatchEngine(
 
         // Databases: a dump of each before the first change (none when the set turns out to be applied already),
         // then the pending migrations, once per environment.
-        var state = new ApplyState(store, run, point);
+        var state = new ApplyState(store, run, point, request.Closure);
         Task? databasesSaved = null;
         Task EnsureDatabasePointsAsync()
         {
@@ -287,9 +293,19 @@ public sealed class PatchEngine(
 
     /// <summary>The run and the rollback point of one apply, written through one gate so hosts patched at the same
     /// time never overwrite each other's records; each change is stored before the step it describes is taken.</summary>
-    private sealed class ApplyState(IStateStore store, PatchRun run, RollbackPoint point)
+    private sealed class ApplyState(IStateStore store, PatchRun run, RollbackPoint point, PackageClosure? closure)
     {
         private readonly SemaphoreSlim _gate = new(1, 1);
+        private Task<PackageClosure>? _closure = closure is null ? null : Task.FromResult(closure);
+
+        /// <summary>The run's closure: the given one, or resolved once by the first host that asks (the others wait for it).</summary>
+        public Task<PackageClosure> ClosureAsync(Func<Task<PackageClosure>> resolve)
+        {
+            lock (this)
+            {
+                return _closure ??= resolve();
+            }
+        }
 
         public PatchRun Run { get; private set; } = run;
         public RollbackPoint Point { get; private set; } = point;
@@ -400,7 +416,10 @@ public sealed class PatchEngine(
                     await patcher.WriteFileAsync(files.First(f => f.Path == PatchScope.RepositoryFile(set)), ct).ConfigureAwait(false);
                     await patcher.UpdatePackageListsAsync(ct).ConfigureAwait(false);
                 }
-                if (set.Packages.Count > 0)
+                var installer = patcher;
+                IReadOnlyList<PatchPackage> install = set.Packages;
+                PackageClosure? closure = null;
+                if (set.Packages.Count > 0 && repositories is null)
                 {
                     await Step("keep-packages").ConfigureAwait(false);
                     if (set.Repositories.Count == 0)
@@ -410,6 +429,42 @@ public sealed class PatchEngine(
                     var changes = await patcher.SimulateAsync(set.Packages, ct).ConfigureAwait(false);
                     hostPoint = hostPoint with { Packages = await patcher.KeepOldPackagesAsync(directory, changes, ct).ConfigureAwait(false) };
                     await state.SaveHostPointAsync(hostPoint, ct).ConfigureAwait(false);
+                }
+                else if (set.Packages.Count > 0 && repositories is not null)
+                {
+                    var resolvedHere = false;
+                    closure = await state.ClosureAsync(async () =>
+                    {
+                        resolvedHere = true;
+                        await Step("closure").ConfigureAwait(false);
+                        if (set.Repositories.Count == 0)
+                        {
+                            await patcher.UpdatePackageListsAsync(ct).ConfigureAwait(false);
+                        }
+                        var changes = await patcher.SimulateAsync(set.Packages, ct).ConfigureAwait(false);
+                        hostPoint = hostPoint with { Packages = await patcher.KeepOldPackagesAsync(directory, changes, ct).ConfigureAwait(false) };
+                        await state.SaveHostPointAsync(hostPoint, ct).ConfigureAwait(false);
+                        return await ResolveClosureAsync(patcher, repositories, request, host, directory, changes, hostPoint, state, ct).ConfigureAwait(false);
+                    }).ConfigureAwait(false);
+
+                    // Every host, the resolving one too, installs from the snapshot alone: the bytes are the closure's.
+                    await Step("snapshot").ConfigureAwait(false);
+                    var snapshot = await repositories.PublishAsync(closure, ct).ConfigureAwait(false);
+                    await patcher.ReceiveSnapshotAsync(snapshot.HostDirectory, await SnapshotPublisher.TarAsync(snapshot, ct).ConfigureAwait(false), snapshot.Files, ct)
+                        .ConfigureAwait(false);
+                    installer = new HostPatcher(transport, commandTimeout) { AptOptions = snapshot.AptOptions };
+                    await installer.UpdatePackageListsAsync(ct).ConfigureAwait(false);
+                    install = await InstallListAsync(installer, set, closure, ct).ConfigureAwait(false);
+                    if (!resolvedHere)
+                    {
+                        await Step("keep-packages").ConfigureAwait(false);
+                        var changes = await installer.SimulateAsync(install, ct).ConfigureAwait(false);
+                        hostPoint = hostPoint with
+                        {
+                            Packages = await installer.KeepOldPackagesAsync(directory, changes, ct, snapshot.HostDirectory + "/previous").ConfigureAwait(false),
+                        };
+                        await state.SaveHostPointAsync(hostPoint, ct).ConfigureAwait(false);
+                    }
                 }
                 await AuditAsync(request.Actor, "rollback-point.host", host.Name, digest,
                     $"{pointId}: {hostPoint.Packages.Count(p => p.KeptDeb is not null).ToString(CultureInfo.InvariantCulture)} package(s) kept, " +
@@ -423,7 +478,11 @@ public sealed class PatchEngine(
                 if (set.Packages.Count > 0)
                 {
                     await Step("packages").ConfigureAwait(false);
-                    await patcher.InstallAsync(set.Packages, request.Conffiles, ct).ConfigureAwait(false);
+                    await installer.InstallAsync(install, request.Conffiles, ct).ConfigureAwait(false);
+                    if (closure is not null)
+                    {
+                        await VerifyClosureAsync(installer, closure, ct).ConfigureAwait(false);
+                    }
                 }
                 foreach (var file in set.Files)
                 {
@@ -483,6 +542,63 @@ public sealed class PatchEngine(
                 await state.SaveHostAsync(record, ct).ConfigureAwait(false);
                 return record.Status;
             }
+        }
+    }
+
+    /// <summary>
+    /// Resolves the run's closure on this host: the .debs of every package apt changes (fetched from the host's own
+    /// sources) and of the versions they replace (kept for the rollback point), carried back, kept in the artifact
+    /// store by SHA-256 and recorded on the run before any host installs them.
+    /// </summary>
+    private async Task<PackageClosure> ResolveClosureAsync(HostPatcher patcher, SnapshotPublisher repositories, ApplyRequest request, HostConfig host,
+        string directory, IReadOnlyList<PackageChange> changes, HostPoint hostPoint, ApplyState state, CancellationToken ct)
+    {
+        var fetched = await patcher.FetchDebsAsync(directory, "closure", null, changes.Select(c => new PatchPackage(c.Name, c.NewVersion)).ToList(),
+            "closure", "fetching the .debs apt chose", "cannot fetch {0} from the host's sources", ct).ConfigureAwait(false);
+        var newPaths = changes.Select(c => fetched[c.Name]).ToList();
+        var oldPaths = hostPoint.Packages.Where(p => p.KeptDeb is not null).Select(p => p.KeptDeb!).ToList();
+        var pulled = await patcher.PullDebsAsync([.. newPaths, .. oldPaths], ct).ConfigureAwait(false);
+        foreach (var (deb, bytes) in pulled)
+        {
+            await repositories.Artifacts.PutAsync(bytes, deb.Sha256, deb.Spec, ct).ConfigureAwait(false);
+        }
+        var closure = PackageClosure.Create($"{request.Environment}/{host.Name}", time.GetUtcNow(),
+            pulled.Take(newPaths.Count).Select(p => p.Deb), pulled.Skip(newPaths.Count).Select(p => p.Deb));
+        await state.UpdateRunAsync(r => r with { Closure = closure }, ct).ConfigureAwait(false);
+        await AuditAsync(request.Actor, "closure.resolve", $"{request.Environment}/{host.Name}", request.PatchSet.Digest,
+            $"closure {closure.Digest[..12]}: " + string.Join(", ", closure.Packages.Select(d => $"{d.Spec} ({d.Sha256[..12]})")), ct).ConfigureAwait(false);
+        return closure;
+    }
+
+    /// <summary>What a host installs from a snapshot: the set's packages, and every package of the closure the host
+    /// already has (so a dependency the stage upgraded reaches the version that was proven, not merely a sufficient one).</summary>
+    private static async Task<IReadOnlyList<PatchPackage>> InstallListAsync(HostPatcher installer, PatchSet set, PackageClosure closure, CancellationToken ct)
+    {
+        var installed = await installer.InstalledVersionsAsync(closure.Packages.Select(d => d.Name), ct).ConfigureAwait(false);
+        var list = set.Packages.ToList();
+        foreach (var deb in closure.Packages.Where(d => installed.ContainsKey(d.Name)))
+        {
+            if (list.FirstOrDefault(p => p.Name == deb.Name) is { } asked && asked.Version != deb.Version)
+            {
+                throw new StepFailedException(installer.Host, "snapshot", $"the set asks for {asked.Name}={asked.Version}, the proven closure holds {deb.Spec}");
+            }
+            if (!list.Any(p => p.Name == deb.Name))
+            {
+                list.Add(new PatchPackage(deb.Name, deb.Version));
+            }
+        }
+        return list;
+    }
+
+    /// <summary>After the install: every package of the closure on the host is at the closure's version.</summary>
+    private static async Task VerifyClosureAsync(HostPatcher installer, PackageClosure closure, CancellationToken ct)
+    {
+        var installed = await installer.InstalledVersionsAsync(closure.Packages.Select(d => d.Name), ct).ConfigureAwait(false);
+        var wrong = closure.Packages.Where(d => installed.TryGetValue(d.Name, out var v) && (v.Version != d.Version || !v.Ok))
+            .Select(d => $"{d.Name} is {installed[d.Name].Version}, the proven closure has {d.Version}").ToList();
+        if (wrong.Count > 0)
+        {
+            throw new StepFailedException(installer.Host, "verify", string.Join("; ", wrong));
         }
     }
 

@@ -185,7 +185,8 @@ public sealed class FakeHost(string name)
             "stageproof-save-files" => SaveFiles(words[1], words[2..]),
             "apt-get" when words[1] == "update" => Ok(""),
             "apt-get" when words[1] == "-s" => Simulate(words.SkipWhile(w => w != "install").Skip(1)),
-            "stageproof-keep-debs" => Ok(string.Concat(words[2..].Select(spec =>
+            // dir, sub-folder, snapshot folder (maybe empty), then name=version specs.
+            "stageproof-keep-debs" => Ok(string.Concat(words[2..].Where(w => w.Contains('=', StringComparison.Ordinal)).Select(spec =>
             {
                 var (package, version) = Spec(spec);
                 Points.TryAdd(words[1], new PointDirectory());
