@@ -2,7 +2,7 @@ using Stageproof.Bench;
 
 // stageproof benchmarks: `dotnet run -c Release --project bench/Stageproof.Bench -- SUITE [--runs N] [--warmup N]`.
 // Each suite is an IBenchmarkSuite registered below; "all" runs every suite.
-IBenchmarkSuite[] suites = [new DriftSuite(), new FactsSuite()];
+IBenchmarkSuite[] suites = [new DriftSuite(), new FactsSuite(), new SnapshotSuite()];
 
 if (args.Length == 0 || args[0] is "-h" or "--help")
 {

@@ -31,6 +31,7 @@ public static class StageproofCli
         root.Subcommands.Add(UserCommand.Create(verbs));
         root.Subcommands.Add(ComplianceCommand.Create(verbs));
         root.Subcommands.Add(AuditCommand.Create(verbs));
+        root.Subcommands.Add(GcCommand.Create(verbs));
         root.Subcommands.Add(LabCommand.Create(verbs));
         root.Subcommands.Add(DemoCommand.Create(verbs));
 

@@ -196,6 +196,13 @@ public class LabLifecycleTests(LifecycleLabFixture lab)
             // proven set still installs from its snapshot.
             await lab.Lab.RepoRemoveAsync("acme-mail", "1.1-1");
             await lab.Lab.RepoRemoveAsync("acme-mail", "1.0-1");
+            // gc with nothing kept for its age: what prod's active points need stays, the rehearsal's spent dump goes.
+            var gc = await As("dave", "--json", "gc", "--keep-days", "0");
+            Assert.True(gc.ExitCode == 0, gc.ToString());
+            var kept = gc.Json.GetProperty("kept").EnumerateArray().Select(k => k.GetProperty("id").GetString()).ToList();
+            Assert.Contains(provenDeb.GetProperty("sha256").GetString(), kept);
+            Assert.All(closure.GetProperty("previous").EnumerateArray(), p => Assert.Contains(p.GetProperty("sha256").GetString(), kept));
+            Assert.Contains(gc.Json.GetProperty("removed").EnumerateArray(), r => r.GetProperty("kind").GetString() == "dump");
             var points = await Cli("--json", "rollback", "--env", "prod", "--list");
             var canaryPoint = points.Json.EnumerateArray().First(p => p.GetProperty("hosts").EnumerateArray().Any(h => h.GetProperty("host").GetString() == "prod-app-1"))
                 .GetProperty("id").GetString()!;
