@@ -29,6 +29,7 @@ public static class StageproofCli
         root.Subcommands.Add(PromoteCommand.CreateApprove(verbs));
         root.Subcommands.Add(RolloutCommand.Create(verbs));
         root.Subcommands.Add(UserCommand.Create(verbs));
+        root.Subcommands.Add(TokenCommand.Create(verbs));
         root.Subcommands.Add(ComplianceCommand.Create(verbs));
         root.Subcommands.Add(AuditCommand.Create(verbs));
         root.Subcommands.Add(GcCommand.Create(verbs));
@@ -66,6 +67,7 @@ internal sealed class VerbContext(TextWriter stdout, TextWriter stderr, TimeProv
         try
         {
             session = new CliSession(parse, stdout, time, ui);
+            await session.AuthenticateAsync(CancellationToken.None).ConfigureAwait(false);
             return await body(session).ConfigureAwait(false);
         }
         catch (InputException e)

@@ -557,6 +557,7 @@ public sealed class SqliteStateStore : IStateStore
     public async Task SaveApprovalAsync(Approval approval, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(approval);
+        approval = approval with { Seal = AuditKey?.SealRecord(approval.SealText) };
         await ExecuteAsync(
             """
             INSERT INTO approvals (id, patch_digest, environment, approver, at, json)
@@ -575,14 +576,40 @@ public sealed class SqliteStateStore : IStateStore
             cancellationToken).ConfigureAwait(false);
     }
 
-    public Task<IReadOnlyList<Approval>> ListApprovalsAsync(string? patchDigest = null, string? environment = null, CancellationToken cancellationToken = default) =>
-        QueryDocumentsAsync<Approval>(
+    public async Task<IReadOnlyList<Approval>> ListApprovalsAsync(string? patchDigest = null, string? environment = null, CancellationToken cancellationToken = default) =>
+        (await QueryDocumentsAsync<Approval>(
             """
             SELECT json FROM approvals
             WHERE (@patchDigest IS NULL OR patch_digest = @patchDigest) AND (@environment IS NULL OR environment = @environment)
             ORDER BY at, rowid
             """,
-            new { patchDigest, environment }, cancellationToken);
+            new { patchDigest, environment }, cancellationToken).ConfigureAwait(false))
+        .Select(a => a with { SealBroken = SealBroken(a.Seal, a.SealText) }).ToList();
+
+    public async Task SaveTokenAsync(ApiToken token, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(token);
+        token = token with { Seal = AuditKey?.SealRecord(token.SealText) };
+        await ExecuteAsync(
+            """
+            INSERT INTO api_tokens (id, user_name, json) VALUES (@id, @user, @json)
+            ON CONFLICT (id) DO UPDATE SET json = excluded.json
+            """,
+            new { id = token.Id, user = token.User, json = JsonSerializer.Serialize(token, PatchSetFreezer.JsonOptions) },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<ApiToken?> FindTokenAsync(string id, CancellationToken cancellationToken = default) =>
+        (await QueryDocumentsAsync<ApiToken>("SELECT json FROM api_tokens WHERE id = @id", new { id }, cancellationToken).ConfigureAwait(false))
+        .Select(t => t with { SealBroken = SealBroken(t.Seal, t.SealText) }).FirstOrDefault(t => t.Id == id);
+
+    public async Task<IReadOnlyList<ApiToken>> ListTokensAsync(CancellationToken cancellationToken = default) =>
+        (await QueryDocumentsAsync<ApiToken>("SELECT json FROM api_tokens ORDER BY rowid DESC", new { }, cancellationToken).ConfigureAwait(false))
+        .Select(t => t with { SealBroken = SealBroken(t.Seal, t.SealText) }).ToList();
+
+    /// <summary>A record that grants something verifies only under the audit key; without a key (a store opened by a
+    /// tool, not the CLI) nothing can be checked and nothing is condemned.</summary>
+    private bool SealBroken(string? seal, string text) => AuditKey is { } key && !AuditKey.Matches(seal, key.SealRecord(text));
 
     // ---- rollouts ----
 

@@ -13,6 +13,23 @@ internal sealed class CliRun
 
     public static Task<CliRun> InAsync(string directory, params string[] args) => WithConfigAsync(directory, "stageproof.yaml", args);
 
+    /// <summary>Runs as if it were <paramref name="later"/> from now (the machine's clock shifted for this run only), for
+    /// expiries that cannot be waited for.</summary>
+    public static async Task<CliRun> InAsync(string directory, TimeSpan later, params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var all = new List<string> { "--config", Path.Combine(directory, "stageproof.yaml"), "--state", Path.Combine(directory, ".stageproof") };
+        all.AddRange(args);
+        var code = await StageproofCli.RunAsync(all.ToArray(), stdout, stderr, new ShiftedClock(later));
+        return new CliRun { ExitCode = code, Stdout = stdout.ToString(), Stderr = stderr.ToString() };
+    }
+
+    private sealed class ShiftedClock(TimeSpan offset) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => System.GetUtcNow() + offset;
+    }
+
     /// <summary>Runs with another configuration file of the directory (same state).</summary>
     public static async Task<CliRun> WithConfigAsync(string directory, string configFile, params string[] args)
     {

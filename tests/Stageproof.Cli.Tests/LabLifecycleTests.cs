@@ -40,8 +40,13 @@ public class LabLifecycleTests(LifecycleLabFixture lab)
     private string Dir => lab.Directory;
 
     private Task<CliRun> Cli(params string[] args) => CliRun.InAsync(Dir, args);
-    private Task<CliRun> As(string actor, params string[] args) => CliRun.InAsync(Dir, ["--actor", actor, .. args]);
-    private Task<CliRun> AsWith(string config, string actor, params string[] args) => CliRun.WithConfigAsync(Dir, config, ["--actor", actor, .. args]);
+    private static readonly string Me = Environment.UserName;
+
+    /// <summary>Acting as someone: the OS user is itself; anyone else presents their token (a typed --actor is refused).</summary>
+    private string[] Login(string actor) => actor == Me ? [] : ["--token-file", TokenFile(actor)];
+    private string TokenFile(string actor) => Path.Combine(Dir, actor + ".token");
+    private Task<CliRun> As(string actor, params string[] args) => CliRun.InAsync(Dir, [.. Login(actor), .. args]);
+    private Task<CliRun> AsWith(string config, string actor, params string[] args) => CliRun.WithConfigAsync(Dir, config, [.. Login(actor), .. args]);
     private Task<string> FreezeAsync(string name, string yaml) => LabCli.FreezeAsync(Dir, Path.Combine(Dir, name), yaml);
     private Task<string> OnHostAsync(string host, RemoteCommand command) => LabCli.OnHostAsync(Dir, host, command);
     /// <summary>SHA-256 of every file acme-mail installed under /usr on <paramref name="host"/>: which build is there.</summary>
@@ -52,13 +57,19 @@ public class LabLifecycleTests(LifecycleLabFixture lab)
 
     private Task<string> VersionOnAsync(string host) => OnHostAsync(host, RemoteCommand.Exec("dpkg-query", "-W", "-f=${Version}", "acme-mail"));
 
-    /// <summary>alice writes the sets (and may approve others'), bob promotes, carol approves, dave administers, vera views.</summary>
+    /// <summary>alice writes the sets (and may approve others'), bob promotes, carol approves, dave administers, vera views;
+    /// the OS user is the first admin and gives each a token.</summary>
     private async Task UsersAsync()
     {
-        foreach (var (name, role) in new[] { ("root", "admin"), ("alice", "approver"), ("bob", "operator"), ("carol", "approver"), ("dave", "admin"), ("vera", "viewer") })
+        foreach (var (name, role) in new[] { (Me, "admin"), ("alice", "approver"), ("bob", "operator"), ("carol", "approver"), ("dave", "admin"), ("vera", "viewer") })
         {
-            var add = await As("root", "user", "add", name, "--role", role);
+            var add = await Cli("user", "add", name, "--role", role);
             Assert.True(add.ExitCode == 0, add.ToString());
+            if (name != Me && !File.Exists(TokenFile(name)))
+            {
+                var token = await Cli("token", "create", name, "-o", TokenFile(name));
+                Assert.True(token.ExitCode == 0, token.ToString());
+            }
         }
     }
 
@@ -271,7 +282,7 @@ public class LabLifecycleTests(LifecycleLabFixture lab)
         var config = await ProdOnlyConfigAsync();
         var first = await FreezeAsync("first.yaml", SessionLifetime("LOCK-1", 51));
         var second = await FreezeAsync("second.yaml", SessionLifetime("LOCK-2", 52));
-        using var running = Start("--actor", "bob", "--config", Path.Combine(Dir, config), "promote", first[..12], "--to", "prod");
+        using var running = Start("--token-file", TokenFile("bob"), "--config", Path.Combine(Dir, config), "promote", first[..12], "--to", "prod");
         try
         {
             var sw = Stopwatch.StartNew();
@@ -321,7 +332,7 @@ public class LabLifecycleTests(LifecycleLabFixture lab)
             var package = trial % 2 == 0 ? (current == "1.1-1" ? "1.0-1" : "1.1-1") : null;
             var set = await FreezeAsync($"trial-{trial}.yaml", SessionLifetime($"KILL-{trial}", 100 + trial, package));
             var killAfter = TimeSpan.FromMilliseconds(random.Next(1500, package is null ? 20000 : 35000));
-            using (var process = Start("--actor", "bob", "--config", Path.Combine(Dir, config), "promote", set[..12], "--to", "prod"))
+            using (var process = Start("--token-file", TokenFile("bob"), "--config", Path.Combine(Dir, config), "promote", set[..12], "--to", "prod"))
             {
                 var exited = process.WaitForExit(killAfter);
                 if (!exited)

@@ -76,6 +76,15 @@ internal static partial class DemoCommand
             }
             await UserCommand.AddAsync(session, name, role, [], ct).ConfigureAwait(false);
         }
+        // Each of them acts below with a personal token, authenticated as the CLI would authenticate STAGEPROOF_TOKEN:
+        // now that Stageproof has users, '--actor carol' typed by someone else is refused.
+        var tokens = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var name in new[] { "alice", "bob", "carol" })
+        {
+            tokens[name] = (await TokenCommand.IssueAsync(session, name, TimeSpan.FromDays(1), ct).ConfigureAwait(false)).Text;
+        }
+        ui.Say($"alice, bob and carol get personal API tokens (a day each; 'stageproof token create NAME'): each act below is authenticated by one. " +
+               $"'--actor carol approve …' typed by {session.OsUser} would now be refused by rule authenticated-actor.");
 
         Step(ui, 14, "Promote the fix to production: only what passed staging, only with someone else's approval");
         var fix = await StoredAsync(session, Path.Combine(lab.Directory, "patches", "acme-mail-1.1.yaml"), ct).ConfigureAwait(false);
@@ -94,20 +103,20 @@ internal static partial class DemoCommand
             : "The fix did not apply to staging; the final comparison will show it.");
         ui.Say("bob (operator) promotes before anyone approved:");
         PromoteOutcome refused;
-        using (session.ActAs("bob"))
+        using (await session.SignInAsync(tokens["bob"], ct).ConfigureAwait(false))
         {
             refused = await promotions.PromoteAsync(fix, new PromoteOptions { Digest = fix.Digest, Target = "prod" }, ct).ConfigureAwait(false);
         }
         var refusedByApprovals = refused.Decision.Refusals.Any(r => r.Rule == GateRules.Approvals);
         ui.Say(refusedByApprovals ? "Refused, by rule approvals: prod asks for one approval, and neither alice (the author) nor bob (the promoter) may give it."
             : "Unexpected: the promotion was not refused for want of an approval.");
-        using (session.ActAs("carol"))
+        using (await session.SignInAsync(tokens["carol"], ct).ConfigureAwait(false))
         {
             await promotions.ApproveAsync(fix, "prod", $"read staging's report of {pass?.Id ?? "the stage"}: PASS", ct).ConfigureAwait(false);
         }
         ui.Say("bob again — canary first, then the rest, checks after each batch, and at the end production compared with staging:");
         PromoteOutcome fixOut;
-        using (session.ActAs("bob"))
+        using (await session.SignInAsync(tokens["bob"], ct).ConfigureAwait(false))
         {
             fixOut = await promotions.PromoteAsync(fix, new PromoteOptions { Digest = fix.Digest, Target = "prod" }, ct).ConfigureAwait(false);
         }
@@ -115,8 +124,8 @@ internal static partial class DemoCommand
         ui.Say(fixOk ? $"Production runs the fix: rollout {fixOut.Rollout!.Id}, every host verified, zero drift from staging on the patched scope. 'stageproof rollout status {fixOut.Rollout.Id}' shows it again."
             : "The fix's rollout did not succeed; see the table above.");
 
-        var canaryOk = await CanaryStoryAsync(session, lab, promotions, ct).ConfigureAwait(false);
-        var emergencyOk = await EmergencyStoryAsync(session, lab, promotions, ct).ConfigureAwait(false);
+        var canaryOk = await CanaryStoryAsync(session, lab, promotions, tokens, ct).ConfigureAwait(false);
+        var emergencyOk = await EmergencyStoryAsync(session, lab, promotions, tokens, ct).ConfigureAwait(false);
 
         Step(ui, 18, "Leave the lab as the demo found it");
         ui.Say("Why: every change above has a known rollback point; going back is the same one command for production as for staging.");
@@ -131,7 +140,7 @@ internal static partial class DemoCommand
     /// <summary>Step 15: a set that passed staging meets a production host that differs from staging (a prod-only
     /// listen.port the running service has not picked up yet): the canary fails its checks and is rolled back; the other
     /// batches are never touched.</summary>
-    private static async Task<bool> CanaryStoryAsync(CliSession session, LabManager lab, Promotions promotions, CancellationToken ct)
+    private static async Task<bool> CanaryStoryAsync(CliSession session, LabManager lab, Promotions promotions, IReadOnlyDictionary<string, string> tokens, CancellationToken ct)
     {
         var ui = session.Ui;
         var store = await session.StoreAsync(ct).ConfigureAwait(false);
@@ -167,12 +176,12 @@ internal static partial class DemoCommand
         await session.AuditAsync("demo.inject-drift", canaryHost.Name, $"{HostFile}: {ProdOnlySetting} (not restarted)", cancellationToken: ct).ConfigureAwait(false);
         ui.Say($"On {canaryHost.Name} somebody set '{ProdOnlySetting}' in {HostFile} for a new load balancer, without restarting: the service still answers on 8080, " +
             "and staging has no such change. The routine change's restart will pick it up.");
-        using (session.ActAs("carol"))
+        using (await session.SignInAsync(tokens["carol"], ct).ConfigureAwait(false))
         {
             await promotions.ApproveAsync(routine, "prod", "harmless tuning; staging PASS", ct).ConfigureAwait(false);
         }
         PromoteOutcome outcome;
-        using (session.ActAs("bob"))
+        using (await session.SignInAsync(tokens["bob"], ct).ConfigureAwait(false))
         {
             outcome = await promotions.PromoteAsync(routine, new PromoteOptions { Digest = routine.Digest, Target = "prod" }, ct).ConfigureAwait(false);
         }
@@ -202,7 +211,7 @@ internal static partial class DemoCommand
 
     /// <summary>Steps 16-17: the emergency lane — proven in a fresh clone of production instead of qa and staging,
     /// approved, recorded with reason and ticket — and what it leaves owed.</summary>
-    private static async Task<bool> EmergencyStoryAsync(CliSession session, LabManager lab, Promotions promotions, CancellationToken ct)
+    private static async Task<bool> EmergencyStoryAsync(CliSession session, LabManager lab, Promotions promotions, IReadOnlyDictionary<string, string> tokens, CancellationToken ct)
     {
         var ui = session.Ui;
         Step(ui, 16, "The emergency lane: proven in a fresh clone of production");
@@ -217,12 +226,12 @@ internal static partial class DemoCommand
         ui.Say($"{clone}: a copy-on-write clone of production (hosts and database) made in {made.Elapsed.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture)}s, after {hotfix.Set.Id} was frozen.");
         var staged = await new StageService(session).RunAsync(new StageOptions { Digest = hotfix.Digest, Environment = clone }, ct).ConfigureAwait(false);
         StageCommand.Render(ui.Human, staged);
-        using (session.ActAs("carol"))
+        using (await session.SignInAsync(tokens["carol"], ct).ConfigureAwait(false))
         {
             await promotions.ApproveAsync(hotfix, "prod", $"PASS in {clone}; INC-4712", ct).ConfigureAwait(false);
         }
         PromoteOutcome outcome;
-        using (session.ActAs("bob"))
+        using (await session.SignInAsync(tokens["bob"], ct).ConfigureAwait(false))
         {
             outcome = await promotions.PromoteAsync(hotfix, new PromoteOptions
             {

@@ -20,6 +20,8 @@ internal static class PatchSetCommand
         freeze.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
         {
             var frozen = PatchSetFreezer.Freeze(parse.GetValue(file)!);
+            // Who froze a set is its author for four eyes: a claimed name here would let its writer approve it.
+            await session.RequireAuthenticatedAsync("freeze a patch set", ct).ConfigureAwait(false);
             var store = await session.StoreAsync(ct).ConfigureAwait(false);
             var added = await store.SavePatchSetAsync(frozen, ct).ConfigureAwait(false);
             await session.AuditAsync("patch.freeze", frozen.Set.Id, outcome: added ? "stored" : "already stored",

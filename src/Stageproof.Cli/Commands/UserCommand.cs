@@ -19,12 +19,13 @@ internal static class UserCommand
     }
 
     /// <summary>Only an admin manages users; the very first user may be added by anyone (and is recorded).</summary>
-    private static async Task RequireAdminAsync(Infrastructure.CliSession session, IReadOnlyList<User> users, CancellationToken ct)
+    internal static async Task RequireAdminAsync(Infrastructure.CliSession session, IReadOnlyList<User> users, CancellationToken ct)
     {
         if (users.Count == 0)
         {
             return;
         }
+        await session.RequireAuthenticatedAsync("manage users", ct).ConfigureAwait(false);
         var me = users.FirstOrDefault(u => u.Name == session.Actor);
         if (me?.Role != Role.Admin)
         {

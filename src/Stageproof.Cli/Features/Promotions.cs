@@ -38,6 +38,7 @@ internal sealed class Promotions(CliSession session)
     /// <summary>Evaluates the gate for promoting a stored set into <paramref name="options"/>' target.</summary>
     public async Task<GateDecision> DecideAsync(StoredPatchSet stored, PromoteOptions options, CancellationToken ct)
     {
+        await session.RequireAuthenticatedAsync("promote", ct).ConfigureAwait(false);
         var store = await session.StoreAsync(ct).ConfigureAwait(false);
         var results = await store.ListStageResultsAsync(null, null, ct).ConfigureAwait(false);
         var clones = new Dictionary<string, EnvironmentClone>(StringComparer.Ordinal);
@@ -130,6 +131,7 @@ internal sealed class Promotions(CliSession session)
     /// </summary>
     public async Task<(Approval? Approval, GateRefusal? Refusal)> ApproveAsync(StoredPatchSet stored, string environment, string? comment, CancellationToken ct)
     {
+        await session.RequireAuthenticatedAsync("approve", ct).ConfigureAwait(false);
         var store = await session.StoreAsync(ct).ConfigureAwait(false);
         var users = await store.ListUsersAsync(ct).ConfigureAwait(false);
         var user = users.FirstOrDefault(u => u.Name == session.Actor);
@@ -164,6 +166,7 @@ internal sealed class Promotions(CliSession session)
             Approver = session.Actor,
             Comment = comment,
             At = session.Time.GetUtcNow(),
+            AuthenticatedBy = session.AuthenticatedBy,
         };
         await store.SaveApprovalAsync(approval, ct).ConfigureAwait(false);
         await session.AuditAsync("approve", environment, $"{approval.Id} by {approval.Approver}", stored.Digest, approval.Comment, ct).ConfigureAwait(false);
@@ -270,6 +273,7 @@ internal sealed class Promotions(CliSession session)
     /// <summary>Refuses unless the actor is a user whose role the environment's stage allows (and who covers it).</summary>
     public async Task RequireRoleAsync(string environment, string doing, CancellationToken ct)
     {
+        await session.RequireAuthenticatedAsync(doing, ct).ConfigureAwait(false);
         var store = await session.StoreAsync(ct).ConfigureAwait(false);
         var users = await store.ListUsersAsync(ct).ConfigureAwait(false);
         var allowed = Lifecycle.StageOf(environment)?.Roles ?? [Role.Operator, Role.Admin];

@@ -3,6 +3,7 @@ using Stageproof.Core;
 using Stageproof.Core.Audit;
 using Stageproof.Core.Configuration;
 using Stageproof.Core.Hosts;
+using Stageproof.Core.Lifecycle;
 using Stageproof.Core.State;
 using Stageproof.Data;
 using Stageproof.Hosts.Transports;
@@ -19,7 +20,10 @@ internal sealed class CliSession : IAsyncDisposable
     {
         ConfigPath = Path.GetFullPath(parse.GetValue(GlobalOptions.Config) ?? "stageproof.yaml");
         StateDirectory = Path.GetFullPath(parse.GetValue(GlobalOptions.State) ?? ".stageproof");
-        Actor = parse.GetValue(GlobalOptions.Actor) is { Length: > 0 } actor ? actor : Environment.UserName;
+        OsUser = Environment.UserName;
+        Actor = parse.GetValue(GlobalOptions.Actor) is { Length: > 0 } actor ? actor : OsUser;
+        AuthenticatedBy = Actor == OsUser ? "os:" + OsUser : null;
+        _tokenFile = parse.GetValue(GlobalOptions.TokenFile);
         AcceptNewHostKeys = parse.GetValue(GlobalOptions.AcceptNewHostKeys);
         Stdout = stdout;
         Ui = ui;
@@ -29,14 +33,102 @@ internal sealed class CliSession : IAsyncDisposable
     public string ConfigPath { get; }
     public string StateDirectory { get; }
     public string Actor { get; private set; }
+    /// <summary>The OS user running this process: who Stageproof knows is acting when no token says otherwise.</summary>
+    public string OsUser { get; }
+    /// <summary>How <see cref="Actor"/> is known: "os:NAME" or "token:ID"; null when it is only a name typed with --actor.</summary>
+    public string? AuthenticatedBy { get; private set; }
 
-    /// <summary>Acts as <paramref name="actor"/> until disposed: the demo plays alice, bob and carol in one process; gates
-    /// and the audit log see that name, exactly as --actor would give it.</summary>
-    public IDisposable ActAs(string actor)
+    private readonly string? _tokenFile;
+
+    /// <summary>The token this invocation presents (--token-file, else STAGEPROOF_TOKEN), and where it came from.</summary>
+    private (string Text, string Source)? PresentedToken()
     {
-        var before = Actor;
-        Actor = actor;
-        return new Restore(() => Actor = before);
+        if (_tokenFile is { } file)
+        {
+            try
+            {
+                return (File.ReadAllText(file).Trim(), "--token-file " + file);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new InputException($"--token-file {file}: {e.Message}");
+            }
+        }
+        return Environment.GetEnvironmentVariable("STAGEPROOF_TOKEN") is { Length: > 0 } env ? (env.Trim(), "STAGEPROOF_TOKEN") : null;
+    }
+
+    /// <summary>Resolves a presented token to its user (called before any verb runs). A token that is unknown, expired,
+    /// revoked, not sealed by this state's audit key, or whose user is gone is refused in one line (exit 2).</summary>
+    public async Task AuthenticateAsync(CancellationToken ct)
+    {
+        if (PresentedToken() is not { } presented)
+        {
+            return;
+        }
+        var (user, tokenId) = await VerifyTokenAsync(presented.Text, presented.Source, ct).ConfigureAwait(false);
+        if (Actor != OsUser && Actor != user)
+        {
+            throw new InputException($"--actor {Actor}: the token from {presented.Source} is {user}'s; give one or the other");
+        }
+        Actor = user;
+        AuthenticatedBy = "token:" + tokenId;
+    }
+
+    private async Task<(string User, string TokenId)> VerifyTokenAsync(string text, string source, CancellationToken ct)
+    {
+        if (ApiToken.Parse(text) is not { } parsed)
+        {
+            throw new InputException($"{source}: not a Stageproof token (they look like spt_<12 hex>_<secret>)");
+        }
+        var store = await StoreAsync(ct).ConfigureAwait(false);
+        var token = await store.FindTokenAsync(parsed.Id, ct).ConfigureAwait(false);
+        if (token is null || !token.Accepts(parsed.Secret))
+        {
+            throw new InputException($"{source}: token {parsed.Id} is not known to the state in {StateDirectory}");
+        }
+        if (token.Unusable(Time.GetUtcNow()) is { } why)
+        {
+            throw new InputException($"{source}: token {parsed.Id} of {token.User} is {why}");
+        }
+        if ((await store.ListUsersAsync(ct).ConfigureAwait(false)).All(u => u.Name != token.User))
+        {
+            throw new InputException($"{source}: token {parsed.Id} belongs to {token.User}, who is no longer a Stageproof user");
+        }
+        return (token.User, token.Id);
+    }
+
+    /// <summary>
+    /// Refuses a verb where a role decides when the actor is only a claim: once Stageproof has users, `--actor carol`
+    /// typed by the OS user root is not carol. Without users (a single operator trying it out) a claim is allowed, as the
+    /// first user must be added by someone.
+    /// </summary>
+    public async Task RequireAuthenticatedAsync(string doing, CancellationToken ct)
+    {
+        if (AuthenticatedBy is not null)
+        {
+            return;
+        }
+        var store = await StoreAsync(ct).ConfigureAwait(false);
+        if ((await store.ListUsersAsync(ct).ConfigureAwait(false)).Count == 0)
+        {
+            return;
+        }
+        var refusal = new GateRefusal(GateRules.AuthenticatedActor,
+            $"--actor {Actor} is a name, not a login: {OsUser} is running this command. To {doing} as {Actor}, present {Actor}'s API token " +
+            $"(STAGEPROOF_TOKEN or --token-file; an admin creates one with 'stageproof token create {Actor}')");
+        await store.AppendAsync(new AuditEvent { Actor = OsUser, Action = "identity.refused", Target = Actor, Outcome = refusal.ToString() }, ct).ConfigureAwait(false);
+        throw new RefusedException(refusal.Rule, refusal.Message);
+    }
+
+    /// <summary>Acts as the owner of <paramref name="token"/> until disposed, authenticated exactly as a CLI invocation
+    /// presenting it would be: the demo plays alice, bob and carol in one process with their tokens.</summary>
+    public async Task<IDisposable> SignInAsync(string token, CancellationToken ct)
+    {
+        var (actor, by) = (Actor, AuthenticatedBy);
+        var (user, tokenId) = await VerifyTokenAsync(token, "token", ct).ConfigureAwait(false);
+        Actor = user;
+        AuthenticatedBy = "token:" + tokenId;
+        return new Restore(() => (Actor, AuthenticatedBy) = (actor, by));
     }
 
     private sealed class Restore(Action undo) : IDisposable

@@ -27,7 +27,13 @@ internal static class GlobalOptions
 
     public static readonly Option<string?> Actor = new("--actor")
     {
-        Description = "Who is acting (default: the OS user)",
+        Description = "Who is acting (default: the OS user). Once Stageproof has users, a name other than the OS user is a claim, refused where a role decides: use a token",
+        Recursive = true,
+    };
+
+    public static readonly Option<string?> TokenFile = new("--token-file")
+    {
+        Description = "Act as the user whose API token this file holds (else STAGEPROOF_TOKEN; else the OS user)",
         Recursive = true,
     };
 
@@ -50,6 +56,7 @@ internal static class GlobalOptions
         root.Options.Add(State);
         root.Options.Add(Json);
         root.Options.Add(Actor);
+        root.Options.Add(TokenFile);
         root.Options.Add(AcceptNewHostKeys);
     }
 }

@@ -40,6 +40,10 @@ public sealed class AuditKey
     public string SealAnchor(long count, string lastHash, string at) =>
         Mac($"anchor:{count.ToString(CultureInfo.InvariantCulture)}:{lastHash}:{at}");
 
+    /// <summary>The seal of a record that grants something (an approval, an API token): HMAC over its canonical text,
+    /// so a row written straight into the store, or edited there, does not verify.</summary>
+    public string SealRecord(string canonicalText) => Mac("record:" + canonicalText);
+
     /// <summary>Compares a stored seal with the expected one in constant time.</summary>
     public static bool Matches(string? stored, string expected) =>
         stored is not null && CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(stored), Encoding.ASCII.GetBytes(expected));

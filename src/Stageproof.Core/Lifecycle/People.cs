@@ -35,4 +35,16 @@ public sealed record Approval
     public required string Approver { get; init; }
     public string? Comment { get; init; }
     public required DateTimeOffset At { get; init; }
+    /// <summary>How the approver was known when approving: "os:NAME" (the OS user running Stageproof) or "token:ID".</summary>
+    public string? AuthenticatedBy { get; init; }
+    /// <summary>HMAC of <see cref="SealText"/> under the audit key, written by the state store.</summary>
+    public string? Seal { get; init; }
+    /// <summary>Set by the state store on read when the seal does not verify (the row was written or edited outside
+    /// Stageproof): the gate does not count such an approval, and says so.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool SealBroken { get; init; }
+
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string SealText => string.Join('\n', "approval", Id, PatchDigest, Environment, Approver, At.UtcDateTime.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+        AuthenticatedBy ?? "", Comment ?? "");
 }

@@ -17,7 +17,7 @@ public static class GateRules
 {
     public const string Lifecycle = "lifecycle", Role = "role", PreviousStagePass = "previous-stage-pass", EvidenceAge = "evidence-age",
         EmergencyRecord = "emergency-record", EmergencyClonePass = "emergency-clone-pass", Approvals = "approvals", FourEyes = "four-eyes",
-        Window = "maintenance-window", WindowOverride = "window-override";
+        Window = "maintenance-window", WindowOverride = "window-override", AuthenticatedActor = "authenticated-actor";
 }
 
 public sealed record GateRefusal(string Rule, string Message)
@@ -171,7 +171,11 @@ public static class PromotionGate
             foreach (var approval in request.Approvals.Where(a => a.PatchDigest == digest && a.Environment == request.Target))
             {
                 var approver = request.Users.FirstOrDefault(u => u.Name == approval.Approver);
-                if (approval.Approver == request.PatchAuthor || request.FrozenBy.Contains(approval.Approver) || approval.Approver == request.Actor)
+                if (approval.SealBroken)
+                {
+                    excluded.Add($"approval {approval.Id} in {approval.Approver}'s name does not verify against the audit key (written outside Stageproof) and is not counted");
+                }
+                else if (approval.Approver == request.PatchAuthor || request.FrozenBy.Contains(approval.Approver) || approval.Approver == request.Actor)
                 {
                     var role = approval.Approver == request.PatchAuthor ? "author"
                         : request.FrozenBy.Contains(approval.Approver) ? "author (froze it)" : "promoter";

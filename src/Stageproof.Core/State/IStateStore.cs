@@ -65,7 +65,17 @@ public interface IStateStore : IAuditLog, IAsyncDisposable
 
     Task SaveApprovalAsync(Lifecycle.Approval approval, CancellationToken cancellationToken = default);
 
-    /// <summary>Approvals, oldest first, filtered by patch digest and/or environment.</summary>
+    /// <summary>Stores (or rewrites, e.g. revoked) an API token, sealed under the audit key.</summary>
+    Task SaveTokenAsync(Lifecycle.ApiToken token, CancellationToken cancellationToken = default);
+
+    /// <summary>A token by id, its seal checked (<see cref="Lifecycle.ApiToken.SealBroken"/>).</summary>
+    Task<Lifecycle.ApiToken?> FindTokenAsync(string id, CancellationToken cancellationToken = default);
+
+    /// <summary>Every token, newest first, seals checked.</summary>
+    Task<IReadOnlyList<Lifecycle.ApiToken>> ListTokensAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Approvals, oldest first, filtered by patch digest and/or environment; an approval whose seal does not
+    /// verify comes back with <see cref="Lifecycle.Approval.SealBroken"/> set.</summary>
     Task<IReadOnlyList<Lifecycle.Approval>> ListApprovalsAsync(string? patchDigest = null, string? environment = null, CancellationToken cancellationToken = default);
 
     /// <summary>Writes (or rewrites) a rollout: called before each of its steps.</summary>

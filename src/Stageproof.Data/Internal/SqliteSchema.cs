@@ -127,6 +127,14 @@ internal static class SqliteSchema
         """
         ALTER TABLE audit_events ADD COLUMN seal TEXT;
         """,
+        // 7: personal API tokens (the secret's SHA-256 only, and a seal under the audit key).
+        """
+        CREATE TABLE api_tokens (
+            id        TEXT PRIMARY KEY,
+            user_name TEXT NOT NULL,
+            json      TEXT NOT NULL
+        );
+        """,
     ];
 
     public static int LatestVersion => Migrations.Count;
