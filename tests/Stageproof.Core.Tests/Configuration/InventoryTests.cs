@@ -241,11 +241,11 @@ public sealed class InventoryTests : IDisposable
         _temp.Write("hosts.ini", MixedEstate);
         var config = _temp.Load("inventory: hosts.ini\n");
 
-        var become = Assert.Single(config.Warnings, w => w.Key == "ansible_become_password");
+        var become = Assert.Single(config.Warnings, w => w.Key == "linux:vars.ansible_become_password");
         Assert.Equal(6, become.Line);
         Assert.Contains("app1, app2", become.Message, StringComparison.Ordinal);
-        Assert.Single(config.Warnings, w => w.Key == "ansible_password" && w.Line == 3);
-        var jump = Assert.Single(config.Warnings, w => w.Key == "ansible_ssh_common_args");
+        Assert.Single(config.Warnings, w => w.Key == "app2.ansible_password" && w.Line == 3);
+        var jump = Assert.Single(config.Warnings, w => w.Key == "app1.ansible_ssh_common_args");
         Assert.Contains("ProxyJump", jump.Message, StringComparison.Ordinal);
         Assert.Equal("jump@bastion:2222", config.Origins["app1"].Jump);
         Assert.Equal(2, config.Origins["app1"].JumpSource!.Line);

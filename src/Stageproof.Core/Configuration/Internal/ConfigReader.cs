@@ -413,7 +413,7 @@ internal sealed partial class ConfigReader
         {
             var jump = name is "ansible_ssh_common_args" or "ansible_ssh_extra_args" && _origins[hosts[0]].Jump is not null
                 ? "; its ProxyJump is shown by 'config show' but not used: hosts are reached directly" : "";
-            _warnings.Add(at.WithKey(name), $"connection variable '{name}' is not honoured by Stageproof{jump} (applies to {HostList(hosts)})");
+            _warnings.Add(at, $"connection variable '{name}' is not honoured by Stageproof{jump} (applies to {HostList(hosts)})");
         }
         foreach (var group in inventory.Groups.Values)
         {
