@@ -414,6 +414,10 @@ internal static class AnsibleIniSyntax
             {
                 var radix = char.ToLowerInvariant(Peek(1)) switch { 'x' => 16, 'o' => 8, _ => 2 };
                 _pos += 2;
+                if (Peek() == '_')
+                {
+                    _pos++; // Python allows one underscore after the prefix: 0x_1F
+                }
                 var digits = ReadDigits(ch => radix == 16 ? char.IsAsciiHexDigit(ch) : radix == 8 ? ch is >= '0' and <= '7' : ch is '0' or '1');
                 try
                 {
