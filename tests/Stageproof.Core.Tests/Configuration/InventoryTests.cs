@@ -290,6 +290,18 @@ public sealed class InventoryTests : IDisposable
         Assert.Contains("ansible-vault", problem.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void A_hostile_inventory_line_cannot_exhaust_the_stack()
+    {
+        _temp.Write("hosts.ini", "[web]\nweb1 ansible_host=127.0.0.1 deep=" + new string('[', 100_000) + "\n"
+            + string.Concat(Enumerable.Repeat("x[1:1]", 20_000)) + "\n");
+
+        var problems = _temp.Problems("inventory: hosts.ini\n");
+
+        Assert.Contains(problems, p => p.Line == 3 && p.Message.Contains("ranges", StringComparison.Ordinal));
+        Assert.DoesNotContain(problems, p => p.Line == 2);   // too deep for a literal: kept as text, as a value nobody reads
+    }
+
     [Theory]
     [InlineData("hosts.ini", "[web]\nweb1\n", false)]
     [InlineData("hosts.yaml", "[web]\n", true)]

@@ -13,9 +13,16 @@ internal static partial class AnsibleHostPattern
     /// <summary>More hosts than this from one pattern is a typo, not an estate.</summary>
     public const int MaxHosts = 10_000;
 
+    private const int MaxRanges = 8;
+    private const int MaxPatternLength = 1024;
+
     /// <summary>Splits off a port as parse_address does. A pattern it does not recognise is kept whole (Ansible does too).</summary>
     public static (string Pattern, int? Port) SplitPort(string pattern)
     {
+        if (pattern.Length > MaxPatternLength)
+        {
+            return (pattern, null); // no host name is this long; it is refused later, without running a regex over it
+        }
         int? port = null;
         var address = pattern;
         foreach (var regex in new[] { BracketedHostPort(), HostPort() })
@@ -33,6 +40,11 @@ internal static partial class AnsibleHostPattern
     /// <summary>The names a pattern stands for, or the reason Ansible refuses it.</summary>
     public static (List<string> Names, string? Error) Expand(string pattern)
     {
+        // Each range is a level of recursion: a line of a file that is no inventory must not be able to exhaust the stack.
+        if (pattern.Count(c => c == '[') > MaxRanges)
+        {
+            return ([], $"more than {MaxRanges} ranges in one host name");
+        }
         var names = new List<string>();
         var error = Expand(pattern, names);
         return (names, error);
@@ -47,9 +59,8 @@ internal static partial class AnsibleHostPattern
             return null;
         }
         // Python: line.replace('[', '|', 1).replace(']', '|', 1).split('|') must give exactly three parts.
-        var close = line.IndexOf(']', StringComparison.Ordinal);
         var replaced = line.Remove(open, 1).Insert(open, "|");
-        close = replaced.IndexOf(']', StringComparison.Ordinal);
+        var close = replaced.IndexOf(']', StringComparison.Ordinal);
         if (close < 0)
         {
             return "a host range needs '[' and ']'";

@@ -144,7 +144,11 @@ internal static class AnsibleIniSyntax
 
     private sealed class LiteralParser(string text)
     {
+        /// <summary>Nesting beyond this is not a value anyone writes in an inventory (and would exhaust the stack).</summary>
+        private const int MaxDepth = 64;
+
         private int _pos;
+        private int _depth;
 
         public bool AtEnd => _pos >= text.Length;
 
@@ -180,6 +184,22 @@ internal static class AnsibleIniSyntax
         }
 
         public object? ParseExpression(bool inBrackets = false)
+        {
+            if (++_depth > MaxDepth)
+            {
+                throw NotALiteral();
+            }
+            try
+            {
+                return ParseSigned(inBrackets);
+            }
+            finally
+            {
+                _depth--;
+            }
+        }
+
+        private object? ParseSigned(bool inBrackets)
         {
             SkipBlanks(inBrackets);
             if (Peek() is '+' or '-')

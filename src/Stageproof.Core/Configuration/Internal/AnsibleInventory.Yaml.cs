@@ -199,7 +199,17 @@ internal sealed partial class AnsibleInventory
             }
             foreach (var (name, into) in entities)
             {
-                foreach (var file in VarsFilesFor(folder, name))
+                List<string> files;
+                try
+                {
+                    files = VarsFilesFor(folder, name);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    _problems.Add(new Where(Path.Combine(folder, name), 0, 0, "(file)"), $"cannot list the variables of '{name}': {e.Message}");
+                    continue;
+                }
+                foreach (var file in files)
                 {
                     ReadVarsFile(file, into);
                 }

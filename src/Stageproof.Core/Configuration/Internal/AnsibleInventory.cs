@@ -115,9 +115,11 @@ internal sealed partial class AnsibleInventory
         var yamlProblems = new ProblemList();
         var yamlWarnings = new ProblemList();
         var yaml = new AnsibleInventory(_file, yamlProblems, yamlWarnings);
-        if (yaml.ReadYaml(text) && yamlProblems.Count == 0)
+        if (yaml.ReadYaml(text))
         {
+            // A YAML mapping is a YAML inventory: its problems are reported as they are, not hidden by an INI attempt.
             Adopt(yaml, yamlWarnings);
+            Forward(yamlProblems);
             return;
         }
         var iniProblems = new ProblemList();
@@ -132,6 +134,11 @@ internal sealed partial class AnsibleInventory
         // Neither reads it: report the problems of the form the text looks like.
         var (chosen, problems, warnings) = LooksLikeYaml(_file, text) ? (yaml, yamlProblems, yamlWarnings) : (ini, iniProblems, iniWarnings);
         Adopt(chosen, warnings);
+        Forward(problems);
+    }
+
+    private void Forward(ProblemList problems)
+    {
         foreach (var p in problems.All)
         {
             _problems.Add(new Where(p.File, p.Line, p.Column, p.Key), p.Message);
