@@ -134,7 +134,27 @@ internal static class AnsibleIniSyntax
         {
             var value = parser.ParseExpression();
             parser.SkipSpaceAndComment();
-            return parser.AtEnd ? value : text;
+            if (parser.AtEnd)
+            {
+                return value;
+            }
+            // "1, 2" is a tuple in Python, as "(1, 2)" is; Ansible prints it as a list.
+            var items = new List<object?> { value };
+            while (parser.TryComma())
+            {
+                parser.SkipSpaceAndComment();
+                if (parser.AtEnd)
+                {
+                    return items;
+                }
+                items.Add(parser.ParseExpression());
+                parser.SkipSpaceAndComment();
+                if (parser.AtEnd)
+                {
+                    return items;
+                }
+            }
+            return text;
         }
         catch (FormatException)
         {
@@ -153,6 +173,16 @@ internal static class AnsibleIniSyntax
         public bool AtEnd => _pos >= text.Length;
 
         private char Peek(int ahead = 0) => _pos + ahead < text.Length ? text[_pos + ahead] : '\0';
+
+        public bool TryComma()
+        {
+            if (Peek() != ',')
+            {
+                return false;
+            }
+            _pos++;
+            return true;
+        }
 
         private static FormatException NotALiteral() => new("not a Python literal");
 
