@@ -170,6 +170,45 @@ internal sealed partial class AnsibleInventory
         {
             return double.Parse(value.Replace("_", "", StringComparison.Ordinal), NumberStyles.Float, CultureInfo.InvariantCulture);
         }
+        if (YamlSpecialFloatRegex().IsMatch(value))
+        {
+            return value.Contains("nan", StringComparison.OrdinalIgnoreCase) ? double.NaN
+                : value.StartsWith('-') ? double.NegativeInfinity : double.PositiveInfinity;
+        }
+        if (YamlSexagesimalRegex().IsMatch(value))
+        {
+            // YAML 1.1's base 60: 1:30 is 90, -1:30:00 is -5400, 1:30.5 is 90.5.
+            var negative = value.StartsWith('-');
+            var parts = value.TrimStart('+', '-').Replace("_", "", StringComparison.Ordinal).Split(':');
+            var isFloat = parts[^1].Contains('.', StringComparison.Ordinal);
+            var total = 0.0;
+            foreach (var part in parts)
+            {
+                total = total * 60 + double.Parse(part, NumberStyles.Float, CultureInfo.InvariantCulture);
+            }
+            total = negative ? -total : total;
+            return isFloat ? total : (long)total;
+        }
+        if (YamlDateRegex().Match(value) is { Success: true } date)
+        {
+            // PyYAML makes a date (or datetime); Ansible prints it in ISO form.
+            var text = $"{date.Groups["y"].Value}-{date.Groups["m"].Value.PadLeft(2, '0')}-{date.Groups["d"].Value.PadLeft(2, '0')}";
+            if (date.Groups["h"].Success)
+            {
+                text += $"T{date.Groups["h"].Value.PadLeft(2, '0')}:{date.Groups["min"].Value}:{date.Groups["s"].Value}";
+                if (date.Groups["f"].Success && date.Groups["f"].Value.TrimEnd('0').Length > 0)
+                {
+                    text += "." + date.Groups["f"].Value.PadRight(6, '0')[..6];
+                }
+                if (date.Groups["tz"].Success)
+                {
+                    var tz = date.Groups["tz"].Value.Trim();
+                    text += tz == "Z" ? "+00:00"
+                        : $"{tz[0]}{date.Groups["tzh"].Value.PadLeft(2, '0')}:{(date.Groups["tzm"].Success ? date.Groups["tzm"].Value : "00")}";
+                }
+            }
+            return text;
+        }
         return value;
     }
 
@@ -297,4 +336,13 @@ internal sealed partial class AnsibleInventory
 
     [GeneratedRegex(@"\A[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?\z|\A\.[0-9_]+(?:[eE][-+][0-9]+)?\z")]
     private static partial Regex YamlFloatRegex();
+
+    [GeneratedRegex(@"\A(?:[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))\z")]
+    private static partial Regex YamlSpecialFloatRegex();
+
+    [GeneratedRegex(@"\A[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?\z")]
+    private static partial Regex YamlSexagesimalRegex();
+
+    [GeneratedRegex(@"\A(?<y>[0-9]{4})-(?<m>[0-9]{1,2})-(?<d>[0-9]{1,2})(?:(?:[Tt]|[ \t]+)(?<h>[0-9]{1,2}):(?<min>[0-9]{2}):(?<s>[0-9]{2})(?:\.(?<f>[0-9]*))?(?<tz>[ \t]*(?:Z|[-+](?<tzh>[0-9]{1,2})(?::(?<tzm>[0-9]{2}))?))?)?\z")]
+    private static partial Regex YamlDateRegex();
 }
