@@ -302,6 +302,27 @@ public sealed class InventoryTests : IDisposable
         Assert.DoesNotContain(problems, p => p.Line == 2);   // too deep for a literal: kept as text, as a value nobody reads
     }
 
+    [Fact]
+    public void A_vaulted_value_is_refused_only_where_stageproof_needs_it()
+    {
+        var inventory = _temp.Write("hosts.yml", """
+            web:
+              hosts:
+                web1:
+                  ansible_host: !vault |
+                    $ANSIBLE_VAULT;1.1;AES256
+                    6336633039
+                  api_token: !vault |
+                    $ANSIBLE_VAULT;1.1;AES256
+                    6336633039
+            """);
+
+        var problem = _temp.SingleProblem("inventory: hosts.yml\n");
+
+        Assert.Equal((inventory, 4), (problem.File, problem.Line));
+        Assert.StartsWith("ansible_host is encrypted with ansible-vault", problem.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("hosts.ini", "[web]\nweb1\n", false)]
     [InlineData("hosts.yaml", "[web]\n", true)]
