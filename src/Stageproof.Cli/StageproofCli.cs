@@ -17,6 +17,7 @@ public static class StageproofCli
         GlobalOptions.AddTo(root);
         var verbs = new VerbContext(stdout, stderr, clock);
         root.Subcommands.Add(InitCommand.Create(verbs));
+        root.Subcommands.Add(ConfigCommand.Create(verbs));
         root.Subcommands.Add(FactsCommand.Create(verbs));
         root.Subcommands.Add(DriftCommand.Create(verbs));
         root.Subcommands.Add(CheckCommand.Create(verbs));

@@ -142,7 +142,29 @@ internal sealed class CliSession : IAsyncDisposable
     public TextWriter Stdout { get; }
     public TimeProvider Time { get; }
 
-    public StageproofConfig Config => _config ??= ConfigLoader.Load(ConfigPath);
+    /// <summary>The configuration, loaded on first use; its warnings go to stderr then (one line each), unless the verb
+    /// shows them itself.</summary>
+    public StageproofConfig Config
+    {
+        get
+        {
+            if (_config is null)
+            {
+                _config = ConfigLoader.Load(ConfigPath);
+                if (!ConfigWarningsShownByVerb)
+                {
+                    foreach (var warning in _config.Warnings)
+                    {
+                        Ui.Warn(warning.ToString());
+                    }
+                }
+            }
+            return _config;
+        }
+    }
+
+    /// <summary>Set by a verb that shows the configuration's warnings in its own output (config show).</summary>
+    public bool ConfigWarningsShownByVerb { get; set; }
 
     /// <summary>Loads a configuration other than the default one (the lab writes its own).</summary>
     public void UseConfig(StageproofConfig config) => _config = config;

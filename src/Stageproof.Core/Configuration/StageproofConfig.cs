@@ -16,6 +16,16 @@ public sealed record StageproofConfig
     public Lifecycle.LifecycleConfig Lifecycle { get; init; } = new();
     /// <summary>How the stage's drift step weighs what a change did beyond the set (stage.policy), per environment.</summary>
     public StageConfig Stage { get; init; } = new();
+    /// <summary>The Ansible inventory the hosts were partly read from, if any.</summary>
+    public string? InventoryFile { get; init; }
+    /// <summary>What the reader noticed without refusing it, each at its file and line: what Ansible only warns about,
+    /// connection variables Stageproof does not honour, inventory hosts left out.</summary>
+    public IReadOnlyList<InputProblem> Warnings { get; init; } = [];
+    /// <summary>Where each host and each of its values was written (a value not listed is a default).</summary>
+    public IReadOnlyDictionary<string, HostOrigin> Origins { get; init; } = new Dictionary<string, HostOrigin>();
+    /// <summary>Inventory hosts Stageproof cannot reach as written (say a winrm connection) that no environment uses:
+    /// left out of <see cref="Hosts"/> and the groups, with the reason.</summary>
+    public IReadOnlyDictionary<string, SkippedHost> SkippedHosts { get; init; } = new Dictionary<string, SkippedHost>();
 
     /// <summary>The check suite an environment names; an environment without one has an empty suite.</summary>
     public Checks.CheckSuite SuiteOf(string environment) =>
@@ -35,6 +45,26 @@ public sealed record StageproofConfig
 }
 
 public enum TransportKind { Ssh, Local, Chroot }
+
+/// <summary>Where a value was written: a file, its line (0 when the whole file or nothing more precise) and key.</summary>
+public sealed record ValueSource(string File, int Line, string Key)
+{
+    public override string ToString() => Line > 0 ? $"{File}:{Line}" : File;
+}
+
+/// <summary>Where a host and its values came from, and what of it is shown but not yet used.</summary>
+public sealed record HostOrigin
+{
+    public required ValueSource Definition { get; init; }
+    /// <summary>Field (transport, address, port, user, identity, known_hosts, become, role, root) → where it was set.</summary>
+    public IReadOnlyDictionary<string, ValueSource> Values { get; init; } = new Dictionary<string, ValueSource>();
+    /// <summary>A jump host named by ansible_ssh_common_args/extra_args (ProxyJump or -J): not yet honoured.</summary>
+    public string? Jump { get; init; }
+    public ValueSource? JumpSource { get; init; }
+}
+
+/// <summary>An inventory host left out of the configuration, and why.</summary>
+public sealed record SkippedHost(string Name, string Reason, ValueSource Source);
 
 public sealed record HostConfig
 {

@@ -25,11 +25,19 @@ internal sealed partial class ConfigReader
     private readonly string _file;
     private readonly string _baseDirectory;
     private readonly ProblemList _problems = new();
+    private readonly ProblemList _warnings = new();
     private readonly YamlWalker _yaml;
 
     private readonly Dictionary<string, (HostConfig Host, Where At)> _hosts = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (Where At, List<NameRef> Members)> _groups = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<string>> _expandedGroups = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, HostOrigin> _origins = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _inventoryHosts = new(StringComparer.Ordinal);
+    /// <summary>Groups read from the inventory: their members are host names (children already expanded).</summary>
+    private readonly HashSet<string> _inventoryGroups = new(StringComparer.Ordinal);
+    private readonly List<InventoryHostConfig> _unusable = [];
+    private readonly Dictionary<string, SkippedHost> _skipped = new(StringComparer.Ordinal);
+    private string? _inventoryFile;
     private readonly List<RawEnvironment> _environments = [];
     private readonly Dictionary<string, CheckSuite> _checks = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (List<NameRef> Databases, List<NameRef> Environments)> _checkRefs = new(StringComparer.Ordinal);
@@ -75,11 +83,13 @@ internal sealed partial class ConfigReader
             LoadInventory(inventory.Path, inventory.Node, inventory.Key);
         }
         CheckNameClashes();
+        AddImplicitGroups();
         foreach (var group in _groups.Keys)
         {
             ExpandGroup(group, []);
         }
         var environments = ResolveEnvironments();
+        SettleUnusableHosts(environments);
         // Read after the environments and suites: stages refer to both, wherever lifecycle: sits in the file.
         var lifecycle = _lifecycleNode is { } node ? ReadLifecycle(node.Node, node.Path, environments) : new Lifecycle.LifecycleConfig();
         var stage = _stageNode is { } stageNode ? ReadStage(stageNode.Node, stageNode.Path, environments) : new StageConfig();
@@ -95,6 +105,10 @@ internal sealed partial class ConfigReader
             Checks = _checks,
             Lifecycle = lifecycle,
             Stage = stage,
+            InventoryFile = _inventoryFile,
+            Warnings = _warnings.All.Distinct().ToList(),
+            Origins = _origins,
+            SkippedHosts = _skipped,
         };
     }
 
@@ -264,6 +278,11 @@ internal sealed partial class ConfigReader
             host = host with { Root = root };
         }
 
+        _origins[name] = new HostOrigin
+        {
+            Definition = Source(_yaml.At(keyNode, path)),
+            Values = fields.ToDictionary(kv => kv.Key, kv => Source(_yaml.At(kv.Value.Value, kv.Value.Path)), StringComparer.Ordinal),
+        };
         switch (host.Transport)
         {
             case TransportKind.Ssh:
@@ -347,6 +366,8 @@ internal sealed partial class ConfigReader
         }
     }
 
+    private static ValueSource Source(Where at) => new(at.File, at.Line, at.Key);
+
     private void LoadInventory(string inventoryPath, YamlNode node, string key)
     {
         var (text, problem) = InputFiles.ReadText(inventoryPath);
@@ -355,20 +376,76 @@ internal sealed partial class ConfigReader
             _yaml.Report(node, key, $"cannot read the Ansible inventory {Names.Show(inventoryPath)}: {problem}");
             return;
         }
-        var inventory = AnsibleInventory.Read(inventoryPath, text, _problems);
+        _inventoryFile = inventoryPath;
+        var inventory = AnsibleInventory.Read(inventoryPath, text, _problems, _warnings);
         var inventoryDirectory = Path.GetDirectoryName(inventoryPath) ?? _baseDirectory;
         // Hosts and groups written in stageproof.yaml win over the inventory's.
         var overridden = new HashSet<string>(_hosts.Keys, StringComparer.Ordinal);
-        foreach (var (host, at) in inventory.ToHostConfigs(p => ResolvePath(inventoryDirectory, p), overridden))
+        var unhonoured = new Dictionary<(Where At, string Key), List<string>>();
+        foreach (var entry in inventory.ToHostConfigs(p => ResolvePath(inventoryDirectory, p), overridden))
         {
-            _hosts[host.Name] = (host, at);
+            var host = entry.Host;
+            _hosts[host.Name] = (host, entry.At);
+            _inventoryHosts.Add(host.Name);
+            _origins[host.Name] = new HostOrigin
+            {
+                Definition = Source(entry.At),
+                Values = entry.Sources.ToDictionary(kv => kv.Key, kv => Source(kv.Value), StringComparer.Ordinal),
+                Jump = entry.Jump?.Value,
+                JumpSource = entry.Jump is { } jump ? Source(jump.At) : null,
+            };
+            if (entry.Unusable is not null)
+            {
+                _unusable.Add(entry);
+                continue;
+            }
+            foreach (var (name, at) in entry.Unhonoured)
+            {
+                if (!unhonoured.TryGetValue((at, name), out var hosts))
+                {
+                    unhonoured[(at, name)] = hosts = [];
+                }
+                hosts.Add(host.Name);
+            }
         }
-        foreach (var group in inventory.Groups)
+        // One warning per place a variable is set, not one per host it reaches.
+        foreach (var ((at, name), hosts) in unhonoured)
+        {
+            var jump = name is "ansible_ssh_common_args" or "ansible_ssh_extra_args" && _origins[hosts[0]].Jump is not null
+                ? "; its ProxyJump is shown by 'config show' but not used: hosts are reached directly" : "";
+            _warnings.Add(at, $"connection variable '{name}' is not honoured by Stageproof{jump} (applies to {HostList(hosts)})");
+        }
+        foreach (var group in inventory.Groups.Values)
         {
             if (!_groups.ContainsKey(group.Name))
             {
-                _groups[group.Name] = (group.At, group.Hosts.Concat(group.Children).DistinctBy(r => r.Name).ToList());
+                _groups[group.Name] = (group.At, inventory.HostsOf(group));
+                _inventoryGroups.Add(group.Name);
             }
+        }
+    }
+
+    private static string HostList(List<string> hosts) =>
+        hosts.Count <= 3 ? string.Join(", ", hosts) : $"{string.Join(", ", hosts.Take(3))} and {hosts.Count - 3} more";
+
+    /// <summary>
+    /// 'all' (every host) and 'ungrouped' (hosts no group names) are targets as in Ansible, unless stageproof.yaml
+    /// defines groups of those names itself.
+    /// </summary>
+    private void AddImplicitGroups()
+    {
+        bool UserDefined(string name) => _groups.ContainsKey(name) && !_inventoryGroups.Contains(name);
+        if (!UserDefined("all"))
+        {
+            _groups["all"] = (new Where(_file, 0, 0, "all"), _hosts.Select(h => new NameRef(h.Key, h.Value.At)).ToList());
+            _inventoryGroups.Add("all");
+        }
+        if (!UserDefined("ungrouped"))
+        {
+            var grouped = _groups.Where(g => g.Key is not ("all" or "ungrouped"))
+                .SelectMany(g => g.Value.Members).Select(m => m.Name).ToHashSet(StringComparer.Ordinal);
+            _groups["ungrouped"] = (new Where(_file, 0, 0, "ungrouped"), _hosts.Where(h => !grouped.Contains(h.Key)).Select(h => new NameRef(h.Key, h.Value.At)).ToList());
+            _inventoryGroups.Add("ungrouped");
         }
     }
 
@@ -376,9 +453,56 @@ internal sealed partial class ConfigReader
     {
         foreach (var (name, (at, _)) in _groups)
         {
-            if (_hosts.ContainsKey(name))
+            if (!_hosts.TryGetValue(name, out var host))
+            {
+                continue;
+            }
+            if (_inventoryGroups.Contains(name) || _inventoryHosts.Contains(name))
+            {
+                // Ansible allows it, warns, and a pattern naming both means the group.
+                _warnings.Add(at, $"group '{name}' has the same name as a host ({host.At.File}:{host.At.Line}); as in Ansible, '{name}' in a list of hosts means the group");
+            }
+            else
             {
                 _problems.Add(at, $"group '{name}' has the same name as a host; references to it would be ambiguous");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Inventory hosts Stageproof cannot reach as written: a problem when an environment uses them, else a warning,
+    /// and they are left out (as Stageproof will never contact them).
+    /// </summary>
+    private void SettleUnusableHosts(Dictionary<string, EnvironmentConfig> environments)
+    {
+        // One line per place the unusable setting is written, not one per host it reaches.
+        foreach (var site in _unusable.GroupBy(e => (e.UnusableAt, e.Unusable)))
+        {
+            var (at, reason) = site.Key;
+            var used = site.Select(e => e.Host.Name)
+                .Select(h => (Host: h, Users: environments.Values.Where(e => e.Hosts.Contains(h)).Select(e => e.Name).ToList()))
+                .ToList();
+            var refused = used.Where(u => u.Users.Count > 0).ToList();
+            if (refused.Count > 0)
+            {
+                var users = refused.SelectMany(u => u.Users).Distinct().Select(u => $"'{u}'");
+                _problems.Add(at, $"{reason}: host {HostList(refused.Select(u => u.Host).ToList())}, used by environment {string.Join(", ", users)}");
+            }
+            var left = used.Where(u => u.Users.Count == 0).Select(u => u.Host).ToList();
+            if (left.Count == 0)
+            {
+                continue;
+            }
+            _warnings.Add(at, $"{reason}: host {HostList(left)} left out, as no environment uses {(left.Count == 1 ? "it" : "them")}");
+            foreach (var name in left)
+            {
+                _skipped[name] = new SkippedHost(name, reason!, Source(at));
+                _hosts.Remove(name);
+                _origins.Remove(name);
+                foreach (var members in _expandedGroups.Values)
+                {
+                    members.Remove(name);
+                }
             }
         }
     }
@@ -392,9 +516,10 @@ internal sealed partial class ConfigReader
         }
         stack.Add(name);
         var hosts = new List<string>();
+        var hostsOnly = _inventoryGroups.Contains(name);
         foreach (var member in _groups[name].Members)
         {
-            if (_hosts.ContainsKey(member.Name))
+            if (_hosts.ContainsKey(member.Name) && (hostsOnly || !_groups.ContainsKey(member.Name)))
             {
                 hosts.Add(member.Name);
             }
@@ -500,13 +625,14 @@ internal sealed partial class ConfigReader
             var hosts = new List<string>();
             foreach (var reference in env.Hosts)
             {
-                if (_hosts.ContainsKey(reference.Name))
-                {
-                    hosts.Add(reference.Name);
-                }
-                else if (_expandedGroups.TryGetValue(reference.Name, out var members))
+                // A group before a host of the same name, as Ansible's patterns do.
+                if (_expandedGroups.TryGetValue(reference.Name, out var members))
                 {
                     hosts.AddRange(members);
+                }
+                else if (_hosts.ContainsKey(reference.Name))
+                {
+                    hosts.Add(reference.Name);
                 }
                 else
                 {
