@@ -516,8 +516,11 @@ public sealed class PatchEngine(
                 var reason = $"failed at {failedAt}: {ex.Message}";
                 progress?.Report($"{reason}");
                 await AuditAsync(request.Actor, "apply.host", host.Name, digest, reason, ct).ConfigureAwait(false);
-                // Nothing changes on a host before its rollback point is complete, and a point cut short has nothing to restore from.
-                var unchanged = hostPoint is null || failedAt == "rollback-point";
+                // Nothing changes on a host before its rollback point is complete, and a point cut short has nothing to restore
+                // from; resolving the closure, receiving the snapshot and keeping packages change nothing tracked either (a
+                // set's repository file, written before them, does).
+                var unchanged = hostPoint is null || failedAt == "rollback-point"
+                    || (failedAt is "closure" or "snapshot" or "keep-packages" && set.Repositories.Count == 0);
                 if (hostPoint is null || unchanged || !request.AutoRollback)
                 {
                     record = record with
