@@ -20,9 +20,9 @@ public sealed class SnapshotSuite : IBenchmarkSuite
 
     public IEnumerable<string> Describe()
     {
-        yield return $"{Packages} .debs built once by dpkg-deb (gzip), each with a {PayloadBytes / 1024} KiB incompressible file; one previous version each is left out.";
+        yield return $"{Packages} .debs built once by dpkg-deb (gzip), each with a {PayloadBytes / 1024} KiB incompressible file (no previous versions).";
         yield return "Stageproof: a fresh snapshot directory per run (the signing key exists, as after the first publication).";
-        yield return "Peer: sh -c 'apt-ftparchive packages pool > Packages; apt-ftparchive release . > Release; gpg --clearsign' in a fresh directory of hard links.";
+        yield return "Peer: sh -c 'apt-ftparchive packages pool > Packages; apt-ftparchive release . > Release; gpg --clearsign' in a fresh directory the .debs are copied into.";
     }
 
     public IEnumerable<Measurement> Run(BenchOptions options)
