@@ -72,12 +72,18 @@ public sealed partial class LabManager(LabOptions options)
                 progress?.Report($"{e.Name}: PostgreSQL up on {e.DatabaseAddress}:{Options.PostgresPort}");
             }));
             var labKey = await File.ReadAllTextAsync(IdentityFile + ".pub", cancellationToken).ConfigureAwait(false);
+            var upstream = Options.Upstream ? AptSources.UpstreamSources(Options.Suite) : null;
             var hostsUp = ForEachHostAsync(hosts, async (h, ct) =>
             {
                 await roots.MountAsync(h, ct).ConfigureAwait(false);
                 await roots.ConfigureAsync(h, labKey, ct).ConfigureAwait(false);
                 await roots.StartSshdAsync(h, ct).ConfigureAwait(false);
                 await roots.AptUpdateAsync(h, ct).ConfigureAwait(false);
+                if (upstream is not null)
+                {
+                    await roots.UpstreamAsync(h, upstream, ct).ConfigureAwait(false);
+                    progress?.Report($"{h.Name}: Debian's archives added (--upstream)");
+                }
                 if (acme)
                 {
                     var env = envs.Single(e => e.Name == h.Environment);

@@ -36,6 +36,10 @@ public sealed record LabOptions
     /// <summary>Debian archive for debootstrap; null: the first Debian main archive in this machine's apt sources.</summary>
     public string? Mirror { get; init; }
 
+    /// <summary>Give the hosts this machine's own Debian archives (its suite, updates and security, component main)
+    /// beside the lab repository, so `scan --security` finds the real pending updates of a real minbase system.</summary>
+    public bool Upstream { get; init; }
+
     /// <summary>How many hosts are set up at once.</summary>
     public int Parallelism { get; init; } = 8;
 }

@@ -9,12 +9,16 @@ namespace Stageproof.Testing;
 /// </summary>
 public abstract class SharedLab : IAsyncLifetime
 {
-    protected SharedLab(int addressOctet, int sshPort, int appHosts = 2)
+    protected SharedLab(int addressOctet, int sshPort, int appHosts = 2, bool upstream = false)
     {
         AddressOctet = addressOctet;
         SshPort = sshPort;
         AppHosts = appHosts;
+        Upstream = upstream;
     }
+
+    /// <summary>Whether the hosts also get this machine's Debian archives (<see cref="LabOptions.Upstream"/>).</summary>
+    public bool Upstream { get; }
 
     /// <summary>Prod's app hosts.</summary>
     public int AppHosts { get; }
@@ -42,7 +46,7 @@ public abstract class SharedLab : IAsyncLifetime
         {
             return;
         }
-        Lab = new LabManager(Options(Directory, AddressOctet, SshPort, AppHosts));
+        Lab = new LabManager(Options(Directory, AddressOctet, SshPort, AppHosts) with { Upstream = Upstream });
         var sw = Stopwatch.StartNew();
         try
         {

@@ -30,14 +30,15 @@ internal static class LabCommand
 
         var appHosts = new Option<int>("--app-hosts") { Description = "Number of prod app hosts", DefaultValueFactory = _ => 2 };
         var sshPort = new Option<int>("--ssh-port") { Description = "Port of every host's sshd", DefaultValueFactory = _ => 2222 };
-        var up = new Command("up", "Build (or reuse) the base image and bring the estate up") { appHosts, sshPort };
+        var upstream = new Option<bool>("--upstream") { Description = "Also give the hosts this machine's Debian archives (security included), so scan finds real pending updates" };
+        var up = new Command("up", "Build (or reuse) the base image and bring the estate up") { appHosts, sshPort, upstream };
         up.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
         {
             if (parse.GetValue(appHosts) is < 1 or > 50)
             {
                 throw new InputException("--app-hosts must be between 1 and 50");
             }
-            var lab = Manager(parse, parse.GetValue(appHosts), parse.GetValue(sshPort));
+            var lab = Manager(parse, parse.GetValue(appHosts), parse.GetValue(sshPort), parse.GetValue(upstream));
             var result = await lab.UpAsync(Progress(session), ct).ConfigureAwait(false);
             await session.AuditAsync("lab.up", result.Directory, $"{result.Hosts.Count} hosts, {result.Environments.Count} environments", cancellationToken: ct).ConfigureAwait(false);
             if (session.Ui.Json)
@@ -223,12 +224,13 @@ internal static class LabCommand
         return command;
     }
 
-    internal static LabManager Manager(ParseResult parse, int appHosts = 2, int sshPort = 2222) =>
+    internal static LabManager Manager(ParseResult parse, int appHosts = 2, int sshPort = 2222, bool upstream = false) =>
         new(new LabOptions
         {
             Directory = Path.GetFullPath(parse.GetValue(Dir) ?? "lab"),
             AppHosts = appHosts,
             SshPort = sshPort,
+            Upstream = upstream,
             AddressOctet = parse.GetValue(AddressOctet),
         });
 

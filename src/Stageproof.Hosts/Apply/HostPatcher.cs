@@ -408,7 +408,13 @@ public sealed partial class HostPatcher(ITransport transport, TimeSpan commandTi
         waited=0
         while busy && [ "$waited" -lt 120 ]; do sleep 1; waited=$((waited + 1)); done
         if ls "$dir"/debs/*.deb >/dev/null 2>&1; then
-          DEBIAN_FRONTEND=noninteractive dpkg --force-confdef "$confopt" -i "$dir"/debs/*.deb || status=1
+          # dpkg unpacks in the order given (by name); a package whose Pre-Depends names another kept version (libpam-modules
+          # on libpam-modules-bin) fails until that one is back, so a failed pass is followed by another (at most three).
+          pass=1
+          until DEBIAN_FRONTEND=noninteractive dpkg --force-confdef "$confopt" -i "$dir"/debs/*.deb; do
+            if [ "$pass" -ge 3 ]; then status=1; break; fi
+            pass=$((pass + 1))
+          done
         fi
         if [ -s "$dir/purge.list" ]; then
           xargs dpkg --purge < "$dir/purge.list" || status=1

@@ -17,6 +17,24 @@ internal static class AptSources
             "pass a mirror explicitly");
     }
 
+    /// <summary>
+    /// The Debian archives of this machine for <paramref name="suite"/> (the suite itself, -updates and -security), as
+    /// one deb822 file for a lab host, component main only, checked with Debian's archive keyring.
+    /// </summary>
+    public static string UpstreamSources(string suite, string etcApt = "/etc/apt")
+    {
+        var wanted = new[] { suite, suite + "-updates", suite + "-security" };
+        var sources = Read(etcApt).Where(s => s.Components.Contains("main") && s.Uri.StartsWith("http", StringComparison.Ordinal))
+            .SelectMany(s => s.Suites.Where(wanted.Contains).Select(x => (s.Uri, Suite: x)))
+            .DistinctBy(s => s.Suite).ToList();
+        if (!sources.Any(s => s.Suite == suite))
+        {
+            throw new InputException($"{etcApt}: no Debian archive with suite '{suite}' and component 'main' in sources.list or sources.list.d; --upstream needs one");
+        }
+        return "# Stageproof lab --upstream: this machine's Debian archives, beside the lab repository.\n" + string.Concat(sources.Select(s =>
+            $"\nTypes: deb\nURIs: {s.Uri}\nSuites: {s.Suite}\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n"));
+    }
+
     private static IEnumerable<Source> Read(string etcApt)
     {
         var files = new List<string>();

@@ -84,6 +84,13 @@ internal sealed class HostRoots(StateStore store, string labDir)
 
     public Task AptUpdateAsync(HostState host, CancellationToken ct) => InRootAsync(host, LabRepo.UpdateCommand, ct);
 
+    /// <summary>Adds Debian's own archives to the host's apt sources (<see cref="LabOptions.Upstream"/>) and reads their lists.</summary>
+    public async Task UpstreamAsync(HostState host, string sources, CancellationToken ct)
+    {
+        await BaseImage.WriteAsync(Path.Combine(host.Root, "etc/apt/sources.list.d/stageproof-upstream.sources"), sources, ct).ConfigureAwait(false);
+        await InRootAsync(host, ["apt-get", "update", "-qq"], ct, TimeSpan.FromMinutes(5)).ConfigureAwait(false);
+    }
+
     /// <summary>The known_hosts line for a host: <c>[ADDR]:PORT ssh-ed25519 KEY</c>.</summary>
     public string KnownHostsLine(HostState host)
     {
