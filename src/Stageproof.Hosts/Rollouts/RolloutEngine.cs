@@ -550,9 +550,12 @@ public sealed class RolloutEngine(
             }
         }
         var collector = new HostFactsCollector(time) { PendingUpgrades = false, Timeout = commandTimeout };
+        // The mirror is read on the very scope the patched hosts were: the tracked config, the set's files and the
+        // conffiles of the packages it changed (a security update of libpam-modules brings /etc/security/namespace.init).
         var rules = target.Apply.Rules with
         {
-            Track = target.Apply.Rules.Track.Concat(PatchScope.Files(target.PatchSet.Set).Select(f => f.Path)).Distinct(StringComparer.Ordinal).ToList(),
+            Track = target.Apply.Rules.Track.Concat(PatchScope.Files(target.PatchSet.Set).Select(f => f.Path))
+                .Concat(patched.SelectMany(p => p.After.Files.Select(f => f.Path))).Distinct(StringComparer.Ordinal).ToList(),
         };
         var mirror = new List<Manifest>();
         foreach (var host in target.MirrorHosts)
