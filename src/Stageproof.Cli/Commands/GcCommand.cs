@@ -2,6 +2,8 @@ using System.CommandLine;
 using System.Globalization;
 using Stageproof.Core;
 using Stageproof.Core.Retention;
+using Stageproof.Core.Validation;
+using Stageproof.Hosts.Apply;
 using Stageproof.Hosts.Artifacts;
 
 namespace Stageproof.Cli.Commands;
@@ -32,7 +34,7 @@ internal static class GcCommand
             var dry = parse.GetValue(dryRun);
             var store = await session.StoreAsync(ct).ConfigureAwait(false);
             var publisher = new SnapshotPublisher(session.StateDirectory);
-            var dumpsRoot = Path.Combine(session.StateDirectory, "rollback");
+            var dumpsRoot = PatchEngine.DumpsDirectory(session.StateDirectory);
             var plan = RetentionPlanner.Plan(new RetentionInput
             {
                 Now = session.Time.GetUtcNow(),
@@ -71,7 +73,7 @@ internal static class GcCommand
                             break;
                     }
                 }
-                await session.AuditAsync("gc", "state", $"removed {Count(remove)}, {Bytes(remove.Sum(r => r.Size))}; kept {Count(plan.Keep)} (keep-days {days.ToString(CultureInfo.InvariantCulture)})",
+                await session.AuditAsync("gc", "state", $"removed {Count(remove)}, {InputFiles.Size(remove.Sum(r => r.Size))}; kept {Count(plan.Keep)} (keep-days {days.ToString(CultureInfo.InvariantCulture)})",
                     cancellationToken: ct).ConfigureAwait(false);
             }
             if (session.Ui.Json)
@@ -81,13 +83,13 @@ internal static class GcCommand
             }
             foreach (var item in remove)
             {
-                session.Ui.Say($"{(dry ? "would remove" : "removed")} {item.Kind} {Short(item)} ({Bytes(item.Size)}): {item.Why}");
+                session.Ui.Say($"{(dry ? "would remove" : "removed")} {item.Kind} {Short(item)} ({InputFiles.Size(item.Size)}): {item.Why}");
             }
             foreach (var item in plan.Keep)
             {
                 session.Ui.Say($"kept {item.Kind} {Short(item)}: {item.Why}");
             }
-            session.Ui.Say($"{(dry ? "Would remove" : "Removed")} {Count(remove)} ({Bytes(remove.Sum(r => r.Size))}); kept {Count(plan.Keep)}.");
+            session.Ui.Say($"{(dry ? "Would remove" : "Removed")} {Count(remove)} ({InputFiles.Size(remove.Sum(r => r.Size))}); kept {Count(plan.Keep)}.");
             return ExitCodes.Ok;
         }));
         return command;
@@ -96,10 +98,6 @@ internal static class GcCommand
     private static string Short(RetentionItem item) => item.Kind == "dump" ? item.Id : item.Id[..Math.Min(12, item.Id.Length)];
 
     private static string Count(IReadOnlyCollection<RetentionItem> items) => items.Count.ToString(CultureInfo.InvariantCulture) + " item(s)";
-
-    private static string Bytes(long bytes) => bytes >= 1 << 20
-        ? (bytes / 1048576.0).ToString("0.0", CultureInfo.InvariantCulture) + " MiB"
-        : (bytes / 1024.0).ToString("0.0", CultureInfo.InvariantCulture) + " KiB";
 
     private static long SizeOf(string directory) =>
         new DirectoryInfo(directory).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length);

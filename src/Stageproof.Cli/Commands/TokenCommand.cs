@@ -1,16 +1,16 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text.RegularExpressions;
 using Spectre.Console;
 using Stageproof.Core;
 using Stageproof.Core.Lifecycle;
+using Stageproof.Core.Validation;
 using Stageproof.Data;
 
 namespace Stageproof.Cli.Commands;
 
 /// <summary><c>stageproof token create USER | list | revoke ID</c>: personal API tokens, the way a person proves who is
 /// acting (STAGEPROOF_TOKEN or --token-file) instead of naming themselves with --actor.</summary>
-internal static partial class TokenCommand
+internal static class TokenCommand
 {
     public static Command Create(VerbContext verbs)
     {
@@ -40,23 +40,13 @@ internal static partial class TokenCommand
         return me.Role == Role.Admin;
     }
 
-    /// <summary>"90d", "12h", "30m" or "never".</summary>
-    private static TimeSpan? ParseExpiry(string text)
-    {
-        if (text == "never")
-        {
-            return null;
-        }
-        var m = Duration().Match(text);
-        if (!m.Success || !int.TryParse(m.Groups["n"].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n <= 0 || n > 3650)
-        {
-            throw new InputException($"--expires: '{text}' is not a duration (e.g. 30d, 12h, 90m) or 'never'");
-        }
-        return m.Groups["unit"].Value switch { "d" => TimeSpan.FromDays(n), "h" => TimeSpan.FromHours(n), _ => TimeSpan.FromMinutes(n) };
-    }
+    private static readonly TimeSpan LongestLifetime = TimeSpan.FromDays(3650);
 
-    [GeneratedRegex("^(?<n>[0-9]{1,4})(?<unit>[dhm])$")]
-    private static partial Regex Duration();
+    /// <summary>A duration as configuration writes one (90d, 12h, 30m), or "never".</summary>
+    private static TimeSpan? ParseExpiry(string text) =>
+        text == "never" ? null
+        : Durations.TryParse(text, out var lifetime) && lifetime > TimeSpan.Zero && lifetime <= LongestLifetime ? lifetime
+        : throw new InputException($"--expires: '{text}' is not a duration from 1s to 3650d (e.g. 30d, 12h, 90m) or 'never'");
 
     private static Command CreateToken(VerbContext verbs)
     {
@@ -150,7 +140,7 @@ internal static partial class TokenCommand
             var store = await session.StoreAsync(ct).ConfigureAwait(false);
             var tokenId = parse.GetValue(id)!;
             var token = await store.FindTokenAsync(tokenId, ct).ConfigureAwait(false)
-                ?? throw new InputException($"ID: there is no token '{Core.Validation.Names.Show(tokenId)}' (see 'stageproof token list')");
+                ?? throw new InputException($"ID: there is no token '{Names.Show(tokenId)}' (see 'stageproof token list')");
             await RequireSelfOrAdminAsync(session, token.User, "revoke a token", ct).ConfigureAwait(false);
             if (token.RevokedAt is null)
             {

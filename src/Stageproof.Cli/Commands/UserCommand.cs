@@ -19,7 +19,7 @@ internal static class UserCommand
     }
 
     /// <summary>Only an admin manages users; the very first user may be added by anyone (and is recorded).</summary>
-    internal static async Task RequireAdminAsync(Infrastructure.CliSession session, IReadOnlyList<User> users, CancellationToken ct)
+    private static async Task RequireAdminAsync(Infrastructure.CliSession session, IReadOnlyList<User> users, CancellationToken ct)
     {
         if (users.Count == 0)
         {

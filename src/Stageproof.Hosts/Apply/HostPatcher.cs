@@ -137,14 +137,12 @@ public sealed partial class HostPatcher(ITransport transport, TimeSpan commandTi
           name=${spec%%=*}; ver=${spec#*=}
           file=$(printf '%s_%s_' "$name" "$ver" | sed 's/:/%3a/g')
           kept=
-          for c in /var/cache/apt/archives/"$file"*.deb; do
-            if [ -f "$c" ]; then cp -p "$c" . && kept=$(basename "$c"); break; fi
-          done
-          if [ -z "$kept" ] && [ -n "$extra" ]; then
-            for c in "$extra"/"$file"*.deb; do
-              if [ -f "$c" ]; then cp -p "$c" . && kept=$(basename "$c"); break; fi
+          for d in /var/cache/apt/archives "$extra"; do
+            [ -n "$d" ] || continue
+            for c in "$d"/"$file"*.deb; do
+              if [ -f "$c" ]; then cp -p "$c" . && kept=$(basename "$c"); break 2; fi
             done
-          fi
+          done
           if [ -z "$kept" ]; then
             if apt-get download -q "$name=$ver" >download.log 2>&1; then
               for c in "$file"*.deb; do [ -f "$c" ] && kept=$c; done
@@ -294,8 +292,11 @@ public sealed partial class HostPatcher(ITransport transport, TimeSpan commandTi
         Require(r, phase + "-commands", $"'{command.Run}' exited {r.ExitCode.ToString(CultureInfo.InvariantCulture)}");
     }
 
-    /// <summary>Installs exactly the given versions, non-interactively, with an explicit conffile policy.</summary>
-    public async Task InstallAsync(IReadOnlyList<PatchPackage> packages, ConffilePolicy conffiles, CancellationToken ct)
+    /// <summary>Installs exactly the given versions, non-interactively, with an explicit conffile policy; then checks,
+    /// in the same query, that each is installed at its version and that every package of <paramref name="alsoAt"/> (a
+    /// proven closure) the host has is at the version given there.</summary>
+    public async Task InstallAsync(IReadOnlyList<PatchPackage> packages, ConffilePolicy conffiles, CancellationToken ct,
+        IReadOnlyList<PatchPackage>? alsoAt = null)
     {
         if (packages.Count == 0)
         {
@@ -312,12 +313,19 @@ public sealed partial class HostPatcher(ITransport transport, TimeSpan commandTi
                 "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=" + ConffileOption(conffiles), "install",
             }).Concat(packages.Select(Spec))), PackageTimeout, ct).ConfigureAwait(false);
         Require(r, "packages", "apt-get install failed");
-        var installed = await InstalledVersionsAsync(packages.Select(p => p.Name), ct).ConfigureAwait(false);
+        var closure = alsoAt ?? [];
+        var installed = await InstalledVersionsAsync(packages.Concat(closure).Select(p => p.Name).Distinct(StringComparer.Ordinal), ct).ConfigureAwait(false);
         var wrong = packages.Where(p => installed.GetValueOrDefault(p.Name) != (p.Version, true))
             .Select(p => $"{p.Name} is {Describe(installed.GetValueOrDefault(p.Name))}, not {p.Version}").ToList();
         if (wrong.Count > 0)
         {
             throw new StepFailedException(Host, "packages", string.Join("; ", wrong));
+        }
+        var offClosure = closure.Where(p => installed.TryGetValue(p.Name, out var v) && v != (p.Version, true))
+            .Select(p => $"{p.Name} is {Describe(installed[p.Name])}, the proven closure has {p.Version}").ToList();
+        if (offClosure.Count > 0)
+        {
+            throw new StepFailedException(Host, "verify", string.Join("; ", offClosure));
         }
     }
 

@@ -74,6 +74,9 @@ public sealed class PatchEngine(
     IHostSnapshots? snapshots = null,
     SnapshotPublisher? repositories = null)
 {
+    /// <summary>Where rollback points keep their database dumps on the control machine: one folder per point.</summary>
+    public static string DumpsDirectory(string stateDirectory) => Path.Combine(stateDirectory, "rollback");
+
     /// <summary>Transports whose connections were opened ahead of their host's turn (a sequential apply).</summary>
     private readonly Dictionary<string, ITransport> _ahead = new(StringComparer.Ordinal);
 
@@ -167,7 +170,7 @@ public sealed class PatchEngine(
             {
                 progress?.Report($"{request.Environment}/{name}: database rollback point (pg_dump)");
                 var dbPoint = await databases.CreatePointAsync(name, connection,
-                    Path.Combine(stateDirectory, "rollback", pointId, name), ct).ConfigureAwait(false);
+                    Path.Combine(DumpsDirectory(stateDirectory), pointId, name), ct).ConfigureAwait(false);
                 await state.UpdatePointAsync(p => p with { Databases = [.. p.Databases, dbPoint] }, ct).ConfigureAwait(false);
                 await AuditAsync(request.Actor, "rollback-point.database", $"{request.Environment}/{name}", digest,
                     $"{pointId}: dump in {dbPoint.Directory}", ct).ConfigureAwait(false);
@@ -450,7 +453,7 @@ public sealed class PatchEngine(
                     // Every host, the resolving one too, installs from the snapshot alone: the bytes are the closure's.
                     await Step("snapshot").ConfigureAwait(false);
                     var snapshot = await repositories.PublishAsync(closure, ct).ConfigureAwait(false);
-                    await patcher.ReceiveSnapshotAsync(snapshot.HostDirectory, await SnapshotPublisher.TarAsync(snapshot, ct).ConfigureAwait(false), snapshot.Files, ct)
+                    await patcher.ReceiveSnapshotAsync(snapshot.HostDirectory, await repositories.TarAsync(snapshot, ct).ConfigureAwait(false), snapshot.Files, ct)
                         .ConfigureAwait(false);
                     installer = new HostPatcher(transport, commandTimeout) { AptOptions = snapshot.AptOptions };
                     await installer.UpdatePackageListsAsync(ct).ConfigureAwait(false);
@@ -478,11 +481,8 @@ public sealed class PatchEngine(
                 if (set.Packages.Count > 0)
                 {
                     await Step("packages").ConfigureAwait(false);
-                    await installer.InstallAsync(install, request.Conffiles, ct).ConfigureAwait(false);
-                    if (closure is not null)
-                    {
-                        await VerifyClosureAsync(installer, closure, ct).ConfigureAwait(false);
-                    }
+                    await installer.InstallAsync(install, request.Conffiles, ct,
+                        closure?.Packages.Select(d => new PatchPackage(d.Name, d.Version)).ToList()).ConfigureAwait(false);
                 }
                 foreach (var file in set.Files)
                 {
@@ -591,18 +591,6 @@ public sealed class PatchEngine(
             }
         }
         return list;
-    }
-
-    /// <summary>After the install: every package of the closure on the host is at the closure's version.</summary>
-    private static async Task VerifyClosureAsync(HostPatcher installer, PackageClosure closure, CancellationToken ct)
-    {
-        var installed = await installer.InstalledVersionsAsync(closure.Packages.Select(d => d.Name), ct).ConfigureAwait(false);
-        var wrong = closure.Packages.Where(d => installed.TryGetValue(d.Name, out var v) && (v.Version != d.Version || !v.Ok))
-            .Select(d => $"{d.Name} is {installed[d.Name].Version}, the proven closure has {d.Version}").ToList();
-        if (wrong.Count > 0)
-        {
-            throw new StepFailedException(installer.Host, "verify", string.Join("; ", wrong));
-        }
     }
 
     /// <summary>Rolls an environment (or some of its hosts) back to a point, then checks each host against its

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Formats.Tar;
 using System.Security.Cryptography;
 using Stageproof.Core;
@@ -104,11 +105,16 @@ public sealed class SnapshotPublisher(string stateDirectory, string hostRoot = S
         }
     }
 
-    /// <summary>The snapshot repository as a tar stream, for a host to unpack.</summary>
-    public static async Task<byte[]> TarAsync(PublishedSnapshot snapshot, CancellationToken ct)
+    private readonly ConcurrentDictionary<string, Task<byte[]>> _tars = new(StringComparer.Ordinal);
+
+    /// <summary>The snapshot repository as a tar stream, for a host to unpack: built once per closure, then sent to every host.</summary>
+    public Task<byte[]> TarAsync(PublishedSnapshot snapshot, CancellationToken ct) =>
+        _tars.GetOrAdd(snapshot.Closure.Digest, _ => BuildTarAsync(snapshot.Directory, ct));
+
+    private static async Task<byte[]> BuildTarAsync(string directory, CancellationToken ct)
     {
         using var buffer = new MemoryStream();
-        await TarFile.CreateFromDirectoryAsync(snapshot.Directory, buffer, includeBaseDirectory: false, ct).ConfigureAwait(false);
+        await TarFile.CreateFromDirectoryAsync(directory, buffer, includeBaseDirectory: false, ct).ConfigureAwait(false);
         return buffer.ToArray();
     }
 

@@ -65,7 +65,7 @@ public sealed class SnapshotPublisherTests : IDisposable
 
         var local = new LocalTransport("local");
         var patcher = new HostPatcher(local, TimeSpan.FromSeconds(60));
-        await patcher.ReceiveSnapshotAsync(snapshot.HostDirectory, await SnapshotPublisher.TarAsync(snapshot, CancellationToken.None), snapshot.Files, CancellationToken.None);
+        await patcher.ReceiveSnapshotAsync(snapshot.HostDirectory, await publisher.TarAsync(snapshot, CancellationToken.None), snapshot.Files, CancellationToken.None);
         var fromSnapshot = new HostPatcher(local, TimeSpan.FromSeconds(60)) { AptOptions = snapshot.AptOptions };
         await fromSnapshot.UpdatePackageListsAsync(CancellationToken.None);
         var changes = await fromSnapshot.SimulateAsync([new PatchPackage("sp-demo", "1.1-1")], CancellationToken.None);
@@ -98,7 +98,7 @@ public sealed class SnapshotPublisherTests : IDisposable
     {
         var (publisher, closure) = await ClosureAsync();
         var snapshot = await publisher.PublishAsync(closure, CancellationToken.None);
-        var tar = await SnapshotPublisher.TarAsync(snapshot, CancellationToken.None);
+        var tar = await publisher.TarAsync(snapshot, CancellationToken.None);
         var expected = snapshot.Files.Select(f => f.Path == "pool/" + closure.Packages[0].FileName ? (f.Path, f.Deb with { Sha256 = new string('0', 64) }) : f).ToList();
 
         var patcher = new HostPatcher(new LocalTransport("local"), TimeSpan.FromSeconds(60));

@@ -294,22 +294,10 @@ internal sealed class YamlWalker(string file, ProblemList problems)
         {
             return null;
         }
-        var trimmed = text.Trim();
-        var factor = 1.0;
-        if (trimmed.Length > 2 && trimmed.EndsWith("ms", StringComparison.Ordinal))
+        if (Durations.TryParse(text, out var duration)
+            && (allowZero ? duration >= TimeSpan.Zero : duration > TimeSpan.Zero) && duration.TotalSeconds <= maxSeconds)
         {
-            factor = 0.001;
-            trimmed = trimmed[..^2];
-        }
-        else if (trimmed.Length > 1 && char.IsAsciiLetter(trimmed[^1]))
-        {
-            factor = trimmed[^1] switch { 's' => 1, 'm' => 60, 'h' => 3600, 'd' => 86400, _ => double.NaN };
-            trimmed = trimmed[..^1];
-        }
-        if (double.TryParse(trimmed, NumberStyles.Float, CultureInfo.InvariantCulture, out var value)
-            && double.IsFinite(value * factor) && (allowZero ? value * factor >= 0 : value * factor > 0) && value * factor <= maxSeconds)
-        {
-            return TimeSpan.FromSeconds(value * factor);
+            return duration;
         }
         Report(node, key, $"expected a duration in seconds {(allowZero ? "from 0" : "greater than 0")} and at most {MaxDuration(maxSeconds)} (e.g. 30, 30s, 2m, 4h, 7d, 500ms), got '{text}'");
         return null;
