@@ -12,7 +12,7 @@ namespace Stageproof.Cli.Commands;
 internal static class ConfigCommand
 {
     /// <summary>What an ssh host without an identity uses (SshTransport's defaults, in its order).</summary>
-    private const string DefaultKeys = "default: first of ~/.ssh/id_ed25519, id_ecdsa, id_rsa";
+    private const string DefaultKeys = "default: the ssh-agent's keys, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa";
 
     public static Command Create(VerbContext verbs)
     {
@@ -50,7 +50,8 @@ internal static class ConfigCommand
             return new Estate(config, hosts);
         }
 
-        private static readonly string[] Settings = ["transport", "address", "port", "user", "identity", "known_hosts", "become", "role", "root"];
+        private static readonly string[] Settings =
+            ["transport", "address", "port", "user", "identity", "identity_agent", "identities_only", "known_hosts", "host_key_checking", "jump", "become", "role", "root"];
 
         private static string? Value(HostConfig host, string setting) => setting switch
         {
@@ -59,12 +60,19 @@ internal static class ConfigCommand
             "port" => host.Transport == TransportKind.Ssh ? host.Port.ToString(CultureInfo.InvariantCulture) : null,
             "user" => host.Transport == TransportKind.Ssh ? host.User : null,
             "identity" => host.Transport != TransportKind.Ssh ? null : host.Identity ?? DefaultKeys,
+            "identity_agent" => host.IdentityAgent,
+            "identities_only" => host.IdentitiesOnly ? "yes" : null,
             "known_hosts" => host.KnownHosts,
+            "host_key_checking" => host.AcceptNewHostKeys ? "accept-new" : null,
+            "jump" => host.Jumps.Count == 0 ? null : JumpChain(host),
             "become" => host.Become,
             "role" => host.Role,
             "root" => host.Root,
             _ => null,
         };
+
+        /// <summary>Each hop as it is reached: user@address:port, first to last.</summary>
+        private static string JumpChain(HostConfig host) => string.Join(" -> ", host.Jumps.Select(j => j.Endpoint));
 
         private string Where(ValueSource source) =>
             (Path.IsPathRooted(source.File) ? Path.GetRelativePath(_baseDirectory, source.File) : source.File)
@@ -95,7 +103,15 @@ internal static class ConfigCommand
                     from = v.Origin?.Values.GetValueOrDefault(s) is { } src ? Source(src) : null,
                     isDefault = v.Origin?.Values.ContainsKey(s) != true,
                 }),
-                jump = v.Origin?.Jump is { } jump ? new { host = jump, honoured = false, from = Source(v.Origin.JumpSource!) } : null,
+                jumps = v.Host.Jumps.Select(j => new
+                {
+                    name = j.Name,
+                    address = j.Address,
+                    port = j.Port,
+                    user = j.User,
+                    identity = j.Identity,
+                    knownHosts = j.KnownHosts,
+                }),
             }),
             skippedHosts = config.SkippedHosts.Values.Select(s => new { name = s.Name, reason = s.Reason, from = Source(s.Source) }),
             warnings = config.Warnings.Select(w => w.ToString()),
@@ -139,7 +155,7 @@ internal static class ConfigCommand
                     Ui.Escape(!ssh ? "-" : h.Identity is null ? "default (~/.ssh)" : Path.GetRelativePath(_baseDirectory, h.Identity)),
                     Ui.Escape(h.Become ?? "-"),
                     Ui.Escape(h.Role ?? "-"),
-                    v.Origin?.Jump is { } jump ? $"{Ui.Escape(jump)} [yellow](not yet honoured)[/]" : "none");
+                    h.Jumps.Count == 0 ? "none" : Ui.Escape(JumpChain(h)));
             }
             console.Write(table);
 
@@ -151,10 +167,6 @@ internal static class ConfigCommand
                 {
                     var from = v.Origin?.Values.GetValueOrDefault(setting) is { } src ? Where(src) : "default";
                     sources.AddRow("", setting, Ui.Escape(Value(v.Host, setting)), Ui.Escape(from));
-                }
-                if (v.Origin?.Jump is { } jump)
-                {
-                    sources.AddRow("", "jump", $"{Ui.Escape(jump)} [yellow](not yet honoured)[/]", Ui.Escape(Where(v.Origin.JumpSource!)));
                 }
             }
             console.Write(sources);

@@ -58,7 +58,7 @@ public sealed record HostOrigin
     public required ValueSource Definition { get; init; }
     /// <summary>Field (transport, address, port, user, identity, known_hosts, become, role, root) → where it was set.</summary>
     public IReadOnlyDictionary<string, ValueSource> Values { get; init; } = new Dictionary<string, ValueSource>();
-    /// <summary>A jump host named by ansible_ssh_common_args/extra_args (ProxyJump or -J): not yet honoured.</summary>
+    /// <summary>The ProxyJump list as written (ansible_ssh_common_args/extra_args, jump:, or ssh_config), if any.</summary>
     public string? Jump { get; init; }
     public ValueSource? JumpSource { get; init; }
 }
@@ -81,6 +81,21 @@ public sealed record HostConfig
     public string? Role { get; init; }
     /// <summary>For the chroot transport: the root directory.</summary>
     public string? Root { get; init; }
+    /// <summary>The hosts passed through to reach this one (ProxyJump), first to last; each is reached, and its key
+    /// checked, like any host.</summary>
+    public IReadOnlyList<HostConfig> Jumps { get; init; } = [];
+    /// <summary>The ssh-agent socket: null for $SSH_AUTH_SOCK, <see cref="NoAgent"/> for no agent.</summary>
+    public string? IdentityAgent { get; init; }
+    /// <summary>Only <see cref="Identity"/>, no agent keys (ssh_config IdentitiesOnly yes).</summary>
+    public bool IdentitiesOnly { get; init; }
+    /// <summary>Record an unknown host key and go on (ssh_config StrictHostKeyChecking accept-new); a changed key is
+    /// refused whatever this says.</summary>
+    public bool AcceptNewHostKeys { get; init; }
+
+    public const string NoAgent = "none";
+
+    /// <summary>user@address:port, as a person would type it.</summary>
+    public string Endpoint => $"{User}@{(Address is { } a && a.Contains(':', StringComparison.Ordinal) ? $"[{a}]" : Address)}:{Port}";
 }
 
 public sealed record EnvironmentConfig

@@ -7,7 +7,7 @@ namespace Stageproof.Core.Configuration.Internal;
 /// <summary>An inventory host as a Stageproof host, with where each of its values came from.</summary>
 /// <param name="Unusable">Why Stageproof cannot reach the host as configured (a winrm connection, become_method su);
 /// the configuration decides whether that is a problem (an environment uses the host) or a warning.</param>
-/// <param name="Jump">A ProxyJump found in ansible_ssh_common_args or ansible_ssh_extra_args: shown, not yet honoured.</param>
+/// <param name="Jump">A ProxyJump found in ansible_ssh_common_args or ansible_ssh_extra_args (ssh's -J or -o ProxyJump).</param>
 /// <param name="Unhonoured">Connection variables Ansible would use and Stageproof does not.</param>
 internal sealed record InventoryHostConfig(
     HostConfig Host,
@@ -199,6 +199,12 @@ internal sealed partial class AnsibleInventory
         return result;
     }
 
+    /// <summary>The ssh arguments in <paramref name="key"/> of a host once its ProxyJump (and the -o before it) is taken out.</summary>
+    public string ArgumentsBesideJump(string hostName, string key) =>
+        _hosts.TryGetValue(hostName, out var host) && EffectiveVars(host).TryGetValue(key, out var args) && args.Text is { } text
+            ? JumpOptionRegex().Replace(text, " ").Trim()
+            : "";
+
     private static bool? ParseBool(string text) => text.ToLowerInvariant() switch
     {
         "true" or "yes" or "on" or "1" or "y" => true,
@@ -209,4 +215,8 @@ internal sealed partial class AnsibleInventory
     /// <summary>-J host, -o ProxyJump=host or -o ProxyJump host, as ssh reads its arguments.</summary>
     [GeneratedRegex(@"(?:-J\s*|ProxyJump[=\s]\s*)(?:""(?<a>[^""]+)""|'(?<a>[^']+)'|(?<b>[^\s'""]+))", RegexOptions.IgnoreCase)]
     private static partial Regex ProxyJumpRegex();
+
+    /// <summary>The same, with the -o that introduces it, quoted or not ("-o ProxyJump=x", -o 'ProxyJump x', -oProxyJump=x).</summary>
+    [GeneratedRegex(@"(?:-o\s*)?[""']?(?:-J\s*|ProxyJump[=\s]\s*)(?:""[^""]+""|'[^']+'|[^\s'""]+)[""']?", RegexOptions.IgnoreCase)]
+    private static partial Regex JumpOptionRegex();
 }

@@ -9,11 +9,11 @@ namespace Stageproof.Core.Configuration.Internal;
 internal sealed partial class ConfigReader
 {
     private static readonly string[] RootKeys = ["hosts", "groups", "inventory", "environments", "drift", "ssh", "checks", "lifecycle", "stage"];
-    private static readonly string[] HostKeys = ["transport", "address", "port", "user", "identity", "known_hosts", "become", "role", "root"];
-    private static readonly string[] SshOnlyKeys = ["address", "port", "identity", "known_hosts"];
+    private static readonly string[] HostKeys = ["transport", "address", "port", "user", "identity", "known_hosts", "jump", "become", "role", "root"];
+    private static readonly string[] SshOnlyKeys = ["address", "port", "identity", "known_hosts", "jump"];
     private static readonly string[] EnvironmentKeys = ["hosts", "databases", "mirror_of", "checks"];
     private static readonly string[] DriftKeys = ["track", "ignore", "formats", "min_fidelity", "fail_on", "max_content_bytes", "secret_keys"];
-    private static readonly string[] SshKeys = ["parallelism", "connect_timeout", "command_timeout"];
+    private static readonly string[] SshKeys = ["parallelism", "connect_timeout", "command_timeout", "config"];
 
     /// <summary>
     /// The categories an ignore rule may name: the drift families (Core.Drift.DriftFamily codes) and "upgrade"
@@ -82,6 +82,7 @@ internal sealed partial class ConfigReader
         {
             LoadInventory(inventory.Path, inventory.Node, inventory.Key);
         }
+        ApplySshConfig();
         CheckNameClashes();
         AddImplicitGroups();
         foreach (var group in _groups.Keys)
@@ -250,6 +251,10 @@ internal sealed partial class ConfigReader
         {
             host = host with { KnownHosts = ReadPath(f.Value, f.Path) };
         }
+        if (fields.TryGetValue("jump", out f) && _yaml.RequiredString(f.Value, f.Path) is { } jump)
+        {
+            _explicitJumps[name] = (jump, _yaml.At(f.Value, f.Path));
+        }
         if (fields.TryGetValue("become", out f))
         {
             switch (_yaml.String(f.Value, f.Path))
@@ -394,6 +399,10 @@ internal sealed partial class ConfigReader
                 Jump = entry.Jump?.Value,
                 JumpSource = entry.Jump is { } jump ? Source(jump.At) : null,
             };
+            if (entry.Jump is { } proxyJump)
+            {
+                _explicitJumps[host.Name] = proxyJump;
+            }
             if (entry.Unusable is not null)
             {
                 _unusable.Add(entry);
@@ -411,9 +420,16 @@ internal sealed partial class ConfigReader
         // One warning per place a variable is set, not one per host it reaches.
         foreach (var ((at, name), hosts) in unhonoured)
         {
-            var jump = name is "ansible_ssh_common_args" or "ansible_ssh_extra_args" && _origins[hosts[0]].Jump is not null
-                ? "; its ProxyJump is shown by 'config show' but not used: hosts are reached directly" : "";
-            _warnings.Add(at, $"connection variable '{name}' is not honoured by Stageproof{jump} (applies to {HostList(hosts)})");
+            if (name is "ansible_ssh_common_args" or "ansible_ssh_extra_args" && _origins[hosts[0]].Jump is not null)
+            {
+                // Its ProxyJump is used; only the rest of the arguments, if any, goes unheard.
+                if (inventory.ArgumentsBesideJump(hosts[0], name) is { Length: > 0 } rest)
+                {
+                    _warnings.Add(at, $"connection variable '{name}': its ProxyJump is used, the rest ({Names.Show(rest)}) is not honoured by Stageproof (applies to {HostList(hosts)})");
+                }
+                continue;
+            }
+            _warnings.Add(at, $"connection variable '{name}' is not honoured by Stageproof (applies to {HostList(hosts)})");
         }
         foreach (var group in inventory.Groups.Values)
         {
@@ -847,6 +863,9 @@ internal sealed partial class ConfigReader
                     break;
                 case "command_timeout" when _yaml.Seconds(value, key, 86400) is { } command:
                     _ssh = _ssh with { CommandTimeout = command };
+                    break;
+                case "config" when _yaml.RequiredString(value, key) is { } file:
+                    _sshConfigFile = (file == "none" ? file : ResolvePath(_baseDirectory, file), _yaml.At(value, key));
                     break;
                 default:
                     break;
