@@ -82,4 +82,36 @@ public class SshCliTests
         var again = await CliRun.InAsync(scratch.Dir, "facts", "prod");
         Assert.True(again.ExitCode == ExitCodes.Ok, again.ToString());
     }
+
+    [SkippableFact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task Keys_held_only_by_an_ssh_agent_reach_the_host_and_a_gone_agent_is_exit_3_naming_it()
+    {
+        await using var sshd = await SshdFixture.StartAsync();
+        sshd.Require();
+        await using var agent = await SshAgentProcess.StartAsync();
+        using var scratch = new Scratch();
+        // The key goes into the agent, then its file goes: only the agent holds it, and no identity is configured.
+        var key = Path.Combine(scratch.Dir, "only_in_agent");
+        File.Copy(sshd.ClientKeyPath, key);
+        File.SetUnixFileMode(key, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        await agent.AddAsync(key);
+        File.Delete(key);
+        scratch.Write("ssh_config", $"Host web-1.lab\n  HostName {sshd.Address}\n  Port {sshd.Port}\n  IdentityAgent {agent.SocketPath}\n" +
+            $"  UserKnownHostsFile {sshd.KnownHostsPath}\n");
+        scratch.Write("stageproof.yaml", "ssh: { config: ssh_config }\nhosts:\n  web-1: { address: web-1.lab }\nenvironments:\n  prod: { hosts: [web-1] }\n");
+
+        var run = await CliRun.InAsync(scratch.Dir, "--json", "facts", "prod");
+
+        Assert.True(run.ExitCode == ExitCodes.Ok, run.ToString());
+        Assert.Equal(1, await sshd.AcceptedLoginsAsync(1));
+
+        await agent.KillAsync();
+        var gone = await CliRun.InAsync(scratch.Dir, "facts", "prod");
+
+        Assert.Equal(ExitCodes.Infrastructure, gone.ExitCode);
+        Assert.Contains($"ssh-agent at {agent.SocketPath}", gone.Stderr);
+        Assert.DoesNotContain("   at ", gone.Stderr);
+        Assert.Equal(1, sshd.AcceptedLogins);
+    }
 }

@@ -24,9 +24,10 @@ public sealed class SshTransport : ITransport, IConnectAhead
     private readonly HostKeyPolicy _policy;
     private readonly TimeProvider _time;
     private readonly SemaphoreSlim _connectGate = new(1, 1);
-    private readonly string _address;
     private readonly string _knownHostsPath;
     private SshClient? _client;
+    /// <summary>The jump connections and forwards under <see cref="_client"/>, in the order opened.</summary>
+    private List<IDisposable> _tunnel = [];
     private int _connectionsOpened;
     private bool _disposed;
 
@@ -42,7 +43,6 @@ public sealed class SshTransport : ITransport, IConnectAhead
         _settings = settings;
         _policy = policy;
         _time = timeProvider ?? TimeProvider.System;
-        _address = host.Address;
         _knownHostsPath = host.KnownHosts ?? Path.Combine(HomeDirectory(), ".ssh", "known_hosts");
     }
 
@@ -54,7 +54,7 @@ public sealed class SshTransport : ITransport, IConnectAhead
     /// <summary>The key exchange the current connection negotiated, if connected.</summary>
     internal string? KeyExchangeAlgorithm => Volatile.Read(ref _client)?.ConnectionInfo.CurrentKeyExchangeAlgorithm;
 
-    private string Endpoint => $"{_host.User}@{_address}:{_host.Port}";
+    private string Endpoint => _host.Jumps.Count == 0 ? _host.Endpoint : $"{_host.Endpoint} (through {string.Join(", ", _host.Jumps.Select(j => j.Name))})";
 
     public async Task<CommandResult> RunAsync(RemoteCommand command, CommandOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -180,33 +180,64 @@ public sealed class SshTransport : ITransport, IConnectAhead
         }
     }
 
+    /// <summary>
+    /// The connection to the host, through its jump hosts first when it has them (ProxyJump): each hop is reached by a
+    /// forward from the hop before it, bound to 127.0.0.1 on a free port, and is authenticated and has its host key
+    /// checked against its own known_hosts entry (its real address, not the forward's) like any host.
+    /// </summary>
     private async Task<SshClient> ConnectAsync(CancellationToken cancellationToken)
     {
-        var identity = ResolveIdentity();
-        // As OpenSSH does ("UNPROTECTED PRIVATE KEY FILE"): a key others can read may already be someone else's.
-        if (!OperatingSystem.IsWindows() && File.Exists(identity)
-            && (File.GetUnixFileMode(identity) & (UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
-                                                   | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute)) != 0)
-        {
-            var mode = Convert.ToString((int)File.GetUnixFileMode(identity) & 0x1ff, 8).PadLeft(4, '0');
-            throw new InfrastructureException(HostName,
-                $"identity file {identity} is accessible by others (mode {mode}), so it is not used, as OpenSSH would not: chmod 600 {identity}");
-        }
-        PrivateKeyFile key;
+        DisposeTunnel();
+        SshClient? previous = null;
+        HostConfig? previousHop = null;
+        var tunnel = new List<IDisposable>();
         try
         {
-            key = new PrivateKeyFile(identity);
+            foreach (var jump in _host.Jumps)
+            {
+                previous = await ConnectHopAsync(jump, previous, previousHop, tunnel, cancellationToken).ConfigureAwait(false);
+                previousHop = jump;
+                tunnel.Add(previous);
+            }
+            var client = await ConnectHopAsync(_host, previous, previousHop, tunnel, cancellationToken).ConfigureAwait(false);
+            _tunnel = tunnel;
+            return client;
         }
-        catch (Exception e) when (e is SshException or IOException or UnauthorizedAccessException or ArgumentException)
+        catch
         {
-            throw new InfrastructureException(HostName, $"cannot use identity file {identity} for {Endpoint}: {e.Message}", e);
+            DisposeAll(tunnel);
+            throw;
+        }
+    }
+
+    private async Task<SshClient> ConnectHopAsync(HostConfig hop, SshClient? through, HostConfig? throughHop, List<IDisposable> tunnel,
+        CancellationToken cancellationToken)
+    {
+        var isJump = !ReferenceEquals(hop, _host);
+        var target = through is null ? $"{hop.Address}:{hop.Port}" : $"{hop.Address}:{hop.Port} through jump host {throughHop!.Name}";
+        var (address, port) = (hop.Address!, hop.Port);
+        if (through is not null)
+        {
+            var forward = new ForwardedPortLocal("127.0.0.1", 0, hop.Address!, (uint)hop.Port);
+            try
+            {
+                through.AddForwardedPort(forward);
+                forward.Start();
+            }
+            catch (Exception e) when (e is SshException or SocketException or ObjectDisposedException)
+            {
+                forward.Dispose();
+                throw new InfrastructureException(HostName, $"cannot open a forward to {target}: {e.Message}", e);
+            }
+            tunnel.Add(forward);
+            (address, port) = ("127.0.0.1", (int)forward.BoundPort);
         }
 
-        var info = new ConnectionInfo(_address, _host.Port, _host.User, new PrivateKeyAuthenticationMethod(_host.User, key))
-        {
-            Timeout = _settings.ConnectTimeout,
-        };
-        var verifier = new HostKeyVerifier(HostName, _address, _host.Port, _knownHostsPath, _policy);
+        var authentication = await AuthenticationAsync(hop, cancellationToken).ConfigureAwait(false);
+        var info = new ConnectionInfo(address, port, hop.User, authentication.Method) { Timeout = _settings.ConnectTimeout };
+        var knownHosts = hop.KnownHosts ?? _knownHostsPath;
+        var policy = _policy == HostKeyPolicy.AcceptNew || hop.AcceptNewHostKeys ? HostKeyPolicy.AcceptNew : HostKeyPolicy.Strict;
+        var verifier = new HostKeyVerifier(HostName, hop.Address!, hop.Port, knownHosts, policy, isJump ? hop.Name : null);
         PreferFirst(info.KeyExchangeAlgorithms, [PreferredKeyExchange]);
         PreferFirst(info.HostKeyAlgorithms, verifier.RecordedKeyTypes().SelectMany(AlgorithmsFor).ToList());
 
@@ -220,7 +251,7 @@ public sealed class SshTransport : ITransport, IConnectAhead
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException)
             {
-                refusal = new HostKeyException(HostName, $"cannot check the host key of {Endpoint} against {_knownHostsPath}: {ex.Message}");
+                refusal = new HostKeyException(HostName, $"cannot check the host key of {hop.Endpoint} against {knownHosts}: {ex.Message}");
             }
             e.CanTrust = refusal is null;
         };
@@ -230,7 +261,10 @@ public sealed class SshTransport : ITransport, IConnectAhead
         try
         {
             await client.ConnectAsync(linked.Token).ConfigureAwait(false);
-            Interlocked.Increment(ref _connectionsOpened);
+            if (!isJump)
+            {
+                Interlocked.Increment(ref _connectionsOpened);
+            }
             return client;
         }
         catch (Exception e)
@@ -244,35 +278,125 @@ public sealed class SshTransport : ITransport, IConnectAhead
             {
                 throw;
             }
-            throw Describe(e, identity);
+            throw Describe(e, hop, target, through is not null, authentication.Description);
         }
     }
 
-    private InfrastructureException Describe(Exception e, string identity) => e switch
+    private InfrastructureException Describe(Exception e, HostConfig hop, string target, bool forwarded, string keys) => e switch
     {
         SshAuthenticationException => new InfrastructureException(HostName,
-            $"authentication refused for {Endpoint} with key {identity}", e),
+            $"authentication refused for {hop.Endpoint} with {keys}", e),
         SocketException { SocketErrorCode: SocketError.ConnectionRefused } => new InfrastructureException(HostName,
-            $"connection refused by {_address}:{_host.Port} (is sshd running and listening there?)", e),
+            $"connection refused by {target} (is sshd running and listening there?)", e),
         SocketException { SocketErrorCode: SocketError.HostNotFound or SocketError.TryAgain or SocketError.NoData } => new InfrastructureException(HostName,
-            $"cannot resolve host name '{_address}' (port {_host.Port})", e),
+            $"cannot resolve host name '{hop.Address}' (port {hop.Port})", e),
         SocketException { SocketErrorCode: SocketError.TimedOut } or OperationCanceledException or SshOperationTimeoutException =>
-            new InfrastructureException(HostName, $"connection to {_address}:{_host.Port} timed out after {FormatSeconds(_settings.ConnectTimeout)}", e),
+            new InfrastructureException(HostName, $"connection to {target} timed out after {FormatSeconds(_settings.ConnectTimeout)}", e),
         SocketException s => new InfrastructureException(HostName,
-            $"cannot connect to {_address}:{_host.Port}: {s.Message} ({s.SocketErrorCode})", e),
-        _ => new InfrastructureException(HostName, $"SSH connection to {Endpoint} failed: {e.Message}", e),
+            $"cannot connect to {target}: {s.Message} ({s.SocketErrorCode})", e),
+        SshConnectionException when forwarded => new InfrastructureException(HostName,
+            $"cannot reach {target}: the jump host closed the forward ({e.Message}); is sshd listening there, and may the jump host " +
+            "open it (AllowTcpForwarding, PermitOpen)?", e),
+        _ => new InfrastructureException(HostName, $"SSH connection to {hop.Endpoint} failed: {e.Message}", e),
     };
 
-    private string ResolveIdentity()
+    /// <summary>The keys offered, as OpenSSH offers them: the agent's first (unless IdentitiesOnly), then the identity files.</summary>
+    private async Task<(AuthenticationMethod Method, string Description)> AuthenticationAsync(HostConfig hop, CancellationToken cancellationToken)
     {
-        if (_host.Identity is { } configured)
+        var sources = new List<IPrivateKeySource>();
+        var described = new List<string>();
+        string? agentProblem = null;
+        var socket = hop.IdentityAgent ?? Environment.GetEnvironmentVariable("SSH_AUTH_SOCK");
+        var useAgent = !hop.IdentitiesOnly && socket is { Length: > 0 } && socket != HostConfig.NoAgent;
+        if (useAgent)
         {
-            return configured;
+            try
+            {
+                var agent = await SshAgent.ConnectAsync(socket!, cancellationToken).ConfigureAwait(false);
+                var keys = await agent.KeysAsync(cancellationToken).ConfigureAwait(false);
+                sources.AddRange(keys);
+                described.Add($"{keys.Count} ssh-agent key(s) from {socket}");
+            }
+            catch (SshAgentUnavailableException e)
+            {
+                agentProblem = e.Message;
+            }
         }
-        var sshDir = Path.Combine(HomeDirectory(), ".ssh");
-        return DefaultIdentities.Select(n => Path.Combine(sshDir, n)).FirstOrDefault(File.Exists)
-               ?? throw new InfrastructureException(HostName,
-                   $"no identity configured for {Endpoint} and none of {string.Join(", ", DefaultIdentities)} exists in {sshDir}");
+        if (hop.Identity is { } configured)
+        {
+            sources.Add(LoadIdentity(configured, hop));
+            described.Add($"key {configured}");
+        }
+        else
+        {
+            foreach (var file in DefaultIdentities.Select(n => Path.Combine(HomeDirectory(), ".ssh", n)).Where(File.Exists))
+            {
+                // A default key that cannot be read without a passphrase is skipped, as ssh in batch mode skips it.
+                if (TryLoadIdentity(file) is { } key)
+                {
+                    sources.Add(key);
+                    described.Add($"key {file}");
+                }
+            }
+        }
+        if (sources.Count == 0)
+        {
+            var agentText = agentProblem ?? (useAgent ? $"the ssh-agent at {socket} holds no keys" : "no ssh-agent is used (SSH_AUTH_SOCK is not set)");
+            throw new InfrastructureException(HostName,
+                $"no key to offer {hop.Endpoint}: no identity is configured, {agentText}, and none of {string.Join(", ", DefaultIdentities)} " +
+                $"can be read in {Path.Combine(HomeDirectory(), ".ssh")}");
+        }
+        var description = string.Join(" and ", described) + (agentProblem is null ? "" : $" ({agentProblem})");
+        return (new PrivateKeyAuthenticationMethod(hop.User, [.. sources]), description);
+    }
+
+    private PrivateKeyFile LoadIdentity(string identity, HostConfig hop)
+    {
+        // As OpenSSH does ("UNPROTECTED PRIVATE KEY FILE"): a key others can read may already be someone else's.
+        if (!OperatingSystem.IsWindows() && File.Exists(identity)
+            && (File.GetUnixFileMode(identity) & (UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
+                                                   | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute)) != 0)
+        {
+            var mode = Convert.ToString((int)File.GetUnixFileMode(identity) & 0x1ff, 8).PadLeft(4, '0');
+            throw new InfrastructureException(HostName,
+                $"identity file {identity} is accessible by others (mode {mode}), so it is not used, as OpenSSH would not: chmod 600 {identity}");
+        }
+        try
+        {
+            return new PrivateKeyFile(identity);
+        }
+        catch (Exception e) when (e is SshException or IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            throw new InfrastructureException(HostName, $"cannot use identity file {identity} for {hop.Endpoint}: {e.Message}", e);
+        }
+    }
+
+    private static PrivateKeyFile? TryLoadIdentity(string identity)
+    {
+        try
+        {
+            return new PrivateKeyFile(identity);
+        }
+        catch (Exception e) when (e is SshException or IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            return null;
+        }
+    }
+
+    private void DisposeTunnel()
+    {
+        var tunnel = _tunnel;
+        _tunnel = [];
+        DisposeAll(tunnel);
+    }
+
+    /// <summary>Forwards and jump connections, last opened first.</summary>
+    private static void DisposeAll(List<IDisposable> tunnel)
+    {
+        for (var i = tunnel.Count - 1; i >= 0; i--)
+        {
+            tunnel[i].Dispose();
+        }
     }
 
     private static string HomeDirectory() =>
@@ -323,6 +447,7 @@ public sealed class SshTransport : ITransport, IConnectAhead
             _disposed = true;
             _client?.Dispose();
             _client = null;
+            DisposeTunnel();
         }
         finally
         {

@@ -175,13 +175,13 @@ public sealed class SshConfigTests : IDisposable
     {
         var config = Load("""
             Host web1
-                ProxyCommand ssh -W %h:%p gateway
+                HostKeyAlias web-cluster
                 SendEnv LANG
             Match user deploy
                 Port 2222
             """, "  web1: { address: web1 }\n");
 
-        Assert.Contains(config.Warnings, w => w.Line == 2 && w.Message.Contains("ProxyCommand is not honoured", StringComparison.Ordinal));
+        Assert.Contains(config.Warnings, w => w.Line == 2 && w.Message.Contains("HostKeyAlias is not honoured", StringComparison.Ordinal));
         Assert.Contains(config.Warnings, w => w.Line == 4 && w.Message.Contains("Match blocks are not evaluated", StringComparison.Ordinal));
         Assert.DoesNotContain(config.Warnings, w => w.Line == 3);
         Assert.Equal(22, config.Host("web1").Port);
@@ -219,5 +219,32 @@ public sealed class SshConfigTests : IDisposable
 
         var config = _temp.Load("ssh: { config: none }\nhosts:\n  x: { address: x }\n");
         Assert.Equal(("x", 22), (config.Host("x").Address, config.Host("x").Port));
+    }
+
+    [Theory]
+    [InlineData("ssh -W %h:%p bastion", "bastion")]
+    [InlineData("ssh -q -W %h:%p -p 2222 -l ops gw.example", "ops@gw.example:2222")]
+    [InlineData("/usr/bin/ssh ops@gw -W [%h]:%p", "ops@gw")]
+    [InlineData("ssh -W %h:%p -o StrictHostKeyChecking=no gw", null)]
+    [InlineData("ssh -W %h:%p gw nc %h %p", null)]
+    [InlineData("nc -X 5 -x proxy:1080 %h %p", null)]
+    public void A_ProxyCommand_that_only_forwards_through_ssh_is_that_jump_and_any_other_is_not(string command, string? jump) =>
+        Assert.Equal(jump, Core.Configuration.Internal.SshJump.FromProxyCommand(command));
+
+    [Fact]
+    public void The_ProxyCommand_everyone_copies_routes_the_host_from_ssh_config_and_from_the_inventory()
+    {
+        _temp.Write("hosts.ini", "[web]\nweb1 ansible_host=127.0.10.1 ansible_ssh_common_args='-o ProxyCommand=\"ssh -W %h:%p -q ops@127.0.20.7\" -o ServerAliveInterval=30'\n");
+        var config = Load("Host app1\n  ProxyCommand ssh -W %h:%p -p 2201 127.0.20.1\n  ProxyJump ignored\nHost other\n  ProxyCommand nc %h %p\n",
+            "  app1: { address: app1 }\n  other: { address: other }\n", "inventory: hosts.ini\n");
+
+        Assert.Equal("root@127.0.20.1:2201", config.Host("app1").Jumps.Single().Endpoint.Replace(Environment.UserName + "@", "root@", StringComparison.Ordinal));
+        Assert.Equal("ops@127.0.20.7:22", config.Host("web1").Jumps.Single().Endpoint);
+        Assert.Empty(config.Host("other").Jumps);
+        Assert.Contains(config.Warnings, w => w.Line == 5 && w.Message.Contains("ProxyCommand is not honoured", StringComparison.Ordinal));
+        // The inventory's ProxyCommand is used; what else its arguments say is named.
+        var rest = Assert.Single(config.Warnings, w => w.Key.EndsWith("ansible_ssh_common_args", StringComparison.Ordinal));
+        Assert.Contains("ServerAliveInterval=30", rest.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("ProxyCommand", rest.Message, StringComparison.Ordinal);
     }
 }

@@ -13,14 +13,12 @@ namespace Stageproof.Hosts.Tests.Transports;
 /// <summary>Against a real ssh-agent per test (on a Unix socket in a temp folder) and a real sshd on 127.0.2.x.</summary>
 public sealed class SshAgentTests(SshdFixture sshd) : IClassFixture<SshdFixture>
 {
-    private const string AgentPath = "/usr/bin/ssh-agent";
-    private const string AddPath = "/usr/bin/ssh-add";
 
     [SkippableFact]
     public async Task An_ed25519_key_that_only_the_agent_holds_lists_and_logs_in()
     {
         sshd.Require();
-        await using var agent = await TestAgent.StartAsync();
+        await using var agent = await SshAgentProcess.StartAsync();
         var copy = Path.Combine(agent.Directory, "id_ed25519");
         File.Copy(sshd.ClientKeyPath, copy); // keeps its mode 0600, without which ssh-add refuses the key
         await agent.AddAsync(copy);
@@ -38,7 +36,7 @@ public sealed class SshAgentTests(SshdFixture sshd) : IClassFixture<SshdFixture>
     public async Task An_rsa_key_in_the_agent_logs_in_with_an_rsa_sha2_signature()
     {
         sshd.Require();
-        await using var agent = await TestAgent.StartAsync();
+        await using var agent = await SshAgentProcess.StartAsync();
         var key = Path.Combine(agent.Directory, "id_rsa");
         await RunAsync(SshdFixture.KeygenPath, ["-q", "-t", "rsa", "-b", "3072", "-N", "", "-C", "agent-rsa", "-f", key]);
         await File.AppendAllTextAsync(Path.Combine(sshd.Directory, "authorized_keys"), await File.ReadAllTextAsync(key + ".pub"));
@@ -67,7 +65,7 @@ public sealed class SshAgentTests(SshdFixture sshd) : IClassFixture<SshdFixture>
     public async Task A_key_the_server_does_not_accept_fails_authentication_without_hanging()
     {
         sshd.Require();
-        await using var agent = await TestAgent.StartAsync();
+        await using var agent = await SshAgentProcess.StartAsync();
         var stranger = Path.Combine(agent.Directory, "stranger");
         await SshdFixture.GenerateKeyAsync(stranger);
         await agent.AddAsync(stranger);
@@ -94,7 +92,7 @@ public sealed class SshAgentTests(SshdFixture sshd) : IClassFixture<SshdFixture>
     public async Task A_killed_agent_is_reported_by_connect_keys_and_sign()
     {
         sshd.Require();
-        await using var agent = await TestAgent.StartAsync();
+        await using var agent = await SshAgentProcess.StartAsync();
         await agent.AddAsync(sshd.ClientKeyPath);
         var connected = await SshAgent.ConnectAsync(agent.SocketPath, CancellationToken.None);
         var keys = await connected.KeysAsync(CancellationToken.None);
@@ -115,7 +113,7 @@ public sealed class SshAgentTests(SshdFixture sshd) : IClassFixture<SshdFixture>
     [SkippableFact]
     public async Task A_signature_the_agent_refuses_is_an_error_naming_the_key()
     {
-        await using var agent = await TestAgent.StartAsync();
+        await using var agent = await SshAgentProcess.StartAsync();
         var key = Path.Combine(agent.Directory, "id_confirm");
         await SshdFixture.GenerateKeyAsync(key);
         await agent.AddAsync(key, "-c");
@@ -131,7 +129,7 @@ public sealed class SshAgentTests(SshdFixture sshd) : IClassFixture<SshdFixture>
     [SkippableFact]
     public async Task An_empty_agent_has_no_keys()
     {
-        await using var agent = await TestAgent.StartAsync();
+        await using var agent = await SshAgentProcess.StartAsync();
 
         var keys = await (await SshAgent.ConnectAsync(agent.SocketPath, CancellationToken.None)).KeysAsync(CancellationToken.None);
 
@@ -216,112 +214,7 @@ public sealed class SshAgentTests(SshdFixture sshd) : IClassFixture<SshdFixture>
     private static byte[] PublicKeyBlob(string privateKeyPath) =>
         Convert.FromBase64String(SshdFixture.PublicKeyOf(privateKeyPath).Split(' ')[1]);
 
-    private static async Task RunAsync(string path, string[] arguments, string? authSock = null)
-    {
-        var psi = new ProcessStartInfo(path) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in arguments)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        if (authSock is not null)
-        {
-            psi.Environment["SSH_AUTH_SOCK"] = authSock;
-        }
-        using var p = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {path}");
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = await p.StandardError.ReadToEndAsync();
-        await p.WaitForExitAsync();
-        Assert.True(p.ExitCode == 0, $"{path} {string.Join(' ', arguments)} exited with {p.ExitCode}: {await stdout}{stderr}");
-    }
-
-    /// <summary>A real ssh-agent in the foreground (-D) on a socket in its own temp folder; disposing kills it by pid.</summary>
-    private sealed class TestAgent : IAsyncDisposable
-    {
-        private readonly Process _process;
-
-        private TestAgent(string directory, Process process)
-        {
-            Directory = directory;
-            _process = process;
-        }
-
-        public string Directory { get; }
-        public string SocketPath => Path.Combine(Directory, "agent.sock");
-
-        public static async Task<TestAgent> StartAsync()
-        {
-            Requires.Executable(AgentPath);
-            Requires.Executable(AddPath);
-            Requires.Executable(SshdFixture.KeygenPath);
-            var directory = Path.Combine(Path.GetTempPath(), "stageproof-agent-" + Guid.NewGuid().ToString("N")[..12]);
-            System.IO.Directory.CreateDirectory(directory);
-            var psi = new ProcessStartInfo(AgentPath) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (var a in new[] { "-D", "-a", Path.Combine(directory, "agent.sock") })
-            {
-                psi.ArgumentList.Add(a);
-            }
-            // A key added with -c asks this program to confirm each use: it always says no, and at once.
-            psi.Environment["SSH_ASKPASS"] = "/bin/false";
-            psi.Environment["SSH_ASKPASS_REQUIRE"] = "force";
-            var agent = new TestAgent(directory, Process.Start(psi) ?? throw new InvalidOperationException("could not start ssh-agent"));
-            try
-            {
-                agent._process.BeginOutputReadLine();
-                agent._process.BeginErrorReadLine();
-                await agent.WaitUntilListeningAsync();
-                return agent;
-            }
-            catch
-            {
-                await agent.DisposeAsync();
-                throw;
-            }
-        }
-
-        // Listening, not merely bound: the socket file exists a moment before the agent accepts connections.
-        private async Task WaitUntilListeningAsync()
-        {
-            var deadline = Stopwatch.StartNew();
-            while (true)
-            {
-                Assert.False(_process.HasExited, $"ssh-agent exited with {(_process.HasExited ? _process.ExitCode : 0)}");
-                try
-                {
-                    using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                    await probe.ConnectAsync(new UnixDomainSocketEndPoint(SocketPath));
-                    return;
-                }
-                catch (SocketException) when (deadline.Elapsed < TimeSpan.FromSeconds(10))
-                {
-                    await Task.Delay(20);
-                }
-            }
-        }
-
-        public Task AddAsync(string keyPath, params string[] options) => RunAsync(AddPath, ["-q", .. options, keyPath], SocketPath);
-
-        public async Task KillAsync()
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill();
-            }
-            await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            try
-            {
-                await KillAsync();
-            }
-            finally
-            {
-                _process.Dispose();
-                System.IO.Directory.Delete(Directory, recursive: true);
-            }
-        }
-    }
+    private static Task RunAsync(string path, string[] arguments) => SshAgentProcess.RunAsync(path, arguments);
 
     /// <summary>A Unix socket that answers any request with fixed bytes (then closes), or never answers.</summary>
     private sealed class FakeAgent : IAsyncDisposable

@@ -176,9 +176,16 @@ internal sealed partial class AnsibleInventory
             (string, Where)? jump = null;
             foreach (var key in new[] { "ansible_ssh_common_args", "ansible_ssh_extra_args" })
             {
-                if (vars.TryGetValue(key, out var args) && args.Text is { } argsText && ProxyJumpRegex().Match(argsText) is { Success: true } m)
+                if (vars.TryGetValue(key, out var args) && args.Text is { } argsText)
                 {
-                    jump = (m.Groups["a"].Success ? m.Groups["a"].Value : m.Groups["b"].Value, args.At);
+                    if (ProxyJumpRegex().Match(argsText) is { Success: true } m)
+                    {
+                        jump = (m.Groups["a"].Success ? m.Groups["a"].Value : m.Groups["b"].Value, args.At);
+                    }
+                    else if (ProxyCommandRegex().Match(argsText) is { Success: true } c && SshJump.FromProxyCommand(c.Groups["a"].Value) is { } spec)
+                    {
+                        jump = (spec, args.At);
+                    }
                 }
             }
 
@@ -216,7 +223,12 @@ internal sealed partial class AnsibleInventory
     [GeneratedRegex(@"(?:-J\s*|ProxyJump[=\s]\s*)(?:""(?<a>[^""]+)""|'(?<a>[^']+)'|(?<b>[^\s'""]+))", RegexOptions.IgnoreCase)]
     private static partial Regex ProxyJumpRegex();
 
-    /// <summary>The same, with the -o that introduces it, quoted or not ("-o ProxyJump=x", -o 'ProxyJump x', -oProxyJump=x).</summary>
-    [GeneratedRegex(@"(?:-o\s*)?[""']?(?:-J\s*|ProxyJump[=\s]\s*)(?:""[^""]+""|'[^']+'|[^\s'""]+)[""']?", RegexOptions.IgnoreCase)]
+    /// <summary>-o ProxyCommand="ssh -W %h:%p bastion" (or single quotes): the command, for <see cref="SshJump.FromProxyCommand"/>.</summary>
+    [GeneratedRegex(@"ProxyCommand[=\s]\s*(?:""(?<a>[^""]+)""|'(?<a>[^']+)')", RegexOptions.IgnoreCase)]
+    private static partial Regex ProxyCommandRegex();
+
+    /// <summary>Either, with the -o that introduces it, quoted or not ("-o ProxyJump=x", -o 'ProxyJump x', -oProxyJump=x,
+    /// -o ProxyCommand="ssh -W %h:%p x").</summary>
+    [GeneratedRegex(@"(?:-o\s*)?[""']?(?:-J\s*|ProxyJump[=\s]\s*|ProxyCommand[=\s]\s*)(?:""[^""]+""|'[^']+'|[^\s'""]+)[""']?", RegexOptions.IgnoreCase)]
     private static partial Regex JumpOptionRegex();
 }

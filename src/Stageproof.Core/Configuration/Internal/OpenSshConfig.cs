@@ -284,6 +284,22 @@ internal sealed class OpenSshConfig
             {
                 identities.Add(value);
             }
+            else if (line.Keyword == "proxycommand")
+            {
+                // ProxyJump and ProxyCommand exclude each other: whichever comes first is the route.
+                if (first.ContainsKey("proxyjump") || !first.TryAdd("proxycommand", value))
+                {
+                    continue;
+                }
+                if (SshJump.FromProxyCommand(value.Value) is { } spec)
+                {
+                    first["proxyjump"] = value with { Value = spec };
+                }
+                else
+                {
+                    unhonoured.Add(value);
+                }
+            }
             else if (ConnectionShaping.Contains(line.Keyword))
             {
                 if (!unhonoured.Any(u => u.Keyword.Equals(line.Written, StringComparison.OrdinalIgnoreCase)))
@@ -291,7 +307,7 @@ internal sealed class OpenSshConfig
                     unhonoured.Add(value);
                 }
             }
-            else
+            else if (line.Keyword != "proxyjump" || !first.ContainsKey("proxycommand"))
             {
                 first.TryAdd(line.Keyword, value);
             }
@@ -518,6 +534,55 @@ internal sealed record SshJump(string? User, string Host, int? Port)
             rest = rest[..colon];
         }
         return rest.Length == 0 || Names.AddressError(rest) is not null ? null : new SshJump(user, rest, port);
+    }
+
+    /// <summary>
+    /// The jump a ProxyCommand of the form everyone copies means — <c>ssh [-q] [-p PORT] [-l USER] -W %h:%p
+    /// [user@]bastion</c>, options in any order — as a ProxyJump spec; null for any other command, which stays unhonoured.
+    /// </summary>
+    public static string? FromProxyCommand(string command)
+    {
+        var words = command.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
+        if (words.Length == 0 || (words[0] != "ssh" && !words[0].EndsWith("/ssh", StringComparison.Ordinal)))
+        {
+            return null;
+        }
+        string? destination = null, port = null, user = null;
+        var forwards = false;
+        for (var i = 1; i < words.Length; i++)
+        {
+            var word = words[i];
+            string? Next() => i + 1 < words.Length ? words[++i] : null;
+            switch (word)
+            {
+                case "-W":
+                    forwards = Next() is "%h:%p" or "[%h]:%p";
+                    if (!forwards)
+                    {
+                        return null;
+                    }
+                    break;
+                case "-p":
+                    port = Next();
+                    break;
+                case "-l":
+                    user = Next();
+                    break;
+                case "-q" or "-T" or "-N" or "-x" or "-a" or "-4" or "-6" or "-C":
+                    break;
+                case var w when w.StartsWith('-') || destination is not null:
+                    return null; // an option that changes more than the route (-o, -i, -F, -J ...), or a command
+                default:
+                    destination = word;
+                    break;
+            }
+        }
+        if (!forwards || destination is null)
+        {
+            return null;
+        }
+        var spec = (user is null || destination.Contains('@', StringComparison.Ordinal) ? "" : user + "@") + destination + (port is null ? "" : ":" + port);
+        return Parse(spec) is null ? null : spec;
     }
 
     private static bool TryPort(string text, out int port) =>
