@@ -10,6 +10,7 @@ packages=(
   gnupg                              # signs snapshot repositories (gpg, gpgconf)
   ansible                            # the peer in the facts benchmark
   sudo                               # tests of `become: sudo`
+  iproute2 systemd                   # ip netns and systemd-socket-activate: the lab test of a host only its bastion reaches
   chromium                           # the HTML report test opens the report in headless Chromium (Playwright drives /usr/bin/chromium)
   procps curl ca-certificates git
 )

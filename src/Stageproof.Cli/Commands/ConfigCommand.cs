@@ -71,6 +71,12 @@ internal static class ConfigCommand
             _ => null,
         };
 
+        /// <summary>The key file, relative to the configuration when it lies beneath it.</summary>
+        private string KeyOf(HostConfig host) =>
+            host.Identity is null ? "default (agent, ~/.ssh)"
+            : Path.GetRelativePath(_baseDirectory, host.Identity) is var relative && !relative.StartsWith("..", StringComparison.Ordinal) ? relative
+            : host.Identity;
+
         /// <summary>Each hop as it is reached: user@address:port, first to last.</summary>
         private static string JumpChain(HostConfig host) => string.Join(" -> ", host.Jumps.Select(j => j.Endpoint));
 
@@ -152,7 +158,7 @@ internal static class ConfigCommand
                     Ui.Escape(h.Address ?? (h.Root is { } root ? $"root {root}" : "-")),
                     ssh ? h.Port.ToString(CultureInfo.InvariantCulture) : "-",
                     Ui.Escape(ssh ? h.User : "-"),
-                    Ui.Escape(!ssh ? "-" : h.Identity is null ? "default (~/.ssh)" : Path.GetRelativePath(_baseDirectory, h.Identity)),
+                    Ui.Escape(!ssh ? "-" : KeyOf(h)),
                     Ui.Escape(h.Become ?? "-"),
                     Ui.Escape(h.Role ?? "-"),
                     h.Jumps.Count == 0 ? "none" : Ui.Escape(JumpChain(h)));
@@ -167,6 +173,12 @@ internal static class ConfigCommand
                 {
                     var from = v.Origin?.Values.GetValueOrDefault(setting) is { } src ? Where(src) : "default";
                     sources.AddRow("", setting, Ui.Escape(Value(v.Host, setting)), Ui.Escape(from));
+                }
+                // Each hop as it will be reached, with the key it is offered (its values come from ssh_config or the jump spec).
+                for (var i = 0; i < v.Host.Jumps.Count; i++)
+                {
+                    var hop = v.Host.Jumps[i];
+                    sources.AddRow("", $"jump {i + 1}", Ui.Escape($"{hop.Name}: {hop.Endpoint}, key {KeyOf(hop)}"), "");
                 }
             }
             console.Write(sources);
