@@ -21,8 +21,10 @@ public class ConfigShowCliTests
             win1 ansible_host=127.0.10.50 ansible_connection=winrm
             """);
         scratch.Write("inventory/group_vars/web.yml", "ansible_user: deploy\nansible_port: 2222\n");
+        scratch.Write("ssh_config", "Host bastion.example.com\n    HostName 127.0.10.2\n    Port 2201\n");
         scratch.Write("stageproof.yaml", """
             inventory: inventory/hosts.ini
+            ssh: { config: ssh_config }
             hosts:
               builder: { transport: local }
             environments:
@@ -50,15 +52,19 @@ public class ConfigShowCliTests
         Assert.EndsWith(Path.Combine("group_vars", "web.yml"), web2.GetProperty("user").GetProperty("from").GetProperty("file").GetString(), StringComparison.Ordinal);
         Assert.True(web2.GetProperty("identity").GetProperty("isDefault").GetBoolean());
 
-        var jump = hosts["web1"].GetProperty("jump");
-        Assert.Equal("jump@bastion.example.com", jump.GetProperty("host").GetString());
-        Assert.False(jump.GetProperty("honoured").GetBoolean());
+        // The inventory's ProxyJump, its host resolved through ssh_config: the hop as it will be reached.
+        var jump = Assert.Single(hosts["web1"].GetProperty("jumps").EnumerateArray());
+        Assert.Equal(("jump@bastion.example.com", "127.0.10.2", 2201, "jump"),
+            (jump.GetProperty("name").GetString(), jump.GetProperty("address").GetString(), jump.GetProperty("port").GetInt32(), jump.GetProperty("user").GetString()));
+        Assert.Equal(6, hosts["web1"].GetProperty("values").GetProperty("jump").GetProperty("from").GetProperty("line").GetInt32());
         Assert.Equal(2222, int.Parse(hosts["web1"].GetProperty("values").GetProperty("port").GetProperty("value").GetString()!, System.Globalization.CultureInfo.InvariantCulture));
 
         Assert.Equal("win1", Assert.Single(json.GetProperty("skippedHosts").EnumerateArray()).GetProperty("name").GetString());
         var tools = json.GetProperty("environments").EnumerateArray().Single(e => e.GetProperty("name").GetString() == "tools");
         Assert.Equal(["builder"], tools.GetProperty("hosts").EnumerateArray().Select(h => h.GetString()));
-        Assert.Contains(json.GetProperty("warnings").EnumerateArray(), w => w.GetString()!.Contains("ansible_ssh_common_args", StringComparison.Ordinal));
+        // Its only argument is the ProxyJump, which is used: nothing about it to warn of.
+        Assert.DoesNotContain(json.GetProperty("warnings").EnumerateArray(), w => w.GetString()!.Contains("ansible_ssh_common_args", StringComparison.Ordinal));
+        Assert.Contains(json.GetProperty("warnings").EnumerateArray(), w => w.GetString()!.Contains("win1", StringComparison.Ordinal));
         Assert.Equal("", run.Stderr);   // the warnings are part of the document, not repeated on stderr
     }
 
@@ -71,7 +77,7 @@ public class ConfigShowCliTests
         Assert.True(run.ExitCode == ExitCodes.Ok, run.ToString());
         Assert.Contains(Path.Combine("inventory", "hosts.ini") + ":3 (web2.ansible_port)", run.Stdout, StringComparison.Ordinal);
         Assert.Contains(Path.Combine("inventory", "group_vars", "web.yml") + ":1 (ansible_user)", run.Stdout, StringComparison.Ordinal);
-        Assert.Contains("not yet honoured", run.Stdout, StringComparison.Ordinal);
+        Assert.Contains("jump@bastion.example.com: jump@127.0.10.2:2201, key default (agent, ~/.ssh)", run.Stdout, StringComparison.Ordinal);
         Assert.Contains("win1", run.Stdout, StringComparison.Ordinal);
     }
 
