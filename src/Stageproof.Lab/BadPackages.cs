@@ -37,6 +37,11 @@ public enum BadUpdate
     /// <summary>(8) A migration "archives" old messages by deleting every tenth one, without archiving anything: the
     /// service keeps answering and the checks pass, but rows are gone (data continuity).</summary>
     DeletesData = 8,
+
+    /// <summary>(9) The postinst starts a "sync helper" of its own, detached from dpkg, that writes an ERROR line to
+    /// <see cref="BackgroundLog"/> every 2 s: the service and every check stay fine, and a package rollback does not stop
+    /// it (host behaviour: a new process, errors in a log no check reads, residue after the rollback).</summary>
+    BackgroundErrors = 9,
 }
 
 /// <summary>
@@ -63,6 +68,12 @@ public static partial class BadPackages
 
     public static IReadOnlyList<BadUpdate> All { get; } = Enum.GetValues<BadUpdate>();
 
+    /// <summary>The log the BackgroundErrors update's helper writes, which no check names.</summary>
+    public const string BackgroundLog = "/var/log/acme-sync.log";
+
+    /// <summary>A word in the BackgroundErrors helper's command line, to find (and end) it.</summary>
+    public const string BackgroundMarker = "acme-sync";
+
     /// <summary>The bad package's Debian version for a good version: "1.1-1" → "1.1+bad{n}-1".</summary>
     public static string Version(BadUpdate kind, string goodVersion = "1.1-1") =>
         Suffixed(goodVersion, "+bad" + ((int)kind).ToString(CultureInfo.InvariantCulture));
@@ -84,6 +95,7 @@ public static partial class BadPackages
         BadUpdate.MigrationFailsHalfway => "a migration fails at its second statement: the service does not start (schema, health)",
         BadUpdate.SchemaBreaksDowngrade => "a migration the previous release refuses after a downgrade (rollback needs a database restore)",
         BadUpdate.DeletesData => "a migration deletes every tenth message while the service keeps answering (data continuity)",
+        BadUpdate.BackgroundErrors => $"the postinst starts a background helper that logs ERROR to {BackgroundLog} (host behaviour)",
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
     };
 
@@ -100,7 +112,7 @@ public static partial class BadPackages
                 {
                     await EnsureKnowsFaultAsync(good11Deb, Path.Combine(root, "usr", "lib", "acme-mail", "acme-mail"), faultKey, ct).ConfigureAwait(false);
                 }
-                await ApplyAsync(kind, share, ct).ConfigureAwait(false);
+                await ApplyAsync(kind, root, share, ct).ConfigureAwait(false);
             }, ct);
 
     /// <summary>The cosmetic rebuild's Debian version for a good version: "1.1-1" → "1.1+cosmetic-1".</summary>
@@ -264,7 +276,7 @@ public static partial class BadPackages
     };
 
     /// <summary>The file changes of each bad update, inside the unpacked /usr/share/acme-mail.</summary>
-    private static async Task ApplyAsync(BadUpdate kind, string share, CancellationToken ct)
+    private static async Task ApplyAsync(BadUpdate kind, string root, string share, CancellationToken ct)
     {
         switch (kind)
         {
@@ -291,6 +303,21 @@ public static partial class BadPackages
             case BadUpdate.IndexerErrors:
                 await WriteFaultsAsync(share, "fault.indexer_errors = true", ct).ConfigureAwait(false);
                 break;
+            case BadUpdate.BackgroundErrors:
+            {
+                var postinst = Path.Combine(root, "DEBIAN", "postinst");
+                var text = await File.ReadAllTextAsync(postinst, ct).ConfigureAwait(false);
+                var firstLine = text.IndexOf('\n', StringComparison.Ordinal) + 1;
+                var helper = $$"""
+                    if [ "$1" = configure ]; then
+                        # Gauntlet bad update 9: a sync helper nobody asked for, detached from dpkg, complaining forever.
+                        setsid sh -c 'while :; do echo "$(date -u +%FT%TZ) ERROR {{BackgroundMarker}}: upstream refused the mailbox sync" >> {{BackgroundLog}}; sleep 2; done' {{BackgroundMarker}} </dev/null >/dev/null 2>&1 &
+                    fi
+
+                    """;
+                await File.WriteAllTextAsync(postinst, text[..firstLine] + helper + text[firstLine..], ct).ConfigureAwait(false);
+                break;
+            }
             case BadUpdate.DroppedSearchIndex or BadUpdate.MigrationFailsHalfway or BadUpdate.SchemaBreaksDowngrade or BadUpdate.DeletesData:
                 if (kind == BadUpdate.DroppedSearchIndex)
                 {

@@ -28,7 +28,7 @@ public sealed class BadPackagesTests(DebsFixture debs) : IDisposable
     {
         Requires.Executable("/usr/bin/dpkg");
         var versions = BadPackages.All.Select(k => BadPackages.Version(k)).ToList();
-        Assert.Equal(["1.1+bad1-1", "1.1+bad2-1", "1.1+bad3-1", "1.1+bad4-1", "1.1+bad5-1", "1.1+bad6-1", "1.1+bad7-1", "1.1+bad8-1"], versions);
+        Assert.Equal(["1.1+bad1-1", "1.1+bad2-1", "1.1+bad3-1", "1.1+bad4-1", "1.1+bad5-1", "1.1+bad6-1", "1.1+bad7-1", "1.1+bad8-1", "1.1+bad9-1"], versions);
         foreach (var v in versions)
         {
             Assert.True(await VersionGreaterAsync(v, "1.1-1"), $"{v} is not newer than 1.1-1");
@@ -196,5 +196,22 @@ public sealed class BadPackagesTests(DebsFixture debs) : IDisposable
         Assert.Contains("does not know the fault fault.search_delay", search.Message, StringComparison.Ordinal);
         // The updates that need no switch do not care.
         Assert.Equal("1.1+bad1-1", (await DpkgDebAsync("-f", await BadPackages.BuildAsync(old, BadUpdate.ChangedDefault, _out), "Version")).Trim());
+    }
+
+    [SkippableFact]
+    public async Task The_background_errors_update_starts_its_helper_from_postinst_on_configure_and_keeps_the_rest_of_it()
+    {
+        NeedDebs();
+        var good = debs.Deb("1.1");
+        var deb = await BadPackages.BuildAsync(good, BadUpdate.BackgroundErrors, _out);
+
+        var postinst = await DpkgDebAsync("-I", deb, "postinst");
+        var original = await DpkgDebAsync("-I", good, "postinst");
+        Assert.Contains($"ERROR {BadPackages.BackgroundMarker}", postinst, StringComparison.Ordinal);
+        Assert.Contains($">> {BadPackages.BackgroundLog}", postinst, StringComparison.Ordinal);
+        Assert.Contains("if [ \"$1\" = configure ]; then", postinst, StringComparison.Ordinal);
+        // The good script follows whole, after its own first line: the service is configured and restarted as before.
+        Assert.EndsWith(original[(original.IndexOf('\n', StringComparison.Ordinal) + 1)..], postinst, StringComparison.Ordinal);
+        Assert.StartsWith(original[..original.IndexOf('\n', StringComparison.Ordinal)], postinst, StringComparison.Ordinal);
     }
 }

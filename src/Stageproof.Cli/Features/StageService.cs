@@ -146,6 +146,9 @@ internal sealed class StageService(CliSession session)
             // c. rollback point, then apply
             var applyStart = Start(StageSteps.Apply, "rollback point, then the patch set", clock);
             var markers = await runner.MarkLogsAsync(checkEnv, quick, transports, ct).ConfigureAwait(false);
+            var behaviour = new BehaviourRecords(new Stageproof.Hosts.Facts.HostBehaviourCollector(session.Config.Ssh.CommandTimeout),
+                suite.Checks.OfType<LogsCheck>().Select(l => l.File).Distinct(StringComparer.Ordinal).ToList(), checkEnv.Hosts, transports);
+            var behaviourBefore = await behaviour.TakeAsync(null, ct).ConfigureAwait(false);
             // A failed host is left as it failed long enough to gather evidence from it, then rolled back here.
             // A set an earlier stage proved installs that stage's closure; the first stage resolves one and binds it here.
             var applyRequest = runs.ApplyRequest(env, stored, checkEnv.Hosts) with
@@ -228,8 +231,10 @@ internal sealed class StageService(CliSession session)
 
             // e. drift from before to after
             var driftStart = Start(StageSteps.Drift, "what changed on each host, and whether the patch set declares it", clock);
-            var changes = await ChangesAsync(apply, point, set, transports, checkEnv.Hosts, options.Policy ?? session.Config.Stage.PolicyFor(env.Name), ct)
-                .ConfigureAwait(false);
+            var policy = options.Policy ?? session.Config.Stage.PolicyFor(env.Name);
+            var changes = await ChangesAsync(apply, point, set, transports, checkEnv.Hosts, policy, ct).ConfigureAwait(false);
+            var behaviourAfter = await behaviour.TakeAsync(behaviourBefore, ct).ConfigureAwait(false);
+            changes = [.. changes, .. BehaviourChangesOf(behaviourBefore, behaviourAfter, changes, point, set, policy)];
             result = result with { Changes = changes };
             // stage.policy "ignore" (Skipped): listed with the changes, never a reason.
             foreach (var c in changes.Where(c => c.Unexpected && c.Status is StepStatus.Failed or StepStatus.Warned))
@@ -277,6 +282,7 @@ internal sealed class StageService(CliSession session)
                 var cleanup = await engine.RollbackAsync(Rollback(DatabaseRestoreMode.Auto), runs.Progress(), ct).ConfigureAwait(false);
                 _patchRuns.Add(cleanup);
                 rollbacks.Add(cleanup.Id);
+                var cleanupResidue = await behaviour.ResidueAsync(behaviourBefore, IgnoreRules.Parse(session.Config.Drift.Ignore), ct).ConfigureAwait(false);
                 var restored = cleanup.Restores.Where(r => r.Restored).Select(r => r.Database).ToList();
                 result = result with
                 {
@@ -284,10 +290,11 @@ internal sealed class StageService(CliSession session)
                     Rehearsal = new RehearsalResult
                     {
                         RolledBack = cleanup.Succeeded,
-                        Residue = cleanup.Hosts.SelectMany(h => h.Residue).ToList(),
+                        Residue = [.. cleanup.Hosts.SelectMany(h => h.Residue), .. cleanupResidue],
                         DatabaseRestoreNeeded = restored.Count > 0,
                         Discarded = cleanup.Restores.SelectMany(r => r.Discarded).ToList(),
                         Notes = [cleanup.Succeeded ? $"{env.Name} is back at its rollback point" + (restored.Count > 0 ? $" (database {string.Join(", ", restored)} restored)" : "")
+                                + (cleanupResidue.Count > 0 ? $", but the change left behind what a package rollback does not undo: {string.Join("; ", cleanupResidue)}" : "")
                             : "the return to the rollback point left residue: " + PatchEngine.Summary(cleanup)],
                     },
                 };
@@ -301,6 +308,25 @@ internal sealed class StageService(CliSession session)
             _patchRuns.Add(keep);
             rollbacks.Add(keep.Id);
             var keepSuite = await SettledSuiteAsync(runner, checkEnv, light, transports, rehearsalMarkers, options.Settle, ct).ConfigureAwait(false);
+            var keepResidue = await behaviour.ResidueAsync(behaviourBefore, IgnoreRules.Parse(session.Config.Drift.Ignore), ct).ConfigureAwait(false);
+            if (keepResidue.Count > 0)
+            {
+                // Packages and files are back, but something the change started or created is not: the rollback is not whole.
+                Fail(StageSteps.Rehearsal, env.Name, "the rollback left behind what the change started or created: " + string.Join("; ", keepResidue));
+                result = result with
+                {
+                    RollbackRuns = rollbacks,
+                    Rehearsal = new RehearsalResult
+                    {
+                        RolledBack = keep.Succeeded, Residue = [.. keep.Hosts.SelectMany(h => h.Residue), .. keepResidue],
+                        SuitePassedAfterRollback = keepSuite.AllPassed, Discarded = keep.Restores.SelectMany(r => r.Discarded).ToList(),
+                        Notes = ["residue after the rollback: " + string.Join("; ", keepResidue)],
+                    },
+                };
+                Step(StageSteps.Rehearsal, StepStatus.Failed, $"{keepResidue.Count} residue item(s) after the rollback", rehearsalStart);
+                Step(StageSteps.Reapply, StepStatus.Skipped, "the rollback rehearsal failed; the environment stays rolled back", session.Time.GetUtcNow());
+                return await FinishAsync(result, ct).ConfigureAwait(false);
+            }
             var keepWorks = keep.Succeeded && keepSuite.AllPassed;
             var rehearsal = new RehearsalResult
             {
@@ -459,6 +485,31 @@ internal sealed class StageService(CliSession session)
     }
 
     /// <summary>Collects each host's manifest now (scope as at the rollback point) and classifies what changed since before the change.</summary>
+    /// <summary>What the change did beyond the manifests, per host (paths the manifest comparison judged are skipped).</summary>
+    private IEnumerable<ChangeItem> BehaviourChangesOf(IReadOnlyDictionary<string, HostBehaviour> before, IReadOnlyDictionary<string, HostBehaviour> after,
+        IReadOnlyList<ChangeItem> manifestChanges, RollbackPoint point, PatchSet set, StagePolicy policy)
+    {
+        var ignore = IgnoreRules.Parse(session.Config.Drift.Ignore);
+        var tracked = session.Config.Drift.Track;
+        foreach (var (host, was) in before)
+        {
+            if (!after.TryGetValue(host, out var now))
+            {
+                continue;
+            }
+            var changed = (point.Hosts.FirstOrDefault(h => h.Host == host)?.Packages ?? []).Select(p => p.Name)
+                .Concat(set.Packages.Select(p => p.Name)).ToHashSet(StringComparer.Ordinal);
+            // Tracked files are judged by the manifest comparison, with their values: not a second time here.
+            var judged = manifestChanges.Where(c => c.Host == host).Select(c => c.Key)
+                .Concat(now.Etc.Keys.Where(p => BehaviourChanges.Tracked(tracked, p)))
+                .ToHashSet(StringComparer.Ordinal);
+            foreach (var item in BehaviourChanges.Classify(host, was, now, set, changed, judged, ignore, policy))
+            {
+                yield return item;
+            }
+        }
+    }
+
     private async Task<IReadOnlyList<ChangeItem>> ChangesAsync(PatchRun apply, RollbackPoint point, PatchSet set,
         IReadOnlyDictionary<string, ITransport> transports, IReadOnlyList<Core.Configuration.HostConfig> hosts, StagePolicy policy, CancellationToken ct)
     {
@@ -572,4 +623,24 @@ internal sealed class StageService(CliSession session)
 
     private static string LoadLine(CheckSuiteResult r) => string.Concat(r.Results.Where(x => x.Load is not null).Select(x =>
         string.Create(CultureInfo.InvariantCulture, $"; {x.Name} on {x.Target}: {x.Load!.Requests} requests, p95 {x.Load.Latency.P95:0.0} ms, errors {x.Load.ErrorRate:0.0%}")));
+
+    /// <summary>The behaviour records of an environment's hosts, taken on all hosts at once.</summary>
+    private sealed class BehaviourRecords(Stageproof.Hosts.Facts.HostBehaviourCollector collector, IReadOnlyList<string> suiteLogs,
+        IReadOnlyList<Core.Configuration.HostConfig> hosts, IReadOnlyDictionary<string, ITransport> transports)
+    {
+        public async Task<IReadOnlyDictionary<string, HostBehaviour>> TakeAsync(IReadOnlyDictionary<string, HostBehaviour>? before, CancellationToken ct)
+        {
+            var records = await Task.WhenAll(hosts.Select(async h =>
+                (h.Name, Record: await collector.CollectAsync(transports[h.Name], before?.GetValueOrDefault(h.Name), suiteLogs, ct).ConfigureAwait(false))))
+                .ConfigureAwait(false);
+            return records.ToDictionary(r => r.Name, r => r.Record, StringComparer.Ordinal);
+        }
+
+        /// <summary>What the rollback left that was not there before the change, every host.</summary>
+        public async Task<IReadOnlyList<string>> ResidueAsync(IReadOnlyDictionary<string, HostBehaviour> before, IgnoreRules ignore, CancellationToken ct)
+        {
+            var now = await TakeAsync(null, ct).ConfigureAwait(false);
+            return before.SelectMany(b => now.TryGetValue(b.Key, out var after) ? BehaviourChanges.Residue(b.Key, b.Value, after, ignore) : []).ToList();
+        }
+    }
 }

@@ -65,6 +65,9 @@ public sealed record PatchSet
     /// <summary>Tables whose rows the set means to remove (globs on "schema.table" or the bare name): the stage's data
     /// continuity check lets their loss pass. Null when none (left out of the canonical JSON, so older digests hold).</summary>
     public IReadOnlyList<string>? DataLoss { get; init; }
+    /// <summary>Processes the set means to start (globs on the executable's name or the command line): the stage lets
+    /// them run. Null when none (left out of the canonical JSON, so older digests hold).</summary>
+    public IReadOnlyList<string>? Processes { get; init; }
     public PatchCommands Commands { get; init; } = new();
 }
 

@@ -20,7 +20,7 @@ public static partial class PatchSetLoader
     private const int MaxCommandTimeoutSeconds = 24 * 3600;
 
     private static readonly string[] TopKeys =
-        ["id", "title", "ticket", "reason", "root_cause", "severity", "cves", "author", "repositories", "packages", "files", "migrations", "data_loss", "commands"];
+        ["id", "title", "ticket", "reason", "root_cause", "severity", "cves", "author", "repositories", "packages", "files", "migrations", "data_loss", "processes", "commands"];
     private static readonly string[] PackageKeys = ["name", "version"];
     private static readonly string[] FileKeys = ["path", "owner", "group", "mode", "content", "source", "set"];
     private static readonly string[] MigrationKeys = ["database", "files"];
@@ -82,6 +82,7 @@ public static partial class PatchSetLoader
             var files = new List<PatchFile>();
             var migrations = new List<PatchMigration>();
             List<string>? dataLoss = null;
+            List<string>? processes = null;
             var commands = new PatchCommands();
             var seen = new HashSet<string>(StringComparer.Ordinal);
 
@@ -160,6 +161,20 @@ public static partial class PatchSetLoader
                             }
                         }
                         break;
+                    case "processes":
+                        processes = [];
+                        foreach (var (glob, node, itemPath) in w.StringList(value, path) ?? [])
+                        {
+                            if (glob.Length is > 0 and <= 256 && !glob.Any(char.IsControl))
+                            {
+                                processes.Add(glob);
+                            }
+                            else
+                            {
+                                w.Report(node, itemPath, $"{Names.Show(glob)} is not a process name or command line glob ('nginx', '/usr/bin/worker *')");
+                            }
+                        }
+                        break;
                     case "commands":
                         commands = Commands(value, path);
                         break;
@@ -196,6 +211,7 @@ public static partial class PatchSetLoader
                 Files = files,
                 Migrations = migrations,
                 DataLoss = dataLoss is { Count: > 0 } ? dataLoss : null,
+                Processes = processes is { Count: > 0 } ? processes : null,
                 Commands = commands,
             };
         }

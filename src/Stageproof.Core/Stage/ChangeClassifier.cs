@@ -11,7 +11,8 @@ public sealed record StagePolicy
 {
     /// <summary>The category names of stage.policy in stageproof.yaml, in order.</summary>
     public static IReadOnlyList<string> Categories { get; } =
-        ["unexpected_config", "unexpected_service", "permission_widened", "new_listening_port", "unexpected_other"];
+        ["unexpected_config", "unexpected_service", "permission_widened", "new_listening_port", "new_process", "new_log_errors",
+         "other_package_file", "unowned_etc", "accounts", "scheduled", "kernel", "unexpected_other"];
 
     /// <summary>This policy with one category (a name of <see cref="Categories"/>) set.</summary>
     public StagePolicy With(string category, StepStatus status) => category switch
@@ -20,6 +21,13 @@ public sealed record StagePolicy
         "unexpected_service" => this with { UnexpectedService = status },
         "permission_widened" => this with { PermissionWidened = status },
         "new_listening_port" => this with { NewListeningPort = status },
+        "new_process" => this with { NewProcess = status },
+        "new_log_errors" => this with { NewLogErrors = status },
+        "other_package_file" => this with { OtherPackageFile = status },
+        "unowned_etc" => this with { UnownedEtc = status },
+        "accounts" => this with { Accounts = status },
+        "scheduled" => this with { Scheduled = status },
+        "kernel" => this with { Kernel = status },
         "unexpected_other" => this with { UnexpectedOther = status },
         _ => throw new ArgumentOutOfRangeException(nameof(category), category, null),
     };
@@ -32,7 +40,22 @@ public sealed record StagePolicy
     public StepStatus PermissionWidened { get; init; } = StepStatus.Failed;
     /// <summary>A port listening after the change that was not before: something new answers the network.</summary>
     public StepStatus NewListeningPort { get; init; } = StepStatus.Failed;
-    /// <summary>Anything else: a port that closed, a package the set did not bring, other file metadata.</summary>
+    /// <summary>A process the change started that still runs, which the set's <c>processes:</c> does not declare.</summary>
+    public StepStatus NewProcess { get; init; } = StepStatus.Failed;
+    /// <summary>Error lines in a log under /var/log that no check of the suite reads.</summary>
+    public StepStatus NewLogErrors { get; init; } = StepStatus.Failed;
+    /// <summary>An /etc file of a package the change does not install was changed or removed (a maintainer script
+    /// editing another package's configuration).</summary>
+    public StepStatus OtherPackageFile { get; init; } = StepStatus.Failed;
+    /// <summary>An /etc file no package owns appeared or changed.</summary>
+    public StepStatus UnownedEtc { get; init; } = StepStatus.Warned;
+    /// <summary>A user or group was added or removed.</summary>
+    public StepStatus Accounts { get; init; } = StepStatus.Warned;
+    /// <summary>A cron file or an enabled unit / SysV link appeared, changed or went.</summary>
+    public StepStatus Scheduled { get; init; } = StepStatus.Warned;
+    /// <summary>A kernel module was loaded.</summary>
+    public StepStatus Kernel { get; init; } = StepStatus.Warned;
+    /// <summary>Anything else: a port that closed, a package the set did not bring, other file metadata, a process gone.</summary>
     public StepStatus UnexpectedOther { get; init; } = StepStatus.Warned;
 }
 

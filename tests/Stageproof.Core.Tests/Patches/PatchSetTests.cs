@@ -121,6 +121,19 @@ public sealed class PatchSetTests : IDisposable
     }
 
     [Fact]
+    public void Declared_processes_are_read_and_a_set_without_them_keeps_its_digest()
+    {
+        const string head = "id: X-1\ntitle: t\nreason: r\nseverity: low\nauthor: a\npackages: [{ name: nginx, version: '1.22' }]\n";
+        var plain = Write("plain.yaml", head);
+        var server = Write("server.yaml", head + "processes: [nginx, '/usr/sbin/nginx -g *']\n");
+
+        Assert.Equal(["nginx", "/usr/sbin/nginx -g *"], PatchSetLoader.Load(server).Processes);
+        Assert.Null(PatchSetLoader.Load(plain).Processes);
+        Assert.DoesNotContain("processes", PatchSetFreezer.Freeze(plain).Json, StringComparison.OrdinalIgnoreCase);
+        Assert.NotEqual(PatchSetFreezer.Freeze(plain).Digest, PatchSetFreezer.Freeze(server).Digest);
+    }
+
+    [Fact]
     public void Missing_required_keys_are_named()
     {
         var e = LoadFails("title: t\npackages: [{ name: a1, version: '1' }]\n");
@@ -152,6 +165,8 @@ public sealed class PatchSetTests : IDisposable
     [InlineData("cves: [CVE-26-1]", "cves[0]")]
     [InlineData("data_loss: [\"messages; DROP TABLE users\"]", "data_loss[0]")]
     [InlineData("data_loss: [a.b.c]", "data_loss[0]")]
+    [InlineData("processes: [\"worker\\nreboot\"]", "processes[0]")]
+    [InlineData("processes: [\"\"]", "processes[0]")]
     public void Hostile_or_invalid_values_are_rejected_at_their_key(string line, string key)
     {
         var e = LoadFails($"id: X-1\ntitle: t\nreason: r\nseverity: low\nauthor: a\n{line}\n");

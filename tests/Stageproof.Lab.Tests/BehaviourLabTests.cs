@@ -1,0 +1,104 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Stageproof.Cli;
+using Stageproof.Core;
+using Xunit.Abstractions;
+
+namespace Stageproof.Lab.Tests;
+
+/// <summary>
+/// Gauntlet update 9 on the Lab tests' lab: a postinst that starts a helper of its own, which writes ERROR lines to a
+/// log no check names while the service and every check stay fine. The stage must see the whole host: it FAILs naming
+/// the process and the log, and says that rolling the package back leaves the helper running.
+/// </summary>
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+[Collection(LabCollection.Name)]
+[Trait("Category", "Lab")] // needs a whole lab: left out of the fast tier
+public sealed class BehaviourLabTests(LabFixture lab, ITestOutputHelper output)
+{
+    private async Task<(int Code, string Stdout, string Stderr)> CliAsync(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var code = await StageproofCli.RunAsync(
+            ["--config", Path.Combine(lab.Directory, "stageproof.yaml"), "--state", Path.Combine(lab.Directory, ".stageproof"), .. args], stdout, stderr);
+        output.WriteLine($"$ stageproof {string.Join(' ', args)}  → exit {code}\n{stderr}\n{stdout}");
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    private string StagingRoot => lab.Up.Hosts.Single(h => h.Name == "staging-app-1").Root;
+
+    /// <summary>Runs a shell script inside the staging host's root (the lab's hosts are chroots).</summary>
+    private async Task<string> InStagingAsync(string script)
+    {
+        var psi = new ProcessStartInfo("/usr/sbin/chroot") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { StagingRoot, "/bin/sh", "-c", script })
+        {
+            psi.ArgumentList.Add(a);
+        }
+        using var p = Process.Start(psi)!;
+        var text = await p.StandardOutput.ReadToEndAsync();
+        await p.StandardError.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        return text;
+    }
+
+    [SkippableFact]
+    public async Task A_helper_the_postinst_starts_and_its_errors_in_a_log_no_check_reads_fail_the_stage_and_survive_the_rollback()
+    {
+        lab.Require();
+        var deb = await BadPackages.BuildAsync(Path.Combine(lab.Directory, "repo", "acme-mail_1.1-1_amd64.deb"), BadUpdate.BackgroundErrors,
+            Path.Combine(lab.Directory, "bad"));
+        await lab.Lab.RepoAddAsync([deb]);
+        var file = Path.Combine(lab.Directory, "background-errors.yaml");
+        await File.WriteAllTextAsync(file, $"""
+            id: ACME-BACKGROUND-ERRORS
+            title: acme-mail {BadPackages.Version(BadUpdate.BackgroundErrors)}
+            reason: gauntlet update 9
+            root_cause: none, a test
+            severity: high
+            author: alice
+            packages:
+              - {"{"} name: acme-mail, version: "{BadPackages.Version(BadUpdate.BackgroundErrors)}" {"}"}
+            """);
+        var freeze = await CliAsync("--json", "patch", "freeze", file);
+        Assert.True(freeze.Code == 0, freeze.Stderr);
+        var digest = JsonDocument.Parse(freeze.Stdout).RootElement.GetProperty("digest").GetString()!;
+
+        (int Code, string Stdout, string Stderr) stage;
+        string runningAfter;
+        try
+        {
+            stage = await CliAsync("--json", "stage", digest[..12], "--env", "staging");
+            runningAfter = await InStagingAsync($"for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done | grep -c 'ERROR [{BadPackages.BackgroundMarker[0]}]{BadPackages.BackgroundMarker[1..]}' || true");
+        }
+        finally
+        {
+            // The helper is this test's: end it (its command line names it) and its log, so the lab is as it was.
+            await InStagingAsync($"pkill -f 'ERROR [{BadPackages.BackgroundMarker[0]}]{BadPackages.BackgroundMarker[1..]}'; rm -f {BadPackages.BackgroundLog}");
+            if ((await InStagingAsync("dpkg-query -W -f='${Version}' acme-mail")) != "1.0-1")
+            {
+                await CliAsync("rollback", "--env", "staging", "--database", "restore");
+            }
+        }
+
+        Assert.True(stage.Code == ExitCodes.Finding, stage.Stderr + stage.Stdout);
+        var result = JsonDocument.Parse(stage.Stdout).RootElement;
+        Assert.Equal("fail", result.GetProperty("verdict").GetString());
+        var reasons = result.GetProperty("reasons").EnumerateArray()
+            .Select(r => (Step: r.GetProperty("step").GetString()!, Subject: r.GetProperty("subject").GetString()!, Evidence: r.GetProperty("evidence").GetString()!))
+            .ToList();
+        output.WriteLine(string.Join("\n", reasons));
+        // The service, its log and every check were fine: the reasons are the host's behaviour, and only that.
+        Assert.All(reasons, r => Assert.Equal("drift", r.Step));
+        Assert.Contains(reasons, r => r.Subject.StartsWith("staging-app-1 process sh -c while", StringComparison.Ordinal)
+            && r.Evidence.Contains("a new long-running process the set does not declare", StringComparison.Ordinal)
+            && r.Evidence.Contains(BadPackages.BackgroundMarker, StringComparison.Ordinal));
+        Assert.Contains(reasons, r => r.Subject == $"staging-app-1 log {BadPackages.BackgroundLog}"
+            && r.Evidence.Contains($"ERROR {BadPackages.BackgroundMarker}: upstream refused the mailbox sync", StringComparison.Ordinal));
+        // Back at 1.0, the helper still ran: the run says so.
+        Assert.NotEqual("0", runningAfter.Trim());
+        var residue = result.GetProperty("rehearsal").GetProperty("residue").EnumerateArray().Select(r => r.GetString()!).ToList();
+        Assert.Contains(residue, r => r.StartsWith("staging-app-1: process still running after the rollback: root: sh -c while", StringComparison.Ordinal));
+    }
+}
