@@ -42,6 +42,19 @@ public enum BadUpdate
     /// <see cref="BackgroundLog"/> every 2 s: the service and every check stay fine, and a package rollback does not stop
     /// it (host behaviour: a new process, errors in a log no check reads, residue after the rollback).</summary>
     BackgroundErrors = 9,
+
+    /// <summary>(10) The postinst makes the service's tracked conffile world-writable (chmod 0666): anyone on the host
+    /// could rewrite the mail service's configuration (host behaviour: permissions widened).</summary>
+    WidensPermissions = 10,
+
+    /// <summary>(11) The postinst starts a "metrics exporter" of its own (perl, in every Debian) listening on the host's
+    /// own address (its /etc/hosts line; 127.0.0.1 without one), port <see cref="ExtraPort"/> (host behaviour: a new
+    /// listening port, a new process).</summary>
+    OpensPort = 11,
+
+    /// <summary>(12) The postinst appends a setting to <see cref="OtherPackageFile"/>, a file of the login package the
+    /// update has no business with and no check tracks (host behaviour: another package's /etc file edited).</summary>
+    EditsOtherPackage = 12,
 }
 
 /// <summary>
@@ -74,6 +87,15 @@ public static partial class BadPackages
     /// <summary>A word in the BackgroundErrors helper's command line, to find (and end) it.</summary>
     public const string BackgroundMarker = "acme-sync";
 
+    /// <summary>The port the OpensPort update's exporter listens on (127.0.0.1 only).</summary>
+    public const int ExtraPort = 47119;
+
+    /// <summary>A word in the OpensPort exporter's command line, to find (and end) it.</summary>
+    public const string ExporterMarker = "acme-exporter";
+
+    /// <summary>The login package's file the EditsOtherPackage update edits.</summary>
+    public const string OtherPackageFile = "/etc/login.defs";
+
     /// <summary>The bad package's Debian version for a good version: "1.1-1" → "1.1+bad{n}-1".</summary>
     public static string Version(BadUpdate kind, string goodVersion = "1.1-1") =>
         Suffixed(goodVersion, "+bad" + ((int)kind).ToString(CultureInfo.InvariantCulture));
@@ -96,6 +118,9 @@ public static partial class BadPackages
         BadUpdate.SchemaBreaksDowngrade => "a migration the previous release refuses after a downgrade (rollback needs a database restore)",
         BadUpdate.DeletesData => "a migration deletes every tenth message while the service keeps answering (data continuity)",
         BadUpdate.BackgroundErrors => $"the postinst starts a background helper that logs ERROR to {BackgroundLog} (host behaviour)",
+        BadUpdate.WidensPermissions => "the postinst makes /etc/acme-mail/acme-mail.conf world-writable (host behaviour: permissions)",
+        BadUpdate.OpensPort => $"the postinst starts an exporter listening on the host's address, port {ExtraPort} (host behaviour: a new port)",
+        BadUpdate.EditsOtherPackage => $"the postinst edits {OtherPackageFile}, a file of another package (host behaviour)",
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
     };
 
@@ -303,21 +328,9 @@ public static partial class BadPackages
             case BadUpdate.IndexerErrors:
                 await WriteFaultsAsync(share, "fault.indexer_errors = true", ct).ConfigureAwait(false);
                 break;
-            case BadUpdate.BackgroundErrors:
-            {
-                var postinst = Path.Combine(root, "DEBIAN", "postinst");
-                var text = await File.ReadAllTextAsync(postinst, ct).ConfigureAwait(false);
-                var firstLine = text.IndexOf('\n', StringComparison.Ordinal) + 1;
-                var helper = $$"""
-                    if [ "$1" = configure ]; then
-                        # Gauntlet bad update 9: a sync helper nobody asked for, detached from dpkg, complaining forever.
-                        setsid sh -c 'while :; do echo "$(date -u +%FT%TZ) ERROR {{BackgroundMarker}}: upstream refused the mailbox sync" >> {{BackgroundLog}}; sleep 2; done' {{BackgroundMarker}} </dev/null >/dev/null 2>&1 &
-                    fi
-
-                    """;
-                await File.WriteAllTextAsync(postinst, text[..firstLine] + helper + text[firstLine..], ct).ConfigureAwait(false);
+            case BadUpdate.BackgroundErrors or BadUpdate.WidensPermissions or BadUpdate.OpensPort or BadUpdate.EditsOtherPackage:
+                await AddToPostinstAsync(root, PostinstFault(kind), ct).ConfigureAwait(false);
                 break;
-            }
             case BadUpdate.DroppedSearchIndex or BadUpdate.MigrationFailsHalfway or BadUpdate.SchemaBreaksDowngrade or BadUpdate.DeletesData:
                 if (kind == BadUpdate.DroppedSearchIndex)
                 {
@@ -329,6 +342,44 @@ public static partial class BadPackages
             default:
                 throw new ArgumentOutOfRangeException(nameof(kind), kind, null);
         }
+    }
+
+    /// <summary>The lines a host-behaviour update adds to the postinst (run on configure, after the good script's work).</summary>
+    private static string PostinstFault(BadUpdate kind) => kind switch
+    {
+        BadUpdate.BackgroundErrors => $$"""
+            # Gauntlet bad update 9: a sync helper nobody asked for, detached from dpkg, complaining forever.
+            setsid sh -c 'while :; do echo "$(date -u +%FT%TZ) ERROR {{BackgroundMarker}}: upstream refused the mailbox sync" >> {{BackgroundLog}}; sleep 2; done' {{BackgroundMarker}} </dev/null >/dev/null 2>&1 &
+            """,
+        BadUpdate.WidensPermissions => """
+            # Gauntlet bad update 10: "so the web panel can edit it".
+            chmod 0666 /etc/acme-mail/acme-mail.conf
+            """,
+        BadUpdate.OpensPort => $$"""
+            # Gauntlet bad update 11: a metrics exporter nobody asked for, on the host's own (loopback) address.
+            addr=$(awk -v h="$(cat /etc/hostname)" '$2 == h { print $1; exit }' /etc/hosts); addr=${addr:-127.0.0.1}
+            setsid perl -MIO::Socket::INET -e '$0 = "{{ExporterMarker}}"; my $s = IO::Socket::INET->new(LocalAddr => $ARGV[0], LocalPort => {{ExtraPort}}, Listen => 5, ReuseAddr => 1) or exit 1; sleep 1 while 1' "$addr" </dev/null >/dev/null 2>&1 &
+            """,
+        BadUpdate.EditsOtherPackage => $$"""
+            # Gauntlet bad update 12: "mail users need longer passwords" — in another package's file.
+            grep -q '^PASS_MIN_LEN' {{OtherPackageFile}} || echo 'PASS_MIN_LEN 12' >> {{OtherPackageFile}}
+            """,
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
+    };
+
+    /// <summary>
+    /// Puts <paramref name="lines"/> into the postinst, run on configure only, right after the good script sets the
+    /// conffile's owner and mode (so a chmod of its own is not undone) and before the start policy, whose early
+    /// <c>exit 0</c> (policy-rc.d in the lab) would skip anything later; after the #! line in a script without that spot.
+    /// </summary>
+    private static async Task AddToPostinstAsync(string root, string lines, CancellationToken ct)
+    {
+        const string Anchor = "      chmod 0640 /etc/acme-mail/acme-mail.conf\n    fi\n";
+        var postinst = Path.Combine(root, "DEBIAN", "postinst");
+        var text = await File.ReadAllTextAsync(postinst, ct).ConfigureAwait(false);
+        var block = "if [ \"$1\" = configure ]; then\n" + string.Concat(lines.TrimEnd().Split('\n').Select(l => "    " + l + "\n")) + "fi\n";
+        var at = text.IndexOf(Anchor, StringComparison.Ordinal) is var i && i >= 0 ? i + Anchor.Length : text.IndexOf('\n', StringComparison.Ordinal) + 1;
+        await File.WriteAllTextAsync(postinst, text[..at] + block + text[at..], ct).ConfigureAwait(false);
     }
 
     private static Task WriteFaultsAsync(string share, string line, CancellationToken ct) =>

@@ -28,7 +28,7 @@ public sealed class BadPackagesTests(DebsFixture debs) : IDisposable
     {
         Requires.Executable("/usr/bin/dpkg");
         var versions = BadPackages.All.Select(k => BadPackages.Version(k)).ToList();
-        Assert.Equal(["1.1+bad1-1", "1.1+bad2-1", "1.1+bad3-1", "1.1+bad4-1", "1.1+bad5-1", "1.1+bad6-1", "1.1+bad7-1", "1.1+bad8-1", "1.1+bad9-1"], versions);
+        Assert.Equal(["1.1+bad1-1", "1.1+bad2-1", "1.1+bad3-1", "1.1+bad4-1", "1.1+bad5-1", "1.1+bad6-1", "1.1+bad7-1", "1.1+bad8-1", "1.1+bad9-1", "1.1+bad10-1", "1.1+bad11-1", "1.1+bad12-1"], versions);
         foreach (var v in versions)
         {
             Assert.True(await VersionGreaterAsync(v, "1.1-1"), $"{v} is not newer than 1.1-1");
@@ -198,20 +198,31 @@ public sealed class BadPackagesTests(DebsFixture debs) : IDisposable
         Assert.Equal("1.1+bad1-1", (await DpkgDebAsync("-f", await BadPackages.BuildAsync(old, BadUpdate.ChangedDefault, _out), "Version")).Trim());
     }
 
-    [SkippableFact]
-    public async Task The_background_errors_update_starts_its_helper_from_postinst_on_configure_and_keeps_the_rest_of_it()
+    [SkippableTheory]
+    [InlineData(BadUpdate.BackgroundErrors, "ERROR acme-sync: upstream refused the mailbox sync\" >> /var/log/acme-sync.log")]
+    [InlineData(BadUpdate.WidensPermissions, "chmod 0666 /etc/acme-mail/acme-mail.conf")]
+    [InlineData(BadUpdate.OpensPort, "LocalAddr => $ARGV[0], LocalPort => 47119")]
+    [InlineData(BadUpdate.EditsOtherPackage, "echo 'PASS_MIN_LEN 12' >> /etc/login.defs")]
+    public async Task A_host_behaviour_update_adds_its_fault_to_the_postinst_on_configure_and_keeps_the_rest_of_it(BadUpdate kind, string fault)
     {
         NeedDebs();
         var good = debs.Deb("1.1");
-        var deb = await BadPackages.BuildAsync(good, BadUpdate.BackgroundErrors, _out);
+        var deb = await BadPackages.BuildAsync(good, kind, _out);
 
         var postinst = await DpkgDebAsync("-I", deb, "postinst");
         var original = await DpkgDebAsync("-I", good, "postinst");
-        Assert.Contains($"ERROR {BadPackages.BackgroundMarker}", postinst, StringComparison.Ordinal);
-        Assert.Contains($">> {BadPackages.BackgroundLog}", postinst, StringComparison.Ordinal);
+        Assert.Contains(fault, postinst, StringComparison.Ordinal);
         Assert.Contains("if [ \"$1\" = configure ]; then", postinst, StringComparison.Ordinal);
-        // The good script follows whole, after its own first line: the service is configured and restarted as before.
-        Assert.EndsWith(original[(original.IndexOf('\n', StringComparison.Ordinal) + 1)..], postinst, StringComparison.Ordinal);
-        Assert.StartsWith(original[..original.IndexOf('\n', StringComparison.Ordinal)], postinst, StringComparison.Ordinal);
+        // The good script is all there, in its order, the fault after it sets the conffile's mode and before its start
+        // policy (whose early exit 0 the lab's policy-rc.d takes): the service is configured and restarted as before.
+        var lines = postinst.Split('\n').ToList();
+        var at = 0;
+        foreach (var line in original.Split('\n'))
+        {
+            at = lines.IndexOf(line, at) is var found && found >= 0 ? found + 1 : throw new Xunit.Sdk.XunitException($"postinst lost the line '{line}'");
+        }
+        var faultAt = postinst.IndexOf(fault, StringComparison.Ordinal);
+        Assert.True(faultAt > postinst.IndexOf("chmod 0640 /etc/acme-mail/acme-mail.conf", StringComparison.Ordinal), "the fault runs before the good script sets the mode");
+        Assert.True(faultAt < postinst.IndexOf("\"${STAGEPROOF_NO_START:-}\"", StringComparison.Ordinal), "the fault comes after the start policy's early exit");
     }
 }

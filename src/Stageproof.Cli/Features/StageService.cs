@@ -282,7 +282,8 @@ internal sealed class StageService(CliSession session)
                 var cleanup = await engine.RollbackAsync(Rollback(DatabaseRestoreMode.Auto), runs.Progress(), ct).ConfigureAwait(false);
                 _patchRuns.Add(cleanup);
                 rollbacks.Add(cleanup.Id);
-                var cleanupResidue = await behaviour.ResidueAsync(behaviourBefore, IgnoreRules.Parse(session.Config.Drift.Ignore), ct).ConfigureAwait(false);
+                var cleanupResidue = await behaviour.ResidueAsync(behaviourBefore, IgnoreRules.Parse(session.Config.Drift.Ignore),
+                    host => ChangedPackages(point, set, host), ct).ConfigureAwait(false);
                 var restored = cleanup.Restores.Where(r => r.Restored).Select(r => r.Database).ToList();
                 result = result with
                 {
@@ -308,7 +309,8 @@ internal sealed class StageService(CliSession session)
             _patchRuns.Add(keep);
             rollbacks.Add(keep.Id);
             var keepSuite = await SettledSuiteAsync(runner, checkEnv, light, transports, rehearsalMarkers, options.Settle, ct).ConfigureAwait(false);
-            var keepResidue = await behaviour.ResidueAsync(behaviourBefore, IgnoreRules.Parse(session.Config.Drift.Ignore), ct).ConfigureAwait(false);
+            var keepResidue = await behaviour.ResidueAsync(behaviourBefore, IgnoreRules.Parse(session.Config.Drift.Ignore),
+                host => ChangedPackages(point, set, host), ct).ConfigureAwait(false);
             if (keepResidue.Count > 0)
             {
                 // Packages and files are back, but something the change started or created is not: the rollback is not whole.
@@ -485,6 +487,11 @@ internal sealed class StageService(CliSession session)
     }
 
     /// <summary>Collects each host's manifest now (scope as at the rollback point) and classifies what changed since before the change.</summary>
+    /// <summary>The packages the change installed on a host: the set's and what apt brought with them.</summary>
+    private static IReadOnlySet<string> ChangedPackages(RollbackPoint point, PatchSet set, string host) =>
+        (point.Hosts.FirstOrDefault(h => h.Host == host)?.Packages ?? []).Select(p => p.Name)
+            .Concat(set.Packages.Select(p => p.Name)).ToHashSet(StringComparer.Ordinal);
+
     /// <summary>What the change did beyond the manifests, per host (paths the manifest comparison judged are skipped).</summary>
     private IEnumerable<ChangeItem> BehaviourChangesOf(IReadOnlyDictionary<string, HostBehaviour> before, IReadOnlyDictionary<string, HostBehaviour> after,
         IReadOnlyList<ChangeItem> manifestChanges, RollbackPoint point, PatchSet set, StagePolicy policy)
@@ -497,8 +504,7 @@ internal sealed class StageService(CliSession session)
             {
                 continue;
             }
-            var changed = (point.Hosts.FirstOrDefault(h => h.Host == host)?.Packages ?? []).Select(p => p.Name)
-                .Concat(set.Packages.Select(p => p.Name)).ToHashSet(StringComparer.Ordinal);
+            var changed = ChangedPackages(point, set, host);
             // Tracked files are judged by the manifest comparison, with their values: not a second time here.
             var judged = manifestChanges.Where(c => c.Host == host).Select(c => c.Key)
                 .Concat(now.Etc.Keys.Where(p => BehaviourChanges.Tracked(tracked, p)))
@@ -637,10 +643,12 @@ internal sealed class StageService(CliSession session)
         }
 
         /// <summary>What the rollback left that was not there before the change, every host.</summary>
-        public async Task<IReadOnlyList<string>> ResidueAsync(IReadOnlyDictionary<string, HostBehaviour> before, IgnoreRules ignore, CancellationToken ct)
+        public async Task<IReadOnlyList<string>> ResidueAsync(IReadOnlyDictionary<string, HostBehaviour> before, IgnoreRules ignore,
+            Func<string, IReadOnlySet<string>> changedPackages, CancellationToken ct)
         {
             var now = await TakeAsync(null, ct).ConfigureAwait(false);
-            return before.SelectMany(b => now.TryGetValue(b.Key, out var after) ? BehaviourChanges.Residue(b.Key, b.Value, after, ignore) : []).ToList();
+            return before.SelectMany(b => now.TryGetValue(b.Key, out var after)
+                ? BehaviourChanges.Residue(b.Key, b.Value, after, ignore, changedPackages(b.Key)) : []).ToList();
         }
     }
 }

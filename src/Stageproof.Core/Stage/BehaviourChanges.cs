@@ -40,7 +40,7 @@ public static class BehaviourChanges
 
         // Processes: one the change started that still runs, unless the set declares it.
         var had = before.Processes.Select(p => p.Identity).ToHashSet(StringComparer.Ordinal);
-        foreach (var p in after.Processes.Where(p => !had.Contains(p.Identity)).DistinctBy(p => p.Identity))
+        foreach (var p in NewProcesses(before, after))
         {
             var declared = set.Processes?.FirstOrDefault(g => ProcessGlob(g, Path.GetFileName(p.Executable)) || ProcessGlob(g, p.CommandLine));
             items.Add(Item("process", p.CommandLine, null, $"{p.User}: {p.CommandLine} ({p.Executable})", declared is not null,
@@ -148,14 +148,14 @@ public static class BehaviourChanges
 
     /// <summary>
     /// What a rollback left behind that was not there before the change: a process still running, a setuid or
-    /// world-writable file, a user, a cron file, a unit link, an /etc file no package owns.
+    /// world-writable file, a user, a cron file, a unit link, an /etc file no package owns, an /etc file of a package
+    /// the change did not install still edited (<paramref name="changedPackages"/>: the packages it installed).
     /// </summary>
-    public static IReadOnlyList<string> Residue(string host, HostBehaviour before, HostBehaviour after, IgnoreRules ignore)
+    public static IReadOnlyList<string> Residue(string host, HostBehaviour before, HostBehaviour after, IgnoreRules ignore,
+        IReadOnlySet<string>? changedPackages = null)
     {
         var residue = new List<string>();
-        var had = before.Processes.Select(p => p.Identity).ToHashSet(StringComparer.Ordinal);
-        residue.AddRange(after.Processes.Where(p => !had.Contains(p.Identity)).DistinctBy(p => p.Identity)
-            .Select(p => $"{host}: process still running after the rollback: {p.User}: {p.CommandLine}"));
+        residue.AddRange(NewProcesses(before, after).Select(p => $"{host}: process still running after the rollback: {p.User}: {p.CommandLine}"));
         var privileged = before.Privileged.Select(f => f.Path + " " + f.Mode).ToHashSet(StringComparer.Ordinal);
         residue.AddRange(after.Privileged.Where(f => !privileged.Contains(f.Path + " " + f.Mode) && !ignore.IsIgnored(DriftFamily.File, f.Path))
             .Select(f => $"{host}: {Privileges(f.Mode) ?? "privileged"} file left by the change: {f.Path} ({f.Mode})"));
@@ -165,7 +165,25 @@ public static class BehaviourChanges
         residue.AddRange(after.Etc.Keys.Except(before.Etc.Keys, StringComparer.Ordinal)
             .Where(p => !after.Owners.ContainsKey(p) && !Volatile.Contains(p) && ConffileOf(p) is null && !ignore.IsIgnored(DriftFamily.File, p))
             .Select(p => $"{host}: /etc file no package owns, left by the change: {p}"));
+        if (changedPackages is not null)
+        {
+            // A package the change installed may keep its new conffile after a downgrade, as dpkg does; another's may not change at all.
+            residue.AddRange(Changed(before.Etc, after.Etc)
+                .Where(c => c.Before is not null && c.After is not null && !Volatile.Contains(c.Key) && !ignore.IsIgnored(DriftFamily.File, c.Key)
+                            && (after.Owners.GetValueOrDefault(c.Key) ?? before.Owners.GetValueOrDefault(c.Key)) is { } owner && !changedPackages.Contains(owner))
+                .Select(c => $"{host}: {c.Key}, a file of {after.Owners.GetValueOrDefault(c.Key) ?? before.Owners[c.Key]}, is still edited after the rollback"));
+        }
         return residue;
+    }
+
+    /// <summary>Processes in <paramref name="after"/> that were not in <paramref name="before"/>, each tree once: a new
+    /// process's own children (the helper's `sleep`) are part of it, not findings of their own.</summary>
+    private static IEnumerable<BehaviourProcess> NewProcesses(HostBehaviour before, HostBehaviour after)
+    {
+        var had = before.Processes.Select(p => p.Identity).ToHashSet(StringComparer.Ordinal);
+        var fresh = after.Processes.Where(p => !had.Contains(p.Identity)).ToList();
+        var freshPids = fresh.Where(p => p.Pid > 0).Select(p => p.Pid).ToHashSet();
+        return fresh.Where(p => !freshPids.Contains(p.ParentPid)).DistinctBy(p => p.Identity);
     }
 
     /// <summary>Whether a path is tracked (drift.track globs): such files are judged by the manifest comparison.</summary>

@@ -3,8 +3,8 @@ using System.Text.RegularExpressions;
 
 namespace Stageproof.Core.Stage;
 
-/// <summary>A process on a host: its user, its executable, its command line.</summary>
-public sealed partial record BehaviourProcess(string User, string Executable, string CommandLine)
+/// <summary>A process on a host: its user, its executable, its command line, and its and its parent's pid.</summary>
+public sealed partial record BehaviourProcess(string User, string Executable, string CommandLine, int Pid = 0, int ParentPid = 0)
 {
     /// <summary>What stays the same across a restart: the user and the command line with its numbers blurred (a pid
     /// or a count in a process title is not a new process).</summary>
@@ -83,8 +83,9 @@ public sealed record HostBehaviour
         var names = users.GroupBy(f => f[1]).ToDictionary(g => g.Key, g => g.First()[0], StringComparer.Ordinal);
         return new HostBehaviour
         {
-            Processes = Fields("processes", 3)
-                .Select(f => new BehaviourProcess(names.GetValueOrDefault(f[0], "uid " + f[0]), f[1], f[2].TrimEnd()))
+            Processes = Fields("processes", 5)
+                .Select(f => new BehaviourProcess(names.GetValueOrDefault(f[0], "uid " + f[0]), f[3], f[4].TrimEnd(),
+                    int.TryParse(f[1], CultureInfo.InvariantCulture, out var pid) ? pid : 0, int.TryParse(f[2], CultureInfo.InvariantCulture, out var ppid) ? ppid : 0))
                 .ToList(),
             Users = users.Select(f => f[0]).Order(StringComparer.Ordinal).ToList(),
             Groups = Section("groups").Select(l => l.Split(':')[0]).Order(StringComparer.Ordinal).ToList(),

@@ -12,7 +12,7 @@ namespace Stageproof.Hosts.Facts;
 /// script prints the error lines each log gained since (at most 20 a file, from at most 256 KiB of new text).
 /// <code>
 /// @@stageproof-behaviour 1
-/// @@processes   uid TAB executable TAB command line (NULs as spaces)
+/// @@processes   uid TAB pid TAB parent pid TAB executable TAB command line (NULs as spaces)
 /// @@users       name:uid, from /etc/passwd
 /// @@groups      name:gid, from /etc/group
 /// @@privileged  octal mode TAB owner TAB path
@@ -46,14 +46,17 @@ public static class BehaviourScript
         stat -L -c '%d:%i %n' /proc/[0-9]*/root/ 2>/dev/null | while read -r id path; do
           [ "$id" = "$root" ] || continue
           d=${path%/root/}
-          sid=$(sed 's/.*) //' "$d/stat" 2>/dev/null | cut -d' ' -f4) || continue
-          [ "$sid" = "$me" ] && continue
+          rest=$(sed 's/.*) //' "$d/stat" 2>/dev/null) || continue
+          # The fields after the command name: state, ppid, pgrp, session (the loop runs in a subshell: set -- is its own).
+          set -f; set -- $rest; set +f
+          [ "${4:-}" = "$me" ] && continue
+          ppid=${2:-0}
           cmd=$(tr '\0' ' ' < "$d/cmdline" 2>/dev/null | cut -c1-300)
           [ -n "$cmd" ] || continue
           case $cmd in sshd:*'[listener]'*) ;; sshd:*) continue ;; esac
           uid=$(awk '/^Uid:/ {print $2}' "$d/status" 2>/dev/null)
           exe=$(readlink "$d/exe" 2>/dev/null || true)
-          printf '%s\t%s\t%s\n' "$uid" "$exe" "$cmd"
+          printf '%s\t%s\t%s\t%s\t%s\n' "$uid" "${d#/proc/}" "$ppid" "$exe" "$cmd"
         done
         echo '@@users'
         cut -d: -f1,3 /etc/passwd 2>/dev/null

@@ -20,8 +20,8 @@ public class BehaviourChangesTests
     {
         var sections = new Dictionary<string, List<string>>
         {
-            ["processes"] = ["0\t/usr/sbin/sshd\tsshd: /usr/sbin/sshd -f /etc/ssh/sshd_config [listener] 0 of 10-100 startups",
-                             "1001\t/usr/lib/acme-mail/acme-mail\t/usr/lib/acme-mail/acme-mail --port 8080"],
+            ["processes"] = ["0\t100\t1\t/usr/sbin/sshd\tsshd: /usr/sbin/sshd -f /etc/ssh/sshd_config [listener] 0 of 10-100 startups",
+                             "1001\t200\t1\t/usr/lib/acme-mail/acme-mail\t/usr/lib/acme-mail/acme-mail --port 8080"],
             ["users"] = ["root:0", "acme:1001"],
             ["groups"] = ["root:0", "acme:1001"],
             ["privileged"] = ["4755\troot\t/usr/bin/passwd"],
@@ -59,7 +59,7 @@ public class BehaviourChangesTests
     public void Nothing_changed_is_nothing_and_a_restart_with_new_numbers_in_the_title_is_the_same_process()
     {
         var restarted = Record(("processes", "-[listener] 0 of 10-100 startups"),
-            ("processes", "0\t/usr/sbin/sshd\tsshd: /usr/sbin/sshd -f /etc/ssh/sshd_config [listener] 3 of 10-100 startups"));
+            ("processes", "0\t101\t1\t/usr/sbin/sshd\tsshd: /usr/sbin/sshd -f /etc/ssh/sshd_config [listener] 3 of 10-100 startups"));
 
         Assert.Empty(Classify(Record()));
         Assert.Empty(Classify(restarted));
@@ -68,7 +68,9 @@ public class BehaviourChangesTests
     [Fact]
     public void A_process_the_set_does_not_declare_fails_naming_user_command_and_executable()
     {
-        var after = Record(("processes", "0\t/usr/bin/dash\tsh -c while :; do echo ERROR >> /var/log/acme-sync.log; sleep 2; done acme-sync"));
+        // Its child of the moment (a sleep) is part of it, not a second finding.
+        var after = Record(("processes", "0\t300\t1\t/usr/bin/dash\tsh -c while :; do echo ERROR >> /var/log/acme-sync.log; sleep 2; done acme-sync"),
+            ("processes", "0\t301\t300\t/usr/bin/sleep\tsleep 2"));
 
         var item = Assert.Single(Classify(after));
         Assert.Equal(("process", StepStatus.Failed, false), (item.Category, item.Status, item.Expected));
@@ -151,7 +153,7 @@ public class BehaviourChangesTests
     [Fact]
     public void A_rollback_that_leaves_a_started_process_a_user_or_a_cron_file_has_residue_named_per_host()
     {
-        var after = Record(("processes", "0\t/usr/bin/dash\tsh -c sync-loop acme-sync"), ("users", "sync:1002"), ("cron", "0123\t/etc/cron.d/acme-sync"));
+        var after = Record(("processes", "0\t300\t1\t/usr/bin/dash\tsh -c sync-loop acme-sync"), ("users", "sync:1002"), ("cron", "0123\t/etc/cron.d/acme-sync"));
 
         var residue = BehaviourChanges.Residue("app-1", Record(), after, IgnoreRules.None);
 
@@ -160,6 +162,15 @@ public class BehaviourChangesTests
             "app-1: user left by the change: sync",
             "app-1: cron file left by the change: /etc/cron.d/acme-sync",
         ], residue);
+    }
+
+    [Fact]
+    public void Another_packages_etc_file_still_edited_after_the_rollback_is_residue_and_a_changed_packages_kept_conffile_is_not()
+    {
+        var after = Record(("etc", "zzzz\t/etc/ssh/sshd_config"), ("etc", "eeee\t/etc/acme-mail/acme-mail.conf"));
+
+        Assert.Equal(["app-1: /etc/ssh/sshd_config, a file of openssh-server, is still edited after the rollback"],
+            BehaviourChanges.Residue("app-1", Record(), after, IgnoreRules.None, Changed));
     }
 
     [Theory]
