@@ -146,7 +146,7 @@ internal sealed class StageService(CliSession session)
             // c. rollback point, then apply
             var applyStart = Start(StageSteps.Apply, "rollback point, then the patch set", clock);
             var markers = await runner.MarkLogsAsync(checkEnv, quick, transports, ct).ConfigureAwait(false);
-            var behaviour = new BehaviourRecords(new Stageproof.Hosts.Facts.HostBehaviourCollector(session.Config.Ssh.CommandTimeout),
+            var behaviour = new BehaviourRecords(new HostBehaviourCollector(session.Config.Ssh.CommandTimeout),
                 suite.Checks.OfType<LogsCheck>().Select(l => l.File).Distinct(StringComparer.Ordinal).ToList(), checkEnv.Hosts, transports);
             var behaviourBefore = await behaviour.TakeAsync(null, ct).ConfigureAwait(false);
             // A failed host is left as it failed long enough to gather evidence from it, then rolled back here.
@@ -486,7 +486,6 @@ internal sealed class StageService(CliSession session)
         return losses;
     }
 
-    /// <summary>Collects each host's manifest now (scope as at the rollback point) and classifies what changed since before the change.</summary>
     /// <summary>The packages the change installed on a host: the set's and what apt brought with them.</summary>
     private static IReadOnlySet<string> ChangedPackages(RollbackPoint point, PatchSet set, string host) =>
         (point.Hosts.FirstOrDefault(h => h.Host == host)?.Packages ?? []).Select(p => p.Name)
@@ -516,6 +515,7 @@ internal sealed class StageService(CliSession session)
         }
     }
 
+    /// <summary>Collects each host's manifest now (scope as at the rollback point) and classifies what changed since before the change.</summary>
     private async Task<IReadOnlyList<ChangeItem>> ChangesAsync(PatchRun apply, RollbackPoint point, PatchSet set,
         IReadOnlyDictionary<string, ITransport> transports, IReadOnlyList<Core.Configuration.HostConfig> hosts, StagePolicy policy, CancellationToken ct)
     {
@@ -631,7 +631,7 @@ internal sealed class StageService(CliSession session)
         string.Create(CultureInfo.InvariantCulture, $"; {x.Name} on {x.Target}: {x.Load!.Requests} requests, p95 {x.Load.Latency.P95:0.0} ms, errors {x.Load.ErrorRate:0.0%}")));
 
     /// <summary>The behaviour records of an environment's hosts, taken on all hosts at once.</summary>
-    private sealed class BehaviourRecords(Stageproof.Hosts.Facts.HostBehaviourCollector collector, IReadOnlyList<string> suiteLogs,
+    private sealed class BehaviourRecords(HostBehaviourCollector collector, IReadOnlyList<string> suiteLogs,
         IReadOnlyList<Core.Configuration.HostConfig> hosts, IReadOnlyDictionary<string, ITransport> transports)
     {
         public async Task<IReadOnlyDictionary<string, HostBehaviour>> TakeAsync(IReadOnlyDictionary<string, HostBehaviour>? before, CancellationToken ct)
