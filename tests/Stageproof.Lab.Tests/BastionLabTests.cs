@@ -169,23 +169,6 @@ public sealed class BastionLabTests(BastionLabFixture lab, ITestOutputHelper out
           - { name: {{Package}}, version: "{{version}}" }
         """;
 
-    /// <summary>A real .deb (dpkg-deb) holding one file that names its version.</summary>
-    private async Task<string> BuildPackageAsync(string version)
-    {
-        var work = Path.Combine(lab.Directory, "probe-" + version);
-        System.IO.Directory.CreateDirectory(Path.Combine(work, "DEBIAN"));
-        System.IO.Directory.CreateDirectory(Path.Combine(work, "usr/share", Package));
-        await File.WriteAllTextAsync(Path.Combine(work, "DEBIAN/control"),
-            $"Package: {Package}\nVersion: {version}\nArchitecture: all\nMaintainer: Stageproof tests <tests@example.invalid>\nDescription: bastion probe\n");
-        await File.WriteAllTextAsync(Path.Combine(work, "usr/share", Package, "version"), version + "\n");
-        var deb = Path.Combine(lab.Directory, $"{Package}_{version}_all.deb");
-        using var p = Process.Start(new ProcessStartInfo("dpkg-deb", ["--root-owner-group", "-Zgzip", "-b", work, deb]) { RedirectStandardOutput = true })!;
-        await p.StandardOutput.ReadToEndAsync();
-        await p.WaitForExitAsync();
-        Assert.Equal(0, p.ExitCode);
-        return deb;
-    }
-
     private async Task<string> FreezeAsync(string config, string version)
     {
         var file = Path.Combine(lab.Directory, $"probe-{version}.yaml");
@@ -271,7 +254,7 @@ public sealed class BastionLabTests(BastionLabFixture lab, ITestOutputHelper out
             .GetProperty("packages").GetArrayLength() > 100);
         Assert.True(BastionLogins >= 1, "the bastion logged no login");
 
-        await lab.Lab.RepoAddAsync([await BuildPackageAsync("1.0"), await BuildPackageAsync("2.0")]);
+        await lab.Lab.RepoAddAsync([await Probe.BuildDebAsync(lab.Directory, Package, "1.0"), await Probe.BuildDebAsync(lab.Directory, Package, "2.0")]);
         var first = await CliAsync(config, "--json", "apply", await FreezeAsync(config, "1.0"), "--env", "staging");
         Assert.True(first.Code == 0, first.Stderr + first.Stdout);
         Assert.Equal("1.0", await VersionAsync());
