@@ -508,7 +508,7 @@ internal sealed class StageService(CliSession session)
             var judged = manifestChanges.Where(c => c.Host == host).Select(c => c.Key)
                 .Concat(now.Etc.Keys.Where(p => BehaviourChanges.Tracked(tracked, p)))
                 .ToHashSet(StringComparer.Ordinal);
-            foreach (var item in BehaviourChanges.Classify(host, was, now, set, changed, judged, ignore, policy))
+            foreach (var item in BehaviourChanges.Classify(host, was, now, set, changed, judged, ignore, policy, session.Config.Stage.Allow))
             {
                 yield return item;
             }

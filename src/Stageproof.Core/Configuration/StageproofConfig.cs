@@ -159,6 +159,9 @@ public sealed record StageConfig
 {
     public Stage.StagePolicy Policy { get; init; } = new();
     public IReadOnlyDictionary<string, Stage.StagePolicy> Environments { get; init; } = new Dictionary<string, Stage.StagePolicy>();
+    /// <summary>What a host is known to do beyond any set ("process:GLOB", "log:GLOB", ...): such behaviour findings pass,
+    /// named with the rule (<see cref="Stage.BehaviourChanges.AllowCategories"/>).</summary>
+    public IReadOnlyList<string> Allow { get; init; } = [];
 
     public Stage.StagePolicy PolicyFor(string environment) => Environments.GetValueOrDefault(environment) ?? Policy;
 }

@@ -21,9 +21,41 @@ public static class BehaviourChanges
     private static string? ConffileOf(string path) =>
         ConffileCopies.FirstOrDefault(s => path.EndsWith(s, StringComparison.Ordinal)) is { } suffix ? path[..^suffix.Length] : null;
 
+    /// <summary>The categories a <c>stage.allow</c> rule may name, each with a glob on the finding's key.</summary>
+    public static IReadOnlyList<string> AllowCategories { get; } = ["process", "log", "account", "privileged", "cron", "unit", "module", "etc"];
+
     /// <param name="changedPackages">The packages the change installed or upgraded (the set's and what apt brought).</param>
     /// <param name="judged">Paths the manifest comparison already classified (tracked files): not judged twice.</param>
+    /// <param name="allow"><c>stage.allow</c>: "category:glob" rules for what a host is known to do whatever the set.</param>
     public static IReadOnlyList<ChangeItem> Classify(string host, HostBehaviour before, HostBehaviour after, PatchSet set,
+        IReadOnlySet<string> changedPackages, IReadOnlySet<string> judged, IgnoreRules ignore, StagePolicy policy,
+        IReadOnlyList<string>? allow = null)
+    {
+        var items = ClassifyAll(host, before, after, set, changedPackages, judged, ignore, policy);
+        if (allow is not { Count: > 0 })
+        {
+            return items;
+        }
+        return items.Select(i => !i.Unexpected ? i : allow.FirstOrDefault(r => Allows(r, i)) is { } rule
+            ? i with { Expected = true, Status = StepStatus.Passed, Why = $"allowed by stage.allow {rule} ({i.Why})" }
+            : i).ToList();
+    }
+
+    /// <summary>Whether "category:glob" matches a finding: the glob against its key (a process's command line, or its program's name).</summary>
+    private static bool Allows(string rule, ChangeItem item)
+    {
+        var colon = rule.IndexOf(':', StringComparison.Ordinal);
+        if (colon < 0 || rule[..colon] != item.Category)
+        {
+            return false;
+        }
+        var glob = rule[(colon + 1)..];
+        var key = item.Category == "account" ? item.Key[(item.Key.IndexOf(' ', StringComparison.Ordinal) + 1)..] : item.Key;
+        return ProcessGlob(glob, key)
+            || (item.Category == "process" && ProcessGlob(glob, Path.GetFileName(key.Split(' ', 2)[0])));
+    }
+
+    private static List<ChangeItem> ClassifyAll(string host, HostBehaviour before, HostBehaviour after, PatchSet set,
         IReadOnlySet<string> changedPackages, IReadOnlySet<string> judged, IgnoreRules ignore, StagePolicy policy)
     {
         var items = new List<ChangeItem>();
@@ -189,7 +221,7 @@ public static class BehaviourChanges
     /// <summary>Whether a path is tracked (drift.track globs): such files are judged by the manifest comparison.</summary>
     public static bool Tracked(IReadOnlyList<string> track, string path) => track.Any(t => Glob.IsMatch(t, path));
 
-    /// <summary>A processes: glob: * is any text (slashes included, as command lines have them), ? one character.</summary>
+    /// <summary>A processes: or stage.allow glob: * is any text (slashes included, as command lines and paths have them), ? one character.</summary>
     private static bool ProcessGlob(string glob, string text) =>
         Regex.IsMatch(text, "^" + Regex.Escape(glob).Replace(@"\*", ".*", StringComparison.Ordinal).Replace(@"\?", ".", StringComparison.Ordinal) + "$",
             RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));

@@ -349,6 +349,17 @@ public sealed class ConfigLoaderTests : IDisposable
     }
 
     [Fact]
+    public void Stage_allow_rules_are_read_and_one_that_is_not_category_glob_is_refused_at_its_line()
+    {
+        var config = _temp.Load("hosts:\n  web: { transport: local }\nstage:\n  allow: ['process:/usr/sbin/zabbix_agentd*', 'log:/var/log/zabbix/*']\n");
+        Assert.Equal(["process:/usr/sbin/zabbix_agentd*", "log:/var/log/zabbix/*"], config.Stage.Allow);
+
+        var problems = _temp.Problems("hosts:\n  web: { transport: local }\nstage:\n  allow:\n    - 'proces:x'\n    - 'log:'\n");
+        Assert.Equal([("stage.allow[0]", 5), ("stage.allow[1]", 6)], problems.Select(p => (p.Key, p.Line)));
+        Assert.Contains("is not 'category:glob' (categories: process, log, account, privileged, cron, unit, module, etc)", problems[0].Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_stage_policy_naming_no_category_value_or_environment_there_is_is_refused_at_its_key()
     {
         var problems = _temp.Problems("""

@@ -83,6 +83,23 @@ public class BehaviourChangesTests
     }
 
     [Fact]
+    public void What_stage_allow_names_passes_with_the_rule_and_nothing_else_does()
+    {
+        var after = Record(("processes", "0\t400\t1\t/usr/sbin/zabbix_agentd\t/usr/sbin/zabbix_agentd -c /etc/zabbix/zabbix_agentd.conf"),
+            ("log-errors", "/var/log/zabbix/zabbix_agentd.log\tERROR cannot connect to the server"),
+            ("log-errors", "/var/log/acme-sync.log\tERROR refused"), ("users", "zabbix:115"));
+        string[] allow = ["process:zabbix_agentd", "log:/var/log/zabbix/*", "account:zab*"];
+
+        var items = BehaviourChanges.Classify("app-1", Record(), after, Set, Changed, new HashSet<string>(), IgnoreRules.None, new StagePolicy(), allow);
+
+        Assert.Equal("allowed by stage.allow process:zabbix_agentd (a new long-running process the set does not declare (processes:))",
+            items.Single(i => i.Category == "process").Why);
+        Assert.True(items.Single(i => i.Key == "/var/log/zabbix/zabbix_agentd.log").Expected);
+        Assert.True(items.Single(i => i.Category == "account").Expected);
+        Assert.Equal(StepStatus.Failed, items.Single(i => i.Key == "/var/log/acme-sync.log").Status);
+    }
+
+    [Fact]
     public void Error_lines_in_a_log_no_check_reads_fail_once_per_log_with_the_first_line_and_drift_ignore_silences_them()
     {
         var after = Record(("log-errors", "/var/log/acme-sync.log\t2026-11-30T13:00:00Z ERROR acme-sync: refused"),

@@ -115,7 +115,7 @@ internal sealed partial class ConfigReader
 
     // ---- stage ----------------------------------------------------------------------------------------
 
-    private static readonly string[] StagePolicyKeys = ["policy", "environments"];
+    private static readonly string[] StagePolicyKeys = ["policy", "environments", "allow"];
 
     /// <summary>stage: { policy: { category: fail|warn|ignore }, environments: { ENV: { category: ... } } }; an
     /// environment's entries override the general policy's.</summary>
@@ -128,11 +128,26 @@ internal sealed partial class ConfigReader
         var general = new Stage.StagePolicy();
         YamlMappingNode? perEnvironment = null;
         var perEnvironmentPath = "";
+        var allow = new List<string>();
         foreach (var (name, _, value, key) in _yaml.Entries(mapping, path, StagePolicyKeys))
         {
             if (name == "policy")
             {
                 general = ReadStagePolicy(value, key, general);
+            }
+            else if (name == "allow")
+            {
+                foreach (var (rule, ruleNode, rulePath) in _yaml.StringList(value, key) ?? [])
+                {
+                    var colon = rule.IndexOf(':', StringComparison.Ordinal);
+                    var category = colon < 0 ? "" : rule[..colon];
+                    if (!Stage.BehaviourChanges.AllowCategories.Contains(category) || colon == rule.Length - 1 || rule.Any(char.IsControl))
+                    {
+                        _yaml.Report(ruleNode, rulePath, $"{Names.Show(rule)} is not 'category:glob' (categories: {string.Join(", ", Stage.BehaviourChanges.AllowCategories)})");
+                        continue;
+                    }
+                    allow.Add(rule);
+                }
             }
             else if (_yaml.Mapping(value, key) is { } envs)
             {
@@ -154,7 +169,7 @@ internal sealed partial class ConfigReader
                 overrides[env] = ReadStagePolicy(value, key, general);
             }
         }
-        return new StageConfig { Policy = general, Environments = overrides };
+        return new StageConfig { Policy = general, Environments = overrides, Allow = allow };
     }
 
     private Stage.StagePolicy ReadStagePolicy(YamlNode node, string path, Stage.StagePolicy start)
