@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text.Json;
-using Stageproof.Cli;
 using Stageproof.Core;
 using Stageproof.Testing;
 using Xunit.Abstractions;
@@ -23,6 +22,7 @@ public sealed class BastionLabFixture() : SharedLab(35, 2652, appHosts: 1), IAsy
 
     private readonly string _namespace = $"sp-bastion-{Environment.ProcessId}";
     private Process? _bastion;
+    private Exception? _setupFailure;
 
     public string BastionDirectory => Path.Combine(Directory, "bastion");
     public string BastionLog => Path.Combine(BastionDirectory, "sshd.log");
@@ -42,12 +42,21 @@ public sealed class BastionLabFixture() : SharedLab(35, 2652, appHosts: 1), IAsy
             await IsolateTargetAsync();
             await StartBastionAsync();
         }
-#pragma warning disable CA1031 // Reported by Require() inside the test, where xunit shows it.
+#pragma warning disable CA1031 // Reported by Require() inside the test, where xunit shows it; DisposeAsync still cleans up.
         catch (Exception e)
 #pragma warning restore CA1031
         {
-            Console.WriteLine($"bastion setup failed: {e}");
-            throw;
+            _setupFailure = e;
+        }
+    }
+
+    /// <summary>As the lab's Require, and fails the test when the namespace or the bastion could not be set up.</summary>
+    public new void Require()
+    {
+        base.Require();
+        if (_setupFailure is not null)
+        {
+            throw new InvalidOperationException("bastion setup failed: " + _setupFailure.Message, _setupFailure);
         }
     }
 
@@ -61,9 +70,9 @@ public sealed class BastionLabFixture() : SharedLab(35, 2652, appHosts: 1), IAsy
             sshd.Kill();
             await sshd.WaitForExitAsync();
         }
-        await RunAsync("/usr/sbin/ip", "netns", "add", _namespace);
-        await RunAsync("/usr/sbin/ip", "-n", _namespace, "link", "set", "lo", "up");
-        await RunAsync("/usr/sbin/ip", "netns", "exec", _namespace, "/usr/sbin/chroot", TargetRoot,
+        await Probe.RunCheckedAsync("/usr/sbin/ip", "netns", "add", _namespace);
+        await Probe.RunCheckedAsync("/usr/sbin/ip", "-n", _namespace, "link", "set", "lo", "up");
+        await Probe.RunCheckedAsync("/usr/sbin/ip", "netns", "exec", _namespace, "/usr/sbin/chroot", TargetRoot,
             "/usr/sbin/sshd", "-f", "/etc/ssh/sshd_config", "-E", "/var/log/sshd.log");
     }
 
@@ -123,24 +132,7 @@ public sealed class BastionLabFixture() : SharedLab(35, 2652, appHosts: 1), IAsy
         await DisposeAsync();
         if (File.Exists($"/run/netns/{_namespace}"))
         {
-            await RunAsync("/usr/sbin/ip", "netns", "del", _namespace);
-        }
-    }
-
-    private static async Task RunAsync(string program, params string[] args)
-    {
-        var psi = new ProcessStartInfo(program) { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        using var p = Process.Start(psi)!;
-        var stderr = p.StandardError.ReadToEndAsync();
-        await p.StandardOutput.ReadToEndAsync();
-        await p.WaitForExitAsync();
-        if (p.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{program} {string.Join(' ', args)} exited {p.ExitCode}: {await stderr}");
+            await Probe.RunCheckedAsync("/usr/sbin/ip", "netns", "del", _namespace);
         }
     }
 }
@@ -178,15 +170,7 @@ public sealed class BastionLabTests(BastionLabFixture lab, ITestOutputHelper out
         return JsonDocument.Parse(freeze.Stdout).RootElement.GetProperty("digest").GetString()![..12];
     }
 
-    private async Task<(int Code, string Stdout, string Stderr)> CliAsync(string config, params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var code = await StageproofCli.RunAsync(
-            ["--config", Path.Combine(lab.Directory, config), "--state", Path.Combine(lab.Directory, ".stageproof"), .. args], stdout, stderr);
-        output.WriteLine($"$ stageproof --config {config} {string.Join(' ', args)}  → exit {code}\n{stderr}\n{stdout}");
-        return (code, stdout.ToString(), stderr.ToString());
-    }
+    private Task<(int Code, string Stdout, string Stderr)> CliAsync(string config, params string[] args) => Probe.CliAsync(output, lab.Directory, config, args);
 
     /// <summary>The lab's configuration reading an ssh_config that sends the staging host through the bastion.</summary>
     private async Task<string> BastionConfigAsync()
@@ -212,18 +196,7 @@ public sealed class BastionLabTests(BastionLabFixture lab, ITestOutputHelper out
         return "bastion.yaml";
     }
 
-    private async Task<string> VersionAsync()
-    {
-        var psi = new ProcessStartInfo("/usr/sbin/chroot") { RedirectStandardOutput = true };
-        foreach (var a in new[] { lab.TargetRoot, "dpkg-query", "-W", "-f=${Version}", Package })
-        {
-            psi.ArgumentList.Add(a);
-        }
-        using var p = Process.Start(psi)!;
-        var text = await p.StandardOutput.ReadToEndAsync();
-        await p.WaitForExitAsync();
-        return text;
-    }
+    private Task<string> VersionAsync() => Probe.InRootAsync(lab.TargetRoot, "dpkg-query -W -f='${Version}' \"$1\"", Package);
 
     private int BastionLogins => File.Exists(lab.BastionLog)
         ? File.ReadAllLines(lab.BastionLog).Count(l => l.Contains("Accepted publickey", StringComparison.Ordinal)) : 0;

@@ -1,6 +1,4 @@
-using System.Diagnostics;
 using System.Text.Json;
-using Stageproof.Cli;
 using Stageproof.Core;
 using Xunit.Abstractions;
 
@@ -16,32 +14,9 @@ namespace Stageproof.Lab.Tests;
 [Trait("Category", "Lab")] // needs a whole lab: left out of the fast tier
 public sealed class BehaviourLabTests(LabFixture lab, ITestOutputHelper output)
 {
-    private async Task<(int Code, string Stdout, string Stderr)> CliAsync(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var code = await StageproofCli.RunAsync(
-            ["--config", Path.Combine(lab.Directory, "stageproof.yaml"), "--state", Path.Combine(lab.Directory, ".stageproof"), .. args], stdout, stderr);
-        output.WriteLine($"$ stageproof {string.Join(' ', args)}  → exit {code}\n{stderr}\n{stdout}");
-        return (code, stdout.ToString(), stderr.ToString());
-    }
+    private Task<(int Code, string Stdout, string Stderr)> CliAsync(params string[] args) => Probe.CliAsync(output, lab.Directory, "stageproof.yaml", args);
 
-    private string StagingRoot => lab.Up.Hosts.Single(h => h.Name == "staging-app-1").Root;
-
-    /// <summary>Runs a shell script inside the staging host's root (the lab's hosts are chroots).</summary>
-    private async Task<string> InStagingAsync(string script)
-    {
-        var psi = new ProcessStartInfo("/usr/sbin/chroot") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { StagingRoot, "/bin/sh", "-c", script })
-        {
-            psi.ArgumentList.Add(a);
-        }
-        using var p = Process.Start(psi)!;
-        var text = await p.StandardOutput.ReadToEndAsync();
-        await p.StandardError.ReadToEndAsync();
-        await p.WaitForExitAsync();
-        return text;
-    }
+    private Task<string> InStagingAsync(string script) => Probe.InRootAsync(lab.Up.Hosts.Single(h => h.Name == "staging-app-1").Root, script);
 
     /// <summary>The bad update built, published to the lab's repository and frozen; returns its digest's first 12 characters.</summary>
     private async Task<string> FreezeAsync(BadUpdate kind)

@@ -1,8 +1,11 @@
 using System.Diagnostics;
+using Stageproof.Cli;
+using Xunit.Abstractions;
 
 namespace Stageproof.Lab.Tests;
 
-/// <summary>Small helpers: run a program, build a tiny .deb, ssh into a lab host with the lab's key and known_hosts.</summary>
+/// <summary>Small helpers: run a program, a script inside a host's root, the CLI on a lab; build a tiny .deb; ssh into a
+/// lab host with the lab's key and known_hosts.</summary>
 internal static class Probe
 {
     public static async Task<(int Code, string Out)> RunAsync(string program, params string[] args)
@@ -19,6 +22,42 @@ internal static class Probe
         using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         await p.WaitForExitAsync(cts.Token);
         return (p.ExitCode, await o + await e);
+    }
+
+    /// <summary>Runs a program and throws, with its output, when it fails (for fixtures' setup).</summary>
+    public static async Task RunCheckedAsync(string program, params string[] args)
+    {
+        var (code, output) = await RunAsync(program, args);
+        if (code != 0)
+        {
+            throw new InvalidOperationException($"{program} {string.Join(' ', args)} exited {code}: {output}");
+        }
+    }
+
+    /// <summary>Runs a shell script inside a lab host's root (the lab's hosts are chroots); returns its standard output.</summary>
+    public static async Task<string> InRootAsync(string root, string script, params string[] args)
+    {
+        var psi = new ProcessStartInfo("/usr/sbin/chroot") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { root, "/bin/sh", "-c", script, "sh" }.Concat(args))
+        {
+            psi.ArgumentList.Add(a);
+        }
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        await p.StandardError.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        return await stdout;
+    }
+
+    /// <summary>The CLI in this process on a lab (<paramref name="config"/> in its folder, its state folder), logged to the test's output.</summary>
+    public static async Task<(int Code, string Stdout, string Stderr)> CliAsync(ITestOutputHelper output, string labDirectory, string config, params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var code = await StageproofCli.RunAsync(
+            ["--config", Path.Combine(labDirectory, config), "--state", Path.Combine(labDirectory, ".stageproof"), .. args], stdout, stderr);
+        output.WriteLine($"$ stageproof --config {config} {string.Join(' ', args)}  → exit {code}\n{stderr}\n{stdout}");
+        return (code, stdout.ToString(), stderr.ToString());
     }
 
     public static Task<(int Code, string Out)> SshAsync(LabManager lab, LabHost host, string command) =>

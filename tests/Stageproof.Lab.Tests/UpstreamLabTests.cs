@@ -1,6 +1,4 @@
-using System.Diagnostics;
 using System.Text.Json;
-using Stageproof.Cli;
 using Stageproof.Testing;
 using Xunit.Abstractions;
 
@@ -30,29 +28,12 @@ public sealed class UpstreamLabTests(UpstreamLabFixture lab, ITestOutputHelper o
             await File.WriteAllTextAsync(config, await File.ReadAllTextAsync(Path.Combine(lab.Directory, "stageproof.yaml")) +
                 "\nstage:\n  policy:\n    unexpected_config: warn\n");
         }
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var code = await StageproofCli.RunAsync(
-            ["--config", config, "--state", Path.Combine(lab.Directory, ".stageproof"), .. args], stdout, stderr);
-        output.WriteLine($"$ stageproof {string.Join(' ', args)}  → exit {code}\n{stderr}\n{stdout}");
-        return (code, stdout.ToString(), stderr.ToString());
+        return await Probe.CliAsync(output, lab.Directory, ConfigFile, args);
     }
 
     private string RootOf(string host) => lab.Up.Hosts.Single(h => h.Name == host).Root;
 
-    /// <summary>Runs a shell script inside a lab host's root (the lab's hosts are chroots).</summary>
-    private async Task<string> InRootAsync(string host, string script, params string[] args)
-    {
-        var psi = new ProcessStartInfo("/usr/sbin/chroot") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { RootOf(host), "/bin/sh", "-c", script, "sh" }.Concat(args))
-        {
-            psi.ArgumentList.Add(a);
-        }
-        using var p = Process.Start(psi)!;
-        var text = await p.StandardOutput.ReadToEndAsync();
-        await p.WaitForExitAsync();
-        return text;
-    }
+    private Task<string> InRootAsync(string host, string script, params string[] args) => Probe.InRootAsync(RootOf(host), script, args);
 
     /// <summary>What dpkg recorded for <paramref name="package"/> on a host: its version and the MD5 of every file it installed.</summary>
     private Task<string> InstalledAsync(string host, string package) => InRootAsync(host,

@@ -147,7 +147,8 @@ internal sealed class StageService(CliSession session)
             var applyStart = Start(StageSteps.Apply, "rollback point, then the patch set", clock);
             var markers = await runner.MarkLogsAsync(checkEnv, quick, transports, ct).ConfigureAwait(false);
             var behaviour = new BehaviourRecords(new HostBehaviourCollector(session.Config.Ssh.CommandTimeout),
-                suite.Checks.OfType<LogsCheck>().Select(l => l.File).Distinct(StringComparer.Ordinal).ToList(), checkEnv.Hosts, transports);
+                suite.Checks.OfType<LogsCheck>().Select(l => l.File).Distinct(StringComparer.Ordinal).ToList(), checkEnv.Hosts, transports,
+                IgnoreRules.Parse(session.Config.Drift.Ignore));
             var behaviourBefore = await behaviour.TakeAsync(null, ct).ConfigureAwait(false);
             // A failed host is left as it failed long enough to gather evidence from it, then rolled back here.
             // A set an earlier stage proved installs that stage's closure; the first stage resolves one and binds it here.
@@ -234,7 +235,7 @@ internal sealed class StageService(CliSession session)
             var policy = options.Policy ?? session.Config.Stage.PolicyFor(env.Name);
             var changes = await ChangesAsync(apply, point, set, transports, checkEnv.Hosts, policy, ct).ConfigureAwait(false);
             var behaviourAfter = await behaviour.TakeAsync(behaviourBefore, ct).ConfigureAwait(false);
-            changes = [.. changes, .. BehaviourChangesOf(behaviourBefore, behaviourAfter, changes, point, set, policy)];
+            changes = [.. changes, .. BehaviourChangesOf(behaviourBefore, behaviourAfter, changes, point, set, policy, behaviour.Ignore)];
             result = result with { Changes = changes };
             // stage.policy "ignore" (Skipped): listed with the changes, never a reason.
             foreach (var c in changes.Where(c => c.Unexpected && c.Status is StepStatus.Failed or StepStatus.Warned))
@@ -282,8 +283,7 @@ internal sealed class StageService(CliSession session)
                 var cleanup = await engine.RollbackAsync(Rollback(DatabaseRestoreMode.Auto), runs.Progress(), ct).ConfigureAwait(false);
                 _patchRuns.Add(cleanup);
                 rollbacks.Add(cleanup.Id);
-                var cleanupResidue = await behaviour.ResidueAsync(behaviourBefore, IgnoreRules.Parse(session.Config.Drift.Ignore),
-                    host => ChangedPackages(point, set, host), ct).ConfigureAwait(false);
+                var cleanupResidue = await behaviour.ResidueAsync(behaviourBefore, host => ChangedPackages(point, set, host), ct).ConfigureAwait(false);
                 var restored = cleanup.Restores.Where(r => r.Restored).Select(r => r.Database).ToList();
                 result = result with
                 {
@@ -309,8 +309,7 @@ internal sealed class StageService(CliSession session)
             _patchRuns.Add(keep);
             rollbacks.Add(keep.Id);
             var keepSuite = await SettledSuiteAsync(runner, checkEnv, light, transports, rehearsalMarkers, options.Settle, ct).ConfigureAwait(false);
-            var keepResidue = await behaviour.ResidueAsync(behaviourBefore, IgnoreRules.Parse(session.Config.Drift.Ignore),
-                host => ChangedPackages(point, set, host), ct).ConfigureAwait(false);
+            var keepResidue = await behaviour.ResidueAsync(behaviourBefore, host => ChangedPackages(point, set, host), ct).ConfigureAwait(false);
             if (keepResidue.Count > 0)
             {
                 // Packages and files are back, but something the change started or created is not: the rollback is not whole.
@@ -493,9 +492,8 @@ internal sealed class StageService(CliSession session)
 
     /// <summary>What the change did beyond the manifests, per host (paths the manifest comparison judged are skipped).</summary>
     private IEnumerable<ChangeItem> BehaviourChangesOf(IReadOnlyDictionary<string, HostBehaviour> before, IReadOnlyDictionary<string, HostBehaviour> after,
-        IReadOnlyList<ChangeItem> manifestChanges, RollbackPoint point, PatchSet set, StagePolicy policy)
+        IReadOnlyList<ChangeItem> manifestChanges, RollbackPoint point, PatchSet set, StagePolicy policy, IgnoreRules ignore)
     {
-        var ignore = IgnoreRules.Parse(session.Config.Drift.Ignore);
         var tracked = session.Config.Drift.Track;
         foreach (var (host, was) in before)
         {
@@ -632,8 +630,11 @@ internal sealed class StageService(CliSession session)
 
     /// <summary>The behaviour records of an environment's hosts, taken on all hosts at once.</summary>
     private sealed class BehaviourRecords(HostBehaviourCollector collector, IReadOnlyList<string> suiteLogs,
-        IReadOnlyList<Core.Configuration.HostConfig> hosts, IReadOnlyDictionary<string, ITransport> transports)
+        IReadOnlyList<Core.Configuration.HostConfig> hosts, IReadOnlyDictionary<string, ITransport> transports, IgnoreRules ignore)
     {
+        /// <summary>drift.ignore, parsed once: its file: rules reach the behaviour findings too.</summary>
+        public IgnoreRules Ignore => ignore;
+
         public async Task<IReadOnlyDictionary<string, HostBehaviour>> TakeAsync(IReadOnlyDictionary<string, HostBehaviour>? before, CancellationToken ct)
         {
             var records = await Task.WhenAll(hosts.Select(async h =>
@@ -643,7 +644,7 @@ internal sealed class StageService(CliSession session)
         }
 
         /// <summary>What the rollback left that was not there before the change, every host.</summary>
-        public async Task<IReadOnlyList<string>> ResidueAsync(IReadOnlyDictionary<string, HostBehaviour> before, IgnoreRules ignore,
+        public async Task<IReadOnlyList<string>> ResidueAsync(IReadOnlyDictionary<string, HostBehaviour> before,
             Func<string, IReadOnlySet<string>> changedPackages, CancellationToken ct)
         {
             var now = await TakeAsync(null, ct).ConfigureAwait(false);

@@ -1,6 +1,6 @@
-using System.Text.RegularExpressions;
 using Stageproof.Core.Drift;
 using Stageproof.Core.Patches;
+using Stageproof.Core.Validation;
 
 namespace Stageproof.Core.Stage;
 
@@ -71,7 +71,6 @@ public static class BehaviourChanges
         };
 
         // Processes: one the change started that still runs, unless the set declares it.
-        var had = before.Processes.Select(p => p.Identity).ToHashSet(StringComparer.Ordinal);
         foreach (var p in NewProcesses(before, after))
         {
             var declared = set.Processes?.FirstOrDefault(g => ProcessGlob(g, Path.GetFileName(p.Executable)) || ProcessGlob(g, p.CommandLine));
@@ -222,9 +221,7 @@ public static class BehaviourChanges
     public static bool Tracked(IReadOnlyList<string> track, string path) => track.Any(t => Glob.IsMatch(t, path));
 
     /// <summary>A processes: or stage.allow glob: * is any text (slashes included, as command lines and paths have them), ? one character.</summary>
-    private static bool ProcessGlob(string glob, string text) =>
-        Regex.IsMatch(text, "^" + Regex.Escape(glob).Replace(@"\*", ".*", StringComparison.Ordinal).Replace(@"\?", ".", StringComparison.Ordinal) + "$",
-            RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+    private static bool ProcessGlob(string glob, string text) => Wildcard.IsMatch(glob, text);
 
     /// <summary>"setuid, world-writable" for a mode that has those bits; null when it has none of them.</summary>
     private static string? Privileges(string mode)

@@ -37,15 +37,18 @@ public sealed class SshAgent
 
     public string SocketPath { get; }
 
+    /// <summary>The keys the agent listed when it was connected (<see cref="KeysAsync"/> asks again).</summary>
+    public IReadOnlyList<IPrivateKeySource> Keys { get; private set; } = [];
+
     /// <summary>
-    /// The agent at <paramref name="socketPath"/>, once it has answered a request for its keys: a missing, dead or
-    /// foreign socket fails here, with <see cref="SshAgentUnavailableException"/>, not at the first signature.
+    /// The agent at <paramref name="socketPath"/>, once it has answered a request for its keys (kept in <see cref="Keys"/>):
+    /// a missing, dead or foreign socket fails here, with <see cref="SshAgentUnavailableException"/>, not at the first signature.
     /// </summary>
     public static async Task<SshAgent> ConnectAsync(string socketPath, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(socketPath);
         var agent = new SshAgent(socketPath);
-        await agent.KeysAsync(cancellationToken).ConfigureAwait(false);
+        agent.Keys = await agent.KeysAsync(cancellationToken).ConfigureAwait(false);
         return agent;
     }
 

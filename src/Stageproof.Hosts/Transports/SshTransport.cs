@@ -312,10 +312,10 @@ public sealed class SshTransport : ITransport, IConnectAhead
         {
             try
             {
+                // One request: connecting lists the keys.
                 var agent = await SshAgent.ConnectAsync(socket!, cancellationToken).ConfigureAwait(false);
-                var keys = await agent.KeysAsync(cancellationToken).ConfigureAwait(false);
-                sources.AddRange(keys);
-                described.Add($"{keys.Count} ssh-agent key(s) from {socket}");
+                sources.AddRange(agent.Keys);
+                described.Add($"{agent.Keys.Count} ssh-agent key(s) from {socket}");
             }
             catch (SshAgentUnavailableException e)
             {

@@ -25,7 +25,7 @@ public sealed class BehaviourScriptTests : IDisposable
 
     private const string Marker = "stageproof-behaviour-test";
 
-    private readonly string _root = Directory.CreateTempSubdirectory("stageproof-behaviour-").FullName;
+    private readonly TinyRoot _tiny = new();
     private bool _procMounted;
     private Process? _helper;
 
@@ -39,19 +39,17 @@ public sealed class BehaviourScriptTests : IDisposable
         _helper?.Dispose();
         if (_procMounted)
         {
-            Run("/usr/bin/umount", "-l", Path.Combine(_root, "proc"));
+            TinyRoot.RunAsync("/usr/bin/umount", "-l", Path.Combine(Root, "proc")).GetAwaiter().GetResult();
         }
-        Directory.Delete(_root, recursive: true);
+        _tiny.Dispose();
     }
 
     [SkippableFact]
-    public async Task A_helper_started_in_the_root_its_errors_a_setuid_file_a_user_and_an_edited_etc_file_are_seen_and_the_machines_processes_are_not()
+    public async Task A_helper_started_in_theRoot_its_errors_a_setuid_file_a_user_and_an_edited_etc_file_are_seen_and_the_machines_processes_are_not()
     {
-        Requires.Root();
-        Requires.Executable("/usr/sbin/chroot");
-        Requires.Executable("/usr/bin/ldd");
-        BuildRoot();
-        await using var transport = new ChrootTransport("tiny", _root);
+        TinyRoot.Require();
+        await BuildRootAsync();
+        await using var transport = new ChrootTransport("tiny", Root);
         var collector = new HostBehaviourCollector(TimeSpan.FromSeconds(60));
         string[] named = ["/var/log/named.log"];
 
@@ -60,15 +58,15 @@ public sealed class BehaviourScriptTests : IDisposable
         // The change: a helper in its own session, errors in two logs (one a check reads), a setuid copy of sh, a user,
         // and the conffile of the package edited.
         _helper = Process.Start(new ProcessStartInfo("/usr/sbin/chroot",
-            [_root, "/usr/bin/setsid", "/bin/sh", "-c", $"while :; do echo \"ERROR {Marker}: sync refused\" >> /var/log/helper.log; sleep 1; done", Marker]))!;
-        await File.AppendAllTextAsync(Path.Combine(_root, "var/log/named.log"), "ERROR the check reads this one\n");
-        await File.AppendAllTextAsync(Path.Combine(_root, "var/log/other.log"), "all fine\nTraceback (most recent call last):\n");
-        File.Copy(Path.Combine(_root, "bin/sh"), Path.Combine(_root, "usr/local/bin/helper"));
-        File.SetUnixFileMode(Path.Combine(_root, "usr/local/bin/helper"), (UnixFileMode)0b100_111_101_101);
-        await File.AppendAllTextAsync(Path.Combine(_root, "etc/passwd"), "sync:x:1002:1002::/nonexistent:/usr/sbin/nologin\n");
-        await File.AppendAllTextAsync(Path.Combine(_root, "etc/acme-mail/mail.conf"), "extra: 1\n");
+            [Root, "/usr/bin/setsid", "/bin/sh", "-c", $"while :; do echo \"ERROR {Marker}: sync refused\" >> /var/log/helper.log; sleep 1; done", Marker]))!;
+        await File.AppendAllTextAsync(Path.Combine(Root, "var/log/named.log"), "ERROR the check reads this one\n");
+        await File.AppendAllTextAsync(Path.Combine(Root, "var/log/other.log"), "all fine\nTraceback (most recent call last):\n");
+        File.Copy(Path.Combine(Root, "bin/sh"), Path.Combine(Root, "usr/local/bin/helper"));
+        File.SetUnixFileMode(Path.Combine(Root, "usr/local/bin/helper"), (UnixFileMode)0b100_111_101_101);
+        await File.AppendAllTextAsync(Path.Combine(Root, "etc/passwd"), "sync:x:1002:1002::/nonexistent:/usr/sbin/nologin\n");
+        await File.AppendAllTextAsync(Path.Combine(Root, "etc/acme-mail/mail.conf"), "extra: 1\n");
         var deadline = Stopwatch.StartNew();
-        while (!File.Exists(Path.Combine(_root, "var/log/helper.log")) && deadline.Elapsed < TimeSpan.FromSeconds(10))
+        while (!File.Exists(Path.Combine(Root, "var/log/helper.log")) && deadline.Elapsed < TimeSpan.FromSeconds(10))
         {
             await Task.Delay(50);
         }
@@ -93,53 +91,21 @@ public sealed class BehaviourScriptTests : IDisposable
         Assert.Contains("a file of acme-mail", items.Single(i => i.Key == "/etc/acme-mail/mail.conf").Why, StringComparison.Ordinal);
     }
 
-    private void BuildRoot()
+    private string Root => _tiny.Path;
+
+    private async Task BuildRootAsync()
     {
-        foreach (var bin in Binaries)
+        await _tiny.AddProgramsAsync(Binaries);
+        foreach (var dir in new[] { "proc", "tmp", "var/log", "var/lib/dpkg/info", "etc/acme-mail", "usr/local/bin" })
         {
-            Copy(bin);
-            foreach (var word in Run("/usr/bin/ldd", bin).Split([' ', '\t', '\n'], StringSplitOptions.RemoveEmptyEntries).Where(w => w.StartsWith('/')))
-            {
-                Copy(word);
-            }
+            Directory.CreateDirectory(Path.Combine(Root, dir));
         }
-        foreach (var dir in new[] { "dev", "proc", "tmp", "var/log", "var/lib/dpkg/info", "etc/acme-mail", "usr/local/bin" })
-        {
-            Directory.CreateDirectory(Path.Combine(_root, dir));
-        }
-        Run("/usr/bin/mknod", "-m", "666", Path.Combine(_root, "dev/null"), "c", "1", "3");
-        Run("/usr/bin/mount", "-t", "proc", "proc", Path.Combine(_root, "proc"));
+        await TinyRoot.RunAsync("/usr/bin/mount", "-t", "proc", "proc", Path.Combine(Root, "proc"));
         _procMounted = true;
-        File.WriteAllText(Path.Combine(_root, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n");
-        File.WriteAllText(Path.Combine(_root, "etc/group"), "root:x:0:\n");
-        File.WriteAllText(Path.Combine(_root, "etc/acme-mail/mail.conf"), "token: abc\n");
-        File.WriteAllText(Path.Combine(_root, "var/lib/dpkg/info/acme-mail.list"), "/.\n/etc\n/etc/acme-mail\n/etc/acme-mail/mail.conf\n");
-        File.WriteAllText(Path.Combine(_root, "var/log/named.log"), "started\n");
-    }
-
-    private void Copy(string path)
-    {
-        var target = _root + path;
-        if (File.Exists(target))
-        {
-            return;
-        }
-        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-        File.Copy(Path.GetFullPath(path), target);
-        File.SetUnixFileMode(target, File.GetUnixFileMode(path));
-    }
-
-    private static string Run(string file, params string[] args)
-    {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEnd();
-        p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        return stdout;
+        await File.WriteAllTextAsync(Path.Combine(Root, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n");
+        await File.WriteAllTextAsync(Path.Combine(Root, "etc/group"), "root:x:0:\n");
+        await File.WriteAllTextAsync(Path.Combine(Root, "etc/acme-mail/mail.conf"), "token: abc\n");
+        await File.WriteAllTextAsync(Path.Combine(Root, "var/lib/dpkg/info/acme-mail.list"), "/.\n/etc\n/etc/acme-mail\n/etc/acme-mail/mail.conf\n");
+        await File.WriteAllTextAsync(Path.Combine(Root, "var/log/named.log"), "started\n");
     }
 }

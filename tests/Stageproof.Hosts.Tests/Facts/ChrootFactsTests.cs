@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Stageproof.Core.Configuration;
 using Stageproof.Core.Manifests;
 using Stageproof.Hosts.Facts;
@@ -20,20 +19,19 @@ public sealed class ChrootFactsTests : IDisposable
         "/usr/bin/grep", "/usr/bin/dpkg-query", "/usr/bin/timeout", "/usr/bin/cksum", "/usr/bin/mkdir", "/usr/bin/mv", "/usr/bin/rm",
     ];
 
-    private readonly string _root = Directory.CreateTempSubdirectory("stageproof-root-").FullName;
+    private readonly TinyRoot _tiny = new();
 
-    public void Dispose() => Directory.Delete(_root, recursive: true);
+    private string Root => _tiny.Path;
+
+    public void Dispose() => _tiny.Dispose();
 
     [SkippableFact]
     public async Task A_chroot_hosts_packages_files_and_sysv_services_are_its_own()
     {
-        Requires.Root();
-        Requires.Executable("/usr/sbin/chroot");
-        Requires.Executable("/usr/bin/ldd");
-        Requires.Executable("/usr/bin/mknod");
+        TinyRoot.Require();
         await BuildRootAsync();
-        var host = new HostConfig { Name = "tiny", Transport = TransportKind.Chroot, Root = _root, Address = "127.0.3.250" };
-        await using var transport = new ChrootTransport("tiny", _root);
+        var host = new HostConfig { Name = "tiny", Transport = TransportKind.Chroot, Root = Root, Address = "127.0.3.250" };
+        await using var transport = new ChrootTransport("tiny", Root);
 
         var m = await new HostFactsCollector().CollectAsync(host, transport,
             new DriftRules { Track = ["/etc/acme-mail/*.conf"] }, "lab", CancellationToken.None);
@@ -51,18 +49,15 @@ public sealed class ChrootFactsTests : IDisposable
     [SkippableFact]
     public async Task Pending_upgrades_are_computed_once_and_again_only_when_dpkg_or_apt_state_changes()
     {
-        Requires.Root();
-        Requires.Executable("/usr/sbin/chroot");
-        Requires.Executable("/usr/bin/ldd");
-        Requires.Executable("/usr/bin/mknod");
+        TinyRoot.Require();
         await BuildRootAsync();
         // FAKE apt-get: answers one upgrade and counts how often apt's resolver would have run.
-        var apt = Path.Combine(_root, "usr/bin/apt-get");
+        var apt = Path.Combine(Root, "usr/bin/apt-get");
         await File.WriteAllTextAsync(apt, "#!/bin/sh\necho run >> /apt-runs\necho 'Inst acme-mail [1.0-1] (1.1-1 Debian-Security:12/stable-security [amd64])'\n");
         File.SetUnixFileMode(apt, (UnixFileMode)0b111_101_101);
-        var host = new HostConfig { Name = "tiny", Transport = TransportKind.Chroot, Root = _root, Address = "127.0.3.250" };
-        await using var transport = new ChrootTransport("tiny", _root);
-        int Runs() => File.Exists(Path.Combine(_root, "apt-runs")) ? File.ReadAllLines(Path.Combine(_root, "apt-runs")).Length : 0;
+        var host = new HostConfig { Name = "tiny", Transport = TransportKind.Chroot, Root = Root, Address = "127.0.3.250" };
+        await using var transport = new ChrootTransport("tiny", Root);
+        int Runs() => File.Exists(Path.Combine(Root, "apt-runs")) ? File.ReadAllLines(Path.Combine(Root, "apt-runs")).Length : 0;
         async Task<Manifest> CollectAsync() => await new HostFactsCollector().CollectAsync(host, transport, new DriftRules(), "lab", CancellationToken.None);
         var expected = new PendingUpgrade("acme-mail", "1.0-1", "1.1-1", "Debian-Security:12/stable-security", true);
 
@@ -72,15 +67,15 @@ public sealed class ChrootFactsTests : IDisposable
         Assert.Equal(1, Runs()); // kept: dpkg's and apt's state did not change
 
         // A package installed or removed rewrites dpkg's status (a new file): apt is asked again.
-        var status = Path.Combine(_root, "var/lib/dpkg/status");
+        var status = Path.Combine(Root, "var/lib/dpkg/status");
         await File.WriteAllTextAsync(status + "-new", await File.ReadAllTextAsync(status) + "Package: extra\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1\nDescription: x\n\n");
         File.Move(status + "-new", status, overwrite: true);
         Assert.Equal([expected], (await CollectAsync()).PendingUpgrades);
         Assert.Equal(2, Runs());
 
         // New package lists (apt-get update) as well.
-        Directory.CreateDirectory(Path.Combine(_root, "var/lib/apt/lists"));
-        await File.WriteAllTextAsync(Path.Combine(_root, "var/lib/apt/lists/deb.debian.org_Packages"), "Package: acme-mail\n");
+        Directory.CreateDirectory(Path.Combine(Root, "var/lib/apt/lists"));
+        await File.WriteAllTextAsync(Path.Combine(Root, "var/lib/apt/lists/deb.debian.org_Packages"), "Package: acme-mail\n");
         await CollectAsync();
         Assert.Equal(3, Runs());
         await CollectAsync();
@@ -89,21 +84,11 @@ public sealed class ChrootFactsTests : IDisposable
 
     private async Task BuildRootAsync()
     {
-        foreach (var bin in Binaries)
-        {
-            Copy(bin);
-            var ldd = await RunAsync("/usr/bin/ldd", bin);
-            foreach (var word in ldd.Split([' ', '\t', '\n'], StringSplitOptions.RemoveEmptyEntries).Where(w => w.StartsWith('/')))
-            {
-                Copy(word);
-            }
-        }
-        Directory.CreateDirectory(Path.Combine(_root, "dev"));
-        await RunAsync("/usr/bin/mknod", "-m", "666", Path.Combine(_root, "dev/null"), "c", "1", "3");
-        Directory.CreateDirectory(Path.Combine(_root, "var/lib/dpkg/info"));
-        Directory.CreateDirectory(Path.Combine(_root, "var/lib/dpkg/updates"));
-        await File.WriteAllTextAsync(Path.Combine(_root, "var/lib/dpkg/available"), "");
-        await File.WriteAllTextAsync(Path.Combine(_root, "var/lib/dpkg/status"), """
+        await _tiny.AddProgramsAsync(Binaries);
+        Directory.CreateDirectory(Path.Combine(Root, "var/lib/dpkg/info"));
+        Directory.CreateDirectory(Path.Combine(Root, "var/lib/dpkg/updates"));
+        await File.WriteAllTextAsync(Path.Combine(Root, "var/lib/dpkg/available"), "");
+        await File.WriteAllTextAsync(Path.Combine(Root, "var/lib/dpkg/status"), """
             Package: acme-mail
             Status: install ok installed
             Architecture: amd64
@@ -117,41 +102,15 @@ public sealed class ChrootFactsTests : IDisposable
             Description: only its conffiles remain
 
             """);
-        Directory.CreateDirectory(Path.Combine(_root, "etc/acme-mail"));
-        await File.WriteAllTextAsync(Path.Combine(_root, "etc/os-release"), "ID=debian\nVERSION_ID=\"12\"\nPRETTY_NAME=\"Tiny Debian\"\n");
-        await File.WriteAllTextAsync(Path.Combine(_root, "etc/acme-mail/mail.conf"), "token: abc\n");
-        Directory.CreateDirectory(Path.Combine(_root, "etc/init.d"));
+        Directory.CreateDirectory(Path.Combine(Root, "etc/acme-mail"));
+        await File.WriteAllTextAsync(Path.Combine(Root, "etc/os-release"), "ID=debian\nVERSION_ID=\"12\"\nPRETTY_NAME=\"Tiny Debian\"\n");
+        await File.WriteAllTextAsync(Path.Combine(Root, "etc/acme-mail/mail.conf"), "token: abc\n");
+        Directory.CreateDirectory(Path.Combine(Root, "etc/init.d"));
         foreach (var (name, code) in new[] { ("acme-mail", 0), ("broken", 3), ("README", 0), ("helper.sh", 0) })
         {
-            var path = Path.Combine(_root, "etc/init.d", name);
+            var path = Path.Combine(Root, "etc/init.d", name);
             await File.WriteAllTextAsync(path, $"#!/bin/sh\n[ \"$1\" = status ] && exit {code}\nexit 1\n");
             File.SetUnixFileMode(path, (UnixFileMode)0b111_101_101);
         }
-    }
-
-    private void Copy(string path)
-    {
-        var target = _root + path;
-        if (File.Exists(target))
-        {
-            return;
-        }
-        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-        File.Copy(Path.GetFullPath(path), target);
-        File.SetUnixFileMode(target, File.GetUnixFileMode(path));
-    }
-
-    private static async Task<string> RunAsync(string file, params string[] args)
-    {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        using var p = Process.Start(psi)!;
-        var stdout = await p.StandardOutput.ReadToEndAsync();
-        await p.WaitForExitAsync();
-        Assert.True(p.ExitCode == 0, $"{file} {string.Join(' ', args)} exited {p.ExitCode}");
-        return stdout;
     }
 }

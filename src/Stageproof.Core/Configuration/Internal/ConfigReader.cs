@@ -353,8 +353,7 @@ internal sealed partial class ConfigReader
     {
         if (value == "~" || value.StartsWith("~/", StringComparison.Ordinal))
         {
-            var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
-            return Path.GetFullPath(home + value[1..]);
+            return Path.GetFullPath(Home() + value[1..]);
         }
         return Path.GetFullPath(value, baseDirectory);
     }

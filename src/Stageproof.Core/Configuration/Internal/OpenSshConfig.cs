@@ -335,37 +335,7 @@ internal sealed class OpenSshConfig
         && !block.Patterns.Any(p => p.Negated && Glob(p.Pattern, destination));
 
     /// <summary>ssh's match_pattern: * and ? only, case-insensitive for host names as ssh lowercases them.</summary>
-    internal static bool Glob(string pattern, string text)
-    {
-        int p = 0, t = 0, star = -1, mark = 0;
-        while (t < text.Length)
-        {
-            if (p < pattern.Length && (pattern[p] == '?' || char.ToLowerInvariant(pattern[p]) == char.ToLowerInvariant(text[t])))
-            {
-                p++;
-                t++;
-            }
-            else if (p < pattern.Length && pattern[p] == '*')
-            {
-                star = p++;
-                mark = t;
-            }
-            else if (star >= 0)
-            {
-                p = star + 1;
-                t = ++mark;
-            }
-            else
-            {
-                return false;
-            }
-        }
-        while (p < pattern.Length && pattern[p] == '*')
-        {
-            p++;
-        }
-        return p == pattern.Length;
-    }
+    private static bool Glob(string pattern, string text) => Wildcard.IsMatch(pattern, text, ignoreCase: true);
 
     /// <summary>The keyword and the rest: "Keyword value", "Keyword=value" or "Keyword = value".</summary>
     private static (string Keyword, string Arguments) SplitKeyword(string text)
