@@ -31,7 +31,7 @@ internal static class TokenCommand
         {
             throw new RefusedException(GateRules.Role, $"{session.Actor} is not a Stageproof user; {doing} needs one (an admin adds it: stageproof user add {session.Actor} --role ROLE)");
         }
-        if (me.Role != Role.Admin && me.Name != owner)
+        if (!AccessPolicy.MayManageTokensOf(me, owner))
         {
             var refusal = new GateRefusal(GateRules.Role, $"only an admin may {doing} for another user ({me.Name} is {me.Role.ToString().ToLowerInvariant()})");
             await session.AuditAsync("token.refused", owner, refusal.ToString(), cancellationToken: ct).ConfigureAwait(false);

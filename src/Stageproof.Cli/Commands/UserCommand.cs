@@ -27,7 +27,7 @@ internal static class UserCommand
         }
         await session.RequireAuthenticatedAsync("manage users", ct).ConfigureAwait(false);
         var me = users.FirstOrDefault(u => u.Name == session.Actor);
-        if (me?.Role != Role.Admin)
+        if (!AccessPolicy.MayManageUsers(me))
         {
             var refusal = new GateRefusal(GateRules.Role, $"only an admin manages users ({session.Actor} is {(me is null ? "not a user" : me.Role.ToString().ToLowerInvariant())})");
             await session.AuditAsync("user.refused", session.Actor, refusal.ToString(), cancellationToken: ct).ConfigureAwait(false);

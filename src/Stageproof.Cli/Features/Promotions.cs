@@ -1,6 +1,5 @@
-using System.Globalization;
-using System.Security.Cryptography;
 using Spectre.Console;
+using Stageproof.Application.Lifecycle;
 using Stageproof.Cli.Infrastructure;
 using Stageproof.Core;
 using Stageproof.Core.Checks;
@@ -133,60 +132,22 @@ internal sealed class Promotions(CliSession session)
     {
         await session.RequireAuthenticatedAsync("approve", ct).ConfigureAwait(false);
         var store = await session.StoreAsync(ct).ConfigureAwait(false);
-        var users = await store.ListUsersAsync(ct).ConfigureAwait(false);
-        var user = users.FirstOrDefault(u => u.Name == session.Actor);
-        GateRefusal? refusal = null;
-        if (user is null || user.Role is not (Role.Approver or Role.Admin) || !user.Covers(environment))
-        {
-            refusal = new GateRefusal(GateRules.Role, user is null
-                ? $"{session.Actor} is not a Stageproof user; approving needs the approver or admin role"
-                : $"{user.Name} ({user.Role.ToString().ToLowerInvariant()}, environments {string.Join(", ", user.Environments)}) may not approve for {environment}: approver or admin covering it needed");
-        }
-        else if (stored.Set.Author == session.Actor)
-        {
-            refusal = new GateRefusal(GateRules.FourEyes, $"{session.Actor} wrote {stored.Set.Id}; its approval must come from someone else");
-        }
-        else if ((await FrozenByAsync(stored, ct).ConfigureAwait(false)).Contains(session.Actor))
-        {
-            // The YAML's author: is whatever its writer typed; who froze the set is recorded, and is its author too.
-            refusal = new GateRefusal(GateRules.FourEyes, $"{session.Actor} froze {stored.Set.Id} (its author: says {stored.Set.Author}); " +
-                                                          "its approval must come from someone else");
-        }
+        var principal = await session.PrincipalAsync(ct).ConfigureAwait(false);
+        var (approval, refusal) = await new ApprovalWorkflow(store, session.Time).ApproveAsync(principal, stored, environment, comment, ct).ConfigureAwait(false);
         if (refusal is not null)
         {
             session.Ui.Error(refusal.ToString());
-            await session.AuditAsync("approve.refused", environment, refusal.ToString(), stored.Digest, cancellationToken: ct).ConfigureAwait(false);
-            return (null, refusal);
         }
-        var approval = new Approval
-        {
-            Id = $"ap-{session.Time.GetUtcNow().UtcDateTime.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(3))}",
-            PatchDigest = stored.Digest,
-            Environment = environment,
-            Approver = session.Actor,
-            Comment = comment,
-            At = session.Time.GetUtcNow(),
-            AuthenticatedBy = session.AuthenticatedBy,
-        };
-        await store.SaveApprovalAsync(approval, ct).ConfigureAwait(false);
-        await session.AuditAsync("approve", environment, $"{approval.Id} by {approval.Approver}", stored.Digest, approval.Comment, ct).ConfigureAwait(false);
-        if (!session.Ui.Json)
+        else if (approval is not null && !session.Ui.Json)
         {
             session.Ui.Say($"{approval.Id}: {session.Actor} approved {stored.Set.Id} ({stored.Digest[..12]}) for {environment}");
         }
-        return (approval, null);
+        return (approval, refusal);
     }
 
     /// <summary>Everyone the audit chain records as having frozen this digest.</summary>
-    private async Task<IReadOnlyList<string>> FrozenByAsync(StoredPatchSet stored, CancellationToken ct)
-    {
-        var store = await session.StoreAsync(ct).ConfigureAwait(false);
-        return (await store.ReadAllAsync(ct).ConfigureAwait(false))
-            .Where(e => e.Action == "patch.freeze" && e.PayloadDigest == stored.Digest)
-            .Select(e => e.Actor)
-            .Distinct(StringComparer.Ordinal)
-            .ToList();
-    }
+    private async Task<IReadOnlyList<string>> FrozenByAsync(StoredPatchSet stored, CancellationToken ct) =>
+        await PatchSetAuthors.FrozenByAsync(await session.StoreAsync(ct).ConfigureAwait(false), stored.Digest, ct).ConfigureAwait(false);
 
     /// <summary>The rollout plan for a stored set on an environment, under its stage's policy.</summary>
     public Rollout Plan(StoredPatchSet stored, string environment, PromoteOptions options, GateDecision decision)
@@ -276,9 +237,9 @@ internal sealed class Promotions(CliSession session)
         await session.RequireAuthenticatedAsync(doing, ct).ConfigureAwait(false);
         var store = await session.StoreAsync(ct).ConfigureAwait(false);
         var users = await store.ListUsersAsync(ct).ConfigureAwait(false);
-        var allowed = Lifecycle.StageOf(environment)?.Roles ?? [Role.Operator, Role.Admin];
+        var allowed = Lifecycle.StageOf(environment)?.Roles ?? AccessPolicy.DefaultPromoters;
         var user = users.FirstOrDefault(u => u.Name == session.Actor);
-        if (user is null || !(allowed.Contains(user.Role) || user.Role == Role.Admin) || !user.Covers(environment))
+        if (user is null || !AccessPolicy.MayPromote(user, environment, allowed))
         {
             var refusal = new GateRefusal(GateRules.Role, user is null
                 ? $"{session.Actor} is not a Stageproof user; {doing} on {environment} needs one of: {string.Join(", ", allowed.Select(r => r.ToString().ToLowerInvariant()))}"

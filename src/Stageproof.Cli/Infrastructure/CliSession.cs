@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Stageproof.Application.Identity;
 using Stageproof.Core;
 using Stageproof.Core.Audit;
 using Stageproof.Core.Configuration;
@@ -76,25 +77,21 @@ internal sealed class CliSession : IAsyncDisposable
 
     private async Task<(string User, string TokenId)> VerifyTokenAsync(string text, string source, CancellationToken ct)
     {
-        if (ApiToken.Parse(text) is not { } parsed)
-        {
-            throw new InputException($"{source}: not a Stageproof token (they look like spt_<12 hex>_<secret>)");
-        }
         var store = await StoreAsync(ct).ConfigureAwait(false);
-        var token = await store.FindTokenAsync(parsed.Id, ct).ConfigureAwait(false);
-        if (token is null || !token.Accepts(parsed.Secret))
+        var check = await TokenAuthenticator.VerifyAsync(store, text, Time.GetUtcNow(), ct).ConfigureAwait(false);
+        if (check.Principal is not { AuthenticatedBy: { } by } principal)
         {
-            throw new InputException($"{source}: token {parsed.Id} is not known to the state in {StateDirectory}");
+            throw new InputException($"{source}: {check.Refusal}");
         }
-        if (token.Unusable(Time.GetUtcNow()) is { } why)
-        {
-            throw new InputException($"{source}: token {parsed.Id} of {token.User} is {why}");
-        }
-        if ((await store.ListUsersAsync(ct).ConfigureAwait(false)).All(u => u.Name != token.User))
-        {
-            throw new InputException($"{source}: token {parsed.Id} belongs to {token.User}, who is no longer a Stageproof user");
-        }
-        return (token.User, token.Id);
+        return (principal.Name, by["token:".Length..]);
+    }
+
+    /// <summary>The actor as the application layer sees it: name, how it was proven, and its user record.</summary>
+    public async Task<Principal> PrincipalAsync(CancellationToken ct)
+    {
+        var store = await StoreAsync(ct).ConfigureAwait(false);
+        var user = (await store.ListUsersAsync(ct).ConfigureAwait(false)).FirstOrDefault(u => u.Name == Actor);
+        return new Principal(Actor, AuthenticatedBy, user);
     }
 
     /// <summary>

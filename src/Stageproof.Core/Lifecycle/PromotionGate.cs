@@ -95,7 +95,7 @@ public static class PromotionGate
         {
             refusals.Add(new(GateRules.Role, $"{request.Actor} is not a Stageproof user (see 'stageproof user list'); {request.Target} allows {Roles(allowed)}"));
         }
-        else if (!(allowed.Contains(actor.Role) || actor.Role == Role.Admin) || !actor.Covers(request.Target))
+        else if (!AccessPolicy.MayPromote(actor, request.Target, allowed))
         {
             refusals.Add(new(GateRules.Role, !actor.Covers(request.Target)
                 ? $"{actor.Name} ({actor.Role.ToString().ToLowerInvariant()}) may act on {string.Join(", ", actor.Environments)}, not on {request.Target}"
@@ -182,7 +182,7 @@ public static class PromotionGate
                     excluded.Add($"{approval.Approver} is the set's {role}");
                     ownApproval = true;
                 }
-                else if (approver is null || approver.Role is not (Role.Approver or Role.Admin) || !approver.Covers(request.Target))
+                else if (approver is null || !AccessPolicy.MayApprove(approver, request.Target))
                 {
                     excluded.Add($"{approval.Approver} may no longer approve for {request.Target}");
                 }
@@ -212,9 +212,9 @@ public static class PromotionGate
                 {
                     refusals.Add(new(GateRules.Window, $"{request.Target}'s maintenance window {window} is closed; it next opens {next:u} (--wait to wait for it)"));
                 }
-                else if (actor?.Role != Role.Admin || string.IsNullOrWhiteSpace(request.Reason))
+                else if (!AccessPolicy.MayOverrideWindow(actor) || string.IsNullOrWhiteSpace(request.Reason))
                 {
-                    refusals.Add(new(GateRules.WindowOverride, actor?.Role != Role.Admin
+                    refusals.Add(new(GateRules.WindowOverride, !AccessPolicy.MayOverrideWindow(actor)
                         ? $"only an admin may roll out outside {request.Target}'s maintenance window ({request.Actor} is not)"
                         : "--now outside the maintenance window needs --reason"));
                 }
