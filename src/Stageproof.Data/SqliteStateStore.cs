@@ -52,6 +52,23 @@ public sealed class SqliteStateStore : IStateStore
     /// is kept and verified unsealed (tests of the chain itself).</summary>
     public AuditKey? AuditKey { get; set; }
 
+    /// <summary>Opens the state in <paramref name="stateDirectory"/> as every entry point uses it: sealed under the audit
+    /// key of the user running Stageproof (<see cref="AuditKeys"/>).</summary>
+    public static async Task<SqliteStateStore> OpenKeyedAsync(string stateDirectory, TimeProvider time, CancellationToken cancellationToken = default)
+    {
+        var store = await OpenAsync(stateDirectory, time, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            store.AuditKey = AuditKeys.Load(store.StateDirectory);
+            return store;
+        }
+        catch
+        {
+            await store.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
     /// <summary>Opens (creating if needed) the state in <paramref name="stateDirectory"/> and brings its schema up to date.</summary>
     /// <exception cref="InputException">The database was written by a newer Stageproof, or is not a database.</exception>
     public static async Task<SqliteStateStore> OpenAsync(string stateDirectory, TimeProvider time, CancellationToken cancellationToken = default)

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
-using Stageproof.Cli.Infrastructure;
+using Stageproof.Data;
 using Stageproof.Core;
 using Stageproof.Core.Audit;
 

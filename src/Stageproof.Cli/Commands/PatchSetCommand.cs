@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Spectre.Console;
+using Stageproof.Application.Views;
 using Stageproof.Core;
 using Stageproof.Cli.Features;
 using Stageproof.Core.Patches;
@@ -69,16 +70,7 @@ internal static class PatchSetCommand
             var sets = await store.ListPatchSetsAsync(ct).ConfigureAwait(false);
             if (session.Ui.Json)
             {
-                session.Ui.WriteJson(sets.Select(s => new
-                {
-                    digest = s.Digest,
-                    id = s.Set.Id,
-                    title = s.Set.Title,
-                    severity = Lower(s.Set.Severity),
-                    author = s.Set.Author,
-                    ticket = s.Set.Ticket,
-                    frozenAt = s.FrozenAt,
-                }));
+                session.Ui.WriteJson(sets.Select(PatchSetSummary.Of));
                 return ExitCodes.Ok;
             }
             if (sets.Count == 0)

@@ -170,17 +170,7 @@ internal sealed class CliSession : IAsyncDisposable
     {
         if (_store is null)
         {
-            var store = await SqliteStateStore.OpenAsync(StateDirectory, Time, cancellationToken).ConfigureAwait(false);
-            try
-            {
-                store.AuditKey = AuditKeys.Load(StateDirectory);
-            }
-            catch
-            {
-                await store.DisposeAsync().ConfigureAwait(false);
-                throw;
-            }
-            _store = store;
+            _store = await SqliteStateStore.OpenKeyedAsync(StateDirectory, Time, cancellationToken).ConfigureAwait(false);
             if (PrivateFiles.Warning(StateDirectory) is { } warning)
             {
                 Ui.Warn(warning);

@@ -3,14 +3,14 @@ using Stageproof.Core;
 using Stageproof.Core.Audit;
 using Stageproof.Core.Validation;
 
-namespace Stageproof.Cli.Infrastructure;
+namespace Stageproof.Data;
 
 /// <summary>
 /// Where the audit key lives: <c>STAGEPROOF_AUDIT_KEY</c> (a file path), else <c>~/.config/stageproof/audit.key</c>
 /// of the user running Stageproof — never inside the state directory, whose whole point is that a key beside the log
 /// would let anyone who can rewrite the log re-seal it too. Created on first use: 32 random bytes, 0600.
 /// </summary>
-internal static class AuditKeys
+public static class AuditKeys
 {
     public const string Variable = "STAGEPROOF_AUDIT_KEY";
 

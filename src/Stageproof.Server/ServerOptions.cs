@@ -1,0 +1,14 @@
+namespace Stageproof.Server;
+
+/// <summary>How <c>stageproof serve</c> runs: where it listens, and the same configuration and state the CLI uses.</summary>
+public sealed record ServerOptions
+{
+    public const string DefaultUrl = "http://127.0.0.1:7480";
+
+    /// <summary>Semicolon-separated listen URLs (Kestrel's syntax); port 0 picks a free port.</summary>
+    public string Urls { get; init; } = DefaultUrl;
+    public required string ConfigPath { get; init; }
+    public required string StateDirectory { get; init; }
+    /// <summary>Request bodies above this are refused with 413 before they are read.</summary>
+    public long MaxRequestBodyBytes { get; init; } = 1024 * 1024;
+}

@@ -1,0 +1,156 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Prometheus;
+using Stageproof.Core;
+using Stageproof.Core.Configuration;
+using Stageproof.Core.Manifests;
+using Stageproof.Core.State;
+using Stageproof.Data;
+using Stageproof.Server.Api;
+using Stageproof.Server.Auth;
+
+namespace Stageproof.Server;
+
+/// <summary>
+/// <c>stageproof serve</c>: the same configuration and state as the CLI behind an authenticated HTTP API. Built here and
+/// returned unstarted, so the CLI runs it until stopped and tests start it on a loopback port and stop it.
+/// </summary>
+public static class StageproofServer
+{
+    /// <summary>Loads the configuration and opens the state (bad input fails here, before anything listens), then builds
+    /// the application.</summary>
+    public static async Task<WebApplication> BuildAsync(ServerOptions options, TimeProvider time, CancellationToken ct)
+    {
+        var config = ConfigLoader.Load(options.ConfigPath);
+        var store = await SqliteStateStore.OpenKeyedAsync(options.StateDirectory, time, ct).ConfigureAwait(false);
+        try
+        {
+            return Build(options, config, store, time);
+        }
+        catch
+        {
+            await store.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private static WebApplication Build(ServerOptions options, StageproofConfig config, IStateStore store, TimeProvider time)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "stageproof" });
+        builder.WebHost.UseUrls(options.Urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            k.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
+        });
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+
+        builder.Services.AddSingleton(config);
+        builder.Services.AddSingleton(store);
+        builder.Services.AddSingleton(time);
+        builder.Services.Configure<JsonOptions>(o => Copy(ManifestJson.Options, o.SerializerOptions));
+        builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = c =>
+        {
+            // Kestrel refuses an oversized body before any handler runs; say why in the same words wherever it happens.
+            if (c.ProblemDetails.Status == StatusCodes.Status413PayloadTooLarge)
+            {
+                c.ProblemDetails.Detail ??= TooLarge(options);
+            }
+        });
+        // A body that does not bind (malformed JSON, too large) reaches the exception handler, which names what is wrong.
+        builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        builder.Services.AddAuthentication(TokenAuthenticationHandler.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, TokenAuthenticationHandler>(TokenAuthenticationHandler.SchemeName, null);
+        // Nothing is served to anonymous callers unless an endpoint says so (health probes only).
+        builder.Services.AddAuthorizationBuilder()
+            .SetFallbackPolicy(new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build());
+        builder.Services.AddOpenApi("v1");
+
+        var app = builder.Build();
+        var registry = Metrics.NewCustomRegistry();
+        _ = new StateMetrics(registry, store);
+        app.Lifetime.ApplicationStopped.Register(() => store.DisposeAsync().AsTask().GetAwaiter().GetResult());
+
+        app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = WriteErrorAsync, StatusCodeSelector = StatusOf });
+        app.UseStatusCodePages();
+        app.Use(async (context, next) =>
+        {
+            // No page or answer of ours loads anything from elsewhere or may be framed. Set as the response starts: the
+            // exception handler clears headers set earlier.
+            context.Response.OnStarting(() =>
+            {
+                var headers = context.Response.Headers;
+                headers.ContentSecurityPolicy = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+                headers.XContentTypeOptions = "nosniff";
+                headers["Referrer-Policy"] = "no-referrer";
+                return Task.CompletedTask;
+            });
+            await next(context).ConfigureAwait(false);
+        });
+        app.UseRouting();
+        app.UseHttpMetrics(o => o.SetMetricFactory(Metrics.WithCustomRegistry(registry)));
+        app.UseAuthentication();
+        app.UseAuthorization();
+
+        app.MapGet("/healthz", () => Results.Text("ok\n")).AllowAnonymous().ExcludeFromDescription();
+        app.MapGet("/readyz", async (IStateStore s, CancellationToken ct) =>
+        {
+            // Ready when the state answers: a store that cannot be read would fail every request.
+            await s.ListUsersAsync(ct).ConfigureAwait(false);
+            return Results.Text("ready\n");
+        }).AllowAnonymous().ExcludeFromDescription();
+        app.MapMetrics("/metrics", registry);
+        app.MapOpenApi("/openapi/{documentName}.json");
+        ApiEndpoints.Map(app);
+        return app;
+    }
+
+    /// <summary>Expected failures keep their meaning: bad input 400, a rule's refusal 403, a body too large 413.</summary>
+    private static int StatusOf(Exception e) => e switch
+    {
+        BadHttpRequestException bad => bad.StatusCode,
+        InputException => StatusCodes.Status400BadRequest,
+        RefusedException => StatusCodes.Status403Forbidden,
+        _ => StatusCodes.Status500InternalServerError,
+    };
+
+    private static string TooLarge(ServerOptions options) =>
+        $"the request body is larger than this server accepts ({options.MaxRequestBodyBytes / 1024} KiB)";
+
+    private static Task WriteErrorAsync(HttpContext context)
+    {
+        var error = context.Features.Get<IExceptionHandlerFeature>()?.Error;
+        var status = error is null ? StatusCodes.Status500InternalServerError : StatusOf(error);
+        var (title, detail) = error switch
+        {
+            BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => ("Content Too Large", null),
+            BadHttpRequestException bad => ("Bad request", bad.InnerException is JsonException json ? $"the body is not valid JSON: {json.Message}" : bad.Message),
+            StageproofException known => (status == StatusCodes.Status403Forbidden ? "Refused" : "Bad request", known.Message),
+            // The trace stays in the server's log; the caller gets one line.
+            _ => ("Server error", "the server failed to answer this request; its log has the details"),
+        };
+        return Problems.Write(context, status, title, detail, (error as RefusedException)?.Rule);
+    }
+
+    private static void Copy(JsonSerializerOptions from, JsonSerializerOptions to)
+    {
+        to.PropertyNamingPolicy = from.PropertyNamingPolicy;
+        to.DefaultIgnoreCondition = from.DefaultIgnoreCondition;
+        to.Encoder = from.Encoder;
+        foreach (var converter in from.Converters)
+        {
+            to.Converters.Add(converter);
+        }
+    }
+}

@@ -1,0 +1,144 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Xunit.Abstractions;
+
+namespace Stageproof.Server.Tests;
+
+/// <summary>
+/// Every endpoint × every kind of caller → the status an operations engineer expects: nothing is served or done for a
+/// caller who is not authenticated (no token, a garbage, forged, expired or revoked one), and what an authenticated one
+/// may see or do is decided per role and environment, refusals naming their rule.
+/// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+public class AuthorizationMatrixTests(ServerEstate estate, ITestOutputHelper output) : IClassFixture<ServerEstate>
+{
+    private static readonly string[] Unauthenticated = ["anonymous", "garbage", "forged", "expired", "revoked"];
+    private static readonly string[] Authenticated = ["admin", "alice", "bob", "carol", "vera", "sam"];
+
+    private sealed record Row(string Method, string Path, Func<string, HttpStatusCode> Expected, object? Body = null);
+
+    private IReadOnlyList<Row> Rows()
+    {
+        var d = estate.Digest;
+        HttpStatusCode Everyone(string _) => HttpStatusCode.OK;
+        // sam approves for staging only: prod, and anything spanning every environment, is not his to read.
+        HttpStatusCode ProdReaders(string who) => who == "sam" ? HttpStatusCode.Forbidden : HttpStatusCode.OK;
+        return
+        [
+            new("GET", "/api/v1/me", Everyone),
+            new("GET", "/api/v1/environments", Everyone),
+            new("GET", "/api/v1/environments/prod", ProdReaders),
+            new("GET", "/api/v1/environments/staging", Everyone),
+            new("GET", "/api/v1/patch-sets", Everyone),
+            new("GET", $"/api/v1/patch-sets/{d[..12]}", Everyone),
+            new("GET", "/api/v1/stage-runs", Everyone),
+            new("GET", "/api/v1/approvals", Everyone),
+            new("GET", "/api/v1/rollouts", Everyone),
+            new("GET", "/api/v1/rollouts/ro-none", _ => HttpStatusCode.NotFound),
+            new("GET", "/api/v1/audit?last=5", ProdReaders),
+            new("GET", "/api/v1/audit/verify", ProdReaders),
+            new("GET", "/api/v1/users", who => who == "admin" ? HttpStatusCode.OK : HttpStatusCode.Forbidden),
+            new("GET", "/api/v1/tokens", Everyone),
+            new("GET", "/metrics", Everyone),
+            new("GET", "/openapi/v1.json", Everyone),
+            // Approving SRV-1 (frozen by alice) for prod: approvers and admins covering prod, never its author.
+            new("POST", $"/api/v1/patch-sets/{d[..12]}/approvals",
+                who => who is "admin" or "carol" ? HttpStatusCode.Created : HttpStatusCode.Forbidden,
+                new { environment = "prod", comment = "read the stage report" }),
+        ];
+    }
+
+    [Fact]
+    public async Task Every_endpoint_answers_each_kind_of_caller_as_its_role_and_scope_say()
+    {
+        var mismatches = new List<string>();
+        foreach (var row in Rows())
+        {
+            foreach (var who in Unauthenticated.Concat(Authenticated))
+            {
+                using var client = estate.Client(who == "anonymous" ? null : who);
+                using var request = new HttpRequestMessage(new HttpMethod(row.Method), row.Path);
+                if (row.Body is not null)
+                {
+                    request.Content = JsonContent.Create(row.Body);
+                }
+                using var response = await client.SendAsync(request);
+                var expected = Unauthenticated.Contains(who) ? HttpStatusCode.Unauthorized : row.Expected(who);
+                var body = await response.Content.ReadAsStringAsync();
+                output.WriteLine($"{row.Method} {row.Path} as {who}: {(int)response.StatusCode}");
+                if (response.StatusCode != expected)
+                {
+                    mismatches.Add($"{row.Method} {row.Path} as {who}: {(int)response.StatusCode}, expected {(int)expected}: {body}");
+                }
+                if (expected is HttpStatusCode.Unauthorized)
+                {
+                    // Refused before anything is read: the answer carries the reason, never data.
+                    Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+                    Assert.DoesNotContain(estate.Digest, body, StringComparison.Ordinal);
+                }
+            }
+        }
+        Assert.True(mismatches.Count == 0, string.Join("\n", mismatches));
+    }
+
+    [Fact]
+    public async Task A_bad_token_is_refused_with_its_reason_and_health_probes_need_none()
+    {
+        foreach (var (who, reason) in new[]
+                 {
+                     ("expired", "is expired at"), ("revoked", "is revoked at"), ("forged", "is not known to this state"), ("garbage", "not a Stageproof token"),
+                 })
+        {
+            using var client = estate.Client(who);
+            using var response = await client.GetAsync(new Uri("/api/v1/me", UriKind.Relative));
+            Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+            var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Contains(reason, problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        }
+        using var anonymous = estate.Client(null);
+        Assert.Equal("ok\n", await anonymous.GetStringAsync(new Uri("/healthz", UriKind.Relative)));
+        Assert.Equal("ready\n", await anonymous.GetStringAsync(new Uri("/readyz", UriKind.Relative)));
+    }
+
+    [Fact]
+    public async Task Refused_approvals_name_their_rule_and_land_in_the_audit_log_while_allowed_ones_are_counted_by_the_gate()
+    {
+        var path = new Uri($"/api/v1/patch-sets/{estate.Digest}/approvals", UriKind.Relative);
+        foreach (var (who, env, rule, says) in new[]
+                 {
+                     ("alice", "prod", "four-eyes", "alice wrote SRV-1"),
+                     ("bob", "prod", "role", "bob (operator"),
+                     ("sam", "prod", "role", "may not approve for prod"),
+                 })
+        {
+            using var client = estate.Client(who);
+            using var response = await client.PostAsJsonAsync(path, new { environment = env });
+            Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+            var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Equal(rule, problem.GetProperty("rule").GetString());
+            Assert.Contains(says, problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        }
+
+        using var carol = estate.Client("carol");
+        using var approved = await carol.PostAsJsonAsync(path, new { environment = "prod", comment = "stage report read" });
+        Assert.Equal(HttpStatusCode.Created, approved.StatusCode);
+        var approval = await approved.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("carol", approval.GetProperty("approver").GetString());
+        Assert.StartsWith("token:", approval.GetProperty("authenticatedBy").GetString(), StringComparison.Ordinal);
+
+        // The CLI's gate, on the same state, counts carol's approval: the API's approval is a real one. (Prod still
+        // waits for staging's PASS, which this estate never ran.)
+        var (code, stdout, stderr) = await estate.CliRawAsync("--token-file", estate.TokenFile("bob"), "--json", "promote", estate.Digest[..12], "--to", "prod", "--dry-run");
+        Assert.True(code == Core.ExitCodes.Finding, stdout + stderr);
+        var rules = JsonDocument.Parse(stdout).RootElement.GetProperty("refusals").EnumerateArray().Select(r => r.GetProperty("rule").GetString()).ToList();
+        Assert.Equal(["previous-stage-pass"], rules);
+
+        using var admin = estate.Client("admin");
+        var audit = await admin.GetFromJsonAsync<JsonElement>(new Uri("/api/v1/audit", UriKind.Relative));
+        var refused = audit.EnumerateArray().Where(e => e.GetProperty("action").GetString() == "approve.refused").Select(e => e.GetProperty("actor").GetString()).ToList();
+        Assert.Contains("alice", refused);
+        Assert.Contains("bob", refused);
+        Assert.Contains("sam", refused);
+    }
+}

@@ -1,0 +1,153 @@
+using System.Net.Http.Headers;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Stageproof.Cli;
+using Stageproof.Core;
+
+namespace Stageproof.Server.Tests;
+
+/// <summary>
+/// A state built through the real CLI (users, tokens, a frozen set written by alice) and a real server over it on a
+/// loopback port: the people of the authorization matrix, each with the token they would present.
+/// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+public sealed class ServerEstate : IAsyncLifetime
+{
+    public const string Config = """
+        hosts:
+          stage-1: { transport: local }
+          prod-1: { transport: local }
+        environments:
+          staging: { hosts: [stage-1] }
+          prod: { hosts: [prod-1] }
+        lifecycle:
+          stages:
+            - environment: staging
+            - environment: prod
+              approvals: 1
+        """;
+
+    private const string Set = """
+        id: SRV-1
+        title: a set alice wrote
+        reason: the server's tests
+        severity: low
+        author: alice
+        commands:
+          post: ["true"]
+        """;
+
+    public static readonly string Admin = Environment.UserName;
+
+    /// <summary>Who is in the matrix: name, role, environments ("" for all). alice, an approver, wrote the set.</summary>
+    public static readonly IReadOnlyList<(string Name, string Role, string Environments)> People =
+    [
+        ("alice", "approver", ""), ("bob", "operator", ""), ("carol", "approver", ""), ("vera", "viewer", ""), ("sam", "approver", "staging"),
+    ];
+
+    public string Dir { get; } = Directory.CreateTempSubdirectory("stageproof-server-").FullName;
+    public string ConfigPath => Path.Combine(Dir, "stageproof.yaml");
+    public string StatePath => Path.Combine(Dir, ".stageproof");
+    public Dictionary<string, string> Tokens { get; } = new(StringComparer.Ordinal);
+    public string Digest { get; private set; } = "";
+    public Uri BaseAddress { get; private set; } = null!;
+    private WebApplication? _app;
+
+    public async Task InitializeAsync()
+    {
+        await File.WriteAllTextAsync(ConfigPath, Config);
+        await File.WriteAllTextAsync(Path.Combine(Dir, "set.yaml"), Set);
+        await CliAsync("user", "add", Admin, "--role", "admin");
+        Tokens["admin"] = await TokenAsync(Admin, "90d");
+        foreach (var (name, role, envs) in People)
+        {
+            await CliAsync(envs.Length == 0 ? ["user", "add", name, "--role", role] : ["user", "add", name, "--role", role, "--env", envs]);
+            Tokens[name] = await TokenAsync(name, "90d");
+        }
+        // Tokens that authenticate nobody: one that expires before the server is asked, one revoked.
+        Tokens["expired"] = await TokenAsync("carol", "1s");
+        Tokens["revoked"] = await TokenAsync("carol", "90d");
+        var list = JsonDocument.Parse(await CliAsync("--json", "token", "list")).RootElement;
+        var revokedId = Tokens["revoked"].Split('_')[1];
+        Assert.Contains(list.EnumerateArray(), t => t.GetProperty("id").GetString() == revokedId);
+        await CliAsync("token", "revoke", revokedId);
+        Tokens["forged"] = "spt_0123456789ab_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        Tokens["garbage"] = "not-a-token";
+
+        var freeze = await CliAsync("--token-file", TokenFile("alice"), "--json", "patch", "freeze", Path.Combine(Dir, "set.yaml"));
+        Digest = JsonDocument.Parse(freeze).RootElement.GetProperty("digest").GetString()!;
+
+        // The server's clock runs a minute ahead, so the 1-second token is past its expiry whatever the test's pace.
+        var options = new ServerOptions { Urls = "http://127.0.9.1:0", ConfigPath = ConfigPath, StateDirectory = StatePath };
+        _app = await StageproofServer.BuildAsync(options, new AheadClock(TimeSpan.FromMinutes(1)), CancellationToken.None);
+        await _app.StartAsync();
+        BaseAddress = new Uri(_app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single());
+    }
+
+    /// <summary>A client presenting <paramref name="who"/>'s token (null: anonymous).</summary>
+    public HttpClient Client(string? who)
+    {
+        var client = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        if (who is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Tokens[who]);
+        }
+        return client;
+    }
+
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public string TokenFile(string who)
+    {
+        var path = Path.Combine(Dir, who + ".token");
+        File.WriteAllText(path, Tokens[who]);
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        return path;
+    }
+
+    /// <summary>Runs the real CLI on this estate's configuration and state; a failure fails the test with its output.</summary>
+    public async Task<string> CliAsync(params string[] args)
+    {
+        var (code, stdout, stderr) = await CliRawAsync(args);
+        Assert.True(code == ExitCodes.Ok, $"stageproof {string.Join(' ', args)}: exit {code}\n{stdout}\n{stderr}");
+        return stdout;
+    }
+
+    /// <summary>Runs the real CLI and returns its exit code and output, whatever they are.</summary>
+    public async Task<(int Code, string Stdout, string Stderr)> CliRawAsync(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var code = await StageproofCli.RunAsync(["--config", ConfigPath, "--state", StatePath, .. args], stdout, stderr);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    private async Task<string> TokenAsync(string user, string expires)
+    {
+        var json = JsonDocument.Parse(await CliAsync("--json", "token", "create", user, "--expires", expires)).RootElement;
+        return json.GetProperty("token").GetString()!;
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_app is not null)
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+        try
+        {
+            Directory.Delete(Dir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private sealed class AheadClock(TimeSpan offset) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => System.GetUtcNow() + offset;
+    }
+}
