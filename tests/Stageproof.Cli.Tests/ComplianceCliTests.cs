@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Stageproof.Cli.Reports;
+using Stageproof.Application.Reports;
 using Stageproof.Core;
 using Stageproof.Core.Compliance;
 using Stageproof.Core.Configuration;

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Stageproof.Application.Reports;
 using System.Globalization;
 using Spectre.Console;
 using Stageproof.Core;
@@ -38,7 +39,7 @@ internal static class ComplianceCommand
 
             if (htmlFile is { } file)
             {
-                await Infrastructure.OutputFiles.WriteAsync(file, Reports.ComplianceHtml.Render(report), ct).ConfigureAwait(false);
+                await Infrastructure.OutputFiles.WriteAsync(file, ComplianceHtml.Render(report), ct).ConfigureAwait(false);
                 session.Ui.Errors.MarkupLine(Infrastructure.Ui.Escape($"HTML report: {Path.GetFullPath(file)}"));
             }
             if (session.Ui.Json)
@@ -122,7 +123,7 @@ internal static class ComplianceCommand
                 var drift = h.Drift.Status switch
                 {
                     "drifted" => $"[red]{h.Drift.Count} item(s)[/]\n" + string.Join("\n", h.Drift.Items.Select(i =>
-                        Infrastructure.Ui.Escape($"{Category(i.Category)} {i.Key}: {i.Before ?? "(absent)"} → {i.After ?? "(absent)"}"))),
+                        Infrastructure.Ui.Escape($"{ReportText.Category(i.Category)} {i.Key}: {i.Before ?? "(absent)"} → {i.After ?? "(absent)"}"))),
                     "none" => "[green]none[/]",
                     var other => $"[grey]{Infrastructure.Ui.Escape(other.Replace('-', ' '))}[/]",
                 };
@@ -142,7 +143,4 @@ internal static class ComplianceCommand
         console.MarkupLine(Infrastructure.Ui.Escape($"drifted since last verified: {t.DriftedHosts} host(s), {t.DriftItems} item(s)"));
         console.MarkupLine(report.Compliant ? "[green]compliant[/]" : "[red]not compliant[/]");
     }
-
-    internal static string Category(Core.Drift.DriftCategory c) =>
-        System.Text.Json.JsonSerializer.Serialize(c).Trim('"');
 }

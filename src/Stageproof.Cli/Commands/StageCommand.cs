@@ -53,7 +53,7 @@ internal static class StageCommand
     {
         foreach (var (file, what, render) in new (string?, string, Func<StageResult, string>)[]
                  {
-                     (junit, "JUnit XML", Reports.StageJUnit.Render), (html, "HTML report", Reports.StageHtml.Render),
+                     (junit, "JUnit XML", Application.Reports.StageJUnit.Render), (html, "HTML report", Application.Reports.StageHtml.Render),
                  })
         {
             if (file is null)

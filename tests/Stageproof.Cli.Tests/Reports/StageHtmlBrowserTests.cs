@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Microsoft.Playwright;
-using Stageproof.Cli.Reports;
+using Stageproof.Application.Reports;
 using Stageproof.Core.Stage;
 using Stageproof.Testing;
 using Xunit.Abstractions;

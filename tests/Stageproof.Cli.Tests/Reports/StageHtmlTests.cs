@@ -1,5 +1,5 @@
 using System.Text.RegularExpressions;
-using Stageproof.Cli.Reports;
+using Stageproof.Application.Reports;
 
 namespace Stageproof.Cli.Tests.Reports;
 

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Xml.Linq;
-using Stageproof.Cli.Reports;
+using Stageproof.Application.Reports;
 using Stageproof.Core.Stage;
 
 namespace Stageproof.Cli.Tests.Reports;

@@ -1,5 +1,5 @@
 using System.Xml.Linq;
-using Stageproof.Cli.Reports;
+using Stageproof.Application.Reports;
 using Stageproof.Core.Checks;
 using Stageproof.Core.Stage;
 

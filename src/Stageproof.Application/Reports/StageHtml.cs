@@ -2,9 +2,9 @@ using System.Net;
 using System.Text;
 using Stageproof.Core.Checks;
 using Stageproof.Core.Stage;
-using static Stageproof.Cli.Reports.ReportText;
+using static Stageproof.Application.Reports.ReportText;
 
-namespace Stageproof.Cli.Reports;
+namespace Stageproof.Application.Reports;
 
 /// <summary>
 /// The `stage --html FILE` output: one self-contained page (inline CSS and SVG, no script, no fonts or anything
@@ -12,7 +12,7 @@ namespace Stageproof.Cli.Reports;
 /// the steps, fidelity, before/after latency charts, the checks, the drift table, soak, the rollback rehearsal,
 /// log excerpts and the audit references. Every string from the result is HTML-encoded.
 /// </summary>
-internal static class StageHtml
+public static class StageHtml
 {
     private const string BaselineColor = "#2b6cb0", AfterColor = "#dd6b20";
 

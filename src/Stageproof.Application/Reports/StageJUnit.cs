@@ -3,16 +3,16 @@ using System.Xml;
 using System.Xml.Linq;
 using Stageproof.Core.Checks;
 using Stageproof.Core.Stage;
-using static Stageproof.Cli.Reports.ReportText;
+using static Stageproof.Application.Reports.ReportText;
 
-namespace Stageproof.Cli.Reports;
+namespace Stageproof.Application.Reports;
 
 /// <summary>
 /// The `stage --junit FILE` output: one testsuite for the run, one testcase per step ("stage.step"), per check result
 /// of the after-change suite ("stage.check"), per baseline comparison ("stage.compare"), per unexpected change
 /// ("stage.drift") and per soak result ("stage.soak"); failures carry the evidence with its numbers.
 /// </summary>
-internal static class StageJUnit
+public static class StageJUnit
 {
     public static string Render(StageResult r)
     {

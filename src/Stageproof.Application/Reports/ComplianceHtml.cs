@@ -1,16 +1,16 @@
 using System.Net;
 using System.Text;
 using Stageproof.Core.Compliance;
-using static Stageproof.Cli.Reports.ReportText;
+using static Stageproof.Application.Reports.ReportText;
 
-namespace Stageproof.Cli.Reports;
+namespace Stageproof.Application.Reports;
 
 /// <summary>
 /// The `compliance --html FILE` output: one self-contained page (inline CSS, no script, nothing loaded from anywhere;
 /// a Content-Security-Policy forbids it) with the totals and, per environment, what each host has applied, owes,
 /// has pending for security and has drifted since its last verified change. Every string is HTML-encoded.
 /// </summary>
-internal static class ComplianceHtml
+public static class ComplianceHtml
 {
     public static string Render(ComplianceReport report)
     {
@@ -104,7 +104,7 @@ internal static class ComplianceHtml
                         h.Append("<div class=\"bad\">").Append(E($"{host.Drift.Count} item(s)")).Append("</div>");
                         foreach (var i in host.Drift.Items)
                         {
-                            h.Append("<div><span class=\"tag\">").Append(E(Commands.ComplianceCommand.Category(i.Category))).Append("</span> <code>").Append(E(i.Key))
+                            h.Append("<div><span class=\"tag\">").Append(E(Category(i.Category))).Append("</span> <code>").Append(E(i.Key))
                                 .Append("</code>: ").Append(E($"{i.Before ?? "(absent)"} → {i.After ?? "(absent)"}")).Append("</div>");
                         }
                         if (host.Drift.Count > host.Drift.Items.Count)

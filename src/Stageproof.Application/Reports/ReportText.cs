@@ -3,10 +3,10 @@ using System.Text;
 using Stageproof.Core.Checks;
 using Stageproof.Core.Stage;
 
-namespace Stageproof.Cli.Reports;
+namespace Stageproof.Application.Reports;
 
 /// <summary>Text helpers shared by the stage report renderers.</summary>
-internal static class ReportText
+public static class ReportText
 {
     public static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
@@ -52,6 +52,9 @@ internal static class ReportText
     }
 
     /// <summary>Seconds with invariant culture, as JUnit's time attributes want them.</summary>
+    /// <summary>A drift category as its JSON names it ("package", "config_file").</summary>
+    public static string Category(Core.Drift.DriftCategory c) => System.Text.Json.JsonSerializer.Serialize(c).Trim('"');
+
     public static string Seconds(TimeSpan t) => Math.Max(0, t.TotalSeconds).ToString("0.###", Inv);
 
     public static string Duration(TimeSpan t) =>
