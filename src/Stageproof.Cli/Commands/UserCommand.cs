@@ -26,7 +26,7 @@ internal static class UserCommand
             return;
         }
         await session.RequireAuthenticatedAsync("manage users", ct).ConfigureAwait(false);
-        var me = users.FirstOrDefault(u => u.Name == session.Actor);
+        var me = await session.ActingUserAsync(ct).ConfigureAwait(false);
         if (!AccessPolicy.MayManageUsers(me))
         {
             var refusal = new GateRefusal(GateRules.Role, $"only an admin manages users ({session.Actor} is {(me is null ? "not a user" : me.Role.ToString().ToLowerInvariant())})");
