@@ -128,6 +128,18 @@ public sealed class PasswordAuthenticatorTests
     }
 
     [Fact]
+    public async Task A_removed_user_re_added_under_the_same_name_does_not_get_the_old_password_back()
+    {
+        await using var state = await WithAliceAsync();
+        await state.Store.SaveUserAsync(new User { Name = "bob", Role = Role.Operator });
+        await PasswordAuthenticator.SetPasswordAsync(state.Store, "bob", "bob's old password", "alice", state.Clock.GetUtcNow(), CancellationToken.None);
+        Assert.True(await state.Store.DeleteUserAsync("bob"));
+        await state.Store.SaveUserAsync(new User { Name = "bob", Role = Role.Operator });
+        Assert.Null((await LoginAsync(state, "bob's old password", "bob")).Principal);
+        Assert.Null(await state.Store.FindPasswordAsync("bob"));
+    }
+
+    [Fact]
     public async Task The_first_admin_is_made_only_in_a_state_without_users()
     {
         await using var state = await WithAliceAsync();
