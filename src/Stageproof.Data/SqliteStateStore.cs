@@ -562,6 +562,9 @@ public sealed class SqliteStateStore : IStateStore
         var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
+            // A removed user's password goes with it: re-adding the name must not bring an old password back.
+            await connection.ExecuteAsync(new CommandDefinition(
+                "DELETE FROM passwords WHERE user_name = @name", new { name }, cancellationToken: cancellationToken)).ConfigureAwait(false);
             var deleted = await connection.ExecuteAsync(new CommandDefinition(
                 "DELETE FROM users WHERE name = @name", new { name }, cancellationToken: cancellationToken)).ConfigureAwait(false);
             return deleted > 0;
@@ -623,6 +626,44 @@ public sealed class SqliteStateStore : IStateStore
     public async Task<IReadOnlyList<ApiToken>> ListTokensAsync(CancellationToken cancellationToken = default) =>
         (await QueryDocumentsAsync<ApiToken>("SELECT json FROM api_tokens ORDER BY rowid DESC", new { }, cancellationToken).ConfigureAwait(false))
         .Select(t => t with { SealBroken = SealBroken(t.Seal, t.SealText) }).ToList();
+
+    public async Task SavePasswordAsync(PasswordCredential credential, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(credential);
+        credential = credential with { Seal = AuditKey?.SealRecord(credential.SealText) };
+        await ExecuteAsync(
+            """
+            INSERT INTO passwords (user_name, json) VALUES (@user, @json)
+            ON CONFLICT (user_name) DO UPDATE SET json = excluded.json
+            """,
+            new { user = credential.User, json = JsonSerializer.Serialize(credential, PatchSetFreezer.JsonOptions) },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<PasswordCredential?> FindPasswordAsync(string user, CancellationToken cancellationToken = default) =>
+        (await QueryDocumentsAsync<PasswordCredential>("SELECT json FROM passwords WHERE user_name = @user", new { user }, cancellationToken).ConfigureAwait(false))
+        .Select(c => c with { SealBroken = SealBroken(c.Seal, c.SealText) }).FirstOrDefault(c => c.User == user);
+
+    public async Task<LoginState?> FindLoginStateAsync(string user, CancellationToken cancellationToken = default) =>
+        (await QueryDocumentsAsync<LoginState>("SELECT json FROM login_states WHERE user_name = @user", new { user }, cancellationToken).ConfigureAwait(false))
+        .FirstOrDefault(s => s.User == user);
+
+    public async Task SaveLoginStateAsync(LoginState state, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (state.Failures.Count == 0 && state.LockedUntil is null)
+        {
+            await ExecuteAsync("DELETE FROM login_states WHERE user_name = @user", new { user = state.User }, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        await ExecuteAsync(
+            """
+            INSERT INTO login_states (user_name, json) VALUES (@user, @json)
+            ON CONFLICT (user_name) DO UPDATE SET json = excluded.json
+            """,
+            new { user = state.User, json = JsonSerializer.Serialize(state, PatchSetFreezer.JsonOptions) },
+            cancellationToken).ConfigureAwait(false);
+    }
 
     /// <summary>A record that grants something verifies only under the audit key; without a key (a store opened by a
     /// tool, not the CLI) nothing can be checked and nothing is condemned.</summary>

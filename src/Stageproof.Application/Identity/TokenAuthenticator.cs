@@ -8,7 +8,8 @@ public sealed record TokenCheck(Principal? Principal, string? Refusal);
 
 /// <summary>
 /// Turns a presented API token into a principal. One rule for every entry point: a token that is not shaped like one,
-/// unknown, not sealed by this state's audit key, expired, revoked, or whose user is gone authenticates nobody.
+/// unknown, not sealed by this state's audit key, expired, revoked, or whose user is gone authenticates nobody; one that
+/// does is its user narrowed by the token's scope.
 /// </summary>
 public static class TokenAuthenticator
 {
@@ -32,6 +33,7 @@ public static class TokenAuthenticator
         {
             return new(null, $"token {parsed.Id} belongs to {token.User}, who is no longer a Stageproof user");
         }
-        return new(new Principal(user.Name, "token:" + token.Id, user), null);
+        // The principal is the user as the token lets it act: never wider than either.
+        return new(new Principal(user.Name, "token:" + token.Id, AccessPolicy.Within(user, token)), null);
     }
 }

@@ -81,7 +81,7 @@ internal static partial class DemoCommand
         var tokens = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var name in new[] { "alice", "bob", "carol" })
         {
-            tokens[name] = (await TokenCommand.IssueAsync(session, name, TimeSpan.FromDays(1), ct).ConfigureAwait(false)).Text;
+            tokens[name] = (await TokenCommand.IssueAsync(session, name, TimeSpan.FromDays(1), null, null, ct).ConfigureAwait(false)).Text;
         }
         ui.Say($"alice, bob and carol get personal API tokens (a day each; 'stageproof token create NAME'): each act below is authenticated by one. " +
                $"'--actor carol approve …' typed by {session.OsUser} would now be refused by rule authenticated-actor.");

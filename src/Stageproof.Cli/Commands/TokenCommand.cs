@@ -21,12 +21,12 @@ internal static class TokenCommand
         return command;
     }
 
-    /// <summary>The acting user, authenticated; an admin may act on anyone's tokens, anyone else on their own only.</summary>
-    private static async Task<bool> RequireSelfOrAdminAsync(Infrastructure.CliSession session, string owner, string doing, CancellationToken ct)
+    /// <summary>The acting user, authenticated; an admin may act on anyone's tokens, anyone else on their own only.
+    /// Returns the acting user as the access policy judges it (narrowed by the token it presented).</summary>
+    private static async Task<User> RequireSelfOrAdminAsync(Infrastructure.CliSession session, string owner, string doing, CancellationToken ct)
     {
         await session.RequireAuthenticatedAsync(doing, ct).ConfigureAwait(false);
-        var store = await session.StoreAsync(ct).ConfigureAwait(false);
-        var me = (await store.ListUsersAsync(ct).ConfigureAwait(false)).FirstOrDefault(u => u.Name == session.Actor);
+        var me = await session.ActingUserAsync(ct).ConfigureAwait(false);
         if (me is null)
         {
             throw new RefusedException(GateRules.Role, $"{session.Actor} is not a Stageproof user; {doing} needs one (an admin adds it: stageproof user add {session.Actor} --role ROLE)");
@@ -37,7 +37,7 @@ internal static class TokenCommand
             await session.AuditAsync("token.refused", owner, refusal.ToString(), cancellationToken: ct).ConfigureAwait(false);
             throw new RefusedException(refusal.Rule, refusal.Message);
         }
-        return me.Role == Role.Admin;
+        return me;
     }
 
     private static readonly TimeSpan LongestLifetime = TimeSpan.FromDays(3650);
@@ -53,18 +53,27 @@ internal static class TokenCommand
         var user = new Argument<string>("USER") { Description = "Whose token (yours, or anyone's for an admin)" };
         var expires = new Option<string>("--expires") { Description = "Lifetime: 30d, 12h, 90m or never (default 90d)", DefaultValueFactory = _ => "90d" };
         var output = new Option<string?>("-o", "--output") { Description = "Write the token to this file (created 0600) instead of printing it" };
-        var command = new Command("create", "Create a token; it is shown (or written) once and stored only as a hash") { user, expires, output };
+        var role = new Option<Role?>("--role") { Description = "The most the token may do: viewer, operator, approver or admin, no higher than its user's (default: the user's)" };
+        var env = new Option<string[]>("--env") { Description = "Environments the token may act on, among its user's (repeatable; default: the user's)", AllowMultipleArgumentsPerToken = true };
+        var command = new Command("create", "Create a token; it is shown (or written) once and stored only as a hash") { user, expires, output, role, env };
         command.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
         {
             var owner = parse.GetValue(user)!;
             var lifetime = ParseExpiry(parse.GetValue(expires)!);
             var file = parse.GetValue(output) is { } o ? Infrastructure.OutputFiles.Check(o, "--output") : null;
+            var environments = parse.GetValue(env) is { Length: > 0 } given
+                ? given.SelectMany(e => e.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).Distinct(StringComparer.Ordinal).ToList()
+                : null;
+            foreach (var e in (environments ?? []).Where(e => e != "*" && !session.Config.Environments.ContainsKey(e)))
+            {
+                throw new InputException($"--env: {session.Config.SourceFile} defines no environment '{e}' (environments: {string.Join(", ", session.Config.Environments.Keys)})");
+            }
             var store = await session.StoreAsync(ct).ConfigureAwait(false);
             if ((await store.ListUsersAsync(ct).ConfigureAwait(false)).All(u => u.Name != owner))
             {
                 throw new InputException($"USER: there is no user '{owner}' (see 'stageproof user list')");
             }
-            var (token, text) = await IssueAsync(session, owner, lifetime, ct).ConfigureAwait(false);
+            var (token, text) = await IssueAsync(session, owner, lifetime, parse.GetValue(role), environments, ct).ConfigureAwait(false);
             if (file is not null)
             {
                 await File.WriteAllTextAsync(file, text + "\n", ct).ConfigureAwait(false);
@@ -72,16 +81,20 @@ internal static class TokenCommand
             }
             if (session.Ui.Json)
             {
-                session.Ui.WriteJson(new { id = token.Id, user = owner, createdAt = token.CreatedAt, expiresAt = token.ExpiresAt, token = file is null ? text : null, file });
+                session.Ui.WriteJson(new
+                {
+                    id = token.Id, user = owner, createdAt = token.CreatedAt, expiresAt = token.ExpiresAt,
+                    role = token.Role is { } r ? AccessPolicy.Name(r) : null, environments = token.Environments, token = file is null ? text : null, file,
+                });
             }
             else if (file is null)
             {
-                session.Ui.Errors.MarkupLine(Infrastructure.Ui.Escape($"Token {token.Id} for {owner}, expires {Expiry(token)}. It is shown once; keep it where only {owner} can read it:"));
+                session.Ui.Errors.MarkupLine(Infrastructure.Ui.Escape($"Token {token.Id} for {owner}{Scope(token)}, expires {Expiry(token)}. It is shown once; keep it where only {owner} can read it:"));
                 session.Ui.Say(text);
             }
             else
             {
-                session.Ui.Say($"Token {token.Id} for {owner}, expires {Expiry(token)}: written to {Path.GetFullPath(file)} (0600)");
+                session.Ui.Say($"Token {token.Id} for {owner}{Scope(token)}, expires {Expiry(token)}: written to {Path.GetFullPath(file)} (0600)");
             }
             return ExitCodes.Ok;
         }));
@@ -89,24 +102,45 @@ internal static class TokenCommand
     }
 
     /// <summary><c>token create</c>'s body (the demo gives its people tokens through it): the acting user for themselves,
-    /// or an admin for anyone; stored as a hash, audited as token.create.</summary>
-    public static async Task<(ApiToken Token, string Text)> IssueAsync(Infrastructure.CliSession session, string owner, TimeSpan? lifetime, CancellationToken ct)
+    /// or an admin for anyone; stored as a hash, audited as token.create. A <paramref name="role"/> or
+    /// <paramref name="environments"/> scope the token below its user; a scope wider than the user is refused (exit 2).
+    /// A user acting through a scoped token cannot mint a wider one for itself: its own token's scope is the bound, and
+    /// the default.</summary>
+    public static async Task<(ApiToken Token, string Text)> IssueAsync(Infrastructure.CliSession session, string owner, TimeSpan? lifetime,
+        Role? role, IReadOnlyList<string>? environments, CancellationToken ct)
     {
-        await RequireSelfOrAdminAsync(session, owner, "create a token", ct).ConfigureAwait(false);
+        var me = await RequireSelfOrAdminAsync(session, owner, "create a token", ct).ConfigureAwait(false);
         var store = await session.StoreAsync(ct).ConfigureAwait(false);
+        var stored = (await store.ListUsersAsync(ct).ConfigureAwait(false)).FirstOrDefault(u => u.Name == owner)
+            ?? throw new InputException($"USER: there is no user '{owner}' (see 'stageproof user list')");
+        var bound = me.Name == owner ? me : stored;
+        role ??= bound.Role == stored.Role ? null : bound.Role;
+        environments ??= bound.Environments.SequenceEqual(stored.Environments) ? null : bound.Environments;
+        switch (AccessPolicy.ScopeBeyond(bound, role, environments))
+        {
+            case "role":
+                throw new InputException($"--role: {AccessPolicy.Name(role!.Value)} is beyond {owner}, who may act as {AccessPolicy.Name(bound.Role)}; " +
+                                         $"a token may be {string.Join(", ", Enum.GetValues<Role>().Where(r => AccessPolicy.RoleWithin(r, bound.Role)).Select(AccessPolicy.Name))}");
+            case { } beyond:
+                throw new InputException($"--env: {beyond[("environment ".Length)..]} is beyond {owner}, who may act on {string.Join(", ", bound.Environments)}; " +
+                                         "a token's environments must be among its user's");
+        }
         var now = session.Time.GetUtcNow();
-        var (token, text) = ApiToken.Create(owner, session.Actor, now, lifetime is { } l ? now + l : null);
+        var (token, text) = ApiToken.Create(owner, session.Actor, now, lifetime is { } l ? now + l : null, role, environments);
         await store.SaveTokenAsync(token, ct).ConfigureAwait(false);
-        await session.AuditAsync("token.create", owner, $"token {token.Id}, expires {Expiry(token)}", cancellationToken: ct).ConfigureAwait(false);
+        await session.AuditAsync("token.create", owner, $"token {token.Id}{Scope(token)}, expires {Expiry(token)}", cancellationToken: ct).ConfigureAwait(false);
         return (token, text);
     }
+
+    /// <summary>", scoped to operator on staging" for a scoped token; empty otherwise.</summary>
+    private static string Scope(ApiToken t) => t.Scoped ? ", scoped to " + AccessPolicy.DescribeScope(t.Role, t.Environments) : "";
 
     private static Command List(VerbContext verbs)
     {
         var command = new Command("list", "Tokens (an admin sees all, others their own); never the secrets");
         command.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
         {
-            var admin = await RequireSelfOrAdminAsync(session, session.Actor, "list tokens", ct).ConfigureAwait(false);
+            var admin = (await RequireSelfOrAdminAsync(session, session.Actor, "list tokens", ct).ConfigureAwait(false)).Role == Role.Admin;
             var store = await session.StoreAsync(ct).ConfigureAwait(false);
             var tokens = (await store.ListTokensAsync(ct).ConfigureAwait(false)).Where(t => admin || t.User == session.Actor).ToList();
             var now = session.Time.GetUtcNow();
@@ -115,14 +149,15 @@ internal static class TokenCommand
                 session.Ui.WriteJson(tokens.Select(t => new
                 {
                     id = t.Id, user = t.User, createdAt = t.CreatedAt, createdBy = t.CreatedBy, expiresAt = t.ExpiresAt,
+                    role = t.Role is { } r ? AccessPolicy.Name(r) : null, environments = t.Environments,
                     revokedAt = t.RevokedAt, revokedBy = t.RevokedBy, usable = t.Unusable(now) is null, why = t.Unusable(now),
                 }));
                 return ExitCodes.Ok;
             }
-            var table = new Table().Border(TableBorder.Simple).AddColumns("id", "user", "created (UTC)", "expires", "state");
+            var table = new Table().Border(TableBorder.Simple).AddColumns("id", "user", "scope", "created (UTC)", "expires", "state");
             foreach (var t in tokens)
             {
-                table.AddRow(t.Id, Infrastructure.Ui.Escape(t.User), t.CreatedAt.UtcDateTime.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture),
+                table.AddRow(t.Id, Infrastructure.Ui.Escape(t.User), Infrastructure.Ui.Escape(AccessPolicy.DescribeScope(t.Role, t.Environments)), t.CreatedAt.UtcDateTime.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture),
                     Expiry(t), Infrastructure.Ui.Escape(t.Unusable(now) ?? "usable"));
             }
             session.Ui.Human.Write(table);

@@ -1,12 +1,14 @@
 using System.CommandLine;
 using Spectre.Console;
+using Stageproof.Application.Identity;
 using Stageproof.Core;
 using Stageproof.Core.Lifecycle;
 using Stageproof.Core.Validation;
 
 namespace Stageproof.Cli.Commands;
 
-/// <summary><c>stageproof user add | list | remove</c>: the people Stageproof knows, their roles and environments.</summary>
+/// <summary><c>stageproof user add | list | remove | password</c>: the people Stageproof knows, their roles and environments,
+/// and their passwords (for the web console).</summary>
 internal static class UserCommand
 {
     public static Command Create(VerbContext verbs)
@@ -15,6 +17,7 @@ internal static class UserCommand
         command.Subcommands.Add(Add(verbs));
         command.Subcommands.Add(List(verbs));
         command.Subcommands.Add(Remove(verbs));
+        command.Subcommands.Add(Password(verbs));
         return command;
     }
 
@@ -26,7 +29,7 @@ internal static class UserCommand
             return;
         }
         await session.RequireAuthenticatedAsync("manage users", ct).ConfigureAwait(false);
-        var me = users.FirstOrDefault(u => u.Name == session.Actor);
+        var me = await session.ActingUserAsync(ct).ConfigureAwait(false);
         if (!AccessPolicy.MayManageUsers(me))
         {
             var refusal = new GateRefusal(GateRules.Role, $"only an admin manages users ({session.Actor} is {(me is null ? "not a user" : me.Role.ToString().ToLowerInvariant())})");
@@ -101,6 +104,104 @@ internal static class UserCommand
             return ExitCodes.Ok;
         }));
         return command;
+    }
+
+    private static Command Password(VerbContext verbs)
+    {
+        var name = new Argument<string>("NAME") { Description = "Whose password (yours, or anyone's for an admin)" };
+        var file = new Option<string?>("--password-file")
+        {
+            Description = $"Read the password from this file (not readable by group or others); default: ask on the terminal. At least {PasswordPolicy.MinimumLength} characters",
+        };
+        var command = new Command("password", "Set a user's password (the web console's login); stored only as a salted hash") { name, file };
+        command.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
+        {
+            var userName = parse.GetValue(name)!;
+            await session.RequireAuthenticatedAsync("set a password", ct).ConfigureAwait(false);
+            var me = await session.ActingUserAsync(ct).ConfigureAwait(false);
+            if (me is null || !AccessPolicy.MaySetPasswordOf(me, userName))
+            {
+                var refusal = new GateRefusal(GateRules.Role, me is null
+                    ? $"{session.Actor} is not a Stageproof user; setting a password needs one"
+                    : $"only an admin may set another user's password ({me.Name} is {AccessPolicy.Name(me.Role)})");
+                await session.AuditAsync("password.refused", userName, refusal.ToString(), cancellationToken: ct).ConfigureAwait(false);
+                throw new RefusedException(refusal.Rule, refusal.Message);
+            }
+            var store = await session.StoreAsync(ct).ConfigureAwait(false);
+            if ((await store.ListUsersAsync(ct).ConfigureAwait(false)).All(u => u.Name != userName))
+            {
+                throw new InputException($"NAME: there is no user '{userName}' (see 'stageproof user list')");
+            }
+            var (password, source) = parse.GetValue(file) is { } path
+                ? (await ReadPasswordFileAsync(path, ct).ConfigureAwait(false), "--password-file " + path)
+                : (ReadPasswordFromTerminal(session, userName), "the password typed");
+            if (PasswordPolicy.Error(password) is { } error)
+            {
+                throw new InputException($"{source}: {error}");
+            }
+            await PasswordAuthenticator.SetPasswordAsync(store, userName, password, session.Actor, session.Time.GetUtcNow(), ct).ConfigureAwait(false);
+            session.Ui.Say($"{userName}: password set");
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+
+    private const UnixFileMode GroupOrOtherRead = UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+
+    /// <summary>The password in <paramref name="path"/> (one trailing line break dropped); refused when group or others may
+    /// read the file, since then the password is already not only its owner's.</summary>
+    private static async Task<string> ReadPasswordFileAsync(string path, CancellationToken ct)
+    {
+        try
+        {
+            if (!OperatingSystem.IsWindows() && (File.GetUnixFileMode(path) & GroupOrOtherRead) != 0)
+            {
+                var mode = Convert.ToString((int)File.GetUnixFileMode(path), 8).PadLeft(4, '0');
+                throw new InputException($"--password-file {path}: mode {mode} lets group or others read it; make it private first (chmod 600 {path})");
+            }
+            var text = await File.ReadAllTextAsync(path, ct).ConfigureAwait(false);
+            return text.EndsWith("\r\n", StringComparison.Ordinal) ? text[..^2] : text.EndsWith('\n') ? text[..^1] : text;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new InputException($"--password-file {path}: {e.Message}");
+        }
+    }
+
+    /// <summary>Asks twice on the terminal without echo; refused when standard input is no terminal (a password is never
+    /// read from a pipe, where it would sit in a script or a shell history).</summary>
+    private static string ReadPasswordFromTerminal(Infrastructure.CliSession session, string userName)
+    {
+        if (Console.IsInputRedirected)
+        {
+            throw new InputException("--password-file: standard input is not a terminal; give the password in a file only you can read (chmod 600) with --password-file");
+        }
+        var first = ReadHidden(session, $"New password for {userName}: ");
+        var second = ReadHidden(session, "Again: ");
+        return first == second ? first : throw new InputException("the two passwords typed differ; nothing changed");
+    }
+
+    private static string ReadHidden(Infrastructure.CliSession session, string prompt)
+    {
+        session.Ui.Errors.Markup(Infrastructure.Ui.Escape(prompt));
+        var text = new System.Text.StringBuilder();
+        while (true)
+        {
+            var key = Console.ReadKey(intercept: true);
+            if (key.Key == ConsoleKey.Enter)
+            {
+                session.Ui.Errors.WriteLine();
+                return text.ToString();
+            }
+            if (key.Key == ConsoleKey.Backspace)
+            {
+                text.Length = Math.Max(0, text.Length - 1);
+            }
+            else if (key.KeyChar != '\0')
+            {
+                text.Append(key.KeyChar);
+            }
+        }
     }
 
     private static Command Remove(VerbContext verbs)

@@ -39,6 +39,13 @@ internal sealed class Promotions(CliSession session)
     {
         await session.RequireAuthenticatedAsync("promote", ct).ConfigureAwait(false);
         var store = await session.StoreAsync(ct).ConfigureAwait(false);
+        var principal = await session.PrincipalAsync(ct).ConfigureAwait(false);
+        // The gate judges the actor as authenticated (a token's scope narrows its user), everyone else as stored.
+        var users = (await store.ListUsersAsync(ct).ConfigureAwait(false)).Where(u => u.Name != principal.Name).ToList();
+        if (principal.User is { } actor)
+        {
+            users.Add(actor);
+        }
         var results = await store.ListStageResultsAsync(null, null, ct).ConfigureAwait(false);
         var clones = new Dictionary<string, EnvironmentClone>(StringComparer.Ordinal);
         if (LabEnvironmentClones.ForConfigFile(session.Config.SourceFile) is { } lab)
@@ -65,7 +72,7 @@ internal sealed class Promotions(CliSession session)
             Reason = options.Reason,
             Ticket = options.Ticket,
             OverrideWindow = options.Now,
-            Users = await store.ListUsersAsync(ct).ConfigureAwait(false),
+            Users = users,
             Approvals = await store.ListApprovalsAsync(stored.Digest, options.Target, ct).ConfigureAwait(false),
             StageResults = results,
             Clones = clones,
@@ -235,10 +242,8 @@ internal sealed class Promotions(CliSession session)
     public async Task RequireRoleAsync(string environment, string doing, CancellationToken ct)
     {
         await session.RequireAuthenticatedAsync(doing, ct).ConfigureAwait(false);
-        var store = await session.StoreAsync(ct).ConfigureAwait(false);
-        var users = await store.ListUsersAsync(ct).ConfigureAwait(false);
         var allowed = Lifecycle.StageOf(environment)?.Roles ?? AccessPolicy.DefaultPromoters;
-        var user = users.FirstOrDefault(u => u.Name == session.Actor);
+        var user = await session.ActingUserAsync(ct).ConfigureAwait(false);
         if (user is null || !AccessPolicy.MayPromote(user, environment, allowed))
         {
             var refusal = new GateRefusal(GateRules.Role, user is null

@@ -66,33 +66,49 @@ internal sealed class CliSession : IAsyncDisposable
         {
             return;
         }
-        var (user, tokenId) = await VerifyTokenAsync(presented.Text, presented.Source, ct).ConfigureAwait(false);
-        if (Actor != OsUser && Actor != user)
+        var principal = await VerifyTokenAsync(presented.Text, presented.Source, ct).ConfigureAwait(false);
+        if (Actor != OsUser && Actor != principal.Name)
         {
-            throw new InputException($"--actor {Actor}: the token from {presented.Source} is {user}'s; give one or the other");
+            throw new InputException($"--actor {Actor}: the token from {presented.Source} is {principal.Name}'s; give one or the other");
         }
-        Actor = user;
-        AuthenticatedBy = "token:" + tokenId;
+        SignedIn(principal);
     }
 
-    private async Task<(string User, string TokenId)> VerifyTokenAsync(string text, string source, CancellationToken ct)
+    private async Task<Principal> VerifyTokenAsync(string text, string source, CancellationToken ct)
     {
         var store = await StoreAsync(ct).ConfigureAwait(false);
         var check = await TokenAuthenticator.VerifyAsync(store, text, Time.GetUtcNow(), ct).ConfigureAwait(false);
-        if (check.Principal is not { AuthenticatedBy: { } by } principal)
-        {
-            throw new InputException($"{source}: {check.Refusal}");
-        }
-        return (principal.Name, by["token:".Length..]);
+        return check.Principal ?? throw new InputException($"{source}: {check.Refusal}");
     }
 
-    /// <summary>The actor as the application layer sees it: name, how it was proven, and its user record.</summary>
+    private void SignedIn(Principal? principal)
+    {
+        _tokenPrincipal = principal;
+        if (principal is not null)
+        {
+            Actor = principal.Name;
+            AuthenticatedBy = principal.AuthenticatedBy;
+        }
+    }
+
+    /// <summary>The principal a presented token proved, with its user narrowed by the token's scope.</summary>
+    private Principal? _tokenPrincipal;
+
+    /// <summary>The actor as the application layer sees it: name, how it was proven, and the user record every role
+    /// decision judges — for a token, the user narrowed by the token's scope, never a fresh lookup by name.</summary>
     public async Task<Principal> PrincipalAsync(CancellationToken ct)
     {
+        if (_tokenPrincipal is not null)
+        {
+            return _tokenPrincipal;
+        }
         var store = await StoreAsync(ct).ConfigureAwait(false);
         var user = (await store.ListUsersAsync(ct).ConfigureAwait(false)).FirstOrDefault(u => u.Name == Actor);
         return new Principal(Actor, AuthenticatedBy, user);
     }
+
+    /// <summary>The acting user as the access policy judges it (see <see cref="PrincipalAsync"/>); null when the actor is no user.</summary>
+    public async Task<User?> ActingUserAsync(CancellationToken ct) => (await PrincipalAsync(ct).ConfigureAwait(false)).User;
 
     /// <summary>
     /// Refuses a verb where a role decides when the actor is only a claim: once Stageproof has users, `--actor carol`
@@ -121,11 +137,9 @@ internal sealed class CliSession : IAsyncDisposable
     /// presenting it would be: the demo plays alice, bob and carol in one process with their tokens.</summary>
     public async Task<IDisposable> SignInAsync(string token, CancellationToken ct)
     {
-        var (actor, by) = (Actor, AuthenticatedBy);
-        var (user, tokenId) = await VerifyTokenAsync(token, "token", ct).ConfigureAwait(false);
-        Actor = user;
-        AuthenticatedBy = "token:" + tokenId;
-        return new Restore(() => (Actor, AuthenticatedBy) = (actor, by));
+        var (actor, by, before) = (Actor, AuthenticatedBy, _tokenPrincipal);
+        SignedIn(await VerifyTokenAsync(token, "token", ct).ConfigureAwait(false));
+        return new Restore(() => (Actor, AuthenticatedBy, _tokenPrincipal) = (actor, by, before));
     }
 
     private sealed class Restore(Action undo) : IDisposable

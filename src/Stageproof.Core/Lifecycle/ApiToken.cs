@@ -21,22 +21,41 @@ public sealed record ApiToken
     public DateTimeOffset? ExpiresAt { get; init; }
     public DateTimeOffset? RevokedAt { get; init; }
     public string? RevokedBy { get; init; }
+    /// <summary>The most this token may do, when narrower than its user's role (null: the user's role).</summary>
+    public Role? Role { get; init; }
+    /// <summary>The environments this token may act on, when narrower than its user's (null: the user's).</summary>
+    public IReadOnlyList<string>? Environments { get; init; }
     public string? Seal { get; init; }
 
     /// <summary>Set by the state store on read when the seal does not verify.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public bool SealBroken { get; init; }
 
+    /// <summary>What the seal covers. The scope is appended only when set, so tokens sealed before scopes existed still
+    /// verify.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public string SealText => string.Join('\n', "token", Id, User, SecretHash, CreatedAt.UtcDateTime.ToString("O", CultureInfo.InvariantCulture),
-        ExpiresAt?.UtcDateTime.ToString("O", CultureInfo.InvariantCulture) ?? "", RevokedAt?.UtcDateTime.ToString("O", CultureInfo.InvariantCulture) ?? "");
+        ExpiresAt?.UtcDateTime.ToString("O", CultureInfo.InvariantCulture) ?? "", RevokedAt?.UtcDateTime.ToString("O", CultureInfo.InvariantCulture) ?? "")
+        + (Role is { } role ? "\nrole " + AccessPolicy.Name(role) : "")
+        + (Environments is { } environments ? "\nenvironments " + string.Join(' ', environments) : "");
+
+    /// <summary>True when the token is narrower than (or equal to) its user by a role or environments of its own.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool Scoped => Role is not null || Environments is not null;
 
     /// <summary>A new token for <paramref name="user"/>: the record to store and the text to hand over once ("spt_ID_SECRET").</summary>
-    public static (ApiToken Token, string Text) Create(string user, string createdBy, DateTimeOffset now, DateTimeOffset? expiresAt)
+    /// <remarks>A <paramref name="role"/> or <paramref name="environments"/> narrows what the token may do below its user
+    /// (checked by the caller with <see cref="AccessPolicy.ScopeWithin"/>).</remarks>
+    public static (ApiToken Token, string Text) Create(string user, string createdBy, DateTimeOffset now, DateTimeOffset? expiresAt,
+        Role? role = null, IReadOnlyList<string>? environments = null)
     {
         var id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
         var secret = Base64Url(RandomNumberGenerator.GetBytes(32));
-        var token = new ApiToken { Id = id, User = user, SecretHash = Hash(secret), CreatedAt = now, CreatedBy = createdBy, ExpiresAt = expiresAt };
+        var token = new ApiToken
+        {
+            Id = id, User = user, SecretHash = Hash(secret), CreatedAt = now, CreatedBy = createdBy, ExpiresAt = expiresAt,
+            Role = role, Environments = environments,
+        };
         return (token, $"{Prefix}{id}_{secret}");
     }
 

@@ -74,6 +74,20 @@ public interface IStateStore : IAuditLog, IAsyncDisposable
     /// <summary>Every token, newest first, seals checked.</summary>
     Task<IReadOnlyList<Lifecycle.ApiToken>> ListTokensAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>Stores (or replaces) a user's password hash, sealed under the audit key.</summary>
+    Task SavePasswordAsync(Lifecycle.PasswordCredential credential, CancellationToken cancellationToken = default);
+
+    /// <summary>A user's password hash, its seal checked (<see cref="Lifecycle.PasswordCredential.SealBroken"/>); null when
+    /// the user has none.</summary>
+    Task<Lifecycle.PasswordCredential?> FindPasswordAsync(string user, CancellationToken cancellationToken = default);
+
+    /// <summary>The failed logins counted against a name (any name, known or not, so lockout does not tell which exist);
+    /// null when there are none.</summary>
+    Task<Lifecycle.LoginState?> FindLoginStateAsync(string user, CancellationToken cancellationToken = default);
+
+    /// <summary>Writes a name's failed logins and lock, or clears them when <paramref name="state"/> has neither.</summary>
+    Task SaveLoginStateAsync(Lifecycle.LoginState state, CancellationToken cancellationToken = default);
+
     /// <summary>Approvals, oldest first, filtered by patch digest and/or environment; an approval whose seal does not
     /// verify comes back with <see cref="Lifecycle.Approval.SealBroken"/> set.</summary>
     Task<IReadOnlyList<Lifecycle.Approval>> ListApprovalsAsync(string? patchDigest = null, string? environment = null, CancellationToken cancellationToken = default);

@@ -135,6 +135,17 @@ internal static class SqliteSchema
             json      TEXT NOT NULL
         );
         """,
+        // 8: password hashes (sealed under the audit key) and failed logins per name, for lockout.
+        """
+        CREATE TABLE passwords (
+            user_name TEXT PRIMARY KEY,
+            json      TEXT NOT NULL
+        );
+        CREATE TABLE login_states (
+            user_name TEXT PRIMARY KEY,
+            json      TEXT NOT NULL
+        );
+        """,
     ];
 
     public static int LatestVersion => Migrations.Count;
