@@ -14,7 +14,7 @@ namespace Stageproof.Server.Tests;
 public class AuthorizationMatrixTests(ServerEstate estate, ITestOutputHelper output) : IClassFixture<ServerEstate>
 {
     private static readonly string[] Unauthenticated = ["anonymous", "garbage", "forged", "expired", "revoked"];
-    private static readonly string[] Authenticated = ["admin", "alice", "bob", "carol", "vera", "sam"];
+    private static readonly string[] Authenticated = ["admin", "alice", "bob", "carol", "vera", "sam", "carol@staging"];
 
     private sealed record Row(string Method, string Path, Func<string, HttpStatusCode> Expected, object? Body = null);
 
@@ -22,8 +22,9 @@ public class AuthorizationMatrixTests(ServerEstate estate, ITestOutputHelper out
     {
         var d = estate.Digest;
         HttpStatusCode Everyone(string _) => HttpStatusCode.OK;
-        // sam approves for staging only: prod, and anything spanning every environment, is not his to read.
-        HttpStatusCode ProdReaders(string who) => who == "sam" ? HttpStatusCode.Forbidden : HttpStatusCode.OK;
+        // sam approves for staging only, and carol's staging token acts on staging only: prod, and anything spanning
+        // every environment, is not theirs to read.
+        HttpStatusCode ProdReaders(string who) => who is "sam" or "carol@staging" ? HttpStatusCode.Forbidden : HttpStatusCode.OK;
         return
         [
             new("GET", "/api/v1/me", Everyone),
@@ -110,6 +111,7 @@ public class AuthorizationMatrixTests(ServerEstate estate, ITestOutputHelper out
                      ("alice", "prod", "four-eyes", "alice wrote SRV-1"),
                      ("bob", "prod", "role", "bob (operator"),
                      ("sam", "prod", "role", "may not approve for prod"),
+                     ("carol@staging", "prod", "role", "may not approve for prod"),
                  })
         {
             using var client = estate.Client(who);

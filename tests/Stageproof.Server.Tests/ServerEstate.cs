@@ -67,6 +67,9 @@ public sealed class ServerEstate : IAsyncLifetime
             await CliAsync(envs.Length == 0 ? ["user", "add", name, "--role", role] : ["user", "add", name, "--role", role, "--env", envs]);
             Tokens[name] = await TokenAsync(name, "90d");
         }
+        // carol's own token, scoped to staging: it acts as an approver of staging only, whatever carol may do.
+        var scoped = JsonDocument.Parse(await CliAsync("--json", "token", "create", "carol", "--env", "staging")).RootElement;
+        Tokens["carol@staging"] = scoped.GetProperty("token").GetString()!;
         // Tokens that authenticate nobody: one that expires before the server is asked, one revoked.
         Tokens["expired"] = await TokenAsync("carol", "1s");
         Tokens["revoked"] = await TokenAsync("carol", "90d");

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Spectre.Console;
+using Stageproof.Application.Views;
 using Stageproof.Core;
 using Stageproof.Core.Lifecycle;
 using Stageproof.Core.Validation;
@@ -146,12 +147,7 @@ internal static class TokenCommand
             var now = session.Time.GetUtcNow();
             if (session.Ui.Json)
             {
-                session.Ui.WriteJson(tokens.Select(t => new
-                {
-                    id = t.Id, user = t.User, createdAt = t.CreatedAt, createdBy = t.CreatedBy, expiresAt = t.ExpiresAt,
-                    role = t.Role is { } r ? AccessPolicy.Name(r) : null, environments = t.Environments,
-                    revokedAt = t.RevokedAt, revokedBy = t.RevokedBy, usable = t.Unusable(now) is null, why = t.Unusable(now),
-                }));
+                session.Ui.WriteJson(tokens.Select(t => TokenSummary.Of(t, now)));
                 return ExitCodes.Ok;
             }
             var table = new Table().Border(TableBorder.Simple).AddColumns("id", "user", "scope", "created (UTC)", "expires", "state");

@@ -144,11 +144,7 @@ internal static class ApiEndpoints
             var me = Principals.FromClaims(claims);
             var now = time.GetUtcNow();
             var tokens = (await store.ListTokensAsync(ct).ConfigureAwait(false)).Where(t => me.User is { } u && AccessPolicy.MayManageTokensOf(u, t.User));
-            return Results.Ok(tokens.Select(t => new
-            {
-                id = t.Id, user = t.User, createdAt = t.CreatedAt, createdBy = t.CreatedBy, expiresAt = t.ExpiresAt,
-                revokedAt = t.RevokedAt, revokedBy = t.RevokedBy, usable = t.Unusable(now) is null, why = t.Unusable(now),
-            }));
+            return Results.Ok(tokens.Select(t => TokenSummary.Of(t, now)));
         }).WithSummary("Tokens: an admin sees all, others their own; never the secrets");
     }
 
