@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Stageproof.Application.Identity;
 using Stageproof.Core;
 using Stageproof.Server;
 
@@ -15,7 +16,9 @@ internal static class ServeCommand
     public static Command Create(VerbContext verbs)
     {
         var urls = new Option<string>("--urls") { Description = $"Where to listen, ';'-separated (default {ServerOptions.DefaultUrl}; port 0 picks one)", DefaultValueFactory = _ => ServerOptions.DefaultUrl };
-        var command = new Command("serve", "Serve the API (/api/v1, /openapi/v1.json, /healthz, /readyz, /metrics) until stopped; callers authenticate with API tokens") { urls };
+        var initAdmin = new Option<string?>("--init-admin") { Description = "First create this admin with a password (only on a state without users)" };
+        var passwordFile = new Option<string?>("--password-file") { Description = "The first admin's password, from a file only you can read (default: ask on the terminal)" };
+        var command = new Command("serve", "Serve the web console and the API (/api/v1, /openapi/v1.json, /healthz, /readyz, /metrics) until stopped") { urls, initAdmin, passwordFile };
         command.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
         {
             var listen = parse.GetValue(urls)!;
@@ -25,6 +28,19 @@ internal static class ServeCommand
                 {
                     throw new InputException($"--urls: {Core.Validation.Names.Show(url)} is not an http:// or https:// URL");
                 }
+            }
+            if (parse.GetValue(initAdmin) is { } admin)
+            {
+                var password = parse.GetValue(passwordFile) is { } path
+                    ? await UserCommand.ReadPasswordFileAsync(path, ct).ConfigureAwait(false)
+                    : UserCommand.ReadPasswordFromTerminal(session, admin);
+                var store = await session.StoreAsync(ct).ConfigureAwait(false);
+                await Bootstrap.InitAdminAsync(store, admin, password, session.Time, ct).ConfigureAwait(false);
+                session.Ui.Say($"{admin}: the first admin, with a password; log in at the console or create a token with 'stageproof token create {admin}'");
+            }
+            else if (parse.GetValue(passwordFile) is not null)
+            {
+                throw new InputException("--password-file: only with --init-admin NAME");
             }
             var options = new ServerOptions { Urls = listen, ConfigPath = session.ConfigPath, StateDirectory = session.StateDirectory };
             var app = await StageproofServer.BuildAsync(options, session.Time, ct).ConfigureAwait(false);

@@ -150,7 +150,7 @@ internal static class UserCommand
 
     /// <summary>The password in <paramref name="path"/> (one trailing line break dropped); refused when group or others may
     /// read the file, since then the password is already not only its owner's.</summary>
-    private static async Task<string> ReadPasswordFileAsync(string path, CancellationToken ct)
+    internal static async Task<string> ReadPasswordFileAsync(string path, CancellationToken ct)
     {
         try
         {
@@ -170,7 +170,7 @@ internal static class UserCommand
 
     /// <summary>Asks twice on the terminal without echo; refused when standard input is no terminal (a password is never
     /// read from a pipe, where it would sit in a script or a shell history).</summary>
-    private static string ReadPasswordFromTerminal(Infrastructure.CliSession session, string userName)
+    internal static string ReadPasswordFromTerminal(Infrastructure.CliSession session, string userName)
     {
         if (Console.IsInputRedirected)
         {

@@ -40,16 +40,10 @@ internal sealed class Promotions(CliSession session)
         await session.RequireAuthenticatedAsync("promote", ct).ConfigureAwait(false);
         var store = await session.StoreAsync(ct).ConfigureAwait(false);
         var principal = await session.PrincipalAsync(ct).ConfigureAwait(false);
-        // The gate judges the actor as authenticated (a token's scope narrows its user), everyone else as stored.
-        var users = (await store.ListUsersAsync(ct).ConfigureAwait(false)).Where(u => u.Name != principal.Name).ToList();
-        if (principal.User is { } actor)
-        {
-            users.Add(actor);
-        }
-        var results = await store.ListStageResultsAsync(null, null, ct).ConfigureAwait(false);
         var clones = new Dictionary<string, EnvironmentClone>(StringComparer.Ordinal);
         if (LabEnvironmentClones.ForConfigFile(session.Config.SourceFile) is { } lab)
         {
+            var results = await store.ListStageResultsAsync(null, null, ct).ConfigureAwait(false);
             foreach (var env in results.Select(r => r.Environment).Distinct(StringComparer.Ordinal))
             {
                 if (await lab.FindAsync(env, ct).ConfigureAwait(false) is { } clone)
@@ -58,26 +52,8 @@ internal sealed class Promotions(CliSession session)
                 }
             }
         }
-        return PromotionGate.Evaluate(new PromotionRequest
-        {
-            Lifecycle = Lifecycle,
-            Target = options.Target,
-            PatchDigest = stored.Digest,
-            PatchId = stored.Set.Id,
-            PatchAuthor = stored.Set.Author,
-            FrozenBy = await FrozenByAsync(stored, ct).ConfigureAwait(false),
-            FrozenAt = stored.FrozenAt,
-            Actor = session.Actor,
-            Emergency = options.Emergency,
-            Reason = options.Reason,
-            Ticket = options.Ticket,
-            OverrideWindow = options.Now,
-            Users = users,
-            Approvals = await store.ListApprovalsAsync(stored.Digest, options.Target, ct).ConfigureAwait(false),
-            StageResults = results,
-            Clones = clones,
-            Now = session.Time.GetUtcNow(),
-        });
+        var ask = new GateAsk { Target = options.Target, Emergency = options.Emergency, Reason = options.Reason, Ticket = options.Ticket, OverrideWindow = options.Now };
+        return await GateQuestions.AskAsync(store, Lifecycle, stored, ask, principal, clones, session.Time.GetUtcNow(), ct).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -151,10 +127,6 @@ internal sealed class Promotions(CliSession session)
         }
         return (approval, refusal);
     }
-
-    /// <summary>Everyone the audit chain records as having frozen this digest.</summary>
-    private async Task<IReadOnlyList<string>> FrozenByAsync(StoredPatchSet stored, CancellationToken ct) =>
-        await PatchSetAuthors.FrozenByAsync(await session.StoreAsync(ct).ConfigureAwait(false), stored.Digest, ct).ConfigureAwait(false);
 
     /// <summary>The rollout plan for a stored set on an environment, under its stage's policy.</summary>
     public Rollout Plan(StoredPatchSet stored, string environment, PromoteOptions options, GateDecision decision)
