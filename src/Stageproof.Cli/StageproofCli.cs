@@ -33,6 +33,7 @@ public static class StageproofCli
         root.Subcommands.Add(TokenCommand.Create(verbs));
         root.Subcommands.Add(ComplianceCommand.Create(verbs));
         root.Subcommands.Add(AuditCommand.Create(verbs));
+        root.Subcommands.Add(WebhookCommand.Create(verbs));
         root.Subcommands.Add(GcCommand.Create(verbs));
         root.Subcommands.Add(ServeCommand.Create(verbs));
         root.Subcommands.Add(LabCommand.Create(verbs));

@@ -9,6 +9,7 @@ using Stageproof.Core.Patches;
 using Stageproof.Core.Rollouts;
 using Stageproof.Core.Stage;
 using Stageproof.Core.State;
+using Stageproof.Core.Webhooks;
 using Stageproof.Data.Internal;
 
 namespace Stageproof.Data;
@@ -18,7 +19,7 @@ namespace Stageproof.Data;
 /// with <c>audit.head</c> beside it. Safe to use from several instances and processes at once: every audit append
 /// is one IMMEDIATE transaction, so concurrent writers queue instead of forking the chain.
 /// </summary>
-public sealed class SqliteStateStore : IStateStore
+public sealed partial class SqliteStateStore : IStateStore, IWebhookDeliveryStore
 {
     public const string DatabaseFileName = "state.db";
 

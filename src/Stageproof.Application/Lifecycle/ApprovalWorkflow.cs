@@ -1,10 +1,12 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using Stageproof.Application.Identity;
+using Stageproof.Application.Notifications;
 using Stageproof.Core.Audit;
 using Stageproof.Core.Lifecycle;
 using Stageproof.Core.Patches;
 using Stageproof.Core.State;
+using Stageproof.Core.Webhooks;
 
 namespace Stageproof.Application.Lifecycle;
 
@@ -13,10 +15,13 @@ public sealed record ApprovalOutcome(Approval? Approval, GateRefusal? Refusal);
 
 /// <summary>
 /// <c>approve</c>, for every entry point: the actor must be authenticated, an approver or admin covering the environment,
-/// and neither the set's author nor whoever froze it (four eyes). Refusals and approvals both land in the audit chain.
+/// and neither the set's author nor whoever froze it (four eyes). Refusals and approvals both land in the audit chain,
+/// and are published (approval.refused, approval.given).
 /// </summary>
-public sealed class ApprovalWorkflow(IStateStore store, TimeProvider time)
+public sealed class ApprovalWorkflow(IStateStore store, TimeProvider time, IEventPublisher? events = null)
 {
+    private readonly IEventPublisher _events = events ?? NullEventPublisher.Instance;
+
     public async Task<ApprovalOutcome> ApproveAsync(Principal actor, StoredPatchSet stored, string environment, string? comment, CancellationToken ct)
     {
         var user = actor.User;
@@ -40,6 +45,12 @@ public sealed class ApprovalWorkflow(IStateStore store, TimeProvider time)
         if (refusal is not null)
         {
             await AuditAsync(actor, "approve.refused", environment, refusal.ToString(), stored.Digest, null, ct).ConfigureAwait(false);
+            await _events.PublishAsync(new WebhookEvent
+            {
+                Type = WebhookEventTypes.ApprovalRefused, At = time.GetUtcNow(), Actor = actor.Name, Environment = environment,
+                PatchDigest = stored.Digest, Summary = $"approval of {stored.Set.Id} for {environment} by {actor.Name} refused: {refusal.Message}",
+                Data = new Dictionary<string, string> { ["patch_id"] = stored.Set.Id, ["rule"] = refusal.Rule },
+            }, ct).ConfigureAwait(false);
             return new(null, refusal);
         }
         var now = time.GetUtcNow();
@@ -55,6 +66,16 @@ public sealed class ApprovalWorkflow(IStateStore store, TimeProvider time)
         };
         await store.SaveApprovalAsync(approval, ct).ConfigureAwait(false);
         await AuditAsync(actor, "approve", environment, $"{approval.Id} by {approval.Approver}", stored.Digest, approval.Comment, ct).ConfigureAwait(false);
+        var data = new Dictionary<string, string> { ["approval"] = approval.Id, ["patch_id"] = stored.Set.Id };
+        if (approval.Comment is { } said)
+        {
+            data["comment"] = said;
+        }
+        await _events.PublishAsync(new WebhookEvent
+        {
+            Type = WebhookEventTypes.ApprovalGiven, At = now, Actor = actor.Name, Environment = environment, PatchDigest = stored.Digest,
+            Summary = $"{actor.Name} approved {stored.Set.Id} ({stored.Digest[..12]}) for {environment}", Data = data,
+        }, ct).ConfigureAwait(false);
         return new(approval, null);
     }
 

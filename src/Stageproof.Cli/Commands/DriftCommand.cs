@@ -2,9 +2,11 @@ using System.CommandLine;
 using System.Globalization;
 using Spectre.Console;
 using Stageproof.Cli.Features;
+using Stageproof.Cli.Infrastructure;
 using Stageproof.Core;
 using Stageproof.Core.Drift;
 using Stageproof.Core.Manifests;
+using Stageproof.Core.Webhooks;
 
 namespace Stageproof.Cli.Commands;
 
@@ -47,6 +49,10 @@ internal static class DriftCommand
             await session.AuditAsync("drift.compare", $"{a.Label} vs {b.Label}",
                 $"fidelity {report.Fidelity.ToString("0.0000", CultureInfo.InvariantCulture)} ({report.Items} differences){(below ? ", below threshold" : "")}",
                 cancellationToken: ct).ConfigureAwait(false);
+            if (below)
+            {
+                await PublishAsync(session, a, b, report, threshold, ct).ConfigureAwait(false);
+            }
 
             if (session.Ui.Json)
             {
@@ -69,6 +75,27 @@ internal static class DriftCommand
             return below ? ExitCodes.Finding : ExitCodes.Ok;
         }));
         return command;
+    }
+
+    /// <summary>drift.threshold: named by the environment compared (the right side's, else the left's).</summary>
+    private static async Task PublishAsync(CliSession session, DriftOperand a, DriftOperand b, DriftReport report, double threshold, CancellationToken ct)
+    {
+        var fidelity = report.Fidelity.ToString("0.0000", CultureInfo.InvariantCulture);
+        var events = await session.EventsAsync(ct).ConfigureAwait(false);
+        await events.PublishAsync(new WebhookEvent
+        {
+            Type = WebhookEventTypes.DriftThreshold,
+            At = session.Time.GetUtcNow(),
+            Actor = session.Actor,
+            Environment = b.IsEnvironment ? b.Label : a.IsEnvironment ? a.Label : null,
+            Summary = $"{a.Label} vs {b.Label}: fidelity {fidelity} below {threshold.ToString("0.####", CultureInfo.InvariantCulture)}" +
+                      (report.MaxSeverity is { } worst ? $", worst difference {worst.Code()}" : "") + $" ({report.Items} differences)",
+            Data = new Dictionary<string, string>(StringComparer.Ordinal)
+            {
+                ["left"] = a.Label, ["right"] = b.Label, ["fidelity"] = fidelity,
+                ["min_fidelity"] = threshold.ToString(CultureInfo.InvariantCulture), ["differences"] = report.Items.ToString(CultureInfo.InvariantCulture),
+            },
+        }, ct).ConfigureAwait(false);
     }
 
     private static DriftReport Compare(DriftOperand a, DriftOperand b, Core.Configuration.DriftRules rules)

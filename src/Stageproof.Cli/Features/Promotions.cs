@@ -1,5 +1,6 @@
 using Spectre.Console;
 using Stageproof.Application.Lifecycle;
+using Stageproof.Application.Notifications;
 using Stageproof.Cli.Infrastructure;
 using Stageproof.Core;
 using Stageproof.Core.Checks;
@@ -116,7 +117,7 @@ internal sealed class Promotions(CliSession session)
         await session.RequireAuthenticatedAsync("approve", ct).ConfigureAwait(false);
         var store = await session.StoreAsync(ct).ConfigureAwait(false);
         var principal = await session.PrincipalAsync(ct).ConfigureAwait(false);
-        var (approval, refusal) = await new ApprovalWorkflow(store, session.Time).ApproveAsync(principal, stored, environment, comment, ct).ConfigureAwait(false);
+        var (approval, refusal) = await new ApprovalWorkflow(store, session.Time, await session.EventsAsync(ct).ConfigureAwait(false)).ApproveAsync(principal, stored, environment, comment, ct).ConfigureAwait(false);
         if (refusal is not null)
         {
             session.Ui.Error(refusal.ToString());
@@ -207,7 +208,8 @@ internal sealed class Promotions(CliSession session)
         var store = await session.StoreAsync(ct).ConfigureAwait(false);
         var patches = await new PatchRuns(session).EngineAsync(ct).ConfigureAwait(false);
         var checks = new CheckSuiteRunner();
-        return (new RolloutEngine(store, patches, session.Transports(), checks, session.Time, session.Config.Ssh.CommandTimeout), checks);
+        var events = new RolloutEvents(await session.EventsAsync(ct).ConfigureAwait(false), session.Time);
+        return (new RolloutEngine(store, patches, session.Transports(), checks, session.Time, session.Config.Ssh.CommandTimeout, events), checks);
     }
 
     /// <summary>Refuses unless the actor is a user whose role the environment's stage allows (and who covers it).</summary>

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
 using Spectre.Console;
+using Stageproof.Application.Notifications;
 using Stageproof.Cli.Commands;
 using Stageproof.Cli.Infrastructure;
 using Stageproof.Core;
@@ -426,6 +427,12 @@ internal sealed class StageService(CliSession session)
             AuditTo = last.Sequence,
         };
         await store.SaveStageResultAsync(result, ct).ConfigureAwait(false);
+        var events = await session.EventsAsync(ct).ConfigureAwait(false);
+        var mirrorOf = session.Config.Environments.GetValueOrDefault(result.Environment)?.MirrorOf;
+        foreach (var e in StageEvents.Of(result, session.Config.Lifecycle, mirrorOf, session.Time.GetUtcNow()))
+        {
+            await events.PublishAsync(e, ct).ConfigureAwait(false);
+        }
         return result;
     }
 

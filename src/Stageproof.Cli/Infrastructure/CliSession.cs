@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Stageproof.Application.Identity;
+using Stageproof.Application.Notifications;
 using Stageproof.Core;
 using Stageproof.Core.Audit;
 using Stageproof.Core.Configuration;
@@ -16,6 +17,10 @@ internal sealed class CliSession : IAsyncDisposable
 {
     private StageproofConfig? _config;
     private IStateStore? _store;
+    private WebhookDispatcher? _webhooks;
+
+    /// <summary>How long a verb waits, as it exits, for webhook deliveries still being sent.</summary>
+    public static readonly TimeSpan WebhookDrain = TimeSpan.FromSeconds(5);
 
     public CliSession(ParseResult parse, TextWriter stdout, TimeProvider time, Ui ui)
     {
@@ -193,6 +198,21 @@ internal sealed class CliSession : IAsyncDisposable
         return _store;
     }
 
+    /// <summary>Where workflows publish events: the configured webhooks, or nowhere when there are none.</summary>
+    public async Task<IEventPublisher> EventsAsync(CancellationToken cancellationToken) =>
+        Config.Webhooks.Count == 0 ? NullEventPublisher.Instance : await WebhooksAsync(cancellationToken).ConfigureAwait(false);
+
+    /// <summary>The webhook dispatcher of this invocation (drained when the session ends).</summary>
+    public async Task<WebhookDispatcher> WebhooksAsync(CancellationToken cancellationToken)
+    {
+        if (_webhooks is null)
+        {
+            var store = await StoreAsync(cancellationToken).ConfigureAwait(false);
+            _webhooks = new WebhookDispatcher(Config.Webhooks, (Core.Webhooks.IWebhookDeliveryStore)store, store, Time, Ui.Warn);
+        }
+        return _webhooks;
+    }
+
     public ITransportFactory Transports() =>
         new TransportFactory(Config.Ssh, AcceptNewHostKeys ? HostKeyPolicy.AcceptNew : HostKeyPolicy.Strict);
 
@@ -214,6 +234,16 @@ internal sealed class CliSession : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (_webhooks is not null)
+        {
+            // A delivery is sent in the background; the process waits a little for it, then says what is left.
+            foreach (var left in await _webhooks.DrainAsync(WebhookDrain).ConfigureAwait(false))
+            {
+                Ui.Warn($"webhook {left.Webhook}: delivery {left.Id} ({left.EventType}) still pending after {WebhookDrain.TotalSeconds:0}s " +
+                        $"({left.Attempts.Count} attempt(s) so far); 'stageproof webhook deliveries' shows it");
+            }
+            await _webhooks.DisposeAsync().ConfigureAwait(false);
+        }
         if (_store is not null)
         {
             await _store.DisposeAsync().ConfigureAwait(false);

@@ -223,5 +223,15 @@ public static class ConfigTemplate
           # environments:                  # per-environment overrides of the policy above
           #   qa: { new_listening_port: warn }
 
+        # Where events are POSTed, signed (X-Stageproof-Signature: sha256=HMAC of the body); 'webhook deliveries' lists them.
+        # webhooks:
+        #   - name: ops-chat
+        #     url: https://chat.example.net/hooks/stageproof
+        #     events: [stage.verdict, approval.requested, rollout.failed, rollout.rolled_back, drift.threshold]   # or ["*"]
+        #     secret_file: secrets/ops-chat.secret   # the signing secret; chmod 600
+        #     format: slack                          # {"text": "..."}; default json
+        #     timeout: 5s                            # each attempt
+        #     attempts: 3                            # in all, retried with exponential backoff
+
         """;
 }

@@ -16,6 +16,8 @@ public sealed record StageproofConfig
     public Lifecycle.LifecycleConfig Lifecycle { get; init; } = new();
     /// <summary>How the stage's drift step weighs what a change did beyond the set (stage.policy), per environment.</summary>
     public StageConfig Stage { get; init; } = new();
+    /// <summary>Where events are sent (<c>webhooks:</c>), secrets already read.</summary>
+    public IReadOnlyList<Webhooks.WebhookConfig> Webhooks { get; init; } = [];
     /// <summary>The Ansible inventory the hosts were partly read from, if any.</summary>
     public string? InventoryFile { get; init; }
     /// <summary>What the reader noticed without refusing it, each at its file and line: what Ansible only warns about,

@@ -146,6 +146,18 @@ internal static class SqliteSchema
             json      TEXT NOT NULL
         );
         """,
+        // 9: webhook deliveries: written pending before the first try, rewritten after every attempt.
+        """
+        CREATE TABLE webhook_deliveries (
+            id         TEXT PRIMARY KEY,
+            webhook    TEXT NOT NULL,
+            event      TEXT NOT NULL,
+            status     TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            json       TEXT NOT NULL
+        );
+        CREATE INDEX webhook_deliveries_created ON webhook_deliveries (created_at);
+        """,
     ];
 
     public static int LatestVersion => Migrations.Count;

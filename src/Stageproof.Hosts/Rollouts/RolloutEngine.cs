@@ -47,7 +47,8 @@ public sealed class RolloutEngine(
     ITransportFactory transports,
     ICheckSuiteRunner checks,
     TimeProvider time,
-    TimeSpan commandTimeout)
+    TimeSpan commandTimeout,
+    IRolloutObserver? observer = null)
 {
     public const string LockRule = "one-rollout-per-environment";
 
@@ -60,6 +61,7 @@ public sealed class RolloutEngine(
         try
         {
             await store.SaveRolloutAsync(planned, ct).ConfigureAwait(false);
+            await (observer?.SavedAsync(planned, ct) ?? Task.CompletedTask).ConfigureAwait(false);
             await AuditAsync(planned, "rollout.start", planned.Environment,
                 $"{planned.Id}: {planned.PatchId} in {planned.Batches.Count.ToString(CultureInfo.InvariantCulture)} batch(es) " +
                 $"[{string.Join("; ", planned.Batches.Select(b => $"{b.Name}: {string.Join(", ", b.Hosts)}"))}], {planned.Lane.ToString().ToLowerInvariant()} lane" +
@@ -591,6 +593,7 @@ public sealed class RolloutEngine(
             rollout = rollout with { AbortRequestedBy = by };
         }
         await store.SaveRolloutAsync(rollout, ct).ConfigureAwait(false);
+        await (observer?.SavedAsync(rollout, ct) ?? Task.CompletedTask).ConfigureAwait(false);
         return rollout;
     }
 

@@ -8,7 +8,7 @@ namespace Stageproof.Core.Configuration.Internal;
 /// <summary>Walks stageproof.yaml against its schema, then checks every cross reference. One instance per load.</summary>
 internal sealed partial class ConfigReader
 {
-    private static readonly string[] RootKeys = ["hosts", "groups", "inventory", "environments", "drift", "ssh", "checks", "lifecycle", "stage"];
+    private static readonly string[] RootKeys = ["hosts", "groups", "inventory", "environments", "drift", "ssh", "checks", "lifecycle", "stage", "webhooks"];
     private static readonly string[] HostKeys = ["transport", "address", "port", "user", "identity", "known_hosts", "jump", "become", "role", "root"];
     private static readonly string[] SshOnlyKeys = ["address", "port", "identity", "known_hosts", "jump"];
     private static readonly string[] EnvironmentKeys = ["hosts", "databases", "mirror_of", "checks"];
@@ -74,6 +74,7 @@ internal sealed partial class ConfigReader
                     case "checks": ReadChecks(value, path); break;
                     case "lifecycle": _lifecycleNode = (value, path); break;
                     case "stage": _stageNode = (value, path); break;
+                    case "webhooks": ReadWebhooks(value, path); break;
                     default: throw new InvalidOperationException($"root key '{name}' at {_yaml.At(keyNode, path)} has no reader");
                 }
             }
@@ -110,6 +111,7 @@ internal sealed partial class ConfigReader
             Warnings = _warnings.All.Distinct().ToList(),
             Origins = _origins,
             SkippedHosts = _skipped,
+            Webhooks = _webhooks,
         };
     }
 
