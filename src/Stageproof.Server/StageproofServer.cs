@@ -10,10 +10,12 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Prometheus;
+using Stageproof.Application.Notifications;
 using Stageproof.Core;
 using Stageproof.Core.Configuration;
 using Stageproof.Core.Manifests;
 using Stageproof.Core.State;
+using Stageproof.Core.Webhooks;
 using Stageproof.Data;
 using Stageproof.Server.Api;
 using Stageproof.Server.Auth;
@@ -59,6 +61,9 @@ public static class StageproofServer
         builder.Services.AddSingleton(config);
         builder.Services.AddSingleton(store);
         builder.Services.AddSingleton(time);
+        builder.Services.AddSingleton<IEventPublisher>(sp => config.Webhooks.Count == 0 ? NullEventPublisher.Instance
+            : new WebhookDispatcher(config.Webhooks, (IWebhookDeliveryStore)store, store, time,
+                Warner(sp.GetRequiredService<ILoggerFactory>().CreateLogger("Stageproof.Webhooks"))));
         builder.Services.Configure<JsonOptions>(o => Copy(ManifestJson.Options, o.SerializerOptions));
         builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = c =>
         {
@@ -80,7 +85,15 @@ public static class StageproofServer
         var app = builder.Build();
         var registry = Metrics.NewCustomRegistry();
         _ = new StateMetrics(registry, store);
-        app.Lifetime.ApplicationStopped.Register(() => store.DisposeAsync().AsTask().GetAwaiter().GetResult());
+        app.Lifetime.ApplicationStopped.Register(() =>
+        {
+            // Deliveries still being sent get a few seconds; what is left stays pending in the state, visible.
+            if (app.Services.GetRequiredService<IEventPublisher>() is WebhookDispatcher webhooks)
+            {
+                webhooks.DrainAsync(TimeSpan.FromSeconds(5)).GetAwaiter().GetResult();
+            }
+            store.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        });
 
         app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = WriteErrorAsync, StatusCodeSelector = StatusOf });
         app.UseStatusCodePages();
@@ -142,6 +155,8 @@ public static class StageproofServer
         };
         return Problems.Write(context, status, title, detail, (error as RefusedException)?.Rule);
     }
+
+    private static Action<string> Warner(ILogger logger) => message => logger.LogWarning("{Message}", message);
 
     private static void Copy(JsonSerializerOptions from, JsonSerializerOptions to)
     {

@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Stageproof.Core.Webhooks;
+using Stageproof.Testing;
 using Xunit.Abstractions;
 
 namespace Stageproof.Server.Tests;
@@ -128,6 +130,17 @@ public class AuthorizationMatrixTests(ServerEstate estate, ITestOutputHelper out
         var approval = await approved.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal("carol", approval.GetProperty("approver").GetString());
         Assert.StartsWith("token:", approval.GetProperty("authenticatedBy").GetString(), StringComparison.Ordinal);
+
+        // The approval is announced as the CLI's would be: a signed approval.given naming carol, sent by the server.
+        var secret = System.Text.Encoding.UTF8.GetBytes(ServerEstate.WebhookSecret);
+        bool Announced(ReceivedRequest r) => r.Header(WebhookSignature.EventHeader) == "approval.given" && r.Text.Contains("\"actor\":\"carol\"", StringComparison.Ordinal);
+        for (var wait = 0; wait < 150 && !estate.Receiver.Received.Any(Announced); wait++)
+        {
+            await Task.Delay(200);
+        }
+        var announcements = estate.Receiver.Received.Where(Announced).ToList();
+        Assert.NotEmpty(announcements);
+        Assert.All(announcements, a => Assert.True(WebhookSignature.Verify(secret, a.Body, a.Header(WebhookSignature.SignatureHeader)), a.Text));
 
         // The CLI's gate, on the same state, counts carol's approval: the API's approval is a real one. (Prod still
         // waits for staging's PASS, which this estate never ran.)

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Stageproof.Cli;
 using Stageproof.Core;
+using Stageproof.Testing;
 
 namespace Stageproof.Server.Tests;
 
@@ -16,7 +17,8 @@ namespace Stageproof.Server.Tests;
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class ServerEstate : IAsyncLifetime
 {
-    public const string Config = """
+    /// <summary>The estate's configuration; approvals are announced to <see cref="Receiver"/>.</summary>
+    private string Config => $$"""
         hosts:
           stage-1: { transport: local }
           prod-1: { transport: local }
@@ -28,6 +30,11 @@ public sealed class ServerEstate : IAsyncLifetime
             - environment: staging
             - environment: prod
               approvals: 1
+        webhooks:
+          - name: chat
+            url: {{Receiver.Url}}
+            events: [approval.given, approval.refused]
+            secret_file: hook.secret
         """;
 
     private const string Set = """
@@ -49,6 +56,9 @@ public sealed class ServerEstate : IAsyncLifetime
     ];
 
     public string Dir { get; } = Directory.CreateTempSubdirectory("stageproof-server-").FullName;
+    /// <summary>Where the server's webhooks go (always answers 200).</summary>
+    public WebhookReceiver Receiver { get; } = new();
+    public const string WebhookSecret = "server-webhook-secret";
     public string ConfigPath => Path.Combine(Dir, "stageproof.yaml");
     public string StatePath => Path.Combine(Dir, ".stageproof");
     public Dictionary<string, string> Tokens { get; } = new(StringComparer.Ordinal);
@@ -58,6 +68,9 @@ public sealed class ServerEstate : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
+        var secret = Path.Combine(Dir, "hook.secret");
+        await File.WriteAllTextAsync(secret, WebhookSecret);
+        File.SetUnixFileMode(secret, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         await File.WriteAllTextAsync(ConfigPath, Config);
         await File.WriteAllTextAsync(Path.Combine(Dir, "set.yaml"), Set);
         await CliAsync("user", "add", Admin, "--role", "admin");
@@ -140,6 +153,7 @@ public sealed class ServerEstate : IAsyncLifetime
             await _app.StopAsync();
             await _app.DisposeAsync();
         }
+        await Receiver.DisposeAsync();
         try
         {
             Directory.Delete(Dir, recursive: true);

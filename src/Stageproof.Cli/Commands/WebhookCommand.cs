@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Stageproof.Application.Views;
 using System.Globalization;
 using Spectre.Console;
 using Stageproof.Core;
@@ -32,11 +33,7 @@ internal static class WebhookCommand
             var deliveries = await store.ListDeliveriesAsync(parse.GetValue(limit), ct).ConfigureAwait(false);
             if (session.Ui.Json)
             {
-                session.Ui.WriteJson(deliveries.Select(d => new
-                {
-                    d.Id, d.Webhook, Event = d.EventType, d.Url, d.CreatedAt, d.Environment, d.PatchDigest, d.Summary,
-                    Status = d.Status.ToString().ToLowerInvariant(), d.Attempts, d.FinishedAt,
-                }).ToList());
+                session.Ui.WriteJson(deliveries.Select(DeliverySummary.Of).ToList());
                 return ExitCodes.Ok;
             }
             if (deliveries.Count == 0)

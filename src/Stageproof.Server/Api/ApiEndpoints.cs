@@ -5,11 +5,13 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Stageproof.Application.Identity;
 using Stageproof.Application.Lifecycle;
+using Stageproof.Application.Notifications;
 using Stageproof.Application.Views;
 using Stageproof.Core.Configuration;
 using Stageproof.Core.Lifecycle;
 using Stageproof.Core.State;
 using Stageproof.Core.Validation;
+using Stageproof.Core.Webhooks;
 using Stageproof.Data;
 using Stageproof.Server.Auth;
 
@@ -78,7 +80,7 @@ internal static class ApiEndpoints
         }).WithSummary("Approvals, oldest first");
 
         api.MapPost("/patch-sets/{digest}/approvals", async (string digest, ApprovalRequest body, ClaimsPrincipal claims,
-            IStateStore store, StageproofConfig config, TimeProvider time, CancellationToken ct) =>
+            IStateStore store, StageproofConfig config, TimeProvider time, IEventPublisher events, CancellationToken ct) =>
         {
             if (string.IsNullOrWhiteSpace(body.Environment))
             {
@@ -96,7 +98,7 @@ internal static class ApiEndpoints
             {
                 return Problems.NotFound($"no frozen patch set has a digest starting with {Shown(digest)}");
             }
-            var outcome = await new ApprovalWorkflow(store, time).ApproveAsync(Principals.FromClaims(claims), stored, body.Environment, body.Comment, ct).ConfigureAwait(false);
+            var outcome = await new ApprovalWorkflow(store, time, events).ApproveAsync(Principals.FromClaims(claims), stored, body.Environment, body.Comment, ct).ConfigureAwait(false);
             return outcome.Approval is { } approval
                 ? Results.Created($"/api/v1/approvals?patch={stored.Digest}&environment={approval.Environment}", approval with { Seal = null })
                 : Problems.Refused(outcome.Refusal!);
@@ -146,6 +148,12 @@ internal static class ApiEndpoints
             var tokens = (await store.ListTokensAsync(ct).ConfigureAwait(false)).Where(t => me.User is { } u && AccessPolicy.MayManageTokensOf(u, t.User));
             return Results.Ok(tokens.Select(t => TokenSummary.Of(t, now)));
         }).WithSummary("Tokens: an admin sees all, others their own; never the secrets");
+
+        api.MapGet("/webhooks/deliveries", async (int? limit, ClaimsPrincipal claims, IStateStore store, CancellationToken ct) =>
+            DeniedWholeEstate(Principals.FromClaims(claims), "read webhook deliveries")
+            ?? (limit is < 1 or > 10000 ? Problems.Invalid($"limit: from 1 to 10000, not {limit}")
+                : Results.Ok((await ((IWebhookDeliveryStore)store).ListDeliveriesAsync(limit ?? 100, ct).ConfigureAwait(false)).Select(DeliverySummary.Of))))
+            .WithSummary("Webhook deliveries, newest first, with every attempt (callers whose scope is the whole estate)");
     }
 
     private static object EnvironmentView(StageproofConfig config, string name)
