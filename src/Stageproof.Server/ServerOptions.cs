@@ -11,4 +11,6 @@ public sealed record ServerOptions
     public required string StateDirectory { get; init; }
     /// <summary>Request bodies above this are refused with 413 before they are read.</summary>
     public long MaxRequestBodyBytes { get; init; } = 1024 * 1024;
+    /// <summary>Login attempts one client address may make a minute; more get 429 (each name also locks after five failures).</summary>
+    public int LoginsPerMinute { get; init; } = 20;
 }

@@ -1,5 +1,8 @@
 using System.Text.Json;
+using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics;
@@ -19,6 +22,7 @@ using Stageproof.Core.Webhooks;
 using Stageproof.Data;
 using Stageproof.Server.Api;
 using Stageproof.Server.Auth;
+using Stageproof.Server.Console;
 
 namespace Stageproof.Server;
 
@@ -57,6 +61,8 @@ public static class StageproofServer
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        // The console's cookie keys sit unencrypted in the private state directory, as the state itself does; no warning.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.DataProtection", LogLevel.Error);
 
         builder.Services.AddSingleton(config);
         builder.Services.AddSingleton(store);
@@ -75,8 +81,39 @@ public static class StageproofServer
         });
         // A body that does not bind (malformed JSON, too large) reaches the exception handler, which names what is wrong.
         builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
-        builder.Services.AddAuthentication(TokenAuthenticationHandler.SchemeName)
-            .AddScheme<AuthenticationSchemeOptions, TokenAuthenticationHandler>(TokenAuthenticationHandler.SchemeName, null);
+        // The API and metrics take API tokens only (no ambient cookie can act there); the console takes its login cookie.
+        builder.Services.AddAuthentication(ConsoleOrApi)
+            .AddPolicyScheme(ConsoleOrApi, null, o => o.ForwardDefaultSelector = c =>
+                IsApi(c.Request.Path) ? TokenAuthenticationHandler.SchemeName : CookieAuthenticationDefaults.AuthenticationScheme)
+            .AddScheme<AuthenticationSchemeOptions, TokenAuthenticationHandler>(TokenAuthenticationHandler.SchemeName, null)
+            .AddCookie(CookieAuthenticationDefaults.AuthenticationScheme, o =>
+            {
+                o.Cookie.Name = "stageproof";
+                o.Cookie.HttpOnly = true;
+                o.Cookie.SameSite = SameSiteMode.Strict;
+                o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+                o.ExpireTimeSpan = TimeSpan.FromHours(8);
+                o.SlidingExpiration = true;
+                o.LoginPath = "/login";
+                o.Events.OnValidatePrincipal = ConsoleSessions.RevalidateAsync;
+                o.Events.OnRedirectToAccessDenied = c =>
+                {
+                    c.Response.StatusCode = StatusCodes.Status403Forbidden;
+                    return Task.CompletedTask;
+                };
+            });
+        // Cookies are sealed with keys kept in the (private) state directory, so a restart keeps people logged in.
+        builder.Services.AddDataProtection().SetApplicationName("stageproof")
+            .PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(options.StateDirectory, "console-keys")));
+        builder.Services.AddRateLimiter(o =>
+        {
+            o.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+            // Per client address: a storm of guesses from one place is slowed without touching anyone else's login.
+            o.AddPolicy(ConsoleEndpoints.LoginLimiter, c => RateLimitPartition.GetFixedWindowLimiter(c.Connection.RemoteIpAddress?.ToString() ?? "",
+                _ => new FixedWindowRateLimiterOptions { PermitLimit = options.LoginsPerMinute, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 }));
+        });
+        builder.Services.AddAntiforgery(o => o.Cookie.Name = "stageproof-antiforgery");
+        builder.Services.AddRazorComponents();
         // Nothing is served to anonymous callers unless an endpoint says so (health probes only).
         builder.Services.AddAuthorizationBuilder()
             .SetFallbackPolicy(new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build());
@@ -99,12 +136,15 @@ public static class StageproofServer
         app.UseStatusCodePages();
         app.Use(async (context, next) =>
         {
-            // No page or answer of ours loads anything from elsewhere or may be framed. Set as the response starts: the
-            // exception handler clears headers set earlier.
+            // No page or answer of ours loads anything from elsewhere or may be framed. Set as the response starts (the
+            // exception handler clears headers set earlier); a page with a stricter policy of its own keeps it.
             context.Response.OnStarting(() =>
             {
                 var headers = context.Response.Headers;
-                headers.ContentSecurityPolicy = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+                if (headers.ContentSecurityPolicy.Count == 0)
+                {
+                    headers.ContentSecurityPolicy = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+                }
                 headers.XContentTypeOptions = "nosniff";
                 headers["Referrer-Policy"] = "no-referrer";
                 return Task.CompletedTask;
@@ -115,6 +155,8 @@ public static class StageproofServer
         app.UseHttpMetrics(o => o.SetMetricFactory(Metrics.WithCustomRegistry(registry)));
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseRateLimiter();
+        app.UseAntiforgery();
 
         app.MapGet("/healthz", () => Results.Text("ok\n")).AllowAnonymous().ExcludeFromDescription();
         app.MapGet("/readyz", async (IStateStore s, CancellationToken ct) =>
@@ -126,8 +168,15 @@ public static class StageproofServer
         app.MapMetrics("/metrics", registry);
         app.MapOpenApi("/openapi/{documentName}.json");
         ApiEndpoints.Map(app);
+        ConsoleEndpoints.Map(app);
+        app.MapRazorComponents<App>();
         return app;
     }
+
+    private const string ConsoleOrApi = "ConsoleOrApi";
+
+    private static bool IsApi(PathString path) =>
+        path.StartsWithSegments("/api") || path.StartsWithSegments("/metrics") || path.StartsWithSegments("/openapi");
 
     /// <summary>Expected failures keep their meaning: bad input 400, a rule's refusal 403, a body too large 413.</summary>
     private static int StatusOf(Exception e) => e switch

@@ -15,7 +15,7 @@ namespace Stageproof.Server.Tests;
 /// loopback port: the people of the authorization matrix, each with the token they would present.
 /// </summary>
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
-public sealed class ServerEstate : IAsyncLifetime
+public class ServerEstate : IAsyncLifetime
 {
     /// <summary>The estate's configuration; approvals are announced to <see cref="Receiver"/>.</summary>
     private string Config => $$"""
@@ -96,12 +96,17 @@ public sealed class ServerEstate : IAsyncLifetime
         var freeze = await CliAsync("--token-file", TokenFile("alice"), "--json", "patch", "freeze", Path.Combine(Dir, "set.yaml"));
         Digest = JsonDocument.Parse(freeze).RootElement.GetProperty("digest").GetString()!;
 
+        await PrepareAsync();
+
         // The server's clock runs a minute ahead, so the 1-second token is past its expiry whatever the test's pace.
         var options = new ServerOptions { Urls = "http://127.0.9.1:0", ConfigPath = ConfigPath, StateDirectory = StatePath };
         _app = await StageproofServer.BuildAsync(options, new AheadClock(TimeSpan.FromMinutes(1)), CancellationToken.None);
         await _app.StartAsync();
         BaseAddress = new Uri(_app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single());
     }
+
+    /// <summary>More state for a derived estate, written before the server starts.</summary>
+    protected virtual Task PrepareAsync() => Task.CompletedTask;
 
     /// <summary>A client presenting <paramref name="who"/>'s token (null: anonymous).</summary>
     public HttpClient Client(string? who)

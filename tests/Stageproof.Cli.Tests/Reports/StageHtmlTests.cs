@@ -1,3 +1,4 @@
+using Stageproof.Testing;
 using System.Text.RegularExpressions;
 using Stageproof.Application.Reports;
 

@@ -1,3 +1,4 @@
+using Stageproof.Testing;
 using System.Globalization;
 using System.Xml.Linq;
 using Stageproof.Application.Reports;

@@ -1,10 +1,10 @@
 using Stageproof.Core.Checks;
 using Stageproof.Core.Stage;
 
-namespace Stageproof.Cli.Tests.Reports;
+namespace Stageproof.Testing;
 
 /// <summary>Realistic stage results built in code: a FAIL with every kind of finding, and a clean PASS.</summary>
-internal static class StageSamples
+public static class StageSamples
 {
     public const string Hostile = "<script>alert('pwned')</script> & \"quoted\" \u0001\u0007\u001b[31m]]> \uD800 end";
 

@@ -1,0 +1,144 @@
+using System.Security.Claims;
+using System.Text.Json;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Routing;
+using Stageproof.Application.Identity;
+using Stageproof.Application.Lifecycle;
+using Stageproof.Application.Notifications;
+using Stageproof.Application.Reports;
+using Stageproof.Core.Configuration;
+using Stageproof.Core.Lifecycle;
+using Stageproof.Core.Manifests;
+using Stageproof.Core.State;
+using Stageproof.Server.Auth;
+
+namespace Stageproof.Server.Console;
+
+/// <summary>The console's form posts (log in, log out, approve), the stage report page, its stylesheet and script, and
+/// the rollout's live event stream. Every form is antiforgery-checked; every page but the login needs a session.</summary>
+internal static class ConsoleEndpoints
+{
+    public const string LoginLimiter = "login";
+
+    /// <summary>Longest time one browser keeps a rollout's event stream open; it reconnects after.</summary>
+    private static readonly TimeSpan LongestStream = TimeSpan.FromMinutes(30);
+
+    public static void Map(IEndpointRouteBuilder app)
+    {
+        app.MapPost("/login", async ([FromForm] string? user, [FromForm] string? password, [FromForm] string? returnUrl, HttpContext context,
+            IStateStore store, TimeProvider time) =>
+        {
+            var back = LocalOrHome(returnUrl);
+            if (string.IsNullOrEmpty(user) || string.IsNullOrEmpty(password))
+            {
+                Notice.Set(context, "refused", "user and password: both are required");
+                return Results.Redirect("/login?returnUrl=" + Uri.EscapeDataString(back));
+            }
+            var check = await PasswordAuthenticator.VerifyAsync(store, user, password, time.GetUtcNow(), context.RequestAborted).ConfigureAwait(false);
+            if (check.Principal is not { } principal)
+            {
+                Notice.Set(context, "refused", check.Refusal!);
+                return Results.Redirect("/login?returnUrl=" + Uri.EscapeDataString(back));
+            }
+            await context.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, Principals.ToClaims(principal, CookieAuthenticationDefaults.AuthenticationScheme)).ConfigureAwait(false);
+            return Results.Redirect(back);
+        }).AllowAnonymous().RequireRateLimiting(LoginLimiter).ExcludeFromDescription();
+
+        app.MapPost("/logout", async (HttpContext context, IStateStore store) =>
+        {
+            await store.AppendAsync(new Core.Audit.AuditEvent { Actor = context.User.Identity?.Name ?? "", Action = "logout", Target = "console" }, context.RequestAborted).ConfigureAwait(false);
+            await context.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme).ConfigureAwait(false);
+            return Results.Redirect("/login");
+        }).ExcludeFromDescription();
+
+        app.MapPost("/console/approve", async ([FromForm] string? digest, [FromForm] string? environment, [FromForm] string? comment,
+            HttpContext context, ClaimsPrincipal claims, IStateStore store, StageproofConfig config, TimeProvider time, IEventPublisher events) =>
+        {
+            if (digest is null || environment is null || !config.Environments.ContainsKey(environment) || comment is { Length: > 4000 }
+                || await store.FindPatchSetAsync(digest, context.RequestAborted).ConfigureAwait(false) is not { } stored)
+            {
+                return Results.Problem(statusCode: StatusCodes.Status422UnprocessableEntity, title: "Invalid request",
+                    detail: "digest, environment: a frozen patch set and an environment of stageproof.yaml are required; comment: at most 4000 characters");
+            }
+            var outcome = await new ApprovalWorkflow(store, time, events).ApproveAsync(Principals.FromClaims(claims), stored, environment,
+                string.IsNullOrWhiteSpace(comment) ? null : comment, context.RequestAborted).ConfigureAwait(false);
+            if (outcome.Approval is { } approval)
+            {
+                Notice.Set(context, "ok", $"{approval.Id}: {approval.Approver} approved {stored.Set.Id} for {environment}");
+            }
+            else
+            {
+                Notice.Set(context, "refused", outcome.Refusal!.ToString());
+            }
+            return Results.Redirect($"/patch-sets/{stored.Digest}", permanent: false, preserveMethod: false);
+        }).ExcludeFromDescription();
+
+        app.MapGet("/stage-runs/{id}/report", async (string id, ClaimsPrincipal claims, IStateStore store, HttpContext context) =>
+        {
+            var result = (await store.ListStageResultsAsync(null, null, context.RequestAborted).ConfigureAwait(false)).FirstOrDefault(r => r.Id == id);
+            var me = Principals.FromClaims(claims);
+            if (result is null || me.User is not { } user || !AccessPolicy.MayRead(user, result.Environment))
+            {
+                return Results.NotFound();
+            }
+            // The report is one self-contained page: its own inline styles and SVG charts, nothing else, no script.
+            context.Response.Headers.ContentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'";
+            return Results.Content(StageHtml.Render(result), "text/html; charset=utf-8");
+        }).ExcludeFromDescription();
+
+        app.MapGet("/rollouts/{id}/events", async (string id, ClaimsPrincipal claims, IStateStore store, TimeProvider time, HttpContext context) =>
+        {
+            var me = Principals.FromClaims(claims);
+            if (await store.FindRolloutAsync(id, context.RequestAborted).ConfigureAwait(false) is not { } first || me.User is not { } user || !AccessPolicy.MayRead(user, first.Environment))
+            {
+                context.Response.StatusCode = StatusCodes.Status404NotFound;
+                return;
+            }
+            context.Response.ContentType = "text/event-stream";
+            context.Response.Headers.CacheControl = "no-store";
+            var until = time.GetUtcNow() + LongestStream;
+            string? sent = null;
+            while (!context.RequestAborted.IsCancellationRequested && time.GetUtcNow() < until)
+            {
+                var rollout = await store.FindRolloutAsync(first.Id, context.RequestAborted).ConfigureAwait(false);
+                if (rollout is null)
+                {
+                    break;
+                }
+                var json = JsonSerializer.Serialize(new
+                {
+                    status = Lower(rollout.Status),
+                    batches = rollout.Batches.Select(b => new { b.Index, State = Lower(b.State) }),
+                    hosts = rollout.Hosts.Select(h => new { h.Host, State = Lower(h.State), h.Message }),
+                }, ManifestJson.Options);
+                if (json != sent)
+                {
+                    await context.Response.WriteAsync($"data: {json}\n\n", context.RequestAborted).ConfigureAwait(false);
+                    await context.Response.Body.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+                    sent = json;
+                }
+                if (rollout.Finished)
+                {
+                    break;
+                }
+                await Task.Delay(TimeSpan.FromMilliseconds(500), time, context.RequestAborted).ConfigureAwait(false);
+            }
+        }).ExcludeFromDescription();
+
+        // Browsers ask for it on every site; there is none, and saying so is not an error.
+        app.MapGet("/favicon.ico", () => Results.NoContent()).AllowAnonymous().ExcludeFromDescription();
+        app.MapGet("/console.css", () => Results.Text(ConsoleAssets.Css, "text/css")).AllowAnonymous().ExcludeFromDescription();
+        app.MapGet("/console.js", () => Results.Text(ConsoleAssets.Script, "text/javascript")).AllowAnonymous().ExcludeFromDescription();
+    }
+
+    /// <summary>States as the console's pages write them ("rolledback").</summary>
+    private static string Lower<T>(T value) where T : struct, Enum => value.ToString().ToLowerInvariant();
+
+    /// <summary>Where to go after logging in: a path of this site only, never another site (an open redirect).</summary>
+    private static string LocalOrHome(string? url) =>
+        url is { Length: > 0 } u && u.StartsWith('/') && !u.StartsWith("//", StringComparison.Ordinal) && !u.StartsWith("/\\", StringComparison.Ordinal) ? u : "/";
+}

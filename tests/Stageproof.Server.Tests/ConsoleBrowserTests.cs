@@ -1,0 +1,172 @@
+using Microsoft.Playwright;
+using Stageproof.Core.Rollouts;
+using Stageproof.Testing;
+using Xunit.Abstractions;
+
+namespace Stageproof.Server.Tests;
+
+/// <summary>
+/// The web console in Debian's real headless Chromium, as its people use it: carol reads the stage report and approves
+/// from the queue; alice is refused by name for her own set; bob watches a rollout's canary and batch turn verified
+/// without reloading. No console errors, nothing requested from anywhere but the server, a screenshot of each screen
+/// under the test output's artifacts directory.
+/// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+public sealed class ConsoleBrowserTests(ConsoleEstate estate, ITestOutputHelper output) : IClassFixture<ConsoleEstate>
+{
+    private const string Chromium = "/usr/bin/chromium";
+
+    private sealed class Session(IPlaywright playwright, IBrowser browser, IPage page, List<string> problems) : IAsyncDisposable
+    {
+        public IPage Page { get; } = page;
+        public List<string> Problems { get; } = problems;
+
+        public async ValueTask DisposeAsync()
+        {
+            await browser.DisposeAsync();
+            playwright.Dispose();
+        }
+    }
+
+    /// <summary>A browser logged in as <paramref name="who"/> through the login form, recording every console error, page
+    /// error and request that leaves the server.</summary>
+    private async Task<Session> LogInAsync(string who, string? password = null)
+    {
+        Requires.Executable(Chromium);
+        Environment.SetEnvironmentVariable("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1");
+        var playwright = await Playwright.CreateAsync();
+        var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = Chromium, Headless = true, Args = ["--headless", "--no-sandbox", "--disable-gpu"],
+        });
+        var context = await browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 900 } });
+        var page = await context.NewPageAsync();
+        var problems = new List<string>();
+        page.Console += (_, m) =>
+        {
+            if (m.Type is "error" or "warning")
+            {
+                problems.Add($"console {m.Type}: {m.Text} ({m.Location})");
+            }
+        };
+        page.PageError += (_, e) => problems.Add("page error: " + e);
+        page.Request += (_, r) =>
+        {
+            if (!r.Url.StartsWith(estate.BaseAddress.GetLeftPart(UriPartial.Authority), StringComparison.Ordinal))
+            {
+                problems.Add("request elsewhere: " + r.Url);
+            }
+        };
+        await page.GotoAsync(new Uri(estate.BaseAddress, "/approvals").ToString());
+        Assert.EndsWith("/login?ReturnUrl=%2Fapprovals", page.Url, StringComparison.Ordinal);
+        await page.FillAsync("#user", who);
+        await page.FillAsync("#password", password ?? ConsoleEstate.Password);
+        await page.ClickAsync("#login");
+        await page.WaitForURLAsync(u => !u.Contains("/login", StringComparison.Ordinal), new PageWaitForURLOptions { Timeout = 30_000 });
+        return new Session(playwright, browser, page, problems);
+    }
+
+    private async Task ScreenshotAsync(IPage page, string name)
+    {
+        var artifacts = Path.Combine(AppContext.BaseDirectory, "artifacts");
+        Directory.CreateDirectory(artifacts);
+        var path = Path.Combine(artifacts, $"console-{name}.png");
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = path, FullPage = true });
+        Assert.True(new FileInfo(path).Length > 5 * 1024, $"{path} is nearly empty");
+        output.WriteLine($"screenshot: {path}");
+    }
+
+    [SkippableFact]
+    public async Task Carol_reads_the_stage_report_from_the_queue_and_approves()
+    {
+        await using var carol = await LogInAsync("carol");
+        var page = carol.Page;
+        Assert.EndsWith("/approvals", page.Url, StringComparison.Ordinal);
+        Assert.Contains("carol (approver)", await page.InnerTextAsync("#me"), StringComparison.Ordinal);
+        var row = page.Locator("#queue tr[data-set='SRV-1'][data-environment='prod']");
+        Assert.Contains("0 of 1", await row.InnerTextAsync(), StringComparison.Ordinal);
+        await ScreenshotAsync(page, "approvals-queue");
+
+        // The evidence is the staging PASS: its full report, the same page the CLI writes.
+        await row.Locator("a.report").ClickAsync();
+        await page.WaitForURLAsync($"**/stage-runs/{ConsoleEstate.StageRunId}/report");
+        Assert.Equal("PASS", (await page.InnerTextAsync("#verdict .verdict")).Trim());
+        await ScreenshotAsync(page, "stage-report");
+        await page.GoBackAsync();
+
+        await row.Locator("input[name=comment]").FillAsync("read the staging report: load and logs clean");
+        await row.Locator("button[data-approve='prod']").ClickAsync();
+        await page.WaitForURLAsync($"**/patch-sets/{estate.Digest}");
+        var notice = await page.InnerTextAsync(".notice.ok");
+        Assert.Contains("carol approved SRV-1 for prod", notice, StringComparison.Ordinal);
+        // Recorded with how carol was known: her console login.
+        Assert.Contains("password:carol", await page.InnerTextAsync("table:has(th:text('approver'))"), StringComparison.Ordinal);
+        await ScreenshotAsync(page, "approved");
+
+        // The queue no longer waits on it.
+        await page.GotoAsync(new Uri(estate.BaseAddress, "/approvals").ToString());
+        Assert.Equal(0, await page.Locator("#queue tr[data-set='SRV-1'][data-environment='prod']").CountAsync());
+        Assert.Empty(carol.Problems);
+    }
+
+    [SkippableFact]
+    public async Task Alice_is_refused_by_name_when_she_approves_her_own_set()
+    {
+        await using var alice = await LogInAsync("alice");
+        var page = alice.Page;
+        await page.GotoAsync(new Uri(estate.BaseAddress, $"/patch-sets/{estate.Digest}").ToString());
+        await page.ClickAsync("button[data-approve='prod']");
+        await page.WaitForURLAsync($"**/patch-sets/{estate.Digest}");
+        var notice = await page.InnerTextAsync(".notice.refused");
+        Assert.Contains("refused by rule four-eyes: alice wrote SRV-1", notice, StringComparison.Ordinal);
+        await ScreenshotAsync(page, "four-eyes-refused");
+        Assert.Empty(alice.Problems);
+    }
+
+    [SkippableFact]
+    public async Task Bob_watches_the_canary_and_the_batch_turn_verified_without_reloading()
+    {
+        await using var bob = await LogInAsync("bob");
+        var page = bob.Page;
+        await page.GotoAsync(new Uri(estate.BaseAddress, $"/rollouts/{ConsoleEstate.RolloutId}").ToString());
+        Assert.Equal("running", await page.InnerTextAsync("#rollout-status"));
+        var loads = 0;
+        page.Load += (_, _) => loads++;
+
+        // The engine's writes, step by step: canary verified, then the batch, then the rollout done.
+        await estate.WriteRolloutAsync(estate.Rollout(h => h == "prod-1" ? RolloutHostState.Verified : RolloutHostState.Pending,
+            b => b == 0 ? BatchState.Passed : BatchState.Pending, RolloutStatus.Running));
+        await page.Locator("tr[data-host='prod-1'] .state", new PageLocatorOptions { HasTextString = "verified" }).WaitForAsync(new LocatorWaitForOptions { Timeout = 30_000 });
+        Assert.Equal("pending", await page.InnerTextAsync("tr[data-host='prod-2'] .state"));
+        await ScreenshotAsync(page, "rollout-canary");
+
+        await estate.WriteRolloutAsync(estate.Rollout(_ => RolloutHostState.Verified, _ => BatchState.Passed, RolloutStatus.Succeeded));
+        await page.Locator("#rollout-status", new PageLocatorOptions { HasTextString = "succeeded" }).WaitForAsync(new LocatorWaitForOptions { Timeout = 30_000 });
+        foreach (var host in ConsoleEstate.ProdHosts)
+        {
+            Assert.Equal("verified", await page.InnerTextAsync($"tr[data-host='{host}'] .state"));
+        }
+        Assert.Equal(0, loads);
+        await ScreenshotAsync(page, "rollout-done");
+        Assert.Empty(bob.Problems);
+    }
+
+    [SkippableFact]
+    public async Task A_wrong_password_is_refused_without_saying_whether_the_name_exists()
+    {
+        Requires.Executable(Chromium);
+        foreach (var who in new[] { "vera", "nobody-by-this-name" })
+        {
+            Environment.SetEnvironmentVariable("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1");
+            using var playwright = await Playwright.CreateAsync();
+            await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions { ExecutablePath = Chromium, Headless = true, Args = ["--no-sandbox"] });
+            var page = await browser.NewPageAsync();
+            await page.GotoAsync(new Uri(estate.BaseAddress, "/login").ToString());
+            await page.FillAsync("#user", who);
+            await page.FillAsync("#password", "not the password at all");
+            await page.ClickAsync("#login");
+            await page.WaitForURLAsync("**/login?returnUrl=*");
+            Assert.Equal("user name or password not accepted", (await page.InnerTextAsync(".notice.refused")).Trim());
+        }
+    }
+}
