@@ -103,6 +103,13 @@ public sealed class ConsoleBrowserTests(ConsoleEstate estate, ITestOutputHelper 
         Assert.Contains("password:carol", await page.InnerTextAsync("table:has(th:text('approver'))"), StringComparison.Ordinal);
         await ScreenshotAsync(page, "approved");
 
+        // The gate's answer for carol is shown before anything runs: prod has its approval and staging's PASS, but carol,
+        // an approver, may not promote.
+        var prod = await page.InnerTextAsync("#gate tr[data-environment='prod']");
+        Assert.Contains("refused by rule role", prod, StringComparison.Ordinal);
+        Assert.DoesNotContain("rule approvals", prod, StringComparison.Ordinal);
+        Assert.Contains(ConsoleEstate.StageRunId, prod, StringComparison.Ordinal);
+
         // The queue no longer waits on it.
         await page.GotoAsync(new Uri(estate.BaseAddress, "/approvals").ToString());
         Assert.Equal(0, await page.Locator("#queue tr[data-set='SRV-1'][data-environment='prod']").CountAsync());
