@@ -9,6 +9,14 @@ bash scripts/install-prerequisites.sh
 dotnet build -c Release src/Stageproof.Cli -v quiet -nologo
 stageproof=(dotnet src/Stageproof.Cli/bin/Release/net10.0/stageproof.dll)
 
+# Leave `stageproof` on the PATH, so every command the demo and the README print works as typed. Only a launcher of
+# ours is ever replaced.
+launcher=/usr/local/bin/stageproof
+if [ -w "$(dirname "$launcher")" ] && { [ ! -e "$launcher" ] || grep -q 'stageproof-launcher' "$launcher"; }; then
+  printf '#!/bin/sh\n# stageproof-launcher: written by demo.sh\nexec dotnet %q "$@"\n' "$PWD/src/Stageproof.Cli/bin/Release/net10.0/stageproof.dll" > "$launcher"
+  chmod 755 "$launcher"
+fi
+
 if [ "${1:-}" = "down" ]; then
   exec "${stageproof[@]}" lab down --dir lab
 fi
