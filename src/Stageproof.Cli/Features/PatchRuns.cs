@@ -1,37 +1,21 @@
-using Stageproof.Hosts.Artifacts;
-using Stageproof.Core.Stage;
+using Stageproof.Application.Lifecycle;
 using Spectre.Console;
 using Stageproof.Cli.Infrastructure;
 using Stageproof.Core;
 using Stageproof.Core.Configuration;
 using Stageproof.Core.Patches;
 using Stageproof.Hosts.Apply;
-using Stageproof.Lab;
 
 namespace Stageproof.Cli.Features;
 
 /// <summary>Builds apply and rollback runs from the configuration and reports them.</summary>
 internal sealed class PatchRuns(CliSession session)
 {
-    public async Task<PatchEngine> EngineAsync(CancellationToken ct)
-    {
-        var store = await session.StoreAsync(ct).ConfigureAwait(false);
-        return new PatchEngine(store, session.Transports(), new PostgresDatabasePatcher(session.Time), session.Time, session.StateDirectory,
-            session.Config.Ssh.CommandTimeout, LabHostSnapshots.ForConfigFile(session.Config.SourceFile), new SnapshotPublisher(session.StateDirectory));
-    }
+    public async Task<PatchEngine> EngineAsync(CancellationToken ct) => (await session.EnginesAsync(ct).ConfigureAwait(false)).Patches();
 
-    /// <summary>
-    /// The closure a PASS bound to <paramref name="digest"/>: that of the stage result named in <paramref name="evidence"/>
-    /// when it recorded one, else the newest passing stage's; null when no stage has proven the set (the first stage,
-    /// or an apply before any, resolves it against its host's sources).
-    /// </summary>
-    public async Task<PackageClosure?> ProvenClosureAsync(string digest, IReadOnlyList<string>? evidence, CancellationToken ct)
-    {
-        var store = await session.StoreAsync(ct).ConfigureAwait(false);
-        var passing = (await store.ListStageResultsAsync(digest, null, ct).ConfigureAwait(false))
-            .Where(r => r.Verdict == StageVerdict.Pass && r.Closure is not null).ToList();
-        return (passing.FirstOrDefault(r => evidence?.Contains(r.Id) == true) ?? passing.OrderByDescending(r => r.StartedAt).FirstOrDefault())?.Closure;
-    }
+    /// <inheritdoc cref="EstateEngines.ProvenClosureAsync"/>
+    public async Task<PackageClosure?> ProvenClosureAsync(string digest, IReadOnlyList<string>? evidence, CancellationToken ct) =>
+        await (await session.EnginesAsync(ct).ConfigureAwait(false)).ProvenClosureAsync(digest, evidence, ct).ConfigureAwait(false);
 
     public EnvironmentConfig Environment(string name) =>
         session.Config.Environments.TryGetValue(name, out var env) ? env
@@ -72,15 +56,8 @@ internal sealed class PatchRuns(CliSession session)
     }
 
     /// <summary>Applying a stored set to (some of) an environment's hosts, as this session's actor, with the configured rules.</summary>
-    public ApplyRequest ApplyRequest(EnvironmentConfig env, StoredPatchSet stored, IReadOnlyList<HostConfig> hosts) => new()
-    {
-        PatchSet = stored,
-        Environment = env.Name,
-        Hosts = hosts,
-        Databases = env.Databases,
-        Rules = session.Config.Drift,
-        Actor = session.Actor,
-    };
+    public ApplyRequest ApplyRequest(EnvironmentConfig env, StoredPatchSet stored, IReadOnlyList<HostConfig> hosts) =>
+        EstateEngines.ApplyRequest(session.Config, env, stored, hosts, session.Actor);
 
     /// <summary>Returning the hosts of <paramref name="env"/> that the point covers (or the named ones among them) to it.</summary>
     public RollbackRequest RollbackRequest(EnvironmentConfig env, RollbackPoint point, PatchSet set,

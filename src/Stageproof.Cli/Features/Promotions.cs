@@ -1,15 +1,11 @@
 using Spectre.Console;
 using Stageproof.Application.Lifecycle;
-using Stageproof.Application.Notifications;
 using Stageproof.Cli.Infrastructure;
 using Stageproof.Core;
-using Stageproof.Core.Checks;
 using Stageproof.Core.Lifecycle;
 using Stageproof.Core.Patches;
 using Stageproof.Core.Rollouts;
-using Stageproof.Hosts.Checks;
 using Stageproof.Hosts.Rollouts;
-using Stageproof.Lab;
 
 namespace Stageproof.Cli.Features;
 
@@ -39,23 +35,15 @@ internal sealed class Promotions(CliSession session)
     public async Task<GateDecision> DecideAsync(StoredPatchSet stored, PromoteOptions options, CancellationToken ct)
     {
         await session.RequireAuthenticatedAsync("promote", ct).ConfigureAwait(false);
-        var store = await session.StoreAsync(ct).ConfigureAwait(false);
         var principal = await session.PrincipalAsync(ct).ConfigureAwait(false);
-        var clones = new Dictionary<string, EnvironmentClone>(StringComparer.Ordinal);
-        if (LabEnvironmentClones.ForConfigFile(session.Config.SourceFile) is { } lab)
-        {
-            var results = await store.ListStageResultsAsync(null, null, ct).ConfigureAwait(false);
-            foreach (var env in results.Select(r => r.Environment).Distinct(StringComparer.Ordinal))
-            {
-                if (await lab.FindAsync(env, ct).ConfigureAwait(false) is { } clone)
-                {
-                    clones[env] = clone;
-                }
-            }
-        }
-        var ask = new GateAsk { Target = options.Target, Emergency = options.Emergency, Reason = options.Reason, Ticket = options.Ticket, OverrideWindow = options.Now };
-        return await GateQuestions.AskAsync(store, Lifecycle, stored, ask, principal, clones, session.Time.GetUtcNow(), ct).ConfigureAwait(false);
+        return await (await WorkflowAsync(ct).ConfigureAwait(false)).DecideAsync(stored, Ask(options), principal, ct).ConfigureAwait(false);
     }
+
+    private static GateAsk Ask(PromoteOptions options) =>
+        new() { Target = options.Target, Emergency = options.Emergency, Reason = options.Reason, Ticket = options.Ticket, OverrideWindow = options.Now };
+
+    private async Task<PromotionWorkflow> WorkflowAsync(CancellationToken ct) =>
+        new(await session.StoreAsync(ct).ConfigureAwait(false), await session.EnginesAsync(ct).ConfigureAwait(false), session.Time);
 
     /// <summary>
     /// <c>promote</c>: the gate (waiting for the window with <see cref="PromoteOptions.Wait"/>), refusals reported and
@@ -79,16 +67,16 @@ internal sealed class Promotions(CliSession session)
             waited += step;
             decision = await DecideAsync(stored, options, ct).ConfigureAwait(false);
         }
-        if (!decision.Allowed)
+        var workflow = await WorkflowAsync(ct).ConfigureAwait(false);
+        var principal = await session.PrincipalAsync(ct).ConfigureAwait(false);
+        if ((await workflow.BeginAsync(stored, Ask(options), principal, decision, options.DryRun, ct).ConfigureAwait(false)).Plan is not { } plan)
         {
             foreach (var refusal in decision.Refusals)
             {
                 session.Ui.Error(refusal.ToString());
             }
-            await session.AuditAsync("promote.refused", options.Target, string.Join("; ", decision.Refusals), stored.Digest, options.Reason, ct).ConfigureAwait(false);
             return new PromoteOutcome(decision, null, null);
         }
-        var plan = Plan(stored, options.Target, options, decision);
         session.Ui.Errors.MarkupLine(Infrastructure.Ui.Escape(
             $"{(options.Emergency ? "EMERGENCY " : "")}promotion of {stored.Set.Id} ({stored.Digest[..12]}) to {options.Target} allowed: evidence {string.Join(", ", decision.Evidence.DefaultIfEmpty("-"))}, " +
             $"approvals {string.Join(", ", decision.Approvals.DefaultIfEmpty("-"))}; plan: {string.Join("; ", plan.Batches.Select(b => $"{b.Name}: {string.Join(", ", b.Hosts)}"))}"));
@@ -96,16 +84,9 @@ internal sealed class Promotions(CliSession session)
         {
             return new PromoteOutcome(decision, plan, null);
         }
-        await session.AuditAsync(options.Emergency ? "promote.emergency" : "promote", options.Target,
-            $"rollout {plan.Id}; evidence {string.Join(", ", decision.Evidence)}; approvals {string.Join(", ", decision.Approvals)}" +
-            (options.Emergency ? $"; ticket {options.Ticket}" : ""), stored.Digest, options.Reason, ct).ConfigureAwait(false);
-        var (engine, checks) = await EngineAsync(ct).ConfigureAwait(false);
-        using (checks)
-        {
-            var rollout = await engine.StartAsync(plan, await TargetAsync(stored, plan, ct).ConfigureAwait(false), Progress(), ct).ConfigureAwait(false);
-            Render(rollout);
-            return new PromoteOutcome(decision, plan, rollout);
-        }
+        var rollout = await workflow.RunAsync(stored, plan, principal, Progress(), ct).ConfigureAwait(false);
+        Render(rollout);
+        return new PromoteOutcome(decision, plan, rollout);
     }
 
     /// <summary>
@@ -129,88 +110,12 @@ internal sealed class Promotions(CliSession session)
         return (approval, refusal);
     }
 
-    /// <summary>The rollout plan for a stored set on an environment, under its stage's policy.</summary>
-    public Rollout Plan(StoredPatchSet stored, string environment, PromoteOptions options, GateDecision decision)
-    {
-        var policy = Lifecycle.StageOf(environment)?.Rollout ?? new RolloutPolicy();
-        var hosts = session.Config.HostsOf(environment).Select(h => h.Name).ToList();
-        var batches = RolloutPlanner.Plan(hosts, policy);
-        return new Rollout
-        {
-            Id = RolloutEngine.NewId(session.Time),
-            Environment = environment,
-            PatchDigest = stored.Digest,
-            PatchId = stored.Set.Id,
-            Actor = session.Actor,
-            Lane = options.Emergency ? Lane.Emergency : Lane.Routine,
-            Reason = options.Reason,
-            Ticket = options.Ticket ?? stored.Set.Ticket,
-            WindowOverride = options.Now && decision.OpenWindow is null && Lifecycle.StageOf(environment)?.Window is not null ? options.Reason : null,
-            Evidence = decision.Evidence,
-            Approvals = decision.Approvals,
-            Policy = policy,
-            Batches = batches,
-            Hosts = batches.SelectMany(b => b.Hosts.Select(h => new RolloutHost { Host = h, Batch = b.Index })).ToList(),
-            CreatedAt = session.Time.GetUtcNow(),
-        };
-    }
+    /// <summary>A rollout engine for resuming (its check runner disposed with the second value).</summary>
+    public async Task<(RolloutEngine Engine, IDisposable Checks)> EngineAsync(CancellationToken ct) => (await session.EnginesAsync(ct).ConfigureAwait(false)).Rollouts();
 
-    /// <summary>What the engine needs about the environment: hosts, checks per batch, and the staging mirror.</summary>
-    public async Task<RolloutTarget> TargetAsync(StoredPatchSet stored, Rollout rollout, CancellationToken ct)
-    {
-        // An emergency patch was proven in its clone, not in staging: the clone is what production must now equal.
-        string? proven = null;
-        if (rollout.Lane == Lane.Emergency && rollout.Evidence.Count > 0)
-        {
-            var store = await session.StoreAsync(ct).ConfigureAwait(false);
-            var results = await store.ListStageResultsAsync(rollout.PatchDigest, null, ct).ConfigureAwait(false);
-            proven = results.FirstOrDefault(r => r.Id == rollout.Evidence[0])?.Environment;
-        }
-        // The bytes installed are the ones the accepted PASS was bound to.
-        var closure = await new PatchRuns(session).ProvenClosureAsync(stored.Digest, rollout.Evidence, ct).ConfigureAwait(false);
-        return Target(stored, rollout.Environment, rollout.Policy, proven, closure);
-    }
-
-    private RolloutTarget Target(StoredPatchSet stored, string environment, RolloutPolicy policy, string? proven, PackageClosure? closure)
-    {
-        var config = session.Config;
-        var runs = new PatchRuns(session);
-        var env = runs.Environment(environment);
-        var hosts = config.HostsOf(environment);
-        var suite = config.SuiteOf(environment);
-        var batchChecks = suite with
-        {
-            Checks = policy.Checks.Count > 0
-                ? suite.Checks.Where(c => policy.Checks.Contains(c.Name)).ToList()
-                : suite.Checks.Where(c => c is not LoadCheck and not SoakCheck).ToList(),
-        };
-        // The staging mirror: the stage before this one when it mirrors it, otherwise any environment that does.
-        var mirrors = config.Environments.Values.Where(e => e.MirrorOf == environment && config.Lifecycle.StageOf(e.Name) is not null).ToList();
-        var mirror = (proven is not null && config.Environments.TryGetValue(proven, out var clone) ? clone : null)
-            ?? mirrors.FirstOrDefault(e => e.Name == config.Lifecycle.Previous(environment)?.Environment)
-            ?? mirrors.LastOrDefault()
-            ?? config.Environments.Values.FirstOrDefault(e => e.MirrorOf == environment);
-        return new RolloutTarget
-        {
-            PatchSet = stored,
-            Apply = runs.ApplyRequest(env, stored, hosts) with { Closure = closure },
-            Hosts = hosts,
-            CheckEnvironment = CheckEnvironment.From(config, environment),
-            BatchChecks = batchChecks,
-            MirrorEnvironment = mirror?.Name,
-            MirrorHosts = mirror is null ? [] : config.HostsOf(mirror.Name),
-            Parallelism = config.Ssh.Parallelism,
-        };
-    }
-
-    public async Task<(RolloutEngine Engine, IDisposable Checks)> EngineAsync(CancellationToken ct)
-    {
-        var store = await session.StoreAsync(ct).ConfigureAwait(false);
-        var patches = await new PatchRuns(session).EngineAsync(ct).ConfigureAwait(false);
-        var checks = new CheckSuiteRunner();
-        var events = new RolloutEvents(await session.EventsAsync(ct).ConfigureAwait(false), session.Time);
-        return (new RolloutEngine(store, patches, session.Transports(), checks, session.Time, session.Config.Ssh.CommandTimeout, events), checks);
-    }
+    /// <inheritdoc cref="EstateEngines.TargetAsync"/>
+    public async Task<RolloutTarget> TargetAsync(StoredPatchSet stored, Rollout rollout, CancellationToken ct) =>
+        await (await session.EnginesAsync(ct).ConfigureAwait(false)).TargetAsync(stored, rollout, session.Actor, ct).ConfigureAwait(false);
 
     /// <summary>Refuses unless the actor is a user whose role the environment's stage allows (and who covers it).</summary>
     public async Task RequireRoleAsync(string environment, string doing, CancellationToken ct)

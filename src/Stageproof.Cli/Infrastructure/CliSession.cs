@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Stageproof.Application.Identity;
+using Stageproof.Application.Lifecycle;
 using Stageproof.Application.Notifications;
 using Stageproof.Core;
 using Stageproof.Core.Audit;
@@ -212,6 +213,11 @@ internal sealed class CliSession : IAsyncDisposable
         }
         return _webhooks;
     }
+
+    /// <summary>The engines over this session's configuration and state, as every entry point composes them.</summary>
+    public async Task<EstateEngines> EnginesAsync(CancellationToken cancellationToken) =>
+        new(await StoreAsync(cancellationToken).ConfigureAwait(false), Config, Time, StateDirectory, Transports(),
+            await EventsAsync(cancellationToken).ConfigureAwait(false));
 
     public ITransportFactory Transports() =>
         new TransportFactory(Config.Ssh, AcceptNewHostKeys ? HostKeyPolicy.AcceptNew : HostKeyPolicy.Strict);

@@ -1,0 +1,56 @@
+using Stageproof.Application.Identity;
+using Stageproof.Core.Audit;
+using Stageproof.Core.Lifecycle;
+using Stageproof.Core.Patches;
+using Stageproof.Core.Rollouts;
+using Stageproof.Core.State;
+
+namespace Stageproof.Application.Lifecycle;
+
+/// <summary>What a promotion came to before anything ran: the gate's decision, and the plan when it allowed one.</summary>
+public sealed record PromotionStart(GateDecision Decision, Rollout? Plan);
+
+/// <summary>
+/// <c>promote</c>, for every entry point: the gate's question, its refusal audited or the promotion audited with its
+/// plan, then the canary-first rollout, whose every step the engine writes before taking it. The CLI renders it and may
+/// wait for a window; the server runs it in the background and shows it live.
+/// </summary>
+public sealed class PromotionWorkflow(IStateStore store, EstateEngines engines, TimeProvider time)
+{
+    public async Task<GateDecision> DecideAsync(StoredPatchSet stored, GateAsk ask, Principal actor, CancellationToken ct) =>
+        await GateQuestions.AskAsync(store, engines.Config.Lifecycle, stored, ask, actor, await engines.ClonesAsync(ct).ConfigureAwait(false),
+            time.GetUtcNow(), ct).ConfigureAwait(false);
+
+    /// <summary>Records the decision: a refusal as <c>promote.refused</c>; an allowed promotion (unless a dry run) as
+    /// <c>promote</c> or <c>promote.emergency</c> with its rollout's id, evidence and approvals.</summary>
+    public async Task<PromotionStart> BeginAsync(StoredPatchSet stored, GateAsk ask, Principal actor, GateDecision decision, bool dryRun, CancellationToken ct)
+    {
+        if (!decision.Allowed)
+        {
+            await AuditAsync(actor, "promote.refused", ask.Target, string.Join("; ", decision.Refusals), stored.Digest, ask.Reason, ct).ConfigureAwait(false);
+            return new(decision, null);
+        }
+        var plan = engines.Plan(stored, ask, decision, actor.Name);
+        if (!dryRun)
+        {
+            await AuditAsync(actor, ask.Emergency ? "promote.emergency" : "promote", ask.Target,
+                $"rollout {plan.Id}; evidence {string.Join(", ", decision.Evidence)}; approvals {string.Join(", ", decision.Approvals)}" +
+                (ask.Emergency ? $"; ticket {ask.Ticket}" : ""), stored.Digest, ask.Reason, ct).ConfigureAwait(false);
+        }
+        return new(decision, plan);
+    }
+
+    /// <summary>Runs the planned rollout to its end (or its rollback).</summary>
+    public async Task<Rollout> RunAsync(StoredPatchSet stored, Rollout plan, Principal actor, IProgress<string>? progress, CancellationToken ct)
+    {
+        var (engine, checks) = engines.Rollouts();
+        using (checks)
+        {
+            var target = await engines.TargetAsync(stored, plan, actor.Name, ct).ConfigureAwait(false);
+            return await engine.StartAsync(plan, target, progress, ct).ConfigureAwait(false);
+        }
+    }
+
+    private Task AuditAsync(Principal actor, string action, string target, string outcome, string digest, string? reason, CancellationToken ct) =>
+        store.AppendAsync(new AuditEvent { Actor = actor.Name, Action = action, Target = target, Outcome = outcome, PayloadDigest = digest, Reason = reason }, ct);
+}
