@@ -41,7 +41,7 @@ public sealed class EstateEngines(IStateStore store, StageproofConfig config, Ti
     /// when it recorded one, else the newest passing stage's; null when no stage has proven the set (the first stage,
     /// or an apply before any, resolves it against its host's sources).
     /// </summary>
-    public async Task<PackageClosure?> ProvenClosureAsync(string digest, IReadOnlyList<string>? evidence, CancellationToken ct)
+    public static async Task<PackageClosure?> ProvenClosureAsync(IStateStore store, string digest, IReadOnlyList<string>? evidence, CancellationToken ct)
     {
         var passing = (await store.ListStageResultsAsync(digest, null, ct).ConfigureAwait(false))
             .Where(r => r.Verdict == StageVerdict.Pass && r.Closure is not null).ToList();
@@ -116,7 +116,7 @@ public sealed class EstateEngines(IStateStore store, StageproofConfig config, Ti
             proven = results.FirstOrDefault(r => r.Id == rollout.Evidence[0])?.Environment;
         }
         // The bytes installed are the ones the accepted PASS was bound to.
-        var closure = await ProvenClosureAsync(stored.Digest, rollout.Evidence, ct).ConfigureAwait(false);
+        var closure = await ProvenClosureAsync(store, stored.Digest, rollout.Evidence, ct).ConfigureAwait(false);
         var environment = rollout.Environment;
         var env = config.Environment(environment);
         var hosts = config.HostsOf(environment);

@@ -15,7 +15,7 @@ internal sealed class PatchRuns(CliSession session)
 
     /// <inheritdoc cref="EstateEngines.ProvenClosureAsync"/>
     public async Task<PackageClosure?> ProvenClosureAsync(string digest, IReadOnlyList<string>? evidence, CancellationToken ct) =>
-        await (await session.EnginesAsync(ct).ConfigureAwait(false)).ProvenClosureAsync(digest, evidence, ct).ConfigureAwait(false);
+        await EstateEngines.ProvenClosureAsync(await session.StoreAsync(ct).ConfigureAwait(false), digest, evidence, ct).ConfigureAwait(false);
 
     public EnvironmentConfig Environment(string name) =>
         session.Config.Environments.TryGetValue(name, out var env) ? env
