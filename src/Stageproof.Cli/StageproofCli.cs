@@ -31,6 +31,8 @@ public static class StageproofCli
         root.Subcommands.Add(RolloutCommand.Create(verbs));
         root.Subcommands.Add(UserCommand.Create(verbs));
         root.Subcommands.Add(TokenCommand.Create(verbs));
+        root.Subcommands.Add(LoginCommand.CreateLogin(verbs));
+        root.Subcommands.Add(LoginCommand.CreateLogout(verbs));
         root.Subcommands.Add(ComplianceCommand.Create(verbs));
         root.Subcommands.Add(AuditCommand.Create(verbs));
         root.Subcommands.Add(WebhookCommand.Create(verbs));
