@@ -79,7 +79,7 @@ public class RemoteCliTests(RemoteEstate remote) : IClassFixture<RemoteEstate>
     [Fact]
     public async Task Lists_through_the_server_print_the_same_json_as_the_local_verbs()
     {
-        foreach (var verb in new[] { new[] { "patch", "list" }, ["patch", "show", Estate.Digest[..10]], ["user", "list"] })
+        foreach (var verb in new[] { new[] { "patch", "list" }, ["patch", "show", Estate.Digest[..10]], ["user", "list"], ["rollout", "list", "--env", "prod"] })
         {
             var (code, stdout, stderr) = await remote.RemoteAsync("admin", ["--json", .. verb]);
             var local = await Estate.CliAsync(["--json", .. verb]);
@@ -101,6 +101,20 @@ public class RemoteCliTests(RemoteEstate remote) : IClassFixture<RemoteEstate>
         var result = JsonDocument.Parse(stdout).RootElement;
         Assert.True(result.GetProperty("ok").GetBoolean());
         Assert.True(result.GetProperty("events").GetInt32() > 0);
+    }
+
+    [Fact]
+    public async Task Webhook_deliveries_are_listed_through_the_server_in_the_local_shape()
+    {
+        var (code, stdout, stderr) = await remote.RemoteAsync("admin", "--json", "webhook", "deliveries", "--limit", "5");
+
+        Assert.True(code == ExitCodes.Ok, stderr);
+        var deliveries = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal(JsonValueKind.Array, deliveries.ValueKind);
+        Assert.All(deliveries.EnumerateArray(), d => Assert.Equal("chat", d.GetProperty("webhook").GetString()));
+        var (bad, _, why) = await remote.RemoteAsync("admin", "webhook", "deliveries", "--limit", "0");
+        Assert.Equal(ExitCodes.BadInput, bad);
+        Assert.Contains("--limit must be from 1 to 10000", why);
     }
 
     [Fact]
