@@ -31,6 +31,8 @@ public static class StageproofCli
         root.Subcommands.Add(RolloutCommand.Create(verbs));
         root.Subcommands.Add(UserCommand.Create(verbs));
         root.Subcommands.Add(TokenCommand.Create(verbs));
+        root.Subcommands.Add(LoginCommand.CreateLogin(verbs));
+        root.Subcommands.Add(LoginCommand.CreateLogout(verbs));
         root.Subcommands.Add(ComplianceCommand.Create(verbs));
         root.Subcommands.Add(AuditCommand.Create(verbs));
         root.Subcommands.Add(WebhookCommand.Create(verbs));
@@ -62,7 +64,11 @@ internal sealed class VerbContext(TextWriter stdout, TextWriter stderr, TimeProv
     /// handler's: one line naming what failed (and its path), exit 3, the trace only with --debug. Nobody gets a
     /// stack trace for a state directory that is a file or a report path whose folder is missing.
     /// </summary>
-    public async Task<int> RunAsync(ParseResult parse, Func<CliSession, Task<int>> body)
+    /// <param name="parse">The parsed command line.</param>
+    /// <param name="body">The verb.</param>
+    /// <param name="throughServer">The verb can run through --server (it reads <see cref="CliSession.Remote"/> when
+    /// <see cref="CliSession.Server"/> is set); every other verb is refused there rather than run on a local state.</param>
+    public async Task<int> RunAsync(ParseResult parse, Func<CliSession, Task<int>> body, bool throughServer = false)
     {
         var ui = new Ui(stdout, stderr, parse.GetValue(GlobalOptions.Json));
         var debug = parse.GetValue(GlobalOptions.Debug);
@@ -70,6 +76,10 @@ internal sealed class VerbContext(TextWriter stdout, TextWriter stderr, TimeProv
         try
         {
             session = new CliSession(parse, stdout, time, ui);
+            if (session.Server is not null && !throughServer)
+            {
+                throw new InputException($"{VerbName(parse)} does not run through --server yet; run it where the state is (or without --server and STAGEPROOF_SERVER)");
+            }
             await session.AuthenticateAsync(CancellationToken.None).ConfigureAwait(false);
             return await body(session).ConfigureAwait(false);
         }
@@ -106,6 +116,17 @@ internal sealed class VerbContext(TextWriter stdout, TextWriter stderr, TimeProv
                 }
             }
         }
+    }
+
+    /// <summary>"patch freeze": the verb as typed, without the program's name.</summary>
+    private static string VerbName(ParseResult parse)
+    {
+        var names = new List<string>();
+        for (var result = parse.CommandResult; result.Parent is System.CommandLine.Parsing.CommandResult parent; result = parent)
+        {
+            names.Insert(0, result.Command.Name);
+        }
+        return string.Join(' ', names);
     }
 
     private static int Unexpected(Ui ui, Exception e, bool debug, string? stateDirectory)

@@ -55,6 +55,16 @@ public class ServerEstate : IAsyncLifetime
         ("alice", "approver", ""), ("bob", "operator", ""), ("carol", "approver", ""), ("vera", "viewer", ""), ("sam", "approver", "staging"),
     ];
 
+    /// <summary>The estate the server's tests share, served on 127.0.9.1.</summary>
+    public ServerEstate() : this("http://127.0.9.1:0")
+    {
+    }
+
+    /// <summary>An estate of its own served on <paramref name="urls"/> (a loopback address, port 0).</summary>
+    internal ServerEstate(string urls) => _urls = urls;
+
+    private readonly string _urls;
+
     public string Dir { get; } = Directory.CreateTempSubdirectory("stageproof-server-").FullName;
     /// <summary>Where the server's webhooks go (always answers 200).</summary>
     public WebhookReceiver Receiver { get; } = new();
@@ -99,7 +109,7 @@ public class ServerEstate : IAsyncLifetime
         await PrepareAsync();
 
         // The server's clock runs a minute ahead, so the 1-second token is past its expiry whatever the test's pace.
-        var options = new ServerOptions { Urls = "http://127.0.9.1:0", ConfigPath = ConfigPath, StateDirectory = StatePath };
+        var options = new ServerOptions { Urls = _urls, ConfigPath = ConfigPath, StateDirectory = StatePath };
         _app = await StageproofServer.BuildAsync(options, new AheadClock(TimeSpan.FromMinutes(1)), CancellationToken.None);
         await _app.StartAsync();
         BaseAddress = new Uri(_app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single());

@@ -78,6 +78,10 @@ internal static class PromoteCommand
         };
         command.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
         {
+            if (session.Server is not null)
+            {
+                return await ApproveRemoteAsync(session, parse.GetValue(digest)!, parse.GetValue(env)!, parse.GetValue(comment), ct).ConfigureAwait(false);
+            }
             var runs = new PatchRuns(session);
             var environment = runs.Environment(parse.GetValue(env)!);
             var stored = await runs.PatchSetAsync(parse.GetValue(digest)!, ct).ConfigureAwait(false);
@@ -91,7 +95,30 @@ internal static class PromoteCommand
                 session.Ui.WriteJson(approval);
             }
             return ExitCodes.Ok;
-        }));
+        }, throughServer: true));
         return command;
+    }
+
+    /// <summary>What the API says of a patch set that <c>approve</c> needs: its full digest and its id.</summary>
+    private sealed record RemotePatchSetHead(string Digest, PatchSetId PatchSet);
+
+    private sealed record PatchSetId(string Id);
+
+    /// <summary><c>approve</c> through a server: the server's approval workflow judges the token's user; a refusal comes
+    /// back as the same line and exit code as a local one (see <see cref="Infrastructure.CliSession.Remote"/>).</summary>
+    private static async Task<int> ApproveRemoteAsync(Infrastructure.CliSession session, string digest, string environment, string? comment, CancellationToken ct)
+    {
+        var set = await session.Remote.GetAsync<RemotePatchSetHead>($"patch-sets/{Uri.EscapeDataString(digest)}", ct).ConfigureAwait(false);
+        var approval = await session.Remote.PostAsync<Approval>($"patch-sets/{Uri.EscapeDataString(set.Digest)}/approvals",
+            new { environment, comment }, ct).ConfigureAwait(false);
+        if (session.Ui.Json)
+        {
+            session.Ui.WriteJson(approval);
+        }
+        else
+        {
+            session.Ui.Say($"{approval.Id}: {approval.Approver} approved {set.PatchSet.Id} ({set.Digest[..Math.Min(12, set.Digest.Length)]}) for {approval.Environment}");
+        }
+        return ExitCodes.Ok;
     }
 }

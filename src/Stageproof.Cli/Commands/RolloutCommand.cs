@@ -35,8 +35,10 @@ internal static class RolloutCommand
         var command = new Command("list", "Rollouts, newest first") { env };
         command.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
         {
-            var store = await session.StoreAsync(ct).ConfigureAwait(false);
-            var rollouts = await store.ListRolloutsAsync(parse.GetValue(env), ct).ConfigureAwait(false);
+            var environment = parse.GetValue(env);
+            var rollouts = session.Server is not null
+                ? await session.Remote.GetAsync<List<Rollout>>("rollouts" + (environment is null ? "" : "?environment=" + Uri.EscapeDataString(environment)), ct).ConfigureAwait(false)
+                : await (await session.StoreAsync(ct).ConfigureAwait(false)).ListRolloutsAsync(environment, ct).ConfigureAwait(false);
             if (session.Ui.Json)
             {
                 session.Ui.WriteJson(rollouts);
@@ -50,7 +52,7 @@ internal static class RolloutCommand
             }
             session.Ui.Human.Write(table);
             return ExitCodes.Ok;
-        }));
+        }, throughServer: true));
         return command;
     }
 
@@ -60,7 +62,9 @@ internal static class RolloutCommand
         var command = new Command("status", "One rollout: its batches, where every host is, its checks and its drift") { id };
         command.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
         {
-            var rollout = await FindAsync(session, parse.GetValue(id)!, ct).ConfigureAwait(false);
+            var rollout = session.Server is not null
+                ? await session.Remote.GetAsync<Rollout>("rollouts/" + Uri.EscapeDataString(parse.GetValue(id)!), ct).ConfigureAwait(false)
+                : await FindAsync(session, parse.GetValue(id)!, ct).ConfigureAwait(false);
             var promotions = new Promotions(session);
             promotions.Render(rollout);
             if (!session.Ui.Json)
@@ -73,14 +77,20 @@ internal static class RolloutCommand
                         session.Ui.Say("  " + line);
                     }
                 }
-                var store = await session.StoreAsync(ct).ConfigureAwait(false);
-                if (!rollout.Finished && await store.FindRolloutLockAsync(rollout.Environment, ct).ConfigureAwait(false) is { } holder && holder.RolloutId == rollout.Id)
+                if (session.Server is not null)
+                {
+                    if (!rollout.Finished)
+                    {
+                        session.Ui.Say("lock: not shown through --server (the API does not serve who holds it yet)");
+                    }
+                }
+                else if (!rollout.Finished && await (await session.StoreAsync(ct).ConfigureAwait(false)).FindRolloutLockAsync(rollout.Environment, ct).ConfigureAwait(false) is { } holder && holder.RolloutId == rollout.Id)
                 {
                     session.Ui.Say($"lock: held by process {holder.ProcessId} on {holder.Machine} since {holder.AcquiredAt:u}");
                 }
             }
             return rollout.Finished ? Promotions.ExitCode(rollout) : ExitCodes.Ok;
-        }));
+        }, throughServer: true));
         return command;
     }
 

@@ -141,24 +141,33 @@ internal static class TokenCommand
         var command = new Command("list", "Tokens (an admin sees all, others their own); never the secrets");
         command.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
         {
-            var admin = (await RequireSelfOrAdminAsync(session, session.Actor, "list tokens", ct).ConfigureAwait(false)).Role == Role.Admin;
-            var store = await session.StoreAsync(ct).ConfigureAwait(false);
-            var tokens = (await store.ListTokensAsync(ct).ConfigureAwait(false)).Where(t => admin || t.User == session.Actor).ToList();
             var now = session.Time.GetUtcNow();
+            IReadOnlyList<TokenSummary> tokens;
+            if (session.Server is not null)
+            {
+                tokens = await session.Remote.GetAsync<List<TokenSummary>>("tokens", ct).ConfigureAwait(false);
+            }
+            else
+            {
+                var admin = (await RequireSelfOrAdminAsync(session, session.Actor, "list tokens", ct).ConfigureAwait(false)).Role == Role.Admin;
+                var store = await session.StoreAsync(ct).ConfigureAwait(false);
+                tokens = (await store.ListTokensAsync(ct).ConfigureAwait(false)).Where(t => admin || t.User == session.Actor).Select(t => TokenSummary.Of(t, now)).ToList();
+            }
             if (session.Ui.Json)
             {
-                session.Ui.WriteJson(tokens.Select(t => TokenSummary.Of(t, now)));
+                session.Ui.WriteJson(tokens);
                 return ExitCodes.Ok;
             }
             var table = new Table().Border(TableBorder.Simple).AddColumns("id", "user", "scope", "created (UTC)", "expires", "state");
             foreach (var t in tokens)
             {
-                table.AddRow(t.Id, Infrastructure.Ui.Escape(t.User), Infrastructure.Ui.Escape(AccessPolicy.DescribeScope(t.Role, t.Environments)), t.CreatedAt.UtcDateTime.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture),
-                    Expiry(t), Infrastructure.Ui.Escape(t.Unusable(now) ?? "usable"));
+                var role = t.Role is { } r && Enum.TryParse<Role>(r, ignoreCase: true, out var parsed) ? parsed : (Role?)null;
+                table.AddRow(Infrastructure.Ui.Escape(t.Id), Infrastructure.Ui.Escape(t.User), Infrastructure.Ui.Escape(AccessPolicy.DescribeScope(role, t.Environments)), t.CreatedAt.UtcDateTime.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture),
+                    Expiry(t.ExpiresAt), Infrastructure.Ui.Escape(t.Why ?? "usable"));
             }
             session.Ui.Human.Write(table);
             return ExitCodes.Ok;
-        }));
+        }, throughServer: true));
         return command;
     }
 
@@ -184,6 +193,8 @@ internal static class TokenCommand
         return command;
     }
 
-    private static string Expiry(ApiToken t) =>
-        t.ExpiresAt is { } e ? e.UtcDateTime.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture) + " UTC" : "never";
+    private static string Expiry(ApiToken t) => Expiry(t.ExpiresAt);
+
+    private static string Expiry(DateTimeOffset? expiresAt) =>
+        expiresAt is { } e ? e.UtcDateTime.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture) + " UTC" : "never";
 }

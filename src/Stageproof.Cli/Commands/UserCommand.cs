@@ -88,8 +88,9 @@ internal static class UserCommand
         var command = new Command("list", "Every user with role and environments");
         command.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
         {
-            var store = await session.StoreAsync(ct).ConfigureAwait(false);
-            var users = await store.ListUsersAsync(ct).ConfigureAwait(false);
+            var users = session.Server is not null
+                ? await session.Remote.GetAsync<List<User>>("users", ct).ConfigureAwait(false)
+                : await (await session.StoreAsync(ct).ConfigureAwait(false)).ListUsersAsync(ct).ConfigureAwait(false);
             if (session.Ui.Json)
             {
                 session.Ui.WriteJson(users);
@@ -102,7 +103,7 @@ internal static class UserCommand
             }
             session.Ui.Human.Write(table);
             return ExitCodes.Ok;
-        }));
+        }, throughServer: true));
         return command;
     }
 

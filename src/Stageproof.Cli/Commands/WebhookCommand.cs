@@ -29,11 +29,13 @@ internal static class WebhookCommand
             {
                 throw new InputException($"--limit must be from 1 to 10000, not {parse.GetValue(limit)}");
             }
-            var store = (IWebhookDeliveryStore)await session.StoreAsync(ct).ConfigureAwait(false);
-            var deliveries = await store.ListDeliveriesAsync(parse.GetValue(limit), ct).ConfigureAwait(false);
+            IReadOnlyList<DeliverySummary> deliveries = session.Server is not null
+                ? await session.Remote.GetAsync<List<DeliverySummary>>($"webhooks/deliveries?limit={parse.GetValue(limit)}", ct).ConfigureAwait(false)
+                : (await ((IWebhookDeliveryStore)await session.StoreAsync(ct).ConfigureAwait(false)).ListDeliveriesAsync(parse.GetValue(limit), ct).ConfigureAwait(false))
+                    .Select(DeliverySummary.Of).ToList();
             if (session.Ui.Json)
             {
-                session.Ui.WriteJson(deliveries.Select(DeliverySummary.Of).ToList());
+                session.Ui.WriteJson(deliveries);
                 return ExitCodes.Ok;
             }
             if (deliveries.Count == 0)
@@ -44,20 +46,22 @@ internal static class WebhookCommand
             var table = new Table().Border(TableBorder.Simple).AddColumns("id", "webhook", "event", "status", "attempts", "created", "summary");
             foreach (var d in deliveries)
             {
-                var colour = d.Status switch { DeliveryStatus.Delivered => "green", DeliveryStatus.Failed => "red", _ => "yellow" };
-                table.AddRow(Infrastructure.Ui.Escape(d.Id), Infrastructure.Ui.Escape(d.Webhook), Infrastructure.Ui.Escape(d.EventType),
-                    $"[{colour}]{d.Status.ToString().ToLowerInvariant()}[/]", Infrastructure.Ui.Escape(Attempts(d)), $"{d.CreatedAt:u}", Infrastructure.Ui.Escape(d.Summary));
+                var colour = d.Status switch { "delivered" => "green", "failed" => "red", _ => "yellow" };
+                table.AddRow(Infrastructure.Ui.Escape(d.Id), Infrastructure.Ui.Escape(d.Webhook), Infrastructure.Ui.Escape(d.Event),
+                    $"[{colour}]{Infrastructure.Ui.Escape(d.Status)}[/]", Infrastructure.Ui.Escape(Attempts(d.Attempts)), $"{d.CreatedAt:u}", Infrastructure.Ui.Escape(d.Summary));
             }
             session.Ui.Human.Write(table);
             return ExitCodes.Ok;
-        }));
+        }, throughServer: true));
         return command;
     }
 
     /// <summary>"3: 500, 500, 200" — how many tries and what each got.</summary>
-    private static string Attempts(WebhookDelivery d) =>
-        d.Attempts.Count.ToString(CultureInfo.InvariantCulture) + (d.Attempts.Count == 0 ? "" :
-            ": " + string.Join(", ", d.Attempts.Select(a => a.StatusCode?.ToString(CultureInfo.InvariantCulture) ?? a.Error ?? "?")));
+    private static string Attempts(WebhookDelivery d) => Attempts(d.Attempts);
+
+    private static string Attempts(IReadOnlyList<DeliveryAttempt> attempts) =>
+        attempts.Count.ToString(CultureInfo.InvariantCulture) + (attempts.Count == 0 ? "" :
+            ": " + string.Join(", ", attempts.Select(a => a.StatusCode?.ToString(CultureInfo.InvariantCulture) ?? a.Error ?? "?")));
 
     private static Command Test(VerbContext verbs)
     {

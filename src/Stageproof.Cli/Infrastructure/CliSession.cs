@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Stageproof.Application.Identity;
 using Stageproof.Application.Lifecycle;
+using Stageproof.Cli.Remote;
 using Stageproof.Application.Notifications;
 using Stageproof.Core;
 using Stageproof.Core.Audit;
@@ -32,6 +33,13 @@ internal sealed class CliSession : IAsyncDisposable
         AuthenticatedBy = Actor == OsUser ? "os:" + OsUser : null;
         _tokenFile = parse.GetValue(GlobalOptions.TokenFile);
         AcceptNewHostKeys = parse.GetValue(GlobalOptions.AcceptNewHostKeys);
+        Server = parse.GetValue(GlobalOptions.Server) is { Length: > 0 } server ? ServerUrl.Parse(server, "--server")
+            : Environment.GetEnvironmentVariable("STAGEPROOF_SERVER") is { Length: > 0 } env ? ServerUrl.Parse(env, "STAGEPROOF_SERVER")
+            : null;
+        if (Server is not null && parse.GetValue(GlobalOptions.Actor) is { Length: > 0 } claimed)
+        {
+            throw new InputException($"--actor {claimed}: through --server {Server} the actor is the token's user; drop --actor");
+        }
         Stdout = stdout;
         Ui = ui;
         Time = time;
@@ -47,8 +55,31 @@ internal sealed class CliSession : IAsyncDisposable
 
     private readonly string? _tokenFile;
 
+    /// <summary>The server this invocation runs through (--server, else STAGEPROOF_SERVER); null to use the local state.</summary>
+    public ServerUrl? Server { get; }
+
+    private ServerClient? _remote;
+
+    /// <summary>The client for <see cref="Server"/>, presenting --token-file, else STAGEPROOF_TOKEN, else the token
+    /// 'stageproof login' stored for that server; with none, bad input telling how to log in.</summary>
+    public ServerClient Remote
+    {
+        get
+        {
+            if (_remote is null)
+            {
+                var server = Server ?? throw new InvalidOperationException("no --server: the verb should have used the local state");
+                var (token, source) = PresentedToken() ?? (CredentialStore.Default() is var stored && stored.Find(server) is { } login
+                    ? (login.Token, stored.Path)
+                    : throw new InputException($"not logged in to {server} (stageproof login --server {server})"));
+                _remote = new ServerClient(server, token, source);
+            }
+            return _remote;
+        }
+    }
+
     /// <summary>The token this invocation presents (--token-file, else STAGEPROOF_TOKEN), and where it came from.</summary>
-    private (string Text, string Source)? PresentedToken()
+    public (string Text, string Source)? PresentedToken()
     {
         if (_tokenFile is { } file)
         {
@@ -68,7 +99,8 @@ internal sealed class CliSession : IAsyncDisposable
     /// revoked, not sealed by this state's audit key, or whose user is gone is refused in one line (exit 2).</summary>
     public async Task AuthenticateAsync(CancellationToken ct)
     {
-        if (PresentedToken() is not { } presented)
+        // Through a server, the server judges the token on every request.
+        if (Server is not null || PresentedToken() is not { } presented)
         {
             return;
         }
@@ -188,6 +220,11 @@ internal sealed class CliSession : IAsyncDisposable
 
     public async Task<IStateStore> StoreAsync(CancellationToken cancellationToken)
     {
+        if (Server is not null)
+        {
+            // A verb that runs through --server must never read or write a local state instead.
+            throw new InvalidOperationException($"this verb asked for the local state although --server {Server} is set");
+        }
         if (_store is null)
         {
             _store = await SqliteStateStore.OpenKeyedAsync(StateDirectory, Time, cancellationToken).ConfigureAwait(false);
@@ -240,6 +277,7 @@ internal sealed class CliSession : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _remote?.Dispose();
         if (_webhooks is not null)
         {
             // A delivery is sent in the background; the process waits a little for it, then says what is left.

@@ -37,6 +37,13 @@ internal static class GlobalOptions
         Recursive = true,
     };
 
+    public static readonly Option<string?> Server = new("--server")
+    {
+        Description = "Run the verb through this Stageproof server (http:// or https://; else STAGEPROOF_SERVER) as the token's user; " +
+                      "the token: --token-file, STAGEPROOF_TOKEN, or 'stageproof login'",
+        Recursive = true,
+    };
+
     public static readonly Option<bool> AcceptNewHostKeys = new("--accept-new-host-keys")
     {
         Description = "Record the key of a host seen for the first time in its known_hosts file (a changed key is always refused)",
@@ -57,6 +64,7 @@ internal static class GlobalOptions
         root.Options.Add(Json);
         root.Options.Add(Actor);
         root.Options.Add(TokenFile);
+        root.Options.Add(Server);
         root.Options.Add(AcceptNewHostKeys);
     }
 }
