@@ -13,13 +13,16 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Prometheus;
+using Stageproof.Application.Lifecycle;
 using Stageproof.Application.Notifications;
 using Stageproof.Core;
 using Stageproof.Core.Configuration;
+using Stageproof.Core.Hosts;
 using Stageproof.Core.Manifests;
 using Stageproof.Core.State;
 using Stageproof.Core.Webhooks;
 using Stageproof.Data;
+using Stageproof.Hosts.Transports;
 using Stageproof.Server.Api;
 using Stageproof.Server.Auth;
 using Stageproof.Server.Console;
@@ -70,6 +73,10 @@ public static class StageproofServer
         builder.Services.AddSingleton<IEventPublisher>(sp => config.Webhooks.Count == 0 ? NullEventPublisher.Instance
             : new WebhookDispatcher(config.Webhooks, (IWebhookDeliveryStore)store, store, time,
                 Warner(sp.GetRequiredService<ILoggerFactory>().CreateLogger("Stageproof.Webhooks"))));
+        builder.Services.AddSingleton(sp => new EstateEngines(store, config, time, options.StateDirectory,
+            new TransportFactory(config.Ssh, HostKeyPolicy.Strict, time), sp.GetRequiredService<IEventPublisher>()));
+        builder.Services.AddSingleton(sp => new PromotionWorkflow(store, sp.GetRequiredService<EstateEngines>(), time));
+        builder.Services.AddSingleton<RolloutRunner>();
         builder.Services.Configure<JsonOptions>(o => Copy(ManifestJson.Options, o.SerializerOptions));
         builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = c =>
         {
@@ -124,6 +131,15 @@ public static class StageproofServer
         _ = new StateMetrics(registry, store);
         app.Lifetime.ApplicationStopped.Register(() =>
         {
+            // Rollouts were cancelled with the stopping token; each stops where it stands, its state written.
+            try
+            {
+                app.Services.GetRequiredService<RolloutRunner>().WaitAsync(TimeSpan.FromSeconds(30)).GetAwaiter().GetResult();
+            }
+            catch (Exception e) when (e is TimeoutException or OperationCanceledException)
+            {
+                // What did not stop in time is resumable like any interrupted rollout.
+            }
             // Deliveries still being sent get a few seconds; what is left stays pending in the state, visible.
             if (app.Services.GetRequiredService<IEventPublisher>() is WebhookDispatcher webhooks)
             {

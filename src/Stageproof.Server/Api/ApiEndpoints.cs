@@ -20,6 +20,9 @@ namespace Stageproof.Server.Api;
 /// <summary>What an approval request carries.</summary>
 public sealed record ApprovalRequest(string? Environment, string? Comment);
 
+/// <summary>What a promotion request carries: the CLI's promote options (no waiting: a closed window is refused).</summary>
+public sealed record PromotionRequest(string? Target, bool Emergency = false, string? Reason = null, string? Ticket = null, bool Now = false, bool DryRun = false);
+
 /// <summary>
 /// <c>/api/v1</c>: the estate, patch sets, stage runs, approvals, rollouts, audit, users and tokens. Every endpoint needs
 /// an authenticated principal; what it may see or do is the access policy's answer, per environment. Shapes are the
@@ -103,6 +106,28 @@ internal static class ApiEndpoints
                 ? Results.Created($"/api/v1/approvals?patch={stored.Digest}&environment={approval.Environment}", approval with { Seal = null })
                 : Problems.Refused(outcome.Refusal!);
         }).WithSummary("Approve promoting a patch set into an environment (four eyes: not its author, not whoever froze it)");
+
+        api.MapPost("/patch-sets/{digest}/promotions", async (string digest, PromotionRequest body, ClaimsPrincipal claims, IStateStore store,
+            StageproofConfig config, PromotionWorkflow promotions, RolloutRunner runner, CancellationToken ct) =>
+        {
+            if (string.IsNullOrWhiteSpace(body.Target))
+            {
+                return Problems.Invalid("target: required (the lifecycle stage to promote into)");
+            }
+            if (!config.Environments.ContainsKey(body.Target))
+            {
+                return Problems.Invalid($"target: no environment {Shown(body.Target)} in {config.SourceFile}");
+            }
+            if (await store.FindPatchSetAsync(digest, ct).ConfigureAwait(false) is not { } stored)
+            {
+                return Problems.NotFound($"no frozen patch set has a digest starting with {Shown(digest)}");
+            }
+            var outcome = await Promotions.BeginAsync(promotions, store, stored, Promotions.Ask(body.Target, body.Emergency, body.Reason, body.Ticket, body.Now),
+                Principals.FromClaims(claims), body.DryRun, runner, ct).ConfigureAwait(false);
+            return outcome.Refused is { } refused ? refused
+                : body.DryRun ? Results.Ok(new { allowed = true, plan = outcome.Plan })
+                : Results.Accepted($"/api/v1/rollouts/{outcome.Plan!.Id}", new { allowed = true, rollout = outcome.Plan });
+        }).WithSummary("Promote: the gate's answer (403 a role, 409 anything else it waits for, each refusal named), then the canary-first rollout in the background (202; follow it at /api/v1/rollouts/{id})");
 
         api.MapGet("/rollouts", async (string? environment, ClaimsPrincipal claims, IStateStore store, CancellationToken ct) =>
         {

@@ -1,0 +1,51 @@
+using Microsoft.AspNetCore.Http;
+using Stageproof.Application.Identity;
+using Stageproof.Application.Lifecycle;
+using Stageproof.Core.Lifecycle;
+using Stageproof.Core.Patches;
+using Stageproof.Core.Rollouts;
+using Stageproof.Core.State;
+
+namespace Stageproof.Server.Api;
+
+/// <summary>A promotion through the server (API or console): the gate, then the rollout started in the background.</summary>
+internal static class Promotions
+{
+    /// <summary>The plan when the promotion was allowed (and, unless a dry run, started), else the refusal as a problem.</summary>
+    public sealed record Outcome(Rollout? Plan, IResult? Refused);
+
+    public static GateAsk Ask(string target, bool emergency, string? reason, string? ticket, bool now) =>
+        new() { Target = target, Emergency = emergency, Reason = reason, Ticket = ticket, OverrideWindow = now };
+
+    public static async Task<Outcome> BeginAsync(PromotionWorkflow promotions, IStateStore store, StoredPatchSet stored, GateAsk ask, Principal actor,
+        bool dryRun, RolloutRunner runner, CancellationToken ct)
+    {
+        var decision = await promotions.DecideAsync(stored, ask, actor, ct).ConfigureAwait(false);
+        var start = await promotions.BeginAsync(stored, ask, actor, decision, dryRun, ct).ConfigureAwait(false);
+        if (start.Plan is not { } plan)
+        {
+            return new(null, Refusal(decision.Refusals));
+        }
+        if (!dryRun)
+        {
+            // One rollout per environment: a held lock is answered now, not discovered by a background task.
+            if (await store.FindRolloutLockAsync(ask.Target, ct).ConfigureAwait(false) is { } held)
+            {
+                return new(null, Problems.Of(StatusCodes.Status409Conflict, "Refused",
+                    $"refused by rule {Hosts.Rollouts.RolloutEngine.LockRule}: rollout {held.RolloutId} holds {ask.Target} (since {held.AcquiredAt:u})",
+                    Hosts.Rollouts.RolloutEngine.LockRule));
+            }
+            runner.Start(stored, plan, actor);
+        }
+        return new(plan, null);
+    }
+
+    /// <summary>403 when a role refused (the caller may not do this), 409 otherwise (the set is not ready: evidence,
+    /// approvals, the window); every refusal is listed with its rule.</summary>
+    private static IResult Refusal(IReadOnlyList<GateRefusal> refusals)
+    {
+        var status = refusals.Any(r => r.Rule is GateRules.Role or GateRules.WindowOverride) ? StatusCodes.Status403Forbidden : StatusCodes.Status409Conflict;
+        return Results.Problem(detail: string.Join("; ", refusals), statusCode: status, title: "Refused by the gate",
+            extensions: new Dictionary<string, object?> { ["rule"] = refusals[0].Rule, ["refusals"] = refusals });
+    }
+}
