@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Stageproof.Cli;
+using Stageproof.Core.State;
 using Stageproof.Server;
 
 namespace Stageproof.Bench;
@@ -110,6 +111,8 @@ public static class ServerSuite
             await LoadAsync(baseAddress, 4, TimeSpan.FromSeconds(2), "/api/v1/patch-sets", Bearer(state.ViewerToken), ct);
             await LoadAsync(baseAddress, 4, TimeSpan.FromSeconds(2), "/approvals", Cookie(cookie), ct);
 
+            var store = app.Services.GetRequiredService<IStateStore>();
+            var auditBefore = (await store.ReadAllAsync(ct)).Count;
             var duration = TimeSpan.FromSeconds(options.Seconds);
             var api = await LoadAsync(baseAddress, options.Clients, duration, "/api/v1/patch-sets", Bearer(state.ViewerToken), ct);
             var page = await LoadAsync(baseAddress, options.Clients, duration, "/approvals", Cookie(cookie), ct);
@@ -120,8 +123,12 @@ public static class ServerSuite
             Console.WriteLine(api.Row($"API GET /api/v1/patch-sets (token, viewer)", options.Clients));
             Console.WriteLine(page.Row($"console GET /approvals (cookie, {LegitName})", options.Clients));
             Console.WriteLine();
+            Console.WriteLine($"The audit log held {auditBefore} events when the load began (each approvals page reads it whole once per " +
+                "patch set and stage it asks the gate about).");
+            Console.WriteLine();
 
             await StormAsync(baseAddress, ct);
+            Console.WriteLine($"The audit log held {(await store.ReadAllAsync(ct)).Count} events after the storm (every processed attempt is audited; a 429 is refused before the endpoint and is not).");
             return 0;
         }
         finally
