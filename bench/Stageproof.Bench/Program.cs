@@ -1,14 +1,39 @@
 using Stageproof.Bench;
 
 // stageproof benchmarks: `dotnet run -c Release --project bench/Stageproof.Bench -- SUITE [--runs N] [--warmup N]`.
-// Each suite is an IBenchmarkSuite registered below; "all" runs every suite.
+// Each suite is an IBenchmarkSuite registered below; "all" runs every one of them. The server suite (throughput and
+// latency percentiles under concurrent clients, not per-operation runs) has its own options and tables:
+// `... -- server [--clients N] [--seconds N]`.
 IBenchmarkSuite[] suites = [new DriftSuite(), new FactsSuite(), new SnapshotSuite()];
 
 if (args.Length == 0 || args[0] is "-h" or "--help")
 {
     Console.Error.WriteLine("usage: Stageproof.Bench SUITE|all [--runs N] [--warmup N]");
+    Console.Error.WriteLine("       Stageproof.Bench server [--clients N] [--seconds N]");
     foreach (var s in suites) Console.Error.WriteLine($"  {s.Name,-10} {s.Description}");
+    Console.Error.WriteLine($"  {ServerSuite.Name,-10} {ServerSuite.Description} (not part of all)");
     return args.Length == 0 ? 2 : 0;
+}
+
+if (args[0] == ServerSuite.Name)
+{
+    ServerBenchOptions serverOptions;
+    try
+    {
+        serverOptions = ServerBenchOptions.Parse(args.AsSpan(1));
+    }
+    catch (ArgumentException ex)
+    {
+        Console.Error.WriteLine(ex.Message);
+        return 2;
+    }
+    Console.WriteLine($"Stageproof.Bench — {Environment.ProcessorCount} logical CPUs, .NET {Environment.Version}, " +
+        $"{(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")} GC, {BuildConfiguration.Name} build");
+    Console.WriteLine($"command: dotnet run -c Release --project bench/Stageproof.Bench -- server --clients {serverOptions.Clients} --seconds {serverOptions.Seconds}");
+    Console.WriteLine();
+    Console.WriteLine($"## {ServerSuite.Name}");
+    Console.WriteLine();
+    return OperatingSystem.IsLinux() ? await ServerSuite.RunAsync(serverOptions) : 2;
 }
 
 BenchOptions options;
