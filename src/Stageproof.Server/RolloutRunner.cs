@@ -5,6 +5,7 @@ using Stageproof.Application.Identity;
 using Stageproof.Application.Lifecycle;
 using Stageproof.Core.Patches;
 using Stageproof.Core.Rollouts;
+using Stageproof.Core.State;
 
 namespace Stageproof.Server;
 
@@ -14,13 +15,14 @@ namespace Stageproof.Server;
 /// stops, running rollouts are cancelled where they stand and stay resumable (<c>stageproof rollout resume ID</c>),
 /// exactly as after a killed CLI.
 /// </summary>
-internal sealed class RolloutRunner(PromotionWorkflow workflow, IHostApplicationLifetime lifetime, ILogger<RolloutRunner> logger)
+internal sealed class RolloutRunner(PromotionWorkflow workflow, IStateStore store, IHostApplicationLifetime lifetime, ILogger<RolloutRunner> logger)
 {
     private readonly ConcurrentDictionary<string, Task> _running = new(StringComparer.Ordinal);
 
     public IReadOnlyCollection<string> Running => _running.Keys.ToList();
 
-    public void Start(StoredPatchSet stored, Rollout plan, Principal actor)
+    /// <summary>Starts the rollout and returns once the engine has stored it (so its address answers), or it ended.</summary>
+    public async Task StartAsync(StoredPatchSet stored, Rollout plan, Principal actor, CancellationToken ct)
     {
         var run = Task.Run(async () =>
         {
@@ -42,8 +44,12 @@ internal sealed class RolloutRunner(PromotionWorkflow workflow, IHostApplication
             {
                 _running.TryRemove(plan.Id, out _);
             }
-        });
+        }, CancellationToken.None);
         _running[plan.Id] = run;
+        for (var wait = 0; wait < 200 && !run.IsCompleted && await store.FindRolloutAsync(plan.Id, ct).ConfigureAwait(false) is null; wait++)
+        {
+            await Task.Delay(50, ct).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Waits (bounded) for the rollouts running now: called when the server stops, after they were cancelled.</summary>

@@ -45,6 +45,11 @@ public class AuthorizationMatrixTests(ServerEstate estate, ITestOutputHelper out
             new("GET", "/api/v1/tokens", Everyone),
             new("GET", "/metrics", Everyone),
             new("GET", "/openapi/v1.json", Everyone),
+            // Promoting into prod (a dry run): operators and admins get the gate's 409 (no PASS in staging yet), everyone
+            // else the role's 403.
+            new("POST", $"/api/v1/patch-sets/{d[..12]}/promotions",
+                who => who is "admin" or "bob" ? HttpStatusCode.Conflict : HttpStatusCode.Forbidden,
+                new { target = "prod", dryRun = true }),
             // Approving SRV-1 (frozen by alice) for prod: approvers and admins covering prod, never its author.
             new("POST", $"/api/v1/patch-sets/{d[..12]}/approvals",
                 who => who is "admin" or "carol" ? HttpStatusCode.Created : HttpStatusCode.Forbidden,

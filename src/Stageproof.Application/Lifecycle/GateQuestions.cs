@@ -16,6 +16,23 @@ public sealed record GateAsk
     public bool OverrideWindow { get; init; }
 }
 
+/// <summary>What the gate reads from the state, read once: a page that asks many questions (the approvals queue)
+/// reads the state once, not once a question.</summary>
+public sealed record GateInputs(
+    IReadOnlyList<User> Users, IReadOnlyList<Approval> Approvals, IReadOnlyList<StageResult> StageResults,
+    IReadOnlyDictionary<string, IReadOnlyList<string>> FrozenBy)
+{
+    public static async Task<GateInputs> ReadAsync(IStateStore store, CancellationToken ct)
+    {
+        var frozenBy = (await store.ReadAllAsync(ct).ConfigureAwait(false))
+            .Where(e => e.Action == "patch.freeze" && e.PayloadDigest is not null)
+            .GroupBy(e => e.PayloadDigest!, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => (IReadOnlyList<string>)g.Select(e => e.Actor).Distinct(StringComparer.Ordinal).ToList(), StringComparer.Ordinal);
+        return new(await store.ListUsersAsync(ct).ConfigureAwait(false), await store.ListApprovalsAsync(null, null, ct).ConfigureAwait(false),
+            await store.ListStageResultsAsync(null, null, ct).ConfigureAwait(false), frozenBy);
+    }
+}
+
 /// <summary>
 /// Puts a promotion's question to the gate with its inputs read from the store: users (the actor as authenticated, a
 /// token's scope narrowing it), approvals, stage results, who froze the set. Every entry point asks through here, so the
@@ -26,9 +43,14 @@ public static class GateQuestions
     /// <param name="clones">Clones among the stage results' environments (the emergency lane's evidence); empty where none
     /// can exist.</param>
     public static async Task<GateDecision> AskAsync(IStateStore store, LifecycleConfig lifecycle, StoredPatchSet stored, GateAsk ask, Principal actor,
-        IReadOnlyDictionary<string, EnvironmentClone> clones, DateTimeOffset now, CancellationToken ct)
+        IReadOnlyDictionary<string, EnvironmentClone> clones, DateTimeOffset now, CancellationToken ct) =>
+        Ask(await GateInputs.ReadAsync(store, ct).ConfigureAwait(false), lifecycle, stored, ask, actor, clones, now);
+
+    /// <summary>The gate's answer from inputs already read.</summary>
+    public static GateDecision Ask(GateInputs inputs, LifecycleConfig lifecycle, StoredPatchSet stored, GateAsk ask, Principal actor,
+        IReadOnlyDictionary<string, EnvironmentClone> clones, DateTimeOffset now)
     {
-        var users = (await store.ListUsersAsync(ct).ConfigureAwait(false)).Where(u => u.Name != actor.Name).ToList();
+        var users = inputs.Users.Where(u => u.Name != actor.Name).ToList();
         if (actor.User is { } user)
         {
             users.Add(user);
@@ -40,7 +62,7 @@ public static class GateQuestions
             PatchDigest = stored.Digest,
             PatchId = stored.Set.Id,
             PatchAuthor = stored.Set.Author,
-            FrozenBy = await PatchSetAuthors.FrozenByAsync(store, stored.Digest, ct).ConfigureAwait(false),
+            FrozenBy = inputs.FrozenBy.GetValueOrDefault(stored.Digest) ?? [],
             FrozenAt = stored.FrozenAt,
             Actor = actor.Name,
             Emergency = ask.Emergency,
@@ -48,8 +70,8 @@ public static class GateQuestions
             Ticket = ask.Ticket,
             OverrideWindow = ask.OverrideWindow,
             Users = users,
-            Approvals = await store.ListApprovalsAsync(stored.Digest, ask.Target, ct).ConfigureAwait(false),
-            StageResults = await store.ListStageResultsAsync(null, null, ct).ConfigureAwait(false),
+            Approvals = inputs.Approvals.Where(a => a.PatchDigest == stored.Digest && a.Environment == ask.Target).ToList(),
+            StageResults = inputs.StageResults,
             Clones = clones,
             Now = now,
         });

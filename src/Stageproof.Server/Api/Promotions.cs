@@ -35,7 +35,7 @@ internal static class Promotions
                     $"refused by rule {Hosts.Rollouts.RolloutEngine.LockRule}: rollout {held.RolloutId} holds {ask.Target} (since {held.AcquiredAt:u})",
                     Hosts.Rollouts.RolloutEngine.LockRule));
             }
-            runner.Start(stored, plan, actor);
+            await runner.StartAsync(stored, plan, actor, ct).ConfigureAwait(false);
         }
         return new(plan, null);
     }

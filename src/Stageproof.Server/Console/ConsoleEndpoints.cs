@@ -24,6 +24,8 @@ internal static class ConsoleEndpoints
 {
     public const string LoginLimiter = "login";
 
+    private static readonly SemaphoreSlim LoginChecks = new(1, 1);
+
     /// <summary>Longest time one browser keeps a rollout's event stream open; it reconnects after.</summary>
     private static readonly TimeSpan LongestStream = TimeSpan.FromMinutes(30);
 
@@ -38,7 +40,19 @@ internal static class ConsoleEndpoints
                 Notice.Set(context, "refused", "user and password: both are required");
                 return Results.Redirect("/login?returnUrl=" + Uri.EscapeDataString(back));
             }
-            var check = await PasswordAuthenticator.VerifyAsync(store, user, password, time.GetUtcNow(), context.RequestAborted).ConfigureAwait(false);
+            PasswordCheck check;
+            // One password check at a time: each is ~100 ms of PBKDF2 on a thread plus an audit write, and a storm of
+            // them run at once would take the thread pool from everyone else (bench/README.md, server). Waiting here
+            // holds no thread.
+            await LoginChecks.WaitAsync(context.RequestAborted).ConfigureAwait(false);
+            try
+            {
+                check = await PasswordAuthenticator.VerifyAsync(store, user, password, time.GetUtcNow(), context.RequestAborted).ConfigureAwait(false);
+            }
+            finally
+            {
+                LoginChecks.Release();
+            }
             if (check.Principal is not { } principal)
             {
                 Notice.Set(context, "refused", check.Refusal!);
