@@ -123,8 +123,8 @@ public static class ServerSuite
             Console.WriteLine(api.Row($"API GET /api/v1/patch-sets (token, viewer)", options.Clients));
             Console.WriteLine(page.Row($"console GET /approvals (cookie, {LegitName})", options.Clients));
             Console.WriteLine();
-            Console.WriteLine($"The audit log held {auditBefore} events when the load began (each approvals page reads it whole once per " +
-                "patch set and stage it asks the gate about).");
+            Console.WriteLine($"The audit log held {auditBefore} events when the load began (each approvals page reads it whole once, " +
+                "for all the gate's questions).");
             Console.WriteLine();
 
             await StormAsync(baseAddress, ct);
