@@ -159,6 +159,26 @@ public sealed class ConsoleBrowserTests(ConsoleEstate estate, ITestOutputHelper 
     }
 
     [SkippableFact]
+    public async Task Bob_promotes_to_staging_after_confirming_and_follows_the_real_rollout_to_its_end()
+    {
+        await using var bob = await LogInAsync("bob");
+        var page = bob.Page;
+        await page.GotoAsync(new Uri(estate.BaseAddress, $"/patch-sets/{estate.Digest}").ToString());
+        var staging = page.Locator("#gate tr[data-environment='staging']");
+        Assert.Contains("allowed", await staging.InnerTextAsync(), StringComparison.Ordinal);
+        // Nothing is promoted without the confirmation ticked (the browser insists, and so does the server).
+        Assert.False(await staging.Locator("input[name=confirm]").EvaluateAsync<bool>("e => e.checkValidity()"));
+        await staging.Locator("input[name=confirm]").CheckAsync();
+        await staging.Locator("button[data-promote='staging']").ClickAsync();
+        await page.WaitForURLAsync("**/rollouts/ro-*");
+        Assert.Contains("is rolling out to staging", await page.InnerTextAsync(".notice.ok"), StringComparison.Ordinal);
+        await page.Locator("#rollout-status", new PageLocatorOptions { HasTextString = "succeeded" }).WaitForAsync(new LocatorWaitForOptions { Timeout = 120_000 });
+        Assert.Equal("verified", await page.InnerTextAsync("tr[data-host='stage-1'] .state"));
+        await ScreenshotAsync(page, "promoted-staging");
+        Assert.Empty(bob.Problems);
+    }
+
+    [SkippableFact]
     public async Task A_wrong_password_is_refused_without_saying_whether_the_name_exists()
     {
         Requires.Executable(Chromium);

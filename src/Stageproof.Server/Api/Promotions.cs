@@ -11,8 +11,9 @@ namespace Stageproof.Server.Api;
 /// <summary>A promotion through the server (API or console): the gate, then the rollout started in the background.</summary>
 internal static class Promotions
 {
-    /// <summary>The plan when the promotion was allowed (and, unless a dry run, started), else the refusal as a problem.</summary>
-    public sealed record Outcome(Rollout? Plan, IResult? Refused);
+    /// <summary>The plan when the promotion was allowed (and, unless a dry run, started), else the refusal: as a problem
+    /// for the API and as one line for the console.</summary>
+    public sealed record Outcome(Rollout? Plan, IResult? Refused, string? Why);
 
     public static GateAsk Ask(string target, bool emergency, string? reason, string? ticket, bool now) =>
         new() { Target = target, Emergency = emergency, Reason = reason, Ticket = ticket, OverrideWindow = now };
@@ -24,20 +25,19 @@ internal static class Promotions
         var start = await promotions.BeginAsync(stored, ask, actor, decision, dryRun, ct).ConfigureAwait(false);
         if (start.Plan is not { } plan)
         {
-            return new(null, Refusal(decision.Refusals));
+            return new(null, Refusal(decision.Refusals), string.Join("; ", decision.Refusals));
         }
         if (!dryRun)
         {
             // One rollout per environment: a held lock is answered now, not discovered by a background task.
             if (await store.FindRolloutLockAsync(ask.Target, ct).ConfigureAwait(false) is { } held)
             {
-                return new(null, Problems.Of(StatusCodes.Status409Conflict, "Refused",
-                    $"refused by rule {Hosts.Rollouts.RolloutEngine.LockRule}: rollout {held.RolloutId} holds {ask.Target} (since {held.AcquiredAt:u})",
-                    Hosts.Rollouts.RolloutEngine.LockRule));
+                var why = $"refused by rule {Hosts.Rollouts.RolloutEngine.LockRule}: rollout {held.RolloutId} holds {ask.Target} (since {held.AcquiredAt:u})";
+                return new(null, Problems.Of(StatusCodes.Status409Conflict, "Refused", why, Hosts.Rollouts.RolloutEngine.LockRule), why);
             }
             await runner.StartAsync(stored, plan, actor, ct).ConfigureAwait(false);
         }
-        return new(plan, null);
+        return new(plan, null, null);
     }
 
     /// <summary>403 when a role refused (the caller may not do this), 409 otherwise (the set is not ready: evidence,

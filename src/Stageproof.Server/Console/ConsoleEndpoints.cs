@@ -91,6 +91,31 @@ internal static class ConsoleEndpoints
             return Results.Redirect($"/patch-sets/{stored.Digest}", permanent: false, preserveMethod: false);
         }).ExcludeFromDescription();
 
+        app.MapPost("/console/promote", async ([FromForm] string? digest, [FromForm] string? target, [FromForm] string? confirm,
+            HttpContext context, ClaimsPrincipal claims, IStateStore store, StageproofConfig config, PromotionWorkflow promotions, RolloutRunner runner) =>
+        {
+            if (digest is null || target is null || !config.Environments.ContainsKey(target)
+                || await store.FindPatchSetAsync(digest, context.RequestAborted).ConfigureAwait(false) is not { } stored)
+            {
+                return Results.Problem(statusCode: StatusCodes.Status422UnprocessableEntity, title: "Invalid request",
+                    detail: "digest, target: a frozen patch set and an environment of stageproof.yaml are required");
+            }
+            if (confirm != "yes")
+            {
+                Notice.Set(context, "refused", $"promoting {stored.Set.Id} to {target} changes its hosts: tick the confirmation first");
+                return Results.Redirect($"/patch-sets/{stored.Digest}");
+            }
+            var outcome = await Api.Promotions.BeginAsync(promotions, store, stored, Api.Promotions.Ask(target, false, null, null, false),
+                Principals.FromClaims(claims), dryRun: false, runner, context.RequestAborted).ConfigureAwait(false);
+            if (outcome.Plan is not { } plan)
+            {
+                Notice.Set(context, "refused", outcome.Why!);
+                return Results.Redirect($"/patch-sets/{stored.Digest}");
+            }
+            Notice.Set(context, "ok", $"{plan.Id}: {stored.Set.Id} is rolling out to {target}, canary first");
+            return Results.Redirect($"/rollouts/{plan.Id}");
+        }).ExcludeFromDescription();
+
         app.MapGet("/stage-runs/{id}/report", async (string id, ClaimsPrincipal claims, IStateStore store, HttpContext context) =>
         {
             var result = (await store.ListStageResultsAsync(null, null, context.RequestAborted).ConfigureAwait(false)).FirstOrDefault(r => r.Id == id);
