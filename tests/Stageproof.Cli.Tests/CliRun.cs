@@ -42,6 +42,25 @@ internal sealed class CliRun
     }
 
     public override string ToString() => $"exit {ExitCode}\n--- stdout\n{Stdout}\n--- stderr\n{Stderr}";
+
+    /// <summary>Adds the OS user as admin, then carol and erin as approvers with token files; returns the files by name.</summary>
+    public static async Task<Dictionary<string, string>> ApproversAsync(Scratch scratch)
+    {
+        var me = Environment.UserName;
+        var tokens = new Dictionary<string, string>();
+        foreach (var (name, role) in new[] { (me, "admin"), ("carol", "approver"), ("erin", "approver") })
+        {
+            var add = await InAsync(scratch.Dir, "user", "add", name, "--role", role);
+            Assert.True(add.ExitCode == Core.ExitCodes.Ok, add.ToString());
+            if (name != me)
+            {
+                tokens[name] = Path.Combine(scratch.Dir, name + ".token");
+                var token = await InAsync(scratch.Dir, "token", "create", name, "-o", tokens[name]);
+                Assert.True(token.ExitCode == Core.ExitCodes.Ok, token.ToString());
+            }
+        }
+        return tokens;
+    }
 }
 
 /// <summary>A scratch directory removed at the end of the test.</summary>
@@ -54,6 +73,16 @@ internal sealed class Scratch : IDisposable
         var path = Path.Combine(Dir, name);
         File.WriteAllText(path, content);
         return path;
+    }
+
+    /// <summary>Runs SQL straight on the state's database, as someone who bypasses Stageproof would; returns the rows changed.</summary>
+    public async Task<int> ExecuteSqlAsync(string sql)
+    {
+        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(Dir, ".stageproof", "state.db")};Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return await command.ExecuteNonQueryAsync();
     }
 
     public void Dispose()

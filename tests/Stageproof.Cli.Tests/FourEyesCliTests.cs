@@ -1,4 +1,3 @@
-using Microsoft.Data.Sqlite;
 using Stageproof.Core;
 
 namespace Stageproof.Cli.Tests;
@@ -35,19 +34,7 @@ public class FourEyesCliTests
     {
         scratch.Write("stageproof.yaml", Config);
         scratch.Write("set.yaml", Set);
-        var tokens = new Dictionary<string, string>();
-        foreach (var (name, role) in new[] { (Me, "admin"), ("carol", "approver"), ("erin", "approver") })
-        {
-            var add = await CliRun.InAsync(scratch.Dir, "user", "add", name, "--role", role);
-            Assert.True(add.ExitCode == ExitCodes.Ok, add.ToString());
-            if (name != Me)
-            {
-                tokens[name] = Path.Combine(scratch.Dir, name + ".token");
-                var token = await CliRun.InAsync(scratch.Dir, "token", "create", name, "-o", tokens[name]);
-                Assert.True(token.ExitCode == ExitCodes.Ok, token.ToString());
-            }
-        }
-        return tokens;
+        return await CliRun.ApproversAsync(scratch);
     }
 
     [Fact]
@@ -116,7 +103,7 @@ public class FourEyesCliTests
         var forgedSecret = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
         await File.WriteAllTextAsync(forgedFile, $"spt_0123456789ab_{forgedSecret}");
         var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(forgedSecret)));
-        await ExecuteSqlAsync(scratch, "INSERT INTO api_tokens (id, user_name, json) VALUES ('0123456789ab', 'carol', " +
+        await scratch.ExecuteSqlAsync("INSERT INTO api_tokens (id, user_name, json) VALUES ('0123456789ab', 'carol', " +
             $"'{{\"id\":\"0123456789ab\",\"user\":\"carol\",\"secret_hash\":\"{hash}\",\"created_at\":\"2026-11-30T00:00:00+00:00\",\"created_by\":\"{Me}\"}}')");
         var forged = await CliRun.InAsync(scratch.Dir, "--token-file", forgedFile, "token", "list");
         Assert.True(forged.ExitCode == ExitCodes.BadInput, forged.ToString());
@@ -148,7 +135,7 @@ public class FourEyesCliTests
         await PeopleAsync(scratch);
         var freeze = await CliRun.InAsync(scratch.Dir, "--json", "patch", "freeze", Path.Combine(scratch.Dir, "set.yaml"));
         var digest = freeze.Json.GetProperty("digest").GetString()!;
-        await ExecuteSqlAsync(scratch, "INSERT INTO approvals (id, patch_digest, environment, approver, at, json) VALUES " +
+        await scratch.ExecuteSqlAsync("INSERT INTO approvals (id, patch_digest, environment, approver, at, json) VALUES " +
             $"('ap-forged', '{digest}', 'prod', 'erin', '2026-11-30T00:00:00.0000000Z', " +
             $"'{{\"id\":\"ap-forged\",\"patch_digest\":\"{digest}\",\"environment\":\"prod\",\"approver\":\"erin\",\"at\":\"2026-11-30T00:00:00+00:00\"}}')");
 
@@ -156,14 +143,5 @@ public class FourEyesCliTests
         Assert.True(dryRun.ExitCode == ExitCodes.Finding, dryRun.ToString());
         Assert.Contains("0 of 1 approval(s) for prod", dryRun.Stderr, StringComparison.Ordinal);
         Assert.Contains("approval ap-forged in erin's name does not verify against the audit key", dryRun.Stderr, StringComparison.Ordinal);
-    }
-
-    private static async Task ExecuteSqlAsync(Scratch scratch, string sql)
-    {
-        await using var connection = new SqliteConnection($"Data Source={Path.Combine(scratch.Dir, ".stageproof", "state.db")};Pooling=False");
-        await connection.OpenAsync();
-        await using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        await command.ExecuteNonQueryAsync();
     }
 }

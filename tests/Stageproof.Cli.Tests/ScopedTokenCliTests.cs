@@ -1,4 +1,3 @@
-using Microsoft.Data.Sqlite;
 using Stageproof.Core;
 
 namespace Stageproof.Cli.Tests;
@@ -157,26 +156,17 @@ public class ScopedTokenCliTests
         var viewer = await TokenAsync(scratch, "carol", "carol-viewer.token", "--role", "viewer");
 
         // Someone with write access to the database widens the token to what carol is.
-        await ExecuteSqlAsync(scratch, "UPDATE api_tokens SET json = json_set(json, '$.role', 'approver') WHERE user_name = 'carol'");
+        Assert.Equal(1, await scratch.ExecuteSqlAsync("UPDATE api_tokens SET json = json_set(json, '$.role', 'approver') WHERE user_name = 'carol'"));
         var approve = await CliRun.InAsync(scratch.Dir, "--token-file", viewer, "approve", digest, "--env", "staging");
         Assert.True(approve.ExitCode == ExitCodes.BadInput, approve.ToString());
         Assert.Contains("does not verify against the audit key", approve.Stderr, StringComparison.Ordinal);
 
         // Removing the scope altogether is caught the same way.
-        await ExecuteSqlAsync(scratch, "UPDATE api_tokens SET json = json_remove(json, '$.role') WHERE user_name = 'carol'");
+        Assert.Equal(1, await scratch.ExecuteSqlAsync("UPDATE api_tokens SET json = json_remove(json, '$.role') WHERE user_name = 'carol'"));
         var unscoped = await CliRun.InAsync(scratch.Dir, "--token-file", viewer, "approve", digest, "--env", "staging");
         Assert.True(unscoped.ExitCode == ExitCodes.BadInput, unscoped.ToString());
         Assert.Contains("does not verify against the audit key", unscoped.Stderr, StringComparison.Ordinal);
         var dryRun = await CliRun.InAsync(scratch.Dir, "promote", digest, "--to", "staging", "--dry-run");
         Assert.Contains("0 of 1 approval(s)", dryRun.Stderr, StringComparison.Ordinal);
-    }
-
-    private static async Task ExecuteSqlAsync(Scratch scratch, string sql)
-    {
-        await using var connection = new SqliteConnection($"Data Source={Path.Combine(scratch.Dir, ".stageproof", "state.db")};Pooling=False");
-        await connection.OpenAsync();
-        await using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        Assert.Equal(1, await command.ExecuteNonQueryAsync());
     }
 }

@@ -8,8 +8,6 @@ namespace Stageproof.Cli.Tests;
 /// <summary>Webhooks end to end: the real command line, a real receiver on 127.0.7.x.</summary>
 public class WebhookCliTests
 {
-    private static readonly string Me = Environment.UserName;
-
     private const string Set = """
         id: OPENSSL-7
         title: openssl security update
@@ -54,18 +52,7 @@ public class WebhookCliTests
         var secret = WriteSecret(scratch);
         scratch.Write("stageproof.yaml", Config(receiver.Url));
         scratch.Write("set.yaml", Set);
-        var tokens = new Dictionary<string, string>();
-        foreach (var (name, role) in new[] { (Me, "admin"), ("carol", "approver"), ("erin", "approver") })
-        {
-            var add = await CliRun.InAsync(scratch.Dir, "user", "add", name, "--role", role);
-            Assert.True(add.ExitCode == ExitCodes.Ok, add.ToString());
-            if (name != Me)
-            {
-                tokens[name] = Path.Combine(scratch.Dir, name + ".token");
-                var token = await CliRun.InAsync(scratch.Dir, "token", "create", name, "-o", tokens[name]);
-                Assert.True(token.ExitCode == ExitCodes.Ok, token.ToString());
-            }
-        }
+        var tokens = await CliRun.ApproversAsync(scratch);
         var freeze = await CliRun.InAsync(scratch.Dir, "--token-file", tokens["carol"], "--json", "patch", "freeze", Path.Combine(scratch.Dir, "set.yaml"));
         Assert.True(freeze.ExitCode == ExitCodes.Ok, freeze.ToString());
         var digest = freeze.Json.GetProperty("digest").GetString()!;
