@@ -1,0 +1,74 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+
+namespace Stageproof.Server.Tests;
+
+/// <summary>The console's forms as a forger would send them: without the antiforgery token a logged-in browser holds,
+/// or to an open redirect. Nothing is approved or promoted, and nobody is sent elsewhere.</summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+public sealed partial class ConsoleFormTests(ConsoleEstate estate) : IClassFixture<ConsoleEstate>
+{
+    [GeneratedRegex("name=\"__RequestVerificationToken\" value=\"([^\"]+)\"")]
+    private static partial Regex AntiforgeryField();
+
+    /// <summary>A client with carol's console session (logged in through the real form), and the page's form token.</summary>
+    private async Task<(HttpClient Client, string Token)> CarolAsync(string returnUrl = "/")
+    {
+        var client = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = true }) { BaseAddress = estate.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        var login = await client.GetStringAsync(new Uri("/login", UriKind.Relative));
+        using var form = new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["__RequestVerificationToken"] = AntiforgeryField().Match(login).Groups[1].Value,
+            ["user"] = "carol", ["password"] = ConsoleEstate.Password, ["returnUrl"] = returnUrl,
+        });
+        using var answer = await client.PostAsync(new Uri("/login", UriKind.Relative), form);
+        Assert.Equal(HttpStatusCode.Redirect, answer.StatusCode);
+        // A path of this site is followed; anything that would leave it goes home instead.
+        Assert.Equal(returnUrl is "/" or "/approvals" ? returnUrl : "/", answer.Headers.Location!.OriginalString);
+        var page = await client.GetStringAsync(new Uri($"/patch-sets/{estate.Digest}", UriKind.Relative));
+        return (client, AntiforgeryField().Match(page).Groups[1].Value);
+    }
+
+    private async Task<int> ApprovalsAsync()
+    {
+        using var admin = estate.Client("admin");
+        return (await admin.GetFromJsonAsync<JsonElement>(new Uri("/api/v1/approvals", UriKind.Relative))).GetArrayLength();
+    }
+
+    [Fact]
+    public async Task A_form_posted_without_its_antiforgery_token_changes_nothing()
+    {
+        var before = await ApprovalsAsync();
+        var (client, token) = await CarolAsync();
+        using (client)
+        {
+            Assert.NotEmpty(token);
+            foreach (var path in new[] { "/console/approve", "/console/promote" })
+            {
+                using var forged = new FormUrlEncodedContent(new Dictionary<string, string>
+                {
+                    ["digest"] = estate.Digest, ["environment"] = "prod", ["target"] = "staging", ["confirm"] = "yes",
+                });
+                using var answer = await client.PostAsync(new Uri(path, UriKind.Relative), forged);
+                Assert.Equal(HttpStatusCode.BadRequest, answer.StatusCode);
+                Assert.Contains("anti-forgery", await answer.Content.ReadAsStringAsync(), StringComparison.OrdinalIgnoreCase);
+            }
+        }
+        Assert.Equal(before, await ApprovalsAsync());
+        using var admin = estate.Client("admin");
+        var rollouts = await admin.GetFromJsonAsync<JsonElement>(new Uri("/api/v1/rollouts?environment=staging", UriKind.Relative));
+        Assert.DoesNotContain(rollouts.EnumerateArray(), r => r.GetProperty("actor").GetString() == "carol");
+    }
+
+    [Fact]
+    public async Task Logging_in_never_redirects_to_another_site()
+    {
+        foreach (var target in new[] { "/approvals", "https://evil.example/", "//evil.example/", "/\\evil.example/" })
+        {
+            var (client, _) = await CarolAsync(target);
+            client.Dispose();
+        }
+    }
+}
