@@ -118,6 +118,26 @@ public class RemoteCliTests(RemoteEstate remote) : IClassFixture<RemoteEstate>
     }
 
     [Fact]
+    public async Task Bob_promotes_through_the_server_refused_as_locally_then_follows_a_real_rollout_to_its_end()
+    {
+        // Not ready for prod (no PASS in staging, no approval): a refusal by rule, exit 1, as a local promote.
+        var (refusedCode, _, refusedErr) = await remote.RemoteAsync("bob", "promote", Estate.Digest[..12], "--to", "prod");
+        Assert.Equal(ExitCodes.Finding, refusedCode);
+        Assert.Contains("refused by rule previous-stage-pass", refusedErr);
+        var (waitCode, _, waitErr) = await remote.RemoteAsync("bob", "promote", Estate.Digest[..12], "--to", "staging", "--wait");
+        Assert.Equal(ExitCodes.BadInput, waitCode);
+        Assert.Contains("--wait does not run through --server", waitErr);
+
+        var (code, stdout, stderr) = await remote.RemoteAsync("bob", "--json", "promote", Estate.Digest[..12], "--to", "staging");
+        Assert.True(code == ExitCodes.Ok, stderr);
+        Assert.Contains("is rolling out to staging", stderr);
+        var rollout = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal("succeeded", rollout.GetProperty("status").GetString());
+        Assert.Equal("bob", rollout.GetProperty("actor").GetString());
+        Assert.Equal("verified", rollout.GetProperty("hosts")[0].GetProperty("state").GetString());
+    }
+
+    [Fact]
     public async Task A_verb_that_does_not_run_through_the_server_is_refused_and_changes_nothing()
     {
         var before = await Estate.CliAsync("--json", "patch", "list");

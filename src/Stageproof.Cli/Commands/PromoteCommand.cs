@@ -1,7 +1,9 @@
 using System.CommandLine;
+using Spectre.Console;
 using Stageproof.Cli.Features;
 using Stageproof.Core;
 using Stageproof.Core.Lifecycle;
+using Stageproof.Core.Rollouts;
 
 namespace Stageproof.Cli.Commands;
 
@@ -43,6 +45,10 @@ internal static class PromoteCommand
             {
                 throw new InputException("--now and --wait contradict each other: choose one");
             }
+            if (session.Server is not null)
+            {
+                return await PromoteRemoteAsync(session, options, ct).ConfigureAwait(false);
+            }
             new PatchRuns(session).Environment(options.Target);
             var stored = await new PatchRuns(session).PatchSetAsync(options.Digest, ct).ConfigureAwait(false);
             var outcome = await new Promotions(session).PromoteAsync(stored, options, ct).ConfigureAwait(false);
@@ -63,8 +69,58 @@ internal static class PromoteCommand
                 return ExitCodes.Ok;
             }
             return Promotions.ExitCode(outcome.Rollout);
-        }));
+        }, throughServer: true));
         return command;
+    }
+
+    /// <summary>What the server answers a promotion: the plan (a dry run) or the rollout it started.</summary>
+    private sealed record RemotePromotion(Rollout? Plan, Rollout? Rollout);
+
+    /// <summary>How often a promotion through a server looks at its rollout, and for how long at most.</summary>
+    private static readonly TimeSpan FollowEvery = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan FollowAtMost = TimeSpan.FromHours(24);
+
+    /// <summary>
+    /// <c>promote</c> through a server: the server's gate judges the token's user (a refusal reads and exits as a local
+    /// one), the rollout runs on the server, and this follows it to its end, printing each host's state as it changes,
+    /// then renders it as a local promote does. Interrupting this stops the following, not the rollout.
+    /// </summary>
+    private static async Task<int> PromoteRemoteAsync(Infrastructure.CliSession session, PromoteOptions options, CancellationToken ct)
+    {
+        if (options.Wait)
+        {
+            throw new InputException("--wait does not run through --server: the server refuses a closed window; promote when it opens");
+        }
+        var set = await session.Remote.GetAsync<RemotePatchSetHead>($"patch-sets/{Uri.EscapeDataString(options.Digest)}", ct).ConfigureAwait(false);
+        var answer = await session.Remote.PostAsync<RemotePromotion>($"patch-sets/{Uri.EscapeDataString(set.Digest)}/promotions", new
+        {
+            target = options.Target, emergency = options.Emergency, reason = options.Reason, ticket = options.Ticket, now = options.Now, dryRun = options.DryRun,
+        }, ct).ConfigureAwait(false);
+        if (answer.Plan is { } plan)
+        {
+            session.Ui.Errors.MarkupLine(Infrastructure.Ui.Escape($"promotion of {set.PatchSet.Id} to {options.Target} allowed; plan: {string.Join("; ", plan.Batches.Select(b => $"{b.Name}: {string.Join(", ", b.Hosts)}"))}"));
+            if (session.Ui.Json)
+            {
+                session.Ui.WriteJson(new { allowed = true, plan });
+            }
+            return ExitCodes.Ok;
+        }
+        var rollout = answer.Rollout ?? throw new InfrastructureException(session.Remote.Server.Text, "answered a promotion with neither a plan nor a rollout");
+        session.Ui.Errors.MarkupLine(Infrastructure.Ui.Escape($"{rollout.Id}: {set.PatchSet.Id} is rolling out to {options.Target} on {session.Remote.Server.Text}"));
+        var seen = new Dictionary<string, RolloutHostState>(StringComparer.Ordinal);
+        var until = session.Time.GetUtcNow() + FollowAtMost;
+        while (!rollout.Finished && session.Time.GetUtcNow() < until)
+        {
+            await Task.Delay(FollowEvery, session.Time, ct).ConfigureAwait(false);
+            rollout = await session.Remote.GetAsync<Rollout>($"rollouts/{Uri.EscapeDataString(rollout.Id)}", ct).ConfigureAwait(false);
+            foreach (var host in rollout.Hosts.Where(h => !seen.TryGetValue(h.Host, out var was) || was != h.State))
+            {
+                seen[host.Host] = host.State;
+                session.Ui.Errors.MarkupLine(Infrastructure.Ui.Escape($"  {host.Host}: {host.State.ToString().ToLowerInvariant()}{(host.Message is null ? "" : " — " + host.Message)}"));
+            }
+        }
+        new Promotions(session).Render(rollout);
+        return rollout.Finished ? Promotions.ExitCode(rollout) : ExitCodes.Infrastructure;
     }
 
     public static Command CreateApprove(VerbContext verbs)

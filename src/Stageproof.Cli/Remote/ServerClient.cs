@@ -105,6 +105,8 @@ internal sealed class ServerClient : IDisposable
         {
             HttpStatusCode.Unauthorized => new InputException($"{Server.Text} refused the token from {_tokenSource}: {detail ?? "not authenticated"}"),
             HttpStatusCode.Forbidden => Refused(rule ?? GateRules.Role, detail ?? "your role does not allow this"),
+            // The gate's "not ready" (no PASS before, approvals, the window, a held lock) is a refusal, as locally.
+            HttpStatusCode.Conflict when rule is not null => Refused(rule, detail ?? "refused"),
             >= HttpStatusCode.InternalServerError => new InfrastructureException(Server.Text, $"answered {status} {response.ReasonPhrase}" + (detail is null ? "" : ": " + detail)),
             >= HttpStatusCode.BadRequest => new InputException(detail ?? $"{Server.Text} answered {status} {response.ReasonPhrase}"),
             _ when response.Headers.Location is { } location => new InfrastructureException(Server.Text, $"answered {status}, redirecting to {location}; give that URL to --server"),
