@@ -121,7 +121,8 @@ public static class StageproofServer
         });
         builder.Services.AddAntiforgery(o => o.Cookie.Name = "stageproof-antiforgery");
         builder.Services.AddRazorComponents();
-        // Nothing is served to anonymous callers unless an endpoint says so (health probes only).
+        // Nothing is served to anonymous callers unless an endpoint says so: the health probes, and the login page with
+        // its stylesheet and script.
         builder.Services.AddAuthorizationBuilder()
             .SetFallbackPolicy(new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build());
         builder.Services.AddOpenApi("v1");

@@ -43,6 +43,7 @@ public class AuthorizationMatrixTests(ServerEstate estate, ITestOutputHelper out
             new("GET", "/api/v1/audit/verify", ProdReaders),
             new("GET", "/api/v1/users", who => who == "admin" ? HttpStatusCode.OK : HttpStatusCode.Forbidden),
             new("GET", "/api/v1/tokens", Everyone),
+            new("GET", "/api/v1/webhooks/deliveries", ProdReaders),
             new("GET", "/metrics", Everyone),
             new("GET", "/openapi/v1.json", Everyone),
             // Promoting into prod (a dry run): operators and admins get the gate's 409 (no PASS in staging yet), everyone

@@ -24,14 +24,15 @@ public sealed record ApprovalRequest(string? Environment, string? Comment);
 public sealed record PromotionRequest(string? Target, bool Emergency = false, string? Reason = null, string? Ticket = null, bool Now = false, bool DryRun = false);
 
 /// <summary>
-/// <c>/api/v1</c>: the estate, patch sets, stage runs, approvals, rollouts, audit, users and tokens. Every endpoint needs
+/// <c>/api/v1</c>: the estate, patch sets, stage runs, approvals, promotions, rollouts, audit, users, tokens and webhook
+/// deliveries. Every endpoint needs
 /// an authenticated principal; what it may see or do is the access policy's answer, per environment. Shapes are the
 /// CLI's <c>--json</c> shapes.
 /// </summary>
 internal static class ApiEndpoints
 {
     /// <summary>Longest comment an approval keeps; a longer one is refused rather than cut.</summary>
-    private const int MaxCommentLength = 4000;
+    public const int MaxCommentLength = 4000;
 
     public static void Map(IEndpointRouteBuilder app)
     {

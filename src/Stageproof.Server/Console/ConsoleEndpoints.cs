@@ -72,11 +72,11 @@ internal static class ConsoleEndpoints
         app.MapPost("/console/approve", async ([FromForm] string? digest, [FromForm] string? environment, [FromForm] string? comment,
             HttpContext context, ClaimsPrincipal claims, IStateStore store, StageproofConfig config, TimeProvider time, IEventPublisher events) =>
         {
-            if (digest is null || environment is null || !config.Environments.ContainsKey(environment) || comment is { Length: > 4000 }
+            if (digest is null || environment is null || !config.Environments.ContainsKey(environment) || comment is { Length: > Api.ApiEndpoints.MaxCommentLength }
                 || await store.FindPatchSetAsync(digest, context.RequestAborted).ConfigureAwait(false) is not { } stored)
             {
                 return Results.Problem(statusCode: StatusCodes.Status422UnprocessableEntity, title: "Invalid request",
-                    detail: "digest, environment: a frozen patch set and an environment of stageproof.yaml are required; comment: at most 4000 characters");
+                    detail: $"digest, environment: a frozen patch set and an environment of stageproof.yaml are required; comment: at most {Api.ApiEndpoints.MaxCommentLength} characters");
             }
             var outcome = await new ApprovalWorkflow(store, time, events).ApproveAsync(Principals.FromClaims(claims), stored, environment,
                 string.IsNullOrWhiteSpace(comment) ? null : comment, context.RequestAborted).ConfigureAwait(false);
