@@ -19,8 +19,6 @@ internal sealed class RolloutRunner(PromotionWorkflow workflow, IStateStore stor
 {
     private readonly ConcurrentDictionary<string, Task> _running = new(StringComparer.Ordinal);
 
-    public IReadOnlyCollection<string> Running => _running.Keys.ToList();
-
     /// <summary>Starts the rollout and returns once the engine has stored it (so its address answers), or it ended.</summary>
     public async Task StartAsync(StoredPatchSet stored, Rollout plan, Principal actor, CancellationToken ct)
     {

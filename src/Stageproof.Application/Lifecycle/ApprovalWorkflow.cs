@@ -80,7 +80,7 @@ public sealed class ApprovalWorkflow(IStateStore store, TimeProvider time, IEven
     }
 
     private Task AuditAsync(Principal actor, string action, string target, string outcome, string digest, string? reason, CancellationToken ct) =>
-        store.AppendAsync(new AuditEvent { Actor = actor.Name, Action = action, Target = target, Outcome = outcome, PayloadDigest = digest, Reason = reason }, ct);
+        AuditTrail.AppendAsync(store, actor, action, target, outcome, digest, reason, ct);
 }
 
 /// <summary>Who wrote a patch set as far as four eyes is concerned: its declared author, and whoever froze it.</summary>
@@ -88,9 +88,18 @@ public static class PatchSetAuthors
 {
     /// <summary>Everyone the audit chain records as having frozen <paramref name="digest"/>.</summary>
     public static async Task<IReadOnlyList<string>> FrozenByAsync(IStateStore store, string digest, CancellationToken ct) =>
-        (await store.ReadAllAsync(ct).ConfigureAwait(false))
-            .Where(e => e.Action == "patch.freeze" && e.PayloadDigest == digest)
-            .Select(e => e.Actor)
-            .Distinct(StringComparer.Ordinal)
-            .ToList();
+        FrozenBy(await store.ReadAllAsync(ct).ConfigureAwait(false)).GetValueOrDefault(digest) ?? [];
+
+    /// <summary>Who froze each digest, by the <c>patch.freeze</c> events among <paramref name="events"/>.</summary>
+    public static IReadOnlyDictionary<string, IReadOnlyList<string>> FrozenBy(IEnumerable<AuditEvent> events) =>
+        events.Where(e => e.Action == "patch.freeze" && e.PayloadDigest is not null)
+            .GroupBy(e => e.PayloadDigest!, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => (IReadOnlyList<string>)g.Select(e => e.Actor).Distinct(StringComparer.Ordinal).ToList(), StringComparer.Ordinal);
+}
+
+/// <summary>The audit event a workflow appends for its actor.</summary>
+internal static class AuditTrail
+{
+    public static Task AppendAsync(IStateStore store, Principal actor, string action, string target, string outcome, string digest, string? reason, CancellationToken ct) =>
+        store.AppendAsync(new AuditEvent { Actor = actor.Name, Action = action, Target = target, Outcome = outcome, PayloadDigest = digest, Reason = reason }, ct);
 }

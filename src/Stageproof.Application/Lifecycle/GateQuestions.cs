@@ -24,10 +24,7 @@ public sealed record GateInputs(
 {
     public static async Task<GateInputs> ReadAsync(IStateStore store, CancellationToken ct)
     {
-        var frozenBy = (await store.ReadAllAsync(ct).ConfigureAwait(false))
-            .Where(e => e.Action == "patch.freeze" && e.PayloadDigest is not null)
-            .GroupBy(e => e.PayloadDigest!, StringComparer.Ordinal)
-            .ToDictionary(g => g.Key, g => (IReadOnlyList<string>)g.Select(e => e.Actor).Distinct(StringComparer.Ordinal).ToList(), StringComparer.Ordinal);
+        var frozenBy = PatchSetAuthors.FrozenBy(await store.ReadAllAsync(ct).ConfigureAwait(false));
         return new(await store.ListUsersAsync(ct).ConfigureAwait(false), await store.ListApprovalsAsync(null, null, ct).ConfigureAwait(false),
             await store.ListStageResultsAsync(null, null, ct).ConfigureAwait(false), frozenBy);
     }

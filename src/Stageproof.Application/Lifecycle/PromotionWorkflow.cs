@@ -1,5 +1,4 @@
 using Stageproof.Application.Identity;
-using Stageproof.Core.Audit;
 using Stageproof.Core.Lifecycle;
 using Stageproof.Core.Patches;
 using Stageproof.Core.Rollouts;
@@ -52,5 +51,5 @@ public sealed class PromotionWorkflow(IStateStore store, EstateEngines engines, 
     }
 
     private Task AuditAsync(Principal actor, string action, string target, string outcome, string digest, string? reason, CancellationToken ct) =>
-        store.AppendAsync(new AuditEvent { Actor = actor.Name, Action = action, Target = target, Outcome = outcome, PayloadDigest = digest, Reason = reason }, ct);
+        AuditTrail.AppendAsync(store, actor, action, target, outcome, digest, reason, ct);
 }

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Text;
 using Stageproof.Cli.Remote;
 using Stageproof.Core;
 
@@ -22,7 +21,7 @@ internal static class LoginCommand
         command.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
         {
             var server = session.Server ?? throw new InputException("login: give the server with --server URL (or STAGEPROOF_SERVER)");
-            var (token, source) = session.PresentedToken() ?? Typed(server);
+            var (token, source) = session.PresentedToken() ?? Typed(session.Ui, server);
             if (token.Length == 0)
             {
                 throw new InputException($"{source}: the token is empty");
@@ -75,35 +74,14 @@ internal static class LoginCommand
     }
 
     /// <summary>The token typed on the terminal, not echoed. Without a terminal there is nobody to ask: bad input.</summary>
-    private static (string Text, string Source) Typed(ServerUrl server)
+    private static (string Text, string Source) Typed(Infrastructure.Ui ui, ServerUrl server)
     {
         if (Console.IsInputRedirected)
         {
             throw new InputException($"login: no token for {server}: give --token-file FILE or STAGEPROOF_TOKEN (standard input is not a terminal to type it on)");
         }
-        Console.Error.Write($"API token for {server} (not shown): ");
-        var typed = new StringBuilder();
-        while (typed.Length <= MaxTypedToken)
-        {
-            var key = Console.ReadKey(intercept: true);
-            if (key.Key == ConsoleKey.Enter)
-            {
-                Console.Error.WriteLine();
-                return (typed.ToString().Trim(), "the terminal");
-            }
-            if (key.Key == ConsoleKey.Backspace)
-            {
-                if (typed.Length > 0)
-                {
-                    typed.Length--;
-                }
-            }
-            else if (!char.IsControl(key.KeyChar))
-            {
-                typed.Append(key.KeyChar);
-            }
-        }
-        Console.Error.WriteLine();
-        throw new InputException($"login: the token typed is longer than {MaxTypedToken} characters; an API token is about 60");
+        var typed = ui.ReadHidden($"API token for {server} (not shown): ", MaxTypedToken)
+            ?? throw new InputException($"login: the token typed is longer than {MaxTypedToken} characters; an API token is about 60");
+        return (typed.Trim(), "the terminal");
     }
 }

@@ -147,18 +147,15 @@ internal static class UserCommand
         return command;
     }
 
-    private const UnixFileMode GroupOrOtherRead = UnixFileMode.GroupRead | UnixFileMode.OtherRead;
-
     /// <summary>The password in <paramref name="path"/> (one trailing line break dropped); refused when group or others may
-    /// read the file, since then the password is already not only its owner's.</summary>
+    /// read or change the file, since then the password is already not only its owner's.</summary>
     internal static async Task<string> ReadPasswordFileAsync(string path, CancellationToken ct)
     {
         try
         {
-            if (!OperatingSystem.IsWindows() && (File.GetUnixFileMode(path) & GroupOrOtherRead) != 0)
+            if (Core.Validation.InputFiles.SharedMode(path) is { } mode)
             {
-                var mode = Convert.ToString((int)File.GetUnixFileMode(path), 8).PadLeft(4, '0');
-                throw new InputException($"--password-file {path}: mode {mode} lets group or others read it; make it private first (chmod 600 {path})");
+                throw new InputException($"--password-file {path}: mode {mode} lets group or others read it or change it; make it private first (chmod 600 {path})");
             }
             var text = await File.ReadAllTextAsync(path, ct).ConfigureAwait(false);
             return text.EndsWith("\r\n", StringComparison.Ordinal) ? text[..^2] : text.EndsWith('\n') ? text[..^1] : text;
@@ -182,28 +179,10 @@ internal static class UserCommand
         return first == second ? first : throw new InputException("the two passwords typed differ; nothing changed");
     }
 
-    private static string ReadHidden(Infrastructure.CliSession session, string prompt)
-    {
-        session.Ui.Errors.Markup(Infrastructure.Ui.Escape(prompt));
-        var text = new System.Text.StringBuilder();
-        while (true)
-        {
-            var key = Console.ReadKey(intercept: true);
-            if (key.Key == ConsoleKey.Enter)
-            {
-                session.Ui.Errors.WriteLine();
-                return text.ToString();
-            }
-            if (key.Key == ConsoleKey.Backspace)
-            {
-                text.Length = Math.Max(0, text.Length - 1);
-            }
-            else if (key.KeyChar != '\0')
-            {
-                text.Append(key.KeyChar);
-            }
-        }
-    }
+    private static string ReadHidden(Infrastructure.CliSession session, string prompt) =>
+        session.Ui.ReadHidden(prompt, MaxTypedPassword) ?? throw new InputException($"the password typed is longer than {MaxTypedPassword} characters; nothing changed");
+
+    private const int MaxTypedPassword = 1024;
 
     private static Command Remove(VerbContext verbs)
     {

@@ -44,6 +44,33 @@ internal sealed class Ui
 
     public void Error(string message) => Errors.MarkupLine("[red]error:[/] " + Markup.Escape(Printable(message)));
 
+    /// <summary>Reads one line typed on the terminal without echoing it (a password, a token), the prompt on stderr;
+    /// null when more than <paramref name="maxLength"/> characters were typed.</summary>
+    public string? ReadHidden(string prompt, int maxLength)
+    {
+        Errors.Markup(Escape(prompt));
+        var typed = new System.Text.StringBuilder();
+        while (typed.Length <= maxLength)
+        {
+            var key = Console.ReadKey(intercept: true);
+            if (key.Key == ConsoleKey.Enter)
+            {
+                Errors.WriteLine();
+                return typed.ToString();
+            }
+            if (key.Key == ConsoleKey.Backspace)
+            {
+                typed.Length = Math.Max(0, typed.Length - 1);
+            }
+            else if (!char.IsControl(key.KeyChar))
+            {
+                typed.Append(key.KeyChar);
+            }
+        }
+        Errors.WriteLine();
+        return null;
+    }
+
     public void Warn(string message) => Errors.MarkupLine("[yellow]warning:[/] " + Markup.Escape(Printable(message)));
 
     /// <summary>Text for a markup string (a table cell, a narrated line): control characters escaped, then markup.</summary>

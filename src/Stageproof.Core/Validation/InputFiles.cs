@@ -113,6 +113,19 @@ public static class InputFiles
         return current;
     }
 
+    /// <summary>A secret file's mode ("0644") when its group or others may read or write it; null when it is its owner's
+    /// alone (or on Windows, or when it does not exist: reading it says that).</summary>
+    public static string? SharedMode(string path)
+    {
+        const UnixFileMode shared = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.OtherRead | UnixFileMode.OtherWrite;
+        if (OperatingSystem.IsWindows() || !File.Exists(path))
+        {
+            return null;
+        }
+        var mode = File.GetUnixFileMode(path);
+        return (mode & shared) == 0 ? null : Convert.ToString((int)mode & 0x1ff, 8).PadLeft(4, '0');
+    }
+
     public static string Size(long bytes) => bytes >= 1024 * 1024
         ? $"{bytes / (1024.0 * 1024):0.#} MiB"
         : bytes >= 1024 ? $"{bytes / 1024.0:0.#} KiB" : $"{bytes} bytes";

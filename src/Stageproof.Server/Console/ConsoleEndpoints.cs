@@ -150,9 +150,9 @@ internal static class ConsoleEndpoints
                 }
                 var json = JsonSerializer.Serialize(new
                 {
-                    status = Lower(rollout.Status),
-                    batches = rollout.Batches.Select(b => new { b.Index, State = Lower(b.State) }),
-                    hosts = rollout.Hosts.Select(h => new { h.Host, State = Lower(h.State), h.Message }),
+                    status = ConsolePage.Lower(rollout.Status),
+                    batches = rollout.Batches.Select(b => new { b.Index, State = ConsolePage.Lower(b.State) }),
+                    hosts = rollout.Hosts.Select(h => new { h.Host, State = ConsolePage.Lower(h.State), h.Message }),
                 }, ManifestJson.Options);
                 if (json != sent)
                 {
@@ -173,9 +173,6 @@ internal static class ConsoleEndpoints
         app.MapGet("/console.css", () => Results.Text(ConsoleAssets.Css, "text/css")).AllowAnonymous().ExcludeFromDescription();
         app.MapGet("/console.js", () => Results.Text(ConsoleAssets.Script, "text/javascript")).AllowAnonymous().ExcludeFromDescription();
     }
-
-    /// <summary>States as the console's pages write them ("rolledback").</summary>
-    private static string Lower<T>(T value) where T : struct, Enum => value.ToString().ToLowerInvariant();
 
     /// <summary>Where to go after logging in: a path of this site only, never another site (an open redirect).</summary>
     private static string LocalOrHome(string? url) =>

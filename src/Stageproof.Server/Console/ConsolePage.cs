@@ -28,5 +28,6 @@ public abstract class ConsolePage : ComponentBase
     protected static string When(DateTimeOffset? t) =>
         t is { } v ? v.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture) + " UTC" : "–";
 
-    protected static string Lower<T>(T value) where T : struct, Enum => value.ToString().ToLowerInvariant();
+    /// <summary>States as the console writes them ("rolledback"), in its pages and its live events alike.</summary>
+    protected internal static string Lower<T>(T value) where T : struct, Enum => value.ToString().ToLowerInvariant();
 }

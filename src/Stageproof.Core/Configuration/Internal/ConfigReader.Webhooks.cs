@@ -168,11 +168,8 @@ internal sealed partial class ConfigReader
         {
             return null;
         }
-        if (!OperatingSystem.IsWindows() && File.Exists(file)
-            && (File.GetUnixFileMode(file) & (UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.OtherRead | UnixFileMode.OtherWrite)) is var shared
-            && shared != 0)
+        if (InputFiles.SharedMode(file) is { } mode)
         {
-            var mode = Convert.ToString((int)File.GetUnixFileMode(file) & 0x1ff, 8).PadLeft(4, '0');
             _yaml.Report(node, path, $"{file} may be read by others (mode {mode}); a signing secret must be its owner's alone: chmod 600 {file}");
             return null;
         }
