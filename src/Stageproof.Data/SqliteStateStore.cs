@@ -557,6 +557,23 @@ public sealed partial class SqliteStateStore : IStateStore, IWebhookDeliveryStor
             cancellationToken).ConfigureAwait(false);
     }
 
+    public async Task<bool> SaveFirstUserAsync(User user, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(user);
+        ArgumentException.ThrowIfNullOrWhiteSpace(user.Name, nameof(user));
+        // One statement: SQLite runs it under its write lock, so the emptiness it checks is the emptiness it writes into.
+        var added = await ExecuteAsync(
+            "INSERT INTO users (name, role, json) SELECT @name, @role, @json WHERE NOT EXISTS (SELECT 1 FROM users)",
+            new
+            {
+                name = user.Name,
+                role = user.Role.ToString(),
+                json = JsonSerializer.Serialize(user, PatchSetFreezer.JsonOptions),
+            },
+            cancellationToken).ConfigureAwait(false);
+        return added == 1;
+    }
+
     public async Task<bool> DeleteUserAsync(string name, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(name);
@@ -842,13 +859,13 @@ public sealed partial class SqliteStateStore : IStateStore, IWebhookDeliveryStor
         };
     }
 
-    /// <summary>Runs one statement on a connection of its own.</summary>
-    private async Task ExecuteAsync(string sql, object parameters, CancellationToken cancellationToken)
+    /// <summary>Runs one statement on a connection of its own; the rows it changed.</summary>
+    private async Task<int> ExecuteAsync(string sql, object parameters, CancellationToken cancellationToken)
     {
         var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            await connection.ExecuteAsync(new CommandDefinition(sql, parameters, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            return await connection.ExecuteAsync(new CommandDefinition(sql, parameters, cancellationToken: cancellationToken)).ConfigureAwait(false);
         }
     }
 

@@ -25,15 +25,15 @@ public static class Bootstrap
         {
             throw new InputException($"password for {name}: {passwordError}");
         }
-        var users = await store.ListUsersAsync(ct).ConfigureAwait(false);
-        if (users.Count > 0)
+        var now = time.GetUtcNow();
+        var admin = new User { Name = name, Role = Role.Admin, Environments = ["*"], CreatedAt = now, CreatedBy = name };
+        // Checked and written in one step: two servers started with --init-admin at once cannot both become the first.
+        if (!await store.SaveFirstUserAsync(admin, ct).ConfigureAwait(false))
         {
+            var users = await store.ListUsersAsync(ct).ConfigureAwait(false);
             throw new InputException($"cannot create {name} as the first admin: this state already has {users.Count} user(s) " +
                                      $"({string.Join(", ", users.Take(5).Select(u => u.Name))}{(users.Count > 5 ? ", ..." : "")}); an admin adds users with 'stageproof user add'");
         }
-        var now = time.GetUtcNow();
-        var admin = new User { Name = name, Role = Role.Admin, Environments = ["*"], CreatedAt = now, CreatedBy = name };
-        await store.SaveUserAsync(admin, ct).ConfigureAwait(false);
         await store.AppendAsync(new AuditEvent { Actor = name, Action = "user.add", Target = name, Outcome = "admin on * (first admin, --init-admin)" }, ct).ConfigureAwait(false);
         await PasswordAuthenticator.SetPasswordAsync(store, name, password, name, now, ct).ConfigureAwait(false);
         return admin;

@@ -53,7 +53,18 @@ internal static class UserCommand
             CreatedAt = session.Time.GetUtcNow(),
             CreatedBy = session.Actor,
         };
-        await store.SaveUserAsync(user, ct).ConfigureAwait(false);
+        if (users.Count == 0)
+        {
+            // The first user needs no admin: added only if still first, so two people bootstrapping at once cannot both be.
+            if (!await store.SaveFirstUserAsync(user, ct).ConfigureAwait(false))
+            {
+                throw new InputException($"{user.Name}: another user was added meanwhile; only an admin adds users now (run the command again as one)");
+            }
+        }
+        else
+        {
+            await store.SaveUserAsync(user, ct).ConfigureAwait(false);
+        }
         await session.AuditAsync("user.add", user.Name, $"{user.Role.ToString().ToLowerInvariant()} on {string.Join(", ", user.Environments)}", cancellationToken: ct).ConfigureAwait(false);
         session.Ui.Say($"{user.Name}: {user.Role.ToString().ToLowerInvariant()} on {string.Join(", ", user.Environments)}");
         return user;

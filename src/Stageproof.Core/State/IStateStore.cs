@@ -57,6 +57,10 @@ public interface IStateStore : IAuditLog, IAsyncDisposable
     /// <summary>Adds or replaces a user.</summary>
     Task SaveUserAsync(Lifecycle.User user, CancellationToken cancellationToken = default);
 
+    /// <summary>Adds <paramref name="user"/> only while the store has no users at all, in one atomic step, so two
+    /// processes bootstrapping at once cannot both create a first user; false when some user already exists.</summary>
+    Task<bool> SaveFirstUserAsync(Lifecycle.User user, CancellationToken cancellationToken = default);
+
     /// <summary>Removes a user; false when there was none by that name.</summary>
     Task<bool> DeleteUserAsync(string name, CancellationToken cancellationToken = default);
 

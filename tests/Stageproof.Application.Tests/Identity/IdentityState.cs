@@ -24,6 +24,14 @@ public sealed class IdentityState : IAsyncDisposable
         return state;
     }
 
+    /// <summary>Another store over the same state, as a second process opens it (same audit key); the caller disposes it.</summary>
+    public async Task<SqliteStateStore> OpenAnotherAsync()
+    {
+        var store = await SqliteStateStore.OpenAsync(_directory, Clock);
+        store.AuditKey = Store.AuditKey;
+        return store;
+    }
+
     /// <summary>Runs SQL on the database directly, as someone with file access would.</summary>
     public async Task<int> ExecuteRawAsync(string sql, params (string Name, object Value)[] parameters)
     {
