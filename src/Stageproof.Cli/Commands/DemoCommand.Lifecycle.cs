@@ -55,8 +55,6 @@ internal static partial class DemoCommand
     {
         var ui = session.Ui;
         var store = await session.StoreAsync(ct).ConfigureAwait(false);
-        var runs = new PatchRuns(session);
-        var promotions = new Promotions(session);
 
         Step(ui, 13, "A defined administrator, and people with roles");
         ui.Say("Why: every change to production names who wrote it, who approved it and who rolled it out — and the tool, not a wiki page, refuses anyone else.");
@@ -85,6 +83,33 @@ internal static partial class DemoCommand
         }
         ui.Say($"alice, bob and carol get personal API tokens (a day each; 'stageproof token create NAME'): each act below is authenticated by one. " +
                $"'--actor carol approve …' typed by {session.OsUser} would now be refused by rule authenticated-actor.");
+        bool fixOk, canaryOk, refusedByApprovals;
+        StageResult qa;
+        await using (var server = await DemoServer.StartAsync(session, lab.ConfigFile, tokens, ct).ConfigureAwait(false))
+        {
+            ui.Say($"A Stageproof server now runs over the lab's configuration and state, as 'stageproof serve' would: {server.Url} (API under /api/v1, the console beside it). " +
+                   "From here on alice, bob and carol act through it with their tokens ('stageproof --server URL approve|promote …'), and rollouts run in the server, not in this terminal.");
+            (qa, refusedByApprovals, fixOk) = await PromoteFixAsync(session, lab, server, ct).ConfigureAwait(false);
+            canaryOk = await CanaryStoryAsync(session, lab, server, ct).ConfigureAwait(false);
+        }
+        var emergencyOk = await EmergencyStoryAsync(session, lab, tokens, ct).ConfigureAwait(false);
+
+        Step(ui, 18, "Leave the lab as the demo found it");
+        ui.Say("Why: every change above has a known rollback point; going back is the same one command for production as for staging.");
+        var backOk = await RollBackAllAsync(session, "prod", ct).ConfigureAwait(false) & await RollBackAllAsync(session, "staging", ct).ConfigureAwait(false)
+            & await RollBackAllAsync(session, "qa", ct).ConfigureAwait(false);
+        ui.Say(backOk ? "Production, qa and staging are back at acme-mail 1.0 with their original configuration; a re-run of the demo starts from here."
+            : "Some rollback left residue; see above.");
+        ui.Say("Every step is in the audit log with its actor (alice, bob, carol): 'stageproof audit log'. Rollouts: 'stageproof rollout list'. The same through a server: 'stageproof serve', then 'stageproof --server URL rollout list'.");
+        return qa.Verdict == StageVerdict.Pass && refusedByApprovals && fixOk && canaryOk && emergencyOk && backOk;
+    }
+
+    /// <summary>Step 14: the fix proven in qa too, refused before anyone approved, approved by carol, rolled out by bob.</summary>
+    private static async Task<(StageResult Qa, bool RefusedByApprovals, bool Ok)> PromoteFixAsync(CliSession session, LabManager lab, DemoServer server, CancellationToken ct)
+    {
+        var ui = session.Ui;
+        var store = await session.StoreAsync(ct).ConfigureAwait(false);
+        var runs = new PatchRuns(session);
 
         Step(ui, 14, "Promote the fix to production: only what passed staging, only with someone else's approval");
         var fix = await StoredAsync(session, Path.Combine(lab.Directory, "patches", "acme-mail-1.1.yaml"), ct).ConfigureAwait(false);
@@ -102,45 +127,23 @@ internal static partial class DemoCommand
         ui.Say(apply.Succeeded ? "Staging gets the fix again (step 12 took it back): a rollout ends by comparing production with staging on what it patched."
             : "The fix did not apply to staging; the final comparison will show it.");
         ui.Say("bob (operator) promotes before anyone approved:");
-        PromoteOutcome refused;
-        using (await session.SignInAsync(tokens["bob"], ct).ConfigureAwait(false))
-        {
-            refused = await promotions.PromoteAsync(fix, new PromoteOptions { Digest = fix.Digest, Target = "prod" }, ct).ConfigureAwait(false);
-        }
-        var refusedByApprovals = refused.Decision.Refusals.Any(r => r.Rule == GateRules.Approvals);
+        var (refused, _) = await server.PromoteAsync("bob", fix, new PromoteOptions { Digest = fix.Digest, Target = "prod" }, ct).ConfigureAwait(false);
+        var refusedByApprovals = refused?.Rule == GateRules.Approvals;
         ui.Say(refusedByApprovals ? "Refused, by rule approvals: prod asks for one approval, and neither alice (the author) nor bob (the promoter) may give it."
             : "Unexpected: the promotion was not refused for want of an approval.");
-        using (await session.SignInAsync(tokens["carol"], ct).ConfigureAwait(false))
-        {
-            await promotions.ApproveAsync(fix, "prod", $"read staging's report of {pass?.Id ?? "the stage"}: PASS", ct).ConfigureAwait(false);
-        }
+        await server.ApproveAsync("carol", fix, "prod", $"read staging's report of {pass?.Id ?? "the stage"}: PASS", ct).ConfigureAwait(false);
         ui.Say("bob again — canary first, then the rest, checks after each batch, and at the end production compared with staging:");
-        PromoteOutcome fixOut;
-        using (await session.SignInAsync(tokens["bob"], ct).ConfigureAwait(false))
-        {
-            fixOut = await promotions.PromoteAsync(fix, new PromoteOptions { Digest = fix.Digest, Target = "prod" }, ct).ConfigureAwait(false);
-        }
-        var fixOk = fixOut.Rollout is { Status: RolloutStatus.Succeeded, DriftZero: true };
-        ui.Say(fixOk ? $"Production runs the fix: rollout {fixOut.Rollout!.Id}, every host verified, zero drift from staging on the patched scope. 'stageproof rollout status {fixOut.Rollout.Id}' shows it again."
+        var (_, fixRollout) = await server.PromoteAsync("bob", fix, new PromoteOptions { Digest = fix.Digest, Target = "prod" }, ct).ConfigureAwait(false);
+        var fixOk = fixRollout is { Status: RolloutStatus.Succeeded, DriftZero: true };
+        ui.Say(fixOk ? $"Production runs the fix: rollout {fixRollout!.Id}, every host verified, zero drift from staging on the patched scope. 'stageproof rollout status {fixRollout.Id}' shows it again."
             : "The fix's rollout did not succeed; see the table above.");
-
-        var canaryOk = await CanaryStoryAsync(session, lab, promotions, tokens, ct).ConfigureAwait(false);
-        var emergencyOk = await EmergencyStoryAsync(session, lab, promotions, tokens, ct).ConfigureAwait(false);
-
-        Step(ui, 18, "Leave the lab as the demo found it");
-        ui.Say("Why: every change above has a known rollback point; going back is the same one command for production as for staging.");
-        var backOk = await RollBackAllAsync(session, "prod", ct).ConfigureAwait(false) & await RollBackAllAsync(session, "staging", ct).ConfigureAwait(false)
-            & await RollBackAllAsync(session, "qa", ct).ConfigureAwait(false);
-        ui.Say(backOk ? "Production, qa and staging are back at acme-mail 1.0 with their original configuration; a re-run of the demo starts from here."
-            : "Some rollback left residue; see above.");
-        ui.Say("Every step is in the audit log with its actor (alice, bob, carol): 'stageproof audit log'. Rollouts: 'stageproof rollout list'.");
-        return qa.Verdict == StageVerdict.Pass && refusedByApprovals && fixOk && canaryOk && emergencyOk && backOk;
+        return (qa, refusedByApprovals, fixOk);
     }
 
     /// <summary>Step 15: a set that passed staging meets a production host that differs from staging (a prod-only
     /// listen.port the running service has not picked up yet): the canary fails its checks and is rolled back; the other
     /// batches are never touched.</summary>
-    private static async Task<bool> CanaryStoryAsync(CliSession session, LabManager lab, Promotions promotions, IReadOnlyDictionary<string, string> tokens, CancellationToken ct)
+    private static async Task<bool> CanaryStoryAsync(CliSession session, LabManager lab, DemoServer server, CancellationToken ct)
     {
         var ui = session.Ui;
         var store = await session.StoreAsync(ct).ConfigureAwait(false);
@@ -176,16 +179,8 @@ internal static partial class DemoCommand
         await session.AuditAsync("demo.inject-drift", canaryHost.Name, $"{HostFile}: {ProdOnlySetting} (not restarted)", cancellationToken: ct).ConfigureAwait(false);
         ui.Say($"On {canaryHost.Name} somebody set '{ProdOnlySetting}' in {HostFile} for a new load balancer, without restarting: the service still answers on 8080, " +
             "and staging has no such change. The routine change's restart will pick it up.");
-        using (await session.SignInAsync(tokens["carol"], ct).ConfigureAwait(false))
-        {
-            await promotions.ApproveAsync(routine, "prod", "harmless tuning; staging PASS", ct).ConfigureAwait(false);
-        }
-        PromoteOutcome outcome;
-        using (await session.SignInAsync(tokens["bob"], ct).ConfigureAwait(false))
-        {
-            outcome = await promotions.PromoteAsync(routine, new PromoteOptions { Digest = routine.Digest, Target = "prod" }, ct).ConfigureAwait(false);
-        }
-        var rollout = outcome.Rollout;
+        await server.ApproveAsync("carol", routine, "prod", "harmless tuning; staging PASS", ct).ConfigureAwait(false);
+        var (_, rollout) = await server.PromoteAsync("bob", routine, new PromoteOptions { Digest = routine.Digest, Target = "prod" }, ct).ConfigureAwait(false);
         var canary = rollout?.Batches.FirstOrDefault();
         var untouched = rollout is not null && canary is not null && rollout.Hosts.Where(h => h.Batch != canary.Index).All(h => h.State is RolloutHostState.Untouched or RolloutHostState.Pending);
         var canaryStates = rollout is null ? [] : rollout.Hosts.Where(h => h.Batch == canary!.Index).Select(h => h.State).ToList();
@@ -211,7 +206,7 @@ internal static partial class DemoCommand
 
     /// <summary>Steps 16-17: the emergency lane — proven in a fresh clone of production instead of qa and staging,
     /// approved, recorded with reason and ticket — and what it leaves owed.</summary>
-    private static async Task<bool> EmergencyStoryAsync(CliSession session, LabManager lab, Promotions promotions, IReadOnlyDictionary<string, string> tokens, CancellationToken ct)
+    private static async Task<bool> EmergencyStoryAsync(CliSession session, LabManager lab, IReadOnlyDictionary<string, string> tokens, CancellationToken ct)
     {
         var ui = session.Ui;
         Step(ui, 16, "The emergency lane: proven in a fresh clone of production");
@@ -226,19 +221,17 @@ internal static partial class DemoCommand
         ui.Say($"{clone}: a copy-on-write clone of production (hosts and database) made in {made.Elapsed.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture)}s, after {hotfix.Set.Id} was frozen.");
         var staged = await new StageService(session).RunAsync(new StageOptions { Digest = hotfix.Digest, Environment = clone }, ct).ConfigureAwait(false);
         StageCommand.Render(ui.Human, staged);
-        using (await session.SignInAsync(tokens["carol"], ct).ConfigureAwait(false))
+        Rollout? rollout;
+        // The server reads stageproof.yaml when it starts: the clone is a new environment, so a server that knows it.
+        await using (var server = await DemoServer.StartAsync(session, lab.ConfigFile, tokens, ct).ConfigureAwait(false))
         {
-            await promotions.ApproveAsync(hotfix, "prod", $"PASS in {clone}; INC-4712", ct).ConfigureAwait(false);
-        }
-        PromoteOutcome outcome;
-        using (await session.SignInAsync(tokens["bob"], ct).ConfigureAwait(false))
-        {
-            outcome = await promotions.PromoteAsync(hotfix, new PromoteOptions
+            ui.Say($"The server is started again ({server.Url}): it reads stageproof.yaml when it starts, and the clone is a new environment in it.");
+            await server.ApproveAsync("carol", hotfix, "prod", $"PASS in {clone}; INC-4712", ct).ConfigureAwait(false);
+            (_, rollout) = await server.PromoteAsync("bob", hotfix, new PromoteOptions
             {
                 Digest = hotfix.Digest, Target = "prod", Emergency = true, Reason = "stolen login tokens are being replayed", Ticket = "INC-4712",
             }, ct).ConfigureAwait(false);
         }
-        var rollout = outcome.Rollout;
         var ok = staged.Verdict == StageVerdict.Pass && rollout is not null && rollout.Lane == Lane.Emergency
             && rollout.Hosts.All(h => h.State == RolloutHostState.Verified) && rollout.Status == RolloutStatus.Succeeded;
         ui.Say(ok ? $"Every production host verified and equal to {rollout!.DriftAgainst} on the patched scope; the rollout is on record as EMERGENCY with ticket INC-4712 and its reason."

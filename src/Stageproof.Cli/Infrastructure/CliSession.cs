@@ -171,20 +171,6 @@ internal sealed class CliSession : IAsyncDisposable
         throw new RefusedException(refusal.Rule, refusal.Message);
     }
 
-    /// <summary>Acts as the owner of <paramref name="token"/> until disposed, authenticated exactly as a CLI invocation
-    /// presenting it would be: the demo plays alice, bob and carol in one process with their tokens.</summary>
-    public async Task<IDisposable> SignInAsync(string token, CancellationToken ct)
-    {
-        var (actor, by, before) = (Actor, AuthenticatedBy, _tokenPrincipal);
-        SignedIn(await VerifyTokenAsync(token, "token", ct).ConfigureAwait(false));
-        return new Restore(() => (Actor, AuthenticatedBy, _tokenPrincipal) = (actor, by, before));
-    }
-
-    private sealed class Restore(Action undo) : IDisposable
-    {
-        public void Dispose() => undo();
-    }
-
     public bool AcceptNewHostKeys { get; }
     public Ui Ui { get; }
     /// <summary>Raw standard output, for verbs whose output is a stream (audit export).</summary>
