@@ -42,6 +42,8 @@ public class AuthorizationMatrixTests(ServerEstate estate, ITestOutputHelper out
             new("GET", "/api/v1/audit?last=5", ProdReaders),
             new("GET", "/api/v1/audit/verify", ProdReaders),
             new("GET", "/api/v1/users", who => who == "admin" ? HttpStatusCode.OK : HttpStatusCode.Forbidden),
+            new("POST", "/api/v1/users", who => who == "admin" ? HttpStatusCode.OK : HttpStatusCode.Forbidden, new { name = "matrix-viewer", role = "viewer" }),
+            new("DELETE", "/api/v1/users/nobody-here", who => who == "admin" ? HttpStatusCode.NotFound : HttpStatusCode.Forbidden),
             new("GET", "/api/v1/tokens", Everyone),
             new("GET", "/api/v1/webhooks/deliveries", ProdReaders),
             new("GET", "/metrics", Everyone),

@@ -51,6 +51,28 @@ public class RemoteCliTests(RemoteEstate remote) : IClassFixture<RemoteEstate>
     private ServerEstate Estate => remote.Estate;
 
     [Fact]
+    public async Task An_admin_manages_users_through_the_server_and_carol_is_refused_as_locally()
+    {
+        var (code, stdout, stderr) = await remote.RemoteAsync("admin", "user", "add", "frank", "--role", "operator", "--env", "staging");
+        Assert.True(code == ExitCodes.Ok, stderr);
+        Assert.Contains("frank: operator on staging", stdout, StringComparison.Ordinal);
+
+        (code, _, stderr) = await remote.RemoteAsync("carol", "user", "remove", "frank");
+        Assert.Equal(ExitCodes.Finding, code);
+        Assert.Contains("refused by rule role: only an admin manages users (carol is approver)", stderr, StringComparison.Ordinal);
+
+        (code, stdout, stderr) = await remote.RemoteAsync("admin", "--json", "user", "list");
+        Assert.True(code == ExitCodes.Ok, stderr);
+        Assert.Contains(JsonDocument.Parse(stdout).RootElement.EnumerateArray(), u => u.GetProperty("name").GetString() == "frank");
+
+        (code, stdout, stderr) = await remote.RemoteAsync("admin", "user", "remove", "frank");
+        Assert.True(code == ExitCodes.Ok, stderr);
+        (code, _, stderr) = await remote.RemoteAsync("admin", "user", "remove", "frank");
+        Assert.Equal(ExitCodes.BadInput, code);
+        Assert.Contains("there is no user 'frank'", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Carol_approves_through_the_server_and_the_approval_records_her_token()
     {
         var (code, stdout, stderr) = await remote.RemoteAsync("carol", "approve", Estate.Digest[..12], "--env", "prod", "--comment", "read it through the API");

@@ -21,52 +21,14 @@ internal static class UserCommand
         return command;
     }
 
-    /// <summary>Only an admin manages users; the very first user may be added by anyone (and is recorded).</summary>
-    private static async Task RequireAdminAsync(Infrastructure.CliSession session, IReadOnlyList<User> users, CancellationToken ct)
-    {
-        if (users.Count == 0)
-        {
-            return;
-        }
-        await session.RequireAuthenticatedAsync("manage users", ct).ConfigureAwait(false);
-        var me = await session.ActingUserAsync(ct).ConfigureAwait(false);
-        if (!AccessPolicy.MayManageUsers(me))
-        {
-            var refusal = new GateRefusal(GateRules.Role, $"only an admin manages users ({session.Actor} is {(me is null ? "not a user" : me.Role.ToString().ToLowerInvariant())})");
-            await session.AuditAsync("user.refused", session.Actor, refusal.ToString(), cancellationToken: ct).ConfigureAwait(false);
-            throw new RefusedException(refusal.Rule, refusal.Message);
-        }
-    }
-
-    /// <summary><c>user add</c>'s body (the demo adds its people through it): admins only, except the very first user;
-    /// audited as user.add.</summary>
+    /// <summary><c>user add</c>'s body (the demo adds its people through it): see <see cref="UserAdministration.AddAsync"/>.
+    /// Once there are users, the actor must be authenticated, not only named.</summary>
     public static async Task<User> AddAsync(Infrastructure.CliSession session, string userName, Role role, IReadOnlyList<string> environments, CancellationToken ct)
     {
         var store = await session.StoreAsync(ct).ConfigureAwait(false);
-        var users = await store.ListUsersAsync(ct).ConfigureAwait(false);
-        await RequireAdminAsync(session, users, ct).ConfigureAwait(false);
-        var user = new User
-        {
-            Name = userName,
-            Role = role,
-            Environments = environments.Count == 0 ? ["*"] : environments,
-            CreatedAt = session.Time.GetUtcNow(),
-            CreatedBy = session.Actor,
-        };
-        if (users.Count == 0)
-        {
-            // The first user needs no admin: added only if still first, so two people bootstrapping at once cannot both be.
-            if (!await store.SaveFirstUserAsync(user, ct).ConfigureAwait(false))
-            {
-                throw new InputException($"{user.Name}: another user was added meanwhile; only an admin adds users now (run the command again as one)");
-            }
-        }
-        else
-        {
-            await store.SaveUserAsync(user, ct).ConfigureAwait(false);
-        }
-        await session.AuditAsync("user.add", user.Name, $"{user.Role.ToString().ToLowerInvariant()} on {string.Join(", ", user.Environments)}", cancellationToken: ct).ConfigureAwait(false);
-        session.Ui.Say($"{user.Name}: {user.Role.ToString().ToLowerInvariant()} on {string.Join(", ", user.Environments)}");
+        await session.RequireAuthenticatedAsync("manage users", ct).ConfigureAwait(false);
+        var user = await UserAdministration.AddAsync(store, await session.PrincipalAsync(ct).ConfigureAwait(false), userName, role, environments, session.Time, ct).ConfigureAwait(false);
+        session.Ui.Say($"{user.Name}: {AccessPolicy.Name(user.Role)} on {string.Join(", ", user.Environments)}");
         return user;
     }
 
@@ -84,13 +46,19 @@ internal static class UserCommand
                 throw new InputException($"NAME: {error}");
             }
             var environments = (parse.GetValue(env) ?? []).SelectMany(e => e.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
-            foreach (var e in environments.Where(e => e != "*" && !session.Config.Environments.ContainsKey(e)))
+            if (session.Server is not null)
             {
-                throw new InputException($"--env: {session.Config.SourceFile} defines no environment '{e}' (environments: {string.Join(", ", session.Config.Environments.Keys)})");
+                var added = await session.Remote.PostAsync<User>("users", new { name = userName, role = AccessPolicy.Name(parse.GetValue(role)), environments }, ct).ConfigureAwait(false);
+                session.Ui.Say($"{added.Name}: {AccessPolicy.Name(added.Role)} on {string.Join(", ", added.Environments)} (on {session.Remote.Server})");
+                return ExitCodes.Ok;
+            }
+            if (UserAdministration.EnvironmentsError(session.Config, environments) is { } unknown)
+            {
+                throw new InputException($"--env: {unknown}");
             }
             await AddAsync(session, userName, parse.GetValue(role), environments, ct).ConfigureAwait(false);
             return ExitCodes.Ok;
-        }));
+        }, throughServer: true));
         return command;
     }
 
@@ -201,17 +169,22 @@ internal static class UserCommand
         var command = new Command("remove", "Remove a user") { name };
         command.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
         {
-            var store = await session.StoreAsync(ct).ConfigureAwait(false);
-            await RequireAdminAsync(session, await store.ListUsersAsync(ct).ConfigureAwait(false), ct).ConfigureAwait(false);
             var userName = parse.GetValue(name)!;
-            if (!await store.DeleteUserAsync(userName, ct).ConfigureAwait(false))
+            if (session.Server is not null)
+            {
+                await session.Remote.DeleteAsync($"users/{Uri.EscapeDataString(userName)}", ct).ConfigureAwait(false);
+                session.Ui.Say($"{userName}: removed (on {session.Remote.Server})");
+                return ExitCodes.Ok;
+            }
+            var store = await session.StoreAsync(ct).ConfigureAwait(false);
+            await session.RequireAuthenticatedAsync("manage users", ct).ConfigureAwait(false);
+            if (!await UserAdministration.RemoveAsync(store, await session.PrincipalAsync(ct).ConfigureAwait(false), userName, ct).ConfigureAwait(false))
             {
                 throw new InputException($"NAME: there is no user '{userName}' (see 'stageproof user list')");
             }
-            await session.AuditAsync("user.remove", userName, "removed", cancellationToken: ct).ConfigureAwait(false);
             session.Ui.Say($"{userName}: removed");
             return ExitCodes.Ok;
-        }));
+        }, throughServer: true));
         return command;
     }
 }

@@ -53,7 +53,26 @@ internal sealed class ServerClient : IDisposable
     public Task<T> PostAsync<T>(string path, object body, CancellationToken ct) =>
         SendAsync<T>(() => new HttpRequestMessage(HttpMethod.Post, "api/v1/" + path) { Content = JsonContent.Create(body, options: ManifestJson.Options) }, ct);
 
+    /// <summary>DELETE <c>/api/v1/{path}</c>; the answer's body, if any, is not read.</summary>
+    public Task DeleteAsync(string path, CancellationToken ct) =>
+        SendAsync(() => new HttpRequestMessage(HttpMethod.Delete, "api/v1/" + path), ct);
+
     private async Task<T> SendAsync<T>(Func<HttpRequestMessage> request, CancellationToken ct)
+    {
+        var text = await SendAsync(request, ct).ConfigureAwait(false);
+        try
+        {
+            return JsonSerializer.Deserialize<T>(text, ManifestJson.Options)
+                   ?? throw new InfrastructureException(Server.Text, "answered with an empty document");
+        }
+        catch (JsonException e)
+        {
+            throw new InfrastructureException(Server.Text, $"answered with something that is not Stageproof's JSON ({e.Message})");
+        }
+    }
+
+    /// <summary>Sends the request; the answer's text when it succeeded, else the CLI's exception for the failure.</summary>
+    private async Task<string> SendAsync(Func<HttpRequestMessage> request, CancellationToken ct)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(Timeout);
@@ -62,19 +81,7 @@ internal sealed class ServerClient : IDisposable
             using var message = request();
             using var response = await _http.SendAsync(message, HttpCompletionOption.ResponseContentRead, timeout.Token).ConfigureAwait(false);
             var text = await response.Content.ReadAsStringAsync(timeout.Token).ConfigureAwait(false);
-            if (!response.IsSuccessStatusCode)
-            {
-                throw Failure(response, text);
-            }
-            try
-            {
-                return JsonSerializer.Deserialize<T>(text, ManifestJson.Options)
-                       ?? throw new InfrastructureException(Server.Text, "answered with an empty document");
-            }
-            catch (JsonException e)
-            {
-                throw new InfrastructureException(Server.Text, $"answered with something that is not Stageproof's JSON ({e.Message})");
-            }
+            return response.IsSuccessStatusCode ? text : throw Failure(response, text);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
