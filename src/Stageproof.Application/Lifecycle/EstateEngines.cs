@@ -1,4 +1,5 @@
 using Stageproof.Application.Notifications;
+using Stageproof.Core;
 using Stageproof.Core.Checks;
 using Stageproof.Core.Configuration;
 using Stageproof.Core.Hosts;
@@ -24,6 +25,39 @@ public sealed class EstateEngines(IStateStore store, StageproofConfig config, Ti
     ITransportFactory transports, IEventPublisher events)
 {
     public StageproofConfig Config => config;
+    public IStateStore Store => store;
+    public TimeProvider Time => time;
+    public ITransportFactory Transports => transports;
+    public IEventPublisher Events => events;
+
+    /// <summary>The fewest digest characters a verb that acts accepts: one character in sixteen is a guess, not a choice
+    /// (read-only verbs such as <c>patch show</c> take any unique prefix).</summary>
+    public const int MinimumActingPrefix = 8;
+
+    /// <summary>The configured environment <paramref name="name"/>; bad input naming the configuration otherwise.</summary>
+    public EnvironmentConfig Environment(string name) => Environment(config, name);
+
+    /// <inheritdoc cref="Environment(string)"/>
+    public static EnvironmentConfig Environment(StageproofConfig config, string name)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        return config.Environments.TryGetValue(name, out var env) ? env
+            : throw new InputException($"{config.SourceFile}: no environment '{name}' (environments: {string.Join(", ", config.Environments.Keys)})");
+    }
+
+    /// <summary>The stored set a verb that acts on hosts, approvals or promotions names, by digest or a prefix of at
+    /// least <see cref="MinimumActingPrefix"/> characters.</summary>
+    public async Task<StoredPatchSet> PatchSetToActOnAsync(string digest, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(digest);
+        if (digest.Trim().Length < MinimumActingPrefix)
+        {
+            throw new InputException($"digest {Core.Validation.Names.Show(digest)} is too short to act on: give at least {MinimumActingPrefix} characters " +
+                                     "of it (see 'stageproof patch list')");
+        }
+        return await store.FindPatchSetAsync(digest, ct).ConfigureAwait(false)
+            ?? throw new InputException($"no frozen patch set has a digest starting with {Core.Validation.Names.Show(digest)} (see 'stageproof patch list')");
+    }
 
     public PatchEngine Patches() =>
         new(store, transports, new PostgresDatabasePatcher(time), time, stateDirectory, config.Ssh.CommandTimeout,
@@ -57,6 +91,19 @@ public sealed class EstateEngines(IStateStore store, StageproofConfig config, Ti
         Databases = env.Databases,
         Rules = config.Drift,
         Actor = actor,
+    };
+
+    /// <summary>Returning those of <paramref name="hosts"/> that the point covers to it, as <paramref name="actor"/>.</summary>
+    public static RollbackRequest RollbackRequest(StageproofConfig config, EnvironmentConfig env, RollbackPoint point, PatchSet set,
+        IReadOnlyList<HostConfig> hosts, string actor, DatabaseRestoreMode database = DatabaseRestoreMode.Auto) => new()
+    {
+        Point = point,
+        PatchSet = set,
+        Hosts = hosts.Where(h => point.Hosts.Any(p => p.Host == h.Name)).ToList(),
+        Databases = env.Databases,
+        Rules = config.Drift,
+        Actor = actor,
+        Database = database,
     };
 
     /// <summary>The lab's clones among the environments stage results name (the emergency lane's evidence); none

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Stageproof.Application.Staging;
 using Stageproof.Cli.Features;
 using Stageproof.Cli.Infrastructure;
 using Stageproof.Core;

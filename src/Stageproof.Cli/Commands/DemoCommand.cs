@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using Spectre.Console;
+using Stageproof.Application.Staging;
 using Stageproof.Cli.Features;
 using Stageproof.Cli.Infrastructure;
 using Stageproof.Core;

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Spectre.Console;
+using Stageproof.Application.Staging;
 using Stageproof.Cli.Features;
 using Stageproof.Core;
 using Stageproof.Core.Stage;

@@ -17,9 +17,8 @@ internal sealed class PatchRuns(CliSession session)
     public async Task<PackageClosure?> ProvenClosureAsync(string digest, IReadOnlyList<string>? evidence, CancellationToken ct) =>
         await EstateEngines.ProvenClosureAsync(await session.StoreAsync(ct).ConfigureAwait(false), digest, evidence, ct).ConfigureAwait(false);
 
-    public EnvironmentConfig Environment(string name) =>
-        session.Config.Environments.TryGetValue(name, out var env) ? env
-            : throw new InputException($"{session.Config.SourceFile}: no environment '{name}' (environments: {string.Join(", ", session.Config.Environments.Keys)})");
+    /// <inheritdoc cref="EstateEngines.Environment(StageproofConfig, string)"/>
+    public EnvironmentConfig Environment(string name) => EstateEngines.Environment(session.Config, name);
 
     /// <summary>The environment's hosts, or the named subset of them (each must belong to it).</summary>
     public IReadOnlyList<HostConfig> Hosts(EnvironmentConfig env, IReadOnlyList<string>? only)
@@ -37,23 +36,9 @@ internal sealed class PatchRuns(CliSession session)
         return env.Hosts.Where(names.Contains).Select(session.Config.Host).ToList();
     }
 
-    /// <summary>The fewest digest characters a verb that acts accepts: one character in sixteen is a guess, not a choice
-    /// (read-only verbs such as <c>patch show</c> take any unique prefix).</summary>
-    public const int MinimumActingPrefix = 8;
-
-    /// <summary>The stored set a verb that acts on hosts, approvals or promotions names, by digest or a prefix of at
-    /// least <see cref="MinimumActingPrefix"/> characters.</summary>
-    public async Task<StoredPatchSet> PatchSetAsync(string digest, CancellationToken ct)
-    {
-        if (digest.Trim().Length < MinimumActingPrefix)
-        {
-            throw new InputException($"digest {Core.Validation.Names.Show(digest)} is too short to act on: give at least {MinimumActingPrefix} characters " +
-                                     "of it (see 'stageproof patch list')");
-        }
-        var store = await session.StoreAsync(ct).ConfigureAwait(false);
-        return await store.FindPatchSetAsync(digest, ct).ConfigureAwait(false)
-            ?? throw new InputException($"no frozen patch set has a digest starting with {Core.Validation.Names.Show(digest)} (see 'stageproof patch list')");
-    }
+    /// <inheritdoc cref="EstateEngines.PatchSetToActOnAsync"/>
+    public async Task<StoredPatchSet> PatchSetAsync(string digest, CancellationToken ct) =>
+        await (await session.EnginesAsync(ct).ConfigureAwait(false)).PatchSetToActOnAsync(digest, ct).ConfigureAwait(false);
 
     /// <summary>Applying a stored set to (some of) an environment's hosts, as this session's actor, with the configured rules.</summary>
     public ApplyRequest ApplyRequest(EnvironmentConfig env, StoredPatchSet stored, IReadOnlyList<HostConfig> hosts) =>
@@ -61,16 +46,8 @@ internal sealed class PatchRuns(CliSession session)
 
     /// <summary>Returning the hosts of <paramref name="env"/> that the point covers (or the named ones among them) to it.</summary>
     public RollbackRequest RollbackRequest(EnvironmentConfig env, RollbackPoint point, PatchSet set,
-        DatabaseRestoreMode database = DatabaseRestoreMode.Auto, IReadOnlyList<string>? only = null) => new()
-    {
-        Point = point,
-        PatchSet = set,
-        Hosts = Hosts(env, only).Where(h => point.Hosts.Any(p => p.Host == h.Name)).ToList(),
-        Databases = env.Databases,
-        Rules = session.Config.Drift,
-        Actor = session.Actor,
-        Database = database,
-    };
+        DatabaseRestoreMode database = DatabaseRestoreMode.Auto, IReadOnlyList<string>? only = null) =>
+        EstateEngines.RollbackRequest(session.Config, env, point, set, Hosts(env, only), session.Actor, database);
 
     public IProgress<string> Progress() => new SyncProgress(line => session.Ui.Errors.MarkupLine(Infrastructure.Ui.Escape(line)));
 
@@ -128,7 +105,7 @@ internal sealed class PatchRuns(CliSession session)
         $"{point.Databases.Count} database dump(s){(point.Databases.Count == 0 ? "" : " (" + string.Join(", ", point.Databases.Select(d => d.Database)) + ")")}";
 
     /// <summary>Reports progress on the caller's thread, in order (Progress&lt;T&gt; would post to the thread pool).</summary>
-    private sealed class SyncProgress(Action<string> report) : IProgress<string>
+    internal sealed class SyncProgress(Action<string> report) : IProgress<string>
     {
         public void Report(string value) => report(value);
     }

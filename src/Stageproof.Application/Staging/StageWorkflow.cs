@@ -1,0 +1,681 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using Stageproof.Application.Lifecycle;
+using Stageproof.Application.Notifications;
+using Stageproof.Core;
+using Stageproof.Core.Configuration;
+using Stageproof.Core.Audit;
+using Stageproof.Core.Checks;
+using Stageproof.Core.Drift;
+using Stageproof.Core.Hosts;
+using Stageproof.Core.Manifests;
+using Stageproof.Core.Patches;
+using Stageproof.Core.Stage;
+using Stageproof.Hosts.Apply;
+using Stageproof.Hosts.Checks;
+using Stageproof.Hosts.Databases;
+using Stageproof.Hosts.Facts;
+
+namespace Stageproof.Application.Staging;
+
+public sealed record StageOptions
+{
+    public required string Digest { get; init; }
+    public required string Environment { get; init; }
+    public bool AcceptDrift { get; init; }
+    public string? Reason { get; init; }
+    /// <summary>How long the service may take to answer its readiness checks after a change or a rollback.</summary>
+    public TimeSpan Settle { get; init; } = TimeSpan.FromSeconds(45);
+    /// <summary>Null: the configuration's stage.policy for the environment.</summary>
+    public StagePolicy? Policy { get; init; }
+}
+
+/// <summary>What a stage run tells whoever watches it, as it happens: the CLI prints it, a server could stream it.</summary>
+public interface IStageProgress
+{
+    /// <summary>Step <paramref name="number"/> (1-based, of <see cref="StageSteps.All"/>) begins, <paramref name="elapsed"/> into the run.</summary>
+    void StepStarted(int number, string step, string what, TimeSpan elapsed);
+
+    /// <summary>A step ended with its status and one-line summary.</summary>
+    void StepEnded(string step, StepStatus status, string summary);
+
+    /// <summary>A reason for FAIL, with its evidence, as soon as it is found.</summary>
+    void Failed(string step, string subject, string evidence);
+
+    /// <summary>One check's result, as the suite runs.</summary>
+    void Checked(CheckResult result);
+
+    /// <summary>The patch engine's own progress lines (apply, rollback).</summary>
+    IProgress<string> Engine { get; }
+}
+
+/// <summary>
+/// <c>stage D --env ENV</c>: fidelity → baseline → rollback point and apply → the suite again, compared → drift from
+/// before to after, expected or not → soak → rollback rehearsal and re-apply → verdict, every step with its evidence.
+/// </summary>
+/// <param name="engines">The estate's engines (configuration, state, transports, webhooks).</param>
+/// <param name="actor">Who runs the stage: the name the audit log and the result record.</param>
+/// <param name="progress">Who is told as it goes.</param>
+/// <param name="collectFacts">Collects and stores an environment's manifests now (the fidelity step's two sides);
+/// throws <see cref="InfrastructureException"/> naming a host that could not be read.</param>
+public sealed class StageWorkflow(EstateEngines engines, string actor, IStageProgress progress,
+    Func<string, CancellationToken, Task<IReadOnlyList<Manifest>>> collectFacts)
+{
+    private readonly List<StageStep> _steps = [];
+    private readonly List<StageReason> _reasons = [];
+    private readonly List<StageReason> _warnings = [];
+    private readonly List<PatchRun> _patchRuns = [];
+    private double _readySeconds;
+
+    public async Task<StageResult> RunAsync(StageOptions options, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var config = engines.Config;
+        var env = engines.Environment(options.Environment);
+        if (env.Checks is null)
+        {
+            throw new InputException($"{config.SourceFile}: environment '{env.Name}' names no check suite (environments.{env.Name}.checks): a stage run needs one");
+        }
+        if (options.AcceptDrift && string.IsNullOrWhiteSpace(options.Reason))
+        {
+            throw new InputException("--accept-drift needs --reason: why a drifted mirror is good enough this time is part of the record");
+        }
+        var stored = await engines.PatchSetToActOnAsync(options.Digest, ct).ConfigureAwait(false);
+        var set = stored.Set;
+        var suite = config.SuiteOf(env.Name);
+        var quick = suite with { Checks = suite.Checks.Where(c => c is not SoakCheck).ToList() };
+        var light = suite with { Checks = suite.Checks.Where(c => c is not SoakCheck and not LoadCheck).ToList() };
+        var store = engines.Store;
+        var clock = Stopwatch.StartNew();
+
+        // A precondition, not a verdict: on a host that already has the set, the baseline would not be a
+        // before-the-change measurement. Refused before anything is recorded, so an earlier PASS stays valid.
+        var engine = engines.Patches();
+        var alreadyApplied = await engine.AlreadyAppliedAsync(ApplyRequest(env, stored, CheckEnvironment.From(config, env.Name).Hosts), ct)
+            .ConfigureAwait(false);
+        if (alreadyApplied.Count > 0)
+        {
+            throw new InputException($"{set.Id} is already applied on {string.Join(", ", alreadyApplied)}: a stage must start from the state " +
+                                     $"before the change (roll it back first: stageproof rollback --env {env.Name}); nothing was recorded");
+        }
+
+        var result = new StageResult
+        {
+            Id = $"stage-{engines.Time.GetUtcNow().UtcDateTime.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(3))}",
+            PatchDigest = stored.Digest,
+            PatchId = set.Id,
+            PatchTitle = set.Title,
+            Environment = env.Name,
+            MirrorOf = env.MirrorOf,
+            Actor = actor,
+            StartedAt = engines.Time.GetUtcNow(),
+            MinFidelity = config.Drift.MinFidelity,
+        };
+        var first = await AuditAsync("stage.start", env.Name, stored.Digest, $"{set.Id}, run {result.Id}", options.Reason, ct).ConfigureAwait(false);
+        result = result with { AuditFrom = first.Sequence };
+        await store.SaveStageResultAsync(result, ct).ConfigureAwait(false);
+
+        // a. fidelity
+        var fidelityStart = Start(StageSteps.Fidelity, "does the environment mirror production?", clock);
+        if (env.MirrorOf is not { } mirror)
+        {
+            Step(StageSteps.Fidelity, StepStatus.Skipped, $"{env.Name} names no mirror_of", fidelityStart);
+        }
+        else
+        {
+            var (fidelity, failsFidelity, items, summary) = await FidelityAsync(mirror, env.Name, ct).ConfigureAwait(false);
+            result = result with { Fidelity = fidelity, FidelityItems = items };
+            if (failsFidelity && !options.AcceptDrift)
+            {
+                Fail(StageSteps.Fidelity, $"{env.Name} vs {mirror}", $"{env.Name} is not a faithful mirror of {mirror}: {summary}");
+                Step(StageSteps.Fidelity, StepStatus.Failed, summary, fidelityStart);
+                return await FinishAsync(result, ct).ConfigureAwait(false);
+            }
+            if (failsFidelity)
+            {
+                _warnings.Add(new StageReason(StageSteps.Fidelity, $"{env.Name} vs {mirror}", $"drift accepted by {actor}: {options.Reason} ({summary})"));
+                result = result with { AcceptedDrift = options.Reason };
+            }
+            Step(StageSteps.Fidelity, failsFidelity ? StepStatus.Warned : StepStatus.Passed, summary, fidelityStart);
+        }
+
+        var checkEnv = CheckEnvironment.From(config, env.Name);
+        var factory = engines.Transports;
+        var transports = new Dictionary<string, ITransport>(StringComparer.Ordinal);
+        foreach (var host in checkEnv.Hosts)
+        {
+            transports[host.Name] = factory.Create(host);
+        }
+        using var runner = new CheckSuiteRunner
+        {
+            Progress = progress.Checked,
+        };
+        try
+        {
+            // b. baseline
+            var baselineStart = Start(StageSteps.Baseline, "the suite before the change (latency and load measured)", clock);
+            var baseline = await runner.RunAsync(checkEnv, quick, transports, ct).ConfigureAwait(false);
+            result = result with { Baseline = baseline };
+            if (!baseline.AllPassed)
+            {
+                foreach (var r in baseline.Results.Where(r => !r.Passed))
+                {
+                    Fail(StageSteps.Baseline, $"{r.Name} on {r.Target}", "fails before the change, so no change can be judged: " + r.Message);
+                }
+                Step(StageSteps.Baseline, StepStatus.Failed, Count(baseline), baselineStart);
+                return await FinishAsync(result, ct).ConfigureAwait(false);
+            }
+            Step(StageSteps.Baseline, StepStatus.Passed, Count(baseline) + LoadLine(baseline), baselineStart);
+
+            // c. rollback point, then apply
+            var applyStart = Start(StageSteps.Apply, "rollback point, then the patch set", clock);
+            var markers = await runner.MarkLogsAsync(checkEnv, quick, transports, ct).ConfigureAwait(false);
+            var behaviour = new BehaviourRecords(new HostBehaviourCollector(config.Ssh.CommandTimeout),
+                suite.Checks.OfType<LogsCheck>().Select(l => l.File).Distinct(StringComparer.Ordinal).ToList(), checkEnv.Hosts, transports,
+                IgnoreRules.Parse(config.Drift.Ignore));
+            var behaviourBefore = await behaviour.TakeAsync(null, ct).ConfigureAwait(false);
+            // A failed host is left as it failed long enough to gather evidence from it, then rolled back here.
+            // A set an earlier stage proved installs that stage's closure; the first stage resolves one and binds it here.
+            var applyRequest = ApplyRequest(env, stored, checkEnv.Hosts) with
+            {
+                AutoRollback = false,
+                Closure = await EstateEngines.ProvenClosureAsync(store, stored.Digest, null, ct).ConfigureAwait(false),
+            };
+            var apply = await engine.ApplyAsync(applyRequest, progress.Engine, ct).ConfigureAwait(false);
+            _patchRuns.Add(apply);
+            applyRequest = applyRequest with { Closure = apply.Closure };
+            result = result with { ApplyRun = apply.Id, RollbackPoint = apply.RollbackPoint, Closure = apply.Closure };
+            if (apply.Hosts.Any(h => h.Status == HostRunStatus.AlreadyApplied))
+            {
+                Fail(StageSteps.Apply, string.Join(", ", apply.Hosts.Where(h => h.Status == HostRunStatus.AlreadyApplied).Select(h => h.Host)),
+                    $"{set.Id} was already applied before this run, so the baseline is not a before-the-change measurement (roll it back first: stageproof rollback --env {env.Name})");
+                Step(StageSteps.Apply, StepStatus.Failed, "already applied", applyStart);
+                return await FinishAsync(result, ct).ConfigureAwait(false);
+            }
+            if (!apply.Succeeded)
+            {
+                foreach (var h in apply.Hosts.Where(h => h.Status is not HostRunStatus.Applied))
+                {
+                    Fail(StageSteps.Apply, h.Host, $"{PatchEngine.Status(h.Status)}: {h.Message}");
+                }
+                // What the failed change left behind, as the suite sees it (health, schema, logs), before it is undone.
+                var evidence = await runner.RunAsync(checkEnv, light, transports, ct, markers).ConfigureAwait(false);
+                result = result with { After = evidence };
+                foreach (var r in evidence.Results.Where(r => !r.Passed))
+                {
+                    Fail(StageSteps.Apply, $"{r.Name} on {r.Target}", "after the failed apply: " + r.Message);
+                }
+                Step(StageSteps.Apply, StepStatus.Failed, PatchEngine.Summary(apply), applyStart);
+                if (apply.RollbackPoint is { } failedPoint && await store.FindRollbackPointAsync(failedPoint, ct).ConfigureAwait(false) is { } pointToUndo)
+                {
+                    var undo = await engine.RollbackAsync(RollbackRequest(env, pointToUndo, set, DatabaseRestoreMode.Auto), progress.Engine, ct).ConfigureAwait(false);
+                    _patchRuns.Add(undo);
+                    result = result with
+                    {
+                        RollbackRuns = [undo.Id],
+                        Rehearsal = new RehearsalResult
+                        {
+                            RolledBack = undo.Succeeded,
+                            Residue = undo.Hosts.SelectMany(h => h.Residue).ToList(),
+                            DatabaseRestoreNeeded = undo.Restores.Any(r => r.Restored),
+                            Discarded = undo.Restores.SelectMany(r => r.Discarded).ToList(),
+                            Notes = [undo.Succeeded ? $"{env.Name} is back at its rollback point" : "the return to the rollback point left residue: " + PatchEngine.Summary(undo)],
+                        },
+                    };
+                    if (!undo.Succeeded)
+                    {
+                        Fail(StageSteps.Apply, env.Name, "the return to the rollback point after the failed apply left residue: " + PatchEngine.Summary(undo));
+                    }
+                }
+                return await FinishAsync(result, ct).ConfigureAwait(false);
+            }
+            var point = (await store.FindRollbackPointAsync(apply.RollbackPoint!, ct).ConfigureAwait(false))!;
+            Step(StageSteps.Apply, StepStatus.Passed, $"{PatchEngine.Summary(apply)}; rollback point {point.Id}", applyStart);
+
+            // d. the suite again, compared with the baseline
+            var compareStart = Start(StageSteps.Compare, "the suite after the change, compared with the baseline", clock);
+            await WaitReadyAsync(checkEnv, light, transports, options.Settle, ct).ConfigureAwait(false);
+            var after = await runner.RunAsync(checkEnv, quick, transports, ct, markers).ConfigureAwait(false);
+            var comparisons = SuiteComparison.Compare(quick, baseline, after);
+            result = result with { After = after, Comparisons = comparisons };
+            foreach (var c in comparisons.Where(c => c.Regressed))
+            {
+                Fail(StageSteps.Compare, $"{c.Name} on {c.Target}", c.Message);
+            }
+            // Data continuity: every table's rows at the rollback point against now; a loss the set does not declare fails.
+            var losses = await DataLossesAsync(point, env.Databases, set, ct).ConfigureAwait(false);
+            result = result with { DataLosses = losses };
+            foreach (var loss in losses.Where(l => !l.Declared))
+            {
+                Fail(StageSteps.Compare, $"data {loss.Database} {loss.Table}", $"{loss}, and the set does not declare it (data_loss)");
+            }
+            var undeclared = losses.Count(l => !l.Declared);
+            Step(StageSteps.Compare, comparisons.Any(c => c.Regressed) || undeclared > 0 ? StepStatus.Failed : StepStatus.Passed,
+                $"{comparisons.Count(c => c.Regressed)} of {comparisons.Count} regressed" + LoadLine(after)
+                + (losses.Count == 0 ? "" : $"; rows lost in {losses.Count} table(s), {undeclared} undeclared"), compareStart);
+
+            // e. drift from before to after
+            var driftStart = Start(StageSteps.Drift, "what changed on each host, and whether the patch set declares it", clock);
+            var policy = options.Policy ?? config.Stage.PolicyFor(env.Name);
+            var changes = await ChangesAsync(apply, point, set, transports, checkEnv.Hosts, policy, ct).ConfigureAwait(false);
+            var behaviourAfter = await behaviour.TakeAsync(behaviourBefore, ct).ConfigureAwait(false);
+            changes = [.. changes, .. BehaviourChangesOf(behaviourBefore, behaviourAfter, changes, point, set, policy, behaviour.Ignore)];
+            result = result with { Changes = changes };
+            // stage.policy "ignore" (Skipped): listed with the changes, never a reason.
+            foreach (var c in changes.Where(c => c.Unexpected && c.Status is StepStatus.Failed or StepStatus.Warned))
+            {
+                var reason = new StageReason(StageSteps.Drift, $"{c.Host} {c.Category} {c.Key}", $"{c.Why} ({c.Before ?? "absent"} → {c.After ?? "absent"})");
+                (c.Status == StepStatus.Failed ? _reasons : _warnings).Add(reason);
+            }
+            var unexpected = changes.Where(c => c.Unexpected).ToList();
+            var cosmetic = changes.Count(c => c.Cosmetic);
+            Step(StageSteps.Drift, unexpected.Any(c => c.Status == StepStatus.Failed) ? StepStatus.Failed
+                    : unexpected.Any(c => c.Status == StepStatus.Warned) ? StepStatus.Warned : StepStatus.Passed,
+                $"{changes.Count(c => c.Expected)} expected change(s), {unexpected.Count} unexpected" + (cosmetic > 0 ? $", {cosmetic} cosmetic" : ""), driftStart);
+
+            // f. soak
+            var soakStart = Start(StageSteps.Soak, "the named checks, repeated for the soak window", clock);
+            var soaks = suite.Checks.OfType<SoakCheck>().ToList();
+            if (soaks.Count == 0)
+            {
+                Step(StageSteps.Soak, StepStatus.Skipped, $"suite {suite.Name} has no soak check", soakStart);
+            }
+            else
+            {
+                var soakResults = new List<CheckResult>();
+                foreach (var soak in soaks)
+                {
+                    soakResults.AddRange(await runner.RunCheckAsync(checkEnv, suite, soak, transports, markers, ct).ConfigureAwait(false));
+                }
+                result = result with { Soak = soakResults };
+                foreach (var r in soakResults.Where(r => !r.Passed))
+                {
+                    Fail(StageSteps.Soak, $"{r.Name} on {r.Target}", r.Message);
+                }
+                Step(StageSteps.Soak, soakResults.All(r => r.Passed) ? StepStatus.Passed : StepStatus.Failed,
+                    string.Join("; ", soakResults.Select(r => $"{r.Name}: {r.Message}")), soakStart);
+            }
+
+            // g. rollback rehearsal (or, when the change already failed, returning staging to the point)
+            var rehearsalStart = Start(StageSteps.Rehearsal, _reasons.Count > 0
+                ? "the change failed: returning the environment to its rollback point"
+                : "roll back without restoring the database, verify; only if that fails, with it", clock);
+            var rollbacks = new List<string>();
+            RollbackRequest Rollback(DatabaseRestoreMode mode) => RollbackRequest(env, point, set, mode);
+            if (_reasons.Count > 0)
+            {
+                var cleanup = await engine.RollbackAsync(Rollback(DatabaseRestoreMode.Auto), progress.Engine, ct).ConfigureAwait(false);
+                _patchRuns.Add(cleanup);
+                rollbacks.Add(cleanup.Id);
+                var cleanupResidue = await behaviour.ResidueAsync(behaviourBefore, host => ChangedPackages(point, set, host), ct).ConfigureAwait(false);
+                var restored = cleanup.Restores.Where(r => r.Restored).Select(r => r.Database).ToList();
+                result = result with
+                {
+                    RollbackRuns = rollbacks,
+                    Rehearsal = new RehearsalResult
+                    {
+                        RolledBack = cleanup.Succeeded,
+                        Residue = [.. cleanup.Hosts.SelectMany(h => h.Residue), .. cleanupResidue],
+                        DatabaseRestoreNeeded = restored.Count > 0,
+                        Discarded = cleanup.Restores.SelectMany(r => r.Discarded).ToList(),
+                        Notes = [cleanup.Succeeded ? $"{env.Name} is back at its rollback point" + (restored.Count > 0 ? $" (database {string.Join(", ", restored)} restored)" : "")
+                                + (cleanupResidue.Count > 0 ? $", but the change left behind what a package rollback does not undo: {string.Join("; ", cleanupResidue)}" : "")
+                            : "the return to the rollback point left residue: " + PatchEngine.Summary(cleanup)],
+                    },
+                };
+                Step(StageSteps.Rehearsal, StepStatus.Skipped, result.Rehearsal.Notes[0], rehearsalStart);
+                Step(StageSteps.Reapply, StepStatus.Skipped, "the change failed", engines.Time.GetUtcNow());
+                return await FinishAsync(result, ct).ConfigureAwait(false);
+            }
+
+            var rehearsalMarkers = await runner.MarkLogsAsync(checkEnv, light, transports, ct).ConfigureAwait(false);
+            var keep = await engine.RollbackAsync(Rollback(DatabaseRestoreMode.Keep), progress.Engine, ct).ConfigureAwait(false);
+            _patchRuns.Add(keep);
+            rollbacks.Add(keep.Id);
+            var keepSuite = await SettledSuiteAsync(runner, checkEnv, light, transports, rehearsalMarkers, options.Settle, ct).ConfigureAwait(false);
+            var keepResidue = await behaviour.ResidueAsync(behaviourBefore, host => ChangedPackages(point, set, host), ct).ConfigureAwait(false);
+            if (keepResidue.Count > 0)
+            {
+                // Packages and files are back, but something the change started or created is not: the rollback is not whole.
+                Fail(StageSteps.Rehearsal, env.Name, "the rollback left behind what the change started or created: " + string.Join("; ", keepResidue));
+                result = result with
+                {
+                    RollbackRuns = rollbacks,
+                    Rehearsal = new RehearsalResult
+                    {
+                        RolledBack = keep.Succeeded, Residue = [.. keep.Hosts.SelectMany(h => h.Residue), .. keepResidue],
+                        SuitePassedAfterRollback = keepSuite.AllPassed, Discarded = keep.Restores.SelectMany(r => r.Discarded).ToList(),
+                        Notes = ["residue after the rollback: " + string.Join("; ", keepResidue)],
+                    },
+                };
+                Step(StageSteps.Rehearsal, StepStatus.Failed, $"{keepResidue.Count} residue item(s) after the rollback", rehearsalStart);
+                Step(StageSteps.Reapply, StepStatus.Skipped, "the rollback rehearsal failed; the environment stays rolled back", engines.Time.GetUtcNow());
+                return await FinishAsync(result, ct).ConfigureAwait(false);
+            }
+            var keepWorks = keep.Succeeded && keepSuite.AllPassed;
+            var rehearsal = new RehearsalResult
+            {
+                RolledBack = keep.Succeeded,
+                Residue = keep.Hosts.SelectMany(h => h.Residue).ToList(),
+                SuitePassedAfterRollback = keepSuite.AllPassed,
+                Discarded = keep.Restores.SelectMany(r => r.Discarded).ToList(),
+            };
+            if (!keepWorks)
+            {
+                var withoutRestore = Problems(keep, keepSuite);
+                var restoreRun = await engine.RollbackAsync(Rollback(DatabaseRestoreMode.Restore), progress.Engine, ct).ConfigureAwait(false);
+                _patchRuns.Add(restoreRun);
+                rollbacks.Add(restoreRun.Id);
+                var restoreSuite = await SettledSuiteAsync(runner, checkEnv, light, transports, null, options.Settle, ct).ConfigureAwait(false);
+                var restoreWorks = restoreRun.Succeeded && restoreSuite.AllPassed;
+                rehearsal = rehearsal with
+                {
+                    DatabaseRestoreNeeded = restoreWorks,
+                    RolledBack = restoreRun.Succeeded,
+                    Residue = restoreRun.Hosts.SelectMany(h => h.Residue).ToList(),
+                    SuitePassedAfterRollback = restoreSuite.AllPassed,
+                    Discarded = restoreRun.Restores.SelectMany(r => r.Discarded).ToList(),
+                    Notes = [$"without a database restore: {withoutRestore}"],
+                };
+                Fail(StageSteps.Rehearsal, string.Join(", ", env.Databases.Keys), restoreWorks
+                    ? $"the rollback only works with a database restore — a data-loss risk in production (without it: {withoutRestore})"
+                    : $"the rollback does not work, even with the database restored: {Problems(restoreRun, restoreSuite)}");
+                result = result with { Rehearsal = rehearsal, RollbackRuns = rollbacks };
+                Step(StageSteps.Rehearsal, StepStatus.Failed, restoreWorks ? "needed a database restore" : "rollback failed", rehearsalStart);
+                Step(StageSteps.Reapply, StepStatus.Skipped, "the rollback rehearsal failed; the environment stays rolled back", engines.Time.GetUtcNow());
+                return await FinishAsync(result, ct).ConfigureAwait(false);
+            }
+            if (result.DataLosses.Count > 0)
+            {
+                // Only declared losses get this far: the rollback story must say a plain rollback does not bring them back.
+                rehearsal = rehearsal with
+                {
+                    Notes = [$"rows the change removed stay removed after a rollback without a database restore: {string.Join("; ", result.DataLosses)}"],
+                };
+            }
+            Step(StageSteps.Rehearsal, StepStatus.Passed, "rolled back without a database restore; every host matches its manifest from before the change; the suite passes"
+                + (result.DataLosses.Count > 0 ? $"; {result.DataLosses.Sum(l => l.Lost)} row(s) the change removed are not brought back without one" : ""), rehearsalStart);
+
+            var reapplyStart = Start(StageSteps.Reapply, "the same digest again, and verify", clock);
+            var reapply = await engine.ApplyAsync(applyRequest with { AutoRollback = true }, progress.Engine, ct).ConfigureAwait(false);
+            _patchRuns.Add(reapply);
+            var reapplySuite = await SettledSuiteAsync(runner, checkEnv, light, transports, null, options.Settle, ct).ConfigureAwait(false);
+            var reapplied = reapply.Succeeded && reapplySuite.AllPassed;
+            rehearsal = rehearsal with { Reapplied = reapplied };
+            result = result with { Rehearsal = rehearsal, RollbackRuns = rollbacks, RollbackPoint = reapply.RollbackPoint ?? result.RollbackPoint };
+            if (!reapplied)
+            {
+                Fail(StageSteps.Reapply, env.Name, $"applying {set.Id} a second time did not end well: {Problems(reapply, reapplySuite)}");
+            }
+            Step(StageSteps.Reapply, reapplied ? StepStatus.Passed : StepStatus.Failed, reapplied ? "applied again; the suite passes" : "failed", reapplyStart);
+            return await FinishAsync(result, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            foreach (var t in transports.Values)
+            {
+                await t.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task<StageResult> FinishAsync(StageResult result, CancellationToken ct)
+    {
+        var verdict = _reasons.Count == 0 ? StageVerdict.Pass : StageVerdict.Fail;
+        var store = engines.Store;
+        var last = await AuditAsync("stage.finish", result.Environment, result.PatchDigest,
+            verdict == StageVerdict.Pass ? "PASS" : "FAIL: " + string.Join("; ", _reasons.Select(r => $"{r.Step}: {r.Subject}: {r.Evidence}")), null, ct).ConfigureAwait(false);
+        var finished = engines.Time.GetUtcNow();
+        var loads = new[] { result.Baseline, result.After }.Where(r => r is not null).SelectMany(r => r!.Results)
+            .Where(r => r.Type == CheckTypes.Load).Sum(r => r.Duration.TotalSeconds);
+        result = result with
+        {
+            Seconds = new Dictionary<string, double>
+            {
+                ["total"] = (finished - result.StartedAt).TotalSeconds,
+                ["load"] = loads,
+                ["soak"] = result.Soak.Sum(r => r.Duration.TotalSeconds),
+                ["apt"] = _patchRuns.SelectMany(r => r.Hosts).Sum(h => h.StepSeconds.GetValueOrDefault("packages") + h.StepSeconds.GetValueOrDefault("restore")),
+                // The set's own pre and post commands (its service restarts), after applying and after each rollback.
+                ["commands"] = _patchRuns.SelectMany(r => r.Hosts).Sum(h => h.StepSeconds.GetValueOrDefault("pre-commands") + h.StepSeconds.GetValueOrDefault("post-commands")),
+                // Waiting for a restarted service to answer its quick checks again before it is judged.
+                ["ready"] = _readySeconds,
+            },
+            Verdict = verdict,
+            Reasons = _reasons.ToList(),
+            Warnings = _warnings.ToList(),
+            Steps = StageSteps.All.Select(name => _steps.LastOrDefault(s => s.Name == name)
+                ?? new StageStep { Name = name, Status = StepStatus.Skipped, Summary = "not reached: an earlier step decided the verdict" }).ToList(),
+            FinishedAt = engines.Time.GetUtcNow(),
+            AuditTo = last.Sequence,
+        };
+        await store.SaveStageResultAsync(result, ct).ConfigureAwait(false);
+        var events = engines.Events;
+        var mirrorOf = engines.Config.Environments.GetValueOrDefault(result.Environment)?.MirrorOf;
+        foreach (var e in StageEvents.Of(result, engines.Config.Lifecycle, mirrorOf, engines.Time.GetUtcNow()))
+        {
+            await events.PublishAsync(e, ct).ConfigureAwait(false);
+        }
+        return result;
+    }
+
+    private async Task<(double Fidelity, bool Fails, IReadOnlyList<FidelityItem> Items, string Summary)> FidelityAsync(string mirror, string environment, CancellationToken ct)
+    {
+        // Production's facts and staging's are collected at the same time: different hosts, no reason to queue.
+        var leftTask = collectFacts(mirror, ct);
+        var rightTask = collectFacts(environment, ct);
+        await Task.WhenAll(leftTask, rightTask).ConfigureAwait(false);
+        var rules = engines.Config.Drift;
+        var drift = DriftEngine.CompareEnvironments(mirror, await leftTask.ConfigureAwait(false), environment, await rightTask.ConfigureAwait(false), rules);
+        var report = DriftReport.From(drift);
+        var fails = report.Fails(rules.MinFidelity, rules.FailOn);
+        var items = drift.Hosts.SelectMany(p => p.Drift.Items.Select(i => (Pair: $"{p.Left} ↔ {p.Right}", Item: i)))
+            .Concat(drift.Databases.SelectMany(p => p.Drift.Items.Select(i => (Pair: $"{p.Left} ↔ {p.Right}", Item: i))))
+            .Concat(drift.Items.Select(i => (Pair: $"{mirror} ↔ {environment}", Item: i)))
+            .OrderByDescending(x => x.Item.Severity).ThenBy(x => x.Pair, StringComparer.Ordinal)
+            .Select(x => new FidelityItem(x.Pair, x.Item.Category.Code(), x.Item.Key, x.Item.Left, x.Item.Right, x.Item.Severity.Code()))
+            .ToList();
+        var cosmetic = items.Count(i => i.Category == DriftCategory.ConfigCosmetic.Code());
+        var differences = items.Count - cosmetic;
+        var top = string.Join("; ", items.Where(i => i.Category != DriftCategory.ConfigCosmetic.Code())
+            .Select(i => $"{i.Category} {i.Key} ({i.Severity}: {mirror} {i.Mirror ?? "absent"}, {environment} {i.Staged ?? "absent"})")
+            .Distinct(StringComparer.Ordinal).Take(5));
+        var why = drift.Fidelity < rules.MinFidelity ? "below the minimum"
+            : fails && rules.FailOn is { } failOn ? $"a difference of severity {failOn.Code()} or worse (fail_on)" : null;
+        var summary = string.Create(CultureInfo.InvariantCulture, $"fidelity {drift.Fidelity:0.0%} (minimum {rules.MinFidelity:0.0%})") +
+            (why is null ? "" : ", " + why) + (differences == 0 ? ", no differences" : $", {differences} difference(s); top: {top}")
+            + (cosmetic == 0 ? "" : $", {cosmetic} file(s) differing only in comments, whitespace or order");
+        await engines.Store.AppendAsync(new AuditEvent { Actor = actor, Action = "drift.compare", Target = $"{mirror} vs {environment}", Outcome = summary }, ct).ConfigureAwait(false);
+        return (drift.Fidelity, fails, items.Take(20).ToList(), summary);
+    }
+
+    /// <summary>Each database's tables whose rows fell since the rollback point (see <see cref="DataContinuity"/>).</summary>
+    private static async Task<IReadOnlyList<RowLoss>> DataLossesAsync(RollbackPoint point, IReadOnlyDictionary<string, string> databases,
+        PatchSet set, CancellationToken ct)
+    {
+        var losses = new List<RowLoss>();
+        var postgres = new PostgresRollbackPoint();
+        foreach (var db in point.Databases)
+        {
+            if (!databases.TryGetValue(db.Database, out var connection))
+            {
+                continue;
+            }
+            var taken = await PostgresRollbackPoint.LoadAsync(db.Directory, ct).ConfigureAwait(false);
+            var rows = await postgres.RowsSinceAsync(taken, connection, ct).ConfigureAwait(false);
+            losses.AddRange(DataContinuity.Losses(db.Database, rows, set.DataLoss ?? []));
+        }
+        return losses;
+    }
+
+    /// <summary>The packages the change installed on a host: the set's and what apt brought with them.</summary>
+    private static IReadOnlySet<string> ChangedPackages(RollbackPoint point, PatchSet set, string host) =>
+        (point.Hosts.FirstOrDefault(h => h.Host == host)?.Packages ?? []).Select(p => p.Name)
+            .Concat(set.Packages.Select(p => p.Name)).ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>What the change did beyond the manifests, per host (paths the manifest comparison judged are skipped).</summary>
+    private IEnumerable<ChangeItem> BehaviourChangesOf(IReadOnlyDictionary<string, HostBehaviour> before, IReadOnlyDictionary<string, HostBehaviour> after,
+        IReadOnlyList<ChangeItem> manifestChanges, RollbackPoint point, PatchSet set, StagePolicy policy, IgnoreRules ignore)
+    {
+        var tracked = engines.Config.Drift.Track;
+        foreach (var (host, was) in before)
+        {
+            if (!after.TryGetValue(host, out var now))
+            {
+                continue;
+            }
+            var changed = ChangedPackages(point, set, host);
+            // Tracked files are judged by the manifest comparison, with their values: not a second time here.
+            var judged = manifestChanges.Where(c => c.Host == host).Select(c => c.Key)
+                .Concat(now.Etc.Keys.Where(p => BehaviourChanges.Tracked(tracked, p)))
+                .ToHashSet(StringComparer.Ordinal);
+            foreach (var item in BehaviourChanges.Classify(host, was, now, set, changed, judged, ignore, policy, engines.Config.Stage.Allow))
+            {
+                yield return item;
+            }
+        }
+    }
+
+    /// <summary>Collects each host's manifest now (scope as at the rollback point) and classifies what changed since before the change.</summary>
+    private async Task<IReadOnlyList<ChangeItem>> ChangesAsync(PatchRun apply, RollbackPoint point, PatchSet set,
+        IReadOnlyDictionary<string, ITransport> transports, IReadOnlyList<Core.Configuration.HostConfig> hosts, StagePolicy policy, CancellationToken ct)
+    {
+        var store = engines.Store;
+        var config = engines.Config;
+        var collector = new HostFactsCollector(engines.Time) { PendingUpgrades = false, Timeout = config.Ssh.CommandTimeout };
+        var changes = new List<ChangeItem>();
+        foreach (var record in apply.Hosts)
+        {
+            var hostPoint = point.Hosts.FirstOrDefault(h => h.Host == record.Host);
+            if (hostPoint is null || record.ManifestBefore is null)
+            {
+                continue;
+            }
+            var before = (await store.FindManifestAsync(record.ManifestBefore, ct).ConfigureAwait(false))!.Manifest;
+            var rules = PatchEngine.RollbackScope(config.Drift, hostPoint);
+            var host = hosts.First(h => h.Name == record.Host);
+            var now = await collector.CollectAsync(host, transports[host.Name], rules, apply.Environment, ct).ConfigureAwait(false);
+            await store.SaveManifestAsync(now, ct).ConfigureAwait(false);
+            changes.AddRange(ChangeClassifier.Classify(host.Name, before, now, set, hostPoint, rules, policy));
+        }
+        return changes;
+    }
+
+    /// <summary>Polls the quick checks (no load, no soak) until they all pass or <paramref name="settle"/> runs out:
+    /// a restarted service gets time to come up before it is judged.</summary>
+    private async Task WaitReadyAsync(CheckEnvironment env, CheckSuite light,
+        IReadOnlyDictionary<string, ITransport> transports, TimeSpan settle, CancellationToken ct)
+    {
+        var waited = Stopwatch.StartNew();
+        try
+        {
+            await PollReadyAsync(env, light, transports, settle, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            _readySeconds += waited.Elapsed.TotalSeconds;
+        }
+    }
+
+    private static async Task PollReadyAsync(CheckEnvironment env, CheckSuite light,
+        IReadOnlyDictionary<string, ITransport> transports, TimeSpan settle, CancellationToken ct)
+    {
+        var ready = light with { Checks = light.Checks.Where(c => c is HttpCheck or TcpCheck or AuthCheck or ServiceCheck).ToList() };
+        var deadline = Stopwatch.StartNew();
+        using var quiet = new CheckSuiteRunner();
+        while (true)
+        {
+            var all = true;
+            foreach (var check in ready.Checks)
+            {
+                var results = await quiet.RunCheckAsync(env, ready, check, transports, null, ct).ConfigureAwait(false);
+                all &= results.All(r => r.Passed);
+                if (!all)
+                {
+                    break;
+                }
+            }
+            if (all || deadline.Elapsed >= settle)
+            {
+                return;
+            }
+            // Often enough that a service up in 1.1 s is not judged at 2 s; each round is a few local requests.
+            await Task.Delay(TimeSpan.FromMilliseconds(200), ct).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<CheckSuiteResult> SettledSuiteAsync(CheckSuiteRunner runner, CheckEnvironment env, CheckSuite light,
+        IReadOnlyDictionary<string, ITransport> transports, LogMarkers? markers, TimeSpan settle, CancellationToken ct)
+    {
+        await WaitReadyAsync(env, light, transports, settle, ct).ConfigureAwait(false);
+        return await runner.RunAsync(env, light, transports, ct, markers).ConfigureAwait(false);
+    }
+
+    private static string Problems(PatchRun run, CheckSuiteResult suite)
+    {
+        var problems = run.Hosts.Where(h => h.Status is not (HostRunStatus.RolledBack or HostRunStatus.Applied or HostRunStatus.AlreadyApplied))
+            .Select(h => $"{h.Host}: {PatchEngine.Status(h.Status)} {string.Join("; ", h.Residue)}")
+            .Concat(suite.Results.Where(r => !r.Passed).Select(r => $"{r.Name} on {r.Target}: {r.Message}")).ToList();
+        return problems.Count == 0 ? "no problem found" : string.Join("; ", problems);
+    }
+
+    private void Fail(string step, string subject, string evidence)
+    {
+        _reasons.Add(new StageReason(step, subject, evidence));
+        progress.Failed(step, subject, evidence);
+    }
+
+    private DateTimeOffset Start(string step, string what, Stopwatch clock)
+    {
+        progress.StepStarted(StageSteps.All.ToList().IndexOf(step) + 1, step, what, clock.Elapsed);
+        return engines.Time.GetUtcNow();
+    }
+
+    private void Step(string name, StepStatus status, string summary, DateTimeOffset started)
+    {
+        var now = engines.Time.GetUtcNow();
+        _steps.Add(new StageStep { Name = name, Status = status, Summary = summary, StartedAt = started, Duration = started > now ? TimeSpan.Zero : now - started });
+        progress.StepEnded(name, status, summary);
+    }
+
+    private ApplyRequest ApplyRequest(EnvironmentConfig env, StoredPatchSet stored, IReadOnlyList<HostConfig> hosts) =>
+        EstateEngines.ApplyRequest(engines.Config, env, stored, hosts, actor);
+
+    private RollbackRequest RollbackRequest(EnvironmentConfig env, RollbackPoint point, PatchSet set, DatabaseRestoreMode database) =>
+        EstateEngines.RollbackRequest(engines.Config, env, point, set, env.Hosts.Select(engines.Config.Host).ToList(), actor, database);
+
+    private Task<AuditEvent> AuditAsync(string action, string target, string digest, string outcome, string? reason, CancellationToken ct) =>
+        engines.Store.AppendAsync(new AuditEvent { Actor = actor, Action = action, Target = target, PayloadDigest = digest, Outcome = outcome, Reason = reason }, ct);
+
+    private static string Count(CheckSuiteResult r) =>
+        $"{r.Results.Count(x => x.Passed)} of {r.Results.Count} results pass ({r.Elapsed.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture)}s)";
+
+    private static string LoadLine(CheckSuiteResult r) => string.Concat(r.Results.Where(x => x.Load is not null).Select(x =>
+        string.Create(CultureInfo.InvariantCulture, $"; {x.Name} on {x.Target}: {x.Load!.Requests} requests, p95 {x.Load.Latency.P95:0.0} ms, errors {x.Load.ErrorRate:0.0%}")));
+
+    /// <summary>The behaviour records of an environment's hosts, taken on all hosts at once.</summary>
+    private sealed class BehaviourRecords(HostBehaviourCollector collector, IReadOnlyList<string> suiteLogs,
+        IReadOnlyList<Core.Configuration.HostConfig> hosts, IReadOnlyDictionary<string, ITransport> transports, IgnoreRules ignore)
+    {
+        /// <summary>drift.ignore, parsed once: its file: rules reach the behaviour findings too.</summary>
+        public IgnoreRules Ignore => ignore;
+
+        public async Task<IReadOnlyDictionary<string, HostBehaviour>> TakeAsync(IReadOnlyDictionary<string, HostBehaviour>? before, CancellationToken ct)
+        {
+            var records = await Task.WhenAll(hosts.Select(async h =>
+                (h.Name, Record: await collector.CollectAsync(transports[h.Name], before?.GetValueOrDefault(h.Name), suiteLogs, ct).ConfigureAwait(false))))
+                .ConfigureAwait(false);
+            return records.ToDictionary(r => r.Name, r => r.Record, StringComparer.Ordinal);
+        }
+
+        /// <summary>What the rollback left that was not there before the change, every host.</summary>
+        public async Task<IReadOnlyList<string>> ResidueAsync(IReadOnlyDictionary<string, HostBehaviour> before,
+            Func<string, IReadOnlySet<string>> changedPackages, CancellationToken ct)
+        {
+            var now = await TakeAsync(null, ct).ConfigureAwait(false);
+            return before.SelectMany(b => now.TryGetValue(b.Key, out var after)
+                ? BehaviourChanges.Residue(b.Key, b.Value, after, ignore, changedPackages(b.Key)) : []).ToList();
+        }
+    }
+}
