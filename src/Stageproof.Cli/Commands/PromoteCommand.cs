@@ -76,10 +76,6 @@ internal static class PromoteCommand
     /// <summary>What the server answers a promotion: the plan (a dry run) or the rollout it started.</summary>
     private sealed record RemotePromotion(Rollout? Plan, Rollout? Rollout);
 
-    /// <summary>How often a promotion through a server looks at its rollout, and for how long at most.</summary>
-    private static readonly TimeSpan FollowEvery = TimeSpan.FromSeconds(2);
-    private static readonly TimeSpan FollowAtMost = TimeSpan.FromHours(24);
-
     /// <summary>
     /// <c>promote</c> through a server: the server's gate judges the token's user (a refusal reads and exits as a local
     /// one), the rollout runs on the server, and this follows it to its end, printing each host's state as it changes,
@@ -107,19 +103,7 @@ internal static class PromoteCommand
         }
         var rollout = answer.Rollout ?? throw new InfrastructureException(session.Remote.Server.Text, "answered a promotion with neither a plan nor a rollout");
         session.Ui.Errors.MarkupLine(Infrastructure.Ui.Escape($"{rollout.Id}: {set.PatchSet.Id} is rolling out to {options.Target} on {session.Remote.Server.Text}"));
-        var seen = new Dictionary<string, RolloutHostState>(StringComparer.Ordinal);
-        var until = session.Time.GetUtcNow() + FollowAtMost;
-        while (!rollout.Finished && session.Time.GetUtcNow() < until)
-        {
-            await Task.Delay(FollowEvery, session.Time, ct).ConfigureAwait(false);
-            rollout = await session.Remote.GetAsync<Rollout>($"rollouts/{Uri.EscapeDataString(rollout.Id)}", ct).ConfigureAwait(false);
-            foreach (var host in rollout.Hosts.Where(h => !seen.TryGetValue(h.Host, out var was) || was != h.State))
-            {
-                seen[host.Host] = host.State;
-                session.Ui.Errors.MarkupLine(Infrastructure.Ui.Escape($"  {host.Host}: {host.State.ToString().ToLowerInvariant()}{(host.Message is null ? "" : " — " + host.Message)}"));
-            }
-        }
-        new Promotions(session).Render(rollout);
+        rollout = await Remote.RemoteRollouts.FollowAsync(session, rollout, ct).ConfigureAwait(false);
         return rollout.Finished ? Promotions.ExitCode(rollout) : ExitCodes.Infrastructure;
     }
 
