@@ -36,7 +36,7 @@ public sealed class TokenWorkflow(IStateStore store, StageproofConfig config, Ti
     public static (TimeSpan? Lifetime, string? Error) ParseLifetime(string text) =>
         text == "never" ? (null, null)
         : Durations.TryParse(text, out var lifetime) && lifetime > TimeSpan.Zero && lifetime <= LongestLifetime ? (lifetime, null)
-        : (null, $"'{Names.Show(text)}' is not a duration from 1s to 3650d (e.g. 30d, 12h, 90m) or 'never'");
+        : (null, $"{Names.Show(text)} is not a duration from 1s to 3650d (e.g. 30d, 12h, 90m) or 'never'");
 
     /// <summary>The refusal when <paramref name="actor"/> may not manage <paramref name="owner"/>'s tokens (audited as
     /// <c>token.refused</c>); null when it may.</summary>
@@ -67,12 +67,12 @@ public sealed class TokenWorkflow(IStateStore store, StageproofConfig config, Ti
         }
         if (environments?.FirstOrDefault(e => e != "*" && !config.Environments.ContainsKey(e)) is { } unknown)
         {
-            return Invalid("environments", $"{config.SourceFile} defines no environment '{Names.Show(unknown)}' (environments: {string.Join(", ", config.Environments.Keys)})");
+            return Invalid("environments", $"{config.SourceFile} defines no environment {Names.Show(unknown)} (environments: {string.Join(", ", config.Environments.Keys)})");
         }
         var stored = (await store.ListUsersAsync(ct).ConfigureAwait(false)).FirstOrDefault(u => u.Name == owner);
         if (stored is null)
         {
-            return Invalid("user", $"there is no user '{Names.Show(owner)}' (see 'stageproof user list')");
+            return Invalid("user", $"there is no user {Names.Show(owner)} (see 'stageproof user list')");
         }
         var bound = actor.Name == owner ? actor.User! : stored;
         role ??= bound.Role == stored.Role ? null : bound.Role;
@@ -110,6 +110,16 @@ public sealed class TokenWorkflow(IStateStore store, StageproofConfig config, Ti
             await store.AppendAsync(new AuditEvent { Actor = actor.Name, Action = "token.revoke", Target = token.User, Outcome = $"token {token.Id}" }, ct).ConfigureAwait(false);
         }
         return new(token, null);
+    }
+
+    /// <summary>"viewer, operator, approver or admin": what a role may be named.</summary>
+    public static string RoleNames
+    {
+        get
+        {
+            var names = Enum.GetValues<Role>().Select(AccessPolicy.Name).ToList();
+            return string.Join(", ", names[..^1]) + " or " + names[^1];
+        }
     }
 
     /// <summary>", scoped to operator on staging" for a scoped token; empty otherwise.</summary>

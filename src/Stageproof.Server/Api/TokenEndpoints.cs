@@ -36,7 +36,7 @@ internal static class TokenEndpoints
             {
                 if (!Enum.TryParse<Role>(named, ignoreCase: true, out var parsed) || !Enum.IsDefined(parsed) || named.Any(char.IsDigit))
                 {
-                    return Problems.Invalid($"role: '{Names.Show(named)}' is not {string.Join(", ", Enum.GetValues<Role>().Select(AccessPolicy.Name))}");
+                    return Problems.Invalid($"role: {Names.Show(named)} is not {TokenWorkflow.RoleNames}");
                 }
                 role = parsed;
             }
