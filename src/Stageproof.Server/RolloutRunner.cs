@@ -52,10 +52,14 @@ internal sealed class RolloutRunner(PromotionWorkflow workflow, IStateStore stor
         {
             return false;
         }
-        await run.Stop.CancelAsync().ConfigureAwait(false);
         try
         {
+            await run.Stop.CancelAsync().ConfigureAwait(false);
             await run.Task.WaitAsync(limit).ConfigureAwait(false);
+        }
+        catch (ObjectDisposedException)
+        {
+            // It ended on its own between the lookup and the cancel.
         }
         catch (TimeoutException)
         {

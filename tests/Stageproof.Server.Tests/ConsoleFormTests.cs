@@ -77,6 +77,25 @@ public sealed partial class ConsoleFormTests(ConsoleEstate estate) : IClassFixtu
     }
 
     [Fact]
+    public async Task The_tokens_page_makes_no_token_for_a_form_without_its_antiforgery_token()
+    {
+        using var admin = estate.Client("admin");
+        async Task<int> CarolsTokensAsync() =>
+            (await admin.GetFromJsonAsync<JsonElement>(new Uri("/api/v1/tokens", UriKind.Relative))).EnumerateArray().Count(t => t.GetProperty("user").GetString() == "carol");
+        var before = await CarolsTokensAsync();
+        var (client, _) = await CarolAsync();
+        using (client)
+        {
+            using var forged = new FormUrlEncodedContent(new Dictionary<string, string> { ["_handler"] = "token-create", ["Form.Expires"] = "never" });
+            using var answer = await client.PostAsync(new Uri("/tokens", UriKind.Relative), forged);
+            Assert.Equal(HttpStatusCode.BadRequest, answer.StatusCode);
+            // Refused by the framework before the page runs: no secret in the answer.
+            Assert.DoesNotContain("spt_", await answer.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+        Assert.Equal(before, await CarolsTokensAsync());
+    }
+
+    [Fact]
     public async Task Logging_in_never_redirects_to_another_site()
     {
         foreach (var target in new[] { "/approvals", "https://evil.example/", "//evil.example/", "/\\evil.example/" })
