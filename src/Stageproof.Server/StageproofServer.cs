@@ -76,6 +76,8 @@ public static class StageproofServer
         builder.Services.AddSingleton(sp => new EstateEngines(store, config, time, options.StateDirectory,
             new TransportFactory(config.Ssh, HostKeyPolicy.Strict, time), sp.GetRequiredService<IEventPublisher>()));
         builder.Services.AddSingleton(sp => new PromotionWorkflow(store, sp.GetRequiredService<EstateEngines>(), time));
+        builder.Services.AddSingleton(sp => new RolloutControl(store, sp.GetRequiredService<EstateEngines>()));
+        builder.Services.AddSingleton(new Application.Identity.TokenWorkflow(store, config, time));
         builder.Services.AddSingleton<RolloutRunner>();
         builder.Services.Configure<JsonOptions>(o => Copy(ManifestJson.Options, o.SerializerOptions));
         builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = c =>
@@ -186,6 +188,8 @@ public static class StageproofServer
         app.MapOpenApi("/openapi/{documentName}.json");
         ApiEndpoints.Map(app);
         UserEndpoints.Map(app);
+        RolloutEndpoints.Map(app);
+        TokenEndpoints.Map(app);
         ConsoleEndpoints.Map(app);
         app.MapRazorComponents<App>();
         return app;

@@ -57,12 +57,42 @@ public class AuthorizationMatrixTests(ServerEstate estate, ITestOutputHelper out
             new("POST", $"/api/v1/patch-sets/{d[..12]}/approvals",
                 who => who is "admin" or "carol" ? HttpStatusCode.Created : HttpStatusCode.Forbidden,
                 new { environment = "prod", comment = "read the stage report" }),
+            // Aborting and resuming: whoever may promote into prod (bob, an operator, and admins) is told the rollout
+            // already ended (409); everyone else the role's 403. An unknown rollout is 404 for anyone.
+            new("POST", "/api/v1/rollouts/ro-none/abort", _ => HttpStatusCode.NotFound, new { comment = "stop" }),
+            new("POST", "/api/v1/rollouts/ro-none/resume", _ => HttpStatusCode.NotFound),
+            new("POST", $"/api/v1/rollouts/{FinishedRollout}/abort", who => who is "admin" or "bob" ? HttpStatusCode.Conflict : HttpStatusCode.Forbidden,
+                new { comment = "stop" }),
+            new("POST", $"/api/v1/rollouts/{FinishedRollout}/resume", who => who is "admin" or "bob" ? HttpStatusCode.Conflict : HttpStatusCode.Forbidden),
+            // Tokens: anyone makes one for themselves; for bob, only bob and admins.
+            new("POST", "/api/v1/tokens", _ => HttpStatusCode.Created, new { expires = "1h" }),
+            new("POST", "/api/v1/tokens", who => who is "admin" or "bob" ? HttpStatusCode.Created : HttpStatusCode.Forbidden, new { user = "bob", expires = "1h" }),
+            // Revoking carol's already revoked token (so the matrix changes nothing): carol, through either of her tokens, and admins.
+            new("DELETE", $"/api/v1/tokens/{estate.Tokens["revoked"].Split('_')[1]}",
+                who => who is "admin" or "carol" or "carol@staging" ? HttpStatusCode.OK : HttpStatusCode.Forbidden),
+            new("DELETE", "/api/v1/tokens/000000000000", _ => HttpStatusCode.NotFound),
         ];
+    }
+
+    /// <summary>A rollout to prod that ended, written as the engine leaves one.</summary>
+    private const string FinishedRollout = "ro-matrix-finished";
+
+    private async Task WriteFinishedRolloutAsync()
+    {
+        await using var store = await Data.SqliteStateStore.OpenKeyedAsync(estate.StatePath, TimeProvider.System);
+        await store.SaveRolloutAsync(new Core.Rollouts.Rollout
+        {
+            Id = FinishedRollout, Environment = "prod", PatchDigest = estate.Digest, PatchId = "SRV-1", Actor = "bob", Policy = new Core.Lifecycle.RolloutPolicy(),
+            Batches = [new Core.Rollouts.RolloutBatch { Index = 0, Name = "canary", Hosts = ["prod-1"], State = Core.Rollouts.BatchState.Passed }],
+            Hosts = [new Core.Rollouts.RolloutHost { Host = "prod-1", Batch = 0, State = Core.Rollouts.RolloutHostState.Verified }],
+            Status = Core.Rollouts.RolloutStatus.Succeeded, CreatedAt = DateTimeOffset.UtcNow, FinishedAt = DateTimeOffset.UtcNow,
+        });
     }
 
     [Fact]
     public async Task Every_endpoint_answers_each_kind_of_caller_as_its_role_and_scope_say()
     {
+        await WriteFinishedRolloutAsync();
         var mismatches = new List<string>();
         foreach (var row in Rows())
         {

@@ -14,67 +14,12 @@ namespace Stageproof.Server.Tests;
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class ConsoleBrowserTests(ConsoleEstate estate, ITestOutputHelper output) : IClassFixture<ConsoleEstate>
 {
-    private const string Chromium = "/usr/bin/chromium";
+    private const string Chromium = ConsoleBrowser.Chromium;
 
-    private sealed class Session(IPlaywright playwright, IBrowser browser, IPage page, List<string> problems) : IAsyncDisposable
-    {
-        public IPage Page { get; } = page;
-        public List<string> Problems { get; } = problems;
+    private Task<ConsoleBrowser.Session> LogInAsync(string who, string? password = null) =>
+        ConsoleBrowser.LogInAsync(estate.BaseAddress, who, password ?? ConsoleEstate.Password);
 
-        public async ValueTask DisposeAsync()
-        {
-            await browser.DisposeAsync();
-            playwright.Dispose();
-        }
-    }
-
-    /// <summary>A browser logged in as <paramref name="who"/> through the login form, recording every console error, page
-    /// error and request that leaves the server.</summary>
-    private async Task<Session> LogInAsync(string who, string? password = null)
-    {
-        Requires.Executable(Chromium);
-        Environment.SetEnvironmentVariable("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1");
-        var playwright = await Playwright.CreateAsync();
-        var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = Chromium, Headless = true, Args = ["--headless", "--no-sandbox", "--disable-gpu"],
-        });
-        var context = await browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 900 } });
-        var page = await context.NewPageAsync();
-        var problems = new List<string>();
-        page.Console += (_, m) =>
-        {
-            if (m.Type is "error" or "warning")
-            {
-                problems.Add($"console {m.Type}: {m.Text} ({m.Location})");
-            }
-        };
-        page.PageError += (_, e) => problems.Add("page error: " + e);
-        page.Request += (_, r) =>
-        {
-            if (!r.Url.StartsWith(estate.BaseAddress.GetLeftPart(UriPartial.Authority), StringComparison.Ordinal))
-            {
-                problems.Add("request elsewhere: " + r.Url);
-            }
-        };
-        await page.GotoAsync(new Uri(estate.BaseAddress, "/approvals").ToString());
-        Assert.EndsWith("/login?ReturnUrl=%2Fapprovals", page.Url, StringComparison.Ordinal);
-        await page.FillAsync("#user", who);
-        await page.FillAsync("#password", password ?? ConsoleEstate.Password);
-        await page.ClickAsync("#login");
-        await page.WaitForURLAsync(u => !u.Contains("/login", StringComparison.Ordinal), new PageWaitForURLOptions { Timeout = 30_000 });
-        return new Session(playwright, browser, page, problems);
-    }
-
-    private async Task ScreenshotAsync(IPage page, string name)
-    {
-        var artifacts = Path.Combine(AppContext.BaseDirectory, "artifacts");
-        Directory.CreateDirectory(artifacts);
-        var path = Path.Combine(artifacts, $"console-{name}.png");
-        await page.ScreenshotAsync(new PageScreenshotOptions { Path = path, FullPage = true });
-        Assert.True(new FileInfo(path).Length > 5 * 1024, $"{path} is nearly empty");
-        output.WriteLine($"screenshot: {path}");
-    }
+    private Task ScreenshotAsync(IPage page, string name) => ConsoleBrowser.ScreenshotAsync(page, name, output);
 
     [SkippableFact]
     public async Task Carol_reads_the_stage_report_from_the_queue_and_approves()

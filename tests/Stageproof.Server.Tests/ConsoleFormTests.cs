@@ -6,7 +6,7 @@ using System.Text.RegularExpressions;
 namespace Stageproof.Server.Tests;
 
 /// <summary>The console's forms as a forger would send them: without the antiforgery token a logged-in browser holds,
-/// or to an open redirect. Nothing is approved or promoted, and nobody is sent elsewhere.</summary>
+/// or to an open redirect. Nothing is approved, promoted, aborted, resumed or revoked, and nobody is sent elsewhere.</summary>
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed partial class ConsoleFormTests(ConsoleEstate estate) : IClassFixture<ConsoleEstate>
 {
@@ -45,11 +45,16 @@ public sealed partial class ConsoleFormTests(ConsoleEstate estate) : IClassFixtu
         using (client)
         {
             Assert.NotEmpty(token);
-            foreach (var path in new[] { "/console/approve", "/console/promote" })
+            var carolsToken = estate.Tokens["carol"].Split('_')[1];
+            foreach (var (path, id) in new[]
+                     {
+                         ("/console/approve", ""), ("/console/promote", ""), ("/console/rollouts/abort", ConsoleEstate.RolloutId),
+                         ("/console/rollouts/resume", ConsoleEstate.RolloutId), ("/console/tokens/revoke", carolsToken),
+                     })
             {
                 using var forged = new FormUrlEncodedContent(new Dictionary<string, string>
                 {
-                    ["digest"] = estate.Digest, ["environment"] = "prod", ["target"] = "staging", ["confirm"] = "yes",
+                    ["digest"] = estate.Digest, ["environment"] = "prod", ["target"] = "staging", ["confirm"] = "yes", ["id"] = id,
                 });
                 using var answer = await client.PostAsync(new Uri(path, UriKind.Relative), forged);
                 Assert.Equal(HttpStatusCode.BadRequest, answer.StatusCode);
@@ -60,6 +65,34 @@ public sealed partial class ConsoleFormTests(ConsoleEstate estate) : IClassFixtu
         using var admin = estate.Client("admin");
         var rollouts = await admin.GetFromJsonAsync<JsonElement>(new Uri("/api/v1/rollouts?environment=staging", UriKind.Relative));
         Assert.DoesNotContain(rollouts.EnumerateArray(), r => r.GetProperty("actor").GetString() == "carol");
+        // The rollout was neither aborted nor resumed, and carol's token still works.
+        var rollout = await admin.GetFromJsonAsync<JsonElement>(new Uri($"/api/v1/rollouts/{ConsoleEstate.RolloutId}", UriKind.Relative));
+        Assert.Equal("running", rollout.GetProperty("status").GetString());
+        Assert.False(rollout.TryGetProperty("abortRequestedBy", out _), rollout.ToString());
+        using var carol = estate.Client("carol");
+        Assert.Equal(HttpStatusCode.OK, (await carol.GetAsync(new Uri("/api/v1/me", UriKind.Relative))).StatusCode);
+        var audit = await admin.GetFromJsonAsync<JsonElement>(new Uri("/api/v1/audit", UriKind.Relative));
+        Assert.DoesNotContain(audit.EnumerateArray(), e => e.GetProperty("action").GetString() is "rollout.abort" or "rollout.resume" or "token.revoke"
+                                                           && e.GetProperty("actor").GetString() == "carol");
+    }
+
+    [Fact]
+    public async Task The_tokens_page_makes_no_token_for_a_form_without_its_antiforgery_token()
+    {
+        using var admin = estate.Client("admin");
+        async Task<int> CarolsTokensAsync() =>
+            (await admin.GetFromJsonAsync<JsonElement>(new Uri("/api/v1/tokens", UriKind.Relative))).EnumerateArray().Count(t => t.GetProperty("user").GetString() == "carol");
+        var before = await CarolsTokensAsync();
+        var (client, _) = await CarolAsync();
+        using (client)
+        {
+            using var forged = new FormUrlEncodedContent(new Dictionary<string, string> { ["_handler"] = "token-create", ["Form.Expires"] = "never" });
+            using var answer = await client.PostAsync(new Uri("/tokens", UriKind.Relative), forged);
+            Assert.Equal(HttpStatusCode.BadRequest, answer.StatusCode);
+            // Refused by the framework before the page runs: no secret in the answer.
+            Assert.DoesNotContain("spt_", await answer.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+        Assert.Equal(before, await CarolsTokensAsync());
     }
 
     [Fact]

@@ -97,15 +97,15 @@ public class HostileInputTests(ServerEstate estate) : IClassFixture<ServerEstate
         Assert.Contains("--urls: 'ftp://127.0.9.2:21' is not an http:// or https:// URL", bad.Stderr, StringComparison.Ordinal);
 
         int port;
-        using (var probe = new TcpListener(IPAddress.Parse("127.0.9.3"), 0))
+        using (var probe = new TcpListener(IPAddress.Parse(TestLoopback.Map("127.0.9.3")), 0))
         {
             probe.Start();
             port = ((IPEndPoint)probe.LocalEndpoint).Port;
         }
         using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        var serving = StageproofCli.RunAsync(["--config", estate.ConfigPath, "--state", estate.StatePath, "serve", "--urls", $"http://127.0.9.3:{port}"],
+        var serving = StageproofCli.RunAsync(["--config", estate.ConfigPath, "--state", estate.StatePath, "serve", "--urls", TestLoopback.Url("127.0.9.3", port)],
             TextWriter.Null, TextWriter.Null, cancellationToken: stop.Token);
-        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.9.3:{port}"), Timeout = TimeSpan.FromSeconds(5) };
+        using var client = new HttpClient { BaseAddress = new Uri(TestLoopback.Url("127.0.9.3", port)), Timeout = TimeSpan.FromSeconds(5) };
         var healthy = false;
         for (var attempt = 0; attempt < 100 && !healthy && !serving.IsCompleted; attempt++)
         {
@@ -122,6 +122,6 @@ public class HostileInputTests(ServerEstate estate) : IClassFixture<ServerEstate
         await stop.CancelAsync();
         Assert.Equal(ExitCodes.Ok, await serving);
         var audit = JsonDocument.Parse(await estate.CliAsync("--json", "audit", "log")).RootElement;
-        Assert.Contains(audit.EnumerateArray(), e => e.GetProperty("action").GetString() == "serve.start" && e.GetProperty("target").GetString() == $"http://127.0.9.3:{port}");
+        Assert.Contains(audit.EnumerateArray(), e => e.GetProperty("action").GetString() == "serve.start" && e.GetProperty("target").GetString() == TestLoopback.Url("127.0.9.3", port));
     }
 }

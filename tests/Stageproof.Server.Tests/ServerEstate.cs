@@ -56,7 +56,7 @@ public class ServerEstate : IAsyncLifetime
     ];
 
     /// <summary>The estate the server's tests share, served on 127.0.9.1.</summary>
-    public ServerEstate() : this("http://127.0.9.1:0")
+    public ServerEstate() : this(TestLoopback.Url("127.0.9.1"))
     {
     }
 

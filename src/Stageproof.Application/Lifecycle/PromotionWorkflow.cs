@@ -50,6 +50,20 @@ public sealed class PromotionWorkflow(IStateStore store, EstateEngines engines, 
         }
     }
 
+    /// <summary>Continues an interrupted rollout from where its hosts are (an abort asked for: rolls back what it patched),
+    /// as <paramref name="actor"/>; see <see cref="RolloutControl"/> for who may and when.</summary>
+    public async Task<Rollout> ResumeAsync(StoredPatchSet stored, Rollout rollout, Principal actor, IProgress<string>? progress, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(rollout);
+        ArgumentNullException.ThrowIfNull(actor);
+        var (engine, checks) = engines.Rollouts();
+        using (checks)
+        {
+            var target = await engines.TargetAsync(stored, rollout, actor.Name, ct).ConfigureAwait(false);
+            return await engine.ResumeAsync(rollout, target, actor.Name, progress, ct).ConfigureAwait(false);
+        }
+    }
+
     private Task AuditAsync(Principal actor, string action, string target, string outcome, string digest, string? reason, CancellationToken ct) =>
         AuditTrail.AppendAsync(store, actor, action, target, outcome, digest, reason, ct);
 }

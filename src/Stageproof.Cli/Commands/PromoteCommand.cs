@@ -103,8 +103,7 @@ internal static class PromoteCommand
         }
         var rollout = answer.Rollout ?? throw new InfrastructureException(session.Remote.Server.Text, "answered a promotion with neither a plan nor a rollout");
         session.Ui.Errors.MarkupLine(Infrastructure.Ui.Escape($"{rollout.Id}: {set.PatchSet.Id} is rolling out to {options.Target} on {session.Remote.Server.Text}"));
-        rollout = await Remote.RolloutFollower.FollowAsync(session.Remote, rollout, session.Ui, session.Time, ct).ConfigureAwait(false);
-        new Promotions(session).Render(rollout);
+        rollout = await Remote.RemoteRollouts.FollowAsync(session, rollout, ct).ConfigureAwait(false);
         return rollout.Finished ? Promotions.ExitCode(rollout) : ExitCodes.Infrastructure;
     }
 

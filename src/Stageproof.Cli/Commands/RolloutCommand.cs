@@ -1,6 +1,8 @@
 using System.CommandLine;
 using Spectre.Console;
+using Stageproof.Application.Lifecycle;
 using Stageproof.Cli.Features;
+using Stageproof.Cli.Remote;
 using Stageproof.Core;
 using Stageproof.Core.Rollouts;
 using Stageproof.Hosts.Rollouts;
@@ -94,27 +96,47 @@ internal static class RolloutCommand
         return command;
     }
 
+    /// <summary>The rules of abort and resume, over this session's state and engines.</summary>
+    private static async Task<(RolloutControl Control, PromotionWorkflow Workflow, Application.Identity.Principal Actor)> ControlAsync(
+        Infrastructure.CliSession session, string doing, CancellationToken ct)
+    {
+        await session.RequireAuthenticatedAsync(doing, ct).ConfigureAwait(false);
+        var store = await session.StoreAsync(ct).ConfigureAwait(false);
+        var engines = await session.EnginesAsync(ct).ConfigureAwait(false);
+        return (new RolloutControl(store, engines), new PromotionWorkflow(store, engines, session.Time), await session.PrincipalAsync(ct).ConfigureAwait(false));
+    }
+
     private static Command Resume(VerbContext verbs)
     {
         var id = IdArgument();
         var command = new Command("resume", "Continue an interrupted rollout exactly where its hosts are") { id };
         command.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
         {
-            var rollout = await FindAsync(session, parse.GetValue(id)!, ct).ConfigureAwait(false);
-            var promotions = new Promotions(session);
-            await promotions.RequireRoleAsync(rollout.Environment, "resume a rollout", ct).ConfigureAwait(false);
-            var stored = await new PatchRuns(session).PatchSetAsync(rollout.PatchDigest, ct).ConfigureAwait(false);
-            var (engine, checks) = await promotions.EngineAsync(ct).ConfigureAwait(false);
-            using (checks)
+            if (session.Server is not null)
             {
-                session.Ui.Errors.MarkupLine(Infrastructure.Ui.Escape($"Resuming {rollout.Id} on {rollout.Environment}: {RolloutEngine.Where(rollout)}"));
-                var done = await engine.ResumeAsync(rollout, await promotions.TargetAsync(stored, rollout, ct).ConfigureAwait(false), session.Actor, promotions.Progress(), ct).ConfigureAwait(false);
-                promotions.Render(done);
-                return Promotions.ExitCode(done);
+                var answer = await session.Remote.PostAsync<RemoteControl>($"rollouts/{Uri.EscapeDataString(parse.GetValue(id)!)}/resume", new { }, ct).ConfigureAwait(false);
+                session.Ui.Errors.MarkupLine(Infrastructure.Ui.Escape($"Resuming {answer.Rollout.Id} on {answer.Rollout.Environment} on {session.Remote.Server.Text}: {RolloutEngine.Where(answer.Rollout)}"));
+                var followed = await RemoteRollouts.FollowAsync(session, answer.Rollout, ct).ConfigureAwait(false);
+                return followed.Finished ? Promotions.ExitCode(followed) : ExitCodes.Infrastructure;
             }
-        }));
+            var rollout = await FindAsync(session, parse.GetValue(id)!, ct).ConfigureAwait(false);
+            var (control, workflow, actor) = await ControlAsync(session, "resume a rollout", ct).ConfigureAwait(false);
+            if (await control.ResumeRefusalAsync(actor, rollout, ct).ConfigureAwait(false) is { } refusal)
+            {
+                throw new RefusedException(refusal.Rule, refusal.Message);
+            }
+            var promotions = new Promotions(session);
+            var stored = await new PatchRuns(session).PatchSetAsync(rollout.PatchDigest, ct).ConfigureAwait(false);
+            session.Ui.Errors.MarkupLine(Infrastructure.Ui.Escape($"Resuming {rollout.Id} on {rollout.Environment}: {RolloutEngine.Where(rollout)}"));
+            var done = await workflow.ResumeAsync(stored, rollout, actor, promotions.Progress(), ct).ConfigureAwait(false);
+            promotions.Render(done);
+            return Promotions.ExitCode(done);
+        }, throughServer: true));
         return command;
     }
+
+    /// <summary>What the server answers an abort or a resume: the rollout and what happens to it now.</summary>
+    private sealed record RemoteControl(Rollout Rollout, string Message);
 
     private static Command Abort(VerbContext verbs)
     {
@@ -123,33 +145,33 @@ internal static class RolloutCommand
         var command = new Command("abort", "Stop a rollout and roll back every host it patched") { id, reason };
         command.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
         {
+            if (session.Server is not null)
+            {
+                var answer = await session.Remote.PostAsync<RemoteControl>($"rollouts/{Uri.EscapeDataString(parse.GetValue(id)!)}/abort",
+                    new { comment = parse.GetValue(reason) }, ct).ConfigureAwait(false);
+                session.Ui.Errors.MarkupLine(Infrastructure.Ui.Escape($"{answer.Rollout.Id} on {session.Remote.Server.Text}: {answer.Message}"));
+                var followed = await RemoteRollouts.FollowAsync(session, answer.Rollout, ct).ConfigureAwait(false);
+                return !followed.Finished ? ExitCodes.Infrastructure : followed.Status == RolloutStatus.Aborted ? ExitCodes.Ok : ExitCodes.Finding;
+            }
             var rollout = await FindAsync(session, parse.GetValue(id)!, ct).ConfigureAwait(false);
-            if (rollout.Finished)
+            var (control, workflow, actor) = await ControlAsync(session, "abort a rollout", ct).ConfigureAwait(false);
+            var (aborted, refusal) = await control.RequestAbortAsync(actor, rollout, parse.GetValue(reason), ct).ConfigureAwait(false);
+            if (refusal is not null)
             {
-                throw new RefusedException("rollout-finished", $"rollout {rollout.Id} already ended: {RolloutEngine.Describe(rollout.Status)}");
+                throw new RefusedException(refusal.Rule, refusal.Message);
             }
+            if (await control.RunnerAsync(aborted!, ct).ConfigureAwait(false) is { } holder)
+            {
+                session.Ui.Say($"{aborted!.Id} is running (process {holder.ProcessId}): it stops before its next batch and rolls back what it patched");
+                return ExitCodes.Ok;
+            }
+            // Nobody runs it: roll it back here.
             var promotions = new Promotions(session);
-            await promotions.RequireRoleAsync(rollout.Environment, "abort a rollout", ct).ConfigureAwait(false);
-            var store = await session.StoreAsync(ct).ConfigureAwait(false);
-            rollout = rollout with { AbortRequestedBy = session.Actor };
-            await store.SaveRolloutAsync(rollout, ct).ConfigureAwait(false);
-            await session.AuditAsync("rollout.abort", rollout.Environment, $"{rollout.Id}: abort requested", rollout.PatchDigest, parse.GetValue(reason), ct).ConfigureAwait(false);
-            var (engine, checks) = await promotions.EngineAsync(ct).ConfigureAwait(false);
-            using (checks)
-            {
-                if (await store.FindRolloutLockAsync(rollout.Environment, ct).ConfigureAwait(false) is { } holder && holder.RolloutId == rollout.Id
-                    && !await engine.IsStaleAsync(holder, ct).ConfigureAwait(false))
-                {
-                    session.Ui.Say($"{rollout.Id} is running (process {holder.ProcessId}): it stops before its next batch and rolls back what it patched");
-                    return ExitCodes.Ok;
-                }
-                // Nobody runs it: roll it back here.
-                var stored = await new PatchRuns(session).PatchSetAsync(rollout.PatchDigest, ct).ConfigureAwait(false);
-                var done = await engine.ResumeAsync(rollout, await promotions.TargetAsync(stored, rollout, ct).ConfigureAwait(false), session.Actor, promotions.Progress(), ct).ConfigureAwait(false);
-                promotions.Render(done);
-                return done.Status == RolloutStatus.Aborted ? ExitCodes.Ok : ExitCodes.Finding;
-            }
-        }));
+            var stored = await new PatchRuns(session).PatchSetAsync(aborted!.PatchDigest, ct).ConfigureAwait(false);
+            var done = await workflow.ResumeAsync(stored, aborted, actor, promotions.Progress(), ct).ConfigureAwait(false);
+            promotions.Render(done);
+            return done.Status == RolloutStatus.Aborted ? ExitCodes.Ok : ExitCodes.Finding;
+        }, throughServer: true));
         return command;
     }
 }

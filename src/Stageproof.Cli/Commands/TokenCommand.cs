@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Spectre.Console;
+using Stageproof.Application.Identity;
 using Stageproof.Application.Views;
 using Stageproof.Core;
 using Stageproof.Core.Lifecycle;
@@ -27,27 +28,20 @@ internal static class TokenCommand
     private static async Task<User> RequireSelfOrAdminAsync(Infrastructure.CliSession session, string owner, string doing, CancellationToken ct)
     {
         await session.RequireAuthenticatedAsync(doing, ct).ConfigureAwait(false);
-        var me = await session.ActingUserAsync(ct).ConfigureAwait(false);
-        if (me is null)
+        var principal = await session.PrincipalAsync(ct).ConfigureAwait(false);
+        if (await (await WorkflowAsync(session, ct).ConfigureAwait(false)).RefusalAsync(principal, owner, doing, ct).ConfigureAwait(false) is { } refusal)
         {
-            throw new RefusedException(GateRules.Role, $"{session.Actor} is not a Stageproof user; {doing} needs one (an admin adds it: stageproof user add {session.Actor} --role ROLE)");
-        }
-        if (!AccessPolicy.MayManageTokensOf(me, owner))
-        {
-            var refusal = new GateRefusal(GateRules.Role, $"only an admin may {doing} for another user ({me.Name} is {me.Role.ToString().ToLowerInvariant()})");
-            await session.AuditAsync("token.refused", owner, refusal.ToString(), cancellationToken: ct).ConfigureAwait(false);
             throw new RefusedException(refusal.Rule, refusal.Message);
         }
-        return me;
+        return principal.User!;
     }
 
-    private static readonly TimeSpan LongestLifetime = TimeSpan.FromDays(3650);
+    private static async Task<TokenWorkflow> WorkflowAsync(Infrastructure.CliSession session, CancellationToken ct) =>
+        new(await session.StoreAsync(ct).ConfigureAwait(false), session.Config, session.Time);
 
     /// <summary>A duration as configuration writes one (90d, 12h, 30m), or "never".</summary>
     private static TimeSpan? ParseExpiry(string text) =>
-        text == "never" ? null
-        : Durations.TryParse(text, out var lifetime) && lifetime > TimeSpan.Zero && lifetime <= LongestLifetime ? lifetime
-        : throw new InputException($"--expires: '{text}' is not a duration from 1s to 3650d (e.g. 30d, 12h, 90m) or 'never'");
+        TokenWorkflow.ParseLifetime(text) is { Error: { } error } ? throw new InputException("--expires: " + error) : TokenWorkflow.ParseLifetime(text).Lifetime;
 
     private static Command CreateToken(VerbContext verbs)
     {
@@ -102,39 +96,27 @@ internal static class TokenCommand
         return command;
     }
 
-    /// <summary><c>token create</c>'s body (the demo gives its people tokens through it): the acting user for themselves,
-    /// or an admin for anyone; stored as a hash, audited as token.create. A <paramref name="role"/> or
-    /// <paramref name="environments"/> scope the token below its user; a scope wider than the user is refused (exit 2).
-    /// A user acting through a scoped token cannot mint a wider one for itself: its own token's scope is the bound, and
-    /// the default.</summary>
+    /// <summary><c>token create</c>'s body (the demo gives its people tokens through it): the application's
+    /// <see cref="TokenWorkflow.IssueAsync"/> as the acting user; a refusal is exit 1, a scope wider than the user exit 2.</summary>
     public static async Task<(ApiToken Token, string Text)> IssueAsync(Infrastructure.CliSession session, string owner, TimeSpan? lifetime,
         Role? role, IReadOnlyList<string>? environments, CancellationToken ct)
     {
-        var me = await RequireSelfOrAdminAsync(session, owner, "create a token", ct).ConfigureAwait(false);
-        var store = await session.StoreAsync(ct).ConfigureAwait(false);
-        var stored = (await store.ListUsersAsync(ct).ConfigureAwait(false)).FirstOrDefault(u => u.Name == owner)
-            ?? throw new InputException($"USER: there is no user '{owner}' (see 'stageproof user list')");
-        var bound = me.Name == owner ? me : stored;
-        role ??= bound.Role == stored.Role ? null : bound.Role;
-        environments ??= bound.Environments.SequenceEqual(stored.Environments) ? null : bound.Environments;
-        switch (AccessPolicy.ScopeBeyond(bound, role, environments))
+        await session.RequireAuthenticatedAsync("create a token", ct).ConfigureAwait(false);
+        var principal = await session.PrincipalAsync(ct).ConfigureAwait(false);
+        var issue = await (await WorkflowAsync(session, ct).ConfigureAwait(false)).IssueAsync(principal, owner, lifetime, role, environments, ct).ConfigureAwait(false);
+        if (issue.Refusal is { } refusal)
         {
-            case "role":
-                throw new InputException($"--role: {AccessPolicy.Name(role!.Value)} is beyond {owner}, who may act as {AccessPolicy.Name(bound.Role)}; " +
-                                         $"a token may be {string.Join(", ", Enum.GetValues<Role>().Where(r => AccessPolicy.RoleWithin(r, bound.Role)).Select(AccessPolicy.Name))}");
-            case { } beyond:
-                throw new InputException($"--env: {beyond[("environment ".Length)..]} is beyond {owner}, who may act on {string.Join(", ", bound.Environments)}; " +
-                                         "a token's environments must be among its user's");
+            throw new RefusedException(refusal.Rule, refusal.Message);
         }
-        var now = session.Time.GetUtcNow();
-        var (token, text) = ApiToken.Create(owner, session.Actor, now, lifetime is { } l ? now + l : null, role, environments);
-        await store.SaveTokenAsync(token, ct).ConfigureAwait(false);
-        await session.AuditAsync("token.create", owner, $"token {token.Id}{Scope(token)}, expires {Expiry(token)}", cancellationToken: ct).ConfigureAwait(false);
-        return (token, text);
+        if (issue.Invalid is { } invalid)
+        {
+            throw new InputException($"{invalid.Field switch { "user" => "USER", "role" => "--role", "environments" => "--env", _ => invalid.Field }}: {invalid.Message}");
+        }
+        return (issue.Token!, issue.Secret!);
     }
 
     /// <summary>", scoped to operator on staging" for a scoped token; empty otherwise.</summary>
-    private static string Scope(ApiToken t) => t.Scoped ? ", scoped to " + AccessPolicy.DescribeScope(t.Role, t.Environments) : "";
+    private static string Scope(ApiToken t) => TokenWorkflow.Scope(t);
 
     private static Command List(VerbContext verbs)
     {
@@ -181,11 +163,11 @@ internal static class TokenCommand
             var tokenId = parse.GetValue(id)!;
             var token = await store.FindTokenAsync(tokenId, ct).ConfigureAwait(false)
                 ?? throw new InputException($"ID: there is no token '{Names.Show(tokenId)}' (see 'stageproof token list')");
-            await RequireSelfOrAdminAsync(session, token.User, "revoke a token", ct).ConfigureAwait(false);
-            if (token.RevokedAt is null)
+            await session.RequireAuthenticatedAsync("revoke a token", ct).ConfigureAwait(false);
+            var revoked = await (await WorkflowAsync(session, ct).ConfigureAwait(false)).RevokeAsync(await session.PrincipalAsync(ct).ConfigureAwait(false), token, ct).ConfigureAwait(false);
+            if (revoked.Refusal is { } refusal)
             {
-                await store.SaveTokenAsync(token with { RevokedAt = session.Time.GetUtcNow(), RevokedBy = session.Actor }, ct).ConfigureAwait(false);
-                await session.AuditAsync("token.revoke", token.User, $"token {token.Id}", cancellationToken: ct).ConfigureAwait(false);
+                throw new RefusedException(refusal.Rule, refusal.Message);
             }
             session.Ui.Say($"Token {token.Id} of {token.User}: revoked");
             return ExitCodes.Ok;
@@ -195,6 +177,5 @@ internal static class TokenCommand
 
     private static string Expiry(ApiToken t) => Expiry(t.ExpiresAt);
 
-    private static string Expiry(DateTimeOffset? expiresAt) =>
-        expiresAt is { } e ? e.UtcDateTime.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture) + " UTC" : "never";
+    private static string Expiry(DateTimeOffset? expiresAt) => TokenWorkflow.Expiry(expiresAt);
 }

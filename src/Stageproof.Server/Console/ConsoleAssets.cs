@@ -18,7 +18,8 @@ internal static class ConsoleAssets
         .verdict.pass, .ok, .state.verified, .state.passed, .status.succeeded { color: var(--ok); font-weight: 600; }
         .verdict.fail, .refused, .forged, .state.failed, .state.rolledback, .status.rolledback, .status.needsattention, .state.needsattention { color: var(--bad); font-weight: 600; }
         .notice { padding: .5rem .75rem; border: 1px solid currentColor; border-radius: 4px; background: #fff; }
-        form.approve { display: flex; gap: .4rem; margin: .3rem 0; }
+        form.approve, form.control, form.token { display: flex; flex-wrap: wrap; align-items: center; gap: .4rem; margin: .3rem 0; }
+        #token-secret { user-select: all; word-break: break-all; }
         form.login { display: grid; gap: .6rem; max-width: 22rem; }
         form.login label { display: grid; gap: .2rem; }
         dl.record { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }

@@ -18,7 +18,7 @@ using Stageproof.Server.Auth;
 
 namespace Stageproof.Server.Console;
 
-/// <summary>The console's form posts (log in, log out, approve), the stage report page, its stylesheet and script, and
+/// <summary>The console's form posts (log in, log out, approve, promote, abort and resume a rollout, revoke a token), the stage report page, its stylesheet and script, and
 /// the rollout's live event stream. Every form is antiforgery-checked; every page but the login needs a session.</summary>
 internal static class ConsoleEndpoints
 {
@@ -116,6 +116,31 @@ internal static class ConsoleEndpoints
             return Results.Redirect($"/rollouts/{plan.Id}");
         }).ExcludeFromDescription();
 
+        app.MapPost("/console/rollouts/abort", async ([FromForm] string? id, [FromForm] string? confirm, [FromForm] string? comment,
+            HttpContext context, ClaimsPrincipal claims, IStateStore store, RolloutControl control, RolloutRunner runner) =>
+            await ControlRolloutAsync(context, store, id, confirm, comment, "abort", "stops it and rolls back every host it patched", rollout =>
+                Api.RolloutActions.AbortAsync(control, runner, store, rollout, Principals.FromClaims(claims), string.IsNullOrWhiteSpace(comment) ? null : comment,
+                    context.RequestAborted)).ConfigureAwait(false))
+            .ExcludeFromDescription();
+
+        app.MapPost("/console/rollouts/resume", async ([FromForm] string? id, [FromForm] string? confirm,
+            HttpContext context, ClaimsPrincipal claims, IStateStore store, RolloutControl control, RolloutRunner runner) =>
+            await ControlRolloutAsync(context, store, id, confirm, null, "resume", "continues patching its hosts where they are", rollout =>
+                Api.RolloutActions.ResumeAsync(control, runner, store, rollout, Principals.FromClaims(claims), context.RequestAborted)).ConfigureAwait(false))
+            .ExcludeFromDescription();
+
+        app.MapPost("/console/tokens/revoke", async ([FromForm] string? id, HttpContext context, ClaimsPrincipal claims, IStateStore store,
+            Application.Identity.TokenWorkflow tokens) =>
+        {
+            if (id is null || await store.FindTokenAsync(id, context.RequestAborted).ConfigureAwait(false) is not { } token)
+            {
+                return Results.Problem(statusCode: StatusCodes.Status422UnprocessableEntity, title: "Invalid request", detail: "id: a token of this state is required");
+            }
+            var revoked = await tokens.RevokeAsync(Principals.FromClaims(claims), token, context.RequestAborted).ConfigureAwait(false);
+            Notice.Set(context, revoked.Refusal is null ? "ok" : "refused", revoked.Refusal?.ToString() ?? $"token {token.Id} revoked: it authenticates nobody from now on");
+            return Results.Redirect("/tokens");
+        }).ExcludeFromDescription();
+
         app.MapGet("/stage-runs/{id}/report", async (string id, ClaimsPrincipal claims, IStateStore store, HttpContext context) =>
         {
             var result = (await store.ListStageResultsAsync(null, null, context.RequestAborted).ConfigureAwait(false)).FirstOrDefault(r => r.Id == id);
@@ -172,6 +197,27 @@ internal static class ConsoleEndpoints
         app.MapGet("/favicon.ico", () => Results.NoContent()).AllowAnonymous().ExcludeFromDescription();
         app.MapGet("/console.css", () => Results.Text(ConsoleAssets.Css, "text/css")).AllowAnonymous().ExcludeFromDescription();
         app.MapGet("/console.js", () => Results.Text(ConsoleAssets.Script, "text/javascript")).AllowAnonymous().ExcludeFromDescription();
+    }
+
+    /// <summary>An abort or resume form: the rollout, the confirmation ticked, then the action; its outcome is shown on
+    /// the rollout's page.</summary>
+    private static async Task<IResult> ControlRolloutAsync(HttpContext context, IStateStore store, string? id, string? confirm, string? comment, string verb,
+        string effect, Func<Core.Rollouts.Rollout, Task<Api.RolloutActions.Outcome>> act)
+    {
+        if (id is null || comment is { Length: > Api.ApiEndpoints.MaxCommentLength }
+            || await store.FindRolloutAsync(id, context.RequestAborted).ConfigureAwait(false) is not { } rollout)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status422UnprocessableEntity, title: "Invalid request",
+                detail: $"id: a rollout of this state is required; comment: at most {Api.ApiEndpoints.MaxCommentLength} characters");
+        }
+        if (confirm != "yes")
+        {
+            Notice.Set(context, "refused", $"to {verb} {rollout.Id}, which {effect}: tick the confirmation first");
+            return Results.Redirect($"/rollouts/{rollout.Id}");
+        }
+        var outcome = await act(rollout).ConfigureAwait(false);
+        Notice.Set(context, outcome.Refusal is null ? "ok" : "refused", outcome.Refusal?.ToString() ?? $"{rollout.Id}: {outcome.Message}");
+        return Results.Redirect($"/rollouts/{rollout.Id}");
     }
 
     /// <summary>Where to go after logging in: a path of this site only, never another site (an open redirect).</summary>

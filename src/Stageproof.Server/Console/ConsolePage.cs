@@ -23,6 +23,10 @@ public abstract class ConsolePage : ComponentBase
 
     protected bool MayApprove(string environment) => Me.User is { } u && AccessPolicy.MayApprove(u, environment);
 
+    /// <summary>Promoting into <paramref name="environment"/>, and so aborting or resuming its rollouts.</summary>
+    protected bool MayPromote(string environment) =>
+        Me.User is { } u && AccessPolicy.MayPromote(u, environment, Config.Lifecycle.StageOf(environment)?.Roles);
+
     protected static string Short(string digest) => digest.Length > 12 ? digest[..12] : digest;
 
     protected static string When(DateTimeOffset? t) =>

@@ -1,0 +1,72 @@
+using Microsoft.Playwright;
+using Stageproof.Testing;
+using Xunit.Abstractions;
+
+namespace Stageproof.Server.Tests;
+
+/// <summary>Debian's real headless Chromium driven by Playwright, logged in to the console through its login form,
+/// recording every console error, page error and request that leaves the server.</summary>
+internal static class ConsoleBrowser
+{
+    public const string Chromium = "/usr/bin/chromium";
+
+    public sealed class Session(IPlaywright playwright, IBrowser browser, IPage page, List<string> problems) : IAsyncDisposable
+    {
+        public IPage Page { get; } = page;
+        public List<string> Problems { get; } = problems;
+
+        public async ValueTask DisposeAsync()
+        {
+            await browser.DisposeAsync();
+            playwright.Dispose();
+        }
+    }
+
+    /// <summary>A browser logged in as <paramref name="who"/> (from /approvals, which sends it to the login form first).</summary>
+    public static async Task<Session> LogInAsync(Uri baseAddress, string who, string password)
+    {
+        Requires.Executable(Chromium);
+        Environment.SetEnvironmentVariable("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1");
+        var playwright = await Playwright.CreateAsync();
+        var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = Chromium, Headless = true, Args = ["--headless", "--no-sandbox", "--disable-gpu"],
+        });
+        var context = await browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 900 } });
+        var page = await context.NewPageAsync();
+        var problems = new List<string>();
+        page.Console += (_, m) =>
+        {
+            if (m.Type is "error" or "warning")
+            {
+                problems.Add($"console {m.Type}: {m.Text} ({m.Location})");
+            }
+        };
+        page.PageError += (_, e) => problems.Add("page error: " + e);
+        page.Request += (_, r) =>
+        {
+            if (!r.Url.StartsWith(baseAddress.GetLeftPart(UriPartial.Authority), StringComparison.Ordinal))
+            {
+                problems.Add("request elsewhere: " + r.Url);
+            }
+        };
+        await page.GotoAsync(new Uri(baseAddress, "/approvals").ToString());
+        Assert.EndsWith("/login?ReturnUrl=%2Fapprovals", page.Url, StringComparison.Ordinal);
+        await page.FillAsync("#user", who);
+        await page.FillAsync("#password", password);
+        await page.ClickAsync("#login");
+        await page.WaitForURLAsync(u => !u.Contains("/login", StringComparison.Ordinal), new PageWaitForURLOptions { Timeout = 30_000 });
+        return new Session(playwright, browser, page, problems);
+    }
+
+    /// <summary>A full-page screenshot under the test output's artifacts directory.</summary>
+    public static async Task ScreenshotAsync(IPage page, string name, ITestOutputHelper output)
+    {
+        var artifacts = Path.Combine(AppContext.BaseDirectory, "artifacts");
+        Directory.CreateDirectory(artifacts);
+        var path = Path.Combine(artifacts, $"console-{name}.png");
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = path, FullPage = true });
+        Assert.True(new FileInfo(path).Length > 5 * 1024, $"{path} is nearly empty");
+        output.WriteLine($"screenshot: {path}");
+    }
+}
