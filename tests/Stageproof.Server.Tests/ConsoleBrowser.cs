@@ -10,6 +10,9 @@ internal static class ConsoleBrowser
 {
     public const string Chromium = "/usr/bin/chromium";
 
+    /// <summary>How long any page action may take before the test calls the page stuck.</summary>
+    public const float LivenessMs = 120_000;
+
     public sealed class Session(IPlaywright playwright, IBrowser browser, IPage page, List<string> problems) : IAsyncDisposable
     {
         public IPage Page { get; } = page;
@@ -33,6 +36,10 @@ internal static class ConsoleBrowser
             ExecutablePath = Chromium, Headless = true, Args = ["--headless", "--no-sandbox", "--disable-gpu"],
         });
         var context = await browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 900 } });
+        // Bounds for a stuck page, not a measure of speed: on a machine busy with a build and the lab, a password check
+        // and a page's first render have taken longer than Playwright's default 30 s.
+        context.SetDefaultTimeout(LivenessMs);
+        context.SetDefaultNavigationTimeout(LivenessMs);
         var page = await context.NewPageAsync();
         var problems = new List<string>();
         page.Console += (_, m) =>
@@ -55,7 +62,7 @@ internal static class ConsoleBrowser
         await page.FillAsync("#user", who);
         await page.FillAsync("#password", password);
         await page.ClickAsync("#login");
-        await page.WaitForURLAsync(u => !u.Contains("/login", StringComparison.Ordinal), new PageWaitForURLOptions { Timeout = 30_000 });
+        await page.WaitForURLAsync(u => !u.Contains("/login", StringComparison.Ordinal), new PageWaitForURLOptions { Timeout = LivenessMs });
         return new Session(playwright, browser, page, problems);
     }
 

@@ -88,12 +88,12 @@ public sealed class ConsoleBrowserTests(ConsoleEstate estate, ITestOutputHelper 
         // The engine's writes, step by step: canary verified, then the batch, then the rollout done.
         await estate.WriteRolloutAsync(estate.Rollout(h => h == "prod-1" ? RolloutHostState.Verified : RolloutHostState.Pending,
             b => b == 0 ? BatchState.Passed : BatchState.Pending, RolloutStatus.Running));
-        await page.Locator("tr[data-host='prod-1'] .state", new PageLocatorOptions { HasTextString = "verified" }).WaitForAsync(new LocatorWaitForOptions { Timeout = 30_000 });
+        await page.Locator("tr[data-host='prod-1'] .state", new PageLocatorOptions { HasTextString = "verified" }).WaitForAsync(new LocatorWaitForOptions { Timeout = ConsoleBrowser.LivenessMs });
         Assert.Equal("pending", await page.InnerTextAsync("tr[data-host='prod-2'] .state"));
         await ScreenshotAsync(page, "rollout-canary");
 
         await estate.WriteRolloutAsync(estate.Rollout(_ => RolloutHostState.Verified, _ => BatchState.Passed, RolloutStatus.Succeeded));
-        await page.Locator("#rollout-status", new PageLocatorOptions { HasTextString = "succeeded" }).WaitForAsync(new LocatorWaitForOptions { Timeout = 30_000 });
+        await page.Locator("#rollout-status", new PageLocatorOptions { HasTextString = "succeeded" }).WaitForAsync(new LocatorWaitForOptions { Timeout = ConsoleBrowser.LivenessMs });
         foreach (var host in ConsoleEstate.ProdHosts)
         {
             Assert.Equal("verified", await page.InnerTextAsync($"tr[data-host='{host}'] .state"));

@@ -13,7 +13,7 @@ namespace Stageproof.Server.Tests;
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class RolloutControlBrowserTests(RolloutEstate estate, ITestOutputHelper output) : IClassFixture<RolloutEstate>
 {
-    private static readonly LocatorWaitForOptions Long = new() { Timeout = 60_000 };
+    private static readonly LocatorWaitForOptions Long = new() { Timeout = ConsoleBrowser.LivenessMs };
 
     [SkippableFact]
     public async Task Bob_aborts_a_running_rollout_after_confirming_and_sees_it_end_aborted_live()
