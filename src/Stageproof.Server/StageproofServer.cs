@@ -185,6 +185,7 @@ public static class StageproofServer
         app.MapMetrics("/metrics", registry);
         app.MapOpenApi("/openapi/{documentName}.json");
         ApiEndpoints.Map(app);
+        EstateEndpoints.Map(app);
         ConsoleEndpoints.Map(app);
         app.MapRazorComponents<App>();
         return app;

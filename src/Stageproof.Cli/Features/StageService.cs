@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
 using Spectre.Console;
+using Stageproof.Application.Estate;
 using Stageproof.Application.Notifications;
 using Stageproof.Cli.Commands;
 using Stageproof.Cli.Infrastructure;
@@ -438,7 +439,7 @@ internal sealed class StageService(CliSession session)
 
     private async Task<(double Fidelity, bool Fails, IReadOnlyList<FidelityItem> Items, string Summary)> FidelityAsync(string mirror, string environment, CancellationToken ct)
     {
-        var operands = new DriftOperands(session);
+        var operands = await session.DriftOperandsAsync(ct).ConfigureAwait(false);
         // Production's facts and staging's are collected at the same time: different hosts, no reason to queue.
         var leftTask = operands.ResolveAsync(mirror, storedOnly: false, ct);
         var rightTask = operands.ResolveAsync(environment, storedOnly: false, ct);
