@@ -9,7 +9,10 @@ namespace Stageproof.Application.Estate;
 public sealed class EstateRecords(StageproofConfig config, IStateStore store)
 {
     /// <summary>Every environment that lists <paramref name="host"/>, by name.</summary>
-    public IReadOnlyList<string> EnvironmentsOf(string host) =>
+    public IReadOnlyList<string> EnvironmentsOf(string host) => EnvironmentsOf(config, host);
+
+    /// <summary>Every environment of <paramref name="config"/> that lists <paramref name="host"/>, by name.</summary>
+    public static IReadOnlyList<string> EnvironmentsOf(StageproofConfig config, string host) =>
         config.Environments.Values.Where(e => e.Hosts.Contains(host)).Select(e => e.Name).Order(StringComparer.Ordinal).ToList();
 
     public async Task<HostSummary> HostAsync(string name, CancellationToken ct)

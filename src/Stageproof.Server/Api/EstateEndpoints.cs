@@ -93,6 +93,10 @@ internal static class EstateEndpoints
                 return Problems.Invalid($"minFidelity: between 0 and 1, not {threshold.ToString(CultureInfo.InvariantCulture)}");
             }
             var me = Principals.FromClaims(claims);
+            if ((OperandRefusal(me, config, from) ?? OperandRefusal(me, config, to)) is { } refusal)
+            {
+                return Problems.Refused(new GateRefusal(GateRules.Role, refusal));
+            }
             try
             {
                 // Stored manifests only: a GET never reaches a host (the CLI collects unless --stored). No webhook either:
@@ -213,6 +217,20 @@ internal static class EstateEndpoints
         var report = await compliance.BuildAsync(environment, ct).ConfigureAwait(false);
         await compliance.AuditAsync(me.Name, environment, report, ct).ConfigureAwait(false);
         return (report, null);
+    }
+
+    /// <summary>Why <paramref name="me"/> may not compare what <paramref name="spec"/> names (an environment, group or host,
+    /// at a time or not), asked before anything is looked up; null when they may, or when it is a digest (whose manifest
+    /// is judged once found).</summary>
+    private static string? OperandRefusal(Principal me, StageproofConfig config, string spec)
+    {
+        var name = spec.IndexOf('@', StringComparison.Ordinal) is > 0 and var at ? spec[..at] : spec;
+        var hosts = config.Environments.TryGetValue(name, out var env) ? null
+            : config.Groups.TryGetValue(name, out var group) ? group
+            : config.Hosts.ContainsKey(name) ? [name]
+            : null;
+        var readable = env is not null ? MayRead(me, name) : hosts is null || hosts.All(h => MayReadHost(me, EstateRecords.EnvironmentsOf(config, h)));
+        return readable ? null : $"{me.Name} may read {Scope(me)}, not {name}";
     }
 
     /// <summary>A host is read through its environments; a host in none only by a caller whose scope is the whole estate.</summary>
