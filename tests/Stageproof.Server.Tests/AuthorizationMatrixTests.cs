@@ -65,7 +65,7 @@ public class AuthorizationMatrixTests(ServerEstate estate, ITestOutputHelper out
             new("GET", "/api/v1/audit/export", ProdReaders),
             // Freezing by upload: anyone authenticated, as 'patch freeze' (each caller a set of their own).
             new("POST", "/api/v1/patch-sets", _ => HttpStatusCode.Created,
-                Yaml: who => $"id: UP-1\ntitle: uploaded by {who}\nreason: the matrix\nseverity: low\nauthor: {who}\n"),
+                Yaml: who => $"id: UP-1\ntitle: uploaded by {who}\nreason: the matrix\nseverity: low\nauthor: {who}\ncommands:\n  post: [\"true\"]\n"),
             // Promoting into prod (a dry run): operators and admins get the gate's 409 (no PASS in staging yet), everyone
             // else the role's 403.
             new("POST", $"/api/v1/patch-sets/{d[..12]}/promotions",
