@@ -9,7 +9,7 @@ namespace Stageproof.Server.Tests;
 /// staging host that was patched and production not yet; and carol with a console password.
 /// </summary>
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
-public sealed class FactsEstate() : ServerEstate("http://127.0.16.1:0")
+public sealed class FactsEstate() : ServerEstate($"http://{TestLoopback.Or("127.0.16.1")}:0")
 {
     public const string Password = "a console password of some length";
     public const string DriftedPackage = "stageproof-test-drift";

@@ -96,16 +96,17 @@ public class HostileInputTests(ServerEstate estate) : IClassFixture<ServerEstate
         Assert.Equal(ExitCodes.BadInput, bad.Code);
         Assert.Contains("--urls: 'ftp://127.0.9.2:21' is not an http:// or https:// URL", bad.Stderr, StringComparison.Ordinal);
 
+        var address = TestLoopback.Or("127.0.9.3");
         int port;
-        using (var probe = new TcpListener(IPAddress.Parse("127.0.9.3"), 0))
+        using (var probe = new TcpListener(IPAddress.Parse(address), 0))
         {
             probe.Start();
             port = ((IPEndPoint)probe.LocalEndpoint).Port;
         }
         using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        var serving = StageproofCli.RunAsync(["--config", estate.ConfigPath, "--state", estate.StatePath, "serve", "--urls", $"http://127.0.9.3:{port}"],
+        var serving = StageproofCli.RunAsync(["--config", estate.ConfigPath, "--state", estate.StatePath, "serve", "--urls", $"http://{address}:{port}"],
             TextWriter.Null, TextWriter.Null, cancellationToken: stop.Token);
-        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.9.3:{port}"), Timeout = TimeSpan.FromSeconds(5) };
+        using var client = new HttpClient { BaseAddress = new Uri($"http://{address}:{port}"), Timeout = TimeSpan.FromSeconds(5) };
         var healthy = false;
         for (var attempt = 0; attempt < 100 && !healthy && !serving.IsCompleted; attempt++)
         {
@@ -122,6 +123,6 @@ public class HostileInputTests(ServerEstate estate) : IClassFixture<ServerEstate
         await stop.CancelAsync();
         Assert.Equal(ExitCodes.Ok, await serving);
         var audit = JsonDocument.Parse(await estate.CliAsync("--json", "audit", "log")).RootElement;
-        Assert.Contains(audit.EnumerateArray(), e => e.GetProperty("action").GetString() == "serve.start" && e.GetProperty("target").GetString() == $"http://127.0.9.3:{port}");
+        Assert.Contains(audit.EnumerateArray(), e => e.GetProperty("action").GetString() == "serve.start" && e.GetProperty("target").GetString() == $"http://{address}:{port}");
     }
 }

@@ -13,7 +13,7 @@ namespace Stageproof.Server.Tests;
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class RemoteEstate : IAsyncLifetime
 {
-    public ServerEstate Estate { get; } = new("http://127.0.11.1:0");
+    public ServerEstate Estate { get; } = new($"http://{TestLoopback.Or("127.0.11.1")}:0");
     public string CredentialsDir { get; } = Path.Combine(Directory.CreateTempSubdirectory("stageproof-credentials-").FullName, "config", "stageproof");
     public string CredentialsFile => Path.Combine(CredentialsDir, "credentials.json");
     private string? _before;
@@ -170,7 +170,8 @@ public class RemoteCliTests(RemoteEstate remote) : IClassFixture<RemoteEstate>
     [Fact]
     public async Task A_server_that_is_not_listening_is_an_infrastructure_error_naming_its_url()
     {
-        var url = "http://127.0.11.2:" + FreePort(IPAddress.Parse("127.0.11.2"));
+        var address = TestLoopback.Or("127.0.11.2");
+        var url = $"http://{address}:" + FreePort(IPAddress.Parse(address));
 
         var (code, stdout, stderr) = await Estate.CliRawAsync("--server", url, "--token-file", Estate.TokenFile("carol"), "audit", "log");
 

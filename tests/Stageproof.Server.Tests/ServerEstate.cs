@@ -55,9 +55,8 @@ public class ServerEstate : IAsyncLifetime
         ("alice", "approver", ""), ("bob", "operator", ""), ("carol", "approver", ""), ("vera", "viewer", ""), ("sam", "approver", "staging"),
     ];
 
-    /// <summary>The estate the server's tests share, served on 127.0.9.1 (or the loopback address in
-    /// STAGEPROOF_TEST_LOOPBACK, for a machine where that one is someone else's).</summary>
-    public ServerEstate() : this($"http://{(Environment.GetEnvironmentVariable("STAGEPROOF_TEST_LOOPBACK") is { Length: > 0 } a ? a : "127.0.9.1")}:0")
+    /// <summary>The estate the server's tests share, served on 127.0.9.1 (see <see cref="TestLoopback"/>).</summary>
+    public ServerEstate() : this($"http://{TestLoopback.Or("127.0.9.1")}:0")
     {
     }
 
