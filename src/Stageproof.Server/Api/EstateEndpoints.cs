@@ -186,7 +186,7 @@ internal static class EstateEndpoints
             var me = Principals.FromClaims(claims);
             await FreezeWorkflow.FreezeAsync(store, me.Name, frozen, ct).ConfigureAwait(false);
             return Results.Created($"/api/v1/patch-sets/{frozen.Digest}", new { digest = frozen.Digest, id = frozen.Set.Id });
-        }).WithSummary("Freeze a patch set by upload (its YAML as the body), as 'stageproof patch freeze' does, the caller recorded as who froze it; a set that refers to files is refused (422)");
+        }).Accepts<string>("application/yaml", "text/plain").WithSummary("Freeze a patch set by upload (its YAML as the body), as 'stageproof patch freeze' does, the caller recorded as who froze it; a set that refers to files is refused (422)");
     }
 
     /// <summary>The self-contained reports' policy: their own inline styles and data: images, nothing else, no script.</summary>
