@@ -190,6 +190,7 @@ public static class StageproofServer
         UserEndpoints.Map(app);
         RolloutEndpoints.Map(app);
         TokenEndpoints.Map(app);
+        EstateEndpoints.Map(app);
         ConsoleEndpoints.Map(app);
         app.MapRazorComponents<App>();
         return app;

@@ -18,7 +18,8 @@ public class AuthorizationMatrixTests(ServerEstate estate, ITestOutputHelper out
     private static readonly string[] Unauthenticated = ["anonymous", "garbage", "forged", "expired", "revoked"];
     private static readonly string[] Authenticated = ["admin", "alice", "bob", "carol", "vera", "sam", "carol@staging"];
 
-    private sealed record Row(string Method, string Path, Func<string, HttpStatusCode> Expected, object? Body = null);
+    /// <summary>One endpoint: what each caller gets, and the body sent (JSON, or YAML text of the caller's own).</summary>
+    private sealed record Row(string Method, string Path, Func<string, HttpStatusCode> Expected, object? Body = null, Func<string, string>? Yaml = null);
 
     private IReadOnlyList<Row> Rows()
     {
@@ -48,6 +49,25 @@ public class AuthorizationMatrixTests(ServerEstate estate, ITestOutputHelper out
             new("GET", "/api/v1/webhooks/deliveries", ProdReaders),
             new("GET", "/metrics", Everyone),
             new("GET", "/openapi/v1.json", Everyone),
+            // The estate as recorded (this state has no facts yet: a drift that may be read says so, 422).
+            new("GET", "/api/v1/hosts", Everyone),
+            new("GET", "/api/v1/hosts/prod-1", ProdReaders),
+            new("GET", "/api/v1/hosts/stage-1", Everyone),
+            new("GET", "/api/v1/manifests", Everyone),
+            new("GET", "/api/v1/manifests/prod", ProdReaders),
+            new("GET", "/api/v1/manifests/staging", Everyone),
+            new("GET", "/api/v1/drift?from=prod&to=staging", who => who is "sam" or "carol@staging" ? HttpStatusCode.Forbidden : HttpStatusCode.UnprocessableEntity),
+            new("GET", "/api/v1/drift?from=stage-1&to=stage-1", _ => HttpStatusCode.UnprocessableEntity),
+            // The whole estate's compliance needs a scope over all of it; one environment, a role covering it.
+            new("GET", "/api/v1/compliance", ProdReaders),
+            new("GET", "/api/v1/compliance?environment=staging", Everyone),
+            new("GET", "/api/v1/compliance?environment=prod", ProdReaders),
+            new("GET", "/api/v1/compliance/report?environment=prod", ProdReaders),
+            new("GET", "/api/v1/compliance/report?environment=staging", Everyone),
+            new("GET", "/api/v1/audit/export", ProdReaders),
+            // Freezing by upload: anyone authenticated, as 'patch freeze' (each caller a set of their own).
+            new("POST", "/api/v1/patch-sets", _ => HttpStatusCode.Created,
+                Yaml: who => $"id: UP-1\ntitle: uploaded by {who}\nreason: the matrix\nseverity: low\nauthor: {who}\ncommands:\n  post: [\"true\"]\n"),
             // Promoting into prod (a dry run): operators and admins get the gate's 409 (no PASS in staging yet), everyone
             // else the role's 403.
             new("POST", $"/api/v1/patch-sets/{d[..12]}/promotions",
@@ -103,6 +123,10 @@ public class AuthorizationMatrixTests(ServerEstate estate, ITestOutputHelper out
                 if (row.Body is not null)
                 {
                     request.Content = JsonContent.Create(row.Body);
+                }
+                else if (row.Yaml is not null)
+                {
+                    request.Content = new StringContent(row.Yaml(who), System.Text.Encoding.UTF8, "application/yaml");
                 }
                 using var response = await client.SendAsync(request);
                 var expected = Unauthenticated.Contains(who) ? HttpStatusCode.Unauthorized : row.Expected(who);

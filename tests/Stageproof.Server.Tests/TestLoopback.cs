@@ -2,9 +2,9 @@ namespace Stageproof.Server.Tests;
 
 /// <summary>
 /// The loopback addresses the server's tests listen on. By default the ones written in the tests (127.0.9.x, 127.0.11.x,
-/// 127.0.14.x); with <c>STAGEPROOF_TEST_LOOPBACK=127.0.N</c> every one of them moves into 127.0.N.1–50, so people sharing
-/// a machine can each keep to their own addresses: 127.0.A.B becomes 127.0.N.(10·(A−9)+B) for A in 9–11 and
-/// 127.0.N.(30+B) for A = 14.
+/// 127.0.14.x, 127.0.16.x); with <c>STAGEPROOF_TEST_LOOPBACK=127.0.N</c> every one of them moves into 127.0.N.1–50, so
+/// people sharing a machine can each keep to their own addresses: 127.0.A.B becomes 127.0.N.(10·(A−9)+B) for A in 9–11,
+/// 127.0.N.(30+B) for A = 14 and 127.0.N.(40+B) for A = 16 (the webhook receiver takes 127.0.N.50).
 /// </summary>
 internal static class TestLoopback
 {
@@ -16,7 +16,7 @@ internal static class TestLoopback
         }
         var octets = address.Split('.');
         var (a, b) = (int.Parse(octets[2], System.Globalization.CultureInfo.InvariantCulture), int.Parse(octets[3], System.Globalization.CultureInfo.InvariantCulture));
-        var last = a == 14 ? 30 + b : 10 * (a - 9) + b;
+        var last = a switch { 14 => 30 + b, 16 => 40 + b, _ => 10 * (a - 9) + b };
         return $"{prefix}.{last}";
     }
 

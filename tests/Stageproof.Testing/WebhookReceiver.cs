@@ -39,7 +39,9 @@ public sealed class WebhookReceiver : IAsyncDisposable
     {
         _script = script.Length == 0 ? [200] : script;
         // A last octet of its own per process keeps parallel test runs on this machine apart.
-        var address = IPAddress.Parse($"127.0.7.{(Environment.ProcessId % 250) + 2}");
+        // STAGEPROOF_TEST_LOOPBACK=127.0.N moves it, with every server the tests start, into addresses of one's own.
+        var address = IPAddress.Parse(Environment.GetEnvironmentVariable("STAGEPROOF_TEST_LOOPBACK") is { Length: > 0 } moved
+            ? moved + ".50" : $"127.0.7.{(Environment.ProcessId % 250) + 2}");
         _listener = new TcpListener(address, 0);
         _listener.Start();
         var endpoint = (IPEndPoint)_listener.LocalEndpoint;

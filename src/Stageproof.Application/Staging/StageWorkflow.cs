@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
+using Stageproof.Application.Estate;
 using Stageproof.Application.Lifecycle;
 using Stageproof.Application.Notifications;
 using Stageproof.Core;

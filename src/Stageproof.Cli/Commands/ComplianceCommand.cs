@@ -1,10 +1,10 @@
 using System.CommandLine;
+using Stageproof.Application.Estate;
 using Stageproof.Application.Reports;
 using System.Globalization;
 using Spectre.Console;
 using Stageproof.Core;
 using Stageproof.Core.Compliance;
-using Stageproof.Core.State;
 
 namespace Stageproof.Cli.Commands;
 
@@ -29,13 +29,9 @@ internal static class ComplianceCommand
                 throw new InputException($"--env: environment '{only}' is not defined (known: {string.Join(", ", config.Environments.Keys)})");
             }
             var htmlFile = parse.GetValue(html) is { } h ? Infrastructure.OutputFiles.Check(h, "--html") : null;
-            var report = await BuildAsync(session, only, ct).ConfigureAwait(false);
-
-            var t = report.Totals;
-            await session.AuditAsync("compliance.report", only ?? "all",
-                $"{t.Hosts} host(s): {t.Applied} applied, {t.Owed} owed ({t.EmergencyBackfills} emergency back-fill), " +
-                $"{t.SecurityUpdates} security update(s) on {t.HostsWithSecurityUpdates} host(s), {t.DriftedHosts} drifted host(s) ({t.DriftItems} item(s))",
-                cancellationToken: ct).ConfigureAwait(false);
+            var compliance = new ComplianceWorkflow(config, await session.StoreAsync(ct).ConfigureAwait(false), session.Time);
+            var report = await compliance.BuildAsync(only, ct).ConfigureAwait(false);
+            await compliance.AuditAsync(session.Actor, only, report, ct).ConfigureAwait(false);
 
             if (htmlFile is { } file)
             {
@@ -53,45 +49,6 @@ internal static class ComplianceCommand
             return report.Compliant ? ExitCodes.Ok : ExitCodes.Finding;
         }));
         return command;
-    }
-
-    /// <summary>The report from the state store: of one environment, or of all (null).</summary>
-    internal static async Task<ComplianceReport> BuildAsync(Infrastructure.CliSession session, string? only, CancellationToken ct)
-    {
-        var config = session.Config;
-        var store = await session.StoreAsync(ct).ConfigureAwait(false);
-        var runs = await store.ListPatchRunsAsync(null, ct).ConfigureAwait(false);
-        var hosts = (only is null ? config.Environments.Values : [config.Environments[only]]).SelectMany(e => e.Hosts).Distinct().ToList();
-        var manifests = new Dictionary<string, HostManifests>(StringComparer.Ordinal);
-        foreach (var host in hosts)
-        {
-            manifests[host] = await ManifestsAsync(store, host, runs, ct).ConfigureAwait(false);
-        }
-        return ComplianceReport.Build(new ComplianceInput
-        {
-            Config = config,
-            Environment = only,
-            PatchSets = await store.ListPatchSetsAsync(ct).ConfigureAwait(false),
-            Runs = runs,
-            StageResults = await store.ListStageResultsAsync(null, null, ct).ConfigureAwait(false),
-            Rollouts = await store.ListRolloutsAsync(null, ct).ConfigureAwait(false),
-            Manifests = manifests,
-            Now = session.Time.GetUtcNow(),
-        });
-    }
-
-    private static async Task<HostManifests> ManifestsAsync(IStateStore store, string host, IReadOnlyList<Core.Patches.PatchRun> runs, CancellationToken ct)
-    {
-        var latest = await store.LatestManifestAsync(host, null, ct).ConfigureAwait(false);
-        var verifiedDigest = ComplianceReport.VerifiedManifestDigest(host, runs);
-        var verified = verifiedDigest is null ? null : await store.FindManifestAsync(verifiedDigest, ct).ConfigureAwait(false);
-        return new HostManifests
-        {
-            Latest = latest?.Manifest,
-            LatestDigest = latest?.Digest,
-            Verified = verified?.Manifest,
-            VerifiedDigest = verified?.Digest ?? verifiedDigest,
-        };
     }
 
     private static string Time(DateTimeOffset t) => t.ToUniversalTime().ToString("yyyy-MM-dd HH:mm'Z'", CultureInfo.InvariantCulture);

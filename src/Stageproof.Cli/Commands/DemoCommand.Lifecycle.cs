@@ -1,4 +1,5 @@
 using System.Globalization;
+using Stageproof.Application.Estate;
 using Stageproof.Application.Staging;
 using Stageproof.Cli.Features;
 using Stageproof.Cli.Infrastructure;
@@ -240,7 +241,7 @@ internal static partial class DemoCommand
 
         Step(ui, 17, "What the emergency left owed");
         ui.Say("Why: full documentation — an emergency is not finished until the stages it skipped have caught up.");
-        var report = await ComplianceCommand.BuildAsync(session, null, ct).ConfigureAwait(false);
+        var report = await new ComplianceWorkflow(session.Config, await session.StoreAsync(ct).ConfigureAwait(false), session.Time).BuildAsync(null, ct).ConfigureAwait(false);
         var owed = report.Environments.SelectMany(e => e.Owed.Where(o => o.PatchId == hotfix.Set.Id).Select(o => (e.Environment, o))).ToList();
         foreach (var (environment, o) in owed)
         {

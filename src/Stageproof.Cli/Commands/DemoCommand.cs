@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using Spectre.Console;
+using Stageproof.Application.Estate;
 using Stageproof.Application.Staging;
 using Stageproof.Cli.Features;
 using Stageproof.Cli.Infrastructure;
@@ -57,7 +58,7 @@ internal static partial class DemoCommand
 
             Step(ui, 2, "Facts: what is really on every host");
             var scope = FactsScope.Resolve(config, config.Environments.Keys.Where(e => e is "prod" or "qa" or "staging"));
-            var facts = await new FactsService(session).CollectAsync(scope, ct).ConfigureAwait(false);
+            var facts = await (await session.FactsCollectorAsync(ct).ConfigureAwait(false)).CollectAsync(scope, session.FactsProgress(), ct).ConfigureAwait(false);
             foreach (var failure in facts.Failures)
             {
                 ui.Error($"{failure.Target}: {failure.Message}");
@@ -248,7 +249,7 @@ internal static partial class DemoCommand
 
     private static async Task<EnvironmentDrift> DriftAsync(CliSession session, CancellationToken ct)
     {
-        var operands = new DriftOperands(session);
+        var operands = await session.DriftOperandsAsync(ct).ConfigureAwait(false);
         var (prod, failuresProd) = await operands.ResolveAsync("prod", storedOnly: false, ct).ConfigureAwait(false);
         var (staging, failuresStaging) = await operands.ResolveAsync("staging", storedOnly: false, ct).ConfigureAwait(false);
         var failures = failuresProd.Concat(failuresStaging).ToList();

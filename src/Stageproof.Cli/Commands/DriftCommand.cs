@@ -1,12 +1,9 @@
 using System.CommandLine;
 using System.Globalization;
 using Spectre.Console;
-using Stageproof.Cli.Features;
-using Stageproof.Cli.Infrastructure;
+using Stageproof.Application.Estate;
 using Stageproof.Core;
 using Stageproof.Core.Drift;
-using Stageproof.Core.Manifests;
-using Stageproof.Core.Webhooks;
 
 namespace Stageproof.Cli.Commands;
 
@@ -29,13 +26,14 @@ internal static class DriftCommand
             {
                 throw new InputException($"--min-fidelity must be between 0 and 1, not {threshold}");
             }
-            var sides = new DriftOperands(session);
-            var (a, failuresA) = await sides.ResolveAsync(parse.GetValue(left)!, parse.GetValue(stored), ct).ConfigureAwait(false);
-            var (b, failuresB) = await sides.ResolveAsync(parse.GetValue(right)!, parse.GetValue(stored), ct).ConfigureAwait(false);
-            var failures = failuresA.Concat(failuresB).ToList();
-            if (failures.Count > 0)
+            var store = await session.StoreAsync(ct).ConfigureAwait(false);
+            var workflow = new DriftWorkflow(session.Config, store, session.Time, await session.EventsAsync(ct).ConfigureAwait(false),
+                await session.FactsCollectorAsync(ct).ConfigureAwait(false), session.FactsProgress());
+            var outcome = await workflow.CompareAsync(parse.GetValue(left)!, parse.GetValue(right)!, parse.GetValue(stored), threshold,
+                session.Actor, announce: true, ct).ConfigureAwait(false);
+            if (outcome.Failures.Count > 0)
             {
-                foreach (var f in failures)
+                foreach (var f in outcome.Failures)
                 {
                     session.Ui.Error($"{f.Target}: {f.Message}");
                 }
@@ -43,77 +41,17 @@ internal static class DriftCommand
                 return ExitCodes.Infrastructure;
             }
 
-            var report = Compare(a, b, session.Config.Drift);
-            var failOn = session.Config.Drift.FailOn;
-            var below = report.Fails(threshold, failOn);
-            await session.AuditAsync("drift.compare", $"{a.Label} vs {b.Label}",
-                $"fidelity {report.Fidelity.ToString("0.0000", CultureInfo.InvariantCulture)} ({report.Items} differences){(below ? ", below threshold" : "")}",
-                cancellationToken: ct).ConfigureAwait(false);
-            if (below)
-            {
-                await PublishAsync(session, a, b, report, threshold, ct).ConfigureAwait(false);
-            }
-
             if (session.Ui.Json)
             {
-                session.Ui.WriteJson(new
-                {
-                    left = a.Label,
-                    right = b.Label,
-                    fidelity = report.Fidelity,
-                    minFidelity = threshold,
-                    failOn = failOn?.Code(),
-                    maxSeverity = report.MaxSeverity?.Code(),
-                    failed = below,
-                    drift = report.Detail,
-                });
+                session.Ui.WriteJson(outcome.Document);
             }
             else
             {
-                DriftView.Render(session.Ui.Human, report, threshold, below, failOn);
+                DriftView.Render(session.Ui.Human, outcome.Report!, threshold, outcome.Below, session.Config.Drift.FailOn);
             }
-            return below ? ExitCodes.Finding : ExitCodes.Ok;
+            return outcome.Below ? ExitCodes.Finding : ExitCodes.Ok;
         }));
         return command;
-    }
-
-    /// <summary>drift.threshold: named by the environment compared (the right side's, else the left's).</summary>
-    private static async Task PublishAsync(CliSession session, DriftOperand a, DriftOperand b, DriftReport report, double threshold, CancellationToken ct)
-    {
-        var fidelity = report.Fidelity.ToString("0.0000", CultureInfo.InvariantCulture);
-        var events = await session.EventsAsync(ct).ConfigureAwait(false);
-        await events.PublishAsync(new WebhookEvent
-        {
-            Type = WebhookEventTypes.DriftThreshold,
-            At = session.Time.GetUtcNow(),
-            Actor = session.Actor,
-            Environment = b.IsEnvironment ? b.Label : a.IsEnvironment ? a.Label : null,
-            Summary = $"{a.Label} vs {b.Label}: fidelity {fidelity} below {threshold.ToString("0.####", CultureInfo.InvariantCulture)}" +
-                      (report.MaxSeverity is { } worst ? $", worst difference {worst.Code()}" : "") + $" ({report.Items} differences)",
-            Data = new Dictionary<string, string>(StringComparer.Ordinal)
-            {
-                ["left"] = a.Label, ["right"] = b.Label, ["fidelity"] = fidelity,
-                ["min_fidelity"] = threshold.ToString(CultureInfo.InvariantCulture), ["differences"] = report.Items.ToString(CultureInfo.InvariantCulture),
-            },
-        }, ct).ConfigureAwait(false);
-    }
-
-    private static DriftReport Compare(DriftOperand a, DriftOperand b, Core.Configuration.DriftRules rules)
-    {
-        if (a.IsEnvironment != b.IsEnvironment)
-        {
-            throw new InputException($"cannot compare '{a.Label}' with '{b.Label}': compare two environments, or two hosts/manifests");
-        }
-        if (a.IsEnvironment)
-        {
-            var env = DriftEngine.CompareEnvironments(a.Label, a.Manifests, b.Label, b.Manifests, rules);
-            return DriftReport.From(env);
-        }
-        if (a.Manifests.Count != 1 || b.Manifests.Count != 1)
-        {
-            throw new InputException($"'{a.Label}' and '{b.Label}' must each name one host or manifest");
-        }
-        return DriftReport.From(DriftEngine.Compare(a.Manifests[0], b.Manifests[0], rules));
     }
 }
 

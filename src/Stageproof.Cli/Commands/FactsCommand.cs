@@ -1,7 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using Spectre.Console;
-using Stageproof.Cli.Features;
+using Stageproof.Application.Estate;
+using Stageproof.Application.Views;
 using Stageproof.Core.Manifests;
 
 namespace Stageproof.Cli.Commands;
@@ -19,12 +20,13 @@ internal static class FactsCommand
         command.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
         {
             var scope = FactsScope.Resolve(session.Config, parse.GetValue(targets) ?? []);
-            var run = await new FactsService(session).CollectAsync(scope, ct).ConfigureAwait(false);
+            var collector = await session.FactsCollectorAsync(ct).ConfigureAwait(false);
+            var run = await collector.CollectAsync(scope, session.FactsProgress(), ct).ConfigureAwait(false);
             if (session.Ui.Json)
             {
                 session.Ui.WriteJson(new
                 {
-                    manifests = run.Manifests.Select(m => new { digest = m.Digest, manifest = ManifestJson.Normalize(m.Manifest) }),
+                    manifests = run.Manifests.Select(m => ManifestEntry.Of(m.Digest, m.Manifest)),
                     failures = run.Failures,
                 });
             }
@@ -50,14 +52,15 @@ internal static class FactsCommand
                 .AddColumns("host", "env", "role", "os", "kernel", "packages", "upgrades (security)", "files", "services up", "ports", "manifest");
             foreach (var (digest, m) in hosts)
             {
+                var f = FactsSummary.Of(digest, m);
                 table.AddRow(
-                    Infrastructure.Ui.Escape(m.Target), Infrastructure.Ui.Escape(m.Environment ?? "-"), Infrastructure.Ui.Escape(m.Role ?? "-"),
-                    Infrastructure.Ui.Escape(m.Os?.PrettyName ?? "?"), Infrastructure.Ui.Escape(m.Os?.Kernel ?? "?"),
-                    Count(m.Packages.Count),
-                    $"{Count(m.PendingUpgrades.Count)} ({Count(m.PendingUpgrades.Count(u => u.Security))})",
-                    Count(m.Files.Count),
-                    $"{Count(m.Services.Count(s => s.Running))}/{Count(m.Services.Count)}",
-                    Infrastructure.Ui.Escape(string.Join(' ', m.Ports.Select(p => p.Port).Distinct())),
+                    Infrastructure.Ui.Escape(m.Target), Infrastructure.Ui.Escape(f.Environment ?? "-"), Infrastructure.Ui.Escape(f.Role ?? "-"),
+                    Infrastructure.Ui.Escape(f.Os ?? "?"), Infrastructure.Ui.Escape(f.Kernel ?? "?"),
+                    Count(f.Packages),
+                    $"{Count(f.Upgrades)} ({Count(f.SecurityUpgrades)})",
+                    Count(f.Files),
+                    $"{Count(f.ServicesUp)}/{Count(f.Services)}",
+                    Infrastructure.Ui.Escape(string.Join(' ', f.Ports)),
                     digest[..12]);
             }
             console.Write(table);

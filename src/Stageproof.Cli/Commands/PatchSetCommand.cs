@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Spectre.Console;
+using Stageproof.Application.Patches;
 using Stageproof.Application.Views;
 using Stageproof.Core;
 using Stageproof.Cli.Features;
@@ -24,9 +25,7 @@ internal static class PatchSetCommand
             // Who froze a set is its author for four eyes: a claimed name here would let its writer approve it.
             await session.RequireAuthenticatedAsync("freeze a patch set", ct).ConfigureAwait(false);
             var store = await session.StoreAsync(ct).ConfigureAwait(false);
-            var added = await store.SavePatchSetAsync(frozen, ct).ConfigureAwait(false);
-            await session.AuditAsync("patch.freeze", frozen.Set.Id, outcome: added ? "stored" : "already stored",
-                payloadDigest: frozen.Digest, cancellationToken: ct).ConfigureAwait(false);
+            var added = await FreezeWorkflow.FreezeAsync(store, session.Actor, frozen, ct).ConfigureAwait(false);
             if (session.Ui.Json)
             {
                 session.Ui.WriteJson(new { digest = frozen.Digest, id = frozen.Set.Id });

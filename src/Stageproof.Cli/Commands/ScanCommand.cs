@@ -1,5 +1,5 @@
 using System.CommandLine;
-using Stageproof.Cli.Features;
+using Stageproof.Application.Estate;
 using Stageproof.Core;
 using Stageproof.Core.Patches;
 
@@ -27,7 +27,8 @@ internal static class ScanCommand
             var requested = parse.GetValue(output) is { } o ? Infrastructure.OutputFiles.Check(o, "--output") : null;
             var scope = FactsScope.Resolve(session.Config, [name]);
             scope = scope with { Databases = [] };
-            var facts = await new FactsService(session).CollectAsync(scope, ct, pendingUpgrades: true).ConfigureAwait(false);
+            var collector = await session.FactsCollectorAsync(ct).ConfigureAwait(false);
+            var facts = await collector.CollectAsync(scope, session.FactsProgress(), ct, pendingUpgrades: true).ConfigureAwait(false);
             if (facts.Failures.Count > 0)
             {
                 foreach (var f in facts.Failures)

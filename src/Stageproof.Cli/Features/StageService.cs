@@ -24,7 +24,8 @@ internal sealed class StageService(CliSession session)
     /// <summary>An environment's facts collected now and stored, as <c>drift</c> collects an operand.</summary>
     private async Task<IReadOnlyList<Manifest>> CollectAsync(string environment, CancellationToken ct)
     {
-        var (side, failures) = await new DriftOperands(session).ResolveAsync(environment, storedOnly: false, ct).ConfigureAwait(false);
+        var operands = await session.DriftOperandsAsync(ct).ConfigureAwait(false);
+        var (side, failures) = await operands.ResolveAsync(environment, storedOnly: false, ct).ConfigureAwait(false);
         return failures.FirstOrDefault() is { } failure ? throw new InfrastructureException(failure.Target, failure.Message) : side.Manifests;
     }
 

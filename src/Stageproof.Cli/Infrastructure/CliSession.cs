@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Stageproof.Application.Estate;
 using Stageproof.Application.Identity;
 using Stageproof.Application.Lifecycle;
 using Stageproof.Cli.Remote;
@@ -241,6 +242,31 @@ internal sealed class CliSession : IAsyncDisposable
     public async Task<EstateEngines> EnginesAsync(CancellationToken cancellationToken) =>
         new(await StoreAsync(cancellationToken).ConfigureAwait(false), Config, Time, StateDirectory, Transports(),
             await EventsAsync(cancellationToken).ConfigureAwait(false));
+
+    /// <summary>Collects facts as this session's actor, over its configuration, state and transports.</summary>
+    public async Task<FactsCollector> FactsCollectorAsync(CancellationToken cancellationToken)
+    {
+        var config = Config;
+        return new FactsCollector(config, await StoreAsync(cancellationToken).ConfigureAwait(false), Transports(), Time, Actor);
+    }
+
+    /// <summary>Each target's facts as they arrive, one line each: "[2/5] web-1: 412 packages, … (1.3s)".</summary>
+    public IProgress<FactsProgress> FactsProgress() =>
+        new Rendered<FactsProgress>(p => Ui.Say($"[{p.Done}/{p.Total}] {p.Target}: {p.Outcome} ({p.Elapsed.TotalSeconds:0.0}s)"));
+
+    /// <summary>Drift operands resolved on this session: collected now, or from the stored manifests.</summary>
+    public async Task<DriftOperands> DriftOperandsAsync(CancellationToken cancellationToken)
+    {
+        var collector = await FactsCollectorAsync(cancellationToken).ConfigureAwait(false);
+        return new DriftOperands(Config, await StoreAsync(cancellationToken).ConfigureAwait(false), Time, collector, FactsProgress());
+    }
+
+    /// <summary>Reports progress where it happens, on the reporting thread, so each line is written before the work goes
+    /// on (<see cref="Progress{T}"/> would post it to the thread pool, out of order).</summary>
+    private sealed class Rendered<T>(Action<T> render) : IProgress<T>
+    {
+        public void Report(T value) => render(value);
+    }
 
     public ITransportFactory Transports() =>
         new TransportFactory(Config.Ssh, AcceptNewHostKeys ? HostKeyPolicy.AcceptNew : HostKeyPolicy.Strict);

@@ -115,6 +115,25 @@ public static class PatchSetFreezer
         return FromSet(set);
     }
 
+    /// <summary>
+    /// Validates and freezes a patch set sent as text (an upload), located in messages as <paramref name="name"/>. A set
+    /// that refers to files (a file's <c>source</c>, migration SQL files) is refused at each reference: those files are
+    /// not in the upload, and a set is frozen with its files or not at all.
+    /// </summary>
+    /// <exception cref="InputException">A problem in the text, or a referenced file (located).</exception>
+    public static FrozenPatchSet FreezeText(string name, string text)
+    {
+        var loaded = PatchSetLoader.Parse(name, text);
+        var problems = new ProblemList();
+        foreach (var reference in loaded.References)
+        {
+            problems.Add(reference.At, $"refers to the file '{reference.RelativePath}', which an upload cannot carry: put its content inline " +
+                                       "(files[].content), or freeze the set with 'stageproof patch freeze FILE' where its files are");
+        }
+        problems.ThrowIfAny();
+        return FromSet(loaded.Set);
+    }
+
     /// <summary>Normalises a (resolved) set, serialises it canonically and computes its digest.</summary>
     public static FrozenPatchSet FromSet(PatchSet set)
     {

@@ -199,16 +199,16 @@ internal static class ApiEndpoints
         };
     }
 
-    private static bool MayRead(Principal me, string environment) => me.User is { } u && AccessPolicy.MayRead(u, environment);
+    internal static bool MayRead(Principal me, string environment) => me.User is { } u && AccessPolicy.MayRead(u, environment);
 
-    private static IResult? Denied(Principal me, string environment) =>
+    internal static IResult? Denied(Principal me, string environment) =>
         MayRead(me, environment) ? null
         : Problems.Refused(new GateRefusal(GateRules.Role, $"{me.Name} may act on {string.Join(", ", me.User?.Environments ?? [])}, not on {environment}"));
 
-    private static IResult? DeniedWholeEstate(Principal me, string doing) =>
+    internal static IResult? DeniedWholeEstate(Principal me, string doing) =>
         me.User is { } u && u.Environments.Contains("*") ? null
         : Problems.Refused(new GateRefusal(GateRules.Role, $"to {doing}, a scope over every environment is needed ({me.Name}'s: {string.Join(", ", me.User?.Environments ?? [])})"));
 
     /// <summary>A caller's value echoed back in a message: at most 64 characters of it.</summary>
-    private static string Shown(string value) => Names.Show(value.Length <= 64 ? value : value[..64] + "…");
+    internal static string Shown(string value) => Names.Show(value.Length <= 64 ? value : value[..64] + "…");
 }

@@ -25,6 +25,7 @@ internal static class ConsoleAssets
         dl.record { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }
         dl.record dt { color: var(--muted); }
         button { cursor: pointer; }
+        pre.diff { background: #fff; border: 1px solid var(--line); padding: .5rem; overflow: auto; }
         """;
 
     /// <summary>Follows a rollout's event stream and updates the states on its page, as text (never as markup).</summary>

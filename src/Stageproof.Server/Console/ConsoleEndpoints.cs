@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
+using Stageproof.Application.Estate;
 using Stageproof.Application.Identity;
 using Stageproof.Application.Lifecycle;
 using Stageproof.Application.Notifications;
@@ -152,6 +153,21 @@ internal static class ConsoleEndpoints
             // The report is one self-contained page: its own inline styles and SVG charts, nothing else, no script.
             context.Response.Headers.ContentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'";
             return Results.Content(StageHtml.Render(result), "text/html; charset=utf-8");
+        }).ExcludeFromDescription();
+
+        app.MapGet("/compliance/report", async (string? environment, ClaimsPrincipal claims, IStateStore store, StageproofConfig config, TimeProvider time,
+            HttpContext context) =>
+        {
+            var me = Principals.FromClaims(claims);
+            var allowed = me.User is { } user && (environment is null ? user.Environments.Contains("*")
+                : config.Environments.ContainsKey(environment) && AccessPolicy.MayRead(user, environment));
+            if (!allowed)
+            {
+                return Results.NotFound();
+            }
+            var report = await new ComplianceWorkflow(config, store, time).BuildAsync(environment, context.RequestAborted).ConfigureAwait(false);
+            context.Response.Headers.ContentSecurityPolicy = Api.EstateEndpoints.ReportPolicy;
+            return Results.Content(ComplianceHtml.Render(report), "text/html; charset=utf-8");
         }).ExcludeFromDescription();
 
         app.MapGet("/rollouts/{id}/events", async (string id, ClaimsPrincipal claims, IStateStore store, TimeProvider time, HttpContext context) =>

@@ -1,43 +1,46 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
-using Stageproof.Cli.Infrastructure;
 using Stageproof.Core;
+using Stageproof.Core.Configuration;
 using Stageproof.Core.Manifests;
+using Stageproof.Core.State;
 
-namespace Stageproof.Cli.Features;
+namespace Stageproof.Application.Estate;
 
 /// <summary>One side of a drift comparison: the manifests it stands for, and whether it is a whole environment.</summary>
-internal sealed record DriftOperand(string Label, IReadOnlyList<Manifest> Manifests, bool IsEnvironment);
+public sealed record DriftOperand(string Label, IReadOnlyList<Manifest> Manifests, bool IsEnvironment);
 
 /// <summary>
 /// Turns a drift operand into manifests: an environment or host (collected now, or the latest stored with
-/// <c>--stored</c>), <c>NAME@TIME</c> (the latest stored at or before TIME), or a stored manifest's digest prefix.
+/// <c>storedOnly</c>), <c>NAME@TIME</c> (the latest stored at or before TIME), or a stored manifest's digest prefix.
+/// Without a <paramref name="collector"/> (the server, which never reaches hosts from a read) only stored manifests
+/// can be used.
 /// </summary>
-internal sealed partial class DriftOperands(CliSession session)
+public sealed partial class DriftOperands(StageproofConfig config, IStateStore store, TimeProvider time, FactsCollector? collector = null,
+    IProgress<FactsProgress>? progress = null)
 {
     public async Task<(DriftOperand Side, IReadOnlyList<FactsFailure> Failures)> ResolveAsync(string spec, bool storedOnly, CancellationToken ct)
     {
-        var config = session.Config;
+        ArgumentNullException.ThrowIfNull(spec);
         var at = spec.IndexOf('@', StringComparison.Ordinal);
         if (at > 0)
         {
             var name = spec[..at];
-            var time = ParseTime(spec[(at + 1)..], spec);
-            return (await StoredAsync(name, time, ct).ConfigureAwait(false), []);
+            var when = ParseTime(spec[(at + 1)..], spec);
+            return (await StoredAsync(name, when, ct).ConfigureAwait(false), []);
         }
         if (config.Environments.ContainsKey(spec) || config.Hosts.ContainsKey(spec) || config.Groups.ContainsKey(spec))
         {
-            if (storedOnly)
+            if (storedOnly || collector is null)
             {
                 return (await StoredAsync(spec, null, ct).ConfigureAwait(false), []);
             }
             var scope = FactsScope.Resolve(config, [spec]);
-            var run = await new FactsService(session).CollectAsync(scope, ct, pendingUpgrades: false).ConfigureAwait(false);
+            var run = await collector.CollectAsync(scope, progress, ct, pendingUpgrades: false).ConfigureAwait(false);
             return (new DriftOperand(spec, run.Manifests.Select(m => m.Manifest).ToList(), !config.Hosts.ContainsKey(spec)), run.Failures);
         }
         if (HexPrefix().IsMatch(spec))
         {
-            var store = await session.StoreAsync(ct).ConfigureAwait(false);
             var stored = await store.FindManifestAsync(spec, ct).ConfigureAwait(false)
                          ?? throw new InputException($"no stored manifest has a digest starting with '{spec}'");
             return (new DriftOperand($"{stored.Manifest.Target}@{stored.Digest[..12]}", [stored.Manifest], false), []);
@@ -46,21 +49,19 @@ internal sealed partial class DriftOperands(CliSession session)
             $"'{spec}' is not an environment, group, host, NAME@TIME or stored manifest digest (environments: {string.Join(", ", config.Environments.Keys)})");
     }
 
-    private async Task<DriftOperand> StoredAsync(string name, DateTimeOffset? time, CancellationToken ct)
+    private async Task<DriftOperand> StoredAsync(string name, DateTimeOffset? when, CancellationToken ct)
     {
-        var config = session.Config;
         var scope = FactsScope.Resolve(config, [name]);
-        var store = await session.StoreAsync(ct).ConfigureAwait(false);
         var targets = scope.Hosts.Select(h => h.Host.Name).Concat(scope.Databases.Select(d => $"{d.Environment}/{d.Name}"));
         var manifests = new List<Manifest>();
         foreach (var target in targets)
         {
-            var stored = await store.LatestManifestAsync(target, time, ct).ConfigureAwait(false)
+            var stored = await store.LatestManifestAsync(target, when, ct).ConfigureAwait(false)
                          ?? throw new InputException(
-                             $"no manifest of '{target}' is stored{(time is null ? "" : " at or before " + time.Value.ToString("u", CultureInfo.InvariantCulture))}; run 'stageproof facts {name}' first");
+                             $"no manifest of '{target}' is stored{(when is null ? "" : " at or before " + when.Value.ToString("u", CultureInfo.InvariantCulture))}; run 'stageproof facts {name}' first");
             manifests.Add(stored.Manifest);
         }
-        var label = time is null ? $"{name} (stored)" : $"{name}@{time.Value.UtcDateTime:yyyy-MM-ddTHH:mm:ssZ}";
+        var label = when is null ? $"{name} (stored)" : $"{name}@{when.Value.UtcDateTime:yyyy-MM-ddTHH:mm:ssZ}";
         return new DriftOperand(label, manifests, !config.Hosts.ContainsKey(name));
     }
 
@@ -78,11 +79,11 @@ internal sealed partial class DriftOperands(CliSession session)
                 "h" => TimeSpan.FromHours(n),
                 _ => TimeSpan.FromDays(n),
             };
-            return session.Time.GetUtcNow() - span;
+            return time.GetUtcNow() - span;
         }
-        if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var time))
+        if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed))
         {
-            return time;
+            return parsed;
         }
         throw new InputException($"'{spec}': '{text}' is not a time (use ISO 8601 such as 2026-11-23T10:00Z, or a span ago such as 2h or 7d)");
     }

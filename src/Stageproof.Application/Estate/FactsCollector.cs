@@ -1,28 +1,36 @@
-using System.Diagnostics;
 using System.Threading.Channels;
-using Stageproof.Cli.Infrastructure;
 using Stageproof.Core;
+using Stageproof.Core.Audit;
 using Stageproof.Core.Configuration;
+using Stageproof.Core.Hosts;
 using Stageproof.Core.Manifests;
+using Stageproof.Core.State;
 using Stageproof.Hosts.Facts;
 using Stageproof.Hosts.Transports;
 
-namespace Stageproof.Cli.Features;
+namespace Stageproof.Application.Estate;
 
 /// <summary>A host or database whose facts could not be collected, and why.</summary>
-internal sealed record FactsFailure(string Target, string Message);
+public sealed record FactsFailure(string Target, string Message);
 
-internal sealed record FactsRun(IReadOnlyList<(string Digest, Manifest Manifest)> Manifests, IReadOnlyList<FactsFailure> Failures)
+/// <summary>What one collection brought back: each stored manifest with its digest, and what failed.</summary>
+public sealed record FactsRun(IReadOnlyList<(string Digest, Manifest Manifest)> Manifests, IReadOnlyList<FactsFailure> Failures)
 {
     public int ExitCode => Failures.Count > 0 ? ExitCodes.Infrastructure : ExitCodes.Ok;
 }
 
+/// <summary>One target done: <paramref name="Done"/> of <paramref name="Total"/>, what it came to, and the time since
+/// the collection began.</summary>
+public sealed record FactsProgress(int Done, int Total, string Target, string Outcome, TimeSpan Elapsed);
+
 /// <summary>What a facts target names: hosts (each with its environment) and databases.</summary>
-internal sealed record FactsScope(IReadOnlyList<(HostConfig Host, string? Environment)> Hosts,
+public sealed record FactsScope(IReadOnlyList<(HostConfig Host, string? Environment)> Hosts,
     IReadOnlyList<(string Environment, string Name, string ConnectionString)> Databases)
 {
     public static FactsScope Resolve(StageproofConfig config, IEnumerable<string> targets)
     {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(targets);
         var hosts = new List<(HostConfig, string?)>();
         var databases = new List<(string, string, string)>();
         foreach (var target in targets)
@@ -50,27 +58,27 @@ internal sealed record FactsScope(IReadOnlyList<(HostConfig Host, string? Enviro
         return new FactsScope(hosts.DistinctBy(h => h.Item1.Name).ToList(), databases.Distinct().ToList());
     }
 
+    /// <summary>The first environment that lists <paramref name="host"/>; null when none does.</summary>
     public static string? EnvironmentOf(StageproofConfig config, string host) =>
         config.Environments.Values.FirstOrDefault(e => e.Hosts.Contains(host))?.Name;
 }
 
-/// <summary>Collects manifests from hosts and databases in parallel, stores each, and audits every contact.</summary>
-internal sealed class FactsService(CliSession session)
+/// <summary>Collects manifests from hosts and databases in parallel, stores each, and audits every contact as
+/// <paramref name="actor"/>. Progress is reported per target as it finishes, from whichever thread finished it.</summary>
+public sealed class FactsCollector(StageproofConfig config, IStateStore store, ITransportFactory transports, TimeProvider time, string actor)
 {
     /// <summary>Collects manifests. <paramref name="pendingUpgrades"/> runs apt's simulation, the costliest part;
     /// drift has no use for it (pending upgrades are facts, not drift).</summary>
-    public async Task<FactsRun> CollectAsync(FactsScope scope, CancellationToken cancellationToken, bool pendingUpgrades = true)
+    public async Task<FactsRun> CollectAsync(FactsScope scope, IProgress<FactsProgress>? progress, CancellationToken cancellationToken, bool pendingUpgrades = true)
     {
-        var hostCollector = new HostFactsCollector(session.Time) { PendingUpgrades = pendingUpgrades, Timeout = session.Config.Ssh.CommandTimeout };
-        var databaseCollector = new PostgresFactsCollector(session.Time);
-        var config = session.Config;
-        var store = await session.StoreAsync(cancellationToken).ConfigureAwait(false);
-        var factory = session.Transports();
+        ArgumentNullException.ThrowIfNull(scope);
+        var hostCollector = new HostFactsCollector(time) { PendingUpgrades = pendingUpgrades, Timeout = config.Ssh.CommandTimeout };
+        var databaseCollector = new PostgresFactsCollector(time);
         var collected = new List<(string, Manifest)>();
         var failures = new List<FactsFailure>();
         var total = scope.Hosts.Count + scope.Databases.Count;
         var done = 0;
-        var clock = Stopwatch.StartNew();
+        var started = time.GetTimestamp();
         var gate = new object();
 
         void Report(string target, string outcome)
@@ -80,7 +88,7 @@ internal sealed class FactsService(CliSession session)
             {
                 n = ++done;
             }
-            session.Ui.Say($"[{n}/{total}] {target}: {outcome} ({clock.Elapsed.TotalSeconds:0.0}s)");
+            progress?.Report(new FactsProgress(n, total, target, outcome, time.GetElapsedTime(started)));
         }
 
         // Databases are collected while the hosts are, and each manifest is stored (and audited) as it arrives rather
@@ -95,7 +103,7 @@ internal sealed class FactsService(CliSession session)
                 try
                 {
                     var stored = await store.SaveManifestAsync(manifest, cancellationToken).ConfigureAwait(false);
-                    await session.AuditAsync("facts.collect", target, "ok", stored, cancellationToken: cancellationToken).ConfigureAwait(false);
+                    await AuditAsync(target, "ok", stored, cancellationToken).ConfigureAwait(false);
                     digest.SetResult(stored);
                 }
                 catch (Exception e)
@@ -125,7 +133,7 @@ internal sealed class FactsService(CliSession session)
             catch (InfrastructureException e)
             {
                 Report(target, "FAILED");
-                await session.AuditAsync("facts.collect", target, "failed: " + e.Message, cancellationToken: cancellationToken).ConfigureAwait(false);
+                await AuditAsync(target, "failed: " + e.Message, null, cancellationToken).ConfigureAwait(false);
                 return (Stored: null, Failure: new FactsFailure(target, e.Message));
             }
         }));
@@ -133,14 +141,14 @@ internal sealed class FactsService(CliSession session)
         var hostResults = await HostFanout.RunAsync(scope.Hosts.Select(h => h.Host).ToList(), config.Ssh,
             async (host, ct) =>
             {
-                var sw = Stopwatch.StartNew();
+                var hostStarted = time.GetTimestamp();
                 Manifest manifest;
-                await using (var transport = factory.Create(host))
+                await using (var transport = transports.Create(host))
                 {
                     var env = scope.Hosts.First(h => h.Host.Name == host.Name).Environment;
                     manifest = await hostCollector.CollectAsync(host, transport, config.Drift, env, ct).ConfigureAwait(false);
                 }
-                Report(host.Name, $"{manifest.Packages.Count} packages, {manifest.Files.Count} files, {sw.Elapsed.TotalSeconds:0.00}s");
+                Report(host.Name, $"{manifest.Packages.Count} packages, {manifest.Files.Count} files, {time.GetElapsedTime(hostStarted).TotalSeconds:0.00}s");
                 return (Digest: StoreAsync(host.Name, manifest), Manifest: manifest);
             }, progress: null, cancellationToken).ConfigureAwait(false);
 
@@ -158,7 +166,7 @@ internal sealed class FactsService(CliSession session)
                 var message = outcome.Error?.Message ?? "unknown error";
                 failures.Add(new FactsFailure(outcome.Host.Name, message));
                 Report(outcome.Host.Name, "FAILED");
-                await session.AuditAsync("facts.collect", outcome.Host.Name, "failed: " + message, cancellationToken: cancellationToken).ConfigureAwait(false);
+                await AuditAsync(outcome.Host.Name, "failed: " + message, null, cancellationToken).ConfigureAwait(false);
             }
         }
         foreach (var (dbStored, failure) in dbOutcomes)
@@ -174,4 +182,7 @@ internal sealed class FactsService(CliSession session)
         }
         return new FactsRun(collected, failures);
     }
+
+    private Task AuditAsync(string target, string outcome, string? digest, CancellationToken ct) =>
+        store.AppendAsync(new AuditEvent { Actor = actor, Action = "facts.collect", Target = target, Outcome = outcome, PayloadDigest = digest }, ct);
 }
