@@ -21,7 +21,9 @@ public sealed class FactsEstate() : ServerEstate(TestLoopback.Url("127.0.16.1"))
         var stage = (await store.LatestManifestAsync("stage-1")) ?? throw new InvalidOperationException("facts stored no manifest of stage-1");
         await store.SaveManifestAsync(stage.Manifest with
         {
-            CollectedAt = stage.Manifest.CollectedAt.AddSeconds(1),
+            // Later than the collected one, yet already past when any test reads it: the CLI asks for the latest at or
+            // before its own now (the server's clock runs a minute ahead).
+            CollectedAt = stage.Manifest.CollectedAt.AddMilliseconds(1),
             Packages = [.. stage.Manifest.Packages, new PackageInfo(DriftedPackage, "2.0-1", "all")],
         });
         var file = Path.Combine(Dir, "password");
