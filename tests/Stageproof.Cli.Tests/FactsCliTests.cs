@@ -30,11 +30,13 @@ public class FactsCliTests
         Assert.Equal(0, json.Json.GetProperty("failures").GetArrayLength());
 
         // Both recorded: drift from the stored manifests compares this machine with itself, and says so in one document.
+        // Not necessarily equal: between the two collections other work on the machine may open or close a port.
         var drift = await CliRun.InAsync(scratch.Dir, "--json", "drift", "prod", "staging", "--stored");
-        Assert.True(drift.ExitCode == ExitCodes.Ok, drift.ToString());
+        Assert.True(drift.ExitCode is ExitCodes.Ok or ExitCodes.Finding, drift.ToString());
         Assert.Equal("prod (stored)", drift.Json.GetProperty("left").GetString());
-        Assert.Equal(1.0, drift.Json.GetProperty("fidelity").GetDouble());
-        Assert.False(drift.Json.GetProperty("failed").GetBoolean());
+        Assert.Equal("staging (stored)", drift.Json.GetProperty("right").GetString());
+        Assert.InRange(drift.Json.GetProperty("fidelity").GetDouble(), 0.9, 1.0);
+        Assert.Equal(drift.ExitCode == ExitCodes.Finding, drift.Json.GetProperty("failed").GetBoolean());
         Assert.Equal(JsonValueKind.Object, drift.Json.GetProperty("drift").ValueKind);
     }
 }
