@@ -45,6 +45,9 @@ public sealed partial class SqliteStateStore : IStateStore, IWebhookDeliveryStor
 
     public string StateDirectory { get; }
 
+    /// <inheritdoc />
+    public string Location => StateDirectory;
+
     public string DatabasePath { get; }
 
     public string AuditHeadPath => Path.Combine(StateDirectory, AuditHeadFile.FileName);
@@ -54,13 +57,14 @@ public sealed partial class SqliteStateStore : IStateStore, IWebhookDeliveryStor
     public AuditKey? AuditKey { get; set; }
 
     /// <summary>Opens the state in <paramref name="stateDirectory"/> as every entry point uses it: sealed under the audit
-    /// key of the user running Stageproof (<see cref="AuditKeys"/>).</summary>
-    public static async Task<SqliteStateStore> OpenKeyedAsync(string stateDirectory, TimeProvider time, CancellationToken cancellationToken = default)
+    /// key of the user running Stageproof (<see cref="AuditKeys"/>), or the one at <paramref name="auditKeyFile"/>.</summary>
+    public static async Task<SqliteStateStore> OpenKeyedAsync(string stateDirectory, TimeProvider time, CancellationToken cancellationToken = default,
+        string? auditKeyFile = null)
     {
         var store = await OpenAsync(stateDirectory, time, cancellationToken).ConfigureAwait(false);
         try
         {
-            store.AuditKey = AuditKeys.Load(store.StateDirectory);
+            store.AuditKey = AuditKeys.Load(store.StateDirectory, AuditKeys.PathFor(auditKeyFile));
             return store;
         }
         catch
