@@ -331,21 +331,7 @@ public sealed class PostgresStateStore : IStateStore
             SELECT seq AS Sequence, time AS Time, actor AS Actor, action AS Action, target AS Target, reason AS Reason,
                    payload_digest AS PayloadDigest, outcome AS Outcome, prev_hash AS PreviousHash, hash AS Hash, seal AS Seal
             FROM audit_events ORDER BY seq
-            """, new { }, cancellationToken).ConfigureAwait(false))
-        .Select(r => new AuditEvent
-        {
-            Sequence = r.Sequence,
-            Time = ParseStoredTime(r.Time),
-            Actor = r.Actor,
-            Action = r.Action,
-            Target = r.Target,
-            Reason = r.Reason,
-            PayloadDigest = r.PayloadDigest,
-            Outcome = r.Outcome,
-            PreviousHash = r.PreviousHash,
-            Hash = r.Hash,
-            Seal = r.Seal,
-        }).ToList();
+            """, new { }, cancellationToken).ConfigureAwait(false)).Select(ToEvent).ToList();
 
     public async Task<AuditHead?> ReadAuditHeadAsync(CancellationToken cancellationToken = default)
     {
@@ -371,38 +357,61 @@ public sealed class PostgresStateStore : IStateStore
         await using (connection.ConfigureAwait(false))
         {
             await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken).ConfigureAwait(false);
-            var headRow = await connection.QuerySingleOrDefaultAsync<HeadRow>(new CommandDefinition(
-                "SELECT count AS Count, last_hash AS LastHash, seal AS Seal FROM audit_head WHERE id = 1",
-                transaction: transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
-            var rows = (await connection.QueryAsync<AuditRow>(new CommandDefinition(
-                """
-                SELECT seq AS Sequence, time AS Time, actor AS Actor, action AS Action, target AS Target, reason AS Reason,
-                       payload_digest AS PayloadDigest, outcome AS Outcome, prev_hash AS PreviousHash, hash AS Hash, seal AS Seal
-                FROM audit_events ORDER BY seq
-                """, transaction: transaction, cancellationToken: cancellationToken)).ConfigureAwait(false)).ToList();
+            var result = await VerifyAuditAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-            if (headRow is not null && (headRow.Count < 0 || headRow.LastHash is not { Length: 64 }))
-            {
-                throw new InputException($"{Location}: the audit head row is not a valid head (count or last hash invalid); it may have been tampered with");
-            }
-            var head = headRow is null ? null : new AuditHead(headRow.Count, headRow.LastHash, headRow.Seal);
-            var events = rows.Select(r => new AuditEvent
-            {
-                Sequence = r.Sequence,
-                Time = ParseStoredTime(r.Time),
-                Actor = r.Actor,
-                Action = r.Action,
-                Target = r.Target,
-                Reason = r.Reason,
-                PayloadDigest = r.PayloadDigest,
-                Outcome = r.Outcome,
-                PreviousHash = r.PreviousHash,
-                Hash = r.Hash,
-                Seal = r.Seal,
-            }).ToList();
-            return AuditChain.Verify(events, head, AuditKey);
+            return result;
         }
     }
+
+    /// <summary>Verifies chain and head as <paramref name="transaction"/> sees them (also before it commits).</summary>
+    internal async Task<AuditVerification> VerifyAuditAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    {
+        var headRow = await connection.QuerySingleOrDefaultAsync<HeadRow>(new CommandDefinition(
+            "SELECT count AS Count, last_hash AS LastHash, seal AS Seal FROM audit_head WHERE id = 1",
+            transaction: transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        var rows = await connection.QueryAsync<AuditRow>(new CommandDefinition(
+            """
+            SELECT seq AS Sequence, time AS Time, actor AS Actor, action AS Action, target AS Target, reason AS Reason,
+                   payload_digest AS PayloadDigest, outcome AS Outcome, prev_hash AS PreviousHash, hash AS Hash, seal AS Seal
+            FROM audit_events ORDER BY seq
+            """, transaction: transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        if (headRow is not null && (headRow.Count < 0 || headRow.LastHash is not { Length: 64 }))
+        {
+            throw new InputException($"{Location}: the audit head row is not a valid head (count or last hash invalid); it may have been tampered with");
+        }
+        var head = headRow is null ? null : new AuditHead(headRow.Count, headRow.LastHash, headRow.Seal);
+        return AuditChain.Verify(rows.Select(ToEvent).ToList(), head, AuditKey);
+    }
+
+    /// <summary>Runs <paramref name="work"/> in one transaction holding the audit lock (no append can interleave), and
+    /// commits it when the work returns.</summary>
+    internal async Task InTransactionAsync(Func<NpgsqlConnection, NpgsqlTransaction, Task> work, CancellationToken cancellationToken)
+    {
+        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            await connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_xact_lock(@key)", new { key = AuditAppendLock },
+                transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            await work(connection, transaction).ConfigureAwait(false);
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static AuditEvent ToEvent(AuditRow r) => new()
+    {
+        Sequence = r.Sequence,
+        Time = ParseStoredTime(r.Time),
+        Actor = r.Actor,
+        Action = r.Action,
+        Target = r.Target,
+        Reason = r.Reason,
+        PayloadDigest = r.PayloadDigest,
+        Outcome = r.Outcome,
+        PreviousHash = r.PreviousHash,
+        Hash = r.Hash,
+        Seal = r.Seal,
+    };
 
     // ---- runs, rollback points, stage results ----
 
