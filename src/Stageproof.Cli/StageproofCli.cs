@@ -37,6 +37,7 @@ public static class StageproofCli
         root.Subcommands.Add(AuditCommand.Create(verbs));
         root.Subcommands.Add(WebhookCommand.Create(verbs));
         root.Subcommands.Add(GcCommand.Create(verbs));
+        root.Subcommands.Add(StateCommand.Create(verbs));
         root.Subcommands.Add(ServeCommand.Create(verbs));
         root.Subcommands.Add(LabCommand.Create(verbs));
         root.Subcommands.Add(DemoCommand.Create(verbs));

@@ -21,8 +21,34 @@ public static class AuditKeys
     }
 
     /// <summary>The key for a state in <paramref name="stateDirectory"/>, created when absent.</summary>
-    public static AuditKey Load(string stateDirectory) =>
-        Load(stateDirectory, Environment.GetEnvironmentVariable(Variable) is { Length: > 0 } configured ? configured : DefaultPath());
+    public static AuditKey Load(string stateDirectory) => Load(stateDirectory, PathFor(null));
+
+    /// <summary>Where the key is: <paramref name="auditKeyFile"/> (stageproof.yaml's <c>audit_key_file</c>), else
+    /// <c>STAGEPROOF_AUDIT_KEY</c>, else <see cref="DefaultPath"/>.</summary>
+    public static string PathFor(string? auditKeyFile) =>
+        auditKeyFile is { Length: > 0 } ? auditKeyFile
+        : Environment.GetEnvironmentVariable(Variable) is { Length: > 0 } configured ? configured
+        : DefaultPath();
+
+    /// <summary>
+    /// The key of a database state (PostgreSQL) at <paramref name="keyPath"/>. When the state already records the id of
+    /// its key (<paramref name="recordedId"/>), the key must be there: creating a fresh one would seal with a key no other
+    /// machine of this state holds, so its absence is refused, naming the key to copy. Otherwise created when absent.
+    /// </summary>
+    public static AuditKey LoadForDatabase(string keyPath, string? recordedId, string location)
+    {
+        var path = Path.GetFullPath(keyPath);
+        if (recordedId is not null && !File.Exists(path))
+        {
+            throw new InputException($"audit key {path} is missing: the state {location} is sealed under audit key {recordedId}; " +
+                                     "copy that key file (0600) from a machine that uses this state, or point audit_key_file at it");
+        }
+        if (InputFiles.SharedMode(path) is { } mode)
+        {
+            throw new InputException($"audit key {path} may be read by others (mode {mode}); it must be its owner's alone: chmod 600 {path}");
+        }
+        return LoadFile(path);
+    }
 
     /// <summary>The key at <paramref name="keyPath"/> for a state in <paramref name="stateDirectory"/>, created when absent.</summary>
     public static AuditKey Load(string stateDirectory, string keyPath)
@@ -34,6 +60,11 @@ public static class AuditKeys
             throw new InputException($"{Variable}: the audit key {path} may not live inside the state directory {state}: " +
                                      "whoever can rewrite the log could then re-seal it");
         }
+        return LoadFile(path);
+    }
+
+    private static AuditKey LoadFile(string path)
+    {
         if (!File.Exists(path))
         {
             Create(path);

@@ -40,7 +40,8 @@ public static class StageproofServer
     public static async Task<WebApplication> BuildAsync(ServerOptions options, TimeProvider time, CancellationToken ct)
     {
         var config = ConfigLoader.Load(options.ConfigPath);
-        var store = await SqliteStateStore.OpenKeyedAsync(options.StateDirectory, time, ct).ConfigureAwait(false);
+        var location = options.State ?? config.State.Location ?? Core.State.StateLocation.InDirectory(options.StateDirectory);
+        var store = await StateStores.OpenAsync(location, config.State, time, ct).ConfigureAwait(false);
         try
         {
             return Build(options, config, store, time);
@@ -71,7 +72,7 @@ public static class StageproofServer
         builder.Services.AddSingleton(store);
         builder.Services.AddSingleton(time);
         builder.Services.AddSingleton<IEventPublisher>(sp => config.Webhooks.Count == 0 ? NullEventPublisher.Instance
-            : new WebhookDispatcher(config.Webhooks, (IWebhookDeliveryStore)store, store, time,
+            : new WebhookDispatcher(config.Webhooks, store, store, time,
                 Warner(sp.GetRequiredService<ILoggerFactory>().CreateLogger("Stageproof.Webhooks"))));
         builder.Services.AddSingleton(sp => new EstateEngines(store, config, time, options.StateDirectory,
             new TransportFactory(config.Ssh, HostKeyPolicy.Strict, time), sp.GetRequiredService<IEventPublisher>()));

@@ -9,10 +9,28 @@ namespace Stageproof.Testing;
 /// A real, private PostgreSQL 15 server for one test class: initdb into a temporary directory owned by
 /// postgres, started on its own 127.0.3.x address and a free port, with one database created. Disposing stops
 /// it (immediate mode) and deletes the directory. When the machine lacks root or the server binaries the
-/// fixture does nothing and <see cref="EnsureAvailable"/> skips (or, under CI=true, fails) the test.
+/// fixture does nothing and <see cref="EnsureAvailable"/> skips (or, under CI=true, fails) the test. A subclass may
+/// give the loopback addresses its tests are assigned.
 /// </summary>
-public sealed class PostgresFixture : IAsyncLifetime
+public class PostgresFixture : IAsyncLifetime
 {
+    public PostgresFixture()
+        : this("127.0.3.", 2, 250)
+    {
+    }
+
+    /// <summary>A server on one of <paramref name="count"/> addresses from <paramref name="addressPrefix"/><paramref name="first"/>.</summary>
+    protected PostgresFixture(string addressPrefix, int first, int count)
+    {
+        _addressPrefix = addressPrefix;
+        _firstAddress = first;
+        _addressCount = count;
+    }
+
+    private readonly string _addressPrefix;
+    private readonly int _firstAddress;
+    private readonly int _addressCount;
+
     public const string BinDir = "/usr/lib/postgresql/15/bin";
     public const string DatabaseName = "stageproof_test";
 
@@ -52,7 +70,7 @@ public sealed class PostgresFixture : IAsyncLifetime
         try
         {
             var n = Interlocked.Increment(ref s_instances);
-            Address = $"127.0.3.{2 + (Environment.ProcessId + n * 7) % 250}";
+            Address = $"{_addressPrefix}{_firstAddress + (Environment.ProcessId + n * 7) % _addressCount}";
             Port = FreePort(Address);
             _dir = Directory.CreateTempSubdirectory("stageproof-pg-").FullName;
             await RunAsync("chown", ["postgres:postgres", _dir]).ConfigureAwait(false);
@@ -83,6 +101,16 @@ public sealed class PostgresFixture : IAsyncLifetime
         await using var cmd = new NpgsqlCommand(sql, conn);
         await cmd.ExecuteNonQueryAsync().ConfigureAwait(false);
     }
+
+    /// <summary>Creates an empty database on this server (for a test that needs one of its own).</summary>
+    public async Task<string> CreateDatabaseAsync(string name)
+    {
+        await ExecuteAsync($"CREATE DATABASE {name}", "postgres").ConfigureAwait(false);
+        return ConnectionStringFor(name);
+    }
+
+    /// <summary>Drops a database made by <see cref="CreateDatabaseAsync"/>, ending sessions still connected to it.</summary>
+    public Task DropDatabaseAsync(string name) => ExecuteAsync($"DROP DATABASE IF EXISTS {name} WITH (FORCE)", "postgres");
 
     public async Task DisposeAsync()
     {

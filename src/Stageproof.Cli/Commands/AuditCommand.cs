@@ -57,14 +57,13 @@ internal static class AuditCommand
                 return Verified(session, await session.Remote.GetAsync<Verification>("audit/verify", ct).ConfigureAwait(false));
             }
             var store = await session.StoreAsync(ct).ConfigureAwait(false);
-            var sqlite = (SqliteStateStore)store;
-            var result = await sqlite.VerifyAuditAsync(ct).ConfigureAwait(false);
+            var result = await store.VerifyAuditAsync(ct).ConfigureAwait(false);
             if (result.IsOk && anchorFiles.Count > 0)
             {
                 var events = await store.ReadAllAsync(ct).ConfigureAwait(false);
                 foreach (var (file, anchor) in anchorFiles)
                 {
-                    var check = anchor.Check(events, sqlite.AuditKey!);
+                    var check = anchor.Check(events, store.AuditKey!);
                     result = check.IsOk ? result with { Message = $"{result.Message}; {check.Message}" } : check with { Message = $"{file}: {check.Message}" };
                     if (!check.IsOk)
                     {
@@ -80,7 +79,7 @@ internal static class AuditCommand
         anchor.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
         {
             var file = parse.GetValue(anchorOutput) is { } o ? Infrastructure.OutputFiles.Check(o, "--output") : null;
-            var store = (SqliteStateStore)await session.StoreAsync(ct).ConfigureAwait(false);
+            var store = await session.StoreAsync(ct).ConfigureAwait(false);
             await session.AuditAsync("audit.anchor", file ?? "stdout", cancellationToken: ct).ConfigureAwait(false);
             var taken = AuditAnchor.Take(await store.ReadAllAsync(ct).ConfigureAwait(false), store.AuditKey!, session.Time.GetUtcNow());
             var json = System.Text.Json.JsonSerializer.Serialize(taken, AnchorJson);

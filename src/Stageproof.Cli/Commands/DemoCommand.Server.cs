@@ -42,7 +42,7 @@ internal static partial class DemoCommand
         /// environment (a clone) must be started again to know it, as a real one is restarted after a config change.</summary>
         public static async Task<DemoServer> StartAsync(CliSession session, string configFile, IReadOnlyDictionary<string, string> tokens, CancellationToken ct)
         {
-            var options = new ServerOptions { Urls = Listen, ConfigPath = configFile, StateDirectory = session.StateDirectory };
+            var options = new ServerOptions { Urls = Listen, ConfigPath = configFile, StateDirectory = session.StateDirectory, State = session.StateLocation };
             var app = await StageproofServer.BuildAsync(options, session.Time, ct).ConfigureAwait(false);
             try
             {

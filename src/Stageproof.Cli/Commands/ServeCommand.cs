@@ -42,7 +42,7 @@ internal static class ServeCommand
             {
                 throw new InputException("--password-file: only with --init-admin NAME");
             }
-            var options = new ServerOptions { Urls = listen, ConfigPath = session.ConfigPath, StateDirectory = session.StateDirectory };
+            var options = new ServerOptions { Urls = listen, ConfigPath = session.ConfigPath, StateDirectory = session.StateDirectory, State = session.StateLocation };
             var app = await StageproofServer.BuildAsync(options, session.Time, ct).ConfigureAwait(false);
             await using (app.ConfigureAwait(false))
             {
@@ -55,7 +55,7 @@ internal static class ServeCommand
                     throw new InputException($"--urls {listen}: {e.Message}");
                 }
                 var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
-                session.Ui.Say($"Stageproof serves {string.Join(", ", addresses)} (state {session.StateDirectory}); stop with Ctrl-C");
+                session.Ui.Say($"Stageproof serves {string.Join(", ", addresses)} (state {session.StateLocation}); stop with Ctrl-C");
                 await session.AuditAsync("serve.start", string.Join(" ", addresses), cancellationToken: ct).ConfigureAwait(false);
                 await app.WaitForShutdownAsync(ct).ConfigureAwait(false);
             }

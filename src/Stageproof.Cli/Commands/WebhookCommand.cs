@@ -31,7 +31,7 @@ internal static class WebhookCommand
             }
             IReadOnlyList<DeliverySummary> deliveries = session.Server is not null
                 ? await session.Remote.GetAsync<List<DeliverySummary>>($"webhooks/deliveries?limit={parse.GetValue(limit)}", ct).ConfigureAwait(false)
-                : (await ((IWebhookDeliveryStore)await session.StoreAsync(ct).ConfigureAwait(false)).ListDeliveriesAsync(parse.GetValue(limit), ct).ConfigureAwait(false))
+                : (await (await session.StoreAsync(ct).ConfigureAwait(false)).ListDeliveriesAsync(parse.GetValue(limit), ct).ConfigureAwait(false))
                     .Select(DeliverySummary.Of).ToList();
             if (session.Ui.Json)
             {

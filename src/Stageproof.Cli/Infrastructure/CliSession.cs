@@ -28,7 +28,7 @@ internal sealed class CliSession : IAsyncDisposable
     public CliSession(ParseResult parse, TextWriter stdout, TimeProvider time, Ui ui)
     {
         ConfigPath = Path.GetFullPath(parse.GetValue(GlobalOptions.Config) ?? "stageproof.yaml");
-        StateDirectory = Path.GetFullPath(parse.GetValue(GlobalOptions.State) ?? ".stageproof");
+        _stateOption = parse.GetValue(GlobalOptions.State);
         OsUser = Environment.UserName;
         Actor = parse.GetValue(GlobalOptions.Actor) is { Length: > 0 } actor ? actor : OsUser;
         AuthenticatedBy = Actor == OsUser ? "os:" + OsUser : null;
@@ -47,7 +47,37 @@ internal sealed class CliSession : IAsyncDisposable
     }
 
     public string ConfigPath { get; }
-    public string StateDirectory { get; }
+
+    private readonly string? _stateOption;
+    private StateSettings? _stateSettings;
+    private string? _stateDirectory;
+
+    /// <summary>The state keys of stageproof.yaml (state:, state_password_file:, audit_key_file:), read alone so that
+    /// verbs needing no estate work beside a configuration being edited.</summary>
+    public StateSettings StateSettings => _stateSettings ??= ConfigLoader.LoadStateSettings(ConfigPath);
+
+    /// <summary>Where the state is: --state, else stageproof.yaml's state:, else ./.stageproof.</summary>
+    /// <exception cref="InputException">--state or state: is malformed, or a URL carries a password.</exception>
+    public Core.State.StateLocation StateLocation => StateStores.Resolve(_stateOption, StateSettings);
+
+    /// <summary>
+    /// The local state directory: the state itself for SQLite; beside a PostgreSQL state, the files that stay on this
+    /// machine (database dumps, snapshot repositories, the console's cookie keys) in ./.stageproof. Never throws: a bad
+    /// state setting is reported when the store is opened.
+    /// </summary>
+    public string StateDirectory => _stateDirectory ??= LocalDirectory();
+
+    private string LocalDirectory()
+    {
+        try
+        {
+            return StateLocation.Directory ?? Path.GetFullPath(StateStores.DefaultDirectory);
+        }
+        catch (InputException)
+        {
+            return Path.GetFullPath(_stateOption is { } option && !Core.State.StateLocation.LooksLikeUrl(option) ? option : StateStores.DefaultDirectory);
+        }
+    }
     public string Actor { get; private set; }
     /// <summary>The OS user running this process: who Stageproof knows is acting when no token says otherwise.</summary>
     public string OsUser { get; }
@@ -214,8 +244,9 @@ internal sealed class CliSession : IAsyncDisposable
         }
         if (_store is null)
         {
-            _store = await SqliteStateStore.OpenKeyedAsync(StateDirectory, Time, cancellationToken).ConfigureAwait(false);
-            if (PrivateFiles.Warning(StateDirectory) is { } warning)
+            var location = StateLocation;
+            _store = await StateStores.OpenAsync(location, StateSettings, Time, cancellationToken).ConfigureAwait(false);
+            if (location.Directory is { } directory && PrivateFiles.Warning(directory) is { } warning)
             {
                 Ui.Warn(warning);
             }
@@ -233,7 +264,7 @@ internal sealed class CliSession : IAsyncDisposable
         if (_webhooks is null)
         {
             var store = await StoreAsync(cancellationToken).ConfigureAwait(false);
-            _webhooks = new WebhookDispatcher(Config.Webhooks, (Core.Webhooks.IWebhookDeliveryStore)store, store, Time, Ui.Warn);
+            _webhooks = new WebhookDispatcher(Config.Webhooks, store, store, Time, Ui.Warn);
         }
         return _webhooks;
     }

@@ -12,10 +12,10 @@ internal static class GlobalOptions
         Recursive = true,
     };
 
-    public static readonly Option<string> State = new("--state")
+    public static readonly Option<string?> State = new("--state")
     {
-        Description = "State directory (SQLite store, audit chain)",
-        DefaultValueFactory = _ => ".stageproof",
+        Description = "State: a directory (SQLite; default ./.stageproof, or stageproof.yaml's state:) or postgres://USER@HOST:PORT/DB " +
+                      "(password from STAGEPROOF_STATE_PASSWORD or state_password_file, never in the URL)",
         Recursive = true,
     };
 

@@ -18,6 +18,8 @@ internal static class UnexpectedError
             InsufficientExecutionStackException => ("input nested too deeply to read", Core.ExitCodes.BadInput),
             UnauthorizedAccessException => ("permission denied: " + message, Core.ExitCodes.Infrastructure),
             SqliteException => ($"state store{(stateDirectory is null ? "" : " " + stateDirectory)}: {message}", Core.ExitCodes.Infrastructure),
+            // A PostgreSQL state that went away mid-verb (restart, network): the message names the server's answer.
+            Npgsql.NpgsqlException => ($"state store (PostgreSQL): {message}", Core.ExitCodes.Infrastructure),
             IOException => ("i/o error: " + message, Core.ExitCodes.Infrastructure),
             _ => ($"unexpected {e.GetType().Name}: {message}", Core.ExitCodes.Infrastructure),
         };

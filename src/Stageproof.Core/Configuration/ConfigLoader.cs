@@ -30,4 +30,22 @@ public static class ConfigLoader
         ArgumentNullException.ThrowIfNull(sourceFile);
         return new ConfigReader(sourceFile).Read(yaml);
     }
+
+    /// <summary>The state keys of the configuration file at <paramref name="path"/> only (defaults when there is no file),
+    /// so that opening the state does not depend on the rest of the file being valid.</summary>
+    /// <exception cref="InputException">A state key has a problem.</exception>
+    public static StateSettings LoadStateSettings(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        if (!File.Exists(path))
+        {
+            return new StateSettings();
+        }
+        var (text, problem) = Validation.InputFiles.ReadText(path);
+        if (text is null)
+        {
+            throw new InputException([new InputProblem(path, 0, 0, "(file)", problem!)]);
+        }
+        return new ConfigReader(path).ReadStateOnly(text);
+    }
 }

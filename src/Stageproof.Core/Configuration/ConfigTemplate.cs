@@ -233,5 +233,11 @@ public static class ConfigTemplate
         #     timeout: 5s                            # each attempt
         #     attempts: 3                            # in all, retried with exponential backoff
 
+        # Where the state is: a directory (SQLite; default ./.stageproof) or a PostgreSQL database several machines share.
+        # Never a password in the URL: STAGEPROOF_STATE_PASSWORD, or a password file readable by its owner only.
+        # state: postgres://stageproof@db.example.net:5432/stageproof
+        # state_password_file: secrets/state.pw
+        # audit_key_file: ~/.config/stageproof/audit.key   # seals the audit log; the same file on every machine of the state
+
         """;
 }

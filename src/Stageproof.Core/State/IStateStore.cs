@@ -8,10 +8,15 @@ namespace Stageproof.Core.State;
 public sealed record StoredManifest(string Digest, Manifest Manifest);
 
 /// <summary>
-/// Stageproof's own state: manifests, and the audit chain. SQLite now; the interface is what lets PostgreSQL follow.
+/// Stageproof's own state: manifests, patch sets, runs, lifecycle records, rollouts, webhook deliveries and the audit
+/// chain. Two implementations keep the same contract: SQLite (a directory, the embedded default) and PostgreSQL (a
+/// database shared by several machines); one contract test suite runs against both.
 /// </summary>
-public interface IStateStore : IAuditLog, IAsyncDisposable
+public interface IStateStore : IAuditStore, Webhooks.IWebhookDeliveryStore, IAsyncDisposable
 {
+    /// <summary>Where the state is, for messages: a directory, or a database URL without any password.</summary>
+    string Location { get; }
+
     /// <summary>Stores a manifest (idempotent for the same digest and time) and returns its digest.</summary>
     Task<string> SaveManifestAsync(Manifest manifest, CancellationToken cancellationToken = default);
 

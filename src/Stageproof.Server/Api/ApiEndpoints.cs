@@ -157,7 +157,7 @@ internal static class ApiEndpoints
             {
                 return denied;
             }
-            var result = await ((SqliteStateStore)store).VerifyAuditAsync(ct).ConfigureAwait(false);
+            var result = await store.VerifyAuditAsync(ct).ConfigureAwait(false);
             return Results.Ok(new { ok = result.IsOk, events = result.EventCount, problem = result.IsOk ? null : result.Problem.ToString().ToLowerInvariant(), sequence = result.Sequence, message = result.Message });
         }).WithSummary("Check that no audit event was altered, removed, reordered or forged");
 
@@ -178,7 +178,7 @@ internal static class ApiEndpoints
         api.MapGet("/webhooks/deliveries", async (int? limit, ClaimsPrincipal claims, IStateStore store, CancellationToken ct) =>
             DeniedWholeEstate(Principals.FromClaims(claims), "read webhook deliveries")
             ?? (limit is < 1 or > 10000 ? Problems.Invalid($"limit: from 1 to 10000, not {limit}")
-                : Results.Ok((await ((IWebhookDeliveryStore)store).ListDeliveriesAsync(limit ?? 100, ct).ConfigureAwait(false)).Select(DeliverySummary.Of))))
+                : Results.Ok((await store.ListDeliveriesAsync(limit ?? 100, ct).ConfigureAwait(false)).Select(DeliverySummary.Of))))
             .WithSummary("Webhook deliveries, newest first, with every attempt (callers whose scope is the whole estate)");
     }
 

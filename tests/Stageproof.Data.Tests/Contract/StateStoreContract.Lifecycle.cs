@@ -1,17 +1,14 @@
-using Stageproof.Core;
 using Stageproof.Core.Lifecycle;
 using Stageproof.Core.Rollouts;
+using Stageproof.Core.State;
+using Stageproof.Core;
 
-namespace Stageproof.Data.Tests;
+namespace Stageproof.Data.Tests.Contract;
 
-public sealed class SqliteStateStoreLifecycleTests : IDisposable
+public abstract partial class StateStoreContract
 {
     private static readonly string DigestA = new('a', 64);
     private static readonly string DigestB = new('b', 64);
-
-    private readonly TestState _state = new();
-
-    public void Dispose() => _state.Dispose();
 
     private static Approval Approval(string id, string digest, string environment, DateTimeOffset at) => new()
     {
@@ -23,7 +20,7 @@ public sealed class SqliteStateStoreLifecycleTests : IDisposable
         At = at,
     };
 
-    internal static Rollout Rollout(string id, string environment, DateTimeOffset createdAt) => new()
+    private static Rollout Rollout(string id, string environment, DateTimeOffset createdAt) => new()
     {
         Id = id,
         Environment = environment,
@@ -63,10 +60,10 @@ public sealed class SqliteStateStoreLifecycleTests : IDisposable
         UpdatedAt = createdAt.AddMinutes(4),
     };
 
-    [Fact]
+    [SkippableFact]
     public async Task Users_are_replaced_by_name_listed_by_name_and_deleted()
     {
-        await using var store = await _state.OpenAsync();
+        await using var store = await OpenAsync();
         await store.SaveUserAsync(new User { Name = "zoe", Role = Role.Viewer, CreatedAt = FakeClock.Start });
         await store.SaveUserAsync(new User { Name = "bob", Role = Role.Operator, Environments = ["staging", "prod"], CreatedAt = FakeClock.Start, CreatedBy = "admin" });
         await store.SaveUserAsync(new User { Name = "zoe", Role = Role.Approver, Environments = ["prod"], CreatedAt = FakeClock.Start });
@@ -87,10 +84,10 @@ public sealed class SqliteStateStoreLifecycleTests : IDisposable
         Assert.Equal(["bob"], (await store.ListUsersAsync()).Select(u => u.Name));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task A_user_saved_without_environments_covers_all()
     {
-        await using var store = await _state.OpenAsync();
+        await using var store = await OpenAsync();
         await store.SaveUserAsync(new User { Name = "root", Role = Role.Admin });
 
         var user = Assert.Single(await store.ListUsersAsync());
@@ -98,10 +95,10 @@ public sealed class SqliteStateStoreLifecycleTests : IDisposable
         Assert.True(user.Covers("prod"));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Approvals_are_listed_oldest_first_and_filtered_by_digest_and_environment()
     {
-        await using var store = await _state.OpenAsync();
+        await using var store = await OpenAsync();
         var t = FakeClock.Start;
         await store.SaveApprovalAsync(Approval("ap-3", DigestA, "prod", t.AddMinutes(3)));
         await store.SaveApprovalAsync(Approval("ap-1", DigestA, "staging", t.AddMinutes(1)));
@@ -118,10 +115,10 @@ public sealed class SqliteStateStoreLifecycleTests : IDisposable
         Assert.Equal(Approval("ap-2", DigestB, "prod", t.AddMinutes(2)), approval);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task A_rollout_round_trips_with_its_policy_batches_and_hosts_and_is_rewritten_in_place()
     {
-        await using var store = await _state.OpenAsync();
+        await using var store = await OpenAsync();
         var rollout = Rollout("rollout-20261123-100000-abcdef", "prod", FakeClock.Start);
         await store.SaveRolloutAsync(rollout);
 
@@ -166,19 +163,10 @@ public sealed class SqliteStateStoreLifecycleTests : IDisposable
         Assert.Equal("RolledBack", await ScalarAsync($"SELECT status FROM rollouts WHERE id = '{rollout.Id}'"));
     }
 
-    private async Task<string> ScalarAsync(string sql)
-    {
-        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={_state.DatabasePath};Pooling=False");
-        await connection.OpenAsync();
-        await using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        return Convert.ToString(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture) ?? "";
-    }
-
-    [Fact]
+    [SkippableFact]
     public async Task A_rollout_is_found_by_a_unique_prefix_and_an_ambiguous_prefix_names_the_matches()
     {
-        await using var store = await _state.OpenAsync();
+        await using var store = await OpenAsync();
         await store.SaveRolloutAsync(Rollout("rollout-20261123-100000-abc123", "prod", FakeClock.Start));
         await store.SaveRolloutAsync(Rollout("rollout-20261123-100000-abd456", "prod", FakeClock.Start.AddMinutes(1)));
         await store.SaveRolloutAsync(Rollout("rollout-20261123-100000-abd4567", "staging", FakeClock.Start.AddMinutes(2)));
@@ -199,10 +187,10 @@ public sealed class SqliteStateStoreLifecycleTests : IDisposable
         await Assert.ThrowsAsync<InputException>(() => store.FindRolloutAsync("rollout-20261123-100000-abd"));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Rollouts_are_listed_newest_first_of_one_environment_or_of_all()
     {
-        await using var store = await _state.OpenAsync();
+        await using var store = await OpenAsync();
         var t = FakeClock.Start;
         await store.SaveRolloutAsync(Rollout("r-2", "prod", t.AddHours(2)));
         await store.SaveRolloutAsync(Rollout("r-1", "prod", t.AddHours(1)));

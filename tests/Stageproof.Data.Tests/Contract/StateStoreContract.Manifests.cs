@@ -1,15 +1,11 @@
-using Stageproof.Core;
 using Stageproof.Core.Manifests;
 using Stageproof.Core.State;
+using Stageproof.Core;
 
-namespace Stageproof.Data.Tests;
+namespace Stageproof.Data.Tests.Contract;
 
-public sealed class SqliteStateStoreManifestTests : IDisposable
+public abstract partial class StateStoreContract
 {
-    private readonly TestState _state = new();
-
-    public void Dispose() => _state.Dispose();
-
     private static Manifest HostManifest(string target, DateTimeOffset at, string acmeMailVersion = "1.0-1") => new()
     {
         Target = target,
@@ -23,10 +19,10 @@ public sealed class SqliteStateStoreManifestTests : IDisposable
         Ports = [new ListeningPort("tcp", "0.0.0.0", 2525)],
     };
 
-    [Fact]
+    [SkippableFact]
     public async Task A_saved_manifest_is_found_again_by_its_full_digest_with_the_same_content()
     {
-        await using var store = await _state.OpenAsync();
+        await using var store = await OpenAsync();
         var manifest = HostManifest("prod-app-1", FakeClock.Start);
 
         var digest = await store.SaveManifestAsync(manifest);
@@ -39,10 +35,10 @@ public sealed class SqliteStateStoreManifestTests : IDisposable
         Assert.Equal(FakeClock.Start, found.Manifest.CollectedAt);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Saving_the_same_manifest_twice_stores_it_once()
     {
-        await using var store = await _state.OpenAsync();
+        await using var store = await OpenAsync();
         var manifest = HostManifest("prod-app-1", FakeClock.Start);
 
         var first = await store.SaveManifestAsync(manifest);
@@ -52,10 +48,10 @@ public sealed class SqliteStateStoreManifestTests : IDisposable
         Assert.Single(await store.ListManifestsAsync());
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task The_same_state_collected_twice_keeps_both_collections_under_one_digest()
     {
-        await using var store = await _state.OpenAsync();
+        await using var store = await OpenAsync();
         var earlier = await store.SaveManifestAsync(HostManifest("prod-app-1", FakeClock.Start));
         var later = await store.SaveManifestAsync(HostManifest("prod-app-1", FakeClock.Start.AddHours(1)));
 
@@ -64,10 +60,10 @@ public sealed class SqliteStateStoreManifestTests : IDisposable
         Assert.Equal(FakeClock.Start.AddHours(1), (await store.FindManifestAsync(earlier))!.Manifest.CollectedAt);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task A_unique_digest_prefix_finds_its_manifest_in_either_case()
     {
-        await using var store = await _state.OpenAsync();
+        await using var store = await OpenAsync();
         var digest = await store.SaveManifestAsync(HostManifest("prod-app-1", FakeClock.Start));
         await store.SaveManifestAsync(HostManifest("prod-app-2", FakeClock.Start));
 
@@ -77,10 +73,10 @@ public sealed class SqliteStateStoreManifestTests : IDisposable
         Assert.Equal("prod-app-1", found?.Manifest.Target);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task An_ambiguous_digest_prefix_is_an_input_error_naming_every_match()
     {
-        await using var store = await _state.OpenAsync();
+        await using var store = await OpenAsync();
         // Seventeen different states: two of them must share a first hex digit.
         var digests = new List<(string Digest, string Target)>();
         for (var i = 0; i < 17; i++)
@@ -101,22 +97,22 @@ public sealed class SqliteStateStoreManifestTests : IDisposable
         }
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData("")]
     [InlineData("prod-app-1")]
     [InlineData("0000000000000000")]
     public async Task A_prefix_that_matches_nothing_finds_nothing(string prefix)
     {
-        await using var store = await _state.OpenAsync();
+        await using var store = await OpenAsync();
         await store.SaveManifestAsync(HostManifest("prod-app-1", FakeClock.Start));
 
         Assert.Null(await store.FindManifestAsync(prefix));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task The_latest_manifest_is_the_newest_collected_at_or_before_the_time_asked()
     {
-        await using var store = await _state.OpenAsync();
+        await using var store = await OpenAsync();
         var t0 = FakeClock.Start;
         await store.SaveManifestAsync(HostManifest("prod-app-1", t0, "1.0-1"));
         await store.SaveManifestAsync(HostManifest("prod-app-1", t0.AddHours(1), "1.1-1"));
@@ -131,23 +127,23 @@ public sealed class SqliteStateStoreManifestTests : IDisposable
         Assert.Equal("1.2-1", AcmeMail(await store.LatestManifestAsync("prod-app-1", t0.AddDays(1))));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task The_latest_manifest_without_a_time_is_the_newest_up_to_now_on_the_injected_clock()
     {
-        await using var store = await _state.OpenAsync();
-        var now = _state.Clock.GetUtcNow();
+        await using var store = await OpenAsync();
+        var now = Clock.GetUtcNow();
         await store.SaveManifestAsync(HostManifest("prod-app-1", now.AddMinutes(-5), "1.0-1"));
         await store.SaveManifestAsync(HostManifest("prod-app-1", now.AddMinutes(5), "1.1-1"));
 
         Assert.Equal(now.AddMinutes(-5), (await store.LatestManifestAsync("prod-app-1"))?.Manifest.CollectedAt);
-        _state.Clock.Advance(TimeSpan.FromMinutes(10));
+        Clock.Advance(TimeSpan.FromMinutes(10));
         Assert.Equal(now.AddMinutes(5), (await store.LatestManifestAsync("prod-app-1"))?.Manifest.CollectedAt);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Times_in_other_offsets_are_compared_as_instants()
     {
-        await using var store = await _state.OpenAsync();
+        await using var store = await OpenAsync();
         var inBerlin = new DateTimeOffset(2026, 11, 23, 11, 30, 0, TimeSpan.FromHours(1)); // 10:30Z
         await store.SaveManifestAsync(HostManifest("prod-app-1", inBerlin));
 
@@ -155,10 +151,10 @@ public sealed class SqliteStateStoreManifestTests : IDisposable
         Assert.NotNull(await store.LatestManifestAsync("prod-app-1", FakeClock.Start.AddMinutes(30)));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Listing_manifests_returns_them_oldest_first_and_filters_by_target()
     {
-        await using var store = await _state.OpenAsync();
+        await using var store = await OpenAsync();
         await store.SaveManifestAsync(HostManifest("prod-app-2", FakeClock.Start.AddHours(2)));
         await store.SaveManifestAsync(HostManifest("prod-app-1", FakeClock.Start));
         await store.SaveManifestAsync(HostManifest("prod-app-1", FakeClock.Start.AddHours(1), "1.1-1"));
@@ -171,16 +167,16 @@ public sealed class SqliteStateStoreManifestTests : IDisposable
         Assert.All(one, m => Assert.Equal("prod-app-1", m.Manifest.Target));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Manifests_survive_closing_and_reopening_the_state_directory()
     {
         string digest;
-        await using (var store = await _state.OpenAsync())
+        await using (var store = await OpenAsync())
         {
             digest = await store.SaveManifestAsync(HostManifest("prod-app-1", FakeClock.Start));
         }
 
-        await using var reopened = await _state.OpenAsync();
+        await using var reopened = await OpenAsync();
 
         Assert.Equal(digest, (await reopened.FindManifestAsync(digest))?.Digest);
     }
