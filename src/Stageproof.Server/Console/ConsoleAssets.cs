@@ -24,6 +24,7 @@ internal static class ConsoleAssets
         dl.record { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }
         dl.record dt { color: var(--muted); }
         button { cursor: pointer; }
+        a.button { display: inline-block; padding: .35rem .8rem; border: 1px solid var(--line); border-radius: 4px; text-decoration: none; }
         """;
 
     /// <summary>Follows a rollout's event stream and updates the states on its page, as text (never as markup).</summary>

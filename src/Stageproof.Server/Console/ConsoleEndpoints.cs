@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
 using Stageproof.Application.Identity;
 using Stageproof.Application.Lifecycle;
 using Stageproof.Application.Notifications;
@@ -61,6 +62,15 @@ internal static class ConsoleEndpoints
             await context.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, Principals.ToClaims(principal, CookieAuthenticationDefaults.AuthenticationScheme)).ConfigureAwait(false);
             return Results.Redirect(back);
         }).AllowAnonymous().RequireRateLimiting(LoginLimiter).ExcludeFromDescription();
+
+        // Single sign-on starts from a link, not a form: the console's form-action 'self' would stop a form's redirect to
+        // the provider. Only when server.oidc is configured.
+        if (app.ServiceProvider.GetRequiredService<StageproofConfig>().Server.Oidc is not null)
+        {
+            app.MapGet("/login/sso", ([FromQuery] string? returnUrl) =>
+                Results.Challenge(new AuthenticationProperties { RedirectUri = LocalOrHome(returnUrl) }, [SingleSignOn.Scheme]))
+                .AllowAnonymous().RequireRateLimiting(LoginLimiter).ExcludeFromDescription();
+        }
 
         app.MapPost("/logout", async (HttpContext context, IStateStore store) =>
         {
@@ -175,6 +185,5 @@ internal static class ConsoleEndpoints
     }
 
     /// <summary>Where to go after logging in: a path of this site only, never another site (an open redirect).</summary>
-    private static string LocalOrHome(string? url) =>
-        url is { Length: > 0 } u && u.StartsWith('/') && !u.StartsWith("//", StringComparison.Ordinal) && !u.StartsWith("/\\", StringComparison.Ordinal) ? u : "/";
+    private static string LocalOrHome(string? url) => Redirects.LocalOrHome(url);
 }

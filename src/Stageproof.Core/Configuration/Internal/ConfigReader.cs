@@ -8,7 +8,7 @@ namespace Stageproof.Core.Configuration.Internal;
 /// <summary>Walks stageproof.yaml against its schema, then checks every cross reference. One instance per load.</summary>
 internal sealed partial class ConfigReader
 {
-    private static readonly string[] RootKeys = ["hosts", "groups", "inventory", "environments", "drift", "ssh", "checks", "lifecycle", "stage", "webhooks"];
+    private static readonly string[] RootKeys = ["hosts", "groups", "inventory", "environments", "drift", "ssh", "checks", "lifecycle", "stage", "webhooks", "server"];
     private static readonly string[] HostKeys = ["transport", "address", "port", "user", "identity", "known_hosts", "jump", "become", "role", "root"];
     private static readonly string[] SshOnlyKeys = ["address", "port", "identity", "known_hosts", "jump"];
     private static readonly string[] EnvironmentKeys = ["hosts", "databases", "mirror_of", "checks"];
@@ -75,6 +75,7 @@ internal sealed partial class ConfigReader
                     case "lifecycle": _lifecycleNode = (value, path); break;
                     case "stage": _stageNode = (value, path); break;
                     case "webhooks": ReadWebhooks(value, path); break;
+                    case "server": _serverNode = (value, path); break;
                     default: throw new InvalidOperationException($"root key '{name}' at {_yaml.At(keyNode, path)} has no reader");
                 }
             }
@@ -95,6 +96,7 @@ internal sealed partial class ConfigReader
         // Read after the environments and suites: stages refer to both, wherever lifecycle: sits in the file.
         var lifecycle = _lifecycleNode is { } node ? ReadLifecycle(node.Node, node.Path, environments) : new Lifecycle.LifecycleConfig();
         var stage = _stageNode is { } stageNode ? ReadStage(stageNode.Node, stageNode.Path, environments) : new StageConfig();
+        var server = _serverNode is { } serverNode ? ReadServer(serverNode.Node, serverNode.Path, environments) : new ServerConfig();
         _problems.ThrowIfAny();
         return new StageproofConfig
         {
@@ -112,6 +114,7 @@ internal sealed partial class ConfigReader
             Origins = _origins,
             SkippedHosts = _skipped,
             Webhooks = _webhooks,
+            Server = server,
         };
     }
 
