@@ -18,8 +18,9 @@ public sealed record OidcIdentity(string Issuer, string Subject, string? Name, I
 /// they are. The user is created just in time and its role re-derived from the role claim at every sign-in
 /// (<see cref="OidcConfig.RoleFor"/>), so the provider's groups are the one place roles are kept. Refused: no name claim
 /// or one that is no user name, no mapped role, and a name already held by a local user or by another account of a
-/// provider (single sign-on never takes over an account it did not create). Audited as <c>user.add</c>,
-/// <c>user.role-changed</c>, <c>login</c> (its outcome the <c>oidc:NAME</c> proof) and <c>login.refused</c>.
+/// provider (single sign-on never takes over an account it did not create); a user it made whose claims no longer map
+/// to a role is removed. Audited as <c>user.add</c>, <c>user.role-changed</c>, <c>user.remove</c>, <c>login</c> (its
+/// outcome the <c>oidc:NAME</c> proof) and <c>login.refused</c>.
 /// </summary>
 public static class OidcSignIn
 {
@@ -39,14 +40,22 @@ public static class OidcSignIn
         {
             return await RefuseAsync(store, identity, who, $"'{config.NameClaim}': {nameError}", ct).ConfigureAwait(false);
         }
+        var existing = (await store.ListUsersAsync(ct).ConfigureAwait(false)).FirstOrDefault(u => u.Name == name);
+        var mine = existing is not null && existing.Issuer == identity.Issuer && existing.Subject == identity.Subject;
         if (config.RoleFor(identity.RoleValues) is not { } mapped)
         {
             var values = identity.RoleValues.Count == 0 ? "none" : string.Join(", ", identity.RoleValues.Take(20));
+            if (mine)
+            {
+                // The provider took every mapped group away: the user goes now, with its sessions and tokens, rather than
+                // keep the last role it had until some session expires.
+                await store.DeleteUserAsync(name, ct).ConfigureAwait(false);
+                await AuditAsync(store, name, "user.remove", $"no role any more ({ProofPrefix}{name}: {config.RoleClaim} {values})", ct).ConfigureAwait(false);
+            }
             return await RefuseAsync(store, identity, name,
                 $"{name} has no Stageproof role: none of your '{config.RoleClaim}' values ({values}) is mapped to one (server.oidc.roles maps {string.Join(", ", config.Roles.Keys)})", ct)
                 .ConfigureAwait(false);
         }
-        var existing = (await store.ListUsersAsync(ct).ConfigureAwait(false)).FirstOrDefault(u => u.Name == name);
         if (existing is { Issuer: null })
         {
             var password = await store.FindPasswordAsync(name, ct).ConfigureAwait(false) is not null ? " with a password" : "";
@@ -54,7 +63,7 @@ public static class OidcSignIn
                 $"{name} is a local Stageproof user{password}; single sign-on does not take over a local account (log in with the password, or an admin removes the local user first)", ct)
                 .ConfigureAwait(false);
         }
-        if (existing is not null && (existing.Issuer != identity.Issuer || existing.Subject != identity.Subject))
+        if (existing is not null && !mine)
         {
             return await RefuseAsync(store, identity, name,
                 $"{name} already belongs to another single sign-on account (subject {existing.Subject} at {existing.Issuer})", ct).ConfigureAwait(false);
