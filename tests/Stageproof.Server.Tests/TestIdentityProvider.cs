@@ -80,6 +80,7 @@ public sealed class TestIdentityProvider : IAsyncDisposable
         });
         provider._app = builder.Build();
         provider._app.UseAuthentication();
+        provider._app.MapGet("/favicon.ico", () => Results.NoContent());
         provider._app.MapMethods("/connect/authorize", ["GET", "POST"], (Delegate)provider.AuthorizeAsync);
         await provider._app.StartAsync();
         provider.Authority = new Uri(provider._app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single() + "/");
