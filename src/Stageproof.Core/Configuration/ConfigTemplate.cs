@@ -233,5 +233,18 @@ public static class ConfigTemplate
         #     timeout: 5s                            # each attempt
         #     attempts: 3                            # in all, retried with exponential backoff
 
+        # Single sign-on for the web console of 'stageproof serve' (OpenID Connect, code flow with PKCE).
+        # server:
+        #   oidc:
+        #     authority: https://idp.example/realms/ops   # the issuer URL
+        #     client_id: stageproof
+        #     client_secret_file: secrets/oidc.secret     # chmod 600
+        #     role_claim: groups                          # default groups
+        #     roles:                                      # claim value -> viewer | operator | approver | admin
+        #       patch-approvers: approver
+        #       ops: operator
+        #       staging-leads: { role: approver, environments: [staging] }
+        #     name_claim: preferred_username              # default
+
         """;
 }
