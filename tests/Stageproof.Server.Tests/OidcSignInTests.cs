@@ -16,13 +16,13 @@ namespace Stageproof.Server.Tests;
 public sealed partial class OidcSignInTests(OidcEstate estate) : IClassFixture<OidcEstate>
 {
     /// <summary>A browser-like client (cookies, redirects followed) that signs in at the provider as <paramref name="person"/>.</summary>
-    private async Task<(HttpClient Client, HttpStatusCode Status, string Page)> SignInAsync(string person, HttpClient? client = null)
+    private async Task<(HttpClient Client, HttpStatusCode Status, string Page)> SignInAsync(string person, string returnUrl = "/approvals")
     {
-        client ??= new HttpClient(new HttpClientHandler { CookieContainer = new CookieContainer(), AllowAutoRedirect = true })
+        var client = new HttpClient(new HttpClientHandler { CookieContainer = new CookieContainer(), AllowAutoRedirect = true })
         {
             BaseAddress = estate.BaseAddress, Timeout = TimeSpan.FromSeconds(30),
         };
-        var login = await client.GetAsync(new Uri("/login/sso?returnUrl=%2Fapprovals", UriKind.Relative));
+        var login = await client.GetAsync(new Uri("/login/sso?returnUrl=" + Uri.EscapeDataString(returnUrl), UriKind.Relative));
         var form = await login.Content.ReadAsStringAsync();
         Assert.True(login.StatusCode == HttpStatusCode.OK && login.RequestMessage!.RequestUri!.Host == estate.Provider.Authority.Host, form);
         Assert.Contains("Test identity provider", form, StringComparison.Ordinal);
@@ -131,6 +131,24 @@ public sealed partial class OidcSignInTests(OidcEstate estate) : IClassFixture<O
         Assert.Contains("ivan (operator)", await PageAsync(client, "/patch-sets"), StringComparison.Ordinal);
         var api = await client.GetAsync(new Uri("/api/v1/me", UriKind.Relative));
         Assert.Equal(HttpStatusCode.Unauthorized, api.StatusCode);
+        client.Dispose();
+    }
+
+    [Fact]
+    public async Task A_sign_in_never_sends_the_browser_to_another_site_and_a_forged_callback_is_refused()
+    {
+        estate.Provider.People["ivy"] = ["ops"];
+        var (client, status, page) = await SignInAsync("ivy", "//evil.example/approvals");
+        Assert.True(status == HttpStatusCode.OK, page);
+        Assert.Contains("<meta http-equiv=\"refresh\" content=\"0;url=/\">", page, StringComparison.Ordinal);
+        Assert.DoesNotContain("evil.example", page, StringComparison.Ordinal);
+
+        // A callback that no sign-in of this browser started (no correlation cookie, a made-up code) signs nobody in.
+        using var stranger = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = estate.BaseAddress };
+        var forged = await stranger.GetAsync(new Uri("/signin-oidc?code=made-up&state=made-up", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.BadRequest, forged.StatusCode);
+        Assert.Contains("Single sign-on failed", await forged.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.DoesNotContain(forged.Headers, h => h.Key == "Set-Cookie" && h.Value.Any(v => v.StartsWith("stageproof=", StringComparison.Ordinal)));
         client.Dispose();
     }
 
