@@ -105,6 +105,14 @@ public sealed partial class OidcSignInTests(OidcEstate estate) : IClassFixture<O
         Assert.Contains("alice (approver)", await answer.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.Equal("password:alice", (await AuditAsync("alice")).Last().GetProperty("outcome").GetString());
         client.Dispose();
+
+        // bob has no password (a CLI and token user): his name is not single sign-on's to take either.
+        estate.Provider.People["bob"] = ["patch-approvers"];
+        var (bobs, bobStatus, bobPage) = await SignInAsync("bob");
+        Assert.Equal(HttpStatusCode.Forbidden, bobStatus);
+        Assert.Contains("bob is a local Stageproof user; single sign-on does not take over a local account (an admin removes the local user first)", bobPage, StringComparison.Ordinal);
+        Assert.Equal("Operator", (await UserAsync("bob"))!.Value.GetProperty("role").GetString(), ignoreCase: true);
+        bobs.Dispose();
     }
 
     [Fact]

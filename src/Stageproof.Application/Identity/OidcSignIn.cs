@@ -58,9 +58,10 @@ public static class OidcSignIn
         }
         if (existing is { Issuer: null })
         {
-            var password = await store.FindPasswordAsync(name, ct).ConfigureAwait(false) is not null ? " with a password" : "";
+            var hasPassword = await store.FindPasswordAsync(name, ct).ConfigureAwait(false) is not null;
             return await RefuseAsync(store, identity, name,
-                $"{name} is a local Stageproof user{password}; single sign-on does not take over a local account (log in with the password, or an admin removes the local user first)", ct)
+                $"{name} is a local Stageproof user{(hasPassword ? " with a password" : "")}; single sign-on does not take over a local account " +
+                $"({(hasPassword ? "log in with the password, or " : "")}an admin removes the local user first)", ct)
                 .ConfigureAwait(false);
         }
         if (existing is not null && !mine)
