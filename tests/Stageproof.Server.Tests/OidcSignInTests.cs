@@ -161,6 +161,50 @@ public sealed partial class OidcSignInTests(OidcEstate estate) : IClassFixture<O
     }
 
     [Fact]
+    public async Task A_provider_that_does_not_answer_is_named_on_the_login_page_and_the_password_form_stays()
+    {
+        var dir = Directory.CreateTempSubdirectory("stageproof-oidc-down-").FullName;
+        int port;
+        using (var probe = new System.Net.Sockets.TcpListener(IPAddress.Parse("127.0.13.4"), 0))
+        {
+            probe.Start();
+            port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        }
+        var secret = Path.Combine(dir, "oidc.secret");
+        await File.WriteAllTextAsync(secret, "s3cret\n");
+        File.SetUnixFileMode(secret, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var config = Path.Combine(dir, "stageproof.yaml");
+        await File.WriteAllTextAsync(config, $$"""
+            server:
+              oidc:
+                authority: http://127.0.13.4:{{port}}/
+                client_id: stageproof
+                client_secret_file: oidc.secret
+                roles: { ops: operator }
+                require_https_metadata: false
+            """);
+        var options = new ServerOptions { Urls = "http://127.0.13.5:0", ConfigPath = config, StateDirectory = Path.Combine(dir, ".stageproof") };
+        var app = await StageproofServer.BuildAsync(options, TimeProvider.System, CancellationToken.None);
+        try
+        {
+            await app.StartAsync();
+            var address = new Uri(app.Urls.Single());
+            using var client = new HttpClient(new HttpClientHandler { CookieContainer = new CookieContainer() }) { BaseAddress = address, Timeout = TimeSpan.FromSeconds(30) };
+            var answer = await client.GetAsync(new Uri("/login/sso?returnUrl=%2Fapprovals", UriKind.Relative));
+            var page = await answer.Content.ReadAsStringAsync();
+            Assert.Equal("/login", answer.RequestMessage!.RequestUri!.AbsolutePath);
+            Assert.Contains($"single sign-on is unavailable: the identity provider http://127.0.13.4:{port}/ did not answer; try again later or log in with a password", WebUtility.HtmlDecode(page), StringComparison.Ordinal);
+            Assert.Contains("id=\"password\"", page, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task A_bad_oidc_key_stops_serve_with_one_line_naming_file_line_and_key()
     {
         var dir = Directory.CreateTempSubdirectory("stageproof-oidc-config-").FullName;

@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Stageproof.Application.Identity;
 using Stageproof.Application.Lifecycle;
 using Stageproof.Application.Notifications;
@@ -65,11 +66,25 @@ internal static class ConsoleEndpoints
 
         // Single sign-on starts from a link, not a form: the console's form-action 'self' would stop a form's redirect to
         // the provider. Only when server.oidc is configured.
-        if (app.ServiceProvider.GetRequiredService<StageproofConfig>().Server.Oidc is not null)
+        if (app.ServiceProvider.GetRequiredService<StageproofConfig>().Server.Oidc is { } oidc)
         {
-            app.MapGet("/login/sso", ([FromQuery] string? returnUrl) =>
-                Results.Challenge(new AuthenticationProperties { RedirectUri = LocalOrHome(returnUrl) }, [SingleSignOn.Scheme]))
-                .AllowAnonymous().RequireRateLimiting(LoginLimiter).ExcludeFromDescription();
+            app.MapGet("/login/sso", async ([FromQuery] string? returnUrl, HttpContext context, ILoggerFactory logs) =>
+            {
+                var back = LocalOrHome(returnUrl);
+                try
+                {
+                    await context.ChallengeAsync(SingleSignOn.Scheme, new AuthenticationProperties { RedirectUri = back }).ConfigureAwait(false);
+                    return Results.Empty;
+                }
+                catch (InvalidOperationException e)
+                {
+                    // The provider's metadata could not be read (down, unreachable, not a provider): say so on the login
+                    // page, where the password still works, rather than answer with a server error.
+                    logs.CreateLogger("Stageproof.SingleSignOn").LogWarning("single sign-on: {Authority}: {Message}", oidc.Authority, e.Message);
+                    Notice.Set(context, "refused", $"single sign-on is unavailable: the identity provider {oidc.Authority} did not answer; try again later or log in with a password");
+                    return Results.Redirect("/login?returnUrl=" + Uri.EscapeDataString(back));
+                }
+            }).AllowAnonymous().RequireRateLimiting(LoginLimiter).ExcludeFromDescription();
         }
 
         app.MapPost("/logout", async (HttpContext context, IStateStore store) =>
