@@ -40,7 +40,8 @@ public sealed record Approval
     public required string Approver { get; init; }
     public string? Comment { get; init; }
     public required DateTimeOffset At { get; init; }
-    /// <summary>How the approver was known when approving: "os:NAME" (the OS user running Stageproof) or "token:ID".</summary>
+    /// <summary>How the approver was known when approving: "os:NAME" (the OS user running Stageproof), "token:ID", or a console
+    /// session's "password:NAME" or "oidc:NAME" (single sign-on).</summary>
     public string? AuthenticatedBy { get; init; }
     /// <summary>HMAC of <see cref="SealText"/> under the audit key, written by the state store.</summary>
     public string? Seal { get; init; }
