@@ -20,7 +20,9 @@ public sealed record OidcConfig
     public required string ClientId { get; init; }
     /// <summary>The absolute path of the file the secret was read from.</summary>
     public required string ClientSecretFile { get; init; }
-    public required string ClientSecret { get; init; }
+    /// <summary>The secret file's text without its trailing line break. Never shown.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string ClientSecret { get; init; } = "";
     /// <summary>The claim whose values are looked up in <see cref="Roles"/> ("groups").</summary>
     public string RoleClaim { get; init; } = "groups";
     /// <summary>Claim value → the role (and environments) it gives.</summary>
@@ -29,6 +31,9 @@ public sealed record OidcConfig
     public string NameClaim { get; init; } = "preferred_username";
     public bool RequireHttpsMetadata { get; init; } = true;
     public required ValueSource Source { get; init; }
+
+    /// <summary>Names the provider without the secret (a record's default would print it).</summary>
+    public override string ToString() => $"{ClientId} at {Authority}";
 
     /// <summary>
     /// What a person with these claim values is: the highest role any value maps to (viewer, operator, approver, admin,

@@ -47,6 +47,7 @@ public sealed class OidcConfigTests : IDisposable
         Assert.Equal(("groups", "preferred_username", true), (oidc.RoleClaim, oidc.NameClaim, oidc.RequireHttpsMetadata));
         Assert.Equal((Role.Approver, "*"), (oidc.Roles["patch-approvers"].Role, string.Join(",", oidc.Roles["patch-approvers"].Environments)));
         Assert.Equal(["staging"], oidc.Roles["staging-admins"].Environments);
+        Assert.DoesNotContain("the client secret", oidc.ToString() + System.Text.Json.JsonSerializer.Serialize(config.Server), StringComparison.Ordinal);
     }
 
     [Fact]
