@@ -87,7 +87,15 @@ public sealed class OidcBrowserTests(OidcEstate estate, ITestOutputHelper output
         estate.Provider.People["pat"] = ["patch-approvers", "staff"];
         await using var pat = await SignInAsync("pat");
         var page = pat.Page;
-        await page.WaitForURLAsync("**/approvals", new PageWaitForURLOptions { Timeout = 30_000 });
+        // The landing page moves on to the queue by itself (a refresh of this site, so the session cookie goes along).
+        try
+        {
+            await page.WaitForURLAsync("**/approvals", new PageWaitForURLOptions { Timeout = 60_000 });
+        }
+        catch (TimeoutException)
+        {
+            Assert.Fail($"still at {page.Url}: {await page.ContentAsync()}");
+        }
         Assert.Contains("pat (approver)", await page.InnerTextAsync("#me"), StringComparison.Ordinal);
         var row = page.Locator("#queue tr[data-set='SRV-1'][data-environment='prod']");
         Assert.Contains("0 of 1", await row.InnerTextAsync(), StringComparison.Ordinal);
