@@ -67,7 +67,8 @@ public sealed class OidcBrowserTests(OidcEstate estate, ITestOutputHelper output
         Assert.Equal("Test identity provider", await page.TitleAsync());
         await page.FillAsync("#person", person);
         await page.ClickAsync("#idp-sign-in");
-        await page.WaitForURLAsync(u => u.StartsWith(sites[0], StringComparison.Ordinal), new PageWaitForURLOptions { Timeout = 30_000 });
+        // Back at the server: waited for until the page commits, not until it loads, for the landing page moves on at once.
+        await page.WaitForURLAsync(u => u.StartsWith(sites[0], StringComparison.Ordinal), new PageWaitForURLOptions { Timeout = 30_000, WaitUntil = WaitUntilState.Commit });
         return session;
     }
 
@@ -88,14 +89,8 @@ public sealed class OidcBrowserTests(OidcEstate estate, ITestOutputHelper output
         await using var pat = await SignInAsync("pat");
         var page = pat.Page;
         // The landing page moves on to the queue by itself (a refresh of this site, so the session cookie goes along).
-        try
-        {
-            await page.WaitForURLAsync("**/approvals", new PageWaitForURLOptions { Timeout = 60_000 });
-        }
-        catch (TimeoutException)
-        {
-            Assert.Fail($"still at {page.Url}: {await page.ContentAsync()}");
-        }
+        await page.WaitForURLAsync("**/approvals", new PageWaitForURLOptions { Timeout = 60_000, WaitUntil = WaitUntilState.Commit });
+        await page.Locator("#queue").WaitForAsync(new LocatorWaitForOptions { Timeout = 60_000 });
         Assert.Contains("pat (approver)", await page.InnerTextAsync("#me"), StringComparison.Ordinal);
         var row = page.Locator("#queue tr[data-set='SRV-1'][data-environment='prod']");
         Assert.Contains("0 of 1", await row.InnerTextAsync(), StringComparison.Ordinal);
