@@ -92,7 +92,7 @@ public static class StageproofServer
         // A body that does not bind (malformed JSON, too large) reaches the exception handler, which names what is wrong.
         builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         // The API and metrics take API tokens only (no ambient cookie can act there); the console takes its login cookie.
-        builder.Services.AddAuthentication(ConsoleOrApi)
+        var authentication = builder.Services.AddAuthentication(ConsoleOrApi)
             .AddPolicyScheme(ConsoleOrApi, null, o => o.ForwardDefaultSelector = c =>
                 IsApi(c.Request.Path) ? TokenAuthenticationHandler.SchemeName : CookieAuthenticationDefaults.AuthenticationScheme)
             .AddScheme<AuthenticationSchemeOptions, TokenAuthenticationHandler>(TokenAuthenticationHandler.SchemeName, null)
@@ -112,6 +112,11 @@ public static class StageproofServer
                     return Task.CompletedTask;
                 };
             });
+        if (config.Server.Oidc is { } oidc)
+        {
+            // Beside the password login, for the console only: the API keeps taking tokens alone.
+            authentication.AddSingleSignOn(oidc);
+        }
         // Cookies are sealed with keys kept in the (private) state directory, so a restart keeps people logged in.
         builder.Services.AddDataProtection().SetApplicationName("stageproof")
             .PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(options.StateDirectory, "console-keys")));

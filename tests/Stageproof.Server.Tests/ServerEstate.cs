@@ -18,7 +18,7 @@ namespace Stageproof.Server.Tests;
 public class ServerEstate : IAsyncLifetime
 {
     /// <summary>The estate's configuration; approvals are announced to <see cref="Receiver"/>.</summary>
-    private string Config => $$"""
+    protected virtual string Config => $$"""
         hosts:
           stage-1: { transport: local }
           prod-1: { transport: local }
@@ -76,7 +76,7 @@ public class ServerEstate : IAsyncLifetime
     public Uri BaseAddress { get; private set; } = null!;
     private WebApplication? _app;
 
-    public async Task InitializeAsync()
+    public virtual async Task InitializeAsync()
     {
         var secret = Path.Combine(Dir, "hook.secret");
         await File.WriteAllTextAsync(secret, WebhookSecret);
@@ -161,7 +161,7 @@ public class ServerEstate : IAsyncLifetime
         return json.GetProperty("token").GetString()!;
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         if (_app is not null)
         {

@@ -238,6 +238,18 @@ public static class ConfigTemplate
         # state: postgres://stageproof@db.example.net:5432/stageproof
         # state_password_file: secrets/state.pw
         # audit_key_file: ~/.config/stageproof/audit.key   # seals the audit log; the same file on every machine of the state
+        # Single sign-on for the web console of 'stageproof serve' (OpenID Connect, code flow with PKCE).
+        # server:
+        #   oidc:
+        #     authority: https://idp.example/realms/ops   # the issuer URL
+        #     client_id: stageproof
+        #     client_secret_file: secrets/oidc.secret     # chmod 600
+        #     role_claim: groups                          # default groups
+        #     roles:                                      # claim value -> viewer | operator | approver | admin
+        #       patch-approvers: approver
+        #       ops: operator
+        #       staging-leads: { role: approver, environments: [staging] }
+        #     name_claim: preferred_username              # default
 
         """;
 }

@@ -20,6 +20,8 @@ public sealed record StageproofConfig
     public IReadOnlyList<Webhooks.WebhookConfig> Webhooks { get; init; } = [];
     /// <summary>Where the state is (<c>state:</c>) and how to reach it.</summary>
     public StateSettings State { get; init; } = new();
+    /// <summary><c>server:</c> what only <c>stageproof serve</c> uses (single sign-on), secrets already read.</summary>
+    public ServerConfig Server { get; init; } = new();
     /// <summary>The Ansible inventory the hosts were partly read from, if any.</summary>
     public string? InventoryFile { get; init; }
     /// <summary>What the reader noticed without refusing it, each at its file and line: what Ansible only warns about,

@@ -22,6 +22,11 @@ public sealed record User
     public IReadOnlyList<string> Environments { get; init; } = ["*"];
     public DateTimeOffset CreatedAt { get; init; }
     public string? CreatedBy { get; init; }
+    /// <summary>The OpenID Connect issuer this user signs in through, its role re-derived from the provider's claims at
+    /// every sign-in; null for a local user (a password, the OS user, tokens).</summary>
+    public string? Issuer { get; init; }
+    /// <summary>The provider's subject (<c>sub</c>) for this user: the name stays with the account it was first given to.</summary>
+    public string? Subject { get; init; }
 
     public bool Covers(string environment) => Environments.Contains("*") || Environments.Contains(environment);
 }
@@ -35,7 +40,8 @@ public sealed record Approval
     public required string Approver { get; init; }
     public string? Comment { get; init; }
     public required DateTimeOffset At { get; init; }
-    /// <summary>How the approver was known when approving: "os:NAME" (the OS user running Stageproof) or "token:ID".</summary>
+    /// <summary>How the approver was known when approving: "os:NAME" (the OS user running Stageproof), "token:ID", or a console
+    /// session's "password:NAME" or "oidc:NAME" (single sign-on).</summary>
     public string? AuthenticatedBy { get; init; }
     /// <summary>HMAC of <see cref="SealText"/> under the audit key, written by the state store.</summary>
     public string? Seal { get; init; }

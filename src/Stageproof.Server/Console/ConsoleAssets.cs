@@ -26,6 +26,7 @@ internal static class ConsoleAssets
         dl.record dt { color: var(--muted); }
         button { cursor: pointer; }
         pre.diff { background: #fff; border: 1px solid var(--line); padding: .5rem; overflow: auto; }
+        a.button { display: inline-block; padding: .35rem .8rem; border: 1px solid var(--line); border-radius: 4px; text-decoration: none; }
         """;
 
     /// <summary>Follows a rollout's event stream and updates the states on its page, as text (never as markup).</summary>

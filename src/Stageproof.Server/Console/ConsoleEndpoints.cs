@@ -7,6 +7,8 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
 using Stageproof.Application.Estate;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Stageproof.Application.Identity;
 using Stageproof.Application.Lifecycle;
 using Stageproof.Application.Notifications;
@@ -62,6 +64,29 @@ internal static class ConsoleEndpoints
             await context.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, Principals.ToClaims(principal, CookieAuthenticationDefaults.AuthenticationScheme)).ConfigureAwait(false);
             return Results.Redirect(back);
         }).AllowAnonymous().RequireRateLimiting(LoginLimiter).ExcludeFromDescription();
+
+        // Single sign-on starts from a link, not a form: the console's form-action 'self' would stop a form's redirect to
+        // the provider. Only when server.oidc is configured.
+        if (app.ServiceProvider.GetRequiredService<StageproofConfig>().Server.Oidc is { } oidc)
+        {
+            app.MapGet("/login/sso", async ([FromQuery] string? returnUrl, HttpContext context, ILoggerFactory logs) =>
+            {
+                var back = LocalOrHome(returnUrl);
+                try
+                {
+                    await context.ChallengeAsync(SingleSignOn.Scheme, new AuthenticationProperties { RedirectUri = back }).ConfigureAwait(false);
+                    return Results.Empty;
+                }
+                catch (InvalidOperationException e)
+                {
+                    // The provider's metadata could not be read (down, unreachable, not a provider): say so on the login
+                    // page, where the password still works, rather than answer with a server error.
+                    logs.CreateLogger("Stageproof.SingleSignOn").LogWarning("single sign-on: {Authority}: {Message}", oidc.Authority, e.Message);
+                    Notice.Set(context, "refused", $"single sign-on is unavailable: the identity provider {oidc.Authority} did not answer; try again later or log in with a password");
+                    return Results.Redirect("/login?returnUrl=" + Uri.EscapeDataString(back));
+                }
+            }).AllowAnonymous().RequireRateLimiting(LoginLimiter).ExcludeFromDescription();
+        }
 
         app.MapPost("/logout", async (HttpContext context, IStateStore store) =>
         {
@@ -237,6 +262,5 @@ internal static class ConsoleEndpoints
     }
 
     /// <summary>Where to go after logging in: a path of this site only, never another site (an open redirect).</summary>
-    private static string LocalOrHome(string? url) =>
-        url is { Length: > 0 } u && u.StartsWith('/') && !u.StartsWith("//", StringComparison.Ordinal) && !u.StartsWith("/\\", StringComparison.Ordinal) ? u : "/";
+    private static string LocalOrHome(string? url) => Redirects.LocalOrHome(url);
 }

@@ -162,7 +162,7 @@ internal sealed partial class ConfigReader
     }
 
     /// <summary>The secret file's text without its trailing line break: a regular file of this user's alone.</summary>
-    private (string, byte[])? ReadSecretFile(YamlNode node, string path)
+    private (string, byte[])? ReadSecretFile(YamlNode node, string path, string what = "signing secret")
     {
         if (ReadPath(node, path) is not { } file)
         {
@@ -170,7 +170,7 @@ internal sealed partial class ConfigReader
         }
         if (InputFiles.SharedMode(file) is { } mode)
         {
-            _yaml.Report(node, path, $"{file} may be read by others (mode {mode}); a signing secret must be its owner's alone: chmod 600 {file}");
+            _yaml.Report(node, path, $"{file} may be read by others (mode {mode}); a {what} must be its owner's alone: chmod 600 {file}");
             return null;
         }
         var (text, problem) = InputFiles.ReadText(file, MaxSecretBytes);
@@ -182,7 +182,7 @@ internal sealed partial class ConfigReader
         var secret = text.TrimEnd('\r', '\n');
         if (secret.Trim().Length == 0)
         {
-            _yaml.Report(node, path, $"{file} is empty; it must hold the signing secret");
+            _yaml.Report(node, path, $"{file} is empty; it must hold the {what}");
             return null;
         }
         return (file, Encoding.UTF8.GetBytes(secret));

@@ -9,7 +9,7 @@ namespace Stageproof.Core.Configuration.Internal;
 internal sealed partial class ConfigReader
 {
     private static readonly string[] RootKeys = ["hosts", "groups", "inventory", "environments", "drift", "ssh", "checks", "lifecycle", "stage", "webhooks",
-        "state", "state_password_file", "audit_key_file"];
+        "server", "state", "state_password_file", "audit_key_file"];
     private static readonly string[] HostKeys = ["transport", "address", "port", "user", "identity", "known_hosts", "jump", "become", "role", "root"];
     private static readonly string[] SshOnlyKeys = ["address", "port", "identity", "known_hosts", "jump"];
     private static readonly string[] EnvironmentKeys = ["hosts", "databases", "mirror_of", "checks"];
@@ -77,6 +77,7 @@ internal sealed partial class ConfigReader
                     case "stage": _stageNode = (value, path); break;
                     case "webhooks": ReadWebhooks(value, path); break;
                     case "state" or "state_password_file" or "audit_key_file": ReadState(name, value, path); break;
+                    case "server": _serverNode = (value, path); break;
                     default: throw new InvalidOperationException($"root key '{name}' at {_yaml.At(keyNode, path)} has no reader");
                 }
             }
@@ -97,6 +98,7 @@ internal sealed partial class ConfigReader
         // Read after the environments and suites: stages refer to both, wherever lifecycle: sits in the file.
         var lifecycle = _lifecycleNode is { } node ? ReadLifecycle(node.Node, node.Path, environments) : new Lifecycle.LifecycleConfig();
         var stage = _stageNode is { } stageNode ? ReadStage(stageNode.Node, stageNode.Path, environments) : new StageConfig();
+        var server = _serverNode is { } serverNode ? ReadServer(serverNode.Node, serverNode.Path, environments) : new ServerConfig();
         _problems.ThrowIfAny();
         return new StageproofConfig
         {
@@ -115,6 +117,7 @@ internal sealed partial class ConfigReader
             SkippedHosts = _skipped,
             Webhooks = _webhooks,
             State = _state,
+            Server = server,
         };
     }
 
