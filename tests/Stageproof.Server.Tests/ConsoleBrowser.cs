@@ -25,6 +25,14 @@ internal static class ConsoleBrowser
         }
     }
 
+    /// <summary>How a test waits for a navigation: until the new page's URL is committed, not its load event — the page's
+    /// elements are then awaited by the next step (with <see cref="LivenessMs"/>). On a busy machine the load event of a
+    /// page holding a live event stream has been seen not to come within minutes although the page was on screen.</summary>
+    public static readonly PageWaitForURLOptions Navigation = new() { WaitUntil = WaitUntilState.Commit, Timeout = LivenessMs };
+
+    /// <summary>How a test opens a page: as <see cref="Navigation"/>, until it is committed.</summary>
+    public static readonly PageGotoOptions Visit = new() { WaitUntil = WaitUntilState.Commit, Timeout = LivenessMs };
+
     /// <summary>A browser logged in as <paramref name="who"/> (from /approvals, which sends it to the login form first).</summary>
     public static async Task<Session> LogInAsync(Uri baseAddress, string who, string password)
     {
@@ -57,12 +65,12 @@ internal static class ConsoleBrowser
                 problems.Add("request elsewhere: " + r.Url);
             }
         };
-        await page.GotoAsync(new Uri(baseAddress, "/approvals").ToString());
+        await page.GotoAsync(new Uri(baseAddress, "/approvals").ToString(), Visit);
         Assert.EndsWith("/login?ReturnUrl=%2Fapprovals", page.Url, StringComparison.Ordinal);
         await page.FillAsync("#user", who);
         await page.FillAsync("#password", password);
         await page.ClickAsync("#login");
-        await page.WaitForURLAsync(u => !u.Contains("/login", StringComparison.Ordinal), new PageWaitForURLOptions { Timeout = LivenessMs });
+        await page.WaitForURLAsync(u => !u.Contains("/login", StringComparison.Ordinal), Navigation);
         return new Session(playwright, browser, page, problems);
     }
 

@@ -34,14 +34,14 @@ public sealed class ConsoleBrowserTests(ConsoleEstate estate, ITestOutputHelper 
 
         // The evidence is the staging PASS: its full report, the same page the CLI writes.
         await row.Locator("a.report").ClickAsync();
-        await page.WaitForURLAsync($"**/stage-runs/{ConsoleEstate.StageRunId}/report");
+        await page.WaitForURLAsync($"**/stage-runs/{ConsoleEstate.StageRunId}/report", ConsoleBrowser.Navigation);
         Assert.Equal("PASS", (await page.InnerTextAsync("#verdict .verdict")).Trim());
         await ScreenshotAsync(page, "stage-report");
         await page.GoBackAsync();
 
         await row.Locator("input[name=comment]").FillAsync("read the staging report: load and logs clean");
         await row.Locator("button[data-approve='prod']").ClickAsync();
-        await page.WaitForURLAsync($"**/patch-sets/{estate.Digest}");
+        await page.WaitForURLAsync($"**/patch-sets/{estate.Digest}", ConsoleBrowser.Navigation);
         var notice = await page.InnerTextAsync(".notice.ok");
         Assert.Contains("carol approved SRV-1 for prod", notice, StringComparison.Ordinal);
         // Recorded with how carol was known: her console login.
@@ -56,7 +56,7 @@ public sealed class ConsoleBrowserTests(ConsoleEstate estate, ITestOutputHelper 
         Assert.Contains(ConsoleEstate.StageRunId, prod, StringComparison.Ordinal);
 
         // The queue no longer waits on it.
-        await page.GotoAsync(new Uri(estate.BaseAddress, "/approvals").ToString());
+        await page.GotoAsync(new Uri(estate.BaseAddress, "/approvals").ToString(), ConsoleBrowser.Visit);
         Assert.Equal(0, await page.Locator("#queue tr[data-set='SRV-1'][data-environment='prod']").CountAsync());
         Assert.Empty(carol.Problems);
     }
@@ -66,9 +66,9 @@ public sealed class ConsoleBrowserTests(ConsoleEstate estate, ITestOutputHelper 
     {
         await using var alice = await LogInAsync("alice");
         var page = alice.Page;
-        await page.GotoAsync(new Uri(estate.BaseAddress, $"/patch-sets/{estate.Digest}").ToString());
+        await page.GotoAsync(new Uri(estate.BaseAddress, $"/patch-sets/{estate.Digest}").ToString(), ConsoleBrowser.Visit);
         await page.ClickAsync("button[data-approve='prod']");
-        await page.WaitForURLAsync($"**/patch-sets/{estate.Digest}");
+        await page.WaitForURLAsync($"**/patch-sets/{estate.Digest}", ConsoleBrowser.Navigation);
         var notice = await page.InnerTextAsync(".notice.refused");
         Assert.Contains("refused by rule four-eyes: alice wrote SRV-1", notice, StringComparison.Ordinal);
         await ScreenshotAsync(page, "four-eyes-refused");
@@ -80,7 +80,7 @@ public sealed class ConsoleBrowserTests(ConsoleEstate estate, ITestOutputHelper 
     {
         await using var bob = await LogInAsync("bob");
         var page = bob.Page;
-        await page.GotoAsync(new Uri(estate.BaseAddress, $"/rollouts/{ConsoleEstate.RolloutId}").ToString());
+        await page.GotoAsync(new Uri(estate.BaseAddress, $"/rollouts/{ConsoleEstate.RolloutId}").ToString(), ConsoleBrowser.Visit);
         Assert.Equal("running", await page.InnerTextAsync("#rollout-status"));
         var loads = 0;
         page.Load += (_, _) => loads++;
@@ -108,16 +108,16 @@ public sealed class ConsoleBrowserTests(ConsoleEstate estate, ITestOutputHelper 
     {
         await using var bob = await LogInAsync("bob");
         var page = bob.Page;
-        await page.GotoAsync(new Uri(estate.BaseAddress, $"/patch-sets/{estate.Digest}").ToString());
+        await page.GotoAsync(new Uri(estate.BaseAddress, $"/patch-sets/{estate.Digest}").ToString(), ConsoleBrowser.Visit);
         var staging = page.Locator("#gate tr[data-environment='staging']");
         Assert.Contains("allowed", await staging.InnerTextAsync(), StringComparison.Ordinal);
         // Nothing is promoted without the confirmation ticked (the browser insists, and so does the server).
         Assert.False(await staging.Locator("input[name=confirm]").EvaluateAsync<bool>("e => e.checkValidity()"));
         await staging.Locator("input[name=confirm]").CheckAsync();
         await staging.Locator("button[data-promote='staging']").ClickAsync();
-        await page.WaitForURLAsync("**/rollouts/ro-*");
+        await page.WaitForURLAsync("**/rollouts/ro-*", ConsoleBrowser.Navigation);
         Assert.Contains("is rolling out to staging", await page.InnerTextAsync(".notice.ok"), StringComparison.Ordinal);
-        await page.Locator("#rollout-status", new PageLocatorOptions { HasTextString = "succeeded" }).WaitForAsync(new LocatorWaitForOptions { Timeout = 120_000 });
+        await page.Locator("#rollout-status", new PageLocatorOptions { HasTextString = "succeeded" }).WaitForAsync(new LocatorWaitForOptions { Timeout = ConsoleBrowser.LivenessMs });
         Assert.Equal("verified", await page.InnerTextAsync("tr[data-host='stage-1'] .state"));
         await ScreenshotAsync(page, "promoted-staging");
         Assert.Empty(bob.Problems);
@@ -133,11 +133,11 @@ public sealed class ConsoleBrowserTests(ConsoleEstate estate, ITestOutputHelper 
             using var playwright = await Playwright.CreateAsync();
             await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions { ExecutablePath = Chromium, Headless = true, Args = ["--no-sandbox"] });
             var page = await browser.NewPageAsync();
-            await page.GotoAsync(new Uri(estate.BaseAddress, "/login").ToString());
+            await page.GotoAsync(new Uri(estate.BaseAddress, "/login").ToString(), ConsoleBrowser.Visit);
             await page.FillAsync("#user", who);
             await page.FillAsync("#password", "not the password at all");
             await page.ClickAsync("#login");
-            await page.WaitForURLAsync("**/login?returnUrl=*");
+            await page.WaitForURLAsync("**/login?returnUrl=*", ConsoleBrowser.Navigation);
             Assert.Equal("user name or password not accepted", (await page.InnerTextAsync(".notice.refused")).Trim());
         }
     }

@@ -60,15 +60,15 @@ public sealed class OidcBrowserTests(OidcEstate estate, ITestOutputHelper output
                 session.Problems.Add("request elsewhere: " + r.Url);
             }
         };
-        await page.GotoAsync(new Uri(estate.BaseAddress, "/approvals").ToString());
+        await page.GotoAsync(new Uri(estate.BaseAddress, "/approvals").ToString(), ConsoleBrowser.Visit);
         Assert.EndsWith("/login?ReturnUrl=%2Fapprovals", page.Url, StringComparison.Ordinal);
         await page.ClickAsync("#sso");
-        await page.WaitForURLAsync(u => u.StartsWith(sites[1], StringComparison.Ordinal), new PageWaitForURLOptions { Timeout = 30_000 });
+        await page.WaitForURLAsync(u => u.StartsWith(sites[1], StringComparison.Ordinal), ConsoleBrowser.Navigation);
         Assert.Equal("Test identity provider", await page.TitleAsync());
         await page.FillAsync("#person", person);
         await page.ClickAsync("#idp-sign-in");
         // Back at the server: waited for until the page commits, not until it loads, for the landing page moves on at once.
-        await page.WaitForURLAsync(u => u.StartsWith(sites[0], StringComparison.Ordinal), new PageWaitForURLOptions { Timeout = 30_000, WaitUntil = WaitUntilState.Commit });
+        await page.WaitForURLAsync(u => u.StartsWith(sites[0], StringComparison.Ordinal), ConsoleBrowser.Navigation);
         return session;
     }
 
@@ -89,8 +89,8 @@ public sealed class OidcBrowserTests(OidcEstate estate, ITestOutputHelper output
         await using var pat = await SignInAsync("pat");
         var page = pat.Page;
         // The landing page moves on to the queue by itself (a refresh of this site, so the session cookie goes along).
-        await page.WaitForURLAsync("**/approvals", new PageWaitForURLOptions { Timeout = 60_000, WaitUntil = WaitUntilState.Commit });
-        await page.Locator("#queue").WaitForAsync(new LocatorWaitForOptions { Timeout = 60_000 });
+        await page.WaitForURLAsync("**/approvals", ConsoleBrowser.Navigation);
+        await page.Locator("#queue").WaitForAsync(new LocatorWaitForOptions { Timeout = ConsoleBrowser.LivenessMs });
         Assert.Contains("pat (approver)", await page.InnerTextAsync("#me"), StringComparison.Ordinal);
         var row = page.Locator("#queue tr[data-set='SRV-1'][data-environment='prod']");
         Assert.Contains("0 of 1", await row.InnerTextAsync(), StringComparison.Ordinal);
@@ -98,13 +98,13 @@ public sealed class OidcBrowserTests(OidcEstate estate, ITestOutputHelper output
 
         await row.Locator("input[name=comment]").FillAsync("approved through single sign-on");
         await row.Locator("button[data-approve='prod']").ClickAsync();
-        await page.WaitForURLAsync($"**/patch-sets/{estate.Digest}");
+        await page.WaitForURLAsync($"**/patch-sets/{estate.Digest}", ConsoleBrowser.Navigation);
         Assert.Contains("pat approved SRV-1 for prod", await page.InnerTextAsync(".notice.ok"), StringComparison.Ordinal);
         Assert.Contains("oidc:pat", await page.InnerTextAsync("table:has(th:text('approver'))"), StringComparison.Ordinal);
         await ScreenshotAsync(page, "approved");
 
         // The audit page shows the sign-in and its proof.
-        await page.GotoAsync(new Uri(estate.BaseAddress, "/audit").ToString());
+        await page.GotoAsync(new Uri(estate.BaseAddress, "/audit").ToString(), ConsoleBrowser.Visit);
         Assert.Contains("oidc:pat", await page.InnerTextAsync("main"), StringComparison.Ordinal);
         var audit = JsonDocument.Parse(await estate.CliAsync("--json", "audit", "log")).RootElement.EnumerateArray()
             .Where(e => e.GetProperty("actor").GetString() == "pat").ToList();
@@ -125,7 +125,7 @@ public sealed class OidcBrowserTests(OidcEstate estate, ITestOutputHelper output
         await ScreenshotAsync(page, "refused");
 
         // Not signed in: the console still asks for a login.
-        await page.GotoAsync(new Uri(estate.BaseAddress, "/approvals").ToString());
+        await page.GotoAsync(new Uri(estate.BaseAddress, "/approvals").ToString(), ConsoleBrowser.Visit);
         Assert.Contains("/login", page.Url, StringComparison.Ordinal);
         var users = JsonDocument.Parse(await estate.CliAsync("--json", "user", "list")).RootElement.EnumerateArray();
         Assert.DoesNotContain(users, u => u.GetProperty("name").GetString() == "nora");

@@ -23,7 +23,7 @@ public sealed class RolloutControlBrowserTests(RolloutEstate estate, ITestOutput
 
         await using (var vera = await ConsoleBrowser.LogInAsync(estate.BaseAddress, "vera", RolloutEstate.Password))
         {
-            await vera.Page.GotoAsync(address);
+            await vera.Page.GotoAsync(address, ConsoleBrowser.Visit);
             Assert.Equal("running", await vera.Page.InnerTextAsync("#rollout-status"));
             Assert.Equal(0, await vera.Page.Locator("#abort, #resume").CountAsync());
             Assert.Empty(vera.Problems);
@@ -31,7 +31,7 @@ public sealed class RolloutControlBrowserTests(RolloutEstate estate, ITestOutput
 
         await using var bob = await ConsoleBrowser.LogInAsync(estate.BaseAddress, "bob", RolloutEstate.Password);
         var page = bob.Page;
-        await page.GotoAsync(address);
+        await page.GotoAsync(address, ConsoleBrowser.Visit);
         Assert.Equal("running", await page.InnerTextAsync("#rollout-status"));
         // It runs in this server: there is nothing to resume, only to abort.
         Assert.Equal(0, await page.Locator("#resume").CountAsync());
@@ -42,7 +42,7 @@ public sealed class RolloutControlBrowserTests(RolloutEstate estate, ITestOutput
         await abort.Locator("input[name=comment]").FillAsync("the canary is taking too long");
         await abort.Locator("input[name=confirm]").CheckAsync();
         await abort.Locator("#abort").ClickAsync();
-        await page.WaitForURLAsync($"**/rollouts/{id}");
+        await page.WaitForURLAsync($"**/rollouts/{id}", ConsoleBrowser.Navigation);
         Assert.Contains("stopped where it stood; rolling back", await page.InnerTextAsync(".notice.ok"), StringComparison.Ordinal);
         Assert.Contains("abort requested by bob", await page.InnerTextAsync("#abort-requested"), StringComparison.Ordinal);
         var loads = 0;
@@ -67,7 +67,7 @@ public sealed class RolloutControlBrowserTests(RolloutEstate estate, ITestOutput
         await using var bob = await ConsoleBrowser.LogInAsync(estate.BaseAddress, "bob", RolloutEstate.Password);
         var page = bob.Page;
         await page.ClickAsync("nav a[href='/tokens']");
-        await page.WaitForURLAsync("**/tokens");
+        await page.WaitForURLAsync("**/tokens", ConsoleBrowser.Navigation);
         await page.FillAsync("input[name='Form.Environments']", "staging");
         await page.FillAsync("input[name='Form.Expires']", "1h");
         await page.ClickAsync("#create-token");
@@ -83,10 +83,10 @@ public sealed class RolloutControlBrowserTests(RolloutEstate estate, ITestOutput
 
         // Shown once: the list has it, the secret appears nowhere on the next visit.
         var id = secret.Split('_')[1];
-        await page.GotoAsync(new Uri(estate.BaseAddress, "/tokens").ToString());
+        await page.GotoAsync(new Uri(estate.BaseAddress, "/tokens").ToString(), ConsoleBrowser.Visit);
         Assert.DoesNotContain(secret, await page.ContentAsync(), StringComparison.Ordinal);
         await page.ClickAsync($"button[data-revoke='{id}']");
-        await page.WaitForURLAsync("**/tokens");
+        await page.WaitForURLAsync("**/tokens", ConsoleBrowser.Navigation);
         Assert.Contains($"token {id} revoked", await page.InnerTextAsync(".notice.ok"), StringComparison.Ordinal);
         Assert.StartsWith("revoked", (await page.InnerTextAsync($"tr[data-token='{id}'] .state")).Trim(), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync(new Uri("/api/v1/me", UriKind.Relative))).StatusCode);
