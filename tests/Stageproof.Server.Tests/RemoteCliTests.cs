@@ -73,6 +73,50 @@ public class RemoteCliTests(RemoteEstate remote) : IClassFixture<RemoteEstate>
     }
 
     [Fact]
+    public async Task Vera_makes_herself_a_token_through_the_server_and_revokes_it_and_compliance_reads_as_locally()
+    {
+        var (code, stdout, stderr) = await remote.RemoteAsync("vera", "--json", "token", "create", "vera", "--expires", "1h");
+        Assert.True(code == ExitCodes.Ok, stderr);
+        var made = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal("vera", made.GetProperty("user").GetString());
+        var secret = made.GetProperty("token").GetString()!;
+        using (var fresh = Estate.Client(null))
+        {
+            fresh.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", secret);
+            Assert.Equal("vera", (await fresh.GetFromJsonAsync<JsonElement>(new Uri("/api/v1/me", UriKind.Relative))).GetProperty("name").GetString());
+        }
+
+        // vera may not make one for bob: the server's refusal, worded and exiting as a local one.
+        (code, _, stderr) = await remote.RemoteAsync("vera", "token", "create", "bob");
+        Assert.Equal(ExitCodes.Finding, code);
+        Assert.Contains("refused by rule role", stderr, StringComparison.Ordinal);
+
+        (code, stdout, stderr) = await remote.RemoteAsync("vera", "token", "revoke", made.GetProperty("id").GetString()!);
+        Assert.True(code == ExitCodes.Ok, stderr);
+        Assert.Contains($"Token {made.GetProperty("id").GetString()} of vera: revoked", stdout, StringComparison.Ordinal);
+        using (var revoked = Estate.Client(null))
+        {
+            revoked.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", secret);
+            using var answer = await revoked.GetAsync(new Uri("/api/v1/me", UriKind.Relative));
+            Assert.Equal(HttpStatusCode.Unauthorized, answer.StatusCode);
+        }
+
+        // Compliance through the server is the local report of the same state.
+        var (remoteCode, remoteJson, remoteErr) = await remote.RemoteAsync("admin", "--json", "compliance");
+        var (localCode, localJson, localErr) = await Estate.CliRawAsync("--token-file", Estate.TokenFile("admin"), "--json", "compliance");
+        Assert.True(remoteCode == localCode, remoteErr + localErr);
+        Assert.True(System.Text.Json.Nodes.JsonNode.DeepEquals(Without(localJson, "generatedAt"), Without(remoteJson, "generatedAt")), $"local:\n{localJson}\nremote:\n{remoteJson}");
+    }
+
+    /// <summary>The document without a top-level property (the time it was made differs between two runs).</summary>
+    private static System.Text.Json.Nodes.JsonNode Without(string json, string property)
+    {
+        var node = System.Text.Json.Nodes.JsonNode.Parse(json)!.AsObject();
+        node.Remove(property);
+        return node;
+    }
+
+    [Fact]
     public async Task Carol_approves_through_the_server_and_the_approval_records_her_token()
     {
         var (code, stdout, stderr) = await remote.RemoteAsync("carol", "approve", Estate.Digest[..12], "--env", "prod", "--comment", "read it through the API");

@@ -22,16 +22,25 @@ internal static class ComplianceCommand
         };
         command.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
         {
-            var config = session.Config;
             var only = parse.GetValue(env);
-            if (only is not null && !config.Environments.ContainsKey(only))
-            {
-                throw new InputException($"--env: environment '{only}' is not defined (known: {string.Join(", ", config.Environments.Keys)})");
-            }
             var htmlFile = parse.GetValue(html) is { } h ? Infrastructure.OutputFiles.Check(h, "--html") : null;
-            var compliance = new ComplianceWorkflow(config, await session.StoreAsync(ct).ConfigureAwait(false), session.Time);
-            var report = await compliance.BuildAsync(only, ct).ConfigureAwait(false);
-            await compliance.AuditAsync(session.Actor, only, report, ct).ConfigureAwait(false);
+            ComplianceReport report;
+            if (session.Server is not null)
+            {
+                // The server builds it from its state, judges the scope and audits the read, as locally.
+                report = await session.Remote.GetAsync<ComplianceReport>("compliance" + Query(only), ct).ConfigureAwait(false);
+            }
+            else
+            {
+                var config = session.Config;
+                if (only is not null && !config.Environments.ContainsKey(only))
+                {
+                    throw new InputException($"--env: environment '{only}' is not defined (known: {string.Join(", ", config.Environments.Keys)})");
+                }
+                var compliance = new ComplianceWorkflow(config, await session.StoreAsync(ct).ConfigureAwait(false), session.Time);
+                report = await compliance.BuildAsync(only, ct).ConfigureAwait(false);
+                await compliance.AuditAsync(session.Actor, only, report, ct).ConfigureAwait(false);
+            }
 
             if (htmlFile is { } file)
             {
@@ -47,9 +56,11 @@ internal static class ComplianceCommand
                 Render(session.Ui.Human, report);
             }
             return report.Compliant ? ExitCodes.Ok : ExitCodes.Finding;
-        }));
+        }, throughServer: true));
         return command;
     }
+
+    private static string Query(string? environment) => environment is null ? "" : "?environment=" + Uri.EscapeDataString(environment);
 
     private static string Time(DateTimeOffset t) => t.ToUniversalTime().ToString("yyyy-MM-dd HH:mm'Z'", CultureInfo.InvariantCulture);
 

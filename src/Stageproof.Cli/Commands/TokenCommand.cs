@@ -59,42 +59,61 @@ internal static class TokenCommand
             var environments = parse.GetValue(env) is { Length: > 0 } given
                 ? given.SelectMany(e => e.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).Distinct(StringComparer.Ordinal).ToList()
                 : null;
-            foreach (var e in (environments ?? []).Where(e => e != "*" && !session.Config.Environments.ContainsKey(e)))
+            Made made;
+            if (session.Server is not null)
             {
-                throw new InputException($"--env: {session.Config.SourceFile} defines no environment '{e}' (environments: {string.Join(", ", session.Config.Environments.Keys)})");
+                // The server judges the scope against the user and the token presented; the secret is in its answer only.
+                made = await session.Remote.PostAsync<Made>("tokens", new
+                {
+                    user = owner, role = parse.GetValue(role) is { } asked ? AccessPolicy.Name(asked) : null, environments, expires = parse.GetValue(expires),
+                }, ct).ConfigureAwait(false);
             }
-            var store = await session.StoreAsync(ct).ConfigureAwait(false);
-            if ((await store.ListUsersAsync(ct).ConfigureAwait(false)).All(u => u.Name != owner))
+            else
             {
-                throw new InputException($"USER: there is no user '{owner}' (see 'stageproof user list')");
+                foreach (var e in (environments ?? []).Where(e => e != "*" && !session.Config.Environments.ContainsKey(e)))
+                {
+                    throw new InputException($"--env: {session.Config.SourceFile} defines no environment '{e}' (environments: {string.Join(", ", session.Config.Environments.Keys)})");
+                }
+                var store = await session.StoreAsync(ct).ConfigureAwait(false);
+                if ((await store.ListUsersAsync(ct).ConfigureAwait(false)).All(u => u.Name != owner))
+                {
+                    throw new InputException($"USER: there is no user '{owner}' (see 'stageproof user list')");
+                }
+                var (token, secret) = await IssueAsync(session, owner, lifetime, parse.GetValue(role), environments, ct).ConfigureAwait(false);
+                made = new Made(token.Id, token.User, token.CreatedAt, token.ExpiresAt, token.Role is { } r ? AccessPolicy.Name(r) : null, token.Environments, secret);
             }
-            var (token, text) = await IssueAsync(session, owner, lifetime, parse.GetValue(role), environments, ct).ConfigureAwait(false);
+            var scope = made.Role is not null || made.Environments is not null
+                ? ", scoped to " + AccessPolicy.DescribeScope(made.Role is { } n && Enum.TryParse<Role>(n, ignoreCase: true, out var parsed) ? parsed : null, made.Environments)
+                : "";
             if (file is not null)
             {
-                await File.WriteAllTextAsync(file, text + "\n", ct).ConfigureAwait(false);
+                await File.WriteAllTextAsync(file, made.Token + "\n", ct).ConfigureAwait(false);
                 PrivateFiles.Restrict(file);
             }
             if (session.Ui.Json)
             {
                 session.Ui.WriteJson(new
                 {
-                    id = token.Id, user = owner, createdAt = token.CreatedAt, expiresAt = token.ExpiresAt,
-                    role = token.Role is { } r ? AccessPolicy.Name(r) : null, environments = token.Environments, token = file is null ? text : null, file,
+                    id = made.Id, user = made.User, createdAt = made.CreatedAt, expiresAt = made.ExpiresAt,
+                    role = made.Role, environments = made.Environments, token = file is null ? made.Token : null, file,
                 });
             }
             else if (file is null)
             {
-                session.Ui.Errors.MarkupLine(Infrastructure.Ui.Escape($"Token {token.Id} for {owner}{Scope(token)}, expires {Expiry(token)}. It is shown once; keep it where only {owner} can read it:"));
-                session.Ui.Say(text);
+                session.Ui.Errors.MarkupLine(Infrastructure.Ui.Escape($"Token {made.Id} for {made.User}{scope}, expires {Expiry(made.ExpiresAt)}. It is shown once; keep it where only {made.User} can read it:"));
+                session.Ui.Say(made.Token);
             }
             else
             {
-                session.Ui.Say($"Token {token.Id} for {owner}{Scope(token)}, expires {Expiry(token)}: written to {Path.GetFullPath(file)} (0600)");
+                session.Ui.Say($"Token {made.Id} for {made.User}{scope}, expires {Expiry(made.ExpiresAt)}: written to {Path.GetFullPath(file)} (0600)");
             }
             return ExitCodes.Ok;
-        }));
+        }, throughServer: true));
         return command;
     }
+
+    /// <summary>A token just made, as the API answers it (the secret in <see cref="Token"/> only here).</summary>
+    private sealed record Made(string Id, string User, DateTimeOffset CreatedAt, DateTimeOffset? ExpiresAt, string? Role, IReadOnlyList<string>? Environments, string Token);
 
     /// <summary><c>token create</c>'s body (the demo gives its people tokens through it): the application's
     /// <see cref="TokenWorkflow.IssueAsync"/> as the acting user; a refusal is exit 1, a scope wider than the user exit 2.</summary>
@@ -159,8 +178,14 @@ internal static class TokenCommand
         var command = new Command("revoke", "Revoke a token at once") { id };
         command.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
         {
-            var store = await session.StoreAsync(ct).ConfigureAwait(false);
             var tokenId = parse.GetValue(id)!;
+            if (session.Server is not null)
+            {
+                var gone = await session.Remote.DeleteAsync<TokenSummary>($"tokens/{Uri.EscapeDataString(tokenId)}", ct).ConfigureAwait(false);
+                session.Ui.Say($"Token {gone.Id} of {gone.User}: revoked (on {session.Remote.Server})");
+                return ExitCodes.Ok;
+            }
+            var store = await session.StoreAsync(ct).ConfigureAwait(false);
             var token = await store.FindTokenAsync(tokenId, ct).ConfigureAwait(false)
                 ?? throw new InputException($"ID: there is no token '{Names.Show(tokenId)}' (see 'stageproof token list')");
             await session.RequireAuthenticatedAsync("revoke a token", ct).ConfigureAwait(false);
@@ -171,11 +196,9 @@ internal static class TokenCommand
             }
             session.Ui.Say($"Token {token.Id} of {token.User}: revoked");
             return ExitCodes.Ok;
-        }));
+        }, throughServer: true));
         return command;
     }
-
-    private static string Expiry(ApiToken t) => Expiry(t.ExpiresAt);
 
     private static string Expiry(DateTimeOffset? expiresAt) => TokenWorkflow.Expiry(expiresAt);
 }

@@ -57,6 +57,18 @@ internal sealed class ServerClient : IDisposable
     public Task DeleteAsync(string path, CancellationToken ct) =>
         SendAsync(() => new HttpRequestMessage(HttpMethod.Delete, "api/v1/" + path), ct);
 
+    /// <summary>DELETE <c>/api/v1/{path}</c>, its JSON answer read as <typeparamref name="T"/>.</summary>
+    public Task<T> DeleteAsync<T>(string path, CancellationToken ct) =>
+        SendAsync<T>(() => new HttpRequestMessage(HttpMethod.Delete, "api/v1/" + path), ct);
+
+    /// <summary>POST <paramref name="text"/> as <paramref name="mediaType"/> to <c>/api/v1/{path}</c>, its JSON answer read as <typeparamref name="T"/>.</summary>
+    public Task<T> PostTextAsync<T>(string path, string text, string mediaType, CancellationToken ct) =>
+        SendAsync<T>(() => new HttpRequestMessage(HttpMethod.Post, "api/v1/" + path) { Content = new StringContent(text, System.Text.Encoding.UTF8, mediaType) }, ct);
+
+    /// <summary>GET <c>/api/v1/{path}</c>, its answer as text (a report, an export).</summary>
+    public Task<string> GetTextAsync(string path, CancellationToken ct) =>
+        SendAsync(() => new HttpRequestMessage(HttpMethod.Get, "api/v1/" + path), ct);
+
     private async Task<T> SendAsync<T>(Func<HttpRequestMessage> request, CancellationToken ct)
     {
         var text = await SendAsync(request, ct).ConfigureAwait(false);
