@@ -52,7 +52,8 @@ public sealed class PromotionWorkflow(IStateStore store, EstateEngines engines, 
 
     /// <summary>Continues an interrupted rollout from where its hosts are (an abort asked for: rolls back what it patched),
     /// as <paramref name="actor"/>; see <see cref="RolloutControl"/> for who may and when.</summary>
-    public async Task<Rollout> ResumeAsync(StoredPatchSet stored, Rollout rollout, Principal actor, IProgress<string>? progress, CancellationToken ct)
+    public async Task<Rollout> ResumeAsync(StoredPatchSet stored, Rollout rollout, Principal actor, IProgress<string>? progress, CancellationToken ct,
+        bool holderDeclaredDead = false)
     {
         ArgumentNullException.ThrowIfNull(rollout);
         ArgumentNullException.ThrowIfNull(actor);
@@ -60,7 +61,7 @@ public sealed class PromotionWorkflow(IStateStore store, EstateEngines engines, 
         using (checks)
         {
             var target = await engines.TargetAsync(stored, rollout, actor.Name, ct).ConfigureAwait(false);
-            return await engine.ResumeAsync(rollout, target, actor.Name, progress, ct).ConfigureAwait(false);
+            return await engine.ResumeAsync(rollout, target, actor.Name, progress, ct, holderDeclaredDead).ConfigureAwait(false);
         }
     }
 

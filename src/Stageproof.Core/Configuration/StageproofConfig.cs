@@ -18,6 +18,8 @@ public sealed record StageproofConfig
     public StageConfig Stage { get; init; } = new();
     /// <summary>Where events are sent (<c>webhooks:</c>), secrets already read.</summary>
     public IReadOnlyList<Webhooks.WebhookConfig> Webhooks { get; init; } = [];
+    /// <summary>The durable job store (<c>jobs:</c>) rollouts run through; null: they run in the process that starts them.</summary>
+    public Jobs.JobsConfig? Jobs { get; init; }
     /// <summary>The Ansible inventory the hosts were partly read from, if any.</summary>
     public string? InventoryFile { get; init; }
     /// <summary>What the reader noticed without refusing it, each at its file and line: what Ansible only warns about,

@@ -8,7 +8,7 @@ namespace Stageproof.Core.Configuration.Internal;
 /// <summary>Walks stageproof.yaml against its schema, then checks every cross reference. One instance per load.</summary>
 internal sealed partial class ConfigReader
 {
-    private static readonly string[] RootKeys = ["hosts", "groups", "inventory", "environments", "drift", "ssh", "checks", "lifecycle", "stage", "webhooks"];
+    private static readonly string[] RootKeys = ["hosts", "groups", "inventory", "environments", "drift", "ssh", "checks", "lifecycle", "stage", "webhooks", "jobs"];
     private static readonly string[] HostKeys = ["transport", "address", "port", "user", "identity", "known_hosts", "jump", "become", "role", "root"];
     private static readonly string[] SshOnlyKeys = ["address", "port", "identity", "known_hosts", "jump"];
     private static readonly string[] EnvironmentKeys = ["hosts", "databases", "mirror_of", "checks"];
@@ -75,6 +75,7 @@ internal sealed partial class ConfigReader
                     case "lifecycle": _lifecycleNode = (value, path); break;
                     case "stage": _stageNode = (value, path); break;
                     case "webhooks": ReadWebhooks(value, path); break;
+                    case "jobs": ReadJobs(value, path); break;
                     default: throw new InvalidOperationException($"root key '{name}' at {_yaml.At(keyNode, path)} has no reader");
                 }
             }
@@ -112,6 +113,7 @@ internal sealed partial class ConfigReader
             Origins = _origins,
             SkippedHosts = _skipped,
             Webhooks = _webhooks,
+            Jobs = _jobs,
         };
     }
 

@@ -1,0 +1,104 @@
+using Microsoft.Extensions.DependencyInjection;
+using Quartz;
+using Stageproof.Application.Lifecycle;
+using Stageproof.Core.Jobs;
+using Stageproof.Core.State;
+
+namespace Stageproof.Application.Jobs;
+
+/// <summary>
+/// Rollouts as durable Quartz.NET jobs in a clustered ADO.NET job store on PostgreSQL. <c>serve</c> enqueues (a job per
+/// rollout, its data the rollout id alone: the state is in the state store); a worker — <c>stageproof worker</c>, or
+/// <c>serve --worker</c> — runs them. A node that stops checking in is declared dead by the others, which re-fire its
+/// job (it requests recovery) and resume the rollout from its stored per-host state.
+/// </summary>
+public sealed class RolloutJobs : IAsyncDisposable
+{
+    /// <summary>The one scheduler name every node shares: nodes of one cluster are the schedulers of that name.</summary>
+    public const string SchedulerName = "stageproof";
+    internal const string Group = "rollouts";
+    internal const string RolloutKey = "rollout";
+
+    private readonly IScheduler _scheduler;
+
+    private RolloutJobs(IScheduler scheduler, bool worker)
+    {
+        _scheduler = scheduler;
+        Worker = worker;
+    }
+
+    /// <summary>Whether this node runs jobs (otherwise it only enqueues them).</summary>
+    public bool Worker { get; }
+
+    /// <summary>This node's id in the cluster.</summary>
+    public string InstanceId => _scheduler.SchedulerInstanceId;
+
+    /// <summary>Creates Quartz's tables when absent and joins the cluster; a worker starts running jobs at once.</summary>
+    public static async Task<RolloutJobs> OpenAsync(JobsConfig config, PromotionWorkflow workflow, IStateStore store, bool worker, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        await JobStoreSchema.EnsureAsync(config, ct).ConfigureAwait(false);
+        var connection = JobStoreSchema.ConnectionString(config);
+        var quartz = QuartzSchedulerBuilder.Create(builder =>
+        {
+            builder.Services.AddSingleton(workflow);
+            builder.Services.AddSingleton(store);
+            builder.ConfigureScheduler(o =>
+            {
+                o.InstanceName = SchedulerName;
+                o.GenerateInstanceId = true;
+            });
+            // One rollout per environment holds the lock anyway; a few at once per node is plenty.
+            builder.UseDefaultThreadPool(maxConcurrency: 4);
+            builder.UsePersistentStore(s =>
+            {
+                s.UsePostgres(connection);
+                s.UseClustering(c =>
+                {
+                    c.CheckinInterval = config.Checkin;
+                    // A node silent for its interval plus this is declared dead and its recoverable jobs re-fire elsewhere.
+                    c.CheckinMisfireThreshold = config.Checkin;
+                });
+                s.UseSystemTextJsonSerializer();
+            });
+        });
+        var scheduler = await quartz.BuildScheduler(ct).ConfigureAwait(false);
+        if (worker)
+        {
+            await scheduler.Start(ct).ConfigureAwait(false);
+        }
+        return new RolloutJobs(scheduler, worker);
+    }
+
+    /// <summary>Enqueues rollout <paramref name="rolloutId"/> to start at <paramref name="at"/> (now when null), replacing
+    /// a job already waiting for it.</summary>
+    public async Task EnqueueAsync(string rolloutId, DateTimeOffset? at, CancellationToken ct)
+    {
+        var job = JobBuilder.Create<RolloutJob>()
+            .WithIdentity(rolloutId, Group)
+            .UsingJobData(RolloutKey, rolloutId)
+            .RequestRecovery()
+            .Build();
+        var trigger = TriggerBuilder.Create()
+            .WithIdentity(rolloutId, Group)
+            .ForJob(job)
+            .StartAt(at ?? DateTimeOffset.UtcNow)
+            // Fired late (every worker was down at its time): run it as soon as one is back.
+            .WithSimpleSchedule(s => s.WithMisfireInstruction(SimpleTriggerMisfireInstruction.FireNow))
+            .Build();
+        await _scheduler.ScheduleJob(job, [trigger], new ScheduleJobOptions { Replace = true }, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Removes a job that has not started yet; false when there was none.</summary>
+    public async Task<bool> CancelAsync(string rolloutId, CancellationToken ct) =>
+        await _scheduler.DeleteJob(new JobKey(rolloutId, Group), ct).ConfigureAwait(false);
+
+    /// <summary>Leaves the cluster; jobs running here are interrupted where they stand and handed back to the cluster.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_scheduler.Status is not (SchedulerStatus.Shutdown or SchedulerStatus.ShuttingDown))
+        {
+            await _scheduler.Shutdown(waitForJobsToComplete: true).ConfigureAwait(false);
+        }
+    }
+}
