@@ -47,6 +47,8 @@ public sealed class RolloutJobs : IAsyncDisposable
             {
                 o.InstanceName = SchedulerName;
                 o.GenerateInstanceId = true;
+                // A stopping worker cancels its rollouts (each stops where it stands, state written) and waits for them.
+                o.ShutdownJobInterruption = ShutdownJobInterruption.WhenWaitingForJobs;
             });
             // One rollout per environment holds the lock anyway; a few at once per node is plenty.
             builder.UseDefaultThreadPool(maxConcurrency: 4);
