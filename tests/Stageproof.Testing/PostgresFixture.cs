@@ -52,7 +52,10 @@ public sealed class PostgresFixture : IAsyncLifetime
         try
         {
             var n = Interlocked.Increment(ref s_instances);
-            Address = $"127.0.3.{2 + (Environment.ProcessId + n * 7) % 250}";
+            // People sharing a machine keep to their own addresses: STAGEPROOF_TEST_LOOPBACK=127.0.N puts the server on 127.0.N.41–50.
+            Address = Environment.GetEnvironmentVariable("STAGEPROOF_TEST_LOOPBACK") is { Length: > 0 } prefix
+                ? $"{prefix}.{41 + (Environment.ProcessId + n) % 10}"
+                : $"127.0.3.{2 + (Environment.ProcessId + n * 7) % 250}";
             Port = FreePort(Address);
             _dir = Directory.CreateTempSubdirectory("stageproof-pg-").FullName;
             await RunAsync("chown", ["postgres:postgres", _dir]).ConfigureAwait(false);

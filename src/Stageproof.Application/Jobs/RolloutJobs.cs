@@ -33,11 +33,10 @@ public sealed class RolloutJobs : IAsyncDisposable
     /// <summary>This node's id in the cluster.</summary>
     public string InstanceId => _scheduler.SchedulerInstanceId;
 
-    /// <summary>Creates Quartz's tables when absent and joins the cluster; a worker starts running jobs at once.</summary>
+    /// <summary>Joins the cluster (Quartz creating its tables when absent); a worker starts running jobs at once.</summary>
     public static async Task<RolloutJobs> OpenAsync(JobsConfig config, PromotionWorkflow workflow, IStateStore store, bool worker, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(config);
-        await JobStoreSchema.EnsureAsync(config, ct).ConfigureAwait(false);
         var connection = JobStoreSchema.ConnectionString(config);
         var quartz = QuartzSchedulerBuilder.Create(builder =>
         {
@@ -47,6 +46,8 @@ public sealed class RolloutJobs : IAsyncDisposable
             {
                 o.InstanceName = SchedulerName;
                 o.GenerateInstanceId = true;
+                // A job enqueued by another node (serve) is seen at the next poll: a couple of seconds, not Quartz's 30.
+                o.IdleWaitTime = TimeSpan.FromSeconds(2);
                 // A stopping worker cancels its rollouts (each stops where it stands, state written) and waits for them.
                 o.ShutdownJobInterruption = ShutdownJobInterruption.WhenWaitingForJobs;
             });
@@ -55,6 +56,7 @@ public sealed class RolloutJobs : IAsyncDisposable
             builder.UsePersistentStore(s =>
             {
                 s.UsePostgres(connection);
+                s.ProvisionSchema();
                 s.UseClustering(c =>
                 {
                     c.CheckinInterval = config.Checkin;
@@ -64,10 +66,22 @@ public sealed class RolloutJobs : IAsyncDisposable
                 s.UseSystemTextJsonSerializer();
             });
         });
-        var scheduler = await quartz.BuildScheduler(ct).ConfigureAwait(false);
-        if (worker)
+        IScheduler scheduler;
+        var schemaLock = await JobStoreSchema.LockAsync(config, ct).ConfigureAwait(false);
+        await using (schemaLock.ConfigureAwait(false))
         {
-            await scheduler.Start(ct).ConfigureAwait(false);
+            try
+            {
+                scheduler = await quartz.BuildScheduler(ct).ConfigureAwait(false);
+                if (worker)
+                {
+                    await scheduler.Start(ct).ConfigureAwait(false);
+                }
+            }
+            catch (SchedulerException e)
+            {
+                throw new Core.InfrastructureException(config.Store.Authority, $"jobs store {JobStoreSchema.Shown(config)}: {e.Message}", e);
+            }
         }
         return new RolloutJobs(scheduler, worker);
     }
