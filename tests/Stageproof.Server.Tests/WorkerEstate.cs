@@ -13,7 +13,7 @@ namespace Stageproof.Server.Tests;
 /// <summary>
 /// Durable rollouts as a user runs them: a real PostgreSQL for Quartz's job store, a state built through the real CLI,
 /// and <c>stageproof serve</c> and <c>stageproof worker</c> as child processes of the test (each killed in the test's
-/// finally). Seven hosts on this machine, each a tiny root of its own (<c>transport: chroot</c>: with one shared
+/// finally). Six hosts on this machine, each a tiny root of its own (<c>transport: chroot</c>: with one shared
 /// filesystem, as <c>transport: local</c> hosts have, the first host patched would leave the others "already applied");
 /// SLEEPY-1 writes a file and its post command sleeps, so each host takes a while.
 /// </summary>
@@ -53,26 +53,25 @@ public sealed class WorkerEstate : IAsyncLifetime
         "/usr/bin/sed", "/usr/bin/head", "/usr/bin/tail", "/usr/bin/wc", "/usr/bin/sort", "/usr/bin/dirname", "/usr/bin/basename",
         "/usr/bin/readlink", "/usr/bin/id", "/usr/bin/env", "/usr/bin/printf", "/usr/bin/date", "/usr/bin/gzip", "/usr/bin/mktemp",
         "/usr/bin/test", "/usr/bin/true", "/usr/bin/false", "/usr/bin/tr", "/usr/bin/cut", "/usr/bin/awk", "/usr/bin/xargs", "/usr/bin/sync",
+        "/usr/bin/dpkg", "/usr/bin/dpkg-deb", "/usr/bin/diff", "/usr/sbin/ldconfig", "/usr/sbin/start-stop-daemon",
     ];
 
     private readonly List<TinyRoot> _roots = [];
 
-    private static readonly string[] HostNames = [.. Enumerable.Range(1, 6).Select(i => $"stage-{i}"), "late-1"];
+    private static readonly string[] HostNames = [.. Enumerable.Range(1, 6).Select(i => $"stage-{i}")];
 
-    /// <summary>The configuration: <c>staging</c> of six hosts (canary, then batches of two), and <c>late</c>, one host whose
-    /// maintenance window is <paramref name="lateWindowCron"/> (UTC) for ten minutes.</summary>
-    public string Config(string lateWindowCron = "0 0 1 1 *") => $$"""
+    /// <summary>The configuration: <c>staging</c> of six hosts (canary, then batches of two), with a maintenance window of
+    /// ten minutes from <paramref name="windowCron"/> (UTC) when given.</summary>
+    public string Config(string? windowCron = null) => $$"""
         hosts:
         {{string.Concat(HostNames.Select((h, i) => $"  {h}: {{ transport: chroot, root: {_roots[i].Path} }}\n"))}}
         environments:
           staging: { hosts: [stage-1, stage-2, stage-3, stage-4, stage-5, stage-6] }
-          late: { hosts: [late-1] }
         lifecycle:
           stages:
             - environment: staging
               rollout: { canary: 1, batch: 2 }
-            - environment: late
-              window: { cron: "{{lateWindowCron}}", duration: 10m, time_zone: UTC }
+        {{(windowCron is null ? "" : $"      window: {{ cron: \"{windowCron}\", duration: 10m, time_zone: UTC }}\n")}}
         jobs:
           store: postgres://postgres@{{Postgres.Address}}:{{Postgres.Port}}/{{PostgresFixture.DatabaseName}}
           password_file: jobs.password
@@ -93,7 +92,12 @@ public sealed class WorkerEstate : IAsyncLifetime
             await root.AddProgramsAsync(Programs.Where(File.Exists));
             Directory.CreateDirectory(Path.Combine(root.Path, "etc"));
             Directory.CreateDirectory(Path.Combine(root.Path, "tmp"));
-            Directory.CreateDirectory(Path.Combine(root.Path, "var/lib/dpkg"));
+            // An empty dpkg database: a rollback runs 'dpkg --configure -a' whatever the set held.
+            foreach (var dir in new[] { "var/lib/dpkg/info", "var/lib/dpkg/updates", "var/lib/dpkg/triggers", "var/log" })
+            {
+                Directory.CreateDirectory(Path.Combine(root.Path, dir));
+            }
+            await File.WriteAllTextAsync(Path.Combine(root.Path, "var/lib/dpkg/available"), "");
             await File.WriteAllTextAsync(Path.Combine(root.Path, "var/lib/dpkg/status"), "");
             File.Copy("/etc/passwd", Path.Combine(root.Path, "etc/passwd"));
             File.Copy("/etc/group", Path.Combine(root.Path, "etc/group"));
@@ -151,6 +155,15 @@ public sealed class WorkerEstate : IAsyncLifetime
 
     private async Task<string> TokenAsync(string user) =>
         JsonDocument.Parse(await CliAsync("--json", "token", "create", user, "--expires", "90d")).RootElement.GetProperty("token").GetString()!;
+
+    /// <summary>Returns every host to unpatched (SLEEPY-1's file gone), as a fresh estate would be.</summary>
+    public void ResetHosts()
+    {
+        foreach (var root in _roots)
+        {
+            File.Delete(Path.Combine(root.Path, "etc/sleepy.conf"));
+        }
+    }
 
     /// <summary><c>stageproof worker</c> as a child process.</summary>
     public StageproofProcess StartWorker(string name) => StageproofProcess.Start(name, Dir, ["--config", ConfigPath, "--state", StatePath, "worker"]);

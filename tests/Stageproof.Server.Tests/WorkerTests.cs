@@ -22,6 +22,7 @@ public sealed class WorkerTests(WorkerEstate estate, ITestOutputHelper output) :
     public async Task A_rollout_promoted_through_the_server_runs_on_a_worker_process_after_the_server_is_gone()
     {
         estate.Postgres.EnsureAvailable();
+        estate.ResetHosts();
         using var worker = estate.StartWorker("worker");
         var (server, address) = await estate.StartServerAsync("127.0.14.5");
         try
@@ -85,6 +86,7 @@ public sealed class WorkerTests(WorkerEstate estate, ITestOutputHelper output) :
         {
             await w.WaitForLineAsync(l => l.Contains("runs rollout jobs", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
         }
+        estate.ResetHosts();
         var id = (await estate.PromoteAsync(address, "staging")).GetProperty("id").GetString()!;
         await using var store = await SqliteStateStore.OpenKeyedAsync(estate.StatePath, TimeProvider.System);
         // Wait for a worker to take it (its lock names its process), then let it run a random while: up to the last batch.
@@ -97,11 +99,13 @@ public sealed class WorkerTests(WorkerEstate estate, ITestOutputHelper output) :
         }
         var (running, other) = holder.ProcessId == first.Id ? (first, second) : (second, first);
         Assert.Equal(holder.ProcessId, running.Id);
-        var wait = TimeSpan.FromMilliseconds(random.Next(0, WorkerEstate.HostSeconds * 4 * 1000));
+        // Four batches of HostSeconds each: the kill lands anywhere from the canary's start to the last batch.
+        var wait = TimeSpan.FromMilliseconds(random.Next(0, WorkerEstate.HostSeconds * 4 * 1000 - 500));
         await Task.Delay(wait);
         var before = await store.FindRolloutAsync(id);
         running.KillHard();
         output.WriteLine($"  killed {running.Name} (pid {running.Id}) {wait.TotalSeconds:0.0}s into {id}: {Describe(before!)}");
+        Assert.False(before!.Finished, $"{id} ended before the kill: the trial proves nothing");
 
         var done = await WaitAsync(id, r => r.Finished, RolloutLimit, other);
         output.WriteLine($"  {other.Name} ended it: {done.Status}; {Describe(done)}");
@@ -123,6 +127,7 @@ public sealed class WorkerTests(WorkerEstate estate, ITestOutputHelper output) :
     public async Task A_promotion_outside_its_window_waits_as_a_job_and_starts_on_time_on_a_worker_with_its_submitter_gone()
     {
         estate.Postgres.EnsureAvailable();
+        estate.ResetHosts();
         // The window opens at the start of a minute at least 70 seconds from now (cron is minute-grained).
         var now = DateTimeOffset.UtcNow;
         var opens = new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, now.Minute, 0, TimeSpan.Zero).AddMinutes(now.Second < 50 ? 2 : 3);
@@ -131,15 +136,15 @@ public sealed class WorkerTests(WorkerEstate estate, ITestOutputHelper output) :
         StageproofProcess? worker = null;
         try
         {
-            var scheduled = await estate.PromoteAsync(address, "late");
+            var scheduled = await estate.PromoteAsync(address, "staging");
             Assert.Equal("scheduled", scheduled.GetProperty("status").GetString());
             Assert.Equal(opens, scheduled.GetProperty("scheduledFor").GetDateTimeOffset());
             var id = scheduled.GetProperty("id").GetString()!;
-            var list = await estate.CliAsync("rollout", "list", "--env", "late");
+            var list = await estate.CliAsync("rollout", "list", "--env", "staging");
             Assert.Contains($"scheduled for {opens:u}", list, StringComparison.Ordinal);
 
             // A second one is cancelled while it waits: nothing of it ever runs.
-            var cancelled = (await estate.PromoteAsync(address, "late")).GetProperty("id").GetString()!;
+            var cancelled = (await estate.PromoteAsync(address, "staging")).GetProperty("id").GetString()!;
             using (var bob = estate.Client(address, "bob"))
             {
                 using var abort = await bob.PostAsJsonAsync(new Uri($"/api/v1/rollouts/{cancelled}/abort", UriKind.Relative), new { comment = "not this one" });
@@ -188,5 +193,5 @@ public sealed class WorkerTests(WorkerEstate estate, ITestOutputHelper output) :
     }
 
     private static string Describe(Rollout r) =>
-        $"{r.Status}; " + string.Join(", ", r.Hosts.Select(h => $"{h.Host} {h.State}"));
+        $"{r.Status}; " + string.Join(", ", r.Hosts.Select(h => $"{h.Host} {h.State}" + (h.State is RolloutHostState.Verified or RolloutHostState.Pending ? "" : $" ({h.Message})")));
 }

@@ -29,7 +29,8 @@ public static class JobStoreSchema
     public static async Task<IAsyncDisposable> LockAsync(JobsConfig config, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(config);
-        var connection = new NpgsqlConnection(ConnectionString(config));
+        // Unpooled: closing it must end the session, which is what lets go of a session-level advisory lock.
+        var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(ConnectionString(config)) { Pooling = false }.ConnectionString);
         try
         {
             await connection.OpenAsync(ct).ConfigureAwait(false);
