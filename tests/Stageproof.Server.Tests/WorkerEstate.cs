@@ -289,6 +289,19 @@ public sealed class StageproofProcess : IDisposable
         return "";
     }
 
+    /// <summary>SIGTERM, as a service manager stops it; returns its exit code once it has exited (within
+    /// <paramref name="limit"/>).</summary>
+    public async Task<int> TerminateAsync(TimeSpan limit)
+    {
+        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+        using var timeout = new CancellationTokenSource(limit);
+        await _process.WaitForExitAsync(timeout.Token);
+        return _process.ExitCode;
+    }
+
     /// <summary>SIGKILL: the process dies where it stands, as a machine that loses power.</summary>
     public void KillHard()
     {

@@ -124,6 +124,48 @@ public sealed class WorkerTests(WorkerEstate estate, ITestOutputHelper output) :
     }
 
     [SkippableFact]
+    public async Task A_worker_stopped_with_SIGTERM_hands_its_rollout_back_and_the_other_worker_finishes_it()
+    {
+        estate.Postgres.EnsureAvailable();
+        estate.ResetHosts();
+        var (server, address) = await estate.StartServerAsync("127.0.14.8");
+        using var first = estate.StartWorker("worker-1");
+        using var second = estate.StartWorker("worker-2");
+        try
+        {
+            foreach (var w in new[] { first, second })
+            {
+                await w.WaitForLineAsync(l => l.Contains("runs rollout jobs", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
+            }
+            var id = (await estate.PromoteAsync(address, "staging")).GetProperty("id").GetString()!;
+            await using var store = await SqliteStateStore.OpenKeyedAsync(estate.StatePath, TimeProvider.System);
+            RolloutLock? holder;
+            var until = DateTimeOffset.UtcNow + TimeSpan.FromSeconds(60);
+            while ((holder = await store.FindRolloutLockAsync("staging")) is null || holder.RolloutId != id)
+            {
+                Assert.True(DateTimeOffset.UtcNow < until, $"no worker took {id}");
+                await Task.Delay(50);
+            }
+            var (running, other) = holder.ProcessId == first.Id ? (first, second) : (second, first);
+            await Task.Delay(TimeSpan.FromSeconds(WorkerEstate.HostSeconds + 1));
+
+            var code = await running.TerminateAsync(TimeSpan.FromSeconds(60));
+            Assert.True(code == 0, $"{running.Name} exited {code}:\n{running.Output}");
+            Assert.Contains("return to the cluster", running.Output, StringComparison.Ordinal);
+            var stopped = (await store.FindRolloutAsync(id))!;
+            Assert.False(stopped.Finished, $"{id} ended before the worker was stopped: {Describe(stopped)}");
+
+            var done = await WaitAsync(id, r => r.Finished, RolloutLimit, other);
+            Assert.True(done.Status == RolloutStatus.Succeeded, $"{Describe(done)}\n{other.Output}");
+            output.WriteLine($"{running.Name} stopped mid-rollout ({Describe(stopped)}); {other.Name} finished it");
+        }
+        finally
+        {
+            server.Dispose();
+        }
+    }
+
+    [SkippableFact]
     public async Task A_promotion_outside_its_window_waits_as_a_job_and_starts_on_time_on_a_worker_with_its_submitter_gone()
     {
         estate.Postgres.EnsureAvailable();

@@ -12,7 +12,7 @@ namespace Stageproof.Application.Jobs;
 /// over. Never two at once for one rollout.
 /// </summary>
 [DisallowConcurrentExecution]
-internal sealed class RolloutJob(PromotionWorkflow workflow, IStateStore store) : IJob
+internal sealed class RolloutJob(PromotionWorkflow workflow, IStateStore store, RolloutJobs.RunningHere running) : IJob
 {
     public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
     {
@@ -25,6 +25,7 @@ internal sealed class RolloutJob(PromotionWorkflow workflow, IStateStore store) 
                      ?? throw new JobExecutionException($"rollout {id} names patch set {rollout.PatchDigest[..12]}, which the state does not hold");
         // The job acts for whoever promoted (or resumed) the rollout; the worker that runs it is named in the audit log.
         var actor = new Principal(rollout.Actor, "job:" + context.Scheduler.SchedulerInstanceId, null);
+        running.Add(context.JobDetail.Key);
         try
         {
             _ = rollout.Status == RolloutStatus.Scheduled
@@ -33,9 +34,12 @@ internal sealed class RolloutJob(PromotionWorkflow workflow, IStateStore store) 
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            // This worker is stopping: the rollout stopped where it stood, its state written. Hand it back to the cluster,
-            // where another worker resumes it (this one acquires nothing more).
-            await context.Scheduler.ScheduleJob(TriggerBuilder.Create().ForJob(context.JobDetail.Key).StartNow().Build(), new ScheduleJobOptions(), CancellationToken.None).ConfigureAwait(false);
+            // This worker is stopping: the rollout stopped where it stood, its state written, and the job already has a
+            // new trigger (RolloutJobs.DisposeAsync) that another worker fires once this instance has ended.
+        }
+        finally
+        {
+            running.Remove(context.JobDetail.Key);
         }
     }
 }

@@ -20,11 +20,25 @@ public sealed class RolloutJobs : IAsyncDisposable
     internal const string RolloutKey = "rollout";
 
     private readonly IScheduler _scheduler;
+    private readonly RunningHere _running;
 
-    private RolloutJobs(IScheduler scheduler, bool worker)
+    private RolloutJobs(IScheduler scheduler, bool worker, RunningHere running)
     {
         _scheduler = scheduler;
         Worker = worker;
+        _running = running;
+    }
+
+    /// <summary>The rollout jobs this node executes now (Quartz 4.7.3 has no query for them).</summary>
+    internal sealed class RunningHere
+    {
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<JobKey, bool> _keys = new();
+
+        public void Add(JobKey key) => _keys[key] = true;
+
+        public void Remove(JobKey key) => _keys.TryRemove(key, out _);
+
+        public IReadOnlyList<JobKey> Keys => [.. _keys.Keys];
     }
 
     /// <summary>Whether this node runs jobs (otherwise it only enqueues them).</summary>
@@ -38,10 +52,12 @@ public sealed class RolloutJobs : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(config);
         var connection = JobStoreSchema.ConnectionString(config);
+        var running = new RunningHere();
         var quartz = QuartzSchedulerBuilder.Create(builder =>
         {
             builder.Services.AddSingleton(workflow);
             builder.Services.AddSingleton(store);
+            builder.Services.AddSingleton(running);
             builder.ConfigureScheduler(o =>
             {
                 o.InstanceName = SchedulerName;
@@ -83,7 +99,7 @@ public sealed class RolloutJobs : IAsyncDisposable
                 throw new Core.InfrastructureException(config.Store.Authority, $"jobs store {JobStoreSchema.Shown(config)}: {e.Message}", e);
             }
         }
-        return new RolloutJobs(scheduler, worker);
+        return new RolloutJobs(scheduler, worker, running);
     }
 
     /// <summary>Enqueues rollout <paramref name="rolloutId"/> to start at <paramref name="at"/> (now when null), replacing
@@ -109,12 +125,27 @@ public sealed class RolloutJobs : IAsyncDisposable
     public async Task<bool> CancelAsync(string rolloutId, CancellationToken ct) =>
         await _scheduler.DeleteJob(new JobKey(rolloutId, Group), ct).ConfigureAwait(false);
 
-    /// <summary>Leaves the cluster; jobs running here are interrupted where they stand and handed back to the cluster.</summary>
+    /// <summary>
+    /// Leaves the cluster; jobs running here are handed back to it and interrupted where they stand. This node first
+    /// stops taking triggers, then gives each rollout it runs a new trigger for now: it stays blocked while the running
+    /// instance unwinds (one instance per rollout, cluster-wide), then another node fires it and resumes the rollout.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
-        if (_scheduler.Status is not (SchedulerStatus.Shutdown or SchedulerStatus.ShuttingDown))
+        if (_scheduler.Status is SchedulerStatus.Shutdown or SchedulerStatus.ShuttingDown)
         {
-            await _scheduler.Shutdown(waitForJobsToComplete: true).ConfigureAwait(false);
+            return;
         }
+        if (Worker)
+        {
+            await _scheduler.Standby().ConfigureAwait(false);
+            foreach (var key in _running.Keys)
+            {
+                var again = TriggerBuilder.Create().ForJob(key).StartNow()
+                    .WithSimpleSchedule(s => s.WithMisfireInstruction(SimpleTriggerMisfireInstruction.FireNow)).Build();
+                await _scheduler.ScheduleJob(again, new ScheduleJobOptions(), CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+        await _scheduler.Shutdown(waitForJobsToComplete: true).ConfigureAwait(false);
     }
 }
