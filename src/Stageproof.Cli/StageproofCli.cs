@@ -39,6 +39,7 @@ public static class StageproofCli
         root.Subcommands.Add(GcCommand.Create(verbs));
         root.Subcommands.Add(StateCommand.Create(verbs));
         root.Subcommands.Add(ServeCommand.Create(verbs));
+        root.Subcommands.Add(WorkerCommand.Create(verbs));
         root.Subcommands.Add(LabCommand.Create(verbs));
         root.Subcommands.Add(DemoCommand.Create(verbs));
 
@@ -53,6 +54,11 @@ public static class StageproofCli
             return ExitCodes.BadInput;
         }
         var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
+        if (parse.CommandResult.Command.Name is "worker" or "serve")
+        {
+            // A stopping node lets its rollouts stop where they stand (a step in flight has its own timeout) before it exits.
+            config.ProcessTerminationTimeout = TimeSpan.FromSeconds(60);
+        }
         return await parse.InvokeAsync(config, cancellationToken).ConfigureAwait(false);
     }
 }

@@ -2,7 +2,9 @@ using System.Collections.Concurrent;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Stageproof.Application.Identity;
+using Stageproof.Application.Jobs;
 using Stageproof.Application.Lifecycle;
+using Stageproof.Core.Audit;
 using Stageproof.Core.Patches;
 using Stageproof.Core.Rollouts;
 using Stageproof.Core.State;
@@ -14,32 +16,93 @@ namespace Stageproof.Server;
 /// console and API follow the rollout from the state, which the engine writes before every step. When the server
 /// stops, running rollouts are cancelled where they stand and stay resumable (<c>stageproof rollout resume ID</c>),
 /// exactly as after a killed CLI; <see cref="StopAsync"/> does the same to one rollout, for an abort.
+/// With <c>jobs:</c> configured (<see cref="Jobs"/>), nothing runs here: each rollout becomes a durable job that a worker
+/// of the cluster runs, and survives this server.
 /// </summary>
-internal sealed class RolloutRunner(PromotionWorkflow workflow, IStateStore store, IHostApplicationLifetime lifetime, ILogger<RolloutRunner> logger)
+internal sealed class RolloutRunner(PromotionWorkflow workflow, IStateStore store, TimeProvider time, IHostApplicationLifetime lifetime, ILogger<RolloutRunner> logger)
 {
     /// <summary>One rollout running here: its task, and what stops it (the server stopping, or an abort).</summary>
     private sealed record Run(Task Task, CancellationTokenSource Stop);
 
     private readonly ConcurrentDictionary<string, Run> _running = new(StringComparer.Ordinal);
 
+    /// <summary>The durable job queue rollouts go to (<c>jobs:</c>); null: they run in this process.</summary>
+    public RolloutJobs? Jobs { get; set; }
+
     /// <summary>Whether this server runs <paramref name="id"/> now.</summary>
     public bool IsRunning(string id) => _running.ContainsKey(id);
 
-    /// <summary>Starts the rollout and returns once the engine has stored it (so its address answers), or it ended.</summary>
-    public async Task StartAsync(StoredPatchSet stored, Rollout plan, Principal actor, CancellationToken ct)
+    /// <summary>Starts the rollout and returns it once the engine has stored it (so its address answers), or it ended;
+    /// with jobs, stores it as scheduled for now and enqueues its job.</summary>
+    public async Task<Rollout> StartAsync(StoredPatchSet stored, Rollout plan, Principal actor, CancellationToken ct)
     {
+        if (Jobs is not null)
+        {
+            return await ScheduleAsync(plan with { Status = RolloutStatus.Scheduled, ScheduledFor = time.GetUtcNow() }, ct).ConfigureAwait(false);
+        }
         var run = Launch(plan.Id, stop => workflow.RunAsync(stored, plan, actor, progress: null, stop))
                   ?? throw new InvalidOperationException($"rollout {plan.Id} is already running here");
         for (var wait = 0; wait < 200 && !run.IsCompleted && await store.FindRolloutAsync(plan.Id, ct).ConfigureAwait(false) is null; wait++)
         {
             await Task.Delay(50, ct).ConfigureAwait(false);
         }
+        return await store.FindRolloutAsync(plan.Id, ct).ConfigureAwait(false) ?? plan;
     }
 
-    /// <summary>Continues an interrupted rollout (or rolls back an aborted one) in the background; false when this server
-    /// already runs it.</summary>
-    public bool Resume(StoredPatchSet stored, Rollout rollout, Principal actor) =>
-        Launch(rollout.Id, stop => workflow.ResumeAsync(stored, rollout, actor, progress: null, stop)) is not null;
+    /// <summary>Stores a <see cref="RolloutStatus.Scheduled"/> rollout and enqueues its job for
+    /// <see cref="Rollout.ScheduledFor"/>; only with jobs.</summary>
+    public async Task<Rollout> ScheduleAsync(Rollout scheduled, CancellationToken ct)
+    {
+        var jobs = Jobs ?? throw new InvalidOperationException("scheduling a rollout needs jobs: in stageproof.yaml");
+        await store.SaveRolloutAsync(scheduled, ct).ConfigureAwait(false);
+        await jobs.EnqueueAsync(scheduled.Id, scheduled.ScheduledFor, ct).ConfigureAwait(false);
+        return scheduled;
+    }
+
+    /// <summary>Continues an interrupted rollout (or rolls back an aborted one) in the background, or with jobs enqueues it
+    /// for a worker (audited as <c>rollout.resume.queued</c> by <paramref name="actor"/>); false when this server already runs it.</summary>
+    public async Task<bool> ResumeAsync(StoredPatchSet stored, Rollout rollout, Principal actor, CancellationToken ct)
+    {
+        if (Jobs is { } jobs)
+        {
+            await store.AppendAsync(new AuditEvent
+            {
+                Actor = actor.Name, Action = "rollout.resume.queued", Target = rollout.Environment, Outcome = $"{rollout.Id}: queued for a worker",
+                PayloadDigest = rollout.PatchDigest,
+            }, ct).ConfigureAwait(false);
+            await jobs.EnqueueAsync(rollout.Id, null, ct).ConfigureAwait(false);
+            return true;
+        }
+        return Launch(rollout.Id, stop => workflow.ResumeAsync(stored, rollout, actor, progress: null, stop)) is not null;
+    }
+
+    /// <summary>Cancels a scheduled rollout before any worker started it: its job removed, the rollout ended
+    /// <see cref="RolloutStatus.Aborted"/> with no host touched. False when a worker took it first (it then sees the abort
+    /// before its first batch and ends aborted itself).</summary>
+    public async Task<bool> CancelScheduledAsync(Rollout rollout, CancellationToken ct)
+    {
+        if (Jobs is not { } jobs || rollout.Status != RolloutStatus.Scheduled)
+        {
+            return false;
+        }
+        await jobs.CancelAsync(rollout.Id, ct).ConfigureAwait(false);
+        // Read again after the job is gone: a worker that fired it just before has already marked it running.
+        if (await store.FindRolloutAsync(rollout.Id, ct).ConfigureAwait(false) is not { Status: RolloutStatus.Scheduled } still)
+        {
+            return false;
+        }
+        var now = time.GetUtcNow();
+        await store.SaveRolloutAsync(still with
+        {
+            Status = RolloutStatus.Aborted,
+            Message = $"cancelled by {still.AbortRequestedBy ?? "an abort"} before it started: no host was touched",
+            Hosts = still.Hosts.Select(h => h with { State = RolloutHostState.Untouched, UpdatedAt = now }).ToList(),
+            Batches = still.Batches.Select(b => b with { State = BatchState.Skipped }).ToList(),
+            FinishedAt = now,
+            UpdatedAt = now,
+        }, ct).ConfigureAwait(false);
+        return true;
+    }
 
     /// <summary>
     /// Stops <paramref name="id"/> where it stands, as a stopping server does (its current step cancelled, its state

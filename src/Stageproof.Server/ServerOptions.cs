@@ -18,4 +18,6 @@ public sealed record ServerOptions
     public long MaxRequestBodyBytes { get; init; } = 1024 * 1024;
     /// <summary>Login attempts one client address may make a minute; more get 429 (each name also locks after five failures).</summary>
     public int LoginsPerMinute { get; init; } = 20;
+    /// <summary>With <c>jobs:</c>, also run rollout jobs here (<c>serve --worker</c>), as a <c>stageproof worker</c> does.</summary>
+    public bool Worker { get; init; }
 }

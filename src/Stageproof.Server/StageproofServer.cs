@@ -13,6 +13,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Prometheus;
+using Stageproof.Application.Jobs;
 using Stageproof.Application.Lifecycle;
 using Stageproof.Application.Notifications;
 using Stageproof.Core;
@@ -44,7 +45,18 @@ public static class StageproofServer
         var store = await StateStores.OpenAsync(location, config.State, time, ct).ConfigureAwait(false);
         try
         {
-            return Build(options, config, store, time);
+            if (options.Worker && config.Jobs is null)
+            {
+                throw new InputException($"--worker: {config.SourceFile} has no jobs: store to take rollout jobs from");
+            }
+            var app = Build(options, config, store, time);
+            if (config.Jobs is { } jobs)
+            {
+                // Rollouts become durable jobs in the cluster's store; with --worker this server runs them too.
+                var runner = app.Services.GetRequiredService<RolloutRunner>();
+                runner.Jobs = await RolloutJobs.OpenAsync(jobs, app.Services.GetRequiredService<PromotionWorkflow>(), store, options.Worker, ct).ConfigureAwait(false);
+            }
+            return app;
         }
         catch
         {
@@ -143,6 +155,8 @@ public static class StageproofServer
             // Rollouts were cancelled with the stopping token; each stops where it stands, its state written.
             try
             {
+                // A worker here hands its running jobs back to the cluster as it leaves.
+                app.Services.GetRequiredService<RolloutRunner>().Jobs?.DisposeAsync().AsTask().GetAwaiter().GetResult();
                 app.Services.GetRequiredService<RolloutRunner>().WaitAsync(TimeSpan.FromSeconds(30)).GetAwaiter().GetResult();
             }
             catch (Exception e) when (e is TimeoutException or OperationCanceledException)

@@ -39,6 +39,25 @@ public sealed class PromotionWorkflow(IStateStore store, EstateEngines engines, 
         return new(decision, plan);
     }
 
+    /// <summary>
+    /// A promotion whose only refusal is its closed maintenance window, made into a rollout scheduled for the window's
+    /// next opening (the caller hands it to a durable job; no process waits): audited as <c>promote.scheduled</c>.
+    /// Null when the decision refused anything else.
+    /// </summary>
+    public async Task<Rollout?> ScheduleAsync(StoredPatchSet stored, GateAsk ask, Principal actor, GateDecision decision, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(decision);
+        if (!decision.OnlyWindowClosed || decision.NextWindow is not { } opens)
+        {
+            return null;
+        }
+        var plan = engines.Plan(stored, ask, decision, actor.Name) with { Status = RolloutStatus.Scheduled, ScheduledFor = opens };
+        await AuditAsync(actor, "promote.scheduled", ask.Target,
+            $"rollout {plan.Id} scheduled for {opens:u}, when the maintenance window opens; evidence {string.Join(", ", decision.Evidence)}; approvals {string.Join(", ", decision.Approvals)}",
+            stored.Digest, ask.Reason, ct).ConfigureAwait(false);
+        return plan;
+    }
+
     /// <summary>Runs the planned rollout to its end (or its rollback).</summary>
     public async Task<Rollout> RunAsync(StoredPatchSet stored, Rollout plan, Principal actor, IProgress<string>? progress, CancellationToken ct)
     {
@@ -52,7 +71,8 @@ public sealed class PromotionWorkflow(IStateStore store, EstateEngines engines, 
 
     /// <summary>Continues an interrupted rollout from where its hosts are (an abort asked for: rolls back what it patched),
     /// as <paramref name="actor"/>; see <see cref="RolloutControl"/> for who may and when.</summary>
-    public async Task<Rollout> ResumeAsync(StoredPatchSet stored, Rollout rollout, Principal actor, IProgress<string>? progress, CancellationToken ct)
+    public async Task<Rollout> ResumeAsync(StoredPatchSet stored, Rollout rollout, Principal actor, IProgress<string>? progress, CancellationToken ct,
+        bool holderDeclaredDead = false)
     {
         ArgumentNullException.ThrowIfNull(rollout);
         ArgumentNullException.ThrowIfNull(actor);
@@ -60,7 +80,7 @@ public sealed class PromotionWorkflow(IStateStore store, EstateEngines engines, 
         using (checks)
         {
             var target = await engines.TargetAsync(stored, rollout, actor.Name, ct).ConfigureAwait(false);
-            return await engine.ResumeAsync(rollout, target, actor.Name, progress, ct).ConfigureAwait(false);
+            return await engine.ResumeAsync(rollout, target, actor.Name, progress, ct, holderDeclaredDead).ConfigureAwait(false);
         }
     }
 

@@ -20,6 +20,9 @@ public sealed class RolloutControl(IStateStore store, EstateEngines engines)
     /// <summary>The rule that refuses acting on a rollout that already ended.</summary>
     public const string FinishedRule = "rollout-finished";
 
+    /// <summary>The rule that refuses resuming a rollout whose durable job waits to start it (its window).</summary>
+    public const string ScheduledRule = "rollout-scheduled";
+
     /// <summary>The refusal when <paramref name="actor"/> may not <paramref name="doing"/> (e.g. "abort a rollout") on
     /// <paramref name="rollout"/>, audited as <c>refused</c>; null when it may.</summary>
     public async Task<GateRefusal?> RoleRefusalAsync(Principal actor, Rollout rollout, string doing, CancellationToken ct)
@@ -111,6 +114,10 @@ public sealed class RolloutControl(IStateStore store, EstateEngines engines)
         if (rollout.Finished)
         {
             return Finished(rollout);
+        }
+        if (rollout.Status == RolloutStatus.Scheduled)
+        {
+            return new(ScheduledRule, $"rollout {rollout.Id} is scheduled for {rollout.ScheduledFor:u}: a worker starts it then (abort cancels it)");
         }
         return await RunnerAsync(rollout, ct).ConfigureAwait(false) is { } holder ? Running(rollout, holder) : null;
     }

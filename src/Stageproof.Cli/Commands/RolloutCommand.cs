@@ -50,7 +50,8 @@ internal static class RolloutCommand
             foreach (var r in rollouts)
             {
                 table.AddRow(Infrastructure.Ui.Escape(r.Id), Infrastructure.Ui.Escape(r.Environment), Infrastructure.Ui.Escape($"{r.PatchId} ({r.PatchDigest[..12]})"),
-                    r.Lane.ToString().ToLowerInvariant(), Infrastructure.Ui.Escape(r.Status.ToString().ToLowerInvariant()), Infrastructure.Ui.Escape(RolloutEngine.Where(r)), $"{r.CreatedAt:u}");
+                    r.Lane.ToString().ToLowerInvariant(), Infrastructure.Ui.Escape(r.Status == RolloutStatus.Scheduled ? $"scheduled for {r.ScheduledFor:u}" : r.Status.ToString().ToLowerInvariant()),
+                    Infrastructure.Ui.Escape(RolloutEngine.Where(r)), $"{r.CreatedAt:u}");
             }
             session.Ui.Human.Write(table);
             return ExitCodes.Ok;

@@ -18,7 +18,8 @@ internal static class ServeCommand
         var urls = new Option<string>("--urls") { Description = $"Where to listen, ';'-separated (default {ServerOptions.DefaultUrl}; port 0 picks one)", DefaultValueFactory = _ => ServerOptions.DefaultUrl };
         var initAdmin = new Option<string?>("--init-admin") { Description = "First create this admin with a password (only on a state without users)" };
         var passwordFile = new Option<string?>("--password-file") { Description = "The first admin's password, from a file only you can read (default: ask on the terminal)" };
-        var command = new Command("serve", "Serve the web console and the API (/api/v1, /openapi/v1.json, /healthz, /readyz, /metrics) until stopped") { urls, initAdmin, passwordFile };
+        var worker = new Option<bool>("--worker") { Description = "With jobs: in stageproof.yaml, also run rollout jobs here (as 'stageproof worker' does)" };
+        var command = new Command("serve", "Serve the web console and the API (/api/v1, /openapi/v1.json, /healthz, /readyz, /metrics) until stopped") { urls, initAdmin, passwordFile, worker };
         command.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
         {
             var listen = parse.GetValue(urls)!;
@@ -42,7 +43,7 @@ internal static class ServeCommand
             {
                 throw new InputException("--password-file: only with --init-admin NAME");
             }
-            var options = new ServerOptions { Urls = listen, ConfigPath = session.ConfigPath, StateDirectory = session.StateDirectory, State = session.StateLocation };
+            var options = new ServerOptions { Urls = listen, ConfigPath = session.ConfigPath, StateDirectory = session.StateDirectory, State = session.StateLocation, Worker = parse.GetValue(worker) };
             var app = await StageproofServer.BuildAsync(options, session.Time, ct).ConfigureAwait(false);
             await using (app.ConfigureAwait(false))
             {

@@ -146,7 +146,7 @@ internal sealed class Promotions(CliSession session)
         var colour = rollout.Status switch
         {
             RolloutStatus.Succeeded => "green",
-            RolloutStatus.Running => "blue",
+            RolloutStatus.Running or RolloutStatus.Scheduled => "blue",
             RolloutStatus.RolledBack or RolloutStatus.Aborted => "yellow",
             _ => "red",
         };
@@ -155,6 +155,10 @@ internal sealed class Promotions(CliSession session)
         if (rollout.Lane == Lane.Emergency)
         {
             console.MarkupLine($"  [red]EMERGENCY[/] ticket {Infrastructure.Ui.Escape(rollout.Ticket ?? "-")}: {Infrastructure.Ui.Escape(rollout.Reason ?? "")}");
+        }
+        if (rollout.Status == RolloutStatus.Scheduled)
+        {
+            console.MarkupLine($"  starts at {rollout.ScheduledFor:u} on a worker of the jobs cluster ('stageproof rollout abort {Infrastructure.Ui.Escape(rollout.Id)}' cancels it)");
         }
         if (rollout.WindowOverride is not null)
         {

@@ -22,6 +22,8 @@ public sealed record StageproofConfig
     public StateSettings State { get; init; } = new();
     /// <summary><c>server:</c> what only <c>stageproof serve</c> uses (single sign-on), secrets already read.</summary>
     public ServerConfig Server { get; init; } = new();
+    /// <summary>The durable job store (<c>jobs:</c>) rollouts run through; null: they run in the process that starts them.</summary>
+    public Jobs.JobsConfig? Jobs { get; init; }
     /// <summary>The Ansible inventory the hosts were partly read from, if any.</summary>
     public string? InventoryFile { get; init; }
     /// <summary>What the reader noticed without refusing it, each at its file and line: what Ansible only warns about,

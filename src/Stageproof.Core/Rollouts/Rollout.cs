@@ -14,6 +14,9 @@ public enum RolloutStatus
     Aborted,
     /// <summary>Something could not be returned to a known state: a person must look (see the hosts).</summary>
     NeedsAttention,
+    /// <summary>A durable job waits to start it at <see cref="Rollout.ScheduledFor"/> (its maintenance window's next
+    /// opening, or now when a worker is free); nothing has touched a host. Last, so stored numbers keep their meaning.</summary>
+    Scheduled,
 }
 
 public enum Lane
@@ -113,10 +116,12 @@ public sealed record Rollout
     public string? AbortRequestedBy { get; init; }
     public string? Message { get; init; }
     public required DateTimeOffset CreatedAt { get; init; }
+    /// <summary>When its durable job fires (<see cref="RolloutStatus.Scheduled"/>); null for a rollout run where it was promoted.</summary>
+    public DateTimeOffset? ScheduledFor { get; init; }
     public DateTimeOffset? UpdatedAt { get; init; }
     public DateTimeOffset? FinishedAt { get; init; }
 
-    public bool Finished => Status != RolloutStatus.Running;
+    public bool Finished => Status is not (RolloutStatus.Running or RolloutStatus.Scheduled);
 
     public Rollout WithHost(string host, RolloutHostState state, string? message, DateTimeOffset at) =>
         this with { Hosts = Hosts.Select(h => h.Host == host ? h with { State = state, Message = message ?? h.Message, UpdatedAt = at } : h).ToList(), UpdatedAt = at };

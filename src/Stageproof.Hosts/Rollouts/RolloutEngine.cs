@@ -75,14 +75,17 @@ public sealed class RolloutEngine(
     }
 
     /// <summary>Continues an interrupted rollout from exactly where its hosts are.</summary>
-    public async Task<Rollout> ResumeAsync(Rollout rollout, RolloutTarget target, string actor, IProgress<string>? progress, CancellationToken ct)
+    /// <param name="holderDeclaredDead">True when the job cluster declared the node that ran it dead (a recovered job):
+    /// the lock this rollout still holds is then taken over even when that node was another machine.</param>
+    public async Task<Rollout> ResumeAsync(Rollout rollout, RolloutTarget target, string actor, IProgress<string>? progress, CancellationToken ct,
+        bool holderDeclaredDead = false)
     {
         ArgumentNullException.ThrowIfNull(rollout);
         if (rollout.Finished)
         {
             throw new RefusedException("rollout-finished", $"rollout {rollout.Id} already ended: {Describe(rollout.Status)}");
         }
-        await LockAsync(rollout, ct).ConfigureAwait(false);
+        await LockAsync(rollout, ct, holderDeclaredDead).ConfigureAwait(false);
         try
         {
             await AuditAsync(rollout, "rollout.resume", rollout.Environment, $"{rollout.Id} resumed by {actor}: " + Where(rollout), ct, actor).ConfigureAwait(false);
@@ -106,7 +109,7 @@ public sealed class RolloutEngine(
         return holder.Machine == System.Environment.MachineName && !ProcessRuns(holder.ProcessId);
     }
 
-    private async Task LockAsync(Rollout rollout, CancellationToken ct)
+    private async Task LockAsync(Rollout rollout, CancellationToken ct, bool holderDeclaredDead = false)
     {
         var wanted = new RolloutLock
         {
@@ -118,7 +121,7 @@ public sealed class RolloutEngine(
         {
             return;
         }
-        if (!await IsStaleAsync(holder, ct).ConfigureAwait(false))
+        if (!(holderDeclaredDead && holder.RolloutId == rollout.Id) && !await IsStaleAsync(holder, ct).ConfigureAwait(false))
         {
             throw new RefusedException(LockRule,
                 $"rollout {holder.RolloutId} is running on {rollout.Environment} (process {holder.ProcessId.ToString(CultureInfo.InvariantCulture)} on {holder.Machine} since {holder.AcquiredAt:u}); " +
@@ -641,6 +644,7 @@ public sealed class RolloutEngine(
     public static string Describe(RolloutStatus status) => status switch
     {
         RolloutStatus.Running => "running (or interrupted: rollout resume)",
+        RolloutStatus.Scheduled => "scheduled: a worker starts it when its job fires",
         RolloutStatus.Succeeded => "succeeded: every host patched and verified, no drift from staging",
         RolloutStatus.RolledBack => "failed and rolled back",
         RolloutStatus.Aborted => "aborted and rolled back",

@@ -22,6 +22,12 @@ internal static class Promotions
         bool dryRun, RolloutRunner runner, CancellationToken ct)
     {
         var decision = await promotions.DecideAsync(stored, ask, actor, ct).ConfigureAwait(false);
+        // With durable jobs, a closed window is no refusal: the rollout waits for it as a scheduled job, in no process.
+        if (runner.Jobs is not null && !dryRun && decision.OnlyWindowClosed
+            && await promotions.ScheduleAsync(stored, ask, actor, decision, ct).ConfigureAwait(false) is { } scheduled)
+        {
+            return new(await runner.ScheduleAsync(scheduled, ct).ConfigureAwait(false), null, null);
+        }
         var start = await promotions.BeginAsync(stored, ask, actor, decision, dryRun, ct).ConfigureAwait(false);
         if (start.Plan is not { } plan)
         {
@@ -35,7 +41,7 @@ internal static class Promotions
                 var why = $"refused by rule {Hosts.Rollouts.RolloutEngine.LockRule}: rollout {held.RolloutId} holds {ask.Target} (since {held.AcquiredAt:u})";
                 return new(null, Problems.Of(StatusCodes.Status409Conflict, "Refused", why, Hosts.Rollouts.RolloutEngine.LockRule), why);
             }
-            await runner.StartAsync(stored, plan, actor, ct).ConfigureAwait(false);
+            return new(await runner.StartAsync(stored, plan, actor, ct).ConfigureAwait(false), null, null);
         }
         return new(plan, null, null);
     }

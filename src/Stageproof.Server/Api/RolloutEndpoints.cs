@@ -83,6 +83,20 @@ internal static class RolloutActions
         {
             return new(null, null, new GateRefusal(AbortingRule, $"rollout {rollout.Id} is already being aborted ({by} asked): its hosts are rolling back"));
         }
+        // Waiting for a worker or its window: cancelled where it waits, no host touched.
+        if (rollout.Status == RolloutStatus.Scheduled)
+        {
+            var (asked, refused) = await control.RequestAbortAsync(actor, rollout, comment, ct).ConfigureAwait(false);
+            if (refused is not null)
+            {
+                return new(null, null, refused);
+            }
+            if (await runner.CancelScheduledAsync(asked!, ct).ConfigureAwait(false))
+            {
+                return new(await store.FindRolloutAsync(rollout.Id, ct).ConfigureAwait(false), "cancelled before it started: no host was touched", null);
+            }
+            return new(asked, "a worker had just started it: it stops before its first batch and ends aborted", null);
+        }
         // Running here: stop it where it stands first (as a stopping server does), so nothing writes the rollout while
         // the abort is recorded; then it is rolled back from its rollback points.
         var stopped = await runner.StopAsync(rollout.Id, StopLimit).ConfigureAwait(false);
@@ -97,7 +111,7 @@ internal static class RolloutActions
         }
         var stored = await store.FindPatchSetAsync(aborted!.PatchDigest, ct).ConfigureAwait(false)
                      ?? throw new Core.InputException($"rollout {aborted.Id} names patch set {aborted.PatchDigest[..12]}, which this state does not hold");
-        runner.Resume(stored, aborted, actor);
+        await runner.ResumeAsync(stored, aborted, actor, ct).ConfigureAwait(false);
         return new(aborted, (stopped ? "stopped where it stood" : "nobody was running it") + "; rolling back every host it patched", null);
     }
 
@@ -114,7 +128,7 @@ internal static class RolloutActions
         }
         var stored = await store.FindPatchSetAsync(rollout.PatchDigest, ct).ConfigureAwait(false)
                      ?? throw new Core.InputException($"rollout {rollout.Id} names patch set {rollout.PatchDigest[..12]}, which this state does not hold");
-        return runner.Resume(stored, rollout, actor)
+        return await runner.ResumeAsync(stored, rollout, actor, ct).ConfigureAwait(false)
             ? new(rollout, $"resuming where its hosts are: {RolloutEngine.Where(rollout)}", null)
             : new(null, null, runningHere);
     }

@@ -138,7 +138,9 @@ internal static class ConsoleEndpoints
                 Notice.Set(context, "refused", outcome.Why!);
                 return Results.Redirect($"/patch-sets/{stored.Digest}");
             }
-            Notice.Set(context, "ok", $"{plan.Id}: {stored.Set.Id} is rolling out to {target}, canary first");
+            Notice.Set(context, "ok", plan.Status == Core.Rollouts.RolloutStatus.Scheduled
+                ? $"{plan.Id}: {stored.Set.Id} is scheduled to roll out to {target} at {plan.ScheduledFor:u}, canary first, on a worker"
+                : $"{plan.Id}: {stored.Set.Id} is rolling out to {target}, canary first");
             return Results.Redirect($"/rollouts/{plan.Id}");
         }).ExcludeFromDescription();
 

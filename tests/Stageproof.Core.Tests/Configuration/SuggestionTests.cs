@@ -30,7 +30,7 @@ public class SuggestionTests
     {
         var ex = Assert.Throws<InputException>(() => ConfigLoader.Parse("users: {}\n", "/nowhere/stageproof.yaml"));
         Assert.Equal(
-            "unknown key 'users' (known keys: hosts, groups, inventory, environments, drift, ssh, checks, lifecycle, stage, webhooks, server, state, state_password_file, audit_key_file)",
+            "unknown key 'users' (known keys: hosts, groups, inventory, environments, drift, ssh, checks, lifecycle, stage, webhooks, server, state, state_password_file, audit_key_file, jobs)",
             Assert.Single(ex.Problems).Message);
     }
 

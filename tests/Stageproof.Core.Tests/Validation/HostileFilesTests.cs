@@ -168,7 +168,7 @@ public sealed class HostileFilesTests : IDisposable
         var problems = Refused(() => ConfigLoader.Load(Path("stageproof.yaml"))).Problems;
         Assert.Equal(2, problems.Count);
         Assert.All(problems, p => Assert.DoesNotContain("secrethash", p.Key + p.Message, StringComparison.Ordinal));
-        Assert.Equal("unknown key 'root:$y$… (40 characters)' (known keys: hosts, groups, inventory, environments, drift, ssh, checks, lifecycle, stage, webhooks, server, state, state_password_file, audit_key_file)",
+        Assert.Equal("unknown key 'root:$y$… (40 characters)' (known keys: hosts, groups, inventory, environments, drift, ssh, checks, lifecycle, stage, webhooks, server, state, state_password_file, audit_key_file, jobs)",
             problems[0].Message);
 
         File.WriteAllText(Path("stageproof.yaml"), "a plain line of some file\nanother line of it\n");

@@ -9,7 +9,7 @@ namespace Stageproof.Core.Configuration.Internal;
 internal sealed partial class ConfigReader
 {
     private static readonly string[] RootKeys = ["hosts", "groups", "inventory", "environments", "drift", "ssh", "checks", "lifecycle", "stage", "webhooks",
-        "server", "state", "state_password_file", "audit_key_file"];
+        "server", "state", "state_password_file", "audit_key_file", "jobs"];
     private static readonly string[] HostKeys = ["transport", "address", "port", "user", "identity", "known_hosts", "jump", "become", "role", "root"];
     private static readonly string[] SshOnlyKeys = ["address", "port", "identity", "known_hosts", "jump"];
     private static readonly string[] EnvironmentKeys = ["hosts", "databases", "mirror_of", "checks"];
@@ -78,6 +78,7 @@ internal sealed partial class ConfigReader
                     case "webhooks": ReadWebhooks(value, path); break;
                     case "state" or "state_password_file" or "audit_key_file": ReadState(name, value, path); break;
                     case "server": _serverNode = (value, path); break;
+                    case "jobs": ReadJobs(value, path); break;
                     default: throw new InvalidOperationException($"root key '{name}' at {_yaml.At(keyNode, path)} has no reader");
                 }
             }
@@ -118,6 +119,7 @@ internal sealed partial class ConfigReader
             Webhooks = _webhooks,
             State = _state,
             Server = server,
+            Jobs = _jobs,
         };
     }
 

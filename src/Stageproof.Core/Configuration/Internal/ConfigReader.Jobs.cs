@@ -1,0 +1,94 @@
+using Stageproof.Core.Jobs;
+using Stageproof.Core.Validation;
+using YamlDotNet.RepresentationModel;
+
+namespace Stageproof.Core.Configuration.Internal;
+
+internal sealed partial class ConfigReader
+{
+    private static readonly string[] JobsKeys = ["store", "password_file", "checkin"];
+    private JobsConfig? _jobs;
+
+    /// <summary>jobs: { store: postgres://USER@HOST:PORT/DB, password_file: F, checkin: 15s }: the password never in the
+    /// file or the URL (a file of this user's alone, or STAGEPROOF_JOBS_PASSWORD).</summary>
+    private void ReadJobs(YamlNode node, string path)
+    {
+        if (YamlWalker.IsNull(node) || _yaml.Mapping(node, path) is not { } mapping)
+        {
+            return;
+        }
+        var before = _problems.Count;
+        Uri? store = null;
+        string? passwordFile = null;
+        var checkin = TimeSpan.FromSeconds(15);
+        foreach (var (key, _, value, keyPath) in _yaml.Entries(mapping, path, JobsKeys))
+        {
+            switch (key)
+            {
+                case "store":
+                    store = ReadJobStore(value, keyPath);
+                    break;
+                case "password_file" when ReadPath(value, keyPath) is { } file:
+                    if (InputFiles.SharedMode(file) is { } mode)
+                    {
+                        _yaml.Report(value, keyPath, $"{file} may be read by others (mode {mode}); a password must be its owner's alone: chmod 600 {file}");
+                    }
+                    else if (InputFiles.ReadText(file, 4096) is { Text: null, Problem: var problem })
+                    {
+                        _yaml.Report(value, keyPath, $"{file}: {problem}");
+                    }
+                    else
+                    {
+                        passwordFile = file;
+                    }
+                    break;
+                case "checkin" when _yaml.Seconds(value, keyPath, 600) is { } interval:
+                    if (interval < TimeSpan.FromSeconds(1))
+                    {
+                        _yaml.Report(value, keyPath, $"{interval.TotalMilliseconds:0}ms is too short a check-in: at least 1s");
+                    }
+                    checkin = interval;
+                    break;
+            }
+        }
+        if (store is null && !mapping.Children.Keys.OfType<YamlScalarNode>().Any(k => k.Value == "store"))
+        {
+            _yaml.Report(node, path + ".store", "is required (postgres://USER@HOST:PORT/DB)");
+        }
+        if (_problems.Count > before || store is null)
+        {
+            return;
+        }
+        _jobs = new JobsConfig
+        {
+            Store = store, User = Uri.UnescapeDataString(store.UserInfo), Host = store.Host, Port = store.IsDefaultPort ? 5432 : store.Port,
+            Database = Uri.UnescapeDataString(store.AbsolutePath.TrimStart('/')), PasswordFile = passwordFile, Checkin = checkin,
+            Source = new ValueSource(_file, (int)node.Start.Line, path),
+        };
+    }
+
+    private Uri? ReadJobStore(YamlNode node, string path)
+    {
+        if (_yaml.RequiredString(node, path) is not { } text)
+        {
+            return null;
+        }
+        if (!Uri.TryCreate(text, UriKind.Absolute, out var url) || url.Scheme is not ("postgres" or "postgresql") || url.Host.Length == 0)
+        {
+            _yaml.Report(node, path, $"{Names.Show(text)} is not a postgres://USER@HOST:PORT/DB URL");
+            return null;
+        }
+        if (url.UserInfo.Contains(':', StringComparison.Ordinal))
+        {
+            _yaml.Report(node, path, "a password in the URL would be shown wherever the configuration is: use password_file or STAGEPROOF_JOBS_PASSWORD");
+            return null;
+        }
+        if (url.UserInfo.Length == 0 || url.AbsolutePath.Trim('/').Length == 0 || url.AbsolutePath.Trim('/').Contains('/', StringComparison.Ordinal)
+            || url.Query.Length > 0 || url.Fragment.Length > 0)
+        {
+            _yaml.Report(node, path, $"{Names.Show(text)} must name a user and one database: postgres://USER@HOST:PORT/DB");
+            return null;
+        }
+        return url;
+    }
+}

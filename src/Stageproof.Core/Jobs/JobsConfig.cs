@@ -1,0 +1,39 @@
+namespace Stageproof.Core.Jobs;
+
+/// <summary>
+/// <c>jobs:</c> in stageproof.yaml: where the durable job store lives (Quartz.NET's tables on PostgreSQL), shared by
+/// <c>stageproof serve</c> and every <c>stageproof worker</c>. Absent, rollouts run in the process that started them.
+/// </summary>
+public sealed record JobsConfig
+{
+    /// <summary>The store as written (<c>postgres://USER@HOST:PORT/DB</c>), without a password.</summary>
+    public required Uri Store { get; init; }
+    public required string User { get; init; }
+    public required string Host { get; init; }
+    public required int Port { get; init; }
+    public required string Database { get; init; }
+    /// <summary>The file the password was read from (<c>password_file</c>); null when it comes from
+    /// <see cref="PasswordVariable"/>.</summary>
+    public string? PasswordFile { get; init; }
+    /// <summary>How often a node tells the cluster it is alive; a node silent for longer than this (plus Quartz's
+    /// grace) is declared dead and its jobs re-fire elsewhere.</summary>
+    public TimeSpan Checkin { get; init; } = TimeSpan.FromSeconds(15);
+    /// <summary>Where in stageproof.yaml this was written.</summary>
+    public required Configuration.ValueSource Source { get; init; }
+
+    /// <summary>The environment variable a password may come from instead of a file.</summary>
+    public const string PasswordVariable = "STAGEPROOF_JOBS_PASSWORD";
+
+    /// <summary>The password: the file's first line, else <see cref="PasswordVariable"/>; read when connecting, so a
+    /// rotated password needs no configuration change.</summary>
+    public string Password()
+    {
+        if (PasswordFile is { } file)
+        {
+            var (text, problem) = Validation.InputFiles.ReadText(file, 4096);
+            return text?.TrimEnd('\r', '\n') ?? throw new InputException($"{Source.File}:{Source.Line}: jobs.password_file: {file}: {problem}");
+        }
+        return System.Environment.GetEnvironmentVariable(PasswordVariable) is { Length: > 0 } fromEnvironment ? fromEnvironment
+            : throw new InputException($"{Source.File}:{Source.Line}: jobs: no password_file and {PasswordVariable} is not set");
+    }
+}

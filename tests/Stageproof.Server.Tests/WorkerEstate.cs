@@ -1,0 +1,331 @@
+using System.Diagnostics;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Stageproof.Cli;
+using Stageproof.Core;
+using Stageproof.Testing;
+
+namespace Stageproof.Server.Tests;
+
+/// <summary>
+/// Durable rollouts as a user runs them: a real PostgreSQL for Quartz's job store, a state built through the real CLI,
+/// and <c>stageproof serve</c> and <c>stageproof worker</c> as child processes of the test (each killed in the test's
+/// finally). Six hosts on this machine, each a tiny root of its own (<c>transport: chroot</c>: with one shared
+/// filesystem, as <c>transport: local</c> hosts have, the first host patched would leave the others "already applied");
+/// SLEEPY-1 writes a file and its post command sleeps, so each host takes a while.
+/// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+public sealed class WorkerEstate : IAsyncLifetime
+{
+    /// <summary>How long SLEEPY-1's post command sleeps on each host.</summary>
+    public const int HostSeconds = 2;
+    /// <summary>The cluster's check-in interval in these tests (a dead worker is noticed within about twice this).</summary>
+    public const int CheckinSeconds = 2;
+
+    public PostgresFixture Postgres { get; } = new();
+    public string Dir { get; } = Directory.CreateTempSubdirectory("stageproof-workers-").FullName;
+    public string ConfigPath => Path.Combine(Dir, "stageproof.yaml");
+    public string StatePath => Path.Combine(Dir, ".stageproof");
+    public string Digest { get; private set; } = "";
+    public Dictionary<string, string> Tokens { get; } = new(StringComparer.Ordinal);
+
+    private static readonly string Set = $$"""
+        id: SLEEPY-1
+        title: a set whose post command takes a while on every host
+        reason: the workers' tests
+        severity: low
+        author: alice
+        files:
+          - { path: /etc/sleepy.conf, content: "patched = yes\n", mode: "0644" }
+        commands:
+          post: ["sleep {{HostSeconds}}"]
+        """;
+
+    /// <summary>What a host's root holds: enough of this machine's programs for facts, apply and rollback.</summary>
+    private static readonly string[] Programs =
+    [
+        "/bin/sh", "/usr/bin/cat", "/usr/bin/uname", "/usr/bin/stat", "/usr/bin/sha256sum", "/usr/bin/base64", "/usr/bin/grep",
+        "/usr/bin/dpkg-query", "/usr/bin/timeout", "/usr/bin/cksum", "/usr/bin/mkdir", "/usr/bin/mv", "/usr/bin/rm", "/usr/bin/sleep",
+        "/usr/bin/cp", "/usr/bin/chmod", "/usr/bin/chown", "/usr/bin/ln", "/usr/bin/touch", "/usr/bin/ls", "/usr/bin/tar", "/usr/bin/find",
+        "/usr/bin/sed", "/usr/bin/head", "/usr/bin/tail", "/usr/bin/wc", "/usr/bin/sort", "/usr/bin/dirname", "/usr/bin/basename",
+        "/usr/bin/readlink", "/usr/bin/id", "/usr/bin/env", "/usr/bin/printf", "/usr/bin/date", "/usr/bin/gzip", "/usr/bin/mktemp",
+        "/usr/bin/test", "/usr/bin/true", "/usr/bin/false", "/usr/bin/tr", "/usr/bin/cut", "/usr/bin/awk", "/usr/bin/xargs", "/usr/bin/sync",
+        "/usr/bin/dpkg", "/usr/bin/dpkg-deb", "/usr/bin/diff", "/usr/sbin/ldconfig", "/usr/sbin/start-stop-daemon",
+    ];
+
+    private readonly List<TinyRoot> _roots = [];
+
+    private static readonly string[] HostNames = [.. Enumerable.Range(1, 6).Select(i => $"stage-{i}")];
+
+    /// <summary>The configuration: <c>staging</c> of six hosts (canary, then batches of two), with a maintenance window of
+    /// ten minutes from <paramref name="windowCron"/> (UTC) when given.</summary>
+    public string Config(string? windowCron = null) => $$"""
+        hosts:
+        {{string.Concat(HostNames.Select((h, i) => $"  {h}: {{ transport: chroot, root: {_roots[i].Path} }}\n"))}}
+        environments:
+          staging: { hosts: [stage-1, stage-2, stage-3, stage-4, stage-5, stage-6] }
+        lifecycle:
+          stages:
+            - environment: staging
+              rollout: { canary: 1, batch: 2 }
+        {{(windowCron is null ? "" : $"      window: {{ cron: \"{windowCron}\", duration: 10m, time_zone: UTC }}\n")}}
+        jobs:
+          store: postgres://postgres@{{Postgres.Address}}:{{Postgres.Port}}/{{PostgresFixture.DatabaseName}}
+          password_file: jobs.password
+          checkin: {{CheckinSeconds}}s
+        """;
+
+    public async Task InitializeAsync()
+    {
+        await Postgres.InitializeAsync();
+        if (Postgres.UnavailableReason is not null)
+        {
+            return;
+        }
+        foreach (var _ in HostNames)
+        {
+            var root = new TinyRoot();
+            _roots.Add(root);
+            await root.AddProgramsAsync(Programs.Where(File.Exists));
+            Directory.CreateDirectory(Path.Combine(root.Path, "etc"));
+            Directory.CreateDirectory(Path.Combine(root.Path, "tmp"));
+            // An empty dpkg database: a rollback runs 'dpkg --configure -a' whatever the set held.
+            foreach (var dir in new[] { "var/lib/dpkg/info", "var/lib/dpkg/updates", "var/lib/dpkg/triggers", "var/log" })
+            {
+                Directory.CreateDirectory(Path.Combine(root.Path, dir));
+            }
+            await File.WriteAllTextAsync(Path.Combine(root.Path, "var/lib/dpkg/available"), "");
+            await File.WriteAllTextAsync(Path.Combine(root.Path, "var/lib/dpkg/status"), "");
+            File.Copy("/etc/passwd", Path.Combine(root.Path, "etc/passwd"));
+            File.Copy("/etc/group", Path.Combine(root.Path, "etc/group"));
+        }
+        // The test server trusts loopback connections; the password is read all the same, from a file of the user's alone.
+        var password = Path.Combine(Dir, "jobs.password");
+        await File.WriteAllTextAsync(password, "unused-with-trust-auth\n");
+        File.SetUnixFileMode(password, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        await File.WriteAllTextAsync(ConfigPath, Config());
+        await File.WriteAllTextAsync(Path.Combine(Dir, "set.yaml"), Set);
+        await CliAsync("user", "add", ServerEstate.Admin, "--role", "admin");
+        Tokens["admin"] = await TokenAsync(ServerEstate.Admin);
+        await CliAsync("user", "add", "alice", "--role", "approver");
+        await CliAsync("user", "add", "bob", "--role", "operator");
+        Tokens["alice"] = await TokenAsync("alice");
+        Tokens["bob"] = await TokenAsync("bob");
+        var aliceToken = Path.Combine(Dir, "alice.token");
+        await File.WriteAllTextAsync(aliceToken, Tokens["alice"]);
+        File.SetUnixFileMode(aliceToken, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var freeze = await CliAsync("--token-file", aliceToken, "--json", "patch", "freeze", Path.Combine(Dir, "set.yaml"));
+        Digest = JsonDocument.Parse(freeze).RootElement.GetProperty("digest").GetString()!;
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Postgres.DisposeAsync();
+        foreach (var root in _roots)
+        {
+            root.Dispose();
+        }
+        try
+        {
+            Directory.Delete(Dir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    /// <summary>Runs the real CLI in this process; a failure fails the test with its output.</summary>
+    public async Task<string> CliAsync(params string[] args)
+    {
+        var (code, stdout, stderr) = await CliRawAsync(args);
+        Assert.True(code == ExitCodes.Ok, $"stageproof {string.Join(' ', args)}: exit {code}\n{stdout}\n{stderr}");
+        return stdout;
+    }
+
+    public async Task<(int Code, string Stdout, string Stderr)> CliRawAsync(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var code = await StageproofCli.RunAsync(["--config", ConfigPath, "--state", StatePath, .. args], stdout, stderr);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    private async Task<string> TokenAsync(string user) =>
+        JsonDocument.Parse(await CliAsync("--json", "token", "create", user, "--expires", "90d")).RootElement.GetProperty("token").GetString()!;
+
+    /// <summary>Returns every host to unpatched (SLEEPY-1's file gone), as a fresh estate would be.</summary>
+    public void ResetHosts()
+    {
+        foreach (var root in _roots)
+        {
+            File.Delete(Path.Combine(root.Path, "etc/sleepy.conf"));
+        }
+    }
+
+    /// <summary><c>stageproof worker</c> as a child process.</summary>
+    public StageproofProcess StartWorker(string name) => StageproofProcess.Start(name, Dir, ["--config", ConfigPath, "--state", StatePath, "worker"]);
+
+    /// <summary><c>stageproof serve</c> as a child process on <paramref name="address"/> (mapped into the caller's loopback
+    /// range); returns once it answers.</summary>
+    public async Task<(StageproofProcess Process, Uri Address)> StartServerAsync(string address)
+    {
+        var server = StageproofProcess.Start("serve", Dir, ["--config", ConfigPath, "--state", StatePath, "serve", "--urls", TestLoopback.Url(address)]);
+        try
+        {
+            var line = await server.WaitForLineAsync(l => l.StartsWith("Stageproof serves ", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
+            return (server, new Uri(Regex.Match(line, @"http://[0-9.]+:[0-9]+").Value));
+        }
+        catch
+        {
+            server.Dispose();
+            throw;
+        }
+    }
+
+    public HttpClient Client(Uri server, string who)
+    {
+        var client = new HttpClient { BaseAddress = server, Timeout = TimeSpan.FromSeconds(30) };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Tokens[who]);
+        return client;
+    }
+
+    /// <summary>bob promotes SLEEPY-1 to <paramref name="target"/> through the API; the 202's rollout.</summary>
+    public async Task<JsonElement> PromoteAsync(Uri server, string target)
+    {
+        using var bob = Client(server, "bob");
+        using var answer = await bob.PostAsJsonAsync(new Uri($"/api/v1/patch-sets/{Digest}/promotions", UriKind.Relative), new { target });
+        var body = await answer.Content.ReadAsStringAsync();
+        Assert.True(answer.StatusCode == System.Net.HttpStatusCode.Accepted, body);
+        return JsonDocument.Parse(body).RootElement.GetProperty("rollout");
+    }
+}
+
+/// <summary>A <c>stageproof</c> child process (the CLI built beside the tests) whose output is kept for the failure
+/// message; disposing kills it and its children.</summary>
+public sealed class StageproofProcess : IDisposable
+{
+    private readonly StringBuilder _output = new();
+    private readonly Process _process;
+    private readonly List<string> _lines = [];
+
+    private StageproofProcess(string name, Process process)
+    {
+        Name = name;
+        _process = process;
+    }
+
+    public string Name { get; }
+    public int Id => _process.Id;
+    public bool Exited => _process.HasExited;
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    public static StageproofProcess Start(string name, string workingDirectory, IReadOnlyList<string> args)
+    {
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "stageproof.dll"));
+        foreach (var arg in args)
+        {
+            psi.ArgumentList.Add(arg);
+        }
+        var process = new Process { StartInfo = psi };
+        var child = new StageproofProcess(name, process);
+        process.OutputDataReceived += (_, e) => child.Add(e.Data);
+        process.ErrorDataReceived += (_, e) => child.Add(e.Data);
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return child;
+    }
+
+    private void Add(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+        lock (_output)
+        {
+            _output.AppendLine(line);
+            _lines.Add(line);
+        }
+    }
+
+    /// <summary>The first output line that matches, waited for at most <paramref name="limit"/> (fails with the output).</summary>
+    public async Task<string> WaitForLineAsync(Func<string, bool> match, TimeSpan limit)
+    {
+        var until = DateTimeOffset.UtcNow + limit;
+        while (DateTimeOffset.UtcNow < until)
+        {
+            lock (_output)
+            {
+                if (_lines.FirstOrDefault(match) is { } line)
+                {
+                    return line;
+                }
+            }
+            if (_process.HasExited)
+            {
+                _process.WaitForExit();
+                Assert.Fail($"{Name} exited ({_process.ExitCode}) before it was ready:\n{Output}");
+            }
+            await Task.Delay(100);
+        }
+        Assert.Fail($"{Name} was not ready within {limit}:\n{Output}");
+        return "";
+    }
+
+    /// <summary>SIGTERM, as a service manager stops it; returns its exit code once it has exited (within
+    /// <paramref name="limit"/>).</summary>
+    public async Task<int> TerminateAsync(TimeSpan limit)
+    {
+        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+        using var timeout = new CancellationTokenSource(limit);
+        await _process.WaitForExitAsync(timeout.Token);
+        return _process.ExitCode;
+    }
+
+    /// <summary>SIGKILL: the process dies where it stands, as a machine that loses power.</summary>
+    public void KillHard()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: false);
+            _process.WaitForExit(10_000);
+        }
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+                _process.WaitForExit(10_000);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // Never started or already reaped.
+        }
+        _process.Dispose();
+    }
+}

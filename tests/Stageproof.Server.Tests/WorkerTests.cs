@@ -1,0 +1,239 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Stageproof.Core.Patches;
+using Stageproof.Core.Rollouts;
+using Stageproof.Data;
+using Xunit.Abstractions;
+
+namespace Stageproof.Server.Tests;
+
+/// <summary>
+/// Rollouts as durable jobs: promoted through a real <c>stageproof serve</c>, run by <c>stageproof worker</c> processes of
+/// the Quartz.NET cluster on a real PostgreSQL, surviving the process that submitted them and the worker that ran them.
+/// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+public sealed class WorkerTests(WorkerEstate estate, ITestOutputHelper output) : IClassFixture<WorkerEstate>
+{
+    private static readonly TimeSpan RolloutLimit = TimeSpan.FromSeconds(120);
+
+    [SkippableFact]
+    public async Task A_rollout_promoted_through_the_server_runs_on_a_worker_process_after_the_server_is_gone()
+    {
+        estate.Postgres.EnsureAvailable();
+        estate.ResetHosts();
+        using var worker = estate.StartWorker("worker");
+        var (server, address) = await estate.StartServerAsync("127.0.14.5");
+        try
+        {
+            await worker.WaitForLineAsync(l => l.Contains("runs rollout jobs", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
+            var accepted = await estate.PromoteAsync(address, "staging");
+            Assert.Equal("scheduled", accepted.GetProperty("status").GetString());
+            var id = accepted.GetProperty("id").GetString()!;
+            // The server that took the promotion goes away: only the worker can run it now.
+            server.KillHard();
+
+            var done = await WaitAsync(id, r => r.Finished, RolloutLimit, worker);
+            Assert.True(done.Status == RolloutStatus.Succeeded, $"{id}: {done.Status} {Describe(done)}\n{worker.Output}");
+            Assert.All(done.Hosts, h => Assert.Equal(RolloutHostState.Verified, h.State));
+            output.WriteLine(string.Join("\n", done.Batches.Select(b => $"{b.Name}: {string.Join(", ", b.Hosts)} {b.StartedAt:HH:mm:ss.fff}–{b.FinishedAt:HH:mm:ss.fff}")));
+            output.WriteLine(string.Join("\n", done.Hosts.Select(h => $"{h.Host}: {h.Message}")));
+            await using var store = await SqliteStateStore.OpenKeyedAsync(estate.StatePath, TimeProvider.System);
+            var started = (await store.ReadAllAsync()).Single(e => e.Action == "rollout.start" && e.Outcome?.StartsWith(id, StringComparison.Ordinal) == true);
+            Assert.Equal("bob", started.Actor);
+            var (code, _, stderr) = await estate.CliRawAsync("audit", "verify");
+            Assert.True(code == 0, stderr);
+        }
+        finally
+        {
+            server.Dispose();
+        }
+    }
+
+    [SkippableFact]
+    public async Task A_worker_killed_mid_rollout_is_replaced_by_the_other_which_finishes_it_with_no_host_patched_twice()
+    {
+        estate.Postgres.EnsureAvailable();
+        var (server, address) = await estate.StartServerAsync("127.0.14.6");
+        var budget = Stopwatch.StartNew();
+        var trials = 0;
+        try
+        {
+            var replay = Environment.GetEnvironmentVariable("STAGEPROOF_KILL_SEED");
+            // As many trials as fit in about two minutes (at most ten); a replayed seed runs once.
+            while (trials < (replay is null ? 10 : 1) && (trials == 0 || budget.Elapsed < TimeSpan.FromMinutes(2)))
+            {
+                var seed = replay is not null ? int.Parse(replay, CultureInfo.InvariantCulture) : Random.Shared.Next();
+                trials++;
+                output.WriteLine($"kill trial {trials}: seed {seed} (replay with STAGEPROOF_KILL_SEED={seed})");
+                await KillTrialAsync(address, seed);
+            }
+            output.WriteLine($"{trials} kill trials in {budget.Elapsed.TotalSeconds:0}s");
+        }
+        finally
+        {
+            server.Dispose();
+        }
+    }
+
+    private async Task KillTrialAsync(Uri address, int seed)
+    {
+        var random = new Random(seed);
+        using var first = estate.StartWorker("worker-1");
+        using var second = estate.StartWorker("worker-2");
+        foreach (var w in new[] { first, second })
+        {
+            await w.WaitForLineAsync(l => l.Contains("runs rollout jobs", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
+        }
+        estate.ResetHosts();
+        var id = (await estate.PromoteAsync(address, "staging")).GetProperty("id").GetString()!;
+        await using var store = await SqliteStateStore.OpenKeyedAsync(estate.StatePath, TimeProvider.System);
+        // Wait for a worker to take it (its lock names its process), then let it run a random while: up to the last batch.
+        RolloutLock? holder = null;
+        var until = DateTimeOffset.UtcNow + TimeSpan.FromSeconds(60);
+        while ((holder = await store.FindRolloutLockAsync("staging")) is null || holder.RolloutId != id)
+        {
+            Assert.True(DateTimeOffset.UtcNow < until, $"no worker took {id}:\n{first.Output}\n{second.Output}");
+            await Task.Delay(50);
+        }
+        var (running, other) = holder.ProcessId == first.Id ? (first, second) : (second, first);
+        Assert.Equal(holder.ProcessId, running.Id);
+        // Four batches of HostSeconds each: the kill lands anywhere from the canary's start to the last batch.
+        var wait = TimeSpan.FromMilliseconds(random.Next(0, WorkerEstate.HostSeconds * 4 * 1000 - 500));
+        await Task.Delay(wait);
+        var before = await store.FindRolloutAsync(id);
+        running.KillHard();
+        output.WriteLine($"  killed {running.Name} (pid {running.Id}) {wait.TotalSeconds:0.0}s into {id}: {Describe(before!)}");
+        Assert.False(before!.Finished, $"{id} ended before the kill: the trial proves nothing");
+
+        var done = await WaitAsync(id, r => r.Finished, RolloutLimit, other);
+        output.WriteLine($"  {other.Name} ended it: {done.Status}; {Describe(done)}");
+        Assert.True(done.Status is RolloutStatus.Succeeded or RolloutStatus.RolledBack, $"{id}: {done.Status} {Describe(done)}\n{other.Output}");
+        Assert.All(done.Hosts, h => Assert.True(h.State is RolloutHostState.Verified or RolloutHostState.RolledBack, $"{h.Host}: {h.State} {h.Message}"));
+        // No host patched twice: of all the apply runs of this rollout, at most one left each host patched.
+        var runs = done.Batches.SelectMany(b => b.ApplyRuns).ToHashSet(StringComparer.Ordinal);
+        var records = (await store.ListPatchRunsAsync("staging")).Where(r => runs.Contains(r.Id)).SelectMany(r => r.Hosts).ToList();
+        foreach (var host in done.Hosts)
+        {
+            var patched = records.Count(r => r.Host == host.Host && r.Status is HostRunStatus.Applied or HostRunStatus.AlreadyApplied);
+            Assert.True(patched <= 1, $"{host.Host} was patched {patched} times by {id}");
+        }
+        var (code, _, stderr) = await estate.CliRawAsync("audit", "verify");
+        Assert.True(code == 0, stderr);
+    }
+
+    [SkippableFact]
+    public async Task A_worker_stopped_with_SIGTERM_hands_its_rollout_back_and_the_other_worker_finishes_it()
+    {
+        estate.Postgres.EnsureAvailable();
+        estate.ResetHosts();
+        var (server, address) = await estate.StartServerAsync("127.0.14.8");
+        using var first = estate.StartWorker("worker-1");
+        using var second = estate.StartWorker("worker-2");
+        try
+        {
+            foreach (var w in new[] { first, second })
+            {
+                await w.WaitForLineAsync(l => l.Contains("runs rollout jobs", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
+            }
+            var id = (await estate.PromoteAsync(address, "staging")).GetProperty("id").GetString()!;
+            await using var store = await SqliteStateStore.OpenKeyedAsync(estate.StatePath, TimeProvider.System);
+            RolloutLock? holder;
+            var until = DateTimeOffset.UtcNow + TimeSpan.FromSeconds(60);
+            while ((holder = await store.FindRolloutLockAsync("staging")) is null || holder.RolloutId != id)
+            {
+                Assert.True(DateTimeOffset.UtcNow < until, $"no worker took {id}");
+                await Task.Delay(50);
+            }
+            var (running, other) = holder.ProcessId == first.Id ? (first, second) : (second, first);
+            await Task.Delay(TimeSpan.FromSeconds(WorkerEstate.HostSeconds + 1));
+
+            var code = await running.TerminateAsync(TimeSpan.FromSeconds(60));
+            Assert.True(code == 0, $"{running.Name} exited {code}:\n{running.Output}");
+            Assert.Contains("return to the cluster", running.Output, StringComparison.Ordinal);
+            var stopped = (await store.FindRolloutAsync(id))!;
+            Assert.False(stopped.Finished, $"{id} ended before the worker was stopped: {Describe(stopped)}");
+
+            var done = await WaitAsync(id, r => r.Finished, RolloutLimit, other);
+            Assert.True(done.Status == RolloutStatus.Succeeded, $"{Describe(done)}\n{other.Output}");
+            output.WriteLine($"{running.Name} stopped mid-rollout ({Describe(stopped)}); {other.Name} finished it");
+        }
+        finally
+        {
+            server.Dispose();
+        }
+    }
+
+    [SkippableFact]
+    public async Task A_promotion_outside_its_window_waits_as_a_job_and_starts_on_time_on_a_worker_with_its_submitter_gone()
+    {
+        estate.Postgres.EnsureAvailable();
+        estate.ResetHosts();
+        // The window opens at the start of a minute at least 70 seconds from now (cron is minute-grained).
+        var now = DateTimeOffset.UtcNow;
+        var opens = new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, now.Minute, 0, TimeSpan.Zero).AddMinutes(now.Second < 50 ? 2 : 3);
+        await File.WriteAllTextAsync(estate.ConfigPath, estate.Config($"{opens.Minute} {opens.Hour} * * *"));
+        var (server, address) = await estate.StartServerAsync("127.0.14.7");
+        StageproofProcess? worker = null;
+        try
+        {
+            var scheduled = await estate.PromoteAsync(address, "staging");
+            Assert.Equal("scheduled", scheduled.GetProperty("status").GetString());
+            Assert.Equal(opens, scheduled.GetProperty("scheduledFor").GetDateTimeOffset());
+            var id = scheduled.GetProperty("id").GetString()!;
+            var list = await estate.CliAsync("rollout", "list", "--env", "staging");
+            Assert.Contains($"scheduled for {opens:u}", list, StringComparison.Ordinal);
+
+            // A second one is cancelled while it waits: nothing of it ever runs.
+            var cancelled = (await estate.PromoteAsync(address, "staging")).GetProperty("id").GetString()!;
+            using (var bob = estate.Client(address, "bob"))
+            {
+                using var abort = await bob.PostAsJsonAsync(new Uri($"/api/v1/rollouts/{cancelled}/abort", UriKind.Relative), new { comment = "not this one" });
+                Assert.Equal(System.Net.HttpStatusCode.Accepted, abort.StatusCode);
+                var answer = JsonDocument.Parse(await abort.Content.ReadAsStringAsync()).RootElement.GetProperty("rollout");
+                Assert.Equal("aborted", answer.GetProperty("status").GetString());
+            }
+
+            // Whoever submitted it is gone; a worker joins later, and nothing runs before the window opens.
+            server.KillHard();
+            worker = estate.StartWorker("worker");
+            await using var store = await SqliteStateStore.OpenKeyedAsync(estate.StatePath, TimeProvider.System);
+            while (DateTimeOffset.UtcNow < opens - TimeSpan.FromSeconds(3))
+            {
+                Assert.Equal(RolloutStatus.Scheduled, (await store.FindRolloutAsync(id))!.Status);
+                await Task.Delay(1000);
+            }
+            var done = await WaitAsync(id, r => r.Finished, opens - DateTimeOffset.UtcNow + RolloutLimit, worker);
+            Assert.Equal(RolloutStatus.Succeeded, done.Status);
+            var startedAt = done.Batches[0].StartedAt!.Value;
+            output.WriteLine($"window opened {opens:u}; {id} started {startedAt:O}");
+            Assert.InRange(startedAt, opens, opens + TimeSpan.FromSeconds(15));
+            var gone = (await store.FindRolloutAsync(cancelled))!;
+            Assert.Equal(RolloutStatus.Aborted, gone.Status);
+            Assert.All(gone.Hosts, h => Assert.Equal(RolloutHostState.Untouched, h.State));
+        }
+        finally
+        {
+            server.Dispose();
+            worker?.Dispose();
+            await File.WriteAllTextAsync(estate.ConfigPath, estate.Config());
+        }
+    }
+
+    private async Task<Rollout> WaitAsync(string id, Func<Rollout, bool> done, TimeSpan limit, StageproofProcess worker)
+    {
+        await using var store = await SqliteStateStore.OpenKeyedAsync(estate.StatePath, TimeProvider.System);
+        var until = DateTimeOffset.UtcNow + limit;
+        Rollout? rollout;
+        while ((rollout = await store.FindRolloutAsync(id)) is null || !done(rollout))
+        {
+            Assert.True(DateTimeOffset.UtcNow < until, $"rollout {id} did not get there within {limit}: {(rollout is null ? "not stored" : Describe(rollout))}\n{worker.Output}");
+            await Task.Delay(250);
+        }
+        return rollout;
+    }
+
+    private static string Describe(Rollout r) =>
+        $"{r.Status}; " + string.Join(", ", r.Hosts.Select(h => $"{h.Host} {h.State}" + (h.State is RolloutHostState.Verified or RolloutHostState.Pending ? "" : $" ({h.Message})")));
+}
