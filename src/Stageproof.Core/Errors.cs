@@ -41,4 +41,7 @@ public sealed class RefusedException(string rule, string message)
     : StageproofException($"refused by rule {rule}: {message}", ExitCodes.Finding)
 {
     public string Rule { get; } = rule;
+
+    /// <summary>The refusal's own words, without the "refused by rule R: " the message begins with.</summary>
+    public string Reason { get; } = message;
 }

@@ -1,4 +1,5 @@
 using System.Data;
+using System.Data.Common;
 using System.Text.Json;
 using Dapper;
 using Npgsql;
@@ -22,7 +23,7 @@ namespace Stageproof.Data;
 /// write: audit appends, the first user, each environment's rollout lock. The audit head is a row written in the
 /// append's own transaction, so chain and head commit together.
 /// </summary>
-public sealed class PostgresStateStore : IStateStore
+public sealed class PostgresStateStore : DocumentStateStore, IStateStore
 {
     /// <summary>Advisory lock keys (one namespace per database: PostgreSQL scopes advisory locks to the database).</summary>
     private const long AuditAppendLock = 0x5354_4750_0002;
@@ -505,7 +506,7 @@ public sealed class PostgresStateStore : IStateStore
             """,
             new { patchDigest, environment }, cancellationToken);
 
-    // ---- users, approvals, tokens, passwords, logins ----
+    // ---- users and approvals (tokens, passwords, logins: DocumentStateStore) ----
 
     public async Task SaveUserAsync(User user, CancellationToken cancellationToken = default)
     {
@@ -592,67 +593,6 @@ public sealed class PostgresStateStore : IStateStore
             """,
             new { patchDigest, environment }, cancellationToken).ConfigureAwait(false))
         .Select(a => a with { SealBroken = SealBroken(a.Seal, a.SealText) }).ToList();
-
-    public async Task SaveTokenAsync(ApiToken token, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(token);
-        token = token with { Seal = AuditKey?.SealRecord(token.SealText) };
-        await ExecuteAsync(
-            """
-            INSERT INTO api_tokens (id, user_name, json) VALUES (@id, @user, @json)
-            ON CONFLICT (id) DO UPDATE SET json = excluded.json
-            """,
-            new { id = token.Id, user = token.User, json = JsonSerializer.Serialize(token, PatchSetFreezer.JsonOptions) },
-            cancellationToken).ConfigureAwait(false);
-    }
-
-    public async Task<ApiToken?> FindTokenAsync(string id, CancellationToken cancellationToken = default) =>
-        (await QueryDocumentsAsync<ApiToken>("SELECT json FROM api_tokens WHERE id = @id", new { id }, cancellationToken).ConfigureAwait(false))
-        .Select(t => t with { SealBroken = SealBroken(t.Seal, t.SealText) }).FirstOrDefault(t => t.Id == id);
-
-    public async Task<IReadOnlyList<ApiToken>> ListTokensAsync(CancellationToken cancellationToken = default) =>
-        (await QueryDocumentsAsync<ApiToken>("SELECT json FROM api_tokens ORDER BY row_no DESC", new { }, cancellationToken).ConfigureAwait(false))
-        .Select(t => t with { SealBroken = SealBroken(t.Seal, t.SealText) }).ToList();
-
-    public async Task SavePasswordAsync(PasswordCredential credential, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(credential);
-        credential = credential with { Seal = AuditKey?.SealRecord(credential.SealText) };
-        await ExecuteAsync(
-            """
-            INSERT INTO passwords (user_name, json) VALUES (@user, @json)
-            ON CONFLICT (user_name) DO UPDATE SET json = excluded.json
-            """,
-            new { user = credential.User, json = JsonSerializer.Serialize(credential, PatchSetFreezer.JsonOptions) },
-            cancellationToken).ConfigureAwait(false);
-    }
-
-    public async Task<PasswordCredential?> FindPasswordAsync(string user, CancellationToken cancellationToken = default) =>
-        (await QueryDocumentsAsync<PasswordCredential>("SELECT json FROM passwords WHERE user_name = @user", new { user }, cancellationToken).ConfigureAwait(false))
-        .Select(c => c with { SealBroken = SealBroken(c.Seal, c.SealText) }).FirstOrDefault(c => c.User == user);
-
-    public async Task<LoginState?> FindLoginStateAsync(string user, CancellationToken cancellationToken = default) =>
-        (await QueryDocumentsAsync<LoginState>("SELECT json FROM login_states WHERE user_name = @user", new { user }, cancellationToken).ConfigureAwait(false))
-        .FirstOrDefault(s => s.User == user);
-
-    public async Task SaveLoginStateAsync(LoginState state, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(state);
-        if (state.Failures.Count == 0 && state.LockedUntil is null)
-        {
-            await ExecuteAsync("DELETE FROM login_states WHERE user_name = @user", new { user = state.User }, cancellationToken).ConfigureAwait(false);
-            return;
-        }
-        await ExecuteAsync(
-            """
-            INSERT INTO login_states (user_name, json) VALUES (@user, @json)
-            ON CONFLICT (user_name) DO UPDATE SET json = excluded.json
-            """,
-            new { user = state.User, json = JsonSerializer.Serialize(state, PatchSetFreezer.JsonOptions) },
-            cancellationToken).ConfigureAwait(false);
-    }
-
-    private bool SealBroken(string? seal, string text) => AuditKey is { } key && !AuditKey.Matches(seal, key.SealRecord(text));
 
     // ---- rollouts ----
 
@@ -839,37 +779,18 @@ public sealed class PostgresStateStore : IStateStore
         };
     }
 
-    // ---- webhook deliveries ----
-
-    public async Task SaveDeliveryAsync(WebhookDelivery delivery, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(delivery);
-        await ExecuteAsync(
-            """
-            INSERT INTO webhook_deliveries (id, webhook, event, status, created_at, json)
-            VALUES (@id, @webhook, @event, @status, @createdAt, @json)
-            ON CONFLICT (id) DO UPDATE SET status = excluded.status, json = excluded.json
-            """,
-            new
-            {
-                id = delivery.Id,
-                webhook = delivery.Webhook,
-                @event = delivery.EventType,
-                status = delivery.Status.ToString(),
-                createdAt = AuditChain.FormatTime(delivery.CreatedAt),
-                json = JsonSerializer.Serialize(delivery, PatchSetFreezer.JsonOptions),
-            },
-            cancellationToken).ConfigureAwait(false);
-    }
-
-    public Task<IReadOnlyList<WebhookDelivery>> ListDeliveriesAsync(int limit = 100, CancellationToken cancellationToken = default) =>
-        QueryDocumentsAsync<WebhookDelivery>(
-            "SELECT json FROM webhook_deliveries ORDER BY created_at DESC, row_no DESC LIMIT @limit",
-            new { limit = Math.Clamp(limit, 1, 10_000) }, cancellationToken);
-
     // ---- plumbing ----
 
     public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
+
+    private protected override async Task<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken) =>
+        await ConnectAsync(cancellationToken).ConfigureAwait(false);
+
+    private protected override string InsertionOrder => "row_no";
+
+    private protected override string RecordOrigin => Location;
+
+    private protected override AuditKey? SealingKey => AuditKey;
 
     private async Task<NpgsqlConnection> ConnectAsync(CancellationToken cancellationToken)
     {
@@ -884,103 +805,10 @@ public sealed class PostgresStateStore : IStateStore
         }
     }
 
-    private async Task<int> ExecuteAsync(string sql, object parameters, CancellationToken cancellationToken)
-    {
-        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
-        {
-            return await connection.ExecuteAsync(new CommandDefinition(sql, parameters, cancellationToken: cancellationToken)).ConfigureAwait(false);
-        }
-    }
-
-    private async Task<List<T>> QueryAsync<T>(string sql, object parameters, CancellationToken cancellationToken)
-    {
-        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
-        {
-            return (await connection.QueryAsync<T>(new CommandDefinition(sql, parameters, cancellationToken: cancellationToken)).ConfigureAwait(false)).ToList();
-        }
-    }
-
-    private async Task<IReadOnlyList<T>> QueryDocumentsAsync<T>(string sql, object parameters, CancellationToken cancellationToken) =>
-        (await QueryAsync<string>(sql, parameters, cancellationToken).ConfigureAwait(false)).Select(Deserialize<T>).ToList();
-
-    private T Deserialize<T>(string json) =>
-        JsonSerializer.Deserialize<T>(json, PatchSetFreezer.JsonOptions)
-            ?? throw new InputException($"{Location}: an empty {typeof(T).Name} record");
-
-    private static DateTimeOffset ParseStoredTime(string text)
-    {
-        try
-        {
-            return AuditChain.ParseTime(text);
-        }
-        catch (FormatException)
-        {
-            // As in SQLite: an unparseable time is tampering; keep the event with a time that cannot hash the same.
-            return DateTimeOffset.MinValue;
-        }
-    }
-
-    private sealed class ManifestRow
-    {
-        public string Digest { get; set; } = "";
-        public string Target { get; set; } = "";
-        public string CollectedAt { get; set; } = "";
-        public string Json { get; set; } = "";
-    }
-
-    private sealed class PatchSetRow
-    {
-        public string Digest { get; set; } = "";
-        public string Id { get; set; } = "";
-        public string Title { get; set; } = "";
-        public string FrozenAt { get; set; } = "";
-        public string Json { get; set; } = "";
-    }
-
-    private sealed class RolloutRow
-    {
-        public string Id { get; set; } = "";
-        public string Environment { get; set; } = "";
-        public string CreatedAt { get; set; } = "";
-        public string Json { get; set; } = "";
-    }
-
-    private sealed class LockRow
-    {
-        public string Environment { get; set; } = "";
-        public string RolloutId { get; set; } = "";
-        public long ProcessId { get; set; }
-        public string Machine { get; set; } = "";
-        public string AcquiredAt { get; set; } = "";
-    }
-
-    private sealed class LastEventRow
-    {
-        public long Sequence { get; set; }
-        public string Hash { get; set; } = "";
-    }
-
     private sealed class HeadRow
     {
         public long Count { get; set; }
         public string LastHash { get; set; } = "";
-        public string? Seal { get; set; }
-    }
-
-    private sealed class AuditRow
-    {
-        public long Sequence { get; set; }
-        public string Time { get; set; } = "";
-        public string Actor { get; set; } = "";
-        public string Action { get; set; } = "";
-        public string Target { get; set; } = "";
-        public string? Reason { get; set; }
-        public string? PayloadDigest { get; set; }
-        public string? Outcome { get; set; }
-        public string PreviousHash { get; set; } = "";
-        public string Hash { get; set; } = "";
         public string? Seal { get; set; }
     }
 }

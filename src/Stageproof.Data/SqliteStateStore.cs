@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Text.Json;
 using Dapper;
 using Microsoft.Data.Sqlite;
@@ -19,7 +20,7 @@ namespace Stageproof.Data;
 /// with <c>audit.head</c> beside it. Safe to use from several instances and processes at once: every audit append
 /// is one IMMEDIATE transaction, so concurrent writers queue instead of forking the chain.
 /// </summary>
-public sealed partial class SqliteStateStore : IStateStore, IWebhookDeliveryStore
+public sealed class SqliteStateStore : DocumentStateStore, IStateStore, IWebhookDeliveryStore
 {
     public const string DatabaseFileName = "state.db";
 
@@ -440,6 +441,15 @@ public sealed partial class SqliteStateStore : IStateStore, IWebhookDeliveryStor
         return ValueTask.CompletedTask;
     }
 
+    private protected override async Task<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken) =>
+        await ConnectAsync(cancellationToken).ConfigureAwait(false);
+
+    private protected override string InsertionOrder => "rowid";
+
+    private protected override string RecordOrigin => DatabasePath;
+
+    private protected override AuditKey? SealingKey => AuditKey;
+
     private async Task<SqliteConnection> ConnectAsync(CancellationToken cancellationToken)
     {
         var connection = new SqliteConnection(_connectionString);
@@ -567,7 +577,7 @@ public sealed partial class SqliteStateStore : IStateStore, IWebhookDeliveryStor
             """,
             new { patchDigest, environment }, cancellationToken);
 
-    // ---- users and approvals ----
+    // ---- users and approvals (tokens, passwords, logins: DocumentStateStore) ----
 
     public async Task SaveUserAsync(User user, CancellationToken cancellationToken = default)
     {
@@ -653,69 +663,6 @@ public sealed partial class SqliteStateStore : IStateStore, IWebhookDeliveryStor
             """,
             new { patchDigest, environment }, cancellationToken).ConfigureAwait(false))
         .Select(a => a with { SealBroken = SealBroken(a.Seal, a.SealText) }).ToList();
-
-    public async Task SaveTokenAsync(ApiToken token, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(token);
-        token = token with { Seal = AuditKey?.SealRecord(token.SealText) };
-        await ExecuteAsync(
-            """
-            INSERT INTO api_tokens (id, user_name, json) VALUES (@id, @user, @json)
-            ON CONFLICT (id) DO UPDATE SET json = excluded.json
-            """,
-            new { id = token.Id, user = token.User, json = JsonSerializer.Serialize(token, PatchSetFreezer.JsonOptions) },
-            cancellationToken).ConfigureAwait(false);
-    }
-
-    public async Task<ApiToken?> FindTokenAsync(string id, CancellationToken cancellationToken = default) =>
-        (await QueryDocumentsAsync<ApiToken>("SELECT json FROM api_tokens WHERE id = @id", new { id }, cancellationToken).ConfigureAwait(false))
-        .Select(t => t with { SealBroken = SealBroken(t.Seal, t.SealText) }).FirstOrDefault(t => t.Id == id);
-
-    public async Task<IReadOnlyList<ApiToken>> ListTokensAsync(CancellationToken cancellationToken = default) =>
-        (await QueryDocumentsAsync<ApiToken>("SELECT json FROM api_tokens ORDER BY rowid DESC", new { }, cancellationToken).ConfigureAwait(false))
-        .Select(t => t with { SealBroken = SealBroken(t.Seal, t.SealText) }).ToList();
-
-    public async Task SavePasswordAsync(PasswordCredential credential, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(credential);
-        credential = credential with { Seal = AuditKey?.SealRecord(credential.SealText) };
-        await ExecuteAsync(
-            """
-            INSERT INTO passwords (user_name, json) VALUES (@user, @json)
-            ON CONFLICT (user_name) DO UPDATE SET json = excluded.json
-            """,
-            new { user = credential.User, json = JsonSerializer.Serialize(credential, PatchSetFreezer.JsonOptions) },
-            cancellationToken).ConfigureAwait(false);
-    }
-
-    public async Task<PasswordCredential?> FindPasswordAsync(string user, CancellationToken cancellationToken = default) =>
-        (await QueryDocumentsAsync<PasswordCredential>("SELECT json FROM passwords WHERE user_name = @user", new { user }, cancellationToken).ConfigureAwait(false))
-        .Select(c => c with { SealBroken = SealBroken(c.Seal, c.SealText) }).FirstOrDefault(c => c.User == user);
-
-    public async Task<LoginState?> FindLoginStateAsync(string user, CancellationToken cancellationToken = default) =>
-        (await QueryDocumentsAsync<LoginState>("SELECT json FROM login_states WHERE user_name = @user", new { user }, cancellationToken).ConfigureAwait(false))
-        .FirstOrDefault(s => s.User == user);
-
-    public async Task SaveLoginStateAsync(LoginState state, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(state);
-        if (state.Failures.Count == 0 && state.LockedUntil is null)
-        {
-            await ExecuteAsync("DELETE FROM login_states WHERE user_name = @user", new { user = state.User }, cancellationToken).ConfigureAwait(false);
-            return;
-        }
-        await ExecuteAsync(
-            """
-            INSERT INTO login_states (user_name, json) VALUES (@user, @json)
-            ON CONFLICT (user_name) DO UPDATE SET json = excluded.json
-            """,
-            new { user = state.User, json = JsonSerializer.Serialize(state, PatchSetFreezer.JsonOptions) },
-            cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>A record that grants something verifies only under the audit key; without a key (a store opened by a
-    /// tool, not the CLI) nothing can be checked and nothing is condemned.</summary>
-    private bool SealBroken(string? seal, string text) => AuditKey is { } key && !AuditKey.Matches(seal, key.SealRecord(text));
 
     // ---- rollouts ----
 
@@ -887,99 +834,5 @@ public sealed partial class SqliteStateStore : IStateStore, IWebhookDeliveryStor
             Machine = row.Machine,
             AcquiredAt = AuditChain.ParseTime(row.AcquiredAt),
         };
-    }
-
-    /// <summary>Runs one statement on a connection of its own; the rows it changed.</summary>
-    private async Task<int> ExecuteAsync(string sql, object parameters, CancellationToken cancellationToken)
-    {
-        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
-        {
-            return await connection.ExecuteAsync(new CommandDefinition(sql, parameters, cancellationToken: cancellationToken)).ConfigureAwait(false);
-        }
-    }
-
-    private async Task<IReadOnlyList<T>> QueryDocumentsAsync<T>(string sql, object parameters, CancellationToken cancellationToken)
-    {
-        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
-        {
-            var rows = await connection.QueryAsync<string>(new CommandDefinition(sql, parameters, cancellationToken: cancellationToken))
-                .ConfigureAwait(false);
-            return rows.Select(Deserialize<T>).ToList();
-        }
-    }
-
-    private T Deserialize<T>(string json) =>
-        JsonSerializer.Deserialize<T>(json, PatchSetFreezer.JsonOptions)
-            ?? throw new InputException($"{DatabasePath}: an empty {typeof(T).Name} record");
-
-    private static DateTimeOffset ParseStoredTime(string text)
-    {
-        try
-        {
-            return AuditChain.ParseTime(text);
-        }
-        catch (FormatException)
-        {
-            // An unparseable time is tampering too: keep the event, with a time that cannot hash the same,
-            // so that verification names it instead of reading failing.
-            return DateTimeOffset.MinValue;
-        }
-    }
-
-    private sealed class ManifestRow
-    {
-        public string Digest { get; set; } = "";
-        public string Target { get; set; } = "";
-        public string CollectedAt { get; set; } = "";
-        public string Json { get; set; } = "";
-    }
-
-    private sealed class PatchSetRow
-    {
-        public string Digest { get; set; } = "";
-        public string Id { get; set; } = "";
-        public string Title { get; set; } = "";
-        public string FrozenAt { get; set; } = "";
-        public string Json { get; set; } = "";
-    }
-
-    private sealed class RolloutRow
-    {
-        public string Id { get; set; } = "";
-        public string Environment { get; set; } = "";
-        public string CreatedAt { get; set; } = "";
-        public string Json { get; set; } = "";
-    }
-
-    private sealed class LockRow
-    {
-        public string Environment { get; set; } = "";
-        public string RolloutId { get; set; } = "";
-        public long ProcessId { get; set; }
-        public string Machine { get; set; } = "";
-        public string AcquiredAt { get; set; } = "";
-    }
-
-    private sealed class LastEventRow
-    {
-        public long Sequence { get; set; }
-        public string Hash { get; set; } = "";
-    }
-
-    private sealed class AuditRow
-    {
-        public long Sequence { get; set; }
-        public string Time { get; set; } = "";
-        public string Actor { get; set; } = "";
-        public string Action { get; set; } = "";
-        public string Target { get; set; } = "";
-        public string? Reason { get; set; }
-        public string? PayloadDigest { get; set; }
-        public string? Outcome { get; set; }
-        public string PreviousHash { get; set; } = "";
-        public string Hash { get; set; } = "";
-        public string? Seal { get; set; }
     }
 }

@@ -139,21 +139,10 @@ public class ServerEstate : IAsyncLifetime
     }
 
     /// <summary>Runs the real CLI on this estate's configuration and state; a failure fails the test with its output.</summary>
-    public async Task<string> CliAsync(params string[] args)
-    {
-        var (code, stdout, stderr) = await CliRawAsync(args);
-        Assert.True(code == ExitCodes.Ok, $"stageproof {string.Join(' ', args)}: exit {code}\n{stdout}\n{stderr}");
-        return stdout;
-    }
+    public Task<string> CliAsync(params string[] args) => EstateCli.OkAsync(ConfigPath, StatePath, args);
 
     /// <summary>Runs the real CLI and returns its exit code and output, whatever they are.</summary>
-    public async Task<(int Code, string Stdout, string Stderr)> CliRawAsync(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var code = await StageproofCli.RunAsync(["--config", ConfigPath, "--state", StatePath, .. args], stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
+    public Task<(int Code, string Stdout, string Stderr)> CliRawAsync(params string[] args) => EstateCli.RawAsync(ConfigPath, StatePath, args);
 
     private async Task<string> TokenAsync(string user, string expires)
     {

@@ -138,20 +138,9 @@ public sealed class WorkerEstate : IAsyncLifetime
     }
 
     /// <summary>Runs the real CLI in this process; a failure fails the test with its output.</summary>
-    public async Task<string> CliAsync(params string[] args)
-    {
-        var (code, stdout, stderr) = await CliRawAsync(args);
-        Assert.True(code == ExitCodes.Ok, $"stageproof {string.Join(' ', args)}: exit {code}\n{stdout}\n{stderr}");
-        return stdout;
-    }
+    public Task<string> CliAsync(params string[] args) => EstateCli.OkAsync(ConfigPath, StatePath, args);
 
-    public async Task<(int Code, string Stdout, string Stderr)> CliRawAsync(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var code = await StageproofCli.RunAsync(["--config", ConfigPath, "--state", StatePath, .. args], stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
+    public Task<(int Code, string Stdout, string Stderr)> CliRawAsync(params string[] args) => EstateCli.RawAsync(ConfigPath, StatePath, args);
 
     private async Task<string> TokenAsync(string user) =>
         JsonDocument.Parse(await CliAsync("--json", "token", "create", user, "--expires", "90d")).RootElement.GetProperty("token").GetString()!;

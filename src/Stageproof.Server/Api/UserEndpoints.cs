@@ -45,7 +45,7 @@ internal static class UserEndpoints
             }
             catch (RefusedException e)
             {
-                return Problems.Refused(new GateRefusal(e.Rule, Unprefixed(e)));
+                return Problems.Refused(new GateRefusal(e.Rule, e.Reason));
             }
             catch (InputException e)
             {
@@ -63,15 +63,8 @@ internal static class UserEndpoints
             }
             catch (RefusedException e)
             {
-                return Problems.Refused(new GateRefusal(e.Rule, Unprefixed(e)));
+                return Problems.Refused(new GateRefusal(e.Rule, e.Reason));
             }
         }).WithSummary("Remove a user and their password (admins; never the last admin)");
-    }
-
-    /// <summary>The refusal's own words, without the "refused by rule R: " its message begins with.</summary>
-    private static string Unprefixed(RefusedException e)
-    {
-        var prefix = $"refused by rule {e.Rule}: ";
-        return e.Message.StartsWith(prefix, StringComparison.Ordinal) ? e.Message[prefix.Length..] : e.Message;
     }
 }
