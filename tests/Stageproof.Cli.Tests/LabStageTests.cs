@@ -18,7 +18,7 @@ public sealed class StageLabFixture() : SharedLab(50, 2452);
 /// </summary>
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 [Trait("Category", "Lab")] // needs a whole lab: left out of the fast tier (dotnet test --filter "Category!=Lab")
-public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : IClassFixture<StageLabFixture>
+public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : IClassFixture<StageLabFixture>, IClassFixture<JudgesLatency>
 {
     private const string SetTemplate = """
         id: ID

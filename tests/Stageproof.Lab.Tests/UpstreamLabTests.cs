@@ -13,7 +13,7 @@ public sealed class UpstreamLabFixture() : SharedLab(5, 2602, appHosts: 1, upstr
 /// </summary>
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 [Trait("Category", "Lab")] // needs a whole lab and Debian's archive: left out of the fast tier
-public sealed class UpstreamLabTests(UpstreamLabFixture lab, ITestOutputHelper output) : IClassFixture<UpstreamLabFixture>
+public sealed class UpstreamLabTests(UpstreamLabFixture lab, ITestOutputHelper output) : IClassFixture<UpstreamLabFixture>, IClassFixture<JudgesLatency>
 {
     /// <summary>The lab's configuration, except that a tracked config file changed by a package's own new conffile only
     /// warns: Debian's security updates ship such changes (PAM's namespace.init did on 2026-11-30), and an operator who

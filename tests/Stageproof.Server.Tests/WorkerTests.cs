@@ -5,6 +5,7 @@ using System.Text.Json;
 using Stageproof.Core.Patches;
 using Stageproof.Core.Rollouts;
 using Stageproof.Data;
+using Stageproof.Testing;
 using Xunit.Abstractions;
 
 namespace Stageproof.Server.Tests;
@@ -14,7 +15,7 @@ namespace Stageproof.Server.Tests;
 /// the Quartz.NET cluster on a real PostgreSQL, surviving the process that submitted them and the worker that ran them.
 /// </summary>
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
-public sealed class WorkerTests(WorkerEstate estate, ITestOutputHelper output) : IClassFixture<WorkerEstate>
+public sealed class WorkerTests(WorkerEstate estate, ITestOutputHelper output) : IClassFixture<WorkerEstate>, IClassFixture<LoadsMachine>
 {
     private static readonly TimeSpan RolloutLimit = TimeSpan.FromSeconds(120);
 
