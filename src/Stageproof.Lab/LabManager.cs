@@ -201,8 +201,11 @@ public sealed partial class LabManager(LabOptions options)
     /// <c>lab clone SRC DST</c>: a copy-on-write clone of every host of <paramref name="source"/> (its upper layer
     /// snapshotted with <c>cp -a --reflink=auto</c> and stacked on the base; the source keeps running) and of its
     /// database (pg_dump into a new server), on the next free addresses, added to stageproof.yaml with mirror_of SRC.
+    /// With <paramref name="asControl"/>, SRC names the clone as its <c>control:</c> once the clone is up: its twins for
+    /// a stage to measure latency against in the same seconds.
     /// </summary>
-    public async Task<LabCloneResult> CloneAsync(string source, string destination, IProgress<string>? progress = null, CancellationToken cancellationToken = default)
+    public async Task<LabCloneResult> CloneAsync(string source, string destination, IProgress<string>? progress = null, CancellationToken cancellationToken = default,
+        bool asControl = false)
     {
         var sw = Stopwatch.StartNew();
         var state = LabState.Load(Directory) ?? throw new InputException($"no lab in {Directory} (lab.json missing); run `stageproof lab up` first");
@@ -284,8 +287,12 @@ public sealed partial class LabManager(LabOptions options)
             await AcmeMail.StartAsync(roots, p.To, state.AcmeMailPort, ct).ConfigureAwait(false);
             progress?.Report($"{p.To.Name}: acme-mail healthy on {AcmeMail.HealthUrl(p.To.Address, state.AcmeMailPort)}");
         }, cancellationToken).ConfigureAwait(false);
+        if (asControl)
+        {
+            await store.UpdateAsync(_ => src.Control = destination, cancellationToken).ConfigureAwait(false);
+        }
         await LabConfigWriter.WriteAsync(Directory, state, cancellationToken).ConfigureAwait(false);
-        progress?.Report($"clone {source} -> {destination} in {sw.Elapsed.TotalSeconds:0.0}s");
+        progress?.Report($"clone {source} -> {destination} in {sw.Elapsed.TotalSeconds:0.0}s" + (asControl ? $", the control of {source}" : ""));
         var targets = pairs.Select(p => p.To).ToList();
         return new LabCloneResult(ToEnvironments(state, [env])[0], ToHosts(state, targets), sw.Elapsed);
     }

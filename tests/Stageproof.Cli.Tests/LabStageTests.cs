@@ -9,8 +9,9 @@ using Xunit.Abstractions;
 
 namespace Stageproof.Cli.Tests;
 
-/// <summary>A lab of its own (127.0.50.x, 60.x, 70.x; ssh port 2452) for the stage gate.</summary>
-public sealed class StageLabFixture() : SharedLab(50, 2452);
+/// <summary>A lab of its own (127.0.50.x, 60.x, 70.x; ssh port 2452) for the stage gate, with staging's control twin
+/// (staging-control, 127.0.80.x): every stage here judges latency against it in the same seconds.</summary>
+public sealed class StageLabFixture() : SharedLab(50, 2452, stagingControl: true);
 
 /// <summary>
 /// The stage gate on a real lab: the good update passes, a drifted staging is refused before anything is applied,
@@ -93,6 +94,95 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : ICla
         }
         var audit = await Cli("audit", "verify");
         Assert.True(audit.ExitCode == 0, audit.ToString());
+    }
+
+    [SkippableFact]
+    public async Task A_good_update_passes_against_its_control_while_the_machine_gets_busy_right_after_the_change()
+    {
+        lab.Require();
+        var digest = await FreezeAsync("ACME-BUSY", "1.1-1");
+        // The moment dpkg on staging records 1.1, two busy loops take both cores: the after-change load runs on a machine
+        // far busier than the baseline's, which a before/after comparison alone reads as a regression.
+        var status = Path.Combine(Dir, "hosts", "staging-app-1", "root", "var", "lib", "dpkg", "status");
+        using var stop = new CancellationTokenSource();
+        var burners = new List<System.Diagnostics.Process>();
+        var busy = Task.Run(async () =>
+        {
+            static bool Installed11(string dpkgStatus) => dpkgStatus.Split("\n\n").Any(p => p.StartsWith("Package: acme-mail\n", StringComparison.Ordinal)
+                && p.Contains("\nStatus: install ok installed\n", StringComparison.Ordinal) && p.Contains("\nVersion: 1.1-1\n", StringComparison.Ordinal));
+            while (!Installed11(await File.ReadAllTextAsync(status, stop.Token)))
+            {
+                await Task.Delay(100, stop.Token);
+            }
+            for (var i = 0; i < 2; i++)
+            {
+                burners.Add(System.Diagnostics.Process.Start("/bin/sh", ["-c", "while :; do :; done"]));
+            }
+            output.WriteLine($"busy loops started: {string.Join(", ", burners.Select(b => b.Id))}");
+        }, stop.Token);
+        CliRun run;
+        try
+        {
+            run = await StageAsync(digest);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            foreach (var burner in burners)
+            {
+                burner.Kill();
+                burner.Dispose();
+            }
+        }
+        try
+        {
+            Assert.True(burners.Count == 2, "the machine never got busy: staging never recorded 1.1-1");
+            Assert.True(run.ExitCode == 0, string.Join("\n", Reasons(run)) + "\n" + run.Stderr[^Math.Min(4000, run.Stderr.Length)..]);
+            Assert.Equal("staging-control", run.Json.GetProperty("control").GetString());
+            var loads = run.Json.GetProperty("comparisons").EnumerateArray().Where(c => c.GetProperty("type").GetString() == "load").ToList();
+            Assert.Equal(2, loads.Count);
+            foreach (var c in loads)
+            {
+                var load = c.GetProperty("load");
+                output.WriteLine($"{c.GetProperty("name").GetString()}: before/after p95 ratio {load.GetProperty("p95Ratio").GetDouble():0.00}, " +
+                                 $"against the control {load.GetProperty("control").GetProperty("p95Ratio").GetDouble():0.00}, effect {load.GetProperty("controlEffect").GetDouble():0.00}");
+                Assert.Equal("control", load.GetProperty("basis").GetString());
+                Assert.False(c.GetProperty("regressed").GetBoolean(), c.GetProperty("message").GetString());
+            }
+            var compare = run.Json.GetProperty("steps").EnumerateArray().Single(s => s.GetProperty("name").GetString() == "compare");
+            Assert.Contains("latency judged against staging-control in the same seconds", compare.GetProperty("summary").GetString(), StringComparison.Ordinal);
+            // The control stayed on the old version all along.
+            Assert.Equal("1.0-1", (await OnHostAsync("staging-control-app-1", RemoteCommand.Exec("dpkg-query", "-W", "-f=${Version}", "acme-mail"))).Trim());
+        }
+        finally
+        {
+            var rollback = await Cli("rollback", "--env", "staging");
+            Assert.True(rollback.ExitCode == 0, rollback.ToString());
+        }
+    }
+
+    [SkippableFact]
+    public async Task A_control_that_already_runs_the_change_is_a_refusal_that_records_no_verdict()
+    {
+        lab.Require();
+        var digest = await FreezeAsync("ACME-CONTROL", "1.1-1");
+        var apply = await Cli("apply", digest[..12], "--env", "staging-control");
+        Assert.True(apply.ExitCode == 0, apply.ToString());
+        try
+        {
+            var stageEventsBefore = await StageEventsAsync();
+            var run = await Cli("stage", digest[..12], "--env", "staging");
+            Assert.True(run.ExitCode == ExitCodes.BadInput, run.ToString());
+            Assert.Contains("ACME-CONTROL is already applied on staging-control-app-1 of staging-control, the control of staging (environments.staging.control)",
+                run.Stderr, StringComparison.Ordinal);
+            Assert.Equal(stageEventsBefore, await StageEventsAsync());
+            Assert.Equal("1.0-1", await StagingVersionAsync());
+        }
+        finally
+        {
+            var rollback = await Cli("rollback", "--env", "staging-control");
+            Assert.True(rollback.ExitCode == 0, rollback.ToString());
+        }
     }
 
     [SkippableFact]

@@ -9,13 +9,17 @@ namespace Stageproof.Testing;
 /// </summary>
 public abstract class SharedLab : IAsyncLifetime
 {
-    protected SharedLab(int addressOctet, int sshPort, int appHosts = 2, bool upstream = false)
+    protected SharedLab(int addressOctet, int sshPort, int appHosts = 2, bool upstream = false, bool stagingControl = false)
     {
         AddressOctet = addressOctet;
         SshPort = sshPort;
         AppHosts = appHosts;
         Upstream = upstream;
+        StagingControl = stagingControl;
     }
+
+    /// <summary>Whether staging gets a control (<c>lab clone staging staging-control --control</c>) once the lab is up.</summary>
+    public bool StagingControl { get; }
 
     /// <summary>Whether the hosts also get this machine's Debian archives (<see cref="LabOptions.Upstream"/>).</summary>
     public bool Upstream { get; }
@@ -50,8 +54,14 @@ public abstract class SharedLab : IAsyncLifetime
         var sw = Stopwatch.StartNew();
         try
         {
-            Up = await Lab.UpAsync(new Progress<string>(l => Console.WriteLine($"[lab {sw.Elapsed.TotalSeconds,6:0.0}s] {l}")));
+            var progress = new Progress<string>(l => Console.WriteLine($"[lab {sw.Elapsed.TotalSeconds,6:0.0}s] {l}"));
+            Up = await Lab.UpAsync(progress);
             Console.WriteLine($"LAB UP took {Up.Elapsed.TotalSeconds:0.0}s (base built: {Up.BaseImageBuilt}, acme-mail: {Up.AcmeMailInstalled})");
+            if (StagingControl)
+            {
+                var control = await Lab.CloneAsync("staging", "staging-control", progress, asControl: true);
+                Console.WriteLine($"STAGING CONTROL took {control.Elapsed.TotalSeconds:0.0}s");
+            }
         }
         catch (Exception e)
         {

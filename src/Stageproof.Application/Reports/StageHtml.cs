@@ -205,12 +205,23 @@ public static class StageHtml
                 .Append("</b> (bootstrap interval ").Append(E(Num(load.P95RatioLow))).Append("–").Append(E(Num(load.P95RatioHigh))).Append(")</dd>\n")
                 .Append("<dt>Mann–Whitney</dt><dd>U = ").Append(E(Num(load.MannWhitneyU, "0.#"))).Append(", one-sided p: ")
                 .Append(E(PValue(load.MannWhitneyP))).Append(" (after slower than baseline)</dd>\n")
-                .Append("<dt>Latency</dt><dd>").Append(load.LatencyRegressed ? "<b class=\"bad\">regressed</b>" : "held").Append("</dd>\n")
+                .Append("<dt>Latency</dt><dd>").Append(load.LatencyRegressed ? "<b class=\"bad\">regressed</b>" : load.Inconclusive ? "<b class=\"warn\">inconclusive</b>" : "held").Append("</dd>\n")
+                .Append("<dt>Judged against</dt><dd>").Append(E(JudgedAgainst(r, load))).Append("</dd>\n")
                 .Append("<dt>Errors</dt><dd>").Append(load.ErrorsRegressed ? "<b class=\"bad\">regressed</b>" : "held").Append("</dd>\n")
                 .Append("</dl>\n</article>\n");
         }
         h.Append("</section>\n");
     }
+
+    /// <summary>What the latency verdict was measured against: the control twin in the same seconds, or the noise floor.</summary>
+    private static string JudgedAgainst(StageResult r, LoadComparison load) => load switch
+    {
+        { Control: { } control } => $"the control {r.Control} in the same seconds: p95 {Ms(control.Baseline.P95)} (control) vs {Ms(control.After.P95)}, "
+            + $"ratio {Num(control.P95Ratio)}, Mann–Whitney p {PValue(control.MannWhitneyP)}; twins' ratio before the change {Num(load.ControlCalibration ?? 1)}, "
+            + $"effect of the change {Num(load.ControlEffect ?? control.P95Ratio)}",
+        { NoiseFloor: { } floor } => $"the baseline, beyond a noise floor of {Num(floor)} (the p95 ratio of two baseline runs of the same version)",
+        _ => "the baseline alone",
+    };
 
     private static double[] Latencies(LoadRun run)
     {
@@ -586,7 +597,7 @@ public static class StageHtml
         .st.warned{background:#fefcbf;color:#744210}
         .st.skipped{background:#edf2f7;color:var(--muted)}
         .muted{color:var(--muted)}
-        .good{color:var(--pass)}.bad{color:var(--fail)}
+        .good{color:var(--pass)}.bad{color:var(--fail)}.warn{color:#744210}
         dl.kv{display:grid;grid-template-columns:max-content 1fr;gap:3px 14px;margin:4px 0}
         dl.kv dt{font-weight:600;color:#4a5568}dl.kv dd{margin:0}
         tr.unexpected td{background:#fff5f5}

@@ -100,6 +100,20 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
             throw new InputException($"{set.Id} is already applied on {string.Join(", ", alreadyApplied)}: a stage must start from the state " +
                                      $"before the change (roll it back first: stageproof rollback --env {env.Name}); nothing was recorded");
         }
+        // The control must still run the old version, or latency would be judged against the change itself.
+        CheckEnvironment? control = null;
+        if (env.Control is { } controlName)
+        {
+            var controlEnv = engines.Environment(controlName);
+            control = CheckEnvironment.From(config, controlName);
+            var controlApplied = await engine.AlreadyAppliedAsync(ApplyRequest(controlEnv, stored, control.Hosts), ct).ConfigureAwait(false);
+            if (controlApplied.Count > 0)
+            {
+                throw new InputException($"{set.Id} is already applied on {string.Join(", ", controlApplied)} of {controlName}, the control of {env.Name} " +
+                                         $"(environments.{env.Name}.control): a control must stay on the version before the change " +
+                                         $"(roll it back first: stageproof rollback --env {controlName}); nothing was recorded");
+            }
+        }
 
         var result = new StageResult
         {
@@ -112,6 +126,7 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
             Actor = actor,
             StartedAt = engines.Time.GetUtcNow(),
             MinFidelity = config.Drift.MinFidelity,
+            Control = env.Control,
         };
         var first = await AuditAsync("stage.start", env.Name, stored.Digest, $"{set.Id}, run {result.Id}", options.Reason, ct).ConfigureAwait(false);
         result = result with { AuditFrom = first.Sequence };
@@ -155,8 +170,10 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
         try
         {
             // b. baseline
-            var baselineStart = Start(StageSteps.Baseline, "the suite before the change (latency and load measured)", clock);
-            var baseline = await runner.RunAsync(checkEnv, quick, transports, ct).ConfigureAwait(false);
+            var baselineStart = Start(StageSteps.Baseline, control is null
+                ? "the suite before the change (latency and load measured, the load twice: the noise floor)"
+                : $"the suite before the change (latency and load measured, beside the control {control.Name})", clock);
+            var baseline = await runner.RunAsync(checkEnv, quick, transports, ct, control: control).ConfigureAwait(false);
             result = result with { Baseline = baseline };
             if (!baseline.AllPassed)
             {
@@ -167,7 +184,18 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
                 Step(StageSteps.Baseline, StepStatus.Failed, Count(baseline), baselineStart);
                 return await FinishAsync(result, ct).ConfigureAwait(false);
             }
-            Step(StageSteps.Baseline, StepStatus.Passed, Count(baseline) + LoadLine(baseline), baselineStart);
+            if (control is null)
+            {
+                // Without a twin measured in the same seconds, a second run of the same version shows how far the
+                // latency moves with no change at all: a slowdown after the change must exceed that to count.
+                var repeat = new List<CheckResult>();
+                foreach (var load in quick.Checks.OfType<LoadCheck>())
+                {
+                    repeat.AddRange(await runner.RunCheckAsync(checkEnv, quick, load, transports, null, ct).ConfigureAwait(false));
+                }
+                result = result with { BaselineRepeat = repeat };
+            }
+            Step(StageSteps.Baseline, StepStatus.Passed, Count(baseline) + LoadLine(baseline) + NoiseLine(result), baselineStart);
 
             // c. rollback point, then apply
             var applyStart = Start(StageSteps.Apply, "rollback point, then the patch set", clock);
@@ -237,12 +265,16 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
             // d. the suite again, compared with the baseline
             var compareStart = Start(StageSteps.Compare, "the suite after the change, compared with the baseline", clock);
             await WaitReadyAsync(checkEnv, light, transports, options.Settle, ct).ConfigureAwait(false);
-            var after = await runner.RunAsync(checkEnv, quick, transports, ct, markers).ConfigureAwait(false);
-            var comparisons = SuiteComparison.Compare(quick, baseline, after);
+            var after = await runner.RunAsync(checkEnv, quick, transports, ct, markers, control).ConfigureAwait(false);
+            var comparisons = SuiteComparison.Compare(quick, baseline, after, result.BaselineRepeat);
             result = result with { After = after, Comparisons = comparisons };
             foreach (var c in comparisons.Where(c => c.Regressed))
             {
-                Fail(StageSteps.Compare, $"{c.Name} on {c.Target}", c.Message);
+                Fail(StageSteps.Compare, $"{c.Name} on {c.Target}", c.Message, Confidence(c));
+            }
+            foreach (var c in comparisons.Where(c => c.Inconclusive))
+            {
+                _warnings.Add(new StageReason(StageSteps.Compare, $"{c.Name} on {c.Target}", c.Message, Confidence(c)));
             }
             // Data continuity: every table's rows at the rollback point against now; a loss the set does not declare fails.
             var losses = await DataLossesAsync(point, env.Databases, set, ct).ConfigureAwait(false);
@@ -252,8 +284,11 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
                 Fail(StageSteps.Compare, $"data {loss.Database} {loss.Table}", $"{loss}, and the set does not declare it (data_loss)");
             }
             var undeclared = losses.Count(l => !l.Declared);
-            Step(StageSteps.Compare, comparisons.Any(c => c.Regressed) || undeclared > 0 ? StepStatus.Failed : StepStatus.Passed,
-                $"{comparisons.Count(c => c.Regressed)} of {comparisons.Count} regressed" + LoadLine(after)
+            Step(StageSteps.Compare, comparisons.Any(c => c.Regressed) || undeclared > 0 ? StepStatus.Failed
+                    : comparisons.Any(c => c.Inconclusive) ? StepStatus.Warned : StepStatus.Passed,
+                $"{comparisons.Count(c => c.Regressed)} of {comparisons.Count} regressed"
+                + (comparisons.Count(c => c.Inconclusive) is > 0 and var unsure ? $", {unsure} inconclusive" : "")
+                + (control is null ? "" : $"; latency judged against {control.Name} in the same seconds") + LoadLine(after)
                 + (losses.Count == 0 ? "" : $"; rows lost in {losses.Count} table(s), {undeclared} undeclared"), compareStart);
 
             // e. drift from before to after
@@ -428,7 +463,8 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
         var last = await AuditAsync("stage.finish", result.Environment, result.PatchDigest,
             verdict == StageVerdict.Pass ? "PASS" : "FAIL: " + string.Join("; ", _reasons.Select(r => $"{r.Step}: {r.Subject}: {r.Evidence}")), null, ct).ConfigureAwait(false);
         var finished = engines.Time.GetUtcNow();
-        var loads = new[] { result.Baseline, result.After }.Where(r => r is not null).SelectMany(r => r!.Results)
+        // The control's runs share these seconds; the noise floor's repeat adds its own.
+        var loads = new[] { result.Baseline, result.After }.Where(r => r is not null).SelectMany(r => r!.Results).Concat(result.BaselineRepeat)
             .Where(r => r.Type == CheckTypes.Load).Sum(r => r.Duration.TotalSeconds);
         result = result with
         {
@@ -444,8 +480,9 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
                 ["ready"] = _readySeconds,
             },
             Verdict = verdict,
-            Reasons = _reasons.ToList(),
-            Warnings = _warnings.ToList(),
+            // Most certain first: what was seen directly before what statistics infer.
+            Reasons = _reasons.OrderByDescending(r => r.Confidence).ToList(),
+            Warnings = _warnings.OrderByDescending(r => r.Confidence).ToList(),
             Steps = StageSteps.All.Select(name => _steps.LastOrDefault(s => s.Name == name)
                 ?? new StageStep { Name = name, Status = StepStatus.Skipped, Summary = "not reached: an earlier step decided the verdict" }).ToList(),
             FinishedAt = engines.Time.GetUtcNow(),
@@ -621,11 +658,18 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
         return problems.Count == 0 ? "no problem found" : string.Join("; ", problems);
     }
 
-    private void Fail(string step, string subject, string evidence)
+    private void Fail(string step, string subject, string evidence, double confidence = 1)
     {
-        _reasons.Add(new StageReason(step, subject, evidence));
+        _reasons.Add(new StageReason(step, subject, evidence, confidence));
         progress.Failed(step, subject, evidence);
     }
+
+    /// <summary>1 for a check that stopped passing or errors that grew; for latency alone, 1 − the Mann–Whitney p of the
+    /// comparison that decided it (against the control when there is one).</summary>
+    private static double Confidence(CheckComparison c) =>
+        c.Load is { LatencyRegressed: true, ErrorsRegressed: false } load && (load.Control ?? load) is { MannWhitneyP: var p } && double.IsFinite(p)
+            ? Math.Round(1 - p, 6)
+            : c.Load is { Inconclusive: true } unsure && (unsure.Control ?? unsure) is { MannWhitneyP: var q } && double.IsFinite(q) ? Math.Round(1 - q, 6) : 1;
 
     private DateTimeOffset Start(string step, string what, Stopwatch clock)
     {
@@ -651,6 +695,9 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
 
     private static string Count(CheckSuiteResult r) =>
         $"{r.Results.Count(x => x.Passed)} of {r.Results.Count} results pass ({r.Elapsed.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture)}s)";
+
+    private static string NoiseLine(StageResult r) => string.Concat(r.BaselineRepeat.Where(x => x.Load is not null).Select(x =>
+        string.Create(CultureInfo.InvariantCulture, $"; repeated for the noise floor: {x.Name} on {x.Target} p95 {x.Load!.Latency.P95:0.0} ms")));
 
     private static string LoadLine(CheckSuiteResult r) => string.Concat(r.Results.Where(x => x.Load is not null).Select(x =>
         string.Create(CultureInfo.InvariantCulture, $"; {x.Name} on {x.Target}: {x.Load!.Requests} requests, p95 {x.Load.Latency.P95:0.0} ms, errors {x.Load.ErrorRate:0.0%}")));

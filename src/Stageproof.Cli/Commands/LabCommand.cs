@@ -24,6 +24,10 @@ internal static class LabCommand
         Recursive = true,
     };
 
+    /// <summary>DroppedSearchIndex → dropped-search-index.</summary>
+    private static string Kebab(string name) =>
+        string.Concat(name.Select((c, i) => char.IsUpper(c) ? (i > 0 ? "-" : "") + char.ToLowerInvariant(c) : c.ToString()));
+
     public static Command Create(VerbContext verbs)
     {
         var command = new Command("lab", "A production / QA / staging estate on this machine: chroot hosts with their own sshd, PostgreSQL, an apt repository") { Dir, AddressOctet };
@@ -105,10 +109,15 @@ internal static class LabCommand
 
         var source = new Argument<string>("SRC_ENV") { Description = "Environment to clone (e.g. prod)" };
         var destination = new Argument<string>("DST_ENV") { Description = "Name of the clone (e.g. prod-clone)" };
-        var clone = new Command("clone", "Copy-on-write clone of an environment's hosts and database") { source, destination };
+        var asControl = new Option<bool>("--control")
+        {
+            Description = "Make the clone SRC_ENV's control: a stage of SRC_ENV loads it in the same seconds and judges latency against it",
+        };
+        var clone = new Command("clone", "Copy-on-write clone of an environment's hosts and database") { source, destination, asControl };
         clone.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
         {
-            var result = await Manager(parse).CloneAsync(parse.GetValue(source)!, parse.GetValue(destination)!, Progress(session), ct).ConfigureAwait(false);
+            var result = await Manager(parse).CloneAsync(parse.GetValue(source)!, parse.GetValue(destination)!, Progress(session), ct,
+                parse.GetValue(asControl)).ConfigureAwait(false);
             await session.AuditAsync("lab.clone", $"{parse.GetValue(source)} -> {parse.GetValue(destination)}", $"{result.Hosts.Count} hosts", cancellationToken: ct).ConfigureAwait(false);
             if (session.Ui.Json)
             {
@@ -142,7 +151,34 @@ internal static class LabCommand
             }
             return ExitCodes.Ok;
         }));
-        var repo = new Command("repo", "The lab's local apt repository") { repoAdd };
+        var kinds = string.Join(", ", BadPackages.All.Select(k => Kebab(k.ToString())));
+        var badKind = new Argument<string>("KIND") { Description = $"One of the gauntlet's bad updates: {kinds}" };
+        var repoAddBad = new Command("add-bad", "Build one of the gauntlet's bad updates from the repository's acme-mail 1.1 and publish it (prints its version)") { badKind };
+        repoAddBad.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
+        {
+            var name = parse.GetValue(badKind)!;
+            var kind = BadPackages.All.Where(k => Kebab(k.ToString()) == name).Select(k => (BadUpdate?)k).FirstOrDefault()
+                       ?? throw new InputException($"lab repo add-bad: unknown bad update '{name}' (known: {kinds})");
+            var manager = Manager(parse);
+            var good = Path.Combine(manager.Directory, "repo", "acme-mail_1.1-1_amd64.deb");
+            if (!File.Exists(good))
+            {
+                throw new InputException($"{good}: missing; the gauntlet's updates are built from the lab's acme-mail 1.1 (run `stageproof lab up` first)");
+            }
+            var deb = await BadPackages.BuildAsync(good, kind, Path.Combine(manager.Directory, "bad"), ct).ConfigureAwait(false);
+            var result = await manager.RepoAddAsync([deb], Progress(session), ct).ConfigureAwait(false);
+            await session.AuditAsync("lab.repo.add", Path.GetFileName(deb), $"{result.HostsUpdated} hosts refreshed", cancellationToken: ct).ConfigureAwait(false);
+            if (session.Ui.Json)
+            {
+                session.Ui.WriteJson(new { kind = name, version = BadPackages.Version(kind), deb, description = BadPackages.Describe(kind) });
+            }
+            else
+            {
+                session.Ui.Say($"{BadPackages.Describe(kind)}: acme-mail {BadPackages.Version(kind)} published ({result.HostsUpdated} hosts refreshed).");
+            }
+            return ExitCodes.Ok;
+        }));
+        var repo = new Command("repo", "The lab's local apt repository") { repoAdd, repoAddBad };
 
         var snapHost = new Argument<string>("HOST") { Description = "Lab host (e.g. prod-app-1)" };
         var snapId = new Argument<string>("ID") { Description = "Snapshot id (a letter or '_', then letters, digits, '_' or '-')" };

@@ -50,9 +50,16 @@ public sealed record CheckSuiteResult(string Environment, string Suite, IReadOnl
 {
     public bool AllPassed => Results.All(r => r.Passed);
 
+    /// <summary>Load checks run against the control twins in the same seconds as against the environment's own hosts
+    /// (a stage with a <c>control:</c>); not part of <see cref="AllPassed"/>: the control is a yardstick, not a subject.</summary>
+    public IReadOnlyList<ControlResult> Control { get; init; } = [];
+
     /// <summary>0 all pass (warnings included), 1 a failure, 3 a check that could not run.</summary>
     public int ExitCode =>
         Results.Any(r => r.Status == CheckStatus.Failed) ? ExitCodes.Finding
         : Results.Any(r => r.Status == CheckStatus.Error) ? ExitCodes.Infrastructure
         : ExitCodes.Ok;
 }
+
+/// <summary>A load check's run against a control host, paired with the staged host it was measured beside.</summary>
+public sealed record ControlResult(string StagedTarget, CheckResult Result);

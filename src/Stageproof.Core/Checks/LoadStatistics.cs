@@ -56,6 +56,32 @@ public sealed record LoadComparison
     public required bool ErrorsRegressed { get; init; }
     public bool Regressed => LatencyRegressed || ErrorsRegressed;
     public required string Message { get; init; }
+    /// <summary>What decided the latency verdict: <see cref="LatencyBasis.Control"/>, <see cref="LatencyBasis.NoiseFloor"/>
+    /// or <see cref="LatencyBasis.BeforeAfter"/>.</summary>
+    public string Basis { get; init; } = LatencyBasis.BeforeAfter;
+    /// <summary>The before/after comparison found the latency worse, but what it was judged against (the control, or the
+    /// noise floor) is as wide as the effect: reported, never a reason to fail.</summary>
+    public bool Inconclusive { get; init; }
+    /// <summary>p95 ratio between two baseline runs of the same version (≥ 1, whichever way it went): how far the p95
+    /// moves with no change at all. Set when there is no control.</summary>
+    public double? NoiseFloor { get; init; }
+    /// <summary>The changed host against its control, measured in the same seconds after the change.</summary>
+    public LoadComparison? Control { get; init; }
+    /// <summary>p95 of the staged host over its control's before the change: how far apart the twins already were.</summary>
+    public double? ControlCalibration { get; init; }
+    /// <summary>The change's own latency effect when judged against a control: the after ratio over the calibration.</summary>
+    public double? ControlEffect { get; init; }
+}
+
+/// <summary>What a latency verdict was judged against.</summary>
+public static class LatencyBasis
+{
+    /// <summary>A twin left on the old version, loaded in the same seconds (Kayenta's canary-versus-baseline, in staging).</summary>
+    public const string Control = "control";
+    /// <summary>The before/after comparison, whose effect must exceed how far two baselines of the same version differ.</summary>
+    public const string NoiseFloor = "noise-floor";
+    /// <summary>The before/after comparison alone.</summary>
+    public const string BeforeAfter = "before-after";
 }
 
 /// <summary>The pure statistics the stage gate uses to compare load distributions.</summary>

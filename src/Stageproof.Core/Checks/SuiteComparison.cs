@@ -1,16 +1,24 @@
 namespace Stageproof.Core.Checks;
 
 /// <summary>One check's after-change result judged against its baseline result.</summary>
-public sealed record CheckComparison(string Name, string Type, string Target, bool Regressed, string Message, LoadComparison? Load = null);
+public sealed record CheckComparison(string Name, string Type, string Target, bool Regressed, string Message, LoadComparison? Load = null)
+{
+    /// <summary>Worse after the change, but not beyond what the latency was judged against (the control or the noise
+    /// floor): a warning with its numbers, never a reason.</summary>
+    public bool Inconclusive { get; init; }
+}
 
 /// <summary>
 /// Compares a suite's run after a change with its baseline run, check by check and target by target: load
-/// distributions with <see cref="LoadStatistics.Compare"/> (the check's own thresholds), logs error-line rates with
+/// distributions with <see cref="LatencyJudgement.Judge"/> (the check's own thresholds, against the control or above the
+/// noise floor when the runs include them), logs error-line rates with
 /// the check's <see cref="LogsCheck.MaxAddedErrorRate"/>, and for every other check whether it stopped passing.
 /// </summary>
 public static class SuiteComparison
 {
-    public static IReadOnlyList<CheckComparison> Compare(CheckSuite suite, CheckSuiteResult baseline, CheckSuiteResult after)
+    /// <param name="baselineRepeat">Load checks run a second time before the change (no control): the noise floor.</param>
+    public static IReadOnlyList<CheckComparison> Compare(CheckSuite suite, CheckSuiteResult baseline, CheckSuiteResult after,
+        IReadOnlyList<CheckResult>? baselineRepeat = null)
     {
         ArgumentNullException.ThrowIfNull(suite);
         ArgumentNullException.ThrowIfNull(baseline);
@@ -28,14 +36,23 @@ public static class SuiteComparison
             switch (check)
             {
                 case LoadCheck load when a.Load is { } afterRun && b.Load is { } baseRun:
-                    var comparison = LoadStatistics.Compare(baseRun, afterRun, load.Compare);
+                    var runs = new LoadRuns(baseRun, afterRun,
+                        baselineRepeat?.FirstOrDefault(r => r.Name == a.Name && r.Target == a.Target)?.Load,
+                        ControlOf(baseline, a.Name, a.Target), ControlOf(after, a.Name, a.Target));
+                    var comparison = LatencyJudgement.Judge(runs, load.Compare);
                     // A run mixes requests (login, then the calls): one of them several times slower can hide under the
                     // others' distribution, so each request with enough samples on both sides is compared on its own too.
-                    var slower = PerRequest(baseRun, afterRun, load.Compare).Where(r => r.Comparison.Regressed).ToList();
+                    var perRequest = PerRequest(runs, load.Compare);
+                    var slower = perRequest.Where(r => r.Comparison.Regressed).ToList();
+                    var unsure = perRequest.Where(r => r.Comparison.Inconclusive).ToList();
+                    // A run that fails its own limits after passing them before is a regression whatever the basis says.
                     var loadRegressed = comparison.Regressed || slower.Count > 0 || (!a.Passed && b.Passed);
                     var loadMessage = slower.Count == 0 ? comparison.Message
                         : string.Join("; ", slower.Select(r => $"{r.Request}: {r.Comparison.Message}")) + $"; whole run: {comparison.Message}";
-                    result.Add(new CheckComparison(a.Name, a.Type, a.Target, loadRegressed, loadMessage, comparison));
+                    result.Add(new CheckComparison(a.Name, a.Type, a.Target, loadRegressed, loadMessage, comparison)
+                    {
+                        Inconclusive = !loadRegressed && (comparison.Inconclusive || unsure.Count > 0),
+                    });
                     break;
                 case LogsCheck logs when a.Measurements.TryGetValue("error_rate", out var afterRate) && b.Measurements.TryGetValue("error_rate", out var baseRate):
                     var (regressed, message) = LoadStatistics.CompareErrorRate(baseRate, afterRate, logs.MaxAddedErrorRate);
@@ -55,24 +72,24 @@ public static class SuiteComparison
         return result;
     }
 
-    /// <summary>Requests with at least <see cref="MinSamplesPerRequest"/> samples before and after, each compared on its own.</summary>
-    public static IReadOnlyList<(string Request, LoadComparison Comparison)> PerRequest(LoadRun baseline, LoadRun after, LoadThresholds thresholds)
+    private static LoadRun? ControlOf(CheckSuiteResult run, string check, string stagedTarget) =>
+        run.Control.FirstOrDefault(c => c.Result.Name == check && c.StagedTarget == stagedTarget)?.Result.Load;
+
+    /// <summary>Requests with at least <see cref="MinSamplesPerRequest"/> samples in every run, each judged on its own.</summary>
+    public static IReadOnlyList<(string Request, LoadComparison Comparison)> PerRequest(LoadRuns runs, LoadThresholds thresholds)
     {
-        ArgumentNullException.ThrowIfNull(baseline);
-        ArgumentNullException.ThrowIfNull(after);
-        var before = baseline.Samples.GroupBy(s => s.Request, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
-        var groups = after.Samples.GroupBy(s => s.Request, StringComparer.Ordinal).ToList();
+        ArgumentNullException.ThrowIfNull(runs);
+        var groups = runs.After.Samples.GroupBy(s => s.Request, StringComparer.Ordinal).Select(g => g.Key).ToList();
         if (groups.Count < 2)
         {
             return [];
         }
+        static bool Enough(LoadRun? run) => run is null || run.Samples.Count >= MinSamplesPerRequest;
         return groups
-            .Where(g => g.Count() >= MinSamplesPerRequest && before.TryGetValue(g.Key, out var b) && b.Count >= MinSamplesPerRequest)
-            .Select(g => (g.Key, LoadStatistics.Compare(
-                baseline with { Samples = before[g.Key] },
-                after with { Samples = g.ToList() },
-                thresholds)))
-            .OrderBy(r => r.Key, StringComparer.Ordinal)
+            .Select(request => (Request: request, Runs: runs.Of(request)))
+            .Where(r => Enough(r.Runs.Baseline) && Enough(r.Runs.After) && Enough(r.Runs.BaselineRepeat) && Enough(r.Runs.ControlBefore) && Enough(r.Runs.ControlAfter))
+            .Select(r => (r.Request, LatencyJudgement.Judge(r.Runs, thresholds)))
+            .OrderBy(r => r.Request, StringComparer.Ordinal)
             .ToList();
     }
 

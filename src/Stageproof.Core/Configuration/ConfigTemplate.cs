@@ -71,6 +71,8 @@ public static class ConfigTemplate
           staging:
             hosts: [stage-app-1, stage-db-1]
             mirror_of: prod                # staging must prove it mirrors prod before it proves a patch
+            # control: staging-twin        # twins left on the old version during a stage and loaded in the same seconds:
+                                           # latency is judged against them (paired in order; same number of hosts)
             databases:
               mail: "Host=127.0.30.5;Port=5432;Database=mail;Username=acme"
             checks: mail-suite

@@ -114,6 +114,9 @@ public sealed record EnvironmentConfig
     /// <summary>Database name → Npgsql connection string.</summary>
     public IReadOnlyDictionary<string, string> Databases { get; init; } = new Dictionary<string, string>();
     public string? MirrorOf { get; init; }
+    /// <summary>An environment of twins of these hosts that a stage leaves on the old version and loads in the same
+    /// seconds as these, so latency is judged against it rather than against a baseline taken minutes earlier.</summary>
+    public string? Control { get; init; }
     /// <summary>Name of the check suite in <see cref="StageproofConfig.Checks"/>.</summary>
     public string? Checks { get; init; }
 }

@@ -37,7 +37,10 @@ public sealed record StageStep
 }
 
 /// <summary>Why a run failed (or warned): the step, the check or item, and the evidence with its numbers.</summary>
-public sealed record StageReason(string Step, string Subject, string Evidence);
+/// <param name="Confidence">How sure the reason is, 0–1: 1 for what was observed directly (a check that stopped passing,
+/// a changed file, lost rows); for a latency regression, 1 − its Mann–Whitney p against what it was judged against.
+/// A run lists its reasons most certain first.</param>
+public sealed record StageReason(string Step, string Subject, string Evidence, double Confidence = 1);
 
 /// <summary>A difference between an environment and its mirror_of, one of the top ones shown when fidelity fails.</summary>
 public sealed record FidelityItem(string Pair, string Category, string Key, string? Mirror, string? Staged, string Severity);
@@ -102,6 +105,10 @@ public sealed record StageResult
     public IReadOnlyList<FidelityItem> FidelityItems { get; init; } = [];
 
     public CheckSuiteResult? Baseline { get; init; }
+    /// <summary>The load checks run a second time before the change, when there is no control: the noise floor.</summary>
+    public IReadOnlyList<CheckResult> BaselineRepeat { get; init; } = [];
+    /// <summary>The environment whose twins stayed on the old version and were loaded in the same seconds (control:).</summary>
+    public string? Control { get; init; }
     public CheckSuiteResult? After { get; init; }
     public IReadOnlyList<CheckComparison> Comparisons { get; init; } = [];
     public IReadOnlyList<ChangeItem> Changes { get; init; } = [];

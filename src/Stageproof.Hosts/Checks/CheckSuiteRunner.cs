@@ -39,8 +39,10 @@ public sealed class CheckSuiteRunner : ICheckSuiteRunner, IDisposable
     /// <summary>Runs every check of <paramref name="suite"/>.</summary>
     /// <param name="transports">Host name → transport, for every host of the environment (command, service, logs).</param>
     /// <param name="logsSince">Markers taken before (e.g. before a patch); null takes them now, at the start of the run.</param>
+    /// <param name="control">Twins of the environment's hosts (paired in order): each load check runs against them in
+    /// the same seconds as against the environment, into <see cref="CheckSuiteResult.Control"/>.</param>
     public async Task<CheckSuiteResult> RunAsync(CheckEnvironment environment, CheckSuite suite,
-        IReadOnlyDictionary<string, ITransport> transports, CancellationToken ct, LogMarkers? logsSince = null)
+        IReadOnlyDictionary<string, ITransport> transports, CancellationToken ct, LogMarkers? logsSince = null, CheckEnvironment? control = null)
     {
         ArgumentNullException.ThrowIfNull(environment);
         ArgumentNullException.ThrowIfNull(suite);
@@ -48,17 +50,51 @@ public sealed class CheckSuiteRunner : ICheckSuiteRunner, IDisposable
         var sw = Stopwatch.StartNew();
         var markers = logsSince ?? await MarkLogsAsync(environment, suite, transports, ct).ConfigureAwait(false);
         var results = new List<CheckResult>();
+        var controls = new List<ControlResult>();
         var ordered = suite.Checks.Where(c => c is not LogsCheck and not SoakCheck)
             .Concat(suite.Checks.OfType<SoakCheck>()).Concat(suite.Checks.OfType<LogsCheck>());
         foreach (var check in ordered)
         {
-            foreach (var result in await RunCheckAsync(environment, suite, check, transports, markers, ct).ConfigureAwait(false))
+            IReadOnlyList<CheckResult> checkResults;
+            if (control is not null && check is LoadCheck { Target.Url: null } load)
+            {
+                var (own, twins) = await RunBesideControlAsync(environment, control, suite, load, ct).ConfigureAwait(false);
+                checkResults = own;
+                controls.AddRange(twins);
+            }
+            else
+            {
+                checkResults = await RunCheckAsync(environment, suite, check, transports, markers, ct).ConfigureAwait(false);
+            }
+            foreach (var result in checkResults)
             {
                 results.Add(result);
                 Progress?.Invoke(result);
             }
         }
-        return new CheckSuiteResult(environment.Name, suite.Name, results, sw.Elapsed);
+        return new CheckSuiteResult(environment.Name, suite.Name, results, sw.Elapsed) { Control = controls };
+    }
+
+    /// <summary>
+    /// One load check against the environment's hosts and their control twins at once, so both sides share whatever
+    /// else the machines were doing in those seconds. Twins are paired by position among the hosts the check runs on.
+    /// </summary>
+    public async Task<(IReadOnlyList<CheckResult> Own, IReadOnlyList<ControlResult> Control)> RunBesideControlAsync(CheckEnvironment environment,
+        CheckEnvironment control, CheckSuite suite, LoadCheck check, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(environment);
+        ArgumentNullException.ThrowIfNull(control);
+        var hosts = HostsFor(environment, check);
+        var twins = HostsFor(control, check);
+        if (twins.Count != hosts.Count)
+        {
+            throw new InputException($"check {check.Name}: {environment.Name} has {hosts.Count} host(s) for it and its control {control.Name} {twins.Count}: a control pairs one twin with each host");
+        }
+        var own = hosts.Select(host => TimedAsync(check, host.Name, () => LoadAsync(suite, check, BaseUri(check.Target, host), ct))).ToList();
+        var beside = twins.Select(twin => TimedAsync(check, twin.Name, () => LoadAsync(suite, check, BaseUri(check.Target, twin), ct))).ToList();
+        var ownResults = await Task.WhenAll(own).ConfigureAwait(false);
+        var controlResults = await Task.WhenAll(beside).ConfigureAwait(false);
+        return (ownResults, controlResults.Select((r, i) => new ControlResult(hosts[i].Name, r)).ToList());
     }
 
     /// <summary>Records where every logs check's file ends on every host, so a later run reads only newer lines.</summary>

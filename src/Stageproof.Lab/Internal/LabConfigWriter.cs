@@ -26,6 +26,11 @@ internal static class LabConfigWriter
             {
                 sb.Append(inv, $"    mirror_of: {e.MirrorOf}\n");
             }
+            // The control only while it exists: a clone removed by hand must not leave a reference to nothing.
+            if (e.Control is { } control && state.Environments.Any(c => c.Name == control))
+            {
+                sb.Append(inv, $"    control: {control}\n");
+            }
             sb.Append("    checks: acme-mail\n");
         }
         sb.Append("""

@@ -71,6 +71,9 @@ internal sealed class EnvState
     /// <summary>The environment this one was cloned from by <c>lab clone</c>; null for the standard ones (and for
     /// clones recorded by a lab.json older than this field).</summary>
     public string? ClonedFrom { get; set; }
+    /// <summary>The clone made as this environment's control (<c>lab clone SRC DST --control</c>): a stage of this
+    /// environment loads it in the same seconds and judges latency against it.</summary>
+    public string? Control { get; set; }
     /// <summary>When the lab created the environment; default (0001-01-01) in a lab.json older than this field.</summary>
     public DateTimeOffset CreatedUtc { get; set; }
     public List<string> Hosts { get; set; } = [];

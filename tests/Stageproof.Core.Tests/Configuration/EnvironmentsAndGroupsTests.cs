@@ -121,6 +121,34 @@ public sealed class EnvironmentsAndGroupsTests : IDisposable
     }
 
     [Fact]
+    public void A_control_is_read_and_must_be_another_known_environment_with_as_many_hosts()
+    {
+        var config = _temp.Load(FourHosts + """
+            groups:
+              staging-app: [stage-1, app-2]
+            environments:
+              staging: { hosts: [staging-app] , control: twins }
+              twins: { hosts: [app-1, db-1] }
+            """);
+        Assert.Equal("twins", config.Environment("staging").Control);
+        Assert.Null(config.Environment("twins").Control);
+
+        var problems = _temp.Problems(FourHosts + """
+            environments:
+              prod: { hosts: [app-1], control: prod }
+              staging: { hosts: [stage-1], control: prd }
+              qa: { hosts: [app-2, db-1], control: prod }
+            """);
+        Assert.Equal(3, problems.Count);
+        Assert.Equal("environment 'prod' cannot be its own control", problems[0].Message);
+        Assert.Equal("environments.prod.control", problems[0].Key);
+        Assert.Equal("unknown environment 'prd' (did you mean 'prod'?)", problems[1].Message);
+        Assert.Equal("environments.staging.control", problems[1].Key);
+        Assert.Equal("control 'prod' has 1 host(s) and 'qa' 2: a control pairs one twin with each host, in order", problems[2].Message);
+        Assert.Equal((9, 40), (problems[2].Line, problems[2].Column));
+    }
+
+    [Fact]
     public void Environments_mirroring_each_other_form_a_cycle()
     {
         var problems = _temp.Problems(FourHosts + """

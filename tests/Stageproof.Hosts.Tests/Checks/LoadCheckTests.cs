@@ -112,7 +112,7 @@ public sealed class LoadCheckTests : IAsyncLifetime, IDisposable
         _server.SearchDelayMs = 3000;
         var slowed = (await LoadAsync(settings)).Load!;
 
-        var (request, search) = Assert.Single(SuiteComparison.PerRequest(baseline, slowed, new LoadThresholds()), r => r.Request.Contains("/search", StringComparison.Ordinal));
+        var (request, search) = Assert.Single(SuiteComparison.PerRequest(new LoadRuns(baseline, slowed), new LoadThresholds()), r => r.Request.Contains("/search", StringComparison.Ordinal));
         Assert.True(search.LatencyRegressed, $"{request}: {search.Message}");
         Assert.False(search.ErrorsRegressed, search.Message);
         Assert.True(search.P95Ratio > 1.5, search.Message);

@@ -12,7 +12,7 @@ internal sealed partial class ConfigReader
         "server", "state", "state_password_file", "audit_key_file", "jobs"];
     private static readonly string[] HostKeys = ["transport", "address", "port", "user", "identity", "known_hosts", "jump", "become", "role", "root"];
     private static readonly string[] SshOnlyKeys = ["address", "port", "identity", "known_hosts", "jump"];
-    private static readonly string[] EnvironmentKeys = ["hosts", "databases", "mirror_of", "checks"];
+    private static readonly string[] EnvironmentKeys = ["hosts", "databases", "mirror_of", "control", "checks"];
     private static readonly string[] DriftKeys = ["track", "ignore", "formats", "min_fidelity", "fail_on", "max_content_bytes", "secret_keys"];
     private static readonly string[] SshKeys = ["parallelism", "connect_timeout", "command_timeout", "config"];
 
@@ -47,7 +47,10 @@ internal sealed partial class ConfigReader
     private (string Path, YamlNode Node, string Key)? _inventory;
     private (YamlNode Node, string Path)? _stageNode;
 
-    private sealed record RawEnvironment(string Name, Where At, List<NameRef> Hosts, Dictionary<string, string> Databases, NameRef? MirrorOf, NameRef? Checks);
+    private sealed record RawEnvironment(string Name, Where At, List<NameRef> Hosts, Dictionary<string, string> Databases, NameRef? MirrorOf, NameRef? Checks)
+    {
+        public NameRef? Control { get; init; }
+    }
 
     public ConfigReader(string file)
     {
@@ -652,7 +655,12 @@ internal sealed partial class ConfigReader
             {
                 checks = new NameRef(suite, _yaml.At(f.Value, f.Path));
             }
-            _environments.Add(new RawEnvironment(name, at, hosts, databases, mirrorOf, checks));
+            NameRef? control = null;
+            if (fields.TryGetValue("control", out f) && _yaml.RequiredString(f.Value, f.Path) is { } twin)
+            {
+                control = new NameRef(twin, _yaml.At(f.Value, f.Path));
+            }
+            _environments.Add(new RawEnvironment(name, at, hosts, databases, mirrorOf, checks) { Control = control });
         }
     }
 
@@ -696,6 +704,19 @@ internal sealed partial class ConfigReader
                     _problems.Add(mirror.At, $"mirror_of forms a cycle: {cycle}");
                 }
             }
+            if (env.Control is { } control)
+            {
+                if (control.Name == env.Name)
+                {
+                    _problems.Add(control.At, $"environment '{env.Name}' cannot be its own control");
+                }
+                else if (!byName.ContainsKey(control.Name))
+                {
+                    var suggestion = YamlWalker.Suggest(control.Name, byName.Keys);
+                    _problems.Add(control.At, $"unknown environment {Names.Show(control.Name)}"
+                        + (suggestion is null ? $" (known: {string.Join(", ", byName.Keys)})" : $" (did you mean '{suggestion}'?)"));
+                }
+            }
             if (env.Checks is { } checks && !_checks.ContainsKey(checks.Name))
             {
                 var suggestion = YamlWalker.Suggest(checks.Name, _checks.Keys);
@@ -718,8 +739,18 @@ internal sealed partial class ConfigReader
                 Hosts = hosts.Distinct(StringComparer.Ordinal).ToList(),
                 Databases = env.Databases,
                 MirrorOf = env.MirrorOf?.Name,
+                Control = env.Control?.Name,
                 Checks = env.Checks?.Name,
             };
+        }
+        foreach (var env in _environments)
+        {
+            // Twins are paired by position: the n-th host of an environment with the n-th of its control.
+            if (env.Control is { } control && result.TryGetValue(env.Name, out var staged) && result.TryGetValue(control.Name, out var twin)
+                && control.Name != env.Name && twin.Hosts.Count != staged.Hosts.Count)
+            {
+                _problems.Add(control.At, $"control '{control.Name}' has {twin.Hosts.Count} host(s) and '{env.Name}' {staged.Hosts.Count}: a control pairs one twin with each host, in order");
+            }
         }
         foreach (var reference in _checkRefs.Values.SelectMany(r => r.Environments).Where(r => !byName.ContainsKey(r.Name)))
         {
