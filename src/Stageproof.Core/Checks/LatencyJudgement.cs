@@ -28,7 +28,8 @@ public sealed record LoadRuns(LoadRun Baseline, LoadRun After, LoadRun? Baseline
 /// already had before the change, and it must be significant in the same-seconds comparison and beyond the limit.
 /// Without one, the before/after comparison decides, but its ratio must also exceed the noise floor — how far the p95
 /// of two baseline runs of the same version lies apart. A slowdown the basis cannot tell from noise is
-/// <see cref="LoadComparison.Inconclusive"/>: shown, never the reason for a FAIL.
+/// <see cref="LoadComparison.Inconclusive"/>: shown, never the reason for a FAIL — within the noise floor, or beyond the
+/// control only because the control got faster while the host stayed as fast as its own baseline.
 /// </summary>
 public static class LatencyJudgement
 {
@@ -57,13 +58,17 @@ public static class LatencyJudgement
         // other are not credited to the change.
         var calibration = double.IsFinite(twins.P95Ratio) && twins.P95Ratio > 0 ? Math.Max(1, twins.P95Ratio) : 1;
         var effect = concurrent.P95Ratio / calibration;
-        var latencyRegressed = concurrent.LatencyRegressed && effect > thresholds.MaxP95Ratio;
+        var beyondControl = concurrent.LatencyRegressed && effect > thresholds.MaxP95Ratio;
+        // Slower than the twin by more than the limit, yet not measurably slower than its own baseline: the twin sped up (a cache
+        // warmed, a neighbour left) as much as the change could have slowed this host. Not a reason either way.
+        var hostSlowed = beforeAfter.P95RatioLow > 1 && beforeAfter.MannWhitneyP < thresholds.MaxShiftPValue;
+        var inconclusive = beyondControl && !hostSlowed;
+        var latencyRegressed = beyondControl && !inconclusive;
         // The change's errors show against the control and against the host's own baseline; load that made both twins
         // fail requests is the machine, not the change.
         var errorsRegressed = concurrent.ErrorsRegressed && beforeAfter.ErrorsRegressed;
-        var inconclusive = !latencyRegressed && concurrent.LatencyRegressed;
         var verdict = latencyRegressed ? "latency regressed against the control: "
-            : inconclusive ? "latency inconclusive (the twins were already this far apart before the change): "
+            : inconclusive ? "latency inconclusive (slower than the control, but not measurably slower than before the change: the control sped up): "
             : "latency held against the control: ";
         var text = string.Create(inv,
             $"{verdict}in the same seconds p95 {concurrent.Baseline.P95:0.#}ms (control) vs {concurrent.After.P95:0.#}ms, ratio {concurrent.P95Ratio:0.00} " +
