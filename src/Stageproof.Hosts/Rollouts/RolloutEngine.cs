@@ -52,25 +52,91 @@ public sealed class RolloutEngine(
 {
     public const string LockRule = "one-rollout-per-environment";
 
+    /// <summary>The rule of a rollout that stopped because another process took its lock over (its heartbeat had been
+    /// silent too long): that process runs it now.</summary>
+    public const string LockLostRule = "rollout-lock-lost";
+
+    /// <summary>How often the lock's heartbeat is refreshed while a rollout runs (<c>jobs.lock_heartbeat</c>).</summary>
+    public TimeSpan LockHeartbeat { get; init; } = Core.Jobs.JobsConfig.DefaultLockHeartbeat;
+
     /// <summary>Plans a new rollout, stores it, takes the environment's lock, and runs it.</summary>
     public async Task<Rollout> StartAsync(Rollout planned, RolloutTarget target, IProgress<string>? progress, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(planned);
         ArgumentNullException.ThrowIfNull(target);
-        await LockAsync(planned, ct).ConfigureAwait(false);
-        try
+        var held = await LockAsync(planned, ct).ConfigureAwait(false);
+        return await WhileHeldAsync(planned, held, async run =>
         {
-            await store.SaveRolloutAsync(planned, ct).ConfigureAwait(false);
-            await (observer?.SavedAsync(planned, ct) ?? Task.CompletedTask).ConfigureAwait(false);
+            await store.SaveRolloutAsync(planned, run).ConfigureAwait(false);
+            await (observer?.SavedAsync(planned, run) ?? Task.CompletedTask).ConfigureAwait(false);
             await AuditAsync(planned, "rollout.start", planned.Environment,
                 $"{planned.Id}: {planned.PatchId} in {planned.Batches.Count.ToString(CultureInfo.InvariantCulture)} batch(es) " +
                 $"[{string.Join("; ", planned.Batches.Select(b => $"{b.Name}: {string.Join(", ", b.Hosts)}"))}], {planned.Lane.ToString().ToLowerInvariant()} lane" +
-                (planned.WindowOverride is null ? "" : $", outside the window: {planned.WindowOverride}"), ct).ConfigureAwait(false);
-            return await RunAsync(planned, target, progress, ct).ConfigureAwait(false);
+                (planned.WindowOverride is null ? "" : $", outside the window: {planned.WindowOverride}"), run).ConfigureAwait(false);
+            return await RunAsync(planned, target, progress, run).ConfigureAwait(false);
+        }, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> while <paramref name="held"/> is beating: its heartbeat refreshed every
+    /// <see cref="LockHeartbeat"/>, so any process on any machine can tell this one is alive. When a beat finds the lock
+    /// taken over (this process was silent too long: paused, or cut off from the state), the work is cancelled where it
+    /// stands — its hosts' states are written before every step, as for a killed process — and the new holder goes on.
+    /// </summary>
+    private async Task<Rollout> WhileHeldAsync(Rollout rollout, RolloutLock held, Func<CancellationToken, Task<Rollout>> work, CancellationToken ct)
+    {
+        using var lost = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        using var stop = new CancellationTokenSource();
+        RolloutLock? takenBy = null;
+        var beating = Task.Run(async () =>
+        {
+            var current = held;
+            while (!stop.IsCancellationRequested)
+            {
+                try
+                {
+                    await Task.Delay(LockHeartbeat, time, stop.Token).ConfigureAwait(false);
+                    if (await store.HeartbeatRolloutLockAsync(current, stop.Token).ConfigureAwait(false) is { } beat)
+                    {
+                        current = beat;
+                        continue;
+                    }
+                    takenBy = await store.FindRolloutLockAsync(rollout.Environment, stop.Token).ConfigureAwait(false);
+                    await lost.CancelAsync().ConfigureAwait(false);
+                    return;
+                }
+                catch (OperationCanceledException) when (stop.IsCancellationRequested)
+                {
+                    return;
+                }
+#pragma warning disable CA1031 // The state unreachable for a beat: try again at the next; a silence past the limit costs the lock, learnt then.
+                catch (Exception)
+#pragma warning restore CA1031
+                {
+                }
+            }
+        }, CancellationToken.None);
+        try
+        {
+            return await work(lost.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (lost.IsCancellationRequested && !ct.IsCancellationRequested)
+        {
+            var by = takenBy is null ? "another process"
+                : $"rollout {takenBy.RolloutId} (process {takenBy.ProcessId.ToString(CultureInfo.InvariantCulture)} on {takenBy.Machine})";
+            throw new RefusedException(LockLostRule,
+                $"rollout {rollout.Id} lost {rollout.Environment}'s lock to {by}: its heartbeat was silent longer than " +
+                $"{RolloutLock.MissedBeats.ToString(CultureInfo.InvariantCulture)} x {LockHeartbeat.TotalSeconds.ToString(CultureInfo.InvariantCulture)}s; it stopped where it stood");
         }
         finally
         {
-            await store.ReleaseRolloutLockAsync(planned.Environment, planned.Id, CancellationToken.None).ConfigureAwait(false);
+            await stop.CancelAsync().ConfigureAwait(false);
+            await beating.ConfigureAwait(false);
+            // A lock taken over is the new holder's (perhaps this very rollout, resumed elsewhere): not ours to release.
+            if (!lost.IsCancellationRequested || ct.IsCancellationRequested)
+            {
+                await store.ReleaseRolloutLockAsync(rollout.Environment, rollout.Id, CancellationToken.None).ConfigureAwait(false);
+            }
         }
     }
 
@@ -85,16 +151,12 @@ public sealed class RolloutEngine(
         {
             throw new RefusedException("rollout-finished", $"rollout {rollout.Id} already ended: {Describe(rollout.Status)}");
         }
-        await LockAsync(rollout, ct, holderDeclaredDead).ConfigureAwait(false);
-        try
+        var held = await LockAsync(rollout, ct, holderDeclaredDead).ConfigureAwait(false);
+        return await WhileHeldAsync(rollout, held, async run =>
         {
-            await AuditAsync(rollout, "rollout.resume", rollout.Environment, $"{rollout.Id} resumed by {actor}: " + Where(rollout), ct, actor).ConfigureAwait(false);
-            return await RunAsync(rollout, target, progress, ct).ConfigureAwait(false);
-        }
-        finally
-        {
-            await store.ReleaseRolloutLockAsync(rollout.Environment, rollout.Id, CancellationToken.None).ConfigureAwait(false);
-        }
+            await AuditAsync(rollout, "rollout.resume", rollout.Environment, $"{rollout.Id} resumed by {actor}: " + Where(rollout), run, actor).ConfigureAwait(false);
+            return await RunAsync(rollout, target, progress, run).ConfigureAwait(false);
+        }, ct).ConfigureAwait(false);
     }
 
     /// <summary>True when the lock's holder is gone: its process no longer runs on this machine, or its rollout ended.</summary>
@@ -109,23 +171,36 @@ public sealed class RolloutEngine(
         return holder.Machine == System.Environment.MachineName && !ProcessRuns(holder.ProcessId);
     }
 
-    private async Task LockAsync(Rollout rollout, CancellationToken ct, bool holderDeclaredDead = false)
+    /// <summary>
+    /// Takes the environment's lock for <paramref name="rollout"/>, beating from now: when free; when its holder's heartbeat
+    /// has been silent past its limit, from any machine (audited as a takeover naming the holder); else, for a holder
+    /// without heartbeats or one still beating, when it is judged gone as before — its process gone from this machine,
+    /// its rollout ended, or its node declared dead by the job cluster (<paramref name="holderDeclaredDead"/>).
+    /// </summary>
+    private async Task<RolloutLock> LockAsync(Rollout rollout, CancellationToken ct, bool holderDeclaredDead = false)
     {
+        var now = time.GetUtcNow();
         var wanted = new RolloutLock
         {
             Environment = rollout.Environment, RolloutId = rollout.Id, ProcessId = System.Environment.ProcessId,
-            Machine = System.Environment.MachineName, AcquiredAt = time.GetUtcNow(),
+            Machine = System.Environment.MachineName, AcquiredAt = now, HeartbeatAt = now, HeartbeatEvery = LockHeartbeat,
         };
-        var holder = await store.TryLockRolloutAsync(wanted, null, ct).ConfigureAwait(false);
-        if (holder is null)
+        var take = await store.TakeRolloutLockAsync(wanted, ct).ConfigureAwait(false);
+        if (take.Taken)
         {
-            return;
+            if (take.TakenOver is { } silent)
+            {
+                await AuditAsync(rollout, "rollout.lock-takeover", rollout.Environment,
+                    $"took over the lock of rollout {silent.RolloutId} (process {silent.ProcessId.ToString(CultureInfo.InvariantCulture)} on {silent.Machine}): " +
+                    $"its heartbeat was silent since {silent.HeartbeatAt:u}, longer than {RolloutLock.MissedBeats.ToString(CultureInfo.InvariantCulture)} x " +
+                    $"{silent.HeartbeatEvery!.Value.TotalSeconds.ToString(CultureInfo.InvariantCulture)}s", ct).ConfigureAwait(false);
+            }
+            return wanted;
         }
+        var holder = take.Holder!;
         if (!(holderDeclaredDead && holder.RolloutId == rollout.Id) && !await IsStaleAsync(holder, ct).ConfigureAwait(false))
         {
-            throw new RefusedException(LockRule,
-                $"rollout {holder.RolloutId} is running on {rollout.Environment} (process {holder.ProcessId.ToString(CultureInfo.InvariantCulture)} on {holder.Machine} since {holder.AcquiredAt:u}); " +
-                "one rollout per environment at a time");
+            throw new RefusedException(LockRule, Held(holder));
         }
         var again = await store.TryLockRolloutAsync(wanted, holder, ct).ConfigureAwait(false);
         if (again is not null)
@@ -134,6 +209,15 @@ public sealed class RolloutEngine(
         }
         await AuditAsync(rollout, "rollout.lock-stale", rollout.Environment,
             $"took over the lock of rollout {holder.RolloutId} (process {holder.ProcessId.ToString(CultureInfo.InvariantCulture)} on {holder.Machine} is gone)", ct).ConfigureAwait(false);
+        return wanted;
+    }
+
+    /// <summary>Why an environment is not free: who holds it, since when, and its last heartbeat.</summary>
+    public static string Held(RolloutLock holder)
+    {
+        ArgumentNullException.ThrowIfNull(holder);
+        return $"rollout {holder.RolloutId} is running on {holder.Environment} (process {holder.ProcessId.ToString(CultureInfo.InvariantCulture)} on {holder.Machine} " +
+               $"since {holder.AcquiredAt:u}{(holder.HeartbeatAt is { } beat ? $", heartbeat {beat:u}" : "")}); one rollout per environment at a time";
     }
 
     private async Task<Rollout> RunAsync(Rollout rollout, RolloutTarget target, IProgress<string>? progress, CancellationToken ct)
