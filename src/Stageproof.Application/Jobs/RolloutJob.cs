@@ -61,13 +61,16 @@ internal sealed class RolloutJob(PromotionWorkflow workflow, IStateStore store, 
     private async Task WaitForLockAsync(IJobExecutionContext context, Rollout rollout, CancellationToken ct)
     {
         var holder = await store.FindRolloutLockAsync(rollout.Environment, ct).ConfigureAwait(false);
-        if (holder?.RolloutId == rollout.Id)
-        {
-            // This rollout itself runs elsewhere (its lock taken over by another worker): nothing to wait for.
-            return;
-        }
         var attempt = context.Trigger.JobDataMap.TryGetValue(RolloutJobs.AttemptKey, out var raw) && raw is string text
             && int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : 1;
+        if (holder?.RolloutId == rollout.Id)
+        {
+            // This rollout itself is held by a process still beating (a node the cluster declared dead too soon, or one
+            // whose lock was taken over): this job stays, looking again while that holder lives, and goes on from where
+            // it stopped should it fall silent. No attempt is spent: the wait ends with that holder, not with a count.
+            await RolloutJobs.RetryAsync(context.Scheduler, context.JobDetail.Key, time.GetUtcNow() + config.LockRetry, attempt, ct).ConfigureAwait(false);
+            return;
+        }
         var held = holder is null ? $"{rollout.Environment} was locked" : RolloutEngine.Held(holder);
         var now = time.GetUtcNow();
         var latest = await store.FindRolloutAsync(rollout.Id, ct).ConfigureAwait(false) ?? rollout;

@@ -142,7 +142,8 @@ public sealed class RolloutEngine(
 
     /// <summary>Continues an interrupted rollout from exactly where its hosts are.</summary>
     /// <param name="holderDeclaredDead">True when the job cluster declared the node that ran it dead (a recovered job):
-    /// the lock this rollout still holds is then taken over even when that node was another machine.</param>
+    /// the lock this rollout still holds is then taken over even when that node was another machine — unless the lock
+    /// beats, when its heartbeat alone decides.</param>
     public async Task<Rollout> ResumeAsync(Rollout rollout, RolloutTarget target, string actor, IProgress<string>? progress, CancellationToken ct,
         bool holderDeclaredDead = false)
     {
@@ -198,7 +199,10 @@ public sealed class RolloutEngine(
             return wanted;
         }
         var holder = take.Holder!;
-        if (!(holderDeclaredDead && holder.RolloutId == rollout.Id) && !await IsStaleAsync(holder, ct).ConfigureAwait(false))
+        // The cluster's word that the holder's node is dead is taken only for a lock without heartbeats: a beating lock
+        // says for itself whether its holder lives (a node declared dead that still beats is alive and patching).
+        var declaredDead = holderDeclaredDead && holder.RolloutId == rollout.Id && holder.HeartbeatAt is null;
+        if (!declaredDead && !await IsStaleAsync(holder, ct).ConfigureAwait(false))
         {
             throw new RefusedException(LockRule, Held(holder));
         }
