@@ -160,10 +160,15 @@ public sealed class RolloutEngine(
         }, ct).ConfigureAwait(false);
     }
 
-    /// <summary>True when the lock's holder is gone: its process no longer runs on this machine, or its rollout ended.</summary>
+    /// <summary>True when the lock's holder is gone: its heartbeat silent past its limit (judged from any machine), its
+    /// process no longer running on this machine, or its rollout ended.</summary>
     public async Task<bool> IsStaleAsync(RolloutLock holder, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(holder);
+        if (holder.IsSilentAt(time.GetUtcNow()))
+        {
+            return true;
+        }
         var rollout = await store.FindRolloutAsync(holder.RolloutId, ct).ConfigureAwait(false);
         if (rollout is { Finished: true })
         {

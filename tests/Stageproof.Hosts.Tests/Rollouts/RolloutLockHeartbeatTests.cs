@@ -124,4 +124,18 @@ public sealed class RolloutLockHeartbeatTests : IDisposable
             Assert.All(Hosts, h => Assert.Contains("session.lifetime = 60", _estate[h.Name].Conf, StringComparison.Ordinal));
         }
     }
+
+    [Fact]
+    public async Task A_holder_on_another_machine_is_judged_gone_by_its_heartbeat_alone()
+    {
+        var (engine, store, _) = await OpenAsync();
+        await using (store)
+        {
+            // What 'rollout resume' and the server ask before resuming: does a live process run it?
+            Assert.True(await engine.IsStaleAsync(Elsewhere(DateTimeOffset.UtcNow - TimeSpan.FromSeconds(31)), CancellationToken.None));
+            Assert.False(await engine.IsStaleAsync(Elsewhere(DateTimeOffset.UtcNow - TimeSpan.FromSeconds(29)), CancellationToken.None));
+            // Without a heartbeat, another machine's holder cannot be judged from here: taken as alive, as before.
+            Assert.False(await engine.IsStaleAsync(Elsewhere(DateTimeOffset.UtcNow - TimeSpan.FromDays(1)) with { HeartbeatAt = null, HeartbeatEvery = null }, CancellationToken.None));
+        }
+    }
 }
