@@ -79,15 +79,15 @@ public sealed class RolloutEngine(
 
     /// <summary>
     /// Runs <paramref name="work"/> while <paramref name="held"/> is beating: its heartbeat refreshed every
-    /// <see cref="LockHeartbeat"/>, so any process on any machine can tell this one is alive. When a beat finds the lock
-    /// taken over (this process was silent too long: paused, or cut off from the state), the work is cancelled where it
-    /// stands — its hosts' states are written before every step, as for a killed process — and the new holder goes on.
+    /// <see cref="LockHeartbeat"/>, so any process on any machine can tell this one is alive. When a beat — or the check
+    /// before each step's state is written — finds the lock taken over (this process was silent too long: paused, or cut
+    /// off from the state), the work is cancelled where it stands, as for a killed process, and the new holder goes on.
     /// </summary>
     private async Task<Rollout> WhileHeldAsync(Rollout rollout, RolloutLock held, Func<CancellationToken, Task<Rollout>> work, CancellationToken ct)
     {
         using var lost = CancellationTokenSource.CreateLinkedTokenSource(ct);
         using var stop = new CancellationTokenSource();
-        RolloutLock? takenBy = null;
+        var lease = new LockLease(held, lost);
         var beating = Task.Run(async () =>
         {
             var current = held;
@@ -101,8 +101,7 @@ public sealed class RolloutEngine(
                         current = beat;
                         continue;
                     }
-                    takenBy = await store.FindRolloutLockAsync(rollout.Environment, stop.Token).ConfigureAwait(false);
-                    await lost.CancelAsync().ConfigureAwait(false);
+                    await lease.LoseAsync(await store.FindRolloutLockAsync(rollout.Environment, stop.Token).ConfigureAwait(false)).ConfigureAwait(false);
                     return;
                 }
                 catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -116,28 +115,50 @@ public sealed class RolloutEngine(
                 }
             }
         }, CancellationToken.None);
+        s_lease.Value = lease;
         try
         {
             return await work(lost.Token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (lost.IsCancellationRequested && !ct.IsCancellationRequested)
+        catch (OperationCanceledException) when (lease.IsLost && !ct.IsCancellationRequested)
         {
-            var by = takenBy is null ? "another process"
-                : $"rollout {takenBy.RolloutId} (process {takenBy.ProcessId.ToString(CultureInfo.InvariantCulture)} on {takenBy.Machine})";
+            var by = lease.TakenBy is not { } taker ? "another process"
+                : $"rollout {taker.RolloutId} (process {taker.ProcessId.ToString(CultureInfo.InvariantCulture)} on {taker.Machine})";
             throw new RefusedException(LockLostRule,
                 $"rollout {rollout.Id} lost {rollout.Environment}'s lock to {by}: its heartbeat was silent longer than " +
                 $"{RolloutLock.MissedBeats.ToString(CultureInfo.InvariantCulture)} x {LockHeartbeat.TotalSeconds.ToString(CultureInfo.InvariantCulture)}s; it stopped where it stood");
         }
         finally
         {
+            s_lease.Value = null;
             await stop.CancelAsync().ConfigureAwait(false);
             await beating.ConfigureAwait(false);
             // A lock taken over is the new holder's (perhaps this very rollout, resumed elsewhere): not ours to release.
-            if (!lost.IsCancellationRequested || ct.IsCancellationRequested)
+            if (!lease.IsLost)
             {
                 await store.ReleaseRolloutLockAsync(rollout.Environment, rollout.Id, CancellationToken.None).ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>The lock the rollout running in this async flow holds, and how its loss is told.</summary>
+    private static readonly AsyncLocal<LockLease?> s_lease = new();
+
+    private sealed class LockLease(RolloutLock held, CancellationTokenSource lost)
+    {
+        public RolloutLock Held => held;
+        public RolloutLock? TakenBy { get; private set; }
+        public bool IsLost { get; private set; }
+
+        public async Task LoseAsync(RolloutLock? takenBy)
+        {
+            TakenBy = takenBy;
+            IsLost = true;
+            await lost.CancelAsync().ConfigureAwait(false);
+        }
+
+        public bool IsHeldBy(RolloutLock? holder) => holder is not null && holder.RolloutId == held.RolloutId && holder.ProcessId == held.ProcessId
+                                                     && holder.Machine == held.Machine && holder.AcquiredAt == held.AcquiredAt;
     }
 
     /// <summary>Continues an interrupted rollout from exactly where its hosts are.</summary>
@@ -684,6 +705,13 @@ public sealed class RolloutEngine(
     /// <summary>Writes the rollout, keeping an abort that <c>rollout abort</c> stored meanwhile.</summary>
     private async Task<Rollout> SaveAsync(Rollout rollout, CancellationToken ct)
     {
+        // Before a step's state is written (and so before the step): is the lock still this process's? One taken over
+        // while this process was paused must not see another step run from here.
+        if (s_lease.Value is { } lease && !lease.IsHeldBy(await store.FindRolloutLockAsync(rollout.Environment, ct).ConfigureAwait(false)))
+        {
+            await lease.LoseAsync(await store.FindRolloutLockAsync(rollout.Environment, CancellationToken.None).ConfigureAwait(false)).ConfigureAwait(false);
+            throw new OperationCanceledException($"{rollout.Environment}'s lock is no longer rollout {rollout.Id}'s here");
+        }
         if (rollout.AbortRequestedBy is null && (await store.FindRolloutAsync(rollout.Id, ct).ConfigureAwait(false))?.AbortRequestedBy is { } by)
         {
             rollout = rollout with { AbortRequestedBy = by };

@@ -50,7 +50,7 @@ public sealed class RolloutLockHeartbeatTests : IDisposable
         AcquiredAt = lastBeat - TimeSpan.FromMinutes(5), HeartbeatAt = lastBeat, HeartbeatEvery = TimeSpan.FromSeconds(10),
     };
 
-    private async Task<(RolloutEngine Engine, SqliteStateStore Store, StoredPatchSet Stored)> OpenAsync()
+    private async Task<(RolloutEngine Engine, SqliteStateStore Store, StoredPatchSet Stored)> OpenAsync(IRolloutObserver? observer = null)
     {
         var store = await SqliteStateStore.OpenAsync(_dir, TimeProvider.System);
         var frozen = PatchSetFreezer.FromSet(new PatchSet
@@ -61,7 +61,7 @@ public sealed class RolloutLockHeartbeatTests : IDisposable
         await store.SavePatchSetAsync(frozen);
         var stored = (await store.FindPatchSetAsync(frozen.Digest))!;
         var patches = new PatchEngine(store, _estate, new PostgresDatabasePatcher(), TimeProvider.System, _dir, TimeSpan.FromSeconds(30));
-        return (new RolloutEngine(store, patches, _estate, _checks, TimeProvider.System, TimeSpan.FromSeconds(30)), store, stored);
+        return (new RolloutEngine(store, patches, _estate, _checks, TimeProvider.System, TimeSpan.FromSeconds(30), observer), store, stored);
     }
 
     private static RolloutTarget Target(StoredPatchSet stored) => new()
@@ -136,6 +136,48 @@ public sealed class RolloutLockHeartbeatTests : IDisposable
             Assert.False(await engine.IsStaleAsync(Elsewhere(DateTimeOffset.UtcNow - TimeSpan.FromSeconds(29)), CancellationToken.None));
             // Without a heartbeat, another machine's holder cannot be judged from here: taken as alive, as before.
             Assert.False(await engine.IsStaleAsync(Elsewhere(DateTimeOffset.UtcNow - TimeSpan.FromDays(1)) with { HeartbeatAt = null, HeartbeatEvery = null }, CancellationToken.None));
+        }
+    }
+
+    /// <summary>Once the canary is verified, another process takes the lock over, as one does from a holder that was
+    /// paused past its heartbeat's limit.</summary>
+    private sealed class TakeoverAfterCanary(Func<Task> takeOver) : IRolloutObserver
+    {
+        private bool _done;
+
+        public async Task SavedAsync(Rollout rollout, CancellationToken cancellationToken)
+        {
+            if (!_done && rollout.Hosts.Any(h => h.State == RolloutHostState.Verified))
+            {
+                _done = true;
+                await takeOver();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task A_rollout_whose_lock_was_taken_over_stops_before_its_next_step_and_leaves_the_lock_to_the_taker()
+    {
+        SqliteStateStore? shared = null;
+        var taker = Elsewhere(DateTimeOffset.UtcNow);
+        var (engine, store, stored) = await OpenAsync(new TakeoverAfterCanary(async () =>
+        {
+            var mine = await shared!.FindRolloutLockAsync(Env);
+            Assert.Null(await shared.TryLockRolloutAsync(taker with { RolloutId = mine!.RolloutId }, replacing: mine));
+        }));
+        shared = store;
+        await using (store)
+        {
+            var planned = Plan(stored);
+            var lost = await Assert.ThrowsAsync<RefusedException>(() => engine.StartAsync(planned, Target(stored), null, CancellationToken.None));
+
+            Assert.Equal(RolloutEngine.LockLostRule, lost.Rule);
+            Assert.Contains($"rollout {planned.Id} lost prod's lock to rollout {planned.Id} (process 4242 on ops-elsewhere)", lost.Message, StringComparison.Ordinal);
+            // The canary was patched; the batch after it was not started from here: the new holder resumes it.
+            Assert.Contains("session.lifetime = 90", _estate["prod-app-1"].Conf, StringComparison.Ordinal);
+            Assert.Contains("session.lifetime = 60", _estate["prod-app-2"].Conf, StringComparison.Ordinal);
+            Assert.Equal(RolloutHostState.Pending, (await store.FindRolloutAsync(planned.Id))!.Hosts.Single(h => h.Host == "prod-app-2").State);
+            Assert.Equal(4242, (await store.FindRolloutLockAsync(Env))?.ProcessId);
         }
     }
 }
