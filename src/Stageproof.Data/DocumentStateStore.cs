@@ -5,6 +5,7 @@ using Stageproof.Core;
 using Stageproof.Core.Audit;
 using Stageproof.Core.Lifecycle;
 using Stageproof.Core.Patches;
+using Stageproof.Core.Rollouts;
 using Stageproof.Core.Webhooks;
 
 namespace Stageproof.Data;
@@ -32,6 +33,199 @@ public abstract class DocumentStateStore
 
     /// <summary>The key records are sealed under; null: nothing is sealed and nothing condemned.</summary>
     private protected abstract AuditKey? SealingKey { get; }
+
+    // ---- rollout locks ----
+
+    /// <summary>This store's clock: heartbeats are stamped and judged with it.</summary>
+    private protected abstract TimeProvider Clock { get; }
+
+    /// <summary>
+    /// A transaction that serializes every change to <paramref name="environment"/>'s lock row: taken before the row is read
+    /// or written, so of two processes racing for the same environment exactly one inserts (or replaces) the row and the
+    /// other reads the winner — and no release or heartbeat can slip in between a read and the write that judged it.
+    /// </summary>
+    private protected abstract Task<DbTransaction> BeginLockTransactionAsync(DbConnection connection, string environment, CancellationToken cancellationToken);
+
+    public async Task<RolloutLock?> TryLockRolloutAsync(RolloutLock wanted, RolloutLock? replacing = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(wanted);
+        if (replacing is not null && replacing.Environment != wanted.Environment)
+        {
+            throw new ArgumentException(
+                $"the lock to replace is {replacing.Environment}'s, not {wanted.Environment}'s", nameof(replacing));
+        }
+        var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var transaction = await BeginLockTransactionAsync(connection, wanted.Environment, cancellationToken).ConfigureAwait(false);
+            await using (transaction.ConfigureAwait(false))
+            {
+                // With a holder to replace: only that holder exactly as the caller judged it (its heartbeat too — one that
+                // beat since was not gone after all); without one, or when that holder has released it since: only if free.
+                var changed = replacing is null ? 0 : await ReplaceLockAsync(connection, transaction, wanted, replacing, cancellationToken).ConfigureAwait(false);
+                if (changed == 0)
+                {
+                    changed = await connection.ExecuteAsync(new CommandDefinition(
+                        """
+                        INSERT INTO rollout_locks (environment, rollout_id, process_id, machine, acquired_at, heartbeat_at, heartbeat_ms)
+                        VALUES (@environment, @rolloutId, @processId, @machine, @acquiredAt, @heartbeatAt, @heartbeatMs)
+                        ON CONFLICT (environment) DO NOTHING
+                        """,
+                        LockParameters(wanted), transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
+                }
+                var holder = changed > 0 ? null : await ReadLockAsync(connection, transaction, wanted.Environment, cancellationToken).ConfigureAwait(false);
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                return holder;
+            }
+        }
+    }
+
+    /// <summary>Free, or its holder silent past its own limit by this store's clock: taken, in the transaction that read
+    /// the holder — so the judgement cannot go stale before the write, and a second taker reads the first one's fresh lock.</summary>
+    public async Task<RolloutLockTake> TakeRolloutLockAsync(RolloutLock wanted, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(wanted);
+        var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var transaction = await BeginLockTransactionAsync(connection, wanted.Environment, cancellationToken).ConfigureAwait(false);
+            await using (transaction.ConfigureAwait(false))
+            {
+                var holder = await ReadLockAsync(connection, transaction, wanted.Environment, cancellationToken).ConfigureAwait(false);
+                RolloutLockTake take;
+                if (holder is null)
+                {
+                    await connection.ExecuteAsync(new CommandDefinition(
+                        """
+                        INSERT INTO rollout_locks (environment, rollout_id, process_id, machine, acquired_at, heartbeat_at, heartbeat_ms)
+                        VALUES (@environment, @rolloutId, @processId, @machine, @acquiredAt, @heartbeatAt, @heartbeatMs)
+                        """,
+                        LockParameters(wanted), transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
+                    take = new(null, null);
+                }
+                else if (holder.IsSilentAt(Clock.GetUtcNow()))
+                {
+                    var changed = await ReplaceLockAsync(connection, transaction, wanted, holder, cancellationToken).ConfigureAwait(false);
+                    take = changed == 1 ? new(null, holder)
+                        : throw new InvalidOperationException($"{wanted.Environment}'s lock changed inside the transaction that holds it");
+                }
+                else
+                {
+                    take = new(holder, null);
+                }
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                return take;
+            }
+        }
+    }
+
+    public async Task<RolloutLock?> HeartbeatRolloutLockAsync(RolloutLock held, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(held);
+        var beat = held with { HeartbeatAt = Clock.GetUtcNow() };
+        var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var transaction = await BeginLockTransactionAsync(connection, held.Environment, cancellationToken).ConfigureAwait(false);
+            await using (transaction.ConfigureAwait(false))
+            {
+                var changed = await connection.ExecuteAsync(new CommandDefinition(
+                    """
+                    UPDATE rollout_locks SET heartbeat_at = @heartbeatAt, heartbeat_ms = @heartbeatMs
+                    WHERE environment = @environment AND rollout_id = @rolloutId AND process_id = @processId
+                      AND machine = @machine AND acquired_at = @acquiredAt
+                    """,
+                    LockParameters(beat), transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                return changed == 1 ? beat : null;
+            }
+        }
+    }
+
+    public async Task ReleaseRolloutLockAsync(string environment, string rolloutId, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(environment);
+        ArgumentNullException.ThrowIfNull(rolloutId);
+        var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            var transaction = await BeginLockTransactionAsync(connection, environment, cancellationToken).ConfigureAwait(false);
+            await using (transaction.ConfigureAwait(false))
+            {
+                await connection.ExecuteAsync(new CommandDefinition(
+                    "DELETE FROM rollout_locks WHERE environment = @environment AND rollout_id = @rolloutId",
+                    new { environment, rolloutId }, transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    public async Task<RolloutLock?> FindRolloutLockAsync(string environment, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(environment);
+        var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            return await ReadLockAsync(connection, null, environment, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static Task<int> ReplaceLockAsync(DbConnection connection, DbTransaction transaction, RolloutLock wanted, RolloutLock replacing,
+        CancellationToken cancellationToken)
+    {
+        var parameters = new DynamicParameters(LockParameters(wanted));
+        parameters.AddDynamicParams(new
+        {
+            oldRolloutId = replacing.RolloutId,
+            oldProcessId = (long)replacing.ProcessId,
+            oldMachine = replacing.Machine,
+            oldAcquiredAt = AuditChain.FormatTime(replacing.AcquiredAt),
+            oldHeartbeatAt = replacing.HeartbeatAt is { } beat ? AuditChain.FormatTime(beat) : null,
+        });
+        return connection.ExecuteAsync(new CommandDefinition(
+            """
+            UPDATE rollout_locks
+            SET rollout_id = @rolloutId, process_id = @processId, machine = @machine, acquired_at = @acquiredAt,
+                heartbeat_at = @heartbeatAt, heartbeat_ms = @heartbeatMs
+            WHERE environment = @environment AND rollout_id = @oldRolloutId AND process_id = @oldProcessId
+              AND machine = @oldMachine AND acquired_at = @oldAcquiredAt
+              AND (heartbeat_at = @oldHeartbeatAt OR (heartbeat_at IS NULL AND @oldHeartbeatAt IS NULL))
+            """,
+            parameters, transaction, cancellationToken: cancellationToken));
+    }
+
+    private static object LockParameters(RolloutLock held) => new
+    {
+        environment = held.Environment,
+        rolloutId = held.RolloutId,
+        processId = (long)held.ProcessId,
+        machine = held.Machine,
+        acquiredAt = AuditChain.FormatTime(held.AcquiredAt),
+        heartbeatAt = held.HeartbeatAt is { } beat ? AuditChain.FormatTime(beat) : null,
+        heartbeatMs = held.HeartbeatEvery is { } every ? (long?)(long)every.TotalMilliseconds : null,
+    };
+
+    private static async Task<RolloutLock?> ReadLockAsync(DbConnection connection, DbTransaction? transaction, string environment,
+        CancellationToken cancellationToken)
+    {
+        var row = await connection.QuerySingleOrDefaultAsync<LockRow>(new CommandDefinition(
+            """
+            SELECT environment AS Environment, rollout_id AS RolloutId, process_id AS ProcessId, machine AS Machine, acquired_at AS AcquiredAt,
+                   heartbeat_at AS HeartbeatAt, heartbeat_ms AS HeartbeatMs
+            FROM rollout_locks WHERE environment = @environment
+            """,
+            new { environment }, transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return row is null ? null : new RolloutLock
+        {
+            Environment = row.Environment,
+            RolloutId = row.RolloutId,
+            ProcessId = checked((int)row.ProcessId),
+            Machine = row.Machine,
+            AcquiredAt = AuditChain.ParseTime(row.AcquiredAt),
+            HeartbeatAt = row.HeartbeatAt is { } beat ? AuditChain.ParseTime(beat) : null,
+            HeartbeatEvery = row.HeartbeatMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null,
+        };
+    }
 
     // ---- tokens, passwords, login states ----
 
@@ -202,6 +396,8 @@ public abstract class DocumentStateStore
         public long ProcessId { get; set; }
         public string Machine { get; set; } = "";
         public string AcquiredAt { get; set; } = "";
+        public string? HeartbeatAt { get; set; }
+        public long? HeartbeatMs { get; set; }
     }
 
     private protected sealed class LastEventRow

@@ -650,100 +650,18 @@ public sealed class PostgresStateStore : DocumentStateStore, IStateStore
             "SELECT json FROM rollouts WHERE @environment::text IS NULL OR environment = @environment ORDER BY created_at DESC, id DESC",
             new { environment }, cancellationToken);
 
-    // ---- rollout locks ----
+    // ---- plumbing ----
 
-    /// <summary>
-    /// One transaction holding the environment's advisory lock (keyed by its name) before the row is read or written: of
-    /// two machines racing for the same environment exactly one inserts (or replaces) the row and the other reads the
-    /// winner — and no release can slip in between a refused insert and the read of the holder.
-    /// </summary>
-    public async Task<RolloutLock?> TryLockRolloutAsync(RolloutLock wanted, RolloutLock? replacing = null, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(wanted);
-        if (replacing is not null && replacing.Environment != wanted.Environment)
-        {
-            throw new ArgumentException(
-                $"the lock to replace is {replacing.Environment}'s, not {wanted.Environment}'s", nameof(replacing));
-        }
-        var row = new
-        {
-            environment = wanted.Environment,
-            rolloutId = wanted.RolloutId,
-            processId = (long)wanted.ProcessId,
-            machine = wanted.Machine,
-            acquiredAt = AuditChain.FormatTime(wanted.AcquiredAt),
-        };
-        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
-        {
-            await using var transaction = await LockEnvironmentAsync(connection, wanted.Environment, cancellationToken).ConfigureAwait(false);
-            var changed = 0;
-            if (replacing is not null)
-            {
-                changed = await connection.ExecuteAsync(new CommandDefinition(
-                    """
-                    UPDATE rollout_locks
-                    SET rollout_id = @rolloutId, process_id = @processId, machine = @machine, acquired_at = @acquiredAt
-                    WHERE environment = @environment AND rollout_id = @oldRolloutId AND process_id = @oldProcessId
-                      AND machine = @oldMachine AND acquired_at = @oldAcquiredAt
-                    """,
-                    new
-                    {
-                        row.environment,
-                        row.rolloutId,
-                        row.processId,
-                        row.machine,
-                        row.acquiredAt,
-                        oldRolloutId = replacing.RolloutId,
-                        oldProcessId = (long)replacing.ProcessId,
-                        oldMachine = replacing.Machine,
-                        oldAcquiredAt = AuditChain.FormatTime(replacing.AcquiredAt),
-                    },
-                    transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
-            }
-            if (changed == 0)
-            {
-                changed = await connection.ExecuteAsync(new CommandDefinition(
-                    """
-                    INSERT INTO rollout_locks (environment, rollout_id, process_id, machine, acquired_at)
-                    VALUES (@environment, @rolloutId, @processId, @machine, @acquiredAt)
-                    ON CONFLICT (environment) DO NOTHING
-                    """,
-                    row, transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
-            }
-            var holder = changed > 0 ? null : await ReadLockAsync(connection, transaction, wanted.Environment, cancellationToken).ConfigureAwait(false);
-            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-            return holder;
-        }
-    }
+    public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
 
-    public async Task ReleaseRolloutLockAsync(string environment, string rolloutId, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(environment);
-        ArgumentNullException.ThrowIfNull(rolloutId);
-        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
-        {
-            await using var transaction = await LockEnvironmentAsync(connection, environment, cancellationToken).ConfigureAwait(false);
-            await connection.ExecuteAsync(new CommandDefinition(
-                "DELETE FROM rollout_locks WHERE environment = @environment AND rollout_id = @rolloutId",
-                new { environment, rolloutId }, transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
-            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        }
-    }
+    private protected override async Task<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken) =>
+        await ConnectAsync(cancellationToken).ConfigureAwait(false);
 
-    public async Task<RolloutLock?> FindRolloutLockAsync(string environment, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(environment);
-        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
-        {
-            return await ReadLockAsync(connection, null, environment, cancellationToken).ConfigureAwait(false);
-        }
-    }
+    private protected override TimeProvider Clock => _time;
 
-    /// <summary>A transaction holding the advisory lock of <paramref name="environment"/>'s rollout lock row.</summary>
-    private static async Task<NpgsqlTransaction> LockEnvironmentAsync(NpgsqlConnection connection, string environment, CancellationToken cancellationToken)
+    /// <summary>A transaction holding the advisory lock of <paramref name="environment"/>'s rollout lock row (keyed by its
+    /// name): an absent row cannot be locked, so SELECT ... FOR UPDATE would not serialize two first takers.</summary>
+    private protected override async Task<DbTransaction> BeginLockTransactionAsync(DbConnection connection, string environment, CancellationToken cancellationToken)
     {
         var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -759,32 +677,6 @@ public sealed class PostgresStateStore : DocumentStateStore, IStateStore
             throw;
         }
     }
-
-    private static async Task<RolloutLock?> ReadLockAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string environment,
-        CancellationToken cancellationToken)
-    {
-        var row = await connection.QuerySingleOrDefaultAsync<LockRow>(new CommandDefinition(
-            """
-            SELECT environment AS Environment, rollout_id AS RolloutId, process_id AS ProcessId, machine AS Machine, acquired_at AS AcquiredAt
-            FROM rollout_locks WHERE environment = @environment
-            """,
-            new { environment }, transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
-        return row is null ? null : new RolloutLock
-        {
-            Environment = row.Environment,
-            RolloutId = row.RolloutId,
-            ProcessId = checked((int)row.ProcessId),
-            Machine = row.Machine,
-            AcquiredAt = AuditChain.ParseTime(row.AcquiredAt),
-        };
-    }
-
-    // ---- plumbing ----
-
-    public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
-
-    private protected override async Task<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken) =>
-        await ConnectAsync(cancellationToken).ConfigureAwait(false);
 
     private protected override string InsertionOrder => "row_no";
 

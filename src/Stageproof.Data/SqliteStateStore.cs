@@ -444,6 +444,12 @@ public sealed class SqliteStateStore : DocumentStateStore, IStateStore, IWebhook
     private protected override async Task<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken) =>
         await ConnectAsync(cancellationToken).ConfigureAwait(false);
 
+    private protected override TimeProvider Clock => _time;
+
+    /// <summary>An IMMEDIATE transaction: SQLite's one write lock, taken before the lock row is read.</summary>
+    private protected override Task<DbTransaction> BeginLockTransactionAsync(DbConnection connection, string environment, CancellationToken cancellationToken) =>
+        Task.FromResult<DbTransaction>(((SqliteConnection)connection).BeginTransaction(deferred: false));
+
     private protected override string InsertionOrder => "rowid";
 
     private protected override string RecordOrigin => DatabasePath;
@@ -726,113 +732,4 @@ public sealed class SqliteStateStore : DocumentStateStore, IStateStore, IWebhook
         QueryDocumentsAsync<Rollout>(
             "SELECT json FROM rollouts WHERE @environment IS NULL OR environment = @environment ORDER BY created_at DESC, id DESC",
             new { environment }, cancellationToken);
-
-    // ---- rollout locks ----
-
-    /// <summary>
-    /// One IMMEDIATE transaction: the write lock is taken before the row is read or written, so of two processes
-    /// racing for the same environment exactly one inserts (or replaces) the row and the other reads the winner.
-    /// </summary>
-    public async Task<RolloutLock?> TryLockRolloutAsync(RolloutLock wanted, RolloutLock? replacing = null, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(wanted);
-        if (replacing is not null && replacing.Environment != wanted.Environment)
-        {
-            throw new ArgumentException(
-                $"the lock to replace is {replacing.Environment}'s, not {wanted.Environment}'s", nameof(replacing));
-        }
-        var row = new
-        {
-            environment = wanted.Environment,
-            rolloutId = wanted.RolloutId,
-            processId = wanted.ProcessId,
-            machine = wanted.Machine,
-            acquiredAt = AuditChain.FormatTime(wanted.AcquiredAt),
-        };
-        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
-        {
-            using var transaction = connection.BeginTransaction(deferred: false);
-            var changed = 0;
-            if (replacing is not null)
-            {
-                changed = await connection.ExecuteAsync(new CommandDefinition(
-                    """
-                    UPDATE rollout_locks
-                    SET rollout_id = @rolloutId, process_id = @processId, machine = @machine, acquired_at = @acquiredAt
-                    WHERE environment = @environment AND rollout_id = @oldRolloutId AND process_id = @oldProcessId
-                      AND machine = @oldMachine AND acquired_at = @oldAcquiredAt
-                    """,
-                    new
-                    {
-                        row.environment,
-                        row.rolloutId,
-                        row.processId,
-                        row.machine,
-                        row.acquiredAt,
-                        oldRolloutId = replacing.RolloutId,
-                        oldProcessId = replacing.ProcessId,
-                        oldMachine = replacing.Machine,
-                        oldAcquiredAt = AuditChain.FormatTime(replacing.AcquiredAt),
-                    },
-                    transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
-            }
-            if (changed == 0)
-            {
-                // Without a holder to replace, or when that holder has released it since: take it only if free.
-                changed = await connection.ExecuteAsync(new CommandDefinition(
-                    """
-                    INSERT INTO rollout_locks (environment, rollout_id, process_id, machine, acquired_at)
-                    VALUES (@environment, @rolloutId, @processId, @machine, @acquiredAt)
-                    ON CONFLICT (environment) DO NOTHING
-                    """,
-                    row, transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
-            }
-            var holder = changed > 0 ? null : await ReadLockAsync(connection, transaction, wanted.Environment, cancellationToken).ConfigureAwait(false);
-            transaction.Commit();
-            return holder;
-        }
-    }
-
-    public async Task ReleaseRolloutLockAsync(string environment, string rolloutId, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(environment);
-        ArgumentNullException.ThrowIfNull(rolloutId);
-        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
-        {
-            await connection.ExecuteAsync(new CommandDefinition(
-                "DELETE FROM rollout_locks WHERE environment = @environment AND rollout_id = @rolloutId",
-                new { environment, rolloutId }, cancellationToken: cancellationToken)).ConfigureAwait(false);
-        }
-    }
-
-    public async Task<RolloutLock?> FindRolloutLockAsync(string environment, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(environment);
-        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
-        {
-            return await ReadLockAsync(connection, null, environment, cancellationToken).ConfigureAwait(false);
-        }
-    }
-
-    private static async Task<RolloutLock?> ReadLockAsync(SqliteConnection connection, SqliteTransaction? transaction, string environment,
-        CancellationToken cancellationToken)
-    {
-        var row = await connection.QuerySingleOrDefaultAsync<LockRow>(new CommandDefinition(
-            """
-            SELECT environment AS Environment, rollout_id AS RolloutId, process_id AS ProcessId, machine AS Machine, acquired_at AS AcquiredAt
-            FROM rollout_locks WHERE environment = @environment
-            """,
-            new { environment }, transaction, cancellationToken: cancellationToken)).ConfigureAwait(false);
-        return row is null ? null : new RolloutLock
-        {
-            Environment = row.Environment,
-            RolloutId = row.RolloutId,
-            ProcessId = checked((int)row.ProcessId),
-            Machine = row.Machine,
-            AcquiredAt = AuditChain.ParseTime(row.AcquiredAt),
-        };
-    }
 }

@@ -28,7 +28,7 @@ public static class StateMigration
         ("users", "name, role, json"),
         ("approvals", "id, patch_digest, environment, approver, at, json"),
         ("rollouts", "id, environment, patch_digest, status, created_at, json"),
-        ("rollout_locks", "environment, rollout_id, process_id, machine, acquired_at"),
+        ("rollout_locks", "environment, rollout_id, process_id, machine, acquired_at, heartbeat_at, heartbeat_ms"),
         ("api_tokens", "id, user_name, json"),
         ("passwords", "user_name, json"),
         ("login_states", "user_name, json"),

@@ -54,7 +54,7 @@ public static class StageproofServer
             {
                 // Rollouts become durable jobs in the cluster's store; with --worker this server runs them too.
                 var runner = app.Services.GetRequiredService<RolloutRunner>();
-                runner.Jobs = await RolloutJobs.OpenAsync(jobs, app.Services.GetRequiredService<PromotionWorkflow>(), store, options.Worker, ct).ConfigureAwait(false);
+                runner.Jobs = await RolloutJobs.OpenAsync(jobs, app.Services.GetRequiredService<PromotionWorkflow>(), store, options.Worker, ct, time).ConfigureAwait(false);
             }
             return app;
         }

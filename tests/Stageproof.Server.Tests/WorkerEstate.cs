@@ -6,12 +6,16 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Stageproof.Cli;
 using Stageproof.Core;
+using Stageproof.Core.Configuration;
+using Stageproof.Core.State;
+using Stageproof.Data;
 using Stageproof.Testing;
 
 namespace Stageproof.Server.Tests;
 
 /// <summary>
-/// Durable rollouts as a user runs them: a real PostgreSQL for Quartz's job store, a state built through the real CLI,
+/// Durable rollouts as a user runs them: a real PostgreSQL holding Quartz's job store and the state (a database of its
+/// own, <c>state: postgres://…</c>, built through the real CLI),
 /// and <c>stageproof serve</c> and <c>stageproof worker</c> as child processes of the test (each killed in the test's
 /// finally). Six hosts on this machine, each a tiny root of its own (<c>transport: chroot</c>: with one shared
 /// filesystem, as <c>transport: local</c> hosts have, the first host patched would leave the others "already applied");
@@ -21,14 +25,24 @@ namespace Stageproof.Server.Tests;
 public sealed class WorkerEstate : IAsyncLifetime
 {
     /// <summary>How long SLEEPY-1's post command sleeps on each host.</summary>
-    public const int HostSeconds = 2;
+    public const int HostSeconds = 1;
     /// <summary>The cluster's check-in interval in these tests (a dead worker is noticed within about twice this).</summary>
     public const int CheckinSeconds = 2;
+    /// <summary>The environment lock's heartbeat in these tests: a dead worker's lock is free to take over after three.</summary>
+    public const int HeartbeatSeconds = 1;
+    /// <summary>A job finding its environment held looks again this often, at most <see cref="LockAttempts"/> times.</summary>
+    public const int LockRetrySeconds = 1;
+    public const int LockAttempts = 4;
+
+    /// <summary>The state's database on <see cref="Postgres"/>, beside the job store's.</summary>
+    public const string StateDatabase = "stageproof_state";
 
     public PostgresFixture Postgres { get; } = new();
     public string Dir { get; } = Directory.CreateTempSubdirectory("stageproof-workers-").FullName;
     public string ConfigPath => Path.Combine(Dir, "stageproof.yaml");
-    public string StatePath => Path.Combine(Dir, ".stageproof");
+    /// <summary>The state, as <c>--state</c> names it: a PostgreSQL database.</summary>
+    public string State => $"postgres://postgres@{Postgres.Address}:{Postgres.Port}/{StateDatabase}";
+    public string AuditKeyPath => Path.Combine(Dir, "audit.key");
     public string Digest { get; private set; } = "";
     public Dictionary<string, string> Tokens { get; } = new(StringComparer.Ordinal);
 
@@ -58,7 +72,7 @@ public sealed class WorkerEstate : IAsyncLifetime
 
     private readonly List<TinyRoot> _roots = [];
 
-    private static readonly string[] HostNames = [.. Enumerable.Range(1, 6).Select(i => $"stage-{i}")];
+    public static readonly IReadOnlyList<string> HostNames = [.. Enumerable.Range(1, 6).Select(i => $"stage-{i}")];
 
     /// <summary>The configuration: <c>staging</c> of six hosts (canary, then batches of two), with a maintenance window of
     /// ten minutes from <paramref name="windowCron"/> (UTC) when given.</summary>
@@ -72,10 +86,15 @@ public sealed class WorkerEstate : IAsyncLifetime
             - environment: staging
               rollout: { canary: 1, batch: 2 }
         {{(windowCron is null ? "" : $"      window: {{ cron: \"{windowCron}\", duration: 10m, time_zone: UTC }}\n")}}
+        state: {{State}}
+        audit_key_file: audit.key
         jobs:
           store: postgres://postgres@{{Postgres.Address}}:{{Postgres.Port}}/{{PostgresFixture.DatabaseName}}
           password_file: jobs.password
           checkin: {{CheckinSeconds}}s
+          lock_heartbeat: {{HeartbeatSeconds}}s
+          lock_retry: {{LockRetrySeconds}}s
+          lock_attempts: {{LockAttempts}}
         """;
 
     public async Task InitializeAsync()
@@ -102,6 +121,7 @@ public sealed class WorkerEstate : IAsyncLifetime
             File.Copy("/etc/passwd", Path.Combine(root.Path, "etc/passwd"));
             File.Copy("/etc/group", Path.Combine(root.Path, "etc/group"));
         }
+        await Postgres.CreateDatabaseAsync(StateDatabase);
         // The test server trusts loopback connections; the password is read all the same, from a file of the user's alone.
         var password = Path.Combine(Dir, "jobs.password");
         await File.WriteAllTextAsync(password, "unused-with-trust-auth\n");
@@ -138,9 +158,13 @@ public sealed class WorkerEstate : IAsyncLifetime
     }
 
     /// <summary>Runs the real CLI in this process; a failure fails the test with its output.</summary>
-    public Task<string> CliAsync(params string[] args) => EstateCli.OkAsync(ConfigPath, StatePath, args);
+    public Task<string> CliAsync(params string[] args) => EstateCli.OkAsync(ConfigPath, State, args);
 
-    public Task<(int Code, string Stdout, string Stderr)> CliRawAsync(params string[] args) => EstateCli.RawAsync(ConfigPath, StatePath, args);
+    public Task<(int Code, string Stdout, string Stderr)> CliRawAsync(params string[] args) => EstateCli.RawAsync(ConfigPath, State, args);
+
+    /// <summary>The state, opened as the CLI opens it (sealed under the estate's audit key).</summary>
+    public Task<IStateStore> OpenStateAsync() =>
+        StateStores.OpenAsync(StateLocation.Parse(State, "--state", Dir), new StateSettings { AuditKeyFile = AuditKeyPath }, TimeProvider.System);
 
     private async Task<string> TokenAsync(string user) =>
         JsonDocument.Parse(await CliAsync("--json", "token", "create", user, "--expires", "90d")).RootElement.GetProperty("token").GetString()!;
@@ -154,14 +178,17 @@ public sealed class WorkerEstate : IAsyncLifetime
         }
     }
 
+    /// <summary>Whether SLEEPY-1's file is on <paramref name="host"/>.</summary>
+    public bool Patched(string host) => File.Exists(Path.Combine(_roots[HostNames.ToList().IndexOf(host)].Path, "etc/sleepy.conf"));
+
     /// <summary><c>stageproof worker</c> as a child process.</summary>
-    public StageproofProcess StartWorker(string name) => StageproofProcess.Start(name, Dir, ["--config", ConfigPath, "--state", StatePath, "worker"]);
+    public StageproofProcess StartWorker(string name) => StageproofProcess.Start(name, Dir, ["--config", ConfigPath, "--state", State, "worker"]);
 
     /// <summary><c>stageproof serve</c> as a child process on <paramref name="address"/> (mapped into the caller's loopback
     /// range); returns once it answers.</summary>
     public async Task<(StageproofProcess Process, Uri Address)> StartServerAsync(string address)
     {
-        var server = StageproofProcess.Start("serve", Dir, ["--config", ConfigPath, "--state", StatePath, "serve", "--urls", TestLoopback.Url(address)]);
+        var server = StageproofProcess.Start("serve", Dir, ["--config", ConfigPath, "--state", State, "serve", "--urls", TestLoopback.Url(address)]);
         try
         {
             var line = await server.WaitForLineAsync(l => l.StartsWith("Stageproof serves ", StringComparison.Ordinal), TimeSpan.FromSeconds(60));

@@ -1,18 +1,23 @@
+using System.Globalization;
 using Quartz;
 using Stageproof.Application.Identity;
 using Stageproof.Application.Lifecycle;
+using Stageproof.Core;
+using Stageproof.Core.Jobs;
 using Stageproof.Core.Rollouts;
 using Stageproof.Core.State;
+using Stageproof.Hosts.Rollouts;
 
 namespace Stageproof.Application.Jobs;
 
 /// <summary>
 /// One rollout, run on whichever worker fired its job. A scheduled rollout starts; any other unfinished one is resumed
 /// from where its hosts are — after a dead worker too (a recovered job), whose lock on the environment is then taken
-/// over. Never two at once for one rollout.
+/// over. Never two at once for one rollout. An environment held by another live rollout is waited for: the job fires
+/// again <see cref="JobsConfig.LockRetry"/> later, at most <see cref="JobsConfig.LockAttempts"/> times in all.
 /// </summary>
 [DisallowConcurrentExecution]
-internal sealed class RolloutJob(PromotionWorkflow workflow, IStateStore store, RolloutJobs.RunningHere running) : IJob
+internal sealed class RolloutJob(PromotionWorkflow workflow, IStateStore store, RolloutJobs.RunningHere running, JobsConfig config, TimeProvider time) : IJob
 {
     public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
     {
@@ -29,7 +34,7 @@ internal sealed class RolloutJob(PromotionWorkflow workflow, IStateStore store, 
         try
         {
             _ = rollout.Status == RolloutStatus.Scheduled
-                ? await workflow.RunAsync(stored, rollout with { Status = RolloutStatus.Running, UpdatedAt = null }, actor, progress: null, cancellationToken).ConfigureAwait(false)
+                ? await workflow.RunAsync(stored, rollout with { Status = RolloutStatus.Running, UpdatedAt = null, Message = null }, actor, progress: null, cancellationToken).ConfigureAwait(false)
                 : await workflow.ResumeAsync(stored, rollout, actor, progress: null, cancellationToken, holderDeclaredDead: context.Recovering).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -37,9 +42,67 @@ internal sealed class RolloutJob(PromotionWorkflow workflow, IStateStore store, 
             // This worker is stopping: the rollout stopped where it stood, its state written, and the job already has a
             // new trigger (RolloutJobs.DisposeAsync) that another worker fires once this instance has ended.
         }
+        catch (RefusedException e) when (e.Rule == RolloutEngine.LockLostRule)
+        {
+            // Another process took the lock over while this one was silent, and runs the rollout now.
+        }
+        catch (RefusedException e) when (e.Rule == RolloutEngine.LockRule)
+        {
+            await WaitForLockAsync(context, rollout, cancellationToken).ConfigureAwait(false);
+        }
         finally
         {
             running.Remove(context.JobDetail.Key);
         }
+    }
+
+    /// <summary>Another live rollout holds the environment: fire again later, or — the attempts spent — give up, the
+    /// rollout saying why (a scheduled one ends aborted with no host touched; one under way stays resumable).</summary>
+    private async Task WaitForLockAsync(IJobExecutionContext context, Rollout rollout, CancellationToken ct)
+    {
+        var holder = await store.FindRolloutLockAsync(rollout.Environment, ct).ConfigureAwait(false);
+        var attempt = context.Trigger.JobDataMap.TryGetValue(RolloutJobs.AttemptKey, out var raw) && raw is string text
+            && int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : 1;
+        if (holder?.RolloutId == rollout.Id)
+        {
+            // This rollout itself is held by a process still beating (a node the cluster declared dead too soon, or one
+            // whose lock was taken over): this job stays, looking again while that holder lives, and goes on from where
+            // it stopped should it fall silent. No attempt is spent: the wait ends with that holder, not with a count.
+            await RolloutJobs.RetryAsync(context.Scheduler, context.JobDetail.Key, time.GetUtcNow() + config.LockRetry, attempt, ct).ConfigureAwait(false);
+            return;
+        }
+        var held = holder is null ? $"{rollout.Environment} was locked" : RolloutEngine.Held(holder);
+        var now = time.GetUtcNow();
+        var latest = await store.FindRolloutAsync(rollout.Id, ct).ConfigureAwait(false) ?? rollout;
+        if (latest.Finished)
+        {
+            return;
+        }
+        if (attempt >= config.LockAttempts)
+        {
+            var gaveUp = $"gave up waiting for {rollout.Environment}'s lock after {attempt.ToString(CultureInfo.InvariantCulture)} attempt(s): {held}";
+            await store.SaveRolloutAsync(latest.Status == RolloutStatus.Scheduled
+                ? latest with
+                {
+                    Status = RolloutStatus.Aborted,
+                    Message = gaveUp + "; no host was touched",
+                    Hosts = latest.Hosts.Select(h => h with { State = RolloutHostState.Untouched, UpdatedAt = now }).ToList(),
+                    Batches = latest.Batches.Select(b => b with { State = BatchState.Skipped }).ToList(),
+                    FinishedAt = now,
+                    UpdatedAt = now,
+                }
+                : latest with { Message = gaveUp + "; resume it with 'stageproof rollout resume " + latest.Id + "'", UpdatedAt = now }, ct).ConfigureAwait(false);
+            await AuditTrail.AppendAsync(store, new Principal(rollout.Actor, "job:" + context.Scheduler.SchedulerInstanceId, null),
+                "rollout.lock-wait", rollout.Environment, $"{rollout.Id}: {gaveUp}", rollout.PatchDigest, null, ct).ConfigureAwait(false);
+            throw new JobExecutionException($"rollout {rollout.Id}: {gaveUp}");
+        }
+        var at = now + config.LockRetry;
+        await store.SaveRolloutAsync(latest with
+        {
+            Message = $"waiting for {rollout.Environment}'s lock: {held}; attempt {attempt.ToString(CultureInfo.InvariantCulture)} of " +
+                      $"{config.LockAttempts.ToString(CultureInfo.InvariantCulture)}, the next at {at:u}",
+            UpdatedAt = now,
+        }, ct).ConfigureAwait(false);
+        await RolloutJobs.RetryAsync(context.Scheduler, context.JobDetail.Key, at, attempt + 1, ct).ConfigureAwait(false);
     }
 }

@@ -18,6 +18,8 @@ public sealed class RolloutJobs : IAsyncDisposable
     public const string SchedulerName = "stageproof";
     internal const string Group = "rollouts";
     internal const string RolloutKey = "rollout";
+    /// <summary>The trigger's attempt at an environment held by another rollout (1 on the first).</summary>
+    internal const string AttemptKey = "attempt";
 
     private readonly IScheduler _scheduler;
     private readonly RunningHere _running;
@@ -48,7 +50,8 @@ public sealed class RolloutJobs : IAsyncDisposable
     public string InstanceId => _scheduler.SchedulerInstanceId;
 
     /// <summary>Joins the cluster (Quartz creating its tables when absent); a worker starts running jobs at once.</summary>
-    public static async Task<RolloutJobs> OpenAsync(JobsConfig config, PromotionWorkflow workflow, IStateStore store, bool worker, CancellationToken ct)
+    public static async Task<RolloutJobs> OpenAsync(JobsConfig config, PromotionWorkflow workflow, IStateStore store, bool worker, CancellationToken ct,
+        TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         var connection = JobStoreSchema.ConnectionString(config);
@@ -58,6 +61,8 @@ public sealed class RolloutJobs : IAsyncDisposable
             builder.Services.AddSingleton(workflow);
             builder.Services.AddSingleton(store);
             builder.Services.AddSingleton(running);
+            builder.Services.AddSingleton(config);
+            builder.Services.AddSingleton(time ?? TimeProvider.System);
             builder.ConfigureScheduler(o =>
             {
                 o.InstanceName = SchedulerName;
@@ -119,6 +124,17 @@ public sealed class RolloutJobs : IAsyncDisposable
             .WithSimpleSchedule(s => s.WithMisfireInstruction(SimpleTriggerMisfireInstruction.FireNow))
             .Build();
         await _scheduler.ScheduleJob(job, [trigger], new ScheduleJobOptions { Replace = true }, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Gives job <paramref name="key"/> (running now) another trigger at <paramref name="at"/>, its attempt
+    /// <paramref name="attempt"/>: the job outlives the trigger that fired it.</summary>
+    internal static async Task RetryAsync(IScheduler scheduler, JobKey key, DateTimeOffset at, int attempt, CancellationToken ct)
+    {
+        var again = TriggerBuilder.Create().ForJob(key).StartAt(at)
+            // As text: the job store's JSON keeps a string a string.
+            .UsingJobData(AttemptKey, attempt.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            .WithSimpleSchedule(s => s.WithMisfireInstruction(SimpleTriggerMisfireInstruction.FireNow)).Build();
+        await scheduler.ScheduleJob(again, new ScheduleJobOptions(), ct).ConfigureAwait(false);
     }
 
     /// <summary>Removes a job that has not started yet; false when there was none.</summary>

@@ -67,7 +67,10 @@ public sealed class EstateEngines(IStateStore store, StageproofConfig config, Ti
     public (RolloutEngine Engine, IDisposable Checks) Rollouts()
     {
         var checks = new CheckSuiteRunner();
-        return (new RolloutEngine(store, Patches(), transports, checks, time, config.Ssh.CommandTimeout, new RolloutEvents(events, time)), checks);
+        return (new RolloutEngine(store, Patches(), transports, checks, time, config.Ssh.CommandTimeout, new RolloutEvents(events, time))
+        {
+            LockHeartbeat = config.Jobs?.LockHeartbeat ?? Core.Jobs.JobsConfig.DefaultLockHeartbeat,
+        }, checks);
     }
 
     /// <summary>

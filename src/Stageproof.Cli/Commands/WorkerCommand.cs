@@ -21,7 +21,7 @@ internal static class WorkerCommand
                                                                      "(jobs: {{ store: postgres://USER@HOST:PORT/DB, password_file: FILE }})");
             var store = await session.StoreAsync(ct).ConfigureAwait(false);
             var engines = await session.EnginesAsync(ct).ConfigureAwait(false);
-            var jobs = await RolloutJobs.OpenAsync(jobsConfig, new PromotionWorkflow(store, engines, session.Time), store, worker: true, ct).ConfigureAwait(false);
+            var jobs = await RolloutJobs.OpenAsync(jobsConfig, new PromotionWorkflow(store, engines, session.Time), store, worker: true, ct, session.Time).ConfigureAwait(false);
             await using (jobs.ConfigureAwait(false))
             {
                 await session.AuditAsync("worker.start", JobStoreSchema.Shown(jobsConfig), $"node {jobs.InstanceId}", cancellationToken: ct).ConfigureAwait(false);

@@ -18,8 +18,20 @@ public sealed record JobsConfig
     /// <summary>How often a node tells the cluster it is alive; a node silent for longer than this (plus Quartz's
     /// grace) is declared dead and its jobs re-fire elsewhere.</summary>
     public TimeSpan Checkin { get; init; } = TimeSpan.FromSeconds(15);
+    /// <summary>How often the process running a rollout refreshes its environment lock's heartbeat in the state
+    /// (<c>lock_heartbeat</c>). A lock whose heartbeat has been silent for <see cref="Rollouts.RolloutLock.MissedBeats"/>
+    /// of its holder's intervals may be taken over by any process on any machine.</summary>
+    public TimeSpan LockHeartbeat { get; init; } = DefaultLockHeartbeat;
+    /// <summary>How long a rollout job that finds its environment locked by another live rollout waits before it tries
+    /// again (<c>lock_retry</c>).</summary>
+    public TimeSpan LockRetry { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>How many times in all such a job tries before it gives up (<c>lock_attempts</c>).</summary>
+    public int LockAttempts { get; init; } = 20;
     /// <summary>Where in stageproof.yaml this was written.</summary>
     public required Configuration.ValueSource Source { get; init; }
+
+    /// <summary><see cref="LockHeartbeat"/> when nothing says otherwise, also for rollouts run without a <c>jobs:</c> store.</summary>
+    public static readonly TimeSpan DefaultLockHeartbeat = TimeSpan.FromSeconds(10);
 
     /// <summary>The environment variable a password may come from instead of a file.</summary>
     public const string PasswordVariable = "STAGEPROOF_JOBS_PASSWORD";

@@ -138,4 +138,26 @@ public sealed record RolloutLock
     public required int ProcessId { get; init; }
     public required string Machine { get; init; }
     public required DateTimeOffset AcquiredAt { get; init; }
+    /// <summary>When the holder last said it is alive; null on a lock written without heartbeats (judged only from its own
+    /// machine, or by the job cluster, as before).</summary>
+    public DateTimeOffset? HeartbeatAt { get; init; }
+    /// <summary>How often the holder promised to refresh <see cref="HeartbeatAt"/> (<c>jobs.lock_heartbeat</c>).</summary>
+    public TimeSpan? HeartbeatEvery { get; init; }
+
+    /// <summary>Heartbeats a holder may miss before anyone, on any machine, may take its lock over.</summary>
+    public const int MissedBeats = 3;
+
+    /// <summary>The moment after which the holder counts as gone: <see cref="MissedBeats"/> of its own intervals after its
+    /// last heartbeat (the holder's promise, not the taker's configuration, sets the limit); null without heartbeats.</summary>
+    public DateTimeOffset? SilentAfter => HeartbeatAt + HeartbeatEvery * MissedBeats;
+
+    /// <summary>True when the holder's heartbeat has been silent past <see cref="SilentAfter"/> at <paramref name="now"/>.</summary>
+    public bool IsSilentAt(DateTimeOffset now) => SilentAfter is { } limit && now > limit;
+}
+
+/// <summary>What <see cref="State.IStateStore.TakeRolloutLockAsync"/> came to: taken (over <see cref="TakenOver"/>, whose
+/// heartbeat had gone silent, when not free), or refused by <see cref="Holder"/>.</summary>
+public sealed record RolloutLockTake(RolloutLock? Holder, RolloutLock? TakenOver)
+{
+    public bool Taken => Holder is null;
 }

@@ -114,6 +114,15 @@ public interface IStateStore : IAuditStore, Webhooks.IWebhookDeliveryStore, IAsy
     /// untouched. With <paramref name="replacing"/>, takes it only from that holder (a stale lock, or a resume).</summary>
     Task<Rollouts.RolloutLock?> TryLockRolloutAsync(Rollouts.RolloutLock wanted, Rollouts.RolloutLock? replacing = null, CancellationToken cancellationToken = default);
 
+    /// <summary>Takes the environment's rollout lock when it is free, or when its holder's heartbeat has been silent past
+    /// <see cref="Rollouts.RolloutLock.SilentAfter"/> by this store's clock: judged and replaced in one transaction, so of
+    /// racing takers exactly one wins. A holder without heartbeats is never taken over here.</summary>
+    Task<Rollouts.RolloutLockTake> TakeRolloutLockAsync(Rollouts.RolloutLock wanted, CancellationToken cancellationToken = default);
+
+    /// <summary>Refreshes <paramref name="held"/>'s heartbeat to this store's clock; the lock as it now stands, or null when
+    /// <paramref name="held"/> no longer holds it (released, or taken over after its heartbeat went silent).</summary>
+    Task<Rollouts.RolloutLock?> HeartbeatRolloutLockAsync(Rollouts.RolloutLock held, CancellationToken cancellationToken = default);
+
     /// <summary>Releases the environment's lock if <paramref name="rolloutId"/> holds it.</summary>
     Task ReleaseRolloutLockAsync(string environment, string rolloutId, CancellationToken cancellationToken = default);
 

@@ -170,6 +170,10 @@ internal static class PostgresSchema
         );
         CREATE INDEX webhook_deliveries_created ON webhook_deliveries (created_at);
         """,
+        // 2: SQLite's 10: the rollout lock's heartbeat (null on a lock written before heartbeats, judged as before).
+        """
+        ALTER TABLE rollout_locks ADD COLUMN heartbeat_at text, ADD COLUMN heartbeat_ms bigint;
+        """,
     ];
 
     public static int LatestVersion => Migrations.Count;

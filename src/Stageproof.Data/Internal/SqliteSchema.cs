@@ -158,6 +158,12 @@ internal static class SqliteSchema
         );
         CREATE INDEX webhook_deliveries_created ON webhook_deliveries (created_at);
         """,
+        // 10: the rollout lock's heartbeat (its holder's last sign of life, and the interval it promised); null on a lock
+        //     written before heartbeats, which is judged as before.
+        """
+        ALTER TABLE rollout_locks ADD COLUMN heartbeat_at TEXT;
+        ALTER TABLE rollout_locks ADD COLUMN heartbeat_ms INTEGER;
+        """,
     ];
 
     public static int LatestVersion => Migrations.Count;

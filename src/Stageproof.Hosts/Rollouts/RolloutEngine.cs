@@ -52,31 +52,119 @@ public sealed class RolloutEngine(
 {
     public const string LockRule = "one-rollout-per-environment";
 
+    /// <summary>The rule of a rollout that stopped because another process took its lock over (its heartbeat had been
+    /// silent too long): that process runs it now.</summary>
+    public const string LockLostRule = "rollout-lock-lost";
+
+    /// <summary>How often the lock's heartbeat is refreshed while a rollout runs (<c>jobs.lock_heartbeat</c>).</summary>
+    public TimeSpan LockHeartbeat { get; init; } = Core.Jobs.JobsConfig.DefaultLockHeartbeat;
+
     /// <summary>Plans a new rollout, stores it, takes the environment's lock, and runs it.</summary>
     public async Task<Rollout> StartAsync(Rollout planned, RolloutTarget target, IProgress<string>? progress, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(planned);
         ArgumentNullException.ThrowIfNull(target);
-        await LockAsync(planned, ct).ConfigureAwait(false);
-        try
+        var held = await LockAsync(planned, ct).ConfigureAwait(false);
+        return await WhileHeldAsync(planned, held, async run =>
         {
-            await store.SaveRolloutAsync(planned, ct).ConfigureAwait(false);
-            await (observer?.SavedAsync(planned, ct) ?? Task.CompletedTask).ConfigureAwait(false);
+            await store.SaveRolloutAsync(planned, run).ConfigureAwait(false);
+            await (observer?.SavedAsync(planned, run) ?? Task.CompletedTask).ConfigureAwait(false);
             await AuditAsync(planned, "rollout.start", planned.Environment,
                 $"{planned.Id}: {planned.PatchId} in {planned.Batches.Count.ToString(CultureInfo.InvariantCulture)} batch(es) " +
                 $"[{string.Join("; ", planned.Batches.Select(b => $"{b.Name}: {string.Join(", ", b.Hosts)}"))}], {planned.Lane.ToString().ToLowerInvariant()} lane" +
-                (planned.WindowOverride is null ? "" : $", outside the window: {planned.WindowOverride}"), ct).ConfigureAwait(false);
-            return await RunAsync(planned, target, progress, ct).ConfigureAwait(false);
+                (planned.WindowOverride is null ? "" : $", outside the window: {planned.WindowOverride}"), run).ConfigureAwait(false);
+            return await RunAsync(planned, target, progress, run).ConfigureAwait(false);
+        }, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> while <paramref name="held"/> is beating: its heartbeat refreshed every
+    /// <see cref="LockHeartbeat"/>, so any process on any machine can tell this one is alive. When a beat — or the check
+    /// before each step's state is written — finds the lock taken over (this process was silent too long: paused, or cut
+    /// off from the state), the work is cancelled where it stands, as for a killed process, and the new holder goes on.
+    /// </summary>
+    private async Task<Rollout> WhileHeldAsync(Rollout rollout, RolloutLock held, Func<CancellationToken, Task<Rollout>> work, CancellationToken ct)
+    {
+        using var lost = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        using var stop = new CancellationTokenSource();
+        var lease = new LockLease(held, lost);
+        var beating = Task.Run(async () =>
+        {
+            var current = held;
+            while (!stop.IsCancellationRequested)
+            {
+                try
+                {
+                    await Task.Delay(LockHeartbeat, time, stop.Token).ConfigureAwait(false);
+                    if (await store.HeartbeatRolloutLockAsync(current, stop.Token).ConfigureAwait(false) is { } beat)
+                    {
+                        current = beat;
+                        continue;
+                    }
+                    await lease.LoseAsync(await store.FindRolloutLockAsync(rollout.Environment, stop.Token).ConfigureAwait(false)).ConfigureAwait(false);
+                    return;
+                }
+                catch (OperationCanceledException) when (stop.IsCancellationRequested)
+                {
+                    return;
+                }
+#pragma warning disable CA1031 // The state unreachable for a beat: try again at the next; a silence past the limit costs the lock, learnt then.
+                catch (Exception)
+#pragma warning restore CA1031
+                {
+                }
+            }
+        }, CancellationToken.None);
+        s_lease.Value = lease;
+        try
+        {
+            return await work(lost.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (lease.IsLost && !ct.IsCancellationRequested)
+        {
+            var by = lease.TakenBy is not { } taker ? "another process"
+                : $"rollout {taker.RolloutId} (process {taker.ProcessId.ToString(CultureInfo.InvariantCulture)} on {taker.Machine})";
+            throw new RefusedException(LockLostRule,
+                $"rollout {rollout.Id} lost {rollout.Environment}'s lock to {by}: its heartbeat was silent longer than " +
+                $"{RolloutLock.MissedBeats.ToString(CultureInfo.InvariantCulture)} x {LockHeartbeat.TotalSeconds.ToString(CultureInfo.InvariantCulture)}s; it stopped where it stood");
         }
         finally
         {
-            await store.ReleaseRolloutLockAsync(planned.Environment, planned.Id, CancellationToken.None).ConfigureAwait(false);
+            s_lease.Value = null;
+            await stop.CancelAsync().ConfigureAwait(false);
+            await beating.ConfigureAwait(false);
+            // A lock taken over is the new holder's (perhaps this very rollout, resumed elsewhere): not ours to release.
+            if (!lease.IsLost)
+            {
+                await store.ReleaseRolloutLockAsync(rollout.Environment, rollout.Id, CancellationToken.None).ConfigureAwait(false);
+            }
         }
+    }
+
+    /// <summary>The lock the rollout running in this async flow holds, and how its loss is told.</summary>
+    private static readonly AsyncLocal<LockLease?> s_lease = new();
+
+    private sealed class LockLease(RolloutLock held, CancellationTokenSource lost)
+    {
+        public RolloutLock Held => held;
+        public RolloutLock? TakenBy { get; private set; }
+        public bool IsLost { get; private set; }
+
+        public async Task LoseAsync(RolloutLock? takenBy)
+        {
+            TakenBy = takenBy;
+            IsLost = true;
+            await lost.CancelAsync().ConfigureAwait(false);
+        }
+
+        public bool IsHeldBy(RolloutLock? holder) => holder is not null && holder.RolloutId == held.RolloutId && holder.ProcessId == held.ProcessId
+                                                     && holder.Machine == held.Machine && holder.AcquiredAt == held.AcquiredAt;
     }
 
     /// <summary>Continues an interrupted rollout from exactly where its hosts are.</summary>
     /// <param name="holderDeclaredDead">True when the job cluster declared the node that ran it dead (a recovered job):
-    /// the lock this rollout still holds is then taken over even when that node was another machine.</param>
+    /// the lock this rollout still holds is then taken over even when that node was another machine — unless the lock
+    /// beats, when its heartbeat alone decides.</param>
     public async Task<Rollout> ResumeAsync(Rollout rollout, RolloutTarget target, string actor, IProgress<string>? progress, CancellationToken ct,
         bool holderDeclaredDead = false)
     {
@@ -85,22 +173,23 @@ public sealed class RolloutEngine(
         {
             throw new RefusedException("rollout-finished", $"rollout {rollout.Id} already ended: {Describe(rollout.Status)}");
         }
-        await LockAsync(rollout, ct, holderDeclaredDead).ConfigureAwait(false);
-        try
+        var held = await LockAsync(rollout, ct, holderDeclaredDead).ConfigureAwait(false);
+        return await WhileHeldAsync(rollout, held, async run =>
         {
-            await AuditAsync(rollout, "rollout.resume", rollout.Environment, $"{rollout.Id} resumed by {actor}: " + Where(rollout), ct, actor).ConfigureAwait(false);
-            return await RunAsync(rollout, target, progress, ct).ConfigureAwait(false);
-        }
-        finally
-        {
-            await store.ReleaseRolloutLockAsync(rollout.Environment, rollout.Id, CancellationToken.None).ConfigureAwait(false);
-        }
+            await AuditAsync(rollout, "rollout.resume", rollout.Environment, $"{rollout.Id} resumed by {actor}: " + Where(rollout), run, actor).ConfigureAwait(false);
+            return await RunAsync(rollout, target, progress, run).ConfigureAwait(false);
+        }, ct).ConfigureAwait(false);
     }
 
-    /// <summary>True when the lock's holder is gone: its process no longer runs on this machine, or its rollout ended.</summary>
+    /// <summary>True when the lock's holder is gone: its heartbeat silent past its limit (judged from any machine), its
+    /// process no longer running on this machine, or its rollout ended.</summary>
     public async Task<bool> IsStaleAsync(RolloutLock holder, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(holder);
+        if (holder.IsSilentAt(time.GetUtcNow()))
+        {
+            return true;
+        }
         var rollout = await store.FindRolloutAsync(holder.RolloutId, ct).ConfigureAwait(false);
         if (rollout is { Finished: true })
         {
@@ -109,23 +198,39 @@ public sealed class RolloutEngine(
         return holder.Machine == System.Environment.MachineName && !ProcessRuns(holder.ProcessId);
     }
 
-    private async Task LockAsync(Rollout rollout, CancellationToken ct, bool holderDeclaredDead = false)
+    /// <summary>
+    /// Takes the environment's lock for <paramref name="rollout"/>, beating from now: when free; when its holder's heartbeat
+    /// has been silent past its limit, from any machine (audited as a takeover naming the holder); else, for a holder
+    /// without heartbeats or one still beating, when it is judged gone as before — its process gone from this machine,
+    /// its rollout ended, or its node declared dead by the job cluster (<paramref name="holderDeclaredDead"/>).
+    /// </summary>
+    private async Task<RolloutLock> LockAsync(Rollout rollout, CancellationToken ct, bool holderDeclaredDead = false)
     {
+        var now = time.GetUtcNow();
         var wanted = new RolloutLock
         {
             Environment = rollout.Environment, RolloutId = rollout.Id, ProcessId = System.Environment.ProcessId,
-            Machine = System.Environment.MachineName, AcquiredAt = time.GetUtcNow(),
+            Machine = System.Environment.MachineName, AcquiredAt = now, HeartbeatAt = now, HeartbeatEvery = LockHeartbeat,
         };
-        var holder = await store.TryLockRolloutAsync(wanted, null, ct).ConfigureAwait(false);
-        if (holder is null)
+        var take = await store.TakeRolloutLockAsync(wanted, ct).ConfigureAwait(false);
+        if (take.Taken)
         {
-            return;
+            if (take.TakenOver is { } silent)
+            {
+                await AuditAsync(rollout, "rollout.lock-takeover", rollout.Environment,
+                    $"took over the lock of rollout {silent.RolloutId} (process {silent.ProcessId.ToString(CultureInfo.InvariantCulture)} on {silent.Machine}): " +
+                    $"its heartbeat was silent since {silent.HeartbeatAt:u}, longer than {RolloutLock.MissedBeats.ToString(CultureInfo.InvariantCulture)} x " +
+                    $"{silent.HeartbeatEvery!.Value.TotalSeconds.ToString(CultureInfo.InvariantCulture)}s", ct).ConfigureAwait(false);
+            }
+            return wanted;
         }
-        if (!(holderDeclaredDead && holder.RolloutId == rollout.Id) && !await IsStaleAsync(holder, ct).ConfigureAwait(false))
+        var holder = take.Holder!;
+        // The cluster's word that the holder's node is dead is taken only for a lock without heartbeats: a beating lock
+        // says for itself whether its holder lives (a node declared dead that still beats is alive and patching).
+        var declaredDead = holderDeclaredDead && holder.RolloutId == rollout.Id && holder.HeartbeatAt is null;
+        if (!declaredDead && !await IsStaleAsync(holder, ct).ConfigureAwait(false))
         {
-            throw new RefusedException(LockRule,
-                $"rollout {holder.RolloutId} is running on {rollout.Environment} (process {holder.ProcessId.ToString(CultureInfo.InvariantCulture)} on {holder.Machine} since {holder.AcquiredAt:u}); " +
-                "one rollout per environment at a time");
+            throw new RefusedException(LockRule, Held(holder));
         }
         var again = await store.TryLockRolloutAsync(wanted, holder, ct).ConfigureAwait(false);
         if (again is not null)
@@ -134,6 +239,15 @@ public sealed class RolloutEngine(
         }
         await AuditAsync(rollout, "rollout.lock-stale", rollout.Environment,
             $"took over the lock of rollout {holder.RolloutId} (process {holder.ProcessId.ToString(CultureInfo.InvariantCulture)} on {holder.Machine} is gone)", ct).ConfigureAwait(false);
+        return wanted;
+    }
+
+    /// <summary>Why an environment is not free: who holds it, since when, and its last heartbeat.</summary>
+    public static string Held(RolloutLock holder)
+    {
+        ArgumentNullException.ThrowIfNull(holder);
+        return $"rollout {holder.RolloutId} is running on {holder.Environment} (process {holder.ProcessId.ToString(CultureInfo.InvariantCulture)} on {holder.Machine} " +
+               $"since {holder.AcquiredAt:u}{(holder.HeartbeatAt is { } beat ? $", heartbeat {beat:u}" : "")}); one rollout per environment at a time";
     }
 
     private async Task<Rollout> RunAsync(Rollout rollout, RolloutTarget target, IProgress<string>? progress, CancellationToken ct)
@@ -591,6 +705,13 @@ public sealed class RolloutEngine(
     /// <summary>Writes the rollout, keeping an abort that <c>rollout abort</c> stored meanwhile.</summary>
     private async Task<Rollout> SaveAsync(Rollout rollout, CancellationToken ct)
     {
+        // Before a step's state is written (and so before the step): is the lock still this process's? One taken over
+        // while this process was paused must not see another step run from here.
+        if (s_lease.Value is { } lease && !lease.IsHeldBy(await store.FindRolloutLockAsync(rollout.Environment, ct).ConfigureAwait(false)))
+        {
+            await lease.LoseAsync(await store.FindRolloutLockAsync(rollout.Environment, CancellationToken.None).ConfigureAwait(false)).ConfigureAwait(false);
+            throw new OperationCanceledException($"{rollout.Environment}'s lock is no longer rollout {rollout.Id}'s here");
+        }
         if (rollout.AbortRequestedBy is null && (await store.FindRolloutAsync(rollout.Id, ct).ConfigureAwait(false))?.AbortRequestedBy is { } by)
         {
             rollout = rollout with { AbortRequestedBy = by };

@@ -38,7 +38,24 @@ public sealed class JobsConfigTests : IDisposable
         Assert.Equal(TimeSpan.FromSeconds(15), _temp.Load("jobs: { store: postgres://u@h/db }").Jobs!.Checkin);
     }
 
+    [Fact]
+    public void The_lock_heartbeat_and_the_wait_for_a_held_environment_are_read_with_their_defaults()
+    {
+        var defaults = _temp.Load("jobs: { store: postgres://u@h/db }").Jobs!;
+        Assert.Equal((TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(30), 20), (defaults.LockHeartbeat, defaults.LockRetry, defaults.LockAttempts));
+
+        var set = _temp.Load("jobs: { store: postgres://u@h/db, lock_heartbeat: 2s, lock_retry: 1m, lock_attempts: 3 }").Jobs!;
+        Assert.Equal((TimeSpan.FromSeconds(2), TimeSpan.FromMinutes(1), 3), (set.LockHeartbeat, set.LockRetry, set.LockAttempts));
+    }
+
     [Theory]
+    [InlineData("jobs: { store: \"postgres://u@h/db\", lock_heartbeat: 500ms }", "jobs.lock_heartbeat", "too short a heartbeat: at least 1s")]
+    [InlineData("jobs: { store: \"postgres://u@h/db\", lock_heartbeat: often }", "jobs.lock_heartbeat", "expected a duration")]
+    [InlineData("jobs: { store: \"postgres://u@h/db\", lock_heartbeat: 11m }", "jobs.lock_heartbeat", "at most 600")]
+    [InlineData("jobs: { store: \"postgres://u@h/db\", lock_retry: 0 }", "jobs.lock_retry", "expected a duration")]
+    [InlineData("jobs: { store: \"postgres://u@h/db\", lock_retry: 10ms }", "jobs.lock_retry", "too short a retry delay")]
+    [InlineData("jobs: { store: \"postgres://u@h/db\", lock_attempts: 0 }", "jobs.lock_attempts", "expected a whole number from 1 to 1000, got '0'")]
+    [InlineData("jobs: { store: \"postgres://u@h/db\", lock_attempts: many }", "jobs.lock_attempts", "expected a whole number")]
     [InlineData("jobs: { store: \"postgres://u:secret@h/db\" }", "jobs.store", "a password in the URL")]
     [InlineData("jobs: { store: \"mysql://u@h/db\" }", "jobs.store", "is not a postgres://USER@HOST:PORT/DB URL")]
     [InlineData("jobs: { store: \"postgres://h/db\" }", "jobs.store", "must name a user and one database")]

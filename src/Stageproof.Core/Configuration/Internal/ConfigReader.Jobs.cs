@@ -6,10 +6,11 @@ namespace Stageproof.Core.Configuration.Internal;
 
 internal sealed partial class ConfigReader
 {
-    private static readonly string[] JobsKeys = ["store", "password_file", "checkin"];
+    private static readonly string[] JobsKeys = ["store", "password_file", "checkin", "lock_heartbeat", "lock_retry", "lock_attempts"];
     private JobsConfig? _jobs;
 
-    /// <summary>jobs: { store: postgres://USER@HOST:PORT/DB, password_file: F, checkin: 15s }: the password never in the
+    /// <summary>jobs: { store: postgres://USER@HOST:PORT/DB, password_file: F, checkin: 15s, lock_heartbeat: 10s, lock_retry: 30s,
+    /// lock_attempts: 20 }: the password never in the
     /// file or the URL (a file of this user's alone, or STAGEPROOF_JOBS_PASSWORD).</summary>
     private void ReadJobs(YamlNode node, string path)
     {
@@ -21,6 +22,9 @@ internal sealed partial class ConfigReader
         Uri? store = null;
         string? passwordFile = null;
         var checkin = TimeSpan.FromSeconds(15);
+        var heartbeat = JobsConfig.DefaultLockHeartbeat;
+        var retry = TimeSpan.FromSeconds(30);
+        var attempts = 20;
         foreach (var (key, _, value, keyPath) in _yaml.Entries(mapping, path, JobsKeys))
         {
             switch (key)
@@ -49,6 +53,23 @@ internal sealed partial class ConfigReader
                     }
                     checkin = interval;
                     break;
+                case "lock_heartbeat" when _yaml.Seconds(value, keyPath, 600) is { } every:
+                    if (every < TimeSpan.FromSeconds(1))
+                    {
+                        _yaml.Report(value, keyPath, $"{every.TotalMilliseconds:0}ms is too short a heartbeat: at least 1s");
+                    }
+                    heartbeat = every;
+                    break;
+                case "lock_retry" when _yaml.Seconds(value, keyPath, 3600) is { } delay:
+                    if (delay < TimeSpan.FromSeconds(1))
+                    {
+                        _yaml.Report(value, keyPath, $"{delay.TotalMilliseconds:0}ms is too short a retry delay: at least 1s");
+                    }
+                    retry = delay;
+                    break;
+                case "lock_attempts" when _yaml.Int(value, keyPath, 1, 1000) is { } count:
+                    attempts = count;
+                    break;
             }
         }
         if (store is null && !mapping.Children.Keys.OfType<YamlScalarNode>().Any(k => k.Value == "store"))
@@ -63,6 +84,7 @@ internal sealed partial class ConfigReader
         {
             Store = store, User = Uri.UnescapeDataString(store.UserInfo), Host = store.Host, Port = store.IsDefaultPort ? 5432 : store.Port,
             Database = Uri.UnescapeDataString(store.AbsolutePath.TrimStart('/')), PasswordFile = passwordFile, Checkin = checkin,
+            LockHeartbeat = heartbeat, LockRetry = retry, LockAttempts = attempts,
             Source = new ValueSource(_file, (int)node.Start.Line, path),
         };
     }
