@@ -15,11 +15,12 @@ using Stageproof.Testing;
 
 namespace Stageproof.Bench.Scale;
 
-public sealed record ScaleOptions(int Hosts, int Environments, IReadOnlyList<int> Workers, int LatencyMs, int Parallelism, int BatchPercent, int TimeoutSeconds)
+public sealed record ScaleOptions(int Hosts, int Environments, IReadOnlyList<int> Workers, int LatencyMs, int Parallelism, int BatchPercent, int TimeoutSeconds,
+    int MaxConnections)
 {
     public static ScaleOptions Parse(ReadOnlySpan<string> args)
     {
-        var o = new ScaleOptions(1000, 8, [1, 2, 4], 20, 16, 10, 600);
+        var o = new ScaleOptions(1000, 8, [1, 2, 4], 20, 16, 10, 600, 100);
         for (var i = 0; i < args.Length; i++)
         {
             var option = args[i];
@@ -40,7 +41,8 @@ public sealed record ScaleOptions(int Hosts, int Environments, IReadOnlyList<int
                 "--parallelism" => o with { Parallelism = Positive() },
                 "--batch-percent" => o with { BatchPercent = Math.Min(100, Positive()) },
                 "--timeout" => o with { TimeoutSeconds = Positive() },
-                _ => throw new ArgumentException($"unknown option '{args[i]}' (known: --hosts, --environments, --workers, --latency-ms, --parallelism, --batch-percent, --timeout)"),
+                "--max-connections" => o with { MaxConnections = Positive() },
+                _ => throw new ArgumentException($"unknown option '{args[i]}' (known: --hosts, --environments, --workers, --latency-ms, --parallelism, --batch-percent, --timeout, --max-connections)"),
             };
             i++;
         }
@@ -48,7 +50,7 @@ public sealed record ScaleOptions(int Hosts, int Environments, IReadOnlyList<int
     }
 
     public string CommandLine => $"--hosts {Hosts} --environments {Environments} --workers {string.Join(',', Workers)} --latency-ms {LatencyMs} " +
-                                 $"--parallelism {Parallelism} --batch-percent {BatchPercent}";
+                                 $"--parallelism {Parallelism} --batch-percent {BatchPercent} --max-connections {MaxConnections}";
 }
 
 /// <summary>
@@ -79,7 +81,7 @@ internal static class ScaleSuite
         """;
 
     public sealed record RunResult(int Workers, double WallSeconds, double FirstStartSeconds, IReadOnlyList<Rollout> Rollouts, IReadOnlyList<ScaleWorker.Stats> Stats,
-        PgCounters State, PgCounters Jobs, double PostgresCpuSeconds);
+        PgCounters State, PgCounters Jobs, double PostgresCpuSeconds, int PeakConnections, string? Failure = null);
 
     public sealed record PgCounters(long Commits, long Inserted, long Updated, long Deleted, long Returned)
     {
@@ -103,13 +105,28 @@ internal static class ScaleSuite
             Console.Error.WriteLine($"scale: no PostgreSQL: {why}");
             return 2;
         }
-        Console.WriteLine($"PostgreSQL 15 on {postgres.Address}:{postgres.Port} (a private server: fsync=off, as the test fixture starts it)");
         var results = new List<RunResult>();
         try
         {
+            if (options.MaxConnections != 100)
+            {
+                // PostgreSQL reads max_connections at start only: set it, then restart with the fixture's own options.
+                await postgres.ExecuteAsync($"ALTER SYSTEM SET max_connections = {options.MaxConnections}", "postgres").ConfigureAwait(false);
+                await RestartAsync(postgres).ConfigureAwait(false);
+            }
+            Console.WriteLine($"PostgreSQL 15 on {postgres.Address}:{postgres.Port} (a private server: fsync=off, as the test fixture starts it; " +
+                              $"max_connections {options.MaxConnections})");
             foreach (var workers in options.Workers)
             {
-                var result = await RunOnceAsync(postgres, options, workers).ConfigureAwait(false);
+                RunResult result;
+                try
+                {
+                    result = await RunOnceAsync(postgres, options, workers).ConfigureAwait(false);
+                }
+                catch (StalledException e)
+                {
+                    result = e.Result;
+                }
                 results.Add(result);
                 Print(options, result);
             }
@@ -119,7 +136,30 @@ internal static class ScaleSuite
             await postgres.DisposeAsync().ConfigureAwait(false);
         }
         Summary(options, results);
-        return results.All(r => r.Rollouts.All(x => x.Status == RolloutStatus.Succeeded)) ? 0 : 1;
+        return results.All(r => r.Failure is null && r.Rollouts.All(x => x.Status == RolloutStatus.Succeeded)) ? 0 : 1;
+    }
+
+    /// <summary>A run whose rollouts stopped moving (a job ended while its rollout was unfinished), with what it measured.</summary>
+    private sealed class StalledException(RunResult result) : Exception(result.Failure)
+    {
+        public RunResult Result { get; } = result;
+    }
+
+    private static async Task RestartAsync(PostgresFixture postgres)
+    {
+        var psi = new ProcessStartInfo("/usr/sbin/runuser") { UseShellExecute = false, RedirectStandardOutput = true };
+        foreach (var a in new[] { "-u", "postgres", "--", Path.Combine(PostgresFixture.BinDir, "pg_ctl"), "restart", "-w", "-t", "60", "-m", "fast",
+                     "-D", postgres.DataDirectory, "-l", Path.Combine(postgres.DataDirectory, "..", "server.log") })
+        {
+            psi.ArgumentList.Add(a);
+        }
+        using var p = Process.Start(psi)!;
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        await p.WaitForExitAsync(cts.Token).ConfigureAwait(false);
+        if (p.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"pg_ctl restart exited {p.ExitCode}");
+        }
     }
 
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]
@@ -172,36 +212,66 @@ internal static class ScaleSuite
                 {
                     await jobs.EnqueueAsync(r.Id, null, CancellationToken.None).ConfigureAwait(false);
                 }
-                List<Rollout> finished;
+                List<Rollout> finished = rollouts;
+                var peak = 0;
+                var saturated = 0;
+                var lastChange = clock.Elapsed;
+                var lastSeen = "";
+                string? failure = null;
                 while (true)
                 {
-                    finished = [];
-                    foreach (var r in rollouts)
+                    try
                     {
-                        finished.Add((await store.FindRolloutAsync(r.Id).ConfigureAwait(false))!);
+                        var now = new List<Rollout>();
+                        foreach (var r in rollouts)
+                        {
+                            now.Add((await store.FindRolloutAsync(r.Id).ConfigureAwait(false))!);
+                        }
+                        finished = now;
+                        peak = Math.Max(peak, await ConnectionsAsync(postgres, "state_" + run).ConfigureAwait(false));
+                    }
+                    catch (Exception e) when (e is PostgresException { SqlState: "53300" } || e.InnerException is PostgresException { SqlState: "53300" })
+                    {
+                        // The server refused this very connection: every slot is taken.
+                        peak = options.MaxConnections;
+                        saturated++;
                     }
                     if (finished.All(r => r.Finished))
                     {
                         break;
                     }
-                    if (clock.Elapsed > TimeSpan.FromSeconds(options.TimeoutSeconds))
+                    var seen = string.Join("|", finished.Select(r => r.UpdatedAt + RolloutEngineWhere(r)));
+                    if (seen != lastSeen)
                     {
-                        throw new TimeoutException($"{workers} worker(s): rollouts unfinished after {options.TimeoutSeconds}s: " +
-                                                   string.Join("; ", finished.Where(r => !r.Finished).Select(r => $"{r.Id} {RolloutEngineWhere(r)}")));
+                        (lastSeen, lastChange) = (seen, clock.Elapsed);
+                    }
+                    // No rollout moved for 30 s: a job ended (an exception) and left its rollout running with no one on it.
+                    if (clock.Elapsed - lastChange > TimeSpan.FromSeconds(30) || clock.Elapsed > TimeSpan.FromSeconds(options.TimeoutSeconds))
+                    {
+                        failure = $"{workers} worker(s): stalled at {F(clock.Elapsed.TotalSeconds)} s (nothing moved for {F((clock.Elapsed - lastChange).TotalSeconds)} s): " +
+                                  string.Join("; ", finished.Where(r => !r.Finished).Select(r => $"{r.Id} {RolloutEngineWhere(r)}"));
+                        break;
                     }
                     await Task.Delay(100).ConfigureAwait(false);
                 }
-                var wall = clock.Elapsed.TotalSeconds;
+                var wall = failure is null ? clock.Elapsed.TotalSeconds : lastChange.TotalSeconds;
                 var firstStart = finished.Min(r => r.Batches.Min(b => b.StartedAt) ?? DateTimeOffset.MaxValue);
-                // PostgreSQL 15 publishes a backend's statistics within a second of its transactions: wait that out.
-                await Task.Delay(1500).ConfigureAwait(false);
                 var statsAfter = await Task.WhenAll(processes.Select(p => p.StatsAsync())).ConfigureAwait(false);
+                // The workers leave before PostgreSQL is asked (their pools would hold its connections), and PostgreSQL 15
+                // publishes a backend's statistics within a second of its transactions: wait that out.
+                foreach (var p in processes)
+                {
+                    await p.StopAsync().ConfigureAwait(false);
+                }
+                processes.Clear();
+                await Task.Delay(1500).ConfigureAwait(false);
                 var stateAfter = await CountersAsync(postgres, "state_" + run).ConfigureAwait(false);
                 var jobsAfter = await CountersAsync(postgres, "jobs_" + run).ConfigureAwait(false);
                 var cpuAfter = PostgresCpuSeconds(postgres);
                 var stats = statsAfter.Select((a, i) => Minus(a, statsBefore[i])).ToList();
-                return new RunResult(workers, wall, (firstStart - enqueued).TotalSeconds, finished, stats, stateAfter - stateBefore, jobsAfter - jobsBefore,
-                    cpuAfter - cpuBefore);
+                var result = new RunResult(workers, wall, (firstStart - enqueued).TotalSeconds, finished, stats, stateAfter - stateBefore, jobsAfter - jobsBefore,
+                    cpuAfter - cpuBefore, peak, failure is null ? null : failure + (saturated > 0 ? $" (this benchmark's own connection was refused {saturated} time(s): 53300 too many clients)" : ""));
+                return failure is null ? result : throw new StalledException(result);
             }
         }
         finally
@@ -282,6 +352,15 @@ internal static class ScaleSuite
         return new PgCounters(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4));
     }
 
+    private static async Task<int> ConnectionsAsync(PostgresFixture postgres, string database)
+    {
+        await using var conn = new NpgsqlConnection(postgres.ConnectionStringFor("postgres"));
+        await conn.OpenAsync().ConfigureAwait(false);
+        await using var cmd = new NpgsqlCommand("SELECT count(*) FROM pg_stat_activity WHERE datname = @d", conn);
+        cmd.Parameters.AddWithValue("d", database);
+        return (int)(long)(await cmd.ExecuteScalarAsync().ConfigureAwait(false))!;
+    }
+
     /// <summary>CPU seconds of the PostgreSQL server: the postmaster's own and its reaped children's, plus every live child's.</summary>
     private static double PostgresCpuSeconds(PostgresFixture postgres)
     {
@@ -342,13 +421,17 @@ internal static class ScaleSuite
         var commands = r.Stats.Sum(s => s.Commands);
         Console.WriteLine();
         Console.WriteLine($"### {r.Workers} worker(s)");
+        if (r.Failure is { } failure)
+        {
+            Console.WriteLine($"- **FAILED**: {failure}");
+        }
         Console.WriteLine($"- rollouts: {string.Join(", ", r.Rollouts.GroupBy(x => x.Status).Select(g => $"{g.Key} {g.Count()}"))}; hosts verified {verified}/{hosts}; " +
                           $"first batch started {F(r.FirstStartSeconds, "0.00")} s after enqueueing");
         foreach (var x in r.Rollouts.Where(x => x.Status != RolloutStatus.Succeeded))
         {
             Console.WriteLine($"  - {x.Id}: {x.Status}: {x.Message}; {RolloutEngineWhere(x)}");
         }
-        Console.WriteLine($"- wall {F(r.WallSeconds, "0.00")} s → {F(hosts / r.WallSeconds * 60, "0")} hosts/minute");
+        Console.WriteLine($"- wall {F(r.WallSeconds, "0.00")} s → {F(verified / r.WallSeconds * 60, "0")} hosts verified a minute");
         foreach (var s in r.Stats)
         {
             Console.WriteLine($"- worker {s.Instance}: ran {s.Rollouts.Count} rollout(s), CPU {F(s.CpuSeconds, "0.00")} s, {s.Commands} host commands " +
@@ -364,6 +447,7 @@ internal static class ScaleSuite
                               .Select(g => $"{g.Key} {g.Sum(c => c.Calls)} {F(g.Sum(c => c.Seconds), "0.0")}s")));
         Console.WriteLine($"- PostgreSQL, state database: {r.State.Commits} commits ({F(r.State.Commits / r.WallSeconds, "0")}/s), {r.State.RowsWritten} rows written " +
                           $"({F(r.State.RowsWritten / r.WallSeconds, "0")}/s; {r.State.Inserted} ins, {r.State.Updated} upd, {r.State.Deleted} del), {r.State.Returned} rows read");
+        Console.WriteLine($"- PostgreSQL connections to the state database: at most {r.PeakConnections} at once (sampled every ~0.1 s)");
         Console.WriteLine($"- PostgreSQL, jobs database (Quartz): {r.Jobs.Commits} commits ({F(r.Jobs.Commits / r.WallSeconds, "0")}/s), {r.Jobs.RowsWritten} rows written");
         var commandSeconds = r.Stats.Sum(s => s.CommandSeconds);
         var storeSeconds = r.Stats.Sum(s => s.StoreWriteSeconds + s.StoreReadSeconds);
@@ -379,15 +463,16 @@ internal static class ScaleSuite
         Console.WriteLine();
         Console.WriteLine($"command: bench/rollout-scale.sh {options.CommandLine}");
         Console.WriteLine();
-        Console.WriteLine("| workers | wall s | hosts/min | vs 1 worker | store writes/s (calls) | PG commits/s (state) | PG rows written/s | workers CPU s | PostgreSQL CPU s | CPU busy % of 2 cores |");
-        Console.WriteLine("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        Console.WriteLine("| workers | outcome | wall s | hosts/min | vs 1 worker | store writes/s (calls) | PG commits/s (state) | PG rows written/s | peak connections | workers CPU s | PostgreSQL CPU s | CPU busy % of 2 cores |");
+        Console.WriteLine("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         foreach (var r in results)
         {
-            var hosts = r.Rollouts.Sum(x => x.Hosts.Count);
+            var hosts = r.Rollouts.Sum(x => x.Hosts.Count(h => h.State == RolloutHostState.Verified));
             var cpu = r.Stats.Sum(s => s.CpuSeconds) + r.PostgresCpuSeconds;
-            Console.WriteLine($"| {r.Workers} | {F(r.WallSeconds, "0.00")} | {F(hosts / r.WallSeconds * 60, "0")} | " +
+            var outcome = r.Failure is null ? $"{r.Rollouts.Count(x => x.Status == RolloutStatus.Succeeded)}/{r.Rollouts.Count} succeeded" : "STALLED";
+            Console.WriteLine($"| {r.Workers} | {outcome} | {F(r.WallSeconds, "0.00")} | {F(hosts / r.WallSeconds * 60, "0")} | " +
                               $"{(baseline is null ? "–" : F(baseline.WallSeconds / r.WallSeconds, "0.00") + "×")} | {F(r.Stats.Sum(s => s.StoreWrites) / r.WallSeconds, "0")} | " +
-                              $"{F(r.State.Commits / r.WallSeconds, "0")} | {F(r.State.RowsWritten / r.WallSeconds, "0")} | {F(r.Stats.Sum(s => s.CpuSeconds), "0.0")} | " +
+                              $"{F(r.State.Commits / r.WallSeconds, "0")} | {F(r.State.RowsWritten / r.WallSeconds, "0")} | {r.PeakConnections} | {F(r.Stats.Sum(s => s.CpuSeconds), "0.0")} | " +
                               $"{F(r.PostgresCpuSeconds, "0.0")} | {F(cpu / (r.WallSeconds * Environment.ProcessorCount) * 100, "0")} |");
         }
     }

@@ -26,6 +26,17 @@ internal static class ScaleWorker
 
     public static async Task<int> RunAsync(string configPath, int latencyMs)
     {
+        // A failure inside a job ends that job (Quartz logs nowhere here): show each distinct one on standard error.
+        var seen = new System.Collections.Concurrent.ConcurrentDictionary<string, bool>(StringComparer.Ordinal);
+        AppDomain.CurrentDomain.FirstChanceException += (_, e) =>
+        {
+            if (e.Exception is Npgsql.NpgsqlException or Core.InfrastructureException or InvalidOperationException or TimeoutException
+                && e.Exception is not Npgsql.PostgresException { SqlState: "42P01" or "25P02" } // Quartz probing for its tables
+                && seen.TryAdd(e.Exception.GetType().Name + e.Exception.Message, true) && seen.Count <= 20)
+            {
+                Console.Error.WriteLine($"[{Environment.ProcessId}] {e.Exception.GetType().Name}: {e.Exception.Message}");
+            }
+        };
         var config = ConfigLoader.Load(configPath);
         var settings = ConfigLoader.LoadStateSettings(configPath);
         var time = TimeProvider.System;
