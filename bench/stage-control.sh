@@ -69,9 +69,11 @@ unsure = sum(1 for w in r.get("warnings", []) if "inconclusive" in w["evidence"]
 reasons = "; ".join(f"{x['step']}: {x['subject']}: {x['evidence'][:120]}" for x in r.get("reasons", []))
 print(f"{mode}\t{run}\t{rc}\t{r['verdict']}\t{r['seconds']['total']:.1f}\t{f(load.get('p95Ratio'))}\t{f(control)}\t{f(load.get('controlEffect'))}\t{f(load.get('noiseFloor'))}\t{unsure}\t{reasons or '-'}")
 PY
-    "${S[@]}" rollback --env staging >"$OUT/rollback-$1-$2.log" 2>&1 \
-        || "${S[@]}" rollback --env staging --database restore >>"$OUT/rollback-$1-$2.log" 2>&1 \
-        || { echo "rollback after $1 run $2 failed: see $OUT/rollback-$1-$2.log" >&2; exit 1; }
+    # A PASS leaves staging patched, as a proven change does; a FAIL has already returned it to its rollback point.
+    if [ "$rc" -eq 0 ]; then
+        "${S[@]}" rollback --env staging >"$OUT/rollback-$1-$2.log" 2>&1 \
+            || { echo "rollback after $1 run $2 failed: see $OUT/rollback-$1-$2.log" >&2; exit 1; }
+    fi
     return "$rc"
 }
 
