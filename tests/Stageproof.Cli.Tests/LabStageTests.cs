@@ -460,7 +460,7 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : ICla
         const string down = """
             DROP INDEX messages_owner_folder_idx;
             ALTER TABLE messages DROP COLUMN folder;
-            DELETE FROM schema_history WHERE description = 'add_message_folders';
+            DELETE FROM schema_history WHERE description = 'add message folders';
             """;
         var digest = await FreezeWithWayBackAsync("ACME-WAYBACK-DOWN", "{ migration: \"V*__add_message_folders\", how: down, down: sql/folders_down.sql }", down);
         CliRun run;

@@ -439,7 +439,7 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
                     Notes = [$"without a database restore{(downScripts.Count > 0 ? $" (down scripts run: {string.Join("; ", downScripts)})" : "")}: {withoutRestore}"],
                 };
                 var databases = string.Join(", ", env.Databases.Keys);
-                // Where the declaration and the rehearsal disagree, that is the reason; an undeclaredMigrations migration keeps
+                // Where the declaration and the rehearsal disagree, that is the reason; an undeclared migration keeps
                 // the discovered verdict, with how to declare it.
                 foreach (var failed in downFailed)
                 {
@@ -454,7 +454,7 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
                 else if (undeclaredMigrations.Count > 0 || added.Count == 0)
                 {
                     Fail(StageSteps.Rehearsal, databases, $"the rollback only works with a database restore — a data-loss risk in production (without it: {withoutRestore})"
-                        + (undeclaredMigrations.Count > 0 ? $"; undeclaredMigrations migration(s) {string.Join(", ", undeclaredMigrations.Select(m => m.Name))}: {WayBacks.HowToDeclare(undeclaredMigrations[0].Name)}" : ""));
+                        + (undeclaredMigrations.Count > 0 ? $"; undeclared migration(s) {string.Join(", ", undeclaredMigrations.Select(m => m.Name))}: {WayBacks.HowToDeclare(undeclaredMigrations[0].Name)}" : ""));
                 }
                 else if (downFailed.Count == 0 && compatible.Count > 0)
                 {

@@ -16,8 +16,9 @@ public sealed record AddedMigration(string Database, string Name, WayBackHow? Ho
 public static class WayBacks
 {
     /// <summary>
-    /// A history row's name as a migration tool writes it: <c>V{version}__{description}</c> when both are recorded
-    /// (acme-mail's and Flyway's histories), else the description (Stageproof's own history: the script) or the version.
+    /// A history row's name as its script is named: <c>V{version}__{description}</c> when both are recorded (acme-mail's
+    /// and Flyway's histories, which record "add message folders" for <c>V2__add_message_folders.sql</c>: spaces become
+    /// underscores again), else the description (Stageproof's own history: the script) or the version.
     /// </summary>
     public static string Name(MigrationRecord record)
     {
@@ -31,11 +32,11 @@ public static class WayBacks
             return record.Description;
         }
         return decimal.TryParse(record.Version, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out _)
-            ? $"V{record.Version}__{record.Description}"
+            ? $"V{record.Version}__{record.Description.Replace(' ', '_')}"
             : record.Description;
     }
 
-    /// <summary>The first declaration whose glob matches the migration's name, its description or its version.</summary>
+    /// <summary>The first declaration whose glob matches the migration's name, its description as recorded or its version.</summary>
     public static PatchWayBack? Declared(IReadOnlyList<PatchWayBack>? declarations, MigrationRecord record)
     {
         ArgumentNullException.ThrowIfNull(record);

@@ -14,7 +14,8 @@ public sealed class WayBacksTests
 
     [Theory]
     [InlineData("5", "add_message_folders", "V5__add_message_folders")]
-    [InlineData("1.2", "add owner", "V1.2__add owner")]
+    [InlineData("1.2", "add owner", "V1.2__add_owner")]
+    [InlineData("2", "add message folders", "V2__add_message_folders")]
     [InlineData("3", "sql/001_owner.sql", "V3__sql/001_owner.sql")]
     [InlineData("R:R__views.sql", "views", "views")]
     [InlineData("7", "", "7")]
@@ -26,6 +27,10 @@ public sealed class WayBacksTests
     {
         Assert.Equal(WayBackHow.Compatible, WayBacks.Declared(Declared, new MigrationRecord("5", "add_message_folders", null, true))!.How);
         Assert.Equal(WayBackHow.Down, WayBacks.Declared(Declared, new MigrationRecord("6", "anything", null, true))!.How);
+        // Flyway and acme-mail record the description with spaces; the script's name has underscores: either matches.
+        Assert.Equal(WayBackHow.Compatible, WayBacks.Declared(Declared, new MigrationRecord("5", "add message folders", null, true))!.How);
+        Assert.Equal(WayBackHow.Compatible, WayBacks.Declared([new() { Migration = "add message*", How = WayBackHow.Compatible }],
+            new MigrationRecord("5", "add message folders", null, true))!.How);
         // Stageproof's own history: version is the installed rank, the description the script.
         Assert.Equal(WayBackHow.Irreversible, WayBacks.Declared(Declared, new MigrationRecord("3", "sql/001_owner.sql", null, true))!.How);
         Assert.Null(WayBacks.Declared(Declared, new MigrationRecord("8", "archive", null, true)));
