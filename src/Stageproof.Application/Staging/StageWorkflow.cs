@@ -376,7 +376,11 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
             var keep = await engine.RollbackAsync(Rollback(firstMode), progress.Engine, ct).ConfigureAwait(false);
             _patchRuns.Add(keep);
             rollbacks.Add(keep.Id);
-            var keepSuite = await SettledSuiteAsync(runner, checkEnv, light, transports, rehearsalMarkers, options.Settle, ct).ConfigureAwait(false);
+            // A restore ends the sessions of the release still running on the database ("terminating connection due to
+            // administrator command" in its log): the restore's own trace, so as after any restore here, the logs are read
+            // from when the suite starts.
+            var keepSuite = await SettledSuiteAsync(runner, checkEnv, light, transports, firstMode == DatabaseRestoreMode.Restore ? null : rehearsalMarkers,
+                options.Settle, ct).ConfigureAwait(false);
             var keepResidue = await behaviour.ResidueAsync(behaviourBefore, host => ChangedPackages(point, set, host), ct).ConfigureAwait(false);
             var downScripts = keep.Restores.SelectMany(r => r.DownScripts).ToList();
             var downFailed = keep.Restores.Where(r => r.DownFailed is not null).Select(r => $"{r.Database}: {r.DownFailed}").ToList();
