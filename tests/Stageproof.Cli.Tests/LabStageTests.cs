@@ -365,4 +365,148 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : ICla
         }
         Assert.Equal("1.0-1", await StagingVersionAsync());
     }
+
+    /// <summary>The schema-breaking update (<see cref="BadUpdate.SchemaBreaksDowngrade"/>), built once for this lab, in its repository.</summary>
+    private async Task<string> SchemaBreakingVersionAsync()
+    {
+        var deb = Path.Combine(Dir, "bad", BadPackages.FileName(BadUpdate.SchemaBreaksDowngrade));
+        if (!File.Exists(deb))
+        {
+            deb = await BadPackages.BuildAsync(Path.Combine(Dir, "repo", "acme-mail_1.1-1_amd64.deb"), BadUpdate.SchemaBreaksDowngrade, Path.Combine(Dir, "bad"));
+        }
+        await lab.Lab.RepoAddAsync(deb);
+        return BadPackages.Version(BadUpdate.SchemaBreaksDowngrade);
+    }
+
+    /// <summary>Freezes the schema-breaking update with a way_back item for its migration (and the down script beside it, when given).</summary>
+    private async Task<string> FreezeWithWayBackAsync(string id, string wayBack, string? downSql = null)
+    {
+        var version = await SchemaBreakingVersionAsync();
+        var dir = Path.Combine(Dir, "way-back", id);
+        Directory.CreateDirectory(Path.Combine(dir, "sql"));
+        if (downSql is not null)
+        {
+            await File.WriteAllTextAsync(Path.Combine(dir, "sql", "folders_down.sql"), downSql);
+        }
+        var yaml = SetTemplate.Replace("ID", id, StringComparison.Ordinal).Replace("VERSION", version, StringComparison.Ordinal)
+            + "\nway_back:\n  - " + wayBack + "\n";
+        return await LabCli.FreezeAsync(Dir, Path.Combine(dir, "set.yaml"), yaml);
+    }
+
+    private static JsonElement Rehearsal(CliRun run) => run.Json.GetProperty("rehearsal");
+
+    private static IReadOnlyList<string> Strings(JsonElement array) => array.EnumerateArray().Select(e => e.GetString()!).ToList();
+
+    [SkippableFact]
+    public async Task A_migration_declared_irreversible_passes_with_the_acknowledged_restore_rehearsed_and_the_rollback_story_recorded()
+    {
+        lab.Require();
+        const string acknowledged = "restore from the rollback point's dump; mail received since the change is lost";
+        var digest = await FreezeWithWayBackAsync("ACME-WAYBACK-IRREVERSIBLE",
+            $"{{ migration: \"V*__add_message_folders\", how: irreversible, acknowledged: \"{acknowledged}\" }}");
+        var html = Path.Combine(Dir, "stage-way-back-irreversible.html");
+        CliRun run;
+        try
+        {
+            run = await StageAsync(digest, "--html", html);
+        }
+        finally
+        {
+            if (await StagingVersionAsync() != "1.0-1")
+            {
+                output.WriteLine((await Cli("rollback", "--env", "staging", "--database", "restore")).ToString());
+            }
+        }
+        Assert.True(run.ExitCode == 0, string.Join("\n", Reasons(run)) + "\n" + run.Stderr[^Math.Min(4000, run.Stderr.Length)..]);
+        Assert.Equal("pass", run.Json.GetProperty("verdict").GetString());
+        var rehearsal = Rehearsal(run);
+        Assert.True(rehearsal.GetProperty("databaseRestoreNeeded").GetBoolean());
+        Assert.True(rehearsal.GetProperty("suitePassedAfterRollback").GetBoolean());
+        var migration = Assert.Single(rehearsal.GetProperty("migrations").EnumerateArray());
+        Assert.Matches("^V[0-9]+__add_message_folders$", migration.GetProperty("name").GetString());
+        Assert.Equal("irreversible", migration.GetProperty("how").GetString());
+        var story = Assert.Single(Strings(rehearsal.GetProperty("story")));
+        output.WriteLine("rollback story: " + story);
+        Assert.Contains("irreversible, rehearsed with the rollback point's dump restored; acknowledged: " + acknowledged, story, StringComparison.Ordinal);
+        var step = run.Json.GetProperty("steps").EnumerateArray().Single(s => s.GetProperty("name").GetString() == "rollback-rehearsal");
+        Assert.Equal("passed", step.GetProperty("status").GetString());
+        Assert.Contains("with the database restored, as the set declares", step.GetProperty("summary").GetString(), StringComparison.Ordinal);
+        var report = await File.ReadAllTextAsync(html);
+        Assert.Contains("ACKNOWLEDGED DATA-LOSS RISK", report, StringComparison.Ordinal);
+        Assert.Contains("<h3>Rollback story</h3>", report, StringComparison.Ordinal);
+        Assert.Equal("1.0-1", await StagingVersionAsync());
+    }
+
+    [SkippableFact]
+    public async Task A_migration_declared_compatible_that_the_old_release_refuses_fails_naming_the_disagreement()
+    {
+        lab.Require();
+        var digest = await FreezeWithWayBackAsync("ACME-WAYBACK-COMPATIBLE", "{ migration: \"V*__add_message_folders\", how: compatible }");
+        CliRun run;
+        try
+        {
+            run = await StageAsync(digest);
+        }
+        finally
+        {
+            if (await StagingVersionAsync() != "1.0-1")
+            {
+                output.WriteLine((await Cli("rollback", "--env", "staging", "--database", "restore")).ToString());
+            }
+        }
+        Assert.True(run.ExitCode == ExitCodes.Finding, run.ToString());
+        var reasons = Reasons(run).ToList();
+        output.WriteLine(string.Join("\n", reasons));
+        Assert.Contains(reasons, r => r.Step == "rollback-rehearsal" && r.Subject.Contains("add_message_folders", StringComparison.Ordinal)
+            && r.Evidence.StartsWith("declared compatible but the old release fails on the new schema: ", StringComparison.Ordinal));
+        // Not the discovered verdict: the declaration is what the rehearsal contradicted.
+        Assert.DoesNotContain(reasons, r => r.Evidence.Contains("only works with a database restore", StringComparison.Ordinal));
+        Assert.Equal("1.0-1", await StagingVersionAsync());
+    }
+
+    [SkippableFact]
+    public async Task A_migration_declared_with_a_down_script_passes_the_rehearsal_runs_it_and_a_production_rollback_takes_it_instead_of_a_restore()
+    {
+        lab.Require();
+        const string down = """
+            DROP INDEX messages_owner_folder_idx;
+            ALTER TABLE messages DROP COLUMN folder;
+            DELETE FROM schema_history WHERE description = 'add message folders';
+            """;
+        var digest = await FreezeWithWayBackAsync("ACME-WAYBACK-DOWN", "{ migration: \"V*__add_message_folders\", how: down, down: sql/folders_down.sql }", down);
+        CliRun run;
+        CliRun? rollback = null;
+        try
+        {
+            run = await StageAsync(digest);
+            if (run.ExitCode == 0)
+            {
+                // Staging ends patched; the ordinary rollback (database: auto) now takes the declared way back.
+                rollback = await Cli("--json", "rollback", "--env", "staging");
+            }
+        }
+        finally
+        {
+            if (await StagingVersionAsync() != "1.0-1")
+            {
+                output.WriteLine((await Cli("rollback", "--env", "staging", "--database", "restore")).ToString());
+            }
+        }
+        Assert.True(run.ExitCode == 0, string.Join("\n", Reasons(run)) + "\n" + run.Stderr[^Math.Min(4000, run.Stderr.Length)..]);
+        var rehearsal = Rehearsal(run);
+        Assert.False(rehearsal.GetProperty("databaseRestoreNeeded").GetBoolean());
+        var ran = Assert.Single(Strings(rehearsal.GetProperty("downScripts")));
+        Assert.StartsWith("sql/folders_down.sql for V", ran, StringComparison.Ordinal);
+        var story = Assert.Single(Strings(rehearsal.GetProperty("story")));
+        output.WriteLine("rollback story: " + story);
+        Assert.Contains("undone by its down script sql/folders_down.sql, rehearsed: it ran, the schema is back at the rollback point's", story, StringComparison.Ordinal);
+
+        Assert.NotNull(rollback);
+        Assert.True(rollback.ExitCode == 0, rollback.ToString());
+        var restore = Assert.Single(rollback.Json.GetProperty("run").GetProperty("restores").EnumerateArray());
+        Assert.False(restore.GetProperty("restored").GetBoolean(), restore.ToString());
+        Assert.Single(Strings(restore.GetProperty("downScripts")));
+        Assert.False(restore.TryGetProperty("downFailed", out var failed) && failed.ValueKind != JsonValueKind.Null, restore.ToString());
+        Assert.Equal("1.0-1", await StagingVersionAsync());
+    }
 }

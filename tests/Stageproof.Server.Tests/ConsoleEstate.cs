@@ -16,6 +16,8 @@ public sealed class ConsoleEstate : ServerEstate
     public const string Password = "a console password of some length";
     public const string RolloutId = "ro-console-live";
     public const string StageRunId = "st-console-pass";
+    /// <summary>The rollback story of the staging PASS: what an approver reads before approving.</summary>
+    public const string RollbackStory = "V5__add_message_folders (mail): compatible, rehearsed: the release before the change passes the suite on the new schema; no restore";
     public static readonly string[] ProdHosts = ["prod-1", "prod-2", "prod-3"];
 
     protected override async Task PrepareAsync()
@@ -33,6 +35,7 @@ public sealed class ConsoleEstate : ServerEstate
         {
             Id = StageRunId, PatchDigest = Digest, PatchId = "SRV-1", PatchTitle = "a set alice wrote", Environment = "staging",
             StartedAt = DateTimeOffset.UtcNow.AddMinutes(-10), FinishedAt = DateTimeOffset.UtcNow.AddMinutes(-5),
+            Rehearsal = (pass.Rehearsal ?? new Core.Stage.RehearsalResult()) with { Story = [RollbackStory] },
         });
         await store.SaveRolloutAsync(Rollout(_ => RolloutHostState.Pending, _ => BatchState.Pending, RolloutStatus.Running));
     }

@@ -38,6 +38,21 @@ public sealed partial class ConsoleFormTests(ConsoleEstate estate) : IClassFixtu
     }
 
     [Fact]
+    public async Task An_approver_sees_the_rollback_story_of_the_staging_pass_beside_the_approve_form()
+    {
+        var (client, _) = await CarolAsync();
+        using (client)
+        {
+            var set = await client.GetStringAsync(new Uri($"/patch-sets/{estate.Digest}", UriKind.Relative));
+            Assert.Contains("<ul id=\"rollback-story\">", set, StringComparison.Ordinal);
+            Assert.Contains(System.Net.WebUtility.HtmlEncode(ConsoleEstate.RollbackStory), set, StringComparison.Ordinal);
+            var queue = await client.GetStringAsync(new Uri("/approvals", UriKind.Relative));
+            Assert.Contains(ConsoleEstate.StageRunId, queue, StringComparison.Ordinal);
+            Assert.Contains(System.Net.WebUtility.HtmlEncode(ConsoleEstate.RollbackStory), queue, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task A_form_posted_without_its_antiforgery_token_changes_nothing()
     {
         var before = await ApprovalsAsync();

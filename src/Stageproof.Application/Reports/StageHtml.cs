@@ -491,7 +491,13 @@ public static class StageHtml
             h.Append("<p class=\"muted\">Not run.</p></section>\n");
             return;
         }
-        if (x.DatabaseRestoreNeeded)
+        var acknowledged = x.Migrations.Count > 0 && x.Migrations.All(m => m.How is not null) && x.Migrations.Any(m => m.How == Core.Patches.WayBackHow.Irreversible);
+        if (x.DatabaseRestoreNeeded && acknowledged && r.Verdict == StageVerdict.Pass)
+        {
+            h.Append("<div class=\"risk\"><b>ACKNOWLEDGED DATA-LOSS RISK:</b> the set declares a migration irreversible: rolling this patch back ")
+                .Append("in production restores the database from its dump and discards data written since the change. The rehearsal proved that restore works.</div>\n");
+        }
+        else if (x.DatabaseRestoreNeeded)
         {
             h.Append("<div class=\"risk\"><b>DATA-LOSS RISK:</b> the suite only passed again after the databases were restored from their dumps. ")
                 .Append("Rolling this patch back in production would need a database restore and discard data written since the change.</div>\n");
@@ -502,6 +508,18 @@ public static class StageHtml
         Kv(h, "Suite passed after rollback", x.SuitePassedAfterRollback ? "yes" : "no");
         Kv(h, "Re-applied", x.Reapplied ? "yes" : "no");
         h.Append("</dl>\n");
+        if (x.Migrations.Count > 0)
+        {
+            h.Append("<h3>Migrations and their way back</h3>\n<table><thead><tr><th>Database</th><th>Migration</th><th>Declared way back</th></tr></thead><tbody>\n");
+            foreach (var m in x.Migrations)
+            {
+                h.Append("<tr><td>").Append(E(m.Database)).Append("</td><td><code>").Append(E(m.Name)).Append("</code></td><td>")
+                    .Append(m.How is { } how ? E(how.ToString().ToLowerInvariant()) : Badge("fail") + " undeclared (way_back)").Append("</td></tr>\n");
+            }
+            h.Append("</tbody></table>\n");
+        }
+        List(h, "Rollback story", x.Story, null);
+        List(h, "Down scripts run", x.DownScripts, null);
         List(h, "Residue (left behind by the rollback)", x.Residue, "none: the manifest matches the pre-change one");
         List(h, "Data discarded by the restore", x.Discarded, "none");
         List(h, "Notes", x.Notes, null);

@@ -94,6 +94,7 @@ public static class StageJUnit
             ("audit.from", r.AuditFrom?.ToString(Inv)),
             ("audit.to", r.AuditTo?.ToString(Inv)),
             ("rehearsal.database_restore_needed", r.Rehearsal is { } h ? (h.DatabaseRestoreNeeded ? "true" : "false") : null),
+            ("rehearsal.rollback_story", r.Rehearsal is { Story.Count: > 0 } s ? string.Join("; ", s.Story) : null),
         };
         return new XElement("properties", props.Where(p => p.Item2 is not null)
             .Select(p => new XElement("property", new XAttribute("name", p.Item1), new XAttribute("value", Clean(p.Item2)))));

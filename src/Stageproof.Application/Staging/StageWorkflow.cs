@@ -336,7 +336,7 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
             // g. rollback rehearsal (or, when the change already failed, returning staging to the point)
             var rehearsalStart = Start(StageSteps.Rehearsal, _reasons.Count > 0
                 ? "the change failed: returning the environment to its rollback point"
-                : "roll back without restoring the database, verify; only if that fails, with it", clock);
+                : "roll back as the set declares each migration's way back (without a database restore unless it is declared irreversible), verify; if that fails, with a restore", clock);
             var rollbacks = new List<string>();
             RollbackRequest Rollback(DatabaseRestoreMode mode) => RollbackRequest(env, point, set, mode);
             if (_reasons.Count > 0)
@@ -365,12 +365,25 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
                 return await FinishAsync(result, ct).ConfigureAwait(false);
             }
 
+            // The migrations the change added, each with its declared way back (way_back). Only a set that declares every
+            // one and at least one irreversible is rehearsed with the restore it acknowledges; otherwise without a
+            // restore (declared down scripts run), and a restore only to tell "restore needed" from "broken".
+            var added = await AddedMigrationsAsync(point, env.Databases, set, ct).ConfigureAwait(false);
+            var undeclaredMigrations = added.Where(m => m.How is null).ToList();
+            var irreversible = undeclaredMigrations.Count == 0 ? added.Where(m => m.How == WayBackHow.Irreversible).ToList() : [];
+            var firstMode = irreversible.Count > 0 ? DatabaseRestoreMode.Restore : DatabaseRestoreMode.Keep;
             var rehearsalMarkers = await runner.MarkLogsAsync(checkEnv, light, transports, ct).ConfigureAwait(false);
-            var keep = await engine.RollbackAsync(Rollback(DatabaseRestoreMode.Keep), progress.Engine, ct).ConfigureAwait(false);
+            var keep = await engine.RollbackAsync(Rollback(firstMode), progress.Engine, ct).ConfigureAwait(false);
             _patchRuns.Add(keep);
             rollbacks.Add(keep.Id);
-            var keepSuite = await SettledSuiteAsync(runner, checkEnv, light, transports, rehearsalMarkers, options.Settle, ct).ConfigureAwait(false);
+            // A restore ends the sessions of the release still running on the database ("terminating connection due to
+            // administrator command" in its log): the restore's own trace, so as after any restore here, the logs are read
+            // from when the suite starts.
+            var keepSuite = await SettledSuiteAsync(runner, checkEnv, light, transports, firstMode == DatabaseRestoreMode.Restore ? null : rehearsalMarkers,
+                options.Settle, ct).ConfigureAwait(false);
             var keepResidue = await behaviour.ResidueAsync(behaviourBefore, host => ChangedPackages(point, set, host), ct).ConfigureAwait(false);
+            var downScripts = keep.Restores.SelectMany(r => r.DownScripts).ToList();
+            var downFailed = keep.Restores.Where(r => r.DownFailed is not null).Select(r => $"{r.Database}: {r.DownFailed}").ToList();
             if (keepResidue.Count > 0)
             {
                 // Packages and files are back, but something the change started or created is not: the rollback is not whole.
@@ -382,6 +395,7 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
                     {
                         RolledBack = keep.Succeeded, Residue = [.. keep.Hosts.SelectMany(h => h.Residue), .. keepResidue],
                         SuitePassedAfterRollback = keepSuite.AllPassed, Discarded = keep.Restores.SelectMany(r => r.Discarded).ToList(),
+                        DatabaseRestoreNeeded = firstMode == DatabaseRestoreMode.Restore, Migrations = added, DownScripts = downScripts,
                         Notes = ["residue after the rollback: " + string.Join("; ", keepResidue)],
                     },
                 };
@@ -389,17 +403,31 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
                 Step(StageSteps.Reapply, StepStatus.Skipped, "the rollback rehearsal failed; the environment stays rolled back", engines.Time.GetUtcNow());
                 return await FinishAsync(result, ct).ConfigureAwait(false);
             }
-            var keepWorks = keep.Succeeded && keepSuite.AllPassed;
+            var keepWorks = keep.Succeeded && keepSuite.AllPassed && downFailed.Count == 0;
             var rehearsal = new RehearsalResult
             {
                 RolledBack = keep.Succeeded,
                 Residue = keep.Hosts.SelectMany(h => h.Residue).ToList(),
                 SuitePassedAfterRollback = keepSuite.AllPassed,
                 Discarded = keep.Restores.SelectMany(r => r.Discarded).ToList(),
+                DatabaseRestoreNeeded = firstMode == DatabaseRestoreMode.Restore,
+                Migrations = added,
+                DownScripts = downScripts,
             };
+            if (!keepWorks && firstMode == DatabaseRestoreMode.Restore)
+            {
+                // The declared way back is the restore, and even that does not bring the service back.
+                rehearsal = rehearsal with { Notes = [$"with the database restored, as {string.Join(", ", irreversible)} declares: {Problems(keep, keepSuite)}"] };
+                Fail(StageSteps.Rehearsal, string.Join(", ", env.Databases.Keys),
+                    $"the rollback does not work, even with the database restored as the set declares ({string.Join(", ", irreversible.Select(m => m.Name))} irreversible): {Problems(keep, keepSuite)}");
+                result = result with { Rehearsal = rehearsal, RollbackRuns = rollbacks };
+                Step(StageSteps.Rehearsal, StepStatus.Failed, "rollback failed", rehearsalStart);
+                Step(StageSteps.Reapply, StepStatus.Skipped, "the rollback rehearsal failed; the environment stays rolled back", engines.Time.GetUtcNow());
+                return await FinishAsync(result, ct).ConfigureAwait(false);
+            }
             if (!keepWorks)
             {
-                var withoutRestore = Problems(keep, keepSuite);
+                var withoutRestore = string.Join("; ", [.. downFailed, Problems(keep, keepSuite)]);
                 var restoreRun = await engine.RollbackAsync(Rollback(DatabaseRestoreMode.Restore), progress.Engine, ct).ConfigureAwait(false);
                 _patchRuns.Add(restoreRun);
                 rollbacks.Add(restoreRun.Id);
@@ -412,25 +440,59 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
                     Residue = restoreRun.Hosts.SelectMany(h => h.Residue).ToList(),
                     SuitePassedAfterRollback = restoreSuite.AllPassed,
                     Discarded = restoreRun.Restores.SelectMany(r => r.Discarded).ToList(),
-                    Notes = [$"without a database restore: {withoutRestore}"],
+                    Notes = [$"without a database restore{(downScripts.Count > 0 ? $" (down scripts run: {string.Join("; ", downScripts)})" : "")}: {withoutRestore}"],
                 };
-                Fail(StageSteps.Rehearsal, string.Join(", ", env.Databases.Keys), restoreWorks
-                    ? $"the rollback only works with a database restore — a data-loss risk in production (without it: {withoutRestore})"
-                    : $"the rollback does not work, even with the database restored: {Problems(restoreRun, restoreSuite)}");
+                var databases = string.Join(", ", env.Databases.Keys);
+                // Where the declaration and the rehearsal disagree, that is the reason; an undeclared migration keeps
+                // the discovered verdict, with how to declare it.
+                foreach (var failed in downFailed)
+                {
+                    Fail(StageSteps.Rehearsal, "way_back " + failed.Split(':')[0], $"the declared down script does not take the database back: {failed}");
+                }
+                var compatible = added.Where(m => m.How == WayBackHow.Compatible).ToList();
+                var downs = added.Where(m => m.How == WayBackHow.Down).ToList();
+                if (!restoreWorks)
+                {
+                    Fail(StageSteps.Rehearsal, databases, $"the rollback does not work, even with the database restored: {Problems(restoreRun, restoreSuite)}");
+                }
+                else if (undeclaredMigrations.Count > 0 || added.Count == 0)
+                {
+                    Fail(StageSteps.Rehearsal, databases, $"the rollback only works with a database restore — a data-loss risk in production (without it: {withoutRestore})"
+                        + (undeclaredMigrations.Count > 0 ? $"; undeclared migration(s) {string.Join(", ", undeclaredMigrations.Select(m => m.Name))}: {WayBacks.HowToDeclare(undeclaredMigrations[0].Name)}" : ""));
+                }
+                else if (downFailed.Count == 0 && compatible.Count > 0)
+                {
+                    Fail(StageSteps.Rehearsal, "way_back " + string.Join(", ", compatible.Select(m => m.Name)),
+                        $"declared compatible but the old release fails on the new schema: {Problems(keep, keepSuite)}");
+                }
+                else if (downFailed.Count == 0 && downs.Count > 0)
+                {
+                    Fail(StageSteps.Rehearsal, "way_back " + string.Join(", ", downs.Select(m => m.Name)),
+                        $"after the declared down script(s) {string.Join("; ", downScripts)}, the old release fails: {Problems(keep, keepSuite)}");
+                }
                 result = result with { Rehearsal = rehearsal, RollbackRuns = rollbacks };
-                Step(StageSteps.Rehearsal, StepStatus.Failed, restoreWorks ? "needed a database restore" : "rollback failed", rehearsalStart);
+                Step(StageSteps.Rehearsal, StepStatus.Failed, restoreWorks ? "needed a database restore" + (added.Count > 0 && undeclaredMigrations.Count == 0 ? ", against the set's way_back" : "")
+                    : "rollback failed", rehearsalStart);
                 Step(StageSteps.Reapply, StepStatus.Skipped, "the rollback rehearsal failed; the environment stays rolled back", engines.Time.GetUtcNow());
                 return await FinishAsync(result, ct).ConfigureAwait(false);
             }
+            // The rollback story the approver reads: each migration's declared way back, as rehearsed.
+            var story = added.Select(m => Story(m, set, downScripts)).ToList();
+            rehearsal = rehearsal with { Story = story, Notes = story };
             if (result.DataLosses.Count > 0)
             {
                 // Only declared losses get this far: the rollback story must say a plain rollback does not bring them back.
                 rehearsal = rehearsal with
                 {
-                    Notes = [$"rows the change removed stay removed after a rollback without a database restore: {string.Join("; ", result.DataLosses)}"],
+                    Notes = [.. rehearsal.Notes, $"rows the change removed stay removed after a rollback without a database restore: {string.Join("; ", result.DataLosses)}"],
                 };
             }
-            Step(StageSteps.Rehearsal, StepStatus.Passed, "rolled back without a database restore; every host matches its manifest from before the change; the suite passes"
+            Step(StageSteps.Rehearsal, StepStatus.Passed, (firstMode == DatabaseRestoreMode.Restore
+                    ? $"rolled back with the database restored, as the set declares ({string.Join(", ", irreversible.Select(m => m.Name))} irreversible)"
+                    : "rolled back without a database restore"
+                      + (downScripts.Count > 0 ? $" (declared down script(s) run: {string.Join("; ", downScripts)})" : "")
+                      + (added.Any(m => m.How == WayBackHow.Compatible) ? $"; {string.Join(", ", added.Where(m => m.How == WayBackHow.Compatible).Select(m => m.Name))} proven compatible" : ""))
+                + "; every host matches its manifest from before the change; the suite passes"
                 + (result.DataLosses.Count > 0 ? $"; {result.DataLosses.Sum(l => l.Lost)} row(s) the change removed are not brought back without one" : ""), rehearsalStart);
 
             var reapplyStart = Start(StageSteps.Reapply, "the same digest again, and verify", clock);
@@ -546,6 +608,37 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
         }
         return losses;
     }
+
+    /// <summary>The migrations the change added to each database's history since the rollback point, with their declared way back.</summary>
+    private static async Task<IReadOnlyList<AddedMigration>> AddedMigrationsAsync(RollbackPoint point, IReadOnlyDictionary<string, string> databases,
+        PatchSet set, CancellationToken ct)
+    {
+        var added = new List<AddedMigration>();
+        var postgres = new PostgresRollbackPoint();
+        foreach (var db in point.Databases)
+        {
+            if (!databases.TryGetValue(db.Database, out var connection))
+            {
+                continue;
+            }
+            var taken = await PostgresRollbackPoint.LoadAsync(db.Directory, ct).ConfigureAwait(false);
+            if (await postgres.MigrationsSinceAsync(taken, connection, ct).ConfigureAwait(false) is { } rows)
+            {
+                added.AddRange(WayBacks.Of(db.Database, rows, set.WayBack));
+            }
+        }
+        return added;
+    }
+
+    /// <summary>One migration's rollback story, as the rehearsal proved it.</summary>
+    private static string Story(AddedMigration m, PatchSet set, IReadOnlyList<string> downScripts) => m.How switch
+    {
+        WayBackHow.Down => $"{m.Name} ({m.Database}): undone by its down script {set.WayBack![m.Declaration!.Value].Down}, rehearsed: " +
+                           (downScripts.Any(d => d.Contains(m.Name, StringComparison.Ordinal)) ? "it ran, the schema is back at the rollback point's and the suite passes" : "it ran"),
+        WayBackHow.Compatible => $"{m.Name} ({m.Database}): compatible, rehearsed: the release before the change passes the suite on the new schema; no restore",
+        WayBackHow.Irreversible => $"{m.Name} ({m.Database}): irreversible, rehearsed with the rollback point's dump restored; acknowledged: {set.WayBack![m.Declaration!.Value].Acknowledged}",
+        _ => $"{m.Name} ({m.Database}): undeclared",
+    };
 
     /// <summary>The packages the change installed on a host: the set's and what apt brought with them.</summary>
     private static IReadOnlySet<string> ChangedPackages(RollbackPoint point, PatchSet set, string host) =>

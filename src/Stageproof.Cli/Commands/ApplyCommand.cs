@@ -69,7 +69,7 @@ internal static class ApplyCommand
         var pointOption = new Option<string?>("--point") { Description = "The rollback point (default: the environment's latest active one)" };
         var database = new Option<DatabaseRestoreMode>("--database")
         {
-            Description = "Restore databases from their dumps: auto (when the schema changed since the point), keep, or restore",
+            Description = "Restore databases from their dumps: auto (when the schema changed since the point, unless every migration added since declares a down script or compatibility in the set's way_back: then its down scripts run instead), keep (never; declared down scripts still run), or restore (always)",
             DefaultValueFactory = _ => DatabaseRestoreMode.Auto,
         };
         var list = new Option<bool>("--list") { Description = "List the environment's rollback points instead" };

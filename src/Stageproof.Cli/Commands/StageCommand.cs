@@ -92,6 +92,10 @@ internal static class StageCommand
         {
             console.MarkupLine($"[red]reason[/] {Infrastructure.Ui.Escape(r.Step)}: {Infrastructure.Ui.Escape(r.Subject)}: {Infrastructure.Ui.Escape(r.Evidence)}");
         }
+        foreach (var line in result.Rehearsal?.Story ?? [])
+        {
+            console.MarkupLine($"[blue]rollback story[/] {Infrastructure.Ui.Escape(line)}");
+        }
         foreach (var w in result.Warnings)
         {
             console.MarkupLine($"[yellow]warning[/] {Infrastructure.Ui.Escape(w.Step)}: {Infrastructure.Ui.Escape(w.Subject)}: {Infrastructure.Ui.Escape(w.Evidence)}");

@@ -75,6 +75,14 @@ internal sealed class PatchRuns(CliSession session)
         {
             var what = r.Restored ? "restored from its dump" : r.Needed ? "NOT restored, though its schema changed" : "not restored (not needed)";
             console.MarkupLine($"  database {Infrastructure.Ui.Escape(r.Database)}: {what}; {Infrastructure.Ui.Escape(r.Why ?? "")}");
+            if (r.DownScripts.Count > 0)
+            {
+                console.MarkupLine("    " + Infrastructure.Ui.Escape("declared down script(s) run: " + string.Join("; ", r.DownScripts)));
+            }
+            if (r.DownFailed is { } failed)
+            {
+                console.MarkupLine("    [red]" + Infrastructure.Ui.Escape(failed) + "[/]");
+            }
             console.MarkupLine("    " + Infrastructure.Ui.Escape(r.Discarded.Count == 0 ? "no data was written since the point"
                 : (r.Restored ? "discarded, written since the change: " : "a restore would discard: ") + string.Join("; ", r.Discarded)));
         }

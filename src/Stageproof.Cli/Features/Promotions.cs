@@ -5,6 +5,7 @@ using Stageproof.Core;
 using Stageproof.Core.Lifecycle;
 using Stageproof.Core.Patches;
 using Stageproof.Core.Rollouts;
+using Stageproof.Core.Stage;
 using Stageproof.Hosts.Rollouts;
 
 namespace Stageproof.Cli.Features;
@@ -106,6 +107,13 @@ internal sealed class Promotions(CliSession session)
         else if (approval is not null && !session.Ui.Json)
         {
             session.Ui.Say($"{approval.Id}: {session.Actor} approved {stored.Set.Id} ({stored.Digest[..12]}) for {environment}");
+            // What the approval covers when it comes to undoing the change: the rollback story of its latest PASS.
+            var staged = (await store.ListStageResultsAsync(stored.Digest, null, ct).ConfigureAwait(false))
+                .FirstOrDefault(r => r.Verdict == StageVerdict.Pass && r.Rehearsal is { Story.Count: > 0 });
+            foreach (var line in staged?.Rehearsal?.Story ?? [])
+            {
+                session.Ui.Say($"rollback story ({staged!.Id} in {staged.Environment}): {line}");
+            }
         }
         return (approval, refusal);
     }

@@ -119,6 +119,13 @@ public sealed record DatabaseRestoreRecord
     /// <summary>"table: N row(s) written since the point, M removed or replaced" for data written since the change that the
     /// restore discards (or would).</summary>
     public IReadOnlyList<string> Discarded { get; init; } = [];
+    /// <summary>The migrations the change added to this database's history, with their declared way back (way_back).</summary>
+    public IReadOnlyList<AddedMigration> Migrations { get; init; } = [];
+    /// <summary>The declared down scripts that ran and committed, newest migration first ("sql/V6_down.sql for V6__x").</summary>
+    public IReadOnlyList<string> DownScripts { get; init; } = [];
+    /// <summary>Set when the way back did not hold: a down script failed (its error; nothing of it committed), or after
+    /// them the schema or history still differs from the point's.</summary>
+    public string? DownFailed { get; init; }
 }
 
 public enum RollbackPointStatus

@@ -38,6 +38,34 @@ public sealed record PatchMigrationScript
 /// <summary>The ordered SQL files for one named database.</summary>
 public sealed record PatchMigration(string Database, IReadOnlyList<PatchMigrationScript> Scripts);
 
+/// <summary>How a migration is undone when the change is rolled back (<see cref="PatchWayBack"/>).</summary>
+public enum WayBackHow
+{
+    /// <summary>A down script the rollback runs against the database (in one transaction) instead of restoring it.</summary>
+    Down,
+    /// <summary>The release before the change runs on the new schema: the rollback keeps the database as it is.</summary>
+    Compatible,
+    /// <summary>Only a restore of the rollback point's dump undoes it; <see cref="PatchWayBack.Acknowledged"/> says what that costs.</summary>
+    Irreversible,
+}
+
+/// <summary>
+/// A migration's declared way back. <see cref="Migration"/> is a glob on the migration's name as the database's migration
+/// history records it (<c>V5__add_message_folders</c>, its version or its description alone), so migrations a package runs
+/// itself are covered as well as the set's own. <see cref="Sql"/> and <see cref="Sha256"/> of a down script are filled in at freeze.
+/// </summary>
+public sealed record PatchWayBack
+{
+    public required string Migration { get; init; }
+    public required WayBackHow How { get; init; }
+    /// <summary>The down script, relative to the patch set file (how: down).</summary>
+    public string? Down { get; init; }
+    public string? Sql { get; init; }
+    public string? Sha256 { get; init; }
+    /// <summary>What the restore costs, in the author's words (how: irreversible).</summary>
+    public string? Acknowledged { get; init; }
+}
+
 /// <summary>An operator-authored shell command, kept as written (single line), with an optional timeout.</summary>
 public sealed record PatchCommand(string Run, int? TimeoutSeconds = null);
 
@@ -68,6 +96,9 @@ public sealed record PatchSet
     /// <summary>Processes the set means to start (globs on the executable's name or the command line): the stage lets
     /// them run. Null when none (left out of the canonical JSON, so older digests hold).</summary>
     public IReadOnlyList<string>? Processes { get; init; }
+    /// <summary>How each migration the change adds is undone, first matching declaration wins. Null when none (left out
+    /// of the canonical JSON, so older digests hold).</summary>
+    public IReadOnlyList<PatchWayBack>? WayBack { get; init; }
     public PatchCommands Commands { get; init; } = new();
 }
 

@@ -8,7 +8,7 @@ using Stageproof.Core.Configuration.Internal;
 namespace Stageproof.Core.Patches;
 
 /// <summary>
-/// Freezes a patch set: every referenced file (file sources, migration SQL) is read into the set, the set is
+/// Freezes a patch set: every referenced file (file sources, migration SQL, down scripts) is read into the set, the set is
 /// serialised canonically, and the SHA-256 of that JSON is its digest. Same content, same digest; any edit, another.
 /// </summary>
 public static class PatchSetFreezer
@@ -111,6 +111,7 @@ public static class PatchSetFreezer
             {
                 Scripts = m.Scripts.Select(s => s with { Sql = contents[s.File], Sha256 = Sha256(contents[s.File]) }).ToList(),
             }).ToList(),
+            WayBack = loaded.Set.WayBack?.Select(b => b.Down is null ? b : b with { Sql = contents[b.Down], Sha256 = Sha256(contents[b.Down]) }).ToList(),
         };
         return FromSet(set);
     }

@@ -47,6 +47,11 @@ public static class PatchSetGuard
         {
             Add("migrations", Names.IdentifierError(m.Database, "database name"));
         }
+        foreach (var b in set.WayBack ?? [])
+        {
+            Add($"way_back.{Names.Show(b.Migration)}", b.How == WayBackHow.Down && (b.Sql is null || b.Sha256 != PatchSetFreezer.Sha256(b.Sql))
+                ? "its down script is not frozen with the set, or does not match its checksum" : null);
+        }
         foreach (var c in set.Commands.Pre.Concat(set.Commands.Post))
         {
             Add("commands", PatchSetLoader.CommandError(c.Run));

@@ -20,10 +20,11 @@ public static partial class PatchSetLoader
     private const int MaxCommandTimeoutSeconds = 24 * 3600;
 
     private static readonly string[] TopKeys =
-        ["id", "title", "ticket", "reason", "root_cause", "severity", "cves", "author", "repositories", "packages", "files", "migrations", "data_loss", "processes", "commands"];
+        ["id", "title", "ticket", "reason", "root_cause", "severity", "cves", "author", "repositories", "packages", "files", "migrations", "data_loss", "processes", "way_back", "commands"];
     private static readonly string[] PackageKeys = ["name", "version"];
     private static readonly string[] FileKeys = ["path", "owner", "group", "mode", "content", "source", "set"];
     private static readonly string[] MigrationKeys = ["database", "files"];
+    private static readonly string[] WayBackKeys = ["migration", "how", "down", "acknowledged"];
     private static readonly string[] CommandsKeys = ["pre", "post"];
     private static readonly string[] CommandKeys = ["run", "timeout"];
 
@@ -83,6 +84,7 @@ public static partial class PatchSetLoader
             var migrations = new List<PatchMigration>();
             List<string>? dataLoss = null;
             List<string>? processes = null;
+            List<PatchWayBack>? wayBack = null;
             var commands = new PatchCommands();
             var seen = new HashSet<string>(StringComparer.Ordinal);
 
@@ -175,6 +177,9 @@ public static partial class PatchSetLoader
                             }
                         }
                         break;
+                    case "way_back":
+                        wayBack = WayBack(value, path);
+                        break;
                     case "commands":
                         commands = Commands(value, path);
                         break;
@@ -212,6 +217,7 @@ public static partial class PatchSetLoader
                 Migrations = migrations,
                 DataLoss = dataLoss is { Count: > 0 } ? dataLoss : null,
                 Processes = processes is { Count: > 0 } ? processes : null,
+                WayBack = wayBack is { Count: > 0 } ? wayBack : null,
                 Commands = commands,
             };
         }
@@ -452,6 +458,101 @@ public static partial class PatchSetLoader
                 if (ok && database is not null && scripts.Count > 0)
                 {
                     result.Add(new PatchMigration(database, scripts));
+                }
+            }
+            return result;
+        }
+
+        private List<PatchWayBack> WayBack(YamlNode node, string path)
+        {
+            var result = new List<PatchWayBack>();
+            var globs = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var (item, itemPath) in Items(node, path))
+            {
+                var map = w.Mapping(item, itemPath);
+                if (map is null)
+                {
+                    continue;
+                }
+                string? migration = null, down = null, acknowledged = null;
+                WayBackHow? how = null;
+                YamlNode? downNode = null, acknowledgedNode = null;
+                var ok = true;
+                foreach (var (key, _, value, keyPath) in w.Entries(map, itemPath, WayBackKeys))
+                {
+                    switch (key)
+                    {
+                        case "migration":
+                            migration = Check(value, keyPath, w.RequiredString(value, keyPath), v => v.Length is > 0 and <= 256 && !v.Any(char.IsControl) && v.Trim() == v
+                                ? null : $"{Names.Show(v)} is not a migration name or glob as the migration history records it ('V5__add_message_folders', 'V6__*')");
+                            ok &= migration is not null;
+                            break;
+                        case "how":
+                            var text = w.RequiredString(value, keyPath);
+                            how = text switch
+                            {
+                                "down" => WayBackHow.Down,
+                                "compatible" => WayBackHow.Compatible,
+                                "irreversible" => WayBackHow.Irreversible,
+                                _ => null,
+                            };
+                            if (text is not null && how is null)
+                            {
+                                w.Report(value, keyPath, $"how {Names.Show(text)} is not one of down (a down script), compatible (the old release runs on the new schema), " +
+                                                         "irreversible (only a database restore undoes it)");
+                            }
+                            ok &= how is not null;
+                            break;
+                        case "down":
+                            downNode = value;
+                            down = Check(value, keyPath, w.RequiredString(value, keyPath), RelativePathError);
+                            ok &= down is not null;
+                            break;
+                        case "acknowledged":
+                            acknowledgedNode = value;
+                            acknowledged = Text(value, keyPath, w.RequiredString(value, keyPath));
+                            if (acknowledged is { } a && a.Trim().Length == 0)
+                            {
+                                w.Report(value, keyPath, "say what the restore costs (which data written since the change is lost)");
+                                acknowledged = null;
+                            }
+                            ok &= acknowledged is not null;
+                            break;
+                    }
+                }
+                Require(map, itemPath, ["migration", "how"]);
+                if (how == WayBackHow.Down && downNode is null)
+                {
+                    w.Report(map, $"{itemPath}.down", "how: down needs the down script (down: a SQL file beside the patch set)");
+                    ok = false;
+                }
+                if (how is not null and not WayBackHow.Down && downNode is not null)
+                {
+                    w.Report(downNode, $"{itemPath}.down", $"a down script only goes with how: down (this one says {how.Value.ToString().ToLowerInvariant()})");
+                    ok = false;
+                }
+                if (how == WayBackHow.Irreversible && acknowledgedNode is null)
+                {
+                    w.Report(map, $"{itemPath}.acknowledged", "how: irreversible needs acknowledged: what restoring the rollback point's dump costs, in your words");
+                    ok = false;
+                }
+                if (how is not null and not WayBackHow.Irreversible && acknowledgedNode is not null)
+                {
+                    w.Report(acknowledgedNode, $"{itemPath}.acknowledged", $"acknowledged only goes with how: irreversible (this one says {how.Value.ToString().ToLowerInvariant()})");
+                    ok = false;
+                }
+                if (migration is not null && !globs.Add(migration))
+                {
+                    w.Report(item, itemPath, $"migration '{migration}' is declared twice");
+                    ok = false;
+                }
+                if (ok && migration is not null && how is not null)
+                {
+                    if (down is not null)
+                    {
+                        References.Add(new PatchReference(down, w.At(downNode!, $"{itemPath}.down")));
+                    }
+                    result.Add(new PatchWayBack { Migration = migration, How = how.Value, Down = down, Acknowledged = acknowledged });
                 }
             }
             return result;

@@ -79,6 +79,13 @@ public sealed record RehearsalResult
     public IReadOnlyList<string> Discarded { get; init; } = [];
     public bool Reapplied { get; init; }
     public IReadOnlyList<string> Notes { get; init; } = [];
+    /// <summary>The migrations the change added to the databases' histories, each with the way back the set declares (way_back).</summary>
+    public IReadOnlyList<Patches.AddedMigration> Migrations { get; init; } = [];
+    /// <summary>The declared down scripts the rehearsal ran ("FILE for MIGRATION").</summary>
+    public IReadOnlyList<string> DownScripts { get; init; } = [];
+    /// <summary>The rollback story of a passing rehearsal, one line per migration: how it is undone, as rehearsed (what the
+    /// report and the approver read). Empty when the change added no migration.</summary>
+    public IReadOnlyList<string> Story { get; init; } = [];
 }
 
 /// <summary>Everything a stage run found, stored as evidence for the patch digest and environment.</summary>

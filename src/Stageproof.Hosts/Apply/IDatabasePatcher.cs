@@ -23,4 +23,10 @@ public interface IDatabasePatcher
     Task<IReadOnlyList<string>> WritesSinceAsync(DatabasePoint point, string connectionString, CancellationToken cancellationToken);
 
     Task RestoreAsync(DatabasePoint point, string connectionString, CancellationToken cancellationToken);
+
+    /// <summary>The migration history's rows added since the point, oldest first; null when the point did not record its history.</summary>
+    Task<IReadOnlyList<Core.Manifests.MigrationRecord>?> MigrationsSinceAsync(DatabasePoint point, string connectionString, CancellationToken cancellationToken);
+
+    /// <summary>Runs a declared down script in one transaction; null when it committed, else the server's error (nothing changed).</summary>
+    Task<string?> RunDownScriptAsync(string connectionString, string sql, CancellationToken cancellationToken);
 }

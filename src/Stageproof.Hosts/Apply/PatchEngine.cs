@@ -13,12 +13,13 @@ using Stageproof.Hosts.Facts;
 
 namespace Stageproof.Hosts.Apply;
 
-/// <summary>When a rollback restores a database from its dump.</summary>
+/// <summary>When a rollback restores a database from its dump, and when it takes the set's declared way back (way_back).</summary>
 public enum DatabaseRestoreMode
 {
-    /// <summary>Only when its schema or migration history changed since the point.</summary>
+    /// <summary>Only when its schema or migration history changed since the point and not every migration added since
+    /// declares a down script or compatibility; those that do run their down scripts instead (a failing one: restored).</summary>
     Auto,
-    /// <summary>Never: the report still says whether a restore was needed and what it would have discarded.</summary>
+    /// <summary>Never: declared down scripts run; the report still says whether a restore was needed and what it would have discarded.</summary>
     Keep,
     /// <summary>Always.</summary>
     Restore,
@@ -630,20 +631,39 @@ public sealed class PatchEngine(
             }
             progress?.Report($"{point.Environment}/{dbPoint.Database}: comparing with the point");
             var changed = await databases.SchemaChangedAsync(dbPoint, connection, ct).ConfigureAwait(false);
-            var restore = request.Database == DatabaseRestoreMode.Restore || (request.Database == DatabaseRestoreMode.Auto && changed);
-            var why = changed ? "its schema or migration history changed since the point" : "its schema and migration history are as at the point";
             var target = $"{point.Environment}/{dbPoint.Database}";
+            // The migrations the change added, and how the set declares each is undone: a database whose every added
+            // migration has a down script or is compatible goes back without a restore (Auto), its data kept.
+            var added = changed && await databases.MigrationsSinceAsync(dbPoint, connection, ct).ConfigureAwait(false) is { } rows
+                ? WayBacks.Of(dbPoint.Database, rows, set.WayBack) : [];
+            var declaredWay = added.Count > 0 && added.All(m => m.How is WayBackHow.Down or WayBackHow.Compatible);
+            var restore = request.Database == DatabaseRestoreMode.Restore || (request.Database == DatabaseRestoreMode.Auto && changed && !declaredWay);
+            var why = !changed ? "its schema and migration history are as at the point"
+                : declaredWay ? $"its migrations since the point declare their way back ({string.Join(", ", added)})"
+                : "its schema or migration history changed since the point"
+                  + (added.Count > 0 ? $" ({string.Join(", ", added)})" : "");
+            var record = new DatabaseRestoreRecord { Database = dbPoint.Database, Needed = changed && !declaredWay, Why = why, Migrations = added };
+            if (!restore && request.Database != DatabaseRestoreMode.Restore && added.Any(m => m.How == WayBackHow.Down))
+            {
+                record = await DownScriptsAsync(record, target, connection, dbPoint, added, set, request.Actor, point.PatchDigest, progress, ct).ConfigureAwait(false);
+                if (record.DownFailed is { } failed && request.Database == DatabaseRestoreMode.Auto)
+                {
+                    restore = true;
+                    why = $"its declared way back did not hold ({failed}): restored from the dump instead";
+                    record = record with { Needed = true, Why = why };
+                }
+            }
             if (!restore)
             {
                 unrestored.Add((restores.Count, target, why, databases.WritesSinceAsync(dbPoint, connection, ct)));
-                restores.Add(new DatabaseRestoreRecord { Database = dbPoint.Database, Needed = changed, Restored = false, Why = why });
+                restores.Add(record);
                 continue;
             }
             // Read before the restore replaces the data it counts.
             var discarded = await databases.WritesSinceAsync(dbPoint, connection, ct).ConfigureAwait(false);
             progress?.Report($"{target}: restoring the dump ({why})");
             await databases.RestoreAsync(dbPoint, connection, ct).ConfigureAwait(false);
-            restores.Add(new DatabaseRestoreRecord { Database = dbPoint.Database, Needed = changed, Restored = true, Why = why, Discarded = discarded });
+            restores.Add(record with { Restored = true, Discarded = discarded });
             await AuditAsync(request.Actor, "rollback.database", target, point.PatchDigest,
                 $"restored ({why}); " + (discarded.Count == 0 ? "no data written since the point" : "discarded: " + string.Join("; ", discarded)), ct).ConfigureAwait(false);
         }
@@ -697,6 +717,34 @@ public sealed class PatchEngine(
         }
         await AuditAsync(request.Actor, "rollback.finish", point.Environment, point.PatchDigest, Summary(run), ct).ConfigureAwait(false);
         return run;
+    }
+
+    /// <summary>Runs the set's declared down scripts (newest migration first), each in its own transaction; stops at the
+    /// first that fails. When every added migration was declared down, the schema and history must then be the point's.</summary>
+    private async Task<DatabaseRestoreRecord> DownScriptsAsync(DatabaseRestoreRecord record, string target, string connection, DatabasePoint dbPoint,
+        IReadOnlyList<AddedMigration> added, PatchSet set, string actor, string digest, IProgress<string>? progress, CancellationToken ct)
+    {
+        var ran = new List<string>();
+        foreach (var (declaration, migrations) in WayBacks.DownScripts(added, set.WayBack))
+        {
+            var label = $"{declaration.Down} for {string.Join(", ", migrations)}";
+            progress?.Report($"{target}: running the down script {label}");
+            var error = declaration.Sql is null ? "the down script is not frozen with the set"
+                : await databases.RunDownScriptAsync(connection, declaration.Sql, ct).ConfigureAwait(false);
+            if (error is not null)
+            {
+                await AuditAsync(actor, "rollback.database", target, digest, $"down script {label} failed, nothing of it committed: {error}", ct).ConfigureAwait(false);
+                return record with { DownScripts = ran, DownFailed = $"the down script {label} failed: {error}" };
+            }
+            ran.Add(label);
+            await AuditAsync(actor, "rollback.database", target, digest, $"down script {label} ran", ct).ConfigureAwait(false);
+        }
+        record = record with { DownScripts = ran };
+        if (added.All(m => m.How == WayBackHow.Down) && await databases.SchemaChangedAsync(dbPoint, connection, ct).ConfigureAwait(false))
+        {
+            return record with { DownFailed = $"after the down script(s) {string.Join("; ", ran)}, the schema or migration history still differs from the rollback point's" };
+        }
+        return record;
     }
 
     private async Task<(HostRunStatus Status, string Message, IReadOnlyList<string> Residue, double RestoreSeconds, double CommandSeconds)> RollbackHostAsync(HostConfig host,

@@ -51,4 +51,13 @@ public sealed class PostgresDatabasePatcher(TimeProvider? time = null) : IDataba
         var stored = await PostgresRollbackPoint.LoadAsync(point.Directory, cancellationToken).ConfigureAwait(false);
         await _points.RestoreAsync(stored, connectionString, cancellationToken).ConfigureAwait(false);
     }
+
+    public async Task<IReadOnlyList<Core.Manifests.MigrationRecord>?> MigrationsSinceAsync(DatabasePoint point, string connectionString, CancellationToken cancellationToken)
+    {
+        var stored = await PostgresRollbackPoint.LoadAsync(point.Directory, cancellationToken).ConfigureAwait(false);
+        return await _points.MigrationsSinceAsync(stored, connectionString, cancellationToken).ConfigureAwait(false);
+    }
+
+    public Task<string?> RunDownScriptAsync(string connectionString, string sql, CancellationToken cancellationToken) =>
+        PostgresRollbackPoint.RunDownScriptAsync(connectionString, sql, cancellationToken);
 }

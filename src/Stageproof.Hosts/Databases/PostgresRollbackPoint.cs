@@ -54,6 +54,9 @@ public sealed record DatabaseRollbackPoint
     /// in points taken before it was recorded.
     /// </summary>
     public string? MigrationsDigest { get; init; }
+    /// <summary>The migration history's rows when taken: what a change adds is told from these (its declared way back).
+    /// Null in points taken before it was recorded.</summary>
+    public IReadOnlyList<Core.Manifests.MigrationRecord>? Migrations { get; init; }
 
     /// <summary>Where the point lives (not part of the sidecar).</summary>
     [JsonIgnore]
@@ -167,6 +170,7 @@ public sealed class PostgresRollbackPoint(string? binDirectory = null, TimeProvi
             SchemaDigest = manifest.Database.Schema.Digest,
             SchemaObjects = manifest.Database.Schema.Objects.Count,
             MigrationsDigest = PostgresFactsCollector.MigrationsDigest(manifest.Database.Schema.Migrations),
+            Migrations = manifest.Database.Schema.Migrations,
             DumpFile = ArchiveFile,
             DumpSha256 = await FileSha256Async(archive, cancellationToken).ConfigureAwait(false),
             DumpBytes = new FileInfo(archive).Length,
@@ -385,6 +389,67 @@ public sealed class PostgresRollbackPoint(string? binDirectory = null, TimeProvi
         var schema = await SchemaAsync(point.Database, connectionString, cancellationToken).ConfigureAwait(false);
         return schema.Digest != point.SchemaDigest
             || (point.MigrationsDigest is { } migrations && PostgresFactsCollector.MigrationsDigest(schema.Migrations) != migrations);
+    }
+
+    /// <summary>The migration history's rows now that the point does not hold, oldest first; null when the point did not
+    /// record its history (taken before it was).</summary>
+    public async Task<IReadOnlyList<Core.Manifests.MigrationRecord>?> MigrationsSinceAsync(DatabaseRollbackPoint point, string connectionString,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(point);
+        if (point.Migrations is not { } before)
+        {
+            return null;
+        }
+        var schema = await SchemaAsync(point.Database, connectionString, cancellationToken).ConfigureAwait(false);
+        var known = before.Select(m => (m.Version, m.Description)).ToHashSet();
+        return schema.Migrations.Where(m => !known.Contains((m.Version, m.Description))).ToList();
+    }
+
+    /// <summary>
+    /// Runs a declared down script against the database in one transaction: all of it or nothing. Returns null when it
+    /// committed, else what the server said (the transaction was rolled back). The SQL is sent as one simple-query
+    /// batch over the protocol, never through a shell.
+    /// </summary>
+    /// <exception cref="InfrastructureException">The database cannot be reached.</exception>
+    public static async Task<string?> RunDownScriptAsync(string connectionString, string sql, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(sql);
+        var csb = PostgresConnections.Parse(connectionString, "down script");
+        csb.Pooling = false;
+        var target = PostgresConnections.Where(csb);
+        NpgsqlConnection connection;
+        try
+        {
+            connection = new NpgsqlConnection(csb.ConnectionString);
+            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (NpgsqlException e)
+        {
+            throw new InfrastructureException(target, PostgresConnections.Redact(e.Message, csb.Password), e);
+        }
+        await using (connection.ConfigureAwait(false))
+        {
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await using (var cmd = new NpgsqlCommand(sql, connection, transaction) { CommandTimeout = 0 })
+                {
+                    await cmd.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                }
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                return null;
+            }
+            catch (PostgresException e)
+            {
+                await transaction.RollbackAsync(CancellationToken.None).ConfigureAwait(false);
+                return PostgresConnections.Redact($"{e.SqlState}: {e.MessageText}" + (e.Position > 0 ? $" (at character {e.Position})" : ""), csb.Password);
+            }
+            catch (NpgsqlException e)
+            {
+                throw new InfrastructureException(target, PostgresConnections.Redact(e.Message, csb.Password), e);
+            }
+        }
     }
 
     /// <summary>

@@ -133,6 +133,75 @@ public sealed class PatchSetTests : IDisposable
         Assert.NotEqual(PatchSetFreezer.Freeze(plain).Digest, PatchSetFreezer.Freeze(server).Digest);
     }
 
+    private const string Head = "id: X-1\ntitle: t\nreason: r\nseverity: low\nauthor: a\npackages: [{ name: acme-mail, version: '1.1-1' }]\n";
+
+    [Fact]
+    public void A_declared_way_back_is_read_its_down_script_frozen_in_and_a_set_without_it_keeps_its_digest()
+    {
+        Write("sql/V6_down.sql", "DROP INDEX messages_owner_folder_idx;\n");
+        var plain = Write("plain.yaml", Head);
+        var declared = Write("declared.yaml", Head + """
+            way_back:
+              - { migration: "V5__add_message_folders", how: compatible }
+              - { migration: "V6__*", how: down, down: sql/V6_down.sql }
+              - { migration: "V7__archive", how: irreversible, acknowledged: "restore from the rollback point's dump; 2 min of mail lost at most" }
+            """);
+
+        var set = PatchSetLoader.Load(declared);
+        Assert.Equal(["V5__add_message_folders", "V6__*", "V7__archive"], set.WayBack!.Select(b => b.Migration));
+        Assert.Equal([WayBackHow.Compatible, WayBackHow.Down, WayBackHow.Irreversible], set.WayBack!.Select(b => b.How));
+        Assert.Null(set.WayBack![1].Sql);
+        var frozen = PatchSetFreezer.Freeze(declared);
+        Assert.Equal("DROP INDEX messages_owner_folder_idx;\n", frozen.Set.WayBack![1].Sql);
+        Assert.Equal(PatchSetFreezer.Sha256("DROP INDEX messages_owner_folder_idx;\n"), frozen.Set.WayBack![1].Sha256);
+        Assert.Contains("\"way_back\":[{\"migration\":\"V5__add_message_folders\",\"how\":\"compatible\"}", frozen.Json, StringComparison.Ordinal);
+        Assert.Equal(frozen.Json, PatchSetFreezer.FromJson(frozen.Digest, frozen.Json).Json);
+        Assert.Equal(frozen.Digest, PatchSetFreezer.FromSet(PatchSetFreezer.FromJson(frozen.Digest, frozen.Json).Set).Digest);
+
+        // Left out of the canonical JSON when not given: every set frozen before way_back existed keeps its digest.
+        Assert.Null(PatchSetLoader.Load(plain).WayBack);
+        var plainFrozen = PatchSetFreezer.Freeze(plain);
+        Assert.DoesNotContain("way_back", plainFrozen.Json, StringComparison.Ordinal);
+        Assert.Equal(PlainDigest, plainFrozen.Digest);
+        Assert.NotEqual(plainFrozen.Digest, frozen.Digest);
+
+        // The down script is part of what is frozen: editing it is another digest.
+        Write("sql/V6_down.sql", "DROP INDEX IF EXISTS messages_owner_folder_idx;\n");
+        Assert.NotEqual(frozen.Digest, PatchSetFreezer.Freeze(declared).Digest);
+    }
+
+    /// <summary>The digest of <see cref="Head"/> as frozen before way_back existed: SHA-256 of its canonical JSON
+    /// {"id":"X-1",...,"migrations":[],"commands":{"pre":[],"post":[]}}, no way_back key.</summary>
+    private const string PlainDigest = "0710634f28556ee83743dd6c258d25ecd5ffb4f209307e72aebe3711ebb82874";
+
+    [Theory]
+    [InlineData("- { migration: V5__x, how: sideways }", "way_back[0].how", 4, "not one of down")]
+    [InlineData("- { migration: V5__x, how: irreversible }", "way_back[0].acknowledged", 3, "needs acknowledged")]
+    [InlineData("- { migration: V5__x, how: irreversible, acknowledged: '  ' }", "way_back[0].acknowledged", 3, "a value is required")]
+    [InlineData("- { migration: V5__x, how: down }", "way_back[0].down", 3, "needs the down script")]
+    [InlineData("- { migration: V5__x, how: compatible, down: sql/x.sql }", "way_back[0].down", 3, "only goes with how: down")]
+    [InlineData("- { migration: V5__x, how: down, down: ../x.sql }", "way_back[0].down", 3, "beside the patch set")]
+    [InlineData("- { migration: V5__x, how: compatible, acknowledged: fine }", "way_back[0].acknowledged", 3, "only goes with how: irreversible")]
+    [InlineData("- { migration: \"V5\\nx\", how: compatible }", "way_back[0].migration", 3, "not a migration name")]
+    [InlineData("- { how: compatible }", "way_back[0].migration", 3, "a value is required")]
+    [InlineData("- { migration: V5__x, how: compatible, undo: x }", "way_back[0].undo", 3, "unknown key")]
+    public void A_bad_way_back_is_reported_at_its_file_line_and_key(string item, string key, int column, string message)
+    {
+        var e = LoadFails(Head + "way_back:\n  " + item + "\n");
+        var problem = Assert.Single(e.Problems, p => p.Key == key);
+        Assert.Equal(8, problem.Line);
+        Assert.True(problem.Column >= column, problem.ToString());
+        Assert.Contains(message, problem.Message, StringComparison.Ordinal);
+        Assert.Contains($"bad.yaml:8:", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_migration_declared_twice_is_refused()
+    {
+        var e = LoadFails(Head + "way_back:\n  - { migration: V5__x, how: compatible }\n  - { migration: V5__x, how: irreversible, acknowledged: ok }\n");
+        Assert.Contains(e.Problems, p => p.Key == "way_back[1]" && p.Line == 9 && p.Message.Contains("declared twice", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void Missing_required_keys_are_named()
     {

@@ -157,6 +157,46 @@ public sealed class PostgresRollbackPointTests(PostgresFixture pg, ITestOutputHe
     }
 
     [SkippableFact]
+    public async Task A_point_knows_the_migrations_added_since_and_a_declared_down_script_takes_the_database_back_or_changes_nothing()
+    {
+        pg.EnsureAvailable();
+        var cs = await FreshDatabaseAsync("rbp_way_back", Schema + """
+            CREATE TABLE schema_history (version integer PRIMARY KEY, description text NOT NULL, checksum text NOT NULL, success boolean NOT NULL);
+            INSERT INTO schema_history VALUES (1, 'initial_schema', 'abc', true);
+            """);
+        var point = await _points.CreateAsync(cs, Path.Combine(_store, "way-back"), CancellationToken.None);
+        Assert.Equal(["1"], point.Migrations!.Select(m => m.Version));
+        Assert.Empty((await _points.MigrationsSinceAsync(point, cs))!);
+
+        await pg.ExecuteAsync("""
+            ALTER TABLE mailboxes ADD COLUMN folder text NOT NULL DEFAULT 'inbox';
+            CREATE INDEX mailboxes_owner_folder_idx ON mailboxes (owner, folder);
+            INSERT INTO schema_history VALUES (2, 'add_mailbox_folders', 'def', true);
+            """, "rbp_way_back");
+        var added = WayBacks.Of("mail", (await _points.MigrationsSinceAsync(point, cs))!, null);
+        Assert.Equal(["V2__add_mailbox_folders"], added.Select(a => a.Name));
+        // Read back from the sidecar, as a rollback reads it.
+        var loaded = await PostgresRollbackPoint.LoadAsync(point.Directory, CancellationToken.None);
+        Assert.Single((await _points.MigrationsSinceAsync(loaded, cs))!);
+        Assert.Null(await _points.MigrationsSinceAsync(point with { Migrations = null }, cs));
+
+        // A down script that fails half way commits nothing of itself.
+        var error = await PostgresRollbackPoint.RunDownScriptAsync(cs,
+            "DROP INDEX mailboxes_owner_folder_idx; ALTER TABLE mailboxes DROP COLUMN no_such_column;", CancellationToken.None);
+        Assert.NotNull(error);
+        Assert.Contains("no_such_column", error, StringComparison.Ordinal);
+        Assert.Equal(1L, await ScalarAsync<long>(cs, "SELECT count(*) FROM pg_indexes WHERE indexname = 'mailboxes_owner_folder_idx'"));
+
+        Assert.Null(await PostgresRollbackPoint.RunDownScriptAsync(cs, """
+            DROP INDEX mailboxes_owner_folder_idx;
+            ALTER TABLE mailboxes DROP COLUMN folder;
+            DELETE FROM schema_history WHERE version = 2;
+            """, CancellationToken.None));
+        Assert.False(await _points.SchemaChangedSinceAsync(point, cs));
+        Assert.Equal(50L, await ScalarAsync<long>(cs, "SELECT count(*) FROM mailboxes"));
+    }
+
+    [SkippableFact]
     public async Task A_damaged_archive_is_refused_before_the_database_is_dropped()
     {
         pg.EnsureAvailable();
