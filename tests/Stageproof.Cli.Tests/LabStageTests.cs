@@ -9,9 +9,10 @@ using Xunit.Abstractions;
 
 namespace Stageproof.Cli.Tests;
 
-/// <summary>A lab of its own (127.0.50.x, 60.x, 70.x; ssh port 2452) for the stage gate, with staging's control twin
-/// (staging-control, 127.0.80.x): every stage here judges latency against it in the same seconds.</summary>
-public sealed class StageLabFixture() : SharedLab(50, 2452, stagingControl: true);
+/// <summary>A lab of its own (127.0.52.x, 62.x, 72.x; ssh port 2452) for the stage gate, with staging's control twin
+/// (staging-control, 127.0.82.x: a clone takes the next range up, so not 80.x, the apply lab's): every stage here
+/// judges latency against it in the same seconds.</summary>
+public sealed class StageLabFixture() : SharedLab(52, 2452, stagingControl: true);
 
 /// <summary>
 /// The stage gate on a real lab: the good update passes, a drifted staging is refused before anything is applied,
@@ -462,6 +463,46 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : ICla
         // Not the discovered verdict: the declaration is what the rehearsal contradicted.
         Assert.DoesNotContain(reasons, r => r.Evidence.Contains("only works with a database restore", StringComparison.Ordinal));
         Assert.Equal("1.0-1", await StagingVersionAsync());
+    }
+
+    [SkippableFact]
+    public async Task A_down_script_that_also_deletes_rows_fails_the_rehearsal_with_the_table_and_its_numbers()
+    {
+        lab.Require();
+        // A way back that takes the schema back and, on its way, every tenth message with it.
+        const string down = """
+            DROP INDEX messages_owner_folder_idx;
+            ALTER TABLE messages DROP COLUMN folder;
+            DELETE FROM schema_history WHERE description = 'add message folders';
+            DELETE FROM messages WHERE id % 10 = 0;
+            """;
+        var digest = await FreezeWithWayBackAsync("ACME-WAYBACK-LOSSY", "{ migration: \"V*__add_message_folders\", how: down, down: sql/folders_down.sql }", down);
+        CliRun run;
+        try
+        {
+            run = await StageAsync(digest);
+        }
+        finally
+        {
+            if (await StagingVersionAsync() != "1.0-1")
+            {
+                output.WriteLine((await Cli("rollback", "--env", "staging", "--database", "restore")).ToString());
+            }
+        }
+        Assert.True(run.ExitCode == ExitCodes.Finding, run.ToString());
+        var reasons = Reasons(run).ToList();
+        output.WriteLine(string.Join("\n", reasons));
+        Assert.Contains(reasons, r => r.Step == "rollback-rehearsal" && r.Subject == "data mail public.messages"
+            && r.Evidence.StartsWith("after the rollback: mail public.messages: 20000 row(s) at the rollback point, 18000 now: 2000 lost (10%)", StringComparison.Ordinal));
+        // Staging is left as it was: 1.0, and the lost messages back from the point's dump.
+        Assert.Equal("1.0-1", await StagingVersionAsync());
+        var note = Assert.Single(Strings(Rehearsal(run).GetProperty("notes")));
+        Assert.EndsWith("staging was then restored from the rollback point's dump", note, StringComparison.Ordinal);
+        var config = ConfigLoader.Load(Path.Combine(Dir, "stageproof.yaml"));
+        await using var db = new Npgsql.NpgsqlConnection(config.Environments["staging"].Databases["mail"]);
+        await db.OpenAsync();
+        await using var count = new Npgsql.NpgsqlCommand("SELECT count(*) FROM messages", db);
+        Assert.Equal(20000L, (long)(await count.ExecuteScalarAsync())!);
     }
 
     [SkippableFact]

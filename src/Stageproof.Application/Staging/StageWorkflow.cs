@@ -476,6 +476,36 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
                 Step(StageSteps.Reapply, StepStatus.Skipped, "the rollback rehearsal failed; the environment stays rolled back", engines.Time.GetUtcNow());
                 return await FinishAsync(result, ct).ConfigureAwait(false);
             }
+            if (firstMode == DatabaseRestoreMode.Keep)
+            {
+                // Data continuity once more, after the way back: every table against the rollback point. The compare step
+                // let through only losses the set declares, so a new one is the rollback's own (a down script dropping
+                // rows, an old release clearing what it does not know).
+                var lostByRollback = (await DataLossesAsync(point, env.Databases, set, ct).ConfigureAwait(false)).Where(l => !l.Declared).ToList();
+                if (lostByRollback.Count > 0)
+                {
+                    foreach (var loss in lostByRollback)
+                    {
+                        Fail(StageSteps.Rehearsal, $"data {loss.Database} {loss.Table}", $"after the rollback: {loss}; the way back removed rows that were there before the change");
+                    }
+                    // Staging is left as it was before the stage: the lost rows come back from the point's dump.
+                    var restored = await engine.RollbackAsync(Rollback(DatabaseRestoreMode.Restore), progress.Engine, ct).ConfigureAwait(false);
+                    _patchRuns.Add(restored);
+                    rollbacks.Add(restored.Id);
+                    result = result with
+                    {
+                        Rehearsal = rehearsal with
+                        {
+                            Notes = [$"rows lost by the rollback: {string.Join("; ", lostByRollback)}; " + (restored.Succeeded
+                                ? $"{env.Name} was then restored from the rollback point's dump" : "restoring the rollback point's dump failed too: " + PatchEngine.Summary(restored))],
+                        },
+                        RollbackRuns = rollbacks,
+                    };
+                    Step(StageSteps.Rehearsal, StepStatus.Failed, $"the rollback lost rows in {lostByRollback.Count} table(s)", rehearsalStart);
+                    Step(StageSteps.Reapply, StepStatus.Skipped, "the rollback rehearsal failed; the environment stays rolled back", engines.Time.GetUtcNow());
+                    return await FinishAsync(result, ct).ConfigureAwait(false);
+                }
+            }
             // The rollback story the approver reads: each migration's declared way back, as rehearsed.
             var story = added.Select(m => Story(m, set, downScripts)).ToList();
             rehearsal = rehearsal with { Story = story, Notes = story };
