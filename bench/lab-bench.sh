@@ -1,7 +1,8 @@
 # What the lab benchmarks share (sourced, not run): set LAB, OCTET and PORT first, then `bench_lab_up [APP_HOSTS]`
 # builds the CLI in Release, prints the machine, brings a lab of the benchmark's own up and takes it down on exit.
 # `freeze_lifetime V` freezes a set that edits session.lifetime to V and restarts acme-mail, with "${S[@]}" (the
-# benchmark's stageproof command line), and prints its digest.
+# benchmark's stageproof command line), and prints its digest. `freeze_good_update` freezes the lab's good update
+# (acme-mail 1.1 and its restart) as $OUT/acme-mail-1.1.yaml and prints its digest.
 SP=src/Stageproof.Cli/bin/Release/net10.0/stageproof
 OUT="$LAB-results"
 
@@ -26,4 +27,19 @@ commands:
   post: [{ run: "service acme-mail restart", timeout: 60 }]
 YAML
     "${S[@]}" patch freeze "$OUT/set-$1.yaml" 2>/dev/null
+}
+
+freeze_good_update() {
+    cat > "$OUT/acme-mail-1.1.yaml" <<'YAML'
+id: ACME-2026-11-01
+title: acme-mail 1.1 security update
+reason: the mailbox endpoint answers for another user's token
+severity: critical
+author: bench
+packages:
+  - { name: acme-mail, version: "1.1-1" }
+commands:
+  post: [{ run: "service acme-mail restart", timeout: 60 }]
+YAML
+    "${S[@]}" patch freeze "$OUT/acme-mail-1.1.yaml" 2>/dev/null
 }

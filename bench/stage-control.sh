@@ -32,18 +32,7 @@ trap cleanup EXIT INT TERM
 neighbour_pid=$!
 echo "neighbour: lab on 127.0.200.x, \`${N_S[*]} check --env prod\` in a loop (pid $neighbour_pid)"
 
-cat > "$OUT/acme-mail-1.1.yaml" <<'YAML'
-id: ACME-2026-11-01
-title: acme-mail 1.1 security update
-reason: the mailbox endpoint answers for another user's token
-severity: critical
-author: bench
-packages:
-  - { name: acme-mail, version: "1.1-1" }
-commands:
-  post: [{ run: "service acme-mail restart", timeout: 60 }]
-YAML
-GOOD=$("${S[@]}" patch freeze "$OUT/acme-mail-1.1.yaml" 2>/dev/null)
+GOOD=$(freeze_good_update)
 SLOW_VERSION=$("${S[@]}" --json lab repo add-bad dropped-search-index --dir "$LAB" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])')
 sed -e "s/ACME-2026-11-01/ACME-SLOW-SEARCH/" -e "s/\"1.1-1\"/\"$SLOW_VERSION\"/" "$OUT/acme-mail-1.1.yaml" > "$OUT/slow-search.yaml"
 SLOW=$("${S[@]}" patch freeze "$OUT/slow-search.yaml" 2>/dev/null)

@@ -12,18 +12,7 @@ PORT=${4:-2442}
 . bench/lab-bench.sh
 bench_lab_up
 S=("$SP" --config "$LAB/stageproof.yaml" --state "$LAB/.stageproof")
-cat > "$OUT/acme-mail-1.1.yaml" <<'YAML'
-id: ACME-2026-11-01
-title: acme-mail 1.1 security update
-reason: the mailbox endpoint answers for another user's token
-severity: critical
-author: bench
-packages:
-  - { name: acme-mail, version: "1.1-1" }
-commands:
-  post: [{ run: "service acme-mail restart", timeout: 60 }]
-YAML
-D=$("${S[@]}" patch freeze "$OUT/acme-mail-1.1.yaml" 2>/dev/null)
+D=$(freeze_good_update)
 echo "command: ${S[*]} --json stage $D --env staging   (then: rollback --env staging)"
 printf 'run\texit\tverdict\twall_s\tload_s\tsoak_s\tapt_s\tcommands_s\tready_s\tstageproof_s\tstageproof_%%\treasons\n'
 false_fails=0

@@ -787,12 +787,11 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
         progress.Failed(step, subject, evidence);
     }
 
-    /// <summary>1 for a check that stopped passing or errors that grew; for latency alone, 1 − the Mann–Whitney p of the
-    /// comparison that decided it (against the control when there is one).</summary>
+    /// <summary>1 for a check that stopped passing or errors that grew; for latency alone (regressed or inconclusive),
+    /// 1 − the Mann–Whitney p of the comparison that decided it (against the control when there is one).</summary>
     private static double Confidence(CheckComparison c) =>
-        c.Load is { LatencyRegressed: true, ErrorsRegressed: false } load && (load.Control ?? load) is { MannWhitneyP: var p } && double.IsFinite(p)
-            ? Math.Round(1 - p, 6)
-            : c.Load is { Inconclusive: true } unsure && (unsure.Control ?? unsure) is { MannWhitneyP: var q } && double.IsFinite(q) ? Math.Round(1 - q, 6) : 1;
+        c.Load is { ErrorsRegressed: false } load && (load.LatencyRegressed || load.Inconclusive)
+        && (load.Control ?? load).MannWhitneyP is var p && double.IsFinite(p) ? Math.Round(1 - p, 6) : 1;
 
     private DateTimeOffset Start(string step, string what, Stopwatch clock)
     {

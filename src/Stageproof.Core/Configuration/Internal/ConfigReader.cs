@@ -593,6 +593,12 @@ internal sealed partial class ConfigReader
         return $"unknown host or group {Names.Show(name)}" + (suggestion is null ? "" : $" (did you mean '{suggestion}'?)");
     }
 
+    private static string UnknownEnvironment(string name, IReadOnlyCollection<string> known)
+    {
+        var suggestion = YamlWalker.Suggest(name, known);
+        return $"unknown environment {Names.Show(name)}" + (suggestion is null ? $" (known: {string.Join(", ", known)})" : $" (did you mean '{suggestion}'?)");
+    }
+
     // ---- environments -------------------------------------------------------------------------------
 
     private void ReadEnvironments(YamlNode node, string path)
@@ -695,9 +701,7 @@ internal sealed partial class ConfigReader
                 }
                 else if (!byName.ContainsKey(mirror.Name))
                 {
-                    var suggestion = YamlWalker.Suggest(mirror.Name, byName.Keys);
-                    _problems.Add(mirror.At, $"unknown environment {Names.Show(mirror.Name)}"
-                        + (suggestion is null ? $" (known: {string.Join(", ", byName.Keys)})" : $" (did you mean '{suggestion}'?)"));
+                    _problems.Add(mirror.At, UnknownEnvironment(mirror.Name, byName.Keys));
                 }
                 else if (MirrorCycle(env, byName) is { } cycle)
                 {
@@ -712,9 +716,7 @@ internal sealed partial class ConfigReader
                 }
                 else if (!byName.ContainsKey(control.Name))
                 {
-                    var suggestion = YamlWalker.Suggest(control.Name, byName.Keys);
-                    _problems.Add(control.At, $"unknown environment {Names.Show(control.Name)}"
-                        + (suggestion is null ? $" (known: {string.Join(", ", byName.Keys)})" : $" (did you mean '{suggestion}'?)"));
+                    _problems.Add(control.At, UnknownEnvironment(control.Name, byName.Keys));
                 }
             }
             if (env.Checks is { } checks && !_checks.ContainsKey(checks.Name))
@@ -754,9 +756,7 @@ internal sealed partial class ConfigReader
         }
         foreach (var reference in _checkRefs.Values.SelectMany(r => r.Environments).Where(r => !byName.ContainsKey(r.Name)))
         {
-            var suggestion = YamlWalker.Suggest(reference.Name, byName.Keys);
-            _problems.Add(reference.At, $"unknown environment {Names.Show(reference.Name)}"
-                + (suggestion is null ? $" (known: {string.Join(", ", byName.Keys)})" : $" (did you mean '{suggestion}'?)"));
+            _problems.Add(reference.At, UnknownEnvironment(reference.Name, byName.Keys));
         }
         return result;
     }
