@@ -267,7 +267,15 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
             await WaitReadyAsync(checkEnv, light, transports, options.Settle, ct).ConfigureAwait(false);
             var after = await runner.RunAsync(checkEnv, quick, transports, ct, markers, control).ConfigureAwait(false);
             var comparisons = SuiteComparison.Compare(quick, baseline, after, result.BaselineRepeat);
-            result = result with { After = after, Comparisons = comparisons };
+            result = result with { After = after };
+            if (SuiteComparison.ToConfirm(quick, comparisons) is { Count: > 0 } toConfirm)
+            {
+                progress.Engine.Report($"{string.Join(", ", toConfirm.Select(c => c.Name))} regressed: running it again to confirm");
+                var again = await runner.RunAsync(checkEnv, quick with { Checks = toConfirm }, transports, ct, markers, control).ConfigureAwait(false);
+                comparisons = SuiteComparison.Confirm(comparisons, SuiteComparison.Compare(quick, baseline, again, result.BaselineRepeat));
+                result = result with { AfterRepeat = again };
+            }
+            result = result with { Comparisons = comparisons };
             foreach (var c in comparisons.Where(c => c.Regressed))
             {
                 Fail(StageSteps.Compare, $"{c.Name} on {c.Target}", c.Message, Confidence(c));

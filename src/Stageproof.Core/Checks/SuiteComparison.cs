@@ -72,6 +72,44 @@ public static class SuiteComparison
         return result;
     }
 
+    /// <summary>
+    /// A load check that regressed on the run after the change is run once more (beside the control when there is one):
+    /// it fails the stage only if the second run regresses too. A slowdown the change causes shows on every run; one a
+    /// cold start, a busy neighbour or a collector caused in those seconds does not, and is kept as a warning with both
+    /// runs' numbers.
+    /// </summary>
+    /// <param name="first">The comparisons of the run after the change.</param>
+    /// <param name="second">The comparisons of the load checks run again (only those that regressed).</param>
+    public static IReadOnlyList<CheckComparison> Confirm(IReadOnlyList<CheckComparison> first, IReadOnlyList<CheckComparison> second)
+    {
+        ArgumentNullException.ThrowIfNull(first);
+        ArgumentNullException.ThrowIfNull(second);
+        return first.Select(c =>
+        {
+            var again = c.Regressed && c.Load is not null ? second.FirstOrDefault(s => s.Name == c.Name && s.Target == c.Target) : null;
+            return again switch
+            {
+                null => c,
+                { Regressed: true } => c with { Message = $"{c.Message}; a second run confirmed it: {again.Message}" },
+                _ => c with
+                {
+                    Regressed = false,
+                    Inconclusive = true,
+                    Message = $"regressed on the first run after the change but not on a second, so not a reason: first run: {c.Message}; second run: {again.Message}",
+                },
+            };
+        }).ToList();
+    }
+
+    /// <summary>The load checks whose comparison regressed: the ones <see cref="Confirm"/> wants run again.</summary>
+    public static IReadOnlyList<LoadCheck> ToConfirm(CheckSuite suite, IReadOnlyList<CheckComparison> comparisons)
+    {
+        ArgumentNullException.ThrowIfNull(suite);
+        ArgumentNullException.ThrowIfNull(comparisons);
+        var names = comparisons.Where(c => c.Regressed && c.Load is not null).Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
+        return suite.Checks.OfType<LoadCheck>().Where(l => names.Contains(l.Name)).ToList();
+    }
+
     private static LoadRun? ControlOf(CheckSuiteResult run, string check, string stagedTarget) =>
         run.Control.FirstOrDefault(c => c.Result.Name == check && c.StagedTarget == stagedTarget)?.Result.Load;
 

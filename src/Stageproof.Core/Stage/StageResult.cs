@@ -117,6 +117,8 @@ public sealed record StageResult
     /// <summary>The environment whose twins stayed on the old version and were loaded in the same seconds (control:).</summary>
     public string? Control { get; init; }
     public CheckSuiteResult? After { get; init; }
+    /// <summary>The load checks that regressed after the change, run a second time to confirm it (with their control runs).</summary>
+    public CheckSuiteResult? AfterRepeat { get; init; }
     public IReadOnlyList<CheckComparison> Comparisons { get; init; } = [];
     public IReadOnlyList<ChangeItem> Changes { get; init; } = [];
     /// <summary>Tables whose rows fell between the rollback point and the after-change suite (data continuity).</summary>

@@ -70,4 +70,24 @@ public sealed class SuiteComparisonTests
         Assert.StartsWith("GET /search?q=${q}: ", load.Message, StringComparison.Ordinal);
         Assert.False(Assert.Single(SuiteComparison.Compare(Suite, baseline, Results(Result("load", "load", CheckStatus.Passed, Mixed(5))))).Regressed);
     }
+
+    [Fact]
+    public void A_slowdown_fails_only_when_a_second_run_after_the_change_shows_it_too()
+    {
+        var baseline = Results(Result("health", "http", CheckStatus.Passed), Result("load", "load", CheckStatus.Passed, Run(20)));
+        var first = SuiteComparison.Compare(Suite, baseline, Results(Result("health", "http", CheckStatus.Failed), Result("load", "load", CheckStatus.Passed, Run(80))));
+
+        var toConfirm = Assert.Single(SuiteComparison.ToConfirm(Suite, first));
+        Assert.Equal("load", toConfirm.Name);
+
+        var transient = SuiteComparison.Confirm(first, SuiteComparison.Compare(Suite, baseline, Results(Result("load", "load", CheckStatus.Passed, Run(21))))).ToDictionary(c => c.Name);
+        Assert.False(transient["load"].Regressed);
+        Assert.True(transient["load"].Inconclusive, "kept as a warning");
+        Assert.StartsWith("regressed on the first run after the change but not on a second", transient["load"].Message, StringComparison.Ordinal);
+        Assert.True(transient["health"].Regressed, "checks that are not load checks are not run again");
+
+        var real = SuiteComparison.Confirm(first, SuiteComparison.Compare(Suite, baseline, Results(Result("load", "load", CheckStatus.Passed, Run(75))))).ToDictionary(c => c.Name);
+        Assert.True(real["load"].Regressed);
+        Assert.Contains("; a second run confirmed it: latency regressed", real["load"].Message, StringComparison.Ordinal);
+    }
 }
