@@ -95,6 +95,7 @@ public sealed class WorkerEstate : IAsyncLifetime
           lock_heartbeat: {{HeartbeatSeconds}}s
           lock_retry: {{LockRetrySeconds}}s
           lock_attempts: {{LockAttempts}}
+          error_retry: {{LockRetrySeconds}}s
         """;
 
     public async Task InitializeAsync()

@@ -131,14 +131,7 @@ public sealed class WorkerTests(WorkerEstate estate, ITestOutputHelper output) :
         output.WriteLine($"  {other.Name} ended it: {done.Status}; {Describe(done)}");
         Assert.True(done.Status is RolloutStatus.Succeeded or RolloutStatus.RolledBack, $"{id}: {done.Status} {Describe(done)}\n{other.Output}");
         Assert.All(done.Hosts, h => Assert.True(h.State is RolloutHostState.Verified or RolloutHostState.RolledBack, $"{h.Host}: {h.State} {h.Message}"));
-        // No host patched twice: of all the apply runs of this rollout, at most one left each host patched.
-        var runs = done.Batches.SelectMany(b => b.ApplyRuns).ToHashSet(StringComparer.Ordinal);
-        var records = (await store.ListPatchRunsAsync("staging")).Where(r => runs.Contains(r.Id)).SelectMany(r => r.Hosts).ToList();
-        foreach (var host in done.Hosts)
-        {
-            var patched = records.Count(r => r.Host == host.Host && r.Status is HostRunStatus.Applied or HostRunStatus.AlreadyApplied);
-            Assert.True(patched <= 1, $"{host.Host} was patched {patched} times by {id}");
-        }
+        await AssertNoHostPatchedTwiceAsync(store, done);
         // The dead worker's lock was taken over once its heartbeat fell silent, and the audit log names it.
         var takeover = (await store.ReadAllAsync()).Where(e => e.Action == "rollout.lock-takeover" && e.Outcome?.Contains($"rollout {id} (process {running.Id} ", StringComparison.Ordinal) == true);
         Assert.Single(takeover);
@@ -297,6 +290,57 @@ public sealed class WorkerTests(WorkerEstate estate, ITestOutputHelper output) :
             server.Dispose();
             worker?.Dispose();
             await File.WriteAllTextAsync(estate.ConfigPath, estate.Config());
+        }
+    }
+
+    /// <summary>Of all the apply runs of the rollout, at most one left each host patched.</summary>
+    private static async Task AssertNoHostPatchedTwiceAsync(Core.State.IStateStore store, Rollout done)
+    {
+        var runs = done.Batches.SelectMany(b => b.ApplyRuns).ToHashSet(StringComparer.Ordinal);
+        var records = (await store.ListPatchRunsAsync(done.Environment)).Where(r => runs.Contains(r.Id)).SelectMany(r => r.Hosts).ToList();
+        foreach (var host in done.Hosts)
+        {
+            var patched = records.Count(r => r.Host == host.Host && r.Status is HostRunStatus.Applied or HostRunStatus.AlreadyApplied);
+            Assert.True(patched <= 1, $"{host.Host} was patched {patched} times by {done.Id}");
+        }
+    }
+
+    [SkippableFact]
+    public async Task A_rollout_whose_state_database_restarts_under_it_is_retried_by_its_job_and_finishes_with_no_host_patched_twice()
+    {
+        estate.Postgres.EnsureAvailable();
+        var (server, address) = await estate.StartServerAsync("127.0.14.10");
+        StageproofProcess? worker = null;
+        try
+        {
+            estate.ResetHosts();
+            worker = estate.StartWorker("worker-outage");
+            await worker.WaitForLineAsync(l => l.Contains("runs rollout jobs", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
+            var id = (await estate.PromoteAsync(address, "staging")).GetProperty("id").GetString()!;
+            var under = await WaitAsync(id, r => r.Hosts.Any(h => h.State != RolloutHostState.Pending), RolloutLimit, worker);
+            output.WriteLine($"{id} under way: {Describe(under)}");
+            // PostgreSQL (the state and the job store) goes down for longer than a host takes, as a failover or a minor
+            // upgrade takes it down: the rollout's next write fails, and its job must bring it to its end.
+            await estate.Postgres.RestartAsync(TimeSpan.FromSeconds(WorkerEstate.HostSeconds * 4));
+
+            var done = await WaitAsync(id, r => r.Finished, RolloutLimit, worker);
+            output.WriteLine($"{id} ended: {Describe(done)}");
+            Assert.True(done.Status == RolloutStatus.Succeeded, $"{id}: {done.Status} {done.Message} {Describe(done)}\n{worker.Output}");
+            Assert.All(done.Hosts, h => Assert.Equal(RolloutHostState.Verified, h.State));
+            Assert.All(WorkerEstate.HostNames, h => Assert.True(estate.Patched(h), $"{h} was not patched"));
+            await using var store = await estate.OpenStateAsync();
+            await AssertNoHostPatchedTwiceAsync(store, done);
+            var errors = (await store.ReadAllAsync()).Where(e => e.Action == "rollout.error" && e.Outcome?.StartsWith(id, StringComparison.Ordinal) == true).ToList();
+            output.WriteLine(string.Join("\n", errors.Select(e => e.Outcome)));
+            Assert.Contains(errors, e => e.Outcome!.Contains(": interrupted by an error: ", StringComparison.Ordinal)
+                && e.Outcome.Contains("; trying again at ", StringComparison.Ordinal));
+            var (code, _, stderr) = await estate.CliRawAsync("audit", "verify");
+            Assert.True(code == 0, stderr);
+        }
+        finally
+        {
+            server.Dispose();
+            worker?.Dispose();
         }
     }
 

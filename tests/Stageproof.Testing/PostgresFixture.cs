@@ -77,10 +77,7 @@ public class PostgresFixture : IAsyncLifetime
             await RunAsync("/usr/sbin/runuser", ["-u", "postgres", "--", Path.Combine(BinDir, "initdb"),
                 "-D", DataDirectory, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C"]).ConfigureAwait(false);
             _started = true;
-            await RunAsync("/usr/sbin/runuser", ["-u", "postgres", "--", Path.Combine(BinDir, "pg_ctl"), "start", "-w", "-t", "60",
-                "-D", DataDirectory, "-l", Path.Combine(_dir, "server.log"),
-                "-o", $"-c listen_addresses={Address} -p {Port} -k {_dir} -c fsync=off"]).ConfigureAwait(false);
-            await WaitReadyAsync().ConfigureAwait(false);
+            await StartServerAsync().ConfigureAwait(false);
             await using var conn = new NpgsqlConnection(ConnectionStringFor("postgres"));
             await conn.OpenAsync().ConfigureAwait(false);
             await using var cmd = new NpgsqlCommand($"CREATE DATABASE {DatabaseName}", conn);
@@ -91,6 +88,25 @@ public class PostgresFixture : IAsyncLifetime
             await DisposeAsync().ConfigureAwait(false);
             throw;
         }
+    }
+
+    /// <summary>
+    /// Stops the server (fast: sessions are ended, as a failover or a minor upgrade ends them), leaves it down for
+    /// <paramref name="down"/>, and starts it again on the same address and port: a real outage for whoever is connected.
+    /// </summary>
+    public async Task RestartAsync(TimeSpan down)
+    {
+        await RunAsync("/usr/sbin/runuser", ["-u", "postgres", "--", Path.Combine(BinDir, "pg_ctl"), "stop", "-w", "-m", "fast", "-D", DataDirectory]).ConfigureAwait(false);
+        await Task.Delay(down).ConfigureAwait(false);
+        await StartServerAsync().ConfigureAwait(false);
+    }
+
+    private async Task StartServerAsync()
+    {
+        await RunAsync("/usr/sbin/runuser", ["-u", "postgres", "--", Path.Combine(BinDir, "pg_ctl"), "start", "-w", "-t", "60",
+            "-D", DataDirectory, "-l", Path.Combine(_dir!, "server.log"),
+            "-o", $"-c listen_addresses={Address} -p {Port} -k {_dir} -c fsync=off"]).ConfigureAwait(false);
+        await WaitReadyAsync().ConfigureAwait(false);
     }
 
     /// <summary>Runs SQL in the test database.</summary>

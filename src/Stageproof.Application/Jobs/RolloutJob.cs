@@ -1,9 +1,12 @@
 using System.Globalization;
+using Polly;
+using Polly.Retry;
 using Quartz;
 using Stageproof.Application.Identity;
 using Stageproof.Application.Lifecycle;
 using Stageproof.Core;
 using Stageproof.Core.Jobs;
+using Stageproof.Core.Patches;
 using Stageproof.Core.Rollouts;
 using Stageproof.Core.State;
 using Stageproof.Hosts.Rollouts;
@@ -22,12 +25,24 @@ internal sealed class RolloutJob(PromotionWorkflow workflow, IStateStore store, 
     public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
     {
         var id = context.MergedJobDataMap.GetString(RolloutJobs.RolloutKey) ?? throw new JobExecutionException("a rollout job without its rollout id");
-        if (await store.FindRolloutAsync(id, cancellationToken).ConfigureAwait(false) is not { Finished: false } rollout)
+        Rollout rollout;
+        StoredPatchSet stored;
+        try
         {
+            if (await store.FindRolloutAsync(id, cancellationToken).ConfigureAwait(false) is not { Finished: false } found)
+            {
+                return;
+            }
+            rollout = found;
+            stored = await store.FindPatchSetAsync(rollout.PatchDigest, cancellationToken).ConfigureAwait(false)
+                     ?? throw new JobExecutionException($"rollout {id} names patch set {rollout.PatchDigest[..12]}, which the state does not hold");
+        }
+        catch (Exception e) when (e is not (JobExecutionException or OperationCanceledException))
+        {
+            // The state unreachable before the rollout could even be read: the same doubling retries.
+            await StoppedByErrorAsync(context, id, e, cancellationToken).ConfigureAwait(false);
             return;
         }
-        var stored = await store.FindPatchSetAsync(rollout.PatchDigest, cancellationToken).ConfigureAwait(false)
-                     ?? throw new JobExecutionException($"rollout {id} names patch set {rollout.PatchDigest[..12]}, which the state does not hold");
         // The job acts for whoever promoted (or resumed) the rollout; the worker that runs it is named in the audit log.
         var actor = new Principal(rollout.Actor, "job:" + context.Scheduler.SchedulerInstanceId, null);
         running.Add(context.JobDetail.Key);
@@ -50,6 +65,10 @@ internal sealed class RolloutJob(PromotionWorkflow workflow, IStateStore store, 
         {
             await WaitForLockAsync(context, rollout, cancellationToken).ConfigureAwait(false);
         }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            await StoppedByErrorAsync(context, rollout.Id, e, cancellationToken).ConfigureAwait(false);
+        }
         finally
         {
             running.Remove(context.JobDetail.Key);
@@ -61,14 +80,14 @@ internal sealed class RolloutJob(PromotionWorkflow workflow, IStateStore store, 
     private async Task WaitForLockAsync(IJobExecutionContext context, Rollout rollout, CancellationToken ct)
     {
         var holder = await store.FindRolloutLockAsync(rollout.Environment, ct).ConfigureAwait(false);
-        var attempt = context.Trigger.JobDataMap.TryGetValue(RolloutJobs.AttemptKey, out var raw) && raw is string text
-            && int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : 1;
+        var attempt = Attempt(context, RolloutJobs.AttemptKey);
+        var errorAttempt = Attempt(context, RolloutJobs.ErrorAttemptKey);
         if (holder?.RolloutId == rollout.Id)
         {
             // This rollout itself is held by a process still beating (a node the cluster declared dead too soon, or one
             // whose lock was taken over): this job stays, looking again while that holder lives, and goes on from where
             // it stopped should it fall silent. No attempt is spent: the wait ends with that holder, not with a count.
-            await RolloutJobs.RetryAsync(context.Scheduler, context.JobDetail.Key, time.GetUtcNow() + config.LockRetry, attempt, ct).ConfigureAwait(false);
+            await RolloutJobs.RetryAsync(context.Scheduler, context.JobDetail.Key, time.GetUtcNow() + config.LockRetry, attempt, ct, errorAttempt).ConfigureAwait(false);
             return;
         }
         var held = holder is null ? $"{rollout.Environment} was locked" : RolloutEngine.Held(holder);
@@ -103,6 +122,54 @@ internal sealed class RolloutJob(PromotionWorkflow workflow, IStateStore store, 
                       $"{config.LockAttempts.ToString(CultureInfo.InvariantCulture)}, the next at {at:u}",
             UpdatedAt = now,
         }, ct).ConfigureAwait(false);
-        await RolloutJobs.RetryAsync(context.Scheduler, context.JobDetail.Key, at, attempt + 1, ct).ConfigureAwait(false);
+        await RolloutJobs.RetryAsync(context.Scheduler, context.JobDetail.Key, at, attempt + 1, ct, errorAttempt).ConfigureAwait(false);
+    }
+
+    private static int Attempt(IJobExecutionContext context, string key) =>
+        context.Trigger.JobDataMap.TryGetValue(key, out var raw) && raw is string text
+        && int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : 1;
+
+    /// <summary>
+    /// The rollout stopped on an error that is not a refusal (the state's database refusing connections or restarting, a
+    /// transport gone): its hosts' state is as the engine last wrote it, so the job fires again after a doubling wait and
+    /// resumes it, at most <see cref="JobsConfig.ErrorAttempts"/> times; then the rollout says so and waits for
+    /// <c>rollout resume</c>. A refusal or bad input would only be refused again: it is recorded, not retried. Writing the
+    /// retry needs the database that may be what failed, so that write is itself retried for a while (Polly).
+    /// </summary>
+    private async Task StoppedByErrorAsync(IJobExecutionContext context, string id, Exception error, CancellationToken ct)
+    {
+        var attempt = Attempt(context, RolloutJobs.ErrorAttemptKey);
+        var retriable = error is not (RefusedException or InputException);
+        var reason = error is StageproofException ? error.Message : $"{error.GetType().Name}: {error.Message}";
+        var pipeline = new ResiliencePipelineBuilder()
+            .AddRetry(new RetryStrategyOptions
+            {
+                ShouldHandle = new PredicateBuilder().Handle<Exception>(e => e is not OperationCanceledException),
+                MaxRetryAttempts = 6, Delay = TimeSpan.FromSeconds(2), BackoffType = DelayBackoffType.Exponential, UseJitter = true,
+            })
+            .Build();
+        await pipeline.ExecuteAsync(async token =>
+        {
+            if (await store.FindRolloutAsync(id, token).ConfigureAwait(false) is not { Finished: false } latest)
+            {
+                return;
+            }
+            var worker = new Principal(latest.Actor, "job:" + context.Scheduler.SchedulerInstanceId, null);
+            var now = time.GetUtcNow();
+            if (retriable && attempt < config.ErrorAttempts)
+            {
+                var at = now + config.ErrorBackoff(attempt + 1);
+                var message = $"interrupted by an error: {reason}; trying again at {at:u} (attempt {(attempt + 1).ToString(CultureInfo.InvariantCulture)} " +
+                              $"of {config.ErrorAttempts.ToString(CultureInfo.InvariantCulture)})";
+                await store.SaveRolloutAsync(latest with { Message = message, UpdatedAt = now }, token).ConfigureAwait(false);
+                await AuditTrail.AppendAsync(store, worker, "rollout.error", latest.Environment, $"{latest.Id}: {message}", latest.PatchDigest, null, token).ConfigureAwait(false);
+                await RolloutJobs.RetryAsync(context.Scheduler, context.JobDetail.Key, at, Attempt(context, RolloutJobs.AttemptKey), token, attempt + 1).ConfigureAwait(false);
+                return;
+            }
+            var stopped = (retriable ? $"stopped by an error after {attempt.ToString(CultureInfo.InvariantCulture)} attempt(s): " : "stopped: ") + reason +
+                          $"; resume it with 'stageproof rollout resume {latest.Id}'";
+            await store.SaveRolloutAsync(latest with { Message = stopped, UpdatedAt = now }, token).ConfigureAwait(false);
+            await AuditTrail.AppendAsync(store, worker, "rollout.error", latest.Environment, $"{latest.Id}: {stopped}", latest.PatchDigest, null, token).ConfigureAwait(false);
+        }, ct).ConfigureAwait(false);
     }
 }

@@ -20,6 +20,8 @@ public sealed class RolloutJobs : IAsyncDisposable
     internal const string RolloutKey = "rollout";
     /// <summary>The trigger's attempt at an environment held by another rollout (1 on the first).</summary>
     internal const string AttemptKey = "attempt";
+    /// <summary>The trigger's attempt after the job was stopped by an error (1 on the first).</summary>
+    internal const string ErrorAttemptKey = "error-attempt";
 
     private readonly IScheduler _scheduler;
     private readonly RunningHere _running;
@@ -127,12 +129,14 @@ public sealed class RolloutJobs : IAsyncDisposable
     }
 
     /// <summary>Gives job <paramref name="key"/> (running now) another trigger at <paramref name="at"/>, its attempt
-    /// <paramref name="attempt"/>: the job outlives the trigger that fired it.</summary>
-    internal static async Task RetryAsync(IScheduler scheduler, JobKey key, DateTimeOffset at, int attempt, CancellationToken ct)
+    /// <paramref name="attempt"/> at a held lock and <paramref name="errorAttempt"/> after errors: the job outlives the
+    /// trigger that fired it.</summary>
+    internal static async Task RetryAsync(IScheduler scheduler, JobKey key, DateTimeOffset at, int attempt, CancellationToken ct, int errorAttempt = 1)
     {
         var again = TriggerBuilder.Create().ForJob(key).StartAt(at)
             // As text: the job store's JSON keeps a string a string.
             .UsingJobData(AttemptKey, attempt.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            .UsingJobData(ErrorAttemptKey, errorAttempt.ToString(System.Globalization.CultureInfo.InvariantCulture))
             .WithSimpleSchedule(s => s.WithMisfireInstruction(SimpleTriggerMisfireInstruction.FireNow)).Build();
         await scheduler.ScheduleJob(again, new ScheduleJobOptions(), ct).ConfigureAwait(false);
     }

@@ -27,11 +27,27 @@ public sealed record JobsConfig
     public TimeSpan LockRetry { get; init; } = TimeSpan.FromSeconds(30);
     /// <summary>How many times in all such a job tries before it gives up (<c>lock_attempts</c>).</summary>
     public int LockAttempts { get; init; } = 20;
+    /// <summary>How long a rollout job stopped by an error (the state's database refusing connections, a worker's
+    /// store unreachable) waits before its first retry (<c>error_retry</c>); each further retry waits twice as long,
+    /// at most <see cref="MaxErrorRetry"/>.</summary>
+    public TimeSpan ErrorRetry { get; init; } = DefaultErrorRetry;
+    /// <summary>How many times in all such a job runs before the rollout is left for <c>rollout resume</c>
+    /// (<c>error_attempts</c>).</summary>
+    public int ErrorAttempts { get; init; } = DefaultErrorAttempts;
     /// <summary>Where in stageproof.yaml this was written.</summary>
     public required Configuration.ValueSource Source { get; init; }
 
     /// <summary><see cref="LockHeartbeat"/> when nothing says otherwise, also for rollouts run without a <c>jobs:</c> store.</summary>
     public static readonly TimeSpan DefaultLockHeartbeat = TimeSpan.FromSeconds(10);
+
+    public static readonly TimeSpan DefaultErrorRetry = TimeSpan.FromSeconds(30);
+    public const int DefaultErrorAttempts = 8;
+    public static readonly TimeSpan MaxErrorRetry = TimeSpan.FromMinutes(15);
+
+    /// <summary>The wait before attempt <paramref name="attempt"/> (2 or more) of a job stopped by an error: doubling
+    /// from <see cref="ErrorRetry"/>, at most <see cref="MaxErrorRetry"/> (or <see cref="ErrorRetry"/> when that is longer).</summary>
+    public TimeSpan ErrorBackoff(int attempt) =>
+        TimeSpan.FromTicks((long)Math.Min(Math.Max(MaxErrorRetry.Ticks, ErrorRetry.Ticks), ErrorRetry.Ticks * Math.Pow(2, Math.Clamp(attempt - 2, 0, 30))));
 
     /// <summary>The environment variable a password may come from instead of a file.</summary>
     public const string PasswordVariable = "STAGEPROOF_JOBS_PASSWORD";

@@ -48,7 +48,21 @@ public sealed class JobsConfigTests : IDisposable
         Assert.Equal((TimeSpan.FromSeconds(2), TimeSpan.FromMinutes(1), 3), (set.LockHeartbeat, set.LockRetry, set.LockAttempts));
     }
 
+    [Fact]
+    public void A_job_stopped_by_an_error_retries_after_a_doubling_wait_capped_at_fifteen_minutes()
+    {
+        var defaults = _temp.Load("jobs: { store: postgres://u@h/db }").Jobs!;
+        Assert.Equal((TimeSpan.FromSeconds(30), 8), (defaults.ErrorRetry, defaults.ErrorAttempts));
+        Assert.Equal([30, 60, 120, 240, 480, 900, 900], Enumerable.Range(2, 7).Select(a => defaults.ErrorBackoff(a).TotalSeconds));
+
+        var set = _temp.Load("jobs: { store: postgres://u@h/db, error_retry: 20m, error_attempts: 3 }").Jobs!;
+        Assert.Equal((TimeSpan.FromMinutes(20), 3), (set.ErrorRetry, set.ErrorAttempts));
+        Assert.Equal(TimeSpan.FromMinutes(20), set.ErrorBackoff(4));
+    }
+
     [Theory]
+    [InlineData("jobs: { store: \"postgres://u@h/db\", error_retry: 10ms }", "jobs.error_retry", "too short a retry delay")]
+    [InlineData("jobs: { store: \"postgres://u@h/db\", error_attempts: 101 }", "jobs.error_attempts", "expected a whole number from 1 to 100")]
     [InlineData("jobs: { store: \"postgres://u@h/db\", lock_heartbeat: 500ms }", "jobs.lock_heartbeat", "too short a heartbeat: at least 1s")]
     [InlineData("jobs: { store: \"postgres://u@h/db\", lock_heartbeat: often }", "jobs.lock_heartbeat", "expected a duration")]
     [InlineData("jobs: { store: \"postgres://u@h/db\", lock_heartbeat: 11m }", "jobs.lock_heartbeat", "at most 600")]

@@ -6,11 +6,11 @@ namespace Stageproof.Core.Configuration.Internal;
 
 internal sealed partial class ConfigReader
 {
-    private static readonly string[] JobsKeys = ["store", "password_file", "checkin", "lock_heartbeat", "lock_retry", "lock_attempts"];
+    private static readonly string[] JobsKeys = ["store", "password_file", "checkin", "lock_heartbeat", "lock_retry", "lock_attempts", "error_retry", "error_attempts"];
     private JobsConfig? _jobs;
 
     /// <summary>jobs: { store: postgres://USER@HOST:PORT/DB, password_file: F, checkin: 15s, lock_heartbeat: 10s, lock_retry: 30s,
-    /// lock_attempts: 20 }: the password never in the
+    /// lock_attempts: 20, error_retry: 30s, error_attempts: 8 }: the password never in the
     /// file or the URL (a file of this user's alone, or STAGEPROOF_JOBS_PASSWORD).</summary>
     private void ReadJobs(YamlNode node, string path)
     {
@@ -25,6 +25,8 @@ internal sealed partial class ConfigReader
         var heartbeat = JobsConfig.DefaultLockHeartbeat;
         var retry = TimeSpan.FromSeconds(30);
         var attempts = 20;
+        var errorRetry = JobsConfig.DefaultErrorRetry;
+        var errorAttempts = JobsConfig.DefaultErrorAttempts;
         foreach (var (key, _, value, keyPath) in _yaml.Entries(mapping, path, JobsKeys))
         {
             switch (key)
@@ -70,6 +72,16 @@ internal sealed partial class ConfigReader
                 case "lock_attempts" when _yaml.Int(value, keyPath, 1, 1000) is { } count:
                     attempts = count;
                     break;
+                case "error_retry" when _yaml.Seconds(value, keyPath, 3600) is { } first:
+                    if (first < TimeSpan.FromSeconds(1))
+                    {
+                        _yaml.Report(value, keyPath, $"{first.TotalMilliseconds:0}ms is too short a retry delay: at least 1s");
+                    }
+                    errorRetry = first;
+                    break;
+                case "error_attempts" when _yaml.Int(value, keyPath, 1, 100) is { } tries:
+                    errorAttempts = tries;
+                    break;
             }
         }
         if (store is null && !mapping.Children.Keys.OfType<YamlScalarNode>().Any(k => k.Value == "store"))
@@ -85,6 +97,7 @@ internal sealed partial class ConfigReader
             Store = store, User = Uri.UnescapeDataString(store.UserInfo), Host = store.Host, Port = store.IsDefaultPort ? 5432 : store.Port,
             Database = Uri.UnescapeDataString(store.AbsolutePath.TrimStart('/')), PasswordFile = passwordFile, Checkin = checkin,
             LockHeartbeat = heartbeat, LockRetry = retry, LockAttempts = attempts,
+            ErrorRetry = errorRetry, ErrorAttempts = errorAttempts,
             Source = new ValueSource(_file, (int)node.Start.Line, path),
         };
     }
