@@ -55,6 +55,10 @@ public enum BadUpdate
     /// <summary>(12) The postinst appends a setting to <see cref="OtherPackageFile"/>, a file of the login package the
     /// update has no business with and no check tracks (host behaviour: another package's /etc file edited).</summary>
     EditsOtherPackage = 12,
+
+    /// <summary>(13) A migration "compacts" stored mail by cutting every body to its first 40 characters: every row stays,
+    /// the service keeps answering and every check passes (data continuity: the suite's continuity measure of the bodies).</summary>
+    TruncatesBodies = 13,
 }
 
 /// <summary>
@@ -117,6 +121,7 @@ public static partial class BadPackages
         BadUpdate.MigrationFailsHalfway => "a migration fails at its second statement: the service does not start (schema, health)",
         BadUpdate.SchemaBreaksDowngrade => "a migration the previous release refuses after a downgrade (rollback needs a database restore)",
         BadUpdate.DeletesData => "a migration deletes every tenth message while the service keeps answering (data continuity)",
+        BadUpdate.TruncatesBodies => "a migration cuts every message body to 40 characters, every row kept (data continuity: a continuity measure)",
         BadUpdate.BackgroundErrors => $"the postinst starts a background helper that logs ERROR to {BackgroundLog} (host behaviour)",
         BadUpdate.WidensPermissions => "the postinst makes /etc/acme-mail/acme-mail.conf world-writable (host behaviour: permissions)",
         BadUpdate.OpensPort => $"the postinst starts an exporter listening on the host's address, port {ExtraPort} (host behaviour: a new port)",
@@ -297,6 +302,11 @@ public static partial class BadPackages
             DELETE FROM messages WHERE id % 10 = 0;
 
             """),
+        BadUpdate.TruncatesBodies => ("compact_message_bodies", """
+            -- Gauntlet bad update 13: meant to move long bodies to compressed storage, it only cuts them.
+            UPDATE messages SET body = left(body, 40) WHERE length(body) > 40;
+
+            """),
         _ => null,
     };
 
@@ -331,7 +341,7 @@ public static partial class BadPackages
             case BadUpdate.BackgroundErrors or BadUpdate.WidensPermissions or BadUpdate.OpensPort or BadUpdate.EditsOtherPackage:
                 await AddToPostinstAsync(root, PostinstFault(kind), ct).ConfigureAwait(false);
                 break;
-            case BadUpdate.DroppedSearchIndex or BadUpdate.MigrationFailsHalfway or BadUpdate.SchemaBreaksDowngrade or BadUpdate.DeletesData:
+            case BadUpdate.DroppedSearchIndex or BadUpdate.MigrationFailsHalfway or BadUpdate.SchemaBreaksDowngrade or BadUpdate.DeletesData or BadUpdate.TruncatesBodies:
                 if (kind == BadUpdate.DroppedSearchIndex)
                 {
                     await WriteFaultsAsync(share, $"fault.search_delay = {SearchDelayMilliseconds.ToString(CultureInfo.InvariantCulture)}", ct).ConfigureAwait(false);

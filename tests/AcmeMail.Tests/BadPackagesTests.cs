@@ -28,7 +28,7 @@ public sealed class BadPackagesTests(DebsFixture debs) : IDisposable
     {
         Requires.Executable("/usr/bin/dpkg");
         var versions = BadPackages.All.Select(k => BadPackages.Version(k)).ToList();
-        Assert.Equal(["1.1+bad1-1", "1.1+bad2-1", "1.1+bad3-1", "1.1+bad4-1", "1.1+bad5-1", "1.1+bad6-1", "1.1+bad7-1", "1.1+bad8-1", "1.1+bad9-1", "1.1+bad10-1", "1.1+bad11-1", "1.1+bad12-1"], versions);
+        Assert.Equal(["1.1+bad1-1", "1.1+bad2-1", "1.1+bad3-1", "1.1+bad4-1", "1.1+bad5-1", "1.1+bad6-1", "1.1+bad7-1", "1.1+bad8-1", "1.1+bad9-1", "1.1+bad10-1", "1.1+bad11-1", "1.1+bad12-1", "1.1+bad13-1"], versions);
         foreach (var v in versions)
         {
             Assert.True(await VersionGreaterAsync(v, "1.1-1"), $"{v} is not newer than 1.1-1");
@@ -50,6 +50,7 @@ public sealed class BadPackagesTests(DebsFixture debs) : IDisposable
     [InlineData(BadUpdate.MigrationFailsHalfway)]
     [InlineData(BadUpdate.SchemaBreaksDowngrade)]
     [InlineData(BadUpdate.DeletesData)]
+    [InlineData(BadUpdate.TruncatesBodies)]
     public async Task Each_bad_update_is_a_deb_that_carries_its_fault_and_its_version(BadUpdate kind)
     {
         NeedDebs();
@@ -132,6 +133,10 @@ public sealed class BadPackagesTests(DebsFixture debs) : IDisposable
             case BadUpdate.DeletesData:
                 Assert.Equal(["V1__initial_schema.sql", "V2__archive_old_messages.sql"], migrations);
                 Assert.Contains("DELETE FROM messages", await File.ReadAllTextAsync(Path.Combine(share, "migrations", migrations[1]!)), StringComparison.Ordinal);
+                break;
+            case BadUpdate.TruncatesBodies:
+                Assert.Equal(["V1__initial_schema.sql", "V2__compact_message_bodies.sql"], migrations);
+                Assert.Contains("SET body = left(body, 40)", await File.ReadAllTextAsync(Path.Combine(share, "migrations", migrations[1]!)), StringComparison.Ordinal);
                 break;
             default:
                 Assert.Equal(["V1__initial_schema.sql"], migrations);

@@ -312,6 +312,7 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : ICla
         { BadUpdate.MigrationFailsHalfway, "", "" },
         { BadUpdate.SchemaBreaksDowngrade, "rollback-rehearsal", "database restore" },
         { BadUpdate.DeletesData, "compare", "data mail public.messages" },
+        { BadUpdate.TruncatesBodies, "compare", "data mail-content" },
     };
 
     [SkippableTheory]
@@ -357,6 +358,13 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : ICla
             // The seed's 20,000 messages less every tenth: the numbers, not only the table.
             Assert.Contains(reasons, r => r.Subject == "data mail public.messages"
                 && r.Evidence.Contains("20000 row(s) at the rollback point, 18000 now: 2000 lost (10%)", StringComparison.Ordinal));
+        }
+        if (kind == BadUpdate.TruncatesBodies)
+        {
+            // Every row kept, so no table lost rows: only the suite's continuity measure of the bodies sees it, with its numbers.
+            Assert.DoesNotContain(reasons, r => r.Subject.StartsWith("data mail public.", StringComparison.Ordinal));
+            Assert.Contains(reasons, r => r.Subject == "data mail-content" && r.Evidence.Contains("mail-content (mail) body_bytes: ", StringComparison.Ordinal)
+                && r.Evidence.Contains(" at the rollback point, ", StringComparison.Ordinal) && r.Evidence.Contains(" (at most 0%)", StringComparison.Ordinal));
         }
         if (kind == BadUpdate.ChangedDefault)
         {

@@ -204,6 +204,9 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
                 suite.Checks.OfType<LogsCheck>().Select(l => l.File).Distinct(StringComparer.Ordinal).ToList(), checkEnv.Hosts, transports,
                 IgnoreRules.Parse(config.Drift.Ignore));
             var behaviourBefore = await behaviour.TakeAsync(null, ct).ConfigureAwait(false);
+            // Continuity queries (sql checks with continuity:) as the data stands just before the rollback point is taken.
+            var continuity = quick.Checks.OfType<SqlCheck>().Where(c => c.Continuity is not null).ToList();
+            var continuityAtPoint = await RunAllAsync(runner, checkEnv, quick, continuity, transports, ct).ConfigureAwait(false);
             // A failed host is left as it failed long enough to gather evidence from it, then rolled back here.
             // A set an earlier stage proved installs that stage's closure; the first stage resolves one and binds it here.
             var applyRequest = ApplyRequest(env, stored, checkEnv.Hosts) with
@@ -271,7 +274,7 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
             if (SuiteComparison.ToConfirm(quick, comparisons) is { Count: > 0 } toConfirm)
             {
                 progress.Engine.Report($"{string.Join(", ", toConfirm.Select(c => c.Name))} regressed: running it again to confirm");
-                var again = await runner.RunAsync(checkEnv, quick with { Checks = toConfirm }, transports, ct, markers, control).ConfigureAwait(false);
+                var again = await RunAgainAsync(runner, checkEnv, quick, toConfirm, transports, control, ct).ConfigureAwait(false);
                 comparisons = SuiteComparison.Confirm(comparisons, SuiteComparison.Compare(quick, baseline, again, result.BaselineRepeat));
                 result = result with { AfterRepeat = again };
             }
@@ -286,18 +289,23 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
             }
             // Data continuity: every table's rows at the rollback point against now; a loss the set does not declare fails.
             var losses = await DataLossesAsync(point, env.Databases, set, ct).ConfigureAwait(false);
-            result = result with { DataLosses = losses };
+            var valueLosses = ValueLosses(continuity, continuityAtPoint, after.Results, set);
+            result = result with { DataLosses = losses, ValueLosses = valueLosses };
             foreach (var loss in losses.Where(l => !l.Declared))
             {
                 Fail(StageSteps.Compare, $"data {loss.Database} {loss.Table}", $"{loss}, and the set does not declare it (data_loss)");
             }
-            var undeclared = losses.Count(l => !l.Declared);
+            foreach (var loss in valueLosses.Where(l => !l.Declared))
+            {
+                Fail(StageSteps.Compare, $"data {loss.Check}", $"{loss}, and the set does not declare it (data_loss)");
+            }
+            var undeclared = losses.Count(l => !l.Declared) + valueLosses.Count(l => !l.Declared);
             Step(StageSteps.Compare, comparisons.Any(c => c.Regressed) || undeclared > 0 ? StepStatus.Failed
                     : comparisons.Any(c => c.Inconclusive) ? StepStatus.Warned : StepStatus.Passed,
                 $"{comparisons.Count(c => c.Regressed)} of {comparisons.Count} regressed"
                 + (comparisons.Count(c => c.Inconclusive) is > 0 and var unsure ? $", {unsure} inconclusive" : "")
                 + (control is null ? "" : $"; latency judged against {control.Name} in the same seconds") + LoadLine(after)
-                + (losses.Count == 0 ? "" : $"; rows lost in {losses.Count} table(s), {undeclared} undeclared"), compareStart);
+                + (losses.Count + valueLosses.Count == 0 ? "" : $"; data lost in {losses.Count} table(s) and {valueLosses.Count} continuity measure(s), {undeclared} undeclared"), compareStart);
 
             // e. drift from before to after
             var driftStart = Start(StageSteps.Drift, "what changed on each host, and whether the patch set declares it", clock);
@@ -490,11 +498,17 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
                 // let through only losses the set declares, so a new one is the rollback's own (a down script dropping
                 // rows, an old release clearing what it does not know).
                 var lostByRollback = (await DataLossesAsync(point, env.Databases, set, ct).ConfigureAwait(false)).Where(l => !l.Declared).ToList();
-                if (lostByRollback.Count > 0)
+                var valuesLostByRollback = ValueLosses(continuity, continuityAtPoint,
+                    await RunAllAsync(runner, checkEnv, quick, continuity, transports, ct).ConfigureAwait(false), set).Where(l => !l.Declared).ToList();
+                if (lostByRollback.Count + valuesLostByRollback.Count > 0)
                 {
                     foreach (var loss in lostByRollback)
                     {
                         Fail(StageSteps.Rehearsal, $"data {loss.Database} {loss.Table}", $"after the rollback: {loss}; the way back removed rows that were there before the change");
+                    }
+                    foreach (var loss in valuesLostByRollback)
+                    {
+                        Fail(StageSteps.Rehearsal, $"data {loss.Check}", $"after the rollback: {loss}; the way back did not return the data to where it was before the change");
                     }
                     // Staging is left as it was before the stage: the lost rows come back from the point's dump.
                     var restored = await engine.RollbackAsync(Rollback(DatabaseRestoreMode.Restore), progress.Engine, ct).ConfigureAwait(false);
@@ -504,12 +518,12 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
                     {
                         Rehearsal = rehearsal with
                         {
-                            Notes = [$"rows lost by the rollback: {string.Join("; ", lostByRollback)}; " + (restored.Succeeded
+                            Notes = [$"data lost by the rollback: {string.Join("; ", lostByRollback.Select(l => l.ToString()).Concat(valuesLostByRollback.Select(l => l.ToString())))}; " + (restored.Succeeded
                                 ? $"{env.Name} was then restored from the rollback point's dump" : "restoring the rollback point's dump failed too: " + PatchEngine.Summary(restored))],
                         },
                         RollbackRuns = rollbacks,
                     };
-                    Step(StageSteps.Rehearsal, StepStatus.Failed, $"the rollback lost rows in {lostByRollback.Count} table(s)", rehearsalStart);
+                    Step(StageSteps.Rehearsal, StepStatus.Failed, $"the rollback lost data in {lostByRollback.Count} table(s) and {valuesLostByRollback.Count} continuity measure(s)", rehearsalStart);
                     Step(StageSteps.Reapply, StepStatus.Skipped, "the rollback rehearsal failed; the environment stays rolled back", engines.Time.GetUtcNow());
                     return await FinishAsync(result, ct).ConfigureAwait(false);
                 }
@@ -646,6 +660,53 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
         }
         return losses;
     }
+
+    /// <summary>The load checks <paramref name="loads"/> run once more, beside the control when there is one. Run within the
+    /// whole suite, not a suite of their own: a load check logs in through the suite's auth check.</summary>
+    private static async Task<CheckSuiteResult> RunAgainAsync(CheckSuiteRunner runner, CheckEnvironment environment, CheckSuite suite,
+        IReadOnlyList<LoadCheck> loads, IReadOnlyDictionary<string, ITransport> transports, CheckEnvironment? control, CancellationToken ct)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var results = new List<CheckResult>();
+        var twins = new List<ControlResult>();
+        foreach (var load in loads)
+        {
+            if (control is not null && load.Target.Url is null)
+            {
+                var (own, beside) = await runner.RunBesideControlAsync(environment, control, suite, load, ct).ConfigureAwait(false);
+                results.AddRange(own);
+                twins.AddRange(beside);
+            }
+            else
+            {
+                results.AddRange(await runner.RunCheckAsync(environment, suite, load, transports, null, ct).ConfigureAwait(false));
+            }
+        }
+        foreach (var r in results)
+        {
+            runner.Progress?.Invoke(r);
+        }
+        return new CheckSuiteResult(environment.Name, suite.Name, results, clock.Elapsed) { Control = twins };
+    }
+
+    /// <summary>Runs <paramref name="checks"/> (continuity queries) once each, in order.</summary>
+    private static async Task<IReadOnlyList<CheckResult>> RunAllAsync(CheckSuiteRunner runner, CheckEnvironment environment, CheckSuite suite,
+        IReadOnlyList<SqlCheck> checks, IReadOnlyDictionary<string, ITransport> transports, CancellationToken ct)
+    {
+        var results = new List<CheckResult>();
+        foreach (var check in checks)
+        {
+            results.AddRange(await runner.RunCheckAsync(environment, suite, check, transports, null, ct).ConfigureAwait(false));
+        }
+        return results;
+    }
+
+    /// <summary>Each continuity query's first row now against the one recorded just before the rollback point.</summary>
+    private static IReadOnlyList<ValueLoss> ValueLosses(IReadOnlyList<SqlCheck> checks, IReadOnlyList<CheckResult> atPoint,
+        IReadOnlyList<CheckResult> now, PatchSet set) =>
+        [.. checks.SelectMany(check => atPoint.Where(r => r.Name == check.Name).SelectMany(before =>
+            now.Where(r => r.Name == check.Name && r.Target == before.Target).Take(1)
+                .SelectMany(after => DataContinuity.ValueLosses(check, before, after, set.DataLoss ?? []))))];
 
     /// <summary>The migrations the change added to each database's history since the rollback point, with their declared way back.</summary>
     private static async Task<IReadOnlyList<AddedMigration>> AddedMigrationsAsync(RollbackPoint point, IReadOnlyDictionary<string, string> databases,

@@ -146,6 +146,18 @@ public sealed record SqlCheck : CheckDefinition
     /// <summary>The first column of the first row, as text.</summary>
     public string? Expect { get; init; }
     public int? ExpectRows { get; init; }
+    /// <summary>Set when the query is a data continuity measure (<c>continuity:</c>): a stage records its first row at
+    /// the rollback point and compares it after the change and after the rollback rehearsal.</summary>
+    public ContinuityRule? Continuity { get; init; }
+}
+
+/// <summary>How a continuity query's first row may move across a change: each numeric column may fall by at most
+/// <see cref="MaxLoss"/> of its value at the rollback point (growth is fine: the service keeps writing); every other
+/// column (a checksum, a maximum id as text) must stay equal.</summary>
+public sealed record ContinuityRule
+{
+    /// <summary>A fraction, 0 to 1 (0: no loss at all).</summary>
+    public double MaxLoss { get; init; }
 }
 
 public sealed record SchemaCheck : CheckDefinition

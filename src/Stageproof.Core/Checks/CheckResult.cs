@@ -26,6 +26,9 @@ public sealed record CheckResult
     public LoadRun? Load { get; init; }
     /// <summary>Logs checks: matching lines (bounded), for the report.</summary>
     public IReadOnlyList<string> Evidence { get; init; } = [];
+    /// <summary>Sql checks: the first row, column name → value as text (null for SQL NULL); what a continuity query
+    /// is compared on.</summary>
+    public IReadOnlyDictionary<string, string?>? Values { get; init; }
 
     public bool Passed => Status is CheckStatus.Passed or CheckStatus.Warned;
 }

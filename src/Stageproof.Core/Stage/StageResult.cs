@@ -123,6 +123,9 @@ public sealed record StageResult
     public IReadOnlyList<ChangeItem> Changes { get; init; } = [];
     /// <summary>Tables whose rows fell between the rollback point and the after-change suite (data continuity).</summary>
     public IReadOnlyList<RowLoss> DataLosses { get; init; } = [];
+    /// <summary>Continuity queries (sql checks with <c>continuity:</c>) whose values moved beyond their rule between the
+    /// rollback point and the after-change suite.</summary>
+    public IReadOnlyList<ValueLoss> ValueLosses { get; init; } = [];
     public IReadOnlyList<CheckResult> Soak { get; init; } = [];
     public RehearsalResult? Rehearsal { get; init; }
 

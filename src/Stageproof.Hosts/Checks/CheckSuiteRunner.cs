@@ -192,12 +192,15 @@ public sealed class CheckSuiteRunner : ICheckSuiteRunner, IDisposable
         {
             Name = check.Name, Type = check.Type, Target = target, Status = outcome.Status, Message = outcome.Message,
             Measurements = outcome.Measurements ?? new Dictionary<string, double>(), Duration = sw.Elapsed, StartedAt = started,
-            Load = outcome.Load, Evidence = outcome.Evidence ?? [],
+            Load = outcome.Load, Evidence = outcome.Evidence ?? [], Values = outcome.Values,
         };
     }
 
     internal sealed record Outcome(CheckStatus Status, string Message, Dictionary<string, double>? Measurements = null,
-        LoadRun? Load = null, IReadOnlyList<string>? Evidence = null);
+        LoadRun? Load = null, IReadOnlyList<string>? Evidence = null)
+    {
+        public IReadOnlyDictionary<string, string?>? Values { get; init; }
+    }
 
     private static Outcome Pass(string message, Dictionary<string, double>? m = null) => new(CheckStatus.Passed, message, m);
     private static Outcome Fail(string message, Dictionary<string, double>? m = null) => new(CheckStatus.Failed, message, m);

@@ -64,12 +64,20 @@ internal static class DatabaseChecks
                 batch.BatchCommands.Add(new NpgsqlBatchCommand(check.Query));
                 await using var reader = await batch.ExecuteReaderAsync(ct).ConfigureAwait(false);
                 string? first = null;
+                Dictionary<string, string?>? values = null;
                 var rows = 0;
                 while (rows < MaxRowsRead && await reader.ReadAsync(ct).ConfigureAwait(false))
                 {
                     if (rows == 0 && reader.FieldCount > 0)
                     {
                         first = reader.IsDBNull(0) ? "" : Convert.ToString(reader.GetValue(0), CultureInfo.InvariantCulture);
+                        // The whole first row, by column name (the position where names repeat): a continuity measure.
+                        values = new Dictionary<string, string?>(StringComparer.Ordinal);
+                        for (var i = 0; i < reader.FieldCount; i++)
+                        {
+                            var column = reader.GetName(i) is { Length: > 0 } n && !values.ContainsKey(n) ? n : $"column{i + 1}";
+                            values[column] = reader.IsDBNull(i) ? null : Convert.ToString(reader.GetValue(i), CultureInfo.InvariantCulture);
+                        }
                     }
                     rows++;
                 }
@@ -87,9 +95,9 @@ internal static class DatabaseChecks
                 {
                     m["value"] = number;
                 }
-                return problems.Count == 0
+                return (problems.Count == 0
                     ? new Outcome(CheckStatus.Passed, $"query returned {rows} row(s)" + (first is null ? "" : $", first value \"{first}\""), m)
-                    : new Outcome(CheckStatus.Failed, $"query: {string.Join("; ", problems)}", m);
+                    : new Outcome(CheckStatus.Failed, $"query: {string.Join("; ", problems)}", m)) with { Values = values };
             }
             catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.SyntaxError && e.MessageText.Contains("multiple commands", StringComparison.Ordinal))
             {

@@ -54,6 +54,9 @@ internal static class LabConfigWriter
         sb.Append("        - { method: POST, path: /login, json: { user: \"${user}\", password: \"${password}\" }, extract: { token: $.token } }\n");
         sb.Append("        - { path: \"/mailbox/${user}\", headers: { Authorization: \"Bearer ${token}\" } }\n");
         sb.Append("    - { name: users, type: sql, database: mail, query: \"SELECT count(*) FROM users\", expect: \"50\" }\n");
+        // Data continuity beyond row counts: the mail's bodies may only grow across a change (a migration that truncates
+        // them keeps every row and fails only here).
+        sb.Append("    - { name: mail-content, type: sql, database: mail, query: \"SELECT count(*) AS messages, sum(length(body)) AS body_bytes FROM messages\", continuity: true }\n");
         // The lab's hosts share two cores with everything else on the machine, so a baseline and an after run minutes
         // apart can differ 2-2.5x at p95 from noise alone: the lab allows 3x (production suites keep the 1.5 default).
         // The gauntlet's slow search adds 500 ms a request, a ratio of 10x and more.

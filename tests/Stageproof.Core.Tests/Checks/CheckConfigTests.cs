@@ -130,10 +130,28 @@ public sealed class CheckConfigTests : IDisposable
     [InlineData("{ name: a, type: http, port: 80, headers: { Authorization: \"Bearer abc123\" } }", "checks.suite[0].headers.Authorization", "credentials must not be written")]
     [InlineData("{ name: a, type: schema, database: mail, expect_digest: abc }", "checks.suite[0].expect_digest", "SHA-256")]
     [InlineData("{ name: a, type: service, service: \"x; reboot\" }", "checks.suite[0].service", "not a service name")]
+    [InlineData("{ name: a, type: sql, database: mail, query: \"SELECT 1\", continuity: yes }", "checks.suite[0].continuity", "expected true or { max_loss: FRACTION }")]
+    [InlineData("{ name: a, type: sql, database: mail, query: \"SELECT 1\", continuity: { max_loss: 2 } }", "checks.suite[0].continuity.max_loss", "from 0 to 1")]
+    [InlineData("{ name: a, type: sql, database: mail, query: \"SELECT 1\", continuity: { tolerance: 0.1 } }", "checks.suite[0].continuity.tolerance", "unknown key 'tolerance'")]
+    [InlineData("{ name: a, type: sql, database: mail, query: \"SELECT 1\" }", "checks.suite[0].expect", "or continuity (a measure compared across the change)")]
     public void Bad_checks_are_reported_at_their_key(string check, string key, string message)
     {
         var problems = _temp.Problems(Head + "    - " + check + "\n");
         Assert.Contains(problems, p => p.Key == key && p.Message.Contains(message, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_sql_check_can_be_a_continuity_measure_with_no_loss_or_a_tolerated_one()
+    {
+        var config = _temp.Load(Head + """
+                - { name: exact, type: sql, database: mail, query: "SELECT count(*) AS n FROM users", continuity: true }
+                - { name: loose, type: sql, database: mail, query: "SELECT sum(size) AS bytes FROM messages", continuity: { max_loss: 0.05 } }
+                - { name: plain, type: sql, database: mail, query: "SELECT 1", expect: "1" }
+            """);
+        var checks = config.SuiteOf("prod").Checks.OfType<SqlCheck>().ToDictionary(c => c.Name);
+        Assert.Equal(0, checks["exact"].Continuity!.MaxLoss);
+        Assert.Equal(0.05, checks["loose"].Continuity!.MaxLoss);
+        Assert.Null(checks["plain"].Continuity);
     }
 
     [Fact]

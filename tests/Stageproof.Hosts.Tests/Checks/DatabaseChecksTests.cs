@@ -79,6 +79,44 @@ public sealed class DatabaseChecksTests(PostgresFixture pg) : IClassFixture<Post
     }
 
     [SkippableFact]
+    public async Task A_continuity_query_records_its_first_row_and_a_cut_column_or_a_changed_checksum_is_a_loss_while_growth_is_not()
+    {
+        var db = await FreshAsync("continuity");
+        const string suite = """
+            - { name: content, type: sql, database: mail, continuity: true,
+                query: "SELECT count(*) AS messages, sum(length(subject)) AS subject_bytes, md5(string_agg(subject, ',' ORDER BY id)) AS digest FROM messages WHERE id <= 2" }
+            - { name: loose, type: sql, database: mail, continuity: { max_loss: 0.5 }, query: "SELECT sum(length(subject)) AS subject_bytes FROM messages" }
+            """;
+        var config = _suites.Config(suite, databases: $"{{ mail: \"{pg.ConnectionStringFor(db)}\" }}");
+        var checks = config.SuiteOf("test").Checks.OfType<SqlCheck>().ToDictionary(c => c.Name);
+        var atPoint = (await RunAsync(suite, db)).Results.ToDictionary(r => r.Name);
+        Assert.Equal(new Dictionary<string, string?> { ["messages"] = "2", ["subject_bytes"] = "7", ["digest"] = atPoint["content"].Values!["digest"] },
+            atPoint["content"].Values);
+
+        // The service keeps writing: a new row is growth, not a loss, and the rows the digest covers are unchanged.
+        await pg.ExecuteAsync("INSERT INTO messages VALUES (3, 1, 'a third message')", db);
+        var grown = (await RunAsync(suite, db)).Results.ToDictionary(r => r.Name);
+        Assert.Empty(Core.Stage.DataContinuity.ValueLosses(checks["content"], atPoint["content"], grown["content"], []));
+
+        // A change that keeps every row but cuts the subjects.
+        await pg.ExecuteAsync("UPDATE messages SET subject = left(subject, 2)", db);
+        var cut = (await RunAsync(suite, db)).Results.ToDictionary(r => r.Name);
+        var losses = Core.Stage.DataContinuity.ValueLosses(checks["content"], atPoint["content"], cut["content"], []);
+        Assert.Equal(["digest", "subject_bytes"], losses.Select(l => l.Column));
+        Assert.Equal("content (mail) subject_bytes: 7 at the rollback point, 4 now: fell 42.86% (at most 0%)", losses[1].ToString());
+        Assert.StartsWith("content (mail) digest: \"", losses[0].ToString(), StringComparison.Ordinal);
+        // Within its own rule (half may go: 7 bytes then, 6 now), and declared by the set: listed, not a reason.
+        Assert.Empty(Core.Stage.DataContinuity.ValueLosses(checks["loose"], atPoint["loose"], cut["loose"], []));
+        Assert.All(Core.Stage.DataContinuity.ValueLosses(checks["content"], atPoint["content"], cut["content"], ["cont*"]), l => Assert.True(l.Declared));
+
+        // The table gone: the query fails now, and that is a loss naming the failure.
+        await pg.ExecuteAsync("DROP TABLE messages", db);
+        var gone = (await RunAsync(suite, db)).Results.ToDictionary(r => r.Name);
+        var failed = Assert.Single(Core.Stage.DataContinuity.ValueLosses(checks["content"], atPoint["content"], gone["content"], []));
+        Assert.Contains("42P01", failed.ToString(), StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public async Task A_schema_check_compares_the_fingerprint_with_another_environment_and_names_the_difference()
     {
         var prod = await FreshAsync("schemaprod");

@@ -24,7 +24,7 @@ internal sealed class CheckSuiteReader(YamlWalker yaml, Func<string, string> res
         [CheckTypes.Auth] = [.. TargetKeys, "user", "credentials", "steps", "password"],
         [CheckTypes.Load] = [.. TargetKeys, "clients", "duration", "iterations", "warmup", "auth", "requests", "max_error_rate", "max_p95", "compare"],
         [CheckTypes.Logs] = ["file", "fail", "warn", "max_added_error_rate", "max_bytes"],
-        [CheckTypes.Sql] = ["database", "query", "expect", "expect_rows"],
+        [CheckTypes.Sql] = ["database", "query", "expect", "expect_rows", "continuity"],
         [CheckTypes.Schema] = ["database", "expect_digest", "same_as", "migrations_complete"],
         [CheckTypes.DbIntegrity] = ["database", "amcheck", "pg_amcheck", "install_missing", "invariants", "replica", "max_replication_lag"],
         [CheckTypes.Soak] = ["checks", "duration", "interval"],
@@ -664,13 +664,45 @@ internal sealed class CheckSuiteReader(YamlWalker yaml, Func<string, string> res
         {
             yaml.Report(node, $"{path}.query", "query is required for sql checks");
         }
-        if (!f.ContainsKey("expect") && !f.ContainsKey("expect_rows"))
+        ContinuityRule? continuity = null;
+        if (f.TryGetValue("continuity", out var c))
         {
-            yaml.Report(node, $"{path}.expect", "a sql check needs expect (the first value of the first row) or expect_rows (a row count)");
+            continuity = ReadContinuity(c.Value, c.Path);
+        }
+        if (!f.ContainsKey("expect") && !f.ContainsKey("expect_rows") && !f.ContainsKey("continuity"))
+        {
+            yaml.Report(node, $"{path}.expect", "a sql check needs expect (the first value of the first row), expect_rows (a row count) or continuity (a measure compared across the change)");
         }
         var query = str("query");
         return database is null || query is null ? null
-            : new SqlCheck { Name = "", Database = database, Query = query, Expect = f.TryGetValue("expect", out var e) ? yaml.String(e.Value, e.Path) ?? "" : null, ExpectRows = @int("expect_rows", 0, int.MaxValue) };
+            : new SqlCheck
+            {
+                Name = "", Database = database, Query = query, Expect = f.TryGetValue("expect", out var e) ? yaml.String(e.Value, e.Path) ?? "" : null,
+                ExpectRows = @int("expect_rows", 0, int.MaxValue), Continuity = continuity,
+            };
+    }
+
+    /// <summary>continuity: true (no loss), or { max_loss: 0.05 } (a numeric column may fall by 5 %).</summary>
+    private ContinuityRule? ReadContinuity(YamlNode node, string path)
+    {
+        if (node is YamlScalarNode { Value: "true" })
+        {
+            return new ContinuityRule();
+        }
+        if (node is not YamlMappingNode)
+        {
+            yaml.Report(node, path, $"expected true or {{ max_loss: FRACTION }}, got {YamlWalker.Describe(node)}");
+            return null;
+        }
+        var rule = new ContinuityRule();
+        foreach (var (key, _, value, keyPath) in yaml.Entries((YamlMappingNode)node, path, ["max_loss"]))
+        {
+            if (key == "max_loss" && yaml.Number(value, keyPath, 0, 1) is { } v)
+            {
+                rule = rule with { MaxLoss = v };
+            }
+        }
+        return rule;
     }
 
     private SchemaCheck? ReadSchema(Dictionary<string, (YamlNode KeyNode, YamlNode Value, string Path)> f, string? database, StrReader str, BoolReader @bool)
