@@ -20,8 +20,8 @@ public class MariaDbFixture : IAsyncLifetime
     public const string Client = "/usr/bin/mariadb";
     public const string DatabaseName = "stageproof_test";
     public const string User = "stageproof";
-    /// <summary>A password with characters a shell would act on: it must only ever travel in the environment.</summary>
-    public const string Password = "s3cr$t 'pw'";
+    /// <summary>A password with characters a shell would act on ($, !): it must only ever travel in the environment.</summary>
+    public const string Password = "s3cr$t-pw!";
 
     private string? _dir;
     private Process? _server;

@@ -56,7 +56,6 @@ internal static class MariaDbConnections
         {
             args.Add("--user=" + csb.UserID);
         }
-        args.Add("--connect-timeout=" + Math.Max(2, csb.ConnectionTimeout).ToString(CultureInfo.InvariantCulture));
         var env = new Dictionary<string, string>(StringComparer.Ordinal);
         if (!string.IsNullOrEmpty(csb.Password))
         {

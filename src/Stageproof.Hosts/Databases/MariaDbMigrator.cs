@@ -19,11 +19,12 @@ namespace Stageproof.Hosts.Databases;
 /// what that buys depends on where it fails:
 /// </para>
 /// <list type="bullet">
-/// <item>its first statement fails: nothing of it ran, no row is written, and the fixed script can simply be applied again;</item>
-/// <item>a later statement fails: the DML since the last DDL is rolled back, but the DDL before it (and what the DDL
-/// committed) stays. The database is half-migrated, so a history row with <c>success = false</c> is written and every later
-/// run is refused until an operator repairs the database and deletes that row — never a silent re-run of DDL that
-/// already happened. Keep one DDL statement per script to make a failure all-or-nothing.</item>
+/// <item>no DDL of it had run (the schema fingerprint is as before the script): the rollback took everything, no row is
+/// written, and the fixed script can simply be applied again;</item>
+/// <item>DDL of it had run: the DML since the last DDL is rolled back, but the DDL (and what it committed) stays. The
+/// database is half-migrated, so a history row with <c>success = false</c> is written and every later run is refused until
+/// an operator repairs the database and deletes that row — never a silent re-run of DDL that already happened. Keep one
+/// DDL statement per script, first, to make a failure all-or-nothing.</item>
 /// </list>
 /// <para>The script is sent to the server as written (multi-statement); the server parses compound statements
 /// (<c>CREATE TRIGGER … BEGIN …; END</c>) itself, so the client-side <c>DELIMITER</c> command is not used.</para>
@@ -131,21 +132,15 @@ public sealed class MariaDbMigrator
         string patchDigest, string actor, List<AppliedMigration> appliedBefore, CancellationToken ct)
     {
         var sw = Stopwatch.StartNew();
-        var statements = SqlStatements.Split(script.Sql!);
-        var completed = 0;
+        // The fingerprint before the script tells, if it fails, whether DDL of it committed (see the class remarks).
+        var before = (await Facts.MariaDbFactsCollector.CollectOnAsync(connection, database, ct).ConfigureAwait(false)).Schema.Digest;
         await using (var tx = await connection.BeginTransactionAsync(ct).ConfigureAwait(false))
         {
             try
             {
                 await using (var cmd = new MySqlCommand(script.Sql, connection, tx) { CommandTimeout = 0 })
                 {
-                    await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-                    // One result per statement: the count says which statement the server refused.
-                    do
-                    {
-                        completed++;
-                    }
-                    while (await reader.NextResultAsync(ct).ConfigureAwait(false));
+                    await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
                 }
                 var ms = (int)Math.Min(int.MaxValue, sw.ElapsedMilliseconds);
                 var row = await InsertHistoryAsync(connection, tx, script.File, script.Sha256!, actor, patchDigest, ms, success: true, ct).ConfigureAwait(false);
@@ -155,20 +150,20 @@ public sealed class MariaDbMigrator
             catch (MySqlException e)
             {
                 await tx.RollbackAsync(CancellationToken.None).ConfigureAwait(false);
-                var failedAt = completed;
-                var (line, column) = failedAt < statements.Count ? LineOf(script.Sql!, statements[failedAt].Start) : ((int?)null, (int?)null);
-                var state = e.SqlState ?? e.ErrorCode.ToString();
-                if (failedAt == 0)
+                var state = e.SqlState ?? ((int)e.ErrorCode).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                var after = (await Facts.MariaDbFactsCollector.CollectOnAsync(connection, database, CancellationToken.None).ConfigureAwait(false)).Schema.Digest;
+                if (after == before)
                 {
-                    throw new MigrationFailedException(database, script.File, state, e.Message, line, column, appliedBefore.ToList(), e);
+                    // No DDL of it committed: the rollback took everything it did, as on PostgreSQL.
+                    throw new MigrationFailedException(database, script.File, state, e.Message, null, null, appliedBefore.ToList(), e);
                 }
-                // Statements before the failing one ran; any DDL among them committed and cannot be rolled back.
+                // DDL before the failing statement committed implicitly and cannot be rolled back: half applied.
                 await InsertHistoryAsync(connection, null, script.File, script.Sha256!, actor, patchDigest,
                     (int)Math.Min(int.MaxValue, sw.ElapsedMilliseconds), success: false, CancellationToken.None).ConfigureAwait(false);
                 throw new MigrationFailedException(database, script.File, state,
-                    $"{e.Message}; {failedAt} statement(s) before it ran and MariaDB commits DDL implicitly, so the script may be half applied: " +
+                    $"{e.Message}; the schema changed before it failed (MariaDB commits DDL implicitly), so the script is half applied: " +
                     $"recorded as failed in {HistoryTable}, repair the database and delete that row before applying again",
-                    line, column, appliedBefore.ToList(), e, rolledBackEntirely: false);
+                    null, null, appliedBefore.ToList(), e, rolledBackEntirely: false);
             }
         }
     }
@@ -216,25 +211,6 @@ public sealed class MariaDbMigrator
         return history;
     }
 
-    private static (int? Line, int? Column) LineOf(string sql, int offset)
-    {
-        while (offset < sql.Length && char.IsWhiteSpace(sql[offset]))
-        {
-            offset++;
-        }
-        var line = 1;
-        var lineStart = 0;
-        for (var i = 0; i < offset; i++)
-        {
-            if (sql[i] == '\n')
-            {
-                line++;
-                lineStart = i + 1;
-            }
-        }
-        return (line, offset - lineStart + 1);
-    }
-
     // Times in the history table are written and read in UTC whatever the server's zone.
     private static async Task<MySqlConnection> OpenAsync(MySqlConnectionStringBuilder csb, CancellationToken ct)
     {
@@ -242,7 +218,7 @@ public sealed class MariaDbMigrator
         try
         {
             await connection.OpenAsync(ct).ConfigureAwait(false);
-            await ExecAsync(connection, "SET time_zone = '+00:00'", ct).ConfigureAwait(false);
+            await ExecAsync(connection, "SET time_zone = '+00:00'; SET SESSION group_concat_max_len = 16777216", ct).ConfigureAwait(false);
             return connection;
         }
         catch

@@ -171,7 +171,7 @@ public sealed class MariaDbFactsCollector(TimeProvider? timeProvider = null)
         try
         {
             await connection.OpenAsync(ct).ConfigureAwait(false);
-            await using var setup = new MySqlCommand("SET SESSION TRANSACTION READ ONLY, SESSION group_concat_max_len = 16777216", connection);
+            await using var setup = new MySqlCommand("SET SESSION TRANSACTION READ ONLY; SET SESSION group_concat_max_len = 16777216", connection);
             await setup.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
             return connection;
         }
