@@ -1,5 +1,6 @@
 using MySqlConnector;
 using Stageproof.Core.Patches;
+using Stageproof.Hosts.Apply;
 using Stageproof.Hosts.Databases;
 using Stageproof.Testing;
 
@@ -132,6 +133,45 @@ public sealed class MariaDbEngineTests(MariaDbFixture db) : DatabaseEngineContra
         // Neither the restored copy nor the aside database is left behind.
         Assert.Equal(0L, Convert.ToInt64(await db.ScalarAsync("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'restore_objects_sp_%'"),
             System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [SkippableFact]
+    public async Task Apply_migrates_behind_a_mariadb_dump_and_rollback_restores_the_database()
+    {
+        db.EnsureAvailable();
+        var endpoint = await FreshAsync("apply_rb");
+        await db.ExecuteAsync("CREATE TABLE mailboxes (id int PRIMARY KEY, owner varchar(20) NOT NULL); INSERT INTO mailboxes VALUES (1, 'alice'), (2, 'bob');", "apply_rb");
+        using var dir = new TempDirectory();
+        var estate = new Rollouts.FakeEstate();
+        estate.Add("prod-app-1", "# acme-mail\n", (Rollouts.FakeHost.Package, "1.0-1"));
+        var hosts = new[] { new Core.Configuration.HostConfig { Name = "prod-app-1" } };
+        var databases = new Dictionary<string, string> { ["mail"] = endpoint };
+        var sql = "ALTER TABLE mailboxes ADD COLUMN quota_mb int NOT NULL DEFAULT 100;\nDELETE FROM mailboxes WHERE id = 2;";
+        var frozen = PatchSetFreezer.FromSet(new PatchSet
+        {
+            Id = "DB-1", Title = "quota", Reason = "quotas", Severity = PatchSeverity.Low, Author = "alice",
+            Migrations = [new PatchMigration("mail", [new PatchMigrationScript { File = "V2__quota.sql", Sql = sql, Sha256 = PatchSetFreezer.Sha256(sql) }])],
+        });
+        await using var store = await Stageproof.Data.SqliteStateStore.OpenAsync(dir.Path, TimeProvider.System);
+        await store.SavePatchSetAsync(frozen);
+        var stored = (await store.FindPatchSetAsync(frozen.Digest))!;
+        var engine = new PatchEngine(store, estate, new EngineDatabasePatcher(), TimeProvider.System, dir.Path, TimeSpan.FromSeconds(30));
+
+        var run = await engine.ApplyAsync(new ApplyRequest { PatchSet = stored, Environment = "prod", Hosts = hosts, Actor = "bob", Databases = databases },
+            null, CancellationToken.None);
+        Assert.Equal(["V2__quota.sql"], run.Databases.Single().Applied);
+        Assert.Equal(1L, Convert.ToInt64(await db.ScalarAsync("SELECT COUNT(*) FROM mailboxes", "apply_rb"), System.Globalization.CultureInfo.InvariantCulture));
+        var point = (await store.FindRollbackPointAsync(run.RollbackPoint!))!;
+
+        var back = await engine.RollbackAsync(new RollbackRequest { Point = point, PatchSet = frozen.Set, Hosts = hosts, Actor = "bob", Databases = databases },
+            null, CancellationToken.None);
+
+        var restore = back.Restores.Single();
+        Assert.True(restore.Restored, restore.Why);
+        Assert.Contains(restore.Discarded, d => d.StartsWith("mailboxes: 1 row(s) now, 2 at the point", StringComparison.Ordinal));
+        Assert.Equal(2L, Convert.ToInt64(await db.ScalarAsync("SELECT COUNT(*) FROM mailboxes", "apply_rb"), System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(0L, Convert.ToInt64(await db.ScalarAsync(
+            "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'apply_rb' AND COLUMN_NAME = 'quota_mb'"), System.Globalization.CultureInfo.InvariantCulture));
     }
 
     private sealed class TempDirectory : IDisposable
