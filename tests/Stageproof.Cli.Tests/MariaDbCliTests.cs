@@ -32,6 +32,9 @@ public class MariaDbCliTests(MariaDbFixture db) : IClassFixture<MariaDbFixture>
                 databases: {"{"} mail: "{db.EndpointFor("cli_b")}" {"}"}
             """);
 
+        var show = await CliRun.InAsync(scratch.Dir, "config", "show");
+        Assert.Contains("mail (mariadb)", show.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain(MariaDbFixture.Password, show.ToString(), StringComparison.Ordinal);
         var facts = await CliRun.InAsync(scratch.Dir, "facts", "prod", "staging");
         Assert.True(facts.ExitCode == ExitCodes.Ok, facts.ToString());
         Assert.Contains("MariaDB", facts.ToString(), StringComparison.Ordinal);

@@ -283,6 +283,13 @@ public sealed class MariaDbRollbackPoint(TimeProvider? timeProvider = null, stri
                 await DropQuietlyAsync(connection, aside, onlyIfEmpty: true).ConfigureAwait(false);
                 throw;
             }
+            catch (MySqlException e)
+            {
+                // After the swap: the live database has the point's tables, and its tables from before are in the aside database.
+                throw new InfrastructureException(target,
+                    $"restore of {database}: {MariaDbConnections.Redact(e.Message, csb.Password)} after the tables were swapped; " +
+                    $"its tables from before the restore are kept in {aside}", e);
+            }
         }
         catch (MySqlException e)
         {

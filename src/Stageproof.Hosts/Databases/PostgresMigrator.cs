@@ -28,6 +28,7 @@ public sealed record MigrationOutcome(string Database, IReadOnlyList<AppliedMigr
 
 /// <summary>
 /// A migration script failed. Its own transaction was rolled back (nothing of it, nor its history row, is
+/// kept) unless <see cref="RolledBackEntirely"/> is false (MariaDB, whose DDL commits implicitly: then a failed row is
 /// kept); the scripts listed in <see cref="AppliedBefore"/> were committed earlier in the same run and stay.
 /// </summary>
 public sealed class MigrationFailedException : StageproofException
