@@ -5,6 +5,7 @@ set -euo pipefail
 packages=(
   openssh-server openssh-client      # the lab's hosts run sshd; tests start a private sshd
   postgresql postgresql-contrib      # one server per lab environment; pgcrypto for acme-mail
+  mariadb-server mariadb-client      # the MariaDB engine's tests start a private mariadbd; mariadb-dump and mariadb for its rollback points
   debootstrap                        # the lab's base image
   dpkg-dev apt-utils                 # dpkg-scanpackages, apt-ftparchive: the lab's apt repository and snapshot repositories
   gnupg                              # signs snapshot repositories (gpg, gpgconf)
@@ -30,8 +31,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Debian's postgresql package starts a cluster on 127.0.0.1:5432; Stageproof never uses it, but stop nothing
-# the operator may rely on. The lab and the tests start their own servers on other 127.x addresses.
+# Debian's postgresql package starts a cluster on 127.0.0.1:5432 (and mariadb-server one on 127.0.0.1:3306);
+# Stageproof never uses them, but stop nothing the operator may rely on. The lab and the tests start their own
+# servers on other 127.x addresses and ports.
 
 if ! command -v dotnet >/dev/null 2>&1; then
   if apt-cache show dotnet-sdk-10.0 >/dev/null 2>&1; then

@@ -5,6 +5,7 @@ using Stageproof.Core.Configuration;
 using Stageproof.Core.Hosts;
 using Stageproof.Core.Manifests;
 using Stageproof.Core.State;
+using Stageproof.Hosts.Databases;
 using Stageproof.Hosts.Facts;
 using Stageproof.Hosts.Transports;
 
@@ -73,7 +74,7 @@ public sealed class FactsCollector(StageproofConfig config, IStateStore store, I
     {
         ArgumentNullException.ThrowIfNull(scope);
         var hostCollector = new HostFactsCollector(time) { PendingUpgrades = pendingUpgrades, Timeout = config.Ssh.CommandTimeout };
-        var databaseCollector = new PostgresFactsCollector(time);
+        var databaseCollector = new DatabaseAdapters(time);
         var collected = new List<(string, Manifest)>();
         var failures = new List<FactsFailure>();
         var total = scope.Hosts.Count + scope.Databases.Count;
@@ -125,9 +126,9 @@ public sealed class FactsCollector(StageproofConfig config, IStateStore store, I
             var target = $"{env}/{name}";
             try
             {
-                var manifest = await databaseCollector.CollectAsync(env, name, connectionString, cancellationToken).ConfigureAwait(false);
+                var manifest = await databaseCollector.CollectFactsAsync(env, name, connectionString, cancellationToken).ConfigureAwait(false);
                 var digest = await StoreAsync(target, manifest).ConfigureAwait(false);
-                Report(target, $"PostgreSQL {manifest.Database?.ServerVersion}, {manifest.Database?.Schema.Objects.Count} schema objects");
+                Report(target, $"{databaseCollector.For(connectionString).Adapter.DisplayName} {manifest.Database?.ServerVersion}, {manifest.Database?.Schema.Objects.Count} schema objects");
                 return (Stored: ((string, Manifest)?)(digest, manifest), Failure: (FactsFailure?)null);
             }
             catch (InfrastructureException e)

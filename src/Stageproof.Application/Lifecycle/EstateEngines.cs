@@ -60,7 +60,7 @@ public sealed class EstateEngines(IStateStore store, StageproofConfig config, Ti
     }
 
     public PatchEngine Patches() =>
-        new(store, transports, new PostgresDatabasePatcher(time), time, stateDirectory, config.Ssh.CommandTimeout,
+        new(store, transports, new EngineDatabasePatcher(time), time, stateDirectory, config.Ssh.CommandTimeout,
             LabHostSnapshots.ForConfigFile(config.SourceFile), new SnapshotPublisher(stateDirectory));
 
     /// <summary>A rollout engine (its check runner disposed with the second value), announcing to the webhooks.</summary>

@@ -647,15 +647,14 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
         PatchSet set, CancellationToken ct)
     {
         var losses = new List<RowLoss>();
-        var postgres = new PostgresRollbackPoint();
+        var engines = new EngineDatabasePatcher();
         foreach (var db in point.Databases)
         {
             if (!databases.TryGetValue(db.Database, out var connection))
             {
                 continue;
             }
-            var taken = await PostgresRollbackPoint.LoadAsync(db.Directory, ct).ConfigureAwait(false);
-            var rows = await postgres.RowsSinceAsync(taken, connection, ct).ConfigureAwait(false);
+            var rows = await engines.RowsSinceAsync(db, connection, ct).ConfigureAwait(false);
             losses.AddRange(DataContinuity.Losses(db.Database, rows, set.DataLoss ?? []));
         }
         return losses;
@@ -713,15 +712,14 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
         PatchSet set, CancellationToken ct)
     {
         var added = new List<AddedMigration>();
-        var postgres = new PostgresRollbackPoint();
+        var engines = new EngineDatabasePatcher();
         foreach (var db in point.Databases)
         {
             if (!databases.TryGetValue(db.Database, out var connection))
             {
                 continue;
             }
-            var taken = await PostgresRollbackPoint.LoadAsync(db.Directory, ct).ConfigureAwait(false);
-            if (await postgres.MigrationsSinceAsync(taken, connection, ct).ConfigureAwait(false) is { } rows)
+            if (await engines.MigrationsSinceAsync(db, connection, ct).ConfigureAwait(false) is { } rows)
             {
                 added.AddRange(WayBacks.Of(db.Database, rows, set.WayBack));
             }

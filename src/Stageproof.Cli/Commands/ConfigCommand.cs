@@ -130,11 +130,15 @@ internal static class ConfigCommand
             console.MarkupLine($"configuration: {Ui.Escape(config.SourceFile)}");
             console.MarkupLine($"inventory:     {Ui.Escape(config.InventoryFile ?? "(none)")}");
 
+            // A database's name, and its engine when it is not PostgreSQL (never the connection string: it may carry a password).
+            static string Named(KeyValuePair<string, string> d) =>
+                Core.Databases.DatabaseEndpoint.TryParse(d.Value, out var endpoint, out _) && endpoint.Engine != Core.Databases.DatabaseEngine.Postgres
+                    ? $"{d.Key} ({Core.Databases.DatabaseEndpoint.NameOf(endpoint.Engine)})" : d.Key;
             var environments = new Table().Border(TableBorder.Rounded).Title("Environments").AddColumns("environment", "hosts", "mirror of", "checks", "databases");
             foreach (var e in config.Environments.Values)
             {
                 environments.AddRow(Ui.Escape(e.Name), Ui.Escape(string.Join(", ", e.Hosts)), Ui.Escape(e.MirrorOf ?? "-"),
-                    Ui.Escape(e.Checks ?? "-"), Ui.Escape(e.Databases.Count == 0 ? "-" : string.Join(", ", e.Databases.Keys)));
+                    Ui.Escape(e.Checks ?? "-"), Ui.Escape(e.Databases.Count == 0 ? "-" : string.Join(", ", e.Databases.Select(Named))));
             }
             console.Write(environments);
 

@@ -65,8 +65,9 @@ public static class ConfigTemplate
         environments:
           prod:
             hosts: [prod-app, prod-db-1]   # host or group names; groups are expanded in order
-            databases:                     # name -> Npgsql connection string
+            databases:                     # name -> PostgreSQL (Npgsql) connection string, or { engine, connection }
               mail: "Host=127.0.10.5;Port=5432;Database=mail;Username=acme"
+              # shop: { engine: mariadb, connection: "Server=127.0.10.6;Port=3306;Database=shop;User ID=acme" }  # or mysql
             checks: mail-suite             # a suite under checks: below
           staging:
             hosts: [stage-app-1, stage-db-1]

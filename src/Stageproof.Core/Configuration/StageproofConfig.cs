@@ -111,7 +111,8 @@ public sealed record EnvironmentConfig
     public required string Name { get; init; }
     /// <summary>Host names, group names already expanded.</summary>
     public IReadOnlyList<string> Hosts { get; init; } = [];
-    /// <summary>Database name → Npgsql connection string.</summary>
+    /// <summary>Database name → its connection string in the one-string form of <see cref="Databases.DatabaseEndpoint"/>
+    /// (a plain Npgsql connection string, or "mariadb:…" / "mysql:…").</summary>
     public IReadOnlyDictionary<string, string> Databases { get; init; } = new Dictionary<string, string>();
     public string? MirrorOf { get; init; }
     /// <summary>An environment of twins of these hosts that a stage leaves on the old version and loads in the same

@@ -27,6 +27,9 @@ public interface IDatabasePatcher
     /// <summary>The migration history's rows added since the point, oldest first; null when the point did not record its history.</summary>
     Task<IReadOnlyList<Core.Manifests.MigrationRecord>?> MigrationsSinceAsync(DatabasePoint point, string connectionString, CancellationToken cancellationToken);
 
+    /// <summary>Each table's exact row count at the point and now, for the tables the point counted (data continuity).</summary>
+    Task<IReadOnlyList<Core.Stage.TableRows>> RowsSinceAsync(DatabasePoint point, string connectionString, CancellationToken cancellationToken);
+
     /// <summary>Runs a declared down script in one transaction; null when it committed, else the server's error (nothing changed).</summary>
     Task<string?> RunDownScriptAsync(string connectionString, string sql, CancellationToken cancellationToken);
 }

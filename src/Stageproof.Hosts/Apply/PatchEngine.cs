@@ -169,7 +169,8 @@ public sealed class PatchEngine(
         {
             foreach (var (name, connection) in request.Databases.OrderBy(d => d.Key, StringComparer.Ordinal))
             {
-                progress?.Report($"{request.Environment}/{name}: database rollback point (pg_dump)");
+                var tool = Core.Databases.DatabaseEndpoint.Parse(connection).Engine == Core.Databases.DatabaseEngine.Postgres ? "pg_dump" : "mariadb-dump";
+                progress?.Report($"{request.Environment}/{name}: database rollback point ({tool})");
                 var dbPoint = await databases.CreatePointAsync(name, connection,
                     Path.Combine(DumpsDirectory(stateDirectory), pointId, name), ct).ConfigureAwait(false);
                 await state.UpdatePointAsync(p => p with { Databases = [.. p.Databases, dbPoint] }, ct).ConfigureAwait(false);

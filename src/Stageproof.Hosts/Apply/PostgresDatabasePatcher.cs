@@ -58,6 +58,12 @@ public sealed class PostgresDatabasePatcher(TimeProvider? time = null) : IDataba
         return await _points.MigrationsSinceAsync(stored, connectionString, cancellationToken).ConfigureAwait(false);
     }
 
+    public async Task<IReadOnlyList<Core.Stage.TableRows>> RowsSinceAsync(DatabasePoint point, string connectionString, CancellationToken cancellationToken)
+    {
+        var stored = await PostgresRollbackPoint.LoadAsync(point.Directory, cancellationToken).ConfigureAwait(false);
+        return await _points.RowsSinceAsync(stored, connectionString, cancellationToken).ConfigureAwait(false);
+    }
+
     public Task<string?> RunDownScriptAsync(string connectionString, string sql, CancellationToken cancellationToken) =>
         PostgresRollbackPoint.RunDownScriptAsync(connectionString, sql, cancellationToken);
 }

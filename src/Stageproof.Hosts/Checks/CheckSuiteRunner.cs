@@ -7,6 +7,7 @@ using Npgsql;
 using Stageproof.Core;
 using Stageproof.Core.Checks;
 using Stageproof.Core.Configuration;
+using Stageproof.Core.Databases;
 using Stageproof.Core.Hosts;
 using Stageproof.Hosts.Facts;
 using Stageproof.Hosts.Transports;
@@ -501,10 +502,27 @@ public sealed class CheckSuiteRunner : ICheckSuiteRunner, IDisposable
         {
             return new Outcome(CheckStatus.Error, $"environment {environment.Name} has no database '{database}'");
         }
+        // The engine is chosen here, once: the schema check is shared (fingerprints have one shape), sql and db-integrity are the engine's.
+        if (!DatabaseEndpoint.TryParse(connection, out var endpoint, out var problem))
+        {
+            return new Outcome(CheckStatus.Error, $"database '{database}': {problem}");
+        }
+        if (check is SchemaCheck schemaCheck)
+        {
+            return await DatabaseChecks.SchemaAsync(schemaCheck, environment, connection, _time, ct).ConfigureAwait(false);
+        }
+        if (endpoint.Engine != DatabaseEngine.Postgres)
+        {
+            return check switch
+            {
+                SqlCheck sql => await MariaDbChecks.SqlAsync(sql, endpoint.ConnectionString, ct).ConfigureAwait(false),
+                DbIntegrityCheck integrity => await MariaDbChecks.IntegrityAsync(integrity, endpoint.ConnectionString, ct).ConfigureAwait(false),
+                _ => throw new InvalidOperationException(check.Type),
+            };
+        }
         return check switch
         {
             SqlCheck sql => await DatabaseChecks.SqlAsync(sql, connection, ct).ConfigureAwait(false),
-            SchemaCheck schema => await DatabaseChecks.SchemaAsync(schema, environment, connection, _time, ct).ConfigureAwait(false),
             DbIntegrityCheck integrity => await DatabaseChecks.IntegrityAsync(integrity, connection,
                 integrity.Replica is { } replica && environment.OwnDatabases.TryGetValue(replica, out var replicaConnection) ? replicaConnection : null, ct).ConfigureAwait(false),
             _ => throw new InvalidOperationException(check.Type),

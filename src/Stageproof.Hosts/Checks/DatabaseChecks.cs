@@ -3,7 +3,7 @@ using Npgsql;
 using Stageproof.Core.Checks;
 using Stageproof.Core.Hosts;
 using Stageproof.Core.Manifests;
-using Stageproof.Hosts.Facts;
+using Stageproof.Hosts.Databases;
 using Stageproof.Hosts.Transports;
 using Outcome = Stageproof.Hosts.Checks.CheckSuiteRunner.Outcome;
 
@@ -112,11 +112,12 @@ internal static class DatabaseChecks
 
     public static async Task<Outcome> SchemaAsync(SchemaCheck check, CheckEnvironment environment, string connectionString, TimeProvider time, CancellationToken ct)
     {
-        var collector = new PostgresFactsCollector(time);
+        // Either engine: fingerprints have one shape, so same_as may even compare a database across engines (and differ).
+        var collector = new DatabaseAdapters(time);
         Manifest manifest;
         try
         {
-            manifest = await collector.CollectAsync(environment.Name, check.Database, connectionString, ct).ConfigureAwait(false);
+            manifest = await collector.CollectFactsAsync(environment.Name, check.Database, connectionString, ct).ConfigureAwait(false);
         }
         catch (Core.InfrastructureException e)
         {
@@ -137,7 +138,7 @@ internal static class DatabaseChecks
             }
             try
             {
-                var theirs = (await collector.CollectAsync(other, check.Database, otherConnection, ct).ConfigureAwait(false)).Database!.Schema;
+                var theirs = (await collector.CollectFactsAsync(other, check.Database, otherConnection, ct).ConfigureAwait(false)).Database!.Schema;
                 if (theirs.Digest != schema.Digest)
                 {
                     var ours = schema.Objects.Select(o => $"{o.Kind} {o.Name}\t{o.Definition}").ToHashSet(StringComparer.Ordinal);

@@ -28,14 +28,16 @@ public sealed record MigrationOutcome(string Database, IReadOnlyList<AppliedMigr
 
 /// <summary>
 /// A migration script failed. Its own transaction was rolled back (nothing of it, nor its history row, is
+/// kept) unless <see cref="RolledBackEntirely"/> is false (MariaDB, whose DDL commits implicitly: then a failed row is
 /// kept); the scripts listed in <see cref="AppliedBefore"/> were committed earlier in the same run and stay.
 /// </summary>
 public sealed class MigrationFailedException : StageproofException
 {
     public MigrationFailedException(string database, string script, string sqlState, string error, int? line, int? column,
-        IReadOnlyList<AppliedMigration> appliedBefore, Exception inner)
-        : base(Describe(database, script, sqlState, error, line, column, appliedBefore), ExitCodes.Finding, inner)
+        IReadOnlyList<AppliedMigration> appliedBefore, Exception inner, bool rolledBackEntirely = true)
+        : base(Describe(database, script, sqlState, error, line, column, appliedBefore, rolledBackEntirely), ExitCodes.Finding, inner)
     {
+        RolledBackEntirely = rolledBackEntirely;
         Database = database;
         Script = script;
         SqlState = sqlState;
@@ -53,17 +55,20 @@ public sealed class MigrationFailedException : StageproofException
     /// <summary>1-based line and column in the script where PostgreSQL located the error, when it did.</summary>
     public int? Line { get; }
     public int? Column { get; }
+    /// <summary>False when part of the script stayed (MariaDB commits DDL implicitly): its history row says failed.</summary>
+    public bool RolledBackEntirely { get; }
     /// <summary>Scripts committed by this run before the failing one: the database is "half applied" by exactly these.</summary>
     public IReadOnlyList<AppliedMigration> AppliedBefore { get; }
 
     private static string Describe(string database, string script, string sqlState, string error, int? line, int? column,
-        IReadOnlyList<AppliedMigration> appliedBefore)
+        IReadOnlyList<AppliedMigration> appliedBefore, bool rolledBackEntirely)
     {
         var at = line is { } l ? $" at line {l}, column {column ?? 1}" : "";
         var before = appliedBefore.Count == 0
             ? "no script was applied before it in this run"
             : "applied before it in this run (and kept): " + string.Join(", ", appliedBefore.Select(a => a.Script));
-        return $"database {database}: migration {script} failed{at}: {error} (SQLSTATE {sqlState}); the script was rolled back entirely; {before}";
+        return $"database {database}: migration {script} failed{at}: {error} (SQLSTATE {sqlState}); " +
+            (rolledBackEntirely ? "the script was rolled back entirely" : "the script was NOT rolled back entirely") + $"; {before}";
     }
 }
 
@@ -297,11 +302,18 @@ public sealed class PostgresMigrator
             }
         }
 
+        return Plan(migration, history, QualifiedHistory);
+    }
+
+    /// <summary>The plan of <paramref name="migration"/> against a history read from <paramref name="historyTable"/>
+    /// (the rules every engine shares: no failed row, no changed checksum, no out-of-order script).</summary>
+    internal static MigrationPlan Plan(PatchMigration migration, List<AppliedMigration> history, string historyTable)
+    {
         if (history.FirstOrDefault(h => !h.Success) is { } failed)
         {
             throw new InputException(
                 $"database {migration.Database}: migration {failed.Script} is recorded as failed (installed_rank {failed.InstalledRank} in " +
-                $"{QualifiedHistory}, {failed.AppliedAt:u} by {failed.AppliedBy}): the database is in an unknown state for it; " +
+                $"{historyTable}, {failed.AppliedAt:u} by {failed.AppliedBy}): the database is in an unknown state for it; " +
                 "repair it and delete that row before applying again");
         }
 
@@ -341,7 +353,7 @@ public sealed class PostgresMigrator
         return new MigrationPlan(migration.Database, applied, pending);
     }
 
-    private static void Validate(PatchMigration migration)
+    internal static void Validate(PatchMigration migration)
     {
         var problems = new List<string>();
         var seen = new HashSet<string>(StringComparer.Ordinal);

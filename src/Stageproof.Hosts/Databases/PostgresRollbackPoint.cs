@@ -736,7 +736,7 @@ public sealed class PostgresRollbackPoint(string? binDirectory = null, TimeProvi
         }
     }
 
-    private static async Task<string> FileSha256Async(string path, CancellationToken ct)
+    internal static async Task<string> FileSha256Async(string path, CancellationToken ct)
     {
         await using var stream = File.OpenRead(path);
         return Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, ct).ConfigureAwait(false));

@@ -8,7 +8,8 @@ namespace Stageproof.Hosts.Transports;
 internal static class ProcessRunner
 {
     public static async Task<CommandResult> RunAsync(string host, string fileName, IReadOnlyList<string> arguments,
-        CommandOptions options, CancellationToken cancellationToken, IReadOnlyDictionary<string, string>? environment = null)
+        CommandOptions options, CancellationToken cancellationToken, IReadOnlyDictionary<string, string>? environment = null,
+        string? standardInputFile = null)
     {
         var psi = new ProcessStartInfo(fileName)
         {
@@ -37,6 +38,12 @@ internal static class ProcessRunner
             if (options.StandardInput is { } input)
             {
                 await process.StandardInput.BaseStream.WriteAsync(input, timeout.Token).ConfigureAwait(false);
+            }
+            if (standardInputFile is not null)
+            {
+                // Streamed, not read into memory: a database dump may be larger than this machine's RAM.
+                await using var file = File.OpenRead(standardInputFile);
+                await file.CopyToAsync(process.StandardInput.BaseStream, timeout.Token).ConfigureAwait(false);
             }
             process.StandardInput.Close();
             await process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);

@@ -1,6 +1,7 @@
 using Stageproof.Core.Stage;
 using Stageproof.Core.ConfigFiles;
 using Stageproof.Core.Configuration;
+using Stageproof.Core.Databases;
 
 namespace Stageproof.Core.Tests.Configuration;
 
@@ -221,6 +222,45 @@ public sealed class ConfigLoaderTests : IDisposable
         Assert.Equal(("environments.prod.databases.mail", 6), (problem.Key, problem.Line));
         Assert.Contains(expected, problem.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("secret", problem.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_database_declares_its_engine_and_a_plain_connection_string_stays_postgres()
+    {
+        var config = _temp.Load("""
+            hosts:
+              web: { transport: local }
+            environments:
+              prod:
+                hosts: [web]
+                databases:
+                  pg: "Host=127.0.0.1;Database=mail"
+                  pg2: { engine: postgres, connection: "Host=127.0.0.1;Database=mail" }
+                  mail: { engine: mariadb, connection: "Server=127.0.0.1;Port=3306;Database=mail;User ID=acme" }
+                  shop: { engine: mysql, connection: "Server=127.0.0.2;Database=shop" }
+                  short: "mariadb:Server=127.0.0.3;Database=x"
+            """);
+
+        var dbs = config.Environments["prod"].Databases;
+        Assert.Equal("Host=127.0.0.1;Database=mail", dbs["pg"]);
+        Assert.Equal("Host=127.0.0.1;Database=mail", dbs["pg2"]);
+        Assert.Equal(new DatabaseEndpoint(DatabaseEngine.MariaDb, "Server=127.0.0.1;Port=3306;Database=mail;User ID=acme"), DatabaseEndpoint.Parse(dbs["mail"]));
+        Assert.Equal(DatabaseEngine.MySql, DatabaseEndpoint.Parse(dbs["shop"]).Engine);
+        Assert.Equal(new DatabaseEndpoint(DatabaseEngine.MariaDb, "Server=127.0.0.3;Database=x"), DatabaseEndpoint.Parse(dbs["short"]));
+        Assert.Equal(DatabaseEngine.Postgres, DatabaseEndpoint.Parse(dbs["pg"]).Engine);
+    }
+
+    [Theory]
+    [InlineData("{ engine: oracle, connection: \"Server=x\" }", "environments.prod.databases.mail.engine", "unknown database engine 'oracle' (known: postgres, mariadb, mysql)")]
+    [InlineData("\"sqlserver:Server=x\"", "environments.prod.databases.mail", "unknown database engine 'sqlserver' (known: postgres, mariadb, mysql)")]
+    [InlineData("{ engine: mariadb }", "environments.prod.databases.mail.connection", "connection is required: the database's connection string")]
+    [InlineData("{ engine: mariadb, connection: \"Server=x;Port=abc\" }", "environments.prod.databases.mail.connection", "Port must be a whole number from 1 to 65535, got 'abc'")]
+    [InlineData("{ engine: mariadb, conection: \"Server=x\" }", "environments.prod.databases.mail.conection", "unknown key 'conection' (did you mean 'connection'?)")]
+    public void A_database_engine_or_its_connection_is_refused_at_its_key_and_line(string value, string key, string message)
+    {
+        var problems = _temp.Problems($"hosts:\n  web: {{ transport: local }}\nenvironments:\n  prod:\n    hosts: [web]\n    databases:\n      mail: {value}\n");
+
+        Assert.Contains((key, 7, message), problems.Select(p => (p.Key, p.Line, p.Message)));
     }
 
     [Fact]

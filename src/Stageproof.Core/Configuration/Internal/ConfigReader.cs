@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Stageproof.Core.Checks;
+using Stageproof.Core.Databases;
 using Stageproof.Core.Validation;
 using YamlDotNet.RepresentationModel;
 
@@ -12,6 +13,70 @@ internal sealed partial class ConfigReader
         "server", "state", "state_password_file", "audit_key_file", "jobs"];
     private static readonly string[] HostKeys = ["transport", "address", "port", "user", "identity", "known_hosts", "jump", "become", "role", "root"];
     private static readonly string[] SshOnlyKeys = ["address", "port", "identity", "known_hosts", "jump"];
+    private static readonly string[] DatabaseKeys = ["engine", "connection"];
+
+    /// <summary>
+    /// A database: a connection string (PostgreSQL), "engine:connection string", or { engine, connection }.
+    /// Returns the one-string form <see cref="DatabaseEndpoint"/> reads; null after reporting a problem at its key.
+    /// </summary>
+    private string? ReadDatabase(YamlNode value, string path)
+    {
+        DatabaseEndpoint? endpoint = null;
+        if (value is YamlMappingNode mapping)
+        {
+            var fields = _yaml.Entries(mapping, path, DatabaseKeys).ToDictionary(e => e.Name, StringComparer.Ordinal);
+            DatabaseEngine engine = DatabaseEngine.Postgres;
+            var ok = true;
+            var hasEngine = fields.TryGetValue("engine", out var e);
+            if (hasEngine && _yaml.RequiredString(e.Value, e.Path) is { } name)
+            {
+                if (DatabaseEndpoint.EngineNamed(name) is { } known)
+                {
+                    engine = known;
+                }
+                else
+                {
+                    _yaml.Report(e.Value, e.Path, $"unknown database engine '{Names.Excerpt(name)}' (known: {string.Join(", ", DatabaseEndpoint.EngineNames)})");
+                    ok = false;
+                }
+            }
+            else if (hasEngine)
+            {
+                ok = false;
+            }
+            if (!fields.TryGetValue("connection", out var c))
+            {
+                _yaml.Report(value, $"{path}.connection", "connection is required: the database's connection string");
+                return null;
+            }
+            if (_yaml.RequiredString(c.Value, c.Path) is not { } connection)
+            {
+                return null;
+            }
+            if (ConnectionStrings.Problem(connection) is { } connectionError)
+            {
+                _yaml.Report(c.Value, c.Path, connectionError);
+                return null;
+            }
+            endpoint = ok ? new DatabaseEndpoint(engine, connection) : null;
+        }
+        else if (_yaml.RequiredString(value, path) is { } text)
+        {
+            if (!DatabaseEndpoint.TryParse(text, out var parsed, out var problem))
+            {
+                _yaml.Report(value, path, problem!);
+                return null;
+            }
+            if (ConnectionStrings.Problem(parsed.ConnectionString) is { } connectionError)
+            {
+                _yaml.Report(value, path, connectionError);
+                return null;
+            }
+            endpoint = parsed;
+        }
+        return endpoint?.ToString();
+    }
+
     private static readonly string[] EnvironmentKeys = ["hosts", "databases", "mirror_of", "control", "checks"];
     private static readonly string[] DriftKeys = ["track", "ignore", "formats", "min_fidelity", "fail_on", "max_content_bytes", "secret_keys"];
     private static readonly string[] SshKeys = ["parallelism", "connect_timeout", "command_timeout", "config"];
@@ -641,13 +706,9 @@ internal sealed partial class ConfigReader
                     {
                         _yaml.Report(dbKey, dbPath, dbError);
                     }
-                    if (_yaml.RequiredString(dbValue, dbPath) is { } connection)
+                    if (ReadDatabase(dbValue, dbPath) is { } endpoint)
                     {
-                        if (ConnectionStrings.Problem(connection) is { } connectionError)
-                        {
-                            _yaml.Report(dbValue, dbPath, connectionError);
-                        }
-                        databases[db] = connection;
+                        databases[db] = endpoint;
                     }
                 }
             }

@@ -1,0 +1,233 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using MySqlConnector;
+using Stageproof.Core.Checks;
+using Stageproof.Hosts.Databases;
+using Outcome = Stageproof.Hosts.Checks.CheckSuiteRunner.Outcome;
+
+namespace Stageproof.Hosts.Checks;
+
+/// <summary>sql and db-integrity checks on MariaDB and MySQL (the schema check is the engines' shared one).</summary>
+internal static partial class MariaDbChecks
+{
+    private const int MaxRowsRead = 100_000;
+
+    private static async Task<(MySqlConnection? Connection, Outcome? Failure)> OpenAsync(string connectionString, TimeSpan timeout, CancellationToken ct)
+    {
+        var csb = new MySqlConnectionStringBuilder(connectionString)
+        {
+            ConnectionTimeout = (uint)Math.Max(1, (int)Math.Ceiling(timeout.TotalSeconds)),
+            AllowUserVariables = true,
+        };
+        var connection = new MySqlConnection(csb.ConnectionString);
+        try
+        {
+            await connection.OpenAsync(ct).ConfigureAwait(false);
+            // Every transaction of this session is read only unless a statement says otherwise — and the query is never
+            // given the chance to say so followed by a write (it runs alone, below).
+            await using var ro = new MySqlCommand("SET SESSION TRANSACTION READ ONLY", connection);
+            await ro.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            return (connection, null);
+        }
+        catch (Exception e) when (e is MySqlException or TimeoutException)
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            return (null, new Outcome(CheckStatus.Error,
+                $"cannot connect to the database at {MariaDbConnections.Where(csb)}: {MariaDbConnections.Redact(e.Message, csb.Password)}"));
+        }
+    }
+
+    // What a read-only query starts with; anything else (a write, DDL, SET, CALL, DO, a transaction statement) is refused unsent.
+    [GeneratedRegex(@"^\s*(\(\s*)*(select|with|show|explain|describe|desc|values|table)\b", RegexOptions.IgnoreCase)]
+    private static partial Regex ReadStatement();
+
+    [GeneratedRegex(@"\binto\s+(outfile|dumpfile)\b", RegexOptions.IgnoreCase)]
+    private static partial Regex IntoFile();
+
+    /// <summary>
+    /// Runs the query read-only in a way the query cannot undo: it must read (SELECT, WITH, SHOW, EXPLAIN…), it is sent
+    /// to the server as the text of one prepared statement (PREPARE takes exactly one: "COMMIT; DELETE …" is a syntax
+    /// error before anything runs), inside START TRANSACTION READ ONLY, which is rolled back afterwards.
+    /// </summary>
+    public static async Task<Outcome> SqlAsync(SqlCheck check, string connectionString, CancellationToken ct)
+    {
+        if (!ReadStatement().IsMatch(check.Query) || IntoFile().IsMatch(check.Query))
+        {
+            return new Outcome(CheckStatus.Failed,
+                "query refused: a sql check on MariaDB runs exactly one read-only statement (SELECT, WITH, SHOW, EXPLAIN, VALUES, TABLE; no INTO OUTFILE)");
+        }
+        var (connection, failure) = await OpenAsync(connectionString, check.Timeout, ct).ConfigureAwait(false);
+        if (connection is null)
+        {
+            return failure!;
+        }
+        await using (connection)
+        {
+            var timeout = Math.Max(1, (int)Math.Ceiling(check.Timeout.TotalSeconds));
+            try
+            {
+                await using (var begin = new MySqlCommand("START TRANSACTION READ ONLY", connection))
+                {
+                    await begin.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+                }
+                await using (var prepare = new MySqlCommand("SET @stageproof_check = @query; PREPARE stageproof_check FROM @stageproof_check", connection))
+                {
+                    prepare.Parameters.AddWithValue("@query", check.Query);
+                    await prepare.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+                }
+                string? first = null;
+                var rows = 0;
+                await using (var execute = new MySqlCommand("EXECUTE stageproof_check", connection) { CommandTimeout = timeout })
+                {
+                    await using var reader = await execute.ExecuteReaderAsync(ct).ConfigureAwait(false);
+                    while (rows < MaxRowsRead && await reader.ReadAsync(ct).ConfigureAwait(false))
+                    {
+                        if (rows == 0 && reader.FieldCount > 0)
+                        {
+                            first = reader.IsDBNull(0) ? "" : reader.GetValue(0) switch
+                            {
+                                byte[] bytes => System.Text.Encoding.UTF8.GetString(bytes),
+                                var v => Convert.ToString(v, CultureInfo.InvariantCulture),
+                            };
+                        }
+                        rows++;
+                    }
+                }
+                await using (var rollback = new MySqlCommand("ROLLBACK", connection))
+                {
+                    await rollback.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+                }
+                var problems = new List<string>();
+                if (check.Expect is { } expect && first != expect)
+                {
+                    problems.Add(first is null ? $"no row, expected \"{expect}\"" : $"got \"{first}\", expected \"{expect}\"");
+                }
+                if (check.ExpectRows is { } expectRows && rows != expectRows)
+                {
+                    problems.Add($"{rows} rows, expected {expectRows}");
+                }
+                var m = new Dictionary<string, double> { ["rows"] = rows };
+                if (double.TryParse(first, NumberStyles.Float, CultureInfo.InvariantCulture, out var number))
+                {
+                    m["value"] = number;
+                }
+                return problems.Count == 0
+                    ? new Outcome(CheckStatus.Passed, $"query returned {rows} row(s)" + (first is null ? "" : $", first value \"{first}\""), m)
+                    : new Outcome(CheckStatus.Failed, $"query: {string.Join("; ", problems)}", m);
+            }
+            catch (MySqlException e)
+            {
+                return new Outcome(CheckStatus.Failed, $"query failed: {e.SqlState} {e.Message}");
+            }
+        }
+    }
+
+    /// <summary>CHECK TABLE on every table of the database (any status but OK fails), then the invariant queries.</summary>
+    public static async Task<Outcome> IntegrityAsync(DbIntegrityCheck check, string connectionString, CancellationToken ct)
+    {
+        var problems = new List<string>();
+        var notes = new List<string>();
+        var m = new Dictionary<string, double>();
+        var (connection, failure) = await OpenAsync(connectionString, check.Timeout, ct).ConfigureAwait(false);
+        if (connection is null)
+        {
+            return failure!;
+        }
+        await using (connection)
+        {
+            var timeout = Math.Max(1, (int)Math.Ceiling(check.Timeout.TotalSeconds));
+            if (check.Amcheck)
+            {
+                try
+                {
+                    var tables = new List<string>();
+                    await using (var list = new MySqlCommand(
+                        "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') ORDER BY TABLE_NAME",
+                        connection))
+                    {
+                        await using var reader = await list.ExecuteReaderAsync(ct).ConfigureAwait(false);
+                        while (await reader.ReadAsync(ct).ConfigureAwait(false))
+                        {
+                            tables.Add(reader.GetString(0));
+                        }
+                    }
+                    var findings = 0;
+                    foreach (var table in tables)
+                    {
+                        // Rows: Table, Op, Msg_type, Msg_text; a healthy table ends with "status OK".
+                        await using var cmd = new MySqlCommand($"CHECK TABLE {MariaDbConnections.Quote(table)}", connection) { CommandTimeout = timeout };
+                        await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+                        var messages = new List<string>();
+                        var ok = false;
+                        while (await reader.ReadAsync(ct).ConfigureAwait(false))
+                        {
+                            var type = reader.GetString(2);
+                            var text = reader.GetString(3);
+                            if (type.Equals("status", StringComparison.OrdinalIgnoreCase) && text.Equals("OK", StringComparison.OrdinalIgnoreCase))
+                            {
+                                ok = true;
+                            }
+                            else
+                            {
+                                messages.Add($"{type}: {text}");
+                            }
+                        }
+                        if (!ok || messages.Any(x => x.StartsWith("error", StringComparison.OrdinalIgnoreCase)))
+                        {
+                            findings++;
+                            problems.Add($"CHECK TABLE {table}: {(messages.Count == 0 ? "no OK status" : string.Join(" | ", messages.Take(3)))}");
+                        }
+                    }
+                    m["tables_checked"] = tables.Count;
+                    m["check_table_findings"] = findings;
+                    if (findings == 0)
+                    {
+                        notes.Add($"CHECK TABLE found every one of {tables.Count} table(s) OK");
+                    }
+                }
+                catch (MySqlException e)
+                {
+                    problems.Add($"CHECK TABLE failed: {e.SqlState} {e.Message}");
+                }
+            }
+            foreach (var invariant in check.Invariants)
+            {
+                try
+                {
+                    await using var cmd = new MySqlCommand(invariant.Query, connection) { CommandTimeout = timeout };
+                    await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+                    var rows = 0;
+                    string? firstRow = null;
+                    while (rows < MaxRowsRead && await reader.ReadAsync(ct).ConfigureAwait(false))
+                    {
+                        if (rows == 0)
+                        {
+                            firstRow = string.Join(", ", Enumerable.Range(0, reader.FieldCount)
+                                .Select(i => $"{reader.GetName(i)}={(reader.IsDBNull(i) ? "null" : Convert.ToString(reader.GetValue(i), CultureInfo.InvariantCulture))}"));
+                        }
+                        rows++;
+                    }
+                    m[$"invariant_{invariant.Name}_rows"] = rows;
+                    if (rows > 0)
+                    {
+                        problems.Add($"invariant {invariant.Name}: {rows} violating row(s), first: {firstRow}");
+                    }
+                }
+                catch (MySqlException e)
+                {
+                    problems.Add($"invariant {invariant.Name}: query failed: {e.SqlState} {e.Message}");
+                }
+            }
+            if (check.Invariants.Count > 0 && !problems.Any(p => p.StartsWith("invariant", StringComparison.Ordinal)))
+            {
+                notes.Add($"{check.Invariants.Count} invariant(s) hold");
+            }
+            if (check.Replica is { } replica)
+            {
+                problems.Add($"replica '{replica}': replication lag is not checked on MariaDB yet (only on PostgreSQL)");
+            }
+        }
+        return new Outcome(problems.Count > 0 ? CheckStatus.Failed : CheckStatus.Passed,
+            problems.Count > 0 ? string.Join("; ", problems) : string.Join("; ", notes), m);
+    }
+}

@@ -1,0 +1,242 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using MySqlConnector;
+
+namespace Stageproof.Testing;
+
+/// <summary>
+/// A real, private MariaDB server for one test class: mariadb-install-db into a temporary directory owned by mysql,
+/// then its own mariadbd (never the system service) on STAGEPROOF_TEST_LOOPBACK (default 127.0.0.1) and a free port,
+/// with its own socket, one database and a password-authenticated user. Disposing stops the server by its pid and
+/// deletes the directory. When the machine lacks root or the server binaries the fixture does nothing and
+/// <see cref="EnsureAvailable"/> skips (or, under CI=true, fails) the test.
+/// </summary>
+public class MariaDbFixture : IAsyncLifetime
+{
+    public const string InstallDb = "/usr/bin/mariadb-install-db";
+    public const string Server = "/usr/sbin/mariadbd";
+    public const string Client = "/usr/bin/mariadb";
+    public const string DatabaseName = "stageproof_test";
+    public const string User = "stageproof";
+    /// <summary>A password with characters a shell would act on ($, !): it must only ever travel in the environment.</summary>
+    public const string Password = "s3cr$t-pw!";
+
+    private string? _dir;
+    private Process? _server;
+
+    public string? UnavailableReason { get; private set; }
+    public string Address { get; private set; } = "";
+    public int Port { get; private set; }
+    public string Socket => Path.Combine(_dir ?? "", "mariadb.sock");
+
+    /// <summary>Connection string (MySqlConnector) of <see cref="DatabaseName"/> as <see cref="User"/>.</summary>
+    public string ConnectionString => ConnectionStringFor(DatabaseName);
+
+    public string ConnectionStringFor(string database) => new MySqlConnectionStringBuilder
+    {
+        Server = Address, Port = (uint)Port, Database = database, UserID = User, Password = Password, Pooling = false, ConnectionTimeout = 10,
+    }.ConnectionString;
+
+    /// <summary>The database as stageproof.yaml's one-string form carries it ("mariadb:…").</summary>
+    public string Endpoint => EndpointFor(DatabaseName);
+
+    public string EndpointFor(string database) => "mariadb:" + ConnectionStringFor(database);
+
+    /// <summary>Skips the calling test when the server could not be provided (fails under CI=true).</summary>
+    public void EnsureAvailable()
+    {
+        Requires.Root();
+        Requires.Executable(InstallDb);
+        Requires.Executable(Server);
+        Requires.That(UnavailableReason is null, UnavailableReason ?? "");
+    }
+
+    public async Task InitializeAsync()
+    {
+        if (Environment.UserName != "root" || !File.Exists(InstallDb) || !File.Exists(Server) || !File.Exists(Client))
+        {
+            UnavailableReason = "needs root and MariaDB server binaries (apt-get install mariadb-server mariadb-client)";
+            return;
+        }
+        try
+        {
+            Address = Environment.GetEnvironmentVariable("STAGEPROOF_TEST_LOOPBACK") is { Length: > 0 } a ? a : "127.0.0.1";
+            Port = FreePort(Address);
+            _dir = Directory.CreateTempSubdirectory("stageproof-mariadb-").FullName;
+            var data = Path.Combine(_dir, "data");
+            await RunAsync("chown", ["mysql:mysql", _dir]).ConfigureAwait(false);
+            await RunAsync(InstallDb, ["--no-defaults", "--user=mysql", $"--datadir={data}", "--auth-root-authentication-method=socket",
+                "--skip-test-db", "--innodb-buffer-pool-size=32M", "--innodb-log-file-size=16M"]).ConfigureAwait(false);
+            var psi = new ProcessStartInfo(Server)
+            {
+                RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = "/tmp",
+            };
+            foreach (var arg in new[]
+            {
+                "--no-defaults", "--user=mysql", $"--datadir={data}", $"--socket={Socket}", $"--port={Port}", $"--bind-address={Address}",
+                $"--pid-file={Path.Combine(_dir, "mariadbd.pid")}", $"--log-error={Path.Combine(_dir, "server.log")}",
+                "--skip-name-resolve", "--innodb-buffer-pool-size=32M", "--innodb-log-file-size=16M",
+                "--innodb-flush-log-at-trx-commit=0", "--skip-innodb-doublewrite", "--event-scheduler=OFF",
+            })
+            {
+                psi.ArgumentList.Add(arg);
+            }
+            _server = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {Server}");
+            _server.OutputDataReceived += (_, _) => { };
+            _server.ErrorDataReceived += (_, _) => { };
+            _server.BeginOutputReadLine();
+            _server.BeginErrorReadLine();
+            await WaitReadyAsync().ConfigureAwait(false);
+            // root authenticates by its unix socket (we are root): it creates the test user, who then speaks TCP with a password.
+            var quoted = Password.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("'", "\\'", StringComparison.Ordinal);
+            await RunAsync(Client, ["--no-defaults", $"--socket={Socket}", "-u", "root", "-e",
+                $"CREATE DATABASE {DatabaseName}; CREATE USER '{User}'@'%' IDENTIFIED BY '{quoted}'; " +
+                $"GRANT ALL PRIVILEGES ON *.* TO '{User}'@'%' WITH GRANT OPTION;"]).ConfigureAwait(false);
+        }
+        catch
+        {
+            await DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Runs SQL (one or more statements) in the test database or another.</summary>
+    public async Task ExecuteAsync(string sql, string? database = null)
+    {
+        await using var conn = new MySqlConnection(ConnectionStringFor(database ?? DatabaseName) + ";Allow User Variables=true");
+        await conn.OpenAsync().ConfigureAwait(false);
+        await using var cmd = new MySqlCommand(sql, conn);
+        await cmd.ExecuteNonQueryAsync().ConfigureAwait(false);
+    }
+
+    public async Task<object?> ScalarAsync(string sql, string? database = null)
+    {
+        await using var conn = new MySqlConnection(ConnectionStringFor(database ?? DatabaseName));
+        await conn.OpenAsync().ConfigureAwait(false);
+        await using var cmd = new MySqlCommand(sql, conn);
+        return await cmd.ExecuteScalarAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Creates an empty database on this server; returns its connection string.</summary>
+    public async Task<string> CreateDatabaseAsync(string name)
+    {
+        await ExecuteAsync($"CREATE DATABASE `{name}`").ConfigureAwait(false);
+        return ConnectionStringFor(name);
+    }
+
+    public Task DropDatabaseAsync(string name) => ExecuteAsync($"DROP DATABASE IF EXISTS `{name}`");
+
+    public async Task DisposeAsync()
+    {
+        try
+        {
+            if (_server is { } server)
+            {
+                _server = null;
+                if (!server.HasExited)
+                {
+                    // SIGTERM: mariadbd shuts down cleanly; SIGKILL only if it does not within 20 s.
+                    _ = kill(server.Id, 15);
+                    using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+                    try
+                    {
+                        await server.WaitForExitAsync(wait.Token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        server.Kill(entireProcessTree: true);
+                    }
+                }
+                server.Dispose();
+            }
+        }
+        finally
+        {
+            if (_dir is not null)
+            {
+                try
+                {
+                    Directory.Delete(_dir, recursive: true);
+                }
+                catch (IOException)
+                {
+                    // A straggling process may still hold a file; the temp dir is cleaned eventually.
+                }
+                _dir = null;
+            }
+        }
+    }
+
+    private async Task WaitReadyAsync()
+    {
+        var waited = Stopwatch.StartNew();
+        while (true)
+        {
+            if (_server is { HasExited: true })
+            {
+                var log = Path.Combine(_dir!, "server.log");
+                throw new InvalidOperationException($"mariadbd exited {_server.ExitCode}: {(File.Exists(log) ? await File.ReadAllTextAsync(log).ConfigureAwait(false) : "")}");
+            }
+            if (File.Exists(Socket))
+            {
+                try
+                {
+                    using var probe = new TcpClient();
+                    await probe.ConnectAsync(IPAddress.Parse(Address), Port).ConfigureAwait(false);
+                    return;
+                }
+                catch (SocketException) when (waited.Elapsed < TimeSpan.FromSeconds(60))
+                {
+                }
+            }
+            else if (waited.Elapsed > TimeSpan.FromSeconds(60))
+            {
+                throw new InvalidOperationException("mariadbd did not open its socket within 60 s");
+            }
+            await Task.Delay(50).ConfigureAwait(false);
+        }
+    }
+
+    private static int FreePort(string address)
+    {
+        using var listener = new TcpListener(IPAddress.Parse(address), 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
+    private static async Task RunAsync(string file, IReadOnlyList<string> args)
+    {
+        var psi = new ProcessStartInfo(file)
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = "/tmp",
+        };
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+        using var p = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {file}");
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+        var stdout = p.StandardOutput.ReadToEndAsync(timeout.Token);
+        var stderr = p.StandardError.ReadToEndAsync(timeout.Token);
+        try
+        {
+            await p.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            p.Kill(entireProcessTree: true);
+            throw new InvalidOperationException($"{file} timed out");
+        }
+        if (p.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{file} exited {p.ExitCode}: {await stdout.ConfigureAwait(false)}{await stderr.ConfigureAwait(false)}");
+        }
+    }
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int kill(int pid, int signal);
+}
