@@ -189,6 +189,16 @@ public sealed class SlapdFixture : IAsyncLifetime, IAsyncDisposable
         connection.SendRequest(new ModifyRequest($"uid={uid},{People}", DirectoryAttributeOperation.Replace, "userPassword", hash));
     });
 
+    /// <summary>Deletes entries made by <see cref="AddPeopleAsync"/>.</summary>
+    public Task DeletePeopleAsync(IEnumerable<string> uids) => Task.Run(() =>
+    {
+        using var connection = Connect(DataAdminDn, DataAdminPassword);
+        foreach (var uid in uids)
+        {
+            connection.SendRequest(new DeleteRequest($"uid={uid},{People}"));
+        }
+    });
+
     private LdapConnection Connect(string dn, string password)
     {
         var connection = new LdapConnection(new LdapDirectoryIdentifier(Address, Port)) { AuthType = AuthType.Basic, Timeout = TimeSpan.FromSeconds(10) };
