@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.RegularExpressions;
 using Stageproof.Core;
 using Stageproof.Core.Checks;
+using Stageproof.Core.Configuration;
 using Stageproof.Core.Manifests;
 using Stageproof.Hosts.Checks;
 
@@ -14,6 +15,33 @@ namespace Stageproof.Hosts.Facts;
 public sealed record DirectorySource(Uri Url, string BindDn, string Password, IReadOnlyList<string> Bases)
 {
     public override string ToString() => $"DirectorySource {{ Url = {Url}, BindDn = {BindDn}, Bases = [{string.Join(", ", Bases)}] }}";
+
+    /// <summary>A configured directory with its password read from its file, which group or others must not be able to read.</summary>
+    /// <exception cref="InfrastructureException">The password file is missing, unreadable, empty or readable by others.</exception>
+    public static DirectorySource From(string target, DirectoryConfig directory)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        var file = directory.PasswordFile;
+        try
+        {
+            if (!OperatingSystem.IsWindows())
+            {
+                var mode = File.GetUnixFileMode(file);
+                if ((mode & (UnixFileMode.GroupRead | UnixFileMode.OtherRead | UnixFileMode.GroupWrite | UnixFileMode.OtherWrite)) != 0)
+                {
+                    throw new InfrastructureException(target, $"password file {file} is readable or writable by group or others (mode {Convert.ToString((int)mode, 8)}); chmod 600 it");
+                }
+            }
+            var password = File.ReadAllText(file).TrimEnd('\r', '\n');
+            return password.Length == 0
+                ? throw new InfrastructureException(target, $"password file {file} is empty")
+                : new DirectorySource(directory.Url, directory.BindDn, password, directory.Bases);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new InfrastructureException(target, $"cannot read password file {file}: {(e is FileNotFoundException or DirectoryNotFoundException ? "not found" : e.Message)}", e);
+        }
+    }
 }
 
 /// <summary>
