@@ -63,6 +63,9 @@ public sealed class LdapFactsCollectorTests(SlapdFixture slapd) : IClassFixture<
             Assert.Contains(drift.Items, i => i.Key == "ppolicy on mdb dc=acme,dc=test: olcPPolicyHashCleartext" && i.Right == "FALSE");
             Assert.Contains(drift.Items, i => i.Key == $"entries: {SlapdFixture.People}" && i.Left == "4" && i.Right == "5" && i.Severity == DriftSeverity.Info);
             Assert.DoesNotContain(drift.Items, i => i.Category == DriftCategory.SchemaObject);
+            var counted = DriftEngine.Compare(before, after, new DriftRules { Ignore = ["setting:entries: *"] });
+            Assert.DoesNotContain(counted.Items, i => i.Key.StartsWith("entries: ", StringComparison.Ordinal));
+            Assert.Contains(counted.Items, i => i.Key == "frontend: olcSizeLimit");
         }
         finally
         {
