@@ -6,6 +6,8 @@ packages=(
   openssh-server openssh-client      # the lab's hosts run sshd; tests start a private sshd
   postgresql postgresql-contrib      # one server per lab environment; pgcrypto for acme-mail
   mariadb-server mariadb-client      # the MariaDB engine's tests start a private mariadbd; mariadb-dump and mariadb for its rollback points
+  slapd ldap-utils                   # tests of the ldap check and directory facts start a private slapd (never the system's)
+  libldap-2.5-0                      # System.DirectoryServices.Protocols speaks LDAP through libldap on Linux
   debootstrap                        # the lab's base image
   dpkg-dev apt-utils                 # dpkg-scanpackages, apt-ftparchive: the lab's apt repository and snapshot repositories
   gnupg                              # signs snapshot repositories (gpg, gpgconf)

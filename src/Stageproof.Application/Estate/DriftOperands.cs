@@ -52,7 +52,8 @@ public sealed partial class DriftOperands(StageproofConfig config, IStateStore s
     private async Task<DriftOperand> StoredAsync(string name, DateTimeOffset? when, CancellationToken ct)
     {
         var scope = FactsScope.Resolve(config, [name]);
-        var targets = scope.Hosts.Select(h => h.Host.Name).Concat(scope.Databases.Select(d => $"{d.Environment}/{d.Name}"));
+        var targets = scope.Hosts.Select(h => h.Host.Name).Concat(scope.Databases.Select(d => $"{d.Environment}/{d.Name}"))
+            .Concat(scope.Directories.Select(d => $"{d.Environment}/{d.Name}"));
         var manifests = new List<Manifest>();
         foreach (var target in targets)
         {

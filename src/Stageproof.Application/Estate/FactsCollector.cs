@@ -28,18 +28,23 @@ public sealed record FactsProgress(int Done, int Total, string Target, string Ou
 public sealed record FactsScope(IReadOnlyList<(HostConfig Host, string? Environment)> Hosts,
     IReadOnlyList<(string Environment, string Name, string ConnectionString)> Databases)
 {
+    /// <summary>The LDAP directories of the environments named (environments.ENV.directories).</summary>
+    public IReadOnlyList<(string Environment, string Name, DirectoryConfig Directory)> Directories { get; init; } = [];
+
     public static FactsScope Resolve(StageproofConfig config, IEnumerable<string> targets)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(targets);
         var hosts = new List<(HostConfig, string?)>();
         var databases = new List<(string, string, string)>();
+        var directories = new List<(string, string, DirectoryConfig)>();
         foreach (var target in targets)
         {
             if (config.Environments.TryGetValue(target, out var env))
             {
                 hosts.AddRange(env.Hosts.Select(h => (config.Host(h), (string?)target)));
                 databases.AddRange(env.Databases.Select(d => (target, d.Key, d.Value)));
+                directories.AddRange(env.Directories.Select(d => (target, d.Key, d.Value)));
             }
             else if (config.Groups.TryGetValue(target, out var group))
             {
@@ -56,7 +61,7 @@ public sealed record FactsScope(IReadOnlyList<(HostConfig Host, string? Environm
                     $"(environments: {string.Join(", ", config.Environments.Keys)})");
             }
         }
-        return new FactsScope(hosts.DistinctBy(h => h.Item1.Name).ToList(), databases.Distinct().ToList());
+        return new FactsScope(hosts.DistinctBy(h => h.Item1.Name).ToList(), databases.Distinct().ToList()) { Directories = directories.Distinct().ToList() };
     }
 
     /// <summary>The first environment that lists <paramref name="host"/>; null when none does.</summary>
@@ -77,7 +82,8 @@ public sealed class FactsCollector(StageproofConfig config, IStateStore store, I
         var databaseCollector = new DatabaseAdapters(time);
         var collected = new List<(string, Manifest)>();
         var failures = new List<FactsFailure>();
-        var total = scope.Hosts.Count + scope.Databases.Count;
+        var total = scope.Hosts.Count + scope.Databases.Count + scope.Directories.Count;
+        var directoryCollector = new LdapFactsCollector(time);
         var done = 0;
         var started = time.GetTimestamp();
         var gate = new object();
@@ -139,6 +145,25 @@ public sealed class FactsCollector(StageproofConfig config, IStateStore store, I
             }
         }));
 
+        var directories = Task.WhenAll(scope.Directories.Select(async d =>
+        {
+            var (env, name, directory) = d;
+            var target = $"{env}/{name}";
+            try
+            {
+                var manifest = await directoryCollector.CollectAsync(env, name, DirectorySource.From(target, directory), cancellationToken).ConfigureAwait(false);
+                var digest = await StoreAsync(target, manifest).ConfigureAwait(false);
+                Report(target, $"{manifest.Directory?.ServerVersion}, {manifest.Directory?.Modules.Count} modules, {manifest.Directory?.Overlays.Count} overlays, {manifest.Directory?.Settings.Count} settings");
+                return (Stored: ((string, Manifest)?)(digest, manifest), Failure: (FactsFailure?)null);
+            }
+            catch (InfrastructureException e)
+            {
+                Report(target, "FAILED");
+                await AuditAsync(target, "failed: " + e.Message, null, cancellationToken).ConfigureAwait(false);
+                return (Stored: null, Failure: new FactsFailure(target, e.Message));
+            }
+        }));
+
         var hostResults = await HostFanout.RunAsync(scope.Hosts.Select(h => h.Host).ToList(), config.Ssh,
             async (host, ct) =>
             {
@@ -153,7 +178,7 @@ public sealed class FactsCollector(StageproofConfig config, IStateStore store, I
                 return (Digest: StoreAsync(host.Name, manifest), Manifest: manifest);
             }, progress: null, cancellationToken).ConfigureAwait(false);
 
-        var dbOutcomes = await databases.ConfigureAwait(false);
+        var dbOutcomes = (await databases.ConfigureAwait(false)).Concat(await directories.ConfigureAwait(false)).ToList();
         arrived.Writer.Complete();
         await writer.ConfigureAwait(false);
         foreach (var outcome in hostResults)

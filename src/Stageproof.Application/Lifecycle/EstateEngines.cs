@@ -175,7 +175,7 @@ public sealed class EstateEngines(IStateStore store, StageproofConfig config, Ti
         {
             Checks = rollout.Policy.Checks.Count > 0
                 ? suite.Checks.Where(c => rollout.Policy.Checks.Contains(c.Name)).ToList()
-                : suite.Checks.Where(c => c is not LoadCheck and not SoakCheck).ToList(),
+                : suite.Checks.Where(c => c is not LoadCheck and not LdapCheck { IsLoad: true } and not SoakCheck).ToList(),
         };
         // The staging mirror: the stage before this one when it mirrors it, otherwise any environment that does.
         var mirrors = config.Environments.Values.Where(e => e.MirrorOf == environment && config.Lifecycle.StageOf(e.Name) is not null).ToList();

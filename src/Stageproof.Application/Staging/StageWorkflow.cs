@@ -86,7 +86,7 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
         var set = stored.Set;
         var suite = config.SuiteOf(env.Name);
         var quick = suite with { Checks = suite.Checks.Where(c => c is not SoakCheck).ToList() };
-        var light = suite with { Checks = suite.Checks.Where(c => c is not SoakCheck and not LoadCheck).ToList() };
+        var light = suite with { Checks = suite.Checks.Where(c => c is not SoakCheck and not LoadCheck and not LdapCheck { IsLoad: true }).ToList() };
         var store = engines.Store;
         var clock = Stopwatch.StartNew();
 

@@ -78,6 +78,21 @@ internal static class FactsCommand
             }
             console.Write(table);
         }
+        var directories = run.Manifests.Where(m => m.Manifest.Kind == ManifestKind.Directory).ToList();
+        if (directories.Count > 0)
+        {
+            var table = new Table().Border(TableBorder.Rounded).Title("Directories")
+                .AddColumns("directory", "server", "modules", "overlays", "settings", "schema names", "entries", "schema fingerprint", "manifest");
+            foreach (var (digest, m) in directories)
+            {
+                var d = m.Directory!;
+                table.AddRow(Infrastructure.Ui.Escape(m.Target), Infrastructure.Ui.Escape(d.ServerVersion), Infrastructure.Ui.Escape(string.Join(' ', d.Modules)),
+                    Infrastructure.Ui.Escape(string.Join(", ", d.Overlays)), Count(d.Settings.Count), Count(d.Schema.AttributeTypes.Count + d.Schema.ObjectClasses.Count),
+                    Infrastructure.Ui.Escape(string.Join(", ", d.EntryCounts.Select(c => string.Create(CultureInfo.InvariantCulture, $"{c.Key}: {c.Value}")))),
+                    d.Schema.Digest[..12], digest[..12]);
+            }
+            console.Write(table);
+        }
     }
 
     private static string Count(int n) => n.ToString(CultureInfo.InvariantCulture);

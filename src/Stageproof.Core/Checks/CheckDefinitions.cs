@@ -10,9 +10,9 @@ public sealed record CheckSuite(string Name, IReadOnlyList<CheckDefinition> Chec
 public static class CheckTypes
 {
     public const string Http = "http", Tcp = "tcp", Command = "command", Service = "service", Auth = "auth", Load = "load",
-        Logs = "logs", Sql = "sql", Schema = "schema", DbIntegrity = "db-integrity", Soak = "soak";
+        Logs = "logs", Sql = "sql", Schema = "schema", DbIntegrity = "db-integrity", Soak = "soak", Ldap = "ldap";
 
-    public static readonly IReadOnlyList<string> All = [Http, Tcp, Command, Service, Auth, Load, Logs, Sql, Schema, DbIntegrity, Soak];
+    public static readonly IReadOnlyList<string> All = [Http, Tcp, Command, Service, Auth, Load, Logs, Sql, Schema, DbIntegrity, Soak, Ldap];
 }
 
 /// <summary>One check of a suite. Every check has a name unique within its suite and a timeout.</summary>
@@ -26,11 +26,11 @@ public abstract record CheckDefinition
     public string? Role { get; init; }
 }
 
-/// <summary>Where an HTTP or TCP check goes: a port (and path) on each host of the environment, or one URL.</summary>
+/// <summary>Where an HTTP, auth, load or LDAP check goes: a port (and path) on each host of the environment, or one URL.</summary>
 public sealed record HttpTarget
 {
     public int? Port { get; init; }
-    /// <summary>Absolute http(s) URL; when set, the check runs once against it instead of against each host.</summary>
+    /// <summary>Absolute http(s) (or, for ldap checks, ldap(s)) URL; when set, the check runs once against it instead of against each host.</summary>
     public Uri? Url { get; init; }
     public string Scheme { get; init; } = "http";
 }
@@ -194,4 +194,53 @@ public sealed record SoakCheck : CheckDefinition
     public required IReadOnlyList<string> Checks { get; init; }
     public required TimeSpan Duration { get; init; }
     public required TimeSpan Interval { get; init; }
+}
+
+/// <summary>The search scope of an LDAP check.</summary>
+public enum LdapScope
+{
+    Base,
+    One,
+    Sub,
+}
+
+/// <summary>
+/// Binds to a directory as each account and searches. Once (no <see cref="Clients"/>, <see cref="Duration"/> or
+/// <see cref="Iterations"/>): every account (the first 5) must bind and find at least <see cref="MinEntries"/> entries.
+/// As a load: N clients bind and search in a loop, each operation a sample named "bind" or "search", so the stage
+/// compares it with its baseline as it compares an HTTP load check.
+/// </summary>
+public sealed record LdapCheck : CheckDefinition
+{
+    public override string Type => CheckTypes.Ldap;
+    /// <summary>A port on each host (scheme ldap or ldaps), or one ldap:// / ldaps:// URL.</summary>
+    public required HttpTarget Target { get; init; }
+    /// <summary>The DN to bind as; ${user} is replaced by the account's name, DN-escaped (RFC 4514).</summary>
+    public required string BindDn { get; init; }
+    public required CredentialSource Credentials { get; init; }
+    /// <summary>The user when the credential source holds only a password.</summary>
+    public string? User { get; init; }
+    /// <summary>The accounts of the credential source to use (empty: every one).</summary>
+    public IReadOnlyList<string> Accounts { get; init; } = [];
+    /// <summary>The search base; ${user} is replaced DN-escaped.</summary>
+    public required string Base { get; init; }
+    public LdapScope Scope { get; init; } = LdapScope.Sub;
+    /// <summary>The search filter; ${user} is replaced filter-escaped (RFC 4515).</summary>
+    public string Filter { get; init; } = "(objectClass=*)";
+    /// <summary>Attributes to return (empty: none, DNs only).</summary>
+    public IReadOnlyList<string> Attributes { get; init; } = [];
+    /// <summary>Fewest entries a search must return to count as a success.</summary>
+    public int MinEntries { get; init; } = 1;
+    public int? Clients { get; init; }
+    public TimeSpan? Duration { get; init; }
+    /// <summary>Total iterations (bind then search) over all clients.</summary>
+    public int? Iterations { get; init; }
+    public int Warmup { get; init; }
+    public double MaxErrorRate { get; init; }
+    public TimeSpan? MaxP95 { get; init; }
+    /// <summary>Thresholds the stage gate applies when comparing a load with its baseline run.</summary>
+    public LoadThresholds Compare { get; init; } = new();
+
+    /// <summary>A load (clients, duration or iterations given), not a single bind and search per account.</summary>
+    public bool IsLoad => Clients is not null || Duration is not null || Iterations is not null;
 }

@@ -35,14 +35,14 @@ public static class SuiteComparison
             }
             switch (check)
             {
-                case LoadCheck load when a.Load is { } afterRun && b.Load is { } baseRun:
+                case var _ when ThresholdsOf(check) is { } thresholds && a.Load is { } afterRun && b.Load is { } baseRun:
                     var runs = new LoadRuns(baseRun, afterRun,
                         baselineRepeat?.FirstOrDefault(r => r.Name == a.Name && r.Target == a.Target)?.Load,
                         ControlOf(baseline, a.Name, a.Target), ControlOf(after, a.Name, a.Target));
-                    var comparison = LatencyJudgement.Judge(runs, load.Compare);
+                    var comparison = LatencyJudgement.Judge(runs, thresholds);
                     // A run mixes requests (login, then the calls): one of them several times slower can hide under the
                     // others' distribution, so each request with enough samples on both sides is compared on its own too.
-                    var perRequest = PerRequest(runs, load.Compare);
+                    var perRequest = PerRequest(runs, thresholds);
                     var slower = perRequest.Where(r => r.Comparison.Regressed).ToList();
                     var unsure = perRequest.Where(r => r.Comparison.Inconclusive).ToList();
                     // A run that fails its own limits after passing them before is a regression whatever the basis says.
@@ -109,6 +109,14 @@ public static class SuiteComparison
         var names = comparisons.Where(c => c.Regressed && c.Load is not null).Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
         return suite.Checks.OfType<LoadCheck>().Where(l => names.Contains(l.Name)).ToList();
     }
+
+    /// <summary>The comparison thresholds of a check that measures a load: a load check, or an ldap check in its load form.</summary>
+    private static LoadThresholds? ThresholdsOf(CheckDefinition? check) => check switch
+    {
+        LoadCheck load => load.Compare,
+        LdapCheck { IsLoad: true } ldap => ldap.Compare,
+        _ => null,
+    };
 
     private static LoadRun? ControlOf(CheckSuiteResult run, string check, string stagedTarget) =>
         run.Control.FirstOrDefault(c => c.Result.Name == check && c.StagedTarget == stagedTarget)?.Result.Load;

@@ -188,6 +188,14 @@ public static class ConfigTemplate
               checks: [health, login]
               duration: 60s
               interval: 5s
+            - name: directory-login        # ldap: bind as each account and search (add clients + duration for a load)
+              type: ldap
+              role: app
+              port: 389
+              bind_dn: "uid=${user},ou=people,dc=acme,dc=test"   # ${user} DN-escaped
+              credentials: { file: secrets/acme-mail.env }       # the same user=password lines; never a password here
+              base: "ou=people,dc=acme,dc=test"
+              filter: "(uid=${user})"                            # ${user} filter-escaped
 
         # Lifecycle: the order patches are promoted in, the gate before each stage and how a rollout walks it.
         # A set reaches a stage only as the exact digest that PASSed the stage before; durations: 30s, 5m, 4h, 7d.

@@ -120,7 +120,13 @@ public sealed record EnvironmentConfig
     public string? Control { get; init; }
     /// <summary>Name of the check suite in <see cref="StageproofConfig.Checks"/>.</summary>
     public string? Checks { get; init; }
+    /// <summary>LDAP directories whose facts are collected with the environment's: name → where and how to read them.</summary>
+    public IReadOnlyDictionary<string, DirectoryConfig> Directories { get; init; } = new Dictionary<string, DirectoryConfig>();
 }
+
+/// <summary>An LDAP directory of an environment (<c>environments.ENV.directories.NAME</c>): its URL, a DN allowed to
+/// read cn=config, the file holding that DN's password (0600; never the YAML), and the bases whose entries are counted.</summary>
+public sealed record DirectoryConfig(Uri Url, string BindDn, string PasswordFile, IReadOnlyList<string> Bases);
 
 public sealed record DriftRules
 {

@@ -46,6 +46,7 @@ public static class DriftEngine
         CompareServices(tally, left.Services, right.Services);
         ComparePorts(tally, left.Ports, right.Ports);
         CompareDatabases(tally, left.Database, right.Database);
+        CompareDirectories(tally, left.Directory, right.Directory);
         return new HostDrift(left.Target, right.Target, tally.Items, tally.Figures());
     }
 
@@ -123,7 +124,12 @@ public static class DriftEngine
         return slash < 0 ? manifest.Target : manifest.Target[(slash + 1)..];
     }
 
-    private static string Describe(ManifestKind kind) => kind == ManifestKind.Host ? "a host" : "a database";
+    private static string Describe(ManifestKind kind) => kind switch
+    {
+        ManifestKind.Host => "a host",
+        ManifestKind.Directory => "a directory",
+        _ => "a database",
+    };
 
     private static string? Targets(List<Manifest>? manifests) =>
         manifests is null ? null : string.Join(", ", manifests.Select(m => m.Target));
@@ -131,8 +137,10 @@ public static class DriftEngine
     private static Dictionary<string, List<Manifest>> GroupHosts(IEnumerable<Manifest> manifests) =>
         Group(manifests.Where(m => m.Kind == ManifestKind.Host), m => string.IsNullOrWhiteSpace(m.Role) ? DefaultRole : m.Role);
 
+    /// <summary>Databases by name, and directories (paired the same way) as "directory NAME".</summary>
     private static Dictionary<string, List<Manifest>> GroupDatabases(IEnumerable<Manifest> manifests) =>
-        Group(manifests.Where(m => m.Kind == ManifestKind.Database), DatabaseName);
+        Group(manifests.Where(m => m.Kind is ManifestKind.Database or ManifestKind.Directory),
+            m => m.Kind == ManifestKind.Directory ? $"directory {DatabaseName(m)}" : DatabaseName(m));
 
     private static Dictionary<string, List<Manifest>> Group(IEnumerable<Manifest> manifests, Func<Manifest, string> key) =>
         manifests.GroupBy(key, StringComparer.Ordinal)
@@ -398,6 +406,67 @@ public static class DriftEngine
                 g => g.Key,
                 g => string.Join("; ", g.Select(m => $"{m.Description} ({m.Checksum ?? "no checksum"}, {(m.Success ? "applied" : "failed")})")),
                 StringComparer.Ordinal);
+    }
+
+    // ---- directories -------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// An LDAP directory is compared as a database is: version, modules, overlays and cn=config settings as
+    /// <see cref="DriftCategory.DbSetting"/> (a module or overlay on one side only is high: ppolicy missing is a policy
+    /// missing), schema names as <see cref="DriftCategory.SchemaObject"/> ("objectClass: NAME", and "schema: digest" when
+    /// the names agree and a definition does not), and entry counts as info: prod holds more people than staging.
+    /// </summary>
+    private static void CompareDirectories(Tally tally, DirectoryServerInfo? left, DirectoryServerInfo? right)
+    {
+        if (left is null && right is null) return;
+        void Setting(string key, string? l, string? r, DriftSeverity severity)
+        {
+            if (!tally.Include(DriftFamily.Setting, key)) return;
+            if (string.Equals(l, r, StringComparison.Ordinal)) tally.Match(DriftFamily.Setting);
+            else tally.Add(new DriftItem(DriftCategory.DbSetting, key, l, r, severity));
+        }
+        Setting("server_version", left?.ServerVersion, right?.ServerVersion, DriftSeverity.Medium);
+        void Present(string prefix, IReadOnlyList<string>? l, IReadOnlyList<string>? r)
+        {
+            foreach (var name in (l ?? []).Union(r ?? [], StringComparer.Ordinal).Order(StringComparer.Ordinal))
+            {
+                Setting($"{prefix}: {name}", l?.Contains(name) == true ? "loaded" : null, r?.Contains(name) == true ? "loaded" : null, DriftSeverity.High);
+            }
+        }
+        Present("module", left?.Modules, right?.Modules);
+        Present("overlay", left?.Overlays, right?.Overlays);
+        var ls = left?.Settings ?? new Dictionary<string, string>();
+        var rs = right?.Settings ?? new Dictionary<string, string>();
+        foreach (var key in ls.Keys.Union(rs.Keys, StringComparer.Ordinal).Order(StringComparer.Ordinal))
+        {
+            Setting(key, left is null ? null : ls.GetValueOrDefault(key, "(default)"), right is null ? null : rs.GetValueOrDefault(key, "(default)"), DriftSeverity.Medium);
+        }
+        var lc = left?.EntryCounts ?? new Dictionary<string, long>();
+        var rc = right?.EntryCounts ?? new Dictionary<string, long>();
+        foreach (var key in lc.Keys.Union(rc.Keys, StringComparer.Ordinal).Order(StringComparer.Ordinal))
+        {
+            Setting($"entries: {key}", lc.TryGetValue(key, out var l) ? l.ToString(CultureInfo.InvariantCulture) : null,
+                rc.TryGetValue(key, out var r) ? r.ToString(CultureInfo.InvariantCulture) : null, DriftSeverity.Info);
+        }
+
+        var schemaLeft = SchemaNames(left);
+        var schemaRight = SchemaNames(right);
+        foreach (var key in schemaLeft.Union(schemaRight, StringComparer.Ordinal).Order(StringComparer.Ordinal))
+        {
+            if (!tally.Include(DriftFamily.Schema, key, key[(key.IndexOf(' ', StringComparison.Ordinal) + 1)..])) continue;
+            var inLeft = schemaLeft.Contains(key);
+            var inRight = schemaRight.Contains(key);
+            if (inLeft == inRight) tally.Match(DriftFamily.Schema);
+            else tally.Add(new DriftItem(DriftCategory.SchemaObject, key, inLeft ? "defined" : null, inRight ? "defined" : null, DriftSeverity.High));
+        }
+        if (left is not null && right is not null && schemaLeft.SetEquals(schemaRight) && tally.Include(DriftFamily.Schema, "schema: digest"))
+        {
+            if (left.Schema.Digest == right.Schema.Digest) tally.Match(DriftFamily.Schema);
+            else tally.Add(new DriftItem(DriftCategory.SchemaObject, "schema: digest", left.Schema.Digest, right.Schema.Digest, DriftSeverity.High));
+        }
+
+        static HashSet<string> SchemaNames(DirectoryServerInfo? d) => d is null ? new HashSet<string>(StringComparer.Ordinal)
+            : d.Schema.AttributeTypes.Select(a => $"attributeType: {a}").Concat(d.Schema.ObjectClasses.Select(o => $"objectClass: {o}")).ToHashSet(StringComparer.Ordinal);
     }
 
     // ---- helpers -----------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 namespace Stageproof.Core.Manifests;
 
 /// <summary>What kind of thing a manifest describes.</summary>
-public enum ManifestKind { Host, Database }
+public enum ManifestKind { Host, Database, Directory }
 
 /// <summary>
 /// The recorded state of one host (or one database) at one time. Collections are kept sorted so that the
@@ -10,7 +10,7 @@ public enum ManifestKind { Host, Database }
 public sealed record Manifest
 {
     public ManifestKind Kind { get; init; } = ManifestKind.Host;
-    /// <summary>Host name, or "ENV/DB" for a database.</summary>
+    /// <summary>Host name, or "ENV/DB" for a database, "ENV/NAME" for a directory.</summary>
     public required string Target { get; init; }
     public string? Environment { get; init; }
     public string? Role { get; init; }
@@ -23,6 +23,7 @@ public sealed record Manifest
     public IReadOnlyList<ServiceInfo> Services { get; init; } = [];
     public IReadOnlyList<ListeningPort> Ports { get; init; } = [];
     public DatabaseInfo? Database { get; init; }
+    public DirectoryServerInfo? Directory { get; init; }
 }
 
 public sealed record OsInfo(string Id, string VersionId, string PrettyName, string Kernel, string Architecture);
@@ -62,3 +63,32 @@ public sealed record SchemaFingerprint
 public sealed record SchemaObject(string Kind, string Name, string Definition);
 
 public sealed record MigrationRecord(string Version, string Description, string? Checksum, bool Success);
+
+/// <summary>
+/// An LDAP directory (OpenLDAP) as read through LDAP: its version (cn=Monitor), loaded modules, overlays, cn=config
+/// settings (never a secret: no olcRootPW, no entry's userPassword), the schema's names with a digest, and the number of
+/// entries under each configured base.
+/// </summary>
+public sealed record DirectoryServerInfo
+{
+    public required string Name { get; init; }
+    /// <summary>slapd's version as cn=Monitor gives it ("OpenLDAP: slapd 2.5.13+dfsg-5"), or "unknown".</summary>
+    public required string ServerVersion { get; init; }
+    /// <summary>olcModuleLoad values without their order prefix or extension: "back_mdb", "ppolicy".</summary>
+    public IReadOnlyList<string> Modules { get; init; } = [];
+    /// <summary>Overlays as "OVERLAY on DATABASE": "ppolicy on mdb dc=acme,dc=test".</summary>
+    public IReadOnlyList<string> Overlays { get; init; } = [];
+    /// <summary>cn=config settings, "ENTRY: attribute" → value(s): "mdb dc=acme,dc=test: olcDbIndex" → "objectClass eq | uid eq".</summary>
+    public IReadOnlyDictionary<string, string> Settings { get; init; } = new SortedDictionary<string, string>(StringComparer.Ordinal);
+    public required DirectorySchema Schema { get; init; }
+    /// <summary>Base DN → entries in its subtree (the base included).</summary>
+    public IReadOnlyDictionary<string, long> EntryCounts { get; init; } = new SortedDictionary<string, long>(StringComparer.Ordinal);
+}
+
+/// <summary>The subschema's attribute type and object class names, and a SHA-256 over every definition.</summary>
+public sealed record DirectorySchema
+{
+    public required string Digest { get; init; }
+    public IReadOnlyList<string> AttributeTypes { get; init; } = [];
+    public IReadOnlyList<string> ObjectClasses { get; init; } = [];
+}

@@ -37,6 +37,18 @@ public static class ManifestJson
                 Migrations = m.Database.Schema.Migrations.OrderBy(r => r.Version, StringComparer.Ordinal).ToList(),
             },
         },
+        Directory = m.Directory is null ? null : m.Directory with
+        {
+            Modules = m.Directory.Modules.Order(StringComparer.Ordinal).ToList(),
+            Overlays = m.Directory.Overlays.Order(StringComparer.Ordinal).ToList(),
+            Settings = new SortedDictionary<string, string>(m.Directory.Settings.ToDictionary(), StringComparer.Ordinal),
+            EntryCounts = new SortedDictionary<string, long>(m.Directory.EntryCounts.ToDictionary(), StringComparer.Ordinal),
+            Schema = m.Directory.Schema with
+            {
+                AttributeTypes = m.Directory.Schema.AttributeTypes.Order(StringComparer.Ordinal).ToList(),
+                ObjectClasses = m.Directory.Schema.ObjectClasses.Order(StringComparer.Ordinal).ToList(),
+            },
+        },
     };
 
     /// <summary>The stored form: normalised, with the time.</summary>

@@ -148,6 +148,8 @@ public sealed class CheckSuiteRunner : ICheckSuiteRunner, IDisposable
                 return [await TimedAsync(check, url.ToString(), () => AuthAsync((AuthCheck)check, url, ct)).ConfigureAwait(false)];
             case LoadCheck { Target.Url: { } url }:
                 return [await TimedAsync(check, url.ToString(), () => LoadAsync(suite, (LoadCheck)check, url, ct)).ConfigureAwait(false)];
+            case LdapCheck { Target.Url: { } url }:
+                return [await TimedAsync(check, url.ToString(), () => LdapChecks.RunAsync((LdapCheck)check, url, ct)).ConfigureAwait(false)];
             default:
                 var hosts = HostsFor(environment, check);
                 if (hosts.Count == 0)
@@ -218,6 +220,7 @@ public sealed class CheckSuiteRunner : ICheckSuiteRunner, IDisposable
         HttpCheck http => HttpAsync(http, BaseUri(http.Target, host), ct),
         AuthCheck auth => AuthAsync(auth, BaseUri(auth.Target, host), ct),
         LoadCheck load => LoadAsync(suite, load, BaseUri(load.Target, host), ct),
+        LdapCheck ldap => LdapChecks.RunAsync(ldap, LdapChecks.TargetOf(ldap, host), ct),
         TcpCheck tcp => TcpAsync(tcp, tcp.Address ?? CheckEnvironment.AddressOf(host), ct),
         CommandCheck command => CommandAsync(command, host, Transport(transports, host), ct),
         ServiceCheck service => ServiceAsync(service, host, Transport(transports, host), ct),
@@ -362,32 +365,7 @@ public sealed class CheckSuiteRunner : ICheckSuiteRunner, IDisposable
             accounts = loaded;
         }
         var run = await new LoadGenerator(this, _http).RunAsync(check, auth, accounts, baseUri, ct).ConfigureAwait(false);
-        var summary = run.Latency;
-        var inv = CultureInfo.InvariantCulture;
-        var m = new Dictionary<string, double>
-        {
-            ["requests"] = run.Requests, ["errors"] = run.Errors, ["error_rate"] = run.ErrorRate,
-            ["throughput_rps"] = Math.Round(run.Throughput, 3), ["p50_ms"] = Math.Round(summary.P50, 3), ["p90_ms"] = Math.Round(summary.P90, 3),
-            ["p95_ms"] = Math.Round(summary.P95, 3), ["p99_ms"] = Math.Round(summary.P99, 3), ["max_ms"] = Math.Round(summary.Max, 3),
-            ["clients"] = check.Clients, ["seconds"] = Math.Round(run.Elapsed.TotalSeconds, 3),
-        };
-        var text = string.Create(inv, $"{run.Requests} requests from {check.Clients} clients in {run.Elapsed.TotalSeconds:0.00}s against {baseUri}: {run.Throughput:0.#}/s, errors {run.Errors} ({(run.ErrorRate) * 100:0.00}%), {summary}");
-        var problems = new List<string>();
-        if (run.Requests == 0)
-        {
-            problems.Add("no request completed");
-        }
-        if (run.ErrorRate > check.MaxErrorRate)
-        {
-            var firstErrors = run.Samples.Where(s => !s.Ok).GroupBy(s => s.Request).Select(g => $"{g.Key} ×{g.Count()}").Take(3);
-            problems.Add(string.Create(inv, $"error rate {(run.ErrorRate) * 100:0.00}% over the limit {(check.MaxErrorRate) * 100:0.00}% (failed: {string.Join(", ", firstErrors)}; first: {run.FirstError})"));
-        }
-        if (check.MaxP95 is { } max && summary.P95 > max.TotalMilliseconds)
-        {
-            problems.Add(string.Create(inv, $"p95 {summary.P95:0.#}ms over the limit {max.TotalMilliseconds:0.#}ms"));
-        }
-        return new Outcome(problems.Count == 0 ? CheckStatus.Passed : CheckStatus.Failed,
-            problems.Count == 0 ? text : string.Join("; ", problems) + " — " + text, m, run.Run);
+        return LoadGenerator.Summarise(check.Clients, check.MaxErrorRate, check.MaxP95, baseUri.ToString(), run);
     }
 
     // ---- tcp, command, service ----------------------------------------------------------------------

@@ -49,6 +49,7 @@ public sealed class CheckConfigTests : IDisposable
                 - { name: schema, type: schema, database: mail, same_as: prod }
                 - { name: integrity, type: db-integrity, database: mail, invariants: { none: "SELECT 1 WHERE false" } }
                 - { name: soak, type: soak, checks: [health, port], duration: 1m, interval: 5s }
+                - { name: ldap-bind, type: ldap, port: 389, bind_dn: "uid=${user},ou=people,dc=acme,dc=test", credentials: { file: secrets/app.env }, base: "dc=acme,dc=test" }
             """);
 
         var suite = config.SuiteOf("staging");

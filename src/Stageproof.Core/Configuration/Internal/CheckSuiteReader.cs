@@ -9,7 +9,7 @@ namespace Stageproof.Core.Configuration.Internal;
 internal sealed class CheckSuiteReader(YamlWalker yaml, Func<string, string> resolvePath)
 {
     private static readonly string[] CommonKeys = ["name", "type", "timeout"];
-    private static readonly string[] HostTypes = [CheckTypes.Http, CheckTypes.Tcp, CheckTypes.Command, CheckTypes.Service, CheckTypes.Auth, CheckTypes.Load, CheckTypes.Logs];
+    private static readonly string[] HostTypes = [CheckTypes.Http, CheckTypes.Tcp, CheckTypes.Command, CheckTypes.Service, CheckTypes.Auth, CheckTypes.Load, CheckTypes.Logs, CheckTypes.Ldap];
     private static readonly string[] TargetKeys = ["port", "url"];
     private static readonly string[] RequestKeys = ["method", "path", "headers", "json", "expect_status", "extract"];
     private static readonly string[] CompareKeys = ["max_p95_ratio", "max_added_error_rate", "confidence", "resamples", "seed"];
@@ -28,6 +28,8 @@ internal sealed class CheckSuiteReader(YamlWalker yaml, Func<string, string> res
         [CheckTypes.Schema] = ["database", "expect_digest", "same_as", "migrations_complete"],
         [CheckTypes.DbIntegrity] = ["database", "amcheck", "pg_amcheck", "install_missing", "invariants", "replica", "max_replication_lag"],
         [CheckTypes.Soak] = ["checks", "duration", "interval"],
+        [CheckTypes.Ldap] = [.. TargetKeys, "bind_dn", "credentials", "user", "accounts", "password", "base", "scope", "filter", "attributes", "min_entries",
+            "clients", "duration", "iterations", "warmup", "max_error_rate", "max_p95", "compare"],
     };
 
     /// <summary>Databases the suite's checks name, to be checked against each environment that uses the suite.</summary>
@@ -198,6 +200,7 @@ internal sealed class CheckSuiteReader(YamlWalker yaml, Func<string, string> res
                 ? integrity with { Replica = Replica(), MaxReplicationLag = Dur("max_replication_lag", 86400) ?? integrity.MaxReplicationLag }
                 : null,
             CheckTypes.Soak => ReadSoak(f, node, path, name, Dur, references),
+            CheckTypes.Ldap => ReadLdap(f, node, path, Str, Int, Num, Dur),
             _ => null,
         };
         if (check is null || name is null || yaml.Problems.Count > problemsBefore)
@@ -234,6 +237,16 @@ internal sealed class CheckSuiteReader(YamlWalker yaml, Func<string, string> res
         if (text is null)
         {
             return null;
+        }
+        if (type == CheckTypes.Ldap)
+        {
+            if (!Uri.TryCreate(text, UriKind.Absolute, out var ldapUri) || ldapUri.Scheme is not ("ldap" or "ldaps") || ldapUri.UserInfo.Length > 0
+                || ldapUri.AbsolutePath.Length > 1 || ldapUri.Query.Length > 0)
+            {
+                yaml.Report(u.Value, u.Path, $"{Names.Show(text)} is not an ldap://HOST:PORT or ldaps://HOST:PORT URL (no credentials, DN or query: those are bind_dn, base and filter)");
+                return null;
+            }
+            return new HttpTarget { Url = ldapUri, Scheme = ldapUri.Scheme };
         }
         if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.UserInfo.Length > 0)
         {
@@ -476,37 +489,8 @@ internal sealed class CheckSuiteReader(YamlWalker yaml, Func<string, string> res
 
     private AuthCheck? ReadAuth(Dictionary<string, (YamlNode KeyNode, YamlNode Value, string Path)> f, YamlNode node, string path, StrReader str)
     {
-        if (f.TryGetValue("password", out var pw))
-        {
-            yaml.Report(pw.KeyNode, pw.Path,
-                "credentials must not be written in stageproof.yaml; use credentials: { env: VARIABLE } or credentials: { file: secrets/FILE.env } (lines user=password, mode 0600)");
-        }
         var target = ReadTarget(f, node, path, CheckTypes.Auth);
-        CredentialSource? credentials = null;
-        if (!f.TryGetValue("credentials", out var c))
-        {
-            yaml.Report(node, $"{path}.credentials", "credentials is required for auth checks: { env: VARIABLE } or { file: PATH }");
-        }
-        else if (yaml.Mapping(c.Value, c.Path) is { } cm)
-        {
-            var cf = yaml.Entries(cm, c.Path, ["env", "file"]).ToDictionary(e => e.Name, StringComparer.Ordinal);
-            if (cf.Count != 1)
-            {
-                yaml.Report(c.Value, c.Path, "credentials needs exactly one of env (an environment variable) or file (a secrets file of user=password lines)");
-            }
-            else if (cf.TryGetValue("env", out var env) && yaml.RequiredString(env.Value, env.Path) is { } variable)
-            {
-                if (!Regex.IsMatch(variable, "^[A-Za-z_][A-Za-z0-9_]*$", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1)))
-                {
-                    yaml.Report(env.Value, env.Path, $"{Names.Show(variable)} is not an environment variable name");
-                }
-                credentials = new CredentialSource { Env = variable };
-            }
-            else if (cf.TryGetValue("file", out var file) && yaml.RequiredString(file.Value, file.Path) is { } filePath)
-            {
-                credentials = new CredentialSource { File = resolvePath(filePath) };
-            }
-        }
+        var credentials = ReadCredentials(f, node, path, CheckTypes.Auth);
         var user = str("user");
         if (user is not null && user.Any(char.IsControl))
         {
@@ -531,6 +515,42 @@ internal sealed class CheckSuiteReader(YamlWalker yaml, Func<string, string> res
         }
         return target is null || credentials is null || steps.Count == 0 ? null
             : new AuthCheck { Name = "", Target = target, User = user, Credentials = credentials, Steps = steps };
+    }
+
+    /// <summary>credentials: { env } or { file }; a password written in the YAML is refused.</summary>
+    private CredentialSource? ReadCredentials(Dictionary<string, (YamlNode KeyNode, YamlNode Value, string Path)> f, YamlNode node, string path, string type)
+    {
+        if (f.TryGetValue("password", out var pw))
+        {
+            yaml.Report(pw.KeyNode, pw.Path,
+                "credentials must not be written in stageproof.yaml; use credentials: { env: VARIABLE } or credentials: { file: secrets/FILE.env } (lines user=password, mode 0600)");
+        }
+        CredentialSource? credentials = null;
+        if (!f.TryGetValue("credentials", out var c))
+        {
+            yaml.Report(node, $"{path}.credentials", $"credentials is required for {type} checks: {{ env: VARIABLE }} or {{ file: PATH }}");
+        }
+        else if (yaml.Mapping(c.Value, c.Path) is { } cm)
+        {
+            var cf = yaml.Entries(cm, c.Path, ["env", "file"]).ToDictionary(e => e.Name, StringComparer.Ordinal);
+            if (cf.Count != 1)
+            {
+                yaml.Report(c.Value, c.Path, "credentials needs exactly one of env (an environment variable) or file (a secrets file of user=password lines)");
+            }
+            else if (cf.TryGetValue("env", out var env) && yaml.RequiredString(env.Value, env.Path) is { } variable)
+            {
+                if (!Regex.IsMatch(variable, "^[A-Za-z_][A-Za-z0-9_]*$", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1)))
+                {
+                    yaml.Report(env.Value, env.Path, $"{Names.Show(variable)} is not an environment variable name");
+                }
+                credentials = new CredentialSource { Env = variable };
+            }
+            else if (cf.TryGetValue("file", out var file) && yaml.RequiredString(file.Value, file.Path) is { } filePath)
+            {
+                credentials = new CredentialSource { File = resolvePath(filePath) };
+            }
+        }
+        return credentials;
     }
 
     private List<HttpRequestSpec> ReadRequestList(YamlSequenceNode sequence, string path)
@@ -590,6 +610,20 @@ internal sealed class CheckSuiteReader(YamlWalker yaml, Func<string, string> res
         {
             yaml.Report(node, $"{path}.requests", "a load check needs requests, an auth sequence (auth: CHECK), or both");
         }
+        var compare = ReadCompare(f);
+        if (target is null)
+        {
+            return null;
+        }
+        return new LoadCheck
+        {
+            Name = "", Target = target, Clients = @int("clients", 1, 1024) ?? 4, Duration = duration, Iterations = iterations, Warmup = @int("warmup", 0, 100_000) ?? 0,
+            Auth = auth, Requests = requests, MaxErrorRate = num("max_error_rate", 0, 1) ?? 0, MaxP95 = dur("max_p95", 3600), Compare = compare,
+        };
+    }
+
+    private LoadThresholds ReadCompare(Dictionary<string, (YamlNode KeyNode, YamlNode Value, string Path)> f)
+    {
         var compare = new LoadThresholds();
         if (f.TryGetValue("compare", out var c) && yaml.Mapping(c.Value, c.Path) is { } cm)
         {
@@ -606,14 +640,93 @@ internal sealed class CheckSuiteReader(YamlWalker yaml, Func<string, string> res
                 };
             }
         }
-        if (target is null)
+        return compare;
+    }
+
+    private LdapCheck? ReadLdap(Dictionary<string, (YamlNode KeyNode, YamlNode Value, string Path)> f, YamlNode node, string path,
+        StrReader str, IntReader @int, NumReader num, DurReader dur)
+    {
+        var target = ReadTarget(f, node, path, CheckTypes.Ldap);
+        var credentials = ReadCredentials(f, node, path, CheckTypes.Ldap);
+        string? Dn(string key, string what)
+        {
+            if (!f.ContainsKey(key))
+            {
+                yaml.Report(node, $"{path}.{key}", $"{key} is required for ldap checks: {what}");
+                return null;
+            }
+            var dn = str(key);
+            if (dn is not null && LdapSyntax.DnError(dn) is { } error)
+            {
+                yaml.Report(f[key].Value, f[key].Path, error);
+            }
+            return dn;
+        }
+        var bindDn = Dn("bind_dn", "the DN to bind as, e.g. \"uid=${user},ou=people,dc=acme,dc=test\"");
+        var searchBase = Dn("base", "the search base, e.g. \"ou=people,dc=acme,dc=test\"");
+        var filter = str("filter");
+        if (filter is not null && LdapSyntax.FilterError(filter) is { } filterError)
+        {
+            yaml.Report(f["filter"].Value, f["filter"].Path, filterError);
+        }
+        var scope = LdapScope.Sub;
+        if (str("scope") is { } scopeText)
+        {
+            switch (scopeText)
+            {
+                case "base": scope = LdapScope.Base; break;
+                case "one": scope = LdapScope.One; break;
+                case "sub": scope = LdapScope.Sub; break;
+                default:
+                    yaml.Report(f["scope"].Value, f["scope"].Path, $"scope must be base, one or sub, got {Names.Show(scopeText)}");
+                    break;
+            }
+        }
+        List<string> Words(string key, Func<string, string?> error)
+        {
+            if (!f.TryGetValue(key, out var e) || yaml.StringList(e.Value, e.Path) is not { } list)
+            {
+                return [];
+            }
+            foreach (var (word, wordNode, wordPath) in list)
+            {
+                if (error(word) is { } message)
+                {
+                    yaml.Report(wordNode, wordPath, message);
+                }
+            }
+            return list.Select(l => l.Value).ToList();
+        }
+        var accounts = Words("accounts", a => a.Length == 0 || a.Any(char.IsControl) ? $"{Names.Show(a)} is not an account name" : null);
+        var attributes = Words("attributes", LdapSyntax.AttributeError);
+        var user = str("user");
+        if (user is not null && user.Any(char.IsControl))
+        {
+            yaml.Report(f["user"].Value, f["user"].Path, "user contains a control character");
+        }
+        var isLoad = f.ContainsKey("clients") || f.ContainsKey("duration") || f.ContainsKey("iterations");
+        foreach (var loadOnly in new[] { "warmup", "max_error_rate", "max_p95", "compare" })
+        {
+            if (!isLoad && f.TryGetValue(loadOnly, out var e))
+            {
+                yaml.Report(e.KeyNode, e.Path, $"{loadOnly} applies to an ldap load: give clients and duration or iterations too");
+            }
+        }
+        if (f.ContainsKey("clients") && !f.ContainsKey("duration") && !f.ContainsKey("iterations"))
+        {
+            yaml.Report(f["clients"].KeyNode, $"{path}.duration", "an ldap load needs duration (e.g. 30s) or iterations (bind+search count), or both (whichever ends first)");
+        }
+        var compare = ReadCompare(f);
+        if (target is null || credentials is null || bindDn is null || searchBase is null)
         {
             return null;
         }
-        return new LoadCheck
+        return new LdapCheck
         {
-            Name = "", Target = target, Clients = @int("clients", 1, 1024) ?? 4, Duration = duration, Iterations = iterations, Warmup = @int("warmup", 0, 100_000) ?? 0,
-            Auth = auth, Requests = requests, MaxErrorRate = num("max_error_rate", 0, 1) ?? 0, MaxP95 = dur("max_p95", 3600), Compare = compare,
+            Name = "", Target = target, BindDn = bindDn, Credentials = credentials, User = user, Accounts = accounts, Base = searchBase, Scope = scope,
+            Filter = filter ?? "(objectClass=*)", Attributes = attributes, MinEntries = @int("min_entries", 0, 1_000_000) ?? 1,
+            Clients = isLoad ? @int("clients", 1, 1024) ?? 4 : null, Duration = dur("duration", 3600), Iterations = @int("iterations", 1, 1_000_000),
+            Warmup = @int("warmup", 0, 100_000) ?? 0, MaxErrorRate = num("max_error_rate", 0, 1) ?? 0, MaxP95 = dur("max_p95", 3600), Compare = compare,
         };
     }
 

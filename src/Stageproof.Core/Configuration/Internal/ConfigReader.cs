@@ -77,7 +77,8 @@ internal sealed partial class ConfigReader
         return endpoint?.ToString();
     }
 
-    private static readonly string[] EnvironmentKeys = ["hosts", "databases", "mirror_of", "control", "checks"];
+    private static readonly string[] EnvironmentKeys = ["hosts", "databases", "mirror_of", "control", "checks", "directories"];
+    private static readonly string[] DirectoryKeys = ["url", "bind_dn", "password_file", "password", "bases"];
     private static readonly string[] DriftKeys = ["track", "ignore", "formats", "min_fidelity", "fail_on", "max_content_bytes", "secret_keys"];
     private static readonly string[] SshKeys = ["parallelism", "connect_timeout", "command_timeout", "config"];
 
@@ -115,6 +116,7 @@ internal sealed partial class ConfigReader
     private sealed record RawEnvironment(string Name, Where At, List<NameRef> Hosts, Dictionary<string, string> Databases, NameRef? MirrorOf, NameRef? Checks)
     {
         public NameRef? Control { get; init; }
+        public Dictionary<string, DirectoryConfig> Directories { get; init; } = [];
     }
 
     public ConfigReader(string file)
@@ -727,8 +729,78 @@ internal sealed partial class ConfigReader
             {
                 control = new NameRef(twin, _yaml.At(f.Value, f.Path));
             }
-            _environments.Add(new RawEnvironment(name, at, hosts, databases, mirrorOf, checks) { Control = control });
+            var directories = fields.TryGetValue("directories", out f) ? ReadDirectories(f.Value, f.Path) : [];
+            _environments.Add(new RawEnvironment(name, at, hosts, databases, mirrorOf, checks) { Control = control, Directories = directories });
         }
+    }
+
+    /// <summary>directories: NAME → { url, bind_dn, password_file, bases }, every key checked where it stands.</summary>
+    private Dictionary<string, DirectoryConfig> ReadDirectories(YamlNode node, string path)
+    {
+        var result = new Dictionary<string, DirectoryConfig>(StringComparer.Ordinal);
+        if (_yaml.Mapping(node, path) is not { } directories)
+        {
+            return result;
+        }
+        foreach (var (name, keyNode, value, dirPath) in _yaml.Entries(directories, path))
+        {
+            if (Names.IdentifierError(name, "directory name") is { } nameError)
+            {
+                _yaml.Report(keyNode, dirPath, nameError);
+            }
+            if (_yaml.Mapping(value, dirPath) is not { } mapping)
+            {
+                continue;
+            }
+            var fields = _yaml.Entries(mapping, dirPath, DirectoryKeys).ToDictionary(e => e.Name, StringComparer.Ordinal);
+            var problems = _problems.Count;
+            if (fields.TryGetValue("password", out var pw))
+            {
+                _yaml.Report(pw.KeyNode, pw.Path, "a password must not be written in stageproof.yaml; give password_file: a file holding it (mode 0600)");
+            }
+            foreach (var required in new[] { "url", "bind_dn", "password_file" })
+            {
+                if (!fields.ContainsKey(required))
+                {
+                    _yaml.Report(value, $"{dirPath}.{required}", $"{required} is required for a directory (url: ldap://HOST:PORT, bind_dn: a DN that may read cn=config, password_file: its password, mode 0600)");
+                }
+            }
+            Uri? url = null;
+            if (fields.TryGetValue("url", out var u) && _yaml.RequiredString(u.Value, u.Path) is { } text)
+            {
+                if (!Uri.TryCreate(text, UriKind.Absolute, out url) || url.Scheme is not ("ldap" or "ldaps") || url.UserInfo.Length > 0 || url.AbsolutePath.Length > 1 || url.Query.Length > 0)
+                {
+                    _yaml.Report(u.Value, u.Path, $"{Names.Show(text)} is not an ldap://HOST:PORT or ldaps://HOST:PORT URL");
+                }
+            }
+            string? Dn(YamlNode dnNode, string dnPath)
+            {
+                var dn = _yaml.RequiredString(dnNode, dnPath);
+                if (dn is not null && (dn.Contains(LdapSyntax.UserVariable, StringComparison.Ordinal) ? "a directory's DNs hold no ${user}" : LdapSyntax.DnError(dn)) is { } dnError)
+                {
+                    _yaml.Report(dnNode, dnPath, dnError);
+                }
+                return dn;
+            }
+            var bindDn = fields.TryGetValue("bind_dn", out var b) ? Dn(b.Value, b.Path) : null;
+            var passwordFile = fields.TryGetValue("password_file", out var p) ? ReadPath(p.Value, p.Path) : null;
+            var bases = new List<string>();
+            if (fields.TryGetValue("bases", out var bs) && _yaml.StringList(bs.Value, bs.Path) is { } list)
+            {
+                foreach (var (baseDn, baseNode, basePath) in list)
+                {
+                    if (Dn(baseNode, basePath) is { } dn)
+                    {
+                        bases.Add(dn);
+                    }
+                }
+            }
+            if (_problems.Count == problems && url is not null && bindDn is not null && passwordFile is not null)
+            {
+                result[name] = new DirectoryConfig(url, bindDn, passwordFile, bases);
+            }
+        }
+        return result;
     }
 
     private Dictionary<string, EnvironmentConfig> ResolveEnvironments()
@@ -804,6 +876,7 @@ internal sealed partial class ConfigReader
                 MirrorOf = env.MirrorOf?.Name,
                 Control = env.Control?.Name,
                 Checks = env.Checks?.Name,
+                Directories = env.Directories,
             };
         }
         foreach (var env in _environments)

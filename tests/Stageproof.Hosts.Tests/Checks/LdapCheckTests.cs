@@ -1,0 +1,154 @@
+using Stageproof.Core.Checks;
+using Stageproof.Testing;
+
+namespace Stageproof.Hosts.Tests.Checks;
+
+/// <summary>ldap checks against a real slapd of the test's own: a bind and search once, and as a load the stage compares.</summary>
+[Collection(SerialLoadCollection.Name)]
+public sealed class LdapCheckTests(SlapdFixture slapd) : IClassFixture<SlapdFixture>, IDisposable
+{
+    private readonly Suites _suites = new();
+
+    public void Dispose() => _suites.Dispose();
+
+    private string Check(string target, string extra = "") => $$"""
+        - name: ldap-bind
+          type: ldap
+          {{target}}
+          bind_dn: "uid=${user},{{SlapdFixture.People}}"
+          credentials: { file: secrets.env }
+          base: "{{SlapdFixture.People}}"
+          filter: "(uid=${user})"
+        {{extra}}
+        """;
+
+    private async Task<CheckResult> RunAsync(string yaml, string address = "127.0.0.1")
+    {
+        var result = await Suites.RunAsync(_suites.Config(yaml, address));
+        return Assert.Single(result.Results);
+    }
+
+    private void Accounts(params string[] users) =>
+        _suites.Secrets(string.Concat(users.Select(u => $"{u}={(SlapdFixture.Users.TryGetValue(u, out var pw) ? pw : u)}\n")));
+
+    [SkippableFact]
+    public async Task A_good_account_binds_and_finds_its_entry_on_each_host_at_the_port()
+    {
+        slapd.Require();
+        Accounts("alice", "bob");
+        var r = await RunAsync(Check($"port: {slapd.Port}"), slapd.Address);
+
+        Assert.True(r.Status == CheckStatus.Passed, r.Message);
+        Assert.Equal("app-1", r.Target);
+        Assert.Contains("alice 1 entry", r.Message, StringComparison.Ordinal);
+        Assert.Contains("bob 1 entry", r.Message, StringComparison.Ordinal);
+        Assert.Equal(1, r.Measurements["entries"]);
+        Assert.Equal(2, r.Measurements["accounts"]);
+        Assert.True(r.Measurements["bind_ms"] > 0 && r.Measurements["search_ms"] > 0, r.Message);
+    }
+
+    [SkippableFact]
+    public async Task A_wrong_password_fails_naming_the_account_and_never_showing_the_password()
+    {
+        slapd.Require();
+        _suites.Secrets($"alice={SlapdFixture.Users["alice"]}\nbob=not-bobs-password\n");
+        var r = await RunAsync(Check($"url: {slapd.Url}"));
+
+        Assert.Equal(CheckStatus.Failed, r.Status);
+        Assert.Contains("user bob: bind as uid=bob,ou=people,dc=acme,dc=test failed", r.Message, StringComparison.Ordinal);
+        Assert.Contains("(49)", r.Message, StringComparison.Ordinal); // invalidCredentials, as slapd answered it
+        Assert.DoesNotContain("not-bobs-password", r.Message, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public async Task A_search_that_finds_nothing_fails_with_the_count()
+    {
+        slapd.Require();
+        Accounts("alice");
+        var r = await RunAsync(Check($"url: {slapd.Url}").Replace("(uid=${user})", "(&(uid=${user})(sn=nobody))", StringComparison.Ordinal));
+
+        Assert.Equal(CheckStatus.Failed, r.Status);
+        Assert.Contains("found 0 entries, expected at least 1", r.Message, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public async Task A_load_records_every_bind_and_search_as_a_sample()
+    {
+        slapd.Require();
+        Accounts("alice", "bob", "carol");
+        var r = await RunAsync(Check($"url: {slapd.Url}", "  clients: 4\n  iterations: 90\n  warmup: 10"));
+
+        Assert.True(r.Status == CheckStatus.Passed, r.Message);
+        var run = r.Load!;
+        Assert.Equal(90, run.Samples.Count(s => s.Request == "bind"));
+        Assert.Equal(90, run.Samples.Count(s => s.Request == "search"));
+        Assert.Equal(0, run.Errors);
+        Assert.Equal(4, r.Measurements["clients"]);
+        Assert.Matches(@"180 requests from 4 clients in [\d.]+s", r.Message);
+    }
+
+    [SkippableFact]
+    public async Task Slower_binds_after_a_change_of_the_password_hashes_regress_in_the_stage_comparison()
+    {
+        // The change: every account's password re-hashed as SHA-512 crypt with 200,000 rounds — each bind now costs
+        // slapd that hashing (tens of milliseconds here against well under one for {SSHA}). The comparison is the
+        // stage's (SuiteComparison), which judges "bind" and "search" each on its own.
+        slapd.Require();
+        Accounts("alice", "bob", "carol");
+        var config = _suites.Config(Check($"url: {slapd.Url}", "  clients: 2\n  iterations: 40\n  warmup: 4"));
+        var suite = config.SuiteOf("test");
+        var baseline = await Suites.RunAsync(config);
+        try
+        {
+            foreach (var (uid, password) in SlapdFixture.Users)
+            {
+                await slapd.SetCryptPasswordAsync(uid, password, 200_000);
+            }
+            var after = await Suites.RunAsync(config);
+
+            var comparison = Assert.Single(SuiteComparison.Compare(suite, baseline, after));
+            Assert.True(comparison.Regressed, comparison.Message);
+            Assert.StartsWith("bind:", comparison.Message, StringComparison.Ordinal);
+            var (_, bind) = Assert.Single(SuiteComparison.PerRequest(new LoadRuns(baseline.Results[0].Load!, after.Results[0].Load!), new LoadThresholds()),
+                r => r.Request == "bind");
+            Assert.True(bind.LatencyRegressed, bind.Message);
+        }
+        finally
+        {
+            foreach (var uid in SlapdFixture.Users.Keys)
+            {
+                await slapd.ResetPasswordAsync(uid);
+            }
+        }
+    }
+
+    [SkippableFact]
+    public async Task A_slapd_that_dies_mid_run_regresses_by_its_errors()
+    {
+        slapd.Require();
+        Accounts("alice", "bob");
+        var config = _suites.Config(Check($"url: {slapd.Url}", "  clients: 2\n  duration: 1200ms\n  iterations: 3000"));
+        var suite = config.SuiteOf("test");
+        var baseline = await Suites.RunAsync(config);
+        Assert.True(baseline.Results[0].Passed, baseline.Results[0].Message);
+        CheckSuiteResult after;
+        try
+        {
+            var run = Suites.RunAsync(config);
+            await Task.Delay(400); // the fault arrives while the run is under way: slapd killed by its pid
+            await slapd.StopAsync();
+            after = await run;
+        }
+        finally
+        {
+            await slapd.StartAsync();
+        }
+
+        var r = after.Results[0];
+        Assert.Equal(CheckStatus.Failed, r.Status);
+        Assert.Contains("error rate", r.Message, StringComparison.Ordinal);
+        var comparison = Assert.Single(SuiteComparison.Compare(suite, baseline, after));
+        Assert.True(comparison.Regressed, comparison.Message);
+        Assert.True(comparison.Load!.ErrorsRegressed, comparison.Message);
+    }
+}
