@@ -274,7 +274,7 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
             if (SuiteComparison.ToConfirm(quick, comparisons) is { Count: > 0 } toConfirm)
             {
                 progress.Engine.Report($"{string.Join(", ", toConfirm.Select(c => c.Name))} regressed: running it again to confirm");
-                var again = await RunAgainAsync(runner, checkEnv, quick, toConfirm, transports, control, ct).ConfigureAwait(false);
+                var again = await runner.RunAsync(checkEnv, quick, transports, ct, markers, control, only: toConfirm).ConfigureAwait(false);
                 comparisons = SuiteComparison.Confirm(comparisons, SuiteComparison.Compare(quick, baseline, again, result.BaselineRepeat));
                 result = result with { AfterRepeat = again };
             }
@@ -658,34 +658,6 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
             losses.AddRange(DataContinuity.Losses(db.Database, rows, set.DataLoss ?? []));
         }
         return losses;
-    }
-
-    /// <summary>The load checks <paramref name="loads"/> run once more, beside the control when there is one. Run within the
-    /// whole suite, not a suite of their own: a load check logs in through the suite's auth check.</summary>
-    private static async Task<CheckSuiteResult> RunAgainAsync(CheckSuiteRunner runner, CheckEnvironment environment, CheckSuite suite,
-        IReadOnlyList<LoadCheck> loads, IReadOnlyDictionary<string, ITransport> transports, CheckEnvironment? control, CancellationToken ct)
-    {
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        var results = new List<CheckResult>();
-        var twins = new List<ControlResult>();
-        foreach (var load in loads)
-        {
-            if (control is not null && load.Target.Url is null)
-            {
-                var (own, beside) = await runner.RunBesideControlAsync(environment, control, suite, load, ct).ConfigureAwait(false);
-                results.AddRange(own);
-                twins.AddRange(beside);
-            }
-            else
-            {
-                results.AddRange(await runner.RunCheckAsync(environment, suite, load, transports, null, ct).ConfigureAwait(false));
-            }
-        }
-        foreach (var r in results)
-        {
-            runner.Progress?.Invoke(r);
-        }
-        return new CheckSuiteResult(environment.Name, suite.Name, results, clock.Elapsed) { Control = twins };
     }
 
     /// <summary>Runs <paramref name="checks"/> (continuity queries) once each, in order.</summary>

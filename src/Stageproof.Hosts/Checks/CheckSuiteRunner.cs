@@ -42,8 +42,11 @@ public sealed class CheckSuiteRunner : ICheckSuiteRunner, IDisposable
     /// <param name="logsSince">Markers taken before (e.g. before a patch); null takes them now, at the start of the run.</param>
     /// <param name="control">Twins of the environment's hosts (paired in order): each load check runs against them in
     /// the same seconds as against the environment, into <see cref="CheckSuiteResult.Control"/>.</param>
+    /// <param name="only">Run just these checks of the suite (which still resolves what they refer to, such as a load
+    /// check's auth check); all of them when null.</param>
     public async Task<CheckSuiteResult> RunAsync(CheckEnvironment environment, CheckSuite suite,
-        IReadOnlyDictionary<string, ITransport> transports, CancellationToken ct, LogMarkers? logsSince = null, CheckEnvironment? control = null)
+        IReadOnlyDictionary<string, ITransport> transports, CancellationToken ct, LogMarkers? logsSince = null, CheckEnvironment? control = null,
+        IReadOnlyList<CheckDefinition>? only = null)
     {
         ArgumentNullException.ThrowIfNull(environment);
         ArgumentNullException.ThrowIfNull(suite);
@@ -52,8 +55,9 @@ public sealed class CheckSuiteRunner : ICheckSuiteRunner, IDisposable
         var markers = logsSince ?? await MarkLogsAsync(environment, suite, transports, ct).ConfigureAwait(false);
         var results = new List<CheckResult>();
         var controls = new List<ControlResult>();
-        var ordered = suite.Checks.Where(c => c is not LogsCheck and not SoakCheck)
-            .Concat(suite.Checks.OfType<SoakCheck>()).Concat(suite.Checks.OfType<LogsCheck>());
+        var checks = only ?? suite.Checks;
+        var ordered = checks.Where(c => c is not LogsCheck and not SoakCheck)
+            .Concat(checks.OfType<SoakCheck>()).Concat(checks.OfType<LogsCheck>());
         foreach (var check in ordered)
         {
             IReadOnlyList<CheckResult> checkResults;
