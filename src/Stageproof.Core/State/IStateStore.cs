@@ -8,15 +8,21 @@ namespace Stageproof.Core.State;
 public sealed record StoredManifest(string Digest, Manifest Manifest);
 
 /// <summary>
-/// Stageproof's own state: manifests, patch sets, runs, lifecycle records, rollouts, webhook deliveries and the audit
-/// chain. Two implementations keep the same contract: SQLite (a directory, the embedded default) and PostgreSQL (a
-/// database shared by several machines); one contract test suite runs against both.
+/// Stageproof's own state, one contract made of one interface per area: manifests, patch sets, runs and rollback points,
+/// stage results, identity, approvals, rollouts and their locks, webhook deliveries and the audit chain. A workflow that
+/// needs one area takes that interface. Two implementations keep the whole contract: SQLite (a directory, the embedded
+/// default) and PostgreSQL (a database shared by several machines); one contract test suite runs against both.
 /// </summary>
-public interface IStateStore : IAuditStore, Webhooks.IWebhookDeliveryStore, IAsyncDisposable
+public interface IStateStore : IManifestStore, IPatchSetStore, IPatchRunStore, IStageResultStore, IIdentityStore, IApprovalStore,
+    IRolloutStore, IAuditStore, Webhooks.IWebhookDeliveryStore, IAsyncDisposable
 {
     /// <summary>Where the state is, for messages: a directory, or a database URL without any password.</summary>
     string Location { get; }
+}
 
+/// <summary>Host and environment manifests, by digest and by target over time.</summary>
+public interface IManifestStore
+{
     /// <summary>Stores a manifest (idempotent for the same digest and time) and returns its digest.</summary>
     Task<string> SaveManifestAsync(Manifest manifest, CancellationToken cancellationToken = default);
 
@@ -27,7 +33,11 @@ public interface IStateStore : IAuditStore, Webhooks.IWebhookDeliveryStore, IAsy
     Task<StoredManifest?> LatestManifestAsync(string target, DateTimeOffset? atOrBefore = null, CancellationToken cancellationToken = default);
 
     Task<IReadOnlyList<StoredManifest>> ListManifestsAsync(string? target = null, CancellationToken cancellationToken = default);
+}
 
+/// <summary>Frozen patch sets: written once, never rewritten.</summary>
+public interface IPatchSetStore
+{
     /// <summary>Stores a frozen patch set; idempotent (a stored digest is never rewritten). True when it was new.</summary>
     Task<bool> SavePatchSetAsync(FrozenPatchSet patchSet, CancellationToken cancellationToken = default);
 
@@ -36,7 +46,11 @@ public interface IStateStore : IAuditStore, Webhooks.IWebhookDeliveryStore, IAsy
 
     /// <summary>Every frozen patch set, oldest first.</summary>
     Task<IReadOnlyList<StoredPatchSet>> ListPatchSetsAsync(CancellationToken cancellationToken = default);
+}
 
+/// <summary>Apply and rollback runs and the rollback points they took: written before each step, so a run can be resumed.</summary>
+public interface IPatchRunStore
+{
     /// <summary>Writes (or rewrites) the record of an apply or rollback run.</summary>
     Task SavePatchRunAsync(PatchRun run, CancellationToken cancellationToken = default);
 
@@ -52,13 +66,21 @@ public interface IStateStore : IAuditStore, Webhooks.IWebhookDeliveryStore, IAsy
 
     /// <summary>Rollback points, newest first, of one environment or of all.</summary>
     Task<IReadOnlyList<RollbackPoint>> ListRollbackPointsAsync(string? environment = null, CancellationToken cancellationToken = default);
+}
 
+/// <summary>Stage results: the evidence attached to a patch set's digest and an environment.</summary>
+public interface IStageResultStore
+{
     /// <summary>Writes (or rewrites) a stage run's result: the evidence attached to its patch digest and environment.</summary>
     Task SaveStageResultAsync(Stage.StageResult result, CancellationToken cancellationToken = default);
 
     /// <summary>Stage results, newest first, filtered by patch digest and/or environment.</summary>
     Task<IReadOnlyList<Stage.StageResult>> ListStageResultsAsync(string? patchDigest = null, string? environment = null, CancellationToken cancellationToken = default);
+}
 
+/// <summary>Users, their sealed passwords and API tokens, and the failed-login counts behind lockout.</summary>
+public interface IIdentityStore
+{
     /// <summary>Adds or replaces a user.</summary>
     Task SaveUserAsync(Lifecycle.User user, CancellationToken cancellationToken = default);
 
@@ -71,8 +93,6 @@ public interface IStateStore : IAuditStore, Webhooks.IWebhookDeliveryStore, IAsy
 
     /// <summary>Every user, by name.</summary>
     Task<IReadOnlyList<Lifecycle.User>> ListUsersAsync(CancellationToken cancellationToken = default);
-
-    Task SaveApprovalAsync(Lifecycle.Approval approval, CancellationToken cancellationToken = default);
 
     /// <summary>Stores (or rewrites, e.g. revoked) an API token, sealed under the audit key.</summary>
     Task SaveTokenAsync(Lifecycle.ApiToken token, CancellationToken cancellationToken = default);
@@ -96,11 +116,21 @@ public interface IStateStore : IAuditStore, Webhooks.IWebhookDeliveryStore, IAsy
 
     /// <summary>Writes a name's failed logins and lock, or clears them when <paramref name="state"/> has neither.</summary>
     Task SaveLoginStateAsync(Lifecycle.LoginState state, CancellationToken cancellationToken = default);
+}
+
+/// <summary>Approvals of a patch set for an environment, sealed under the audit key.</summary>
+public interface IApprovalStore
+{
+    Task SaveApprovalAsync(Lifecycle.Approval approval, CancellationToken cancellationToken = default);
 
     /// <summary>Approvals, oldest first, filtered by patch digest and/or environment; an approval whose seal does not
     /// verify comes back with <see cref="Lifecycle.Approval.SealBroken"/> set.</summary>
     Task<IReadOnlyList<Lifecycle.Approval>> ListApprovalsAsync(string? patchDigest = null, string? environment = null, CancellationToken cancellationToken = default);
+}
 
+/// <summary>Rollouts (written before each of their steps) and the per-environment rollout lock with its heartbeat.</summary>
+public interface IRolloutStore
+{
     /// <summary>Writes (or rewrites) a rollout: called before each of its steps.</summary>
     Task SaveRolloutAsync(Rollouts.Rollout rollout, CancellationToken cancellationToken = default);
 
