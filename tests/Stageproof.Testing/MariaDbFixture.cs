@@ -26,6 +26,14 @@ public class MariaDbFixture : IAsyncLifetime
     private string? _dir;
     private Process? _server;
 
+    /// <summary>Arguments a subclass adds to mariadbd's (a binary log, for a replication source).</summary>
+    protected virtual IEnumerable<string> ServerArguments => [];
+
+    /// <summary>The server's replication id: distinct for each fixture of a process, as a source and its replica need.</summary>
+    public int ServerId { get; } = Interlocked.Increment(ref _serverIds);
+
+    private static int _serverIds;
+
     public string? UnavailableReason { get; private set; }
     public string Address { get; private set; } = "";
     public int Port { get; private set; }
@@ -73,13 +81,15 @@ public class MariaDbFixture : IAsyncLifetime
             {
                 RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = "/tmp",
             };
-            foreach (var arg in new[]
-            {
+            string[] arguments =
+            [
                 "--no-defaults", "--user=mysql", $"--datadir={data}", $"--socket={Socket}", $"--port={Port}", $"--bind-address={Address}",
                 $"--pid-file={Path.Combine(_dir, "mariadbd.pid")}", $"--log-error={Path.Combine(_dir, "server.log")}",
                 "--skip-name-resolve", "--innodb-buffer-pool-size=32M", "--innodb-log-file-size=16M",
                 "--innodb-flush-log-at-trx-commit=0", "--skip-innodb-doublewrite", "--event-scheduler=OFF",
-            })
+                $"--server-id={ServerId}", .. ServerArguments,
+            ];
+            foreach (var arg in arguments)
             {
                 psi.ArgumentList.Add(arg);
             }

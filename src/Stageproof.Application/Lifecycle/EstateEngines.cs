@@ -66,7 +66,7 @@ public sealed class EstateEngines(IStateStore store, StageproofConfig config, Ti
     /// <summary>A rollout engine (its check runner disposed with the second value), announcing to the webhooks.</summary>
     public (RolloutEngine Engine, IDisposable Checks) Rollouts()
     {
-        var checks = new CheckSuiteRunner();
+        var checks = new CheckSuiteRunner { HostParallelism = config.Ssh.Parallelism };
         return (new RolloutEngine(store, Patches(), transports, checks, time, config.Ssh.CommandTimeout, new RolloutEvents(events, time))
         {
             LockHeartbeat = config.Jobs?.LockHeartbeat ?? Core.Jobs.JobsConfig.DefaultLockHeartbeat,

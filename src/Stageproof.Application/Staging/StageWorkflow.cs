@@ -166,6 +166,7 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
         using var runner = new CheckSuiteRunner
         {
             Progress = progress.Checked,
+            HostParallelism = config.Ssh.Parallelism,
         };
         try
         {

@@ -214,6 +214,7 @@ public static class ConfigTemplate
               rollout:
                 canary: 1                  # hosts patched first, on their own (0: no canary)
                 batch: 50%                 # hosts per later batch: a count or a percentage of the environment
+                parallel: 8                # hosts of a batch patched at the same time (default: ssh.parallelism)
                 max_failures: 0            # failed hosts tolerated before the rollout stops and rolls back
                 pause: 0s                  # wait between batches
                 settle: 5s                 # wait after patching a batch before its checks run

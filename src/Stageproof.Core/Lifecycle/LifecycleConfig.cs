@@ -105,6 +105,9 @@ public sealed record RolloutPolicy
     /// <summary>Hosts per later batch: a count, or with <see cref="BatchIsPercent"/> a percentage of the environment.</summary>
     public int Batch { get; init; } = 50;
     public bool BatchIsPercent { get; init; } = true;
+    /// <summary>Hosts of one batch patched at the same time; null: <c>ssh.parallelism</c>. A stage whose hosts share a
+    /// load balancer or a license server can keep a batch from draining it all at once.</summary>
+    public int? Parallel { get; init; }
     /// <summary>Failed hosts tolerated over the whole rollout before it stops and rolls back.</summary>
     public int MaxFailures { get; init; }
     /// <summary>Wait between batches (and after the canary).</summary>

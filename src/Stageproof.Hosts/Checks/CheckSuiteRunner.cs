@@ -16,7 +16,7 @@ namespace Stageproof.Hosts.Checks;
 
 /// <summary>
 /// Runs a check suite against an environment. Checks run in suite order, each against every host of the environment at
-/// once (or once, for a url, a database or a soak); logs checks run last and read only what was written since their
+/// once, up to <see cref="HostParallelism"/> hosts at a time (or once, for a url, a database or a soak); logs checks run last and read only what was written since their
 /// marker — taken at the start of the run unless the caller took one earlier (<see cref="MarkLogsAsync"/>).
 /// A check that could not run because a host was unreachable is <see cref="CheckStatus.Error"/>; everything the
 /// environment itself answered is Passed, Warned or Failed.
@@ -25,6 +25,7 @@ public sealed class CheckSuiteRunner : ICheckSuiteRunner, IDisposable
 {
     private readonly HttpExecutor _http;
     private readonly TimeProvider _time;
+    private SemaphoreSlim? _hostSlots;
 
     public CheckSuiteRunner(HttpClient? client = null, TimeProvider? time = null)
     {
@@ -35,7 +36,35 @@ public sealed class CheckSuiteRunner : ICheckSuiteRunner, IDisposable
     /// <summary>Optional progress: called with each result as it is produced.</summary>
     public Action<CheckResult>? Progress { get; init; }
 
-    public void Dispose() => _http.Dispose();
+    /// <summary>Hosts a host check (command, service, port, logs) is sent to at the same time, across every run of this
+    /// runner: <c>ssh.parallelism</c>, as for facts and apply, so a check of hundreds of hosts does not open hundreds of
+    /// SSH sessions at once. Unbounded when not set.</summary>
+    public int HostParallelism { get; init; } = int.MaxValue;
+
+    public void Dispose()
+    {
+        _http.Dispose();
+        _hostSlots?.Dispose();
+    }
+
+    /// <summary>Runs <paramref name="body"/> for one host once one of the <see cref="HostParallelism"/> slots is free.</summary>
+    private async Task<T> OnHostAsync<T>(Func<Task<T>> body, CancellationToken ct)
+    {
+        if (HostParallelism == int.MaxValue)
+        {
+            return await body().ConfigureAwait(false);
+        }
+        var slots = LazyInitializer.EnsureInitialized(ref _hostSlots, () => new SemaphoreSlim(HostParallelism));
+        await slots.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            return await body().ConfigureAwait(false);
+        }
+        finally
+        {
+            slots.Release();
+        }
+    }
 
     /// <summary>Runs every check of <paramref name="suite"/>.</summary>
     /// <param name="transports">Host name → transport, for every host of the environment (command, service, logs).</param>
@@ -116,7 +145,7 @@ public sealed class CheckSuiteRunner : ICheckSuiteRunner, IDisposable
             {
                 try
                 {
-                    return (host.Name, Marker: await LogsReader.MarkAsync(Transport(transports, host), host, check.File, check.Timeout, ct).ConfigureAwait(false));
+                    return (host.Name, Marker: await OnHostAsync(() => LogsReader.MarkAsync(Transport(transports, host), host, check.File, check.Timeout, ct), ct).ConfigureAwait(false));
                 }
                 catch (InfrastructureException)
                 {
@@ -161,7 +190,7 @@ public sealed class CheckSuiteRunner : ICheckSuiteRunner, IDisposable
                     return [await TimedAsync(check, environment.Name, () => Task.FromResult(
                         Fail($"environment {environment.Name} has no host with role '{check.Role}' (roles: {string.Join(", ", environment.Hosts.Select(h => h.Role ?? "none").Distinct())})"))).ConfigureAwait(false)];
                 }
-                var perHost = hosts.Select(host => TimedAsync(check, host.Name, () => HostCheckAsync(suite, check, host, transports, markers, ct)));
+                var perHost = hosts.Select(host => OnHostAsync(() => TimedAsync(check, host.Name, () => HostCheckAsync(suite, check, host, transports, markers, ct)), ct));
                 return await Task.WhenAll(perHost).ConfigureAwait(false);
         }
     }
@@ -498,7 +527,10 @@ public sealed class CheckSuiteRunner : ICheckSuiteRunner, IDisposable
             return check switch
             {
                 SqlCheck sql => await MariaDbChecks.SqlAsync(sql, endpoint.ConnectionString, ct).ConfigureAwait(false),
-                DbIntegrityCheck integrity => await MariaDbChecks.IntegrityAsync(integrity, endpoint.ConnectionString, ct).ConfigureAwait(false),
+                DbIntegrityCheck integrity => await MariaDbChecks.IntegrityAsync(integrity, endpoint.ConnectionString,
+                    integrity.Replica is { } replica && environment.OwnDatabases.TryGetValue(replica, out var replicaConnection)
+                        && DatabaseEndpoint.TryParse(replicaConnection, out var replicaEndpoint, out _) && replicaEndpoint.Engine != DatabaseEngine.Postgres
+                        ? replicaEndpoint.ConnectionString : null, ct).ConfigureAwait(false),
                 _ => throw new InvalidOperationException(check.Type),
             };
         }

@@ -76,19 +76,29 @@ internal static partial class MariaDbChecks
                     await prepare.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
                 }
                 string? first = null;
+                Dictionary<string, string?>? values = null;
                 var rows = 0;
                 await using (var execute = new MySqlCommand("EXECUTE stageproof_check", connection) { CommandTimeout = timeout })
                 {
                     await using var reader = await execute.ExecuteReaderAsync(ct).ConfigureAwait(false);
+                    // Text columns of a prepared statement's result may come back as bytes.
+                    string? Text(int i) => reader.IsDBNull(i) ? null : reader.GetValue(i) switch
+                    {
+                        byte[] bytes => System.Text.Encoding.UTF8.GetString(bytes),
+                        var v => Convert.ToString(v, CultureInfo.InvariantCulture),
+                    };
                     while (rows < MaxRowsRead && await reader.ReadAsync(ct).ConfigureAwait(false))
                     {
                         if (rows == 0 && reader.FieldCount > 0)
                         {
-                            first = reader.IsDBNull(0) ? "" : reader.GetValue(0) switch
+                            first = Text(0) ?? "";
+                            // The whole first row, by column name (the position where names repeat): a continuity measure.
+                            values = new Dictionary<string, string?>(StringComparer.Ordinal);
+                            for (var i = 0; i < reader.FieldCount; i++)
                             {
-                                byte[] bytes => System.Text.Encoding.UTF8.GetString(bytes),
-                                var v => Convert.ToString(v, CultureInfo.InvariantCulture),
-                            };
+                                var column = reader.GetName(i) is { Length: > 0 } n && !values.ContainsKey(n) ? n : $"column{i + 1}";
+                                values[column] = Text(i);
+                            }
                         }
                         rows++;
                     }
@@ -111,9 +121,9 @@ internal static partial class MariaDbChecks
                 {
                     m["value"] = number;
                 }
-                return problems.Count == 0
+                return (problems.Count == 0
                     ? new Outcome(CheckStatus.Passed, $"query returned {rows} row(s)" + (first is null ? "" : $", first value \"{first}\""), m)
-                    : new Outcome(CheckStatus.Failed, $"query: {string.Join("; ", problems)}", m);
+                    : new Outcome(CheckStatus.Failed, $"query: {string.Join("; ", problems)}", m)) with { Values = values };
             }
             catch (MySqlException e)
             {
@@ -123,7 +133,7 @@ internal static partial class MariaDbChecks
     }
 
     /// <summary>CHECK TABLE on every table of the database (any status but OK fails), then the invariant queries.</summary>
-    public static async Task<Outcome> IntegrityAsync(DbIntegrityCheck check, string connectionString, CancellationToken ct)
+    public static async Task<Outcome> IntegrityAsync(DbIntegrityCheck check, string connectionString, string? replicaConnectionString, CancellationToken ct)
     {
         var problems = new List<string>();
         var notes = new List<string>();
@@ -224,10 +234,87 @@ internal static partial class MariaDbChecks
             }
             if (check.Replica is { } replica)
             {
-                problems.Add($"replica '{replica}': replication lag is not checked on MariaDB yet (only on PostgreSQL)");
+                if (replicaConnectionString is null)
+                {
+                    problems.Add($"replica '{replica}' is not a MariaDB/MySQL database of this environment");
+                }
+                else
+                {
+                    var (lagProblem, lagNote, lagSeconds) = await ReplicationLagAsync(check, replicaConnectionString, ct).ConfigureAwait(false);
+                    if (lagProblem is not null)
+                    {
+                        problems.Add(lagProblem);
+                    }
+                    if (lagNote is not null)
+                    {
+                        notes.Add(lagNote);
+                    }
+                    if (lagSeconds is { } seconds)
+                    {
+                        m["replication_lag_s"] = seconds;
+                    }
+                }
             }
         }
         return new Outcome(problems.Count > 0 ? CheckStatus.Failed : CheckStatus.Passed,
             problems.Count > 0 ? string.Join("; ", problems) : string.Join("; ", notes), m);
+    }
+
+    /// <summary>
+    /// The replica's own account of its lag (SHOW REPLICA STATUS, MariaDB 10.5+; SHOW SLAVE STATUS before): both threads
+    /// running and Seconds_Behind_Master within the limit. A stopped thread is a failure with its last error, not a lag
+    /// of zero: a replica that stopped replaying is the one that would lose data at a failover.
+    /// </summary>
+    private static async Task<(string? Problem, string? Note, double? Seconds)> ReplicationLagAsync(DbIntegrityCheck check, string replicaConnectionString, CancellationToken ct)
+    {
+        var (connection, failure) = await OpenAsync(replicaConnectionString, check.Timeout, ct).ConfigureAwait(false);
+        if (connection is null)
+        {
+            return ($"replica {check.Replica}: {failure!.Message}", null, null);
+        }
+        await using (connection)
+        {
+            Dictionary<string, string?>? status = null;
+            foreach (var sql in new[] { "SHOW REPLICA STATUS", "SHOW SLAVE STATUS" })
+            {
+                try
+                {
+                    await using var cmd = new MySqlCommand(sql, connection);
+                    await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+                    status = await reader.ReadAsync(ct).ConfigureAwait(false)
+                        ? Enumerable.Range(0, reader.FieldCount).ToDictionary(reader.GetName, i => reader.IsDBNull(i) ? null : Convert.ToString(reader.GetValue(i), CultureInfo.InvariantCulture), StringComparer.OrdinalIgnoreCase)
+                        : [];
+                    break;
+                }
+                catch (MySqlException) when (sql == "SHOW REPLICA STATUS")
+                {
+                    // MySQL before 8.0.22 and MariaDB before 10.5 know only the older name.
+                }
+                catch (MySqlException e)
+                {
+                    return ($"replica {check.Replica}: {sql} failed: {e.Message}", null, null);
+                }
+            }
+            if (status is null or { Count: 0 })
+            {
+                return ($"replica {check.Replica} is not a replica (SHOW REPLICA STATUS is empty)", null, null);
+            }
+            string? Field(params string[] names) => names.Select(n => status.GetValueOrDefault(n)).FirstOrDefault(v => v is not null);
+            var io = Field("Slave_IO_Running", "Replica_IO_Running") ?? "?";
+            var sqlThread = Field("Slave_SQL_Running", "Replica_SQL_Running") ?? "?";
+            if (!string.Equals(io, "Yes", StringComparison.OrdinalIgnoreCase) || !string.Equals(sqlThread, "Yes", StringComparison.OrdinalIgnoreCase))
+            {
+                var error = new[] { Field("Last_SQL_Error"), Field("Last_IO_Error") }.FirstOrDefault(e => !string.IsNullOrEmpty(e));
+                return ($"replica {check.Replica} is not replicating (IO thread {io}, SQL thread {sqlThread}){(error is null ? "" : ": " + error)}", null, null);
+            }
+            var inv = CultureInfo.InvariantCulture;
+            if (!double.TryParse(Field("Seconds_Behind_Master", "Seconds_Behind_Source"), NumberStyles.Float, inv, out var lag))
+            {
+                return ($"replica {check.Replica} does not report its lag (Seconds_Behind_Master is empty)", null, null);
+            }
+            return lag > check.MaxReplicationLag.TotalSeconds
+                ? (string.Create(inv, $"replica {check.Replica} lags {lag:0.###}s behind, limit {check.MaxReplicationLag.TotalSeconds:0.###}s"), null, lag)
+                : (null, string.Create(inv, $"replica {check.Replica} lags {lag:0.###}s"), lag);
+        }
     }
 }

@@ -389,11 +389,12 @@ public sealed class RolloutEngine(
             }
             return rollout;
         }
-        // A batch is patched together, like a batch of any orchestrator: its hosts at the same time (up to the target's
-        // parallelism), each behind its own rollback point; a failure stops hosts not yet started.
+        // A batch is patched together, like a batch of any orchestrator: its hosts at the same time (up to the stage's
+        // parallel:, else the target's parallelism), each behind its own rollback point; a failure stops hosts not yet started.
         var request = target.Apply with
         {
-            Hosts = target.Hosts.Where(h => pending.Contains(h.Name)).ToList(), AutoRollback = true, KeepGoing = false, Parallelism = target.Parallelism,
+            Hosts = target.Hosts.Where(h => pending.Contains(h.Name)).ToList(), AutoRollback = true, KeepGoing = false,
+            Parallelism = rollout.Policy.Parallel ?? target.Parallelism,
         };
         var apply = await patches.ApplyAsync(request, progress, ct).ConfigureAwait(false);
         batch = rollout.Batches.First(b => b.Index == index);

@@ -31,7 +31,7 @@ public sealed class LifecycleConfigTests : IDisposable
               approvals: 1
               roles: [operator, admin]
               window: { cron: "0 2 * * 6", duration: 4h, time_zone: UTC }
-              rollout: { canary: 1, batch: 50%, max_failures: 0, pause: 0s, settle: 5s, checks: [health, service], rollback: all }
+              rollout: { canary: 1, batch: 50%, parallel: 4, max_failures: 0, pause: 0s, settle: 5s, checks: [health, service], rollback: all }
           emergency:
             max_clone_age: 24h
             roles: [operator, admin]
@@ -62,6 +62,8 @@ public sealed class LifecycleConfigTests : IDisposable
         Assert.Equal(1, prod.Rollout.Canary);
         Assert.Equal(50, prod.Rollout.Batch);
         Assert.True(prod.Rollout.BatchIsPercent);
+        Assert.Equal(4, prod.Rollout.Parallel);
+        Assert.Null(qa.Rollout.Parallel); // ssh.parallelism
         Assert.Equal(0, prod.Rollout.MaxFailures);
         Assert.Equal(TimeSpan.Zero, prod.Rollout.Pause);
         Assert.Equal(TimeSpan.FromSeconds(5), prod.Rollout.Settle);
@@ -116,6 +118,8 @@ public sealed class LifecycleConfigTests : IDisposable
     [InlineData("batch: 50%", "batch: 150%", "lifecycle.stages[2].rollout.batch", "percentage")]
     [InlineData("batch: 50%", "batch: half", "lifecycle.stages[2].rollout.batch", "percentage")]
     [InlineData("canary: 1", "canary: -1", "lifecycle.stages[2].rollout.canary", "whole number")]
+    [InlineData("parallel: 4", "parallel: 0", "lifecycle.stages[2].rollout.parallel", "whole number")]
+    [InlineData("parallel: 4", "parallel: 300", "lifecycle.stages[2].rollout.parallel", "whole number")]
     [InlineData("max_failures: 0", "max_failures: -2", "lifecycle.stages[2].rollout.max_failures", "whole number")]
     [InlineData("rollback: all", "rollback: some", "lifecycle.stages[2].rollout.rollback", "not batch or all")]
     [InlineData("checks: [health, service]", "checks: [health, servise]", "lifecycle.stages[2].rollout.checks[1]", "has no check 'servise'")]

@@ -26,8 +26,17 @@ public sealed class FakeEstate : ITransportFactory
 
     private sealed class ProcessView(FakeEstate estate, FakeDeath? death) : ITransportFactory
     {
-        public ITransport Create(HostConfig host) => new Transport(estate._hosts[host.Name], death);
+        public ITransport Create(HostConfig host) => new Transport(estate, estate._hosts[host.Name], death);
     }
+
+    /// <summary>How long every host command takes (zero: none), so that hosts patched at the same time overlap.</summary>
+    public TimeSpan CommandTime { get; set; }
+
+    private int _busy;
+    private int _mostBusy;
+
+    /// <summary>The most hosts that were running a command at the same moment (counted while <see cref="CommandTime"/> is set).</summary>
+    public int MostHostsBusy => Volatile.Read(ref _mostBusy);
 
     public FakeHost Add(string name, string conf, params (string Name, string Version)[] packages)
     {
@@ -44,9 +53,9 @@ public sealed class FakeEstate : ITransportFactory
     public FakeHost this[string name] => _hosts[name];
 
     /// <summary>The hosts as a process that never dies sees them.</summary>
-    public ITransport Create(HostConfig host) => new Transport(_hosts[host.Name], null);
+    public ITransport Create(HostConfig host) => new Transport(this, _hosts[host.Name], null);
 
-    private sealed class Transport(FakeHost host, FakeDeath? death) : ITransport
+    private sealed class Transport(FakeEstate estate, FakeHost host, FakeDeath? death) : ITransport
     {
         public string HostName => host.Name;
 
@@ -55,6 +64,22 @@ public sealed class FakeEstate : ITransportFactory
             if (death is not null)
             {
                 await death.BeforeAsync(host.Name, command.Display).ConfigureAwait(false);
+            }
+            if (estate.CommandTime > TimeSpan.Zero)
+            {
+                var busy = Interlocked.Increment(ref estate._busy);
+                for (var most = Volatile.Read(ref estate._mostBusy); busy > most; most = Volatile.Read(ref estate._mostBusy))
+                {
+                    Interlocked.CompareExchange(ref estate._mostBusy, busy, most);
+                }
+                try
+                {
+                    await Task.Delay(estate.CommandTime, cancellationToken).ConfigureAwait(false);
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref estate._busy);
+                }
             }
             var result = host.Run(command, options?.StandardInput);
             if (death is not null)

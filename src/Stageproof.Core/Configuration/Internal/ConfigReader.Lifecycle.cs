@@ -12,7 +12,7 @@ internal sealed partial class ConfigReader
     private static readonly string[] LifecycleKeys = ["stages", "emergency"];
     private static readonly string[] StageKeys = ["environment", "max_evidence_age", "approvals", "roles", "window", "rollout"];
     private static readonly string[] WindowKeys = ["cron", "duration", "time_zone"];
-    private static readonly string[] RolloutKeys = ["canary", "batch", "max_failures", "pause", "settle", "checks", "rollback"];
+    private static readonly string[] RolloutKeys = ["canary", "batch", "parallel", "max_failures", "pause", "settle", "checks", "rollback"];
     private static readonly string[] EmergencyKeys = ["max_clone_age", "roles"];
     private static readonly string[] RoleNames = ["viewer", "operator", "approver", "admin"];
 
@@ -232,6 +232,9 @@ internal sealed partial class ConfigReader
                     {
                         _yaml.Report(value, key, $"expected a host count (1 or more) or a percentage from 1% to 100%, got '{batch}'");
                     }
+                    break;
+                case "parallel" when _yaml.Int(value, key, 1, 256) is { } parallel:
+                    policy = policy with { Parallel = parallel };
                     break;
                 case "max_failures" when _yaml.Int(value, key, 0, 100_000) is { } failures:
                     policy = policy with { MaxFailures = failures };
