@@ -412,7 +412,8 @@ public sealed partial class HostPatcher(ITransport transport, TimeSpan commandTi
         dir=$1; confopt=$2
         status=0
         # An apt or dpkg still running from an interrupted change (its SSH session killed) finishes first (at most 120 s).
-        busy() { for c in /proc/[0-9]*/comm; do case $(cat "$c" 2>/dev/null) in dpkg|apt-get|apt) return 0;; esac; done; return 1; }
+        # Only one under this host's root counts: a container or chroot host sees its neighbours' processes too.
+        busy() { for p in /proc/[0-9]*; do [ "$p/root" -ef / ] || continue; case $(cat "$p/comm" 2>/dev/null) in dpkg|apt-get|apt) return 0;; esac; done; return 1; }
         waited=0
         while busy && [ "$waited" -lt 120 ]; do sleep 1; waited=$((waited + 1)); done
         if ls "$dir"/debs/*.deb >/dev/null 2>&1; then
