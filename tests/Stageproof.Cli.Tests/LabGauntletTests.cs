@@ -111,19 +111,7 @@ public class LabGauntletTests(GauntletLabFixture lab, ITestOutputHelper output) 
         var version = BadPackages.Version(kind);
         var digest = await FreezeAsync("ACME-" + kind.ToString().ToUpperInvariant(), version);
 
-        CliRun run;
-        try
-        {
-            run = await StageAsync(digest);
-        }
-        finally
-        {
-            // Whatever happened, the next case starts from 1.0 with its database as before.
-            if (await StagingVersionAsync() != "1.0-1")
-            {
-                Output.WriteLine((await Cli("rollback", "--env", "staging", "--database", "restore")).ToString());
-            }
-        }
+        var run = await StageThenRestoreAsync(digest);
 
         Assert.True(run.ExitCode == ExitCodes.Finding, run.ToString());
         Assert.Equal("fail", run.Json.GetProperty("verdict").GetString());

@@ -236,18 +236,7 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : Stag
         var digest = await FreezeWithWayBackAsync("ACME-WAYBACK-IRREVERSIBLE",
             $"{{ migration: \"V*__add_message_folders\", how: irreversible, acknowledged: \"{acknowledged}\" }}");
         var html = Path.Combine(Dir, "stage-way-back-irreversible.html");
-        CliRun run;
-        try
-        {
-            run = await StageAsync(digest, "--html", html);
-        }
-        finally
-        {
-            if (await StagingVersionAsync() != "1.0-1")
-            {
-                Output.WriteLine((await Cli("rollback", "--env", "staging", "--database", "restore")).ToString());
-            }
-        }
+        var run = await StageThenRestoreAsync(digest, "--html", html);
         Assert.True(run.ExitCode == 0, string.Join("\n", Reasons(run)) + "\n" + run.Stderr[^Math.Min(4000, run.Stderr.Length)..]);
         Assert.Equal("pass", run.Json.GetProperty("verdict").GetString());
         var rehearsal = Rehearsal(run);
@@ -273,18 +262,7 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : Stag
     {
         Fixture.Require();
         var digest = await FreezeWithWayBackAsync("ACME-WAYBACK-COMPATIBLE", "{ migration: \"V*__add_message_folders\", how: compatible }");
-        CliRun run;
-        try
-        {
-            run = await StageAsync(digest);
-        }
-        finally
-        {
-            if (await StagingVersionAsync() != "1.0-1")
-            {
-                Output.WriteLine((await Cli("rollback", "--env", "staging", "--database", "restore")).ToString());
-            }
-        }
+        var run = await StageThenRestoreAsync(digest);
         Assert.True(run.ExitCode == ExitCodes.Finding, run.ToString());
         var reasons = Reasons(run).ToList();
         Output.WriteLine(string.Join("\n", reasons));
@@ -307,18 +285,7 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : Stag
             DELETE FROM messages WHERE id % 10 = 0;
             """;
         var digest = await FreezeWithWayBackAsync("ACME-WAYBACK-LOSSY", "{ migration: \"V*__add_message_folders\", how: down, down: sql/folders_down.sql }", down);
-        CliRun run;
-        try
-        {
-            run = await StageAsync(digest);
-        }
-        finally
-        {
-            if (await StagingVersionAsync() != "1.0-1")
-            {
-                Output.WriteLine((await Cli("rollback", "--env", "staging", "--database", "restore")).ToString());
-            }
-        }
+        var run = await StageThenRestoreAsync(digest);
         Assert.True(run.ExitCode == ExitCodes.Finding, run.ToString());
         var reasons = Reasons(run).ToList();
         Output.WriteLine(string.Join("\n", reasons));
@@ -358,10 +325,7 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : Stag
         }
         finally
         {
-            if (await StagingVersionAsync() != "1.0-1")
-            {
-                Output.WriteLine((await Cli("rollback", "--env", "staging", "--database", "restore")).ToString());
-            }
+            await RestoreStagingAsync();
         }
         Assert.True(run.ExitCode == 0, string.Join("\n", Reasons(run)) + "\n" + run.Stderr[^Math.Min(4000, run.Stderr.Length)..]);
         var rehearsal = Rehearsal(run);

@@ -56,6 +56,28 @@ public abstract class StageLabTestBase(SharedLab lab, ITestOutputHelper output)
         return run;
     }
 
+    /// <summary>Staging back at 1.0 with its database as at the rollback point, whatever a case left it as.</summary>
+    protected async Task RestoreStagingAsync()
+    {
+        if (await StagingVersionAsync() != "1.0-1")
+        {
+            output.WriteLine((await Cli("rollback", "--env", "staging", "--database", "restore")).ToString());
+        }
+    }
+
+    /// <summary>A stage run that staging is restored after (<see cref="RestoreStagingAsync"/>), also when it throws.</summary>
+    private protected async Task<CliRun> StageThenRestoreAsync(string digest, params string[] extra)
+    {
+        try
+        {
+            return await StageAsync(digest, extra);
+        }
+        finally
+        {
+            await RestoreStagingAsync();
+        }
+    }
+
     private protected static IEnumerable<(string Step, string Subject, string Evidence)> Reasons(CliRun run) =>
         run.Json.GetProperty("reasons").EnumerateArray().Select(r =>
             (r.GetProperty("step").GetString()!, r.GetProperty("subject").GetString()!, r.GetProperty("evidence").GetString()!));
