@@ -15,18 +15,58 @@ namespace Stageproof.Cli.Tests;
 public sealed class StageLabFixture() : SharedLab(52, 2452, stagingControl: true);
 
 /// <summary>
-/// The stage gate on a real lab: the good update passes, a drifted staging or an already-changed staging or control is
-/// refused before anything is applied, a cosmetic defaults file passes, and each declared way back of a migration is
-/// rehearsed for what it is. The gauntlet of bad updates runs beside it on a lab of its own (<see cref="LabGauntletTests"/>).
+/// The stage gate on a real lab: the good update passes, a drifted staging is refused before anything is applied,
+/// and each bad update of the gauntlet (a real .deb built here from acme-mail 1.1's package) fails for its reason.
 /// </summary>
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 [Trait("Category", "Lab")] // needs a whole lab: left out of the fast tier (dotnet test --filter "Category!=Lab")
-public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : StageLabTestBase(lab, output), IClassFixture<StageLabFixture>, IClassFixture<JudgesLatency>
+public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : IClassFixture<StageLabFixture>, IClassFixture<JudgesLatency>
 {
+    private const string SetTemplate = """
+        id: ID
+        title: acme-mail VERSION
+        reason: the gauntlet
+        severity: high
+        author: alice
+        packages:
+          - { name: acme-mail, version: "VERSION" }
+        commands:
+          post: [{ run: "service acme-mail restart", timeout: 60 }]
+        """;
+
+    private string Dir => lab.Directory;
+
+    private Task<CliRun> Cli(params string[] args) => CliRun.InAsync(Dir, args);
+
+    private Task<string> FreezeAsync(string id, string version) => LabCli.FreezeAsync(Dir, Path.Combine(Dir, id + ".yaml"),
+        SetTemplate.Replace("ID", id, StringComparison.Ordinal).Replace("VERSION", version, StringComparison.Ordinal));
+
+    private Task<string> OnHostAsync(string host, RemoteCommand command) => LabCli.OnHostAsync(Dir, host, command);
+
+    /// <summary>acme-mail's version on staging, with its dpkg state when that is not "ii" (installed and configured):
+    /// a half-configured or removed package still has a version.</summary>
+    private async Task<string> StagingVersionAsync()
+    {
+        var line = await OnHostAsync("staging-app-1", RemoteCommand.Exec("dpkg-query", "-W", "-f=${Version} ${db:Status-Abbrev}", "acme-mail"));
+        var parts = line.Split(' ', 2);
+        return parts.Length == 2 && parts[1].Trim() != "ii" ? $"{parts[0]} ({parts[1].Trim()})" : parts[0];
+    }
+
+    private async Task<CliRun> StageAsync(string digest, params string[] extra)
+    {
+        var run = await Cli(["--json", "stage", digest, "--env", "staging", .. extra]);
+        output.WriteLine(run.Stderr.Length > 6000 ? run.Stderr[^6000..] : run.Stderr);
+        return run;
+    }
+
+    private static IEnumerable<(string Step, string Subject, string Evidence)> Reasons(CliRun run) =>
+        run.Json.GetProperty("reasons").EnumerateArray().Select(r =>
+            (r.GetProperty("step").GetString()!, r.GetProperty("subject").GetString()!, r.GetProperty("evidence").GetString()!));
+
     [SkippableFact]
     public async Task The_good_update_passes_every_step_twice_in_a_row_and_leaves_evidence()
     {
-        Fixture.Require();
+        lab.Require();
         var digest = await FreezeAsync("ACME-GOOD", "1.1-1");
         for (var round = 1; round <= 2; round++)
         {
@@ -38,7 +78,7 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : Stag
                 Assert.Equal("pass", run.Json.GetProperty("verdict").GetString());
                 // A latency the control could not settle either way is a warning, not a failure: the only one allowed here.
                 var warnings = run.Json.GetProperty("warnings").EnumerateArray().Select(w => w.GetProperty("evidence").GetString()!).ToList();
-                Output.WriteLine($"round {round} warnings: {string.Join("\n", warnings)}");
+                output.WriteLine($"round {round} warnings: {string.Join("\n", warnings)}");
                 Assert.All(warnings, w => Assert.Contains("latency inconclusive", w, StringComparison.Ordinal));
                 Assert.All(run.Json.GetProperty("steps").EnumerateArray(), s => Assert.Equal(
                     s.GetProperty("name").GetString() == "compare" && warnings.Count > 0 ? "warned" : "passed", s.GetProperty("status").GetString()));
@@ -54,7 +94,7 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : Stag
                     Assert.Equal("PASS", look.Verdict);
                     Assert.True(look.Charts >= 2, $"{look.Charts} charts");
                     Assert.True(look.ScreenshotBytes > 10 * 1024);
-                    Output.WriteLine($"screenshot of the lab's stage report: {png}");
+                    output.WriteLine($"screenshot of the lab's stage report: {png}");
                 }
             }
             finally
@@ -69,9 +109,74 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : Stag
     }
 
     [SkippableFact]
+    public async Task A_good_update_passes_against_its_control_while_the_machine_gets_busy_right_after_the_change()
+    {
+        lab.Require();
+        var digest = await FreezeAsync("ACME-BUSY", "1.1-1");
+        // The moment dpkg on staging records 1.1, two busy loops take both cores: the after-change load runs on a machine
+        // far busier than the baseline's, which a before/after comparison alone reads as a regression.
+        var status = Path.Combine(Dir, "hosts", "staging-app-1", "root", "var", "lib", "dpkg", "status");
+        using var stop = new CancellationTokenSource();
+        var burners = new List<System.Diagnostics.Process>();
+        var busy = Task.Run(async () =>
+        {
+            static bool Installed11(string dpkgStatus) => dpkgStatus.Split("\n\n").Any(p => p.StartsWith("Package: acme-mail\n", StringComparison.Ordinal)
+                && p.Contains("\nStatus: install ok installed\n", StringComparison.Ordinal) && p.Contains("\nVersion: 1.1-1\n", StringComparison.Ordinal));
+            while (!Installed11(await File.ReadAllTextAsync(status, stop.Token)))
+            {
+                await Task.Delay(100, stop.Token);
+            }
+            for (var i = 0; i < 2; i++)
+            {
+                burners.Add(System.Diagnostics.Process.Start("/bin/sh", ["-c", "while :; do :; done"]));
+            }
+            output.WriteLine($"busy loops started: {string.Join(", ", burners.Select(b => b.Id))}");
+        }, stop.Token);
+        CliRun run;
+        try
+        {
+            run = await StageAsync(digest);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            foreach (var burner in burners)
+            {
+                burner.Kill();
+                burner.Dispose();
+            }
+        }
+        try
+        {
+            Assert.True(burners.Count == 2, "the machine never got busy: staging never recorded 1.1-1");
+            Assert.True(run.ExitCode == 0, string.Join("\n", Reasons(run)) + "\n" + run.Stderr[^Math.Min(4000, run.Stderr.Length)..]);
+            Assert.Equal("staging-control", run.Json.GetProperty("control").GetString());
+            var loads = run.Json.GetProperty("comparisons").EnumerateArray().Where(c => c.GetProperty("type").GetString() == "load").ToList();
+            Assert.Equal(2, loads.Count);
+            foreach (var c in loads)
+            {
+                var load = c.GetProperty("load");
+                output.WriteLine($"{c.GetProperty("name").GetString()}: before/after p95 ratio {load.GetProperty("p95Ratio").GetDouble():0.00}, " +
+                                 $"against the control {load.GetProperty("control").GetProperty("p95Ratio").GetDouble():0.00}, effect {load.GetProperty("controlEffect").GetDouble():0.00}");
+                Assert.Equal("control", load.GetProperty("basis").GetString());
+                Assert.False(c.GetProperty("regressed").GetBoolean(), c.GetProperty("message").GetString());
+            }
+            var compare = run.Json.GetProperty("steps").EnumerateArray().Single(s => s.GetProperty("name").GetString() == "compare");
+            Assert.Contains("latency judged against staging-control in the same seconds", compare.GetProperty("summary").GetString(), StringComparison.Ordinal);
+            // The control stayed on the old version all along.
+            Assert.Equal("1.0-1", (await OnHostAsync("staging-control-app-1", RemoteCommand.Exec("dpkg-query", "-W", "-f=${Version}", "acme-mail"))).Trim());
+        }
+        finally
+        {
+            var rollback = await Cli("rollback", "--env", "staging");
+            Assert.True(rollback.ExitCode == 0, rollback.ToString());
+        }
+    }
+
+    [SkippableFact]
     public async Task A_control_that_already_runs_the_change_is_a_refusal_that_records_no_verdict()
     {
-        Fixture.Require();
+        lab.Require();
         var digest = await FreezeAsync("ACME-CONTROL", "1.1-1");
         var apply = await Cli("apply", digest[..12], "--env", "staging-control");
         Assert.True(apply.ExitCode == 0, apply.ToString());
@@ -95,7 +200,7 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : Stag
     [SkippableFact]
     public async Task A_set_already_applied_in_staging_is_a_refusal_that_records_no_verdict()
     {
-        Fixture.Require();
+        lab.Require();
         var digest = await FreezeAsync("ACME-TWICE", "1.1-1");
         var apply = await Cli("apply", digest[..12], "--env", "staging");
         Assert.True(apply.ExitCode == 0, apply.ToString());
@@ -124,7 +229,7 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : Stag
     [SkippableFact]
     public async Task A_staging_that_differs_from_prod_is_refused_before_anything_is_applied()
     {
-        Fixture.Require();
+        lab.Require();
         var digest = await FreezeAsync("ACME-DRIFTED", "1.1-1");
         const string conf = "/etc/acme-mail/acme-mail.conf";
         var original = await OnHostAsync("staging-app-1", RemoteCommand.Exec("cat", conf));
@@ -165,9 +270,9 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : Stag
     [SkippableFact]
     public async Task An_update_whose_shipped_defaults_differ_only_in_comments_and_key_order_passes_and_shows_the_file_as_cosmetic()
     {
-        Fixture.Require();
+        lab.Require();
         var deb = await BadPackages.BuildCosmeticAsync(Path.Combine(Dir, "repo", "acme-mail_1.1-1_amd64.deb"), Path.Combine(Dir, "rebuilt"));
-        await Fixture.Lab.RepoAddAsync(deb);
+        await lab.Lab.RepoAddAsync(deb);
         var digest = await FreezeAsync("ACME-COSMETIC", BadPackages.CosmeticVersion());
 
         CliRun run;
@@ -180,7 +285,7 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : Stag
         {
             if (await StagingVersionAsync() != "1.0-1")
             {
-                Output.WriteLine((await Cli("rollback", "--env", "staging")).ToString());
+                output.WriteLine((await Cli("rollback", "--env", "staging")).ToString());
             }
         }
 
@@ -197,6 +302,79 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : Stag
         Assert.Equal("1.0-1", await StagingVersionAsync());
     }
 
+    public static TheoryData<BadUpdate, string, string> Gauntlet => new()
+    {
+        { BadUpdate.ChangedDefault, "drift", "session.lifetime" },
+        { BadUpdate.LoginRace, "compare", "login-load" },
+        { BadUpdate.DroppedSearchIndex, "compare", "mail-load" },
+        { BadUpdate.DiesAfter20s, "soak", "soak" },
+        { BadUpdate.IndexerErrors, "compare", "log-errors" },
+        { BadUpdate.MigrationFailsHalfway, "", "" },
+        { BadUpdate.SchemaBreaksDowngrade, "rollback-rehearsal", "database restore" },
+        { BadUpdate.DeletesData, "compare", "data mail public.messages" },
+        { BadUpdate.TruncatesBodies, "compare", "data mail-content" },
+    };
+
+    [SkippableTheory]
+    [MemberData(nameof(Gauntlet))]
+    public async Task Each_bad_update_fails_for_its_own_reason_and_staging_is_left_as_it_was(BadUpdate kind, string step, string mention)
+    {
+        lab.Require();
+        var deb = await BadPackages.BuildAsync(Path.Combine(Dir, "repo", "acme-mail_1.1-1_amd64.deb"), kind, Path.Combine(Dir, "bad"));
+        await lab.Lab.RepoAddAsync(deb);
+        var version = BadPackages.Version(kind);
+        var digest = await FreezeAsync("ACME-" + kind.ToString().ToUpperInvariant(), version);
+
+        CliRun run;
+        try
+        {
+            run = await StageAsync(digest);
+        }
+        finally
+        {
+            // Whatever happened, the next case starts from 1.0 with its database as before.
+            if (await StagingVersionAsync() != "1.0-1")
+            {
+                output.WriteLine((await Cli("rollback", "--env", "staging", "--database", "restore")).ToString());
+            }
+        }
+
+        Assert.True(run.ExitCode == ExitCodes.Finding, run.ToString());
+        Assert.Equal("fail", run.Json.GetProperty("verdict").GetString());
+        var reasons = Reasons(run).ToList();
+        output.WriteLine($"{kind}: " + string.Join("\n  ", reasons));
+        if (step.Length > 0)
+        {
+            Assert.Contains(reasons, r => r.Step == step && (r.Subject + " " + r.Evidence).Contains(mention, StringComparison.Ordinal));
+        }
+        else
+        {
+            // A migration that fails halfway: the service cannot come up on it, and the run says so.
+            Assert.Contains(reasons, r => (r.Subject + " " + r.Evidence).Contains("migration", StringComparison.OrdinalIgnoreCase)
+                || r.Subject.StartsWith("health", StringComparison.Ordinal) || r.Subject.StartsWith("schema", StringComparison.Ordinal));
+        }
+        if (kind == BadUpdate.DeletesData)
+        {
+            // The seed's 20,000 messages less every tenth: the numbers, not only the table.
+            Assert.Contains(reasons, r => r.Subject == "data mail public.messages"
+                && r.Evidence.Contains("20000 row(s) at the rollback point, 18000 now: 2000 lost (10%)", StringComparison.Ordinal));
+        }
+        if (kind == BadUpdate.TruncatesBodies)
+        {
+            // Every row kept, so no table lost rows: only the suite's continuity measure of the bodies sees it, with its numbers.
+            Assert.DoesNotContain(reasons, r => r.Subject.StartsWith("data mail public.", StringComparison.Ordinal));
+            Assert.Contains(reasons, r => r.Subject == "data mail-content" && r.Evidence.Contains("mail-content (mail) body_bytes: ", StringComparison.Ordinal)
+                && r.Evidence.Contains(" at the rollback point, ", StringComparison.Ordinal) && r.Evidence.Contains(" (at most 0%)", StringComparison.Ordinal));
+        }
+        if (kind == BadUpdate.ChangedDefault)
+        {
+            // The file was also reworded and reordered: the one value changed is named, and nothing else in it.
+            Assert.Contains(reasons, r => r.Step == "drift" && r.Evidence.Contains(
+                $"not declared by the set: session.lifetime: 60 → {BadPackages.ChangedSessionLifetime} (", StringComparison.Ordinal));
+        }
+        Assert.Equal("1.0-1", await StagingVersionAsync());
+    }
+
     /// <summary>The schema-breaking update (<see cref="BadUpdate.SchemaBreaksDowngrade"/>), built once for this lab, in its repository.</summary>
     private async Task<string> SchemaBreakingVersionAsync()
     {
@@ -205,7 +383,7 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : Stag
         {
             deb = await BadPackages.BuildAsync(Path.Combine(Dir, "repo", "acme-mail_1.1-1_amd64.deb"), BadUpdate.SchemaBreaksDowngrade, Path.Combine(Dir, "bad"));
         }
-        await Fixture.Lab.RepoAddAsync(deb);
+        await lab.Lab.RepoAddAsync(deb);
         return BadPackages.Version(BadUpdate.SchemaBreaksDowngrade);
     }
 
@@ -231,12 +409,23 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : Stag
     [SkippableFact]
     public async Task A_migration_declared_irreversible_passes_with_the_acknowledged_restore_rehearsed_and_the_rollback_story_recorded()
     {
-        Fixture.Require();
+        lab.Require();
         const string acknowledged = "restore from the rollback point's dump; mail received since the change is lost";
         var digest = await FreezeWithWayBackAsync("ACME-WAYBACK-IRREVERSIBLE",
             $"{{ migration: \"V*__add_message_folders\", how: irreversible, acknowledged: \"{acknowledged}\" }}");
         var html = Path.Combine(Dir, "stage-way-back-irreversible.html");
-        var run = await StageThenRestoreAsync(digest, "--html", html);
+        CliRun run;
+        try
+        {
+            run = await StageAsync(digest, "--html", html);
+        }
+        finally
+        {
+            if (await StagingVersionAsync() != "1.0-1")
+            {
+                output.WriteLine((await Cli("rollback", "--env", "staging", "--database", "restore")).ToString());
+            }
+        }
         Assert.True(run.ExitCode == 0, string.Join("\n", Reasons(run)) + "\n" + run.Stderr[^Math.Min(4000, run.Stderr.Length)..]);
         Assert.Equal("pass", run.Json.GetProperty("verdict").GetString());
         var rehearsal = Rehearsal(run);
@@ -246,7 +435,7 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : Stag
         Assert.Matches("^V[0-9]+__add_message_folders$", migration.GetProperty("name").GetString());
         Assert.Equal("irreversible", migration.GetProperty("how").GetString());
         var story = Assert.Single(Strings(rehearsal.GetProperty("story")));
-        Output.WriteLine("rollback story: " + story);
+        output.WriteLine("rollback story: " + story);
         Assert.Contains("irreversible, rehearsed with the rollback point's dump restored; acknowledged: " + acknowledged, story, StringComparison.Ordinal);
         var step = run.Json.GetProperty("steps").EnumerateArray().Single(s => s.GetProperty("name").GetString() == "rollback-rehearsal");
         Assert.Equal("passed", step.GetProperty("status").GetString());
@@ -260,12 +449,23 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : Stag
     [SkippableFact]
     public async Task A_migration_declared_compatible_that_the_old_release_refuses_fails_naming_the_disagreement()
     {
-        Fixture.Require();
+        lab.Require();
         var digest = await FreezeWithWayBackAsync("ACME-WAYBACK-COMPATIBLE", "{ migration: \"V*__add_message_folders\", how: compatible }");
-        var run = await StageThenRestoreAsync(digest);
+        CliRun run;
+        try
+        {
+            run = await StageAsync(digest);
+        }
+        finally
+        {
+            if (await StagingVersionAsync() != "1.0-1")
+            {
+                output.WriteLine((await Cli("rollback", "--env", "staging", "--database", "restore")).ToString());
+            }
+        }
         Assert.True(run.ExitCode == ExitCodes.Finding, run.ToString());
         var reasons = Reasons(run).ToList();
-        Output.WriteLine(string.Join("\n", reasons));
+        output.WriteLine(string.Join("\n", reasons));
         Assert.Contains(reasons, r => r.Step == "rollback-rehearsal" && r.Subject.Contains("add_message_folders", StringComparison.Ordinal)
             && r.Evidence.StartsWith("declared compatible but the old release fails on the new schema: ", StringComparison.Ordinal));
         // Not the discovered verdict: the declaration is what the rehearsal contradicted.
@@ -276,7 +476,7 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : Stag
     [SkippableFact]
     public async Task A_down_script_that_also_deletes_rows_fails_the_rehearsal_with_the_table_and_its_numbers()
     {
-        Fixture.Require();
+        lab.Require();
         // A way back that takes the schema back and, on its way, every tenth message with it.
         const string down = """
             DROP INDEX messages_owner_folder_idx;
@@ -285,10 +485,21 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : Stag
             DELETE FROM messages WHERE id % 10 = 0;
             """;
         var digest = await FreezeWithWayBackAsync("ACME-WAYBACK-LOSSY", "{ migration: \"V*__add_message_folders\", how: down, down: sql/folders_down.sql }", down);
-        var run = await StageThenRestoreAsync(digest);
+        CliRun run;
+        try
+        {
+            run = await StageAsync(digest);
+        }
+        finally
+        {
+            if (await StagingVersionAsync() != "1.0-1")
+            {
+                output.WriteLine((await Cli("rollback", "--env", "staging", "--database", "restore")).ToString());
+            }
+        }
         Assert.True(run.ExitCode == ExitCodes.Finding, run.ToString());
         var reasons = Reasons(run).ToList();
-        Output.WriteLine(string.Join("\n", reasons));
+        output.WriteLine(string.Join("\n", reasons));
         Assert.Contains(reasons, r => r.Step == "rollback-rehearsal" && r.Subject == "data mail public.messages"
             && r.Evidence.StartsWith("after the rollback: mail public.messages: 20000 row(s) at the rollback point, 18000 now: 2000 lost (10%)", StringComparison.Ordinal));
         // Staging is left as it was: 1.0, and the lost messages back from the point's dump.
@@ -305,7 +516,7 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : Stag
     [SkippableFact]
     public async Task A_migration_declared_with_a_down_script_passes_the_rehearsal_runs_it_and_a_production_rollback_takes_it_instead_of_a_restore()
     {
-        Fixture.Require();
+        lab.Require();
         const string down = """
             DROP INDEX messages_owner_folder_idx;
             ALTER TABLE messages DROP COLUMN folder;
@@ -325,7 +536,10 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : Stag
         }
         finally
         {
-            await RestoreStagingAsync();
+            if (await StagingVersionAsync() != "1.0-1")
+            {
+                output.WriteLine((await Cli("rollback", "--env", "staging", "--database", "restore")).ToString());
+            }
         }
         Assert.True(run.ExitCode == 0, string.Join("\n", Reasons(run)) + "\n" + run.Stderr[^Math.Min(4000, run.Stderr.Length)..]);
         var rehearsal = Rehearsal(run);
@@ -333,7 +547,7 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : Stag
         var ran = Assert.Single(Strings(rehearsal.GetProperty("downScripts")));
         Assert.StartsWith("sql/folders_down.sql for V", ran, StringComparison.Ordinal);
         var story = Assert.Single(Strings(rehearsal.GetProperty("story")));
-        Output.WriteLine("rollback story: " + story);
+        output.WriteLine("rollback story: " + story);
         Assert.Contains("undone by its down script sql/folders_down.sql, rehearsed: it ran, the schema is back at the rollback point's", story, StringComparison.Ordinal);
 
         Assert.NotNull(rollback);

@@ -75,8 +75,7 @@ public class MariaDbFixture : IAsyncLifetime
             _dir = Directory.CreateTempSubdirectory("stageproof-mariadb-").FullName;
             var data = Path.Combine(_dir, "data");
             await RunAsync("chown", ["mysql:mysql", _dir]).ConfigureAwait(false);
-            await RunAsync(InstallDb, ["--no-defaults", "--user=mysql", $"--datadir={data}", "--auth-root-authentication-method=socket",
-                "--skip-test-db", "--innodb-buffer-pool-size=32M", "--innodb-log-file-size=16M"]).ConfigureAwait(false);
+            await InstallAsync(data).ConfigureAwait(false);
             var psi = new ProcessStartInfo(Server)
             {
                 RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = "/tmp",
@@ -109,6 +108,39 @@ public class MariaDbFixture : IAsyncLifetime
         {
             await DisposeAsync().ConfigureAwait(false);
             throw;
+        }
+    }
+
+    /// <summary>One mariadb-install-db at a time in this process, retried on a fresh directory: once, on a loaded CI
+    /// machine, a bootstrap failed ("Installation of system tables failed!") while three fixtures installed at once.</summary>
+    private static readonly SemaphoreSlim Installs = new(1, 1);
+
+    private static async Task InstallAsync(string data)
+    {
+        await Installs.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    await RunAsync(InstallDb, ["--no-defaults", "--user=mysql", $"--datadir={data}", "--auth-root-authentication-method=socket",
+                        "--skip-test-db", "--innodb-buffer-pool-size=32M", "--innodb-log-file-size=16M"]).ConfigureAwait(false);
+                    return;
+                }
+                catch (InvalidOperationException e) when (attempt < 3)
+                {
+                    Console.WriteLine($"MariaDbFixture: {InstallDb} failed (attempt {attempt} of 3), trying again on a fresh directory: {e.Message}");
+                    if (Directory.Exists(data))
+                    {
+                        Directory.Delete(data, recursive: true);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            Installs.Release();
         }
     }
 
