@@ -122,7 +122,7 @@ public sealed class LatencyJudgementTests(ITestOutputHelper output)
     {
         var seed = Seed();
         // Two baselines of the same version 2.5x apart: the machine is that noisy today.
-        var noisy = LatencyJudgement.Judge(new LoadRuns(Run(seed, 20), Run(seed + 1, 20, slowdown: 2.2), BaselineRepeat: Run(seed + 2, 20, slowdown: 2.5)), Limit);
+        var noisy = LatencyJudgement.Judge(new LoadRuns(Run(seed, 20), Run(seed + 1, 20, slowdown: 2), BaselineRepeat: Run(seed + 2, 20, slowdown: 2.5)), Limit);
         Assert.False(noisy.Regressed, noisy.Message);
         Assert.True(noisy.Inconclusive, noisy.Message);
         Assert.Equal(LatencyBasis.NoiseFloor, noisy.Basis);
@@ -144,8 +144,10 @@ public sealed class LatencyJudgementTests(ITestOutputHelper output)
     public void A_faster_repeat_widens_the_floor_as_much_as_a_slower_one()
     {
         var seed = Seed();
-        var judged = LatencyJudgement.Judge(new LoadRuns(Run(seed, 40), Run(seed + 1, 70), BaselineRepeat: Run(seed + 2, 20)), Limit);
-        Assert.InRange(judged.NoiseFloor!.Value, 1.6, 2.5);
+        // The repeat 2.5x faster than the baseline: a floor of 2.5 either way. The after run's 1.75x lies well inside it;
+        // with the repeat only 2x faster the two sat so close that about one seed in 25 put the change beyond the floor.
+        var judged = LatencyJudgement.Judge(new LoadRuns(Run(seed, 40), Run(seed + 1, 70), BaselineRepeat: Run(seed + 2, 16)), Limit);
+        Assert.InRange(judged.NoiseFloor!.Value, 2.0, 3.1);
         Assert.True(judged.Inconclusive, judged.Message);
     }
 
