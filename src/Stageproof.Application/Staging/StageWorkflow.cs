@@ -362,6 +362,14 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
                 _patchRuns.Add(cleanup);
                 rollbacks.Add(cleanup.Id);
                 var cleanupResidue = await behaviour.ResidueAsync(behaviourBefore, host => ChangedPackages(point, set, host), ct).ConfigureAwait(false);
+                if (control is not null && cleanup.Succeeded && SuiteComparison.ToRecheck(quick, baseline, after, comparisons).Count > 0)
+                {
+                    await WaitReadyAsync(checkEnv, light, transports, options.Settle, ct).ConfigureAwait(false);
+                    if (await RecheckAsync(runner, checkEnv, quick, transports, control, baseline, after, comparisons, ct).ConfigureAwait(false) is { } cleanupRecheck)
+                    {
+                        result = result with { RolledBackLoad = cleanupRecheck.RolledBack, Comparisons = cleanupRecheck.Comparisons };
+                    }
+                }
                 var restored = cleanup.Restores.Where(r => r.Restored).Select(r => r.Database).ToList();
                 result = result with
                 {
@@ -526,6 +534,18 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
                     };
                     Step(StageSteps.Rehearsal, StepStatus.Failed, $"the rollback lost data in {lostByRollback.Count} table(s) and {valuesLostByRollback.Count} continuity measure(s)", rehearsalStart);
                     Step(StageSteps.Reapply, StepStatus.Skipped, "the rollback rehearsal failed; the environment stays rolled back", engines.Time.GetUtcNow());
+                    return await FinishAsync(result, ct).ConfigureAwait(false);
+                }
+            }
+            if (control is not null && await RecheckAsync(runner, checkEnv, quick, transports, control, baseline, after, comparisons, ct).ConfigureAwait(false) is { } rechecked)
+            {
+                result = result with { RolledBackLoad = rechecked.RolledBack, Comparisons = rechecked.Comparisons };
+                if (rechecked.Comparisons.Any(c => c.Regressed))
+                {
+                    Step(StageSteps.Rehearsal, StepStatus.Passed, "rolled back; the change's latency regression confirmed against the control with staging on the old version (A/B/A)",
+                        rehearsalStart);
+                    result = result with { Rehearsal = rehearsal with { Notes = [$"{env.Name} is back at its rollback point"] }, RollbackRuns = rollbacks };
+                    Step(StageSteps.Reapply, StepStatus.Skipped, "the change failed; the environment stays rolled back", engines.Time.GetUtcNow());
                     return await FinishAsync(result, ct).ConfigureAwait(false);
                 }
             }
@@ -804,6 +824,48 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
             // Often enough that a service up in 1.1 s is not judged at 2 s; each round is a few local requests.
             await Task.Delay(TimeSpan.FromMilliseconds(200), ct).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// A/B/A: a load judged inconclusive because the control sped up while staging held its own baseline (a baseline
+    /// measured in a busy minute looks the same) is measured once more beside the control, with staging back on the old
+    /// version. The twins together again: the gap was the change's, a reason. Still apart: it was staging's own, and the
+    /// warning says so. Null when nothing was inconclusive for that reason.
+    /// </summary>
+    private async Task<(CheckSuiteResult RolledBack, IReadOnlyList<CheckComparison> Comparisons)?> RecheckAsync(CheckSuiteRunner runner,
+        CheckEnvironment env, CheckSuite quick, IReadOnlyDictionary<string, ITransport> transports, CheckEnvironment control,
+        CheckSuiteResult baseline, CheckSuiteResult after, IReadOnlyList<CheckComparison> comparisons, CancellationToken ct)
+    {
+        var toRecheck = SuiteComparison.ToRecheck(quick, baseline, after, comparisons);
+        if (toRecheck.Count == 0)
+        {
+            return null;
+        }
+        progress.Engine.Report($"{string.Join(", ", toRecheck.Select(c => c.Name))} inconclusive: measuring {env.Name} beside {control.Name} again, rolled back");
+        var rolledBack = await runner.RunAsync(env, quick, transports, ct, null, control, only: toRecheck).ConfigureAwait(false);
+        var rechecked = SuiteComparison.Recheck(quick, comparisons, baseline, after, rolledBack);
+        foreach (var now in rechecked.Where(c => !comparisons.Contains(c)))
+        {
+            var subject = $"{now.Name} on {now.Target}";
+            _warnings.RemoveAll(w => w.Step == StageSteps.Compare && w.Subject == subject);
+            if (now.Regressed)
+            {
+                Fail(StageSteps.Compare, subject, now.Message, Confidence(now));
+            }
+            else
+            {
+                _warnings.Add(new StageReason(StageSteps.Compare, subject, now.Message, Confidence(now)));
+            }
+        }
+        if (rechecked.Count(c => c.Regressed) is > 0 and var regressed && _steps.LastOrDefault(s => s.Name == StageSteps.Compare) is { } compared)
+        {
+            _steps.Add(compared with
+            {
+                Status = StepStatus.Failed,
+                Summary = $"{compared.Summary}; measured again beside {control.Name} with {env.Name} rolled back: {regressed} more regressed (A/B/A)",
+            });
+        }
+        return (rolledBack, rechecked);
     }
 
     private async Task<CheckSuiteResult> SettledSuiteAsync(CheckSuiteRunner runner, CheckEnvironment env, CheckSuite light,

@@ -47,6 +47,9 @@ public sealed record LoadRun
     public double ErrorRate => Samples.Count == 0 ? 0 : (double)Errors / Samples.Count;
     public double Throughput => Elapsed.TotalSeconds <= 0 ? 0 : Samples.Count / Elapsed.TotalSeconds;
     public LatencySummary Latency => LatencySummary.Of(Samples.Select(s => s.LatencyMs));
+
+    /// <summary>The same run with only the samples of one request kept.</summary>
+    public LoadRun Of(string request) => this with { Samples = Samples.Where(s => s.Request == request).ToList() };
 }
 
 public sealed record CheckSuiteResult(string Environment, string Suite, IReadOnlyList<CheckResult> Results, TimeSpan Elapsed)

@@ -15,9 +15,7 @@ public sealed record LoadRuns(LoadRun Baseline, LoadRun After, LoadRun? Baseline
     /// <summary>The same runs with only the samples of one request kept.</summary>
     public LoadRuns Of(string request)
     {
-        LoadRun Only(LoadRun run) => run with { Samples = run.Samples.Where(s => s.Request == request).ToList() };
-        return new LoadRuns(Only(Baseline), Only(After), BaselineRepeat is { } r ? Only(r) : null,
-            ControlBefore is { } cb ? Only(cb) : null, ControlAfter is { } ca ? Only(ca) : null);
+        return new LoadRuns(Baseline.Of(request), After.Of(request), BaselineRepeat?.Of(request), ControlBefore?.Of(request), ControlAfter?.Of(request));
     }
 }
 
@@ -80,6 +78,47 @@ public static class LatencyJudgement
         {
             LatencyRegressed = latencyRegressed, ErrorsRegressed = errorsRegressed, Inconclusive = inconclusive,
             Basis = LatencyBasis.Control, Control = concurrent, ControlCalibration = calibration, ControlEffect = effect, Message = text,
+        };
+    }
+
+    /// <summary>
+    /// The third measurement of an A/B/A comparison, for a verdict <see cref="Judge"/> left inconclusive because the
+    /// control sped up while the host held its own baseline: the host and its control loaded again in the same seconds
+    /// with the host rolled back to the old version. If the twins are back together, the gap after the change was the
+    /// change's: a regression. If the host is still slower than its control on the old version, the gap is the host's
+    /// own and the verdict stays inconclusive.
+    /// </summary>
+    /// <param name="runs">The runs the first verdict was judged on (with a control).</param>
+    /// <param name="hostRolledBack">The host loaded again after it was rolled back.</param>
+    /// <param name="controlRolledBack">The control loaded in the same seconds as <paramref name="hostRolledBack"/>.</param>
+    public static LoadComparison Recheck(LoadRuns runs, LoadRun hostRolledBack, LoadRun controlRolledBack, LoadThresholds thresholds)
+    {
+        ArgumentNullException.ThrowIfNull(runs);
+        ArgumentNullException.ThrowIfNull(hostRolledBack);
+        ArgumentNullException.ThrowIfNull(controlRolledBack);
+        ArgumentNullException.ThrowIfNull(thresholds);
+        var first = Judge(runs, thresholds);
+        if (first.Control is not { } concurrent || first.ControlEffect is not { } effect)
+        {
+            return first;
+        }
+        var inv = CultureInfo.InvariantCulture;
+        var twinsBack = LoadStatistics.Compare(controlRolledBack, hostRolledBack, thresholds);
+        var calibrationBack = double.IsFinite(twinsBack.P95Ratio) && twinsBack.P95Ratio > 0 ? Math.Max(1, twinsBack.P95Ratio) : 1;
+        var effectBack = concurrent.P95Ratio / calibrationBack;
+        // Beyond the limit against the twins' gap on both sides of the change (before it and after the rollback).
+        var regressed = concurrent.LatencyRegressed && effect > thresholds.MaxP95Ratio && effectBack > thresholds.MaxP95Ratio;
+        var verdict = regressed
+            ? "latency regressed against the control (A/B/A: the gap closed when staging was rolled back): "
+            : "latency inconclusive (A/B/A: staging stayed slower than the control after it was rolled back): ";
+        var text = string.Create(inv,
+            $"{verdict}after the change, in the same seconds, p95 {concurrent.Baseline.P95:0.#}ms (control) vs {concurrent.After.P95:0.#}ms, ratio {concurrent.P95Ratio:0.00}; " +
+            $"rolled back, in the same seconds, p95 {twinsBack.Baseline.P95:0.#}ms (control) vs {twinsBack.After.P95:0.#}ms, ratio {twinsBack.P95Ratio:0.00}, " +
+            $"so the change's effect is {effectBack:0.00} (before the change {effect:0.00}; limit {thresholds.MaxP95Ratio:0.##}); first verdict: {first.Message}");
+        return first with
+        {
+            LatencyRegressed = regressed, Inconclusive = first.Inconclusive && !regressed,
+            ControlEffect = Math.Min(effect, effectBack), Message = text,
         };
     }
 

@@ -110,6 +110,78 @@ public static class SuiteComparison
         return suite.Checks.OfType<LoadCheck>().Where(l => names.Contains(l.Name)).ToList();
     }
 
+    /// <summary>
+    /// The load checks judged inconclusive only because their control sped up while the host held its own baseline
+    /// (the whole run or one of its requests): the ones <see cref="Recheck"/> can settle with the host rolled back.
+    /// </summary>
+    public static IReadOnlyList<LoadCheck> ToRecheck(CheckSuite suite, CheckSuiteResult baseline, CheckSuiteResult after, IReadOnlyList<CheckComparison> comparisons)
+    {
+        ArgumentNullException.ThrowIfNull(suite);
+        ArgumentNullException.ThrowIfNull(comparisons);
+        var names = comparisons.Where(c => SpedUpControl(suite, c, baseline, after).Count > 0).Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
+        return suite.Checks.OfType<LoadCheck>().Where(l => names.Contains(l.Name)).ToList();
+    }
+
+    /// <summary>
+    /// A/B/A: each comparison <see cref="ToRecheck"/> names, judged again with <see cref="LatencyJudgement.Recheck"/>
+    /// against a run of the host and its control in the same seconds after the host was rolled back. A gap that closed
+    /// makes it a regression; one that persisted leaves it inconclusive, with the third measurement in its message.
+    /// </summary>
+    /// <param name="rolledBack">The load checks run beside the control with the host on the old version again.</param>
+    public static IReadOnlyList<CheckComparison> Recheck(CheckSuite suite, IReadOnlyList<CheckComparison> comparisons,
+        CheckSuiteResult baseline, CheckSuiteResult after, CheckSuiteResult rolledBack)
+    {
+        ArgumentNullException.ThrowIfNull(suite);
+        ArgumentNullException.ThrowIfNull(comparisons);
+        ArgumentNullException.ThrowIfNull(rolledBack);
+        return comparisons.Select(c =>
+        {
+            var parts = SpedUpControl(suite, c, baseline, after);
+            if (parts.Count == 0)
+            {
+                return c;
+            }
+            var hostBack = rolledBack.Results.FirstOrDefault(r => r.Name == c.Name && r.Target == c.Target)?.Load;
+            var controlBack = ControlOf(rolledBack, c.Name, c.Target);
+            if (hostBack is null || controlBack is null)
+            {
+                return c with { Message = $"{c.Message}; could not be measured again with staging rolled back, so it stays inconclusive" };
+            }
+            var thresholds = ThresholdsOf(suite.Find(c.Name))!;
+            var judged = parts.Select(p => (p.Request, Comparison: p.Request is { } request
+                    ? LatencyJudgement.Recheck(p.Runs, hostBack.Of(request), controlBack.Of(request), thresholds)
+                    : LatencyJudgement.Recheck(p.Runs, hostBack, controlBack, thresholds)))
+                .ToList();
+            var message = string.Join("; ", judged.Select(j => j.Request is null ? $"whole run: {j.Comparison.Message}" : $"{j.Request}: {j.Comparison.Message}"));
+            var whole = judged.FirstOrDefault(j => j.Request is null).Comparison;
+            return judged.Any(j => j.Comparison.Regressed)
+                ? c with { Regressed = true, Inconclusive = false, Message = message, Load = whole ?? c.Load }
+                : c with { Message = message, Load = whole ?? c.Load };
+        }).ToList();
+    }
+
+    /// <summary>The parts of one comparison (the whole run, a request) left inconclusive because the control sped up;
+    /// none for a comparison that regressed on any part (a second run's confirmation decided it) or has no control.</summary>
+    private static IReadOnlyList<(string? Request, LoadRuns Runs)> SpedUpControl(CheckSuite suite, CheckComparison c, CheckSuiteResult baseline, CheckSuiteResult after)
+    {
+        if (!c.Inconclusive || c.Regressed || c.Load is not { Basis: LatencyBasis.Control } || ThresholdsOf(suite.Find(c.Name)) is not { } thresholds
+            || baseline.Results.FirstOrDefault(r => r.Name == c.Name && r.Target == c.Target)?.Load is not { } baseRun
+            || after.Results.FirstOrDefault(r => r.Name == c.Name && r.Target == c.Target)?.Load is not { } afterRun
+            || ControlOf(baseline, c.Name, c.Target) is not { } controlBefore || ControlOf(after, c.Name, c.Target) is not { } controlAfter)
+        {
+            return [];
+        }
+        var runs = new LoadRuns(baseRun, afterRun, null, controlBefore, controlAfter);
+        var whole = LatencyJudgement.Judge(runs, thresholds);
+        var perRequest = PerRequest(runs, thresholds);
+        if (whole.Regressed || perRequest.Any(r => r.Comparison.Regressed))
+        {
+            return [];
+        }
+        return [.. whole.Inconclusive ? [((string?)null, runs)] : Array.Empty<(string?, LoadRuns)>(),
+            .. perRequest.Where(r => r.Comparison.Inconclusive).Select(r => ((string?)r.Request, runs.Of(r.Request)))];
+    }
+
     /// <summary>The comparison thresholds of a check that measures a load: a load check, or an ldap check in its load form.</summary>
     private static LoadThresholds? ThresholdsOf(CheckDefinition? check) => check switch
     {

@@ -119,6 +119,9 @@ public sealed record StageResult
     public CheckSuiteResult? After { get; init; }
     /// <summary>The load checks that regressed after the change, run a second time to confirm it (with their control runs).</summary>
     public CheckSuiteResult? AfterRepeat { get; init; }
+    /// <summary>The load checks left inconclusive because the control sped up, run again beside the control once staging
+    /// was rolled back (the third measurement of an A/B/A comparison).</summary>
+    public CheckSuiteResult? RolledBackLoad { get; init; }
     public IReadOnlyList<CheckComparison> Comparisons { get; init; } = [];
     public IReadOnlyList<ChangeItem> Changes { get; init; } = [];
     /// <summary>Tables whose rows fell between the rollback point and the after-change suite (data continuity).</summary>

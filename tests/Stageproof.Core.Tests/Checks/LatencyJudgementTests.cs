@@ -103,6 +103,29 @@ public sealed class LatencyJudgementTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_baseline_measured_in_a_busy_minute_is_settled_by_measuring_the_twins_again_with_the_host_rolled_back()
+    {
+        var seed = Seed();
+        // What CI showed: both twins busy before the change; after it the machine is calmer, the control 4x faster than the
+        // changed host, the host as slow as its busy baseline. From these four runs alone: the control sped up.
+        var runs = new LoadRuns(Run(seed, 40), Run(seed + 1, 40), ControlBefore: Run(seed + 2, 40), ControlAfter: Run(seed + 3, 10));
+        Assert.True(LatencyJudgement.Judge(runs, Limit).Inconclusive);
+
+        // Rolled back, the twins are together again: the gap was the change's.
+        var closed = LatencyJudgement.Recheck(runs, Run(seed + 4, 12), Run(seed + 5, 12), Limit);
+        Assert.True(closed.LatencyRegressed, closed.Message);
+        Assert.False(closed.Inconclusive, closed.Message);
+        Assert.StartsWith("latency regressed against the control (A/B/A: the gap closed when staging was rolled back)", closed.Message, StringComparison.Ordinal);
+        Assert.InRange(closed.ControlEffect!.Value, 3, 5.5);
+
+        // Rolled back, the host is still as far behind its control: the gap is the host's own.
+        var persisted = LatencyJudgement.Recheck(runs, Run(seed + 6, 40), Run(seed + 7, 10), Limit);
+        Assert.False(persisted.Regressed, persisted.Message);
+        Assert.True(persisted.Inconclusive, persisted.Message);
+        Assert.StartsWith("latency inconclusive (A/B/A: staging stayed slower than the control after it was rolled back)", persisted.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Errors_count_only_when_the_control_did_not_have_them_too()
     {
         var seed = Seed();

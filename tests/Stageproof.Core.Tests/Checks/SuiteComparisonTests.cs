@@ -50,6 +50,35 @@ public sealed class SuiteComparisonTests
         Assert.Contains("0.00% → 5.00%", byName["logs"].Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void A_search_inconclusive_because_the_control_sped_up_regresses_when_the_rolled_back_twins_agree()
+    {
+        // The lab's shape: mostly logins, a third searches; both twins busy before, the control calmer after, the
+        // changed host's searches as slow as its busy baseline's.
+        CheckSuiteResult Twins(LoadRun host, LoadRun control) =>
+            Results(Result("load", "load", CheckStatus.Passed, host)) with { Control = [new ControlResult("app-1", Result("load", "load", CheckStatus.Passed, control))] };
+        var baseline = Twins(Mixed(200), Mixed(200));
+        var after = Twins(Mixed(200), Mixed(40));
+        var first = SuiteComparison.Compare(Suite, baseline, after);
+        var load = Assert.Single(first);
+        Assert.True(load.Inconclusive && !load.Regressed, load.Message);
+        Assert.Equal("load", Assert.Single(SuiteComparison.ToRecheck(Suite, baseline, after, first)).Name);
+
+        var closed = Assert.Single(SuiteComparison.Recheck(Suite, first, baseline, after, Twins(Mixed(40), Mixed(40))));
+        Assert.True(closed.Regressed, closed.Message);
+        Assert.Contains("GET /search?q=${q}: latency regressed against the control (A/B/A: the gap closed", closed.Message, StringComparison.Ordinal);
+
+        var persisted = Assert.Single(SuiteComparison.Recheck(Suite, first, baseline, after, Twins(Mixed(200), Mixed(40))));
+        Assert.False(persisted.Regressed, persisted.Message);
+        Assert.True(persisted.Inconclusive, persisted.Message);
+        Assert.Contains("staging stayed slower than the control after it was rolled back", persisted.Message, StringComparison.Ordinal);
+
+        // A load that held, or one without a control, is never measured again.
+        Assert.Empty(SuiteComparison.ToRecheck(Suite, baseline, baseline, SuiteComparison.Compare(Suite, baseline, baseline)));
+        var alone = Results(Result("load", "load", CheckStatus.Passed, Mixed(200)));
+        Assert.Empty(SuiteComparison.ToRecheck(Suite, alone, alone, SuiteComparison.Compare(Suite, alone, alone)));
+    }
+
     /// <summary>Logins (slow, most of the samples) and searches (fast) mixed in one run.</summary>
     private static LoadRun Mixed(double searchLatency)
     {
