@@ -77,11 +77,12 @@ public static partial class BadPackages
     /// <summary>
     /// The per-request search delay the DroppedSearchIndex update ships (fault.search_delay). On the lab's 20,000 seeded
     /// messages the missing index alone costs only 2–3× at p95, which a busy 2-core machine can match between a
-    /// baseline and an after run; 500 ms is what a production-sized table costs. A stage misses it only if the
-    /// baseline's search p95 exceeds 250 ms (the lab's 3× limit: (p + 500) / p &lt;= 3), about ten times the 26 ms
-    /// measured on a fully loaded machine.
+    /// baseline and an after run; 800 ms is what a production-sized table costs. A stage misses it only if staging's
+    /// search p95 exceeds 400 ms (the lab's 3× limit: (p + 800) / p &lt;= 3), about fifteen times the 26 ms measured on
+    /// a fully loaded machine. It was 500 ms until an A/B/A recheck under CI's load (staging rolled back still 1.4–1.7×
+    /// its control, the control's p95 170 ms) would have left too little margin: (500 + 240) / 240 is 3.1.
     /// </summary>
-    public const int SearchDelayMilliseconds = 500;
+    public const int SearchDelayMilliseconds = 800;
 
     public static IReadOnlyList<BadUpdate> All { get; } = Enum.GetValues<BadUpdate>();
 

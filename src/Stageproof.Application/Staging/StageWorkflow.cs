@@ -280,6 +280,9 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
                 result = result with { AfterRepeat = again };
             }
             result = result with { Comparisons = comparisons };
+            // Staging back on the old version (the rehearsal, or the return after a failure): see RecheckAsync.
+            Task<StageResult> RecheckRolledBackAsync(StageResult current) =>
+                RecheckAsync(current, runner, checkEnv, quick, light, transports, control, baseline, after, options.Settle, ct);
             foreach (var c in comparisons.Where(c => c.Regressed))
             {
                 Fail(StageSteps.Compare, $"{c.Name} on {c.Target}", c.Message, Confidence(c));
@@ -362,13 +365,9 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
                 _patchRuns.Add(cleanup);
                 rollbacks.Add(cleanup.Id);
                 var cleanupResidue = await behaviour.ResidueAsync(behaviourBefore, host => ChangedPackages(point, set, host), ct).ConfigureAwait(false);
-                if (control is not null && cleanup.Succeeded && SuiteComparison.ToRecheck(quick, baseline, after, comparisons).Count > 0)
+                if (cleanup.Succeeded)
                 {
-                    await WaitReadyAsync(checkEnv, light, transports, options.Settle, ct).ConfigureAwait(false);
-                    if (await RecheckAsync(runner, checkEnv, quick, transports, control, baseline, after, comparisons, ct).ConfigureAwait(false) is { } cleanupRecheck)
-                    {
-                        result = result with { RolledBackLoad = cleanupRecheck.RolledBack, Comparisons = cleanupRecheck.Comparisons };
-                    }
+                    result = await RecheckRolledBackAsync(result).ConfigureAwait(false);
                 }
                 var restored = cleanup.Restores.Where(r => r.Restored).Select(r => r.Database).ToList();
                 result = result with
@@ -413,6 +412,10 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
             {
                 // Packages and files are back, but something the change started or created is not: the rollback is not whole.
                 Fail(StageSteps.Rehearsal, env.Name, "the rollback left behind what the change started or created: " + string.Join("; ", keepResidue));
+                if (keep.Succeeded)
+                {
+                    result = await RecheckRolledBackAsync(result).ConfigureAwait(false);
+                }
                 result = result with
                 {
                     RollbackRuns = rollbacks,
@@ -458,6 +461,10 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
                 rollbacks.Add(restoreRun.Id);
                 var restoreSuite = await SettledSuiteAsync(runner, checkEnv, light, transports, null, options.Settle, ct).ConfigureAwait(false);
                 var restoreWorks = restoreRun.Succeeded && restoreSuite.AllPassed;
+                if (restoreWorks)
+                {
+                    result = await RecheckRolledBackAsync(result).ConfigureAwait(false);
+                }
                 rehearsal = rehearsal with
                 {
                     DatabaseRestoreNeeded = restoreWorks,
@@ -523,6 +530,10 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
                     var restored = await engine.RollbackAsync(Rollback(DatabaseRestoreMode.Restore), progress.Engine, ct).ConfigureAwait(false);
                     _patchRuns.Add(restored);
                     rollbacks.Add(restored.Id);
+                    if (restored.Succeeded)
+                    {
+                        result = await RecheckRolledBackAsync(result).ConfigureAwait(false);
+                    }
                     result = result with
                     {
                         Rehearsal = rehearsal with
@@ -537,17 +548,14 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
                     return await FinishAsync(result, ct).ConfigureAwait(false);
                 }
             }
-            if (control is not null && await RecheckAsync(runner, checkEnv, quick, transports, control, baseline, after, comparisons, ct).ConfigureAwait(false) is { } rechecked)
+            result = await RecheckRolledBackAsync(result).ConfigureAwait(false);
+            if (result.Comparisons.Any(c => c.Regressed))
             {
-                result = result with { RolledBackLoad = rechecked.RolledBack, Comparisons = rechecked.Comparisons };
-                if (rechecked.Comparisons.Any(c => c.Regressed))
-                {
-                    Step(StageSteps.Rehearsal, StepStatus.Passed, "rolled back; the change's latency regression confirmed against the control with staging on the old version (A/B/A)",
-                        rehearsalStart);
-                    result = result with { Rehearsal = rehearsal with { Notes = [$"{env.Name} is back at its rollback point"] }, RollbackRuns = rollbacks };
-                    Step(StageSteps.Reapply, StepStatus.Skipped, "the change failed; the environment stays rolled back", engines.Time.GetUtcNow());
-                    return await FinishAsync(result, ct).ConfigureAwait(false);
-                }
+                Step(StageSteps.Rehearsal, StepStatus.Passed, "rolled back; the change's latency regression confirmed against the control with staging on the old version (A/B/A)",
+                    rehearsalStart);
+                result = result with { Rehearsal = rehearsal with { Notes = [$"{env.Name} is back at its rollback point"] }, RollbackRuns = rollbacks };
+                Step(StageSteps.Reapply, StepStatus.Skipped, "the change failed; the environment stays rolled back", engines.Time.GetUtcNow());
+                return await FinishAsync(result, ct).ConfigureAwait(false);
             }
             // The rollback story the approver reads: each migration's declared way back, as rehearsed.
             var story = added.Select(m => Story(m, set, downScripts)).ToList();
@@ -829,19 +837,25 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
     /// <summary>
     /// A/B/A: a load judged inconclusive because the control sped up while staging held its own baseline (a baseline
     /// measured in a busy minute looks the same) is measured once more beside the control, with staging back on the old
-    /// version. The twins together again: the gap was the change's, a reason. Still apart: it was staging's own, and the
-    /// warning says so. Null when nothing was inconclusive for that reason.
+    /// version. The twins together again: the gap was the change's, a reason at compare. Still apart: it was staging's
+    /// own, and the warning says so. Nothing runs when no load was inconclusive for that reason.
     /// </summary>
-    private async Task<(CheckSuiteResult RolledBack, IReadOnlyList<CheckComparison> Comparisons)?> RecheckAsync(CheckSuiteRunner runner,
-        CheckEnvironment env, CheckSuite quick, IReadOnlyDictionary<string, ITransport> transports, CheckEnvironment control,
-        CheckSuiteResult baseline, CheckSuiteResult after, IReadOnlyList<CheckComparison> comparisons, CancellationToken ct)
+    private async Task<StageResult> RecheckAsync(StageResult result, CheckSuiteRunner runner, CheckEnvironment env, CheckSuite quick, CheckSuite light,
+        IReadOnlyDictionary<string, ITransport> transports, CheckEnvironment? control, CheckSuiteResult baseline, CheckSuiteResult after,
+        TimeSpan settle, CancellationToken ct)
     {
-        var toRecheck = SuiteComparison.ToRecheck(quick, baseline, after, comparisons);
-        if (toRecheck.Count == 0)
+        var comparisons = result.Comparisons;
+        if (control is null || SuiteComparison.ToRecheck(quick, baseline, after, comparisons) is not { Count: > 0 } toRecheck)
         {
-            return null;
+            return result;
         }
         progress.Engine.Report($"{string.Join(", ", toRecheck.Select(c => c.Name))} inconclusive: measuring {env.Name} beside {control.Name} again, rolled back");
+        await WaitReadyAsync(env, light, transports, settle, ct).ConfigureAwait(false);
+        // The question is whether staging itself is slower than its twin on the old version, not whether a service the
+        // rollback just restarted is still cold (JIT, pools, caches): the first run warms it and only the second counts.
+        var warm = await runner.RunAsync(env, quick, transports, ct, null, control, only: toRecheck).ConfigureAwait(false);
+        progress.Engine.Report(string.Join("; ", warm.Results.Where(r => r.Load is not null).Select(r => string.Create(CultureInfo.InvariantCulture,
+            $"warming {r.Name} on {r.Target}: p95 {r.Load!.Latency.P95:0.0} ms, the control's {warm.Control.FirstOrDefault(c => c.StagedTarget == r.Target && c.Result.Name == r.Name)?.Result.Load?.Latency.P95 ?? double.NaN:0.0} ms"))));
         var rolledBack = await runner.RunAsync(env, quick, transports, ct, null, control, only: toRecheck).ConfigureAwait(false);
         var rechecked = SuiteComparison.Recheck(quick, comparisons, baseline, after, rolledBack);
         foreach (var now in rechecked.Where(c => !comparisons.Contains(c)))
@@ -865,7 +879,7 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
                 Summary = $"{compared.Summary}; measured again beside {control.Name} with {env.Name} rolled back: {regressed} more regressed (A/B/A)",
             });
         }
-        return (rolledBack, rechecked);
+        return result with { RolledBackLoad = rolledBack, Comparisons = rechecked };
     }
 
     private async Task<CheckSuiteResult> SettledSuiteAsync(CheckSuiteRunner runner, CheckEnvironment env, CheckSuite light,

@@ -86,13 +86,28 @@ internal sealed class LoadGenerator(CheckSuiteRunner runner, HttpExecutor http)
         var sampleCount = 0;
         string? firstError = null;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        // The duration is the measured window, after the warmup: on a busy machine a slow warmup would otherwise eat the
+        // window (a 5 s load whose warmup took 5 s measured nothing). The warmup may take one more duration at most.
+        var warmupAllowance = warmup > 0 && deadline is { } d ? d : TimeSpan.Zero;
         // A request in flight at the deadline may finish; nothing longer. An iteration-only run is capped at an hour.
-        stop.CancelAfter((deadline ?? MaxUnboundedRun) + shape.Timeout);
+        stop.CancelAfter((deadline ?? MaxUnboundedRun) + warmupAllowance + shape.Timeout);
+
+        bool Over()
+        {
+            if (deadline is not { } window)
+            {
+                return false;
+            }
+            lock (measuredLock)
+            {
+                return measuredFrom is { } from ? clock.Elapsed - from >= window : clock.Elapsed >= window + warmupAllowance;
+            }
+        }
 
         // The number of the iteration a client may start next, or -1 when the run is over.
         int Next()
         {
-            if (stop.IsCancellationRequested || (deadline is not null && clock.Elapsed >= deadline) || Volatile.Read(ref sampleCount) >= CheckSuiteRunner.MaxSamples)
+            if (stop.IsCancellationRequested || Over() || Volatile.Read(ref sampleCount) >= CheckSuiteRunner.MaxSamples)
             {
                 return -1;
             }

@@ -566,6 +566,19 @@ public sealed class PostgresRollbackPoint(string? binDirectory = null, TimeProvi
         {
             throw new InfrastructureException(target, $"database {database} was restored, but dropping the set-aside {aside} failed: {e.Message}", e);
         }
+        try
+        {
+            // pg_restore leaves the planner without statistics until autovacuum gets round to the tables, so the old
+            // release would serve (and a stage would measure it) on blind plans: the PostgreSQL manual's advice after a
+            // restore is ANALYZE. It samples a bounded number of rows per table.
+            await using var restored = new NpgsqlConnection(PostgresConnections.ForDatabase(csb, database));
+            await restored.OpenAsync(cancellationToken).ConfigureAwait(false);
+            await ExecAsync(restored, "ANALYZE", cancellationToken).ConfigureAwait(false);
+        }
+        catch (NpgsqlException)
+        {
+            // The restore stands; autovacuum analyzes the tables in its own time.
+        }
         return new DatabaseRestoreResult(database, point.TakenAt, point.SchemaDigest, terminated, point.Tables.Count, sw.Elapsed);
     }
 

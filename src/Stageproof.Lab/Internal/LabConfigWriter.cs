@@ -59,7 +59,7 @@ internal static class LabConfigWriter
         sb.Append("    - { name: mail-content, type: sql, database: mail, query: \"SELECT count(*) AS messages, sum(length(body)) AS body_bytes FROM messages\", continuity: true }\n");
         // The lab's hosts share two cores with everything else on the machine, so a baseline and an after run minutes
         // apart can differ 2-2.5x at p95 from noise alone: the lab allows 3x (production suites keep the 1.5 default).
-        // The gauntlet's slow search adds 500 ms a request, a ratio of 10x and more.
+        // The gauntlet's slow search adds 800 ms a request, a ratio of 10x and more.
         sb.Append(inv, $"    - {{ name: mail-load, type: load, port: {port}, clients: 8, duration: 5s, warmup: 16, auth: login, compare: {{ max_p95_ratio: 3 }},\n");
         sb.Append("        requests: [{ path: \"/search?q=invoice&user=${user}\", headers: { Authorization: \"Bearer ${token}\" } }] }\n");
         // Logins from 32 clients at once: what a concurrency bug in authentication shows under and never one at a time.

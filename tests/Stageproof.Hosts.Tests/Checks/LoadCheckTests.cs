@@ -96,6 +96,21 @@ public sealed class LoadCheckTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task The_duration_is_measured_after_the_warmup_so_a_slow_warmup_cannot_eat_the_window()
+    {
+        // Each search takes 400 ms: two clients need at least 800 ms for their four warm-up iterations, longer than the
+        // whole 700 ms duration. Counted from the start, the run would end before measuring anything ("no request
+        // completed", as a CPU-starved lab service once did in its baseline).
+        _suites.Secrets("user01=password-01\n");
+        _server.SearchDelayMs = 400;
+        var r = await LoadAsync("  clients: 2\n  duration: 700ms\n  warmup: 4");
+
+        Assert.True(r.Status == CheckStatus.Passed, r.Message);
+        Assert.True(r.Load!.Elapsed >= TimeSpan.FromMilliseconds(700), $"the measured window was {r.Load.Elapsed}");
+        Assert.True(r.Load.Samples.Count(s => s.Request == "GET /search?q=x") >= 2, r.Message);
+    }
+
+    [Fact]
     public async Task A_slowdown_injected_after_the_baseline_is_detected_by_the_comparison()
     {
         // What the stage gate does (SuiteComparison): each request compared on its own, since a run mixes the logins

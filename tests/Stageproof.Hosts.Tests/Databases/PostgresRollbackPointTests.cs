@@ -104,6 +104,9 @@ public sealed class PostgresRollbackPointTests(PostgresFixture pg, ITestOutputHe
         Assert.Equal(100, await ScalarAsync<int>(cs, "SELECT quota_mb FROM mailboxes WHERE owner = 'user1'"));
         Assert.Equal("example.org", await ScalarAsync<string>(cs, "SELECT name FROM domains"));
         Assert.Null(await ScalarAsync<object?>(cs, "SELECT to_regclass('public.stageproof_schema_history')::text"));
+        // Analyzed: the planner has column statistics at once, not when autovacuum gets round to it.
+        Assert.True(await ScalarAsync<long>(cs, "SELECT count(*) FROM pg_stats WHERE schemaname = 'public' AND tablename = 'mailboxes'") > 0,
+            "the restored table has no planner statistics");
         // Identity continues after the restored rows.
         await pg.ExecuteAsync("INSERT INTO mailboxes (owner) VALUES ('after')", "rbp_main");
         Assert.Equal(51L, await ScalarAsync<long>(cs, "SELECT id FROM mailboxes WHERE owner = 'after'"));
