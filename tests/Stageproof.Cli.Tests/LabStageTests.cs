@@ -52,6 +52,19 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : ICla
         return parts.Length == 2 && parts[1].Trim() != "ii" ? $"{parts[0]} ({parts[1].Trim()})" : parts[0];
     }
 
+    /// <summary>Completes once dpkg on staging-app-1 records acme-mail <paramref name="version"/> installed: the moment a
+    /// stage's change has landed, before the service restarts on it.</summary>
+    private async Task StagingRecordsAsync(string version, CancellationToken ct)
+    {
+        var status = Path.Combine(Dir, "hosts", "staging-app-1", "root", "var", "lib", "dpkg", "status");
+        bool Installed(string dpkgStatus) => dpkgStatus.Split("\n\n").Any(p => p.StartsWith("Package: acme-mail\n", StringComparison.Ordinal)
+            && p.Contains("\nStatus: install ok installed\n", StringComparison.Ordinal) && p.Contains($"\nVersion: {version}\n", StringComparison.Ordinal));
+        while (!Installed(await File.ReadAllTextAsync(status, ct)))
+        {
+            await Task.Delay(100, ct);
+        }
+    }
+
     private async Task<CliRun> StageAsync(string digest, params string[] extra)
     {
         var run = await Cli(["--json", "stage", digest, "--env", "staging", .. extra]);
@@ -115,17 +128,11 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : ICla
         var digest = await FreezeAsync("ACME-BUSY", "1.1-1");
         // The moment dpkg on staging records 1.1, two busy loops take both cores: the after-change load runs on a machine
         // far busier than the baseline's, which a before/after comparison alone reads as a regression.
-        var status = Path.Combine(Dir, "hosts", "staging-app-1", "root", "var", "lib", "dpkg", "status");
         using var stop = new CancellationTokenSource();
         var burners = new List<System.Diagnostics.Process>();
         var busy = Task.Run(async () =>
         {
-            static bool Installed11(string dpkgStatus) => dpkgStatus.Split("\n\n").Any(p => p.StartsWith("Package: acme-mail\n", StringComparison.Ordinal)
-                && p.Contains("\nStatus: install ok installed\n", StringComparison.Ordinal) && p.Contains("\nVersion: 1.1-1\n", StringComparison.Ordinal));
-            while (!Installed11(await File.ReadAllTextAsync(status, stop.Token)))
-            {
-                await Task.Delay(100, stop.Token);
-            }
+            await StagingRecordsAsync("1.1-1", stop.Token);
             for (var i = 0; i < 2; i++)
             {
                 burners.Add(System.Diagnostics.Process.Start("/bin/sh", ["-c", "while :; do :; done"]));
@@ -188,16 +195,10 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : ICla
         using var throttle = new CpuThrottle(5);
         var throttled = CpuThrottle.Find("acme-mail", Path.Combine(Dir, "hosts", "staging-")).Where(throttle.Add).ToList();
         Assert.True(throttled.Count >= 2, $"acme-mail of staging and staging-control not found: {string.Join(", ", throttled)}");
-        var status = Path.Combine(Dir, "hosts", "staging-app-1", "root", "var", "lib", "dpkg", "status");
         using var stop = new CancellationTokenSource();
         var released = Task.Run(async () =>
         {
-            var version = "\nVersion: " + BadPackages.Version(kind) + "\n";
-            while (!(await File.ReadAllTextAsync(status, stop.Token)).Split("\n\n").Any(p => p.StartsWith("Package: acme-mail\n", StringComparison.Ordinal)
-                       && p.Contains(version, StringComparison.Ordinal)))
-            {
-                await Task.Delay(100, stop.Token);
-            }
+            await StagingRecordsAsync(BadPackages.Version(kind), stop.Token);
             throttle.Release();
             output.WriteLine("throttle released: staging records the bad version");
         }, stop.Token);

@@ -37,7 +37,9 @@ public sealed class ConsoleBrowserTests(ConsoleEstate estate, ITestOutputHelper 
         await page.WaitForURLAsync($"**/stage-runs/{ConsoleEstate.StageRunId}/report", ConsoleBrowser.Navigation);
         Assert.Equal("PASS", (await page.InnerTextAsync("#verdict .verdict")).Trim());
         await ScreenshotAsync(page, "stage-report");
-        await page.GoBackAsync();
+        // Back to the queue by address, not history: a click right after GoBack could land on the page being left (the
+        // approval's POST never left once in the fast tier, and the wait for its answer timed out).
+        await page.GotoAsync(new Uri(estate.BaseAddress, "/approvals").ToString(), ConsoleBrowser.Visit);
 
         await row.Locator("input[name=comment]").FillAsync("read the staging report: load and logs clean");
         await row.Locator("button[data-approve='prod']").ClickAsync();

@@ -871,12 +871,13 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
                 _warnings.Add(new StageReason(StageSteps.Compare, subject, now.Message, Confidence(now)));
             }
         }
-        if (rechecked.Count(c => c.Regressed) is > 0 and var regressed && _steps.LastOrDefault(s => s.Name == StageSteps.Compare) is { } compared)
+        var confirmed = rechecked.Count(c => c.Regressed) - comparisons.Count(c => c.Regressed);
+        if (confirmed > 0 && _steps.LastOrDefault(s => s.Name == StageSteps.Compare) is { } compared)
         {
             _steps.Add(compared with
             {
                 Status = StepStatus.Failed,
-                Summary = $"{compared.Summary}; measured again beside {control.Name} with {env.Name} rolled back: {regressed} more regressed (A/B/A)",
+                Summary = $"{compared.Summary}; measured again beside {control.Name} with {env.Name} rolled back: {confirmed} more regressed (A/B/A)",
             });
         }
         return result with { RolledBackLoad = rolledBack, Comparisons = rechecked };

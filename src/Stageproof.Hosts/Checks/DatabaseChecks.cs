@@ -12,8 +12,6 @@ namespace Stageproof.Hosts.Checks;
 /// <summary>sql, schema and db-integrity checks, run from the control machine against the connection strings.</summary>
 internal static class DatabaseChecks
 {
-    private const int MaxRowsRead = 100_000;
-
     private static string Where(NpgsqlConnectionStringBuilder csb) => $"{csb.Host}:{csb.Port.ToString(CultureInfo.InvariantCulture)}/{csb.Database}";
 
     private static async Task<(NpgsqlConnection? Connection, Outcome? Failure)> OpenAsync(string connectionString, TimeSpan timeout, CancellationToken ct)
@@ -63,41 +61,7 @@ internal static class DatabaseChecks
                 await using var batch = new NpgsqlBatch(connection, transaction) { Timeout = Math.Max(1, (int)Math.Ceiling(check.Timeout.TotalSeconds)) };
                 batch.BatchCommands.Add(new NpgsqlBatchCommand(check.Query));
                 await using var reader = await batch.ExecuteReaderAsync(ct).ConfigureAwait(false);
-                string? first = null;
-                Dictionary<string, string?>? values = null;
-                var rows = 0;
-                while (rows < MaxRowsRead && await reader.ReadAsync(ct).ConfigureAwait(false))
-                {
-                    if (rows == 0 && reader.FieldCount > 0)
-                    {
-                        first = reader.IsDBNull(0) ? "" : Convert.ToString(reader.GetValue(0), CultureInfo.InvariantCulture);
-                        // The whole first row, by column name (the position where names repeat): a continuity measure.
-                        values = new Dictionary<string, string?>(StringComparer.Ordinal);
-                        for (var i = 0; i < reader.FieldCount; i++)
-                        {
-                            var column = reader.GetName(i) is { Length: > 0 } n && !values.ContainsKey(n) ? n : $"column{i + 1}";
-                            values[column] = reader.IsDBNull(i) ? null : Convert.ToString(reader.GetValue(i), CultureInfo.InvariantCulture);
-                        }
-                    }
-                    rows++;
-                }
-                var problems = new List<string>();
-                if (check.Expect is { } expect && first != expect)
-                {
-                    problems.Add(first is null ? $"no row, expected \"{expect}\"" : $"got \"{first}\", expected \"{expect}\"");
-                }
-                if (check.ExpectRows is { } expectRows && rows != expectRows)
-                {
-                    problems.Add($"{rows} rows, expected {expectRows}");
-                }
-                var m = new Dictionary<string, double> { ["rows"] = rows };
-                if (double.TryParse(first, NumberStyles.Float, CultureInfo.InvariantCulture, out var number))
-                {
-                    m["value"] = number;
-                }
-                return (problems.Count == 0
-                    ? new Outcome(CheckStatus.Passed, $"query returned {rows} row(s)" + (first is null ? "" : $", first value \"{first}\""), m)
-                    : new Outcome(CheckStatus.Failed, $"query: {string.Join("; ", problems)}", m)) with { Values = values };
+                return (await SqlQueryRows.ReadAsync(reader, ct).ConfigureAwait(false)).Judge(check);
             }
             catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.SyntaxError && e.MessageText.Contains("multiple commands", StringComparison.Ordinal))
             {
@@ -289,21 +253,11 @@ internal static class DatabaseChecks
                     {
                         await using var cmd = new NpgsqlCommand(invariant.Query, connection) { CommandTimeout = Math.Max(1, (int)Math.Ceiling(check.Timeout.TotalSeconds)) };
                         await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-                        var rows = 0;
-                        string? firstRow = null;
-                        while (rows < MaxRowsRead && await reader.ReadAsync(ct).ConfigureAwait(false))
+                        var read = await SqlQueryRows.ReadAsync(reader, ct).ConfigureAwait(false);
+                        m[$"invariant_{invariant.Name}_rows"] = read.Rows;
+                        if (read.Rows > 0)
                         {
-                            if (rows == 0)
-                            {
-                                firstRow = string.Join(", ", Enumerable.Range(0, reader.FieldCount)
-                                    .Select(i => $"{reader.GetName(i)}={(reader.IsDBNull(i) ? "null" : Convert.ToString(reader.GetValue(i), CultureInfo.InvariantCulture))}"));
-                            }
-                            rows++;
-                        }
-                        m[$"invariant_{invariant.Name}_rows"] = rows;
-                        if (rows > 0)
-                        {
-                            problems.Add($"invariant {invariant.Name}: {rows} violating row(s), first: {firstRow}");
+                            problems.Add($"invariant {invariant.Name}: {read.Rows} violating row(s), first: {read.FirstRow}");
                         }
                     }
                     catch (PostgresException e)

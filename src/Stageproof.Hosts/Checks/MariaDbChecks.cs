@@ -10,8 +10,6 @@ namespace Stageproof.Hosts.Checks;
 /// <summary>sql and db-integrity checks on MariaDB and MySQL (the schema check is the engines' shared one).</summary>
 internal static partial class MariaDbChecks
 {
-    private const int MaxRowsRead = 100_000;
-
     private static async Task<(MySqlConnection? Connection, Outcome? Failure)> OpenAsync(string connectionString, TimeSpan timeout, CancellationToken ct)
     {
         var csb = new MySqlConnectionStringBuilder(connectionString)
@@ -75,55 +73,17 @@ internal static partial class MariaDbChecks
                     prepare.Parameters.AddWithValue("@query", check.Query);
                     await prepare.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
                 }
-                string? first = null;
-                Dictionary<string, string?>? values = null;
-                var rows = 0;
+                SqlQueryRows read;
                 await using (var execute = new MySqlCommand("EXECUTE stageproof_check", connection) { CommandTimeout = timeout })
                 {
                     await using var reader = await execute.ExecuteReaderAsync(ct).ConfigureAwait(false);
-                    // Text columns of a prepared statement's result may come back as bytes.
-                    string? Text(int i) => reader.IsDBNull(i) ? null : reader.GetValue(i) switch
-                    {
-                        byte[] bytes => System.Text.Encoding.UTF8.GetString(bytes),
-                        var v => Convert.ToString(v, CultureInfo.InvariantCulture),
-                    };
-                    while (rows < MaxRowsRead && await reader.ReadAsync(ct).ConfigureAwait(false))
-                    {
-                        if (rows == 0 && reader.FieldCount > 0)
-                        {
-                            first = Text(0) ?? "";
-                            // The whole first row, by column name (the position where names repeat): a continuity measure.
-                            values = new Dictionary<string, string?>(StringComparer.Ordinal);
-                            for (var i = 0; i < reader.FieldCount; i++)
-                            {
-                                var column = reader.GetName(i) is { Length: > 0 } n && !values.ContainsKey(n) ? n : $"column{i + 1}";
-                                values[column] = Text(i);
-                            }
-                        }
-                        rows++;
-                    }
+                    read = await SqlQueryRows.ReadAsync(reader, ct).ConfigureAwait(false);
                 }
                 await using (var rollback = new MySqlCommand("ROLLBACK", connection))
                 {
                     await rollback.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
                 }
-                var problems = new List<string>();
-                if (check.Expect is { } expect && first != expect)
-                {
-                    problems.Add(first is null ? $"no row, expected \"{expect}\"" : $"got \"{first}\", expected \"{expect}\"");
-                }
-                if (check.ExpectRows is { } expectRows && rows != expectRows)
-                {
-                    problems.Add($"{rows} rows, expected {expectRows}");
-                }
-                var m = new Dictionary<string, double> { ["rows"] = rows };
-                if (double.TryParse(first, NumberStyles.Float, CultureInfo.InvariantCulture, out var number))
-                {
-                    m["value"] = number;
-                }
-                return (problems.Count == 0
-                    ? new Outcome(CheckStatus.Passed, $"query returned {rows} row(s)" + (first is null ? "" : $", first value \"{first}\""), m)
-                    : new Outcome(CheckStatus.Failed, $"query: {string.Join("; ", problems)}", m)) with { Values = values };
+                return read.Judge(check);
             }
             catch (MySqlException e)
             {
@@ -206,21 +166,11 @@ internal static partial class MariaDbChecks
                 {
                     await using var cmd = new MySqlCommand(invariant.Query, connection) { CommandTimeout = timeout };
                     await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-                    var rows = 0;
-                    string? firstRow = null;
-                    while (rows < MaxRowsRead && await reader.ReadAsync(ct).ConfigureAwait(false))
+                    var read = await SqlQueryRows.ReadAsync(reader, ct).ConfigureAwait(false);
+                    m[$"invariant_{invariant.Name}_rows"] = read.Rows;
+                    if (read.Rows > 0)
                     {
-                        if (rows == 0)
-                        {
-                            firstRow = string.Join(", ", Enumerable.Range(0, reader.FieldCount)
-                                .Select(i => $"{reader.GetName(i)}={(reader.IsDBNull(i) ? "null" : Convert.ToString(reader.GetValue(i), CultureInfo.InvariantCulture))}"));
-                        }
-                        rows++;
-                    }
-                    m[$"invariant_{invariant.Name}_rows"] = rows;
-                    if (rows > 0)
-                    {
-                        problems.Add($"invariant {invariant.Name}: {rows} violating row(s), first: {firstRow}");
+                        problems.Add($"invariant {invariant.Name}: {read.Rows} violating row(s), first: {read.FirstRow}");
                     }
                 }
                 catch (MySqlException e)
