@@ -30,6 +30,23 @@ internal static class ConsoleBrowser
     /// page holding a live event stream has been seen not to come within minutes although the page was on screen.</summary>
     public static readonly PageWaitForURLOptions Navigation = new() { WaitUntil = WaitUntilState.Commit, Timeout = LivenessMs };
 
+    /// <summary>
+    /// Waits until the page's URL matches <paramref name="glob"/> (<c>**</c> any text, <c>*</c> any text without a slash),
+    /// committed, as <see cref="Navigation"/>. Playwright's own WaitForURL, when the URL already matches, waits for the
+    /// load event instead, whatever WaitUntil says (Commit has no load state), and the click before it often waits for the
+    /// navigation to commit: an approval's answer page was on screen while the wait for its load timed out after two
+    /// minutes, twice on a busy machine.
+    /// </summary>
+    public static Task ArrivedAsync(IPage page, string glob)
+    {
+        var pattern = new System.Text.RegularExpressions.Regex("^" + string.Concat(System.Text.RegularExpressions.Regex.Split(glob, @"(\*\*|\*)")
+            .Select(part => part switch { "**" => ".*", "*" => "[^/]*", _ => System.Text.RegularExpressions.Regex.Escape(part) })) + "$");
+        return ArrivedAsync(page, pattern.IsMatch);
+    }
+
+    /// <summary>As <see cref="ArrivedAsync(IPage, string)"/>, for a URL test.</summary>
+    public static Task ArrivedAsync(IPage page, Func<string, bool> at) => at(page.Url) ? Task.CompletedTask : page.WaitForURLAsync(at, Navigation);
+
     /// <summary>How a test opens a page: as <see cref="Navigation"/>, until it is committed.</summary>
     public static readonly PageGotoOptions Visit = new() { WaitUntil = WaitUntilState.Commit, Timeout = LivenessMs };
 
@@ -70,7 +87,7 @@ internal static class ConsoleBrowser
         await page.FillAsync("#user", who);
         await page.FillAsync("#password", password);
         await page.ClickAsync("#login");
-        await page.WaitForURLAsync(u => !u.Contains("/login", StringComparison.Ordinal), Navigation);
+        await ArrivedAsync(page, u => !u.Contains("/login", StringComparison.Ordinal));
         return new Session(playwright, browser, page, problems);
     }
 

@@ -34,7 +34,7 @@ public sealed class ConsoleBrowserTests(ConsoleEstate estate, ITestOutputHelper 
 
         // The evidence is the staging PASS: its full report, the same page the CLI writes.
         await row.Locator("a.report").ClickAsync();
-        await page.WaitForURLAsync($"**/stage-runs/{ConsoleEstate.StageRunId}/report", ConsoleBrowser.Navigation);
+        await ConsoleBrowser.ArrivedAsync(page, $"**/stage-runs/{ConsoleEstate.StageRunId}/report");
         Assert.Equal("PASS", (await page.InnerTextAsync("#verdict .verdict")).Trim());
         await ScreenshotAsync(page, "stage-report");
         // Back to the queue by address, not history: a click right after GoBack could land on the page being left (the
@@ -43,7 +43,7 @@ public sealed class ConsoleBrowserTests(ConsoleEstate estate, ITestOutputHelper 
 
         await row.Locator("input[name=comment]").FillAsync("read the staging report: load and logs clean");
         await row.Locator("button[data-approve='prod']").ClickAsync();
-        await page.WaitForURLAsync($"**/patch-sets/{estate.Digest}", ConsoleBrowser.Navigation);
+        await ConsoleBrowser.ArrivedAsync(page, $"**/patch-sets/{estate.Digest}");
         var notice = await page.InnerTextAsync(".notice.ok");
         Assert.Contains("carol approved SRV-1 for prod", notice, StringComparison.Ordinal);
         // Recorded with how carol was known: her console login.
@@ -70,7 +70,7 @@ public sealed class ConsoleBrowserTests(ConsoleEstate estate, ITestOutputHelper 
         var page = alice.Page;
         await page.GotoAsync(new Uri(estate.BaseAddress, $"/patch-sets/{estate.Digest}").ToString(), ConsoleBrowser.Visit);
         await page.ClickAsync("button[data-approve='prod']");
-        await page.WaitForURLAsync($"**/patch-sets/{estate.Digest}", ConsoleBrowser.Navigation);
+        await ConsoleBrowser.ArrivedAsync(page, $"**/patch-sets/{estate.Digest}");
         var notice = await page.InnerTextAsync(".notice.refused");
         Assert.Contains("refused by rule four-eyes: alice wrote SRV-1", notice, StringComparison.Ordinal);
         await ScreenshotAsync(page, "four-eyes-refused");
@@ -117,7 +117,7 @@ public sealed class ConsoleBrowserTests(ConsoleEstate estate, ITestOutputHelper 
         Assert.False(await staging.Locator("input[name=confirm]").EvaluateAsync<bool>("e => e.checkValidity()"));
         await staging.Locator("input[name=confirm]").CheckAsync();
         await staging.Locator("button[data-promote='staging']").ClickAsync();
-        await page.WaitForURLAsync("**/rollouts/ro-*", ConsoleBrowser.Navigation);
+        await ConsoleBrowser.ArrivedAsync(page, "**/rollouts/ro-*");
         Assert.Contains("is rolling out to staging", await page.InnerTextAsync(".notice.ok"), StringComparison.Ordinal);
         await page.Locator("#rollout-status", new PageLocatorOptions { HasTextString = "succeeded" }).WaitForAsync(new LocatorWaitForOptions { Timeout = ConsoleBrowser.LivenessMs });
         Assert.Equal("verified", await page.InnerTextAsync("tr[data-host='stage-1'] .state"));
@@ -139,7 +139,7 @@ public sealed class ConsoleBrowserTests(ConsoleEstate estate, ITestOutputHelper 
             await page.FillAsync("#user", who);
             await page.FillAsync("#password", "not the password at all");
             await page.ClickAsync("#login");
-            await page.WaitForURLAsync("**/login?returnUrl=*", ConsoleBrowser.Navigation);
+            await ConsoleBrowser.ArrivedAsync(page, "**/login?returnUrl=*");
             Assert.Equal("user name or password not accepted", (await page.InnerTextAsync(".notice.refused")).Trim());
         }
     }

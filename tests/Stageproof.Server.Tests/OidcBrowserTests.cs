@@ -63,12 +63,12 @@ public sealed class OidcBrowserTests(OidcEstate estate, ITestOutputHelper output
         await page.GotoAsync(new Uri(estate.BaseAddress, "/approvals").ToString(), ConsoleBrowser.Visit);
         Assert.EndsWith("/login?ReturnUrl=%2Fapprovals", page.Url, StringComparison.Ordinal);
         await page.ClickAsync("#sso");
-        await page.WaitForURLAsync(u => u.StartsWith(sites[1], StringComparison.Ordinal), ConsoleBrowser.Navigation);
+        await ConsoleBrowser.ArrivedAsync(page, u => u.StartsWith(sites[1], StringComparison.Ordinal));
         Assert.Equal("Test identity provider", await page.TitleAsync());
         await page.FillAsync("#person", person);
         await page.ClickAsync("#idp-sign-in");
         // Back at the server: waited for until the page commits, not until it loads, for the landing page moves on at once.
-        await page.WaitForURLAsync(u => u.StartsWith(sites[0], StringComparison.Ordinal), ConsoleBrowser.Navigation);
+        await ConsoleBrowser.ArrivedAsync(page, u => u.StartsWith(sites[0], StringComparison.Ordinal));
         return session;
     }
 
@@ -89,7 +89,7 @@ public sealed class OidcBrowserTests(OidcEstate estate, ITestOutputHelper output
         await using var pat = await SignInAsync("pat");
         var page = pat.Page;
         // The landing page moves on to the queue by itself (a refresh of this site, so the session cookie goes along).
-        await page.WaitForURLAsync("**/approvals", ConsoleBrowser.Navigation);
+        await ConsoleBrowser.ArrivedAsync(page, "**/approvals");
         await page.Locator("#queue").WaitForAsync(new LocatorWaitForOptions { Timeout = ConsoleBrowser.LivenessMs });
         Assert.Contains("pat (approver)", await page.InnerTextAsync("#me"), StringComparison.Ordinal);
         var row = page.Locator("#queue tr[data-set='SRV-1'][data-environment='prod']");
@@ -98,7 +98,7 @@ public sealed class OidcBrowserTests(OidcEstate estate, ITestOutputHelper output
 
         await row.Locator("input[name=comment]").FillAsync("approved through single sign-on");
         await row.Locator("button[data-approve='prod']").ClickAsync();
-        await page.WaitForURLAsync($"**/patch-sets/{estate.Digest}", ConsoleBrowser.Navigation);
+        await ConsoleBrowser.ArrivedAsync(page, $"**/patch-sets/{estate.Digest}");
         Assert.Contains("pat approved SRV-1 for prod", await page.InnerTextAsync(".notice.ok"), StringComparison.Ordinal);
         Assert.Contains("oidc:pat", await page.InnerTextAsync("table:has(th:text('approver'))"), StringComparison.Ordinal);
         await ScreenshotAsync(page, "approved");

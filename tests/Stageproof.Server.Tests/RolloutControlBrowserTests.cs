@@ -42,7 +42,7 @@ public sealed class RolloutControlBrowserTests(RolloutEstate estate, ITestOutput
         await abort.Locator("input[name=comment]").FillAsync("the canary is taking too long");
         await abort.Locator("input[name=confirm]").CheckAsync();
         await abort.Locator("#abort").ClickAsync();
-        await page.WaitForURLAsync($"**/rollouts/{id}", ConsoleBrowser.Navigation);
+        await ConsoleBrowser.ArrivedAsync(page, $"**/rollouts/{id}");
         Assert.Contains("stopped where it stood; rolling back", await page.InnerTextAsync(".notice.ok"), StringComparison.Ordinal);
         Assert.Contains("abort requested by bob", await page.InnerTextAsync("#abort-requested"), StringComparison.Ordinal);
         var loads = 0;
@@ -67,7 +67,7 @@ public sealed class RolloutControlBrowserTests(RolloutEstate estate, ITestOutput
         await using var bob = await ConsoleBrowser.LogInAsync(estate.BaseAddress, "bob", RolloutEstate.Password);
         var page = bob.Page;
         await page.ClickAsync("nav a[href='/tokens']");
-        await page.WaitForURLAsync("**/tokens", ConsoleBrowser.Navigation);
+        await ConsoleBrowser.ArrivedAsync(page, "**/tokens");
         await page.FillAsync("input[name='Form.Environments']", "staging");
         await page.FillAsync("input[name='Form.Expires']", "1h");
         await page.ClickAsync("#create-token");
@@ -86,7 +86,7 @@ public sealed class RolloutControlBrowserTests(RolloutEstate estate, ITestOutput
         await page.GotoAsync(new Uri(estate.BaseAddress, "/tokens").ToString(), ConsoleBrowser.Visit);
         Assert.DoesNotContain(secret, await page.ContentAsync(), StringComparison.Ordinal);
         await page.ClickAsync($"button[data-revoke='{id}']");
-        await page.WaitForURLAsync("**/tokens", ConsoleBrowser.Navigation);
+        await ConsoleBrowser.ArrivedAsync(page, "**/tokens");
         Assert.Contains($"token {id} revoked", await page.InnerTextAsync(".notice.ok"), StringComparison.Ordinal);
         Assert.StartsWith("revoked", (await page.InnerTextAsync($"tr[data-token='{id}'] .state")).Trim(), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync(new Uri("/api/v1/me", UriKind.Relative))).StatusCode);
