@@ -148,19 +148,21 @@ public sealed partial class FaultTests(PgFixture pg, ITestOutputHelper output)
         var dll = Path.Combine(AppContext.BaseDirectory, "acme-mail.dll");
         Skip.IfNot(File.Exists(dll), $"{dll} is not in the test output");
         using var files = await SeededAsync();
-        files.WriteFaults("fault.die_after = 4");
+        // Long enough that the service answers first even while CI builds and brings labs up beside it: at 4 s with a
+        // 5 s request timeout, the first request once went unanswered until the process died.
+        files.WriteFaults("fault.die_after = 12");
         var started = Stopwatch.StartNew();
         var run = Proc.RunAsync("dotnet", [dll], files.Environment(), TimeSpan.FromSeconds(60));
         var line = await files.WaitForLogLineAsync("listening on");
-        using (var http = new HttpClient { BaseAddress = new Uri(Listening().Match(line).Groups[1].Value), Timeout = TimeSpan.FromSeconds(5) })
+        using (var http = new HttpClient { BaseAddress = new Uri(Listening().Match(line).Groups[1].Value), Timeout = TimeSpan.FromSeconds(30) })
         {
             using var health = await http.GetAsync("/health");
             Assert.Equal(200, (int)health.StatusCode);
         }
         var result = await run;
-        output.WriteLine($"die_after=4: exit {result.ExitCode} after {started.Elapsed.TotalSeconds:0.0}s; stderr: {result.Stderr.Split('\n')[0]}");
+        output.WriteLine($"die_after=12: exit {result.ExitCode} after {started.Elapsed.TotalSeconds:0.0}s; stderr: {result.Stderr.Split('\n')[0]}");
         Assert.NotEqual(0, result.ExitCode);
-        Assert.True(started.Elapsed >= TimeSpan.FromSeconds(4), "crashed too early");
+        Assert.True(started.Elapsed >= TimeSpan.FromSeconds(12), "crashed too early");
         Assert.Contains("fault.die_after", result.Stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("acme-mail stopped", files.ReadLog(), StringComparison.Ordinal);
     }
