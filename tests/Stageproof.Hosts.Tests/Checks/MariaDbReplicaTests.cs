@@ -37,14 +37,15 @@ public sealed class MariaDbReplicaTests(MariaDbSourceFixture source, MariaDbFixt
     }
 
     /// <summary>Points the replica at the source's binary log as it stands now (each server set up its own test user and
-    /// database before, which the replica must not replay) and starts replicating.</summary>
-    private async Task ReplicateAsync()
+    /// database before, which the replica must not replay) and starts replicating, each event applied no sooner than
+    /// <paramref name="delaySeconds"/> after the source wrote it (MariaDB's delayed replication).</summary>
+    private async Task ReplicateAsync(int delaySeconds = 0)
     {
         var position = await RowAsync(source.ConnectionString, "SHOW MASTER STATUS");
         var password = MariaDbFixture.Password.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("'", "\\'", StringComparison.Ordinal);
         await replica.ExecuteAsync(
             $"STOP SLAVE; RESET SLAVE ALL; CHANGE MASTER TO MASTER_HOST='{source.Address}', MASTER_PORT={source.Port}, MASTER_USER='{MariaDbFixture.User}', " +
-            $"MASTER_PASSWORD='{password}', MASTER_LOG_FILE='{position[0]}', MASTER_LOG_POS={position[1]}, MASTER_USE_GTID=no; START SLAVE;");
+            $"MASTER_PASSWORD='{password}', MASTER_LOG_FILE='{position[0]}', MASTER_LOG_POS={position[1]}, MASTER_USE_GTID=no, MASTER_DELAY={delaySeconds}; START SLAVE;");
     }
 
     /// <summary>Waits (bounded: a hang guard, not a timing) until the replica has the source's rows.</summary>
@@ -100,5 +101,41 @@ public sealed class MariaDbReplicaTests(MariaDbSourceFixture source, MariaDbFixt
         var notReplica = Assert.Single((await IntegrityAsync("mail")).Results);
         Assert.True(notReplica.Status == CheckStatus.Failed, notReplica.Message);
         Assert.Contains("replica mail is not a replica (SHOW REPLICA STATUS is empty)", notReplica.Message, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public async Task A_replica_that_applies_what_it_received_later_than_the_limit_fails_naming_its_lag_and_the_limit()
+    {
+        source.EnsureAvailable();
+        replica.EnsureAvailable();
+        // Delayed replication makes a real lag: the replica receives each event at once and applies it only after a
+        // minute, so Seconds_Behind_Master grows with the clock while both threads run.
+        await ReplicateAsync(delaySeconds: 60);
+        try
+        {
+            await source.ExecuteAsync("CREATE TABLE delayed_items (id int PRIMARY KEY); INSERT INTO delayed_items VALUES (1);");
+            CheckResult? lagging = null;
+            // Polls until the lag passes the 5 s limit (bounded: a hang guard, not a timing).
+            for (var i = 0; i < 60 && lagging is null; i++)
+            {
+                var result = Assert.Single((await IntegrityAsync("mail_replica")).Results);
+                if (result.Status == CheckStatus.Failed)
+                {
+                    lagging = result;
+                }
+                else
+                {
+                    Assert.True(result.Status == CheckStatus.Passed, result.Message);
+                    await Task.Delay(500);
+                }
+            }
+            Assert.True(lagging is not null, "the delayed replica never lagged past the 5 s limit");
+            Assert.Matches(@"replica mail_replica lags \d+(\.\d+)?s behind, limit 5s", lagging.Message);
+            Assert.True(lagging.Measurements["replication_lag_s"] > 5, lagging.Message);
+        }
+        finally
+        {
+            await replica.ExecuteAsync("STOP SLAVE; RESET SLAVE ALL;");
+        }
     }
 }
