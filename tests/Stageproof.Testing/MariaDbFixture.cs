@@ -177,7 +177,21 @@ public class MariaDbFixture : IAsyncLifetime
             if (_server is { } server)
             {
                 _server = null;
-                if (!server.HasExited)
+                if (server.HasExited)
+                {
+                    // It died under the tests (mariadbd has crashed in CI): its own account of why, where CI shows it.
+                    var log = _dir is null ? null : Path.Combine(_dir, "server.log");
+                    if (log is not null && File.Exists(log))
+                    {
+                        // Kept past the directory's removal, for the next person to read.
+                        var kept = Path.Combine(Path.GetTempPath(), $"stageproof-mariadb-crash-{Environment.ProcessId}-{Port}.log");
+                        File.Copy(log, kept, overwrite: true);
+                        log = kept;
+                    }
+                    await Console.Error.WriteLineAsync($"mariadbd on {Address}:{Port} exited on its own ({server.ExitCode}); the end of {log}:\n" +
+                        (log is not null && File.Exists(log) ? string.Join('\n', File.ReadLines(log).TakeLast(60)) : "(no log)")).ConfigureAwait(false);
+                }
+                else
                 {
                     // SIGTERM: mariadbd shuts down cleanly; SIGKILL only if it does not within 20 s.
                     _ = kill(server.Id, 15);

@@ -49,7 +49,7 @@ public sealed class MariaDbFactsCollector(TimeProvider? timeProvider = null)
         WHERE v.VARIABLE_SOURCE NOT IN ('COMPILED')
         """;
 
-    private static IEnumerable<(string Kind, string Sql)> ObjectQueries(bool mariaDb) =>
+    private static IEnumerable<(string Kind, string? Sql)> ObjectQueries(bool mariaDb) =>
     [
         ("table", """
             SELECT TABLE_NAME, CONCAT(LOWER(TABLE_TYPE), ' engine ', IFNULL(ENGINE, ''), ' collate ', IFNULL(TABLE_COLLATION, ''))
@@ -70,29 +70,9 @@ public sealed class MariaDbFactsCollector(TimeProvider? timeProvider = null)
             FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE()
             GROUP BY TABLE_NAME, INDEX_NAME, NON_UNIQUE, INDEX_TYPE
             """),
-        ("constraint", $"""
-            SELECT CONCAT(tc.TABLE_NAME, '.', tc.CONSTRAINT_NAME),
-                   CONCAT(LOWER(tc.CONSTRAINT_TYPE),
-                          IFNULL(CONCAT(' (', (SELECT GROUP_CONCAT(k.COLUMN_NAME ORDER BY k.ORDINAL_POSITION SEPARATOR ', ')
-                                               FROM information_schema.KEY_COLUMN_USAGE k
-                                               WHERE k.CONSTRAINT_SCHEMA = tc.CONSTRAINT_SCHEMA AND k.TABLE_NAME = tc.TABLE_NAME
-                                                 AND k.CONSTRAINT_NAME = tc.CONSTRAINT_NAME), ')'), ''),
-                          IFNULL((SELECT CONCAT(' references ', r.REFERENCED_TABLE_NAME, ' (',
-                                                (SELECT GROUP_CONCAT(k.REFERENCED_COLUMN_NAME ORDER BY k.ORDINAL_POSITION SEPARATOR ', ')
-                                                 FROM information_schema.KEY_COLUMN_USAGE k
-                                                 WHERE k.CONSTRAINT_SCHEMA = tc.CONSTRAINT_SCHEMA AND k.TABLE_NAME = tc.TABLE_NAME
-                                                   AND k.CONSTRAINT_NAME = tc.CONSTRAINT_NAME),
-                                                ') on update ', LOWER(r.UPDATE_RULE), ' on delete ', LOWER(r.DELETE_RULE))
-                                  FROM information_schema.REFERENTIAL_CONSTRAINTS r
-                                  WHERE r.CONSTRAINT_SCHEMA = tc.CONSTRAINT_SCHEMA AND r.TABLE_NAME = tc.TABLE_NAME
-                                    AND r.CONSTRAINT_NAME = tc.CONSTRAINT_NAME), '')
-                          {(mariaDb ? """
-                          , IFNULL((SELECT CONCAT(' ', c.CHECK_CLAUSE) FROM information_schema.CHECK_CONSTRAINTS c
-                                    WHERE c.CONSTRAINT_SCHEMA = tc.CONSTRAINT_SCHEMA AND c.TABLE_NAME = tc.TABLE_NAME
-                                      AND c.CONSTRAINT_NAME = tc.CONSTRAINT_NAME), '')
-                          """ : "")})
-            FROM information_schema.TABLE_CONSTRAINTS tc WHERE tc.CONSTRAINT_SCHEMA = DATABASE()
-            """),
+        // Read flat and joined here (ConstraintsAsync): as correlated subqueries, run once per constraint, these tables
+        // crashed MariaDB 10.11 on a busy machine (SIGSEGV in ha_maria::drop_table, cleaning up a failed schema temp table).
+        ("constraint", null),
         ("view", """
             SELECT TABLE_NAME, CONCAT(IF(CHECK_OPTION <> 'NONE', CONCAT('check option ', LOWER(CHECK_OPTION), ' '), ''),
                                       REPLACE(VIEW_DEFINITION, CONCAT('`', DATABASE(), '`.'), ''))
@@ -198,7 +178,8 @@ public sealed class MariaDbFactsCollector(TimeProvider? timeProvider = null)
         var objects = new List<SchemaObject>();
         foreach (var (kind, sql) in ObjectQueries(mariaDb))
         {
-            foreach (var (name, definition) in await PairsAsync(connection, sql, ct).ConfigureAwait(false))
+            var pairs = sql is null ? await ConstraintsAsync(connection, mariaDb, ct).ConfigureAwait(false) : await PairsAsync(connection, sql, ct).ConfigureAwait(false);
+            foreach (var (name, definition) in pairs)
             {
                 objects.Add(new SchemaObject(kind, name, definition));
             }
@@ -282,6 +263,76 @@ public sealed class MariaDbFactsCollector(TimeProvider? timeProvider = null)
     {
         await using var cmd = new MySqlCommand(sql, connection);
         return await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Each constraint of the database as "TABLE.NAME" and its type, columns, reference and check clause, from
+    /// one plain query per information_schema table.</summary>
+    private static async Task<List<(string, string)>> ConstraintsAsync(MySqlConnection connection, bool mariaDb, CancellationToken ct)
+    {
+        var columns = new Dictionary<(string, string), (List<string> Columns, List<string> Referenced)>();
+        foreach (var row in await RowsAsync(connection, """
+            SELECT TABLE_NAME, CONSTRAINT_NAME, COLUMN_NAME, REFERENCED_COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE
+            WHERE CONSTRAINT_SCHEMA = DATABASE() ORDER BY TABLE_NAME, CONSTRAINT_NAME, ORDINAL_POSITION
+            """, ct).ConfigureAwait(false))
+        {
+            if (!columns.TryGetValue((row[0]!, row[1]!), out var key))
+            {
+                columns[(row[0]!, row[1]!)] = key = ([], []);
+            }
+            if (row[2] is { } column)
+            {
+                key.Columns.Add(column);
+            }
+            if (row[3] is { } referenced)
+            {
+                key.Referenced.Add(referenced);
+            }
+        }
+        var references = (await RowsAsync(connection, """
+            SELECT TABLE_NAME, CONSTRAINT_NAME, REFERENCED_TABLE_NAME, UPDATE_RULE, DELETE_RULE
+            FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE()
+            """, ct).ConfigureAwait(false)).ToDictionary(r => (r[0]!, r[1]!), r => r);
+        var checks = mariaDb
+            ? (await RowsAsync(connection, """
+                SELECT TABLE_NAME, CONSTRAINT_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE()
+                """, ct).ConfigureAwait(false)).ToDictionary(r => (r[0]!, r[1]!), r => r[2])
+            : [];
+        var result = new List<(string, string)>();
+        foreach (var row in await RowsAsync(connection,
+            "SELECT TABLE_NAME, CONSTRAINT_NAME, CONSTRAINT_TYPE FROM information_schema.TABLE_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE()", ct).ConfigureAwait(false))
+        {
+            var key = (row[0]!, row[1]!);
+            var definition = new System.Text.StringBuilder((row[2] ?? "").ToLowerInvariant());
+            columns.TryGetValue(key, out var used);
+            if (used.Columns is { Count: > 0 })
+            {
+                definition.Append(" (").AppendJoin(", ", used.Columns).Append(')');
+            }
+            if (references.TryGetValue(key, out var reference) && reference[2] is { } table && used.Referenced is { Count: > 0 }
+                && reference[3] is { } onUpdate && reference[4] is { } onDelete)
+            {
+                definition.Append(" references ").Append(table).Append(" (").AppendJoin(", ", used.Referenced)
+                    .Append(") on update ").Append(onUpdate.ToLowerInvariant()).Append(" on delete ").Append(onDelete.ToLowerInvariant());
+            }
+            if (checks.TryGetValue(key, out var clause) && clause is not null)
+            {
+                definition.Append(' ').Append(clause);
+            }
+            result.Add(($"{row[0]}.{row[1]}", definition.ToString()));
+        }
+        return result;
+    }
+
+    private static async Task<List<string?[]>> RowsAsync(MySqlConnection connection, string sql, CancellationToken ct)
+    {
+        var result = new List<string?[]>();
+        await using var cmd = new MySqlCommand(sql, connection);
+        await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        while (await reader.ReadAsync(ct).ConfigureAwait(false))
+        {
+            result.Add(Enumerable.Range(0, reader.FieldCount).Select(i => reader.IsDBNull(i) ? null : Text(reader, i)).ToArray());
+        }
+        return result;
     }
 
     private static async Task<List<(string, string)>> PairsAsync(MySqlConnection connection, string sql, CancellationToken ct)
