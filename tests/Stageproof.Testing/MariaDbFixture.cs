@@ -74,15 +74,20 @@ public class MariaDbFixture : IAsyncLifetime
             Port = FreePort(Address);
             _dir = Directory.CreateTempSubdirectory("stageproof-mariadb-").FullName;
             var data = Path.Combine(_dir, "data");
-            await RunAsync("chown", ["mysql:mysql", _dir]).ConfigureAwait(false);
-            await InstallAsync(data).ConfigureAwait(false);
+            // Its own tmpdir: a mariadbd starting (mariadb-install-db's included) deletes every #sql* file of the mysql
+            // user in its tmpdir, so in a shared /tmp it pulled the internal temp tables from under the other fixtures'
+            // servers, which then failed a query ("Error on delete of '/tmp/#sql-temptable-…'") or crashed (SIGSEGV
+            // in ha_maria::drop_table) when a server started while they ran.
+            var tmp = Directory.CreateDirectory(Path.Combine(_dir, "tmp")).FullName;
+            await RunAsync("chown", ["mysql:mysql", _dir, tmp]).ConfigureAwait(false);
+            await InstallAsync(data, tmp).ConfigureAwait(false);
             var psi = new ProcessStartInfo(Server)
             {
                 RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = "/tmp",
             };
             string[] arguments =
             [
-                "--no-defaults", "--user=mysql", $"--datadir={data}", $"--socket={Socket}", $"--port={Port}", $"--bind-address={Address}",
+                "--no-defaults", "--user=mysql", $"--datadir={data}", $"--tmpdir={tmp}", $"--socket={Socket}", $"--port={Port}", $"--bind-address={Address}",
                 $"--pid-file={Path.Combine(_dir, "mariadbd.pid")}", $"--log-error={Path.Combine(_dir, "server.log")}",
                 "--skip-name-resolve", "--innodb-buffer-pool-size=32M", "--innodb-log-file-size=16M",
                 "--innodb-flush-log-at-trx-commit=0", "--skip-innodb-doublewrite", "--event-scheduler=OFF",
@@ -115,7 +120,7 @@ public class MariaDbFixture : IAsyncLifetime
     /// machine, a bootstrap failed ("Installation of system tables failed!") while three fixtures installed at once.</summary>
     private static readonly SemaphoreSlim Installs = new(1, 1);
 
-    private static async Task InstallAsync(string data)
+    private static async Task InstallAsync(string data, string tmp)
     {
         await Installs.WaitAsync().ConfigureAwait(false);
         try
@@ -124,7 +129,7 @@ public class MariaDbFixture : IAsyncLifetime
             {
                 try
                 {
-                    await RunAsync(InstallDb, ["--no-defaults", "--user=mysql", $"--datadir={data}", "--auth-root-authentication-method=socket",
+                    await RunAsync(InstallDb, ["--no-defaults", "--user=mysql", $"--datadir={data}", $"--tmpdir={tmp}", "--auth-root-authentication-method=socket",
                         "--skip-test-db", "--innodb-buffer-pool-size=32M", "--innodb-log-file-size=16M"]).ConfigureAwait(false);
                     return;
                 }
