@@ -70,8 +70,8 @@ public sealed class MariaDbFactsCollector(TimeProvider? timeProvider = null)
             FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE()
             GROUP BY TABLE_NAME, INDEX_NAME, NON_UNIQUE, INDEX_TYPE
             """),
-        // Read flat and joined here (ConstraintsAsync): as correlated subqueries, run once per constraint, these tables
-        // crashed MariaDB 10.11 on a busy machine (SIGSEGV in ha_maria::drop_table, cleaning up a failed schema temp table).
+        // Read flat and joined here (ConstraintsAsync): as correlated subqueries MariaDB fills each information_schema
+        // table again for every constraint row.
         ("constraint", null),
         ("view", """
             SELECT TABLE_NAME, CONCAT(IF(CHECK_OPTION <> 'NONE', CONCAT('check option ', LOWER(CHECK_OPTION), ' '), ''),
