@@ -68,6 +68,7 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
     private readonly List<StageReason> _warnings = [];
     private readonly List<PatchRun> _patchRuns = [];
     private double _readySeconds;
+    private double _soakWaitSeconds;
 
     public async Task<StageResult> RunAsync(StageOptions options, CancellationToken ct)
     {
@@ -269,6 +270,10 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
             // d. the suite again, compared with the baseline
             var compareStart = Start(StageSteps.Compare, "the suite after the change, compared with the baseline", clock);
             await WaitReadyAsync(checkEnv, light, transports, options.Settle, ct).ConfigureAwait(false);
+            // The soak window opens as soon as the changed service answers again and runs beside the comparison and the
+            // drift: the service must keep answering for the window after the change, and the stage need not wait
+            // for the window after everything else as well. (Step f collects it.)
+            await using var soakRun = BackgroundSoak.Start(runner, checkEnv, suite, transports, markers, ct);
             var after = await runner.RunAsync(checkEnv, quick, transports, ct, markers, control).ConfigureAwait(false);
             var comparisons = SuiteComparison.Compare(quick, baseline, after, result.BaselineRepeat);
             result = result with { After = after };
@@ -331,19 +336,16 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
                 $"{changes.Count(c => c.Expected)} expected change(s), {unexpected.Count} unexpected" + (cosmetic > 0 ? $", {cosmetic} cosmetic" : ""), driftStart);
 
             // f. soak
-            var soakStart = Start(StageSteps.Soak, "the named checks, repeated for the soak window", clock);
-            var soaks = suite.Checks.OfType<SoakCheck>().ToList();
-            if (soaks.Count == 0)
+            var soakStart = Start(StageSteps.Soak, "the named checks, repeated for the soak window (open since the changed service answered again)", clock);
+            if (!soakRun.Any)
             {
                 Step(StageSteps.Soak, StepStatus.Skipped, $"suite {suite.Name} has no soak check", soakStart);
             }
             else
             {
-                var soakResults = new List<CheckResult>();
-                foreach (var soak in soaks)
-                {
-                    soakResults.AddRange(await runner.RunCheckAsync(checkEnv, suite, soak, transports, markers, ct).ConfigureAwait(false));
-                }
+                var waited = Stopwatch.StartNew();
+                var soakResults = await soakRun.Results.ConfigureAwait(false);
+                _soakWaitSeconds = waited.Elapsed.TotalSeconds;
                 result = result with { Soak = soakResults };
                 foreach (var r in soakResults.Where(r => !r.Passed))
                 {
@@ -599,6 +601,54 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
         }
     }
 
+    /// <summary>
+    /// The suite's soak checks, run in the background from the moment the changed service answers again. Disposing it
+    /// before its results were collected (an earlier step threw) cancels it and waits for it to stop, so it never
+    /// outlives the transports it uses.
+    /// </summary>
+    private sealed class BackgroundSoak : IAsyncDisposable
+    {
+        private readonly CancellationTokenSource _cancel;
+
+        private BackgroundSoak(CancellationTokenSource cancel, Task<List<CheckResult>> results, bool any) =>
+            (_cancel, Results, Any) = (cancel, results, any);
+
+        /// <summary>Whether the suite has a soak check at all.</summary>
+        public bool Any { get; }
+
+        public Task<List<CheckResult>> Results { get; }
+
+        public static BackgroundSoak Start(CheckSuiteRunner runner, CheckEnvironment environment, CheckSuite suite,
+            IReadOnlyDictionary<string, ITransport> transports, LogMarkers markers, CancellationToken ct)
+        {
+            var soaks = suite.Checks.OfType<SoakCheck>().ToList();
+            var cancel = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            var token = cancel.Token;
+            var results = soaks.Count == 0 ? Task.FromResult(new List<CheckResult>()) : Task.Run(async () =>
+            {
+                var all = new List<CheckResult>();
+                foreach (var soak in soaks)
+                {
+                    all.AddRange(await runner.RunCheckAsync(environment, suite, soak, transports, markers, token).ConfigureAwait(false));
+                }
+                return all;
+            }, token);
+            return new BackgroundSoak(cancel, results, soaks.Count > 0);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (!Results.IsCompleted)
+            {
+                await _cancel.CancelAsync().ConfigureAwait(false);
+                await Task.WhenAny(Results).ConfigureAwait(false);
+            }
+            // Observed: a soak cancelled or failed here is superseded by the exception that ended the stage.
+            _ = Results.Exception;
+            _cancel.Dispose();
+        }
+    }
+
     private async Task<StageResult> FinishAsync(StageResult result, CancellationToken ct)
     {
         var verdict = _reasons.Count == 0 ? StageVerdict.Pass : StageVerdict.Fail;
@@ -615,7 +665,8 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
             {
                 ["total"] = (finished - result.StartedAt).TotalSeconds,
                 ["load"] = loads,
-                ["soak"] = result.Soak.Sum(r => r.Duration.TotalSeconds),
+                // The soak window runs beside the comparison and the drift: only the wait for it to close beyond them.
+                ["soak"] = _soakWaitSeconds,
                 ["apt"] = _patchRuns.SelectMany(r => r.Hosts).Sum(h => h.StepSeconds.GetValueOrDefault("packages") + h.StepSeconds.GetValueOrDefault("restore")),
                 // The set's own pre and post commands (its service restarts), after applying and after each rollback.
                 ["commands"] = _patchRuns.SelectMany(r => r.Hosts).Sum(h => h.StepSeconds.GetValueOrDefault("pre-commands") + h.StepSeconds.GetValueOrDefault("post-commands")),
