@@ -335,17 +335,8 @@ public sealed class MariaDbFactsCollector(TimeProvider? timeProvider = null)
         return result;
     }
 
-    private static async Task<List<(string, string)>> PairsAsync(MySqlConnection connection, string sql, CancellationToken ct)
-    {
-        var result = new List<(string, string)>();
-        await using var cmd = new MySqlCommand(sql, connection);
-        await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-        while (await reader.ReadAsync(ct).ConfigureAwait(false))
-        {
-            result.Add((Text(reader, 0), Text(reader, 1)));
-        }
-        return result;
-    }
+    private static async Task<List<(string, string)>> PairsAsync(MySqlConnection connection, string sql, CancellationToken ct) =>
+        (await RowsAsync(connection, sql, ct).ConfigureAwait(false)).Select(r => (r[0] ?? "", r[1] ?? "")).ToList();
 
     // information_schema answers some columns as binary strings (GROUP_CONCAT over them, CONCAT with a blob).
     private static string Text(MySqlDataReader reader, int i) => reader.IsDBNull(i) ? "" : reader.GetValue(i) switch
