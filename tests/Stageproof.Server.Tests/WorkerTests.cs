@@ -242,9 +242,10 @@ public sealed class WorkerTests(WorkerEstate estate, ITestOutputHelper output) :
     {
         estate.Postgres.EnsureAvailable();
         estate.ResetHosts();
-        // The window opens at the start of a minute at least 70 seconds from now (cron is minute-grained).
+        // The window opens at the start of the first minute at least 45 seconds from now (cron is minute-grained): time
+        // enough to start the server, submit, cancel and hand over to a worker, and 75 s of waiting on average.
         var now = DateTimeOffset.UtcNow;
-        var opens = new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, now.Minute, 0, TimeSpan.Zero).AddMinutes(now.Second < 50 ? 2 : 3);
+        var opens = new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, now.Minute, 0, TimeSpan.Zero).AddMinutes(now.Second < 15 ? 1 : 2);
         await File.WriteAllTextAsync(estate.ConfigPath, estate.Config($"{opens.Minute} {opens.Hour} * * *"));
         var (server, address) = await estate.StartServerAsync("127.0.14.7");
         StageproofProcess? worker = null;
