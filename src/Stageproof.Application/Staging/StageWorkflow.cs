@@ -272,7 +272,7 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
             await WaitReadyAsync(checkEnv, light, transports, options.Settle, ct).ConfigureAwait(false);
             // The soak window opens as soon as the changed service answers again and runs beside the comparison and the
             // drift: the service must keep answering for the window after the change, and the stage need not wait
-            // for the window after everything else as well. (Step f collects it.)
+            // for the window after everything else as well. (Step f collects it; see BackgroundSoak for the exception.)
             await using var soakRun = BackgroundSoak.Start(runner, checkEnv, suite, transports, markers, ct);
             var after = await runner.RunAsync(checkEnv, quick, transports, ct, markers, control).ConfigureAwait(false);
             var comparisons = SuiteComparison.Compare(quick, baseline, after, result.BaselineRepeat);
@@ -344,7 +344,7 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
             else
             {
                 var waited = Stopwatch.StartNew();
-                var soakResults = await soakRun.Results.ConfigureAwait(false);
+                var soakResults = await soakRun.ResultsAsync().ConfigureAwait(false);
                 _soakWaitSeconds = waited.Elapsed.TotalSeconds;
                 result = result with { Soak = soakResults };
                 foreach (var r in soakResults.Where(r => !r.Passed))
@@ -602,49 +602,57 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
     }
 
     /// <summary>
-    /// The suite's soak checks, run in the background from the moment the changed service answers again. Disposing it
-    /// before its results were collected (an earlier step threw) cancels it and waits for it to stop, so it never
-    /// outlives the transports it uses.
+    /// The suite's soak checks, started in the background the moment the changed service answers again — unless one of
+    /// the checks they repeat runs on the hosts (command, service, logs): its processes there would show up in the drift
+    /// step's record of each host's processes, so such a soak starts only when it is collected, after the drift, as
+    /// before. Disposing it before its results were collected (an earlier step threw) cancels it and waits for it to
+    /// stop, so it never outlives the transports it uses.
     /// </summary>
     private sealed class BackgroundSoak : IAsyncDisposable
     {
         private readonly CancellationTokenSource _cancel;
+        private readonly Func<CancellationToken, Task<List<CheckResult>>> _run;
+        private Task<List<CheckResult>>? _results;
 
-        private BackgroundSoak(CancellationTokenSource cancel, Task<List<CheckResult>> results, bool any) =>
-            (_cancel, Results, Any) = (cancel, results, any);
+        private BackgroundSoak(CancellationTokenSource cancel, Func<CancellationToken, Task<List<CheckResult>>> run, bool any) =>
+            (_cancel, _run, Any) = (cancel, run, any);
 
         /// <summary>Whether the suite has a soak check at all.</summary>
         public bool Any { get; }
 
-        public Task<List<CheckResult>> Results { get; }
+        /// <summary>The soak's results: its background run's, or (a soak on the hosts) a run started now.</summary>
+        public Task<List<CheckResult>> ResultsAsync() => _results ??= _run(_cancel.Token);
 
         public static BackgroundSoak Start(CheckSuiteRunner runner, CheckEnvironment environment, CheckSuite suite,
             IReadOnlyDictionary<string, ITransport> transports, LogMarkers markers, CancellationToken ct)
         {
             var soaks = suite.Checks.OfType<SoakCheck>().ToList();
-            var cancel = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            var token = cancel.Token;
-            var results = soaks.Count == 0 ? Task.FromResult(new List<CheckResult>()) : Task.Run(async () =>
+            var soak = new BackgroundSoak(CancellationTokenSource.CreateLinkedTokenSource(ct), token => Task.Run(async () =>
             {
                 var all = new List<CheckResult>();
-                foreach (var soak in soaks)
+                foreach (var check in soaks)
                 {
-                    all.AddRange(await runner.RunCheckAsync(environment, suite, soak, transports, markers, token).ConfigureAwait(false));
+                    all.AddRange(await runner.RunCheckAsync(environment, suite, check, transports, markers, token).ConfigureAwait(false));
                 }
                 return all;
-            }, token);
-            return new BackgroundSoak(cancel, results, soaks.Count > 0);
+            }, token), soaks.Count > 0);
+            var onHosts = soaks.SelectMany(s => s.Checks).Select(suite.Find).Any(c => c is CommandCheck or ServiceCheck or LogsCheck);
+            if (soaks.Count > 0 && !onHosts)
+            {
+                _ = soak.ResultsAsync();
+            }
+            return soak;
         }
 
         public async ValueTask DisposeAsync()
         {
-            if (!Results.IsCompleted)
+            if (_results is { IsCompleted: false } running)
             {
                 await _cancel.CancelAsync().ConfigureAwait(false);
-                await Task.WhenAny(Results).ConfigureAwait(false);
+                await Task.WhenAny(running).ConfigureAwait(false);
             }
             // Observed: a soak cancelled or failed here is superseded by the exception that ended the stage.
-            _ = Results.Exception;
+            _ = _results?.Exception;
             _cancel.Dispose();
         }
     }
