@@ -86,14 +86,15 @@ public sealed partial class FaultTests(PgFixture pg, ITestOutputHelper output)
         return status == 200;
     }
 
-    private static async Task<(int Total, int Failed)> ConcurrentLoginsAsync(MailHost host, int clients, TimeSpan duration)
+    /// <summary>Each of <paramref name="clients"/> clients logs in <paramref name="rounds"/> times, all at once: a fixed
+    /// count, not a duration, so a busy machine makes the run slower, never smaller.</summary>
+    private static async Task<(int Total, int Failed)> ConcurrentLoginsAsync(MailHost host, int clients, int rounds)
     {
         var total = 0;
         var failed = 0;
-        var until = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, clients).Select(c => Task.Run(async () =>
         {
-            for (var i = 0; until.Elapsed < duration; i++)
+            for (var i = 0; i < rounds; i++)
             {
                 var ok = await LoginSequenceAsync(host, 1 + ((c + i) % 50));
                 Interlocked.Increment(ref total);
@@ -120,7 +121,7 @@ public sealed partial class FaultTests(PgFixture pg, ITestOutputHelper output)
             Assert.True(await LoginSequenceAsync(host, n), $"sequential login of user{n:00} failed");
         }
 
-        var (total, failed) = await ConcurrentLoginsAsync(host, 32, TimeSpan.FromSeconds(4));
+        var (total, failed) = await ConcurrentLoginsAsync(host, 32, 4);
         var rate = (double)failed / total;
         output.WriteLine($"login_race: {failed} of {total} login sequences failed under 32 concurrent clients ({rate:P1})");
         Assert.True(rate > 0.05, $"expected > 5% failures under concurrency, got {failed}/{total}");
@@ -132,9 +133,9 @@ public sealed partial class FaultTests(PgFixture pg, ITestOutputHelper output)
         Need();
         using var files = await SeededAsync();
         await using var host = await MailHost.StartAsync(files);
-        var (total, failed) = await ConcurrentLoginsAsync(host, 32, TimeSpan.FromSeconds(3));
+        var (total, failed) = await ConcurrentLoginsAsync(host, 32, 4);
         output.WriteLine($"no fault: {failed} of {total} login sequences failed under 32 concurrent clients");
-        Assert.True(total > 32);
+        Assert.Equal(128, total);
         Assert.Equal(0, failed);
     }
 
