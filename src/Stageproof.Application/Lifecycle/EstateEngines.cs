@@ -92,21 +92,25 @@ public sealed class EstateEngines(IStateStore store, StageproofConfig config, Ti
         Environment = env.Name,
         Hosts = hosts,
         Databases = env.Databases,
+        Directories = env.Directories,
         Rules = config.Drift,
         Actor = actor,
     };
 
     /// <summary>Returning those of <paramref name="hosts"/> that the point covers to it, as <paramref name="actor"/>.</summary>
     public static RollbackRequest RollbackRequest(StageproofConfig config, EnvironmentConfig env, RollbackPoint point, PatchSet set,
-        IReadOnlyList<HostConfig> hosts, string actor, DatabaseRestoreMode database = DatabaseRestoreMode.Auto) => new()
+        IReadOnlyList<HostConfig> hosts, string actor, DatabaseRestoreMode database = DatabaseRestoreMode.Auto,
+        DatabaseRestoreMode directory = DatabaseRestoreMode.Auto) => new()
     {
         Point = point,
         PatchSet = set,
         Hosts = hosts.Where(h => point.Hosts.Any(p => p.Host == h.Name)).ToList(),
         Databases = env.Databases,
+        Directories = env.Directories,
         Rules = config.Drift,
         Actor = actor,
         Database = database,
+        Directory = directory,
     };
 
     /// <summary>The lab's clones among the environments stage results name (the emergency lane's evidence); none

@@ -72,10 +72,15 @@ internal static class ApplyCommand
             Description = "Restore databases from their dumps: auto (when the schema changed since the point, unless every migration added since declares a down script or compatibility in the set's way_back: then its down scripts run instead), keep (never; declared down scripts still run), or restore (always)",
             DefaultValueFactory = _ => DatabaseRestoreMode.Auto,
         };
+        var directory = new Option<DatabaseRestoreMode>("--directory")
+        {
+            Description = "Restore directories' entries from their exports, after the hosts: auto (when entries held at the point are gone; entries added or changed since are kept), keep (never), or restore (always, back to the point exactly)",
+            DefaultValueFactory = _ => DatabaseRestoreMode.Auto,
+        };
         var list = new Option<bool>("--list") { Description = "List the environment's rollback points instead" };
         var command = new Command("rollback", "Return an environment to a rollback point, then verify each host against its manifest from before the change")
         {
-            env, hosts, pointOption, database, list,
+            env, hosts, pointOption, database, directory, list,
         };
         command.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
         {
@@ -105,7 +110,7 @@ internal static class ApplyCommand
             var stored = await runs.PatchSetAsync(point.PatchDigest, ct).ConfigureAwait(false);
             var engine = await runs.EngineAsync(ct).ConfigureAwait(false);
             session.Ui.Errors.MarkupLine(Infrastructure.Ui.Escape($"Rolling {environment.Name} back to {point.Id} (before {point.PatchId}): {PatchRuns.DescribePoint(point)}"));
-            var run = await engine.RollbackAsync(runs.RollbackRequest(environment, point, stored.Set, parse.GetValue(database), parse.GetValue(hosts)),
+            var run = await engine.RollbackAsync(runs.RollbackRequest(environment, point, stored.Set, parse.GetValue(database), parse.GetValue(hosts), parse.GetValue(directory)),
                 runs.Progress(), ct).ConfigureAwait(false);
             runs.Render(run, point);
             return PatchRuns.ExitCode(run);

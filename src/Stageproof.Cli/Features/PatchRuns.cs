@@ -46,8 +46,9 @@ internal sealed class PatchRuns(CliSession session)
 
     /// <summary>Returning the hosts of <paramref name="env"/> that the point covers (or the named ones among them) to it.</summary>
     public RollbackRequest RollbackRequest(EnvironmentConfig env, RollbackPoint point, PatchSet set,
-        DatabaseRestoreMode database = DatabaseRestoreMode.Auto, IReadOnlyList<string>? only = null) =>
-        EstateEngines.RollbackRequest(session.Config, env, point, set, Hosts(env, only), session.Actor, database);
+        DatabaseRestoreMode database = DatabaseRestoreMode.Auto, IReadOnlyList<string>? only = null,
+        DatabaseRestoreMode directory = DatabaseRestoreMode.Auto) =>
+        EstateEngines.RollbackRequest(session.Config, env, point, set, Hosts(env, only), session.Actor, database, directory);
 
     public IProgress<string> Progress() => new SyncProgress(line => session.Ui.Errors.MarkupLine(Infrastructure.Ui.Escape(line)));
 
@@ -86,6 +87,19 @@ internal sealed class PatchRuns(CliSession session)
             console.MarkupLine("    " + Infrastructure.Ui.Escape(r.Discarded.Count == 0 ? "no data was written since the point"
                 : (r.Restored ? "discarded, written since the change: " : "a restore would discard: ") + string.Join("; ", r.Discarded)));
         }
+        foreach (var r in run.DirectoryRestores)
+        {
+            var what = r.Restored ? "entries restored to the point" : r.Needed ? "NOT restored, though entries it held are gone" : "not restored";
+            console.MarkupLine($"  directory {Infrastructure.Ui.Escape(r.Directory)}: {what}; {Infrastructure.Ui.Escape(r.Why ?? "")}");
+            if (r.Error is { } error)
+            {
+                console.MarkupLine("    [red]" + Infrastructure.Ui.Escape(error) + "[/]");
+            }
+            foreach (var line in r.Discarded)
+            {
+                console.MarkupLine("    " + Infrastructure.Ui.Escape((r.Restored ? "undone: " : "a restore would undo: ") + line));
+            }
+        }
         var table = new Table().Border(TableBorder.Simple).AddColumns("host", "outcome", "detail");
         foreach (var h in run.Hosts)
         {
@@ -110,7 +124,8 @@ internal sealed class PatchRuns(CliSession session)
         $"{point.Hosts.Count} host(s) [{string.Join("; ", point.Hosts.Select(h => $"{h.Host}: {h.Packages.Count(p => p.KeptDeb is not null)} kept .deb(s) " +
             $"({string.Join(", ", h.Packages.Where(p => p.OldVersion is not null).Select(p => $"{p.Name} {p.OldVersion}"))}), {h.Files.Count} saved file(s)" +
             (h.Snapshot is null ? "" : ", overlay snapshot")))}], " +
-        $"{point.Databases.Count} database dump(s){(point.Databases.Count == 0 ? "" : " (" + string.Join(", ", point.Databases.Select(d => d.Database)) + ")")}";
+        $"{point.Databases.Count} database dump(s){(point.Databases.Count == 0 ? "" : " (" + string.Join(", ", point.Databases.Select(d => d.Database)) + ")")}" +
+        (point.Directories.Count == 0 ? "" : $", {point.Directories.Count} directory export(s) ({string.Join(", ", point.Directories.Select(d => $"{d.Name}: {d.Entries} entries"))})");
 
     /// <summary>Reports progress on the caller's thread, in order (Progress&lt;T&gt; would post to the thread pool).</summary>
     internal sealed class SyncProgress(Action<string> report) : IProgress<string>

@@ -126,7 +126,26 @@ public sealed record EnvironmentConfig
 
 /// <summary>An LDAP directory of an environment (<c>environments.ENV.directories.NAME</c>): its URL, a DN allowed to
 /// read cn=config, the file holding that DN's password (0600; never the YAML), and the bases whose entries are counted.</summary>
-public sealed record DirectoryConfig(Uri Url, string BindDn, string PasswordFile, IReadOnlyList<string> Bases);
+public sealed record DirectoryConfig(Uri Url, string BindDn, string PasswordFile, IReadOnlyList<string> Bases)
+{
+    /// <summary>Set when an apply that reaches the directory's host takes a rollback point of its entries.</summary>
+    public DirectoryRollbackConfig? Rollback { get; init; }
+
+    /// <summary>Whether <paramref name="host"/> serves this directory: it is the rollback's <c>host</c>, or (none given)
+    /// the host the URL names by address or by name.</summary>
+    public bool ServedBy(HostConfig host)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        return Rollback?.Host is { } named
+            ? string.Equals(named, host.Name, StringComparison.Ordinal)
+            : string.Equals(Url.Host, host.Address ?? host.Name, StringComparison.OrdinalIgnoreCase)
+              || string.Equals(Url.Host, host.Name, StringComparison.OrdinalIgnoreCase);
+    }
+}
+
+/// <summary>How a directory's entries are exported for a rollback point and restored: bound as <see cref="BindDn"/>, a DN
+/// that may read and write every entry under the bases (the database's rootDN), its password in <see cref="PasswordFile"/>.</summary>
+public sealed record DirectoryRollbackConfig(string BindDn, string PasswordFile, string? Host);
 
 public sealed record DriftRules
 {

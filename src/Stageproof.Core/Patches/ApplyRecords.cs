@@ -69,11 +69,16 @@ public sealed record PatchRun
     public IReadOnlyList<DatabaseRunRecord> Databases { get; init; } = [];
     /// <summary>For a rollback: whether a database had to be restored, and what that discarded.</summary>
     public IReadOnlyList<DatabaseRestoreRecord> Restores { get; init; } = [];
+    /// <summary>For a rollback: whether a directory had to be restored, and what that discarded.</summary>
+    public IReadOnlyList<DirectoryRestoreRecord> DirectoryRestores { get; init; } = [];
     /// <summary>For an apply with packages: the exact .debs every host installed, from a snapshot repository — the
     /// proven closure it was given, or the one it resolved on its first host.</summary>
     public PackageClosure? Closure { get; init; }
 
-    public bool Succeeded => Hosts.All(h => h.Status is HostRunStatus.Applied or HostRunStatus.AlreadyApplied
+    public bool Succeeded => HostsSucceeded && DirectoryRestores.All(d => d.Error is null);
+
+    /// <summary>Every host ended as asked: applied (or already), or for a rollback, rolled back.</summary>
+    public bool HostsSucceeded => Hosts.All(h => h.Status is HostRunStatus.Applied or HostRunStatus.AlreadyApplied
         || (Kind == RunKind.Rollback && h.Status == HostRunStatus.RolledBack));
 
     public PatchRun WithHost(HostRunRecord host) =>
@@ -107,6 +112,34 @@ public sealed record DatabasePoint
     public required string Database { get; init; }
     public required string Directory { get; init; }
     public required string SchemaDigest { get; init; }
+}
+
+/// <summary>
+/// A directory's rollback point: every entry under its bases with every user attribute, exported through LDAP as LDIF
+/// into <see cref="Directory"/> on the control machine before the change.
+/// </summary>
+public sealed record DirectoryPoint
+{
+    /// <summary>The directory's name in the environment's <c>directories</c>.</summary>
+    public required string Name { get; init; }
+    public required string Directory { get; init; }
+    public IReadOnlyList<string> Bases { get; init; } = [];
+    public required int Entries { get; init; }
+    /// <summary>sha256 of the export in its canonical order: a restore is verified against it.</summary>
+    public required string Digest { get; init; }
+}
+
+/// <summary>What a directory restore did, or would have done.</summary>
+public sealed record DirectoryRestoreRecord
+{
+    public required string Directory { get; init; }
+    public bool Needed { get; init; }
+    public bool Restored { get; init; }
+    public string? Why { get; init; }
+    /// <summary>"added since the point: uid=dave,ou=people,…", "removed …", "changed (mail, userPassword) …": what the
+    /// restore discards (or would). Attribute names only, never values.</summary>
+    public IReadOnlyList<string> Discarded { get; init; } = [];    /// <summary>Set when the directory could not be compared or restored: the rollback did not succeed, and its point stays active.</summary>
+    public string? Error { get; init; }
 }
 
 /// <summary>What a database restore did, or would have done.</summary>
@@ -146,4 +179,5 @@ public sealed record RollbackPoint
     public RollbackPointStatus Status { get; init; } = RollbackPointStatus.Active;
     public IReadOnlyList<HostPoint> Hosts { get; init; } = [];
     public IReadOnlyList<DatabasePoint> Databases { get; init; } = [];
+    public IReadOnlyList<DirectoryPoint> Directories { get; init; } = [];
 }

@@ -9,6 +9,7 @@ using Stageproof.Core.Manifests;
 using Stageproof.Core.Patches;
 using Stageproof.Core.State;
 using Stageproof.Hosts.Artifacts;
+using Stageproof.Hosts.Directories;
 using Stageproof.Hosts.Facts;
 
 namespace Stageproof.Hosts.Apply;
@@ -33,6 +34,8 @@ public sealed record ApplyRequest
     public required IReadOnlyList<HostConfig> Hosts { get; init; }
     /// <summary>The environment's databases, name → connection string.</summary>
     public IReadOnlyDictionary<string, string> Databases { get; init; } = new Dictionary<string, string>();
+    /// <summary>The environment's directories: those with a rollback whose host the apply reaches get a point.</summary>
+    public IReadOnlyDictionary<string, DirectoryConfig> Directories { get; init; } = new Dictionary<string, DirectoryConfig>();
     public DriftRules Rules { get; init; } = new();
     public required string Actor { get; init; }
     public ConffilePolicy Conffiles { get; init; } = ConffilePolicy.Keep;
@@ -55,9 +58,13 @@ public sealed record RollbackRequest
     /// <summary>The hosts to roll back (all of the point's by default), with their configuration.</summary>
     public required IReadOnlyList<HostConfig> Hosts { get; init; }
     public IReadOnlyDictionary<string, string> Databases { get; init; } = new Dictionary<string, string>();
+    public IReadOnlyDictionary<string, DirectoryConfig> Directories { get; init; } = new Dictionary<string, DirectoryConfig>();
     public DriftRules Rules { get; init; } = new();
     public required string Actor { get; init; }
     public DatabaseRestoreMode Database { get; init; } = DatabaseRestoreMode.Auto;
+    /// <summary>Auto restores a directory when entries it held at the point are gone (what a failed upgrade loses);
+    /// entries added or changed since are kept (people change passwords during a window). Keep never; Restore always.</summary>
+    public DatabaseRestoreMode Directory { get; init; } = DatabaseRestoreMode.Auto;
 }
 
 /// <summary>
@@ -73,8 +80,11 @@ public sealed class PatchEngine(
     string stateDirectory,
     TimeSpan commandTimeout,
     IHostSnapshots? snapshots = null,
-    SnapshotPublisher? repositories = null)
+    SnapshotPublisher? repositories = null,
+    LdapRollbackPoint? directoryPoints = null)
 {
+    private readonly LdapRollbackPoint _directories = directoryPoints ?? new LdapRollbackPoint(time);
+
     /// <summary>Where rollback points keep their database dumps on the control machine: one folder per point.</summary>
     public static string DumpsDirectory(string stateDirectory) => Path.Combine(stateDirectory, "rollback");
 
@@ -177,6 +187,18 @@ public sealed class PatchEngine(
                 await AuditAsync(request.Actor, "rollback-point.database", $"{request.Environment}/{name}", digest,
                     $"{pointId}: dump in {dbPoint.Directory}", ct).ConfigureAwait(false);
             }
+            // Directories served by a host this apply reaches: the patch may upgrade or reconfigure their server.
+            foreach (var (name, directory) in request.Directories.Where(d => d.Value.Rollback is not null && request.Hosts.Any(d.Value.ServedBy))
+                         .OrderBy(d => d.Key, StringComparer.Ordinal))
+            {
+                var target = $"{request.Environment}/{name}";
+                progress?.Report($"{target}: directory rollback point (LDIF of {string.Join(", ", directory.Bases)})");
+                var dirPoint = await _directories.CreateAsync(name, DirectorySource.ForRollback(target, directory),
+                    Path.Combine(DumpsDirectory(stateDirectory), pointId, "directories", name), ct).ConfigureAwait(false);
+                await state.UpdatePointAsync(p => p with { Directories = [.. p.Directories, dirPoint] }, ct).ConfigureAwait(false);
+                await AuditAsync(request.Actor, "rollback-point.directory", target, digest,
+                    $"{pointId}: {dirPoint.Entries.ToString(CultureInfo.InvariantCulture)} entries exported to {dirPoint.Directory}", ct).ConfigureAwait(false);
+            }
         }
         if (plans.Any(p => p.Plan.Pending.Count > 0))
         {
@@ -267,7 +289,7 @@ public sealed class PatchEngine(
         run = await state.UpdateRunAsync(r => r with
         {
             FinishedAt = time.GetUtcNow(),
-            RollbackPoint = point.Hosts.Count == 0 && point.Databases.Count == 0 ? null : point.Id,
+            RollbackPoint = point.Hosts.Count == 0 && point.Databases.Count == 0 && point.Directories.Count == 0 ? null : point.Id,
         }, ct).ConfigureAwait(false);
         await AuditAsync(request.Actor, "apply.finish", request.Environment, digest, Summary(run), ct).ConfigureAwait(false);
         return run;
@@ -710,7 +732,10 @@ public sealed class PatchEngine(
             await AuditAsync(request.Actor, "rollback.database", target, point.PatchDigest,
                 $"not restored ({why}); " + (discarded.Count == 0 ? "no data written since the point" : "a restore would discard: " + string.Join("; ", discarded)), ct).ConfigureAwait(false);
         }
-        run = run with { Restores = restores, FinishedAt = time.GetUtcNow() };
+        // Directories last: their server is back at the version of the point and serving, so the entries go back
+        // through it online (and reach its replicas as any change does).
+        run = run with { Restores = restores, DirectoryRestores = await RestoreDirectoriesAsync(request, run, progress, ct).ConfigureAwait(false) };
+        run = run with { FinishedAt = time.GetUtcNow() };
         await store.SavePatchRunAsync(run, ct).ConfigureAwait(false);
         if (run.Succeeded && request.Hosts.Count == point.Hosts.Count)
         {
@@ -718,6 +743,62 @@ public sealed class PatchEngine(
         }
         await AuditAsync(request.Actor, "rollback.finish", point.Environment, point.PatchDigest, Summary(run), ct).ConfigureAwait(false);
         return run;
+    }
+
+    /// <summary>Each directory of the point: what changed since, and (by <see cref="RollbackRequest.Directory"/>) its
+    /// entries restored. A directory that cannot be read or restored is recorded and audited; it does not stop the rest.</summary>
+    private async Task<IReadOnlyList<DirectoryRestoreRecord>> RestoreDirectoriesAsync(RollbackRequest request, PatchRun run, IProgress<string>? progress, CancellationToken ct)
+    {
+        var point = request.Point;
+        var records = new List<DirectoryRestoreRecord>();
+        foreach (var dirPoint in point.Directories)
+        {
+            var target = $"{point.Environment}/{dirPoint.Name}";
+            if (!request.Directories.TryGetValue(dirPoint.Name, out var directory) || directory.Rollback is null)
+            {
+                records.Add(new DirectoryRestoreRecord { Directory = dirPoint.Name, Why = "the environment no longer names this directory with a rollback; not restored" });
+                continue;
+            }
+            if (!request.Hosts.Any(directory.ServedBy))
+            {
+                records.Add(new DirectoryRestoreRecord { Directory = dirPoint.Name, Why = "not restored: the host that serves it is not part of this rollback" });
+                continue;
+            }
+            if (!run.HostsSucceeded)
+            {
+                records.Add(new DirectoryRestoreRecord { Directory = dirPoint.Name, Why = "not restored: a host did not roll back, so its directory server may not be the point's" });
+                continue;
+            }
+            try
+            {
+                var source = DirectorySource.ForRollback(target, directory);
+                progress?.Report($"{target}: comparing the directory with the point");
+                var changes = await _directories.ChangesSinceAsync(dirPoint, source, ct).ConfigureAwait(false);
+                var lost = changes.Removed.Count;
+                var restore = request.Directory == DatabaseRestoreMode.Restore
+                    || (request.Directory == DatabaseRestoreMode.Auto && lost > 0);
+                var why = !changes.Any ? "its entries are as at the point"
+                    : lost > 0 ? $"{lost.ToString(CultureInfo.InvariantCulture)} entr{(lost == 1 ? "y" : "ies")} it held at the point {(lost == 1 ? "is" : "are")} gone"
+                    : "entries were only added or changed since the point";
+                var record = new DirectoryRestoreRecord { Directory = dirPoint.Name, Needed = lost > 0, Why = why, Discarded = changes.Describe() };
+                if (restore && changes.Any)
+                {
+                    progress?.Report($"{target}: restoring the directory's entries ({why})");
+                    await _directories.RestoreAsync(dirPoint, source, ct).ConfigureAwait(false);
+                    record = record with { Restored = true };
+                }
+                records.Add(record);
+                await AuditAsync(request.Actor, "rollback.directory", target, point.PatchDigest,
+                    (record.Restored ? $"restored ({why}); discarded: " : $"not restored ({why}); " + (changes.Any ? "a restore would discard: " : ""))
+                    + (changes.Any ? string.Join("; ", record.Discarded) : "nothing changed since the point"), ct).ConfigureAwait(false);
+            }
+            catch (StageproofException ex)
+            {
+                records.Add(new DirectoryRestoreRecord { Directory = dirPoint.Name, Needed = true, Why = "could not be compared or restored", Error = ex.Message });
+                await AuditAsync(request.Actor, "rollback.directory", target, point.PatchDigest, $"failed: {ex.Message}", ct).ConfigureAwait(false);
+            }
+        }
+        return records;
     }
 
     /// <summary>Runs the set's declared down scripts (newest migration first), each in its own transaction; stops at the

@@ -21,7 +21,20 @@ public sealed record DirectorySource(Uri Url, string BindDn, string Password, IR
     public static DirectorySource From(string target, DirectoryConfig directory)
     {
         ArgumentNullException.ThrowIfNull(directory);
-        var file = directory.PasswordFile;
+        return new DirectorySource(directory.Url, directory.BindDn, ReadPassword(target, directory.PasswordFile), directory.Bases);
+    }
+
+    /// <summary>The directory as its rollback binds to it: the rollback's DN and password, the same URL and bases.</summary>
+    /// <exception cref="InfrastructureException">The directory has no rollback, or its password file is unusable (as <see cref="From"/>).</exception>
+    public static DirectorySource ForRollback(string target, DirectoryConfig directory)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        var rollback = directory.Rollback ?? throw new InfrastructureException(target, "the directory has no rollback: configured (bind_dn and password_file of a DN that may write its entries)");
+        return new DirectorySource(directory.Url, rollback.BindDn, ReadPassword(target, rollback.PasswordFile), directory.Bases);
+    }
+
+    private static string ReadPassword(string target, string file)
+    {
         try
         {
             if (!OperatingSystem.IsWindows())
@@ -33,9 +46,7 @@ public sealed record DirectorySource(Uri Url, string BindDn, string Password, IR
                 }
             }
             var password = File.ReadAllText(file).TrimEnd('\r', '\n');
-            return password.Length == 0
-                ? throw new InfrastructureException(target, $"password file {file} is empty")
-                : new DirectorySource(directory.Url, directory.BindDn, password, directory.Bases);
+            return password.Length == 0 ? throw new InfrastructureException(target, $"password file {file} is empty") : password;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

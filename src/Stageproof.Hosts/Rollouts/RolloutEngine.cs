@@ -438,9 +438,11 @@ public sealed class RolloutEngine(
             PatchSet = target.PatchSet.Set,
             Hosts = target.Hosts.Where(h => h.Name == host).ToList(),
             Databases = target.Apply.Databases,
+            Directories = target.Apply.Directories,
             Rules = target.Apply.Rules,
             Actor = rollout.Actor,
             Database = DatabaseRestoreMode.Keep,
+            Directory = DatabaseRestoreMode.Keep,
         }, null, ct).ConfigureAwait(false);
         var status = back.Hosts.First(h => h.Host == host);
         await AuditAsync(rollout, "rollout.recover", host,
@@ -618,6 +620,7 @@ public sealed class RolloutEngine(
                     PatchSet = target.PatchSet.Set,
                     Hosts = target.Hosts.Where(h => covered.Contains(h.Name)).ToList(),
                     Databases = target.Apply.Databases,
+                    Directories = target.Apply.Directories,
                     Rules = target.Apply.Rules,
                     Actor = rollout.Actor,
                     Database = DatabaseRestoreMode.Auto,

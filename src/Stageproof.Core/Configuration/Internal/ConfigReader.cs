@@ -78,7 +78,8 @@ internal sealed partial class ConfigReader
     }
 
     private static readonly string[] EnvironmentKeys = ["hosts", "databases", "mirror_of", "control", "checks", "directories"];
-    private static readonly string[] DirectoryKeys = ["url", "bind_dn", "password_file", "password", "bases"];
+    private static readonly string[] DirectoryKeys = ["url", "bind_dn", "password_file", "password", "bases", "rollback"];
+    private static readonly string[] DirectoryRollbackKeys = ["bind_dn", "password_file", "password", "host"];
     private static readonly string[] DriftKeys = ["track", "ignore", "formats", "min_fidelity", "fail_on", "max_content_bytes", "secret_keys"];
     private static readonly string[] SshKeys = ["parallelism", "connect_timeout", "command_timeout", "config"];
 
@@ -117,6 +118,8 @@ internal sealed partial class ConfigReader
     {
         public NameRef? Control { get; init; }
         public Dictionary<string, DirectoryConfig> Directories { get; init; } = [];
+        /// <summary>Hosts named by the directories' rollback (<c>host:</c>): each must be one of the environment's.</summary>
+        public List<NameRef> DirectoryHosts { get; init; } = [];
     }
 
     public ConfigReader(string file)
@@ -729,13 +732,14 @@ internal sealed partial class ConfigReader
             {
                 control = new NameRef(twin, _yaml.At(f.Value, f.Path));
             }
-            var directories = fields.TryGetValue("directories", out f) ? ReadDirectories(f.Value, f.Path) : [];
-            _environments.Add(new RawEnvironment(name, at, hosts, databases, mirrorOf, checks) { Control = control, Directories = directories });
+            var directoryHosts = new List<NameRef>();
+            var directories = fields.TryGetValue("directories", out f) ? ReadDirectories(f.Value, f.Path, directoryHosts) : [];
+            _environments.Add(new RawEnvironment(name, at, hosts, databases, mirrorOf, checks) { Control = control, Directories = directories, DirectoryHosts = directoryHosts });
         }
     }
 
     /// <summary>directories: NAME → { url, bind_dn, password_file, bases }, every key checked where it stands.</summary>
-    private Dictionary<string, DirectoryConfig> ReadDirectories(YamlNode node, string path)
+    private Dictionary<string, DirectoryConfig> ReadDirectories(YamlNode node, string path, List<NameRef> hostRefs)
     {
         var result = new Dictionary<string, DirectoryConfig>(StringComparer.Ordinal);
         if (_yaml.Mapping(node, path) is not { } directories)
@@ -795,9 +799,45 @@ internal sealed partial class ConfigReader
                     }
                 }
             }
+            DirectoryRollbackConfig? rollback = null;
+            if (fields.TryGetValue("rollback", out var rb) && _yaml.Mapping(rb.Value, rb.Path) is { } rollbackMapping)
+            {
+                var rollbackFields = _yaml.Entries(rollbackMapping, rb.Path, DirectoryRollbackKeys).ToDictionary(e => e.Name, StringComparer.Ordinal);
+                if (rollbackFields.TryGetValue("password", out var rpw))
+                {
+                    _yaml.Report(rpw.KeyNode, rpw.Path, "a password must not be written in stageproof.yaml; give password_file: a file holding it (mode 0600)");
+                }
+                foreach (var required in new[] { "bind_dn", "password_file" })
+                {
+                    if (!rollbackFields.ContainsKey(required))
+                    {
+                        _yaml.Report(rb.Value, $"{rb.Path}.{required}", $"{required} is required for a directory's rollback (bind_dn: a DN that may read and write every entry under the bases, such as the database's rootDN; password_file: its password, mode 0600)");
+                    }
+                }
+                if (bases.Count == 0 && !fields.ContainsKey("bases"))
+                {
+                    _yaml.Report(rb.KeyNode, rb.Path, "a directory's rollback exports the entries under its bases: give bases too");
+                }
+                var rollbackDn = rollbackFields.TryGetValue("bind_dn", out var rd) ? Dn(rd.Value, rd.Path) : null;
+                var rollbackFile = rollbackFields.TryGetValue("password_file", out var rf) ? ReadPath(rf.Value, rf.Path) : null;
+                string? rollbackHost = null;
+                if (rollbackFields.TryGetValue("host", out var rh) && _yaml.RequiredString(rh.Value, rh.Path) is { } hostName)
+                {
+                    if (Names.IdentifierError(hostName, "host name") is { } hostError)
+                    {
+                        _yaml.Report(rh.Value, rh.Path, hostError);
+                    }
+                    rollbackHost = hostName;
+                    hostRefs.Add(new NameRef(hostName, _yaml.At(rh.Value, rh.Path)));
+                }
+                if (rollbackDn is not null && rollbackFile is not null)
+                {
+                    rollback = new DirectoryRollbackConfig(rollbackDn, rollbackFile, rollbackHost);
+                }
+            }
             if (_problems.Count == problems && url is not null && bindDn is not null && passwordFile is not null)
             {
-                result[name] = new DirectoryConfig(url, bindDn, passwordFile, bases);
+                result[name] = new DirectoryConfig(url, bindDn, passwordFile, bases) { Rollback = rollback };
             }
         }
         return result;
@@ -867,6 +907,11 @@ internal sealed partial class ConfigReader
                     _problems.Add(db.At, $"environment '{env.Name}' uses suite '{used.Name}' but has no database {Names.Show(db.Name)}"
                         + (suggestion is not null ? $" (did you mean '{suggestion}'?)" : env.Databases.Count == 0 ? "" : $" (known: {string.Join(", ", env.Databases.Keys)})"));
                 }
+            }
+            foreach (var named in env.DirectoryHosts.Where(h => !hosts.Contains(h.Name, StringComparer.Ordinal)))
+            {
+                _problems.Add(named.At, $"host {Names.Show(named.Name)} is not a host of environment '{env.Name}'"
+                    + (hosts.Count == 0 ? "" : $" ({string.Join(", ", hosts.Distinct(StringComparer.Ordinal))})"));
             }
             result[env.Name] = new EnvironmentConfig
             {
