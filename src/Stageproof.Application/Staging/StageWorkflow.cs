@@ -253,7 +253,7 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
                             RolledBack = undo.Succeeded,
                             Residue = undo.Hosts.SelectMany(h => h.Residue).ToList(),
                             DatabaseRestoreNeeded = undo.Restores.Any(r => r.Restored),
-                            Discarded = undo.Restores.SelectMany(r => r.Discarded).ToList(),
+                            Discarded = Discarded(undo),
                             Notes = [undo.Succeeded ? $"{env.Name} is back at its rollback point" : "the return to the rollback point left residue: " + PatchEngine.Summary(undo)],
                         },
                     };
@@ -380,7 +380,7 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
                         RolledBack = cleanup.Succeeded,
                         Residue = [.. cleanup.Hosts.SelectMany(h => h.Residue), .. cleanupResidue],
                         DatabaseRestoreNeeded = restored.Count > 0,
-                        Discarded = cleanup.Restores.SelectMany(r => r.Discarded).ToList(),
+                        Discarded = Discarded(cleanup),
                         Notes = [cleanup.Succeeded ? $"{env.Name} is back at its rollback point" + (restored.Count > 0 ? $" (database {string.Join(", ", restored)} restored)" : "")
                                 + (cleanupResidue.Count > 0 ? $", but the change left behind what a package rollback does not undo: {string.Join("; ", cleanupResidue)}" : "")
                             : "the return to the rollback point left residue: " + PatchEngine.Summary(cleanup)],
@@ -424,7 +424,7 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
                     Rehearsal = new RehearsalResult
                     {
                         RolledBack = keep.Succeeded, Residue = [.. keep.Hosts.SelectMany(h => h.Residue), .. keepResidue],
-                        SuitePassedAfterRollback = keepSuite.AllPassed, Discarded = keep.Restores.SelectMany(r => r.Discarded).ToList(),
+                        SuitePassedAfterRollback = keepSuite.AllPassed, Discarded = Discarded(keep),
                         DatabaseRestoreNeeded = firstMode == DatabaseRestoreMode.Restore, Migrations = added, DownScripts = downScripts,
                         Notes = ["residue after the rollback: " + string.Join("; ", keepResidue)],
                     },
@@ -439,7 +439,7 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
                 RolledBack = keep.Succeeded,
                 Residue = keep.Hosts.SelectMany(h => h.Residue).ToList(),
                 SuitePassedAfterRollback = keepSuite.AllPassed,
-                Discarded = keep.Restores.SelectMany(r => r.Discarded).ToList(),
+                Discarded = Discarded(keep),
                 DatabaseRestoreNeeded = firstMode == DatabaseRestoreMode.Restore,
                 Migrations = added,
                 DownScripts = downScripts,
@@ -473,7 +473,7 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
                     RolledBack = restoreRun.Succeeded,
                     Residue = restoreRun.Hosts.SelectMany(h => h.Residue).ToList(),
                     SuitePassedAfterRollback = restoreSuite.AllPassed,
-                    Discarded = restoreRun.Restores.SelectMany(r => r.Discarded).ToList(),
+                    Discarded = Discarded(restoreRun),
                     Notes = [$"without a database restore{(downScripts.Count > 0 ? $" (down scripts run: {string.Join("; ", downScripts)})" : "")}: {withoutRestore}"],
                 };
                 var databases = string.Join(", ", env.Databases.Keys);
@@ -949,10 +949,15 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
         return await runner.RunAsync(env, light, transports, ct, markers).ConfigureAwait(false);
     }
 
+    /// <summary>What a rollback discarded (or a restore would): each database's lines, then each directory's, named.</summary>
+    private static List<string> Discarded(PatchRun run) =>
+        [.. run.Restores.SelectMany(r => r.Discarded), .. run.DirectoryRestores.SelectMany(d => d.Discarded.Select(line => $"directory {d.Directory}: {line}"))];
+
     private static string Problems(PatchRun run, CheckSuiteResult suite)
     {
         var problems = run.Hosts.Where(h => h.Status is not (HostRunStatus.RolledBack or HostRunStatus.Applied or HostRunStatus.AlreadyApplied))
             .Select(h => $"{h.Host}: {PatchEngine.Status(h.Status)} {string.Join("; ", h.Residue)}")
+            .Concat(run.DirectoryRestores.Where(d => d.Error is not null).Select(d => $"directory {d.Directory}: {d.Error}"))
             .Concat(suite.Results.Where(r => !r.Passed).Select(r => $"{r.Name} on {r.Target}: {r.Message}")).ToList();
         return problems.Count == 0 ? "no problem found" : string.Join("; ", problems);
     }
