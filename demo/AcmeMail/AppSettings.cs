@@ -47,8 +47,11 @@ public sealed record AppSettings
     public static readonly IReadOnlyList<string> Keys =
     [
         "db.connection", "db.pool_size", "db.pool_wait_timeout", "listen.address", "listen.port",
-        "session.lifetime", "log.level", "indexer.interval",
+        "session.lifetime", "log.level", "indexer.interval", "auth.backend", "auth.ldap.url", "auth.ldap.user_dn",
     ];
+
+    /// <summary>Keys the package's defaults file leaves out: the directory login is off unless an operator turns it on.</summary>
+    public static readonly IReadOnlyList<string> OperatorOnlyKeys = ["auth.backend", "auth.ldap.url", "auth.ldap.user_dn"];
 
     public string DbConnection { get; init; } = "Host=127.0.0.1;Port=5432;Database=mail;Username=acme";
     public int DbPoolSize { get; init; } = 20;
@@ -58,6 +61,15 @@ public sealed record AppSettings
     public int SessionLifetimeMinutes { get; init; } = 60;
     public LogLevelName LogLevel { get; init; } = LogLevelName.Info;
     public int IndexerIntervalSeconds { get; init; } = 5;
+
+    /// <summary>Where a login's password is checked: the users table (database, the default) or an LDAP bind (ldap).</summary>
+    public AuthBackend Auth { get; init; } = AuthBackend.Database;
+
+    /// <summary>auth.ldap.url: ldap://HOST:PORT or ldaps://HOST:PORT of the directory a login binds to.</summary>
+    public Uri? LdapUrl { get; init; }
+
+    /// <summary>auth.ldap.user_dn: the DN a login binds as, {user} standing for the escaped user name.</summary>
+    public string? LdapUserDn { get; init; }
 
     /// <summary>Which file set each key (for the startup log line), e.g. "listen.port" → "/etc/acme-mail/acme-mail.conf:12".</summary>
     public IReadOnlyDictionary<string, string> Sources { get; init; } = new Dictionary<string, string>();
@@ -148,8 +160,32 @@ public sealed record AppSettings
             throw new ConfigException($"{values["db.connection"].Source}: db.connection is not a valid connection string: {e.Message}");
         }
 
+        var auth = Str("auth.backend") switch
+        {
+            null or "database" => AuthBackend.Database,
+            "ldap" => AuthBackend.Ldap,
+            var other => throw new ConfigException($"{values["auth.backend"].Source}: auth.backend must be database or ldap, got '{other}'"),
+        };
+        Uri? ldapUrl = null;
+        if (Str("auth.ldap.url") is { } u && (!Uri.TryCreate(u, UriKind.Absolute, out ldapUrl) || ldapUrl.Scheme is not ("ldap" or "ldaps") || ldapUrl.AbsolutePath.Length > 1))
+        {
+            throw new ConfigException($"{values["auth.ldap.url"].Source}: auth.ldap.url must be ldap://HOST:PORT or ldaps://HOST:PORT, got '{u}'");
+        }
+        var userDn = Str("auth.ldap.user_dn");
+        if (userDn is not null && !userDn.Contains("{user}", StringComparison.Ordinal))
+        {
+            throw new ConfigException($"{values["auth.ldap.user_dn"].Source}: auth.ldap.user_dn must hold {{user}} where the user name goes, got '{userDn}'");
+        }
+        if (auth == AuthBackend.Ldap && (ldapUrl is null || userDn is null))
+        {
+            throw new ConfigException($"{values["auth.backend"].Source}: auth.backend = ldap needs auth.ldap.url and auth.ldap.user_dn");
+        }
+
         return s with
         {
+            Auth = auth,
+            LdapUrl = ldapUrl,
+            LdapUserDn = userDn,
             DbConnection = connection,
             DbPoolSize = Int("db.pool_size", s.DbPoolSize, 1, 10_000),
             DbPoolWaitTimeoutSeconds = Int("db.pool_wait_timeout", s.DbPoolWaitTimeoutSeconds, 1, 3600),
@@ -161,4 +197,10 @@ public sealed record AppSettings
             Sources = values.ToDictionary(kv => kv.Key, kv => kv.Value.Source, StringComparer.Ordinal),
         };
     }
+}
+
+public enum AuthBackend
+{
+    Database,
+    Ldap,
 }

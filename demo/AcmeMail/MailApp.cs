@@ -100,7 +100,8 @@ public static class MailApp
             }
         });
 
-        app.MapPost("/login", async Task<Results<Ok<LoginResponse>, UnauthorizedHttpResult, BadRequest<ErrorResponse>>> (LoginRequest request, CancellationToken ct) =>
+        var ldap = settings.Auth == AuthBackend.Ldap ? new LdapLogin(settings.LdapUrl!, settings.LdapUserDn!) : null;
+        app.MapPost("/login", async Task<Results<Ok<LoginResponse>, UnauthorizedHttpResult, BadRequest<ErrorResponse>, JsonHttpResult<ErrorResponse>>> (LoginRequest request, CancellationToken ct) =>
         {
             if (string.IsNullOrEmpty(request.User) || request.Password is null)
             {
@@ -113,13 +114,42 @@ public static class MailApp
                 // other's token: the session insert collides (refused) or the client gets another login's token.
                 Convert.TryToHexStringLower(RandomNumberGenerator.GetBytes(32), s_sharedToken, out _);
             }
-            await using var cmd = dataSource.CreateCommand("SELECT id FROM users WHERE name = @user AND crypt(@password, password_hash) = password_hash");
-            cmd.Parameters.AddWithValue("user", request.User);
-            cmd.Parameters.AddWithValue("password", request.Password);
-            if (await cmd.ExecuteScalarAsync(ct) is not long userId)
+            long userId;
+            if (ldap is not null)
             {
-                log.Info($"login: refused for user {request.User}");
-                return TypedResults.Unauthorized();
+                var (outcome, detail) = await ldap.CheckAsync(request.User, request.Password, ct);
+                if (outcome == LdapLoginOutcome.Unavailable)
+                {
+                    log.Warn($"login: directory {settings.LdapUrl} unavailable: {detail}");
+                    return TypedResults.Json(new ErrorResponse("the directory is unavailable"), AcmeJsonContext.Default.ErrorResponse, statusCode: StatusCodes.Status503ServiceUnavailable);
+                }
+                if (outcome == LdapLoginOutcome.Refused)
+                {
+                    log.Info($"login: refused for user {request.User} by the directory ({detail})");
+                    return TypedResults.Unauthorized();
+                }
+                // The directory vouched for the user: its mailbox row is made on the first login. The password hash is
+                // of random bytes, so the database backend can never let this user in by password.
+                await using var upsert = dataSource.CreateCommand(
+                    "INSERT INTO users (name, password_hash) VALUES (@user, crypt(encode(gen_random_bytes(32), 'hex'), gen_salt('bf', 4))) " +
+                    "ON CONFLICT (name) DO NOTHING");
+                upsert.Parameters.AddWithValue("user", request.User);
+                await upsert.ExecuteNonQueryAsync(ct);
+                await using var find = dataSource.CreateCommand("SELECT id FROM users WHERE name = @user");
+                find.Parameters.AddWithValue("user", request.User);
+                userId = (long)(await find.ExecuteScalarAsync(ct))!;
+            }
+            else
+            {
+                await using var cmd = dataSource.CreateCommand("SELECT id FROM users WHERE name = @user AND crypt(@password, password_hash) = password_hash");
+                cmd.Parameters.AddWithValue("user", request.User);
+                cmd.Parameters.AddWithValue("password", request.Password);
+                if (await cmd.ExecuteScalarAsync(ct) is not long found)
+                {
+                    log.Info($"login: refused for user {request.User}");
+                    return TypedResults.Unauthorized();
+                }
+                userId = found;
             }
             var token = faults.LoginRace ? new string(s_sharedToken) : Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
             await using var insert = dataSource.CreateCommand(

@@ -35,7 +35,7 @@ public sealed class ConfigTests : IDisposable
         var builtIn = AppSettings.Load();
         Assert.Empty(AppSettings.Load(conf).Sources); // everything is commented out
         Assert.Equal(builtIn with { Sources = withConf.Sources }, withConf);
-        Assert.Equal(AppSettings.Keys.Order(), withConf.Sources.Keys.Order());
+        Assert.Equal(AppSettings.Keys.Except(AppSettings.OperatorOnlyKeys).Order(), withConf.Sources.Keys.Order());
     }
 
     [Fact]
@@ -71,6 +71,10 @@ public sealed class ConfigTests : IDisposable
     [InlineData("session.lifetme = 5", "unknown key 'session.lifetme'")]
     [InlineData("just words", "expected 'key = value'")]
     [InlineData("db.connection = Host=x;Nonsense Key=1", "db.connection is not a valid connection string")]
+    [InlineData("auth.backend = kerberos", "auth.backend must be database or ldap")]
+    [InlineData("auth.backend = ldap", "auth.backend = ldap needs auth.ldap.url and auth.ldap.user_dn")]
+    [InlineData("auth.ldap.url = http://h:389", "auth.ldap.url must be ldap://HOST:PORT")]
+    [InlineData("auth.ldap.user_dn = uid=alice,ou=people,dc=acme,dc=test", "auth.ldap.user_dn must hold {user}")]
     public void Bad_lines_are_configuration_errors_naming_file_and_line(string line, string expected)
     {
         var conf = Write("bad.conf", "# first\n" + line + "\n");
