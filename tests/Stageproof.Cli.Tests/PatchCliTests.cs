@@ -137,6 +137,23 @@ public class PatchCliTests
         Assert.Equal(ExitCodes.Ok, (await CliRun.InAsync(scratch.Dir, "patch", "show", digest[..1])).ExitCode);
     }
 
+    [Theory]
+    [InlineData("rollback --env prod --directory bogus", "--directory: 'bogus' is not one of auto, keep, restore")]
+    [InlineData("rollback --env prod --database 1", "--database: '1' is not one of auto, keep, restore")]
+    [InlineData("apply 0123456789ab --env prod --conffiles new", "--conffiles: 'new' is not one of keep, package")]
+    public async Task A_choice_that_is_none_of_its_values_is_refused_naming_the_option_and_its_choices(string line, string says)
+    {
+        using var scratch = new Scratch();
+        scratch.Write("stageproof.yaml", "hosts:\n  web-1: { transport: local }\nenvironments:\n  prod: { hosts: [web-1] }\n");
+
+        var run = await CliRun.InAsync(scratch.Dir, line.Split(' '));
+
+        Assert.True(run.ExitCode == ExitCodes.BadInput, run.ToString());
+        Assert.Contains(says, run.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("Stageproof.", run.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(scratch.Dir, ".stageproof")), "nothing was written");
+    }
+
     [Fact]
     public async Task An_unknown_digest_exits_2()
     {

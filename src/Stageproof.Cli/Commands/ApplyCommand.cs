@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Spectre.Console;
 using Stageproof.Cli.Features;
+using Stageproof.Cli.Infrastructure;
 using Stageproof.Core;
 using Stageproof.Core.Patches;
 using Stageproof.Hosts.Apply;
@@ -23,11 +24,8 @@ internal static class ApplyCommand
         var digest = new Argument<string>("D") { Description = "The frozen patch set's digest, or a unique prefix of it" };
         var env = EnvOption();
         var hosts = HostsOption();
-        var conffiles = new Option<ConffilePolicy>("--conffiles")
-        {
-            Description = "A conffile the operator changed, when the package ships a new one: keep the operator's (default) or take the package's",
-            DefaultValueFactory = _ => ConffilePolicy.Keep,
-        };
+        var conffiles = ChoiceOption.Create("--conffiles",
+            "A conffile the operator changed, when the package ships a new one: keep the operator's (default) or take the package's", ConffilePolicy.Keep);
         var noAutoRollback = new Option<bool>("--no-auto-rollback") { Description = "Leave a failed host as it is for a person, instead of rolling it back" };
         var keepGoing = new Option<bool>("--keep-going") { Description = "Go on with the other hosts after one failed" };
         var command = new Command("apply", "Apply a frozen patch set to an environment, each host behind a rollback point")
@@ -67,16 +65,12 @@ internal static class ApplyCommand
         var env = EnvOption();
         var hosts = HostsOption();
         var pointOption = new Option<string?>("--point") { Description = "The rollback point (default: the environment's latest active one)" };
-        var database = new Option<DatabaseRestoreMode>("--database")
-        {
-            Description = "Restore databases from their dumps: auto (when the schema changed since the point, unless every migration added since declares a down script or compatibility in the set's way_back: then its down scripts run instead), keep (never; declared down scripts still run), or restore (always)",
-            DefaultValueFactory = _ => DatabaseRestoreMode.Auto,
-        };
-        var directory = new Option<DatabaseRestoreMode>("--directory")
-        {
-            Description = "Restore directories' entries from their exports, after the hosts: auto (when entries held at the point are gone; entries added or changed since are kept), keep (never), or restore (always, back to the point exactly)",
-            DefaultValueFactory = _ => DatabaseRestoreMode.Auto,
-        };
+        var database = ChoiceOption.Create("--database",
+            "Restore databases from their dumps: auto (when the schema changed since the point, unless every migration added since declares a down script or compatibility in the set's way_back: then its down scripts run instead), keep (never; declared down scripts still run), or restore (always)",
+            DatabaseRestoreMode.Auto);
+        var directory = ChoiceOption.Create("--directory",
+            "Restore directories' entries from their exports, after the hosts: auto (when entries held at the point are gone; entries added or changed since are kept), keep (never), or restore (always, back to the point exactly)",
+            DatabaseRestoreMode.Auto);
         var list = new Option<bool>("--list") { Description = "List the environment's rollback points instead" };
         var command = new Command("rollback", "Return an environment to a rollback point, then verify each host against its manifest from before the change")
         {

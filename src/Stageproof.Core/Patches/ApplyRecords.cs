@@ -138,7 +138,8 @@ public sealed record DirectoryRestoreRecord
     public string? Why { get; init; }
     /// <summary>"added since the point: uid=dave,ou=people,…", "removed …", "changed (mail, userPassword) …": what the
     /// restore discards (or would). Attribute names only, never values.</summary>
-    public IReadOnlyList<string> Discarded { get; init; } = [];    /// <summary>Set when the directory could not be compared or restored: the rollback did not succeed, and its point stays active.</summary>
+    public IReadOnlyList<string> Discarded { get; init; } = [];
+    /// <summary>Set when the directory could not be compared or restored: the rollback did not succeed, and its point stays active.</summary>
     public string? Error { get; init; }
 }
 

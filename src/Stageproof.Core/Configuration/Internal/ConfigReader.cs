@@ -814,9 +814,9 @@ internal sealed partial class ConfigReader
                         _yaml.Report(rb.Value, $"{rb.Path}.{required}", $"{required} is required for a directory's rollback (bind_dn: a DN that may read and write every entry under the bases, such as the database's rootDN; password_file: its password, mode 0600)");
                     }
                 }
-                if (bases.Count == 0 && !fields.ContainsKey("bases"))
+                if (bases.Count == 0 && (!fields.TryGetValue("bases", out var given) || given.Value is YamlSequenceNode { Children.Count: 0 }))
                 {
-                    _yaml.Report(rb.KeyNode, rb.Path, "a directory's rollback exports the entries under its bases: give bases too");
+                    _yaml.Report(rb.KeyNode, rb.Path, "a directory's rollback exports the entries under its bases: give at least one base");
                 }
                 var rollbackDn = rollbackFields.TryGetValue("bind_dn", out var rd) ? Dn(rd.Value, rd.Path) : null;
                 var rollbackFile = rollbackFields.TryGetValue("password_file", out var rf) ? ReadPath(rf.Value, rf.Path) : null;
