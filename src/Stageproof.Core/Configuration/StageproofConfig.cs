@@ -138,7 +138,7 @@ public sealed record DirectoryConfig(Uri Url, string BindDn, string PasswordFile
         ArgumentNullException.ThrowIfNull(host);
         return Rollback?.Host is { } named
             ? string.Equals(named, host.Name, StringComparison.Ordinal)
-            : string.Equals(Url.Host, host.Address ?? host.Name, StringComparison.OrdinalIgnoreCase)
+            : string.Equals(Url.Host, host.Address, StringComparison.OrdinalIgnoreCase)
               || string.Equals(Url.Host, host.Name, StringComparison.OrdinalIgnoreCase);
     }
 }

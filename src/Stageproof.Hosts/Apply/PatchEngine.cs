@@ -80,10 +80,9 @@ public sealed class PatchEngine(
     string stateDirectory,
     TimeSpan commandTimeout,
     IHostSnapshots? snapshots = null,
-    SnapshotPublisher? repositories = null,
-    LdapRollbackPoint? directoryPoints = null)
+    SnapshotPublisher? repositories = null)
 {
-    private readonly LdapRollbackPoint _directories = directoryPoints ?? new LdapRollbackPoint(time);
+    private readonly LdapRollbackPoint _directories = new(time);
 
     /// <summary>Where rollback points keep their database dumps on the control machine: one folder per point.</summary>
     public static string DumpsDirectory(string stateDirectory) => Path.Combine(stateDirectory, "rollback");
