@@ -2,7 +2,6 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
-using Npgsql;
 
 namespace AcmeMail;
 
@@ -17,9 +16,11 @@ public static class AcmeMailCli
           (no option)  migrate the database, then serve HTTP until SIGTERM
           --version    print the version
           --migrate    apply pending migrations and exit
-          --seed       apply pending migrations, run seed.sql (idempotent: only when there are no users), exit
+          --seed       apply pending migrations, run seed.sql (seed-mariadb.sql when db.engine = mariadb;
+                       idempotent), exit
         files: ACME_MAIL_DEFAULTS (/usr/share/acme-mail/defaults.conf), ACME_MAIL_CONF (/etc/acme-mail/acme-mail.conf),
-               ACME_MAIL_MIGRATIONS (/usr/share/acme-mail/migrations), ACME_MAIL_SEED (/usr/share/acme-mail/seed.sql),
+               ACME_MAIL_MIGRATIONS (/usr/share/acme-mail/migrations; its mariadb/ when db.engine = mariadb),
+               ACME_MAIL_SEED (/usr/share/acme-mail/seed.sql),
                ACME_MAIL_LOG (/var/log/acme-mail/acme-mail.log), ACME_MAIL_READY_FILE (written once listening),
                ACME_MAIL_FAULTS (/usr/share/acme-mail/faults.conf: fault injection, shipped only by test packages)
         """;
@@ -66,7 +67,7 @@ public static class AcmeMailCli
 
         using var log = new AppLog(paths.Log, settings.LogLevel);
         var version = options?.Version ?? BuildInfo.Version;
-        await using var dataSource = MailApp.CreateDataSource(settings);
+        await using var store = MailStore.Create(settings);
         try
         {
             if (mode == "serve")
@@ -77,16 +78,16 @@ public static class AcmeMailCli
                     log.Info($"fault injection from {paths.Faults}: {faults}");
                 }
             }
-            await new Migrator(dataSource, paths.Migrations, log).MigrateAsync(ct);
+            await new Migrator(store, store.MigrationsIn(paths.Migrations), log).MigrateAsync(ct);
             if (mode == "migrate")
             {
                 return 0;
             }
             if (mode == "seed")
             {
-                return await SeedAsync(dataSource, paths.Seed, log, ct);
+                return await SeedAsync(store, store.SeedFileFor(paths.Seed), log, ct);
             }
-            return await ServeAsync(settings, dataSource, log, paths, options ?? new MailAppOptions(), faults, onListening, ct);
+            return await ServeAsync(settings, store, log, paths, options ?? new MailAppOptions(), faults, onListening, ct);
         }
         catch (MigrationException e)
         {
@@ -94,7 +95,7 @@ public static class AcmeMailCli
             Console.Error.WriteLine($"acme-mail: refusing to start: {e.Message}");
             return 1;
         }
-        catch (NpgsqlException e)
+        catch (System.Data.Common.DbException e)
         {
             log.Error($"refusing to start: database error: {e.Message}");
             Console.Error.WriteLine($"acme-mail: refusing to start: database error: {e.Message}");
@@ -122,7 +123,7 @@ public static class AcmeMailCli
         thread.Start();
     }
 
-    private static async Task<int> SeedAsync(NpgsqlDataSource dataSource, string seedPath, AppLog log, CancellationToken ct)
+    private static async Task<int> SeedAsync(IMailStore store, string seedPath, AppLog log, CancellationToken ct)
     {
         if (!File.Exists(seedPath))
         {
@@ -130,22 +131,17 @@ public static class AcmeMailCli
             Console.Error.WriteLine($"acme-mail: {seedPath} does not exist");
             return 2;
         }
-        await using var cmd = dataSource.CreateCommand(await File.ReadAllTextAsync(seedPath, ct));
-        cmd.CommandTimeout = 0;
-        await cmd.ExecuteNonQueryAsync(ct);
-        await using var count = dataSource.CreateCommand("SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM messages)");
-        await using var r = await count.ExecuteReaderAsync(ct);
-        await r.ReadAsync(ct);
-        var line = $"seed: database has {r.GetInt64(0)} users and {r.GetInt64(1)} messages";
+        var (users, messages) = await store.SeedAsync(await File.ReadAllTextAsync(seedPath, ct), ct);
+        var line = $"seed: database has {users} users and {messages} messages";
         log.Info(line);
         Console.Out.WriteLine(line);
         return 0;
     }
 
-    private static async Task<int> ServeAsync(AppSettings settings, NpgsqlDataSource dataSource, AppLog log, AppPaths paths,
+    private static async Task<int> ServeAsync(AppSettings settings, IMailStore store, AppLog log, AppPaths paths,
         MailAppOptions options, Faults faults, Action<Uri>? onListening, CancellationToken ct)
     {
-        await using var app = MailApp.Build(settings, dataSource, log, options, faults);
+        await using var app = MailApp.Build(settings, store, log, options, faults);
         try
         {
             await app.StartAsync(ct);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using MySqlConnector;
 using Npgsql;
 
 namespace AcmeMail;
@@ -46,12 +47,15 @@ public sealed record AppSettings
 {
     public static readonly IReadOnlyList<string> Keys =
     [
-        "db.connection", "db.pool_size", "db.pool_wait_timeout", "listen.address", "listen.port",
+        "db.engine", "db.connection", "db.pool_size", "db.pool_wait_timeout", "listen.address", "listen.port",
         "session.lifetime", "log.level", "indexer.interval", "auth.backend", "auth.ldap.url", "auth.ldap.user_dn",
     ];
 
     /// <summary>Keys the package's defaults file leaves out: the directory login is off unless an operator turns it on.</summary>
     public static readonly IReadOnlyList<string> OperatorOnlyKeys = ["auth.backend", "auth.ldap.url", "auth.ldap.user_dn"];
+
+    /// <summary>db.engine: postgres (the default) or mariadb; it says how db.connection is read.</summary>
+    public DbEngine Engine { get; init; } = DbEngine.Postgres;
 
     public string DbConnection { get; init; } = "Host=127.0.0.1;Port=5432;Database=mail;Username=acme";
     public int DbPoolSize { get; init; } = 20;
@@ -74,9 +78,27 @@ public sealed record AppSettings
     /// <summary>Which file set each key (for the startup log line), e.g. "listen.port" → "/etc/acme-mail/acme-mail.conf:12".</summary>
     public IReadOnlyDictionary<string, string> Sources { get; init; } = new Dictionary<string, string>();
 
-    /// <summary>The Npgsql connection string with the pool settings applied.</summary>
+    /// <summary>The driver's connection string (Npgsql or MySqlConnector) with the pool settings applied.</summary>
     public string EffectiveConnectionString()
     {
+        if (Engine == DbEngine.MariaDb)
+        {
+            var m = new MySqlConnectionStringBuilder(DbConnection)
+            {
+                MaximumPoolSize = (uint)DbPoolSize,
+                // MySqlConnector waits this long for a pooled connection too ("All pooled connections are in use").
+                ConnectionTimeout = (uint)DbPoolWaitTimeoutSeconds,
+                // The columns hold UTC (UTC_TIMESTAMP), and the JSON says so.
+                DateTimeKind = MySqlDateTimeKind.Utc,
+                // Seed and migration files written for the mariadb client may use @variables.
+                AllowUserVariables = true,
+            };
+            if (string.IsNullOrEmpty(m.ApplicationName))
+            {
+                m.ApplicationName = "acme-mail";
+            }
+            return m.ConnectionString;
+        }
         var b = new NpgsqlConnectionStringBuilder(DbConnection)
         {
             MaxPoolSize = DbPoolSize,
@@ -150,10 +172,16 @@ public sealed record AppSettings
         {
             throw new ConfigException($"{values["log.level"].Source}: log.level must be debug, info, warn or error, got '{l}'");
         }
+        var engine = Str("db.engine") switch
+        {
+            null or "postgres" => DbEngine.Postgres,
+            "mariadb" => DbEngine.MariaDb,
+            var other => throw new ConfigException($"{values["db.engine"].Source}: db.engine must be postgres or mariadb, got '{other}'"),
+        };
         var connection = Str("db.connection") ?? s.DbConnection;
         try
         {
-            _ = new NpgsqlConnectionStringBuilder(connection);
+            _ = engine == DbEngine.MariaDb ? new MySqlConnectionStringBuilder(connection) : (object)new NpgsqlConnectionStringBuilder(connection);
         }
         catch (ArgumentException e)
         {
@@ -183,6 +211,7 @@ public sealed record AppSettings
 
         return s with
         {
+            Engine = engine,
             Auth = auth,
             LdapUrl = ldapUrl,
             LdapUserDn = userDn,

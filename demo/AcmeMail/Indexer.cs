@@ -1,30 +1,24 @@
 using Microsoft.Extensions.Hosting;
-using Npgsql;
 
 namespace AcmeMail;
 
 /// <summary>
-/// The background indexer: every <c>indexer.interval</c> seconds it fills <c>messages.search_vector</c> for messages
-/// that have none yet and logs <c>indexer: indexed N messages</c>; a database error is logged as ERROR and retried
-/// on the next tick. With <c>fault.indexer_errors</c> (fault injection, see <see cref="Faults"/>) every cycle also
+/// The background indexer: every <c>indexer.interval</c> seconds it makes new messages searchable (fills
+/// <c>search_vector</c> on PostgreSQL, <c>search_text</c> under a FULLTEXT index on MariaDB) and logs
+/// <c>indexer: indexed N messages</c>; a database error is logged as ERROR and retried on the next tick. With <c>fault.indexer_errors</c> (fault injection, see <see cref="Faults"/>) every cycle also
 /// logs an ERROR line, while the service otherwise works.
 /// </summary>
-public sealed class Indexer(NpgsqlDataSource dataSource, AppLog log, TimeSpan interval, bool injectErrors = false) : BackgroundService
+public sealed class Indexer(IMailStore store, AppLog log, TimeSpan interval, bool injectErrors = false) : BackgroundService
 {
     public const int BatchSize = 5000;
 
-    /// <summary>Indexes until no message is left without a search vector; returns how many were indexed.</summary>
+    /// <summary>Indexes until every message is searchable; returns how many were indexed.</summary>
     public async Task<int> IndexPendingAsync(CancellationToken ct)
     {
         var total = 0;
         while (true)
         {
-            await using var cmd = dataSource.CreateCommand("""
-                UPDATE messages SET search_vector = to_tsvector('english', subject || ' ' || body)
-                WHERE id IN (SELECT id FROM messages WHERE search_vector IS NULL ORDER BY id LIMIT @batch)
-                """);
-            cmd.Parameters.AddWithValue("batch", BatchSize);
-            var n = await cmd.ExecuteNonQueryAsync(ct);
+            var n = await store.IndexBatchAsync(BatchSize, ct);
             total += n;
             if (n < BatchSize)
             {
@@ -51,7 +45,7 @@ public sealed class Indexer(NpgsqlDataSource dataSource, AppLog log, TimeSpan in
             {
                 return;
             }
-            catch (Exception e) when (e is NpgsqlException or InvalidOperationException or TimeoutException)
+            catch (Exception e) when (MailStore.IsDatabaseFailure(e))
             {
                 log.Error($"indexer: cannot index messages: {e.GetType().Name}: {e.Message}");
             }

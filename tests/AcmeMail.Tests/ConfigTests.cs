@@ -71,6 +71,7 @@ public sealed class ConfigTests : IDisposable
     [InlineData("session.lifetme = 5", "unknown key 'session.lifetme'")]
     [InlineData("just words", "expected 'key = value'")]
     [InlineData("db.connection = Host=x;Nonsense Key=1", "db.connection is not a valid connection string")]
+    [InlineData("db.engine = oracle", "db.engine must be postgres or mariadb, got 'oracle'")]
     [InlineData("auth.backend = kerberos", "auth.backend must be database or ldap")]
     [InlineData("auth.backend = ldap", "auth.backend = ldap needs auth.ldap.url and auth.ldap.user_dn")]
     [InlineData("auth.ldap.url = http://h:389", "auth.ldap.url must be ldap://HOST:PORT")]
@@ -82,6 +83,30 @@ public sealed class ConfigTests : IDisposable
         Assert.Contains(expected, e.Message, StringComparison.Ordinal);
         Assert.Contains($"{conf}:2", e.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void On_mariadb_the_connection_string_is_mysqlconnectors_with_the_pool_settings_and_utc_times()
+    {
+        var conf = Write("maria.conf", "db.engine = mariadb\ndb.connection = Server=127.0.4.5;Port=3306;Database=mail;User ID=acme\ndb.pool_size = 7\ndb.pool_wait_timeout = 3\n");
+        var s = AppSettings.Load(conf);
+        Assert.Equal(DbEngine.MariaDb, s.Engine);
+        var b = new MySqlConnector.MySqlConnectionStringBuilder(s.EffectiveConnectionString());
+        Assert.Equal((7u, 3u, "127.0.4.5", "acme-mail"), (b.MaximumPoolSize, b.ConnectionTimeout, b.Server, b.ApplicationName));
+        Assert.Equal(MySqlConnector.MySqlDateTimeKind.Utc, b.DateTimeKind);
+
+        // A connection string is read by the engine's driver: an Npgsql-only key is an error on mariadb.
+        var bad = Write("bad-maria.conf", "db.engine = mariadb\n# then\ndb.connection = Host=h;Include Error Detail=true\n");
+        var e = Assert.Throws<ConfigException>(() => AppSettings.Load(bad));
+        Assert.StartsWith($"{bad}:3: db.connection is not a valid connection string", e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("kubernetes", "+kubernetes")]
+    [InlineData("  kubernetes   staging ", "+kubernetes +staging")]
+    [InlineData("+kubernetes -\"(staging*)~", "+kubernetes +staging")]
+    [InlineData("-- ()", "")]
+    public void A_search_on_mariadb_requires_every_word_and_takes_no_operators_from_the_user(string typed, string query) =>
+        Assert.Equal(query, MariaDbMailStore.BooleanQuery(typed));
 
     [Fact]
     public void Paths_come_from_environment_variables_with_package_defaults()

@@ -211,7 +211,7 @@ public sealed partial class FaultTests(PgFixture pg, ITestOutputHelper output)
     {
         await using var conn = new NpgsqlConnection(AppSettings.Load(files.Paths).DbConnection);
         await conn.OpenAsync();
-        await using var explain = new NpgsqlCommand($"EXPLAIN (FORMAT JSON) {MailApp.SearchSql}", conn);
+        await using var explain = new NpgsqlCommand($"EXPLAIN (FORMAT JSON) {PostgresMailStore.SearchSql}", conn);
         explain.Parameters.AddWithValue("q", "invoice");
         explain.Parameters.AddWithValue("user", "user02");
         var json = System.Text.Json.JsonDocument.Parse((string)(await explain.ExecuteScalarAsync())!);

@@ -1,5 +1,7 @@
 using System.Net.Http.Json;
 using System.Text.Json;
+using MySqlConnector;
+using Stageproof.Testing;
 
 namespace AcmeMail.Tests;
 
@@ -9,18 +11,27 @@ public sealed class MailFiles : IDisposable
     public static string ShippedShare => Path.Combine(AppContext.BaseDirectory, "share");
 
     public MailFiles(PgServer pg, string database, string extraConfig = "")
+        : this($"db.connection = {pg.ConnectionString(database, pooling: true)}", extraConfig)
+    {
+    }
+
+    private MailFiles(string databaseConfig, string extraConfig)
     {
         Dir = Directory.CreateTempSubdirectory("acme-mail-test-").FullName;
         Migrations = Path.Combine(Dir, "migrations");
-        Directory.CreateDirectory(Migrations);
-        foreach (var f in Directory.GetFiles(Path.Combine(ShippedShare, "migrations")))
+        var shipped = Path.Combine(ShippedShare, "migrations");
+        foreach (var dir in Directory.GetDirectories(shipped, "*", SearchOption.AllDirectories).Prepend(shipped))
         {
-            File.Copy(f, Path.Combine(Migrations, Path.GetFileName(f)));
+            Directory.CreateDirectory(Path.Combine(Migrations, Path.GetRelativePath(shipped, dir)));
+        }
+        foreach (var f in Directory.GetFiles(shipped, "*", SearchOption.AllDirectories))
+        {
+            File.Copy(f, Path.Combine(Migrations, Path.GetRelativePath(shipped, f)));
         }
         ListenAddress = PgServer.NextAddress();
         File.WriteAllText(Path.Combine(Dir, "acme-mail.conf"), $"""
             # test overrides
-            db.connection = {pg.ConnectionString(database, pooling: true)}
+            {databaseConfig}
             listen.address = {ListenAddress}
             listen.port = 0
             indexer.interval = 1
@@ -38,6 +49,14 @@ public sealed class MailFiles : IDisposable
             Faults = Path.Combine(Dir, "faults.conf"),
         };
     }
+
+    /// <summary>Files of an acme-mail on MariaDB (db.engine = mariadb): <paramref name="database"/> on the fixture's server.</summary>
+    public static MailFiles OnMariaDb(MariaDbFixture server, string database, string extraConfig = "") =>
+        new($"db.engine = mariadb\ndb.connection = {new MySqlConnectionStringBuilder(server.ConnectionStringFor(database)) { Pooling = true }.ConnectionString}",
+            extraConfig);
+
+    /// <summary>The migrations this engine reads (the copy's mariadb/ for MariaDB).</summary>
+    public string MigrationsOf(DbEngine engine) => engine == DbEngine.MariaDb ? Path.Combine(Migrations, "mariadb") : Migrations;
 
     /// <summary>Writes the fault injection file (e.g. "fault.login_race = true").</summary>
     public void WriteFaults(string text) => File.WriteAllText(Paths.Faults, text + "\n");

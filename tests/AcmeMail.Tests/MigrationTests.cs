@@ -24,9 +24,8 @@ public sealed class MigrationTests(PgFixture pg)
 
         Assert.Equal(0, await files.RunCliAsync("--migrate"));
 
-        await using var conn = new NpgsqlConnection(pg.Server.ConnectionString(db));
-        await conn.OpenAsync();
-        var history = await Migrator.ReadHistoryAsync(conn, CancellationToken.None);
+        await using var store = MailStore.Create(AppSettings.Load(files.Paths));
+        var history = await Migrator.ReadHistoryAsync(store, CancellationToken.None);
         Assert.Equal([1, 2, 10], history.Select(h => h.Version));
         Assert.Equal(["initial schema", "add folders", "add flags"], history.Select(h => h.Description));
         Assert.All(history, h => Assert.True(h.Success));
@@ -36,6 +35,8 @@ public sealed class MigrationTests(PgFixture pg)
             Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(await File.ReadAllBytesAsync(file))), h.Checksum);
         }
         // The schema V1 promises, pgcrypto included (created by the unprivileged owner: a trusted extension).
+        await using var conn = new NpgsqlConnection(pg.Server.ConnectionString(db));
+        await conn.OpenAsync();
         await using var cmd = new NpgsqlCommand("""
             SELECT (SELECT count(*) FROM pg_extension WHERE extname = 'pgcrypto'),
                    (SELECT count(*) FROM pg_indexes WHERE indexname = 'messages_search_vector_idx' AND indexdef LIKE '%USING gin%'),
@@ -79,9 +80,12 @@ public sealed class MigrationTests(PgFixture pg)
         Assert.Equal(1, await files.RunCliAsync("--migrate"));
         Assert.Contains("migration V2 (broken) failed and was rolled back: 42P01", files.ReadLog(), StringComparison.Ordinal);
 
+        await using (var store = MailStore.Create(AppSettings.Load(files.Paths)))
+        {
+            Assert.Equal([1], (await Migrator.ReadHistoryAsync(store, CancellationToken.None)).Select(h => h.Version));
+        }
         await using var conn = new NpgsqlConnection(pg.Server.ConnectionString(db));
         await conn.OpenAsync();
-        Assert.Equal([1], (await Migrator.ReadHistoryAsync(conn, CancellationToken.None)).Select(h => h.Version));
         await using var cmd = new NpgsqlCommand("SELECT to_regclass('half_done') IS NULL", conn);
         Assert.True((bool)(await cmd.ExecuteScalarAsync())!);
     }
@@ -94,17 +98,17 @@ public sealed class MigrationTests(PgFixture pg)
         using var files = new MailFiles(pg.Server, db);
         using var log = new AppLog(files.Paths.Log, LogLevelName.Info);
         var settings = AppSettings.Load(files.Paths);
-        var sources = Enumerable.Range(0, 4).Select(_ => MailApp.CreateDataSource(settings)).ToList();
+        var stores = Enumerable.Range(0, 4).Select(_ => MailStore.Create(settings)).ToList();
         try
         {
-            var applied = await Task.WhenAll(sources.Select(ds => Task.Run(() => new Migrator(ds, files.Migrations, log).MigrateAsync(CancellationToken.None))));
+            var applied = await Task.WhenAll(stores.Select(s => Task.Run(() => new Migrator(s, files.Migrations, log).MigrateAsync(CancellationToken.None))));
             Assert.Equal(1, applied.Sum());
         }
         finally
         {
-            foreach (var ds in sources)
+            foreach (var s in stores)
             {
-                await ds.DisposeAsync();
+                await s.DisposeAsync();
             }
         }
     }

@@ -41,13 +41,13 @@ public sealed class DebsFixture : IAsyncLifetime
     }
 }
 
-/// <summary>One build-debs.sh run shared by the packaging tests and the bad-package tests.</summary>
+/// <summary>One build-debs.sh run, and one MariaDB server, shared by the packaging tests and the bad-package tests.</summary>
 [CollectionDefinition("debs")]
-public sealed class DebsCollection : ICollectionFixture<DebsFixture>;
+public sealed class DebsCollection : ICollectionFixture<DebsFixture>, ICollectionFixture<MariaDbFixture>;
 
 [Trait("Category", "Packaging")]
 [Collection("debs")]
-public sealed class PackagingTests(DebsFixture debs)
+public sealed class PackagingTests(DebsFixture debs, MariaDbFixture maria)
 {
     private void NeedDebs()
     {
@@ -82,6 +82,8 @@ public sealed class PackagingTests(DebsFixture debs)
             "-rw-r--r-- root/root .* ./usr/share/acme-mail/defaults.conf$",
             "-rw-r--r-- root/root .* ./usr/share/acme-mail/seed.sql$",
             "-rw-r--r-- root/root .* ./usr/share/acme-mail/migrations/V1__initial_schema.sql$",
+            "-rw-r--r-- root/root .* ./usr/share/acme-mail/seed-mariadb.sql$",
+            "-rw-r--r-- root/root .* ./usr/share/acme-mail/migrations/mariadb/V1__initial_schema.sql$",
             "-rw-r--r-- root/root .* ./etc/acme-mail/acme-mail.conf$",
             "-rwxr-xr-x root/root .* ./etc/init.d/acme-mail$",
         ];
@@ -99,7 +101,11 @@ public sealed class PackagingTests(DebsFixture debs)
         NeedDebs();
         var a = await ExtractAsync("1.0");
         var b = await ExtractAsync("1.1");
-        foreach (var rel in new[] { "usr/share/acme-mail/migrations/V1__initial_schema.sql", "etc/acme-mail/acme-mail.conf", "usr/share/acme-mail/seed.sql" })
+        foreach (var rel in new[]
+        {
+            "usr/share/acme-mail/migrations/V1__initial_schema.sql", "usr/share/acme-mail/migrations/mariadb/V1__initial_schema.sql",
+            "etc/acme-mail/acme-mail.conf", "usr/share/acme-mail/seed.sql", "usr/share/acme-mail/seed-mariadb.sql",
+        })
         {
             Assert.Equal(await File.ReadAllBytesAsync(Path.Combine(a, rel)), await File.ReadAllBytesAsync(Path.Combine(b, rel)));
         }
@@ -119,50 +125,104 @@ public sealed class PackagingTests(DebsFixture debs)
 
         foreach (var (version, expected) in new[] { ("1.0", 200), ("1.1", 403) })
         {
-            var root = await ExtractAsync(version);
-            var binary = Path.Combine(root, "usr/lib/acme-mail/acme-mail");
-            Assert.Equal(version, (await Proc.RunAsync(binary, "--version")).Check("--version").Stdout.Trim());
-
-            var port = PgServer.FreePort(files.ListenAddress);
-            var ready = Path.Combine(files.Dir, $"ready-{version}");
-            var env = new Dictionary<string, string>
+            await ServePackagedAsync(version, files, async http =>
             {
-                ["ACME_MAIL_DEFAULTS"] = Path.Combine(root, "usr/share/acme-mail/defaults.conf"),
-                ["ACME_MAIL_CONF"] = files.Paths.Config,
-                ["ACME_MAIL_MIGRATIONS"] = Path.Combine(root, "usr/share/acme-mail/migrations"),
-                ["ACME_MAIL_LOG"] = Path.Combine(files.Dir, $"acme-mail-{version}.log"),
-                ["ACME_MAIL_READY_FILE"] = ready,
-            };
-            // listen.port from the operator file is 0 (tests); the packaged binary gets a fixed free port instead.
-            var conf = Path.Combine(files.Dir, $"acme-mail-{version}.conf");
-            await File.WriteAllTextAsync(conf, (await File.ReadAllTextAsync(files.Paths.Config)).Replace("listen.port = 0", $"listen.port = {port}", StringComparison.Ordinal));
-            env["ACME_MAIL_CONF"] = conf;
-
-            using var service = StartProcess(binary, env);
-            try
-            {
-                await WaitUntilAsync(() => File.Exists(ready) || service.HasExited, TimeSpan.FromSeconds(60));
-                Assert.False(service.HasExited, $"acme-mail {version} exited: {await File.ReadAllTextAsync(env["ACME_MAIL_LOG"])}");
-                using var http = new HttpClient { BaseAddress = new Uri($"http://{files.ListenAddress}:{port}") };
                 var health = JsonDocument.Parse(await http.GetStringAsync("/health")).RootElement;
                 Assert.Equal(version, health.GetProperty("version").GetString());
-
-                using var login = await http.PostAsJsonAsync("/login", new { user = "user01", password = "password-01" });
-                var token = JsonDocument.Parse(await login.Content.ReadAsStringAsync()).RootElement.GetProperty("token").GetString();
-                using var req = new HttpRequestMessage(HttpMethod.Get, "/mailbox/user02");
-                req.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
-                using var resp = await http.SendAsync(req);
-                Assert.Equal(expected, (int)resp.StatusCode);
-            }
-            finally
-            {
-                if (!service.HasExited)
-                {
-                    service.Kill(entireProcessTree: true);
-                }
-                await service.WaitForExitAsync();
-            }
+                var token = await LoginAsync(http, "user01", "password-01");
+                Assert.Equal(expected, (await GetAsync(http, "/mailbox/user02", token)).Status);
+            });
         }
+    }
+
+    /// <summary>The trimmed binary carries the MariaDB driver and bcrypt whole: it migrates, checks a seeded password, serves and searches.</summary>
+    [SkippableFact]
+    public async Task The_packaged_binary_keeps_its_mail_in_mariadb()
+    {
+        NeedDebs();
+        maria.EnsureAvailable();
+        await maria.CreateDatabaseAsync("acme_mail_packaged");
+        using var files = MailFiles.OnMariaDb(maria, "acme_mail_packaged");
+        await ServePackagedAsync("1.1", files, async http =>
+        {
+            var health = JsonDocument.Parse(await http.GetStringAsync("/health")).RootElement;
+            Assert.Equal("ok", health.GetProperty("db").GetString());
+            Assert.Equal(0, await files.RunCliAsync("--seed"));
+            var token = await LoginAsync(http, "user01", "password-01");
+            var (status, body) = await GetAsync(http, "/mailbox/user01", token);
+            Assert.Equal(200, status);
+            Assert.Equal(20, JsonDocument.Parse(body).RootElement.GetArrayLength());
+            Assert.Equal(403, (await GetAsync(http, "/mailbox/user02", token)).Status);
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while (true)
+            {
+                var (searchStatus, hits) = await GetAsync(http, "/search?q=invoice", token);
+                Assert.Equal(200, searchStatus);
+                if (JsonDocument.Parse(hits).RootElement.GetArrayLength() > 0)
+                {
+                    break;
+                }
+                Assert.True(DateTime.UtcNow < deadline, "the packaged indexer did not make the seeded mail searchable within 60 s");
+                await Task.Delay(200);
+            }
+        });
+        var log = await File.ReadAllTextAsync(Path.Combine(files.Dir, "acme-mail-1.1.log"));
+        Assert.Contains("migrations: applying V1 (initial schema)", log, StringComparison.Ordinal);
+        Assert.DoesNotContain(" ERROR ", log, StringComparison.Ordinal);
+    }
+
+    /// <summary>Runs the packaged binary of <paramref name="version"/> with <paramref name="files"/>' operator file on a free port until <paramref name="body"/> is done.</summary>
+    private async Task ServePackagedAsync(string version, MailFiles files, Func<HttpClient, Task> body)
+    {
+        var root = await ExtractAsync(version);
+        var binary = Path.Combine(root, "usr/lib/acme-mail/acme-mail");
+        Assert.Equal(version, (await Proc.RunAsync(binary, "--version")).Check("--version").Stdout.Trim());
+
+        var port = PgServer.FreePort(files.ListenAddress);
+        var ready = Path.Combine(files.Dir, $"ready-{version}");
+        var env = new Dictionary<string, string>
+        {
+            ["ACME_MAIL_DEFAULTS"] = Path.Combine(root, "usr/share/acme-mail/defaults.conf"),
+            ["ACME_MAIL_MIGRATIONS"] = Path.Combine(root, "usr/share/acme-mail/migrations"),
+            ["ACME_MAIL_LOG"] = Path.Combine(files.Dir, $"acme-mail-{version}.log"),
+            ["ACME_MAIL_READY_FILE"] = ready,
+        };
+        // listen.port from the operator file is 0 (tests); the packaged binary gets a fixed free port instead.
+        var conf = Path.Combine(files.Dir, $"acme-mail-{version}.conf");
+        await File.WriteAllTextAsync(conf, (await File.ReadAllTextAsync(files.Paths.Config)).Replace("listen.port = 0", $"listen.port = {port}", StringComparison.Ordinal));
+        env["ACME_MAIL_CONF"] = conf;
+
+        using var service = StartProcess(binary, env);
+        try
+        {
+            await WaitUntilAsync(() => File.Exists(ready) || service.HasExited, TimeSpan.FromSeconds(60));
+            Assert.False(service.HasExited, $"acme-mail {version} exited: {await File.ReadAllTextAsync(env["ACME_MAIL_LOG"])}");
+            using var http = new HttpClient { BaseAddress = new Uri($"http://{files.ListenAddress}:{port}") };
+            await body(http);
+        }
+        finally
+        {
+            if (!service.HasExited)
+            {
+                service.Kill(entireProcessTree: true);
+            }
+            await service.WaitForExitAsync();
+        }
+    }
+
+    private static async Task<string> LoginAsync(HttpClient http, string user, string password)
+    {
+        using var login = await http.PostAsJsonAsync("/login", new { user, password });
+        Assert.Equal(200, (int)login.StatusCode);
+        return JsonDocument.Parse(await login.Content.ReadAsStringAsync()).RootElement.GetProperty("token").GetString()!;
+    }
+
+    private static async Task<(int Status, string Body)> GetAsync(HttpClient http, string path, string token)
+    {
+        using var req = new HttpRequestMessage(HttpMethod.Get, path);
+        req.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        using var resp = await http.SendAsync(req);
+        return ((int)resp.StatusCode, await resp.Content.ReadAsStringAsync());
     }
 
     private async Task<string> ExtractAsync(string version)

@@ -63,7 +63,7 @@ for v in "$@"; do
   [ "$got" = "$v" ] || { echo "$0: published binary reports version '$got', expected '$v'" >&2; exit 1; }
 
   echo "== $v: stage"
-  install -d "$root/DEBIAN" "$root/usr/lib/acme-mail" "$root/usr/bin" "$root/usr/share/acme-mail/migrations" \
+  install -d "$root/DEBIAN" "$root/usr/lib/acme-mail" "$root/usr/bin" "$root/usr/share/acme-mail/migrations/mariadb" \
     "$root/etc/acme-mail" "$root/etc/init.d" "$root/usr/share/doc/acme-mail"
   # The single-file binary, plus any native library the SDK left beside it (the Web SDK's
   # staticwebassets manifest is not needed: the service serves no files).
@@ -74,8 +74,9 @@ for v in "$@"; do
     esac
   done
   ln -s ../lib/acme-mail/acme-mail "$root/usr/bin/acme-mail"
-  install -m 0644 "$APP/share/defaults.conf" "$APP/share/seed.sql" "$root/usr/share/acme-mail/"
+  install -m 0644 "$APP/share/defaults.conf" "$APP/share/seed.sql" "$APP/share/seed-mariadb.sql" "$root/usr/share/acme-mail/"
   install -m 0644 "$APP"/share/migrations/V*__*.sql "$root/usr/share/acme-mail/migrations/"
+  install -m 0644 "$APP"/share/migrations/mariadb/V*__*.sql "$root/usr/share/acme-mail/migrations/mariadb/"
   install -m 0644 "$APP/share/acme-mail.conf" "$root/etc/acme-mail/acme-mail.conf"
   install -m 0755 "$HERE/acme-mail.init" "$root/etc/init.d/acme-mail"
   install -m 0644 "$HERE/README.Debian" "$root/usr/share/doc/acme-mail/README.Debian"
