@@ -311,6 +311,47 @@ public static partial class BadPackages
         _ => null,
     };
 
+    /// <summary>
+    /// The same migration in MariaDB's dialect, shipped in migrations/mariadb/ beside it when the good package has that
+    /// directory: the bad update does to an estate on MariaDB what it does on PostgreSQL, as far as the engine lets it.
+    /// MariaDB commits each DDL statement on its own, so update 6's first statement stays and the migration is recorded
+    /// as failed: there even the previous release refuses the database until it is restored. Dropping the FULLTEXT index
+    /// (update 3) makes MariaDB refuse every search, not scan.
+    /// </summary>
+    public static string? MariaDbMigration(BadUpdate kind) => kind switch
+    {
+        BadUpdate.DroppedSearchIndex => """
+            -- Gauntlet bad update 3: "the FULLTEXT index is rebuilt by the indexer anyway" (it is not).
+            ALTER TABLE messages DROP INDEX messages_search_text_idx;
+
+            """,
+        BadUpdate.MigrationFailsHalfway => """
+            -- Gauntlet bad update 6: the first statement succeeds (and MariaDB commits it at once), the second fails on
+            -- any seeded database (many messages share a sender): acme-mail records the migration as failed and refuses to start.
+            ALTER TABLE messages ADD COLUMN folder VARCHAR(64) NOT NULL DEFAULT 'inbox';
+            CREATE UNIQUE INDEX messages_sender_key ON messages (sender);
+
+            """,
+        BadUpdate.SchemaBreaksDowngrade => """
+            -- Gauntlet bad update 7: harmless for this release, but once it is recorded in schema_history the
+            -- previous release refuses the database ("database schema is newer than this release").
+            ALTER TABLE messages ADD COLUMN folder VARCHAR(64) NOT NULL DEFAULT 'inbox';
+            CREATE INDEX messages_owner_folder_idx ON messages (owner_id, folder);
+
+            """,
+        BadUpdate.DeletesData => """
+            -- Gauntlet bad update 8: meant to move old messages to an archive table, it only deletes them.
+            DELETE FROM messages WHERE id % 10 = 0;
+
+            """,
+        BadUpdate.TruncatesBodies => """
+            -- Gauntlet bad update 13: meant to move long bodies to compressed storage, it only cuts them.
+            UPDATE messages SET body = LEFT(body, 40) WHERE CHAR_LENGTH(body) > 40;
+
+            """,
+        _ => null,
+    };
+
     /// <summary>The file changes of each bad update, inside the unpacked /usr/share/acme-mail.</summary>
     private static async Task ApplyAsync(BadUpdate kind, string root, string share, CancellationToken ct)
     {
@@ -348,7 +389,11 @@ public static partial class BadPackages
                     await WriteFaultsAsync(share, $"fault.search_delay = {SearchDelayMilliseconds.ToString(CultureInfo.InvariantCulture)}", ct).ConfigureAwait(false);
                 }
                 var (name, sql) = Migration(kind)!.Value;
-                await WriteMigrationAsync(share, name, sql, ct).ConfigureAwait(false);
+                await WriteMigrationAsync(Path.Combine(share, "migrations"), name, sql, ct).ConfigureAwait(false);
+                if (Directory.Exists(Path.Combine(share, "migrations", "mariadb")))
+                {
+                    await WriteMigrationAsync(Path.Combine(share, "migrations", "mariadb"), name, MariaDbMigration(kind)!, ct).ConfigureAwait(false);
+                }
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(kind), kind, null);
@@ -397,10 +442,9 @@ public static partial class BadPackages
         WriteAsync(Path.Combine(share, "faults.conf"),
             $"# acme-mail fault injection (Stageproof gauntlet). Only a deliberately bad package ships this file.\n{line}\n", ct);
 
-    /// <summary>Adds V{next}__{name}.sql after the highest migration the good package ships.</summary>
-    private static async Task WriteMigrationAsync(string share, string name, string sql, CancellationToken ct)
+    /// <summary>Adds V{next}__{name}.sql to <paramref name="dir"/> after the highest migration the good package ships there.</summary>
+    private static async Task WriteMigrationAsync(string dir, string name, string sql, CancellationToken ct)
     {
-        var dir = Path.Combine(share, "migrations");
         var highest = Directory.EnumerateFiles(dir, "V*__*.sql")
             .Select(f => MigrationVersion().Match(Path.GetFileName(f)))
             .Where(m => m.Success)

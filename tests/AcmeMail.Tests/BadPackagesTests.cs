@@ -7,7 +7,7 @@ namespace AcmeMail.Tests;
 /// <summary>The gauntlet's bad packages (<see cref="BadPackages"/>), built from the 1.1 package build-debs.sh made.</summary>
 [Trait("Category", "Packaging")]
 [Collection("debs")]
-public sealed class BadPackagesTests(DebsFixture debs) : IDisposable
+public sealed class BadPackagesTests(DebsFixture debs, MariaDbFixture maria) : IDisposable
 {
     private readonly string _out = Directory.CreateTempSubdirectory("acme-bad-").FullName;
 
@@ -74,6 +74,8 @@ public sealed class BadPackagesTests(DebsFixture debs) : IDisposable
         var share = Path.Combine(root, "usr/share/acme-mail");
         var faults = Path.Combine(share, "faults.conf");
         var migrations = Directory.GetFiles(Path.Combine(share, "migrations")).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
+        // The same migration in MariaDB's dialect, under the same name, for an estate on MariaDB.
+        Assert.Equal(migrations, Directory.GetFiles(Path.Combine(share, "migrations", "mariadb")).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList());
         var defaults = await File.ReadAllTextAsync(Path.Combine(share, "defaults.conf"));
         var expectedFaults = kind switch
         {
@@ -140,6 +142,76 @@ public sealed class BadPackagesTests(DebsFixture debs) : IDisposable
                 break;
             default:
                 Assert.Equal(["V1__initial_schema.sql"], migrations);
+                break;
+        }
+    }
+
+    [SkippableTheory]
+    [InlineData(BadUpdate.DroppedSearchIndex)]
+    [InlineData(BadUpdate.MigrationFailsHalfway)]
+    [InlineData(BadUpdate.SchemaBreaksDowngrade)]
+    [InlineData(BadUpdate.DeletesData)]
+    [InlineData(BadUpdate.TruncatesBodies)]
+    public async Task Each_migration_update_does_its_harm_to_a_seeded_mariadb(BadUpdate kind)
+    {
+        NeedDebs();
+        maria.EnsureAvailable();
+        var database = $"acme_bad_{(int)kind}";
+        await maria.CreateDatabaseAsync(database);
+        using var files = MailFiles.OnMariaDb(maria, database);
+        Assert.Equal(0, await files.RunCliAsync("--seed"));
+
+        var root = Path.Combine(_out, "maria-" + kind);
+        await DpkgDebAsync("-x", await BadPackages.BuildAsync(debs.Deb("1.1"), kind, _out), root);
+        var shipped = Directory.GetFiles(Path.Combine(root, "usr/share/acme-mail/migrations/mariadb"), "V2__*.sql").Single();
+        var added = Path.Combine(files.MigrationsOf(DbEngine.MariaDb), Path.GetFileName(shipped));
+        File.Copy(shipped, added);
+        var migrated = await files.RunCliAsync("--migrate");
+        var log = files.ReadLog();
+
+        async Task<long> Scalar(string sql)
+        {
+            await using var conn = new MySqlConnector.MySqlConnection(AppSettings.Load(files.Paths).DbConnection);
+            await conn.OpenAsync();
+            await using var cmd = new MySqlConnector.MySqlCommand(sql, conn);
+            return Convert.ToInt64(await cmd.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
+        }
+        // Back to what 1.1 ships: does the good release still start on this database?
+        async Task<int> GoodReleaseStarts()
+        {
+            File.Delete(added);
+            return await files.RunCliAsync("--migrate");
+        }
+        switch (kind)
+        {
+            case BadUpdate.DeletesData:
+                Assert.Equal((0, 18_000L), (migrated, await Scalar("SELECT COUNT(*) FROM messages")));
+                break;
+            case BadUpdate.TruncatesBodies:
+                Assert.Equal((0, 20_000L, 40L), (migrated, await Scalar("SELECT COUNT(*) FROM messages"), await Scalar("SELECT MAX(CHAR_LENGTH(body)) FROM messages")));
+                break;
+            case BadUpdate.DroppedSearchIndex:
+            {
+                Assert.Equal(0, migrated);
+                Assert.Equal(0, await Scalar("SELECT COUNT(*) FROM information_schema.statistics WHERE table_schema = DATABASE() AND index_type = 'FULLTEXT'"));
+                await using var host = await MailHost.StartAsync(files);
+                var token = await host.LoginAsync("user01", "password-01");
+                Assert.Equal(500, (await host.GetAsync("/search?q=invoice", token)).Status);
+                Assert.Equal(200, (await host.GetAsync("/mailbox/user01", token)).Status);
+                break;
+            }
+            case BadUpdate.SchemaBreaksDowngrade:
+                Assert.Equal(0, migrated);
+                Assert.Equal(1, await GoodReleaseStarts());
+                Assert.Contains("database schema is newer than this release (V2 (add message folders) applied", files.ReadLog(), StringComparison.Ordinal);
+                break;
+            case BadUpdate.MigrationFailsHalfway:
+                // MariaDB kept the first statement: recorded as failed, and not even 1.1 starts until the database is restored.
+                Assert.Equal(1, migrated);
+                Assert.Contains("migration V2 (add folders and unique sender) failed: 1062 ", log, StringComparison.Ordinal);
+                Assert.Equal(1, await Scalar("SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 'messages' AND column_name = 'folder'"));
+                Assert.Equal(1, await GoodReleaseStarts());
+                Assert.Contains("database schema is newer than this release (V2 (add folders and unique sender) applied", files.ReadLog(), StringComparison.Ordinal);
                 break;
         }
     }
