@@ -17,6 +17,8 @@ public enum ConfigFormat
     Systemd,
     Yaml,
     Json,
+    /// <summary>nginx's <c>directive args;</c> and <c>name args { … }</c> blocks: /etc/nginx/**.</summary>
+    Nginx,
 }
 
 /// <summary>One <c>drift.formats</c> entry: the tracked paths a glob matches are parsed as a format.</summary>
@@ -24,7 +26,7 @@ public sealed record FormatRule(string Glob, ConfigFormat Format);
 
 public static class ConfigFormatCodes
 {
-    public static IReadOnlyList<string> All { get; } = ["bytes", "ini", "shell", "sshd", "systemd", "yaml", "json"];
+    public static IReadOnlyList<string> All { get; } = ["bytes", "ini", "shell", "sshd", "systemd", "yaml", "json", "nginx"];
 
     public static string Code(this ConfigFormat format) => format switch
     {
@@ -35,6 +37,7 @@ public static class ConfigFormatCodes
         ConfigFormat.Systemd => "systemd",
         ConfigFormat.Yaml => "yaml",
         ConfigFormat.Json => "json",
+        ConfigFormat.Nginx => "nginx",
         _ => throw new ArgumentOutOfRangeException(nameof(format), format, null),
     };
 
@@ -47,6 +50,7 @@ public static class ConfigFormatCodes
         "systemd" => ConfigFormat.Systemd,
         "yaml" => ConfigFormat.Yaml,
         "json" => ConfigFormat.Json,
+        "nginx" => ConfigFormat.Nginx,
         _ => null,
     };
 }
@@ -76,6 +80,7 @@ public sealed class ConfigFormats
         new("**.json", ConfigFormat.Json),
         new("**.yaml", ConfigFormat.Yaml),
         new("**.yml", ConfigFormat.Yaml),
+        new("/etc/nginx/**", ConfigFormat.Nginx),
         new("**/sshd_config", ConfigFormat.Sshd),
         new("**/ssh_config", ConfigFormat.Sshd),
         new("/etc/ssh/sshd_config.d/*.conf", ConfigFormat.Sshd),

@@ -42,6 +42,7 @@ public static partial class ConfigParser
             ConfigFormat.Systemd => Systemd(content),
             ConfigFormat.Yaml => Yaml(content),
             ConfigFormat.Json => Json(content),
+            ConfigFormat.Nginx => Nginx(content),
             _ => throw new ArgumentOutOfRangeException(nameof(format), format, "bytes are not parsed"),
         };
     }

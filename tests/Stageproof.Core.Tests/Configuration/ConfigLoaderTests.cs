@@ -430,7 +430,7 @@ public sealed class ConfigLoaderTests : IDisposable
             """);
 
         Assert.Equal(["drift.formats./etc/acme/app.conf", "drift.formats.etc/acme/x.yaml", "drift.formats./etc/acme/y.ini"], problems.Select(p => p.Key));
-        Assert.Equal("'toml' is not a file format (known: bytes, ini, shell, sshd, systemd, yaml, json)", problems[0].Message);
+        Assert.Equal("'toml' is not a file format (known: bytes, ini, shell, sshd, systemd, yaml, json, nginx)", problems[0].Message);
         Assert.Equal(3, problems[0].Line);
         Assert.Contains("did you mean 'yaml'?", problems[2].Message, StringComparison.Ordinal);
     }
