@@ -88,7 +88,7 @@ public static class ConfigTemplate
             - "file:/etc/hostname"
             - "package:linux-image-*"
           formats:                         # how a tracked file is read to compare its values (ini, shell, sshd, systemd,
-                                           # yaml, json, bytes); without a rule, by its name (*.conf ini, *.yaml yaml, ...)
+                                           # yaml, json, nginx, bytes); without a rule, by its name (*.conf ini, ...)
             /etc/ssh/sshd_config: sshd
           min_fidelity: 0.98               # staging must match its mirror at least this well (0..1)
           fail_on: high                    # a difference this severe fails drift whatever the figure (none|info|low|medium|high)
