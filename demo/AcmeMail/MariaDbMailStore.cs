@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.RegularExpressions;
 using MySqlConnector;
 
 namespace AcmeMail;
@@ -8,7 +9,7 @@ namespace AcmeMail;
 /// acme-mail on MariaDB (db.engine = mariadb; MySQL's dialect as far as it goes): bcrypt is checked here, since the
 /// server has no bcrypt of its own, and the search uses an InnoDB FULLTEXT index on the text the indexer copies.
 /// </summary>
-public sealed class MariaDbMailStore(AppSettings settings) : SqlMailStore(new MySqlDataSource(settings.EffectiveConnectionString())), IMailStore
+public sealed partial class MariaDbMailStore(AppSettings settings) : SqlMailStore(new MySqlDataSource(settings.EffectiveConnectionString())), IMailStore
 {
     /// <summary>GET_LOCK name that serializes the migrations of app hosts starting at once.</summary>
     public const string MigrationLock = "acme-mail.migrations";
@@ -34,20 +35,34 @@ public sealed class MariaDbMailStore(AppSettings settings) : SqlMailStore(new My
     public string SeedFileFor(string shipped) =>
         Path.Combine(Path.GetDirectoryName(shipped) ?? ".", Path.GetFileNameWithoutExtension(shipped) + "-mariadb.sql");
 
-    /// <summary>Boolean-mode query text from what a user typed: each word required, every operator character dropped.</summary>
+    /// <summary>InnoDB's default full-text stopwords (INFORMATION_SCHEMA.INNODB_FT_DEFAULT_STOPWORD): never indexed.</summary>
+    private static readonly HashSet<string> s_stopwords = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "a", "about", "an", "are", "as", "at", "be", "by", "com", "de", "en", "for", "from", "how", "i", "in", "is", "it", "la",
+        "of", "on", "or", "that", "the", "this", "to", "was", "what", "when", "where", "who", "will", "with", "und", "www",
+    };
+
+    /// <summary>
+    /// Boolean-mode query text from what a user typed: every word required, as plainto_tsquery requires them on
+    /// PostgreSQL; words split where InnoDB splits them (follow-up is follow and up), and the words InnoDB never indexes
+    /// (stopwords, words under its 3-character minimum) left out, as PostgreSQL leaves out its stopwords, since requiring
+    /// them would find nothing. Operator characters a user types never reach the server as syntax.
+    /// </summary>
     public static string BooleanQuery(string words)
     {
         var text = new StringBuilder();
-        foreach (var word in words.Split(' ', '\t', '\n', '\r'))
+        foreach (var word in NotAWordCharacter().Split(words))
         {
-            var kept = new string(word.Where(char.IsLetterOrDigit).ToArray());
-            if (kept.Length > 0)
+            if (word.Length >= 3 && !s_stopwords.Contains(word))
             {
-                text.Append(text.Length == 0 ? "+" : " +").Append(kept);
+                text.Append(text.Length == 0 ? "+" : " +").Append(word);
             }
         }
         return text.ToString();
     }
+
+    [GeneratedRegex(@"[^\p{L}\p{N}]+", RegexOptions.CultureInvariant)]
+    private static partial Regex NotAWordCharacter();
 
     public async Task<long?> CheckPasswordAsync(string user, string password, CancellationToken ct)
     {

@@ -104,7 +104,8 @@ public sealed class ConfigTests : IDisposable
     [InlineData("kubernetes", "+kubernetes")]
     [InlineData("  kubernetes   staging ", "+kubernetes +staging")]
     [InlineData("+kubernetes -\"(staging*)~", "+kubernetes +staging")]
-    [InlineData("-- ()", "")]
+    [InlineData("Quick question about the follow-up", "+Quick +question +follow")]
+    [InlineData("-- () an", "")]
     public void A_search_on_mariadb_requires_every_word_and_takes_no_operators_from_the_user(string typed, string query) =>
         Assert.Equal(query, MariaDbMailStore.BooleanQuery(typed));
 
