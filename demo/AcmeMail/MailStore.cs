@@ -15,8 +15,6 @@ public enum DbEngine
 /// </summary>
 public interface IMailStore : IAsyncDisposable
 {
-    DbEngine Engine { get; }
-
     /// <summary>Where this engine's migrations are, given the shipped migrations directory (ACME_MAIL_MIGRATIONS).</summary>
     string MigrationsIn(string shipped);
 

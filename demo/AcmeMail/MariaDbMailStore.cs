@@ -26,8 +26,6 @@ public sealed partial class MariaDbMailStore(AppSettings settings) : SqlMailStor
         LIMIT 20
         """;
 
-    public DbEngine Engine => DbEngine.MariaDb;
-
     /// <summary>migrations/mariadb/ beside the PostgreSQL files (which are top level, for the releases before it).</summary>
     public string MigrationsIn(string shipped) => Path.Combine(shipped, "mariadb");
 

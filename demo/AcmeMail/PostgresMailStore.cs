@@ -25,8 +25,6 @@ public sealed class PostgresMailStore(AppSettings settings) : SqlMailStore(Build
         LIMIT 20
         """;
 
-    public DbEngine Engine => DbEngine.Postgres;
-
     private static NpgsqlDataSource Build(AppSettings settings)
     {
         var b = new NpgsqlSlimDataSourceBuilder(settings.EffectiveConnectionString());
