@@ -54,6 +54,7 @@ public sealed partial class LabManager(LabOptions options)
         {
             Directory = Directory, BaseImage = baseDir, SshPort = Options.SshPort, PostgresPort = Options.PostgresPort,
             AcmeMailPort = Options.AcmeMailPort, AddressOctet = Options.AddressOctet, Hosts = hosts, Environments = envs,
+            Estate = EstateName(Options.Estate), MariaDbPort = Options.MariaDbPort, LdapPort = Options.LdapPort,
         });
         await store.UpdateAsync(_ => { }, cancellationToken).ConfigureAwait(false);
         try
@@ -66,11 +67,7 @@ public sealed partial class LabManager(LabOptions options)
             await store.UpdateAsync(s => s.AcmeMail = acme, cancellationToken).ConfigureAwait(false);
 
             var roots = new HostRoots(store, Directory);
-            var databases = Task.WhenAll(envs.Select(async e =>
-            {
-                await PostgresServer.InitAsync(e, Options.PostgresPort, cancellationToken).ConfigureAwait(false);
-                progress?.Report($"{e.Name}: PostgreSQL up on {e.DatabaseAddress}:{Options.PostgresPort}");
-            }));
+            var databases = Task.WhenAll(envs.Select(e => EstateServers.InitAsync(store.State, e, null, progress, cancellationToken)));
             var labKey = await File.ReadAllTextAsync(IdentityFile + ".pub", cancellationToken).ConfigureAwait(false);
             var upstream = Options.Upstream ? AptSources.UpstreamSources(Options.Suite) : null;
             var hostsUp = ForEachHostAsync(hosts, async (h, ct) =>
@@ -87,7 +84,7 @@ public sealed partial class LabManager(LabOptions options)
                 if (acme)
                 {
                     var env = envs.Single(e => e.Name == h.Environment);
-                    await AcmeMail.InstallAsync(roots, h, PostgresServer.ConnectionString(env.DatabaseAddress, Options.PostgresPort), Options.AcmeMailPort, ct).ConfigureAwait(false);
+                    await AcmeMail.InstallAsync(roots, h, EstateServers.AcmeMailSettings(store.State, env), Options.AcmeMailPort, ct).ConfigureAwait(false);
                 }
                 progress?.Report($"{h.Name}: sshd up on {h.Address}:{Options.SshPort}");
             }, cancellationToken);
@@ -125,7 +122,9 @@ public sealed partial class LabManager(LabOptions options)
         var state = LabState.Load(Directory);
         var hostsDir = Path.Combine(Directory, "hosts");
         var dbDir = Path.Combine(Directory, "db");
-        var wasUp = state is not null || System.IO.Directory.Exists(hostsDir) || System.IO.Directory.Exists(dbDir) || System.IO.Directory.Exists(SnapshotsDirectory) || Mounts.Under(Directory).Count > 0;
+        var ldapDir = Path.Combine(Directory, "ldap");
+        var wasUp = state is not null || System.IO.Directory.Exists(hostsDir) || System.IO.Directory.Exists(dbDir) || System.IO.Directory.Exists(ldapDir)
+                    || System.IO.Directory.Exists(SnapshotsDirectory) || Mounts.Under(Directory).Count > 0;
         if (!wasUp)
         {
             return new LabDownResult(false, 0, 0, 0, 0, sw.Elapsed);
@@ -150,26 +149,16 @@ public sealed partial class LabManager(LabOptions options)
                 }).ConfigureAwait(false);
             stopped = await Processes.StopAllAsync(hostsDir, TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
         }
-        var dbs = 0;
-        if (System.IO.Directory.Exists(dbDir))
-        {
-            foreach (var data in System.IO.Directory.EnumerateDirectories(dbDir).Where(d => File.Exists(Path.Combine(d, "PG_VERSION"))))
-            {
-                if (await PostgresServer.StopAsync(data, cancellationToken).ConfigureAwait(false))
-                {
-                    dbs++;
-                }
-            }
-        }
+        var dbs = await EstateServers.StopAllAsync(Directory, cancellationToken).ConfigureAwait(false);
         var (unmounted, lazy) = await Mounts.UnmountAllUnderAsync(Directory, cancellationToken).ConfigureAwait(false);
-        foreach (var d in new[] { hostsDir, dbDir, Path.Combine(Directory, "logs"), SnapshotsDirectory })
+        foreach (var d in new[] { hostsDir, dbDir, ldapDir, Path.Combine(Directory, "logs"), SnapshotsDirectory })
         {
             await BaseImage.RemoveAsync(d, cancellationToken).ConfigureAwait(false);
         }
         File.Delete(LabState.PathIn(Directory));
         File.Delete(ConfigFile);
         File.Delete(Path.Combine(Directory, "snapshots.lock"));
-        progress?.Report($"lab down in {sw.Elapsed.TotalSeconds:0.0}s: {stopped} processes, {dbs} databases stopped, {unmounted + lazy} mounts removed" +
+        progress?.Report($"lab down in {sw.Elapsed.TotalSeconds:0.0}s: {stopped} processes, {dbs} database and directory servers stopped, {unmounted + lazy} mounts removed" +
                          (lazy > 0 ? $" ({lazy} lazily)" : ""));
         return new LabDownResult(true, stopped, dbs, unmounted, lazy, sw.Elapsed);
     }
@@ -192,7 +181,10 @@ public sealed partial class LabManager(LabOptions options)
             return new LabHostStatus(h.Name, h.Environment, h.Address, mounted, ssh, acme);
         })).ConfigureAwait(false);
         var envs = await Task.WhenAll(state.Environments.Select(async e =>
-            new LabEnvironmentStatus(e.Name, e.DatabaseAddress, await Net.TcpOpenAsync(e.DatabaseAddress, state.PostgresPort, cancellationToken).ConfigureAwait(false))))
+            new LabEnvironmentStatus(e.Name, state.IsMail ? "mariadb" : "postgres", e.DatabaseAddress,
+                await Net.TcpOpenAsync(e.DatabaseAddress, state.DatabasePort, cancellationToken).ConfigureAwait(false),
+                state.IsMail ? e.DirectoryAddress : null,
+                state.IsMail ? await Net.TcpOpenAsync(e.DirectoryAddress, state.LdapPort, cancellationToken).ConfigureAwait(false) : null)))
             .ConfigureAwait(false);
         return new LabStatus(true, Directory, hosts, envs);
     }
@@ -225,7 +217,7 @@ public sealed partial class LabManager(LabOptions options)
             throw new InputException($"lab clone: no free address range left for '{destination}'");
         }
         var store = new StateStore(Directory, state);
-        var env = NewEnv(destination, octet, source);
+        var env = NewEnv(destination, octet, source, state.IsMail);
         env.ClonedFrom = source;
         var pairs = new List<(HostState From, HostState To)>();
         var n = 11;
@@ -242,7 +234,7 @@ public sealed partial class LabManager(LabOptions options)
             env.Hosts.Add(name);
             pairs.Add((from, to));
         }
-        await EnsureAddressesFreeAsync([env], pairs.Select(p => p.To).ToList(), cancellationToken).ConfigureAwait(false);
+        await EnsureAddressesFreeAsync([env], pairs.Select(p => p.To).ToList(), cancellationToken, state).ConfigureAwait(false);
         await store.UpdateAsync(s =>
         {
             s.Environments.Add(env);
@@ -250,14 +242,11 @@ public sealed partial class LabManager(LabOptions options)
         }, cancellationToken).ConfigureAwait(false);
 
         var roots = new HostRoots(store, Directory);
-        var connection = PostgresServer.ConnectionString(env.DatabaseAddress, state.PostgresPort);
+        var settings = EstateServers.AcmeMailSettings(state, env);
         var database = Task.Run(async () =>
         {
-            await PostgresServer.InitAsync(env, state.PostgresPort, cancellationToken).ConfigureAwait(false);
-            await PostgresServer.CopyDatabaseAsync($"{destination}-db", src.DatabaseAddress, env.DatabaseAddress, state.PostgresPort,
-                Path.GetDirectoryName(env.DataDir)!, cancellationToken).ConfigureAwait(false);
+            await EstateServers.InitAsync(state, env, src, progress, cancellationToken).ConfigureAwait(false);
             await store.UpdateAsync(_ => env.Seeded = true, cancellationToken).ConfigureAwait(false);
-            progress?.Report($"{destination}: database cloned from {source} onto {env.DatabaseAddress}:{state.PostgresPort}");
         }, cancellationToken);
         var labKey = await File.ReadAllTextAsync(IdentityFile + ".pub", cancellationToken).ConfigureAwait(false);
         await ForEachHostAsync(pairs, async (p, ct) =>
@@ -275,7 +264,7 @@ public sealed partial class LabManager(LabOptions options)
             await roots.ConfigureAsync(p.To, labKey, ct).ConfigureAwait(false);
             if (p.To.AcmeMail)
             {
-                await AcmeMail.ConfigureAsync(p.To, connection, state.AcmeMailPort, ct).ConfigureAwait(false);
+                await AcmeMail.ConfigureAsync(p.To, settings, state.AcmeMailPort, ct).ConfigureAwait(false);
             }
             await roots.StartSshdAsync(p.To, ct).ConfigureAwait(false);
             progress?.Report($"{p.To.Name}: cloned from {p.From.Name}, sshd up on {p.To.Address}:{state.SshPort}");
@@ -374,7 +363,7 @@ public sealed partial class LabManager(LabOptions options)
         for (var i = 0; i < StandardEnvironments.Length; i++)
         {
             var name = StandardEnvironments[i];
-            var env = NewEnv(name, Options.AddressOctet + 10 * i, name == "staging" ? "prod" : null);
+            var env = NewEnv(name, Options.AddressOctet + 10 * i, name == "staging" ? "prod" : null, Options.Estate == LabEstate.Mail);
             var count = name == "prod" ? Options.AppHosts : 1;
             for (var n = 1; n <= count; n++)
             {
@@ -391,19 +380,28 @@ public sealed partial class LabManager(LabOptions options)
         return (envs, hosts);
     }
 
-    private EnvState NewEnv(string name, int octet, string? mirrorOf) => new()
+    private EnvState NewEnv(string name, int octet, string? mirrorOf, bool mail) => new()
     {
-        Name = name, Octet = octet, MirrorOf = mirrorOf, CreatedUtc = DateTimeOffset.UtcNow, DatabaseAddress = Address(octet, 5),
+        Name = name, Octet = octet, MirrorOf = mirrorOf, CreatedUtc = DateTimeOffset.UtcNow, DatabaseAddress = Address(octet, mail ? 6 : 5),
+        DirectoryAddress = mail ? Address(octet, 7) : "",
         DataDir = Path.Combine(Directory, "db", name), SocketDir = Path.Combine(Directory, "db", name + ".sock"),
     };
 
+    private static string EstateName(LabEstate estate) => estate == LabEstate.Mail ? "mail" : "standard";
+
     private static string Address(int octet, int last) => string.Create(CultureInfo.InvariantCulture, $"127.0.{octet}.{last}");
 
-    private async Task EnsureAddressesFreeAsync(IReadOnlyList<EnvState> envs, IReadOnlyList<HostState> hosts, CancellationToken ct)
+    private async Task EnsureAddressesFreeAsync(IReadOnlyList<EnvState> envs, IReadOnlyList<HostState> hosts, CancellationToken ct, LabState? existing = null)
     {
-        var endpoints = hosts.Select(h => (h.Name, h.Address, Options.SshPort))
-            .Concat(hosts.Select(h => (h.Name, h.Address, Options.AcmeMailPort)))
-            .Concat(envs.Select(e => ($"{e.Name}-db", e.DatabaseAddress, Options.PostgresPort)));
+        // A clone takes the ports of the lab it joins; lab up those of its options.
+        var (ssh, acme) = existing is null ? (Options.SshPort, Options.AcmeMailPort) : (existing.SshPort, existing.AcmeMailPort);
+        var mail = existing?.IsMail ?? Options.Estate == LabEstate.Mail;
+        var databasePort = existing?.DatabasePort ?? (mail ? Options.MariaDbPort : Options.PostgresPort);
+        var ldapPort = existing?.LdapPort ?? Options.LdapPort;
+        var endpoints = hosts.Select(h => (h.Name, h.Address, ssh))
+            .Concat(hosts.Select(h => (h.Name, h.Address, acme)))
+            .Concat(envs.Select(e => ($"{e.Name}-db", e.DatabaseAddress, databasePort)))
+            .Concat(envs.Where(_ => mail).Select(e => ($"{e.Name}-ldap", e.DirectoryAddress, ldapPort)));
         foreach (var (name, address, port) in endpoints)
         {
             if (await Net.TcpOpenAsync(address, port, ct).ConfigureAwait(false))
@@ -458,8 +456,9 @@ public sealed partial class LabManager(LabOptions options)
         hosts.Select(h => new LabHost(h.Name, h.Environment, h.Role, h.Address, state.SshPort, h.Root)).ToList();
 
     private static List<LabEnvironment> ToEnvironments(LabState state, IEnumerable<EnvState> envs) =>
-        envs.Select(e => new LabEnvironment(e.Name, e.Hosts, e.DatabaseAddress, state.PostgresPort,
-            PostgresServer.ConnectionString(e.DatabaseAddress, state.PostgresPort), e.MirrorOf)).ToList();
+        envs.Select(e => new LabEnvironment(e.Name, e.Hosts, e.DatabaseAddress, state.DatabasePort,
+            EstateServers.ConnectionString(state, e), e.MirrorOf, state.IsMail ? "mariadb" : "postgres",
+            state.IsMail ? LdapServer.Url(e.DirectoryAddress, state.LdapPort) : null)).ToList();
 
     [GeneratedRegex("^[a-z][a-z0-9-]{0,30}$")]
     private static partial Regex NameRegex();

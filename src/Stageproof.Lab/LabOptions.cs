@@ -2,7 +2,7 @@ namespace Stageproof.Lab;
 
 /// <summary>
 /// Where and how the lab is built. Addresses: environment i gets 127.0.(AddressOctet + 10·i).x — prod, qa,
-/// staging, then clones — with app hosts on .11, .12, ... and the environment's PostgreSQL on .5.
+/// staging, then clones — with app hosts on .11, .12, ... and the environment's PostgreSQL on .5 (the mail estate: MariaDB on .6, slapd on .7).
 /// Tests move <see cref="AddressOctet"/> (e.g. 110) so they never collide with a lab the user runs.
 /// </summary>
 public sealed record LabOptions
@@ -42,4 +42,22 @@ public sealed record LabOptions
 
     /// <summary>How many hosts are set up at once.</summary>
     public int Parallelism { get; init; } = 8;
+
+    /// <summary>What serves the app hosts: <see cref="LabEstate.Standard"/> (PostgreSQL per environment, database logins)
+    /// or <see cref="LabEstate.Mail"/> (MariaDB on .6 and an OpenLDAP directory on .7 per environment: acme-mail keeps
+    /// its mail in MariaDB and authenticates against the directory).</summary>
+    public LabEstate Estate { get; init; } = LabEstate.Standard;
+
+    public int MariaDbPort { get; init; } = 3306;
+    public int LdapPort { get; init; } = 389;
+}
+
+/// <summary>The shape of the lab's estate (<c>lab up --estate</c>).</summary>
+public enum LabEstate
+{
+    /// <summary>acme-mail on PostgreSQL, logins checked against its database.</summary>
+    Standard,
+
+    /// <summary>A mail estate as run in the field: acme-mail on MariaDB, logins bound against OpenLDAP.</summary>
+    Mail,
 }

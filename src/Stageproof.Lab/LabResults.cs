@@ -3,25 +3,28 @@ namespace Stageproof.Lab;
 /// <summary>One host of the lab as built.</summary>
 public sealed record LabHost(string Name, string Environment, string Role, string Address, int Port, string Root);
 
-/// <summary>One environment of the lab as built.</summary>
+/// <summary>One environment of the lab as built: its mail database (<see cref="DatabaseEngine"/> postgres or mariadb) and,
+/// on the mail estate, the directory acme-mail binds to.</summary>
 public sealed record LabEnvironment(string Name, IReadOnlyList<string> Hosts, string DatabaseAddress, int DatabasePort,
-    string MailConnectionString, string? MirrorOf);
+    string MailConnectionString, string? MirrorOf, string DatabaseEngine = "postgres", string? DirectoryUrl = null);
 
 /// <summary>What <c>lab up</c> built and how long it took.</summary>
 public sealed record LabUpResult(string Directory, string ConfigFile, string BaseImage, bool BaseImageBuilt,
     bool AcmeMailInstalled, IReadOnlyList<LabHost> Hosts, IReadOnlyList<LabEnvironment> Environments, TimeSpan Elapsed);
 
-/// <summary>What <c>lab down</c> removed.</summary>
+/// <summary>What <c>lab down</c> removed; <see cref="LabDownResult.DatabasesStopped"/> counts every server of the
+/// environments it stopped: PostgreSQL, or MariaDB and slapd.</summary>
 public sealed record LabDownResult(bool WasUp, int ProcessesStopped, int DatabasesStopped, int Unmounted, int LazyUnmounts, TimeSpan Elapsed);
 
 public sealed record LabHostStatus(string Name, string Environment, string Address, bool Mounted, bool SshUp, bool? AcmeMailHealthy);
 
-public sealed record LabEnvironmentStatus(string Name, string DatabaseAddress, bool PostgresUp);
+/// <summary>An environment's servers as observed: its database (and, on the mail estate, its directory) accepting connections.</summary>
+public sealed record LabEnvironmentStatus(string Name, string DatabaseEngine, string DatabaseAddress, bool DatabaseUp, string? DirectoryAddress = null, bool? DirectoryUp = null);
 
-/// <summary>The lab as observed now: mounts, listening sshd, acme-mail health, PostgreSQL.</summary>
+/// <summary>The lab as observed now: mounts, listening sshd, acme-mail health, the databases and directories.</summary>
 public sealed record LabStatus(bool Up, string Directory, IReadOnlyList<LabHostStatus> Hosts, IReadOnlyList<LabEnvironmentStatus> Environments)
 {
-    public bool Healthy => Up && Hosts.All(h => h.Mounted && h.SshUp && h.AcmeMailHealthy != false) && Environments.All(e => e.PostgresUp);
+    public bool Healthy => Up && Hosts.All(h => h.Mounted && h.SshUp && h.AcmeMailHealthy != false) && Environments.All(e => e.DatabaseUp && e.DirectoryUp != false);
 }
 
 /// <summary>What <c>lab clone</c> made.</summary>

@@ -52,6 +52,34 @@ public sealed class LabConfigWriterTests : IDisposable
     }
 
     [Fact]
+    public void On_the_mail_estate_each_environment_has_its_MariaDB_and_its_directory_read_with_a_password_file()
+    {
+        var state = State();
+        state.Estate = "mail";
+        state.MariaDbPort = 3306;
+        state.LdapPort = 389;
+        state.Environments[0].DatabaseAddress = "127.0.10.6";
+        state.Environments[0].DirectoryAddress = "127.0.10.7";
+        state.Environments[1].DatabaseAddress = "127.0.30.6";
+        state.Environments[1].DirectoryAddress = "127.0.30.7";
+        var yaml = LabConfigWriter.Render(state);
+        var config = ConfigLoader.Parse(yaml, Path.Combine(_dir, "stageproof.yaml"));
+
+        var staging = config.Environments["staging"];
+        var mail = Stageproof.Core.Databases.DatabaseEndpoint.Parse(staging.Databases["mail"]);
+        Assert.Equal(Stageproof.Core.Databases.DatabaseEngine.MariaDb, mail.Engine);
+        Assert.StartsWith("Server=127.0.30.6;Port=3306;Database=mail;", mail.ConnectionString, StringComparison.Ordinal);
+        var users = staging.Directories["users"];
+        Assert.Equal(new Uri("ldap://127.0.30.7:389"), users.Url);
+        Assert.Equal("cn=admin,cn=config", users.BindDn);
+        Assert.Equal(Path.Combine(_dir, "secrets", "ldap-config.pw"), users.PasswordFile);
+        Assert.Equal(["ou=people,dc=acme,dc=test"], users.Bases);
+        // The same suite: its sql checks and continuity measure are plain SQL both engines answer.
+        Assert.Equal("mail", Assert.IsType<SqlCheck>(config.SuiteOf("staging").Find("mail-content")).Database);
+        Assert.DoesNotContain("password-", yaml, StringComparison.Ordinal);
+    }
+
+    [Fact]
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public async Task The_secrets_file_holds_the_seeded_accounts_with_mode_0600_and_the_auth_check_reads_it()
     {

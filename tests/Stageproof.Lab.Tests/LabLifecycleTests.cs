@@ -50,6 +50,44 @@ public sealed class LabLifecycleTests
         }
     }
 
+    [SkippableFact]
+    public async Task The_mail_estate_s_MariaDB_and_slapd_answer_once_up_and_down_stops_every_one_of_them()
+    {
+        Requires.Root();
+        Requires.Executable("/usr/sbin/debootstrap");
+        Requires.Executable("/usr/sbin/mariadbd");
+        Requires.Executable("/usr/sbin/slapd");
+        var dir = Path.Combine(Path.GetTempPath(), "stageproof-lab-mail-" + Guid.NewGuid().ToString("N")[..8]);
+        // No acme-mail: this is about the estate's servers, which come up without it.
+        var lab = new LabManager(LabFixture.Options(dir, 204) with { AppHosts = 1, Estate = LabEstate.Mail, InstallAcmeMail = false });
+        try
+        {
+            var up = await lab.UpAsync(new Progress<string>(Console.WriteLine));
+            Assert.All(up.Environments, e => Assert.Equal("mariadb", e.DatabaseEngine));
+            var status = await lab.StatusAsync();
+            Assert.True(status.Healthy, string.Join("; ", status.Environments));
+            Assert.Equal(["127.0.204.7", "127.0.214.7", "127.0.224.7"], status.Environments.Select(e => e.DirectoryAddress));
+            var (_, running) = await Probe.RunAsync("/bin/ps", "-eo", "args");
+            Assert.Equal(3, running.Split('\n').Count(l => l.Contains("mariadbd", StringComparison.Ordinal) && l.Contains(dir, StringComparison.Ordinal)));
+            Assert.Equal(3, running.Split('\n').Count(l => l.StartsWith("/usr/sbin/slapd", StringComparison.Ordinal) && l.Contains(dir, StringComparison.Ordinal)));
+
+            var down = await lab.DownAsync();
+            Assert.Equal(6, down.DatabasesStopped);
+            var (_, ps) = await Probe.RunAsync("/bin/ps", "-eo", "args");
+            Assert.DoesNotContain(dir, ps);
+            Assert.False(Directory.Exists(Path.Combine(dir, "ldap")));
+            Assert.False(Directory.Exists(Path.Combine(dir, "db")));
+        }
+        finally
+        {
+            await lab.DownAsync();
+            if (Directory.Exists(dir))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        }
+    }
+
     private static List<string> ProcessesRootedIn(string dir)
     {
         var found = new List<string>();

@@ -9,8 +9,10 @@ namespace Stageproof.Testing;
 /// </summary>
 public abstract class SharedLab : IAsyncLifetime
 {
-    protected SharedLab(int addressOctet, int sshPort, int appHosts = 2, bool upstream = false, bool stagingControl = false)
+    protected SharedLab(int addressOctet, int sshPort, int appHosts = 2, bool upstream = false, bool stagingControl = false,
+        LabEstate estate = LabEstate.Standard)
     {
+        Estate = estate;
         AddressOctet = addressOctet;
         SshPort = sshPort;
         AppHosts = appHosts;
@@ -23,6 +25,9 @@ public abstract class SharedLab : IAsyncLifetime
 
     /// <summary>Whether the hosts also get this machine's Debian archives (<see cref="LabOptions.Upstream"/>).</summary>
     public bool Upstream { get; }
+
+    /// <summary>The standard estate (PostgreSQL) or the mail estate (MariaDB and OpenLDAP).</summary>
+    public LabEstate Estate { get; }
 
     /// <summary>Prod's app hosts.</summary>
     public int AppHosts { get; }
@@ -50,7 +55,7 @@ public abstract class SharedLab : IAsyncLifetime
         {
             return;
         }
-        Lab = new LabManager(Options(Directory, AddressOctet, SshPort, AppHosts) with { Upstream = Upstream });
+        Lab = new LabManager(Options(Directory, AddressOctet, SshPort, AppHosts) with { Upstream = Upstream, Estate = Estate });
         var sw = Stopwatch.StartNew();
         try
         {

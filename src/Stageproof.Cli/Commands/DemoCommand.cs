@@ -28,14 +28,24 @@ internal static partial class DemoCommand
     {
         var dir = new Option<string>("--dir") { Description = "The lab's directory", DefaultValueFactory = _ => "lab" };
         var octet = new Option<int>("--address-octet") { Description = "Third octet of prod's 127.0.N.x addresses", DefaultValueFactory = _ => 10 };
-        var command = new Command("demo", "Bring the lab up if needed and tell the story step by step: drift, a patch applied and rolled back, the stage gate passing a fix and failing a bad update, users and approvals, the fix promoted to prod canary first, a canary that fails and rolls back, the emergency lane") { dir, octet };
+        var estate = ChoiceOption.Create("--estate",
+            "The lab to tell it on: standard (acme-mail on PostgreSQL) or mail (acme-mail on MariaDB, logins bound against OpenLDAP)", LabEstate.Standard);
+        var command = new Command("demo", "Bring the lab up if needed and tell the story step by step: drift, a patch applied and rolled back, the stage gate passing a fix and failing a bad update, users and approvals, the fix promoted to prod canary first, a canary that fails and rolls back, the emergency lane") { dir, octet, estate };
         command.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
         {
             var ui = session.Ui;
-            var lab = new LabManager(new LabOptions { Directory = Path.GetFullPath(parse.GetValue(dir) ?? "lab"), AddressOctet = parse.GetValue(octet) });
+            var wanted = parse.GetValue(estate);
+            var lab = new LabManager(new LabOptions { Directory = Path.GetFullPath(parse.GetValue(dir) ?? "lab"), AddressOctet = parse.GetValue(octet), Estate = wanted });
 
             Step(ui, 1, "The estate");
             var status = await lab.StatusAsync(ct).ConfigureAwait(false);
+            var isMail = status.Environments.Any(e => e.DatabaseEngine == "mariadb");
+            if (status.Up && status.Healthy && isMail != (wanted == LabEstate.Mail))
+            {
+                ui.Say($"The lab here is the {(isMail ? "mail" : "standard")} estate and --estate asks for the {(wanted == LabEstate.Mail ? "mail" : "standard")} one: taking it down first.");
+                await lab.DownAsync(LabCommand.Progress(session), ct).ConfigureAwait(false);
+                status = await lab.StatusAsync(ct).ConfigureAwait(false);
+            }
             if (status.Up && (!status.Healthy || !File.Exists(lab.ConfigFile)))
             {
                 ui.Say("A lab is recorded here but is not healthy (a failed or interrupted run?): taking it down first.");
@@ -44,7 +54,9 @@ internal static partial class DemoCommand
             }
             if (!status.Up)
             {
-                ui.Say("No lab is up yet: building prod (2 app hosts + PostgreSQL), qa and staging on this machine. The first time includes a Debian base image; later runs take seconds.");
+                ui.Say(wanted == LabEstate.Mail
+                    ? "No lab is up yet: building the mail estate — prod (2 app hosts, MariaDB, an OpenLDAP directory), qa and staging — on this machine. acme-mail keeps its mail in MariaDB and checks every login by binding to the directory. The first time includes a Debian base image; later runs take seconds."
+                    : "No lab is up yet: building prod (2 app hosts + PostgreSQL), qa and staging on this machine. The first time includes a Debian base image; later runs take seconds.");
                 await lab.UpAsync(LabCommand.Progress(session), ct).ConfigureAwait(false);
                 await session.AuditAsync("lab.up", lab.Directory, "by demo", cancellationToken: ct).ConfigureAwait(false);
             }
@@ -180,7 +192,8 @@ internal static partial class DemoCommand
         }
         foreach (var d in point.Databases)
         {
-            ui.Say($"  database {d.Database}: dumped (pg_dump) into {d.Directory}");
+            var dbEngine = Stageproof.Core.Databases.DatabaseEndpoint.Parse(session.Config.Environment("staging").Databases[d.Database]).Engine;
+            ui.Say($"  database {d.Database}: dumped ({(dbEngine == Stageproof.Core.Databases.DatabaseEngine.Postgres ? "pg_dump" : "mariadb-dump")}) into {d.Directory}");
         }
 
         Step(ui, 9, "Roll it back, and prove the host is as it was");

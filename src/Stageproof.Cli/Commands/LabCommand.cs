@@ -30,19 +30,21 @@ internal static class LabCommand
 
     public static Command Create(VerbContext verbs)
     {
-        var command = new Command("lab", "A production / QA / staging estate on this machine: chroot hosts with their own sshd, PostgreSQL, an apt repository") { Dir, AddressOctet };
+        var command = new Command("lab", "A production / QA / staging estate on this machine: chroot hosts with their own sshd, PostgreSQL (or MariaDB and OpenLDAP), an apt repository") { Dir, AddressOctet };
 
         var appHosts = new Option<int>("--app-hosts") { Description = "Number of prod app hosts", DefaultValueFactory = _ => 2 };
         var sshPort = new Option<int>("--ssh-port") { Description = "Port of every host's sshd", DefaultValueFactory = _ => 2222 };
         var upstream = new Option<bool>("--upstream") { Description = "Also give the hosts this machine's Debian archives (security included), so scan finds real pending updates" };
-        var up = new Command("up", "Build (or reuse) the base image and bring the estate up") { appHosts, sshPort, upstream };
+        var estate = ChoiceOption.Create("--estate",
+            "standard: acme-mail on PostgreSQL; mail: acme-mail on MariaDB with logins bound against OpenLDAP, a server of each per environment", LabEstate.Standard);
+        var up = new Command("up", "Build (or reuse) the base image and bring the estate up") { appHosts, sshPort, upstream, estate };
         up.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
         {
             if (parse.GetValue(appHosts) is < 1 or > 50)
             {
                 throw new InputException("--app-hosts must be between 1 and 50");
             }
-            var lab = Manager(parse, parse.GetValue(appHosts), parse.GetValue(sshPort), parse.GetValue(upstream));
+            var lab = Manager(parse, parse.GetValue(appHosts), parse.GetValue(sshPort), parse.GetValue(upstream), parse.GetValue(estate));
             var result = await lab.UpAsync(Progress(session), ct).ConfigureAwait(false);
             await session.AuditAsync("lab.up", result.Directory, $"{result.Hosts.Count} hosts, {result.Environments.Count} environments", cancellationToken: ct).ConfigureAwait(false);
             if (session.Ui.Json)
@@ -74,13 +76,13 @@ internal static class LabCommand
             else
             {
                 session.Ui.Say(result.WasUp
-                    ? $"Lab down: {result.ProcessesStopped} processes stopped, {result.DatabasesStopped} databases stopped, {result.Unmounted} mounts removed ({result.Elapsed.TotalSeconds:0.0}s)."
+                    ? $"Lab down: {result.ProcessesStopped} processes stopped, {result.DatabasesStopped} database and directory servers stopped, {result.Unmounted} mounts removed ({result.Elapsed.TotalSeconds:0.0}s)."
                     : "The lab was not up; nothing to do.");
             }
             return ExitCodes.Ok;
         }));
 
-        var status = new Command("status", "Mounts, sshd, acme-mail and PostgreSQL of every lab host and environment");
+        var status = new Command("status", "Mounts, sshd, acme-mail, the databases and directories of every lab host and environment");
         status.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
         {
             var result = await Manager(parse).StatusAsync(ct).ConfigureAwait(false);
@@ -102,7 +104,11 @@ internal static class LabCommand
             session.Ui.Human.Write(table);
             foreach (var e in result.Environments)
             {
-                session.Ui.Say($"PostgreSQL of {e.Name} on {e.DatabaseAddress}: {(e.PostgresUp ? "up" : "DOWN")}");
+                session.Ui.Say($"{(e.DatabaseEngine == "mariadb" ? "MariaDB" : "PostgreSQL")} of {e.Name} on {e.DatabaseAddress}: {(e.DatabaseUp ? "up" : "DOWN")}");
+                if (e.DirectoryAddress is not null)
+                {
+                    session.Ui.Say($"OpenLDAP of {e.Name} on {e.DirectoryAddress}: {(e.DirectoryUp == true ? "up" : "DOWN")}");
+                }
             }
             return result.Healthy ? ExitCodes.Ok : ExitCodes.Finding;
         }));
@@ -260,9 +266,10 @@ internal static class LabCommand
         return command;
     }
 
-    internal static LabManager Manager(ParseResult parse, int appHosts = 2, int sshPort = 2222, bool upstream = false) =>
+    internal static LabManager Manager(ParseResult parse, int appHosts = 2, int sshPort = 2222, bool upstream = false, LabEstate estate = LabEstate.Standard) =>
         new(new LabOptions
         {
+            Estate = estate,
             Directory = Path.GetFullPath(parse.GetValue(Dir) ?? "lab"),
             AppHosts = appHosts,
             SshPort = sshPort,

@@ -67,29 +67,31 @@ internal static class AcmeMail
         File.Exists(Path.Combine(cache, "acme-mail_1.0-1_amd64.deb")) &&
         File.Exists(Path.Combine(cache, "acme-mail_1.1-1_amd64.deb"));
 
-    public static string ConfigFile(string dbConnection, string address, int port) =>
+    /// <summary>The host's drop-in: <paramref name="backendSettings"/> (its database and logins, one setting a line)
+    /// and where it listens.</summary>
+    public static string ConfigFile(string backendSettings, string address, int port) =>
         "# This host's own acme-mail settings (written by `stageproof lab up`); read after acme-mail.conf,\n" +
         "# so the conffile itself stays the same on every host and drift shows only real differences.\n" +
-        $"db.connection = {dbConnection}\n" +
+        backendSettings +
         $"listen.address = {address}\n" +
         $"listen.port = {port.ToString(CultureInfo.InvariantCulture)}\n";
 
     /// <summary>Installs the initial version without starting it (policy-rc.d denies, STAGEPROOF_NO_START) and
     /// writes the host's configuration.</summary>
-    public static async Task InstallAsync(HostRoots roots, HostState host, string dbConnection, int port, CancellationToken ct)
+    public static async Task InstallAsync(HostRoots roots, HostState host, string backendSettings, int port, CancellationToken ct)
     {
         await roots.InRootAsync(host, ["/usr/bin/env", "STAGEPROOF_NO_START=1", "apt-get", "install", "-y", "-q",
             "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold",
             $"{Package}={InitialVersion}"], ct).ConfigureAwait(false);
-        await ConfigureAsync(host, dbConnection, port, ct).ConfigureAwait(false);
+        await ConfigureAsync(host, backendSettings, port, ct).ConfigureAwait(false);
     }
 
     /// <summary>Writes the host's own settings into the drop-in that acme-mail reads after its conffile.</summary>
-    public static Task ConfigureAsync(HostState host, string dbConnection, int port, CancellationToken ct)
+    public static Task ConfigureAsync(HostState host, string backendSettings, int port, CancellationToken ct)
     {
         var dropIn = Path.Combine(host.Root, "etc/acme-mail/host.d");
         System.IO.Directory.CreateDirectory(dropIn);
-        return File.WriteAllTextAsync(Path.Combine(dropIn, "host.conf"), ConfigFile(dbConnection, host.Address, port), ct);
+        return File.WriteAllTextAsync(Path.Combine(dropIn, "host.conf"), ConfigFile(backendSettings, host.Address, port), ct);
     }
 
     /// <summary>Migrates the schema and loads the demo data (idempotent), through one host of the environment.</summary>

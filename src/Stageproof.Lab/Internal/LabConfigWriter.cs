@@ -21,7 +21,16 @@ internal static class LabConfigWriter
         foreach (var e in state.Environments)
         {
             sb.Append(inv, $"  {e.Name}:\n    hosts: [{string.Join(", ", e.Hosts)}]\n");
-            sb.Append(inv, $"    databases: {{ {PostgresServer.Database}: {Q(PostgresServer.ConnectionString(e.DatabaseAddress, state.PostgresPort))} }}\n");
+            var connection = Q(EstateServers.ConnectionString(state, e));
+            sb.Append(state.IsMail
+                ? $"    databases: {{ {MariaDbServer.Database}: {{ engine: mariadb, connection: {connection} }} }}\n"
+                : $"    databases: {{ {PostgresServer.Database}: {connection} }}\n");
+            if (state.IsMail)
+            {
+                // Read with the config admin's password (0600 beside the acme-mail accounts): version, modules, cn=config, schema, entry counts.
+                sb.Append(inv, $"    directories:\n      users: {{ url: {Q(LdapServer.Url(e.DirectoryAddress, state.LdapPort))}, bind_dn: {Q(LdapServer.ConfigAdminDn)}, ")
+                  .Append(inv, $"password_file: {LdapServer.ConfigPasswordFile}, bases: [{Q(LdapServer.People)}] }}\n");
+            }
             if (e.MirrorOf is not null)
             {
                 sb.Append(inv, $"    mirror_of: {e.MirrorOf}\n");

@@ -16,7 +16,16 @@ internal sealed class LabState
     public int PostgresPort { get; set; }
     public int AcmeMailPort { get; set; }
     public int AddressOctet { get; set; }
+    /// <summary>"standard" or "mail" (<see cref="LabEstate"/>); a lab.json older than the field is standard.</summary>
+    public string Estate { get; set; } = "standard";
+    public int MariaDbPort { get; set; }
+    public int LdapPort { get; set; }
     public bool AcmeMail { get; set; }
+
+    [JsonIgnore] public bool IsMail => Estate == "mail";
+
+    /// <summary>The port of the environments' database: PostgreSQL's, or MariaDB's on the mail estate.</summary>
+    [JsonIgnore] public int DatabasePort => IsMail ? MariaDbPort : PostgresPort;
     /// <summary>Mount points in the order they were (about to be) mounted.</summary>
     public List<string> Mounts { get; set; } = [];
     public List<HostState> Hosts { get; set; } = [];
@@ -77,7 +86,10 @@ internal sealed class EnvState
     /// <summary>When the lab created the environment; default (0001-01-01) in a lab.json older than this field.</summary>
     public DateTimeOffset CreatedUtc { get; set; }
     public List<string> Hosts { get; set; } = [];
+    /// <summary>The environment's database server: PostgreSQL on .5, or MariaDB on .6 on the mail estate.</summary>
     public string DatabaseAddress { get; set; } = "";
+    /// <summary>The environment's slapd on the mail estate (.7); empty otherwise.</summary>
+    public string DirectoryAddress { get; set; } = "";
     public string DataDir { get; set; } = "";
     public string SocketDir { get; set; } = "";
     public bool Seeded { get; set; }

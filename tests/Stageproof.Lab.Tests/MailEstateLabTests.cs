@@ -1,0 +1,192 @@
+using System.DirectoryServices.Protocols;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using MySqlConnector;
+using Stageproof.Core;
+using Stageproof.Testing;
+using Xunit.Abstractions;
+
+namespace Stageproof.Lab.Tests;
+
+/// <summary>The mail estate (<c>lab up --estate mail</c>): 127.0.143.x / 153 / 163 (a clone 173), ssh port 2672; per
+/// environment a MariaDB on .6 and a slapd on .7, one prod app host.</summary>
+public sealed class MailLabFixture() : SharedLab(143, 2672, appHosts: 1, estate: LabEstate.Mail);
+
+/// <summary>
+/// The lab as a mail estate as run in the field: acme-mail keeps its mail in a real MariaDB and checks logins by binding
+/// to a real OpenLDAP; Stageproof reads both, stages a patch across them, and a migration that loses rows on MariaDB
+/// fails for that reason.
+/// </summary>
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+[Trait("Category", "Lab")]
+public sealed class MailEstateLabTests(MailLabFixture lab, ITestOutputHelper output) : IClassFixture<MailLabFixture>
+{
+    private const string SetTemplate = """
+        id: ID
+        title: acme-mail VERSION
+        reason: the mail estate
+        severity: high
+        author: alice
+        packages:
+          - { name: acme-mail, version: "VERSION" }
+        commands:
+          post: [{ run: "service acme-mail restart", timeout: 60 }]
+        """;
+
+    private Task<(int Code, string Stdout, string Stderr)> CliAsync(params string[] args) => Probe.CliAsync(output, lab.Directory, "stageproof.yaml", args);
+
+    private LabEnvironment Env(string name) => lab.Up.Environments.Single(e => e.Name == name);
+
+    private static async Task<long> ScalarAsync(string connectionString, string sql)
+    {
+        await using var conn = new MySqlConnection(connectionString);
+        await conn.OpenAsync();
+        await using var cmd = new MySqlCommand(sql, conn);
+        return Convert.ToInt64(await cmd.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private static async Task<HttpStatusCode> LoginAsync(string hostAddress, string user, string password)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        using var response = await http.PostAsJsonAsync($"http://{hostAddress}:8080/login", new { user, password });
+        return response.StatusCode;
+    }
+
+    private string HostAddress(string name) => lab.Up.Hosts.Single(h => h.Name == name).Address;
+
+    /// <summary>Sets a user's password in an environment's directory as its data admin (an operator's ldappasswd).</summary>
+    private async Task SetDirectoryPasswordAsync(string environment, string uid, string password)
+    {
+        var admin = (await File.ReadAllTextAsync(Path.Combine(lab.Directory, "secrets", "ldap-admin.pw"))).Trim();
+        var url = new Uri(Env(environment).DirectoryUrl!);
+        using var connection = new LdapConnection(new LdapDirectoryIdentifier(url.Host, url.Port)) { AuthType = AuthType.Basic, Timeout = TimeSpan.FromSeconds(10) };
+        connection.SessionOptions.ProtocolVersion = 3;
+        connection.Bind(new NetworkCredential("cn=admin,dc=acme,dc=test", admin));
+        connection.SendRequest(new ModifyRequest($"uid={uid},ou=people,dc=acme,dc=test", DirectoryAttributeOperation.Replace, "userPassword", password));
+    }
+
+    private async Task<string> FreezeAsync(string id, string version)
+    {
+        var file = Path.Combine(lab.Directory, id + ".yaml");
+        await File.WriteAllTextAsync(file, SetTemplate.Replace("ID", id, StringComparison.Ordinal).Replace("VERSION", version, StringComparison.Ordinal));
+        var (code, stdout, _) = await CliAsync("--json", "patch", "freeze", file);
+        Assert.Equal(0, code);
+        return JsonDocument.Parse(stdout).RootElement.GetProperty("digest").GetString()!;
+    }
+
+    private async Task<string> StagingVersionAsync() =>
+        (await Probe.InRootAsync(Path.Combine(lab.Directory, "hosts", "staging-app-1", "root"), "dpkg-query -W -f='${Version}' acme-mail")).Trim();
+
+    [SkippableFact]
+    public async Task Acme_mail_keeps_its_mail_in_MariaDB_and_checks_each_login_against_the_directory()
+    {
+        lab.Require();
+        var status = await lab.Lab.StatusAsync();
+        Assert.True(status.Healthy, string.Join("; ", status.Environments));
+        Assert.All(status.Environments, e =>
+        {
+            Assert.Equal("mariadb", e.DatabaseEngine);
+            Assert.True(e.DatabaseUp && e.DirectoryUp == true, e.ToString());
+        });
+
+        // The seed's 20,000 messages and 50 accounts are in prod's MariaDB, on .6.
+        var prod = Env("prod");
+        Assert.Equal("mariadb", prod.DatabaseEngine);
+        Assert.EndsWith(".6", prod.DatabaseAddress, StringComparison.Ordinal);
+        Assert.Equal(20000, await ScalarAsync(prod.MailConnectionString, "SELECT count(*) FROM messages"));
+        Assert.Equal(50, await ScalarAsync(prod.MailConnectionString, "SELECT count(*) FROM users"));
+
+        // A login is a bind: a password changed in the directory alone is the one that works, the seeded one no longer does.
+        var host = HostAddress("prod-app-1");
+        Assert.Equal(HttpStatusCode.OK, await LoginAsync(host, "user07", "password-07"));
+        Assert.Equal(HttpStatusCode.Unauthorized, await LoginAsync(host, "user07", "password-08"));
+        await SetDirectoryPasswordAsync("prod", "user07", "changed-in-the-directory");
+        try
+        {
+            Assert.Equal(HttpStatusCode.OK, await LoginAsync(host, "user07", "changed-in-the-directory"));
+            Assert.Equal(HttpStatusCode.Unauthorized, await LoginAsync(host, "user07", "password-07"));
+        }
+        finally
+        {
+            await SetDirectoryPasswordAsync("prod", "user07", "password-07");
+        }
+
+        // The configuration names the engine and the directory; the directory's admin passwords are 0600 files, not YAML.
+        var yaml = await File.ReadAllTextAsync(lab.Up.ConfigFile);
+        Assert.Contains("mail: { engine: mariadb, connection: \"Server=127.0.143.6;Port=3306;Database=mail;", yaml, StringComparison.Ordinal);
+        Assert.Contains("users: { url: \"ldap://127.0.143.7:389\", bind_dn: \"cn=admin,cn=config\", password_file: secrets/ldap-config.pw", yaml, StringComparison.Ordinal);
+        foreach (var secret in new[] { "ldap-config.pw", "ldap-admin.pw" })
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(lab.Directory, "secrets", secret)));
+        }
+
+        // Stageproof reads both servers of each environment; prod and staging are built alike, so nothing differs.
+        var (code, stdout, _) = await CliAsync("--json", "drift", "prod", "staging");
+        Assert.True(code == ExitCodes.Ok, stdout);
+        var json = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal(1.0, json.GetProperty("fidelity").GetDouble());
+        var drift = json.GetProperty("drift");
+        var families = drift.GetProperty("families").EnumerateArray()
+            .ToDictionary(f => f.GetProperty("family").GetString()!, f => f.GetProperty("compared").GetInt32());
+        Assert.True(families.GetValueOrDefault("schema") > 0 && families.GetValueOrDefault("database") >= 2, stdout);
+        // Two pairs compared beyond the hosts: the MariaDB databases and the directories, each without a difference.
+        var databases = drift.GetProperty("databases").EnumerateArray().ToList();
+        Assert.Equal(2, databases.Count);
+        Assert.All(databases, d => Assert.Equal(0, d.GetProperty("drift").GetProperty("items").GetArrayLength()));
+
+        var (factsCode, facts, _) = await CliAsync("facts", "prod");
+        Assert.Equal(0, factsCode);
+        Assert.Contains("prod/mail: MariaDB 10.", facts, StringComparison.Ordinal);
+        Assert.Contains("prod/users: OpenLDAP: slapd 2.", facts, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public async Task The_good_update_passes_and_a_MariaDB_migration_that_loses_rows_fails_naming_the_table_and_its_numbers()
+    {
+        lab.Require();
+        var good = await FreezeAsync("MAIL-GOOD", "1.1-1");
+        var (passCode, passOut, _) = await CliAsync("--json", "stage", good, "--env", "staging");
+        Assert.True(passCode == ExitCodes.Ok, passOut);
+        Assert.Equal("pass", JsonDocument.Parse(passOut).RootElement.GetProperty("verdict").GetString());
+        Assert.Equal(0, (await CliAsync("rollback", "--env", "staging")).Code);
+        Assert.Equal("1.0-1", await StagingVersionAsync());
+
+        var deb = await BadPackages.BuildAsync(Path.Combine(lab.Directory, "repo", "acme-mail_1.1-1_amd64.deb"), BadUpdate.DeletesData, Path.Combine(lab.Directory, "bad"));
+        await lab.Lab.RepoAddAsync(deb);
+        var bad = await FreezeAsync("MAIL-BAD8", BadPackages.Version(BadUpdate.DeletesData));
+        var (failCode, failOut, _) = await CliAsync("--json", "stage", bad, "--env", "staging");
+        Assert.True(failCode == ExitCodes.Finding, failOut);
+        var result = JsonDocument.Parse(failOut).RootElement;
+        Assert.Equal("fail", result.GetProperty("verdict").GetString());
+        var reasons = result.GetProperty("reasons").EnumerateArray()
+            .Select(r => (Step: r.GetProperty("step").GetString()!, Subject: r.GetProperty("subject").GetString()!, Evidence: r.GetProperty("evidence").GetString()!)).ToList();
+        // MariaDB's tables are named by their database (no schema): "mail messages", the numbers exact.
+        Assert.Contains(reasons, r => r.Step == "compare" && r.Subject == "data mail messages"
+            && r.Evidence.Contains("20000 row(s) at the rollback point, 18000 now: 2000 lost (10%)", StringComparison.Ordinal));
+        // The stage put staging back as it was: the old version, every message.
+        Assert.Equal("1.0-1", await StagingVersionAsync());
+        Assert.Equal(20000, await ScalarAsync(Env("staging").MailConnectionString, "SELECT count(*) FROM messages"));
+    }
+
+    [SkippableFact]
+    public async Task A_clone_of_prod_gets_its_own_MariaDB_and_directory_with_prod_s_mail_and_accounts()
+    {
+        lab.Require();
+        var clone = await lab.Lab.CloneAsync("prod", "mail-clone", new Progress<string>(output.WriteLine));
+        Assert.Equal("mariadb", clone.Environment.DatabaseEngine);
+        Assert.Equal("127.0.173.6", clone.Environment.DatabaseAddress);
+        Assert.Equal("ldap://127.0.173.7:389", clone.Environment.DirectoryUrl);
+        Assert.Equal(20000, await ScalarAsync(clone.Environment.MailConnectionString, "SELECT count(*) FROM messages"));
+
+        // The clone's acme-mail binds to the clone's directory: a password changed there works on the clone only.
+        var cloneHost = clone.Hosts.Single().Address;
+        var yaml = await File.ReadAllTextAsync(Path.Combine(clone.Hosts.Single().Root, "etc/acme-mail/host.d/host.conf"));
+        Assert.Contains("auth.ldap.url = ldap://127.0.173.7:389", yaml, StringComparison.Ordinal);
+        Assert.Contains("db.connection = Server=127.0.173.6;", yaml, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, await LoginAsync(cloneHost, "user11", "password-11"));
+
+        var (code, stdout, _) = await CliAsync("drift", "prod", "mail-clone");
+        Assert.True(code == ExitCodes.Ok, stdout);
+    }
+}
