@@ -29,7 +29,7 @@ internal static partial class DemoCommand
         var dir = new Option<string>("--dir") { Description = "The lab's directory", DefaultValueFactory = _ => "lab" };
         var octet = new Option<int>("--address-octet") { Description = "Third octet of prod's 127.0.N.x addresses", DefaultValueFactory = _ => 10 };
         var estate = ChoiceOption.Create("--estate",
-            "The lab to tell it on: standard (acme-mail on PostgreSQL) or mail (acme-mail on MariaDB, logins bound against OpenLDAP)", LabEstate.Standard);
+            "The lab to tell it on: mail (the default: acme-mail on MariaDB, logins bound against OpenLDAP, as the platform the product was born from) or standard (acme-mail on PostgreSQL)", LabEstate.Mail);
         var command = new Command("demo", "Bring the lab up if needed and tell the story step by step: drift, a patch applied and rolled back, the stage gate passing a fix and failing a bad update, users and approvals, the fix promoted to prod canary first, a canary that fails and rolls back, the emergency lane") { dir, octet, estate };
         command.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
         {
