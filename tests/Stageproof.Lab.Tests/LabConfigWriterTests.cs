@@ -76,6 +76,12 @@ public sealed class LabConfigWriterTests : IDisposable
         Assert.Equal(["ou=people,dc=acme,dc=test"], users.Bases);
         // The same suite: its sql checks and continuity measure are plain SQL both engines answer.
         Assert.Equal("mail", Assert.IsType<SqlCheck>(config.SuiteOf("staging").Find("mail-content")).Database);
+        // The directory under load: each environment's own, through the same suite.
+        var ldap = Assert.IsType<LdapCheck>(config.SuiteOf("staging").Find("ldap-load"));
+        Assert.Equal(("users", "uid=${user},ou=people,dc=acme,dc=test", "(uid=${user})", 8), (ldap.Directory, ldap.BindDn, ldap.Filter, ldap.Clients));
+        Assert.Equal(Path.Combine(_dir, "secrets", "acme-mail.env"), ldap.Credentials.File);
+        Assert.Equal(10.0, ldap.Compare.MaxP95Ratio);
+        Assert.Null(LabConfigWriter.Render(State()).Split('\n').FirstOrDefault(l => l.Contains("type: ldap", StringComparison.Ordinal)));
         Assert.DoesNotContain("password-", yaml, StringComparison.Ordinal);
     }
 

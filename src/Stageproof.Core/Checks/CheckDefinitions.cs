@@ -213,8 +213,10 @@ public enum LdapScope
 public sealed record LdapCheck : CheckDefinition
 {
     public override string Type => CheckTypes.Ldap;
-    /// <summary>A port on each host (scheme ldap or ldaps), or one ldap:// / ldaps:// URL.</summary>
+    /// <summary>A port on each host (scheme ldap or ldaps), or one ldap:// / ldaps:// URL; neither when <see cref="Directory"/> is set.</summary>
     public required HttpTarget Target { get; init; }
+    /// <summary>The environment's directory of this name (environments.ENV.directories): the check runs once against its URL.</summary>
+    public string? Directory { get; init; }
     /// <summary>The DN to bind as; ${user} is replaced by the account's name, DN-escaped (RFC 4514).</summary>
     public required string BindDn { get; init; }
     public required CredentialSource Credentials { get; init; }

@@ -11,6 +11,9 @@ public sealed record CheckEnvironment
     public IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> Databases { get; init; } =
         new Dictionary<string, IReadOnlyDictionary<string, string>>();
 
+    /// <summary>This environment's directories by name (ldap checks with directory: run against their URL).</summary>
+    public IReadOnlyDictionary<string, DirectoryConfig> Directories { get; init; } = new Dictionary<string, DirectoryConfig>();
+
     public IReadOnlyDictionary<string, string> OwnDatabases =>
         Databases.TryGetValue(Name, out var own) ? own : new Dictionary<string, string>();
 
@@ -22,6 +25,7 @@ public sealed record CheckEnvironment
             Name = config.Environment(environment).Name,
             Hosts = config.HostsOf(environment),
             Databases = config.Environments.ToDictionary(e => e.Key, e => e.Value.Databases, StringComparer.Ordinal),
+            Directories = config.Environment(environment).Directories,
         };
     }
 

@@ -181,6 +181,10 @@ public sealed class CheckSuiteRunner : ICheckSuiteRunner, IDisposable
                 return [await TimedAsync(check, url.ToString(), () => AuthAsync((AuthCheck)check, url, ct)).ConfigureAwait(false)];
             case LoadCheck { Target.Url: { } url }:
                 return [await TimedAsync(check, url.ToString(), () => LoadAsync(suite, (LoadCheck)check, url, ct)).ConfigureAwait(false)];
+            case LdapCheck { Directory: { } directory }:
+                return [await TimedAsync(check, $"{environment.Name}/{directory}", () => environment.Directories.TryGetValue(directory, out var known)
+                    ? LdapChecks.RunAsync((LdapCheck)check, known.Url, ct)
+                    : Task.FromResult(Fail($"environment {environment.Name} has no directory '{directory}'"))).ConfigureAwait(false)];
             case LdapCheck { Target.Url: { } url }:
                 return [await TimedAsync(check, url.ToString(), () => LdapChecks.RunAsync((LdapCheck)check, url, ct)).ConfigureAwait(false)];
             default:

@@ -74,6 +74,15 @@ internal static class LabConfigWriter
         // Logins from 32 clients at once: what a concurrency bug in authentication shows under and never one at a time.
         sb.Append(inv, $"    - {{ name: login-load, type: load, port: {port}, clients: 32, iterations: 320, warmup: 32, auth: login, compare: {{ max_p95_ratio: 3 }},\n");
         sb.Append("        requests: [{ path: /health }] }\n");
+        if (state.IsMail)
+        {
+            // The directory itself under concurrency, each environment's own (directory: users): binds and searches of
+            // the demo's accounts from 8 clients, compared before and after a change like the HTTP loads. Its p95 is a
+            // couple of milliseconds, where a busy neighbour alone triples it, and an ldap load is not yet confirmed by a
+            // second run: a ratio of 10 leaves latency to real slowdowns, and failed binds (errors) are judged as usual.
+            sb.Append(inv, $"    - {{ name: ldap-load, type: ldap, directory: users, bind_dn: {Q(LdapServer.UserDnTemplate.Replace("{user}", "${user}", StringComparison.Ordinal))}, ")
+              .Append(inv, $"credentials: {{ file: {SecretsRelativePath} }},\n        base: {Q(LdapServer.People)}, filter: \"(uid=${{user}})\", clients: 8, duration: 3s, warmup: 16, compare: {{ max_p95_ratio: 10 }} }}\n");
+        }
         // Migration history complete and consistent. Not same_as prod: a patch that migrates is meant to differ from prod
         // afterwards, and the fidelity step already compares the schema with prod's before anything changes.
         sb.Append("    - { name: schema, type: schema, database: mail, migrations_complete: true }\n");

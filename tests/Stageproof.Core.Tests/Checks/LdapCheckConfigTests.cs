@@ -63,6 +63,8 @@ public sealed class LdapCheckConfigTests : IDisposable
     [InlineData("bind_dn: \"uid=${user}\", credentials: { file: s.env }, base: dc=x, port: 389, warmup: 4", "checks.suite[0].warmup", "applies to an ldap load")]
     [InlineData("bind_dn: \"uid=${user}\", credentials: { file: s.env }, base: dc=x, port: 389, clients: 0, iterations: 5", "checks.suite[0].clients", "")]
     [InlineData("credentials: { file: s.env }, base: dc=x, port: 389", "checks.suite[0].bind_dn", "bind_dn is required for ldap checks")]
+    [InlineData("bind_dn: \"uid=${user}\", credentials: { file: s.env }, base: dc=x, directory: users, port: 389", "checks.suite[0].port", "give one of directory")]
+    [InlineData("bind_dn: \"uid=${user}\", credentials: { file: s.env }, base: dc=x, directory: users", "checks.suite[0].directory", "environment 'prod' uses suite 'suite' but has no directory 'users'")]
     public void A_bad_key_is_one_problem_naming_the_file_line_and_key(string keys, string key, string message)
     {
         var problems = _temp.Problems(Head + "    - { name: ldap, type: ldap, " + keys + " }\n");
@@ -71,6 +73,21 @@ public sealed class LdapCheckConfigTests : IDisposable
         Assert.Contains(message, problem.Message, StringComparison.Ordinal);
         Assert.Equal(_temp.ConfigPath, problem.File);
         Assert.Equal(9, problem.Line);
+    }
+
+    [Fact]
+    public void A_check_may_name_the_environment_s_directory_instead_of_a_port_or_url()
+    {
+        var config = _temp.Load(Head.Replace("    checks: suite", "    directories: { users: { url: \"ldap://127.0.0.7:389\", bind_dn: \"cn=admin,cn=config\", password_file: c.pw, bases: [dc=x] } }\n    checks: suite", StringComparison.Ordinal)
+            + $$"""
+                - { name: ldap-load, type: ldap, directory: users, {{Good}}, clients: 8, duration: 3s }
+            """);
+
+        var check = Assert.IsType<LdapCheck>(config.SuiteOf("prod").Find("ldap-load"));
+        Assert.Equal("users", check.Directory);
+        Assert.Null(check.Target.Url);
+        Assert.Null(check.Target.Port);
+        Assert.True(check.IsLoad);
     }
 
     [Theory]

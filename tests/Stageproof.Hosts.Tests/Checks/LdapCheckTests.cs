@@ -48,6 +48,28 @@ public sealed class LdapCheckTests(SlapdFixture slapd) : IClassFixture<SlapdFixt
     }
 
     [SkippableFact]
+    public async Task A_check_naming_the_environment_s_directory_runs_once_against_that_directory_s_url()
+    {
+        slapd.Require();
+        Accounts("alice", "bob");
+        var password = _suites.Path("ldap-config.pw");
+        await File.WriteAllTextAsync(password, SlapdFixture.ConfigAdminPassword);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(password, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+        var config = _suites.Config(Check("directory: users"), directories:
+            $$"""{ users: { url: "{{slapd.Url}}", bind_dn: "{{SlapdFixture.ConfigAdminDn}}", password_file: ldap-config.pw, bases: ["{{SlapdFixture.People}}"] } }""");
+
+        var r = Assert.Single((await Suites.RunAsync(config)).Results);
+
+        Assert.True(r.Status == CheckStatus.Passed, r.Message);
+        Assert.Equal("test/users", r.Target); // once, for the environment's directory, not once per host
+        Assert.Contains("alice 1 entry", r.Message, StringComparison.Ordinal);
+        Assert.Contains("bob 1 entry", r.Message, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public async Task A_wrong_password_fails_naming_the_account_and_never_showing_the_password()
     {
         slapd.Require();

@@ -19,7 +19,7 @@ internal sealed class Suites : IDisposable
     public string Path(string relative) => System.IO.Path.Combine(Directory, relative);
 
     /// <summary>A configuration whose environment "test" has one local host at <paramref name="address"/>.</summary>
-    public StageproofConfig Config(string suiteYaml, string address = "127.0.0.1", string databases = "{}", string extraEnvironments = "")
+    public StageproofConfig Config(string suiteYaml, string address = "127.0.0.1", string databases = "{}", string extraEnvironments = "", string directories = "{}")
     {
         var indented = string.Join("\n", suiteYaml.ReplaceLineEndings("\n").Split('\n').Select(l => "    " + l));
         var yaml = $"""
@@ -29,6 +29,7 @@ internal sealed class Suites : IDisposable
               test:
                 hosts: [app-1]
                 databases: {databases}
+                directories: {directories}
                 checks: suite
             {extraEnvironments}
             checks:

@@ -28,12 +28,15 @@ internal sealed class CheckSuiteReader(YamlWalker yaml, Func<string, string> res
         [CheckTypes.Schema] = ["database", "expect_digest", "same_as", "migrations_complete"],
         [CheckTypes.DbIntegrity] = ["database", "amcheck", "pg_amcheck", "install_missing", "invariants", "replica", "max_replication_lag"],
         [CheckTypes.Soak] = ["checks", "duration", "interval"],
-        [CheckTypes.Ldap] = [.. TargetKeys, "bind_dn", "credentials", "user", "accounts", "password", "base", "scope", "filter", "attributes", "min_entries",
+        [CheckTypes.Ldap] = [.. TargetKeys, "directory", "bind_dn", "credentials", "user", "accounts", "password", "base", "scope", "filter", "attributes", "min_entries",
             "clients", "duration", "iterations", "warmup", "max_error_rate", "max_p95", "compare"],
     };
 
     /// <summary>Databases the suite's checks name, to be checked against each environment that uses the suite.</summary>
     public List<NameRef> DatabaseRefs { get; } = [];
+
+    /// <summary>Directories the suite's ldap checks name (directory:), to be checked against each environment that uses the suite.</summary>
+    public List<NameRef> DirectoryRefs { get; } = [];
 
     /// <summary>Environments named by schema checks' same_as.</summary>
     public List<NameRef> EnvironmentRefs { get; } = [];
@@ -646,7 +649,27 @@ internal sealed class CheckSuiteReader(YamlWalker yaml, Func<string, string> res
     private LdapCheck? ReadLdap(Dictionary<string, (YamlNode KeyNode, YamlNode Value, string Path)> f, YamlNode node, string path,
         StrReader str, IntReader @int, NumReader num, DurReader dur)
     {
-        var target = ReadTarget(f, node, path, CheckTypes.Ldap);
+        // directory: NAME is the environment's directory of that name (environments.ENV.directories): one suite then
+        // reaches each environment's own server, as database: does for sql checks.
+        string? directory = null;
+        HttpTarget? target;
+        if (f.TryGetValue("directory", out var d))
+        {
+            if (f.TryGetValue("port", out var other) || f.TryGetValue("url", out other))
+            {
+                yaml.Report(other.KeyNode, other.Path, "give one of directory (the environment's directory of that name), port (each host) or url, not two");
+            }
+            directory = yaml.RequiredString(d.Value, d.Path);
+            if (directory is not null)
+            {
+                DirectoryRefs.Add(new NameRef(directory, yaml.At(d.Value, d.Path)));
+            }
+            target = new HttpTarget { Scheme = "ldap" };
+        }
+        else
+        {
+            target = ReadTarget(f, node, path, CheckTypes.Ldap);
+        }
         var credentials = ReadCredentials(f, node, path, CheckTypes.Ldap);
         string? Dn(string key, string what)
         {
@@ -723,7 +746,7 @@ internal sealed class CheckSuiteReader(YamlWalker yaml, Func<string, string> res
         }
         return new LdapCheck
         {
-            Name = "", Target = target, BindDn = bindDn, Credentials = credentials, User = user, Accounts = accounts, Base = searchBase, Scope = scope,
+            Name = "", Target = target, Directory = directory, BindDn = bindDn, Credentials = credentials, User = user, Accounts = accounts, Base = searchBase, Scope = scope,
             Filter = filter ?? "(objectClass=*)", Attributes = attributes, MinEntries = @int("min_entries", 0, 1_000_000) ?? 1,
             Clients = isLoad ? @int("clients", 1, 1024) ?? 4 : null, Duration = dur("duration", 3600), Iterations = @int("iterations", 1, 1_000_000),
             Warmup = @int("warmup", 0, 100_000) ?? 0, MaxErrorRate = num("max_error_rate", 0, 1) ?? 0, MaxP95 = dur("max_p95", 3600), Compare = compare,

@@ -108,7 +108,7 @@ internal sealed partial class ConfigReader
     private string? _inventoryFile;
     private readonly List<RawEnvironment> _environments = [];
     private readonly Dictionary<string, CheckSuite> _checks = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, (List<NameRef> Databases, List<NameRef> Environments)> _checkRefs = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (List<NameRef> Databases, List<NameRef> Environments, List<NameRef> Directories)> _checkRefs = new(StringComparer.Ordinal);
     private DriftRules _drift = new();
     private SshSettings _ssh = new();
     private (string Path, YamlNode Node, string Key)? _inventory;
@@ -907,6 +907,12 @@ internal sealed partial class ConfigReader
                     _problems.Add(db.At, $"environment '{env.Name}' uses suite '{used.Name}' but has no database {Names.Show(db.Name)}"
                         + (suggestion is not null ? $" (did you mean '{suggestion}'?)" : env.Databases.Count == 0 ? "" : $" (known: {string.Join(", ", env.Databases.Keys)})"));
                 }
+                foreach (var directory in refs.Directories.Where(d => !env.Directories.ContainsKey(d.Name)))
+                {
+                    var suggestion = YamlWalker.Suggest(directory.Name, env.Directories.Keys);
+                    _problems.Add(directory.At, $"environment '{env.Name}' uses suite '{used.Name}' but has no directory {Names.Show(directory.Name)}"
+                        + (suggestion is not null ? $" (did you mean '{suggestion}'?)" : env.Directories.Count == 0 ? "" : $" (known: {string.Join(", ", env.Directories.Keys)})"));
+                }
             }
             foreach (var named in env.DirectoryHosts.Where(h => !hosts.Contains(h.Name, StringComparer.Ordinal)))
             {
@@ -1121,7 +1127,7 @@ internal sealed partial class ConfigReader
             }
             var reader = new CheckSuiteReader(_yaml, p => ResolvePath(_baseDirectory, p));
             _checks[name] = reader.Read(name, value, key);
-            _checkRefs[name] = (reader.DatabaseRefs, reader.EnvironmentRefs);
+            _checkRefs[name] = (reader.DatabaseRefs, reader.EnvironmentRefs, reader.DirectoryRefs);
         }
     }
 }
