@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.DirectoryServices.Protocols;
 using System.Net;
 using System.Net.Sockets;
-using System.Security.Cryptography;
 using System.Text;
 
 namespace Stageproof.Testing;
@@ -18,11 +17,11 @@ public sealed class SlapdFixture : IAsyncLifetime, IAsyncDisposable
 {
     public const string SlapdPath = "/usr/sbin/slapd";
     public const string SlapaddPath = "/usr/sbin/slapadd";
-    public const string Suffix = "dc=acme,dc=test";
-    public const string People = "ou=people," + Suffix;
-    public const string ConfigAdminDn = "cn=admin,cn=config";
+    public const string Suffix = Stageproof.Lab.SlapdLdif.Suffix;
+    public const string People = Stageproof.Lab.SlapdLdif.People;
+    public const string ConfigAdminDn = Stageproof.Lab.SlapdLdif.ConfigAdminDn;
     public const string ConfigAdminPassword = "config-secret-42";
-    public const string DataAdminDn = "cn=admin," + Suffix;
+    public const string DataAdminDn = Stageproof.Lab.SlapdLdif.DataAdminDn;
     public const string DataAdminPassword = "data-secret-42";
 
     /// <summary>The seeded accounts (uid → password), each an inetOrgPerson under <see cref="People"/>.</summary>
@@ -231,80 +230,10 @@ public sealed class SlapdFixture : IAsyncLifetime, IAsyncDisposable
 
     Task IAsyncLifetime.DisposeAsync() => DisposeAsync().AsTask();
 
-    /// <summary>The {SSHA} form of a password (SHA-1 of password and a random salt, then the salt), as slappasswd writes it.</summary>
-    public static string Ssha(string password)
-    {
-        var salt = RandomNumberGenerator.GetBytes(8);
-        var digest = SHA1.HashData([.. Encoding.UTF8.GetBytes(password), .. salt]);
-        return "{SSHA}" + Convert.ToBase64String([.. digest, .. salt]);
-    }
+    /// <summary>The {SSHA} form of a password, as slappasswd writes it.</summary>
+    public static string Ssha(string password) => Stageproof.Lab.SlapdLdif.Ssha(password);
 
-    private string ConfigLdif() => $$"""
-        dn: cn=config
-        objectClass: olcGlobal
-        cn: config
-        olcPidFile: {{Directory}}/slapd.pid
-        olcArgsFile: {{Directory}}/slapd.args
-
-        dn: cn=module{0},cn=config
-        objectClass: olcModuleList
-        cn: module{0}
-        olcModulePath: /usr/lib/ldap
-        olcModuleLoad: back_mdb
-        olcModuleLoad: ppolicy
-
-        dn: cn=schema,cn=config
-        objectClass: olcSchemaConfig
-        cn: schema
-
-        include: file:///etc/ldap/schema/core.ldif
-
-        include: file:///etc/ldap/schema/cosine.ldif
-
-        include: file:///etc/ldap/schema/nis.ldif
-
-        include: file:///etc/ldap/schema/inetorgperson.ldif
-
-        dn: olcDatabase={-1}frontend,cn=config
-        objectClass: olcDatabaseConfig
-        objectClass: olcFrontendConfig
-        olcDatabase: {-1}frontend
-        olcSizeLimit: 500
-        olcTimeLimit: 3600
-
-        dn: olcDatabase={0}config,cn=config
-        objectClass: olcDatabaseConfig
-        olcDatabase: {0}config
-        olcRootDN: {{ConfigAdminDn}}
-        olcRootPW: {{Ssha(ConfigAdminPassword)}}
-
-        dn: olcDatabase={1}mdb,cn=config
-        objectClass: olcDatabaseConfig
-        objectClass: olcMdbConfig
-        olcDatabase: {1}mdb
-        olcSuffix: {{Suffix}}
-        olcDbDirectory: {{Directory}}/data
-        olcDbMaxSize: 104857600
-        olcDbNoSync: TRUE
-        olcRootDN: {{DataAdminDn}}
-        olcRootPW: {{Ssha(DataAdminPassword)}}
-        olcDbIndex: objectClass eq
-        olcDbIndex: uid eq
-        olcAccess: {0}to attrs=userPassword by self write by anonymous auth by * none
-        olcAccess: {1}to * by * read
-
-        dn: olcOverlay={0}ppolicy,olcDatabase={1}mdb,cn=config
-        objectClass: olcOverlayConfig
-        objectClass: olcPPolicyConfig
-        olcOverlay: {0}ppolicy
-        olcPPolicyHashCleartext: TRUE
-
-        dn: olcDatabase={2}monitor,cn=config
-        objectClass: olcDatabaseConfig
-        olcDatabase: {2}monitor
-        olcAccess: {0}to * by dn.exact="{{ConfigAdminDn}}" read by * none
-
-        """.Replace("\r\n", "\n", StringComparison.Ordinal);
+    private string ConfigLdif() => Stageproof.Lab.SlapdLdif.Config(Directory, ConfigAdminPassword, DataAdminPassword);
 
     private static string DataLdif()
     {

@@ -18,10 +18,9 @@ internal static class LdapServer
     public const string Slapd = "/usr/sbin/slapd";
     public const string Slapadd = "/usr/sbin/slapadd";
     public const string Slapcat = "/usr/sbin/slapcat";
-    public const string Suffix = "dc=acme,dc=test";
-    public const string People = "ou=people," + Suffix;
-    public const string ConfigAdminDn = "cn=admin,cn=config";
-    public const string DataAdminDn = "cn=admin," + Suffix;
+    public const string Suffix = SlapdLdif.Suffix;
+    public const string People = SlapdLdif.People;
+    public const string ConfigAdminDn = SlapdLdif.ConfigAdminDn;
     public const string UserDnTemplate = "uid={user}," + People;
     public const string ConfigPasswordFile = "secrets/ldap-config.pw";
     public const string AdminPasswordFile = "secrets/ldap-admin.pw";
@@ -50,7 +49,7 @@ internal static class LdapServer
         var (configPassword, adminPassword) = await EnsurePasswordsAsync(labDir, ct).ConfigureAwait(false);
         var config = Path.Combine(dir, "config.ldif");
         var data = Path.Combine(dir, "data.ldif");
-        await File.WriteAllTextAsync(config, ConfigLdif(dir, configPassword, adminPassword), ct).ConfigureAwait(false);
+        await File.WriteAllTextAsync(config, SlapdLdif.Config(dir, configPassword, adminPassword), ct).ConfigureAwait(false);
         if (dataLdif is null)
         {
             await File.WriteAllTextAsync(data, SeedLdif(), ct).ConfigureAwait(false);
@@ -85,21 +84,7 @@ internal static class LdapServer
     }
 
     /// <summary>Stops the slapd of a directory folder by its pid file (SIGTERM, SIGKILL after 20 s). True if one was running.</summary>
-    public static async Task<bool> StopAsync(string dir, CancellationToken ct)
-    {
-        var pidFile = PidFile(dir);
-        if (!File.Exists(pidFile) || !int.TryParse(File.ReadAllText(pidFile).Trim(), out var pid) || !Processes.Alive(pid))
-        {
-            return false;
-        }
-        Processes.Signal(pid, 15);
-        if (!await Net.WaitUntilAsync(_ => Task.FromResult(!Processes.Alive(pid)), TimeSpan.FromSeconds(20), ct).ConfigureAwait(false))
-        {
-            Processes.Signal(pid, 9);
-            await Net.WaitUntilAsync(_ => Task.FromResult(!Processes.Alive(pid)), TimeSpan.FromSeconds(10), ct).ConfigureAwait(false);
-        }
-        return true;
-    }
+    public static Task<bool> StopAsync(string dir, CancellationToken ct) => Processes.StopByPidFileAsync(PidFile(dir), TimeSpan.FromSeconds(20), ct);
 
     /// <summary>Exports an environment's entries (slapcat reads the mdb database while slapd runs) for a clone to load.</summary>
     public static async Task<string> ExportAsync(string labDir, string environment, string scratch, CancellationToken ct)
@@ -147,83 +132,6 @@ internal static class LdapServer
 
     private static readonly SemaphoreSlim Gate = new(1, 1);
 
-    /// <summary>The {SSHA} form of a password (SHA-1 of password and a random salt, then the salt), as slappasswd writes it.</summary>
-    public static string Ssha(string password)
-    {
-        var salt = RandomNumberGenerator.GetBytes(8);
-#pragma warning disable CA5350 // {SSHA} is what slapd's default password scheme is; the lab's demo accounts only
-        var digest = SHA1.HashData([.. Encoding.UTF8.GetBytes(password), .. salt]);
-#pragma warning restore CA5350
-        return "{SSHA}" + Convert.ToBase64String([.. digest, .. salt]);
-    }
-
-    private static string ConfigLdif(string dir, string configPassword, string adminPassword) => $$"""
-        dn: cn=config
-        objectClass: olcGlobal
-        cn: config
-        olcPidFile: {{dir}}/slapd.pid
-        olcArgsFile: {{dir}}/slapd.args
-
-        dn: cn=module{0},cn=config
-        objectClass: olcModuleList
-        cn: module{0}
-        olcModulePath: /usr/lib/ldap
-        olcModuleLoad: back_mdb
-        olcModuleLoad: ppolicy
-
-        dn: cn=schema,cn=config
-        objectClass: olcSchemaConfig
-        cn: schema
-
-        include: file:///etc/ldap/schema/core.ldif
-
-        include: file:///etc/ldap/schema/cosine.ldif
-
-        include: file:///etc/ldap/schema/nis.ldif
-
-        include: file:///etc/ldap/schema/inetorgperson.ldif
-
-        dn: olcDatabase={-1}frontend,cn=config
-        objectClass: olcDatabaseConfig
-        objectClass: olcFrontendConfig
-        olcDatabase: {-1}frontend
-        olcSizeLimit: 500
-        olcTimeLimit: 3600
-
-        dn: olcDatabase={0}config,cn=config
-        objectClass: olcDatabaseConfig
-        olcDatabase: {0}config
-        olcRootDN: {{ConfigAdminDn}}
-        olcRootPW: {{Ssha(configPassword)}}
-
-        dn: olcDatabase={1}mdb,cn=config
-        objectClass: olcDatabaseConfig
-        objectClass: olcMdbConfig
-        olcDatabase: {1}mdb
-        olcSuffix: {{Suffix}}
-        olcDbDirectory: {{dir}}/data
-        olcDbMaxSize: 104857600
-        olcDbNoSync: TRUE
-        olcRootDN: {{DataAdminDn}}
-        olcRootPW: {{Ssha(adminPassword)}}
-        olcDbIndex: objectClass eq
-        olcDbIndex: uid eq
-        olcAccess: {0}to attrs=userPassword by self write by anonymous auth by * none
-        olcAccess: {1}to * by * read
-
-        dn: olcOverlay={0}ppolicy,olcDatabase={1}mdb,cn=config
-        objectClass: olcOverlayConfig
-        objectClass: olcPPolicyConfig
-        olcOverlay: {0}ppolicy
-        olcPPolicyHashCleartext: TRUE
-
-        dn: olcDatabase={2}monitor,cn=config
-        objectClass: olcDatabaseConfig
-        olcDatabase: {2}monitor
-        olcAccess: {0}to * by dn.exact="{{ConfigAdminDn}}" read by * none
-
-        """.Replace("\r\n", "\n", StringComparison.Ordinal);
-
     /// <summary>The organisation, its people and user01..user50 (password-NN), as acme-mail's seed names them.</summary>
     public static string SeedLdif()
     {
@@ -233,7 +141,7 @@ internal static class LdapServer
         {
             var uid = string.Create(CultureInfo.InvariantCulture, $"user{i:00}");
             var password = string.Create(CultureInfo.InvariantCulture, $"password-{i:00}");
-            sb.Append(CultureInfo.InvariantCulture, $"dn: uid={uid},{People}\nobjectClass: inetOrgPerson\nuid: {uid}\ncn: {uid}\nsn: {uid}\nuserPassword: {Ssha(password)}\n\n");
+            sb.Append(CultureInfo.InvariantCulture, $"dn: uid={uid},{People}\nobjectClass: inetOrgPerson\nuid: {uid}\ncn: {uid}\nsn: {uid}\nuserPassword: {SlapdLdif.Ssha(password)}\n\n");
         }
         return sb.ToString();
     }

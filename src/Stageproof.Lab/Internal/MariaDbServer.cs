@@ -76,21 +76,7 @@ internal static class MariaDbServer
     }
 
     /// <summary>Stops a server by its pid file: SIGTERM (a clean shutdown), SIGKILL after 30 s. True if one was running.</summary>
-    public static async Task<bool> StopAsync(string dataDir, CancellationToken ct)
-    {
-        var pidFile = PidFile(dataDir);
-        if (!File.Exists(pidFile) || !int.TryParse(File.ReadAllText(pidFile).Trim(), out var pid) || !Processes.Alive(pid))
-        {
-            return false;
-        }
-        Processes.Signal(pid, 15);
-        if (!await Net.WaitUntilAsync(_ => Task.FromResult(!Processes.Alive(pid)), TimeSpan.FromSeconds(30), ct).ConfigureAwait(false))
-        {
-            Processes.Signal(pid, 9);
-            await Net.WaitUntilAsync(_ => Task.FromResult(!Processes.Alive(pid)), TimeSpan.FromSeconds(10), ct).ConfigureAwait(false);
-        }
-        return true;
-    }
+    public static Task<bool> StopAsync(string dataDir, CancellationToken ct) => Processes.StopByPidFileAsync(PidFile(dataDir), TimeSpan.FromSeconds(30), ct);
 
     /// <summary>Copies the mail database of one server into another (mariadb-dump, then the client loads the file).</summary>
     public static async Task CopyDatabaseAsync(string subject, string fromAddress, string toAddress, int port, string scratch, CancellationToken ct)

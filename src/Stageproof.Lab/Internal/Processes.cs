@@ -78,6 +78,23 @@ internal static class Processes
 
     public static void Signal(int pid, int signal) => _ = kill(pid, signal);
 
+    /// <summary>Stops the process a pid file names: SIGTERM (a clean shutdown), SIGKILL when it is still there after
+    /// <paramref name="grace"/>. False when the file names no live process.</summary>
+    public static async Task<bool> StopByPidFileAsync(string pidFile, TimeSpan grace, CancellationToken ct)
+    {
+        if (!File.Exists(pidFile) || !int.TryParse(File.ReadAllText(pidFile).Trim(), out var pid) || !Alive(pid))
+        {
+            return false;
+        }
+        Signal(pid, 15);
+        if (!await Net.WaitUntilAsync(_ => Task.FromResult(!Alive(pid)), grace, ct).ConfigureAwait(false))
+        {
+            Signal(pid, 9);
+            await Net.WaitUntilAsync(_ => Task.FromResult(!Alive(pid)), TimeSpan.FromSeconds(10), ct).ConfigureAwait(false);
+        }
+        return true;
+    }
+
     [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
     private static extern int kill(int pid, int sig);
 }
