@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -46,7 +45,6 @@ public class RolloutControlApiTests(RolloutEstate estate, ITestOutputHelper outp
             Assert.Equal("one-rollout-per-environment", (await ProblemAsync(running, HttpStatusCode.Conflict)).GetProperty("rule").GetString());
         }
 
-        var clock = Stopwatch.StartNew();
         using (var aborted = await bob.PostAsJsonAsync(Path(id, "abort"), new { comment = "wrong window" }))
         {
             Assert.Equal(HttpStatusCode.Accepted, aborted.StatusCode);
@@ -55,8 +53,8 @@ public class RolloutControlApiTests(RolloutEstate estate, ITestOutputHelper outp
             Assert.Contains("stopped where it stood; rolling back", answer.GetProperty("message").GetString(), StringComparison.Ordinal);
             Assert.Equal("bob", answer.GetProperty("rollout").GetProperty("abortRequestedBy").GetString());
         }
-        var done = await estate.WaitForAsync(id, r => r.GetProperty("status").GetString() != "running", TimeSpan.FromSeconds(45));
-        Assert.True(clock.Elapsed < RolloutEstate.Sleep / 2, $"the abort took {clock.Elapsed}: the command was waited for, not stopped");
+        // Ended well before its command would have: the command was stopped, not waited for.
+        var done = await estate.WaitForAsync(id, r => r.GetProperty("status").GetString() != "running", RolloutEstate.Sleep / 2);
         Assert.True(done.GetProperty("status").GetString() == "aborted", done.ToString());
         output.WriteLine(done.ToString());
         Assert.Equal("aborted by bob", done.GetProperty("message").GetString());

@@ -15,24 +15,26 @@ public sealed class RolloutEstate() : ServerEstate(TestLoopback.Url("127.0.14.1"
 {
     public const string Password = "a console password of some length";
 
-    /// <summary>How long SLOW-1's command sleeps: an abort answered well within it stopped the rollout, not waited for it.</summary>
-    public static readonly TimeSpan Sleep = TimeSpan.FromSeconds(60);
+    /// <summary>How long SLOW-1's command waits at most: an abort answered well within it stopped the rollout, not waited
+    /// for it. Ten minutes, so that no load on the machine lets the rollout finish by itself while a test is still
+    /// looking at it running (a minute once did, under CI's lab tests).</summary>
+    public static readonly TimeSpan Sleep = TimeSpan.FromMinutes(10);
 
     private string SlowSet => $$"""
         id: SLOW-1
-        title: a set whose command takes a minute
+        title: a set whose command takes ten minutes
         reason: to be aborted mid-way
         severity: low
         author: alice
         files:
           - { path: {{Note}}, content: "written by SLOW-1\n", mode: "0644" }
         commands:
-          post: ["if [ -e {{Note}} ]; then sleep {{(int)Sleep.TotalSeconds}}; fi"]
+          post: ["i=0; while [ -e {{Note}} ] && [ $i -lt {{(int)Sleep.TotalSeconds}} ]; do sleep 1; i=$((i+1)); done"]
         """;
 
     public string SlowDigest { get; private set; } = "";
 
-    /// <summary>The file SLOW-1 writes. Its post command sleeps only while the file is there: after a rollback removed
+    /// <summary>The file SLOW-1 writes. Its post command waits only while the file is there: after a rollback removed
     /// it, the same command (a rollback runs the set's post commands again, to restart what it restarted) returns at once.</summary>
     public string Note => Path.Combine(Dir, "slow-note.txt");
 
