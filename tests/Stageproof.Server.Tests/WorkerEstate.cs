@@ -58,18 +58,6 @@ public sealed class WorkerEstate : IAsyncLifetime
           post: ["sleep {{HostSeconds}}"]
         """;
 
-    /// <summary>What a host's root holds: enough of this machine's programs for facts, apply and rollback.</summary>
-    private static readonly string[] Programs =
-    [
-        "/bin/sh", "/usr/bin/cat", "/usr/bin/uname", "/usr/bin/stat", "/usr/bin/sha256sum", "/usr/bin/base64", "/usr/bin/grep",
-        "/usr/bin/dpkg-query", "/usr/bin/timeout", "/usr/bin/cksum", "/usr/bin/mkdir", "/usr/bin/mv", "/usr/bin/rm", "/usr/bin/sleep",
-        "/usr/bin/cp", "/usr/bin/chmod", "/usr/bin/chown", "/usr/bin/ln", "/usr/bin/touch", "/usr/bin/ls", "/usr/bin/tar", "/usr/bin/find",
-        "/usr/bin/sed", "/usr/bin/head", "/usr/bin/tail", "/usr/bin/wc", "/usr/bin/sort", "/usr/bin/dirname", "/usr/bin/basename",
-        "/usr/bin/readlink", "/usr/bin/id", "/usr/bin/env", "/usr/bin/printf", "/usr/bin/date", "/usr/bin/gzip", "/usr/bin/mktemp",
-        "/usr/bin/test", "/usr/bin/true", "/usr/bin/false", "/usr/bin/tr", "/usr/bin/cut", "/usr/bin/awk", "/usr/bin/xargs", "/usr/bin/sync",
-        "/usr/bin/dpkg", "/usr/bin/dpkg-deb", "/usr/bin/diff", "/usr/sbin/ldconfig", "/usr/sbin/start-stop-daemon",
-    ];
-
     private readonly List<TinyRoot> _roots = [];
 
     public static readonly IReadOnlyList<string> HostNames = [.. Enumerable.Range(1, 6).Select(i => $"stage-{i}")];
@@ -107,20 +95,7 @@ public sealed class WorkerEstate : IAsyncLifetime
         }
         foreach (var _ in HostNames)
         {
-            var root = new TinyRoot();
-            _roots.Add(root);
-            await root.AddProgramsAsync(Programs.Where(File.Exists));
-            Directory.CreateDirectory(Path.Combine(root.Path, "etc"));
-            Directory.CreateDirectory(Path.Combine(root.Path, "tmp"));
-            // An empty dpkg database: a rollback runs 'dpkg --configure -a' whatever the set held.
-            foreach (var dir in new[] { "var/lib/dpkg/info", "var/lib/dpkg/updates", "var/lib/dpkg/triggers", "var/log" })
-            {
-                Directory.CreateDirectory(Path.Combine(root.Path, dir));
-            }
-            await File.WriteAllTextAsync(Path.Combine(root.Path, "var/lib/dpkg/available"), "");
-            await File.WriteAllTextAsync(Path.Combine(root.Path, "var/lib/dpkg/status"), "");
-            File.Copy("/etc/passwd", Path.Combine(root.Path, "etc/passwd"));
-            File.Copy("/etc/group", Path.Combine(root.Path, "etc/group"));
+            _roots.Add(await TinyRoot.PatchableHostAsync());
         }
         await Postgres.CreateDatabaseAsync(StateDatabase);
         // The test server trusts loopback connections; the password is read all the same, from a file of the user's alone.

@@ -11,6 +11,35 @@ public sealed class TinyRoot : IDisposable
 {
     public string Path { get; } = Directory.CreateTempSubdirectory("stageproof-root-").FullName;
 
+    /// <summary>What a host's root holds: enough of this machine's programs for facts, apply and rollback.</summary>
+    public static readonly IReadOnlyList<string> PatchablePrograms =
+    [
+        "/bin/sh", "/usr/bin/cat", "/usr/bin/uname", "/usr/bin/stat", "/usr/bin/sha256sum", "/usr/bin/base64", "/usr/bin/grep",
+        "/usr/bin/dpkg-query", "/usr/bin/timeout", "/usr/bin/cksum", "/usr/bin/mkdir", "/usr/bin/mv", "/usr/bin/rm", "/usr/bin/sleep",
+        "/usr/bin/cp", "/usr/bin/chmod", "/usr/bin/chown", "/usr/bin/ln", "/usr/bin/touch", "/usr/bin/ls", "/usr/bin/tar", "/usr/bin/find",
+        "/usr/bin/sed", "/usr/bin/head", "/usr/bin/tail", "/usr/bin/wc", "/usr/bin/sort", "/usr/bin/dirname", "/usr/bin/basename",
+        "/usr/bin/readlink", "/usr/bin/id", "/usr/bin/env", "/usr/bin/printf", "/usr/bin/date", "/usr/bin/gzip", "/usr/bin/mktemp",
+        "/usr/bin/test", "/usr/bin/true", "/usr/bin/false", "/usr/bin/tr", "/usr/bin/cut", "/usr/bin/awk", "/usr/bin/xargs", "/usr/bin/sync",
+        "/usr/bin/dpkg", "/usr/bin/dpkg-deb", "/usr/bin/diff", "/usr/sbin/ldconfig", "/usr/sbin/start-stop-daemon",
+    ];
+
+    /// <summary>A host the chroot transport can patch: <see cref="PatchablePrograms"/>, an empty dpkg database (a rollback
+    /// runs 'dpkg --configure -a' whatever the set held), /tmp, and this machine's users and groups.</summary>
+    public static async Task<TinyRoot> PatchableHostAsync()
+    {
+        var root = new TinyRoot();
+        await root.AddProgramsAsync(PatchablePrograms.Where(File.Exists));
+        foreach (var dir in new[] { "etc", "tmp", "var/lib/dpkg/info", "var/lib/dpkg/updates", "var/lib/dpkg/triggers", "var/log" })
+        {
+            Directory.CreateDirectory(System.IO.Path.Combine(root.Path, dir));
+        }
+        await File.WriteAllTextAsync(System.IO.Path.Combine(root.Path, "var/lib/dpkg/available"), "");
+        await File.WriteAllTextAsync(System.IO.Path.Combine(root.Path, "var/lib/dpkg/status"), "");
+        File.Copy("/etc/passwd", System.IO.Path.Combine(root.Path, "etc/passwd"));
+        File.Copy("/etc/group", System.IO.Path.Combine(root.Path, "etc/group"));
+        return root;
+    }
+
     /// <summary>Skips (fails under CI=true) without root, chroot, ldd or mknod.</summary>
     public static void Require()
     {

@@ -85,12 +85,13 @@ public sealed class EstateEngines(IStateStore store, StageproofConfig config, Ti
         return (passing.FirstOrDefault(r => evidence?.Contains(r.Id) == true) ?? passing.OrderByDescending(r => r.StartedAt).FirstOrDefault())?.Closure;
     }
 
-    /// <summary>Applying a stored set to (some of) an environment's hosts as <paramref name="actor"/>, with the configured rules.</summary>
+    /// <summary>Applying a stored set to (some of) an environment's hosts as <paramref name="actor"/>, with the configured
+    /// rules: to those of them the set's roles name (bad input when none).</summary>
     public static ApplyRequest ApplyRequest(StageproofConfig config, EnvironmentConfig env, StoredPatchSet stored, IReadOnlyList<HostConfig> hosts, string actor) => new()
     {
         PatchSet = stored,
         Environment = env.Name,
-        Hosts = hosts,
+        Hosts = PatchScope.TargetedHosts(stored.Set, env.Name, hosts),
         Databases = env.Databases,
         Directories = env.Directories,
         Rules = config.Drift,
@@ -138,7 +139,7 @@ public sealed class EstateEngines(IStateStore store, StageproofConfig config, Ti
         var environment = ask.Target;
         var stage = config.Lifecycle.StageOf(environment);
         var policy = stage?.Rollout ?? new RolloutPolicy();
-        var batches = RolloutPlanner.Plan(config.HostsOf(environment).Select(h => h.Name).ToList(), policy);
+        var batches = RolloutPlanner.Plan(PatchScope.TargetedHosts(stored.Set, environment, config.HostsOf(environment)).Select(h => h.Name).ToList(), policy);
         return new Rollout
         {
             Id = RolloutEngine.NewId(time),
@@ -173,7 +174,7 @@ public sealed class EstateEngines(IStateStore store, StageproofConfig config, Ti
         var closure = await ProvenClosureAsync(store, stored.Digest, rollout.Evidence, ct).ConfigureAwait(false);
         var environment = rollout.Environment;
         var env = config.Environment(environment);
-        var hosts = config.HostsOf(environment);
+        var hosts = PatchScope.TargetedHosts(stored.Set, environment, config.HostsOf(environment));
         var suite = config.SuiteOf(environment);
         var batchChecks = suite with
         {
@@ -195,7 +196,8 @@ public sealed class EstateEngines(IStateStore store, StageproofConfig config, Ti
             CheckEnvironment = CheckEnvironment.From(config, environment),
             BatchChecks = batchChecks,
             MirrorEnvironment = mirror?.Name,
-            MirrorHosts = mirror is null ? [] : config.HostsOf(mirror.Name),
+            // Twins of the patched hosts only: a proxy's update is compared with staging's proxy, not its app hosts.
+            MirrorHosts = mirror is null ? [] : config.HostsOf(mirror.Name).Where(h => PatchScope.Targets(stored.Set, h)).ToList(),
             Parallelism = config.Ssh.Parallelism,
         };
     }

@@ -38,14 +38,17 @@ internal static class ApplyCommand
             var environment = runs.Environment(parse.GetValue(env)!);
             var targets = runs.Hosts(environment, parse.GetValue(hosts));
             var stored = await runs.PatchSetAsync(parse.GetValue(digest)!, ct).ConfigureAwait(false);
+            var request = runs.ApplyRequest(environment, stored, targets);
             var engine = await runs.EngineAsync(ct).ConfigureAwait(false);
+            var leftAlone = targets.Where(t => !request.Hosts.Contains(t)).Select(t => t.Name).ToList();
             session.Ui.Errors.MarkupLine(Infrastructure.Ui.Escape(
-                $"Applying {stored.Set.Id} ({stored.Digest[..12]}) to {environment.Name}: {string.Join(", ", targets.Select(t => t.Name))}"));
+                $"Applying {stored.Set.Id} ({stored.Digest[..12]}) to {environment.Name}: {string.Join(", ", request.Hosts.Select(t => t.Name))}" +
+                (leftAlone.Count == 0 ? "" : $" (not {string.Join(", ", leftAlone)}: the set is for role(s) {string.Join(", ", stored.Set.Roles ?? [])})")));
             var proven = await runs.ProvenClosureAsync(stored.Digest, null, ct).ConfigureAwait(false);
             session.Ui.Errors.MarkupLine(Infrastructure.Ui.Escape(proven is null
                 ? "Packages: no stage has proven this set; the closure is resolved against the first host's sources and recorded"
                 : $"Packages: the proven closure {proven.Digest[..12]} ({proven.Packages.Count} .deb(s), resolved on {proven.ResolvedOn}), from a snapshot repository"));
-            var run = await engine.ApplyAsync(runs.ApplyRequest(environment, stored, targets) with
+            var run = await engine.ApplyAsync(request with
             {
                 Closure = proven,
                 Conffiles = parse.GetValue(conffiles),

@@ -141,6 +141,7 @@ internal static class PatchSetCommand
         {
             console.MarkupLine($"cves      {Infrastructure.Ui.Escape(string.Join(", ", p.Cves))}");
         }
+        console.MarkupLine($"hosts     {(p.Roles is null ? "every host" : "role " + Infrastructure.Ui.Escape(string.Join(", ", p.Roles)) + " only")}");
         console.MarkupLine($"reason    {Infrastructure.Ui.Escape(p.Reason)}");
         if (p.RootCause is not null)
         {

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Stageproof.Core.Configuration;
 using Stageproof.Core.Manifests;
 
 namespace Stageproof.Core.Patches;
@@ -6,6 +7,37 @@ namespace Stageproof.Core.Patches;
 /// <summary>What a patch set touches on a host, and how a host's manifest stands against it.</summary>
 public static class PatchScope
 {
+    /// <summary>Whether the set is for <paramref name="host"/>: it names no roles, or the host's role is one of them.</summary>
+    public static bool Targets(PatchSet set, HostConfig host)
+    {
+        ArgumentNullException.ThrowIfNull(set);
+        ArgumentNullException.ThrowIfNull(host);
+        return set.Roles is null || (host.Role is { } role && set.Roles.Contains(role, StringComparer.Ordinal));
+    }
+
+    /// <summary>
+    /// Those of <paramref name="hosts"/> (an environment's, or a chosen few of them) the set is for. Bad input when none
+    /// is: a set for the proxies has nothing to do in an environment without one, and saying so beats a run that
+    /// "succeeds" on no host.
+    /// </summary>
+    public static IReadOnlyList<HostConfig> TargetedHosts(PatchSet set, string environment, IReadOnlyList<HostConfig> hosts)
+    {
+        ArgumentNullException.ThrowIfNull(set);
+        ArgumentNullException.ThrowIfNull(hosts);
+        if (set.Roles is null)
+        {
+            return hosts;
+        }
+        var targeted = hosts.Where(h => Targets(set, h)).ToList();
+        if (targeted.Count == 0 && hosts.Count > 0)
+        {
+            var theirs = hosts.Select(h => h.Role ?? "(none)").Distinct(StringComparer.Ordinal);
+            throw new InputException($"patch set {set.Id} is for role(s) {string.Join(", ", set.Roles)}, and no host of " +
+                                     $"{environment} given here has one (their roles: {string.Join(", ", theirs)})");
+        }
+        return targeted;
+    }
+
     /// <summary>The sources file a set's repositories are written to.</summary>
     public static string RepositoryFile(PatchSet set) => $"/etc/apt/sources.list.d/stageproof-{set.Id}.list";
 

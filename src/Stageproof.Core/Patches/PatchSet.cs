@@ -100,6 +100,10 @@ public sealed record PatchSet
     /// of the canonical JSON, so older digests hold).</summary>
     public IReadOnlyList<PatchWayBack>? WayBack { get; init; }
     public PatchCommands Commands { get; init; } = new();
+    /// <summary>The host roles the set is for (a proxy's nginx update, not the app hosts'): only hosts with one of them
+    /// are patched, planned, snapshotted and compared. Null means every host (left out of the canonical JSON, so older
+    /// digests hold).</summary>
+    public IReadOnlyList<string>? Roles { get; init; }
 }
 
 /// <summary>A patch set with every referenced file resolved into it, its canonical JSON and that JSON's SHA-256.</summary>

@@ -20,7 +20,7 @@ public static partial class PatchSetLoader
     private const int MaxCommandTimeoutSeconds = 24 * 3600;
 
     private static readonly string[] TopKeys =
-        ["id", "title", "ticket", "reason", "root_cause", "severity", "cves", "author", "repositories", "packages", "files", "migrations", "data_loss", "processes", "way_back", "commands"];
+        ["id", "title", "ticket", "reason", "root_cause", "severity", "cves", "author", "repositories", "packages", "files", "migrations", "data_loss", "processes", "way_back", "commands", "roles"];
     private static readonly string[] PackageKeys = ["name", "version"];
     private static readonly string[] FileKeys = ["path", "owner", "group", "mode", "content", "source", "set"];
     private static readonly string[] MigrationKeys = ["database", "files"];
@@ -84,6 +84,7 @@ public static partial class PatchSetLoader
             var migrations = new List<PatchMigration>();
             List<string>? dataLoss = null;
             List<string>? processes = null;
+            List<string>? roles = null;
             List<PatchWayBack>? wayBack = null;
             var commands = new PatchCommands();
             var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -177,6 +178,24 @@ public static partial class PatchSetLoader
                             }
                         }
                         break;
+                    case "roles":
+                        roles = [];
+                        foreach (var (role, node, itemPath) in w.StringList(value, path) ?? [])
+                        {
+                            if (Names.IdentifierError(role, "role") is { } error)
+                            {
+                                w.Report(node, itemPath, error);
+                            }
+                            else if (!roles.Contains(role))
+                            {
+                                roles.Add(role);
+                            }
+                        }
+                        if (roles.Count == 0 && value is YamlSequenceNode { Children.Count: 0 })
+                        {
+                            w.Report(value, path, "give the host roles the set is for ([app, proxy]), or leave roles out to patch every host");
+                        }
+                        break;
                     case "way_back":
                         wayBack = WayBack(value, path);
                         break;
@@ -218,6 +237,7 @@ public static partial class PatchSetLoader
                 DataLoss = dataLoss is { Count: > 0 } ? dataLoss : null,
                 Processes = processes is { Count: > 0 } ? processes : null,
                 WayBack = wayBack is { Count: > 0 } ? wayBack : null,
+                Roles = roles is { Count: > 0 } ? roles : null,
                 Commands = commands,
             };
         }

@@ -32,10 +32,10 @@ public static class ScanDraft
 
     /// <summary>The draft YAML, loadable by <see cref="PatchSetLoader"/> once its change record is filled in.</summary>
     public static string Render(string environment, IReadOnlyList<ScannedUpgrade> upgrades, int hostCount, bool securityOnly,
-        string author, DateTimeOffset now)
+        string author, DateTimeOffset now, string? role = null)
     {
         var sb = new StringBuilder();
-        sb.Append(CultureInfo.InvariantCulture, $"# Draft written by `stageproof scan {environment}{(securityOnly ? " --security" : "")}` at {now.UtcDateTime:yyyy-MM-dd HH:mm} UTC\n");
+        sb.Append(CultureInfo.InvariantCulture, $"# Draft written by `stageproof scan {environment}{(securityOnly ? " --security" : "")}{(role is null ? "" : $" --role {role}")}` at {now.UtcDateTime:yyyy-MM-dd HH:mm} UTC\n");
         sb.Append(CultureInfo.InvariantCulture, $"# from the pending upgrades of {hostCount} host(s). Fill in the change record, then: stageproof patch freeze FILE\n");
         sb.Append(CultureInfo.InvariantCulture, $"id: {IdFor(environment, securityOnly, now)}\n");
         sb.Append(CultureInfo.InvariantCulture, $"title: {Quote($"{(securityOnly ? "Security" : "Pending")} updates for {environment} ({upgrades.Count} package(s))")}\n");
@@ -43,6 +43,10 @@ public static class ScanDraft
         sb.Append(CultureInfo.InvariantCulture, $"reason: {Quote($"routine patching: {upgrades.Count} package(s) pending on {environment}")}\n");
         sb.Append(CultureInfo.InvariantCulture, $"severity: {(upgrades.Any(u => u.Security) ? "high" : "medium")}\n");
         sb.Append(CultureInfo.InvariantCulture, $"author: {Quote(author)}\n");
+        if (role is not null)
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"roles: [{role}]   # scanned on the {role} hosts only: the others are left alone\n");
+        }
         if (upgrades.Count == 0)
         {
             sb.Append("packages: []\n");

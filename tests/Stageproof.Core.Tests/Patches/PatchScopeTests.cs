@@ -32,6 +32,39 @@ public class PatchScopeTests
         Services = [new ServiceInfo("acme-mail", running, "sysv")],
     };
 
+    private static readonly Core.Configuration.HostConfig[] Staging =
+    [
+        new() { Name = "stage-1", Role = "app" },
+        new() { Name = "stage-2", Role = "app" },
+        new() { Name = "stage-proxy", Role = "proxy" },
+        new() { Name = "stage-spare" },
+    ];
+
+    [Fact]
+    public void A_set_without_roles_is_for_every_host_even_one_without_a_role()
+    {
+        Assert.Equal(Staging, PatchScope.TargetedHosts(Set, "staging", Staging));
+    }
+
+    [Fact]
+    public void A_set_for_a_role_is_for_its_hosts_only_in_the_order_given()
+    {
+        Assert.Equal(["stage-proxy"], PatchScope.TargetedHosts(Set with { Roles = ["proxy"] }, "staging", Staging).Select(h => h.Name));
+        Assert.Equal(["stage-1", "stage-2", "stage-proxy"],
+            PatchScope.TargetedHosts(Set with { Roles = ["proxy", "app"] }, "staging", Staging).Select(h => h.Name));
+        Assert.False(PatchScope.Targets(Set with { Roles = ["app"] }, Staging[3]));
+    }
+
+    [Fact]
+    public void A_set_for_a_role_no_host_given_has_is_bad_input_naming_the_roles_there_are()
+    {
+        var e = Assert.Throws<InputException>(() => PatchScope.TargetedHosts(Set with { Roles = ["ldap"] }, "staging", Staging));
+        Assert.Equal("patch set ACME-1 is for role(s) ldap, and no host of staging given here has one (their roles: app, proxy, (none))", e.Message);
+        // The same for a chosen host of another role: it is not patched behind the operator's back, nor silently skipped.
+        e = Assert.Throws<InputException>(() => PatchScope.TargetedHosts(Set with { Roles = ["proxy"] }, "staging", [Staging[0]]));
+        Assert.Contains("their roles: app)", e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void A_host_with_every_version_file_and_key_in_place_lacks_nothing()
     {

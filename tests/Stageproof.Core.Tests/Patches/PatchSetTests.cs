@@ -174,6 +174,36 @@ public sealed class PatchSetTests : IDisposable
     /// {"id":"X-1",...,"migrations":[],"commands":{"pre":[],"post":[]}}, no way_back key.</summary>
     private const string PlainDigest = "0710634f28556ee83743dd6c258d25ecd5ffb4f209307e72aebe3711ebb82874";
 
+    [Fact]
+    public void Roles_are_read_and_a_set_without_them_keeps_its_digest()
+    {
+        var plain = Write("plain.yaml", Head);
+        var proxies = Write("proxies.yaml", Head + "roles: [proxy, edge, proxy]\n");
+
+        Assert.Equal(["proxy", "edge"], PatchSetLoader.Load(proxies).Roles);
+        Assert.Null(PatchSetLoader.Load(plain).Roles);
+        var frozen = PatchSetFreezer.Freeze(proxies);
+        Assert.Contains("\"roles\":[\"proxy\",\"edge\"]", frozen.Json, StringComparison.Ordinal);
+        Assert.Equal(frozen.Digest, PatchSetFreezer.FromSet(PatchSetFreezer.FromJson(frozen.Digest, frozen.Json).Set).Digest);
+        // Left out of the canonical JSON when not given: every set frozen before roles existed keeps its digest.
+        Assert.Equal(PlainDigest, PatchSetFreezer.Freeze(plain).Digest);
+        Assert.NotEqual(PlainDigest, frozen.Digest);
+    }
+
+    [Theory]
+    [InlineData("roles: []", "roles", "leave roles out to patch every host")]
+    [InlineData("roles: [\"app server\"]", "roles[0]", "role 'app server' is not valid")]
+    [InlineData("roles: [proxy, \"\"]", "roles[1]", "a value is required")]
+    [InlineData("roles: proxy", "roles", "list")]
+    public void A_bad_roles_list_is_reported_at_its_file_line_and_key(string line, string key, string message)
+    {
+        var e = LoadFails(Head + line + "\n");
+        var problem = Assert.Single(e.Problems, p => p.Key == key);
+        Assert.Equal(7, problem.Line);
+        Assert.Contains(message, problem.Message, StringComparison.Ordinal);
+        Assert.Contains("bad.yaml:7:", e.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("- { migration: V5__x, how: sideways }", "way_back[0].how", 4, "not one of down")]
     [InlineData("- { migration: V5__x, how: irreversible }", "way_back[0].acknowledged", 3, "needs acknowledged")]

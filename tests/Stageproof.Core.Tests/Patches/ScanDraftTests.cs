@@ -49,4 +49,22 @@ public class ScanDraftTests
             dir.Delete(recursive: true);
         }
     }
+
+    [Fact]
+    public void A_draft_scanned_on_one_role_is_for_that_role_alone()
+    {
+        var draft = ScanDraft.Render("prod", ScanDraft.Collect(Estate, false), 2, false, "alice", new DateTimeOffset(2026, 11, 23, 12, 0, 0, TimeSpan.Zero), "proxy");
+        var dir = Directory.CreateTempSubdirectory("stageproof-scan-");
+        try
+        {
+            var file = Path.Combine(dir.FullName, "draft.yaml");
+            File.WriteAllText(file, draft);
+            Assert.Equal(["proxy"], PatchSetFreezer.Freeze(file).Set.Roles);
+            Assert.StartsWith("# Draft written by `stageproof scan prod --role proxy`", draft, StringComparison.Ordinal);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
 }
