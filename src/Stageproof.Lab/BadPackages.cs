@@ -109,7 +109,39 @@ public static partial class BadPackages
     public static string FileName(BadUpdate kind, string goodVersion = "1.1-1", string architecture = "amd64") =>
         DebName(Version(kind, goodVersion), architecture);
 
-    private static string DebName(string version, string architecture) => $"{Package}_{version}_{architecture}.deb";
+    private static string DebName(string version, string architecture, string package = Package) => $"{package}_{version}_{architecture}.deb";
+
+    /// <summary>The proxies' package the nginx gauntlet update rebuilds.</summary>
+    public const string NginxCommon = "nginx-common";
+
+    /// <summary>What the nginx update sets in /etc/nginx/nginx.conf's http block (Debian's file sets none: nginx's own
+    /// default is 75 s): idle client connections are dropped after 5 s.</summary>
+    public const string NginxShortKeepalive = "keepalive_timeout 5s;";
+
+    /// <summary>The nginx update's version: Debian's, suffixed "+lab1" (newer, and still within nginx's
+    /// <c>nginx-common (&lt;&lt; VERSION.1~)</c>, so the installed nginx accepts it).</summary>
+    public static string NginxTimeoutVersion(string goodVersion) => goodVersion + "+lab1";
+
+    /// <summary>
+    /// Builds nginx-common again with a default timeout changed in its conffile /etc/nginx/nginx.conf
+    /// (<see cref="NginxShortKeepalive"/>), as an upstream update might: dpkg installs the new conffile on a proxy whose
+    /// file nobody edited, so every page still loads and only a tracked value differs. A stage must FAIL it as unexpected
+    /// config. Returns the .deb's path.
+    /// </summary>
+    public static Task<string> BuildNginxTimeoutAsync(string goodNginxCommonDeb, string outputDirectory, CancellationToken ct = default) =>
+        RebuildAsync(goodNginxCommonDeb, outputDirectory, NginxTimeoutVersion,
+            "Lab update: nginx.conf drops idle client connections after 5 s. Not for real use.",
+            async (root, _) =>
+            {
+                var conf = Path.Combine(root, "etc", "nginx", "nginx.conf");
+                var text = await File.ReadAllTextAsync(conf, ct).ConfigureAwait(false);
+                const string anchor = "\ttypes_hash_max_size 2048;\n";
+                if (!text.Contains(anchor, StringComparison.Ordinal))
+                {
+                    throw new InvalidOperationException($"{goodNginxCommonDeb}: its nginx.conf has no 'types_hash_max_size 2048;' line to add the timeout after");
+                }
+                await WriteAsync(conf, text.Replace(anchor, anchor + "\t" + NginxShortKeepalive + "\n", StringComparison.Ordinal), ct).ConfigureAwait(false);
+            }, ct, NginxCommon);
 
     /// <summary>What the update breaks and which part of the stage must catch it (for messages and reports).</summary>
     public static string Describe(BadUpdate kind) => kind switch
@@ -194,27 +226,27 @@ public static partial class BadPackages
     /// <summary>Unpacks <paramref name="goodDeb"/>, lets <paramref name="change"/> edit the tree (root, /usr/share/acme-mail),
     /// sets the version and a line of description, and packs it again.</summary>
     private static async Task<string> RebuildAsync(string goodDeb, string outputDirectory, Func<string, string> version, string description,
-        Func<string, string, Task> change, CancellationToken ct)
+        Func<string, string, Task> change, CancellationToken ct, string package = Package)
     {
         if (!File.Exists(goodDeb))
         {
-            throw new FileNotFoundException($"good acme-mail package {goodDeb} does not exist", goodDeb);
+            throw new FileNotFoundException($"good {package} package {goodDeb} does not exist", goodDeb);
         }
         Directory.CreateDirectory(outputDirectory);
-        var work = Directory.CreateTempSubdirectory("acme-mail-rebuild-").FullName;
+        var work = Directory.CreateTempSubdirectory(package + "-rebuild-").FullName;
         try
         {
             var root = Path.Combine(work, "root");
             await DpkgDebAsync(ct, "-R", goodDeb, root).ConfigureAwait(false);
             var controlPath = Path.Combine(root, "DEBIAN", "control");
             var control = await File.ReadAllTextAsync(controlPath, ct).ConfigureAwait(false);
-            if (Field(control, "Package") != Package)
+            if (Field(control, "Package") != package)
             {
-                throw new InvalidOperationException($"{goodDeb} is not an {Package} package (Package: {Field(control, "Package")})");
+                throw new InvalidOperationException($"{goodDeb} is not a {package} package (Package: {Field(control, "Package")})");
             }
             var goodVersion = Field(control, "Version") ?? throw new InvalidOperationException($"{goodDeb} has no Version field");
             var architecture = Field(control, "Architecture") ?? "amd64";
-            await change(root, Path.Combine(root, "usr", "share", "acme-mail")).ConfigureAwait(false);
+            await change(root, Path.Combine(root, "usr", "share", package)).ConfigureAwait(false);
 
             var newVersion = version(goodVersion);
             control = VersionLine().Replace(control, $"Version: {newVersion}", 1);
@@ -222,7 +254,7 @@ public static partial class BadPackages
             await File.WriteAllTextAsync(controlPath, control, ct).ConfigureAwait(false);
             await RewriteMd5sumsAsync(root, ct).ConfigureAwait(false);
 
-            var deb = Path.Combine(outputDirectory, DebName(newVersion, architecture));
+            var deb = Path.Combine(outputDirectory, DebName(newVersion, architecture, package));
             // gzip at its fastest: xz took 9 s a package here for a lab-only artifact that never leaves the machine.
             await DpkgDebAsync(ct, "--root-owner-group", "-Zgzip", "-z1", "-b", root, deb).ConfigureAwait(false);
             return deb;

@@ -182,6 +182,10 @@ public sealed partial class LabManager
         {
             await AcmeMail.StartAsync(roots, h, store.State.AcmeMailPort, cancellationToken).ConfigureAwait(false);
         }
+        else if (Nginx.Enabled(h.Root))
+        {
+            await Nginx.StartAsync(roots, h, cancellationToken).ConfigureAwait(false);
+        }
         var outage = down.Elapsed;
         await store.UpdateAsync(_ => h.Restoring = null, cancellationToken).ConfigureAwait(false);
         foreach (var old in new[] { oldUpper, oldWork })

@@ -62,6 +62,12 @@ public sealed partial class LabManager(LabOptions options)
             await EnsureLabKeyAsync(cancellationToken).ConfigureAwait(false);
             var debs = Options.InstallAcmeMail ? await AcmeMail.EnsureDebsAsync(Options, progress, cancellationToken).ConfigureAwait(false) : [];
             await LabRepo.AddAsync(LabRepo.PathIn(Directory), debs, cancellationToken).ConfigureAwait(false);
+            var proxies = debs.Count > 0 && hosts.Any(h => h.Role == Nginx.Role);
+            if (proxies)
+            {
+                await LabRepo.AddAsync(LabRepo.PathIn(Directory), await Nginx.EnsureDebsAsync(Options, progress, cancellationToken).ConfigureAwait(false),
+                    cancellationToken).ConfigureAwait(false);
+            }
             await LabRepo.IndexAsync(LabRepo.PathIn(Directory), cancellationToken).ConfigureAwait(false);
             var acme = debs.Count > 0;
             await store.UpdateAsync(s => s.AcmeMail = acme, cancellationToken).ConfigureAwait(false);
@@ -81,9 +87,13 @@ public sealed partial class LabManager(LabOptions options)
                     await roots.UpstreamAsync(h, upstream, ct).ConfigureAwait(false);
                     progress?.Report($"{h.Name}: Debian's archives added (--upstream)");
                 }
-                if (acme)
+                var env = envs.Single(e => e.Name == h.Environment);
+                if (acme && h.Role == Nginx.Role)
                 {
-                    var env = envs.Single(e => e.Name == h.Environment);
+                    await Nginx.InstallAsync(roots, h, AppAddresses(hosts, env), Options.AcmeMailPort, ct).ConfigureAwait(false);
+                }
+                else if (acme)
+                {
                     await AcmeMail.InstallAsync(roots, h, EstateServers.AcmeMailSettings(store.State, env), Options.AcmeMailPort, ct).ConfigureAwait(false);
                 }
                 progress?.Report($"{h.Name}: sshd up on {h.Address}:{Options.SshPort}");
@@ -96,7 +106,11 @@ public sealed partial class LabManager(LabOptions options)
 
             if (acme)
             {
-                await StartAcmeMailAsync(store, roots, envs, hosts, progress, cancellationToken).ConfigureAwait(false);
+                await StartAcmeMailAsync(store, roots, envs, hosts.Where(h => h.Role != Nginx.Role).ToList(), progress, cancellationToken).ConfigureAwait(false);
+            }
+            if (proxies)
+            {
+                await StartProxiesAsync(roots, hosts.Where(h => h.Role == Nginx.Role).ToList(), progress, cancellationToken).ConfigureAwait(false);
             }
             await LabConfigWriter.WriteAsync(Directory, store.State, cancellationToken).ConfigureAwait(false);
             progress?.Report($"lab up in {sw.Elapsed.TotalSeconds:0.0}s: {hosts.Count} hosts, {envs.Count} databases; configuration {ConfigFile}");
@@ -175,9 +189,10 @@ public sealed partial class LabManager(LabOptions options)
         {
             var mounted = Mounts.IsMountPoint(h.Root);
             var ssh = await Net.TcpOpenAsync(h.Address, state.SshPort, cancellationToken).ConfigureAwait(false);
-            bool? acme = h.AcmeMail
-                ? await Net.HttpStatusAsync(AcmeMail.HealthUrl(h.Address, state.AcmeMailPort), cancellationToken).ConfigureAwait(false) == 200
-                : null;
+            // A proxy's is acme-mail's health as users reach it: through its nginx.
+            var healthUrl = h.AcmeMail ? AcmeMail.HealthUrl(h.Address, state.AcmeMailPort)
+                : h.Role == Nginx.Role && mounted && Nginx.Enabled(h.Root) ? Nginx.HealthUrl(h.Address) : null;
+            bool? acme = healthUrl is null ? null : await Net.HttpStatusAsync(healthUrl, cancellationToken).ConfigureAwait(false) == 200;
             return new LabHostStatus(h.Name, h.Environment, h.Address, mounted, ssh, acme);
         })).ConfigureAwait(false);
         var envs = await Task.WhenAll(state.Environments.Select(async e =>
@@ -266,6 +281,11 @@ public sealed partial class LabManager(LabOptions options)
             {
                 await AcmeMail.ConfigureAsync(p.To, settings, state.AcmeMailPort, ct).ConfigureAwait(false);
             }
+            else if (p.To.Role == Nginx.Role)
+            {
+                // The clone's proxy balances over the clone's app hosts, never over its source's.
+                await Nginx.ConfigureAsync(p.To, AppAddresses(pairs.Select(q => q.To), env), state.AcmeMailPort, ct).ConfigureAwait(false);
+            }
             await roots.StartSshdAsync(p.To, ct).ConfigureAwait(false);
             progress?.Report($"{p.To.Name}: cloned from {p.From.Name}, sshd up on {p.To.Address}:{state.SshPort}");
         }, cancellationToken).ConfigureAwait(false);
@@ -276,6 +296,8 @@ public sealed partial class LabManager(LabOptions options)
             await AcmeMail.StartAsync(roots, p.To, state.AcmeMailPort, ct).ConfigureAwait(false);
             progress?.Report($"{p.To.Name}: acme-mail healthy on {AcmeMail.HealthUrl(p.To.Address, state.AcmeMailPort)}");
         }, cancellationToken).ConfigureAwait(false);
+        await StartProxiesAsync(roots, pairs.Select(p => p.To).Where(h => h.Role == Nginx.Role && Nginx.Enabled(h.Root)).ToList(), progress, cancellationToken)
+            .ConfigureAwait(false);
         if (asControl)
         {
             await store.UpdateAsync(_ => src.Control = destination, cancellationToken).ConfigureAwait(false);
@@ -375,6 +397,18 @@ public sealed partial class LabManager(LabOptions options)
                 env.Hosts.Add(host.Name);
                 hosts.Add(host);
             }
+            if (Options.Estate == LabEstate.Mail)
+            {
+                // The proxy after the app hosts: an environment's first host stays an app host (the demo's and a
+                // rollout's canary).
+                var proxy = new HostState
+                {
+                    Name = $"{name}-proxy-1", Environment = name, Role = Nginx.Role, Address = Address(env.Octet, 9),
+                    HostDir = Path.Combine(Directory, "hosts", $"{name}-proxy-1"),
+                };
+                env.Hosts.Add(proxy.Name);
+                hosts.Add(proxy);
+            }
             envs.Add(env);
         }
         return (envs, hosts);
@@ -399,7 +433,7 @@ public sealed partial class LabManager(LabOptions options)
         var databasePort = existing?.DatabasePort ?? (mail ? Options.MariaDbPort : Options.PostgresPort);
         var ldapPort = existing?.LdapPort ?? Options.LdapPort;
         var endpoints = hosts.Select(h => (h.Name, h.Address, ssh))
-            .Concat(hosts.Select(h => (h.Name, h.Address, acme)))
+            .Concat(hosts.Select(h => (h.Name, h.Address, h.Role == Nginx.Role ? Nginx.Port : acme)))
             .Concat(envs.Select(e => ($"{e.Name}-db", e.DatabaseAddress, databasePort)))
             .Concat(envs.Where(_ => mail).Select(e => ($"{e.Name}-ldap", e.DirectoryAddress, ldapPort)));
         foreach (var (name, address, port) in endpoints)
@@ -448,6 +482,18 @@ public sealed partial class LabManager(LabOptions options)
             progress?.Report($"{h.Name}: acme-mail {AcmeMail.InitialVersion} healthy on {AcmeMail.HealthUrl(h.Address, Options.AcmeMailPort)}");
         }, ct).ConfigureAwait(false);
     }
+
+    /// <summary>Starts nginx on the proxies, once the app hosts behind them answer.</summary>
+    private Task StartProxiesAsync(HostRoots roots, IReadOnlyList<HostState> proxies, IProgress<string>? progress, CancellationToken ct) =>
+        ForEachHostAsync(proxies, async (h, c) =>
+        {
+            await Nginx.StartAsync(roots, h, c).ConfigureAwait(false);
+            progress?.Report($"{h.Name}: nginx in front of acme-mail on {Nginx.HealthUrl(h.Address)}");
+        }, ct);
+
+    /// <summary>The addresses of an environment's app hosts (what its proxy balances over).</summary>
+    private static List<string> AppAddresses(IEnumerable<HostState> hosts, EnvState env) =>
+        hosts.Where(h => h.Environment == env.Name && h.Role != Nginx.Role).Select(h => h.Address).ToList();
 
     private Task ForEachHostAsync<T>(IEnumerable<T> items, Func<T, CancellationToken, ValueTask> body, CancellationToken ct) =>
         Parallel.ForEachAsync(items, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, Options.Parallelism), CancellationToken = ct }, body);

@@ -86,6 +86,31 @@ public sealed class LabConfigWriterTests : IDisposable
     }
 
     [Fact]
+    public void With_a_proxy_tier_users_checks_go_through_nginx_and_the_app_checks_stay_on_the_app_hosts()
+    {
+        var state = State();
+        state.Hosts.Add(new HostState { Name = "prod-proxy-1", Environment = "prod", Role = "proxy", Address = "127.0.10.9" });
+        state.Hosts.Add(new HostState { Name = "staging-proxy-1", Environment = "staging", Role = "proxy", Address = "127.0.30.9" });
+        state.Environments[0].Hosts.Add("prod-proxy-1");
+        state.Environments[1].Hosts.Add("staging-proxy-1");
+        var config = ConfigLoader.Parse(LabConfigWriter.Render(state), Path.Combine(_dir, "stageproof.yaml"));
+        var suite = config.SuiteOf("staging");
+
+        var proxied = Assert.IsType<HttpCheck>(suite.Find("proxy-health"));
+        Assert.Equal(("proxy", 80), (proxied.Role, proxied.Target.Port));
+        var load = Assert.IsType<LoadCheck>(suite.Find("mail-load"));
+        Assert.Equal(("proxy", 80, "login"), (load.Role, load.Target.Port, load.Auth));
+        // The proxies run no acme-mail: every other host check names the app hosts.
+        Assert.All(new[] { "health", "listening", "service", "login", "login-load", "log-errors" }, n => Assert.Equal("app", suite.Find(n)!.Role));
+        Assert.Contains("proxy-health", Assert.IsType<SoakCheck>(suite.Find("soak")).Checks);
+        Assert.Contains("/etc/nginx/sites-available/acme-mail", config.Drift.Track);
+        // Without proxies (the standard estate) the mail is searched on the app hosts themselves.
+        var standard = ConfigLoader.Parse(LabConfigWriter.Render(State()), Path.Combine(_dir, "stageproof.yaml")).SuiteOf("staging");
+        Assert.Null(standard.Find("proxy-health"));
+        Assert.Equal(("app", 8080), (standard.Find("mail-load")!.Role, Assert.IsType<LoadCheck>(standard.Find("mail-load")).Target.Port));
+    }
+
+    [Fact]
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public async Task The_secrets_file_holds_the_seeded_accounts_with_mode_0600_and_the_auth_check_reads_it()
     {

@@ -28,6 +28,7 @@ public sealed class MailEstateLabTests(MailLabFixture lab, ITestOutputHelper out
         reason: the mail estate
         severity: high
         author: alice
+        roles: [app]
         packages:
           - { name: acme-mail, version: "VERSION" }
         commands:
@@ -46,10 +47,10 @@ public sealed class MailEstateLabTests(MailLabFixture lab, ITestOutputHelper out
         return Convert.ToInt64(await cmd.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    private static async Task<HttpStatusCode> LoginAsync(string hostAddress, string user, string password)
+    private static async Task<HttpStatusCode> LoginAsync(string hostAddress, string user, string password, int port = 8080)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
-        using var response = await http.PostAsJsonAsync($"http://{hostAddress}:8080/login", new { user, password });
+        using var response = await http.PostAsJsonAsync($"http://{hostAddress}:{port}/login", new { user, password });
         return response.StatusCode;
     }
 
@@ -112,6 +113,17 @@ public sealed class MailEstateLabTests(MailLabFixture lab, ITestOutputHelper out
             await SetDirectoryPasswordAsync("prod", "user07", "password-07");
         }
 
+        // Users reach acme-mail through each environment's proxy: Debian's nginx on .9:80, in front of its app hosts.
+        var proxy = lab.Up.Hosts.Single(h => h.Name == "prod-proxy-1");
+        Assert.Equal(("proxy", "127.0.143.9"), (proxy.Role, proxy.Address));
+        Assert.Equal(["prod-app-1", "prod-proxy-1"], Env("prod").Hosts);
+        Assert.Equal(HttpStatusCode.OK, await LoginAsync(proxy.Address, "user07", "password-07", 80));
+        Assert.Equal(HttpStatusCode.Unauthorized, await LoginAsync(proxy.Address, "user07", "password-08", 80));
+        Assert.StartsWith("1.22.", (await Probe.InRootAsync(proxy.Root, "dpkg-query -W -f='${Version}' nginx")).Trim(), StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(proxy.Root, "etc/init.d/acme-mail")), "the proxy runs an acme-mail of its own");
+        Assert.Contains($"server {HostAddress("prod-app-1")}:8080;", await File.ReadAllTextAsync(Path.Combine(proxy.Root, "etc/nginx/conf.d/acme-mail-upstream.conf")),
+            StringComparison.Ordinal);
+
         // The configuration names the engine and the directory; the directory's admin passwords are 0600 files, not YAML.
         var yaml = await File.ReadAllTextAsync(lab.Up.ConfigFile);
         Assert.Contains("mail: { engine: mariadb, connection: \"Server=127.0.143.6;Port=3306;Database=mail;", yaml, StringComparison.Ordinal);
@@ -127,6 +139,9 @@ public sealed class MailEstateLabTests(MailLabFixture lab, ITestOutputHelper out
         var json = JsonDocument.Parse(stdout).RootElement;
         Assert.Equal(1.0, json.GetProperty("fidelity").GetDouble());
         var drift = json.GetProperty("drift");
+        // The proxies are paired by role, their nginx.conf and site compared (their listen address and app hosts are their own).
+        Assert.Contains(drift.GetProperty("hosts").EnumerateArray(),
+            p => p.GetProperty("left").GetString() == "prod-proxy-1" && p.GetProperty("right").GetString() == "staging-proxy-1");
         var families = drift.GetProperty("families").EnumerateArray()
             .ToDictionary(f => f.GetProperty("family").GetString()!, f => f.GetProperty("compared").GetInt32());
         Assert.True(families.GetValueOrDefault("schema") > 0 && families.GetValueOrDefault("database") >= 2, stdout);
@@ -170,6 +185,50 @@ public sealed class MailEstateLabTests(MailLabFixture lab, ITestOutputHelper out
     }
 
     [SkippableFact]
+    public async Task An_nginx_update_that_changes_a_default_timeout_fails_on_the_proxy_alone_as_unexpected_config()
+    {
+        lab.Require();
+        var good = Directory.EnumerateFiles(Path.Combine(lab.Directory, "repo"), "nginx-common_*_all.deb").Single();
+        var deb = await BadPackages.BuildNginxTimeoutAsync(good, Path.Combine(lab.Directory, "bad"));
+        await lab.Lab.RepoAddAsync(deb);
+        var proxyRoot = Path.Combine(lab.Directory, "hosts", "staging-proxy-1", "root");
+        var before = (await Probe.InRootAsync(proxyRoot, "dpkg-query -W -f='${Version}' nginx-common")).Trim();
+        var version = BadPackages.NginxTimeoutVersion(before);
+        var file = Path.Combine(lab.Directory, "proxy-timeout.yaml");
+        await File.WriteAllTextAsync(file, $$"""
+            id: PROXY-2026-12-01
+            title: nginx-common {{version}}
+            reason: the proxies' routine nginx update
+            severity: medium
+            author: alice
+            roles: [proxy]
+            packages:
+              - { name: nginx-common, version: "{{version}}" }
+            commands:
+              post: [{ run: "service nginx reload", timeout: 60 }]
+            """);
+        var (freezeCode, freezeOut, _) = await CliAsync("--json", "patch", "freeze", file);
+        Assert.Equal(0, freezeCode);
+        var digest = JsonDocument.Parse(freezeOut).RootElement.GetProperty("digest").GetString()!;
+
+        var (code, stdout, _) = await CliAsync("--json", "stage", digest, "--env", "staging");
+        Assert.True(code == ExitCodes.Finding, stdout);
+        var result = JsonDocument.Parse(stdout).RootElement;
+        var reasons = result.GetProperty("reasons").EnumerateArray()
+            .Select(r => (Step: r.GetProperty("step").GetString()!, Subject: r.GetProperty("subject").GetString()!, Evidence: r.GetProperty("evidence").GetString()!)).ToList();
+        output.WriteLine(string.Join("\n", reasons));
+        // Every page still loads through the proxy: what fails it is the tracked value the set never declared.
+        Assert.Contains(reasons, r => r.Subject.Contains("staging-proxy-1", StringComparison.Ordinal) && r.Subject.Contains("/etc/nginx/nginx.conf", StringComparison.Ordinal)
+            && r.Evidence.Contains("keepalive_timeout", StringComparison.Ordinal));
+        Assert.DoesNotContain(reasons, r => r.Subject.Contains("staging-app-1", StringComparison.Ordinal));
+        // Only the proxy was patched, and the stage put it back: Debian's version and nginx.conf, nginx serving.
+        Assert.Equal(before, (await Probe.InRootAsync(proxyRoot, "dpkg-query -W -f='${Version}' nginx-common")).Trim());
+        Assert.DoesNotContain("keepalive_timeout", await File.ReadAllTextAsync(Path.Combine(proxyRoot, "etc/nginx/nginx.conf")), StringComparison.Ordinal);
+        Assert.Equal("1.0-1", await StagingVersionAsync());
+        Assert.Equal(HttpStatusCode.OK, await LoginAsync(HostAddress("staging-proxy-1"), "user03", "password-03", 80));
+    }
+
+    [SkippableFact]
     public async Task A_clone_of_prod_gets_its_own_MariaDB_and_directory_with_prod_s_mail_and_accounts()
     {
         lab.Require();
@@ -180,11 +239,18 @@ public sealed class MailEstateLabTests(MailLabFixture lab, ITestOutputHelper out
         Assert.Equal(20000, await ScalarAsync(clone.Environment.MailConnectionString, "SELECT count(*) FROM messages"));
 
         // The clone's acme-mail binds to the clone's directory: a password changed there works on the clone only.
-        var cloneHost = clone.Hosts.Single().Address;
-        var yaml = await File.ReadAllTextAsync(Path.Combine(clone.Hosts.Single().Root, "etc/acme-mail/host.d/host.conf"));
+        var app = clone.Hosts.Single(h => h.Role == "app");
+        var cloneHost = app.Address;
+        var yaml = await File.ReadAllTextAsync(Path.Combine(app.Root, "etc/acme-mail/host.d/host.conf"));
         Assert.Contains("auth.ldap.url = ldap://127.0.173.7:389", yaml, StringComparison.Ordinal);
         Assert.Contains("db.connection = Server=127.0.173.6;", yaml, StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.OK, await LoginAsync(cloneHost, "user11", "password-11"));
+        // The clone's proxy is in front of the clone's app host, never prod's.
+        var proxy = clone.Hosts.Single(h => h.Role == "proxy");
+        var upstream = await File.ReadAllTextAsync(Path.Combine(proxy.Root, "etc/nginx/conf.d/acme-mail-upstream.conf"));
+        Assert.Contains($"server {cloneHost}:8080;", upstream, StringComparison.Ordinal);
+        Assert.DoesNotContain(HostAddress("prod-app-1") + ":", upstream, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, await LoginAsync(proxy.Address, "user11", "password-11", 80));
 
         var (code, stdout, _) = await CliAsync("drift", "prod", "mail-clone");
         Assert.True(code == ExitCodes.Ok, stdout);

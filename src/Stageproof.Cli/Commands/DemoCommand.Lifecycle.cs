@@ -28,6 +28,7 @@ internal static partial class DemoCommand
         root_cause: the packaged default suits small installations
         severity: low
         author: alice
+        roles: [app]
         files:
           - { path: /etc/acme-mail/acme-mail.conf, set: { indexer.interval: "10" } }
         commands:
@@ -43,6 +44,7 @@ internal static partial class DemoCommand
         root_cause: tokens stay valid for an hour
         severity: critical
         author: alice
+        roles: [app]
         files:
           - { path: /etc/acme-mail/acme-mail.conf, set: { session.lifetime: "30" } }
         commands:

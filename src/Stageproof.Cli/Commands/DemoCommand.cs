@@ -144,6 +144,7 @@ internal static partial class DemoCommand
         root_cause: the token's owner was not compared with the mailbox owner
         severity: critical
         author: alice
+        roles: [app]
         packages:
           - { name: acme-mail, version: "1.1-1" }
         commands:

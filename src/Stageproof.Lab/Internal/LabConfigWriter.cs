@@ -42,9 +42,12 @@ internal static class LabConfigWriter
             }
             sb.Append("    checks: acme-mail\n");
         }
-        sb.Append("""
+        // The proxies' nginx.conf and site are the same on every proxy (their listen address and app hosts are in files
+        // of their own, untracked), so a change to either is drift.
+        var proxyFiles = state.Hosts.Any(h => h.Role == Nginx.Role) ? $", /etc/nginx/nginx.conf, {Nginx.SiteFile}" : "";
+        sb.Append($$"""
             drift:
-              track: [/etc/acme-mail/*.conf, /usr/share/acme-mail/defaults.conf, /etc/ssh/sshd_config, /etc/apt/sources.list.d/*.list]
+              track: [/etc/acme-mail/*.conf, /usr/share/acme-mail/defaults.conf, /etc/ssh/sshd_config, /etc/apt/sources.list.d/*.list{{proxyFiles}}]
               ignore: ["file:/etc/hostname", "file:/etc/hosts"]
               min_fidelity: 0.98
               fail_on: high
@@ -55,10 +58,17 @@ internal static class LabConfigWriter
 
             """);
         var port = state.AcmeMailPort.ToString(inv);
-        sb.Append(inv, $"    - {{ name: health, type: http, port: {port}, path: /health, expect_status: 200, expect_json: ['$.status == \"ok\"'] }}\n");
-        sb.Append(inv, $"    - {{ name: listening, type: tcp, port: {port} }}\n");
-        sb.Append("    - { name: service, type: service, service: acme-mail }\n");
-        sb.Append(inv, $"    - name: login\n      type: auth\n      port: {port}\n      credentials: {{ file: {SecretsRelativePath} }}\n");
+        var proxied = state.Hosts.Any(h => h.Role == Nginx.Role);
+        // Every host check names the app hosts: the proxies run no acme-mail of their own.
+        sb.Append(inv, $"    - {{ name: health, type: http, role: app, port: {port}, path: /health, expect_status: 200, expect_json: ['$.status == \"ok\"'] }}\n");
+        if (proxied)
+        {
+            // What users reach: acme-mail through each environment's proxy.
+            sb.Append(inv, $"    - {{ name: proxy-health, type: http, role: {Nginx.Role}, port: {Nginx.Port}, path: /health, expect_status: 200, expect_json: ['$.status == \"ok\"'] }}\n");
+        }
+        sb.Append(inv, $"    - {{ name: listening, type: tcp, role: app, port: {port} }}\n");
+        sb.Append("    - { name: service, type: service, role: app, service: acme-mail }\n");
+        sb.Append(inv, $"    - name: login\n      type: auth\n      role: app\n      port: {port}\n      credentials: {{ file: {SecretsRelativePath} }}\n");
         sb.Append("      steps:\n");
         sb.Append("        - { method: POST, path: /login, json: { user: \"${user}\", password: \"${password}\" }, extract: { token: $.token } }\n");
         sb.Append("        - { path: \"/mailbox/${user}\", headers: { Authorization: \"Bearer ${token}\" } }\n");
@@ -69,10 +79,12 @@ internal static class LabConfigWriter
         // The lab's hosts share two cores with everything else on the machine, so a baseline and an after run minutes
         // apart can differ 2-2.5x at p95 from noise alone: the lab allows 3x (production suites keep the 1.5 default).
         // The gauntlet's slow search adds 800 ms a request, a ratio of 10x and more.
-        sb.Append(inv, $"    - {{ name: mail-load, type: load, port: {port}, clients: 8, duration: 5s, warmup: 16, auth: login, compare: {{ max_p95_ratio: 3 }},\n");
+        // On the mail estate the mail is searched through the proxy, as users do (the login steps too).
+        var loadTarget = proxied ? $"role: {Nginx.Role}, port: {Nginx.Port}" : $"role: app, port: {port}";
+        sb.Append(inv, $"    - {{ name: mail-load, type: load, {loadTarget}, clients: 8, duration: 5s, warmup: 16, auth: login, compare: {{ max_p95_ratio: 3 }},\n");
         sb.Append("        requests: [{ path: \"/search?q=invoice&user=${user}\", headers: { Authorization: \"Bearer ${token}\" } }] }\n");
         // Logins from 32 clients at once: what a concurrency bug in authentication shows under and never one at a time.
-        sb.Append(inv, $"    - {{ name: login-load, type: load, port: {port}, clients: 32, iterations: 320, warmup: 32, auth: login, compare: {{ max_p95_ratio: 3 }},\n");
+        sb.Append(inv, $"    - {{ name: login-load, type: load, role: app, port: {port}, clients: 32, iterations: 320, warmup: 32, auth: login, compare: {{ max_p95_ratio: 3 }},\n");
         sb.Append("        requests: [{ path: /health }] }\n");
         if (state.IsMail)
         {
@@ -86,9 +98,9 @@ internal static class LabConfigWriter
         // Migration history complete and consistent. Not same_as prod: a patch that migrates is meant to differ from prod
         // afterwards, and the fidelity step already compares the schema with prod's before anything changes.
         sb.Append("    - { name: schema, type: schema, database: mail, migrations_complete: true }\n");
-        sb.Append("    - { name: log-errors, type: logs, file: /var/log/acme-mail/acme-mail.log, fail: [\" ERROR \", \" FATAL \"], warn: [\" WARN \"] }\n");
+        sb.Append("    - { name: log-errors, type: logs, role: app, file: /var/log/acme-mail/acme-mail.log, fail: [\" ERROR \", \" FATAL \"], warn: [\" WARN \"] }\n");
         // The stage gate's soak window: the service must keep answering for half a minute after the change.
-        sb.Append("    - { name: soak, type: soak, checks: [health, login], duration: 30s, interval: 3s }\n");
+        sb.Append(inv, $"    - {{ name: soak, type: soak, checks: [health, login{(proxied ? ", proxy-health" : "")}], duration: 30s, interval: 3s }}\n");
         RenderLifecycle(sb, state);
         return sb.ToString();
     }
