@@ -191,7 +191,7 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
                 // Without a twin measured in the same seconds, a second run of the same version shows how far the
                 // latency moves with no change at all: a slowdown after the change must exceed that to count.
                 var repeat = new List<CheckResult>();
-                foreach (var load in quick.Checks.OfType<LoadCheck>())
+                foreach (var load in quick.Checks.Where(SuiteComparison.IsLoad))
                 {
                     repeat.AddRange(await runner.RunCheckAsync(checkEnv, quick, load, transports, null, ct).ConfigureAwait(false));
                 }

@@ -101,14 +101,18 @@ public static class SuiteComparison
         }).ToList();
     }
 
-    /// <summary>The load checks whose comparison regressed: the ones <see cref="Confirm"/> wants run again.</summary>
-    public static IReadOnlyList<LoadCheck> ToConfirm(CheckSuite suite, IReadOnlyList<CheckComparison> comparisons)
+    /// <summary>The load checks (HTTP or LDAP) whose comparison regressed: the ones <see cref="Confirm"/> wants run again.</summary>
+    public static IReadOnlyList<CheckDefinition> ToConfirm(CheckSuite suite, IReadOnlyList<CheckComparison> comparisons)
     {
         ArgumentNullException.ThrowIfNull(suite);
         ArgumentNullException.ThrowIfNull(comparisons);
         var names = comparisons.Where(c => c.Regressed && c.Load is not null).Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
-        return suite.Checks.OfType<LoadCheck>().Where(l => names.Contains(l.Name)).ToList();
+        return suite.Checks.Where(c => IsLoad(c) && names.Contains(c.Name)).ToList();
     }
+
+    /// <summary>Whether <paramref name="check"/> measures a load (an HTTP load, or an ldap check's load form): what a
+    /// noise floor, a confirming second run and the comparison's latency judgement apply to.</summary>
+    public static bool IsLoad(CheckDefinition? check) => ThresholdsOf(check) is not null;
 
     /// <summary>
     /// The load checks judged inconclusive only because their control sped up while the host held its own baseline

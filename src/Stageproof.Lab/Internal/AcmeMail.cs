@@ -28,36 +28,11 @@ internal static class AcmeMail
         }
         var appDir = Path.GetDirectoryName(Path.GetDirectoryName(script))!;
         var cache = Path.Combine(options.CacheDirectory, $"acme-mail-debs-{SourceHash(appDir)}");
-        if (!IsComplete(cache))
+        await CachedDirectory.EnsureAsync(cache, IsComplete, async tmp =>
         {
             progress?.Report($"acme-mail: building packages with {BuildScript} (once; cached in {cache})");
-            // A build directory of our own: two labs built at once must not write into, or delete, each other's.
-            var tmp = $"{cache}.partial-{Environment.ProcessId}-{Guid.NewGuid():N}";
-            System.IO.Directory.CreateDirectory(tmp);
-            try
-            {
-                await Run.CheckedAsync("acme-mail", "/bin/bash", [script, tmp], TimeSpan.FromMinutes(20), ct).ConfigureAwait(false);
-                if (System.IO.Directory.Exists(cache) && !IsComplete(cache))
-                {
-                    System.IO.Directory.Delete(cache, recursive: true);
-                }
-                try
-                {
-                    System.IO.Directory.Move(tmp, cache);
-                }
-                catch (IOException) when (IsComplete(cache))
-                {
-                    // Another build finished first with the same sources: use its packages.
-                }
-            }
-            finally
-            {
-                if (System.IO.Directory.Exists(tmp))
-                {
-                    System.IO.Directory.Delete(tmp, recursive: true);
-                }
-            }
-        }
+            await Run.CheckedAsync("acme-mail", "/bin/bash", [script, tmp], TimeSpan.FromMinutes(20), ct).ConfigureAwait(false);
+        }).ConfigureAwait(false);
         return System.IO.Directory.EnumerateFiles(cache, "*.deb").Order(StringComparer.Ordinal).ToList();
     }
 

@@ -89,9 +89,9 @@ internal static class LabConfigWriter
         if (state.IsMail)
         {
             // The directory itself under concurrency, each environment's own (directory: users): binds and searches of
-            // the demo's accounts from 8 clients, compared before and after a change like the HTTP loads. Its p95 is a
-            // couple of milliseconds, where a busy neighbour alone triples it, and an ldap load is not yet confirmed by a
-            // second run: a ratio of 10 leaves latency to real slowdowns, and failed binds (errors) are judged as usual.
+            // the demo's accounts from 8 clients, compared before and after a change like the HTTP loads (noise floor,
+            // confirming second run). Its p95 is a couple of milliseconds, where a busy neighbour alone triples it: a
+            // ratio of 10 leaves latency to real slowdowns, and failed binds (errors) are judged as usual.
             sb.Append(inv, $"    - {{ name: ldap-load, type: ldap, directory: users, bind_dn: {Q(LdapServer.UserDnTemplate.Replace("{user}", "${user}", StringComparison.Ordinal))}, ")
               .Append(inv, $"credentials: {{ file: {SecretsRelativePath} }},\n        base: {Q(LdapServer.People)}, filter: \"(uid=${{user}})\", clients: 8, duration: 3s, warmup: 16, compare: {{ max_p95_ratio: 10 }} }}\n");
         }

@@ -48,36 +48,12 @@ internal static class Nginx
     public static async Task<IReadOnlyList<string>> EnsureDebsAsync(LabOptions options, IProgress<string>? progress, CancellationToken ct)
     {
         var cache = Path.Combine(options.CacheDirectory, $"nginx-debs-{options.Suite}");
-        if (!IsComplete(cache))
+        await CachedDirectory.EnsureAsync(cache, IsComplete, async tmp =>
         {
             progress?.Report($"nginx: apt-get download nginx nginx-common (once; cached in {cache})");
-            var tmp = $"{cache}.partial-{Environment.ProcessId}-{Guid.NewGuid():N}";
-            System.IO.Directory.CreateDirectory(tmp);
-            try
-            {
-                await Run.CheckedAsync("nginx", "/usr/bin/apt-get", ["download", "-q", "nginx", "nginx-common"], TimeSpan.FromMinutes(5), ct,
-                    workingDirectory: tmp).ConfigureAwait(false);
-                if (System.IO.Directory.Exists(cache) && !IsComplete(cache))
-                {
-                    System.IO.Directory.Delete(cache, recursive: true);
-                }
-                try
-                {
-                    System.IO.Directory.Move(tmp, cache);
-                }
-                catch (IOException) when (IsComplete(cache))
-                {
-                    // Another lab downloaded them first.
-                }
-            }
-            finally
-            {
-                if (System.IO.Directory.Exists(tmp))
-                {
-                    System.IO.Directory.Delete(tmp, recursive: true);
-                }
-            }
-        }
+            await Run.CheckedAsync("nginx", "/usr/bin/apt-get", ["download", "-q", "nginx", "nginx-common"], TimeSpan.FromMinutes(5), ct,
+                workingDirectory: tmp).ConfigureAwait(false);
+        }).ConfigureAwait(false);
         return System.IO.Directory.EnumerateFiles(cache, "*.deb").Order(StringComparer.Ordinal).ToList();
     }
 

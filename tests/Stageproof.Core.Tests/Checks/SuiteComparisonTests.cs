@@ -119,4 +119,35 @@ public sealed class SuiteComparisonTests
         Assert.True(real["load"].Regressed);
         Assert.Contains("; a second run confirmed it: latency regressed", real["load"].Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void An_ldap_load_that_slowed_is_run_again_and_fails_only_when_the_second_run_shows_it_too()
+    {
+        var suite = new CheckSuite("s",
+        [
+            new LdapCheck
+            {
+                Name = "ldap-load", Target = new HttpTarget(), Directory = "users", BindDn = "uid=${user},ou=people,dc=acme,dc=test",
+                Credentials = new CredentialSource { File = "/secrets" }, Base = "ou=people,dc=acme,dc=test", Clients = 8,
+                Compare = new LoadThresholds { MaxP95Ratio = 3 },
+            },
+            new LdapCheck
+            {
+                Name = "ldap-once", Target = new HttpTarget(), Directory = "users", BindDn = "uid=${user},ou=people,dc=acme,dc=test",
+                Credentials = new CredentialSource { File = "/secrets" }, Base = "ou=people,dc=acme,dc=test",
+            },
+        ]);
+        Assert.True(SuiteComparison.IsLoad(suite.Find("ldap-load")));
+        Assert.False(SuiteComparison.IsLoad(suite.Find("ldap-once")), "a bind once per account is not a load");
+        var baseline = Results(Result("ldap-load", "ldap", CheckStatus.Passed, Run(2)));
+        var first = SuiteComparison.Compare(suite, baseline, Results(Result("ldap-load", "ldap", CheckStatus.Passed, Run(40))));
+
+        Assert.Equal("ldap-load", Assert.Single(SuiteComparison.ToConfirm(suite, first)).Name);
+        var transient = Assert.Single(SuiteComparison.Confirm(first, SuiteComparison.Compare(suite, baseline, Results(Result("ldap-load", "ldap", CheckStatus.Passed, Run(2))))));
+        Assert.False(transient.Regressed);
+        Assert.True(transient.Inconclusive, "kept as a warning");
+        var real = Assert.Single(SuiteComparison.Confirm(first, SuiteComparison.Compare(suite, baseline, Results(Result("ldap-load", "ldap", CheckStatus.Passed, Run(38))))));
+        Assert.True(real.Regressed);
+        Assert.Contains("; a second run confirmed it", real.Message, StringComparison.Ordinal);
+    }
 }
