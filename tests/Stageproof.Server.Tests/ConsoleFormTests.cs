@@ -16,7 +16,7 @@ public sealed partial class ConsoleFormTests(ConsoleEstate estate) : IClassFixtu
     /// <summary>A client with carol's console session (logged in through the real form), and the page's form token.</summary>
     private async Task<(HttpClient Client, string Token)> CarolAsync(string returnUrl = "/")
     {
-        var client = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = true }) { BaseAddress = estate.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        var client = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = true }) { BaseAddress = estate.BaseAddress, Timeout = TestLoopback.RequestLiveness };
         var login = await client.GetStringAsync(new Uri("/login", UriKind.Relative));
         using var form = new FormUrlEncodedContent(new Dictionary<string, string>
         {

@@ -250,7 +250,7 @@ public sealed partial class EstateApiTests(FactsEstate estate) : IClassFixture<F
     /// <summary>A client with carol's console session, logged in through the real form.</summary>
     private async Task<HttpClient> CarolAsync()
     {
-        var client = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = true }) { BaseAddress = estate.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        var client = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = true }) { BaseAddress = estate.BaseAddress, Timeout = TestLoopback.RequestLiveness };
         var login = await client.GetStringAsync(Path("/login"));
         using var form = new FormUrlEncodedContent(new Dictionary<string, string>
         {

@@ -20,7 +20,7 @@ public sealed partial class OidcSignInTests(OidcEstate estate) : IClassFixture<O
     {
         var client = new HttpClient(new HttpClientHandler { CookieContainer = new CookieContainer(), AllowAutoRedirect = true })
         {
-            BaseAddress = estate.BaseAddress, Timeout = TimeSpan.FromSeconds(30),
+            BaseAddress = estate.BaseAddress, Timeout = TestLoopback.RequestLiveness,
         };
         var login = await client.GetAsync(new Uri("/login/sso?returnUrl=" + Uri.EscapeDataString(returnUrl), UriKind.Relative));
         var form = await login.Content.ReadAsStringAsync();
@@ -189,7 +189,7 @@ public sealed partial class OidcSignInTests(OidcEstate estate) : IClassFixture<O
         {
             await app.StartAsync();
             var address = new Uri(app.Urls.Single());
-            using var client = new HttpClient(new HttpClientHandler { CookieContainer = new CookieContainer() }) { BaseAddress = address, Timeout = TimeSpan.FromSeconds(30) };
+            using var client = new HttpClient(new HttpClientHandler { CookieContainer = new CookieContainer() }) { BaseAddress = address, Timeout = TestLoopback.RequestLiveness };
             var answer = await client.GetAsync(new Uri("/login/sso?returnUrl=%2Fapprovals", UriKind.Relative));
             var page = await answer.Content.ReadAsStringAsync();
             Assert.Equal("/login", answer.RequestMessage!.RequestUri!.AbsolutePath);

@@ -55,7 +55,7 @@ public sealed class PostgresStateServerTests(ServerStatePostgresFixture pg) : IC
             try
             {
                 var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-                using var client = new HttpClient { BaseAddress = new Uri(address), Timeout = TimeSpan.FromSeconds(30) };
+                using var client = new HttpClient { BaseAddress = new Uri(address), Timeout = TestLoopback.RequestLiveness };
                 client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
 
                 using var users = await client.GetAsync("/api/v1/users");

@@ -77,7 +77,7 @@ public sealed class RolloutControlBrowserTests(RolloutEstate estate, ITestOutput
         Assert.Contains("scoped to", await page.InnerTextAsync("#token-created"), StringComparison.Ordinal);
         await ConsoleBrowser.ScreenshotAsync(page, "token-created", output);
 
-        using var client = new HttpClient { BaseAddress = estate.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        using var client = new HttpClient { BaseAddress = estate.BaseAddress, Timeout = TestLoopback.RequestLiveness };
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", secret);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync(new Uri("/api/v1/me", UriKind.Relative))).StatusCode);
 

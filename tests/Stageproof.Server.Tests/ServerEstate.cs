@@ -121,7 +121,7 @@ public class ServerEstate : IAsyncLifetime
     /// <summary>A client presenting <paramref name="who"/>'s token (null: anonymous).</summary>
     public HttpClient Client(string? who)
     {
-        var client = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        var client = new HttpClient { BaseAddress = BaseAddress, Timeout = TestLoopback.RequestLiveness };
         if (who is not null)
         {
             client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Tokens[who]);

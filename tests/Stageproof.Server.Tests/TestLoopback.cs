@@ -22,4 +22,9 @@ internal static class TestLoopback
 
     /// <summary>An http URL on <paramref name="address"/> (mapped), port 0 unless given.</summary>
     public static string Url(string address, int port = 0) => $"http://{Map(address)}:{port}";
+
+    /// <summary>How long a test's HTTP request to a server of the test may take before the test calls it stuck: a bound,
+    /// not a measure of speed. 30 s was once too short for the first single sign-on of a class (the server's first
+    /// request through its OpenID Connect handler and the provider) while CI's lab tests filled both cores.</summary>
+    public static readonly TimeSpan RequestLiveness = TimeSpan.FromMinutes(2);
 }

@@ -17,7 +17,7 @@ public class TokenApiTests(ServerEstate estate) : IClassFixture<ServerEstate>
 
     private HttpClient Presenting(string token)
     {
-        var client = new HttpClient { BaseAddress = estate.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        var client = new HttpClient { BaseAddress = estate.BaseAddress, Timeout = TestLoopback.RequestLiveness };
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         return client;
     }

@@ -179,7 +179,7 @@ public sealed class WorkerEstate : IAsyncLifetime
 
     public HttpClient Client(Uri server, string who)
     {
-        var client = new HttpClient { BaseAddress = server, Timeout = TimeSpan.FromSeconds(30) };
+        var client = new HttpClient { BaseAddress = server, Timeout = TestLoopback.RequestLiveness };
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Tokens[who]);
         return client;
     }
