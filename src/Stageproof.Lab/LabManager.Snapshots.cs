@@ -177,7 +177,7 @@ public sealed partial class LabManager
         await roots.MountAsync(h, cancellationToken).ConfigureAwait(false);
         System.IO.Directory.CreateDirectory(Path.Combine(h.Root, "run/sshd"));
         await roots.StartSshdAsync(h, cancellationToken).ConfigureAwait(false);
-        var acme = AcmeMailEnabled(h.Root);
+        var acme = BaseImage.ServiceEnabled(h.Root, AcmeMail.Package);
         if (acme)
         {
             await AcmeMail.StartAsync(roots, h, store.State.AcmeMailPort, cancellationToken).ConfigureAwait(false);
@@ -254,14 +254,6 @@ public sealed partial class LabManager
         }
     }
 
-    /// <summary>Installed (its init script is in the root) and enabled (the lab's policy-rc.d allow list names it,
-    /// which the lab writes when it first starts the service).</summary>
-    private static bool AcmeMailEnabled(string root)
-    {
-        var allow = Path.Combine(root, "etc/stageproof/policy-rc.d.allow");
-        return File.Exists(Path.Combine(root, "etc/init.d/acme-mail")) && File.Exists(allow)
-            && File.ReadAllLines(allow).Any(l => l.Trim() == AcmeMail.Package);
-    }
 
     private static async Task<long> SizeAsync(string subject, string dir, CancellationToken ct)
     {

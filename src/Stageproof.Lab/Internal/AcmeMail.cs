@@ -76,7 +76,7 @@ internal static class AcmeMail
     /// <summary>Starts the service and lets later package upgrades restart it (policy-rc.d allow list).</summary>
     public static async Task StartAsync(HostRoots roots, HostState host, int port, CancellationToken ct)
     {
-        await File.WriteAllTextAsync(Path.Combine(host.Root, "etc/stageproof/policy-rc.d.allow"), Package + "\n", ct).ConfigureAwait(false);
+        await BaseImage.AllowStartsAsync(host.Root, Package, ct).ConfigureAwait(false);
         System.IO.Directory.CreateDirectory(roots.LogDir);
         var url = HealthUrl(host.Address, port);
         // The init script can report a failed start while the daemon is still exec'ing under load (its status

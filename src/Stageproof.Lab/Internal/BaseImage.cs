@@ -29,6 +29,20 @@ internal static class BaseImage
     /// so later upgrades restart it like on a real server; sshd is started by the lab, never by dpkg (a
     /// postinst-started sshd would bind the machine's port 22).
     /// </summary>
+    private const string PolicyAllowList = "etc/stageproof/policy-rc.d.allow";
+
+    /// <summary>Lets maintainer scripts (re)start <paramref name="service"/> on the host from now on: the lab writes this
+    /// once it has configured and started the service itself.</summary>
+    public static Task AllowStartsAsync(string root, string service, CancellationToken ct) =>
+        File.WriteAllTextAsync(Path.Combine(root, PolicyAllowList), service + "\n", ct);
+
+    /// <summary>Installed (its init script is in the root) and enabled (<see cref="AllowStartsAsync"/> named it).</summary>
+    public static bool ServiceEnabled(string root, string service)
+    {
+        var allow = Path.Combine(root, PolicyAllowList);
+        return File.Exists(Path.Combine(root, "etc/init.d", service)) && File.Exists(allow) && File.ReadAllLines(allow).Any(l => l.Trim() == service);
+    }
+
     private const string PolicyRcD = """
         #!/bin/sh
         # Stageproof lab: maintainer scripts may start only the services listed in /etc/stageproof/policy-rc.d.allow.

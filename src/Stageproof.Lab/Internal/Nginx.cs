@@ -96,7 +96,7 @@ internal static class Nginx
     /// list); waits until acme-mail answers through it.</summary>
     public static async Task StartAsync(HostRoots roots, HostState host, CancellationToken ct)
     {
-        await File.WriteAllTextAsync(Path.Combine(host.Root, "etc/stageproof/policy-rc.d.allow"), Package + "\n", ct).ConfigureAwait(false);
+        await BaseImage.AllowStartsAsync(host.Root, Package, ct).ConfigureAwait(false);
         System.IO.Directory.CreateDirectory(roots.LogDir);
         await Run.DaemonAsync(host.Name, Path.Combine(roots.LogDir, host.Name + ".nginx.log"), "/usr/sbin/chroot",
             [host.Root, "/usr/sbin/service", Package, "start"], TimeSpan.FromSeconds(60), ct).ConfigureAwait(false);
@@ -107,12 +107,8 @@ internal static class Nginx
         }
     }
 
-    /// <summary>Installed and enabled (the lab's policy-rc.d allow list names it, written when the lab first started it).</summary>
-    public static bool Enabled(string root)
-    {
-        var allow = Path.Combine(root, "etc/stageproof/policy-rc.d.allow");
-        return File.Exists(Path.Combine(root, "etc/init.d/nginx")) && File.Exists(allow) && File.ReadAllLines(allow).Any(l => l.Trim() == Package);
-    }
+    /// <summary>Installed and enabled (the lab started it once).</summary>
+    public static bool Enabled(string root) => BaseImage.ServiceEnabled(root, Package);
 
     public static string HealthUrl(string address) => $"http://{address}:{Port.ToString(CultureInfo.InvariantCulture)}/health";
 
