@@ -143,6 +143,22 @@ public static partial class BadPackages
                 await WriteAsync(conf, text.Replace(anchor, anchor + "\t" + NginxShortKeepalive + "\n", StringComparison.Ordinal), ct).ConfigureAwait(false);
             }, ct, NginxCommon);
 
+    /// <summary>The directory hosts' package, which the lab rebuilds for a routine update of them.</summary>
+    public const string Slapd = "slapd";
+
+    /// <summary>The slapd rebuild's version: Debian's, suffixed "+lab1" (slapd depends on libldap of Debian's exact
+    /// version, which it keeps).</summary>
+    public static string SlapdRebuildVersion(string goodVersion) => goodVersion + "+lab1";
+
+    /// <summary>
+    /// Builds Debian's slapd again, unchanged but for its version (<see cref="SlapdRebuildVersion"/>): a good update of
+    /// the directory hosts. Its upgrade stops and restarts slapd through the maintainer scripts, so a stage sees the
+    /// directory go down and come back and must PASS it. Returns the .deb's path.
+    /// </summary>
+    public static Task<string> BuildSlapdRebuildAsync(string goodSlapdDeb, string outputDirectory, CancellationToken ct = default) =>
+        RebuildAsync(goodSlapdDeb, outputDirectory, SlapdRebuildVersion,
+            "Lab update: Debian's slapd rebuilt unchanged. Not for real use.", (_, _) => Task.CompletedTask, ct, Slapd);
+
     /// <summary>What the update breaks and which part of the stage must catch it (for messages and reports).</summary>
     public static string Describe(BadUpdate kind) => kind switch
     {

@@ -186,6 +186,10 @@ public sealed partial class LabManager
         {
             await Nginx.StartAsync(roots, h, cancellationToken).ConfigureAwait(false);
         }
+        else if (Slapd.Enabled(h.Root))
+        {
+            await Slapd.StartAsync(roots, h, store.State.LdapPort, cancellationToken).ConfigureAwait(false);
+        }
         var outage = down.Elapsed;
         await store.UpdateAsync(_ => h.Restoring = null, cancellationToken).ConfigureAwait(false);
         foreach (var old in new[] { oldUpper, oldWork })

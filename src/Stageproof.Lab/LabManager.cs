@@ -68,6 +68,12 @@ public sealed partial class LabManager(LabOptions options)
                 await LabRepo.AddAsync(LabRepo.PathIn(Directory), await Nginx.EnsureDebsAsync(Options, progress, cancellationToken).ConfigureAwait(false),
                     cancellationToken).ConfigureAwait(false);
             }
+            // The directory's hosts get slapd with or without acme-mail: it is the estate's, not the app's.
+            if (hosts.Any(h => h.Role == Slapd.Role))
+            {
+                await LabRepo.AddAsync(LabRepo.PathIn(Directory), await Slapd.EnsureDebsAsync(Options, progress, cancellationToken).ConfigureAwait(false),
+                    cancellationToken).ConfigureAwait(false);
+            }
             await LabRepo.IndexAsync(LabRepo.PathIn(Directory), cancellationToken).ConfigureAwait(false);
             var acme = debs.Count > 0;
             await store.UpdateAsync(s => s.AcmeMail = acme, cancellationToken).ConfigureAwait(false);
@@ -88,7 +94,14 @@ public sealed partial class LabManager(LabOptions options)
                     progress?.Report($"{h.Name}: Debian's archives added (--upstream)");
                 }
                 var env = envs.Single(e => e.Name == h.Environment);
-                if (acme && h.Role == Nginx.Role)
+                if (h.Role == Slapd.Role)
+                {
+                    // Up before any acme-mail starts: every login is a bind to it.
+                    await Slapd.InstallAsync(roots, h, Options.LdapPort, Directory, ct).ConfigureAwait(false);
+                    await Slapd.StartAsync(roots, h, Options.LdapPort, ct).ConfigureAwait(false);
+                    progress?.Report($"{h.Name}: OpenLDAP (slapd from the lab repository) up on {LdapServer.Url(h.Address, Options.LdapPort)}");
+                }
+                else if (acme && h.Role == Nginx.Role)
                 {
                     await Nginx.InstallAsync(roots, h, AppAddresses(hosts, env), Options.AcmeMailPort, ct).ConfigureAwait(false);
                 }
@@ -106,7 +119,7 @@ public sealed partial class LabManager(LabOptions options)
 
             if (acme)
             {
-                await StartAcmeMailAsync(store, roots, envs, hosts.Where(h => h.Role != Nginx.Role).ToList(), progress, cancellationToken).ConfigureAwait(false);
+                await StartAcmeMailAsync(store, roots, envs, hosts.Where(IsAppHost).ToList(), progress, cancellationToken).ConfigureAwait(false);
             }
             if (proxies)
             {
@@ -136,8 +149,7 @@ public sealed partial class LabManager(LabOptions options)
         var state = LabState.Load(Directory);
         var hostsDir = Path.Combine(Directory, "hosts");
         var dbDir = Path.Combine(Directory, "db");
-        var ldapDir = Path.Combine(Directory, "ldap");
-        var wasUp = state is not null || System.IO.Directory.Exists(hostsDir) || System.IO.Directory.Exists(dbDir) || System.IO.Directory.Exists(ldapDir)
+        var wasUp = state is not null || System.IO.Directory.Exists(hostsDir) || System.IO.Directory.Exists(dbDir)
                     || System.IO.Directory.Exists(SnapshotsDirectory) || Mounts.Under(Directory).Count > 0;
         if (!wasUp)
         {
@@ -165,14 +177,14 @@ public sealed partial class LabManager(LabOptions options)
         }
         var dbs = await EstateServers.StopAllAsync(Directory, cancellationToken).ConfigureAwait(false);
         var (unmounted, lazy) = await Mounts.UnmountAllUnderAsync(Directory, cancellationToken).ConfigureAwait(false);
-        foreach (var d in new[] { hostsDir, dbDir, ldapDir, Path.Combine(Directory, "logs"), SnapshotsDirectory })
+        foreach (var d in new[] { hostsDir, dbDir, Path.Combine(Directory, "logs"), SnapshotsDirectory })
         {
             await BaseImage.RemoveAsync(d, cancellationToken).ConfigureAwait(false);
         }
         File.Delete(LabState.PathIn(Directory));
         File.Delete(ConfigFile);
         File.Delete(Path.Combine(Directory, "snapshots.lock"));
-        progress?.Report($"lab down in {sw.Elapsed.TotalSeconds:0.0}s: {stopped} processes, {dbs} database and directory servers stopped, {unmounted + lazy} mounts removed" +
+        progress?.Report($"lab down in {sw.Elapsed.TotalSeconds:0.0}s: {stopped} processes, {dbs} database servers stopped, {unmounted + lazy} mounts removed" +
                          (lazy > 0 ? $" ({lazy} lazily)" : ""));
         return new LabDownResult(true, stopped, dbs, unmounted, lazy, sw.Elapsed);
     }
@@ -242,7 +254,8 @@ public sealed partial class LabManager(LabOptions options)
             var name = fromName.StartsWith(source + "-", StringComparison.Ordinal) ? destination + fromName[source.Length..] : $"{destination}-{fromName}";
             var to = new HostState
             {
-                Name = name, Environment = destination, Role = from.Role, Address = Address(octet, n++),
+                // The directory's host keeps the directory's address (.7), which the clone's acme-mail and checks name.
+                Name = name, Environment = destination, Role = from.Role, Address = from.Role == Slapd.Role ? env.DirectoryAddress : Address(octet, n++),
                 HostDir = Path.Combine(Directory, "hosts", name), AcmeMail = from.AcmeMail,
             };
             to.Lower = [Path.Combine(to.HostDir, "lower"), .. from.Lower];
@@ -285,6 +298,14 @@ public sealed partial class LabManager(LabOptions options)
             {
                 // The clone's proxy balances over the clone's app hosts, never over its source's.
                 await Nginx.ConfigureAsync(p.To, AppAddresses(pairs.Select(q => q.To), env), state.AcmeMailPort, ct).ConfigureAwait(false);
+            }
+            else if (p.To.Role == Slapd.Role && Slapd.Enabled(p.To.Root))
+            {
+                // The copy of a running slapd's data is not trusted: the clone loads the source's entries as slapcat
+                // reads them, and listens on its own address.
+                await Slapd.ConfigureAsync(p.To, state.LdapPort, ct).ConfigureAwait(false);
+                await Slapd.LoadAsync(roots, p.To, await Slapd.ExportAsync(roots, p.From, ct).ConfigureAwait(false), ct).ConfigureAwait(false);
+                await Slapd.StartAsync(roots, p.To, state.LdapPort, ct).ConfigureAwait(false);
             }
             await roots.StartSshdAsync(p.To, ct).ConfigureAwait(false);
             progress?.Report($"{p.To.Name}: cloned from {p.From.Name}, sshd up on {p.To.Address}:{state.SshPort}");
@@ -408,6 +429,14 @@ public sealed partial class LabManager(LabOptions options)
                 };
                 env.Hosts.Add(proxy.Name);
                 hosts.Add(proxy);
+                // The directory's host, on the directory's address: slapd as a package Stageproof can patch.
+                var ldap = new HostState
+                {
+                    Name = $"{name}-ldap-1", Environment = name, Role = Slapd.Role, Address = env.DirectoryAddress,
+                    HostDir = Path.Combine(Directory, "hosts", $"{name}-ldap-1"),
+                };
+                env.Hosts.Add(ldap.Name);
+                hosts.Add(ldap);
             }
             envs.Add(env);
         }
@@ -493,7 +522,10 @@ public sealed partial class LabManager(LabOptions options)
 
     /// <summary>The addresses of an environment's app hosts (what its proxy balances over).</summary>
     private static List<string> AppAddresses(IEnumerable<HostState> hosts, EnvState env) =>
-        hosts.Where(h => h.Environment == env.Name && h.Role != Nginx.Role).Select(h => h.Address).ToList();
+        hosts.Where(h => h.Environment == env.Name && IsAppHost(h)).Select(h => h.Address).ToList();
+
+    /// <summary>A host that runs acme-mail (not a proxy, not the directory's).</summary>
+    private static bool IsAppHost(HostState host) => host.Role != Nginx.Role && host.Role != Slapd.Role;
 
     private Task ForEachHostAsync<T>(IEnumerable<T> items, Func<T, CancellationToken, ValueTask> body, CancellationToken ct) =>
         Parallel.ForEachAsync(items, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, Options.Parallelism), CancellationToken = ct }, body);

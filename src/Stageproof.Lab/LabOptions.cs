@@ -2,7 +2,7 @@ namespace Stageproof.Lab;
 
 /// <summary>
 /// Where and how the lab is built. Addresses: environment i gets 127.0.(AddressOctet + 10·i).x — prod, qa,
-/// staging, then clones — with app hosts on .11, .12, ... and the environment's PostgreSQL on .5 (the mail estate: MariaDB on .6, slapd on .7).
+/// staging, then clones — with app hosts on .11, .12, ... and the environment's PostgreSQL on .5 (the mail estate: MariaDB on .6, an LDAP host with slapd on .7, a proxy on .9).
 /// Tests move <see cref="AddressOctet"/> (e.g. 110) so they never collide with a lab the user runs.
 /// </summary>
 public sealed record LabOptions
@@ -44,7 +44,7 @@ public sealed record LabOptions
     public int Parallelism { get; init; } = 8;
 
     /// <summary>What serves the app hosts: <see cref="LabEstate.Standard"/> (PostgreSQL per environment, database logins)
-    /// or <see cref="LabEstate.Mail"/> (MariaDB on .6 and an OpenLDAP directory on .7 per environment: acme-mail keeps
+    /// or <see cref="LabEstate.Mail"/> (MariaDB on .6 and an LDAP host with slapd on .7 per environment: acme-mail keeps
     /// its mail in MariaDB and authenticates against the directory).</summary>
     public LabEstate Estate { get; init; } = LabEstate.Standard;
 

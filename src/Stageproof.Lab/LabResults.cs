@@ -13,7 +13,7 @@ public sealed record LabUpResult(string Directory, string ConfigFile, string Bas
     bool AcmeMailInstalled, IReadOnlyList<LabHost> Hosts, IReadOnlyList<LabEnvironment> Environments, TimeSpan Elapsed);
 
 /// <summary>What <c>lab down</c> removed; <see cref="LabDownResult.DatabasesStopped"/> counts every server of the
-/// environments it stopped: PostgreSQL, or MariaDB and slapd.</summary>
+/// environments it stopped: PostgreSQL or MariaDB (the mail estate's slapd runs on a host: among the processes).</summary>
 public sealed record LabDownResult(bool WasUp, int ProcessesStopped, int DatabasesStopped, int Unmounted, int LazyUnmounts, TimeSpan Elapsed);
 
 public sealed record LabHostStatus(string Name, string Environment, string Address, bool Mounted, bool SshUp, bool? AcmeMailHealthy);

@@ -16,14 +16,14 @@ public static class SlapdLdif
     public const string ConfigAdminDn = "cn=admin,cn=config";
     public const string DataAdminDn = "cn=admin," + Suffix;
 
-    /// <summary>The configuration LDIF for a server whose pid file, args file and mdb data live in <paramref name="directory"/>
-    /// (data under <c>directory/data</c>).</summary>
-    public static string Config(string directory, string configAdminPassword, string dataAdminPassword) => $$"""
+    /// <summary>The configuration LDIF for a server whose mdb data lives under <c>directory/data</c> and whose pid and args
+    /// files are in <paramref name="runDirectory"/> (by default <paramref name="directory"/> too).</summary>
+    public static string Config(string directory, string configAdminPassword, string dataAdminPassword, string? runDirectory = null) => $$"""
         dn: cn=config
         objectClass: olcGlobal
         cn: config
-        olcPidFile: {{directory}}/slapd.pid
-        olcArgsFile: {{directory}}/slapd.args
+        olcPidFile: {{runDirectory ?? directory}}/slapd.pid
+        olcArgsFile: {{runDirectory ?? directory}}/slapd.args
 
         dn: cn=module{0},cn=config
         objectClass: olcModuleList

@@ -62,6 +62,9 @@ public sealed class LabConfigWriterTests : IDisposable
         state.Environments[0].DirectoryAddress = "127.0.10.7";
         state.Environments[1].DatabaseAddress = "127.0.30.6";
         state.Environments[1].DirectoryAddress = "127.0.30.7";
+        // Staging's directory is served by its LDAP host; prod's here by none.
+        state.Hosts.Add(new HostState { Name = "staging-ldap-1", Environment = "staging", Role = "ldap", Address = "127.0.30.7" });
+        state.Environments[1].Hosts.Add("staging-ldap-1");
         var yaml = LabConfigWriter.Render(state);
         var config = ConfigLoader.Parse(yaml, Path.Combine(_dir, "stageproof.yaml"));
 
@@ -74,6 +77,10 @@ public sealed class LabConfigWriterTests : IDisposable
         Assert.Equal("cn=admin,cn=config", users.BindDn);
         Assert.Equal(Path.Combine(_dir, "secrets", "ldap-config.pw"), users.PasswordFile);
         Assert.Equal(["ou=people,dc=acme,dc=test"], users.Bases);
+        // An apply that reaches the LDAP host exports the entries first, as the data admin (its password in a file too).
+        Assert.Equal(("cn=admin,dc=acme,dc=test", Path.Combine(_dir, "secrets", "ldap-admin.pw")), (users.Rollback!.BindDn, users.Rollback.PasswordFile));
+        Assert.True(users.ServedBy(config.Hosts["staging-ldap-1"]));
+        Assert.Null(config.Environments["prod"].Directories["users"].Rollback);
         // The same suite: its sql checks and continuity measure are plain SQL both engines answer.
         Assert.Equal("mail", Assert.IsType<SqlCheck>(config.SuiteOf("staging").Find("mail-content")).Database);
         // The directory under load: each environment's own, through the same suite.
@@ -81,6 +88,10 @@ public sealed class LabConfigWriterTests : IDisposable
         Assert.Equal(("users", "uid=${user},ou=people,dc=acme,dc=test", "(uid=${user})", 8), (ldap.Directory, ldap.BindDn, ldap.Filter, ldap.Clients));
         Assert.Equal(Path.Combine(_dir, "secrets", "acme-mail.env"), ldap.Credentials.File);
         Assert.Equal(10.0, ldap.Compare.MaxP95Ratio);
+        // And one client at a time: a bind that works alone, beside binds that fail together, tells the two apart.
+        var single = Assert.IsType<LdapCheck>(config.SuiteOf("staging").Find("ldap-bind"));
+        Assert.Equal(("users", false), (single.Directory, single.IsLoad));
+        Assert.Equal(["user01", "user02"], single.Accounts);
         Assert.Null(LabConfigWriter.Render(State()).Split('\n').FirstOrDefault(l => l.Contains("type: ldap", StringComparison.Ordinal)));
         Assert.DoesNotContain("password-", yaml, StringComparison.Ordinal);
     }

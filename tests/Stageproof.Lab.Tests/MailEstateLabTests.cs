@@ -10,7 +10,7 @@ using Xunit.Abstractions;
 namespace Stageproof.Lab.Tests;
 
 /// <summary>The mail estate (<c>lab up --estate mail</c>): 127.0.143.x / 153 / 163 (a clone 173), ssh port 2672; per
-/// environment a MariaDB on .6 and a slapd on .7, one prod app host.</summary>
+/// environment a MariaDB on .6, an LDAP host (slapd) on .7 and a proxy on .9, one prod app host.</summary>
 public sealed class MailLabFixture() : SharedLab(143, 2672, appHosts: 1, estate: LabEstate.Mail);
 
 /// <summary>
@@ -116,7 +116,7 @@ public sealed class MailEstateLabTests(MailLabFixture lab, ITestOutputHelper out
         // Users reach acme-mail through each environment's proxy: Debian's nginx on .9:80, in front of its app hosts.
         var proxy = lab.Up.Hosts.Single(h => h.Name == "prod-proxy-1");
         Assert.Equal(("proxy", "127.0.143.9"), (proxy.Role, proxy.Address));
-        Assert.Equal(["prod-app-1", "prod-proxy-1"], Env("prod").Hosts);
+        Assert.Equal(["prod-app-1", "prod-proxy-1", "prod-ldap-1"], Env("prod").Hosts);
         Assert.Equal(HttpStatusCode.OK, await LoginAsync(proxy.Address, "user07", "password-07", 80));
         Assert.Equal(HttpStatusCode.Unauthorized, await LoginAsync(proxy.Address, "user07", "password-08", 80));
         Assert.StartsWith("1.22.", (await Probe.InRootAsync(proxy.Root, "dpkg-query -W -f='${Version}' nginx")).Trim(), StringComparison.Ordinal);
@@ -124,10 +124,18 @@ public sealed class MailEstateLabTests(MailLabFixture lab, ITestOutputHelper out
         Assert.Contains($"server {HostAddress("prod-app-1")}:8080;", await File.ReadAllTextAsync(Path.Combine(proxy.Root, "etc/nginx/conf.d/acme-mail-upstream.conf")),
             StringComparison.Ordinal);
 
+        // The directory is the slapd of prod's LDAP host on .7: Debian's package, installed from the lab repository.
+        var directoryHost = lab.Up.Hosts.Single(h => h.Name == "prod-ldap-1");
+        Assert.Equal(("ldap", "127.0.143.7"), (directoryHost.Role, directoryHost.Address));
+        Assert.StartsWith("2.5.", (await Probe.InRootAsync(directoryHost.Root, "dpkg-query -W -f='${Version}' slapd")).Trim(), StringComparison.Ordinal);
+        Assert.Contains("SLAPD_SERVICES=\"ldap://127.0.143.7:389/ ldapi:///\"", await File.ReadAllTextAsync(Path.Combine(directoryHost.Root, "etc/default/slapd")),
+            StringComparison.Ordinal);
+
         // The configuration names the engine and the directory; the directory's admin passwords are 0600 files, not YAML.
         var yaml = await File.ReadAllTextAsync(lab.Up.ConfigFile);
         Assert.Contains("mail: { engine: mariadb, connection: \"Server=127.0.143.6;Port=3306;Database=mail;", yaml, StringComparison.Ordinal);
         Assert.Contains("users: { url: \"ldap://127.0.143.7:389\", bind_dn: \"cn=admin,cn=config\", password_file: secrets/ldap-config.pw", yaml, StringComparison.Ordinal);
+        Assert.Contains("rollback: { bind_dn: \"cn=admin,dc=acme,dc=test\", password_file: secrets/ldap-admin.pw }", yaml, StringComparison.Ordinal);
         foreach (var secret in new[] { "ldap-config.pw", "ldap-admin.pw" })
         {
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(lab.Directory, "secrets", secret)));
@@ -229,6 +237,52 @@ public sealed class MailEstateLabTests(MailLabFixture lab, ITestOutputHelper out
     }
 
     [SkippableFact]
+    public async Task A_slapd_update_of_the_directory_s_host_passes_with_the_directory_exported_first_and_rolls_back()
+    {
+        lab.Require();
+        var good = Directory.EnumerateFiles(Path.Combine(lab.Directory, "repo"), "slapd_*_amd64.deb").Single();
+        await lab.Lab.RepoAddAsync(await BadPackages.BuildSlapdRebuildAsync(good, Path.Combine(lab.Directory, "bad")));
+        var ldapRoot = Path.Combine(lab.Directory, "hosts", "staging-ldap-1", "root");
+        var before = (await Probe.InRootAsync(ldapRoot, "dpkg-query -W -f='${Version}' slapd")).Trim();
+        var version = BadPackages.SlapdRebuildVersion(before);
+        var file = Path.Combine(lab.Directory, "slapd-rebuild.yaml");
+        await File.WriteAllTextAsync(file, $$"""
+            id: LDAP-2026-12-02
+            title: slapd {{version}}
+            reason: the directory hosts' routine slapd update
+            severity: medium
+            author: alice
+            roles: [ldap]
+            packages:
+              - { name: slapd, version: "{{version}}" }
+            """);
+        var (freezeCode, freezeOut, _) = await CliAsync("--json", "patch", "freeze", file);
+        Assert.Equal(0, freezeCode);
+        var digest = JsonDocument.Parse(freezeOut).RootElement.GetProperty("digest").GetString()!;
+        var exports = Path.Combine(lab.Directory, ".stageproof", "rollback");
+        int Exports() => Directory.Exists(exports) ? Directory.EnumerateDirectories(exports).Count(p => Directory.Exists(Path.Combine(p, "directories", "users"))) : 0;
+        var exportsBefore = Exports();
+
+        var (code, stdout, _) = await CliAsync("--json", "stage", digest, "--env", "staging");
+        Assert.True(code == ExitCodes.Ok, stdout);
+        var result = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal("pass", result.GetProperty("verdict").GetString());
+        // The directory's checks ran after the upgrade restarted slapd: one client, then eight.
+        var after = result.GetProperty("after").GetProperty("results").EnumerateArray()
+            .ToDictionary(c => c.GetProperty("name").GetString()!, c => c.GetProperty("status").GetString()!);
+        Assert.Equal("passed", after["ldap-bind"], ignoreCase: true);
+        Assert.Equal("passed", after["ldap-load"], ignoreCase: true);
+        // Each apply reached the directory's host, so the entries were exported before it (directories.users.rollback).
+        Assert.True(Exports() > exportsBefore, $"no export of the directory in {exports}");
+        Assert.Equal(version, (await Probe.InRootAsync(ldapRoot, "dpkg-query -W -f='${Version}' slapd")).Trim());
+        Assert.Equal("1.0-1", await StagingVersionAsync());
+
+        Assert.Equal(0, (await CliAsync("rollback", "--env", "staging")).Code);
+        Assert.Equal(before, (await Probe.InRootAsync(ldapRoot, "dpkg-query -W -f='${Version}' slapd")).Trim());
+        Assert.Equal(HttpStatusCode.OK, await LoginAsync(HostAddress("staging-proxy-1"), "user05", "password-05", 80));
+    }
+
+    [SkippableFact]
     public async Task A_clone_of_prod_gets_its_own_MariaDB_and_directory_with_prod_s_mail_and_accounts()
     {
         lab.Require();
@@ -251,6 +305,10 @@ public sealed class MailEstateLabTests(MailLabFixture lab, ITestOutputHelper out
         Assert.Contains($"server {cloneHost}:8080;", upstream, StringComparison.Ordinal);
         Assert.DoesNotContain(HostAddress("prod-app-1") + ":", upstream, StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.OK, await LoginAsync(proxy.Address, "user11", "password-11", 80));
+        // The clone's directory host is on the clone's .7 with prod's entries, its own slapd.
+        var directoryHost = clone.Hosts.Single(h => h.Role == "ldap");
+        Assert.Equal("127.0.173.7", directoryHost.Address);
+        Assert.Contains("ldap://127.0.173.7:389/", await File.ReadAllTextAsync(Path.Combine(directoryHost.Root, "etc/default/slapd")), StringComparison.Ordinal);
 
         var (code, stdout, _) = await CliAsync("drift", "prod", "mail-clone");
         Assert.True(code == ExitCodes.Ok, stdout);

@@ -36,7 +36,7 @@ internal static class LabCommand
         var sshPort = new Option<int>("--ssh-port") { Description = "Port of every host's sshd", DefaultValueFactory = _ => 2222 };
         var upstream = new Option<bool>("--upstream") { Description = "Also give the hosts this machine's Debian archives (security included), so scan finds real pending updates" };
         var estate = ChoiceOption.Create("--estate",
-            "standard: acme-mail on PostgreSQL; mail: acme-mail on MariaDB with logins bound against OpenLDAP, a server of each per environment", LabEstate.Standard);
+            "standard: acme-mail on PostgreSQL; mail: acme-mail on MariaDB with logins bound against OpenLDAP (slapd on an LDAP host), behind an nginx proxy host, per environment", LabEstate.Standard);
         var up = new Command("up", "Build (or reuse) the base image and bring the estate up") { appHosts, sshPort, upstream, estate };
         up.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
         {
@@ -76,7 +76,7 @@ internal static class LabCommand
             else
             {
                 session.Ui.Say(result.WasUp
-                    ? $"Lab down: {result.ProcessesStopped} processes stopped, {result.DatabasesStopped} database and directory servers stopped, {result.Unmounted} mounts removed ({result.Elapsed.TotalSeconds:0.0}s)."
+                    ? $"Lab down: {result.ProcessesStopped} processes stopped, {result.DatabasesStopped} database servers stopped, {result.Unmounted} mounts removed ({result.Elapsed.TotalSeconds:0.0}s)."
                     : "The lab was not up; nothing to do.");
             }
             return ExitCodes.Ok;

@@ -1,47 +1,25 @@
 namespace Stageproof.Lab.Internal;
 
 /// <summary>
-/// The servers an environment's app hosts use, by the lab's estate: PostgreSQL (standard), or MariaDB and an OpenLDAP
-/// directory (mail). What differs between the two estates is here, so the lab's verbs stay one code path.
+/// The servers an environment's app hosts use, by the lab's estate: PostgreSQL (standard) or MariaDB (mail; its OpenLDAP
+/// directory runs on a host of the environment, see <see cref="Slapd"/>). What differs between the two estates is here, so the lab's verbs stay one code path.
 /// </summary>
 internal static class EstateServers
 {
-    /// <summary>Starts the environment's servers, empty (the database) or seeded (the directory; a clone's is copied
-    /// from <paramref name="cloneOf"/>'s), and, for a clone, copies the source's mail database into its own.</summary>
+    /// <summary>Starts the environment's database server, empty, and, for a clone, copies the source's mail database into
+    /// its own.</summary>
     public static async Task InitAsync(LabState state, EnvState env, EnvState? cloneOf, IProgress<string>? progress, CancellationToken ct)
     {
         var scratch = Path.Combine(state.Directory, "db");
         if (state.IsMail)
         {
-            var directory = Task.Run(async () =>
+            // The directory is not a server of the environment but its LDAP host's slapd (Slapd), set up with the hosts.
+            await MariaDbServer.InitAsync(env, state.MariaDbPort, ct).ConfigureAwait(false);
+            if (cloneOf is not null)
             {
-                var export = cloneOf is null ? null : await LdapServer.ExportAsync(state.Directory, cloneOf.Name, scratch, ct).ConfigureAwait(false);
-                try
-                {
-                    await LdapServer.InitAsync(state.Directory, env, state.LdapPort, export, ct).ConfigureAwait(false);
-                }
-                finally
-                {
-                    if (export is not null)
-                    {
-                        File.Delete(export);
-                    }
-                }
-                progress?.Report($"{env.Name}: OpenLDAP up on {LdapServer.Url(env.DirectoryAddress, state.LdapPort)}" + (cloneOf is null ? "" : $", entries of {cloneOf.Name}"));
-            }, ct);
-            var database = Task.Run(async () =>
-            {
-                await MariaDbServer.InitAsync(env, state.MariaDbPort, ct).ConfigureAwait(false);
-                if (cloneOf is not null)
-                {
-                    await MariaDbServer.CopyDatabaseAsync($"{env.Name}-db", cloneOf.DatabaseAddress, env.DatabaseAddress, state.MariaDbPort, scratch, ct).ConfigureAwait(false);
-                }
-                progress?.Report($"{env.Name}: MariaDB up on {env.DatabaseAddress}:{state.MariaDbPort}" + (cloneOf is null ? "" : $", mail of {cloneOf.Name}"));
-            }, ct);
-            // Both must have finished before a failure tears the lab down, or teardown races a server still starting.
-            await Task.WhenAll(Task.WhenAny(directory), Task.WhenAny(database)).ConfigureAwait(false);
-            await directory.ConfigureAwait(false);
-            await database.ConfigureAwait(false);
+                await MariaDbServer.CopyDatabaseAsync($"{env.Name}-db", cloneOf.DatabaseAddress, env.DatabaseAddress, state.MariaDbPort, scratch, ct).ConfigureAwait(false);
+            }
+            progress?.Report($"{env.Name}: MariaDB up on {env.DatabaseAddress}:{state.MariaDbPort}" + (cloneOf is null ? "" : $", mail of {cloneOf.Name}"));
             return;
         }
         await PostgresServer.InitAsync(env, state.PostgresPort, ct).ConfigureAwait(false);
@@ -63,7 +41,7 @@ internal static class EstateServers
           $"auth.backend = ldap\nauth.ldap.url = {LdapServer.Url(env.DirectoryAddress, state.LdapPort)}\nauth.ldap.user_dn = {LdapServer.UserDnTemplate}\n"
         : $"db.connection = {ConnectionString(state, env)}\n";
 
-    /// <summary>Stops every database and directory server under the lab directory. Returns how many were running.</summary>
+    /// <summary>Stops every database server under the lab directory. Returns how many were running.</summary>
     public static async Task<int> StopAllAsync(string labDir, CancellationToken ct)
     {
         var stopped = 0;
@@ -75,14 +53,6 @@ internal static class EstateServers
                 var running = File.Exists(Path.Combine(data, "PG_VERSION")) ? await PostgresServer.StopAsync(data, ct).ConfigureAwait(false)
                     : MariaDbServer.IsDataDirectory(data) && await MariaDbServer.StopAsync(data, ct).ConfigureAwait(false);
                 stopped += running ? 1 : 0;
-            }
-        }
-        var ldapDir = Path.Combine(labDir, "ldap");
-        if (System.IO.Directory.Exists(ldapDir))
-        {
-            foreach (var dir in System.IO.Directory.EnumerateDirectories(ldapDir))
-            {
-                stopped += await LdapServer.StopAsync(dir, ct).ConfigureAwait(false) ? 1 : 0;
             }
         }
         return stopped;

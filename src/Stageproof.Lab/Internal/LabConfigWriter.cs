@@ -29,7 +29,14 @@ internal static class LabConfigWriter
             {
                 // Read with the config admin's password (0600 beside the acme-mail accounts): version, modules, cn=config, schema, entry counts.
                 sb.Append(inv, $"    directories:\n      users: {{ url: {Q(LdapServer.Url(e.DirectoryAddress, state.LdapPort))}, bind_dn: {Q(LdapServer.ConfigAdminDn)}, ")
-                  .Append(inv, $"password_file: {LdapServer.ConfigPasswordFile}, bases: [{Q(LdapServer.People)}] }}\n");
+                  .Append(inv, $"password_file: {LdapServer.ConfigPasswordFile}, bases: [{Q(LdapServer.People)}]");
+                // Served by the environment's LDAP host (the URL names its address): an apply that reaches it exports the
+                // entries first, as the data admin, and a rollback restores them if they changed.
+                if (state.Hosts.Any(h => h.Environment == e.Name && h.Role == Slapd.Role))
+                {
+                    sb.Append(inv, $",\n        rollback: {{ bind_dn: {Q(LdapServer.DataAdminDn)}, password_file: {LdapServer.AdminPasswordFile} }}");
+                }
+                sb.Append(" }\n");
             }
             if (e.MirrorOf is not null)
             {
@@ -88,6 +95,10 @@ internal static class LabConfigWriter
         sb.Append("        requests: [{ path: /health }] }\n");
         if (state.IsMail)
         {
+            // Each environment's directory (directory: users), one client at a time: a bind and a search as two of the demo's
+            // accounts. With ldap-load below, a directory that answers one bind and fails many at once shows both.
+            sb.Append(inv, $"    - {{ name: ldap-bind, type: ldap, directory: users, bind_dn: {Q(LdapServer.UserDnTemplate.Replace("{user}", "${user}", StringComparison.Ordinal))}, ")
+              .Append(inv, $"credentials: {{ file: {SecretsRelativePath} }},\n        accounts: [user01, user02], base: {Q(LdapServer.People)}, filter: \"(uid=${{user}})\" }}\n");
             // The directory itself under concurrency, each environment's own (directory: users): binds and searches of
             // the demo's accounts from 8 clients, compared before and after a change like the HTTP loads (noise floor,
             // confirming second run). Its p95 is a couple of milliseconds, where a busy neighbour alone triples it: a
