@@ -67,10 +67,14 @@ public sealed class MailEstateLabTests(MailLabFixture lab, ITestOutputHelper out
         connection.SendRequest(new ModifyRequest($"uid={uid},ou=people,dc=acme,dc=test", DirectoryAttributeOperation.Replace, "userPassword", password));
     }
 
-    private async Task<string> FreezeAsync(string id, string version)
+    private Task<string> FreezeAsync(string id, string version) =>
+        FreezeYamlAsync(id, SetTemplate.Replace("ID", id, StringComparison.Ordinal).Replace("VERSION", version, StringComparison.Ordinal));
+
+    /// <summary>Writes a patch set as LABDIR/ID.yaml, freezes it and returns its digest.</summary>
+    private async Task<string> FreezeYamlAsync(string id, string yaml)
     {
         var file = Path.Combine(lab.Directory, id + ".yaml");
-        await File.WriteAllTextAsync(file, SetTemplate.Replace("ID", id, StringComparison.Ordinal).Replace("VERSION", version, StringComparison.Ordinal));
+        await File.WriteAllTextAsync(file, yaml);
         var (code, stdout, _) = await CliAsync("--json", "patch", "freeze", file);
         Assert.Equal(0, code);
         return JsonDocument.Parse(stdout).RootElement.GetProperty("digest").GetString()!;
@@ -202,8 +206,7 @@ public sealed class MailEstateLabTests(MailLabFixture lab, ITestOutputHelper out
         var proxyRoot = Path.Combine(lab.Directory, "hosts", "staging-proxy-1", "root");
         var before = (await Probe.InRootAsync(proxyRoot, "dpkg-query -W -f='${Version}' nginx-common")).Trim();
         var version = BadPackages.NginxTimeoutVersion(before);
-        var file = Path.Combine(lab.Directory, "proxy-timeout.yaml");
-        await File.WriteAllTextAsync(file, $$"""
+        var digest = await FreezeYamlAsync("PROXY-2026-12-01", $$"""
             id: PROXY-2026-12-01
             title: nginx-common {{version}}
             reason: the proxies' routine nginx update
@@ -215,9 +218,6 @@ public sealed class MailEstateLabTests(MailLabFixture lab, ITestOutputHelper out
             commands:
               post: [{ run: "service nginx reload", timeout: 60 }]
             """);
-        var (freezeCode, freezeOut, _) = await CliAsync("--json", "patch", "freeze", file);
-        Assert.Equal(0, freezeCode);
-        var digest = JsonDocument.Parse(freezeOut).RootElement.GetProperty("digest").GetString()!;
 
         var (code, stdout, _) = await CliAsync("--json", "stage", digest, "--env", "staging");
         Assert.True(code == ExitCodes.Finding, stdout);
@@ -245,8 +245,7 @@ public sealed class MailEstateLabTests(MailLabFixture lab, ITestOutputHelper out
         var ldapRoot = Path.Combine(lab.Directory, "hosts", "staging-ldap-1", "root");
         var before = (await Probe.InRootAsync(ldapRoot, "dpkg-query -W -f='${Version}' slapd")).Trim();
         var version = BadPackages.SlapdRebuildVersion(before);
-        var file = Path.Combine(lab.Directory, "slapd-rebuild.yaml");
-        await File.WriteAllTextAsync(file, $$"""
+        var digest = await FreezeYamlAsync("LDAP-2026-12-02", $$"""
             id: LDAP-2026-12-02
             title: slapd {{version}}
             reason: the directory hosts' routine slapd update
@@ -256,9 +255,6 @@ public sealed class MailEstateLabTests(MailLabFixture lab, ITestOutputHelper out
             packages:
               - { name: slapd, version: "{{version}}" }
             """);
-        var (freezeCode, freezeOut, _) = await CliAsync("--json", "patch", "freeze", file);
-        Assert.Equal(0, freezeCode);
-        var digest = JsonDocument.Parse(freezeOut).RootElement.GetProperty("digest").GetString()!;
         var exports = Path.Combine(lab.Directory, ".stageproof", "rollback");
         int Exports() => Directory.Exists(exports) ? Directory.EnumerateDirectories(exports).Count(p => Directory.Exists(Path.Combine(p, "directories", "users"))) : 0;
         var exportsBefore = Exports();

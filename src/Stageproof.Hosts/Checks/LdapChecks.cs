@@ -124,7 +124,7 @@ internal static class LdapChecks
         }
         catch (Exception e) when (e is LdapException or DirectoryOperationException or InvalidOperationException)
         {
-            return new Attempt(sw.Elapsed.TotalMilliseconds, null, null, $"bind as {dn} failed: {Describe(e, account.Password)}", Lost(e));
+            return new Attempt(sw.Elapsed.TotalMilliseconds, null, null, $"bind as {dn} failed: {Describe(e, account.Password, check.Timeout)}", Lost(e));
         }
         var bindMs = sw.Elapsed.TotalMilliseconds;
         var filter = LdapSyntax.FillFilter(check.Filter, account.User);
@@ -142,7 +142,7 @@ internal static class LdapChecks
         }
         catch (Exception e) when (e is LdapException or DirectoryOperationException or InvalidOperationException)
         {
-            return new Attempt(bindMs, sw.Elapsed.TotalMilliseconds, null, $"search {searchBase} {filter} failed: {Describe(e, account.Password)}", Lost(e));
+            return new Attempt(bindMs, sw.Elapsed.TotalMilliseconds, null, $"search {searchBase} {filter} failed: {Describe(e, account.Password, check.Timeout)}", Lost(e));
         }
     }
 
@@ -156,10 +156,12 @@ internal static class LdapChecks
     /// <summary>LDAP_SERVER_DOWN (81), LDAP_TIMEOUT (85), LDAP_CONNECT_ERROR (91): the connection is gone; make a new one.</summary>
     private static bool Lost(Exception e) => e is not LdapException ldap || ldap.ErrorCode is 81 or 85 or 91;
 
-    private static string Describe(Exception e, string password)
+    private static string Describe(Exception e, string password, TimeSpan timeout)
     {
         var text = e switch
         {
+            // The client gave up waiting (LibLdap bounds the bind, SendRequest the rest): say how long it waited.
+            LdapException { ErrorCode: 85 } => string.Create(CultureInfo.InvariantCulture, $"no answer within {timeout.TotalSeconds:0.###}s (85)"),
             LdapException l => $"{l.Message.TrimEnd('.')} ({l.ErrorCode}){(string.IsNullOrEmpty(l.ServerErrorMessage) ? "" : $": {l.ServerErrorMessage}")}",
             DirectoryOperationException d => $"{d.Response?.ResultCode.ToString() ?? "error"}{(string.IsNullOrEmpty(d.Response?.ErrorMessage) ? "" : $": {d.Response!.ErrorMessage}")}",
             _ => e.Message,
@@ -173,10 +175,12 @@ internal static class LdapChecks
         ArgumentNullException.ThrowIfNull(target);
         var secure = target.Scheme == "ldaps";
         var port = target.Port > 0 ? target.Port : secure ? 636 : 389;
-        var connection = new LdapConnection(new LdapDirectoryIdentifier(target.DnsSafeHost, port, fullyQualifiedDnsHostName: true, connectionless: false))
-        {
-            AuthType = AuthType.Basic, Timeout = timeout, AutoBind = false,
-        };
+        // The bind is bounded by libldap's default for synchronous calls, which the handle copies when it is made.
+        var connection = LibLdap.WithSyncTimeout(timeout, () =>
+            new LdapConnection(new LdapDirectoryIdentifier(target.DnsSafeHost, port, fullyQualifiedDnsHostName: true, connectionless: false))
+            {
+                AuthType = AuthType.Basic, Timeout = timeout, AutoBind = false,
+            });
         connection.SessionOptions.ProtocolVersion = 3;
         connection.SessionOptions.ReferralChasing = ReferralChasingOptions.None;
         if (secure)

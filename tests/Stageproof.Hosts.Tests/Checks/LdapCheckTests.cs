@@ -69,6 +69,23 @@ public sealed class LdapCheckTests(SlapdFixture slapd) : IClassFixture<SlapdFixt
         Assert.Contains("bob 1 entry", r.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_directory_that_accepts_connections_and_never_answers_fails_the_check_instead_of_hanging_it()
+    {
+        // A real socket that listens and never accepts: the bind waits in its backlog, as with a slapd that ran out of
+        // descriptors and stopped accepting. libldap's synchronous bind would wait for an answer forever.
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        Accounts("alice");
+
+        var r = await RunAsync(Check($"url: ldap://127.0.0.1:{port}", "  timeout: 2s")).WaitAsync(TimeSpan.FromMinutes(2));
+
+        Assert.Equal(CheckStatus.Failed, r.Status);
+        Assert.Contains("user alice: bind as uid=alice,ou=people,dc=acme,dc=test failed", r.Message, StringComparison.Ordinal);
+        Assert.True(r.Message.Contains("no answer within 2s", StringComparison.Ordinal), r.Message);
+    }
+
     [SkippableFact]
     public async Task A_wrong_password_fails_naming_the_account_and_never_showing_the_password()
     {

@@ -84,4 +84,22 @@ public sealed class LdapFactsCollectorTests(SlapdFixture slapd) : IClassFixture<
         Assert.Contains("(49)", e.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("wrong-secret", e.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_directory_that_accepts_connections_and_never_answers_is_an_infrastructure_error_within_the_timeout()
+    {
+        // A real socket that listens and never accepts: the bind waits in its backlog, as with a slapd that stopped
+        // accepting. Without a bound on libldap's synchronous bind, facts (and every stage) would wait for good.
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        var collector = new LdapFactsCollector(TimeProvider.System) { Timeout = TimeSpan.FromSeconds(2) };
+        var source = new DirectorySource(new Uri($"ldap://127.0.0.1:{port}"), SlapdFixture.ConfigAdminDn, "secret", [SlapdFixture.People]);
+
+        var e = await Assert.ThrowsAsync<InfrastructureException>(() =>
+            collector.CollectAsync("staging", "users", source, CancellationToken.None).WaitAsync(TimeSpan.FromMinutes(2)));
+
+        Assert.Contains("staging/users", e.Message, StringComparison.Ordinal);
+        Assert.Contains("(85)", e.Message, StringComparison.Ordinal);
+    }
 }
