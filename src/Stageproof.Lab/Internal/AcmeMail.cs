@@ -55,9 +55,7 @@ internal static class AcmeMail
     /// writes the host's configuration.</summary>
     public static async Task InstallAsync(HostRoots roots, HostState host, string backendSettings, int port, CancellationToken ct)
     {
-        await roots.InRootAsync(host, ["/usr/bin/env", "STAGEPROOF_NO_START=1", "apt-get", "install", "-y", "-q",
-            "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold",
-            $"{Package}={InitialVersion}"], ct).ConfigureAwait(false);
+        await roots.AptInstallAsync(host, $"{Package}={InitialVersion}", ct, "STAGEPROOF_NO_START=1").ConfigureAwait(false);
         await ConfigureAsync(host, backendSettings, port, ct).ConfigureAwait(false);
     }
 

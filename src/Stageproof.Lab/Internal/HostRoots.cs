@@ -84,6 +84,12 @@ internal sealed class HostRoots(StateStore store, string labDir)
 
     public Task AptUpdateAsync(HostState host, CancellationToken ct) => InRootAsync(host, LabRepo.UpdateCommand, ct);
 
+    /// <summary>apt-get install of <paramref name="package"/> (NAME or NAME=VERSION) without questions, keeping any
+    /// config file the lab wrote; <paramref name="environment"/> (VAR=VALUE) is passed to the maintainer scripts.</summary>
+    public Task AptInstallAsync(HostState host, string package, CancellationToken ct, params string[] environment) =>
+        InRootAsync(host, ["/usr/bin/env", .. environment, "apt-get", "install", "-y", "-q",
+            "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold", package], ct);
+
     /// <summary>Adds Debian's own archives to the host's apt sources (<see cref="LabOptions.Upstream"/>) and reads their lists.</summary>
     public async Task UpstreamAsync(HostState host, string sources, CancellationToken ct)
     {

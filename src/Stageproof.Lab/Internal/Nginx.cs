@@ -66,8 +66,7 @@ internal static class Nginx
     /// site (it would listen on every address) and writes the acme-mail site and this host's own files.</summary>
     public static async Task InstallAsync(HostRoots roots, HostState host, IEnumerable<string> appAddresses, int appPort, CancellationToken ct)
     {
-        await roots.InRootAsync(host, ["/usr/bin/apt-get", "install", "-y", "-q",
-            "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold", Package], ct).ConfigureAwait(false);
+        await roots.AptInstallAsync(host, Package, ct).ConfigureAwait(false);
         File.Delete(In(host, DefaultSite));
         await File.WriteAllTextAsync(In(host, SiteFile), Site, ct).ConfigureAwait(false);
         if (!File.Exists(In(host, EnabledSite)))

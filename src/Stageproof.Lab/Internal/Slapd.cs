@@ -16,7 +16,6 @@ internal static partial class Slapd
     public const string Package = "slapd";
     public const string Role = "ldap";
     public const string DefaultsFile = "/etc/default/slapd";
-    public const string InitScript = "/etc/init.d/slapd";
     private const string DataDirectory = "/var/lib/ldap";
     private const string RunDirectory = "/run/slapd";
 
@@ -46,8 +45,7 @@ internal static partial class Slapd
     public static async Task InstallAsync(HostRoots roots, HostState host, int port, string labDir, CancellationToken ct)
     {
         await roots.InRootAsync(host, ["/bin/sh", "-c", "echo 'slapd slapd/no_configuration boolean true' | debconf-set-selections"], ct).ConfigureAwait(false);
-        await roots.InRootAsync(host, ["/usr/bin/apt-get", "install", "-y", "-q",
-            "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold", Package], ct).ConfigureAwait(false);
+        await roots.AptInstallAsync(host, Package, ct).ConfigureAwait(false);
         await ConfigureAsync(host, port, ct).ConfigureAwait(false);
         var (configPassword, adminPassword) = await LdapServer.EnsurePasswordsAsync(labDir, ct).ConfigureAwait(false);
         var config = In(host, "/tmp/stageproof-slapd-config.ldif");
