@@ -54,6 +54,10 @@ public sealed class MailEstateLabTests(MailLabFixture lab, ITestOutputHelper out
         return response.StatusCode;
     }
 
+    /// <summary>Debian's slapd in the lab repository (the tests' rebuilds, "+lab", sit beside it).</summary>
+    private string DebianSlapdDeb() =>
+        Directory.EnumerateFiles(Path.Combine(lab.Directory, "repo"), "slapd_*_amd64.deb").Single(f => !Path.GetFileName(f).Contains("+lab", StringComparison.Ordinal));
+
     private string HostAddress(string name) => lab.Up.Hosts.Single(h => h.Name == name).Address;
 
     /// <summary>Sets a user's password in an environment's directory as its data admin (an operator's ldappasswd).</summary>
@@ -132,7 +136,7 @@ public sealed class MailEstateLabTests(MailLabFixture lab, ITestOutputHelper out
         var directoryHost = lab.Up.Hosts.Single(h => h.Name == "prod-ldap-1");
         Assert.Equal(("ldap", "127.0.143.7"), (directoryHost.Role, directoryHost.Address));
         Assert.StartsWith("2.5.", (await Probe.InRootAsync(directoryHost.Root, "dpkg-query -W -f='${Version}' slapd")).Trim(), StringComparison.Ordinal);
-        Assert.Contains("SLAPD_SERVICES=\"ldap://127.0.143.7:389/ ldapi:///\"", await File.ReadAllTextAsync(Path.Combine(directoryHost.Root, "etc/default/slapd")),
+        Assert.Contains("SLAPD_SERVICES=\"ldap://127.0.143.7:389/\"", await File.ReadAllTextAsync(Path.Combine(directoryHost.Root, "etc/default/slapd")),
             StringComparison.Ordinal);
 
         // The configuration names the engine and the directory; the directory's admin passwords are 0600 files, not YAML.
@@ -240,7 +244,7 @@ public sealed class MailEstateLabTests(MailLabFixture lab, ITestOutputHelper out
     public async Task A_slapd_update_of_the_directory_s_host_passes_with_the_directory_exported_first_and_rolls_back()
     {
         lab.Require();
-        var good = Directory.EnumerateFiles(Path.Combine(lab.Directory, "repo"), "slapd_*_amd64.deb").Single();
+        var good = DebianSlapdDeb();
         await lab.Lab.RepoAddAsync(await BadPackages.BuildSlapdRebuildAsync(good, Path.Combine(lab.Directory, "bad")));
         var ldapRoot = Path.Combine(lab.Directory, "hosts", "staging-ldap-1", "root");
         var before = (await Probe.InRootAsync(ldapRoot, "dpkg-query -W -f='${Version}' slapd")).Trim();

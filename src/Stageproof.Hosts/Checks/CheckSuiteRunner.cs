@@ -96,6 +96,16 @@ public sealed class CheckSuiteRunner : ICheckSuiteRunner, IDisposable
                 checkResults = own;
                 controls.AddRange(twins);
             }
+            else if (control is not null && check is LdapCheck { IsLoad: true, Directory: { } directory } ldapLoad
+                     && control.Directories.ContainsKey(directory))
+            {
+                // The directory's load beside the control's directory of the same name, in the same seconds.
+                var own = DirectoryLdapAsync(environment, ldapLoad, directory, ct);
+                var twin = DirectoryLdapAsync(control, ldapLoad, directory, ct);
+                var ownResult = await own.ConfigureAwait(false);
+                checkResults = [ownResult];
+                controls.Add(new ControlResult(ownResult.Target, await twin.ConfigureAwait(false)));
+            }
             else
             {
                 checkResults = await RunCheckAsync(environment, suite, check, transports, markers, ct).ConfigureAwait(false);
@@ -130,6 +140,12 @@ public sealed class CheckSuiteRunner : ICheckSuiteRunner, IDisposable
         var controlResults = await Task.WhenAll(beside).ConfigureAwait(false);
         return (ownResults, controlResults.Select((r, i) => new ControlResult(hosts[i].Name, r)).ToList());
     }
+
+    /// <summary>An ldap check against an environment's directory of that name, once (not per host).</summary>
+    private Task<CheckResult> DirectoryLdapAsync(CheckEnvironment environment, LdapCheck check, string directory, CancellationToken ct) =>
+        TimedAsync(check, $"{environment.Name}/{directory}", () => environment.Directories.TryGetValue(directory, out var known)
+            ? LdapChecks.RunAsync(check, known.Url, ct)
+            : Task.FromResult(Fail($"environment {environment.Name} has no directory '{directory}'")));
 
     /// <summary>Records where every logs check's file ends on every host, so a later run reads only newer lines.</summary>
     public async Task<LogMarkers> MarkLogsAsync(CheckEnvironment environment, CheckSuite suite,
@@ -181,10 +197,8 @@ public sealed class CheckSuiteRunner : ICheckSuiteRunner, IDisposable
                 return [await TimedAsync(check, url.ToString(), () => AuthAsync((AuthCheck)check, url, ct)).ConfigureAwait(false)];
             case LoadCheck { Target.Url: { } url }:
                 return [await TimedAsync(check, url.ToString(), () => LoadAsync(suite, (LoadCheck)check, url, ct)).ConfigureAwait(false)];
-            case LdapCheck { Directory: { } directory }:
-                return [await TimedAsync(check, $"{environment.Name}/{directory}", () => environment.Directories.TryGetValue(directory, out var known)
-                    ? LdapChecks.RunAsync((LdapCheck)check, known.Url, ct)
-                    : Task.FromResult(Fail($"environment {environment.Name} has no directory '{directory}'"))).ConfigureAwait(false)];
+            case LdapCheck { Directory: { } directory } ldap:
+                return [await DirectoryLdapAsync(environment, ldap, directory, ct).ConfigureAwait(false)];
             case LdapCheck { Target.Url: { } url }:
                 return [await TimedAsync(check, url.ToString(), () => LdapChecks.RunAsync((LdapCheck)check, url, ct)).ConfigureAwait(false)];
             default:

@@ -12,7 +12,10 @@ namespace Stageproof.Hosts.Checks;
 /// </summary>
 internal sealed class LoadGenerator(CheckSuiteRunner runner, HttpExecutor http)
 {
-    public sealed record Result(LoadRun Run, string? FirstError)
+    /// <param name="StarvedClients">Clients with not one successful request in a measured window that ran its whole
+    /// duration: a server that serves only some clients at a time leaves the rest waiting, where errors and
+    /// percentiles may barely move.</param>
+    public sealed record Result(LoadRun Run, string? FirstError, int StarvedClients = 0)
     {
         public int Requests => Run.Requests;
         public int Errors => Run.Errors;
@@ -104,6 +107,14 @@ internal sealed class LoadGenerator(CheckSuiteRunner runner, HttpExecutor http)
             }
         }
 
+        bool InWindow()
+        {
+            lock (measuredLock)
+            {
+                return measuredFrom is { } from && clock.Elapsed >= from;
+            }
+        }
+
         // The number of the iteration a client may start next, or -1 when the run is over.
         int Next()
         {
@@ -122,10 +133,12 @@ internal sealed class LoadGenerator(CheckSuiteRunner runner, HttpExecutor http)
             return next < limit ? next : -1;
         }
 
+        var starved = 0;
         async Task Client()
         {
             var client = newClient();
             var body = client.Body;
+            var served = false;
             try
             {
                 int iteration;
@@ -134,12 +147,16 @@ internal sealed class LoadGenerator(CheckSuiteRunner runner, HttpExecutor http)
                     var measured = iteration >= warmup;
                     await body(iteration, clock, (sample, error) =>
                     {
-                        if (!measured)
+                        // The warm-up keeps cold latency out, not failures: a warm-up request that fails once the
+                        // window has begun counts (a client that got no answer from its first request on, e.g. from a
+                        // server that can serve only some of the clients, would otherwise never show).
+                        if (!measured && !(sample is { Ok: false } && InWindow()))
                         {
                             return;
                         }
                         if (sample is { } s)
                         {
+                            served |= measured && s.Ok;
                             samples.Enqueue(s);
                             Interlocked.Increment(ref sampleCount);
                         }
@@ -153,6 +170,10 @@ internal sealed class LoadGenerator(CheckSuiteRunner runner, HttpExecutor http)
             finally
             {
                 client.Owned?.Dispose();
+                if (!served)
+                {
+                    Interlocked.Increment(ref starved);
+                }
             }
         }
 
@@ -172,7 +193,10 @@ internal sealed class LoadGenerator(CheckSuiteRunner runner, HttpExecutor http)
         }
         var elapsed = clock.Elapsed - from;
         var ordered = samples.OrderBy(s => s.OffsetMs).ToList();
-        return new Result(new LoadRun { Samples = ordered, Elapsed = elapsed, Clients = shape.Clients }, firstError);
+        // Only a run the window ended says a client was starved: an iteration count or the sample cap may end it
+        // before every client had its turn.
+        var windowRan = deadline is { } window && elapsed >= window && shape.Iterations is null && sampleCount < CheckSuiteRunner.MaxSamples;
+        return new Result(new LoadRun { Samples = ordered, Elapsed = elapsed, Clients = shape.Clients }, firstError, windowRan ? starved : 0);
     }
 
     /// <summary>A load run's measurements and verdict (error rate and p95 within the check's limits), as the HTTP load reports them.</summary>
@@ -192,6 +216,11 @@ internal sealed class LoadGenerator(CheckSuiteRunner runner, HttpExecutor http)
         if (run.Requests == 0)
         {
             problems.Add("no request completed");
+        }
+        if (run.StarvedClients > 0)
+        {
+            m["starved_clients"] = run.StarvedClients;
+            problems.Add(string.Create(inv, $"{run.StarvedClients} of {clients} clients had no request answered in the {run.Elapsed.TotalSeconds:0.##}s window"));
         }
         if (run.ErrorRate > maxErrorRate)
         {

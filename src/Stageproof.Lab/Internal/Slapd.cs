@@ -92,13 +92,14 @@ internal static partial class Slapd
     public static Task<string> ExportAsync(HostRoots roots, HostState host, CancellationToken ct) =>
         roots.InRootAsync(host, ["/usr/sbin/slapcat", "-n1", "-F", "/etc/ldap/slapd.d"], ct, TimeSpan.FromMinutes(2));
 
-    /// <summary>Writes where this host's slapd listens: its own address and <paramref name="port"/>, and the local ldapi
-    /// socket (never every address: the environments share the machine's loopback).</summary>
+    /// <summary>Writes where this host's slapd listens: its own address and <paramref name="port"/> only (never every
+    /// address: the environments share the machine's loopback). No ldapi socket: nothing in the lab uses it, and slapd 2.5
+    /// with two listeners that runs out of descriptors can mute both for good instead of resuming when clients leave.</summary>
     public static async Task ConfigureAsync(HostState host, int port, CancellationToken ct)
     {
         var path = In(host, DefaultsFile);
         var text = await File.ReadAllTextAsync(path, ct).ConfigureAwait(false);
-        var line = $"SLAPD_SERVICES=\"{LdapServer.Url(host.Address, port)}/ ldapi:///\"";
+        var line = $"SLAPD_SERVICES=\"{LdapServer.Url(host.Address, port)}/\"";
         if (!ServicesLine().IsMatch(text))
         {
             throw new InfrastructureException(host.Name, $"{DefaultsFile} has no SLAPD_SERVICES line to set");

@@ -1,4 +1,5 @@
 using Stageproof.Core.Checks;
+using Stageproof.Hosts.Checks;
 using Stageproof.Testing;
 
 namespace Stageproof.Hosts.Tests.Checks;
@@ -67,6 +68,41 @@ public sealed class LdapCheckTests(SlapdFixture slapd) : IClassFixture<SlapdFixt
         Assert.Equal("test/users", r.Target); // once, for the environment's directory, not once per host
         Assert.Contains("alice 1 entry", r.Message, StringComparison.Ordinal);
         Assert.Contains("bob 1 entry", r.Message, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public async Task A_directory_load_runs_beside_the_control_s_directory_in_the_same_seconds_and_is_judged_against_it()
+    {
+        slapd.Require();
+        Accounts("alice", "bob");
+        var password = _suites.Path("ldap-config.pw");
+        await File.WriteAllTextAsync(password, SlapdFixture.ConfigAdminPassword);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(password, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+        var directory = $$"""{ users: { url: "{{slapd.Url}}", bind_dn: "{{SlapdFixture.ConfigAdminDn}}", password_file: ldap-config.pw, bases: ["{{SlapdFixture.People}}"] } }""";
+        // The twin's directory is the same server here: what matters is that it is measured, as the twin's, in the same seconds.
+        var config = _suites.Config(Check("directory: users", "  clients: 2\n  duration: 800ms\n  warmup: 4"), directories: directory,
+            extraEnvironments: $"  twin:\n    hosts: [app-1]\n    directories: {directory}\n");
+        var suite = config.SuiteOf("test");
+        using var runner = new CheckSuiteRunner();
+        var control = CheckEnvironment.From(config, "twin");
+
+        var baseline = await runner.RunAsync(CheckEnvironment.From(config, "test"), suite, Suites.Local, CancellationToken.None, control: control);
+        var after = await runner.RunAsync(CheckEnvironment.From(config, "test"), suite, Suites.Local, CancellationToken.None, control: control);
+
+        var own = Assert.Single(baseline.Results);
+        Assert.True(own.Passed, own.Message);
+        Assert.Equal("test/users", own.Target);
+        var twin = Assert.Single(baseline.Control);
+        Assert.Equal("test/users", twin.StagedTarget);
+        Assert.Equal("twin/users", twin.Result.Target);
+        Assert.NotEmpty(twin.Result.Load!.Samples);
+        Assert.True(twin.Result.StartedAt < own.StartedAt + own.Duration && own.StartedAt < twin.Result.StartedAt + twin.Result.Duration,
+            $"not in the same seconds: {own.StartedAt:O}+{own.Duration} and {twin.Result.StartedAt:O}+{twin.Result.Duration}");
+        var comparison = Assert.Single(SuiteComparison.Compare(suite, baseline, after));
+        Assert.Equal(LatencyBasis.Control, comparison.Load!.Basis);
     }
 
     [Fact]
