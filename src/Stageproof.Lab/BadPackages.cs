@@ -159,6 +159,40 @@ public static partial class BadPackages
         RebuildAsync(goodSlapdDeb, outputDirectory, SlapdRebuildVersion,
             "Lab update: Debian's slapd rebuilt unchanged. Not for real use.", (_, _) => Task.CompletedTask, ct, Slapd);
 
+    /// <summary>The open-descriptor limit the slapd concurrency update sets in slapd's init script. An idle lab slapd
+    /// holds 12 (standard streams, its wake pipe and epoll, mdb's files, one listener), so about four clients fit.</summary>
+    public const int SlapdDescriptorCap = 16;
+
+    /// <summary>The line the slapd concurrency update adds to /etc/init.d/slapd after it reads /etc/default/slapd.</summary>
+    public static string SlapdDescriptorCapLine => $"ulimit -n {SlapdDescriptorCap.ToString(CultureInfo.InvariantCulture)}";
+
+    /// <summary>The slapd concurrency update's version: Debian's, suffixed "+lab2".</summary>
+    public static string SlapdDescriptorCapVersion(string goodVersion) => goodVersion + "+lab2";
+
+    /// <summary>
+    /// Builds Debian's slapd again with a descriptor cap in its init script (<see cref="SlapdDescriptorCapLine"/>), as a
+    /// packaging change meant to harden the daemon might: slapd starts and answers one client, but with a few
+    /// connections open it cannot accept more, and further clients wait in its listen backlog until others leave. A
+    /// single bind still works; of eight clients at once, some are never answered while the others run. A stage must
+    /// FAIL it on the directory's load (ldap-load: starved clients) while ldap-bind passes. /etc/init.d/slapd is a
+    /// conffile nobody edits, so dpkg installs the new one. Returns the .deb's path.
+    /// </summary>
+    public static Task<string> BuildSlapdDescriptorCapAsync(string goodSlapdDeb, string outputDirectory, CancellationToken ct = default) =>
+        RebuildAsync(goodSlapdDeb, outputDirectory, SlapdDescriptorCapVersion,
+            $"Lab update: slapd's init script sets '{SlapdDescriptorCapLine}'. Not for real use.",
+            async (root, _) =>
+            {
+                var script = Path.Combine(root, "etc", "init.d", "slapd");
+                var text = await File.ReadAllTextAsync(script, ct).ConfigureAwait(false);
+                const string anchor = "if [ -f \"/etc/default/slapd\" ]; then\n\t. /etc/default/slapd\nfi\n";
+                if (!text.Contains(anchor, StringComparison.Ordinal))
+                {
+                    throw new InvalidOperationException($"{goodSlapdDeb}: its /etc/init.d/slapd does not read /etc/default/slapd as expected, so there is no place for the cap");
+                }
+                // Written in place, so the script keeps its executable mode.
+                await File.WriteAllTextAsync(script, text.Replace(anchor, anchor + SlapdDescriptorCapLine + "\n", StringComparison.Ordinal), new UTF8Encoding(false), ct).ConfigureAwait(false);
+            }, ct, Slapd);
+
     /// <summary>What the update breaks and which part of the stage must catch it (for messages and reports).</summary>
     public static string Describe(BadUpdate kind) => kind switch
     {

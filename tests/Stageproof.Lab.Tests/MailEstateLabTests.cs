@@ -283,6 +283,46 @@ public sealed class MailEstateLabTests(MailLabFixture lab, ITestOutputHelper out
     }
 
     [SkippableFact]
+    public async Task A_slapd_update_that_breaks_binds_under_concurrency_fails_on_the_directory_s_load_while_a_single_bind_passes()
+    {
+        lab.Require();
+        await lab.Lab.RepoAddAsync(await BadPackages.BuildSlapdDescriptorCapAsync(DebianSlapdDeb(), Path.Combine(lab.Directory, "bad")));
+        var ldapRoot = Path.Combine(lab.Directory, "hosts", "staging-ldap-1", "root");
+        var before = (await Probe.InRootAsync(ldapRoot, "dpkg-query -W -f='${Version}' slapd")).Trim();
+        var version = BadPackages.SlapdDescriptorCapVersion(before);
+        var digest = await FreezeYamlAsync("LDAP-2026-12-03", $$"""
+            id: LDAP-2026-12-03
+            title: slapd {{version}}
+            reason: the directory hosts' slapd with a hardened init script
+            severity: medium
+            author: alice
+            roles: [ldap]
+            packages:
+              - { name: slapd, version: "{{version}}" }
+            """);
+
+        var (code, stdout, _) = await CliAsync("--json", "stage", digest, "--env", "staging");
+        Assert.True(code == ExitCodes.Finding, stdout);
+        var result = JsonDocument.Parse(stdout).RootElement;
+        var reasons = result.GetProperty("reasons").EnumerateArray()
+            .Select(r => (Step: r.GetProperty("step").GetString()!, Subject: r.GetProperty("subject").GetString()!, Evidence: r.GetProperty("evidence").GetString()!)).ToList();
+        output.WriteLine(string.Join("\n", reasons));
+        // What fails it is the directory under eight clients at once: some were never answered while the others ran.
+        Assert.Contains(reasons, r => r.Subject.Contains("ldap-load", StringComparison.Ordinal)
+            && r.Evidence.Contains("passed before the change, fails after: ", StringComparison.Ordinal)
+            && r.Evidence.Contains(" of 8 clients had no request answered", StringComparison.Ordinal));
+        // One client at a time the directory still answers: the single bind passed after the upgrade.
+        var after = result.GetProperty("after").GetProperty("results").EnumerateArray()
+            .ToDictionary(c => c.GetProperty("name").GetString()!, c => c.GetProperty("status").GetString()!);
+        Assert.Equal("passed", after["ldap-bind"], ignoreCase: true);
+        Assert.DoesNotContain(reasons, r => r.Subject.Contains("ldap-bind", StringComparison.Ordinal));
+        // The stage put Debian's slapd back, init script and all, and the directory serves logins again.
+        Assert.Equal(before, (await Probe.InRootAsync(ldapRoot, "dpkg-query -W -f='${Version}' slapd")).Trim());
+        Assert.DoesNotContain("ulimit", await File.ReadAllTextAsync(Path.Combine(ldapRoot, "etc/init.d/slapd")), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, await LoginAsync(HostAddress("staging-proxy-1"), "user06", "password-06", 80));
+    }
+
+    [SkippableFact]
     public async Task A_clone_of_prod_gets_its_own_MariaDB_and_directory_with_prod_s_mail_and_accounts()
     {
         lab.Require();

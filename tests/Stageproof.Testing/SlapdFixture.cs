@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Diagnostics;
 using System.DirectoryServices.Protocols;
 using System.Net;
@@ -98,18 +99,21 @@ public sealed class SlapdFixture : IAsyncLifetime, IAsyncDisposable
         }
     }
 
-    /// <summary>Starts slapd (again) on the same address and port and waits until it answers a rootDSE search.</summary>
-    public async Task StartAsync()
+    /// <summary>Starts slapd (again) on the same address and port and waits until it answers a rootDSE search. With
+    /// <paramref name="openFiles"/>, slapd runs under that limit of open descriptors (prlimit execs it, so the pid is
+    /// slapd's): a real cap on how many clients it can serve at once.</summary>
+    public async Task StartAsync(int? openFiles = null)
     {
         if (_process is { HasExited: false })
         {
             return;
         }
-        var psi = new ProcessStartInfo(SlapdPath)
+        string[] limit = openFiles is { } n ? [string.Create(CultureInfo.InvariantCulture, $"--nofile={n}:{n}"), "--", SlapdPath] : [];
+        var psi = new ProcessStartInfo(openFiles is null ? SlapdPath : "/usr/bin/prlimit")
         {
             RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false, WorkingDirectory = Directory,
         };
-        foreach (var a in new[] { "-h", $"ldap://{Address}:{Port}/", "-F", ConfigDirectory, "-d", "0" })
+        foreach (var a in limit.Concat(["-h", $"ldap://{Address}:{Port}/", "-F", ConfigDirectory, "-d", "0"]))
         {
             psi.ArgumentList.Add(a);
         }
@@ -121,6 +125,11 @@ public sealed class SlapdFixture : IAsyncLifetime, IAsyncDisposable
         _process = process;
         await WaitReadyAsync().ConfigureAwait(false);
     }
+
+    /// <summary>How many descriptors slapd has open now (from /proc).</summary>
+    public int OpenDescriptors => _process is { HasExited: false } p
+        ? System.IO.Directory.GetFiles($"/proc/{p.Id.ToString(CultureInfo.InvariantCulture)}/fd").Length
+        : throw new InvalidOperationException("slapd is not running");
 
     /// <summary>Stops slapd by its pid (SIGKILL: a crash, as a real fault would be) and waits until it is gone.</summary>
     public async Task StopAsync()

@@ -49,6 +49,12 @@ public static class SuiteComparison
                     var loadRegressed = comparison.Regressed || slower.Count > 0 || (!a.Passed && b.Passed);
                     var loadMessage = slower.Count == 0 ? comparison.Message
                         : string.Join("; ", slower.Select(r => $"{r.Request}: {r.Comparison.Message}")) + $"; whole run: {comparison.Message}";
+                    if (!a.Passed && b.Passed)
+                    {
+                        // Its own limits say why (starved clients, errors over max_error_rate, p95 over max_p95), which the
+                        // distribution comparison may not.
+                        loadMessage = $"passed before the change, fails after: {a.Message}; {loadMessage}";
+                    }
                     result.Add(new CheckComparison(a.Name, a.Type, a.Target, loadRegressed, loadMessage, comparison)
                     {
                         Inconclusive = !loadRegressed && (comparison.Inconclusive || unsure.Count > 0),

@@ -198,6 +198,36 @@ public sealed class LdapCheckTests(SlapdFixture slapd) : IClassFixture<SlapdFixt
     }
 
     [SkippableFact]
+    public async Task A_directory_that_serves_four_clients_at_a_time_fails_a_load_of_eight_by_its_starved_clients_while_a_single_bind_passes()
+    {
+        slapd.Require();
+        Accounts("alice", "bob");
+        // A real cap: slapd restarted under a descriptor limit four above what it holds idle. Four clients get a
+        // connection; the others wait in its listen backlog, unanswered, until those leave at the end of the run.
+        await slapd.StopAsync();
+        try
+        {
+            await slapd.StartAsync();
+            var idle = slapd.OpenDescriptors;
+            await slapd.StopAsync();
+            await slapd.StartAsync(openFiles: idle + 4);
+
+            var single = await RunAsync(Check($"url: {slapd.Url}"));
+            Assert.True(single.Status == CheckStatus.Passed, single.Message);
+
+            var load = await RunAsync(Check($"url: {slapd.Url}", "  clients: 8\n  duration: 1s\n  warmup: 8"));
+            Assert.True(load.Status == CheckStatus.Failed, load.Message);
+            Assert.Contains("of 8 clients had no request answered", load.Message, StringComparison.Ordinal);
+            Assert.InRange(load.Measurements["starved_clients"], 1, 7);
+        }
+        finally
+        {
+            await slapd.StopAsync();
+            await slapd.StartAsync();
+        }
+    }
+
+    [SkippableFact]
     public async Task A_slapd_that_dies_mid_run_regresses_by_its_errors()
     {
         slapd.Require();
