@@ -29,6 +29,18 @@ public sealed class LdapCheckTests(SlapdFixture slapd) : IClassFixture<SlapdFixt
         return Assert.Single(result.Results);
     }
 
+    /// <summary>The <c>directories:</c> value naming the test's slapd as "users", its config admin's password in a file.</summary>
+    private async Task<string> DirectoriesAsync()
+    {
+        var password = _suites.Path("ldap-config.pw");
+        await File.WriteAllTextAsync(password, SlapdFixture.ConfigAdminPassword);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(password, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+        return $$"""{ users: { url: "{{slapd.Url}}", bind_dn: "{{SlapdFixture.ConfigAdminDn}}", password_file: ldap-config.pw, bases: ["{{SlapdFixture.People}}"] } }""";
+    }
+
     private void Accounts(params string[] users) =>
         _suites.Secrets(string.Concat(users.Select(u => $"{u}={(SlapdFixture.Users.TryGetValue(u, out var pw) ? pw : u)}\n")));
 
@@ -53,14 +65,7 @@ public sealed class LdapCheckTests(SlapdFixture slapd) : IClassFixture<SlapdFixt
     {
         slapd.Require();
         Accounts("alice", "bob");
-        var password = _suites.Path("ldap-config.pw");
-        await File.WriteAllTextAsync(password, SlapdFixture.ConfigAdminPassword);
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(password, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        }
-        var config = _suites.Config(Check("directory: users"), directories:
-            $$"""{ users: { url: "{{slapd.Url}}", bind_dn: "{{SlapdFixture.ConfigAdminDn}}", password_file: ldap-config.pw, bases: ["{{SlapdFixture.People}}"] } }""");
+        var config = _suites.Config(Check("directory: users"), directories: await DirectoriesAsync());
 
         var r = Assert.Single((await Suites.RunAsync(config)).Results);
 
@@ -75,13 +80,7 @@ public sealed class LdapCheckTests(SlapdFixture slapd) : IClassFixture<SlapdFixt
     {
         slapd.Require();
         Accounts("alice", "bob");
-        var password = _suites.Path("ldap-config.pw");
-        await File.WriteAllTextAsync(password, SlapdFixture.ConfigAdminPassword);
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(password, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        }
-        var directory = $$"""{ users: { url: "{{slapd.Url}}", bind_dn: "{{SlapdFixture.ConfigAdminDn}}", password_file: ldap-config.pw, bases: ["{{SlapdFixture.People}}"] } }""";
+        var directory = await DirectoriesAsync();
         // The twin's directory is the same server here: what matters is that it is measured, as the twin's, in the same seconds.
         var config = _suites.Config(Check("directory: users", "  clients: 2\n  duration: 800ms\n  warmup: 4"), directories: directory,
             extraEnvironments: $"  twin:\n    hosts: [app-1]\n    directories: {directory}\n");
