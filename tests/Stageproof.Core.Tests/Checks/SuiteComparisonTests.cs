@@ -51,6 +51,19 @@ public sealed class SuiteComparisonTests
     }
 
     [Fact]
+    public void A_load_that_stops_passing_its_own_limits_leads_with_its_own_reason_though_its_latency_held()
+    {
+        // Latency and errors as before: only the load's own verdict changed (e.g. clients that got no answer in the window).
+        var baseline = Results(Result("load", "load", CheckStatus.Passed, Run(20)));
+        var after = Results(Result("load", "load", CheckStatus.Passed, Run(20)) with { Status = CheckStatus.Failed, Message = "4 of 8 clients had no request answered in the 3s window" });
+
+        var load = Assert.Single(SuiteComparison.Compare(Suite, baseline, after));
+        Assert.True(load.Regressed);
+        Assert.False(load.Load!.Regressed, load.Message);
+        Assert.StartsWith("passed before the change, fails after: 4 of 8 clients had no request answered in the 3s window; latency held", load.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_search_inconclusive_because_the_control_sped_up_regresses_when_the_rolled_back_twins_agree()
     {
         // The lab's shape: mostly logins, a third searches; both twins busy before, the control calmer after, the
