@@ -131,17 +131,8 @@ public static partial class BadPackages
     public static Task<string> BuildNginxTimeoutAsync(string goodNginxCommonDeb, string outputDirectory, CancellationToken ct = default) =>
         RebuildAsync(goodNginxCommonDeb, outputDirectory, NginxTimeoutVersion,
             "Lab update: nginx.conf drops idle client connections after 5 s. Not for real use.",
-            async (root, _) =>
-            {
-                var conf = Path.Combine(root, "etc", "nginx", "nginx.conf");
-                var text = await File.ReadAllTextAsync(conf, ct).ConfigureAwait(false);
-                const string anchor = "\ttypes_hash_max_size 2048;\n";
-                if (!text.Contains(anchor, StringComparison.Ordinal))
-                {
-                    throw new InvalidOperationException($"{goodNginxCommonDeb}: its nginx.conf has no 'types_hash_max_size 2048;' line to add the timeout after");
-                }
-                await WriteAsync(conf, text.Replace(anchor, anchor + "\t" + NginxShortKeepalive + "\n", StringComparison.Ordinal), ct).ConfigureAwait(false);
-            }, ct, NginxCommon);
+            (root, _) => InsertAfterAsync(goodNginxCommonDeb, root, "/etc/nginx/nginx.conf", "\ttypes_hash_max_size 2048;\n", "\t" + NginxShortKeepalive + "\n", ct),
+            ct, NginxCommon);
 
     /// <summary>The directory hosts' package, which the lab rebuilds for a routine update of them.</summary>
     public const string Slapd = "slapd";
@@ -180,18 +171,9 @@ public static partial class BadPackages
     public static Task<string> BuildSlapdDescriptorCapAsync(string goodSlapdDeb, string outputDirectory, CancellationToken ct = default) =>
         RebuildAsync(goodSlapdDeb, outputDirectory, SlapdDescriptorCapVersion,
             $"Lab update: slapd's init script sets '{SlapdDescriptorCapLine}'. Not for real use.",
-            async (root, _) =>
-            {
-                var script = Path.Combine(root, "etc", "init.d", "slapd");
-                var text = await File.ReadAllTextAsync(script, ct).ConfigureAwait(false);
-                const string anchor = "if [ -f \"/etc/default/slapd\" ]; then\n\t. /etc/default/slapd\nfi\n";
-                if (!text.Contains(anchor, StringComparison.Ordinal))
-                {
-                    throw new InvalidOperationException($"{goodSlapdDeb}: its /etc/init.d/slapd does not read /etc/default/slapd as expected, so there is no place for the cap");
-                }
-                // Written in place, so the script keeps its executable mode.
-                await File.WriteAllTextAsync(script, text.Replace(anchor, anchor + SlapdDescriptorCapLine + "\n", StringComparison.Ordinal), new UTF8Encoding(false), ct).ConfigureAwait(false);
-            }, ct, Slapd);
+            (root, _) => InsertAfterAsync(goodSlapdDeb, root, "/etc/init.d/slapd", "if [ -f \"/etc/default/slapd\" ]; then\n\t. /etc/default/slapd\nfi\n",
+                SlapdDescriptorCapLine + "\n", ct),
+            ct, Slapd);
 
     /// <summary>What the update breaks and which part of the stage must catch it (for messages and reports).</summary>
     public static string Describe(BadUpdate kind) => kind switch
@@ -534,6 +516,19 @@ public static partial class BadPackages
             .DefaultIfEmpty(0)
             .Max();
         await WriteAsync(Path.Combine(dir, $"V{(highest + 1).ToString(CultureInfo.InvariantCulture)}__{name}.sql"), sql, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Adds <paramref name="addition"/> after <paramref name="anchor"/> in a file of the unpacked package at
+    /// <paramref name="root"/>, written in place so the file keeps its mode (an init script stays executable).</summary>
+    private static async Task InsertAfterAsync(string deb, string root, string file, string anchor, string addition, CancellationToken ct)
+    {
+        var path = Path.Combine(root, file.TrimStart('/'));
+        var text = await File.ReadAllTextAsync(path, ct).ConfigureAwait(false);
+        if (!text.Contains(anchor, StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException($"{deb}: its {file} has no '{anchor.Trim()}' to add '{addition.Trim()}' after");
+        }
+        await File.WriteAllTextAsync(path, text.Replace(anchor, anchor + addition, StringComparison.Ordinal), new UTF8Encoding(false), ct).ConfigureAwait(false);
     }
 
     private static async Task WriteAsync(string path, string text, CancellationToken ct)

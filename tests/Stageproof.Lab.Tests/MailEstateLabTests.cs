@@ -58,6 +58,23 @@ public sealed class MailEstateLabTests(MailLabFixture lab, ITestOutputHelper out
     private string DebianSlapdDeb() =>
         Directory.EnumerateFiles(Path.Combine(lab.Directory, "repo"), "slapd_*_amd64.deb").Single(f => !Path.GetFileName(f).Contains("+lab", StringComparison.Ordinal));
 
+    private string StagingLdapRoot => Path.Combine(lab.Directory, "hosts", "staging-ldap-1", "root");
+
+    /// <summary>The slapd version installed on staging's LDAP host.</summary>
+    private async Task<string> StagingSlapdVersionAsync() => (await Probe.InRootAsync(StagingLdapRoot, "dpkg-query -W -f='${Version}' slapd")).Trim();
+
+    /// <summary>Freezes a set that installs slapd <paramref name="version"/> on the LDAP hosts; returns its digest.</summary>
+    private Task<string> FreezeSlapdSetAsync(string id, string version, string reason) => FreezeYamlAsync(id, $$"""
+        id: {{id}}
+        title: slapd {{version}}
+        reason: {{reason}}
+        severity: medium
+        author: alice
+        roles: [ldap]
+        packages:
+          - { name: slapd, version: "{{version}}" }
+        """);
+
     private string HostAddress(string name) => lab.Up.Hosts.Single(h => h.Name == name).Address;
 
     /// <summary>Sets a user's password in an environment's directory as its data admin (an operator's ldappasswd).</summary>
@@ -244,21 +261,10 @@ public sealed class MailEstateLabTests(MailLabFixture lab, ITestOutputHelper out
     public async Task A_slapd_update_of_the_directory_s_host_passes_with_the_directory_exported_first_and_rolls_back()
     {
         lab.Require();
-        var good = DebianSlapdDeb();
-        await lab.Lab.RepoAddAsync(await BadPackages.BuildSlapdRebuildAsync(good, Path.Combine(lab.Directory, "bad")));
-        var ldapRoot = Path.Combine(lab.Directory, "hosts", "staging-ldap-1", "root");
-        var before = (await Probe.InRootAsync(ldapRoot, "dpkg-query -W -f='${Version}' slapd")).Trim();
+        await lab.Lab.RepoAddAsync(await BadPackages.BuildSlapdRebuildAsync(DebianSlapdDeb(), Path.Combine(lab.Directory, "bad")));
+        var before = await StagingSlapdVersionAsync();
         var version = BadPackages.SlapdRebuildVersion(before);
-        var digest = await FreezeYamlAsync("LDAP-2026-12-02", $$"""
-            id: LDAP-2026-12-02
-            title: slapd {{version}}
-            reason: the directory hosts' routine slapd update
-            severity: medium
-            author: alice
-            roles: [ldap]
-            packages:
-              - { name: slapd, version: "{{version}}" }
-            """);
+        var digest = await FreezeSlapdSetAsync("LDAP-2026-12-02", version, "the directory hosts' routine slapd update");
         var exports = Path.Combine(lab.Directory, ".stageproof", "rollback");
         int Exports() => Directory.Exists(exports) ? Directory.EnumerateDirectories(exports).Count(p => Directory.Exists(Path.Combine(p, "directories", "users"))) : 0;
         var exportsBefore = Exports();
@@ -274,11 +280,11 @@ public sealed class MailEstateLabTests(MailLabFixture lab, ITestOutputHelper out
         Assert.Equal("passed", after["ldap-load"], ignoreCase: true);
         // Each apply reached the directory's host, so the entries were exported before it (directories.users.rollback).
         Assert.True(Exports() > exportsBefore, $"no export of the directory in {exports}");
-        Assert.Equal(version, (await Probe.InRootAsync(ldapRoot, "dpkg-query -W -f='${Version}' slapd")).Trim());
+        Assert.Equal(version, await StagingSlapdVersionAsync());
         Assert.Equal("1.0-1", await StagingVersionAsync());
 
         Assert.Equal(0, (await CliAsync("rollback", "--env", "staging")).Code);
-        Assert.Equal(before, (await Probe.InRootAsync(ldapRoot, "dpkg-query -W -f='${Version}' slapd")).Trim());
+        Assert.Equal(before, await StagingSlapdVersionAsync());
         Assert.Equal(HttpStatusCode.OK, await LoginAsync(HostAddress("staging-proxy-1"), "user05", "password-05", 80));
     }
 
@@ -287,19 +293,9 @@ public sealed class MailEstateLabTests(MailLabFixture lab, ITestOutputHelper out
     {
         lab.Require();
         await lab.Lab.RepoAddAsync(await BadPackages.BuildSlapdDescriptorCapAsync(DebianSlapdDeb(), Path.Combine(lab.Directory, "bad")));
-        var ldapRoot = Path.Combine(lab.Directory, "hosts", "staging-ldap-1", "root");
-        var before = (await Probe.InRootAsync(ldapRoot, "dpkg-query -W -f='${Version}' slapd")).Trim();
+        var before = await StagingSlapdVersionAsync();
         var version = BadPackages.SlapdDescriptorCapVersion(before);
-        var digest = await FreezeYamlAsync("LDAP-2026-12-03", $$"""
-            id: LDAP-2026-12-03
-            title: slapd {{version}}
-            reason: the directory hosts' slapd with a hardened init script
-            severity: medium
-            author: alice
-            roles: [ldap]
-            packages:
-              - { name: slapd, version: "{{version}}" }
-            """);
+        var digest = await FreezeSlapdSetAsync("LDAP-2026-12-03", version, "the directory hosts' slapd with a hardened init script");
 
         var (code, stdout, _) = await CliAsync("--json", "stage", digest, "--env", "staging");
         Assert.True(code == ExitCodes.Finding, stdout);
@@ -317,8 +313,8 @@ public sealed class MailEstateLabTests(MailLabFixture lab, ITestOutputHelper out
         Assert.Equal("passed", after["ldap-bind"], ignoreCase: true);
         Assert.DoesNotContain(reasons, r => r.Subject.Contains("ldap-bind", StringComparison.Ordinal));
         // The stage put Debian's slapd back, init script and all, and the directory serves logins again.
-        Assert.Equal(before, (await Probe.InRootAsync(ldapRoot, "dpkg-query -W -f='${Version}' slapd")).Trim());
-        Assert.DoesNotContain("ulimit", await File.ReadAllTextAsync(Path.Combine(ldapRoot, "etc/init.d/slapd")), StringComparison.Ordinal);
+        Assert.Equal(before, await StagingSlapdVersionAsync());
+        Assert.DoesNotContain("ulimit", await File.ReadAllTextAsync(Path.Combine(StagingLdapRoot, "etc/init.d/slapd")), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.OK, await LoginAsync(HostAddress("staging-proxy-1"), "user06", "password-06", 80));
     }
 

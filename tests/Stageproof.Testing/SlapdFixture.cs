@@ -1,5 +1,5 @@
-using System.Globalization;
 using System.Diagnostics;
+using System.Globalization;
 using System.DirectoryServices.Protocols;
 using System.Net;
 using System.Net.Sockets;
