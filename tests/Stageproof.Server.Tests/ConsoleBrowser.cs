@@ -61,8 +61,9 @@ internal static class ConsoleBrowser
     /// <summary>How a test opens a page: until it is committed (see <see cref="ArrivedAsync(IPage, string)"/>).</summary>
     public static readonly PageGotoOptions Visit = new() { WaitUntil = WaitUntilState.Commit, Timeout = LivenessMs };
 
-    /// <summary>A browser logged in as <paramref name="who"/> (from /approvals, which sends it to the login form first).</summary>
-    public static async Task<Session> LogInAsync(Uri baseAddress, string who, string password)
+    /// <summary>A fresh headless browser on one page, every wait bounded by <see cref="LivenessMs"/>, recording console
+    /// errors and warnings, page errors and any request to a site other than <paramref name="sites"/> as problems.</summary>
+    public static async Task<Session> OpenAsync(params Uri[] sites)
     {
         Requires.Executable(Chromium);
         Environment.SetEnvironmentVariable("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1");
@@ -72,8 +73,9 @@ internal static class ConsoleBrowser
             ExecutablePath = Chromium, Headless = true, Args = ["--headless", "--no-sandbox", "--disable-gpu"],
         });
         var context = await browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 900 } });
-        // Bounds for a stuck page, not a measure of speed: on a machine busy with a build and the lab, a password check
-        // and a page's first render have taken longer than Playwright's default 30 s.
+        // Bounds for a stuck page, not a measure of speed: on a machine busy with a build and the lab, a password check,
+        // a page's first render and a click's navigation to a sign-in provider have taken longer than Playwright's
+        // default 30 s.
         context.SetDefaultTimeout(LivenessMs);
         context.SetDefaultNavigationTimeout(LivenessMs);
         var page = await context.NewPageAsync();
@@ -86,28 +88,37 @@ internal static class ConsoleBrowser
             }
         };
         page.PageError += (_, e) => problems.Add("page error: " + e);
+        var origins = sites.Select(s => s.GetLeftPart(UriPartial.Authority)).ToArray();
         page.Request += (_, r) =>
         {
-            if (!r.Url.StartsWith(baseAddress.GetLeftPart(UriPartial.Authority), StringComparison.Ordinal))
+            if (!origins.Any(o => r.Url.StartsWith(o, StringComparison.Ordinal)))
             {
                 problems.Add("request elsewhere: " + r.Url);
             }
         };
+        return new Session(playwright, browser, page, problems);
+    }
+
+    /// <summary>A browser logged in as <paramref name="who"/> (from /approvals, which sends it to the login form first).</summary>
+    public static async Task<Session> LogInAsync(Uri baseAddress, string who, string password)
+    {
+        var session = await OpenAsync(baseAddress);
+        var page = session.Page;
         await page.GotoAsync(new Uri(baseAddress, "/approvals").ToString(), Visit);
         Assert.EndsWith("/login?ReturnUrl=%2Fapprovals", page.Url, StringComparison.Ordinal);
         await page.FillAsync("#user", who);
         await page.FillAsync("#password", password);
         await page.ClickAsync("#login");
         await ArrivedAsync(page, u => !u.Contains("/login", StringComparison.Ordinal));
-        return new Session(playwright, browser, page, problems);
+        return session;
     }
 
     /// <summary>A full-page screenshot under the test output's artifacts directory.</summary>
-    public static async Task ScreenshotAsync(IPage page, string name, ITestOutputHelper output)
+    public static async Task ScreenshotAsync(IPage page, string name, ITestOutputHelper output, string prefix = "console")
     {
         var artifacts = Path.Combine(AppContext.BaseDirectory, "artifacts");
         Directory.CreateDirectory(artifacts);
-        var path = Path.Combine(artifacts, $"console-{name}.png");
+        var path = Path.Combine(artifacts, $"{prefix}-{name}.png");
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = path, FullPage = true });
         Assert.True(new FileInfo(path).Length > 5 * 1024, $"{path} is nearly empty");
         output.WriteLine($"screenshot: {path}");

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using Microsoft.Playwright;
-using Stageproof.Testing;
 using Xunit.Abstractions;
 
 namespace Stageproof.Server.Tests;
@@ -14,73 +13,26 @@ namespace Stageproof.Server.Tests;
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class OidcBrowserTests(OidcEstate estate, ITestOutputHelper output) : IClassFixture<OidcEstate>
 {
-    private const string Chromium = "/usr/bin/chromium";
-
-    private sealed class Session(IPlaywright playwright, IBrowser browser, IPage page, List<string> problems) : IAsyncDisposable
-    {
-        public IPage Page { get; } = page;
-        public List<string> Problems { get; } = problems;
-
-        public async ValueTask DisposeAsync()
-        {
-            await browser.DisposeAsync();
-            playwright.Dispose();
-        }
-    }
-
     /// <summary>A browser that asked for the approvals queue, was sent to the login page, chose single sign-on and signed in
     /// at the provider as <paramref name="person"/>: left wherever the server sent it.</summary>
-    private async Task<Session> SignInAsync(string person)
+    private async Task<ConsoleBrowser.Session> SignInAsync(string person)
     {
-        Requires.Executable(Chromium);
-        Environment.SetEnvironmentVariable("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1");
-        var playwright = await Playwright.CreateAsync();
-        var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = Chromium, Headless = true, Args = ["--headless", "--no-sandbox", "--disable-gpu"],
-        });
-        var session = new Session(playwright, browser, await (await browser.NewContextAsync(new BrowserNewContextOptions
-        {
-            ViewportSize = new ViewportSize { Width = 1280, Height = 900 },
-        })).NewPageAsync(), []);
+        var session = await ConsoleBrowser.OpenAsync(estate.BaseAddress, estate.Provider.Authority);
         var page = session.Page;
-        page.Console += (_, m) =>
-        {
-            if (m.Type is "error" or "warning")
-            {
-                session.Problems.Add($"console {m.Type}: {m.Text} ({m.Location})");
-            }
-        };
-        page.PageError += (_, e) => session.Problems.Add("page error: " + e);
-        string[] sites = [estate.BaseAddress.GetLeftPart(UriPartial.Authority), estate.Provider.Authority.GetLeftPart(UriPartial.Authority)];
-        page.Request += (_, r) =>
-        {
-            if (!sites.Any(s => r.Url.StartsWith(s, StringComparison.Ordinal)))
-            {
-                session.Problems.Add("request elsewhere: " + r.Url);
-            }
-        };
+        var (server, provider) = (estate.BaseAddress.GetLeftPart(UriPartial.Authority), estate.Provider.Authority.GetLeftPart(UriPartial.Authority));
         await page.GotoAsync(new Uri(estate.BaseAddress, "/approvals").ToString(), ConsoleBrowser.Visit);
         Assert.EndsWith("/login?ReturnUrl=%2Fapprovals", page.Url, StringComparison.Ordinal);
         await page.ClickAsync("#sso");
-        await ConsoleBrowser.ArrivedAsync(page, u => u.StartsWith(sites[1], StringComparison.Ordinal));
+        await ConsoleBrowser.ArrivedAsync(page, u => u.StartsWith(provider, StringComparison.Ordinal));
         Assert.Equal("Test identity provider", await page.TitleAsync());
         await page.FillAsync("#person", person);
         await page.ClickAsync("#idp-sign-in");
         // Back at the server: waited for until the page commits, not until it loads, for the landing page moves on at once.
-        await ConsoleBrowser.ArrivedAsync(page, u => u.StartsWith(sites[0], StringComparison.Ordinal));
+        await ConsoleBrowser.ArrivedAsync(page, u => u.StartsWith(server, StringComparison.Ordinal));
         return session;
     }
 
-    private async Task ScreenshotAsync(IPage page, string name)
-    {
-        var artifacts = Path.Combine(AppContext.BaseDirectory, "artifacts");
-        Directory.CreateDirectory(artifacts);
-        var path = Path.Combine(artifacts, $"oidc-{name}.png");
-        await page.ScreenshotAsync(new PageScreenshotOptions { Path = path, FullPage = true });
-        Assert.True(new FileInfo(path).Length > 5 * 1024, $"{path} is nearly empty");
-        output.WriteLine($"screenshot: {path}");
-    }
+    private Task ScreenshotAsync(IPage page, string name) => ConsoleBrowser.ScreenshotAsync(page, name, output, "oidc");
 
     [SkippableFact]
     public async Task Pat_in_patch_approvers_signs_in_and_approves_from_the_queue_as_an_approver_known_by_oidc()
