@@ -54,6 +54,8 @@ public sealed class WorkerTests(WorkerEstate estate, ITestOutputHelper output) :
     /// <summary>Ten trials, each on its own bounded waits; the whole is printed, not asserted (a loaded machine is slower).</summary>
     private const int KillTrials = 10;
 
+    // Minutes of a six-host estate (ten SIGKILLs and their takeovers): with the lab tests, out of the fast tier.
+    [Trait("Category", "Lab")]
     [SkippableFact]
     public async Task A_worker_killed_mid_rollout_is_replaced_by_the_other_which_finishes_it_with_no_host_patched_twice()
     {
@@ -237,6 +239,8 @@ public sealed class WorkerTests(WorkerEstate estate, ITestOutputHelper output) :
         }
     }
 
+    // Waits for a cron window a minute or two ahead (cron is minute-grained): with the lab tests, out of the fast tier.
+    [Trait("Category", "Lab")]
     [SkippableFact]
     public async Task A_promotion_outside_its_window_waits_as_a_job_and_starts_on_time_on_a_worker_with_its_submitter_gone()
     {
