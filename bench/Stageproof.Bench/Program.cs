@@ -7,7 +7,7 @@ using Stageproof.Bench.Scale;
 // `... -- server [--clients N] [--seconds N]`. The scale suite (a rollout over a simulated estate by worker processes)
 // has its own too: `... -- scale [--hosts N] [--environments N] [--workers 1,2,4] [--latency-ms N]`; scale-worker is its
 // child process.
-IBenchmarkSuite[] suites = [new DriftSuite(), new FactsSuite(), new SnapshotSuite(), new DirectorySuite()];
+IBenchmarkSuite[] suites = [new DriftSuite(), new FactsSuite(), new SnapshotSuite(), new DirectorySuite(), new StatisticsSuite()];
 
 if (args.Length == 0 || args[0] is "-h" or "--help")
 {

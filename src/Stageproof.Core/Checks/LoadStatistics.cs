@@ -105,6 +105,12 @@ public static class LoadStatistics
     /// Percentile bootstrap interval of p95(after) / p95(baseline): both samples are resampled with replacement
     /// <paramref name="resamples"/> times with a seeded generator, so the same inputs give the same interval.
     /// </summary>
+    /// <remarks>
+    /// A resample of a sorted sample is a count per position (how often each value was drawn), and its p95 is found by
+    /// walking those counts down from the largest value: no resample is sorted. The draws are the ones a sort of the
+    /// drawn values would see, in the same order, so the interval is exactly what sorting each resample gives, at a
+    /// fraction of the cost (a stage compares each load two to four times, 2,000 resamples each).
+    /// </remarks>
     public static (double Ratio, double Low, double High) BootstrapP95Ratio(IReadOnlyList<double> baseline, IReadOnlyList<double> after,
         int resamples, double confidence, int seed)
     {
@@ -120,25 +126,54 @@ public static class LoadStatistics
         var ratio = Ratio(Percentile(a, 0.95), Percentile(b, 0.95));
         var random = new Random(seed);
         var ratios = new double[resamples];
-        var bufferB = new double[b.Length];
-        var bufferA = new double[a.Length];
+        var drawnB = new int[b.Length];
+        var drawnA = new int[a.Length];
         for (var i = 0; i < resamples; i++)
         {
+            Array.Clear(drawnB);
             for (var j = 0; j < b.Length; j++)
             {
-                bufferB[j] = b[random.Next(b.Length)];
+                drawnB[random.Next(b.Length)]++;
             }
+            Array.Clear(drawnA);
             for (var j = 0; j < a.Length; j++)
             {
-                bufferA[j] = a[random.Next(a.Length)];
+                drawnA[random.Next(a.Length)]++;
             }
-            Array.Sort(bufferB);
-            Array.Sort(bufferA);
-            ratios[i] = Ratio(Percentile(bufferA, 0.95), Percentile(bufferB, 0.95));
+            ratios[i] = Ratio(ResampledPercentile(a, drawnA, 0.95), ResampledPercentile(b, drawnB, 0.95));
         }
         Array.Sort(ratios);
         var alpha = (1 - confidence) / 2;
         return (ratio, Percentile(ratios, alpha), Percentile(ratios, 1 - alpha));
+    }
+
+    /// <summary>
+    /// <see cref="Percentile"/> of a resample of <paramref name="sorted"/> (as many values as it has) given as the number of
+    /// times each of its values was drawn: the values at the two ranks around the percentile, found from the top.
+    /// </summary>
+    private static double ResampledPercentile(double[] sorted, int[] drawn, double q)
+    {
+        var n = sorted.Length;
+        var position = q * (n - 1);
+        var lower = (int)Math.Floor(position);
+        var upper = Math.Min(lower + 1, n - 1);
+        // Rank r from the bottom is rank n-1-r from the top: walk down until more than that many values lie at or above.
+        double upperValue = double.NaN, lowerValue = double.NaN;
+        var above = 0;
+        for (var k = n - 1; k >= 0; k--)
+        {
+            above += drawn[k];
+            if (double.IsNaN(upperValue) && above > n - 1 - upper)
+            {
+                upperValue = sorted[k];
+            }
+            if (above > n - 1 - lower)
+            {
+                lowerValue = sorted[k];
+                break;
+            }
+        }
+        return lowerValue + (upperValue - lowerValue) * (position - lower);
     }
 
     private static double Ratio(double after, double baseline) => baseline <= 0 ? (after <= 0 ? 1 : double.PositiveInfinity) : after / baseline;

@@ -1,8 +1,10 @@
 using Stageproof.Core.Checks;
+using Stageproof.Testing;
+using Xunit.Abstractions;
 
 namespace Stageproof.Core.Tests.Checks;
 
-public sealed class LoadStatisticsTests
+public sealed class LoadStatisticsTests(ITestOutputHelper output)
 {
     private static double[] Latencies(int seed, int n, double median, double spread)
     {
@@ -63,6 +65,25 @@ public sealed class LoadStatisticsTests
         Assert.InRange(first.Ratio, first.Low, first.High);
         Assert.InRange(first.Low, 0.7, 1.0);
         Assert.InRange(first.High, 1.0, 1.4);
+    }
+
+    [Fact]
+    public void The_bootstrap_gives_exactly_the_interval_of_sorting_every_resample()
+    {
+        // Random sizes (one value, ties, thousands), spreads and seeds against the plain definition; seed printed to replay.
+        var seed = Environment.GetEnvironmentVariable("STAGEPROOF_BOOTSTRAP_SEED") is { } replay ? int.Parse(replay, System.Globalization.CultureInfo.InvariantCulture) : Random.Shared.Next();
+        output.WriteLine($"seed {seed} (replay with STAGEPROOF_BOOTSTRAP_SEED={seed})");
+        var random = new Random(seed);
+        for (var trial = 0; trial < 40; trial++)
+        {
+            var baseline = Latencies(random.Next(), random.Next(1, 1500), 20, random.NextDouble());
+            var after = random.Next(4) == 0
+                ? Enumerable.Repeat(5.0, random.Next(1, 50)).Concat(Latencies(random.Next(), 10, 5, 0.1).Select(v => Math.Round(v))).ToArray()
+                : Latencies(random.Next(), random.Next(1, 1500), 20 * (0.5 + random.NextDouble()), random.NextDouble());
+            var (resamples, confidence, bootstrapSeed) = (random.Next(100, 600), 0.8 + random.NextDouble() * 0.19, random.Next());
+            Assert.Equal(SortingBootstrap.P95Ratio(baseline, after, resamples, confidence, bootstrapSeed),
+                LoadStatistics.BootstrapP95Ratio(baseline, after, resamples, confidence, bootstrapSeed));
+        }
     }
 
     [Fact]
