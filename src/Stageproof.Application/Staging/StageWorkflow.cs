@@ -201,14 +201,20 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
 
             // c. rollback point, then apply
             var applyStart = Start(StageSteps.Apply, "rollback point, then the patch set", clock);
-            var markers = await runner.MarkLogsAsync(checkEnv, quick, transports, ct).ConfigureAwait(false);
             var behaviour = new BehaviourRecords(new HostBehaviourCollector(config.Ssh.CommandTimeout),
                 suite.Checks.OfType<LogsCheck>().Select(l => l.File).Distinct(StringComparer.Ordinal).ToList(), checkEnv.Hosts, transports,
                 IgnoreRules.Parse(config.Drift.Ignore));
-            var behaviourBefore = await behaviour.TakeAsync(null, ct).ConfigureAwait(false);
             // Continuity queries (sql checks with continuity:) as the data stands just before the rollback point is taken.
             var continuity = quick.Checks.OfType<SqlCheck>().Where(c => c.Continuity is not null).ToList();
-            var continuityAtPoint = await RunAllAsync(runner, checkEnv, quick, continuity, transports, ct).ConfigureAwait(false);
+            // The logs' markers, the hosts' behaviour records and the continuity queries all describe the moment before
+            // the change and need nothing of each other: taken at once.
+            var markersTaken = runner.MarkLogsAsync(checkEnv, quick, transports, ct);
+            var behaviourTaken = behaviour.TakeAsync(null, ct);
+            var continuityTaken = RunAllAsync(runner, checkEnv, quick, continuity, transports, ct);
+            await Task.WhenAll(markersTaken, behaviourTaken, continuityTaken).ConfigureAwait(false);
+            var markers = await markersTaken.ConfigureAwait(false);
+            var behaviourBefore = await behaviourTaken.ConfigureAwait(false);
+            var continuityAtPoint = await continuityTaken.ConfigureAwait(false);
             // A failed host is left as it failed long enough to gather evidence from it, then rolled back here.
             // A set an earlier stage proved installs that stage's closure; the first stage resolves one and binds it here.
             var applyRequest = ApplyRequest(env, stored, checkEnv.Hosts) with

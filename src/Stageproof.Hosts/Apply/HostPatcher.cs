@@ -264,10 +264,50 @@ public sealed partial class HostPatcher(ITransport transport, TimeSpan commandTi
         rm -rf "$dir" && mv "$dir.new" "$dir"
         """;
 
+    // The host holds the snapshot when its directory has exactly these files (lists/ and parts.d/ aside) with these
+    // hashes. Then lists/ and parts.d/ are made empty again, so apt finds the directory as a fresh receive leaves it.
+    private const string HeldSnapshotScript = """
+        set -u
+        dir=$1; count=$2; shift 2
+        [ -d "$dir" ] || exit 3
+        [ "$(find "$dir" ! -type d ! -path "$dir/lists/*" ! -path "$dir/parts.d/*" | wc -l)" -eq "$count" ] || exit 3
+        while [ $# -ge 2 ]; do
+          [ -f "$dir/$1" ] && [ ! -L "$dir/$1" ] || exit 3
+          sum=$(sha256sum < "$dir/$1") || exit 3
+          [ "${sum%% *}" = "$2" ] || exit 3
+          shift 2
+        done
+        rm -rf "$dir/lists" "$dir/parts.d" && mkdir -p "$dir/lists/partial" "$dir/parts.d" && chmod -R a+rX "$dir" || exit 3
+        echo HELD
+        """;
+
     /// <summary>Unpacks a snapshot repository into <paramref name="directory"/> and checks every .deb in it against
-    /// its recorded SHA-256 before apt may read it; a mismatch fails the step naming the package and both hashes.</summary>
-    public async Task ReceiveSnapshotAsync(string directory, byte[] tar, IReadOnlyList<(string Path, ClosureDeb Deb)> files, CancellationToken ct)
+    /// its recorded SHA-256 before apt may read it; a mismatch fails the step naming the package and both hashes.
+    /// With <paramref name="contents"/> (every file of the tar and its SHA-256), a host whose directory already holds
+    /// exactly those files is not sent the tar again (a reapply, a retried host); returns true then. A copy that differs
+    /// in any file, or has one more or one less, is replaced by the tar as if it were not there.</summary>
+    public async Task<bool> ReceiveSnapshotAsync(string directory, byte[] tar, IReadOnlyList<(string Path, ClosureDeb Deb)> files, CancellationToken ct,
+        IReadOnlyList<(string Path, string Sha256)>? contents = null)
     {
+        if (contents is { Count: > 0 })
+        {
+            var probe = new List<string> { CheckedPath(directory), contents.Count.ToString(CultureInfo.InvariantCulture) };
+            foreach (var (path, sha256) in contents)
+            {
+                // Paths of our own tar, relative to the directory; a name that could leave it is not probed.
+                if (path.Length == 0 || path.StartsWith('/') || path.Split('/').Contains("..") || path.Any(char.IsControl))
+                {
+                    throw new InvalidOperationException($"snapshot file {Names.Show(path)} is not a path inside the snapshot");
+                }
+                probe.Add(path);
+                probe.Add(sha256);
+            }
+            var held = await RunAsync(RemoteCommand.Script("stageproof-held-snapshot", HeldSnapshotScript, probe), PackageTimeout, ct).ConfigureAwait(false);
+            if (held.Succeeded && held.StandardOutput.Trim() == "HELD")
+            {
+                return true;
+            }
+        }
         var args = new List<string> { CheckedPath(directory) };
         foreach (var (path, deb) in files)
         {
@@ -282,6 +322,7 @@ public sealed partial class HostPatcher(ITransport transport, TimeSpan commandTi
             throw new StepFailedException(Host, "snapshot", "the snapshot's .debs on the host are not the proven bytes: " + string.Join("; ", mismatches) + " (nothing was installed)");
         }
         Require(r, "snapshot", "unpacking the snapshot repository");
+        return false;
     }
 
     /// <summary>Runs an operator's command from the patch set (its text is the operator's shell, by design) with its timeout.</summary>

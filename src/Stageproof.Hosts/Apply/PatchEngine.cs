@@ -272,6 +272,19 @@ public sealed class PatchEngine(
             })).ConfigureAwait(false);
         }
 
+        // A database point still being taken when the hosts stopped (each failed before it needed it) is finished,
+        // not left running past the run; its failure was already moot (no host changed) or reported by a host.
+        if (databasesSaved is { } saving)
+        {
+            try
+            {
+                await saving.ConfigureAwait(false);
+            }
+            catch (StageproofException)
+            {
+            }
+        }
+
         // Connections opened ahead for hosts that never started (the run stopped): closed.
         List<ITransport> unused;
         lock (_ahead)
@@ -421,7 +434,22 @@ public sealed class PatchEngine(
                 }
 
                 await Step("rollback-point").ConfigureAwait(false);
-                await ensureDatabasePoints().ConfigureAwait(false);
+                // The databases' points (a dump each) are taken beside the host's own part of the point, which changes
+                // nothing tracked on the host, and awaited before the first thing that does (the set's repository file,
+                // its commands, its packages); a dump that fails fails this step, with the host unchanged.
+                var databasePoints = ensureDatabasePoints();
+                async Task DatabasePointsTakenAsync()
+                {
+                    try
+                    {
+                        await databasePoints.ConfigureAwait(false);
+                    }
+                    catch (StageproofException)
+                    {
+                        record = record with { Step = "rollback-point" };
+                        throw;
+                    }
+                }
                 var directory = HostPatcher.PointDirectory(pointId);
                 hostPoint = new HostPoint { Host = host.Name, Directory = directory, ManifestBefore = beforeDigest };
                 // Recorded before anything is saved on the host, so even a point cut short is found and cleaned up.
@@ -438,6 +466,7 @@ public sealed class PatchEngine(
                 var files = PatchScope.Files(set);
                 if (set.Repositories.Count > 0)
                 {
+                    await DatabasePointsTakenAsync().ConfigureAwait(false);
                     await Step("repositories").ConfigureAwait(false);
                     await patcher.WriteFileAsync(files.First(f => f.Path == PatchScope.RepositoryFile(set)), ct).ConfigureAwait(false);
                     await patcher.UpdatePackageListsAsync(ct).ConfigureAwait(false);
@@ -476,8 +505,11 @@ public sealed class PatchEngine(
                     // Every host, the resolving one too, installs from the snapshot alone: the bytes are the closure's.
                     await Step("snapshot").ConfigureAwait(false);
                     var snapshot = await repositories.PublishAsync(closure, ct).ConfigureAwait(false);
-                    await patcher.ReceiveSnapshotAsync(snapshot.HostDirectory, await repositories.TarAsync(snapshot, ct).ConfigureAwait(false), snapshot.Files, ct)
-                        .ConfigureAwait(false);
+                    if (await patcher.ReceiveSnapshotAsync(snapshot.HostDirectory, await repositories.TarAsync(snapshot, ct).ConfigureAwait(false), snapshot.Files, ct,
+                            await repositories.ContentsAsync(snapshot, ct).ConfigureAwait(false)).ConfigureAwait(false))
+                    {
+                        progress?.Report($"snapshot {closure.Digest[..12]} already on the host, every file as published: not sent again");
+                    }
                     installer = new HostPatcher(transport, commandTimeout) { AptOptions = snapshot.AptOptions };
                     await installer.UpdatePackageListsAsync(ct).ConfigureAwait(false);
                     install = await InstallListAsync(installer, set, closure, ct).ConfigureAwait(false);
@@ -492,6 +524,7 @@ public sealed class PatchEngine(
                         await state.SaveHostPointAsync(hostPoint, ct).ConfigureAwait(false);
                     }
                 }
+                await DatabasePointsTakenAsync().ConfigureAwait(false);
                 await AuditAsync(request.Actor, "rollback-point.host", host.Name, digest,
                     $"{pointId}: {hostPoint.Packages.Count(p => p.KeptDeb is not null).ToString(CultureInfo.InvariantCulture)} package(s) kept, " +
                     $"{hostPoint.Files.Count.ToString(CultureInfo.InvariantCulture)} file(s) saved" + (hostPoint.Snapshot is null ? "" : ", overlay snapshot"), ct).ConfigureAwait(false);

@@ -118,6 +118,31 @@ public sealed class SnapshotPublisher(string stateDirectory, string hostRoot = S
         return buffer.ToArray();
     }
 
+    private readonly ConcurrentDictionary<string, Task<IReadOnlyList<(string Path, string Sha256)>>> _contents = new(StringComparer.Ordinal);
+
+    /// <summary>Every file the tar of <paramref name="snapshot"/> holds (its relative path) with its SHA-256: what a host
+    /// must hold, file for file, to be spared the transfer (<see cref="Apply.HostPatcher.ReceiveSnapshotAsync"/>).</summary>
+    public Task<IReadOnlyList<(string Path, string Sha256)>> ContentsAsync(PublishedSnapshot snapshot, CancellationToken ct) =>
+        _contents.GetOrAdd(snapshot.Closure.Digest, async _ =>
+        {
+            var tar = await TarAsync(snapshot, ct).ConfigureAwait(false);
+            var contents = new List<(string, string)>();
+            using var reader = new TarReader(new MemoryStream(tar, writable: false));
+            while (await reader.GetNextEntryAsync(copyData: false, ct).ConfigureAwait(false) is { } entry)
+            {
+                if (entry.EntryType is TarEntryType.Directory)
+                {
+                    continue;
+                }
+                if (entry.EntryType is not (TarEntryType.RegularFile or TarEntryType.V7RegularFile) || entry.DataStream is null)
+                {
+                    throw new InvalidOperationException($"snapshot {snapshot.Closure.Digest[..12]}: {entry.Name} is not a regular file");
+                }
+                contents.Add((entry.Name.StartsWith("./", StringComparison.Ordinal) ? entry.Name[2..] : entry.Name, Convert.ToHexStringLower(await SHA256.HashDataAsync(entry.DataStream, ct).ConfigureAwait(false))));
+            }
+            return (IReadOnlyList<(string, string)>)contents;
+        });
+
     /// <summary>The public half of the signing key (binary, for apt's signed-by), generated on first use.</summary>
     private async Task<string> SigningKeyAsync(CancellationToken ct)
     {

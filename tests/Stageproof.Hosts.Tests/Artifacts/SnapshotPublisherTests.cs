@@ -109,6 +109,64 @@ public sealed class SnapshotPublisherTests : IDisposable
     }
 
     [Fact]
+    public async Task A_host_that_holds_the_snapshot_file_for_file_is_not_sent_it_again_and_a_copy_that_differs_is_replaced()
+    {
+        var (publisher, closure) = await ClosureAsync();
+        var snapshot = await publisher.PublishAsync(closure, CancellationToken.None);
+        var tar = await publisher.TarAsync(snapshot, CancellationToken.None);
+        var contents = await publisher.ContentsAsync(snapshot, CancellationToken.None);
+        Assert.Equal(["InRelease", "Packages", "Release", "key.gpg", "pool/" + closure.Packages[0].FileName, "previous/" + closure.Previous[0].FileName, "snapshot.list"],
+            contents.Select(c => c.Path).Order(StringComparer.Ordinal));
+        var local = new LocalTransport("local");
+        var patcher = new HostPatcher(local, TimeSpan.FromSeconds(60));
+        var fromSnapshot = new HostPatcher(local, TimeSpan.FromSeconds(60)) { AptOptions = snapshot.AptOptions };
+        var pool = Path.Combine(snapshot.HostDirectory, "pool", closure.Packages[0].FileName);
+        var previous = Path.Combine(snapshot.HostDirectory, "previous");
+
+        // First time: not there, so sent. Then apt has read it (lists/ holds its index).
+        Assert.False(await patcher.ReceiveSnapshotAsync(snapshot.HostDirectory, tar, snapshot.Files, CancellationToken.None, contents));
+        await fromSnapshot.UpdatePackageListsAsync(CancellationToken.None);
+        Assert.NotEmpty(Directory.GetFiles(Path.Combine(snapshot.HostDirectory, "lists")));
+        var sent = await InodeAsync(snapshot.HostDirectory);
+
+        // Again: every file as published, so nothing is sent; lists/ is empty again, as a fresh receive leaves it.
+        Assert.True(await patcher.ReceiveSnapshotAsync(snapshot.HostDirectory, tar, snapshot.Files, CancellationToken.None, contents));
+        Assert.Empty(Directory.GetFiles(Path.Combine(snapshot.HostDirectory, "lists")));
+        Assert.True(Directory.Exists(Path.Combine(snapshot.HostDirectory, "lists", "partial")));
+        Assert.Equal(sent, await InodeAsync(snapshot.HostDirectory));
+        await fromSnapshot.UpdatePackageListsAsync(CancellationToken.None);
+        Assert.Equal([new PackageChange("sp-demo", null, "1.1-1")], await fromSnapshot.SimulateAsync([new PatchPackage("sp-demo", "1.1-1")], CancellationToken.None));
+
+        // A copy with other bytes in a .deb, with one file more, or with a file less is sent again, and is then exactly the tar.
+        var published = await File.ReadAllBytesAsync(pool);
+        var changed = published.ToArray();
+        changed[^1] ^= 0xff;
+        await File.WriteAllBytesAsync(pool, changed);
+        Assert.False(await patcher.ReceiveSnapshotAsync(snapshot.HostDirectory, tar, snapshot.Files, CancellationToken.None, contents));
+        Assert.Equal(published, await File.ReadAllBytesAsync(pool));
+        Assert.NotEqual(sent, await InodeAsync(snapshot.HostDirectory));
+
+        await File.WriteAllTextAsync(Path.Combine(previous, "sp-other_9.9-1_all.deb"), "planted");
+        Assert.False(await patcher.ReceiveSnapshotAsync(snapshot.HostDirectory, tar, snapshot.Files, CancellationToken.None, contents));
+        Assert.Equal(["previous/" + closure.Previous[0].FileName], Directory.GetFiles(previous).Select(f => "previous/" + Path.GetFileName(f)));
+
+        File.Delete(Path.Combine(snapshot.HostDirectory, "key.gpg"));
+        Assert.False(await patcher.ReceiveSnapshotAsync(snapshot.HostDirectory, tar, snapshot.Files, CancellationToken.None, contents));
+        Assert.True(File.Exists(Path.Combine(snapshot.HostDirectory, "key.gpg")));
+        Assert.True(await patcher.ReceiveSnapshotAsync(snapshot.HostDirectory, tar, snapshot.Files, CancellationToken.None, contents));
+    }
+
+    /// <summary>The directory's inode: a receive unpacks into a new directory and moves it in place; a held copy keeps its own.</summary>
+    private static async Task<string> InodeAsync(string path)
+    {
+        var stat = Process.Start(new ProcessStartInfo("stat", ["-c", "%i", path]) { RedirectStandardOutput = true })!;
+        var inode = await stat.StandardOutput.ReadToEndAsync();
+        await stat.WaitForExitAsync();
+        Assert.Equal(0, stat.ExitCode);
+        return inode.Trim();
+    }
+
+    [Fact]
     public void A_closure_record_whose_entries_were_edited_no_longer_matches_its_digest()
     {
         var deb = new ClosureDeb("acme-mail", "1.1-1", "amd64", new string('a', 64), 10);

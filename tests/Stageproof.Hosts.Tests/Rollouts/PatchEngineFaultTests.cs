@@ -28,7 +28,7 @@ public sealed class PatchEngineFaultTests : IDisposable
         Directory.Delete(_dir, recursive: true);
     }
 
-    private async Task<PatchRun> ApplyAsync()
+    private async Task<PatchRun> ApplyAsync(IDatabasePatcher? databases = null)
     {
         await using var store = await SqliteStateStore.OpenAsync(_dir, TimeProvider.System);
         var frozen = PatchSetFreezer.FromSet(new PatchSet
@@ -40,11 +40,92 @@ public sealed class PatchEngineFaultTests : IDisposable
         });
         await store.SavePatchSetAsync(frozen);
         var stored = (await store.FindPatchSetAsync(frozen.Digest))!;
-        var engine = new PatchEngine(store, _estate, new PostgresDatabasePatcher(), TimeProvider.System, _dir, TimeSpan.FromSeconds(30));
-        return await engine.ApplyAsync(new ApplyRequest
+        var engine = new PatchEngine(store, _estate, databases ?? new PostgresDatabasePatcher(), TimeProvider.System, _dir, TimeSpan.FromSeconds(30));
+        var run = await engine.ApplyAsync(new ApplyRequest
         {
             PatchSet = stored, Environment = "prod", Hosts = Hosts, Actor = "bob", Rules = new DriftRules { Track = [FakeHost.ConfPath] },
+            Databases = databases is null ? new Dictionary<string, string>() : new Dictionary<string, string> { ["mail"] = "Host=127.0.0.1;Database=mail;Username=acme" },
         }, null, CancellationToken.None);
+        _point = run.RollbackPoint is { } id ? await store.FindRollbackPointAsync(id) : null;
+        return run;
+    }
+
+    private RollbackPoint? _point;
+
+    /// <summary>Commands that change a host (the set's commands, its packages, its files), by their first word.</summary>
+    private static readonly string[] Changing = ["stageproof-pre", "env", "stageproof-edit-file", "stageproof-write-file", "stageproof-post"];
+
+    /// <summary>
+    /// FAKE database side (no database server): the environment's dump, which lasts until the first host has run the
+    /// last command of its own part of the point (keeping its packages) beside it, then succeeds or fails as told. It
+    /// notes how many commands that host had been sent when the dump ended. Only <see cref="CreatePointAsync"/> is
+    /// reached by a set without migrations.
+    /// </summary>
+    private sealed class DumpBesideTheHost(FakeHost host, string? failure) : IDatabasePatcher
+    {
+        public int HostCommandsWhenDumped { get; private set; } = -1;
+
+        public async Task<DatabasePoint> CreatePointAsync(string database, string connectionString, string directory, CancellationToken cancellationToken)
+        {
+            var waited = System.Diagnostics.Stopwatch.StartNew();
+            while (!host.Log.Contains("stageproof-keep-debs"))
+            {
+                if (waited.Elapsed > TimeSpan.FromSeconds(20))
+                {
+                    throw new Core.InfrastructureException(database, "the host's part of the rollback point did not run beside the dump");
+                }
+                await Task.Delay(10, cancellationToken);
+            }
+            HostCommandsWhenDumped = host.Log.Count;
+            return failure is null
+                ? new DatabasePoint { Database = database, Directory = directory, SchemaDigest = "fake" }
+                : throw new Core.InfrastructureException(database, failure);
+        }
+
+        public Task<DatabaseMigrationPlan> PlanAsync(string connectionString, PatchMigration migration, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<IReadOnlyList<string>> MigrateAsync(string connectionString, PatchMigration migration, string patchDigest, string actor, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<bool> SchemaChangedAsync(DatabasePoint point, string connectionString, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<IReadOnlyList<string>> WritesSinceAsync(DatabasePoint point, string connectionString, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task RestoreAsync(DatabasePoint point, string connectionString, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<IReadOnlyList<Core.Manifests.MigrationRecord>?> MigrationsSinceAsync(DatabasePoint point, string connectionString, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<IReadOnlyList<Core.Stage.TableRows>> RowsSinceAsync(DatabasePoint point, string connectionString, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<string?> RunDownScriptAsync(string connectionString, string sql, CancellationToken cancellationToken) => throw new NotSupportedException();
+    }
+
+    [Fact]
+    public async Task The_database_dump_runs_beside_the_host_s_part_of_the_point_and_ends_before_the_host_changes()
+    {
+        var dump = new DumpBesideTheHost(_estate["prod-app-1"], failure: null);
+
+        var run = await ApplyAsync(dump);
+
+        Assert.All(run.Hosts, h => Assert.Equal(HostRunStatus.Applied, h.Status));
+        Assert.Equal(["mail"], _point!.Databases.Select(d => d.Database));
+        var log = _estate["prod-app-1"].Log;
+        Assert.True(dump.HostCommandsWhenDumped > 0, string.Join(", ", log));
+        Assert.DoesNotContain(log.Take(dump.HostCommandsWhenDumped), Changing.Contains);
+        Assert.Contains(log.Skip(dump.HostCommandsWhenDumped), Changing.Contains);
+        Assert.Contains("session.lifetime = 5\n", _estate["prod-app-1"].Conf, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_database_dump_that_fails_beside_the_host_s_part_of_the_point_fails_the_rollback_point_with_the_host_unchanged()
+    {
+        var dump = new DumpBesideTheHost(_estate["prod-app-1"], failure: "pg_dump: connection refused (fake)");
+
+        var run = await ApplyAsync(dump);
+
+        Assert.Equal([HostRunStatus.FailedNeedsAttention, HostRunStatus.NotStarted, HostRunStatus.NotStarted], run.Hosts.Select(h => h.Status));
+        var failed = run.Hosts[0].Message!;
+        Assert.Contains("failed at rollback-point", failed, StringComparison.Ordinal);
+        Assert.Contains("pg_dump: connection refused (fake)", failed, StringComparison.Ordinal);
+        Assert.Contains("nothing was changed on the host", failed, StringComparison.Ordinal);
+        var host = _estate["prod-app-1"];
+        Assert.DoesNotContain(host.Log, Changing.Contains);
+        Assert.DoesNotContain("stageproof-restore", host.Log);
+        Assert.Equal(Conf, host.Conf);
+        Assert.Equal("1.0-1", host.Packages[FakeHost.Package]);
+        Assert.Empty(_estate["prod-app-2"].Log);
     }
 
     [Fact]
