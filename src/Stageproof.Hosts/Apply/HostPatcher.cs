@@ -457,19 +457,32 @@ public sealed partial class HostPatcher(ITransport transport, TimeSpan commandTi
         busy() { for p in /proc/[0-9]*; do [ "$p/root" -ef / ] || continue; case $(cat "$p/comm" 2>/dev/null) in dpkg|apt-get|apt) return 0;; esac; done; return 1; }
         waited=0
         while busy && [ "$waited" -lt 120 ]; do sleep 1; waited=$((waited + 1)); done
+        # dpkg, waiting while another process holds its lock (within the same 120 s): one the wait above cannot see, such
+        # as a dpkg of the interrupted change that started just after it, or a lock holder of another name.
+        dpkg_() {
+          while :; do
+            DEBIAN_FRONTEND=noninteractive dpkg "$@" 2>"$dir/dpkg.err"; rc=$?
+            if [ "$rc" -ne 0 ] && grep -q "locked by another process" "$dir/dpkg.err" && [ "$waited" -lt 120 ]; then
+              sleep 1; waited=$((waited + 1)); continue
+            fi
+            cat "$dir/dpkg.err" >&2; rm -f "$dir/dpkg.err"
+            return "$rc"
+          done
+        }
         if ls "$dir"/debs/*.deb >/dev/null 2>&1; then
           # dpkg unpacks in the order given (by name); a package whose Pre-Depends names another kept version (libpam-modules
           # on libpam-modules-bin) fails until that one is back, so a failed pass is followed by another (at most three).
           pass=1
-          until DEBIAN_FRONTEND=noninteractive dpkg --force-confdef "$confopt" -i "$dir"/debs/*.deb; do
+          until dpkg_ --force-confdef "$confopt" -i "$dir"/debs/*.deb; do
             if [ "$pass" -ge 3 ]; then status=1; break; fi
             pass=$((pass + 1))
           done
         fi
         if [ -s "$dir/purge.list" ]; then
-          xargs dpkg --purge < "$dir/purge.list" || status=1
+          # Package names only (checked before they were written), one a line.
+          set -f; dpkg_ --purge $(cat "$dir/purge.list") || status=1; set +f
         fi
-        DEBIAN_FRONTEND=noninteractive dpkg --force-confdef "$confopt" --configure -a || status=1
+        dpkg_ --force-confdef "$confopt" --configure -a || status=1
         if [ -f "$dir/files.tar" ]; then tar -xpPf "$dir/files.tar" || status=1; fi
         if [ -s "$dir/absent.list" ]; then
           while IFS= read -r f; do rm -f -- "$f" || status=1; done < "$dir/absent.list"

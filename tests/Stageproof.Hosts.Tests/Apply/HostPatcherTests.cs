@@ -1,7 +1,9 @@
+using System.Diagnostics;
 using Stageproof.Core;
 using Stageproof.Core.Patches;
 using Stageproof.Hosts.Apply;
 using Stageproof.Hosts.Transports;
+using Stageproof.Testing;
 
 namespace Stageproof.Hosts.Tests.Apply;
 
@@ -68,6 +70,45 @@ public sealed class HostPatcherTests : IDisposable
         Assert.Equal("b = 1\n", await File.ReadAllTextAsync(P("b.conf")));
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(P("b.conf")));
         Assert.Equal(P("new.list") + "\n", await File.ReadAllTextAsync(Path.Combine(point, "absent.list")));
+    }
+
+    /// <summary>Holds dpkg's frontend lock on this machine (an fcntl lock, as dpkg takes it) for three seconds under
+    /// a process named perl, then lets go by ending.</summary>
+    private const string HoldDpkgLock = """
+        use Fcntl; $| = 1;
+        open(my $f, "+<", "/var/lib/dpkg/lock-frontend") or die "open: $!";
+        my $lock = pack("s s x4 q q i x4", F_WRLCK, 0, 0, 0, 0);
+        fcntl($f, F_SETLK, $lock) or die "lock: $!";
+        print "held\n"; sleep 3;
+        """;
+
+    [SkippableFact]
+    public async Task A_restore_waits_while_a_process_it_cannot_name_holds_dpkg_s_lock_then_runs_dpkg()
+    {
+        // This machine's own dpkg, with nothing to restore: the point has no .debs, no packages to purge and no files,
+        // so the restore runs `dpkg --configure -a` alone. Its lock is held by a process the wait for a running
+        // apt or dpkg does not recognise (it is not named either), as a dpkg started just after that wait would be.
+        Requires.Root();
+        Requires.Executable("/usr/bin/perl");
+        var point = P("point");
+        Directory.CreateDirectory(point);
+        using var holder = Process.Start(new ProcessStartInfo("/usr/bin/perl", ["-e", HoldDpkgLock]) { RedirectStandardOutput = true })!;
+        try
+        {
+            Assert.Equal("held", await holder.StandardOutput.ReadLineAsync());
+
+            await _patcher.RestoreAsync(new HostPoint { Host = "local", Directory = point, ManifestBefore = "" }, CancellationToken.None);
+
+            // dpkg could only run once the lock was free, and the lock is held until its holder ends.
+            Assert.True(holder.HasExited);
+        }
+        finally
+        {
+            if (!holder.HasExited)
+            {
+                holder.Kill();
+            }
+        }
     }
 
     [Fact]
