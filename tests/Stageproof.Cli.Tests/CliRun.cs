@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Stageproof.Testing;
 
 namespace Stageproof.Cli.Tests;
 
@@ -66,7 +67,7 @@ internal sealed class CliRun
 /// <summary>A scratch directory removed at the end of the test.</summary>
 internal sealed class Scratch : IDisposable
 {
-    public string Dir { get; } = Directory.CreateTempSubdirectory("stageproof-cli-").FullName;
+    public string Dir { get; } = ScratchDirectory.Create("stageproof-cli-");
 
     public string Write(string name, string content)
     {

@@ -3,13 +3,14 @@ using Stageproof.Core.Audit;
 using Stageproof.Core.State;
 using Stageproof.Data.Tests.Contract;
 using Xunit.Abstractions;
+using Stageproof.Testing;
 
 namespace Stageproof.Data.Tests;
 
 /// <summary>The store contract on SQLite: a scratch state directory per test.</summary>
 public sealed class SqliteStateStoreContractTests(ITestOutputHelper output) : StateStoreContract
 {
-    private readonly string _directory = Path.Combine(Path.GetTempPath(), "stageproof-data-tests", Guid.NewGuid().ToString("N"));
+    private readonly string _directory = ScratchDirectory.NewPath("stageproof-data-");
 
     private string DatabasePath => Path.Combine(_directory, SqliteStateStore.DatabaseFileName);
 

@@ -1,5 +1,6 @@
 using Microsoft.Data.Sqlite;
 using Stageproof.Core.Audit;
+using Stageproof.Testing;
 
 namespace Stageproof.Data.Tests;
 
@@ -22,7 +23,7 @@ public sealed class FakeClock(DateTimeOffset start) : TimeProvider
 /// <summary>A scratch state directory, removed afterwards, and raw SQL against its database for tampering.</summary>
 public sealed class TestState : IDisposable
 {
-    public string Directory { get; } = Path.Combine(Path.GetTempPath(), "stageproof-data-tests", Guid.NewGuid().ToString("N"));
+    public string Directory { get; } = ScratchDirectory.NewPath("stageproof-data-");
 
     public FakeClock Clock { get; } = new();
 

@@ -65,7 +65,7 @@ public class ServerEstate : IAsyncLifetime
 
     private readonly string _urls;
 
-    public string Dir { get; } = Directory.CreateTempSubdirectory("stageproof-server-").FullName;
+    public string Dir { get; } = ScratchDirectory.Create("stageproof-server-");
     /// <summary>Where the server's webhooks go (always answers 200).</summary>
     public WebhookReceiver Receiver { get; } = new();
     public const string WebhookSecret = "server-webhook-secret";

@@ -38,7 +38,7 @@ public sealed class WorkerEstate : IAsyncLifetime
     public const string StateDatabase = "stageproof_state";
 
     public PostgresFixture Postgres { get; } = new();
-    public string Dir { get; } = Directory.CreateTempSubdirectory("stageproof-workers-").FullName;
+    public string Dir { get; } = ScratchDirectory.Create("stageproof-workers-");
     public string ConfigPath => Path.Combine(Dir, "stageproof.yaml");
     /// <summary>The state, as <c>--state</c> names it: a PostgreSQL database.</summary>
     public string State => $"postgres://postgres@{Postgres.Address}:{Postgres.Port}/{StateDatabase}";

@@ -20,7 +20,7 @@ namespace Stageproof.Hosts.Tests.Rollouts;
 public sealed class DirectoryRollbackTests : IClassFixture<SlapdFixture>, IDisposable
 {
     private readonly SlapdFixture _slapd;
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "stageproof-dirpoint-" + Guid.NewGuid().ToString("N")[..8]);
+    private readonly string _dir = ScratchDirectory.NewPath("stageproof-dirpoint-");
     private readonly FakeEstate _estate = new();
     private readonly string _base = $"ou=t{Guid.NewGuid().ToString("N")[..8]},{SlapdFixture.Suffix}";
     private readonly HostConfig _app = new() { Name = "prod-app-1" };

@@ -3,13 +3,14 @@ using Stageproof.Core.Configuration;
 using Stageproof.Core.Patches;
 using Stageproof.Data;
 using Stageproof.Hosts.Apply;
+using Stageproof.Testing;
 
 namespace Stageproof.Hosts.Tests.Rollouts;
 
 /// <summary>The apply engine's fault paths on three FAKE hosts (<see cref="FakeEstate"/>) with the real SQLite state.</summary>
 public sealed class PatchEngineFaultTests : IDisposable
 {
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "stageproof-apply-" + Guid.NewGuid().ToString("N")[..8]);
+    private readonly string _dir = ScratchDirectory.NewPath("stageproof-apply-");
     private readonly FakeEstate _estate = new();
     private static readonly HostConfig[] Hosts = Enumerable.Range(1, 3).Select(i => new HostConfig { Name = $"prod-app-{i}" }).ToArray();
     private const string Conf = "# acme-mail\nsession.lifetime = 60\n";

@@ -10,6 +10,7 @@ using Stageproof.Hosts.Apply;
 using Stageproof.Hosts.Checks;
 using Stageproof.Hosts.Rollouts;
 using Xunit.Abstractions;
+using Stageproof.Testing;
 
 namespace Stageproof.Hosts.Tests.Rollouts;
 
@@ -21,7 +22,7 @@ namespace Stageproof.Hosts.Tests.Rollouts;
 public sealed class RolloutKillTests(ITestOutputHelper output) : IDisposable
 {
     private const string Env = "prod";
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "stageproof-kill-" + Guid.NewGuid().ToString("N")[..8]);
+    private readonly string _dir = ScratchDirectory.NewPath("stageproof-kill-");
     private readonly FakeEstate _estate = new();
     private readonly List<IDisposable> _abandoned = [];
 

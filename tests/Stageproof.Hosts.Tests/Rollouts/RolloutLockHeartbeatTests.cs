@@ -9,6 +9,7 @@ using Stageproof.Data;
 using Stageproof.Hosts.Apply;
 using Stageproof.Hosts.Checks;
 using Stageproof.Hosts.Rollouts;
+using Stageproof.Testing;
 
 namespace Stageproof.Hosts.Tests.Rollouts;
 
@@ -20,7 +21,7 @@ namespace Stageproof.Hosts.Tests.Rollouts;
 public sealed class RolloutLockHeartbeatTests : IDisposable
 {
     private const string Env = "prod";
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "stageproof-beat-" + Guid.NewGuid().ToString("N")[..8]);
+    private readonly string _dir = ScratchDirectory.NewPath("stageproof-beat-");
     private readonly FakeEstate _estate = new();
     private readonly CheckSuiteRunner _checks = new();
 

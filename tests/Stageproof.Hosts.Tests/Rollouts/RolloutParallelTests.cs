@@ -8,6 +8,7 @@ using Stageproof.Data;
 using Stageproof.Hosts.Apply;
 using Stageproof.Hosts.Checks;
 using Stageproof.Hosts.Rollouts;
+using Stageproof.Testing;
 
 namespace Stageproof.Hosts.Tests.Rollouts;
 
@@ -19,7 +20,7 @@ namespace Stageproof.Hosts.Tests.Rollouts;
 /// </summary>
 public sealed class RolloutParallelTests : IDisposable
 {
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "stageproof-parallel-" + Guid.NewGuid().ToString("N")[..8]);
+    private readonly string _dir = ScratchDirectory.NewPath("stageproof-parallel-");
     private readonly FakeEstate _estate = new() { CommandTime = TimeSpan.FromMilliseconds(30) };
     private readonly List<IDisposable> _disposables = [];
 
