@@ -47,7 +47,9 @@ public sealed class LoadLoopTests
         Assert.InRange(blockedIteration, 0, 7); // a warm-up request
         Assert.Equal(1, result.Run.Samples.Count(s => !s.Ok));
         Assert.Equal("no answer within 0.6s", result.FirstError);
-        Assert.True(result.Run.Samples.Count > 10, $"{result.Run.Samples.Count} samples");
+        // The other clients were measured beside it. How many samples they got in the 300 ms window is the machine's
+        // speed, not the loop's behaviour: "more than 10" failed once in CI with 2, on two cores busy with a lab.
+        Assert.Contains(result.Run.Samples, s => s.Ok);
     }
 
     [Fact]
