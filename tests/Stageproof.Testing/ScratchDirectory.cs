@@ -1,14 +1,14 @@
 namespace Stageproof.Testing;
 
 /// <summary>
-/// Where tests keep scratch state (a SQLite state directory with its audit head, configs, keys): /dev/shm when it is a
-/// tmpfs this user can write, else the temp path; <c>STAGEPROOF_TEST_SCRATCH</c> names another place. SQLite syncs every
-/// commit and Stageproof the audit head every append; on this machine's disk, beside the fast tier's other writers,
-/// those syncs made the state-heavy tests three to five times slower (RolloutKillTests 46 s against 15 s, the eight
-/// SQLite writers 57 s against 12 s, in one hour). No test asserts what reaches the disk, as the test PostgreSQL runs with fsync=off and
-/// the test MariaDB with innodb-flush-log-at-trx-commit=0; the product still syncs. Hosts' roots (chroots) and labs
-/// stay on disk: with a tiny root on /dev/shm the behaviour script's test missed the root's log errors (not looked
-/// into further), and labs are too large for memory.
+/// Where tests keep scratch state (a SQLite state directory with its audit head, configs, keys): /dev/shm when it is
+/// a tmpfs this user can write, else the temp path; <c>STAGEPROOF_TEST_SCRATCH</c> names another place. SQLite syncs
+/// every commit and Stageproof the audit head every append; on this machine's disk, beside the fast tier's other
+/// writers, those syncs made the state-heavy tests three to five times slower (RolloutKillTests 46 s against 15 s, the
+/// eight SQLite writers 57 s against 12 s, in one hour). No test asserts what reaches the disk, as the test PostgreSQL
+/// runs with fsync=off and the test MariaDB with innodb-flush-log-at-trx-commit=0; the product still syncs. Hosts'
+/// roots (chroots) and labs stay on disk: with a tiny root on /dev/shm the behaviour script's test missed the root's
+/// log errors (not looked into further), and labs are too large for memory.
 /// </summary>
 public static class ScratchDirectory
 {
@@ -17,7 +17,7 @@ public static class ScratchDirectory
     /// <summary>A new private directory (0700) under <see cref="Root"/>, named <paramref name="prefix"/> and a random tail.</summary>
     public static string Create(string prefix)
     {
-        var path = Path.Combine(Root, prefix + Guid.NewGuid().ToString("N")[..12]);
+        var path = NewPath(prefix);
         if (OperatingSystem.IsWindows())
         {
             Directory.CreateDirectory(path);
