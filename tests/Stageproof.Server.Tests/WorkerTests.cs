@@ -4,6 +4,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Stageproof.Core.Patches;
 using Stageproof.Core.Rollouts;
+using Stageproof.Core.State;
 using Stageproof.Testing;
 using Xunit.Abstractions;
 
@@ -172,6 +173,9 @@ public sealed class WorkerTests(WorkerEstate estate, ITestOutputHelper output) :
             var done = await WaitAsync(id, r => r.Finished, RolloutLimit, worker);
             Assert.True(done.Status == RolloutStatus.Succeeded, $"{Describe(done)}\n{worker.Output}");
             Assert.All(done.Hosts, h => Assert.Equal(RolloutHostState.Verified, h.State));
+            // The worker saves the end before it lets go of staging's lock. Killed in between, it left the lock to go stale
+            // and the next promotion was refused (409, once in the fast tier): wait for the release before the kill.
+            await LockReleasedAsync(store, id, worker);
 
             // Held throughout: after its attempts the job gives up, and the rollout says why, no host touched.
             worker.Dispose();
@@ -360,6 +364,17 @@ public sealed class WorkerTests(WorkerEstate estate, ITestOutputHelper output) :
             await Task.Delay(250);
         }
         return rollout;
+    }
+
+    /// <summary>Polls until rollout <paramref name="id"/> no longer holds staging's lock.</summary>
+    private static async Task LockReleasedAsync(IStateStore store, string id, StageproofProcess worker)
+    {
+        var until = DateTimeOffset.UtcNow + RolloutLimit;
+        while ((await store.FindRolloutLockAsync("staging"))?.RolloutId == id)
+        {
+            Assert.True(DateTimeOffset.UtcNow < until, $"rollout {id} still held staging's lock after {RolloutLimit}\n{worker.Output}");
+            await Task.Delay(250);
+        }
     }
 
     private static string Describe(Rollout r) =>
