@@ -3,6 +3,7 @@ using Stageproof.Core.Patches;
 using Stageproof.Hosts.Apply;
 using Stageproof.Hosts.Databases;
 using Stageproof.Testing;
+using Stageproof.Testing.Fakes;
 
 namespace Stageproof.Hosts.Tests.Databases;
 
@@ -142,8 +143,8 @@ public sealed class MariaDbEngineTests(MariaDbFixture db) : DatabaseEngineContra
         var endpoint = await FreshAsync("apply_rb");
         await db.ExecuteAsync("CREATE TABLE mailboxes (id int PRIMARY KEY, owner varchar(20) NOT NULL); INSERT INTO mailboxes VALUES (1, 'alice'), (2, 'bob');", "apply_rb");
         using var dir = new TempDirectory();
-        var estate = new Rollouts.FakeEstate();
-        estate.Add("prod-app-1", "# acme-mail\n", (Rollouts.FakeHost.Package, "1.0-1"));
+        var estate = new FakeEstate();
+        estate.Add("prod-app-1", "# acme-mail\n", (FakeHost.Package, "1.0-1"));
         var hosts = new[] { new Core.Configuration.HostConfig { Name = "prod-app-1" } };
         var databases = new Dictionary<string, string> { ["mail"] = endpoint };
         var sql = "ALTER TABLE mailboxes ADD COLUMN quota_mb int NOT NULL DEFAULT 100;\nDELETE FROM mailboxes WHERE id = 2;";

@@ -8,6 +8,7 @@ using Stageproof.Hosts.Apply;
 using Stageproof.Hosts.Checks;
 using Stageproof.Hosts.Tests.Checks;
 using Stageproof.Testing;
+using Stageproof.Testing.Fakes;
 
 namespace Stageproof.Hosts.Tests.Rollouts;
 

@@ -4,6 +4,7 @@ using Stageproof.Core.Patches;
 using Stageproof.Data;
 using Stageproof.Hosts.Apply;
 using Stageproof.Testing;
+using Stageproof.Testing.Fakes;
 
 namespace Stageproof.Hosts.Tests.Rollouts;
 

@@ -9,8 +9,9 @@ using Stageproof.Data;
 using Stageproof.Hosts.Apply;
 using Stageproof.Hosts.Checks;
 using Stageproof.Hosts.Rollouts;
-using Xunit.Abstractions;
 using Stageproof.Testing;
+using Stageproof.Testing.Fakes;
+using Xunit.Abstractions;
 
 namespace Stageproof.Hosts.Tests.Rollouts;
 

@@ -10,6 +10,7 @@ using Stageproof.Hosts.Apply;
 using Stageproof.Hosts.Checks;
 using Stageproof.Hosts.Rollouts;
 using Stageproof.Testing;
+using Stageproof.Testing.Fakes;
 
 namespace Stageproof.Hosts.Tests.Rollouts;
 

@@ -6,15 +6,16 @@ using System.Reflection;
 using Stageproof.Core.Hosts;
 using Stageproof.Core.State;
 
-namespace Stageproof.Hosts.Tests.Rollouts;
+namespace Stageproof.Testing.Fakes;
 
 /// <summary>
 /// FAKE. An in-process stand-in for Debian hosts reached over SSH, for tests of the engines' state machines and
 /// fault paths (the lab proves the real integration). Each <see cref="FakeHost"/> keeps its files, package versions,
 /// service state and rollback-point directories in memory and answers the commands <c>HostPatcher</c>, the facts
-/// script and the service check send, recognised by their program or script name. It does not run sh, apt or dpkg:
-/// their semantics that matter here (exact versions, key edits, save and restore of files, kept packages) are
-/// modelled, nothing else. An unknown command answers exit 127, so a test fails loudly rather than passing on a guess.
+/// script, the behaviour script and the service check send, recognised by their program or script name. It does not
+/// run sh, apt or dpkg: their semantics that matter here (exact versions, key edits, save and restore of files, kept
+/// packages) are modelled, nothing else; a package closure (real .debs, published with apt-ftparchive) is not. An
+/// unknown command answers exit 127, so a test fails loudly rather than passing on a guess.
 /// </summary>
 public sealed class FakeEstate : ITransportFactory
 {
@@ -173,6 +174,10 @@ public sealed class FakeHost(string name)
     public bool Running { get; private set; } = true;
     public int Restarts { get; private set; }
 
+    /// <summary>What a set's pre or post command does to the host besides a restart (given the command's text), as a
+    /// script that also rewrites a file would.</summary>
+    public Action<FakeHost, string>? Commanded { get; set; }
+
     public sealed class PointDirectory
     {
         public Dictionary<string, string> Saved { get; } = new(StringComparer.Ordinal);
@@ -204,6 +209,7 @@ public sealed class FakeHost(string name)
         {
             "stageproof-facts" => Ok(Facts(words[3..])),
             "stageproof-service" => Ok($"sysv {(Running ? 0 : 3).ToString(CultureInfo.InvariantCulture)}\n"),
+            "stageproof-behaviour" => Ok(Behaviour()),
             "dpkg-query" when words.Contains("-f=${Conffiles}\\n") => Ok(string.Concat(words.Skip(3).Where(Packages.ContainsKey)
                 .Select(p => p == Package ? $" {ConfPath} {Hash(Conf)[..32]}\n" : ""))),
             "dpkg-query" => Ok(string.Concat(words.Skip(3).Where(Packages.ContainsKey).Select(p => $"{p}\t{Packages[p]}\tii \n"))),
@@ -302,8 +308,16 @@ public sealed class FakeHost(string name)
         return Ok("");
     }
 
+    /// <summary>What the behaviour script reports: root, the service's process while it runs (a new pid after each
+    /// restart), and nothing else: a fake host has no cron, units, modules, privileged files or logs to speak of.</summary>
+    private string Behaviour() =>
+        "@@stageproof-behaviour 1\n@@users\nroot:0\n@@processes\n"
+        + (Running ? string.Create(CultureInfo.InvariantCulture, $"0\t{4000 + Restarts}\t1\tacme-mail\t/usr/sbin/acme-mail\n") : "")
+        + "@@end\n";
+
     private CommandResult RunCommand(string text)
     {
+        Commanded?.Invoke(this, text);
         if (text.Contains("restart", StringComparison.Ordinal))
         {
             Restarts++;

@@ -1,0 +1,361 @@
+using Microsoft.Data.Sqlite;
+using Stageproof.Application.Estate;
+using Stageproof.Application.Lifecycle;
+using Stageproof.Application.Notifications;
+using Stageproof.Application.Staging;
+using Stageproof.Core;
+using Stageproof.Core.Checks;
+using Stageproof.Core.Configuration;
+using Stageproof.Core.Manifests;
+using Stageproof.Core.Patches;
+using Stageproof.Core.Stage;
+using Stageproof.Core.State;
+using Stageproof.Data;
+using Stageproof.Testing;
+using Stageproof.Testing.Fakes;
+using Xunit.Abstractions;
+
+namespace Stageproof.Application.Tests.Staging;
+
+/// <summary>
+/// The stage engine's state machine and fault paths on FAKE hosts (<see cref="FakeEstate"/>: files, package versions
+/// and the service's state in memory, no sh, apt or dpkg) with the real SQLite state, the real facts collector, drift
+/// engine, patch engine and check runner over them. What the fake cannot show (real packages, loads, databases,
+/// migrations, the soak) the lab's stage tests prove (LabStageTests); these prove the order of the steps, which
+/// failure stops where, and that staging is always left as it was found or, after a PASS, patched.
+/// </summary>
+public sealed class StageWorkflowFakeTests(ITestOutputHelper output) : IDisposable
+{
+    private const string Conf = "# acme-mail\nsession.lifetime = 60\n";
+    private static readonly string[] Staging = ["staging-app-1", "staging-app-2"];
+
+    /// <summary>Commands that change a host (the set's commands, its packages, its files), by their first word.</summary>
+    private static readonly string[] Changing = ["stageproof-pre", "env", "stageproof-edit-file", "stageproof-write-file", "stageproof-post"];
+
+    private readonly string _dir = ScratchDirectory.Create("stageproof-stage-fake-");
+    private readonly FakeEstate _estate = new();
+
+    public void Dispose()
+    {
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    /// <summary>prod-app-1, staging's two hosts (a mirror of prod) and their twins in staging-control (staging's control when
+    /// <paramref name="control"/>), every one on acme-mail 1.0-1 with the same configuration; the suite checks the service.</summary>
+    private StageproofConfig Estate(bool control = false)
+    {
+        foreach (var host in (string[])["prod-app-1", .. Staging, "staging-control-1", "staging-control-2"])
+        {
+            _estate.Add(host, Conf, (FakeHost.Package, "1.0-1"));
+        }
+        var path = Path.Combine(_dir, "stageproof.yaml");
+        File.WriteAllText(path, $$"""
+            hosts:
+              prod-app-1: { transport: local }
+              staging-app-1: { transport: local }
+              staging-app-2: { transport: local }
+              staging-control-1: { transport: local }
+              staging-control-2: { transport: local }
+            environments:
+              prod: { hosts: [prod-app-1] }
+              staging: { hosts: [staging-app-1, staging-app-2], mirror_of: prod, checks: staging{{(control ? ", control: staging-control" : "")}} }
+              staging-control: { hosts: [staging-control-1, staging-control-2] }
+            checks:
+              staging:
+                - { name: up, type: service, service: acme-mail }
+            drift:
+              track: [{{FakeHost.ConfPath}}]
+            """);
+        return ConfigLoader.Load(path);
+    }
+
+    /// <summary>A set that sets <paramref name="key"/> in acme-mail's configuration and restarts it. No package: a
+    /// package change needs a closure of real .debs, which the fake hosts cannot give (the lab's stage tests install them).</summary>
+    private static PatchSet Set(string id, string key = "session.lifetime", string value = "5") => new()
+    {
+        Id = id, Title = $"acme-mail with {key} {value}", Reason = "the stage engine's tests", Severity = PatchSeverity.High, Author = "alice",
+        Files = [new PatchFile { Path = FakeHost.ConfPath, Set = new Dictionary<string, string> { [key] = value } }],
+        Commands = new PatchCommands { Post = [new PatchCommand("service acme-mail restart")] },
+    };
+
+    private async Task<string> FreezeAsync(IStateStore store, PatchSet set)
+    {
+        var frozen = PatchSetFreezer.FromSet(set);
+        await store.SavePatchSetAsync(frozen);
+        return frozen.Digest;
+    }
+
+    /// <summary>Stages <paramref name="set"/> on staging as alice, the facts of the fidelity step collected through the
+    /// application's own drift operands, as <c>stageproof stage</c> does.</summary>
+    private async Task<(StageResult Result, Recorded Progress)> StageAsync(StageproofConfig config, PatchSet set, StageOptions? options = null)
+    {
+        await using var store = await SqliteStateStore.OpenAsync(_dir, TimeProvider.System);
+        var digest = await FreezeAsync(store, set);
+        var engines = new EstateEngines(store, config, TimeProvider.System, _dir, _estate, NullEventPublisher.Instance);
+        var progress = new Recorded(output);
+        var facts = new DriftOperands(config, store, TimeProvider.System, new FactsCollector(config, store, _estate, TimeProvider.System, "alice"));
+        async Task<IReadOnlyList<Manifest>> CollectAsync(string environment, CancellationToken ct)
+        {
+            var (side, failures) = await facts.ResolveAsync(environment, storedOnly: false, ct);
+            Assert.Empty(failures);
+            return side.Manifests;
+        }
+        var workflow = new StageWorkflow(engines, "alice", progress, CollectAsync);
+        var result = await workflow.RunAsync((options ?? new StageOptions { Digest = digest, Environment = "staging" }) with
+        {
+            Digest = digest, Settle = TimeSpan.FromSeconds(1),
+        }, CancellationToken.None);
+        output.WriteLine($"verdict {result.Verdict}; " + string.Join("; ", result.Reasons.Select(r => $"{r.Step}: {r.Subject}: {r.Evidence}")));
+        return (result, progress);
+    }
+
+    private async Task<IReadOnlyList<string>> StageEventsAsync()
+    {
+        await using var store = await SqliteStateStore.OpenAsync(_dir, TimeProvider.System);
+        return [.. (await store.ReadAllAsync()).Select(e => e.Action).Where(a => a.StartsWith("stage.", StringComparison.Ordinal))];
+    }
+
+    private async Task<IReadOnlyList<StageResult>> StoredAsync()
+    {
+        await using var store = await SqliteStateStore.OpenAsync(_dir, TimeProvider.System);
+        return await store.ListStageResultsAsync();
+    }
+
+    private static StepStatus? StatusOf(StageResult result, string step) => result.Steps.FirstOrDefault(s => s.Name == step)?.Status;
+
+    /// <summary>Staging as the test found it: acme-mail 1.0-1, the original configuration, the service running.</summary>
+    private void AssertStagingAsFound()
+    {
+        foreach (var name in Staging)
+        {
+            var host = _estate[name];
+            Assert.Equal("1.0-1", host.Packages[FakeHost.Package]);
+            Assert.Equal(Conf, host.Conf);
+            Assert.True(host.Running, $"{name}: the service is down"); // the rollback restarted it on the restored file
+        }
+    }
+
+    [Fact]
+    public async Task A_good_change_passes_every_step_in_order_and_staging_ends_patched_as_tested()
+    {
+        var config = Estate();
+
+        var (result, progress) = await StageAsync(config, Set("GOOD-1"));
+
+        Assert.True(result.Verdict == StageVerdict.Pass, string.Join("\n", result.Reasons));
+        Assert.Equal(StageSteps.All, progress.Started);
+        Assert.Equal(StageSteps.All, result.Steps.Select(s => s.Name));
+        Assert.All(result.Steps.Where(s => s.Name != StageSteps.Soak), s => Assert.Equal(StepStatus.Passed, s.Status));
+        Assert.Equal(StepStatus.Skipped, StatusOf(result, StageSteps.Soak)); // the suite has no soak check
+        // The drift step saw the change on both hosts, declared by the set.
+        foreach (var host in Staging)
+        {
+            Assert.Contains(result.Changes, c => c.Host == host && c.Key.StartsWith(FakeHost.ConfPath, StringComparison.Ordinal) && c.Expected);
+        }
+        Assert.DoesNotContain(result.Changes, c => c.Unexpected);
+        // Rehearsed: rolled back (the point's files and packages restored) and applied again, so staging ends patched.
+        Assert.NotNull(result.Rehearsal);
+        Assert.True(result.Rehearsal.RolledBack && result.Rehearsal.Reapplied, string.Join("; ", result.Rehearsal.Notes));
+        Assert.False(result.Rehearsal.DatabaseRestoreNeeded);
+        foreach (var name in Staging)
+        {
+            var host = _estate[name];
+            Assert.Equal("# acme-mail\nsession.lifetime = 5\n", host.Conf);
+            Assert.Equal(1, host.Log.Count(c => c == "stageproof-restore"));
+            Assert.Equal(2, host.Log.Count(c => c == "stageproof-edit-file")); // the apply and the re-apply
+        }
+        // Production and the control were only read.
+        Assert.DoesNotContain(_estate["prod-app-1"].Log, Changing.Contains);
+        Assert.Equal(Conf, _estate["prod-app-1"].Conf);
+        Assert.Equal(["stage.start", "stage.finish"], await StageEventsAsync());
+        Assert.Equal(StageVerdict.Pass, Assert.Single(await StoredAsync()).Verdict);
+    }
+
+    [Fact]
+    public async Task A_staging_that_differs_from_its_mirror_fails_at_fidelity_before_any_host_is_changed()
+    {
+        var config = Estate();
+        _estate["staging-app-1"].Files[FakeHost.ConfPath] = Conf + "db.pool_size = 5\n"; // edited by hand on staging
+        _estate["prod-app-1"].Packages[FakeHost.Package] = "1.1-1"; // prod already moved on
+
+        var (result, progress) = await StageAsync(config, Set("DRIFTED-1"));
+
+        Assert.Equal(StageVerdict.Fail, result.Verdict);
+        var reason = Assert.Single(result.Reasons);
+        Assert.Equal(StageSteps.Fidelity, reason.Step);
+        Assert.Contains("staging is not a faithful mirror of prod", reason.Evidence, StringComparison.Ordinal);
+        Assert.Contains(FakeHost.ConfPath, reason.Evidence, StringComparison.Ordinal);
+        Assert.Contains("package-version acme-mail", reason.Evidence, StringComparison.Ordinal);
+        Assert.Equal([StageSteps.Fidelity], progress.Started);
+        Assert.All(result.Steps.Skip(1), s => Assert.Equal(StepStatus.Skipped, s.Status));
+        Assert.Null(result.ApplyRun);
+        foreach (var name in Staging)
+        {
+            Assert.DoesNotContain(_estate[name].Log, Changing.Contains);
+        }
+        // The verdict is recorded: a FAIL a gate counts.
+        Assert.Equal(["stage.start", "stage.finish"], await StageEventsAsync());
+        Assert.Equal(StageVerdict.Fail, Assert.Single(await StoredAsync()).Verdict);
+    }
+
+    [Fact]
+    public async Task Accepting_the_drift_takes_a_reason_and_turns_the_fidelity_failure_into_a_recorded_warning()
+    {
+        var config = Estate();
+        _estate["staging-app-1"].Files[FakeHost.ConfPath] = Conf + "db.pool_size = 5\n";
+
+        var refused = await Assert.ThrowsAsync<InputException>(() => StageAsync(config, Set("ACCEPTED-1"),
+            new StageOptions { Digest = "", Environment = "staging", AcceptDrift = true }));
+        Assert.Contains("--accept-drift needs --reason", refused.Message, StringComparison.Ordinal);
+        Assert.Empty(await StageEventsAsync());
+        Assert.DoesNotContain(_estate["staging-app-1"].Log, Changing.Contains);
+
+        var (result, _) = await StageAsync(config, Set("ACCEPTED-1"),
+            new StageOptions { Digest = "", Environment = "staging", AcceptDrift = true, Reason = "the pool size is being rolled out to prod this week" });
+
+        Assert.True(result.Verdict == StageVerdict.Pass, string.Join("\n", result.Reasons));
+        Assert.Equal(StepStatus.Warned, StatusOf(result, StageSteps.Fidelity));
+        Assert.Equal("the pool size is being rolled out to prod this week", result.AcceptedDrift);
+        var warning = Assert.Single(result.Warnings, w => w.Step == StageSteps.Fidelity);
+        Assert.Contains("drift accepted by alice: the pool size is being rolled out to prod this week", warning.Evidence, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_set_already_applied_on_staging_is_refused_and_nothing_is_recorded_or_changed()
+    {
+        var config = Estate();
+        var patched = _estate["staging-app-2"];
+        patched.Files[FakeHost.ConfPath] = "# acme-mail\nsession.lifetime = 5\n";
+
+        var refused = await Assert.ThrowsAsync<InputException>(() => StageAsync(config, Set("TWICE-1")));
+
+        Assert.Contains("TWICE-1 is already applied on staging-app-2: a stage must start from the state before the change", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("stageproof rollback --env staging", refused.Message, StringComparison.Ordinal);
+        Assert.Empty(await StageEventsAsync());
+        Assert.Empty(await StoredAsync());
+        Assert.DoesNotContain(_estate["staging-app-1"].Log, Changing.Contains);
+        Assert.DoesNotContain(patched.Log, Changing.Contains);
+    }
+
+    [Fact]
+    public async Task A_control_that_already_runs_the_change_is_refused_naming_the_control()
+    {
+        var config = Estate(control: true);
+        _estate["staging-control-1"].Files[FakeHost.ConfPath] = "# acme-mail\nsession.lifetime = 5\n";
+
+        var refused = await Assert.ThrowsAsync<InputException>(() => StageAsync(config, Set("CONTROL-1")));
+
+        Assert.Contains("CONTROL-1 is already applied on staging-control-1 of staging-control, the control of staging (environments.staging.control)",
+            refused.Message, StringComparison.Ordinal);
+        Assert.Empty(await StageEventsAsync());
+        foreach (var name in Staging)
+        {
+            Assert.DoesNotContain(_estate[name].Log, Changing.Contains);
+        }
+    }
+
+    [Fact]
+    public async Task An_apply_that_fails_on_one_host_stops_at_apply_and_every_host_goes_back_to_its_rollback_point()
+    {
+        var config = Estate();
+        _estate["staging-app-2"].Failing["stageproof-post"] = 1; // its restart fails once: a broken post command
+
+        var (result, progress) = await StageAsync(config, Set("BROKEN-POST-1"));
+
+        Assert.Equal(StageVerdict.Fail, result.Verdict);
+        Assert.Contains(result.Reasons, r => r.Step == StageSteps.Apply && r.Subject == "staging-app-2");
+        Assert.Equal(StepStatus.Failed, StatusOf(result, StageSteps.Apply));
+        // Nothing after the failed apply is judged: no comparison, drift, soak or rehearsal of a change that never landed.
+        Assert.Equal([StageSteps.Fidelity, StageSteps.Baseline, StageSteps.Apply], progress.Started);
+        Assert.All(result.Steps.Skip(3), s => Assert.Equal(StepStatus.Skipped, s.Status));
+        Assert.NotNull(result.Rehearsal);
+        Assert.True(result.Rehearsal.RolledBack, string.Join("; ", result.Rehearsal.Notes));
+        Assert.Equal("staging is back at its rollback point", Assert.Single(result.Rehearsal.Notes));
+        AssertStagingAsFound();
+        Assert.Equal(StageVerdict.Fail, Assert.Single(await StoredAsync()).Verdict);
+    }
+
+    [Fact]
+    public async Task A_change_that_stops_the_service_fails_at_compare_and_staging_is_returned_without_a_rehearsal()
+    {
+        var config = Estate();
+
+        // The fake's bad configuration: the service does not come back after a restart that reads it.
+        var (result, _) = await StageAsync(config, Set("STOPS-1", value: "0"));
+
+        Assert.Equal(StageVerdict.Fail, result.Verdict);
+        foreach (var host in Staging)
+        {
+            Assert.Contains(result.Reasons, r => r.Step == StageSteps.Compare && r.Subject == $"up on {host}");
+        }
+        Assert.Equal(StepStatus.Failed, StatusOf(result, StageSteps.Compare));
+        // The change failed: the rollback is the return to the point, not a rehearsal, and nothing is applied again.
+        Assert.Equal(StepStatus.Skipped, StatusOf(result, StageSteps.Rehearsal));
+        Assert.Equal(StepStatus.Skipped, StatusOf(result, StageSteps.Reapply));
+        Assert.NotNull(result.Rehearsal);
+        Assert.True(result.Rehearsal.RolledBack);
+        AssertStagingAsFound();
+        foreach (var name in Staging)
+        {
+            Assert.Equal(1, _estate[name].Log.Count(c => c == "stageproof-edit-file")); // edited once, never again
+        }
+    }
+
+    [Fact]
+    public async Task A_change_the_set_does_not_declare_fails_at_drift_naming_the_key_and_staging_is_returned()
+    {
+        var config = Estate();
+        foreach (var name in Staging)
+        {
+            // A restart on the new setting also writes one the set says nothing about, as a service that "upgrades" its
+            // own configuration on start would.
+            _estate[name].Commanded = (host, _) =>
+            {
+                if (host.Conf.Contains("session.lifetime = 5\n", StringComparison.Ordinal) && !host.Conf.Contains("smtp.max_size", StringComparison.Ordinal))
+                {
+                    host.Files[FakeHost.ConfPath] = host.Conf + "smtp.max_size = 10\n";
+                }
+            };
+        }
+
+        var (result, _) = await StageAsync(config, Set("UNDECLARED-1"));
+
+        Assert.Equal(StageVerdict.Fail, result.Verdict);
+        foreach (var host in Staging)
+        {
+            Assert.Contains(result.Reasons, r => r.Step == StageSteps.Drift && r.Subject == $"{host} config-content {FakeHost.ConfPath}"
+                && r.Evidence.StartsWith("changed beyond the keys the set declares: smtp.max_size: unset → 10 (", StringComparison.Ordinal));
+        }
+        // The declared edit is not a reason: only what the set does not say.
+        Assert.DoesNotContain(result.Reasons, r => r.Evidence.Contains("session.lifetime", StringComparison.Ordinal));
+        Assert.Equal(StepStatus.Failed, StatusOf(result, StageSteps.Drift));
+        Assert.Equal(StepStatus.Skipped, StatusOf(result, StageSteps.Reapply));
+        AssertStagingAsFound();
+    }
+
+    /// <summary>The progress as the CLI would print it, kept for the assertions and written to the test's output.</summary>
+    private sealed class Recorded(ITestOutputHelper output) : IStageProgress
+    {
+        public List<string> Started { get; } = [];
+
+        public IProgress<string> Engine { get; } = new Line(output);
+
+        public void StepStarted(int number, string step, string what, TimeSpan elapsed)
+        {
+            Started.Add(step);
+            output.WriteLine($"{number}. {step} — {what}");
+        }
+
+        public void StepEnded(string step, StepStatus status, string summary) => output.WriteLine($"  {status} {summary}");
+
+        public void Failed(string step, string subject, string evidence) => output.WriteLine($"  FAIL {step}: {subject}: {evidence}");
+
+        public void Checked(CheckResult result) => output.WriteLine($"    {result.Status} {result.Name} ({result.Target}) {result.Message}");
+
+        private sealed class Line(ITestOutputHelper output) : IProgress<string>
+        {
+            public void Report(string value) => output.WriteLine("    " + value);
+        }
+    }
+}
