@@ -334,6 +334,62 @@ public sealed class StageWorkflowFakeTests(ITestOutputHelper output) : IDisposab
         AssertStagingAsFound();
     }
 
+    [Fact]
+    public async Task A_service_already_failing_before_the_change_fails_at_baseline_and_nothing_is_applied()
+    {
+        var config = Estate();
+        _estate["staging-app-2"].Running = false;
+
+        // The stopped service is also drift from prod, accepted here so that the run gets as far as the baseline.
+        var (result, progress) = await StageAsync(config, Set("BASELINE-1"),
+            new StageOptions { Digest = "", Environment = "staging", AcceptDrift = true, Reason = "staging-app-2 is being rebuilt" });
+
+        Assert.Equal(StageVerdict.Fail, result.Verdict);
+        var reason = Assert.Single(result.Reasons);
+        Assert.Equal(StageSteps.Baseline, reason.Step);
+        Assert.Equal("up on staging-app-2", reason.Subject);
+        Assert.StartsWith("fails before the change, so no change can be judged: ", reason.Evidence, StringComparison.Ordinal);
+        Assert.Equal([StageSteps.Fidelity, StageSteps.Baseline], progress.Started);
+        Assert.Null(result.ApplyRun);
+        foreach (var name in Staging)
+        {
+            Assert.DoesNotContain(_estate[name].Log, Changing.Contains);
+        }
+    }
+
+    [Fact]
+    public async Task A_change_that_starts_a_program_the_rollback_does_not_stop_fails_and_says_what_was_left_behind()
+    {
+        var config = Estate();
+        foreach (var name in Staging)
+        {
+            // The restart on the new setting also starts a helper that nothing stops again: no file or package undoes it.
+            _estate[name].Commanded = (host, _) =>
+            {
+                if (host.Conf.Contains("session.lifetime = 5\n", StringComparison.Ordinal) && !host.Started.Contains("acme-indexer"))
+                {
+                    host.Started.Add("acme-indexer");
+                }
+            };
+        }
+
+        var (result, _) = await StageAsync(config, Set("HELPER-1"));
+
+        Assert.Equal(StageVerdict.Fail, result.Verdict);
+        foreach (var host in Staging)
+        {
+            Assert.Contains(result.Reasons, r => r.Step == StageSteps.Drift && r.Subject.StartsWith(host + " ", StringComparison.Ordinal)
+                && (r.Subject + " " + r.Evidence).Contains("acme-indexer", StringComparison.Ordinal));
+        }
+        // Files are back, but the helper still runs: the return to the point says so rather than calling staging clean.
+        Assert.NotNull(result.Rehearsal);
+        var note = Assert.Single(result.Rehearsal.Notes);
+        Assert.StartsWith("staging is back at its rollback point, but the change left behind what a package rollback does not undo: ", note, StringComparison.Ordinal);
+        Assert.Contains("acme-indexer", note, StringComparison.Ordinal);
+        Assert.Contains(result.Rehearsal.Residue, r => r.Contains("acme-indexer", StringComparison.Ordinal));
+        Assert.All(Staging, name => Assert.Equal(Conf, _estate[name].Conf));
+    }
+
     /// <summary>The progress as the CLI would print it, kept for the assertions and written to the test's output.</summary>
     private sealed class Recorded(ITestOutputHelper output) : IStageProgress
     {

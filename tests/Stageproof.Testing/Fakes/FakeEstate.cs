@@ -171,12 +171,15 @@ public sealed class FakeHost(string name)
     /// <summary>Rollback-point directories: saved files, paths that were absent, kept package versions, packages to purge.</summary>
     public Dictionary<string, PointDirectory> Points { get; } = new(StringComparer.Ordinal);
     /// <summary>The service runs unless its last restart read "session.lifetime = 0" (the fake's bad configuration).</summary>
-    public bool Running { get; private set; } = true;
+    public bool Running { get; set; } = true;
     public int Restarts { get; private set; }
 
     /// <summary>What a set's pre or post command does to the host besides a restart (given the command's text), as a
     /// script that also rewrites a file would.</summary>
     public Action<FakeHost, string>? Commanded { get; set; }
+
+    /// <summary>Programs running besides the service (by name), as the behaviour script lists them: what a command started.</summary>
+    public List<string> Started { get; } = [];
 
     public sealed class PointDirectory
     {
@@ -309,10 +312,12 @@ public sealed class FakeHost(string name)
     }
 
     /// <summary>What the behaviour script reports: root, the service's process while it runs (a new pid after each
-    /// restart), and nothing else: a fake host has no cron, units, modules, privileged files or logs to speak of.</summary>
+    /// restart) and the <see cref="Started"/> ones, nothing else: a fake host has no cron, units, modules, privileged
+    /// files or logs to speak of.</summary>
     private string Behaviour() =>
         "@@stageproof-behaviour 1\n@@users\nroot:0\n@@processes\n"
         + (Running ? string.Create(CultureInfo.InvariantCulture, $"0\t{4000 + Restarts}\t1\tacme-mail\t/usr/sbin/acme-mail\n") : "")
+        + string.Concat(Started.Select((name, i) => string.Create(CultureInfo.InvariantCulture, $"0\t{5000 + i}\t1\t{name}\t/usr/sbin/{name}\n")))
         + "@@end\n";
 
     private CommandResult RunCommand(string text)
