@@ -461,6 +461,28 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
                 Step(StageSteps.Reapply, StepStatus.Skipped, "the rollback rehearsal failed; the environment stays rolled back", engines.Time.GetUtcNow());
                 return await FinishAsync(result, ct).ConfigureAwait(false);
             }
+            if (!keepWorks && env.Databases.Count == 0)
+            {
+                // No database: a rollback "with a restore" would be the same rollback again, and its success would read
+                // as "needed a database restore". The rollback itself failed (on a host, or the suite after it): that is
+                // the reason. A host it left half done is taken back to the point once more, so staging is left as found.
+                var failedHosts = keep.Hosts.Where(h => !RolledBackOrUntouched(h.Status)).Select(h => h.Host).ToList();
+                Fail(StageSteps.Rehearsal, failedHosts.Count > 0 ? string.Join(", ", failedHosts) : env.Name, $"the rollback does not work: {Problems(keep, keepSuite)}");
+                var notes = new List<string> { $"the rollback failed: {Problems(keep, keepSuite)}" };
+                if (!keep.Succeeded)
+                {
+                    var retry = await engine.RollbackAsync(Rollback(DatabaseRestoreMode.Keep), progress.Engine, ct).ConfigureAwait(false);
+                    _patchRuns.Add(retry);
+                    rollbacks.Add(retry.Id);
+                    notes.Add(retry.Succeeded ? $"a second rollback then took {env.Name} back to its rollback point"
+                        : "a second rollback failed too: " + PatchEngine.Summary(retry));
+                    rehearsal = rehearsal with { RolledBack = retry.Succeeded, Residue = retry.Hosts.SelectMany(h => h.Residue).ToList(), Discarded = Discarded(retry) };
+                }
+                result = result with { Rehearsal = rehearsal with { Notes = notes }, RollbackRuns = rollbacks };
+                Step(StageSteps.Rehearsal, StepStatus.Failed, "rollback failed", rehearsalStart);
+                Step(StageSteps.Reapply, StepStatus.Skipped, "the rollback rehearsal failed; the environment stays rolled back", engines.Time.GetUtcNow());
+                return await FinishAsync(result, ct).ConfigureAwait(false);
+            }
             if (!keepWorks)
             {
                 var withoutRestore = string.Join("; ", [.. downFailed, Problems(keep, keepSuite)]);
@@ -959,10 +981,14 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
     private static List<string> Discarded(PatchRun run) =>
         [.. run.Restores.SelectMany(r => r.Discarded), .. run.DirectoryRestores.SelectMany(d => d.Discarded.Select(line => $"directory {d.Directory}: {line}"))];
 
+    private static bool RolledBackOrUntouched(HostRunStatus status) =>
+        status is HostRunStatus.RolledBack or HostRunStatus.Applied or HostRunStatus.AlreadyApplied;
+
     private static string Problems(PatchRun run, CheckSuiteResult suite)
     {
-        var problems = run.Hosts.Where(h => h.Status is not (HostRunStatus.RolledBack or HostRunStatus.Applied or HostRunStatus.AlreadyApplied))
-            .Select(h => $"{h.Host}: {PatchEngine.Status(h.Status)} {string.Join("; ", h.Residue)}")
+        var problems = run.Hosts.Where(h => !RolledBackOrUntouched(h.Status))
+            .Select(h => $"{h.Host}: {PatchEngine.Status(h.Status)}" + (string.IsNullOrWhiteSpace(h.Message) ? "" : $" ({h.Message})")
+                         + (h.Residue.Count > 0 ? ": " + string.Join("; ", h.Residue) : ""))
             .Concat(run.DirectoryRestores.Where(d => d.Error is not null).Select(d => $"directory {d.Directory}: {d.Error}"))
             .Concat(suite.Results.Where(r => !r.Passed).Select(r => $"{r.Name} on {r.Target}: {r.Message}")).ToList();
         return problems.Count == 0 ? "no problem found" : string.Join("; ", problems);

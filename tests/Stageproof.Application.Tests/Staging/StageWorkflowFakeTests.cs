@@ -390,6 +390,31 @@ public sealed class StageWorkflowFakeTests(ITestOutputHelper output) : IDisposab
         Assert.All(Staging, name => Assert.Equal(Conf, _estate[name].Conf));
     }
 
+    [Fact]
+    public async Task A_rollback_that_fails_on_a_host_fails_the_rehearsal_naming_the_host_and_never_blames_a_database_there_is_none_of()
+    {
+        var config = Estate();
+        _estate["staging-app-2"].Failing["stageproof-restore"] = 1; // the rehearsal's restore fails there once
+
+        var (result, _) = await StageAsync(config, Set("ROLLBACK-FAILS-1"));
+
+        Assert.Equal(StageVerdict.Fail, result.Verdict);
+        Assert.Equal(StepStatus.Failed, StatusOf(result, StageSteps.Rehearsal));
+        Assert.Equal(StepStatus.Skipped, StatusOf(result, StageSteps.Reapply));
+        var reason = Assert.Single(result.Reasons);
+        Assert.Equal(StageSteps.Rehearsal, reason.Step);
+        Assert.Equal("staging-app-2", reason.Subject);
+        Assert.StartsWith("the rollback does not work: staging-app-2: failed, needs attention (", reason.Evidence, StringComparison.Ordinal);
+        Assert.Contains("stageproof-restore fails here", reason.Evidence, StringComparison.Ordinal); // the host's own error
+        // Staging has no database: a second try that worked is not "needed a database restore".
+        Assert.DoesNotContain("database", reason.Evidence, StringComparison.Ordinal);
+        Assert.NotNull(result.Rehearsal);
+        Assert.False(result.Rehearsal.DatabaseRestoreNeeded);
+        Assert.True(result.Rehearsal.RolledBack);
+        Assert.Equal("a second rollback then took staging back to its rollback point", result.Rehearsal.Notes[^1]);
+        AssertStagingAsFound();
+    }
+
     /// <summary>The progress as the CLI would print it, kept for the assertions and written to the test's output.</summary>
     private sealed class Recorded(ITestOutputHelper output) : IStageProgress
     {
