@@ -466,7 +466,7 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
                 // No database: a rollback "with a restore" would be the same rollback again, and its success would read
                 // as "needed a database restore". The rollback itself failed (on a host, or the suite after it): that is
                 // the reason. A host it left half done is taken back to the point once more, so staging is left as found.
-                var failedHosts = keep.Hosts.Where(h => !RolledBackOrUntouched(h.Status)).Select(h => h.Host).ToList();
+                var failedHosts = keep.Hosts.Where(h => !EndedAsAsked(keep, h)).Select(h => h.Host).ToList();
                 Fail(StageSteps.Rehearsal, failedHosts.Count > 0 ? string.Join(", ", failedHosts) : env.Name, $"the rollback does not work: {Problems(keep, keepSuite)}");
                 var notes = new List<string> { $"the rollback failed: {Problems(keep, keepSuite)}" };
                 if (!keep.Succeeded)
@@ -981,12 +981,16 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
     private static List<string> Discarded(PatchRun run) =>
         [.. run.Restores.SelectMany(r => r.Discarded), .. run.DirectoryRestores.SelectMany(d => d.Discarded.Select(line => $"directory {d.Directory}: {line}"))];
 
-    private static bool RolledBackOrUntouched(HostRunStatus status) =>
-        status is HostRunStatus.RolledBack or HostRunStatus.Applied or HostRunStatus.AlreadyApplied;
+    /// <summary>Whether a host ended as its run asked (as <see cref="PatchRun.HostsSucceeded"/> counts it): applied, or
+    /// for a rollback, rolled back. A host an apply had to roll back failed.</summary>
+    private static bool EndedAsAsked(PatchRun run, HostRunRecord host) =>
+        host.Status is HostRunStatus.Applied or HostRunStatus.AlreadyApplied || (run.Kind == RunKind.Rollback && host.Status == HostRunStatus.RolledBack);
 
+    /// <summary>What went wrong in a run and the suite after it: each host that did not end as asked, with its error
+    /// (those that failed first, then those never started because of them), and each failing check.</summary>
     private static string Problems(PatchRun run, CheckSuiteResult suite)
     {
-        var problems = run.Hosts.Where(h => !RolledBackOrUntouched(h.Status))
+        var problems = run.Hosts.Where(h => !EndedAsAsked(run, h)).OrderBy(h => h.Status == HostRunStatus.NotStarted)
             .Select(h => $"{h.Host}: {PatchEngine.Status(h.Status)}" + (string.IsNullOrWhiteSpace(h.Message) ? "" : $" ({h.Message})")
                          + (h.Residue.Count > 0 ? ": " + string.Join("; ", h.Residue) : ""))
             .Concat(run.DirectoryRestores.Where(d => d.Error is not null).Select(d => $"directory {d.Directory}: {d.Error}"))

@@ -415,6 +415,37 @@ public sealed class StageWorkflowFakeTests(ITestOutputHelper output) : IDisposab
         AssertStagingAsFound();
     }
 
+    [Fact]
+    public async Task A_set_that_fails_on_its_second_application_fails_at_reapply_and_its_automatic_rollback_leaves_staging_as_found()
+    {
+        var config = Estate();
+        var host = _estate["staging-app-1"];
+        var posts = 0;
+        // The apply's restart, then the rehearsal's; after that the file edit fails once, as a full disk would.
+        host.Commanded = (h, _) =>
+        {
+            if (++posts == 2)
+            {
+                h.Failing["stageproof-edit-file"] = 1;
+            }
+        };
+
+        var (result, _) = await StageAsync(config, Set("REAPPLY-FAILS-1"));
+
+        Assert.Equal(StageVerdict.Fail, result.Verdict);
+        Assert.Equal(StepStatus.Passed, StatusOf(result, StageSteps.Rehearsal));
+        Assert.Equal(StepStatus.Failed, StatusOf(result, StageSteps.Reapply));
+        var reason = Assert.Single(result.Reasons);
+        Assert.Equal((StageSteps.Reapply, "staging"), (reason.Step, reason.Subject));
+        // The host that failed and was rolled back comes first, with its own error; the one never started after it.
+        Assert.StartsWith("applying REAPPLY-FAILS-1 a second time did not end well: staging-app-1: rolled back (", reason.Evidence, StringComparison.Ordinal);
+        Assert.Contains("stageproof-edit-file fails here", reason.Evidence, StringComparison.Ordinal);
+        Assert.EndsWith("; staging-app-2: not started (untouched) (not started: an earlier host failed)", reason.Evidence, StringComparison.Ordinal);
+        Assert.NotNull(result.Rehearsal);
+        Assert.False(result.Rehearsal.Reapplied);
+        AssertStagingAsFound();
+    }
+
     /// <summary>The progress as the CLI would print it, kept for the assertions and written to the test's output.</summary>
     private sealed class Recorded(ITestOutputHelper output) : IStageProgress
     {
