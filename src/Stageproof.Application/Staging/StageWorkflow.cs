@@ -992,7 +992,8 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
     {
         var problems = run.Hosts.Where(h => !EndedAsAsked(run, h)).OrderBy(h => h.Status == HostRunStatus.NotStarted)
             .Select(h => $"{h.Host}: {PatchEngine.Status(h.Status)}" + (string.IsNullOrWhiteSpace(h.Message) ? "" : $" ({h.Message})")
-                         + (h.Residue.Count > 0 ? ": " + string.Join("; ", h.Residue) : ""))
+                         + (h.Residue.Where(r => h.Message?.Contains(r, StringComparison.Ordinal) != true).ToList() is { Count: > 0 } residue
+                             ? ": " + string.Join("; ", residue) : ""))
             .Concat(run.DirectoryRestores.Where(d => d.Error is not null).Select(d => $"directory {d.Directory}: {d.Error}"))
             .Concat(suite.Results.Where(r => !r.Passed).Select(r => $"{r.Name} on {r.Target}: {r.Message}")).ToList();
         return problems.Count == 0 ? "no problem found" : string.Join("; ", problems);

@@ -1,17 +1,8 @@
-using Microsoft.Data.Sqlite;
-using Stageproof.Application.Estate;
-using Stageproof.Application.Lifecycle;
-using Stageproof.Application.Notifications;
 using Stageproof.Application.Staging;
 using Stageproof.Core;
-using Stageproof.Core.Checks;
 using Stageproof.Core.Configuration;
-using Stageproof.Core.Manifests;
 using Stageproof.Core.Patches;
 using Stageproof.Core.Stage;
-using Stageproof.Core.State;
-using Stageproof.Data;
-using Stageproof.Testing;
 using Stageproof.Testing.Fakes;
 using Xunit.Abstractions;
 
@@ -27,48 +18,14 @@ namespace Stageproof.Application.Tests.Staging;
 public sealed class StageWorkflowFakeTests(ITestOutputHelper output) : IDisposable
 {
     private const string Conf = "# acme-mail\nsession.lifetime = 60\n";
-    private static readonly string[] Staging = ["staging-app-1", "staging-app-2"];
+    private static readonly IReadOnlyList<string> Staging = FakeStaging.Staging;
+    private static readonly IReadOnlyList<string> Changing = FakeStaging.Changing;
 
-    /// <summary>Commands that change a host (the set's commands, its packages, its files), by their first word.</summary>
-    private static readonly string[] Changing = ["stageproof-pre", "env", "stageproof-edit-file", "stageproof-write-file", "stageproof-post"];
+    private readonly FakeStaging _fake = new(output, Conf);
 
-    private readonly string _dir = ScratchDirectory.Create("stageproof-stage-fake-");
-    private readonly FakeEstate _estate = new();
+    public void Dispose() => _fake.Dispose();
 
-    public void Dispose()
-    {
-        SqliteConnection.ClearAllPools();
-        Directory.Delete(_dir, recursive: true);
-    }
-
-    /// <summary>prod-app-1, staging's two hosts (a mirror of prod) and their twins in staging-control (staging's control when
-    /// <paramref name="control"/>), every one on acme-mail 1.0-1 with the same configuration; the suite checks the service.</summary>
-    private StageproofConfig Estate(bool control = false)
-    {
-        foreach (var host in (string[])["prod-app-1", .. Staging, "staging-control-1", "staging-control-2"])
-        {
-            _estate.Add(host, Conf, (FakeHost.Package, "1.0-1"));
-        }
-        var path = Path.Combine(_dir, "stageproof.yaml");
-        File.WriteAllText(path, $$"""
-            hosts:
-              prod-app-1: { transport: local }
-              staging-app-1: { transport: local }
-              staging-app-2: { transport: local }
-              staging-control-1: { transport: local }
-              staging-control-2: { transport: local }
-            environments:
-              prod: { hosts: [prod-app-1] }
-              staging: { hosts: [staging-app-1, staging-app-2], mirror_of: prod, checks: staging{{(control ? ", control: staging-control" : "")}} }
-              staging-control: { hosts: [staging-control-1, staging-control-2] }
-            checks:
-              staging:
-                - { name: up, type: service, service: acme-mail }
-            drift:
-              track: [{{FakeHost.ConfPath}}]
-            """);
-        return ConfigLoader.Load(path);
-    }
+    private StageproofConfig Estate(bool control = false) => _fake.Config(control);
 
     /// <summary>A set that sets <paramref name="key"/> in acme-mail's configuration and restarts it. No package: a
     /// package change needs a closure of real .debs, which the fake hosts cannot give (the lab's stage tests install them).</summary>
@@ -79,62 +36,16 @@ public sealed class StageWorkflowFakeTests(ITestOutputHelper output) : IDisposab
         Commands = new PatchCommands { Post = [new PatchCommand("service acme-mail restart")] },
     };
 
-    private async Task<string> FreezeAsync(IStateStore store, PatchSet set)
-    {
-        var frozen = PatchSetFreezer.FromSet(set);
-        await store.SavePatchSetAsync(frozen);
-        return frozen.Digest;
-    }
+    private Task<(StageResult Result, FakeStaging.Recorded Progress)> StageAsync(StageproofConfig config, PatchSet set, StageOptions? options = null) =>
+        _fake.StageAsync(config, set, options);
 
-    /// <summary>Stages <paramref name="set"/> on staging as alice, the facts of the fidelity step collected through the
-    /// application's own drift operands, as <c>stageproof stage</c> does.</summary>
-    private async Task<(StageResult Result, Recorded Progress)> StageAsync(StageproofConfig config, PatchSet set, StageOptions? options = null)
-    {
-        await using var store = await SqliteStateStore.OpenAsync(_dir, TimeProvider.System);
-        var digest = await FreezeAsync(store, set);
-        var engines = new EstateEngines(store, config, TimeProvider.System, _dir, _estate, NullEventPublisher.Instance);
-        var progress = new Recorded(output);
-        var facts = new DriftOperands(config, store, TimeProvider.System, new FactsCollector(config, store, _estate, TimeProvider.System, "alice"));
-        async Task<IReadOnlyList<Manifest>> CollectAsync(string environment, CancellationToken ct)
-        {
-            var (side, failures) = await facts.ResolveAsync(environment, storedOnly: false, ct);
-            Assert.Empty(failures);
-            return side.Manifests;
-        }
-        var workflow = new StageWorkflow(engines, "alice", progress, CollectAsync);
-        var result = await workflow.RunAsync((options ?? new StageOptions { Digest = digest, Environment = "staging" }) with
-        {
-            Digest = digest, Settle = TimeSpan.FromSeconds(1),
-        }, CancellationToken.None);
-        output.WriteLine($"verdict {result.Verdict}; " + string.Join("; ", result.Reasons.Select(r => $"{r.Step}: {r.Subject}: {r.Evidence}")));
-        return (result, progress);
-    }
+    private Task<IReadOnlyList<string>> StageEventsAsync() => _fake.StageEventsAsync();
 
-    private async Task<IReadOnlyList<string>> StageEventsAsync()
-    {
-        await using var store = await SqliteStateStore.OpenAsync(_dir, TimeProvider.System);
-        return [.. (await store.ReadAllAsync()).Select(e => e.Action).Where(a => a.StartsWith("stage.", StringComparison.Ordinal))];
-    }
+    private Task<IReadOnlyList<StageResult>> StoredAsync() => _fake.StoredAsync();
 
-    private async Task<IReadOnlyList<StageResult>> StoredAsync()
-    {
-        await using var store = await SqliteStateStore.OpenAsync(_dir, TimeProvider.System);
-        return await store.ListStageResultsAsync();
-    }
+    private static StepStatus? StatusOf(StageResult result, string step) => FakeStaging.StatusOf(result, step);
 
-    private static StepStatus? StatusOf(StageResult result, string step) => result.Steps.FirstOrDefault(s => s.Name == step)?.Status;
-
-    /// <summary>Staging as the test found it: acme-mail 1.0-1, the original configuration, the service running.</summary>
-    private void AssertStagingAsFound()
-    {
-        foreach (var name in Staging)
-        {
-            var host = _estate[name];
-            Assert.Equal("1.0-1", host.Packages[FakeHost.Package]);
-            Assert.Equal(Conf, host.Conf);
-            Assert.True(host.Running, $"{name}: the service is down"); // the rollback restarted it on the restored file
-        }
-    }
+    private void AssertStagingAsFound() => _fake.AssertStagingAsFound();
 
     [Fact]
     public async Task A_good_change_passes_every_step_in_order_and_staging_ends_patched_as_tested()
@@ -160,14 +71,14 @@ public sealed class StageWorkflowFakeTests(ITestOutputHelper output) : IDisposab
         Assert.False(result.Rehearsal.DatabaseRestoreNeeded);
         foreach (var name in Staging)
         {
-            var host = _estate[name];
+            var host = _fake[name];
             Assert.Equal("# acme-mail\nsession.lifetime = 5\n", host.Conf);
             Assert.Equal(1, host.Log.Count(c => c == "stageproof-restore"));
             Assert.Equal(2, host.Log.Count(c => c == "stageproof-edit-file")); // the apply and the re-apply
         }
         // Production and the control were only read.
-        Assert.DoesNotContain(_estate["prod-app-1"].Log, Changing.Contains);
-        Assert.Equal(Conf, _estate["prod-app-1"].Conf);
+        Assert.DoesNotContain(_fake["prod-app-1"].Log, Changing.Contains);
+        Assert.Equal(Conf, _fake["prod-app-1"].Conf);
         Assert.Equal(["stage.start", "stage.finish"], await StageEventsAsync());
         Assert.Equal(StageVerdict.Pass, Assert.Single(await StoredAsync()).Verdict);
     }
@@ -176,8 +87,8 @@ public sealed class StageWorkflowFakeTests(ITestOutputHelper output) : IDisposab
     public async Task A_staging_that_differs_from_its_mirror_fails_at_fidelity_before_any_host_is_changed()
     {
         var config = Estate();
-        _estate["staging-app-1"].Files[FakeHost.ConfPath] = Conf + "db.pool_size = 5\n"; // edited by hand on staging
-        _estate["prod-app-1"].Packages[FakeHost.Package] = "1.1-1"; // prod already moved on
+        _fake["staging-app-1"].Files[FakeHost.ConfPath] = Conf + "db.pool_size = 5\n"; // edited by hand on staging
+        _fake["prod-app-1"].Packages[FakeHost.Package] = "1.1-1"; // prod already moved on
 
         var (result, progress) = await StageAsync(config, Set("DRIFTED-1"));
 
@@ -192,7 +103,7 @@ public sealed class StageWorkflowFakeTests(ITestOutputHelper output) : IDisposab
         Assert.Null(result.ApplyRun);
         foreach (var name in Staging)
         {
-            Assert.DoesNotContain(_estate[name].Log, Changing.Contains);
+            Assert.DoesNotContain(_fake[name].Log, Changing.Contains);
         }
         // The verdict is recorded: a FAIL a gate counts.
         Assert.Equal(["stage.start", "stage.finish"], await StageEventsAsync());
@@ -203,13 +114,13 @@ public sealed class StageWorkflowFakeTests(ITestOutputHelper output) : IDisposab
     public async Task Accepting_the_drift_takes_a_reason_and_turns_the_fidelity_failure_into_a_recorded_warning()
     {
         var config = Estate();
-        _estate["staging-app-1"].Files[FakeHost.ConfPath] = Conf + "db.pool_size = 5\n";
+        _fake["staging-app-1"].Files[FakeHost.ConfPath] = Conf + "db.pool_size = 5\n";
 
         var refused = await Assert.ThrowsAsync<InputException>(() => StageAsync(config, Set("ACCEPTED-1"),
             new StageOptions { Digest = "", Environment = "staging", AcceptDrift = true }));
         Assert.Contains("--accept-drift needs --reason", refused.Message, StringComparison.Ordinal);
         Assert.Empty(await StageEventsAsync());
-        Assert.DoesNotContain(_estate["staging-app-1"].Log, Changing.Contains);
+        Assert.DoesNotContain(_fake["staging-app-1"].Log, Changing.Contains);
 
         var (result, _) = await StageAsync(config, Set("ACCEPTED-1"),
             new StageOptions { Digest = "", Environment = "staging", AcceptDrift = true, Reason = "the pool size is being rolled out to prod this week" });
@@ -225,7 +136,7 @@ public sealed class StageWorkflowFakeTests(ITestOutputHelper output) : IDisposab
     public async Task A_set_already_applied_on_staging_is_refused_and_nothing_is_recorded_or_changed()
     {
         var config = Estate();
-        var patched = _estate["staging-app-2"];
+        var patched = _fake["staging-app-2"];
         patched.Files[FakeHost.ConfPath] = "# acme-mail\nsession.lifetime = 5\n";
 
         var refused = await Assert.ThrowsAsync<InputException>(() => StageAsync(config, Set("TWICE-1")));
@@ -234,7 +145,7 @@ public sealed class StageWorkflowFakeTests(ITestOutputHelper output) : IDisposab
         Assert.Contains("stageproof rollback --env staging", refused.Message, StringComparison.Ordinal);
         Assert.Empty(await StageEventsAsync());
         Assert.Empty(await StoredAsync());
-        Assert.DoesNotContain(_estate["staging-app-1"].Log, Changing.Contains);
+        Assert.DoesNotContain(_fake["staging-app-1"].Log, Changing.Contains);
         Assert.DoesNotContain(patched.Log, Changing.Contains);
     }
 
@@ -242,7 +153,7 @@ public sealed class StageWorkflowFakeTests(ITestOutputHelper output) : IDisposab
     public async Task A_control_that_already_runs_the_change_is_refused_naming_the_control()
     {
         var config = Estate(control: true);
-        _estate["staging-control-1"].Files[FakeHost.ConfPath] = "# acme-mail\nsession.lifetime = 5\n";
+        _fake["staging-control-1"].Files[FakeHost.ConfPath] = "# acme-mail\nsession.lifetime = 5\n";
 
         var refused = await Assert.ThrowsAsync<InputException>(() => StageAsync(config, Set("CONTROL-1")));
 
@@ -251,7 +162,7 @@ public sealed class StageWorkflowFakeTests(ITestOutputHelper output) : IDisposab
         Assert.Empty(await StageEventsAsync());
         foreach (var name in Staging)
         {
-            Assert.DoesNotContain(_estate[name].Log, Changing.Contains);
+            Assert.DoesNotContain(_fake[name].Log, Changing.Contains);
         }
     }
 
@@ -259,7 +170,7 @@ public sealed class StageWorkflowFakeTests(ITestOutputHelper output) : IDisposab
     public async Task An_apply_that_fails_on_one_host_stops_at_apply_and_every_host_goes_back_to_its_rollback_point()
     {
         var config = Estate();
-        _estate["staging-app-2"].Failing["stageproof-post"] = 1; // its restart fails once: a broken post command
+        _fake["staging-app-2"].Failing["stageproof-post"] = 1; // its restart fails once: a broken post command
 
         var (result, progress) = await StageAsync(config, Set("BROKEN-POST-1"));
 
@@ -298,7 +209,7 @@ public sealed class StageWorkflowFakeTests(ITestOutputHelper output) : IDisposab
         AssertStagingAsFound();
         foreach (var name in Staging)
         {
-            Assert.Equal(1, _estate[name].Log.Count(c => c == "stageproof-edit-file")); // edited once, never again
+            Assert.Equal(1, _fake[name].Log.Count(c => c == "stageproof-edit-file")); // edited once, never again
         }
     }
 
@@ -310,7 +221,7 @@ public sealed class StageWorkflowFakeTests(ITestOutputHelper output) : IDisposab
         {
             // A restart on the new setting also writes one the set says nothing about, as a service that "upgrades" its
             // own configuration on start would.
-            _estate[name].Commanded = (host, _) =>
+            _fake[name].Commanded = (host, _) =>
             {
                 if (host.Conf.Contains("session.lifetime = 5\n", StringComparison.Ordinal) && !host.Conf.Contains("smtp.max_size", StringComparison.Ordinal))
                 {
@@ -338,7 +249,7 @@ public sealed class StageWorkflowFakeTests(ITestOutputHelper output) : IDisposab
     public async Task A_service_already_failing_before_the_change_fails_at_baseline_and_nothing_is_applied()
     {
         var config = Estate();
-        _estate["staging-app-2"].Running = false;
+        _fake["staging-app-2"].Running = false;
 
         // The stopped service is also drift from prod, accepted here so that the run gets as far as the baseline.
         var (result, progress) = await StageAsync(config, Set("BASELINE-1"),
@@ -353,7 +264,7 @@ public sealed class StageWorkflowFakeTests(ITestOutputHelper output) : IDisposab
         Assert.Null(result.ApplyRun);
         foreach (var name in Staging)
         {
-            Assert.DoesNotContain(_estate[name].Log, Changing.Contains);
+            Assert.DoesNotContain(_fake[name].Log, Changing.Contains);
         }
     }
 
@@ -364,7 +275,7 @@ public sealed class StageWorkflowFakeTests(ITestOutputHelper output) : IDisposab
         foreach (var name in Staging)
         {
             // The restart on the new setting also starts a helper that nothing stops again: no file or package undoes it.
-            _estate[name].Commanded = (host, _) =>
+            _fake[name].Commanded = (host, _) =>
             {
                 if (host.Conf.Contains("session.lifetime = 5\n", StringComparison.Ordinal) && !host.Started.Contains("acme-indexer"))
                 {
@@ -387,14 +298,14 @@ public sealed class StageWorkflowFakeTests(ITestOutputHelper output) : IDisposab
         Assert.StartsWith("staging is back at its rollback point, but the change left behind what a package rollback does not undo: ", note, StringComparison.Ordinal);
         Assert.Contains("acme-indexer", note, StringComparison.Ordinal);
         Assert.Contains(result.Rehearsal.Residue, r => r.Contains("acme-indexer", StringComparison.Ordinal));
-        Assert.All(Staging, name => Assert.Equal(Conf, _estate[name].Conf));
+        Assert.All(Staging, name => Assert.Equal(Conf, _fake[name].Conf));
     }
 
     [Fact]
     public async Task A_rollback_that_fails_on_a_host_fails_the_rehearsal_naming_the_host_and_never_blames_a_database_there_is_none_of()
     {
         var config = Estate();
-        _estate["staging-app-2"].Failing["stageproof-restore"] = 1; // the rehearsal's restore fails there once
+        _fake["staging-app-2"].Failing["stageproof-restore"] = 1; // the rehearsal's restore fails there once
 
         var (result, _) = await StageAsync(config, Set("ROLLBACK-FAILS-1"));
 
@@ -419,7 +330,7 @@ public sealed class StageWorkflowFakeTests(ITestOutputHelper output) : IDisposab
     public async Task A_set_that_fails_on_its_second_application_fails_at_reapply_and_its_automatic_rollback_leaves_staging_as_found()
     {
         var config = Estate();
-        var host = _estate["staging-app-1"];
+        var host = _fake["staging-app-1"];
         var posts = 0;
         // The apply's restart, then the rehearsal's; after that the file edit fails once, as a full disk would.
         host.Commanded = (h, _) =>
@@ -444,30 +355,5 @@ public sealed class StageWorkflowFakeTests(ITestOutputHelper output) : IDisposab
         Assert.NotNull(result.Rehearsal);
         Assert.False(result.Rehearsal.Reapplied);
         AssertStagingAsFound();
-    }
-
-    /// <summary>The progress as the CLI would print it, kept for the assertions and written to the test's output.</summary>
-    private sealed class Recorded(ITestOutputHelper output) : IStageProgress
-    {
-        public List<string> Started { get; } = [];
-
-        public IProgress<string> Engine { get; } = new Line(output);
-
-        public void StepStarted(int number, string step, string what, TimeSpan elapsed)
-        {
-            Started.Add(step);
-            output.WriteLine($"{number}. {step} — {what}");
-        }
-
-        public void StepEnded(string step, StepStatus status, string summary) => output.WriteLine($"  {status} {summary}");
-
-        public void Failed(string step, string subject, string evidence) => output.WriteLine($"  FAIL {step}: {subject}: {evidence}");
-
-        public void Checked(CheckResult result) => output.WriteLine($"    {result.Status} {result.Name} ({result.Target}) {result.Message}");
-
-        private sealed class Line(ITestOutputHelper output) : IProgress<string>
-        {
-            public void Report(string value) => output.WriteLine("    " + value);
-        }
     }
 }

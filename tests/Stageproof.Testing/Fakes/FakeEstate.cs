@@ -174,8 +174,8 @@ public sealed class FakeHost(string name)
     public bool Running { get; set; } = true;
     public int Restarts { get; private set; }
 
-    /// <summary>What a set's pre or post command does to the host besides a restart (given the command's text), as a
-    /// script that also rewrites a file would.</summary>
+    /// <summary>What a set's pre or post command does to the host besides a restart (given the command's text, called
+    /// after the restart), as a script that also rewrites a file, or a release that refuses its database, would.</summary>
     public Action<FakeHost, string>? Commanded { get; set; }
 
     /// <summary>Programs running besides the service (by name), as the behaviour script lists them: what a command started.</summary>
@@ -322,12 +322,12 @@ public sealed class FakeHost(string name)
 
     private CommandResult RunCommand(string text)
     {
-        Commanded?.Invoke(this, text);
         if (text.Contains("restart", StringComparison.Ordinal))
         {
             Restarts++;
             Running = !Conf.Contains("session.lifetime = 0\n", StringComparison.Ordinal);
         }
+        Commanded?.Invoke(this, text);
         return Ok("");
     }
 
