@@ -19,7 +19,9 @@ public sealed class StageLabFixture() : SharedLab(52, 2452, stagingControl: true
 /// and each bad update of the gauntlet (a real .deb built here from acme-mail 1.1's package) fails for its reason.
 /// What each declared way back of a migration does (irreversible, compatible, a down script, a lossy one) is proven on
 /// fake hosts against a real PostgreSQL (Stageproof.Application.Tests, StageWayBackFakeTests); that a real package's
-/// migration is found in acme-mail's own history and restored, here (the gauntlet's schema-breaking update).
+/// migration is found in acme-mail's own history and restored, here (the gauntlet's schema-breaking update). The
+/// refusals of a set already applied in staging or in its control are proven there too (StageWorkflowFakeTests); that a
+/// real package already installed is found applied, by LabApplyTests' reapply.
 /// </summary>
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 [Trait("Category", "Lab")] // needs a whole lab: left out of the fast tier (dotnet test --filter "Category!=Lab")
@@ -243,59 +245,6 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : ICla
         Assert.Equal("failed", run.Json.GetProperty("steps").EnumerateArray().Single(s => s.GetProperty("name").GetString() == "compare").GetProperty("status").GetString());
         Assert.Equal("1.0-1", await StagingVersionAsync());
     }
-
-    [SkippableFact]
-    public async Task A_control_that_already_runs_the_change_is_a_refusal_that_records_no_verdict()
-    {
-        lab.Require();
-        var digest = await FreezeAsync("ACME-CONTROL", "1.1-1");
-        var apply = await Cli("apply", digest[..12], "--env", "staging-control");
-        Assert.True(apply.ExitCode == 0, apply.ToString());
-        try
-        {
-            var stageEventsBefore = await StageEventsAsync();
-            var run = await Cli("stage", digest[..12], "--env", "staging");
-            Assert.True(run.ExitCode == ExitCodes.BadInput, run.ToString());
-            Assert.Contains("ACME-CONTROL is already applied on staging-control-app-1 of staging-control, the control of staging (environments.staging.control)",
-                run.Stderr, StringComparison.Ordinal);
-            Assert.Equal(stageEventsBefore, await StageEventsAsync());
-            Assert.Equal("1.0-1", await StagingVersionAsync());
-        }
-        finally
-        {
-            var rollback = await Cli("rollback", "--env", "staging-control");
-            Assert.True(rollback.ExitCode == 0, rollback.ToString());
-        }
-    }
-
-    [SkippableFact]
-    public async Task A_set_already_applied_in_staging_is_a_refusal_that_records_no_verdict()
-    {
-        lab.Require();
-        var digest = await FreezeAsync("ACME-TWICE", "1.1-1");
-        var apply = await Cli("apply", digest[..12], "--env", "staging");
-        Assert.True(apply.ExitCode == 0, apply.ToString());
-        try
-        {
-            var stageEventsBefore = await StageEventsAsync();
-            var run = await Cli("stage", digest[..12], "--env", "staging");
-            Assert.True(run.ExitCode == ExitCodes.BadInput, run.ToString());
-            Assert.Contains("ACME-TWICE is already applied on staging-app-1: a stage must start from the state before the change", run.Stderr, StringComparison.Ordinal);
-            Assert.Contains("stageproof rollback --env staging", run.Stderr, StringComparison.Ordinal);
-            // No verdict, no run: nothing a gate could count against the set, and staging untouched.
-            Assert.Equal(stageEventsBefore, await StageEventsAsync());
-            Assert.Equal("1.1-1", await StagingVersionAsync());
-        }
-        finally
-        {
-            var rollback = await Cli("rollback", "--env", "staging");
-            Assert.True(rollback.ExitCode == 0, rollback.ToString());
-        }
-        Assert.Equal("1.0-1", await StagingVersionAsync());
-    }
-
-    private async Task<int> StageEventsAsync() =>
-        (await Cli("--json", "audit", "log")).Json.EnumerateArray().Count(e => e.GetProperty("action").GetString()!.StartsWith("stage.", StringComparison.Ordinal));
 
     [SkippableFact]
     public async Task A_staging_that_differs_from_prod_is_refused_before_anything_is_applied()
