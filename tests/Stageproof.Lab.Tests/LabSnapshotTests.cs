@@ -132,12 +132,18 @@ public sealed class LabSnapshotTests(SnapshotLabFixture fixture) : IClassFixture
         using var cts = new CancellationTokenSource();
         var restore = Lab.RestoreSnapshotAsync(host.Name, "interrupted", cts.Token);
         var sw = Stopwatch.StartNew();
-        while (await TcpOpenAsync(host.Address, host.Port) && sw.Elapsed < TimeSpan.FromSeconds(30))
+        // The outage has begun once sshd refuses connections. Only a refusal says so: a connect that merely took long
+        // (a busy machine once starved this loop) is no evidence, and cancelling then interrupted the restore before it
+        // had begun. The bound is a hang guard, not a speed claim.
+        while (!await RefusedAsync(host.Address, host.Port))
         {
+            Assert.False(restore.IsCompleted, $"the restore ended before its outage was seen ({sw.Elapsed.TotalSeconds:0.0}s)");
+            Assert.True(sw.Elapsed < TimeSpan.FromMinutes(3), "sshd never went down during the restore");
             await Task.Delay(5);
         }
         await Task.Delay(100);
         cts.Cancel();
+        Console.WriteLine($"cancelled {sw.Elapsed.TotalSeconds:0.00}s into the restore, in its outage");
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => restore);
         using (var state = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(Lab.Directory, "lab.json"))))
         {
@@ -157,12 +163,18 @@ public sealed class LabSnapshotTests(SnapshotLabFixture fixture) : IClassFixture
         await Lab.DeleteSnapshotAsync(host.Name, "interrupted", CancellationToken.None);
     }
 
-    private static async Task<bool> TcpOpenAsync(string address, int port)
+    /// <summary>Whether a TCP connection to the address is refused now (nothing listens); false when it connects or
+    /// takes longer than two seconds to tell.</summary>
+    private static async Task<bool> RefusedAsync(string address, int port)
     {
         using var client = new System.Net.Sockets.TcpClient();
         try
         {
             await client.ConnectAsync(address, port).WaitAsync(TimeSpan.FromSeconds(2));
+            return false;
+        }
+        catch (System.Net.Sockets.SocketException e) when (e.SocketErrorCode == System.Net.Sockets.SocketError.ConnectionRefused)
+        {
             return true;
         }
         catch (Exception e) when (e is System.Net.Sockets.SocketException or TimeoutException)
