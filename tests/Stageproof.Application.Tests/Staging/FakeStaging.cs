@@ -45,8 +45,9 @@ internal sealed class FakeStaging(ITestOutputHelper output, string conf) : IDisp
     }
 
     /// <summary>The hosts, and the configuration (staging's control when <paramref name="control"/>; each environment's
-    /// <c>mail</c> database when given as a connection string).</summary>
-    public StageproofConfig Config(bool control = false, string? prodDatabase = null, string? stagingDatabase = null)
+    /// <c>mail</c> database when given as a connection string; a check of the suite besides the service's, as a YAML
+    /// list item, when given).</summary>
+    public StageproofConfig Config(bool control = false, string? prodDatabase = null, string? stagingDatabase = null, string? extraCheck = null)
     {
         foreach (var host in (string[])["prod-app-1", .. Staging, "staging-control-1", "staging-control-2"])
         {
@@ -68,7 +69,7 @@ internal sealed class FakeStaging(ITestOutputHelper output, string conf) : IDisp
             checks:
               staging:
                 - { name: up, type: service, service: acme-mail }
-            drift:
+            {{(extraCheck is null ? "" : "    " + extraCheck + "\n")}}drift:
               track: [{{FakeHost.ConfPath}}]
             """);
         return ConfigLoader.Load(path);

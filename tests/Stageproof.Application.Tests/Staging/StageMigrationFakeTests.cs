@@ -10,18 +10,24 @@ using Xunit.Abstractions;
 namespace Stageproof.Application.Tests.Staging;
 
 /// <summary>
-/// A migration's declared way back (a set's <c>way_back</c>), rehearsed by the stage on FAKE hosts
-/// (<see cref="FakeEstate"/>) against a real PostgreSQL: the rollback point's real dump and restore, the real down
-/// scripts in a transaction, the real row counts. The release is a key of the fake hosts' configuration; on each
-/// restart a FAKE release acts on the real database as acme-mail does at start: 1.1 runs
-/// <c>V2__add_message_folders</c> (a column, an index, its schema_history row), 1.0 refuses a schema newer than
-/// itself. That real packages run such a migration, and that the stage finds it in acme-mail's own history, the
-/// lab proves (LabStageTests, the schema-breaking update of the gauntlet); these prove what each declaration does.
+/// What a release's migration does to a stage, on FAKE hosts (<see cref="FakeEstate"/>) against a real PostgreSQL: the
+/// rollback point's real dump and restore, the real down scripts in a transaction, the real row counts and continuity
+/// queries. The release is a key of the fake hosts' configuration; on each restart a FAKE release acts on the real
+/// database as acme-mail does at start: 1.1 runs its migration V2 (and records it in schema_history), 1.0 refuses a
+/// schema newer than itself. Each declared way back of a migration (a set's <c>way_back</c>), and a migration that
+/// deletes rows or cuts values. That real packages run such migrations, and that the stage finds them in acme-mail's
+/// own history and restores the database, the lab proves (LabStageTests, the schema-breaking update of the gauntlet).
 /// </summary>
-public sealed class StageWayBackFakeTests : IClassFixture<PostgresFixture>, IDisposable
+public sealed class StageMigrationFakeTests : IClassFixture<PostgresFixture>, IDisposable
 {
     private const string Conf = "# acme-mail\nrelease = 1.0\nsession.lifetime = 60\n";
     private const string Acknowledged = "restore from the rollback point's dump; mail received since the change is lost";
+
+    /// <summary>V2__add_message_folders: a column and an index, harmless to 1.1, refused by 1.0 once recorded.</summary>
+    private const string Folders = """
+        ALTER TABLE messages ADD COLUMN folder text NOT NULL DEFAULT 'inbox';
+        CREATE INDEX messages_owner_folder_idx ON messages (owner_id, folder);
+        """;
 
     /// <summary>The down script that takes V2 back, and nothing else.</summary>
     private const string Down = """
@@ -36,7 +42,10 @@ public sealed class StageWayBackFakeTests : IClassFixture<PostgresFixture>, IDis
     private readonly string _stagingDb;
     private readonly Lock _release = new();
 
-    public StageWayBackFakeTests(PostgresFixture pg, ITestOutputHelper output)
+    /// <summary>1.1's migration V2: its description as schema_history records it, and its SQL.</summary>
+    private (string Description, string Sql) _migration = ("add message folders", Folders);
+
+    public StageMigrationFakeTests(PostgresFixture pg, ITestOutputHelper output)
     {
         _pg = pg;
         _fake = new FakeStaging(output, Conf);
@@ -49,7 +58,7 @@ public sealed class StageWayBackFakeTests : IClassFixture<PostgresFixture>, IDis
 
     /// <summary>prod's and staging's mail databases (the same 20,000 messages and schema V1), and the release on every
     /// staging host, acting on staging's database at each restart.</summary>
-    private async Task<StageproofConfig> EstateAsync()
+    private async Task<StageproofConfig> EstateAsync(string? extraCheck = null)
     {
         _pg.EnsureAvailable();
         foreach (var name in (string[])[_prodDb, _stagingDb])
@@ -63,7 +72,7 @@ public sealed class StageWayBackFakeTests : IClassFixture<PostgresFixture>, IDis
                 INSERT INTO messages SELECT g, g % 50, 'message ' || g FROM generate_series(1, 20000) g;
                 """, name);
         }
-        var config = _fake.Config(prodDatabase: _pg.ConnectionStringFor(_prodDb), stagingDatabase: _pg.ConnectionStringFor(_stagingDb));
+        var config = _fake.Config(prodDatabase: _pg.ConnectionStringFor(_prodDb), stagingDatabase: _pg.ConnectionStringFor(_stagingDb), extraCheck: extraCheck);
         foreach (var host in FakeStaging.Staging)
         {
             _fake[host].Commanded = Release;
@@ -88,13 +97,8 @@ public sealed class StageWayBackFakeTests : IClassFixture<PostgresFixture>, IDis
             {
                 if (version < 2)
                 {
-                    using var migrate = new NpgsqlCommand("""
-                        BEGIN;
-                        ALTER TABLE messages ADD COLUMN folder text NOT NULL DEFAULT 'inbox';
-                        CREATE INDEX messages_owner_folder_idx ON messages (owner_id, folder);
-                        INSERT INTO schema_history VALUES (2, 'add message folders', 'v2', now(), true);
-                        COMMIT;
-                        """, db);
+                    using var migrate = new NpgsqlCommand($"BEGIN;\n{_migration.Sql}\nINSERT INTO schema_history VALUES (2, @description, 'v2', now(), true);\nCOMMIT;", db);
+                    migrate.Parameters.AddWithValue("description", _migration.Description);
                     migrate.ExecuteNonQuery();
                 }
             }
@@ -239,5 +243,60 @@ public sealed class StageWayBackFakeTests : IClassFixture<PostgresFixture>, IDis
         Assert.Null(restore.DownFailed);
         _fake.AssertStagingAsFound();
         await AssertDatabaseAsFoundAsync();
+    }
+
+    /// <summary>acme-mail 1.1 as a set without a way back: the release key and a restart.</summary>
+    private FrozenPatchSet FreezePlain(string id)
+    {
+        var path = Path.Combine(_fake.Dir, id + ".yaml");
+        File.WriteAllText(path, $$"""
+            id: {{id}}
+            title: acme-mail 1.1
+            reason: the migrations' tests
+            severity: high
+            author: alice
+            files:
+              - { path: {{FakeHost.ConfPath}}, set: { release: "1.1" } }
+            commands:
+              post: ["service acme-mail restart"]
+            """);
+        return PatchSetFreezer.Freeze(path);
+    }
+
+    [SkippableFact]
+    public async Task A_migration_that_deletes_rows_fails_at_compare_with_the_table_and_its_numbers_and_staging_gets_them_back()
+    {
+        // Meant to move old messages to an archive table, it only deletes them.
+        _migration = ("archive old messages", "DELETE FROM messages WHERE id % 10 = 0;");
+        var config = await EstateAsync();
+
+        var (result, _) = await _fake.StageAsync(config, FreezePlain("DELETES-DATA"));
+
+        Assert.Equal(StageVerdict.Fail, result.Verdict);
+        // The seed's 20,000 messages less every tenth: the numbers, not only the table.
+        Assert.Contains(result.Reasons, r => r.Step == StageSteps.Compare && r.Subject == "data mail public.messages"
+            && r.Evidence.Contains("20000 row(s) at the rollback point, 18000 now: 2000 lost (10%)", StringComparison.Ordinal));
+        _fake.AssertStagingAsFound();
+        await AssertDatabaseAsFoundAsync();
+    }
+
+    [SkippableFact]
+    public async Task A_migration_that_cuts_values_but_keeps_every_row_fails_only_at_the_suite_s_continuity_measure()
+    {
+        // Meant to move long bodies to compressed storage, it only cuts them.
+        _migration = ("compact message bodies", "UPDATE messages SET body = left(body, 7) WHERE length(body) > 7;");
+        var config = await EstateAsync("- { name: mail-content, type: sql, database: mail, " +
+            "query: \"SELECT count(*) AS messages, sum(length(body)) AS body_bytes FROM messages\", continuity: true }");
+
+        var (result, _) = await _fake.StageAsync(config, FreezePlain("TRUNCATES-BODIES"));
+
+        Assert.Equal(StageVerdict.Fail, result.Verdict);
+        // Every row kept, so no table lost rows: only the suite's continuity measure of the bodies sees it, with its numbers.
+        Assert.DoesNotContain(result.Reasons, r => r.Subject.StartsWith("data mail public.", StringComparison.Ordinal));
+        Assert.Contains(result.Reasons, r => r.Subject == "data mail-content" && r.Evidence.Contains("mail-content (mail) body_bytes: ", StringComparison.Ordinal)
+            && r.Evidence.Contains(" at the rollback point, ", StringComparison.Ordinal) && r.Evidence.Contains(" (at most 0%)", StringComparison.Ordinal));
+        _fake.AssertStagingAsFound();
+        await AssertDatabaseAsFoundAsync();
+        Assert.Equal(0L, await StagingScalarAsync("SELECT count(*) FROM messages WHERE body <> 'message ' || id"));
     }
 }
