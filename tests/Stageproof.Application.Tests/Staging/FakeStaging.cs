@@ -31,9 +31,6 @@ internal sealed class FakeStaging(ITestOutputHelper output, string conf) : IDisp
 
     public FakeEstate Estate { get; } = new();
 
-    /// <summary>Every host's configuration file before any test touched it.</summary>
-    public string Conf => conf;
-
     public string Dir { get; } = ScratchDirectory.Create("stageproof-stage-fake-");
 
     public FakeHost this[string host] => Estate[host];

@@ -109,9 +109,9 @@ public sealed class StageMigrationFakeTests : IClassFixture<PostgresFixture>, ID
         }
     }
 
-    /// <summary>acme-mail 1.1 as a set: the release key, a restart, and the way back of its migration (a down script
-    /// beside the set when given), frozen from its file as <c>stageproof patch freeze</c> does.</summary>
-    private FrozenPatchSet Freeze(string id, string wayBack, string? downSql = null)
+    /// <summary>acme-mail 1.1 as a set: the release key, a restart and, when given, the way back of its migration (a down
+    /// script beside the set when given), frozen from its file as <c>stageproof patch freeze</c> does.</summary>
+    private FrozenPatchSet Freeze(string id, string? wayBack = null, string? downSql = null)
     {
         var dir = Path.Combine(_fake.Dir, "sets", id);
         Directory.CreateDirectory(Path.Combine(dir, "sql"));
@@ -121,17 +121,15 @@ public sealed class StageMigrationFakeTests : IClassFixture<PostgresFixture>, ID
         }
         File.WriteAllText(Path.Combine(dir, "set.yaml"), $$"""
             id: {{id}}
-            title: acme-mail 1.1 (message folders)
-            reason: the way back's tests
+            title: acme-mail 1.1
+            reason: the migrations' tests
             severity: high
             author: alice
             files:
               - { path: {{FakeHost.ConfPath}}, set: { release: "1.1" } }
             commands:
               post: ["service acme-mail restart"]
-            way_back:
-              - {{wayBack}}
-            """);
+            """ + (wayBack is null ? "" : $"\nway_back:\n  - {wayBack}\n"));
         return PatchSetFreezer.Freeze(Path.Combine(dir, "set.yaml"));
     }
 
@@ -245,24 +243,6 @@ public sealed class StageMigrationFakeTests : IClassFixture<PostgresFixture>, ID
         await AssertDatabaseAsFoundAsync();
     }
 
-    /// <summary>acme-mail 1.1 as a set without a way back: the release key and a restart.</summary>
-    private FrozenPatchSet FreezePlain(string id)
-    {
-        var path = Path.Combine(_fake.Dir, id + ".yaml");
-        File.WriteAllText(path, $$"""
-            id: {{id}}
-            title: acme-mail 1.1
-            reason: the migrations' tests
-            severity: high
-            author: alice
-            files:
-              - { path: {{FakeHost.ConfPath}}, set: { release: "1.1" } }
-            commands:
-              post: ["service acme-mail restart"]
-            """);
-        return PatchSetFreezer.Freeze(path);
-    }
-
     [SkippableFact]
     public async Task A_migration_that_deletes_rows_fails_at_compare_with_the_table_and_its_numbers_and_staging_gets_them_back()
     {
@@ -270,7 +250,7 @@ public sealed class StageMigrationFakeTests : IClassFixture<PostgresFixture>, ID
         _migration = ("archive old messages", "DELETE FROM messages WHERE id % 10 = 0;");
         var config = await EstateAsync();
 
-        var (result, _) = await _fake.StageAsync(config, FreezePlain("DELETES-DATA"));
+        var (result, _) = await _fake.StageAsync(config, Freeze("DELETES-DATA"));
 
         Assert.Equal(StageVerdict.Fail, result.Verdict);
         // The seed's 20,000 messages less every tenth: the numbers, not only the table.
@@ -288,7 +268,7 @@ public sealed class StageMigrationFakeTests : IClassFixture<PostgresFixture>, ID
         var config = await EstateAsync("- { name: mail-content, type: sql, database: mail, " +
             "query: \"SELECT count(*) AS messages, sum(length(body)) AS body_bytes FROM messages\", continuity: true }");
 
-        var (result, _) = await _fake.StageAsync(config, FreezePlain("TRUNCATES-BODIES"));
+        var (result, _) = await _fake.StageAsync(config, Freeze("TRUNCATES-BODIES"));
 
         Assert.Equal(StageVerdict.Fail, result.Verdict);
         // Every row kept, so no table lost rows: only the suite's continuity measure of the bodies sees it, with its numbers.
