@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Stageproof.Core.Hosts;
 using Stageproof.Testing;
@@ -15,7 +14,8 @@ public sealed class LifecycleLabCollection : ICollectionFixture<LifecycleLabFixt
 
 /// <summary>
 /// The lifecycle on a real lab: the gate's rules, the emergency lane through a fresh clone, a canary that fails and rolls
-/// itself back, rollouts killed with SIGKILL and resumed, and one rollout per environment.
+/// itself back, rollouts killed with SIGKILL and resumed. (One rollout per environment is RolloutLockCliTests': the lock
+/// is the state's, proven between two processes without a lab.)
 /// </summary>
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 [TestCaseOrderer("Stageproof.Cli.Tests.RunOrderer", "Stageproof.Cli.Tests")]
@@ -275,45 +275,6 @@ public class LabLifecycleTests(LifecycleLabFixture lab)
         }
     }
 
-    [SkippableFact, RunOrder(4)]
-    public async Task A_second_rollout_to_the_same_environment_is_refused_while_the_first_runs()
-    {
-        lab.Require();
-        await UsersAsync();
-        var config = await ProdOnlyConfigAsync();
-        var first = await FreezeAsync("first.yaml", SessionLifetime("LOCK-1", 51));
-        var second = await FreezeAsync("second.yaml", SessionLifetime("LOCK-2", 52));
-        using var running = Start("--token-file", TokenFile("bob"), "--config", Path.Combine(Dir, config), "promote", first[..12], "--to", "prod");
-        try
-        {
-            var sw = Stopwatch.StartNew();
-            while (sw.Elapsed < TimeSpan.FromSeconds(60))
-            {
-                var list = await Cli("--json", "rollout", "list", "--env", "prod");
-                if (list.Json.EnumerateArray().Any(r => r.GetProperty("patchId").GetString() == "LOCK-1" && r.GetProperty("status").GetString() == "running"))
-                {
-                    break;
-                }
-                await Task.Delay(200);
-            }
-            var refused = await AsWith(config, "bob", "promote", second[..12], "--to", "prod");
-            Assert.True(refused.ExitCode == 1, refused.ToString());
-            Assert.Contains("rule one-rollout-per-environment", refused.Stderr, StringComparison.Ordinal);
-            Assert.True(running.WaitForExit(TimeSpan.FromMinutes(5)), "the first rollout did not finish in 5 minutes");
-            Assert.Contains(running.ExitCode, new[] { 0, 1 });
-        }
-        finally
-        {
-            if (!running.HasExited)
-            {
-                running.Kill(entireProcessTree: true);
-            }
-        }
-        var after = await Cli("--json", "rollout", "list", "--env", "prod");
-        Assert.DoesNotContain(after.Json.EnumerateArray(), r => r.GetProperty("patchId").GetString() == "LOCK-2");
-        await AuditVerifiesAsync();
-    }
-
     [SkippableFact, RunOrder(5)]
     public async Task Killed_with_sigkill_at_random_points_a_six_host_rollout_resumes_to_every_host_verified_or_rolled_back()
     {
@@ -333,13 +294,12 @@ public class LabLifecycleTests(LifecycleLabFixture lab)
             var package = trial % 2 == 0 ? (current == "1.1-1" ? "1.0-1" : "1.1-1") : null;
             var set = await FreezeAsync($"trial-{trial}.yaml", SessionLifetime($"KILL-{trial}", 100 + trial, package));
             var killAfter = TimeSpan.FromMilliseconds(random.Next(1500, package is null ? 20000 : 35000));
-            using (var process = Start("--token-file", TokenFile("bob"), "--config", Path.Combine(Dir, config), "promote", set[..12], "--to", "prod"))
+            using (var process = StageproofProcess.Start(Dir, "--token-file", TokenFile("bob"), "--config", Path.Combine(Dir, config), "promote", set[..12], "--to", "prod"))
             {
                 var exited = process.WaitForExit(killAfter);
                 if (!exited)
                 {
-                    process.Kill(entireProcessTree: true); // SIGKILL: no cleanup, no finally
-                    process.WaitForExit();
+                    process.Kill(); // SIGKILL: no cleanup, no finally
                 }
                 Console.WriteLine($"trial {trial}: {(exited ? "finished before" : "killed at")} {killAfter.TotalSeconds:0.0}s{(package is null ? "" : $" (package {package})")}");
             }
@@ -428,25 +388,6 @@ public class LabLifecycleTests(LifecycleLabFixture lab)
         var log = await Cli("audit", "log");
         Assert.Contains("promote.emergency", log.Stdout, StringComparison.Ordinal);
         await AuditVerifiesAsync();
-    }
-
-    /// <summary>The stageproof program as its own process (so it can be killed), in the lab directory.</summary>
-    private Process Start(params string[] args)
-    {
-        var psi = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "stageproof"))
-        {
-            WorkingDirectory = Dir, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-        };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        var process = Process.Start(psi)!;
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return process;
     }
 }
 

@@ -1,8 +1,10 @@
 using Stageproof.Application.Identity;
+using Stageproof.Core;
 using Stageproof.Core.Lifecycle;
 using Stageproof.Core.Patches;
 using Stageproof.Core.Rollouts;
 using Stageproof.Core.State;
+using Stageproof.Hosts.Rollouts;
 
 namespace Stageproof.Application.Lifecycle;
 
@@ -58,15 +60,34 @@ public sealed class PromotionWorkflow(IStateStore store, EstateEngines engines, 
         return plan;
     }
 
-    /// <summary>Runs the planned rollout to its end (or its rollback).</summary>
+    /// <summary>Runs the planned rollout to its end (or its rollback). Another rollout holding the environment refuses it
+    /// before any host is touched: audited as <c>promote.refused</c>, then thrown.</summary>
     public async Task<Rollout> RunAsync(StoredPatchSet stored, Rollout plan, Principal actor, IProgress<string>? progress, CancellationToken ct)
     {
+        ArgumentNullException.ThrowIfNull(plan);
         var (engine, checks) = engines.Rollouts();
         using (checks)
         {
             var target = await engines.TargetAsync(stored, plan, actor.Name, ct).ConfigureAwait(false);
-            return await engine.StartAsync(plan, target, progress, ct).ConfigureAwait(false);
+            try
+            {
+                return await engine.StartAsync(plan, target, progress, ct).ConfigureAwait(false);
+            }
+            catch (RefusedException e) when (e.Rule == RolloutEngine.LockRule)
+            {
+                await RefusedAsync(stored, plan.Environment, actor, new GateRefusal(e.Rule, $"{e.Reason}; rollout {plan.Id} never started"), plan.Reason, ct).ConfigureAwait(false);
+                throw;
+            }
         }
+    }
+
+    /// <summary>Records a refusal found after the gate allowed the promotion (another rollout holds the environment) as
+    /// <c>promote.refused</c>, so that the trail does not end at a <c>promote</c> that never ran.</summary>
+    public Task RefusedAsync(StoredPatchSet stored, string target, Principal actor, GateRefusal refusal, string? reason, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(stored);
+        ArgumentNullException.ThrowIfNull(refusal);
+        return AuditAsync(actor, "promote.refused", target, refusal.ToString(), stored.Digest, reason, ct);
     }
 
     /// <summary>Continues an interrupted rollout from where its hosts are (an abort asked for: rolls back what it patched),

@@ -38,8 +38,9 @@ internal static class Promotions
             // One rollout per environment: a held lock is answered now, not discovered by a background task.
             if (await store.FindRolloutLockAsync(ask.Target, ct).ConfigureAwait(false) is { } held)
             {
-                var why = $"refused by rule {Hosts.Rollouts.RolloutEngine.LockRule}: rollout {held.RolloutId} holds {ask.Target} (since {held.AcquiredAt:u})";
-                return new(null, Problems.Of(StatusCodes.Status409Conflict, "Refused", why, Hosts.Rollouts.RolloutEngine.LockRule), why);
+                var refusal = new GateRefusal(Hosts.Rollouts.RolloutEngine.LockRule, $"rollout {held.RolloutId} holds {ask.Target} (since {held.AcquiredAt:u}); rollout {plan.Id} never started");
+                await promotions.RefusedAsync(stored, ask.Target, actor, refusal, ask.Reason, ct).ConfigureAwait(false);
+                return new(null, Problems.Of(StatusCodes.Status409Conflict, "Refused", refusal.ToString(), refusal.Rule), refusal.ToString());
             }
             return new(await runner.StartAsync(stored, plan, actor, ct).ConfigureAwait(false), null, null);
         }
