@@ -15,7 +15,7 @@ namespace Stageproof.Application.Tests.Staging;
 /// queries. The release is a key of the fake hosts' configuration; on each restart a FAKE release acts on the real
 /// database as acme-mail does at start: 1.1 runs its migration V2 (and records it in schema_history), 1.0 refuses a
 /// schema newer than itself. Each declared way back of a migration (a set's <c>way_back</c>), and a migration that
-/// deletes rows or cuts values. That real packages run such migrations, and that the stage finds them in acme-mail's
+/// deletes rows, cuts values or fails at its second statement. That real packages run such migrations, and that the stage finds them in acme-mail's
 /// own history and restores the database, the lab proves (LabStageTests, the schema-breaking update of the gauntlet).
 /// </summary>
 public sealed class StageMigrationFakeTests : IClassFixture<PostgresFixture>, IDisposable
@@ -99,7 +99,14 @@ public sealed class StageMigrationFakeTests : IClassFixture<PostgresFixture>, ID
                 {
                     using var migrate = new NpgsqlCommand($"BEGIN;\n{_migration.Sql}\nINSERT INTO schema_history VALUES (2, @description, 'v2', now(), true);\nCOMMIT;", db);
                     migrate.Parameters.AddWithValue("description", _migration.Description);
-                    migrate.ExecuteNonQuery();
+                    try
+                    {
+                        migrate.ExecuteNonQuery();
+                    }
+                    catch (PostgresException)
+                    {
+                        host.Running = false; // "migration V2 failed and was rolled back": refusing to start
+                    }
                 }
             }
             else if (version > 1)
@@ -278,5 +285,27 @@ public sealed class StageMigrationFakeTests : IClassFixture<PostgresFixture>, ID
         _fake.AssertStagingAsFound();
         await AssertDatabaseAsFoundAsync();
         Assert.Equal(0L, await StagingScalarAsync("SELECT count(*) FROM messages WHERE body <> 'message ' || id"));
+    }
+
+    [SkippableFact]
+    public async Task A_migration_that_fails_at_its_second_statement_fails_the_stage_on_the_service_and_leaves_nothing_half_applied()
+    {
+        // Its first statement succeeds; its second fails on any seeded database (many messages share an owner): the
+        // release rolls the whole migration back (a real PostgreSQL error, 23505) and refuses to start.
+        _migration = ("add folders and unique owner", """
+            ALTER TABLE messages ADD COLUMN folder text NOT NULL DEFAULT 'inbox';
+            CREATE UNIQUE INDEX messages_owner_key ON messages (owner_id);
+            """);
+        var config = await EstateAsync();
+
+        var (result, _) = await _fake.StageAsync(config, Freeze("FAILS-HALFWAY"));
+
+        Assert.Equal(StageVerdict.Fail, result.Verdict);
+        // The service that came up before the change is down after it, on each host, and the drift says it stopped.
+        Assert.All(FakeStaging.Staging, host => Assert.Contains(result.Reasons, r => r.Step == StageSteps.Compare && r.Subject == $"up on {host}"
+            && r.Evidence.StartsWith("passed before the change, fails after: service acme-mail is not running", StringComparison.Ordinal)));
+        Assert.Contains(result.Reasons, r => r.Step == StageSteps.Drift && r.Evidence.Contains("running → stopped", StringComparison.Ordinal));
+        _fake.AssertStagingAsFound();
+        await AssertDatabaseAsFoundAsync();
     }
 }
