@@ -210,6 +210,30 @@ public static partial class BadPackages
                 await ApplyAsync(kind, root, share, ct).ConfigureAwait(false);
             }, ct);
 
+    /// <summary>The host-behaviour updates (9 to 12): what each does happens in the postinst, beside the service, where no
+    /// check of the suite looks.</summary>
+    public static IReadOnlyList<BadUpdate> HostBehaviours { get; } =
+        [BadUpdate.BackgroundErrors, BadUpdate.WidensPermissions, BadUpdate.OpensPort, BadUpdate.EditsOtherPackage];
+
+    /// <summary>The Debian version of the package with every host behaviour: "1.1-1" → "1.1+behaviours-1".</summary>
+    public static string HostBehavioursVersion(string goodVersion = "1.1-1") => Suffixed(goodVersion, "+behaviours");
+
+    /// <summary>
+    /// Builds one package whose postinst does all of <see cref="HostBehaviours"/> at once (each as its own package
+    /// does it), so that a single stage run shows each named in its own category. Returns the .deb's path
+    /// (acme-mail_1.1+behaviours-1_amd64.deb).
+    /// </summary>
+    public static Task<string> BuildHostBehavioursAsync(string good11Deb, string outputDirectory, CancellationToken ct = default) =>
+        RebuildAsync(good11Deb, outputDirectory, goodVersion => HostBehavioursVersion(goodVersion),
+            $"Gauntlet bad updates {string.Join(", ", HostBehaviours.Select(k => (int)k))} at once: {string.Join("; ", HostBehaviours.Select(Describe))}. Not for real use.",
+            async (root, _) =>
+            {
+                foreach (var kind in HostBehaviours)
+                {
+                    await AddToPostinstAsync(root, PostinstFault(kind), ct).ConfigureAwait(false);
+                }
+            }, ct);
+
     /// <summary>The cosmetic rebuild's Debian version for a good version: "1.1-1" → "1.1+cosmetic-1".</summary>
     public static string CosmeticVersion(string goodVersion = "1.1-1") => Suffixed(goodVersion, "+cosmetic");
 

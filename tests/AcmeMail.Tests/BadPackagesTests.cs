@@ -286,9 +286,30 @@ public sealed class BadPackagesTests(DebsFixture debs, MariaDbFixture maria) : I
         var good = debs.Deb("1.1");
         var deb = await BadPackages.BuildAsync(good, kind, _out);
 
+        await AssertFaultsInPostinstAsync(good, deb, fault);
+    }
+
+    [SkippableFact]
+    public async Task The_package_of_every_host_behaviour_carries_each_fault_as_its_own_package_does_under_its_own_version()
+    {
+        NeedDebs();
+        var good = debs.Deb("1.1");
+        var deb = await BadPackages.BuildHostBehavioursAsync(good, _out);
+
+        Assert.Equal("1.1+behaviours-1", (await DpkgDebAsync("-f", deb, "Version")).Trim());
+        await AssertFaultsInPostinstAsync(good, deb,
+            "ERROR acme-sync: upstream refused the mailbox sync\" >> /var/log/acme-sync.log",
+            "chmod 0666 /etc/acme-mail/acme-mail.conf",
+            "LocalAddr => $ARGV[0], LocalPort => 47119",
+            "echo 'PASS_MIN_LEN 12' >> /etc/login.defs");
+    }
+
+    /// <summary>Each fault is in the bad package's postinst, on configure, after the good script sets the conffile's
+    /// mode and before its start policy; the good script is all there, in its order.</summary>
+    private static async Task AssertFaultsInPostinstAsync(string good, string deb, params string[] faults)
+    {
         var postinst = await DpkgDebAsync("-I", deb, "postinst");
         var original = await DpkgDebAsync("-I", good, "postinst");
-        Assert.Contains(fault, postinst, StringComparison.Ordinal);
         Assert.Contains("if [ \"$1\" = configure ]; then", postinst, StringComparison.Ordinal);
         // The good script is all there, in its order, the fault after it sets the conffile's mode and before its start
         // policy (whose early exit 0 the lab's policy-rc.d takes): the service is configured and restarted as before.
@@ -298,8 +319,12 @@ public sealed class BadPackagesTests(DebsFixture debs, MariaDbFixture maria) : I
         {
             at = lines.IndexOf(line, at) is var found && found >= 0 ? found + 1 : throw new Xunit.Sdk.XunitException($"postinst lost the line '{line}'");
         }
-        var faultAt = postinst.IndexOf(fault, StringComparison.Ordinal);
-        Assert.True(faultAt > postinst.IndexOf("chmod 0640 /etc/acme-mail/acme-mail.conf", StringComparison.Ordinal), "the fault runs before the good script sets the mode");
-        Assert.True(faultAt < postinst.IndexOf("\"${STAGEPROOF_NO_START:-}\"", StringComparison.Ordinal), "the fault comes after the start policy's early exit");
+        foreach (var fault in faults)
+        {
+            var faultAt = postinst.IndexOf(fault, StringComparison.Ordinal);
+            Assert.True(faultAt >= 0, $"the postinst lacks '{fault}'");
+            Assert.True(faultAt > postinst.IndexOf("chmod 0640 /etc/acme-mail/acme-mail.conf", StringComparison.Ordinal), "the fault runs before the good script sets the mode");
+            Assert.True(faultAt < postinst.IndexOf("\"${STAGEPROOF_NO_START:-}\"", StringComparison.Ordinal), "the fault comes after the start policy's early exit");
+        }
     }
 }
