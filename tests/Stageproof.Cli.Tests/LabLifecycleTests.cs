@@ -294,12 +294,12 @@ public class LabLifecycleTests(LifecycleLabFixture lab)
             var package = trial % 2 == 0 ? (current == "1.1-1" ? "1.0-1" : "1.1-1") : null;
             var set = await FreezeAsync($"trial-{trial}.yaml", SessionLifetime($"KILL-{trial}", 100 + trial, package));
             var killAfter = TimeSpan.FromMilliseconds(random.Next(1500, package is null ? 20000 : 35000));
-            using (var process = StageproofProcess.Start(Dir, "--token-file", TokenFile("bob"), "--config", Path.Combine(Dir, config), "promote", set[..12], "--to", "prod"))
+            using (var process = StageproofProcess.Start($"promote KILL-{trial}", Dir, ["--token-file", TokenFile("bob"), "--config", Path.Combine(Dir, config), "promote", set[..12], "--to", "prod"]))
             {
                 var exited = process.WaitForExit(killAfter);
                 if (!exited)
                 {
-                    process.Kill(); // SIGKILL: no cleanup, no finally
+                    process.KillHard(); // SIGKILL: no cleanup, no finally
                 }
                 Console.WriteLine($"trial {trial}: {(exited ? "finished before" : "killed at")} {killAfter.TotalSeconds:0.0}s{(package is null ? "" : $" (package {package})")}");
             }

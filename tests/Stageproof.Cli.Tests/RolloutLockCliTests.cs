@@ -1,4 +1,5 @@
 using Stageproof.Core;
+using Stageproof.Testing;
 
 namespace Stageproof.Cli.Tests;
 
@@ -56,14 +57,14 @@ public class RolloutLockCliTests
             digests[i] = freeze.Json.GetProperty("digest").GetString()![..12];
         }
 
-        using var running = StageproofProcess.Start(scratch.Dir, "--token-file", bob, "--config", Path.Combine(scratch.Dir, "stageproof.yaml"),
-            "--state", Path.Combine(scratch.Dir, ".stageproof"), "promote", digests[0], "--to", "prod");
+        using var running = StageproofProcess.Start("promote LOCK-1", scratch.Dir, ["--token-file", bob, "--config", Path.Combine(scratch.Dir, "stageproof.yaml"),
+            "--state", Path.Combine(scratch.Dir, ".stageproof"), "promote", digests[0], "--to", "prod"]);
         try
         {
             var until = DateTimeOffset.UtcNow + TimeSpan.FromSeconds(60);
             while (!File.ReadAllText(Path.Combine(scratch.Dir, "prod.conf")).Contains("= 51", StringComparison.Ordinal))
             {
-                Assert.True(DateTimeOffset.UtcNow < until && !running.HasExited, "the first rollout never changed prod-1: " + running.Output);
+                Assert.True(DateTimeOffset.UtcNow < until && !running.Exited, "the first rollout never changed prod-1: " + running.Output);
                 await Task.Delay(100);
             }
             var list = await CliRun.InAsync(scratch.Dir, "--json", "rollout", "list", "--env", "prod");
@@ -81,7 +82,6 @@ public class RolloutLockCliTests
         finally
         {
             File.Delete(Path.Combine(scratch.Dir, "hold"));
-            running.Stop();
         }
         var after = await CliRun.InAsync(scratch.Dir, "--json", "rollout", "list", "--env", "prod");
         Assert.DoesNotContain(after.Json.EnumerateArray(), r => r.GetProperty("patchId").GetString() == "LOCK-2");
