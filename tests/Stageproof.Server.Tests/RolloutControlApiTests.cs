@@ -44,6 +44,13 @@ public class RolloutControlApiTests(RolloutEstate estate, ITestOutputHelper outp
         {
             Assert.Equal("one-rollout-per-environment", (await ProblemAsync(running, HttpStatusCode.Conflict)).GetProperty("rule").GetString());
         }
+        // Nor may another set be promoted to staging while it runs: refused by the same rule, and audited as refused.
+        using (var second = await bob.PostAsJsonAsync(new Uri($"/api/v1/patch-sets/{estate.Digest}/promotions", UriKind.Relative), new { target = "staging" }))
+        {
+            var problem = await ProblemAsync(second, HttpStatusCode.Conflict);
+            Assert.Equal("one-rollout-per-environment", problem.GetProperty("rule").GetString());
+            Assert.Contains($"rollout {id} holds staging", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        }
 
         using (var aborted = await bob.PostAsJsonAsync(Path(id, "abort"), new { comment = "wrong window" }))
         {
@@ -80,6 +87,8 @@ public class RolloutControlApiTests(RolloutEstate estate, ITestOutputHelper outp
         Assert.Contains(audit, e => e.GetProperty("action").GetString() == "rollout.abort" && e.GetProperty("actor").GetString() == "bob"
                                     && e.GetProperty("reason").GetString() == "wrong window");
         Assert.Contains(audit, e => e.GetProperty("action").GetString() == "refused" && e.GetProperty("actor").GetString() == "vera");
+        Assert.Contains(audit, e => e.GetProperty("action").GetString() == "promote.refused" && e.GetProperty("actor").GetString() == "bob"
+            && e.GetProperty("outcome").GetString()!.StartsWith($"refused by rule one-rollout-per-environment: rollout {id} holds staging", StringComparison.Ordinal));
         Assert.Contains(audit, e => e.GetProperty("action").GetString() == "rollout.finish" && e.GetProperty("outcome").GetString()!.StartsWith(id + ": aborted", StringComparison.Ordinal));
     }
 
