@@ -49,16 +49,17 @@ public class RolloutLockCliTests
         Assert.Equal(0, (await CliRun.InAsync(scratch.Dir, "user", "add", "bob", "--role", "operator")).ExitCode);
         var bob = Path.Combine(scratch.Dir, "bob.token");
         Assert.Equal(0, (await CliRun.InAsync(scratch.Dir, "token", "create", "bob", "-o", bob)).ExitCode);
-        string[] digests = ["", ""];
-        foreach (var (i, id, value) in new[] { (0, "LOCK-1", 51), (1, "LOCK-2", 52) })
+        async Task<string> FreezeAsync(string id, int value)
         {
             var freeze = await CliRun.InAsync(scratch.Dir, "--json", "patch", "freeze", scratch.Write($"{id}.yaml", Set(scratch.Dir, id, value)));
             Assert.True(freeze.ExitCode == ExitCodes.Ok, freeze.ToString());
-            digests[i] = freeze.Json.GetProperty("digest").GetString()![..12];
+            return freeze.Json.GetProperty("digest").GetString()![..12];
         }
+        var first = await FreezeAsync("LOCK-1", 51);
+        var second = await FreezeAsync("LOCK-2", 52);
 
         using var running = StageproofProcess.Start("promote LOCK-1", scratch.Dir, ["--token-file", bob, "--config", Path.Combine(scratch.Dir, "stageproof.yaml"),
-            "--state", Path.Combine(scratch.Dir, ".stageproof"), "promote", digests[0], "--to", "prod"]);
+            "--state", Path.Combine(scratch.Dir, ".stageproof"), "promote", first, "--to", "prod"]);
         try
         {
             var until = DateTimeOffset.UtcNow + TimeSpan.FromSeconds(60);
@@ -70,7 +71,7 @@ public class RolloutLockCliTests
             var list = await CliRun.InAsync(scratch.Dir, "--json", "rollout", "list", "--env", "prod");
             Assert.Contains(list.Json.EnumerateArray(), r => r.GetProperty("patchId").GetString() == "LOCK-1" && r.GetProperty("status").GetString() == "running");
 
-            var refused = await CliRun.InAsync(scratch.Dir, "--token-file", bob, "promote", digests[1], "--to", "prod");
+            var refused = await CliRun.InAsync(scratch.Dir, "--token-file", bob, "promote", second, "--to", "prod");
             Assert.True(refused.ExitCode == ExitCodes.Finding, refused.ToString());
             Assert.Contains("rule one-rollout-per-environment", refused.Stderr, StringComparison.Ordinal);
             Assert.Contains("= 51", File.ReadAllText(Path.Combine(scratch.Dir, "prod.conf")), StringComparison.Ordinal); // LOCK-2 changed nothing
