@@ -25,9 +25,10 @@ public sealed class LatencyJudgementTests(ITestOutputHelper output)
 
     private static double Gaussian(Random r) => Math.Sqrt(-2 * Math.Log(1 - r.NextDouble())) * Math.Cos(2 * Math.PI * r.NextDouble());
 
+    /// <summary>A fresh seed, or STAGEPROOF_TEST_SEED's to replay a failure.</summary>
     private int Seed()
     {
-        var seed = Random.Shared.Next();
+        var seed = int.TryParse(Environment.GetEnvironmentVariable("STAGEPROOF_TEST_SEED"), out var replay) ? replay : Random.Shared.Next();
         output.WriteLine($"seed {seed}");
         return seed;
     }
@@ -91,9 +92,11 @@ public sealed class LatencyJudgementTests(ITestOutputHelper output)
     {
         var seed = Seed();
         // Both busy before the change; after it the neighbour left the control's side only: the host is as fast as
-        // before (a little faster), the control twice as fast as the host.
+        // before (a little faster), the control 2.25 times as fast as the host. (Twice as fast, 20 ms, once judged an
+        // effect of 1.49 against the limit of 1.5 — the twins' 1.11 apart before the change is sampling noise that the
+        // calibration only ever takes upward — and held: seed 1542970221.)
         var runs = new LoadRuns(Run(seed, 40), Run(seed + 1, 36),
-            ControlBefore: Run(seed + 2, 40), ControlAfter: Run(seed + 3, 20));
+            ControlBefore: Run(seed + 2, 40), ControlAfter: Run(seed + 3, 16));
 
         var judged = LatencyJudgement.Judge(runs, Limit);
 
