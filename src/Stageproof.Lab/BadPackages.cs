@@ -199,16 +199,7 @@ public static partial class BadPackages
     /// <paramref name="outputDirectory"/> (created if needed); returns the .deb's path.
     /// </summary>
     public static Task<string> BuildAsync(string good11Deb, BadUpdate kind, string outputDirectory, CancellationToken ct = default) =>
-        RebuildAsync(good11Deb, outputDirectory, goodVersion => Version(kind, goodVersion),
-            $"Gauntlet bad update {(int)kind} ({kind}): {Describe(kind)}. Not for real use.",
-            async (root, share) =>
-            {
-                if (FaultKey(kind) is { } faultKey)
-                {
-                    await EnsureKnowsFaultAsync(good11Deb, Path.Combine(root, "usr", "lib", "acme-mail", "acme-mail"), faultKey, ct).ConfigureAwait(false);
-                }
-                await ApplyAsync(kind, root, share, ct).ConfigureAwait(false);
-            }, ct);
+        BuildTogetherAsync(good11Deb, [kind], goodVersion => Version(kind, goodVersion), outputDirectory, ct);
 
     /// <summary>The host-behaviour updates (9 to 12): what each does happens in the postinst, beside the service, where no
     /// check of the suite looks.</summary>
@@ -224,13 +215,40 @@ public static partial class BadPackages
     /// (acme-mail_1.1+behaviours-1_amd64.deb).
     /// </summary>
     public static Task<string> BuildHostBehavioursAsync(string good11Deb, string outputDirectory, CancellationToken ct = default) =>
-        RebuildAsync(good11Deb, outputDirectory, goodVersion => HostBehavioursVersion(goodVersion),
-            $"Gauntlet bad updates {string.Join(", ", HostBehaviours.Select(k => (int)k))} at once: {string.Join("; ", HostBehaviours.Select(Describe))}. Not for real use.",
-            async (root, _) =>
+        BuildTogetherAsync(good11Deb, HostBehaviours, HostBehavioursVersion, outputDirectory, ct);
+
+    /// <summary>
+    /// The service's own faults that one stage run shows side by side, each failing a check of its own that none of the
+    /// others touches: a changed default (drift names session.lifetime), logins racing under concurrency (login-load's
+    /// errors; one login at a time still works, so soak and the suite's single login pass) and the indexer's ERROR lines
+    /// (log-errors; the race logs its refusals at INFO). A fault that stops the service (4) or slows every search (3)
+    /// would fail the others' checks too, and has its own run.
+    /// </summary>
+    public static IReadOnlyList<BadUpdate> ServiceFaults { get; } = [BadUpdate.ChangedDefault, BadUpdate.LoginRace, BadUpdate.IndexerErrors];
+
+    /// <summary>The Debian version of the package with every service fault: "1.1-1" → "1.1+faults-1".</summary>
+    public static string ServiceFaultsVersion(string goodVersion = "1.1-1") => Suffixed(goodVersion, "+faults");
+
+    /// <summary>Builds one package with all of <see cref="ServiceFaults"/> (each as its own package ships it); returns
+    /// the .deb's path (acme-mail_1.1+faults-1_amd64.deb).</summary>
+    public static Task<string> BuildServiceFaultsAsync(string good11Deb, string outputDirectory, CancellationToken ct = default) =>
+        BuildTogetherAsync(good11Deb, ServiceFaults, ServiceFaultsVersion, outputDirectory, ct);
+
+    private static Task<string> BuildTogetherAsync(string good11Deb, IReadOnlyList<BadUpdate> kinds, Func<string, string> version, string outputDirectory,
+        CancellationToken ct) =>
+        RebuildAsync(good11Deb, outputDirectory, version,
+            kinds is [var only]
+                ? $"Gauntlet bad update {(int)only} ({only}): {Describe(only)}. Not for real use."
+                : $"Gauntlet bad updates {string.Join(", ", kinds.Select(k => (int)k))} at once: {string.Join("; ", kinds.Select(Describe))}. Not for real use.",
+            async (root, share) =>
             {
-                foreach (var kind in HostBehaviours)
+                foreach (var kind in kinds)
                 {
-                    await AddToPostinstAsync(root, PostinstFault(kind), ct).ConfigureAwait(false);
+                    if (FaultKey(kind) is { } faultKey)
+                    {
+                        await EnsureKnowsFaultAsync(good11Deb, Path.Combine(root, "usr", "lib", "acme-mail", "acme-mail"), faultKey, ct).ConfigureAwait(false);
+                    }
+                    await ApplyAsync(kind, root, share, ct).ConfigureAwait(false);
                 }
             }, ct);
 
@@ -526,9 +544,15 @@ public static partial class BadPackages
         await File.WriteAllTextAsync(postinst, text[..at] + block + text[at..], ct).ConfigureAwait(false);
     }
 
-    private static Task WriteFaultsAsync(string share, string line, CancellationToken ct) =>
-        WriteAsync(Path.Combine(share, "faults.conf"),
-            $"# acme-mail fault injection (Stageproof gauntlet). Only a deliberately bad package ships this file.\n{line}\n", ct);
+    /// <summary>Adds a fault's line to faults.conf (made on the first: only a deliberately bad package ships it).</summary>
+    private static async Task WriteFaultsAsync(string share, string line, CancellationToken ct)
+    {
+        var path = Path.Combine(share, "faults.conf");
+        var text = File.Exists(path)
+            ? await File.ReadAllTextAsync(path, ct).ConfigureAwait(false)
+            : "# acme-mail fault injection (Stageproof gauntlet). Only a deliberately bad package ships this file.\n";
+        await WriteAsync(path, text + line + "\n", ct).ConfigureAwait(false);
+    }
 
     /// <summary>Adds V{next}__{name}.sql to <paramref name="dir"/> after the highest migration the good package ships there.</summary>
     private static async Task WriteMigrationAsync(string dir, string name, string sql, CancellationToken ct)

@@ -304,6 +304,50 @@ public sealed class BadPackagesTests(DebsFixture debs, MariaDbFixture maria) : I
             "echo 'PASS_MIN_LEN 12' >> /etc/login.defs");
     }
 
+    [SkippableFact]
+    public async Task The_package_of_the_service_faults_carries_each_as_its_own_package_does_and_its_binary_reads_them_all()
+    {
+        NeedDebs();
+        var good = debs.Deb("1.1");
+        var deb = await BadPackages.BuildServiceFaultsAsync(good, _out);
+
+        Assert.Equal(Path.Combine(_out, "acme-mail_1.1+faults-1_amd64.deb"), deb);
+        Assert.Equal("1.1+faults-1", (await DpkgDebAsync("-f", deb, "Version")).Trim());
+        Assert.True(await VersionGreaterAsync("1.1+faults-1", "1.1-1"));
+        Assert.Contains("Gauntlet bad updates 1, 2, 5 at once", await DpkgDebAsync("-f", deb, "Description"), StringComparison.Ordinal);
+        foreach (var control in new[] { "postinst", "prerm", "postrm", "conffiles" })
+        {
+            Assert.Equal(await DpkgDebAsync("-I", good, control), await DpkgDebAsync("-I", deb, control));
+        }
+        var root = Path.Combine(_out, "x-faults");
+        await DpkgDebAsync("-x", deb, root);
+        var share = Path.Combine(root, "usr/share/acme-mail");
+        var defaults = await File.ReadAllTextAsync(Path.Combine(share, "defaults.conf"));
+        Assert.Contains("\nsession.lifetime = 5\n", defaults, StringComparison.Ordinal);
+        Assert.DoesNotContain("session.lifetime = 60", defaults, StringComparison.Ordinal);
+        Assert.Equal(["V1__initial_schema.sql"], Directory.GetFiles(Path.Combine(share, "migrations")).Select(Path.GetFileName).ToList());
+        // Both switches in the one faults.conf, and the packaged binary reads both (it logs them, then refuses a
+        // database that is surely not there).
+        var faults = Path.Combine(share, "faults.conf");
+        var lines = (await File.ReadAllLinesAsync(faults)).Where(l => !l.StartsWith('#')).ToList();
+        Assert.Equal(["fault.login_race = true", "fault.indexer_errors = true"], lines);
+        var log = Path.Combine(_out, "faults.log");
+        var conf = Path.Combine(_out, "faults-app.conf");
+        await File.WriteAllTextAsync(conf, $"db.connection = Host=127.0.0.1;Port={PgServer.FreePort("127.0.0.1")};Database=mail;Username=acme;Timeout=3\nlisten.port = 0\n");
+        var run = await Proc.RunAsync(Path.Combine(root, "usr/lib/acme-mail/acme-mail"), [], new Dictionary<string, string>
+        {
+            ["ACME_MAIL_DEFAULTS"] = Path.Combine(share, "defaults.conf"),
+            ["ACME_MAIL_CONF"] = conf,
+            ["ACME_MAIL_HOST_CONF"] = Path.Combine(_out, "no-host.conf"),
+            ["ACME_MAIL_MIGRATIONS"] = Path.Combine(share, "migrations"),
+            ["ACME_MAIL_FAULTS"] = faults,
+            ["ACME_MAIL_LOG"] = log,
+            ["ACME_MAIL_READY_FILE"] = Path.Combine(_out, "ready"),
+        }, TimeSpan.FromSeconds(60));
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains($"fault injection from {faults}: login_race, indexer_errors", await File.ReadAllTextAsync(log), StringComparison.Ordinal);
+    }
+
     /// <summary>Each fault is in the bad package's postinst, on configure, after the good script sets the conffile's
     /// mode and before its start policy; the good script is all there, in its order.</summary>
     private static async Task AssertFaultsInPostinstAsync(string good, string deb, params string[] faults)

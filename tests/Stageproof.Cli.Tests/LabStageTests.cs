@@ -83,8 +83,59 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : ICla
         run.Json.GetProperty("reasons").EnumerateArray().Select(r =>
             (r.GetProperty("step").GetString()!, r.GetProperty("subject").GetString()!, r.GetProperty("evidence").GetString()!));
 
+    /// <summary>Two busy loops that take both cores from the moment <paramref name="changeLanded"/> completes until
+    /// disposed: the after-change load then runs on a machine far busier than the baseline's.</summary>
+    private sealed class BusyFromTheChange : IDisposable
+    {
+        private readonly CancellationTokenSource _stop = new();
+        private readonly List<System.Diagnostics.Process> _burners = [];
+        private readonly Task _started;
+        private bool _disposed;
+
+        public BusyFromTheChange(Func<CancellationToken, Task> changeLanded, ITestOutputHelper output)
+        {
+            _started = Task.Run(async () =>
+            {
+                await changeLanded(_stop.Token);
+                lock (_burners)
+                {
+                    for (var i = 0; i < 2 && !_disposed; i++)
+                    {
+                        _burners.Add(System.Diagnostics.Process.Start("/bin/sh", ["-c", "while :; do :; done"]));
+                    }
+                    output.WriteLine($"busy loops started: {string.Join(", ", _burners.Select(b => b.Id))}");
+                }
+            }, _stop.Token);
+        }
+
+        /// <summary>How many busy loops ran (2, or 0 when the change never landed).</summary>
+        public int Started { get; private set; }
+
+        public void Dispose()
+        {
+            _stop.Cancel();
+            lock (_burners)
+            {
+                _disposed = true;
+                Started = _burners.Count;
+                foreach (var burner in _burners)
+                {
+                    burner.Kill();
+                    burner.Dispose();
+                }
+            }
+            _ = _started.Exception; // observed: a cancelled wait is the usual end
+        }
+    }
+
+    /// <summary>
+    /// The same set staged twice, staging rolled back between: both PASS every step. The second time, two busy loops take
+    /// both cores the moment the change lands, so the after-change load runs on a machine far busier than the baseline's,
+    /// which a before/after comparison alone reads as a regression: latency is judged against the control in the same
+    /// seconds and the good update still passes.
+    /// </summary>
     [SkippableFact]
-    public async Task The_good_update_passes_every_step_twice_in_a_row_and_leaves_evidence()
+    public async Task The_good_update_passes_every_step_twice_in_a_row_the_second_time_on_a_machine_busy_from_the_change_on()
     {
         lab.Require();
         var digest = await FreezeAsync("ACME-GOOD", "1.1-1");
@@ -93,7 +144,16 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : ICla
             var html = Path.Combine(Dir, $"stage-good-{round}.html");
             try
             {
-                var run = await StageAsync(digest, "--html", html, "--junit", Path.Combine(Dir, $"stage-good-{round}.xml"));
+                CliRun run;
+                var busy = round == 2 ? new BusyFromTheChange(ct => StagingRecordsAsync("1.1-1", ct), output) : null;
+                try
+                {
+                    run = await StageAsync(digest, "--html", html, "--junit", Path.Combine(Dir, $"stage-good-{round}.xml"));
+                }
+                finally
+                {
+                    busy?.Dispose();
+                }
                 Assert.True(run.ExitCode == 0, $"round {round}: " + string.Join("\n", Reasons(run)) + "\n" + run.Stderr[^Math.Min(4000, run.Stderr.Length)..]);
                 Assert.Equal("pass", run.Json.GetProperty("verdict").GetString());
                 // A latency the control could not settle either way is a warning, not a failure: the only one allowed here.
@@ -116,6 +176,25 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : ICla
                     Assert.True(look.ScreenshotBytes > 10 * 1024);
                     output.WriteLine($"screenshot of the lab's stage report: {png}");
                 }
+                else
+                {
+                    Assert.True(busy!.Started == 2, "the machine never got busy: staging never recorded 1.1-1");
+                    Assert.Equal("staging-control", run.Json.GetProperty("control").GetString());
+                    var loads = run.Json.GetProperty("comparisons").EnumerateArray().Where(c => c.GetProperty("type").GetString() == "load").ToList();
+                    Assert.Equal(2, loads.Count);
+                    foreach (var c in loads)
+                    {
+                        var load = c.GetProperty("load");
+                        output.WriteLine($"{c.GetProperty("name").GetString()}: before/after p95 ratio {load.GetProperty("p95Ratio").GetDouble():0.00}, " +
+                                         $"against the control {load.GetProperty("control").GetProperty("p95Ratio").GetDouble():0.00}, effect {load.GetProperty("controlEffect").GetDouble():0.00}");
+                        Assert.Equal("control", load.GetProperty("basis").GetString());
+                        Assert.False(c.GetProperty("regressed").GetBoolean(), c.GetProperty("message").GetString());
+                    }
+                    var compare = run.Json.GetProperty("steps").EnumerateArray().Single(s => s.GetProperty("name").GetString() == "compare");
+                    Assert.Contains("latency judged against staging-control in the same seconds", compare.GetProperty("summary").GetString(), StringComparison.Ordinal);
+                    // The control stayed on the old version all along.
+                    Assert.Equal("1.0-1", (await OnHostAsync("staging-control-app-1", RemoteCommand.Exec("dpkg-query", "-W", "-f=${Version}", "acme-mail"))).Trim());
+                }
             }
             finally
             {
@@ -126,65 +205,6 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : ICla
         }
         var audit = await Cli("audit", "verify");
         Assert.True(audit.ExitCode == 0, audit.ToString());
-    }
-
-    [SkippableFact]
-    public async Task A_good_update_passes_against_its_control_while_the_machine_gets_busy_right_after_the_change()
-    {
-        lab.Require();
-        var digest = await FreezeAsync("ACME-BUSY", "1.1-1");
-        // The moment dpkg on staging records 1.1, two busy loops take both cores: the after-change load runs on a machine
-        // far busier than the baseline's, which a before/after comparison alone reads as a regression.
-        using var stop = new CancellationTokenSource();
-        var burners = new List<System.Diagnostics.Process>();
-        var busy = Task.Run(async () =>
-        {
-            await StagingRecordsAsync("1.1-1", stop.Token);
-            for (var i = 0; i < 2; i++)
-            {
-                burners.Add(System.Diagnostics.Process.Start("/bin/sh", ["-c", "while :; do :; done"]));
-            }
-            output.WriteLine($"busy loops started: {string.Join(", ", burners.Select(b => b.Id))}");
-        }, stop.Token);
-        CliRun run;
-        try
-        {
-            run = await StageAsync(digest);
-        }
-        finally
-        {
-            await stop.CancelAsync();
-            foreach (var burner in burners)
-            {
-                burner.Kill();
-                burner.Dispose();
-            }
-        }
-        try
-        {
-            Assert.True(burners.Count == 2, "the machine never got busy: staging never recorded 1.1-1");
-            Assert.True(run.ExitCode == 0, string.Join("\n", Reasons(run)) + "\n" + run.Stderr[^Math.Min(4000, run.Stderr.Length)..]);
-            Assert.Equal("staging-control", run.Json.GetProperty("control").GetString());
-            var loads = run.Json.GetProperty("comparisons").EnumerateArray().Where(c => c.GetProperty("type").GetString() == "load").ToList();
-            Assert.Equal(2, loads.Count);
-            foreach (var c in loads)
-            {
-                var load = c.GetProperty("load");
-                output.WriteLine($"{c.GetProperty("name").GetString()}: before/after p95 ratio {load.GetProperty("p95Ratio").GetDouble():0.00}, " +
-                                 $"against the control {load.GetProperty("control").GetProperty("p95Ratio").GetDouble():0.00}, effect {load.GetProperty("controlEffect").GetDouble():0.00}");
-                Assert.Equal("control", load.GetProperty("basis").GetString());
-                Assert.False(c.GetProperty("regressed").GetBoolean(), c.GetProperty("message").GetString());
-            }
-            var compare = run.Json.GetProperty("steps").EnumerateArray().Single(s => s.GetProperty("name").GetString() == "compare");
-            Assert.Contains("latency judged against staging-control in the same seconds", compare.GetProperty("summary").GetString(), StringComparison.Ordinal);
-            // The control stayed on the old version all along.
-            Assert.Equal("1.0-1", (await OnHostAsync("staging-control-app-1", RemoteCommand.Exec("dpkg-query", "-W", "-f=${Version}", "acme-mail"))).Trim());
-        }
-        finally
-        {
-            var rollback = await Cli("rollback", "--env", "staging");
-            Assert.True(rollback.ExitCode == 0, rollback.ToString());
-        }
     }
 
     [SkippableFact]
@@ -324,13 +344,13 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : ICla
         Assert.Equal("1.0-1", await StagingVersionAsync());
     }
 
+    /// <summary>The gauntlet's bad updates that have a stage run of their own here. The service faults (1, 2, 5) share
+    /// one run (<see cref="The_service_faults_each_fail_their_own_check_in_one_stage_and_staging_is_left_as_it_was"/>); the
+    /// slow search (3) is <see cref="The_slow_search_fails_even_when_its_baseline_was_measured_in_a_busy_minute"/>, which
+    /// asserts all this theory did of it and more.</summary>
     public static TheoryData<BadUpdate, string, string> Gauntlet => new()
     {
-        { BadUpdate.ChangedDefault, "drift", "session.lifetime" },
-        { BadUpdate.LoginRace, "compare", "login-load" },
-        { BadUpdate.DroppedSearchIndex, "compare", "mail-load" },
         { BadUpdate.DiesAfter20s, "soak", "soak" },
-        { BadUpdate.IndexerErrors, "compare", "log-errors" },
         { BadUpdate.SchemaBreaksDowngrade, "rollback-rehearsal", "database restore" },
     };
 
@@ -363,12 +383,49 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : ICla
         var reasons = Reasons(run).ToList();
         output.WriteLine($"{kind}: " + string.Join("\n  ", reasons));
         Assert.Contains(reasons, r => r.Step == step && (r.Subject + " " + r.Evidence).Contains(mention, StringComparison.Ordinal));
-        if (kind == BadUpdate.ChangedDefault)
+        Assert.Equal("1.0-1", await StagingVersionAsync());
+    }
+
+    /// <summary>
+    /// The gauntlet's service faults (1, 2, 5) in one package and one stage run: each fails the check that is there for it,
+    /// and none of them can fail another's (<see cref="BadPackages.ServiceFaults"/>). A default changed among reworded
+    /// comments (drift names that key), logins racing under 32 clients (login-load), the
+    /// indexer's ERROR lines while /health is 200 (log-errors names the indexer's line).
+    /// </summary>
+    [SkippableFact]
+    public async Task The_service_faults_each_fail_their_own_check_in_one_stage_and_staging_is_left_as_it_was()
+    {
+        lab.Require();
+        var deb = await BadPackages.BuildServiceFaultsAsync(Path.Combine(Dir, "repo", "acme-mail_1.1-1_amd64.deb"), Path.Combine(Dir, "bad"));
+        await lab.Lab.RepoAddAsync(deb);
+        var digest = await FreezeAsync("ACME-SERVICE-FAULTS", BadPackages.ServiceFaultsVersion());
+
+        CliRun run;
+        try
         {
-            // The file was also reworded and reordered: the one value changed is named, and nothing else in it.
-            Assert.Contains(reasons, r => r.Step == "drift" && r.Evidence.Contains(
-                $"not declared by the set: session.lifetime: 60 → {BadPackages.ChangedSessionLifetime} (", StringComparison.Ordinal));
+            run = await StageAsync(digest);
         }
+        finally
+        {
+            if (await StagingVersionAsync() != "1.0-1")
+            {
+                output.WriteLine((await Cli("rollback", "--env", "staging", "--database", "restore")).ToString());
+            }
+        }
+
+        Assert.True(run.ExitCode == ExitCodes.Finding, run.ToString());
+        Assert.Equal("fail", run.Json.GetProperty("verdict").GetString());
+        var reasons = Reasons(run).ToList();
+        output.WriteLine("service faults: " + string.Join("\n  ", reasons));
+        // 1: the file was also reworded and reordered: the one value changed is named, and nothing else in it.
+        var drift = reasons.Where(r => r.Step == "drift").ToList();
+        Assert.Contains(drift, r => r.Evidence.Contains(
+            $"not declared by the set: session.lifetime: 60 → {BadPackages.ChangedSessionLifetime} (", StringComparison.Ordinal));
+        // 2: logins under concurrency.
+        Assert.Contains(reasons, r => r.Step == "compare" && r.Subject.StartsWith("login-load", StringComparison.Ordinal));
+        // 5: the log check, for the indexer's line.
+        Assert.Contains(reasons, r => r.Step == "compare" && r.Subject.StartsWith("log-errors", StringComparison.Ordinal)
+            && (r.Subject + " " + r.Evidence).Contains("indexer", StringComparison.Ordinal));
         Assert.Equal("1.0-1", await StagingVersionAsync());
     }
 }
