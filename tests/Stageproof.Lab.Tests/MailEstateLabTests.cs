@@ -19,6 +19,7 @@ public sealed class MailLabFixture() : SharedLab(143, 2672, appHosts: 1, estate:
 /// fails for that reason.
 /// </summary>
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+[Collection(LabCollection.Name)] // judges latency against its noise floor: see LabCollection
 [Trait("Category", "Lab")]
 public sealed class MailEstateLabTests(MailLabFixture lab, ITestOutputHelper output) : IClassFixture<MailLabFixture>
 {
