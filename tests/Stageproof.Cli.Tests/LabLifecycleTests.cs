@@ -7,9 +7,11 @@ namespace Stageproof.Cli.Tests;
 /// <summary>A lab of its own with six prod hosts (127.0.185.x, 195.x, 205.x, clones 215.x; ssh port 2562).</summary>
 public sealed class LifecycleLabFixture() : SharedLab(185, 2562, appHosts: 6);
 
-/// <summary>Runs alone, after the parallel lab tests: six hosts under rollouts and SIGKILLs would load the other labs'
-/// latency measurements on a two-core machine, and their apt runs would share its process table.</summary>
-[CollectionDefinition("lifecycle lab", DisableParallelization = true)]
+/// <summary>Beside the other lab classes. It once ran alone after them, for fear that six hosts under rollouts and
+/// SIGKILLs would sway the stage class's latency verdicts; the stage class now judges latency against a control twin in
+/// the same seconds (and proves it with both cores taken by busy loops), its stages here run without load checks, and
+/// a host's process record holds only processes rooted in that host.</summary>
+[CollectionDefinition("lifecycle lab")]
 public sealed class LifecycleLabCollection : ICollectionFixture<LifecycleLabFixture>;
 
 /// <summary>
