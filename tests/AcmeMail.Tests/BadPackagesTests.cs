@@ -94,22 +94,7 @@ public sealed class BadPackagesTests(DebsFixture debs, MariaDbFixture maria) : I
             Assert.Contains(expectedFaults, await File.ReadAllTextAsync(faults), StringComparison.Ordinal);
             Assert.Matches("-rw-r--r-- root/root .* ./usr/share/acme-mail/faults.conf", contents);
             // The packaged binary reads it (it logs the faults before it needs the database).
-            var log = Path.Combine(_out, $"{kind}.log");
-            var conf = Path.Combine(_out, $"{kind}.conf");
-            // A database that is surely not there: the binary logs its faults, then refuses to start (exit 1).
-            await File.WriteAllTextAsync(conf, $"db.connection = Host=127.0.0.1;Port={PgServer.FreePort("127.0.0.1")};Database=mail;Username=acme;Timeout=3\nlisten.port = 0\n");
-            var run = await Proc.RunAsync(Path.Combine(root, "usr/lib/acme-mail/acme-mail"), [], new Dictionary<string, string>
-            {
-                ["ACME_MAIL_DEFAULTS"] = Path.Combine(share, "defaults.conf"),
-                ["ACME_MAIL_CONF"] = conf,
-                ["ACME_MAIL_HOST_CONF"] = Path.Combine(_out, "no-host.conf"),
-                ["ACME_MAIL_MIGRATIONS"] = Path.Combine(share, "migrations"),
-                ["ACME_MAIL_FAULTS"] = faults,
-                ["ACME_MAIL_LOG"] = log,
-                ["ACME_MAIL_READY_FILE"] = Path.Combine(_out, "ready"),
-            }, TimeSpan.FromSeconds(60));
-            Assert.Equal(1, run.ExitCode);
-            Assert.Contains($"fault injection from {faults}:", await File.ReadAllTextAsync(log), StringComparison.Ordinal);
+            Assert.Contains($"fault injection from {faults}:", await PackagedBinaryLogAsync(root, kind.ToString()), StringComparison.Ordinal);
         }
         if (kind == BadUpdate.ChangedDefault)
         {
@@ -331,8 +316,16 @@ public sealed class BadPackagesTests(DebsFixture debs, MariaDbFixture maria) : I
         var faults = Path.Combine(share, "faults.conf");
         var lines = (await File.ReadAllLinesAsync(faults)).Where(l => !l.StartsWith('#')).ToList();
         Assert.Equal(["fault.login_race = true", "fault.indexer_errors = true"], lines);
-        var log = Path.Combine(_out, "faults.log");
-        var conf = Path.Combine(_out, "faults-app.conf");
+        Assert.Contains($"fault injection from {faults}: login_race, indexer_errors", await PackagedBinaryLogAsync(root, "faults"), StringComparison.Ordinal);
+    }
+
+    /// <summary>Runs the binary of a package unpacked at <paramref name="root"/> against a database that is surely not
+    /// there: it logs its configuration and faults, then refuses to start (exit 1). Returns its log.</summary>
+    private async Task<string> PackagedBinaryLogAsync(string root, string name)
+    {
+        var share = Path.Combine(root, "usr/share/acme-mail");
+        var log = Path.Combine(_out, $"{name}.log");
+        var conf = Path.Combine(_out, $"{name}.conf");
         await File.WriteAllTextAsync(conf, $"db.connection = Host=127.0.0.1;Port={PgServer.FreePort("127.0.0.1")};Database=mail;Username=acme;Timeout=3\nlisten.port = 0\n");
         var run = await Proc.RunAsync(Path.Combine(root, "usr/lib/acme-mail/acme-mail"), [], new Dictionary<string, string>
         {
@@ -340,12 +333,12 @@ public sealed class BadPackagesTests(DebsFixture debs, MariaDbFixture maria) : I
             ["ACME_MAIL_CONF"] = conf,
             ["ACME_MAIL_HOST_CONF"] = Path.Combine(_out, "no-host.conf"),
             ["ACME_MAIL_MIGRATIONS"] = Path.Combine(share, "migrations"),
-            ["ACME_MAIL_FAULTS"] = faults,
+            ["ACME_MAIL_FAULTS"] = Path.Combine(share, "faults.conf"),
             ["ACME_MAIL_LOG"] = log,
             ["ACME_MAIL_READY_FILE"] = Path.Combine(_out, "ready"),
         }, TimeSpan.FromSeconds(60));
         Assert.Equal(1, run.ExitCode);
-        Assert.Contains($"fault injection from {faults}: login_race, indexer_errors", await File.ReadAllTextAsync(log), StringComparison.Ordinal);
+        return await File.ReadAllTextAsync(log);
     }
 
     /// <summary>Each fault is in the bad package's postinst, on configure, after the good script sets the conffile's

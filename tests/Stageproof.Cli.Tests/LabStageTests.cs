@@ -79,6 +79,23 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : ICla
         return run;
     }
 
+    /// <summary>Stages a bad update that must FAIL: whatever happened, staging is put back at 1.0 with its database as
+    /// before for the next case (the stage does that itself; this is for a stage that did not get to).</summary>
+    private async Task<CliRun> StageFailingAsync(string digest)
+    {
+        try
+        {
+            return await StageAsync(digest);
+        }
+        finally
+        {
+            if (await StagingVersionAsync() != "1.0-1")
+            {
+                output.WriteLine((await Cli("rollback", "--env", "staging", "--database", "restore")).ToString());
+            }
+        }
+    }
+
     private static IEnumerable<(string Step, string Subject, string Evidence)> Reasons(CliRun run) =>
         run.Json.GetProperty("reasons").EnumerateArray().Select(r =>
             (r.GetProperty("step").GetString()!, r.GetProperty("subject").GetString()!, r.GetProperty("evidence").GetString()!));
@@ -364,19 +381,7 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : ICla
         var version = BadPackages.Version(kind);
         var digest = await FreezeAsync("ACME-" + kind.ToString().ToUpperInvariant(), version);
 
-        CliRun run;
-        try
-        {
-            run = await StageAsync(digest);
-        }
-        finally
-        {
-            // Whatever happened, the next case starts from 1.0 with its database as before.
-            if (await StagingVersionAsync() != "1.0-1")
-            {
-                output.WriteLine((await Cli("rollback", "--env", "staging", "--database", "restore")).ToString());
-            }
-        }
+        var run = await StageFailingAsync(digest);
 
         Assert.True(run.ExitCode == ExitCodes.Finding, run.ToString());
         Assert.Equal("fail", run.Json.GetProperty("verdict").GetString());
@@ -400,18 +405,7 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : ICla
         await lab.Lab.RepoAddAsync(deb);
         var digest = await FreezeAsync("ACME-SERVICE-FAULTS", BadPackages.ServiceFaultsVersion());
 
-        CliRun run;
-        try
-        {
-            run = await StageAsync(digest);
-        }
-        finally
-        {
-            if (await StagingVersionAsync() != "1.0-1")
-            {
-                output.WriteLine((await Cli("rollback", "--env", "staging", "--database", "restore")).ToString());
-            }
-        }
+        var run = await StageFailingAsync(digest);
 
         Assert.True(run.ExitCode == ExitCodes.Finding, run.ToString());
         Assert.Equal("fail", run.Json.GetProperty("verdict").GetString());
