@@ -54,7 +54,7 @@ start_once() {
     for _ in $(seq 200); do curl -sf -o /dev/null --max-time 10 "http://$ADDR:$HTTPPORT/health"; done
     after=$(cpu "$pid")
     kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
-    printf '%s\t%s\t%.2f\t%.2f\t%.2f\t%.2f\n' "$run" "$side" "$(echo "$t1 - $t0" | bc)" "$at_ready" "$first" "$after"
+    printf '%s\t%s\t%s\t%.2f\t%.2f\t%.2f\n' "$run" "$side" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')" "$at_ready" "$first" "$after"
 }
 
 echo "A: $A"
