@@ -307,7 +307,8 @@ public static partial class BadPackages
             throw new FileNotFoundException($"good {package} package {goodDeb} does not exist", goodDeb);
         }
         Directory.CreateDirectory(outputDirectory);
-        var work = Directory.CreateTempSubdirectory(package + "-rebuild-").FullName;
+        // Unpacked beside the output, on the same filesystem as the caller chose for it (a test's tmpfs, a lab's disk).
+        var work = Directory.CreateDirectory(Path.Combine(outputDirectory, $".{package}-rebuild-{Guid.NewGuid():N}")).FullName;
         try
         {
             var root = Path.Combine(work, "root");
@@ -329,8 +330,9 @@ public static partial class BadPackages
             await RewriteMd5sumsAsync(root, ct).ConfigureAwait(false);
 
             var deb = Path.Combine(outputDirectory, DebName(newVersion, architecture, package));
-            // gzip at its fastest: xz took 9 s a package here for a lab-only artifact that never leaves the machine.
-            await DpkgDebAsync(ct, "--root-owner-group", "-Zgzip", "-z1", "-b", root, deb).ConfigureAwait(false);
+            // zstd at its fastest: a lab-only artifact that never leaves the machine. Packing the 48 MB tree took 9 s with
+            // xz, 1.2 s with gzip -1 and 0.34 s with zstd -1, and reading it back (dpkg-deb -x, -c) 0.35 s and 0.15 s.
+            await DpkgDebAsync(ct, "--root-owner-group", "-Zzstd", "-z1", "-b", root, deb).ConfigureAwait(false);
             return deb;
         }
         finally

@@ -9,7 +9,7 @@ namespace AcmeMail.Tests;
 [Collection("debs")]
 public sealed class BadPackagesTests(DebsFixture debs, MariaDbFixture maria) : IDisposable
 {
-    private readonly string _out = Directory.CreateTempSubdirectory("acme-bad-").FullName;
+    private readonly string _out = ScratchDirectory.Create("acme-bad-");
 
     public void Dispose() => Directory.Delete(_out, recursive: true);
 

@@ -17,7 +17,7 @@ public sealed class MailFiles : IDisposable
 
     private MailFiles(string databaseConfig, string extraConfig)
     {
-        Dir = Directory.CreateTempSubdirectory("acme-mail-test-").FullName;
+        Dir = ScratchDirectory.Create("acme-mail-test-");
         Migrations = Path.Combine(Dir, "migrations");
         var shipped = Path.Combine(ShippedShare, "migrations");
         foreach (var dir in Directory.GetDirectories(shipped, "*", SearchOption.AllDirectories).Prepend(shipped))

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Npgsql;
+using Stageproof.Testing;
 
 namespace AcmeMail.Tests;
 
@@ -39,7 +40,7 @@ public sealed class PgServer : IAsyncDisposable
     public static async Task<PgServer> StartAsync()
     {
         var address = NextAddress();
-        var dir = Directory.CreateTempSubdirectory("acme-pg-").FullName;
+        var dir = ScratchDirectory.Create("acme-pg-");
         var server = new PgServer(dir, address, FreePort(address));
         try
         {

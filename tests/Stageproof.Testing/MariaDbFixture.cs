@@ -72,7 +72,7 @@ public class MariaDbFixture : IAsyncLifetime
         {
             Address = Environment.GetEnvironmentVariable("STAGEPROOF_TEST_LOOPBACK") is { Length: > 0 } a ? a : "127.0.0.1";
             Port = FreePort(Address);
-            _dir = Directory.CreateTempSubdirectory("stageproof-mariadb-").FullName;
+            _dir = ScratchDirectory.Create("stageproof-mariadb-");
             var data = Path.Combine(_dir, "data");
             // Its own tmpdir: a mariadbd starting (mariadb-install-db's included) deletes every #sql* file of the mysql
             // user in its tmpdir, so in a shared /tmp it pulled the internal temp tables from under the other fixtures'

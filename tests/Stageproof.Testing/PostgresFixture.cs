@@ -72,7 +72,7 @@ public class PostgresFixture : IAsyncLifetime
             var n = Interlocked.Increment(ref s_instances);
             Address = $"{_addressPrefix}{_firstAddress + (Environment.ProcessId + n * 7) % _addressCount}";
             Port = FreePort(Address);
-            _dir = Directory.CreateTempSubdirectory("stageproof-pg-").FullName;
+            _dir = ScratchDirectory.Create("stageproof-pg-");
             await RunAsync("chown", ["postgres:postgres", _dir]).ConfigureAwait(false);
             await RunAsync("/usr/sbin/runuser", ["-u", "postgres", "--", Path.Combine(BinDir, "initdb"),
                 "-D", DataDirectory, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C"]).ConfigureAwait(false);

@@ -80,7 +80,7 @@ public sealed class SlapdFixture : IAsyncLifetime, IAsyncDisposable
         }
         try
         {
-            Directory = System.IO.Directory.CreateTempSubdirectory("stageproof-slapd-").FullName;
+            Directory = ScratchDirectory.Create("stageproof-slapd-");
             System.IO.Directory.CreateDirectory(ConfigDirectory);
             System.IO.Directory.CreateDirectory(Path.Combine(Directory, "data"));
             var config = Path.Combine(Directory, "config.ldif");

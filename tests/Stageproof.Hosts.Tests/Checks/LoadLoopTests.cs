@@ -84,7 +84,8 @@ public sealed class LoadLoopTests
         Assert.Equal(0, result.Errors);
         var outcome = LoadGenerator.Summarise(4, 0, null, "ldap://127.0.0.1/", result);
         Assert.Equal(CheckStatus.Failed, outcome.Status);
-        Assert.StartsWith("1 of 4 clients had no request answered in the 0.", outcome.Message, StringComparison.Ordinal);
+        // The window's length as measured: 0.6 s when quiet, over a second once on a busy machine (the fast tier's).
+        Assert.Matches(@"^1 of 4 clients had no request answered in the \d+(\.\d+)?s window", outcome.Message);
         Assert.Equal(1, outcome.Measurements!["starved_clients"]);
     }
 
