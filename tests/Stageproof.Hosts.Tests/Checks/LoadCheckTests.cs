@@ -122,7 +122,9 @@ public sealed class LoadCheckTests : IAsyncLifetime, IDisposable
         // bench/stage-repeat.sh, not asserted here; the statistics themselves are tested on fixed samples in
         // LoadStatisticsTests. (The whole-run comparison alone once missed a 250 ms delay under stress: p=0.086.)
         _suites.Secrets("user01=password-01\nuser02=password-02\n");
-        const string settings = "  clients: 6\n  iterations: 30\n  warmup: 6";
+        // The 30 searches a run needs to be compared request by request (MinSamplesPerRequest) in two rounds of fifteen
+        // clients after a warm-up round: 9 s slowed, where six clients took six rounds (18 s).
+        const string settings = "  clients: 15\n  iterations: 30\n  warmup: 15";
         var baseline = (await LoadAsync(settings)).Load!;
         _server.SearchDelayMs = 3000;
         var slowed = (await LoadAsync(settings)).Load!;
