@@ -25,15 +25,20 @@ public sealed class SshAgent
     // OpenSSH's agent refuses messages above 256 KiB (AGENT_MAX_LEN); a longer answer is not from an agent.
     private const int MaxMessageLength = 256 * 1024;
 
-    private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(10);
+    /// <summary>How long one request waits for the agent's answer (or for room in its backlog) unless told otherwise.</summary>
+    public static readonly TimeSpan DefaultRequestTimeout = TimeSpan.FromSeconds(10);
 
     private readonly UnixDomainSocketEndPoint _endpoint;
 
-    private SshAgent(string socketPath)
+    private SshAgent(string socketPath, TimeSpan requestTimeout)
     {
         SocketPath = socketPath;
+        RequestTimeout = requestTimeout;
         _endpoint = new UnixDomainSocketEndPoint(socketPath);
     }
+
+    /// <summary>How long one request waits for the agent's answer.</summary>
+    public TimeSpan RequestTimeout { get; }
 
     public string SocketPath { get; }
 
@@ -44,10 +49,10 @@ public sealed class SshAgent
     /// The agent at <paramref name="socketPath"/>, once it has answered a request for its keys (kept in <see cref="Keys"/>):
     /// a missing, dead or foreign socket fails here, with <see cref="SshAgentUnavailableException"/>, not at the first signature.
     /// </summary>
-    public static async Task<SshAgent> ConnectAsync(string socketPath, CancellationToken cancellationToken)
+    public static async Task<SshAgent> ConnectAsync(string socketPath, CancellationToken cancellationToken, TimeSpan? requestTimeout = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(socketPath);
-        var agent = new SshAgent(socketPath);
+        var agent = new SshAgent(socketPath, requestTimeout ?? DefaultRequestTimeout);
         agent.Keys = await agent.KeysAsync(cancellationToken).ConfigureAwait(false);
         return agent;
     }
