@@ -13,16 +13,38 @@ internal static class ConsoleBrowser
     /// <summary>How long any page action may take before the test calls the page stuck.</summary>
     public const float LivenessMs = 120_000;
 
-    public sealed class Session(IPlaywright playwright, IBrowser browser, IPage page, List<string> problems) : IAsyncDisposable
+    /// <summary>One browser's page in a context of its own (its own cookies and storage), on the shared browser.</summary>
+    public sealed class Session(IBrowserContext context, IPage page, List<string> problems) : IAsyncDisposable
     {
         public IPage Page { get; } = page;
         public List<string> Problems { get; } = problems;
 
-        public async ValueTask DisposeAsync()
+        public async ValueTask DisposeAsync() => await context.CloseAsync();
+    }
+
+    /// <summary>
+    /// One Playwright driver and one Chromium for the whole test run, started by the first session and ended when the
+    /// test process exits; every session is a fresh context of it, as isolated as a fresh browser for what these tests
+    /// see (cookies, storage, cache). A driver and a browser cost about 2 CPU-seconds to start here, and these tests
+    /// open about a dozen sessions.
+    /// </summary>
+    private static readonly Lazy<Task<IBrowser>> s_browser = new(LaunchAsync, LazyThreadSafetyMode.ExecutionAndPublication);
+
+    private static async Task<IBrowser> LaunchAsync()
+    {
+        Environment.SetEnvironmentVariable("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1");
+        var playwright = await Playwright.CreateAsync();
+        var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
         {
-            await browser.DisposeAsync();
+            ExecutablePath = Chromium, Headless = true, Args = ["--headless", "--no-sandbox", "--disable-gpu"],
+        });
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            // Ends Chromium and the driver with the test process, whichever test was last.
+            browser.CloseAsync().Wait(TimeSpan.FromSeconds(10));
             playwright.Dispose();
-        }
+        };
+        return browser;
     }
 
     /// <summary>
@@ -61,17 +83,12 @@ internal static class ConsoleBrowser
     /// <summary>How a test opens a page: until it is committed (see <see cref="ArrivedAsync(IPage, string)"/>).</summary>
     public static readonly PageGotoOptions Visit = new() { WaitUntil = WaitUntilState.Commit, Timeout = LivenessMs };
 
-    /// <summary>A fresh headless browser on one page, every wait bounded by <see cref="LivenessMs"/>, recording console
+    /// <summary>A fresh browser context of the shared headless browser on one page, every wait bounded by <see cref="LivenessMs"/>, recording console
     /// errors and warnings, page errors and any request to a site other than <paramref name="sites"/> as problems.</summary>
     public static async Task<Session> OpenAsync(params Uri[] sites)
     {
         Requires.Executable(Chromium);
-        Environment.SetEnvironmentVariable("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1");
-        var playwright = await Playwright.CreateAsync();
-        var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = Chromium, Headless = true, Args = ["--headless", "--no-sandbox", "--disable-gpu"],
-        });
+        var browser = await s_browser.Value;
         var context = await browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 900 } });
         // Bounds for a stuck page, not a measure of speed: on a machine busy with a build and the lab, a password check,
         // a page's first render and a click's navigation to a sign-in provider have taken longer than Playwright's
@@ -96,7 +113,7 @@ internal static class ConsoleBrowser
                 problems.Add("request elsewhere: " + r.Url);
             }
         };
-        return new Session(playwright, browser, page, problems);
+        return new Session(context, page, problems);
     }
 
     /// <summary>A browser logged in as <paramref name="who"/> (from /approvals, which sends it to the login form first).</summary>

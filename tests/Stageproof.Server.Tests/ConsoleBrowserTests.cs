@@ -131,10 +131,8 @@ public sealed class ConsoleBrowserTests(ConsoleEstate estate, ITestOutputHelper 
         Requires.Executable(Chromium);
         foreach (var who in new[] { "vera", "nobody-by-this-name" })
         {
-            Environment.SetEnvironmentVariable("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1");
-            using var playwright = await Playwright.CreateAsync();
-            await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions { ExecutablePath = Chromium, Headless = true, Args = ["--no-sandbox"] });
-            var page = await browser.NewPageAsync();
+            await using var session = await ConsoleBrowser.OpenAsync(estate.BaseAddress);
+            var page = session.Page;
             await page.GotoAsync(new Uri(estate.BaseAddress, "/login").ToString(), ConsoleBrowser.Visit);
             await page.FillAsync("#user", who);
             await page.FillAsync("#password", "not the password at all");

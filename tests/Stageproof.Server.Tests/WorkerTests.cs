@@ -12,45 +12,19 @@ namespace Stageproof.Server.Tests;
 
 /// <summary>
 /// Rollouts as durable jobs: promoted through a real <c>stageproof serve</c>, run by <c>stageproof worker</c> processes of
-/// the Quartz.NET cluster on a real PostgreSQL, surviving the process that submitted them and the worker that ran them.
+/// the Quartz.NET cluster on a real PostgreSQL, surviving the worker that ran them (killed, stopped) and an outage of the
+/// database under them. Workers killed and started again load the machine: no latency judge runs beside this class.
+/// (<see cref="WorkerJobTests"/>, lighter, has an estate of its own and runs beside it.)
 /// </summary>
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class WorkerTests(WorkerEstate estate, ITestOutputHelper output) : IClassFixture<WorkerEstate>, IClassFixture<LoadsMachine>
 {
-    private static readonly TimeSpan RolloutLimit = TimeSpan.FromSeconds(120);
+    private static readonly TimeSpan RolloutLimit = WorkerRollouts.Limit;
 
-    [SkippableFact]
-    public async Task A_rollout_promoted_through_the_server_runs_on_a_worker_process_after_the_server_is_gone()
-    {
-        estate.Postgres.EnsureAvailable();
-        estate.ResetHosts();
-        using var worker = estate.StartWorker("worker");
-        var (server, address) = await estate.StartServerAsync("127.0.14.5");
-        try
-        {
-            await worker.WaitForLineAsync(l => l.Contains("runs rollout jobs", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
-            var accepted = await estate.PromoteAsync(address, "staging");
-            Assert.Equal("scheduled", accepted.GetProperty("status").GetString());
-            var id = accepted.GetProperty("id").GetString()!;
-            // The server that took the promotion goes away: only the worker can run it now.
-            server.KillHard();
+    private Task<Rollout> WaitAsync(string id, Func<Rollout, bool> done, TimeSpan limit, StageproofProcess worker) =>
+        WorkerRollouts.WaitAsync(estate, id, done, limit, worker);
 
-            var done = await WaitAsync(id, r => r.Finished, RolloutLimit, worker);
-            Assert.True(done.Status == RolloutStatus.Succeeded, $"{id}: {done.Status} {Describe(done)}\n{worker.Output}");
-            Assert.All(done.Hosts, h => Assert.Equal(RolloutHostState.Verified, h.State));
-            output.WriteLine(string.Join("\n", done.Batches.Select(b => $"{b.Name}: {string.Join(", ", b.Hosts)} {b.StartedAt:HH:mm:ss.fff}–{b.FinishedAt:HH:mm:ss.fff}")));
-            output.WriteLine(string.Join("\n", done.Hosts.Select(h => $"{h.Host}: {h.Message}")));
-            await using var store = await estate.OpenStateAsync();
-            var started = (await store.ReadAllAsync()).Single(e => e.Action == "rollout.start" && e.Outcome?.StartsWith(id, StringComparison.Ordinal) == true);
-            Assert.Equal("bob", started.Actor);
-            var (code, _, stderr) = await estate.CliRawAsync("audit", "verify");
-            Assert.True(code == 0, stderr);
-        }
-        finally
-        {
-            server.Dispose();
-        }
-    }
+    private static string Describe(Rollout r) => WorkerRollouts.Describe(r);
 
     /// <summary>Ten trials, each on its own bounded waits; the whole is printed, not asserted (a loaded machine is slower).</summary>
     private const int KillTrials = 10;
@@ -144,64 +118,6 @@ public sealed class WorkerTests(WorkerEstate estate, ITestOutputHelper output) :
     }
 
     [SkippableFact]
-    public async Task A_job_finding_its_environment_held_by_a_live_rollout_elsewhere_waits_for_it_and_gives_up_after_its_attempts()
-    {
-        estate.Postgres.EnsureAvailable();
-        var (server, address) = await estate.StartServerAsync("127.0.14.9");
-        StageproofProcess? worker = null;
-        await using var store = await estate.OpenStateAsync();
-        // Another rollout, run by a process on another machine, holds staging and beats: it is alive.
-        RolloutLock Elsewhere() => new()
-        {
-            Environment = "staging", RolloutId = "r-on-ops-9", ProcessId = 4242, Machine = "ops-9",
-            AcquiredAt = DateTimeOffset.UtcNow, HeartbeatAt = DateTimeOffset.UtcNow, HeartbeatEvery = TimeSpan.FromHours(1),
-        };
-        try
-        {
-            // Promoted while staging is free (a held environment is refused at the door), then taken before any worker runs.
-            estate.ResetHosts();
-            var id = (await estate.PromoteAsync(address, "staging")).GetProperty("id").GetString()!;
-            Assert.Null(await store.TryLockRolloutAsync(Elsewhere()));
-            worker = estate.StartWorker("worker");
-            var waiting = await WaitAsync(id, r => r.Message?.StartsWith("waiting for staging's lock", StringComparison.Ordinal) == true, RolloutLimit, worker);
-            output.WriteLine($"{id}: {waiting.Message}");
-            Assert.Equal(RolloutStatus.Scheduled, waiting.Status);
-            Assert.Contains("rollout r-on-ops-9 is running on staging (process 4242 on ops-9", waiting.Message, StringComparison.Ordinal);
-            Assert.Contains($"of {WorkerEstate.LockAttempts}", waiting.Message, StringComparison.Ordinal);
-            // The other rollout ends: the waiting one runs at its next attempt.
-            await store.ReleaseRolloutLockAsync("staging", "r-on-ops-9");
-            var done = await WaitAsync(id, r => r.Finished, RolloutLimit, worker);
-            Assert.True(done.Status == RolloutStatus.Succeeded, $"{Describe(done)}\n{worker.Output}");
-            Assert.All(done.Hosts, h => Assert.Equal(RolloutHostState.Verified, h.State));
-            // The worker saves the end before it lets go of staging's lock. Killed in between, it left the lock to go stale
-            // and the next promotion was refused (409, once in the fast tier): wait for the release before the kill.
-            await LockReleasedAsync(store, id, worker);
-
-            // Held throughout: after its attempts the job gives up, and the rollout says why, no host touched.
-            worker.Dispose();
-            estate.ResetHosts();
-            var starved = (await estate.PromoteAsync(address, "staging")).GetProperty("id").GetString()!;
-            Assert.Null(await store.TryLockRolloutAsync(Elsewhere()));
-            worker = estate.StartWorker("worker-again");
-            var gaveUp = await WaitAsync(starved, r => r.Finished, RolloutLimit, worker);
-            output.WriteLine($"{starved}: {gaveUp.Message}");
-            Assert.Equal(RolloutStatus.Aborted, gaveUp.Status);
-            Assert.StartsWith($"gave up waiting for staging's lock after {WorkerEstate.LockAttempts} attempt(s): rollout r-on-ops-9 is running on staging",
-                gaveUp.Message, StringComparison.Ordinal);
-            Assert.All(gaveUp.Hosts, h => Assert.Equal(RolloutHostState.Untouched, h.State));
-            Assert.All(WorkerEstate.HostNames, h => Assert.False(estate.Patched(h), $"{h} was patched"));
-            Assert.Contains(await store.ReadAllAsync(), e => e.Action == "rollout.lock-wait" && e.Outcome?.StartsWith(starved, StringComparison.Ordinal) == true);
-            Assert.Equal("r-on-ops-9", (await store.FindRolloutLockAsync("staging"))?.RolloutId);
-        }
-        finally
-        {
-            await store.ReleaseRolloutLockAsync("staging", "r-on-ops-9");
-            server.Dispose();
-            worker?.Dispose();
-        }
-    }
-
-    [SkippableFact]
     public async Task A_worker_stopped_with_SIGTERM_hands_its_rollout_back_and_the_other_worker_finishes_it()
     {
         estate.Postgres.EnsureAvailable();
@@ -240,77 +156,6 @@ public sealed class WorkerTests(WorkerEstate estate, ITestOutputHelper output) :
         finally
         {
             server.Dispose();
-        }
-    }
-
-    // Waits for a cron window a minute or two ahead (cron is minute-grained): with the lab tests, out of the fast tier.
-    [Trait("Category", "Lab")]
-    [SkippableFact]
-    public async Task A_promotion_outside_its_window_waits_as_a_job_and_starts_on_time_on_a_worker_with_its_submitter_gone()
-    {
-        estate.Postgres.EnsureAvailable();
-        estate.ResetHosts();
-        // The window opens at the start of the first minute at least 45 seconds from now (cron is minute-grained): time
-        // enough to start the server, submit, cancel and hand over to a worker, and 75 s of waiting on average.
-        var now = DateTimeOffset.UtcNow;
-        var opens = new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, now.Minute, 0, TimeSpan.Zero).AddMinutes(now.Second < 15 ? 1 : 2);
-        await File.WriteAllTextAsync(estate.ConfigPath, estate.Config($"{opens.Minute} {opens.Hour} * * *"));
-        var (server, address) = await estate.StartServerAsync("127.0.14.7");
-        StageproofProcess? worker = null;
-        try
-        {
-            var scheduled = await estate.PromoteAsync(address, "staging");
-            Assert.Equal("scheduled", scheduled.GetProperty("status").GetString());
-            Assert.Equal(opens, scheduled.GetProperty("scheduledFor").GetDateTimeOffset());
-            var id = scheduled.GetProperty("id").GetString()!;
-            var list = await estate.CliAsync("rollout", "list", "--env", "staging");
-            Assert.Contains($"scheduled for {opens:u}", list, StringComparison.Ordinal);
-
-            // A second one is cancelled while it waits: nothing of it ever runs.
-            var cancelled = (await estate.PromoteAsync(address, "staging")).GetProperty("id").GetString()!;
-            using (var bob = estate.Client(address, "bob"))
-            {
-                using var abort = await bob.PostAsJsonAsync(new Uri($"/api/v1/rollouts/{cancelled}/abort", UriKind.Relative), new { comment = "not this one" });
-                Assert.Equal(System.Net.HttpStatusCode.Accepted, abort.StatusCode);
-                var answer = JsonDocument.Parse(await abort.Content.ReadAsStringAsync()).RootElement.GetProperty("rollout");
-                Assert.Equal("aborted", answer.GetProperty("status").GetString());
-            }
-
-            // Whoever submitted it is gone; a worker joins later, and nothing runs before the window opens.
-            server.KillHard();
-            worker = estate.StartWorker("worker");
-            await using var store = await estate.OpenStateAsync();
-            while (DateTimeOffset.UtcNow < opens - TimeSpan.FromSeconds(3))
-            {
-                Assert.Equal(RolloutStatus.Scheduled, (await store.FindRolloutAsync(id))!.Status);
-                await Task.Delay(1000);
-            }
-            var done = await WaitAsync(id, r => r.Finished, opens - DateTimeOffset.UtcNow + RolloutLimit, worker);
-            Assert.Equal(RolloutStatus.Succeeded, done.Status);
-            var startedAt = done.Batches[0].StartedAt!.Value;
-            output.WriteLine($"window opened {opens:u}; {id} started {startedAt:O}");
-            Assert.InRange(startedAt, opens, opens + TimeSpan.FromSeconds(15));
-            var gone = (await store.FindRolloutAsync(cancelled))!;
-            Assert.Equal(RolloutStatus.Aborted, gone.Status);
-            Assert.All(gone.Hosts, h => Assert.Equal(RolloutHostState.Untouched, h.State));
-        }
-        finally
-        {
-            server.Dispose();
-            worker?.Dispose();
-            await File.WriteAllTextAsync(estate.ConfigPath, estate.Config());
-        }
-    }
-
-    /// <summary>Of all the apply runs of the rollout, at most one left each host patched.</summary>
-    private static async Task AssertNoHostPatchedTwiceAsync(Core.State.IStateStore store, Rollout done)
-    {
-        var runs = done.Batches.SelectMany(b => b.ApplyRuns).ToHashSet(StringComparer.Ordinal);
-        var records = (await store.ListPatchRunsAsync(done.Environment)).Where(r => runs.Contains(r.Id)).SelectMany(r => r.Hosts).ToList();
-        foreach (var host in done.Hosts)
-        {
-            var patched = records.Count(r => r.Host == host.Host && r.Status is HostRunStatus.Applied or HostRunStatus.AlreadyApplied);
-            Assert.True(patched <= 1, $"{host.Host} was patched {patched} times by {done.Id}");
         }
     }
 
@@ -353,30 +198,5 @@ public sealed class WorkerTests(WorkerEstate estate, ITestOutputHelper output) :
         }
     }
 
-    private async Task<Rollout> WaitAsync(string id, Func<Rollout, bool> done, TimeSpan limit, StageproofProcess worker)
-    {
-        await using var store = await estate.OpenStateAsync();
-        var until = DateTimeOffset.UtcNow + limit;
-        Rollout? rollout;
-        while ((rollout = await store.FindRolloutAsync(id)) is null || !done(rollout))
-        {
-            Assert.True(DateTimeOffset.UtcNow < until, $"rollout {id} did not get there within {limit}: {(rollout is null ? "not stored" : Describe(rollout))}\n{worker.Output}");
-            await Task.Delay(250);
-        }
-        return rollout;
-    }
-
-    /// <summary>Polls until rollout <paramref name="id"/> no longer holds staging's lock.</summary>
-    private static async Task LockReleasedAsync(IStateStore store, string id, StageproofProcess worker)
-    {
-        var until = DateTimeOffset.UtcNow + RolloutLimit;
-        while ((await store.FindRolloutLockAsync("staging"))?.RolloutId == id)
-        {
-            Assert.True(DateTimeOffset.UtcNow < until, $"rollout {id} still held staging's lock after {RolloutLimit}\n{worker.Output}");
-            await Task.Delay(250);
-        }
-    }
-
-    private static string Describe(Rollout r) =>
-        $"{r.Status}; " + string.Join(", ", r.Hosts.Select(h => $"{h.Host} {h.State}" + (h.State is RolloutHostState.Verified or RolloutHostState.Pending ? "" : $" ({h.Message})")));
+    private static Task AssertNoHostPatchedTwiceAsync(IStateStore store, Rollout done) => WorkerRollouts.AssertNoHostPatchedTwiceAsync(store, done);
 }
