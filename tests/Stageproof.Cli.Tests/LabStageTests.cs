@@ -180,6 +180,13 @@ public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : ICla
                 Assert.All(run.Json.GetProperty("steps").EnumerateArray(), s => Assert.Equal(
                     s.GetProperty("name").GetString() == "compare" && warnings.Count > 0 ? "warned" : "passed", s.GetProperty("status").GetString()));
                 Assert.Equal("1.1-1", await StagingVersionAsync());
+                // Where the time went: the soak window opened beside compare, so the window less its loads is at least the
+                // wait left for it after compare and drift, and the suite's parts never add up to more than the run.
+                var seconds = run.Json.GetProperty("seconds");
+                double Seconds(string key) => seconds.GetProperty(key).GetDouble();
+                output.WriteLine($"round {round} seconds: {seconds}");
+                Assert.True(Seconds("soak_window") >= Seconds("soak"), seconds.ToString());
+                Assert.True(Seconds("load") + Seconds("soak_window") + Seconds("apt") + Seconds("commands") + Seconds("ready") < Seconds("total"), seconds.ToString());
                 if (round == 1)
                 {
                     // The real report of a real run, in a real browser: no errors, the verdict, the latency charts drawn.

@@ -69,6 +69,7 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
     private readonly List<PatchRun> _patchRuns = [];
     private double _readySeconds;
     private double _soakWaitSeconds;
+    private double _soakWindowSeconds;
 
     public async Task<StageResult> RunAsync(StageOptions options, CancellationToken ct)
     {
@@ -93,27 +94,32 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
 
         // A precondition, not a verdict: on a host that already has the set, the baseline would not be a
         // before-the-change measurement. Refused before anything is recorded, so an earlier PASS stays valid.
+        // The control must still run the old version, or latency would be judged against the change itself.
+        // Both are read at once, every host of each beside the others.
         var engine = engines.Patches();
-        var alreadyApplied = await engine.AlreadyAppliedAsync(ApplyRequest(env, stored, CheckEnvironment.From(config, env.Name).Hosts), ct)
-            .ConfigureAwait(false);
+        var parallelism = config.Ssh.Parallelism;
+        var alreadyAppliedRead = engine.AlreadyAppliedAsync(ApplyRequest(env, stored, CheckEnvironment.From(config, env.Name).Hosts), ct, parallelism);
+        CheckEnvironment? control = null;
+        var controlAppliedRead = Task.FromResult<IReadOnlyList<string>>([]);
+        if (env.Control is { } controlName)
+        {
+            var controlEnv = engines.Environment(controlName);
+            control = CheckEnvironment.From(config, controlName);
+            controlAppliedRead = engine.AlreadyAppliedAsync(ApplyRequest(controlEnv, stored, control.Hosts), ct, parallelism);
+        }
+        await Task.WhenAll(alreadyAppliedRead, controlAppliedRead).ConfigureAwait(false);
+        var alreadyApplied = await alreadyAppliedRead.ConfigureAwait(false);
         if (alreadyApplied.Count > 0)
         {
             throw new InputException($"{set.Id} is already applied on {string.Join(", ", alreadyApplied)}: a stage must start from the state " +
                                      $"before the change (roll it back first: stageproof rollback --env {env.Name}); nothing was recorded");
         }
-        // The control must still run the old version, or latency would be judged against the change itself.
-        CheckEnvironment? control = null;
-        if (env.Control is { } controlName)
+        var controlApplied = await controlAppliedRead.ConfigureAwait(false);
+        if (controlApplied.Count > 0)
         {
-            var controlEnv = engines.Environment(controlName);
-            control = CheckEnvironment.From(config, controlName);
-            var controlApplied = await engine.AlreadyAppliedAsync(ApplyRequest(controlEnv, stored, control.Hosts), ct).ConfigureAwait(false);
-            if (controlApplied.Count > 0)
-            {
-                throw new InputException($"{set.Id} is already applied on {string.Join(", ", controlApplied)} of {controlName}, the control of {env.Name} " +
-                                         $"(environments.{env.Name}.control): a control must stay on the version before the change " +
-                                         $"(roll it back first: stageproof rollback --env {controlName}); nothing was recorded");
-            }
+            throw new InputException($"{set.Id} is already applied on {string.Join(", ", controlApplied)} of {env.Control}, the control of {env.Name} " +
+                                     $"(environments.{env.Name}.control): a control must stay on the version before the change " +
+                                     $"(roll it back first: stageproof rollback --env {env.Control}); nothing was recorded");
         }
 
         var result = new StageResult
@@ -352,6 +358,10 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
                 var waited = Stopwatch.StartNew();
                 var soakResults = await soakRun.ResultsAsync().ConfigureAwait(false);
                 _soakWaitSeconds = waited.Elapsed.TotalSeconds;
+                // The window is time the suite asks for whatever runs beside it; only the after-run's loads, counted as
+                // load already, are taken out of it (the comparison's own work and the drift ran inside it for free).
+                var loadInWindow = soakRun.Beside ? LoadSeconds(after.Results) : 0;
+                _soakWindowSeconds = Math.Max(0, soakRun.Ran.TotalSeconds - loadInWindow);
                 result = result with { Soak = soakResults };
                 foreach (var r in soakResults.Where(r => !r.Passed))
                 {
@@ -543,9 +553,12 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
                 // Data continuity once more, after the way back: every table against the rollback point. The compare step
                 // let through only losses the set declares, so a new one is the rollback's own (a down script dropping
                 // rows, an old release clearing what it does not know).
-                var lostByRollback = (await DataLossesAsync(point, env.Databases, set, ct).ConfigureAwait(false)).Where(l => !l.Declared).ToList();
-                var valuesLostByRollback = ValueLosses(continuity, continuityAtPoint,
-                    await RunAllAsync(runner, checkEnv, quick, continuity, transports, ct).ConfigureAwait(false), set).Where(l => !l.Declared).ToList();
+                // Both read what is there now and need nothing of each other: at once.
+                var rowsRead = DataLossesAsync(point, env.Databases, set, ct);
+                var valuesRead = RunAllAsync(runner, checkEnv, quick, continuity, transports, ct);
+                await Task.WhenAll(rowsRead, valuesRead).ConfigureAwait(false);
+                var lostByRollback = (await rowsRead.ConfigureAwait(false)).Where(l => !l.Declared).ToList();
+                var valuesLostByRollback = ValueLosses(continuity, continuityAtPoint, await valuesRead.ConfigureAwait(false), set).Where(l => !l.Declared).ToList();
                 if (lostByRollback.Count + valuesLostByRollback.Count > 0)
                 {
                     foreach (var loss in lostByRollback)
@@ -648,6 +661,12 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
         /// <summary>Whether the suite has a soak check at all.</summary>
         public bool Any { get; }
 
+        /// <summary>Whether the window opened at <see cref="Start"/>, beside the comparison, rather than when collected.</summary>
+        public bool Beside { get; private set; }
+
+        /// <summary>How long the window took, from its opening to its last check's end (once it has ended).</summary>
+        public TimeSpan Ran { get; private set; }
+
         /// <summary>The soak's results: its background run's, or (a soak on the hosts) a run started now.</summary>
         public Task<List<CheckResult>> ResultsAsync() => _results ??= _run(_cancel.Token);
 
@@ -655,18 +674,22 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
             IReadOnlyDictionary<string, ITransport> transports, LogMarkers markers, CancellationToken ct)
         {
             var soaks = suite.Checks.OfType<SoakCheck>().ToList();
-            var soak = new BackgroundSoak(CancellationTokenSource.CreateLinkedTokenSource(ct), token => Task.Run(async () =>
+            BackgroundSoak? soak = null;
+            soak = new BackgroundSoak(CancellationTokenSource.CreateLinkedTokenSource(ct), token => Task.Run(async () =>
             {
+                var window = Stopwatch.StartNew();
                 var all = new List<CheckResult>();
                 foreach (var check in soaks)
                 {
                     all.AddRange(await runner.RunCheckAsync(environment, suite, check, transports, markers, token).ConfigureAwait(false));
                 }
+                soak!.Ran = window.Elapsed;
                 return all;
             }, token), soaks.Count > 0);
             var onHosts = soaks.SelectMany(s => s.Checks).Select(suite.Find).Any(c => c is CommandCheck or ServiceCheck or LogsCheck);
             if (soaks.Count > 0 && !onHosts)
             {
+                soak.Beside = true;
                 _ = soak.ResultsAsync();
             }
             return soak;
@@ -685,6 +708,9 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
         }
     }
 
+    private static double LoadSeconds(IEnumerable<CheckResult> results) =>
+        results.Where(r => r.Type == CheckTypes.Load).Sum(r => r.Duration.TotalSeconds);
+
     private async Task<StageResult> FinishAsync(StageResult result, CancellationToken ct)
     {
         var verdict = _reasons.Count == 0 ? StageVerdict.Pass : StageVerdict.Fail;
@@ -693,8 +719,7 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
             verdict == StageVerdict.Pass ? "PASS" : "FAIL: " + string.Join("; ", _reasons.Select(r => $"{r.Step}: {r.Subject}: {r.Evidence}")), null, ct).ConfigureAwait(false);
         var finished = engines.Time.GetUtcNow();
         // The control's runs share these seconds; the noise floor's repeat adds its own.
-        var loads = new[] { result.Baseline, result.After }.Where(r => r is not null).SelectMany(r => r!.Results).Concat(result.BaselineRepeat)
-            .Where(r => r.Type == CheckTypes.Load).Sum(r => r.Duration.TotalSeconds);
+        var loads = LoadSeconds(new[] { result.Baseline, result.After }.Where(r => r is not null).SelectMany(r => r!.Results).Concat(result.BaselineRepeat));
         result = result with
         {
             Seconds = new Dictionary<string, double>
@@ -703,6 +728,8 @@ public sealed class StageWorkflow(EstateEngines engines, string actor, IStagePro
                 ["load"] = loads,
                 // The soak window runs beside the comparison and the drift: only the wait for it to close beyond them.
                 ["soak"] = _soakWaitSeconds,
+                // The whole window but the loads that ran in it: the part of the wall the soak alone asked for.
+                ["soak_window"] = _soakWindowSeconds,
                 ["apt"] = _patchRuns.SelectMany(r => r.Hosts).Sum(h => h.StepSeconds.GetValueOrDefault("packages") + h.StepSeconds.GetValueOrDefault("restore")),
                 // The set's own pre and post commands (its service restarts), after applying and after each rollback.
                 ["commands"] = _patchRuns.SelectMany(r => r.Hosts).Sum(h => h.StepSeconds.GetValueOrDefault("pre-commands") + h.StepSeconds.GetValueOrDefault("post-commands")),

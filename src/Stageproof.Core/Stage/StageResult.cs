@@ -139,7 +139,8 @@ public sealed record StageResult
     public string? RollbackPoint { get; init; }
     /// <summary>Where the time went, in seconds: "total", and what the suite and the change themselves ask for — "load"
     /// (load checks), "soak" (waiting for the soak window, which opens once the changed service answers again, to close after the
-    /// comparison and drift it ran beside), "apt" (package installs and restores), "commands" (the set's own pre and
+    /// comparison and drift it ran beside), "soak_window" (the whole window but the loads run inside it, which "load"
+    /// counts: the wall time the soak alone asked for), "apt" (package installs and restores), "commands" (the set's own pre and
     /// post commands, e.g. its service restart, also after a rollback), "ready" (a restarted service coming up before
     /// it is judged) — the rest being Stageproof's own.</summary>
     public IReadOnlyDictionary<string, double> Seconds { get; init; } = new Dictionary<string, double>();

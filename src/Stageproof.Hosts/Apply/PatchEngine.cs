@@ -95,25 +95,26 @@ public sealed class PatchEngine(
     /// key), read without changing anything: what <see cref="ApplyAsync"/> would call "already applied". A stage
     /// refuses to start on such hosts, since its baseline would not be a before-the-change measurement.
     /// </summary>
-    public async Task<IReadOnlyList<string>> AlreadyAppliedAsync(ApplyRequest request, CancellationToken ct)
+    /// <remarks>The hosts are read <paramref name="parallelism"/> at a time: reading changes nothing, so nothing orders
+    /// them, and one after another an environment of n hosts waited n connections and n facts collections.</remarks>
+    public async Task<IReadOnlyList<string>> AlreadyAppliedAsync(ApplyRequest request, CancellationToken ct, int parallelism = 16)
     {
         var set = request.PatchSet.Set;
         PatchSetGuard.Check(set);
-        var applied = new List<string>();
-        foreach (var host in request.Hosts)
-        {
-            var transport = transports.Create(host);
-            await using (transport.ConfigureAwait(false))
+        var applied = new bool[request.Hosts.Count];
+        await Parallel.ForEachAsync(Enumerable.Range(0, request.Hosts.Count),
+            new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, parallelism), CancellationToken = ct }, async (i, token) =>
             {
-                var conffiles = await new HostPatcher(transport, commandTimeout).ConffilesAsync(set.Packages.Select(p => p.Name), ct).ConfigureAwait(false);
-                var before = await CollectAsync(host, transport, Scope(request.Rules, set, conffiles), request.Environment, ct).ConfigureAwait(false);
-                if (PatchScope.Missing(set, before).Count == 0)
+                var host = request.Hosts[i];
+                var transport = transports.Create(host);
+                await using (transport.ConfigureAwait(false))
                 {
-                    applied.Add(host.Name);
+                    var conffiles = await new HostPatcher(transport, commandTimeout).ConffilesAsync(set.Packages.Select(p => p.Name), token).ConfigureAwait(false);
+                    var before = await CollectAsync(host, transport, Scope(request.Rules, set, conffiles), request.Environment, token).ConfigureAwait(false);
+                    applied[i] = PatchScope.Missing(set, before).Count == 0;
                 }
-            }
-        }
-        return applied;
+            }).ConfigureAwait(false);
+        return [.. request.Hosts.Where((_, i) => applied[i]).Select(h => h.Name)];
     }
 
     public async Task<PatchRun> ApplyAsync(ApplyRequest request, IProgress<string>? progress, CancellationToken ct)
