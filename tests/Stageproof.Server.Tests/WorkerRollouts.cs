@@ -1,14 +1,10 @@
-using System.Diagnostics;
-using System.Globalization;
-using System.Net.Http.Json;
-using System.Text.Json;
 using Stageproof.Core.Patches;
 using Stageproof.Core.Rollouts;
 using Stageproof.Core.State;
 using Stageproof.Testing;
-using Xunit.Abstractions;
 
 namespace Stageproof.Server.Tests;
+
 /// <summary>What the worker tests share: waiting for a rollout in the state, and reading what it did.</summary>
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 internal static class WorkerRollouts
