@@ -40,8 +40,15 @@ internal static class ConsoleBrowser
         });
         AppDomain.CurrentDomain.ProcessExit += (_, _) =>
         {
-            // Ends Chromium and the driver with the test process, whichever test was last.
-            browser.CloseAsync().Wait(TimeSpan.FromSeconds(10));
+            // Ends Chromium and the driver with the test process, whichever test was last; a driver already gone has
+            // taken its browser with it, and an exception here would only turn a finished run into a crashed one.
+            try
+            {
+                browser.CloseAsync().Wait(TimeSpan.FromSeconds(10));
+            }
+            catch (Exception e) when (e is AggregateException or PlaywrightException or ObjectDisposedException)
+            {
+            }
             playwright.Dispose();
         };
         return browser;

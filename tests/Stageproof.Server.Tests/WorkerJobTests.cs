@@ -1,12 +1,10 @@
-using System.Diagnostics;
-using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json;
-using Stageproof.Core.Patches;
 using Stageproof.Core.Rollouts;
 using Stageproof.Core.State;
 using Stageproof.Testing;
 using Xunit.Abstractions;
+using static Stageproof.Server.Tests.WorkerRollouts;
 
 namespace Stageproof.Server.Tests;
 
@@ -18,13 +16,6 @@ namespace Stageproof.Server.Tests;
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class WorkerJobTests(WorkerEstate estate, ITestOutputHelper output) : IClassFixture<WorkerEstate>
 {
-    private static readonly TimeSpan RolloutLimit = WorkerRollouts.Limit;
-
-    private Task<Rollout> WaitAsync(string id, Func<Rollout, bool> done, TimeSpan limit, StageproofProcess worker) =>
-        WorkerRollouts.WaitAsync(estate, id, done, limit, worker);
-
-    private static string Describe(Rollout r) => WorkerRollouts.Describe(r);
-
     [SkippableFact]
     public async Task A_rollout_promoted_through_the_server_runs_on_a_worker_process_after_the_server_is_gone()
     {
@@ -41,7 +32,7 @@ public sealed class WorkerJobTests(WorkerEstate estate, ITestOutputHelper output
             // The server that took the promotion goes away: only the worker can run it now.
             server.KillHard();
 
-            var done = await WaitAsync(id, r => r.Finished, RolloutLimit, worker);
+            var done = await estate.WaitAsync(id, r => r.Finished, RolloutLimit, worker);
             Assert.True(done.Status == RolloutStatus.Succeeded, $"{id}: {done.Status} {Describe(done)}\n{worker.Output}");
             Assert.All(done.Hosts, h => Assert.Equal(RolloutHostState.Verified, h.State));
             output.WriteLine(string.Join("\n", done.Batches.Select(b => $"{b.Name}: {string.Join(", ", b.Hosts)} {b.StartedAt:HH:mm:ss.fff}–{b.FinishedAt:HH:mm:ss.fff}")));
@@ -78,14 +69,14 @@ public sealed class WorkerJobTests(WorkerEstate estate, ITestOutputHelper output
             var id = (await estate.PromoteAsync(address, "staging")).GetProperty("id").GetString()!;
             Assert.Null(await store.TryLockRolloutAsync(Elsewhere()));
             worker = estate.StartWorker("worker");
-            var waiting = await WaitAsync(id, r => r.Message?.StartsWith("waiting for staging's lock", StringComparison.Ordinal) == true, RolloutLimit, worker);
+            var waiting = await estate.WaitAsync(id, r => r.Message?.StartsWith("waiting for staging's lock", StringComparison.Ordinal) == true, RolloutLimit, worker);
             output.WriteLine($"{id}: {waiting.Message}");
             Assert.Equal(RolloutStatus.Scheduled, waiting.Status);
             Assert.Contains("rollout r-on-ops-9 is running on staging (process 4242 on ops-9", waiting.Message, StringComparison.Ordinal);
             Assert.Contains($"of {WorkerEstate.LockAttempts}", waiting.Message, StringComparison.Ordinal);
             // The other rollout ends: the waiting one runs at its next attempt.
             await store.ReleaseRolloutLockAsync("staging", "r-on-ops-9");
-            var done = await WaitAsync(id, r => r.Finished, RolloutLimit, worker);
+            var done = await estate.WaitAsync(id, r => r.Finished, RolloutLimit, worker);
             Assert.True(done.Status == RolloutStatus.Succeeded, $"{Describe(done)}\n{worker.Output}");
             Assert.All(done.Hosts, h => Assert.Equal(RolloutHostState.Verified, h.State));
             // The worker saves the end before it lets go of staging's lock. Killed in between, it left the lock to go stale
@@ -98,7 +89,7 @@ public sealed class WorkerJobTests(WorkerEstate estate, ITestOutputHelper output
             var starved = (await estate.PromoteAsync(address, "staging")).GetProperty("id").GetString()!;
             Assert.Null(await store.TryLockRolloutAsync(Elsewhere()));
             worker = estate.StartWorker("worker-again");
-            var gaveUp = await WaitAsync(starved, r => r.Finished, RolloutLimit, worker);
+            var gaveUp = await estate.WaitAsync(starved, r => r.Finished, RolloutLimit, worker);
             output.WriteLine($"{starved}: {gaveUp.Message}");
             Assert.Equal(RolloutStatus.Aborted, gaveUp.Status);
             Assert.StartsWith($"gave up waiting for staging's lock after {WorkerEstate.LockAttempts} attempt(s): rollout r-on-ops-9 is running on staging",
@@ -158,7 +149,7 @@ public sealed class WorkerJobTests(WorkerEstate estate, ITestOutputHelper output
                 Assert.Equal(RolloutStatus.Scheduled, (await store.FindRolloutAsync(id))!.Status);
                 await Task.Delay(1000);
             }
-            var done = await WaitAsync(id, r => r.Finished, opens - DateTimeOffset.UtcNow + RolloutLimit, worker);
+            var done = await estate.WaitAsync(id, r => r.Finished, opens - DateTimeOffset.UtcNow + RolloutLimit, worker);
             Assert.Equal(RolloutStatus.Succeeded, done.Status);
             var startedAt = done.Batches[0].StartedAt!.Value;
             output.WriteLine($"window opened {opens:u}; {id} started {startedAt:O}");
@@ -174,6 +165,4 @@ public sealed class WorkerJobTests(WorkerEstate estate, ITestOutputHelper output
             await File.WriteAllTextAsync(estate.ConfigPath, estate.Config());
         }
     }
-
-    private static Task LockReleasedAsync(IStateStore store, string id, StageproofProcess worker) => WorkerRollouts.LockReleasedAsync(store, id, worker);
 }

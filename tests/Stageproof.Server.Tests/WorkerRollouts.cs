@@ -10,7 +10,7 @@ namespace Stageproof.Server.Tests;
 internal static class WorkerRollouts
 {
     /// <summary>How long any rollout of these tests may take to reach what a test waits for.</summary>
-    public static readonly TimeSpan Limit = TimeSpan.FromSeconds(120);
+    public static readonly TimeSpan RolloutLimit = TimeSpan.FromSeconds(120);
 
     /// <summary>Of all the apply runs of the rollout, at most one left each host patched.</summary>
     public static async Task AssertNoHostPatchedTwiceAsync(IStateStore store, Rollout done)
@@ -24,7 +24,8 @@ internal static class WorkerRollouts
         }
     }
 
-    public static async Task<Rollout> WaitAsync(WorkerEstate estate, string id, Func<Rollout, bool> done, TimeSpan limit, StageproofProcess worker)
+    /// <summary>Polls the estate's state until rollout <paramref name="id"/> is <paramref name="done"/>.</summary>
+    public static async Task<Rollout> WaitAsync(this WorkerEstate estate, string id, Func<Rollout, bool> done, TimeSpan limit, StageproofProcess worker)
     {
         await using var store = await estate.OpenStateAsync();
         var until = DateTimeOffset.UtcNow + limit;
@@ -40,10 +41,10 @@ internal static class WorkerRollouts
     /// <summary>Polls until rollout <paramref name="id"/> no longer holds staging's lock.</summary>
     public static async Task LockReleasedAsync(IStateStore store, string id, StageproofProcess worker)
     {
-        var until = DateTimeOffset.UtcNow + Limit;
+        var until = DateTimeOffset.UtcNow + RolloutLimit;
         while ((await store.FindRolloutLockAsync("staging"))?.RolloutId == id)
         {
-            Assert.True(DateTimeOffset.UtcNow < until, $"rollout {id} still held staging's lock after {Limit}\n{worker.Output}");
+            Assert.True(DateTimeOffset.UtcNow < until, $"rollout {id} still held staging's lock after {RolloutLimit}\n{worker.Output}");
             await Task.Delay(250);
         }
     }

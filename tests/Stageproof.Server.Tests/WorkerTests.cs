@@ -1,12 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net.Http.Json;
-using System.Text.Json;
-using Stageproof.Core.Patches;
 using Stageproof.Core.Rollouts;
 using Stageproof.Core.State;
 using Stageproof.Testing;
 using Xunit.Abstractions;
+using static Stageproof.Server.Tests.WorkerRollouts;
 
 namespace Stageproof.Server.Tests;
 
@@ -19,13 +17,6 @@ namespace Stageproof.Server.Tests;
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class WorkerTests(WorkerEstate estate, ITestOutputHelper output) : IClassFixture<WorkerEstate>, IClassFixture<LoadsMachine>
 {
-    private static readonly TimeSpan RolloutLimit = WorkerRollouts.Limit;
-
-    private Task<Rollout> WaitAsync(string id, Func<Rollout, bool> done, TimeSpan limit, StageproofProcess worker) =>
-        WorkerRollouts.WaitAsync(estate, id, done, limit, worker);
-
-    private static string Describe(Rollout r) => WorkerRollouts.Describe(r);
-
     /// <summary>Ten trials, each on its own bounded waits; the whole is printed, not asserted (a loaded machine is slower).</summary>
     private const int KillTrials = 10;
 
@@ -104,7 +95,7 @@ public sealed class WorkerTests(WorkerEstate estate, ITestOutputHelper output) :
         output.WriteLine($"  killed {running.Name} (pid {running.Id}) {wait.TotalSeconds:0.0}s into {id}: {Describe(before!)}");
         Assert.False(before!.Finished, $"{id} ended before the kill: the trial proves nothing");
 
-        var done = await WaitAsync(id, r => r.Finished, RolloutLimit, other);
+        var done = await estate.WaitAsync(id, r => r.Finished, RolloutLimit, other);
         output.WriteLine($"  {other.Name} ended it: {done.Status}; {Describe(done)}");
         Assert.True(done.Status is RolloutStatus.Succeeded or RolloutStatus.RolledBack, $"{id}: {done.Status} {Describe(done)}\n{other.Output}");
         Assert.All(done.Hosts, h => Assert.True(h.State is RolloutHostState.Verified or RolloutHostState.RolledBack, $"{h.Host}: {h.State} {h.Message}"));
@@ -149,7 +140,7 @@ public sealed class WorkerTests(WorkerEstate estate, ITestOutputHelper output) :
             var stopped = (await store.FindRolloutAsync(id))!;
             Assert.False(stopped.Finished, $"{id} ended before the worker was stopped: {Describe(stopped)}");
 
-            var done = await WaitAsync(id, r => r.Finished, RolloutLimit, other);
+            var done = await estate.WaitAsync(id, r => r.Finished, RolloutLimit, other);
             Assert.True(done.Status == RolloutStatus.Succeeded, $"{Describe(done)}\n{other.Output}");
             output.WriteLine($"{running.Name} stopped mid-rollout ({Describe(stopped)}); {other.Name} finished it");
         }
@@ -171,13 +162,13 @@ public sealed class WorkerTests(WorkerEstate estate, ITestOutputHelper output) :
             worker = estate.StartWorker("worker-outage");
             await worker.WaitForLineAsync(l => l.Contains("runs rollout jobs", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
             var id = (await estate.PromoteAsync(address, "staging")).GetProperty("id").GetString()!;
-            var under = await WaitAsync(id, r => r.Hosts.Any(h => h.State != RolloutHostState.Pending), RolloutLimit, worker);
+            var under = await estate.WaitAsync(id, r => r.Hosts.Any(h => h.State != RolloutHostState.Pending), RolloutLimit, worker);
             output.WriteLine($"{id} under way: {Describe(under)}");
             // PostgreSQL (the state and the job store) goes down for longer than a host takes, as a failover or a minor
             // upgrade takes it down: the rollout's next write fails, and its job must bring it to its end.
             await estate.Postgres.RestartAsync(TimeSpan.FromSeconds(WorkerEstate.HostSeconds * 4));
 
-            var done = await WaitAsync(id, r => r.Finished, RolloutLimit, worker);
+            var done = await estate.WaitAsync(id, r => r.Finished, RolloutLimit, worker);
             output.WriteLine($"{id} ended: {Describe(done)}");
             Assert.True(done.Status == RolloutStatus.Succeeded, $"{id}: {done.Status} {done.Message} {Describe(done)}\n{worker.Output}");
             Assert.All(done.Hosts, h => Assert.Equal(RolloutHostState.Verified, h.State));
@@ -197,6 +188,4 @@ public sealed class WorkerTests(WorkerEstate estate, ITestOutputHelper output) :
             worker?.Dispose();
         }
     }
-
-    private static Task AssertNoHostPatchedTwiceAsync(IStateStore store, Rollout done) => WorkerRollouts.AssertNoHostPatchedTwiceAsync(store, done);
 }
