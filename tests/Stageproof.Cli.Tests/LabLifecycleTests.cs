@@ -11,8 +11,11 @@ public sealed class LifecycleLabFixture() : SharedLab(185, 2562, appHosts: 6);
 /// SIGKILLs would sway the stage class's latency verdicts; the stage class now judges latency against a control twin in
 /// the same seconds (and proves it with both cores taken by busy loops), its stages here run without load checks, and
 /// a host's process record holds only processes rooted in that host.</summary>
-[CollectionDefinition("lifecycle lab")]
-public sealed class LifecycleLabCollection : ICollectionFixture<LifecycleLabFixture>;
+[CollectionDefinition(Name)]
+public sealed class LifecycleLabCollection : ICollectionFixture<LifecycleLabFixture>
+{
+    public const string Name = "lifecycle lab";
+}
 
 /// <summary>
 /// The lifecycle on a real lab: the gate's rules, the emergency lane through a fresh clone, a canary that fails and rolls
@@ -21,7 +24,7 @@ public sealed class LifecycleLabCollection : ICollectionFixture<LifecycleLabFixt
 /// </summary>
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 [TestCaseOrderer("Stageproof.Cli.Tests.RunOrderer", "Stageproof.Cli.Tests")]
-[Collection("lifecycle lab")]
+[Collection(LifecycleLabCollection.Name)]
 [Trait("Category", "Lab")] // needs a whole lab: left out of the fast tier (dotnet test --filter "Category!=Lab")
 public class LabLifecycleTests(LifecycleLabFixture lab)
 {

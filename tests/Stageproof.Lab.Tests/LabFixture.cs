@@ -10,10 +10,13 @@ public sealed class LabFixture() : SharedLab(110, 2322)
 }
 
 /// <summary>
-/// The classes whose stages judge latency without a control twin, against their own noise floor (this lab's, the mail
-/// estate's, the upstream lab's), one after the other, so that none of them measures another's load; the shared lab
-/// is this collection's. Every other class of the project runs beside them (xUnit runs two collections at a time on
-/// two cores): each lab has its own addresses, ports and directory.
+/// The classes whose stages judge latency without a control twin, against their own noise floor (this lab's and the
+/// mail estate's), one after the other; the shared lab is this collection's. Every other class of the project runs
+/// beside them (xUnit runs two collections at a time on two cores), each lab with its own addresses, ports and
+/// directory. <see cref="UpstreamLabTests"/> judges its own noise floor too but runs beside this collection (it is
+/// about which bytes reach prod, and its stage of a good update is as busy a neighbour as Stageproof.Cli.Tests' stages,
+/// which run beside these anyway): a false FAIL would need the p95 beyond three times the baseline, beyond the noise
+/// floor and confirmed by a second run, and none was seen; it starts second (see the assembly's StartFirst).
 /// </summary>
 [CollectionDefinition(Name)]
 public sealed class LabCollection : ICollectionFixture<LabFixture>

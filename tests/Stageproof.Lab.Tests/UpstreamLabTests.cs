@@ -12,7 +12,6 @@ public sealed class UpstreamLabFixture() : SharedLab(5, 2602, appHosts: 1, upstr
 /// are scanned, frozen, staged and promoted to prod, and prod ends with exactly staging's versions and files.
 /// </summary>
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
-[Collection(LabCollection.Name)] // judges latency against its noise floor: see LabCollection
 [Trait("Category", "Lab")] // needs a whole lab and Debian's archive: left out of the fast tier
 public sealed class UpstreamLabTests(UpstreamLabFixture lab, ITestOutputHelper output) : IClassFixture<UpstreamLabFixture>, IClassFixture<JudgesLatency>
 {

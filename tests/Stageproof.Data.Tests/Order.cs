@@ -1,0 +1,5 @@
+using Stageproof.Data.Tests;
+using Stageproof.Testing;
+
+[assembly: TestCollectionOrderer(StartFirstOrderer.TypeName, StartFirstOrderer.AssemblyName)]
+[assembly: StartFirst(nameof(PostgresStateStoreContractTests))]
