@@ -16,7 +16,7 @@ public sealed class LabFixture() : SharedLab(110, 2322)
 /// directory. <see cref="UpstreamLabTests"/> judges its own noise floor too but runs beside this collection (it is
 /// about which bytes reach prod, and its stage of a good update is as busy a neighbour as Stageproof.Cli.Tests' stages,
 /// which run beside these anyway): a false FAIL would need the p95 beyond three times the baseline, beyond the noise
-/// floor and confirmed by a second run (none in the first two CI runs so placed); it starts second (Order.cs).
+/// floor and confirmed by a second run (none in the first three CI runs so placed); it starts second (Order.cs).
 /// </summary>
 [CollectionDefinition(Name)]
 public sealed class LabCollection : ICollectionFixture<LabFixture>

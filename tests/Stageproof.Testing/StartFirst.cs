@@ -19,7 +19,7 @@ public sealed class StartFirstAttribute(params string[] collections) : Attribute
 
 /// <summary>
 /// Orders the collections named by the assembly's <see cref="StartFirstAttribute"/> first, in its order, and every
-/// other collection after them in the order xUnit found them. A name that matches no collection (a filtered run
+/// other collection after them in the order they were discovered. A name that matches no collection (a filtered run
 /// leaves some out) is passed over.
 /// </summary>
 public sealed class StartFirstOrderer : ITestCollectionOrderer
@@ -37,7 +37,7 @@ public sealed class StartFirstOrderer : ITestCollectionOrderer
         var first = all[0].TestAssembly.Assembly.GetCustomAttributes(typeof(StartFirstAttribute))
             .SelectMany(NamesIn)
             .ToList();
-        return all.OrderBy(c => Rank(first, c)).ToList(); // OrderBy is stable: the rest keep xUnit's order
+        return all.OrderBy(c => Rank(first, c)).ToList(); // OrderBy is stable: the rest keep their order
     }
 
     private static IEnumerable<string> NamesIn(IAttributeInfo attribute) => attribute is IReflectionAttributeInfo { Attribute: StartFirstAttribute named }
@@ -45,7 +45,7 @@ public sealed class StartFirstOrderer : ITestCollectionOrderer
         : ((System.Collections.IEnumerable)attribute.GetConstructorArguments().Single()).Cast<object>().Select(o => o.ToString()!);
 
     /// <summary>The collection's place among the named ones, or after all of them.</summary>
-    public static int Rank(IReadOnlyList<string> first, ITestCollection collection)
+    private static int Rank(IReadOnlyList<string> first, ITestCollection collection)
     {
         for (var i = 0; i < first.Count; i++)
         {
