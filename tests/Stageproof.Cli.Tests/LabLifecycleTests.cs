@@ -23,7 +23,7 @@ public sealed class LifecycleLabCollection : ICollectionFixture<LifecycleLabFixt
 /// is the state's, proven between two processes without a lab.)
 /// </summary>
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
-[TestCaseOrderer("Stageproof.Cli.Tests.RunOrderer", "Stageproof.Cli.Tests")]
+[TestCaseOrderer(RunOrderer.TypeName, RunOrderer.AssemblyName)]
 [Collection(LifecycleLabCollection.Name)]
 [Trait("Category", "Lab")] // needs a whole lab: left out of the fast tier (dotnet test --filter "Category!=Lab")
 public class LabLifecycleTests(LifecycleLabFixture lab)
@@ -405,18 +405,4 @@ public class LabLifecycleTests(LifecycleLabFixture lab)
         Assert.Contains("promote.emergency", log.Stdout, StringComparison.Ordinal);
         await AuditVerifiesAsync();
     }
-}
-
-/// <summary>The order a test runs in within its class (the lifecycle tests share one lab whose prod they change).</summary>
-[AttributeUsage(AttributeTargets.Method)]
-public sealed class RunOrderAttribute(int order) : Attribute
-{
-    public int Order { get; } = order;
-}
-
-/// <summary>Runs a class's tests by <see cref="RunOrderAttribute"/>: the gate test needs prod exactly as staging mirrors it.</summary>
-public sealed class RunOrderer : Xunit.Sdk.ITestCaseOrderer
-{
-    public IEnumerable<TTestCase> OrderTestCases<TTestCase>(IEnumerable<TTestCase> testCases) where TTestCase : Xunit.Abstractions.ITestCase =>
-        testCases.OrderBy(t => t.TestMethod.Method.GetCustomAttributes(typeof(RunOrderAttribute).AssemblyQualifiedName!).FirstOrDefault()?.GetNamedArgument<int>(nameof(RunOrderAttribute.Order)) ?? int.MaxValue);
 }

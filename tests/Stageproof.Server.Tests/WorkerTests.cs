@@ -11,21 +11,38 @@ namespace Stageproof.Server.Tests;
 /// <summary>
 /// Rollouts as durable jobs: promoted through a real <c>stageproof serve</c>, run by <c>stageproof worker</c> processes of
 /// the Quartz.NET cluster on a real PostgreSQL, surviving the worker that ran them (killed, stopped) and an outage of the
-/// database under them. Workers killed and started again load the machine: no latency judge runs beside this class.
-/// (<see cref="WorkerJobTests"/>, lighter, has an estate of its own and runs beside it.)
+/// database under them. Ten workers killed and started again load the machine for minutes: no latency judge runs beside
+/// that test (it takes <see cref="LoadsMachine"/> itself, and runs last, so the class's two single rollouts run while it
+/// may still be waiting for the judges to finish). (<see cref="WorkerJobTests"/>, lighter, has an estate of its own and
+/// runs beside it.)
 /// </summary>
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
-public sealed class WorkerTests(WorkerEstate estate, ITestOutputHelper output) : IClassFixture<WorkerEstate>, IClassFixture<LoadsMachine>
+[TestCaseOrderer(RunOrderer.TypeName, RunOrderer.AssemblyName)]
+public sealed class WorkerTests(WorkerEstate estate, ITestOutputHelper output) : IClassFixture<WorkerEstate>
 {
     /// <summary>Ten trials, each on its own bounded waits; the whole is printed, not asserted (a loaded machine is slower).</summary>
     private const int KillTrials = 10;
 
     // Minutes of a six-host estate (ten SIGKILLs and their takeovers): with the lab tests, out of the fast tier.
     [Trait("Category", "Lab")]
-    [SkippableFact]
+    [SkippableFact, RunOrder(3)]
     public async Task A_worker_killed_mid_rollout_is_replaced_by_the_other_which_finishes_it_with_no_host_patched_twice()
     {
         estate.Postgres.EnsureAvailable();
+        var heavy = new LoadsMachine();
+        await heavy.InitializeAsync();
+        try
+        {
+            await KillTrialsAsync();
+        }
+        finally
+        {
+            await heavy.DisposeAsync();
+        }
+    }
+
+    private async Task KillTrialsAsync()
+    {
         var (server, address) = await estate.StartServerAsync("127.0.14.6");
         var started = new List<StageproofProcess>();
         var budget = Stopwatch.StartNew();
@@ -108,7 +125,7 @@ public sealed class WorkerTests(WorkerEstate estate, ITestOutputHelper output) :
         return other;
     }
 
-    [SkippableFact]
+    [SkippableFact, RunOrder(1)]
     public async Task A_worker_stopped_with_SIGTERM_hands_its_rollout_back_and_the_other_worker_finishes_it()
     {
         estate.Postgres.EnsureAvailable();
@@ -150,7 +167,7 @@ public sealed class WorkerTests(WorkerEstate estate, ITestOutputHelper output) :
         }
     }
 
-    [SkippableFact]
+    [SkippableFact, RunOrder(2)]
     public async Task A_rollout_whose_state_database_restarts_under_it_is_retried_by_its_job_and_finishes_with_no_host_patched_twice()
     {
         estate.Postgres.EnsureAvailable();

@@ -51,5 +51,5 @@ public abstract class MachineLoad : IAsyncLifetime
 /// <summary>Held by a test class whose verdicts compare latency measured minutes apart: other judges may run beside it.</summary>
 public sealed class JudgesLatency() : MachineLoad(FileShare.ReadWrite);
 
-/// <summary>Held by a test class that loads the machine hard: no latency judge runs beside it.</summary>
+/// <summary>Held by a test class (or a test, for its own run) that loads the machine hard: no latency judge runs beside it.</summary>
 public sealed class LoadsMachine() : MachineLoad(FileShare.None);
