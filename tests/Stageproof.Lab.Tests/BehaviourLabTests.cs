@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Stageproof.Core;
+using Stageproof.Testing;
 using Xunit.Abstractions;
 
 namespace Stageproof.Lab.Tests;
@@ -15,7 +16,7 @@ namespace Stageproof.Lab.Tests;
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 [Collection(LabCollection.Name)]
 [Trait("Category", "Lab")] // needs a whole lab: left out of the fast tier
-public sealed class BehaviourLabTests(LabFixture lab, ITestOutputHelper output)
+public sealed class BehaviourLabTests(LabFixture lab, ITestOutputHelper output) : IClassFixture<JudgesLatency> // its stage compares latency too
 {
     private Task<(int Code, string Stdout, string Stderr)> CliAsync(params string[] args) => Probe.CliAsync(output, lab.Directory, "stageproof.yaml", args);
 
@@ -89,7 +90,7 @@ public sealed class BehaviourLabTests(LabFixture lab, ITestOutputHelper output)
             await BackTo10Async();
         }
 
-        Assert.True(stage.Code == ExitCodes.Finding, stage.Stderr + stage.Stdout);
+        Assert.True(stage.Code == ExitCodes.Finding, stage.Stderr + StageOutput.Readable(stage.Stdout));
         var result = JsonDocument.Parse(stage.Stdout).RootElement;
         Assert.Equal("fail", result.GetProperty("verdict").GetString());
         var reasons = Reasons(result);
