@@ -10,7 +10,8 @@ public sealed class LifecycleLabFixture() : SharedLab(185, 2562, appHosts: 6);
 /// <summary>Beside the other lab classes. It once ran alone after them, for fear that six hosts under rollouts and
 /// SIGKILLs would sway the stage class's latency verdicts; the stage class now judges latency against a control twin in
 /// the same seconds (and proves it with both cores taken by busy loops), its stages here run without load checks, and
-/// a host's process record holds only processes rooted in that host.</summary>
+/// a host's process record holds only processes rooted in that host. The SIGKILL trials take <see cref="LoadsMachine"/>
+/// for their run: Stageproof.Lab.Tests' stages judge their noise floor, with no twin.</summary>
 [CollectionDefinition(Name)]
 public sealed class LifecycleLabCollection : ICollectionFixture<LifecycleLabFixture>
 {
@@ -306,6 +307,12 @@ public class LabLifecycleTests(LifecycleLabFixture lab)
     public async Task Killed_with_sigkill_at_random_points_a_six_host_rollout_resumes_to_every_host_verified_or_rolled_back()
     {
         lab.Require();
+        // Six hosts patched, killed and resumed three times: no stage judging its noise floor runs beside it.
+        await LoadsMachine.AloneAsync(KillTrialsAsync);
+    }
+
+    private async Task KillTrialsAsync()
+    {
         await UsersAsync();
         var config = await ProdOnlyConfigAsync();
         // Three real kills (one of them while apt changes the package) prove it with a real process on real hosts; the

@@ -11,7 +11,8 @@ namespace Stageproof.Cli.Tests;
 
 /// <summary>A lab of its own (127.0.52.x, 62.x, 72.x; ssh port 2452) for the stage gate, with staging's control twin
 /// (staging-control, 127.0.82.x: a clone takes the next range up, so not 80.x, the apply lab's): every stage here
-/// judges latency against it in the same seconds.</summary>
+/// judges latency against it in the same seconds, so it needs no <see cref="JudgesLatency"/> lock: a busy neighbour
+/// slows the twins alike (the class proves it with both cores taken by busy loops).</summary>
 public sealed class StageLabFixture() : SharedLab(52, 2452, stagingControl: true);
 
 /// <summary>
@@ -27,7 +28,7 @@ public sealed class StageLabFixture() : SharedLab(52, 2452, stagingControl: true
 /// </summary>
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 [Trait("Category", "Lab")] // needs a whole lab: left out of the fast tier (dotnet test --filter "Category!=Lab")
-public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : IClassFixture<StageLabFixture>, IClassFixture<JudgesLatency>
+public class LabStageTests(StageLabFixture lab, ITestOutputHelper output) : IClassFixture<StageLabFixture>
 {
     private const string SetTemplate = """
         id: ID

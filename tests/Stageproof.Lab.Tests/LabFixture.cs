@@ -17,9 +17,10 @@ public sealed class LabFixture() : SharedLab(110, 2322)
 /// about which bytes reach prod, and its stage of a good update is as busy a neighbour as Stageproof.Cli.Tests' stages,
 /// which run beside these anyway): a false FAIL would need the p95 beyond three times the baseline, beyond the noise
 /// floor and confirmed by a second run (none in the first three CI runs so placed); it starts second (Order.cs).
-/// Each class here that stages holds <see cref="JudgesLatency"/> for its run, as the upstream lab's does: the worker kill
-/// test once ran beside the mail estate's slapd stage, before that class held it, and its login p95 went from 66 ms to
-/// 224 ms, a false FAIL.
+/// Each class here that stages holds <see cref="JudgesLatency"/> for its run, as the upstream lab's does, so no test that
+/// loads the machine in bursts (<see cref="LoadsMachine"/>: the CLI's SIGKILL trials, the worker kill test) runs beside
+/// it: before, the SIGKILL trials and <see cref="LabLifecycleTests"/>' mail estate coming up (now started first) ran
+/// beside the mail estate's slapd stage, and its login p95 went from 66 ms to 224 ms, a false FAIL.
 /// </summary>
 [CollectionDefinition(Name)]
 public sealed class LabCollection : ICollectionFixture<LabFixture>

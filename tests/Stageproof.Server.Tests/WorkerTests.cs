@@ -29,16 +29,7 @@ public sealed class WorkerTests(WorkerEstate estate, ITestOutputHelper output) :
     public async Task A_worker_killed_mid_rollout_is_replaced_by_the_other_which_finishes_it_with_no_host_patched_twice()
     {
         estate.Postgres.EnsureAvailable();
-        var heavy = new LoadsMachine();
-        await heavy.InitializeAsync();
-        try
-        {
-            await KillTrialsAsync();
-        }
-        finally
-        {
-            await heavy.DisposeAsync();
-        }
+        await LoadsMachine.AloneAsync(KillTrialsAsync);
     }
 
     private async Task KillTrialsAsync()
