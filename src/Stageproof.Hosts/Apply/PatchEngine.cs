@@ -164,9 +164,24 @@ public sealed class PatchEngine(
             CreatedAt = time.GetUtcNow(),
         };
 
-        // Databases: a dump of each before the first change (none when the set turns out to be applied already),
-        // then the pending migrations, once per environment.
+        // Databases: a dump of each before the first change, then the pending migrations, once per environment. The
+        // dumps start with the run, beside the first host's inspection (a dump changes nothing), and become part of the
+        // point (recorded, audited) only once a host or a migration needs them; when none does (the set turns out to be
+        // applied already everywhere) they are removed. Directories' points are taken when first needed.
         var state = new ApplyState(store, run, point, request.Closure);
+        var dumpsTaken = TakeDumpsAsync(); // runs until the dump's first wait, then the hosts begin
+        async Task<IReadOnlyList<(string Name, string Tool, DatabasePoint Point)>> TakeDumpsAsync()
+        {
+            var taken = new List<(string, string, DatabasePoint)>();
+            foreach (var (name, connection) in request.Databases.OrderBy(d => d.Key, StringComparer.Ordinal))
+            {
+                var tool = Core.Databases.DatabaseEndpoint.Parse(connection).Engine == Core.Databases.DatabaseEngine.Postgres ? "pg_dump" : "mariadb-dump";
+                progress?.Report($"{request.Environment}/{name}: database rollback point ({tool})");
+                taken.Add((name, tool, await databases.CreatePointAsync(name, connection,
+                    Path.Combine(DumpsDirectory(stateDirectory), pointId, name), ct).ConfigureAwait(false)));
+            }
+            return taken;
+        }
         Task? databasesSaved = null;
         Task EnsureDatabasePointsAsync()
         {
@@ -177,12 +192,8 @@ public sealed class PatchEngine(
         }
         async Task SaveDatabasePointsAsync()
         {
-            foreach (var (name, connection) in request.Databases.OrderBy(d => d.Key, StringComparer.Ordinal))
+            foreach (var (name, _, dbPoint) in await dumpsTaken.ConfigureAwait(false))
             {
-                var tool = Core.Databases.DatabaseEndpoint.Parse(connection).Engine == Core.Databases.DatabaseEngine.Postgres ? "pg_dump" : "mariadb-dump";
-                progress?.Report($"{request.Environment}/{name}: database rollback point ({tool})");
-                var dbPoint = await databases.CreatePointAsync(name, connection,
-                    Path.Combine(DumpsDirectory(stateDirectory), pointId, name), ct).ConfigureAwait(false);
                 await state.UpdatePointAsync(p => p with { Databases = [.. p.Databases, dbPoint] }, ct).ConfigureAwait(false);
                 await AuditAsync(request.Actor, "rollback-point.database", $"{request.Environment}/{name}", digest,
                     $"{pointId}: dump in {dbPoint.Directory}", ct).ConfigureAwait(false);
@@ -274,15 +285,21 @@ public sealed class PatchEngine(
         }
 
         // A database point still being taken when the hosts stopped (each failed before it needed it) is finished,
-        // not left running past the run; its failure was already moot (no host changed) or reported by a host.
-        if (databasesSaved is { } saving)
+        // not left running past the run; its failure was already moot (no host changed) or reported by a host. Dumps
+        // that no host needed are removed: they are part of no point.
+        try
         {
-            try
+            await (databasesSaved ?? dumpsTaken).ConfigureAwait(false);
+        }
+        catch (StageproofException)
+        {
+        }
+        if (databasesSaved is null && request.Databases.Count > 0)
+        {
+            var dumps = Path.Combine(DumpsDirectory(stateDirectory), pointId);
+            if (Directory.Exists(dumps))
             {
-                await saving.ConfigureAwait(false);
-            }
-            catch (StageproofException)
-            {
+                Directory.Delete(dumps, recursive: true);
             }
         }
 

@@ -94,6 +94,54 @@ public sealed class PatchEngineFaultTests : IDisposable
         public Task<string?> RunDownScriptAsync(string connectionString, string sql, CancellationToken cancellationToken) => throw new NotSupportedException();
     }
 
+    /// <summary>FAKE database side (no database server): a dump is a file written into the point's directory; notes how
+    /// many commands the host had been sent when each dump began, and each dump's directory.</summary>
+    private sealed class DumpToDisk(FakeHost host) : IDatabasePatcher
+    {
+        public List<(int HostCommands, string Directory)> Dumps { get; } = [];
+
+        public async Task<DatabasePoint> CreatePointAsync(string database, string connectionString, string directory, CancellationToken cancellationToken)
+        {
+            Dumps.Add((host.Log.Count, directory));
+            await Task.Delay(50, cancellationToken);
+            Directory.CreateDirectory(directory);
+            await File.WriteAllTextAsync(Path.Combine(directory, "dump.sql"), "-- fake dump\n", cancellationToken);
+            return new DatabasePoint { Database = database, Directory = directory, SchemaDigest = "fake" };
+        }
+
+        public Task<DatabaseMigrationPlan> PlanAsync(string connectionString, PatchMigration migration, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<IReadOnlyList<string>> MigrateAsync(string connectionString, PatchMigration migration, string patchDigest, string actor, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<bool> SchemaChangedAsync(DatabasePoint point, string connectionString, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<IReadOnlyList<string>> WritesSinceAsync(DatabasePoint point, string connectionString, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task RestoreAsync(DatabasePoint point, string connectionString, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<IReadOnlyList<Core.Manifests.MigrationRecord>?> MigrationsSinceAsync(DatabasePoint point, string connectionString, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<IReadOnlyList<Core.Stage.TableRows>> RowsSinceAsync(DatabasePoint point, string connectionString, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<string?> RunDownScriptAsync(string connectionString, string sql, CancellationToken cancellationToken) => throw new NotSupportedException();
+    }
+
+    [Fact]
+    public async Task The_database_dump_starts_with_the_run_and_one_that_no_host_needed_is_removed()
+    {
+        var dump = new DumpToDisk(_estate["prod-app-1"]);
+
+        var first = await ApplyAsync(dump);
+
+        Assert.All(first.Hosts, h => Assert.Equal(HostRunStatus.Applied, h.Status));
+        // Begun before the first host was sent anything: beside its inspection, not after it.
+        Assert.Equal(0, Assert.Single(dump.Dumps).HostCommands);
+        var kept = Assert.Single(_point!.Databases).Directory;
+        Assert.True(File.Exists(Path.Combine(kept, "dump.sql")));
+
+        // Every host has the set now: the second run's dump is taken (it starts before anyone knows) and removed,
+        // since it is part of no point; the first point's dump stays.
+        var again = await ApplyAsync(dump);
+
+        Assert.All(again.Hosts, h => Assert.Equal(HostRunStatus.AlreadyApplied, h.Status));
+        Assert.Equal(2, dump.Dumps.Count);
+        Assert.False(Directory.Exists(dump.Dumps[1].Directory), dump.Dumps[1].Directory);
+        Assert.True(File.Exists(Path.Combine(kept, "dump.sql")));
+    }
+
     [Fact]
     public async Task The_database_dump_runs_beside_the_host_s_part_of_the_point_and_ends_before_the_host_changes()
     {
