@@ -3,7 +3,9 @@
 # `freeze_lifetime V` freezes a set that edits session.lifetime to V and restarts acme-mail, with "${S[@]}" (the
 # benchmark's stageproof command line), and prints its digest. `freeze_good_update` freezes the lab's good update
 # (acme-mail 1.1 and its restart) as $OUT/acme-mail-1.1.yaml and prints its digest.
-SP=src/Stageproof.Cli/bin/Release/net10.0/stageproof
+# STAGEPROOF_BENCH_CLI=PATH measures another build of the CLI, e.g. one published ReadyToRun:
+# dotnet publish src/Stageproof.Cli -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true -o /tmp/sp-r2r
+SP=${STAGEPROOF_BENCH_CLI:-src/Stageproof.Cli/bin/Release/net10.0/stageproof}
 OUT="$LAB-results"
 
 bench_lab_up() {
