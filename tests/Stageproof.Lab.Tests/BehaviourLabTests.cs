@@ -90,7 +90,7 @@ public sealed class BehaviourLabTests(LabFixture lab, ITestOutputHelper output) 
             await BackTo10Async();
         }
 
-        Assert.True(stage.Code == ExitCodes.Finding, stage.Stderr + StageOutput.Readable(stage.Stdout));
+        StageOutput.AssertExit(ExitCodes.Finding, stage.Code, stage.Stdout, stage.Stderr);
         var result = JsonDocument.Parse(stage.Stdout).RootElement;
         Assert.Equal("fail", result.GetProperty("verdict").GetString());
         var reasons = Reasons(result);

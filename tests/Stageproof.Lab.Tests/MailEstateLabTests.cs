@@ -196,7 +196,7 @@ public sealed class MailEstateLabTests(MailLabFixture lab, ITestOutputHelper out
         lab.Require();
         var good = await FreezeAsync("MAIL-GOOD", "1.1-1");
         var (passCode, passOut, _) = await CliAsync("--json", "stage", good, "--env", "staging");
-        Assert.True(passCode == ExitCodes.Ok, StageOutput.Readable(passOut));
+        StageOutput.AssertExit(ExitCodes.Ok, passCode, passOut);
         Assert.Equal("pass", JsonDocument.Parse(passOut).RootElement.GetProperty("verdict").GetString());
         Assert.Equal(0, (await CliAsync("rollback", "--env", "staging")).Code);
         Assert.Equal("1.0-1", await StagingVersionAsync());
@@ -205,7 +205,7 @@ public sealed class MailEstateLabTests(MailLabFixture lab, ITestOutputHelper out
         await lab.Lab.RepoAddAsync(deb);
         var bad = await FreezeAsync("MAIL-BAD8", BadPackages.Version(BadUpdate.DeletesData));
         var (failCode, failOut, _) = await CliAsync("--json", "stage", bad, "--env", "staging");
-        Assert.True(failCode == ExitCodes.Finding, StageOutput.Readable(failOut));
+        StageOutput.AssertExit(ExitCodes.Finding, failCode, failOut);
         var result = JsonDocument.Parse(failOut).RootElement;
         Assert.Equal("fail", result.GetProperty("verdict").GetString());
         var reasons = result.GetProperty("reasons").EnumerateArray()
@@ -242,7 +242,7 @@ public sealed class MailEstateLabTests(MailLabFixture lab, ITestOutputHelper out
             """);
 
         var (code, stdout, _) = await CliAsync("--json", "stage", digest, "--env", "staging");
-        Assert.True(code == ExitCodes.Finding, StageOutput.Readable(stdout));
+        StageOutput.AssertExit(ExitCodes.Finding, code, stdout);
         var result = JsonDocument.Parse(stdout).RootElement;
         var reasons = result.GetProperty("reasons").EnumerateArray()
             .Select(r => (Step: r.GetProperty("step").GetString()!, Subject: r.GetProperty("subject").GetString()!, Evidence: r.GetProperty("evidence").GetString()!)).ToList();
@@ -271,7 +271,7 @@ public sealed class MailEstateLabTests(MailLabFixture lab, ITestOutputHelper out
         var exportsBefore = Exports();
 
         var (code, stdout, _) = await CliAsync("--json", "stage", digest, "--env", "staging");
-        Assert.True(code == ExitCodes.Ok, StageOutput.Readable(stdout));
+        StageOutput.AssertExit(ExitCodes.Ok, code, stdout);
         var result = JsonDocument.Parse(stdout).RootElement;
         Assert.Equal("pass", result.GetProperty("verdict").GetString());
         // The directory's checks ran after the upgrade restarted slapd: one client, then eight.
@@ -299,7 +299,7 @@ public sealed class MailEstateLabTests(MailLabFixture lab, ITestOutputHelper out
         var digest = await FreezeSlapdSetAsync("LDAP-2026-12-03", version, "the directory hosts' slapd with a hardened init script");
 
         var (code, stdout, _) = await CliAsync("--json", "stage", digest, "--env", "staging");
-        Assert.True(code == ExitCodes.Finding, StageOutput.Readable(stdout));
+        StageOutput.AssertExit(ExitCodes.Finding, code, stdout);
         var result = JsonDocument.Parse(stdout).RootElement;
         var reasons = result.GetProperty("reasons").EnumerateArray()
             .Select(r => (Step: r.GetProperty("step").GetString()!, Subject: r.GetProperty("subject").GetString()!, Evidence: r.GetProperty("evidence").GetString()!)).ToList();

@@ -63,7 +63,7 @@ public sealed class UpstreamLabTests(UpstreamLabFixture lab, ITestOutputHelper o
         var digest = JsonDocument.Parse(freeze.Stdout).RootElement.GetProperty("digest").GetString()!;
 
         var stage = await CliAsync("stage", digest[..12], "--env", "staging");
-        Assert.True(stage.Code == 0, StageOutput.Readable(stage.Stdout));
+        Assert.True(stage.Code == 0, stage.Stdout);
         var show = await CliAsync("--json", "patch", "show", digest[..12]);
         var closure = JsonDocument.Parse(show.Stdout).RootElement.GetProperty("closure");
         var packages = closure.GetProperty("packages").EnumerateArray()

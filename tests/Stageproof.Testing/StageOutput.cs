@@ -13,6 +13,16 @@ public static class StageOutput
     /// tens of thousands, and one failed assertion printed them all (60 MB of CI log around the one line that mattered).
     /// Anything that is not JSON comes back as it is.
     /// </summary>
+    /// <summary>Fails, showing the <see cref="Readable"/> output, unless the stage exited with <paramref name="expected"/>;
+    /// the output is parsed only then (a passing stage's is megabytes).</summary>
+    public static void AssertExit(int expected, int actual, string stdout, string stderr = "")
+    {
+        if (actual != expected)
+        {
+            Assert.Fail($"exit {actual}, expected {expected}:\n{stderr}{Readable(stdout)}");
+        }
+    }
+
     public static string Readable(string stdout)
     {
         JsonNode? root;

@@ -170,14 +170,14 @@ public sealed class PatchEngine(
         // applied already everywhere) they are removed. Directories' points are taken when first needed.
         var state = new ApplyState(store, run, point, request.Closure);
         var dumpsTaken = TakeDumpsAsync(); // runs until the dump's first wait, then the hosts begin
-        async Task<IReadOnlyList<(string Name, string Tool, DatabasePoint Point)>> TakeDumpsAsync()
+        async Task<IReadOnlyList<(string Name, DatabasePoint Point)>> TakeDumpsAsync()
         {
-            var taken = new List<(string, string, DatabasePoint)>();
+            var taken = new List<(string, DatabasePoint)>();
             foreach (var (name, connection) in request.Databases.OrderBy(d => d.Key, StringComparer.Ordinal))
             {
                 var tool = Core.Databases.DatabaseEndpoint.Parse(connection).Engine == Core.Databases.DatabaseEngine.Postgres ? "pg_dump" : "mariadb-dump";
                 progress?.Report($"{request.Environment}/{name}: database rollback point ({tool})");
-                taken.Add((name, tool, await databases.CreatePointAsync(name, connection,
+                taken.Add((name, await databases.CreatePointAsync(name, connection,
                     Path.Combine(DumpsDirectory(stateDirectory), pointId, name), ct).ConfigureAwait(false)));
             }
             return taken;
@@ -192,7 +192,7 @@ public sealed class PatchEngine(
         }
         async Task SaveDatabasePointsAsync()
         {
-            foreach (var (name, _, dbPoint) in await dumpsTaken.ConfigureAwait(false))
+            foreach (var (name, dbPoint) in await dumpsTaken.ConfigureAwait(false))
             {
                 await state.UpdatePointAsync(p => p with { Databases = [.. p.Databases, dbPoint] }, ct).ConfigureAwait(false);
                 await AuditAsync(request.Actor, "rollback-point.database", $"{request.Environment}/{name}", digest,
@@ -296,10 +296,13 @@ public sealed class PatchEngine(
         }
         if (databasesSaved is null && request.Databases.Count > 0)
         {
-            var dumps = Path.Combine(DumpsDirectory(stateDirectory), pointId);
-            if (Directory.Exists(dumps))
+            try
             {
-                Directory.Delete(dumps, recursive: true);
+                Directory.Delete(Path.Combine(DumpsDirectory(stateDirectory), pointId), recursive: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // None was written, or it is left for `stageproof gc` (it removes the dumps of unknown points).
             }
         }
 

@@ -57,17 +57,31 @@ public sealed class PatchEngineFaultTests : IDisposable
     /// <summary>Commands that change a host (the set's commands, its packages, its files), by their first word.</summary>
     private static readonly string[] Changing = ["stageproof-pre", "env", "stageproof-edit-file", "stageproof-write-file", "stageproof-post"];
 
+    /// <summary>FAKE database side: only <see cref="CreatePointAsync"/> is reached by a set without migrations.</summary>
+    private abstract class DumpOnly : IDatabasePatcher
+    {
+        public abstract Task<DatabasePoint> CreatePointAsync(string database, string connectionString, string directory, CancellationToken cancellationToken);
+
+        public Task<DatabaseMigrationPlan> PlanAsync(string connectionString, PatchMigration migration, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<IReadOnlyList<string>> MigrateAsync(string connectionString, PatchMigration migration, string patchDigest, string actor, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<bool> SchemaChangedAsync(DatabasePoint point, string connectionString, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<IReadOnlyList<string>> WritesSinceAsync(DatabasePoint point, string connectionString, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task RestoreAsync(DatabasePoint point, string connectionString, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<IReadOnlyList<Core.Manifests.MigrationRecord>?> MigrationsSinceAsync(DatabasePoint point, string connectionString, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<IReadOnlyList<Core.Stage.TableRows>> RowsSinceAsync(DatabasePoint point, string connectionString, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<string?> RunDownScriptAsync(string connectionString, string sql, CancellationToken cancellationToken) => throw new NotSupportedException();
+    }
+
     /// <summary>
     /// FAKE database side (no database server): the environment's dump, which lasts until the first host has run the
     /// last command of its own part of the point (keeping its packages) beside it, then succeeds or fails as told. It
-    /// notes how many commands that host had been sent when the dump ended. Only <see cref="CreatePointAsync"/> is
-    /// reached by a set without migrations.
+    /// notes how many commands that host had been sent when the dump ended.
     /// </summary>
-    private sealed class DumpBesideTheHost(FakeHost host, string? failure) : IDatabasePatcher
+    private sealed class DumpBesideTheHost(FakeHost host, string? failure) : DumpOnly
     {
         public int HostCommandsWhenDumped { get; private set; } = -1;
 
-        public async Task<DatabasePoint> CreatePointAsync(string database, string connectionString, string directory, CancellationToken cancellationToken)
+        public override async Task<DatabasePoint> CreatePointAsync(string database, string connectionString, string directory, CancellationToken cancellationToken)
         {
             var waited = System.Diagnostics.Stopwatch.StartNew();
             while (!host.Log.Contains("stageproof-keep-debs"))
@@ -83,40 +97,21 @@ public sealed class PatchEngineFaultTests : IDisposable
                 ? new DatabasePoint { Database = database, Directory = directory, SchemaDigest = "fake" }
                 : throw new Core.InfrastructureException(database, failure);
         }
-
-        public Task<DatabaseMigrationPlan> PlanAsync(string connectionString, PatchMigration migration, CancellationToken cancellationToken) => throw new NotSupportedException();
-        public Task<IReadOnlyList<string>> MigrateAsync(string connectionString, PatchMigration migration, string patchDigest, string actor, CancellationToken cancellationToken) => throw new NotSupportedException();
-        public Task<bool> SchemaChangedAsync(DatabasePoint point, string connectionString, CancellationToken cancellationToken) => throw new NotSupportedException();
-        public Task<IReadOnlyList<string>> WritesSinceAsync(DatabasePoint point, string connectionString, CancellationToken cancellationToken) => throw new NotSupportedException();
-        public Task RestoreAsync(DatabasePoint point, string connectionString, CancellationToken cancellationToken) => throw new NotSupportedException();
-        public Task<IReadOnlyList<Core.Manifests.MigrationRecord>?> MigrationsSinceAsync(DatabasePoint point, string connectionString, CancellationToken cancellationToken) => throw new NotSupportedException();
-        public Task<IReadOnlyList<Core.Stage.TableRows>> RowsSinceAsync(DatabasePoint point, string connectionString, CancellationToken cancellationToken) => throw new NotSupportedException();
-        public Task<string?> RunDownScriptAsync(string connectionString, string sql, CancellationToken cancellationToken) => throw new NotSupportedException();
     }
 
     /// <summary>FAKE database side (no database server): a dump is a file written into the point's directory; notes how
     /// many commands the host had been sent when each dump began, and each dump's directory.</summary>
-    private sealed class DumpToDisk(FakeHost host) : IDatabasePatcher
+    private sealed class DumpToDisk(FakeHost host) : DumpOnly
     {
         public List<(int HostCommands, string Directory)> Dumps { get; } = [];
 
-        public async Task<DatabasePoint> CreatePointAsync(string database, string connectionString, string directory, CancellationToken cancellationToken)
+        public override async Task<DatabasePoint> CreatePointAsync(string database, string connectionString, string directory, CancellationToken cancellationToken)
         {
             Dumps.Add((host.Log.Count, directory));
-            await Task.Delay(50, cancellationToken);
             Directory.CreateDirectory(directory);
             await File.WriteAllTextAsync(Path.Combine(directory, "dump.sql"), "-- fake dump\n", cancellationToken);
             return new DatabasePoint { Database = database, Directory = directory, SchemaDigest = "fake" };
         }
-
-        public Task<DatabaseMigrationPlan> PlanAsync(string connectionString, PatchMigration migration, CancellationToken cancellationToken) => throw new NotSupportedException();
-        public Task<IReadOnlyList<string>> MigrateAsync(string connectionString, PatchMigration migration, string patchDigest, string actor, CancellationToken cancellationToken) => throw new NotSupportedException();
-        public Task<bool> SchemaChangedAsync(DatabasePoint point, string connectionString, CancellationToken cancellationToken) => throw new NotSupportedException();
-        public Task<IReadOnlyList<string>> WritesSinceAsync(DatabasePoint point, string connectionString, CancellationToken cancellationToken) => throw new NotSupportedException();
-        public Task RestoreAsync(DatabasePoint point, string connectionString, CancellationToken cancellationToken) => throw new NotSupportedException();
-        public Task<IReadOnlyList<Core.Manifests.MigrationRecord>?> MigrationsSinceAsync(DatabasePoint point, string connectionString, CancellationToken cancellationToken) => throw new NotSupportedException();
-        public Task<IReadOnlyList<Core.Stage.TableRows>> RowsSinceAsync(DatabasePoint point, string connectionString, CancellationToken cancellationToken) => throw new NotSupportedException();
-        public Task<string?> RunDownScriptAsync(string connectionString, string sql, CancellationToken cancellationToken) => throw new NotSupportedException();
     }
 
     [Fact]
