@@ -133,6 +133,23 @@ public static class SuiteComparison
     }
 
     /// <summary>
+    /// The run after the change with the checks of <paramref name="again"/> (and their control runs) in place of their
+    /// first run, in the same order: a load <see cref="ToRecheck"/> names is measured once more on the new version, warm,
+    /// before the A/B/A rolls staging back (whose own measurement is warmed too), so neither side of it is a service
+    /// the stage had just restarted.
+    /// </summary>
+    public static CheckSuiteResult Remeasured(CheckSuiteResult after, CheckSuiteResult again)
+    {
+        ArgumentNullException.ThrowIfNull(after);
+        ArgumentNullException.ThrowIfNull(again);
+        return after with
+        {
+            Results = after.Results.Select(r => again.Results.FirstOrDefault(a => a.Name == r.Name && a.Target == r.Target) ?? r).ToList(),
+            Control = after.Control.Select(c => again.Control.FirstOrDefault(a => a.StagedTarget == c.StagedTarget && a.Result.Name == c.Result.Name) ?? c).ToList(),
+        };
+    }
+
+    /// <summary>
     /// A/B/A: each comparison <see cref="ToRecheck"/> names, judged again with <see cref="LatencyJudgement.Recheck"/>
     /// against a run of the host and its control in the same seconds after the host was rolled back. A gap that closed
     /// makes it a regression; one that persisted leaves it inconclusive, with the third measurement in its message.
