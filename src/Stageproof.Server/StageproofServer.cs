@@ -86,6 +86,9 @@ public static class StageproofServer
         builder.Services.AddSingleton<IEventPublisher>(sp => config.Webhooks.Count == 0 ? NullEventPublisher.Instance
             : new WebhookDispatcher(config.Webhooks, store, store, time,
                 Warner(sp.GetRequiredService<ILoggerFactory>().CreateLogger("Stageproof.Webhooks"))));
+        // Facts through the server reuse a host's connection for ssh.keep_open (closed when the server stops); rollouts
+        // open their own, as the CLI's do.
+        builder.Services.AddSingleton(_ => new TransportPool(new TransportFactory(config.Ssh, HostKeyPolicy.Strict, time), config.Ssh.KeepOpen, time));
         builder.Services.AddSingleton(sp => new EstateEngines(store, config, time, options.StateDirectory,
             new TransportFactory(config.Ssh, HostKeyPolicy.Strict, time), sp.GetRequiredService<IEventPublisher>()));
         builder.Services.AddSingleton(sp => new PromotionWorkflow(store, sp.GetRequiredService<EstateEngines>(), time));
@@ -150,6 +153,7 @@ public static class StageproofServer
         var app = builder.Build();
         var registry = Metrics.NewCustomRegistry();
         _ = new StateMetrics(registry, store);
+        _ = new ConnectionMetrics(registry, app.Services.GetRequiredService<TransportPool>());
         app.Lifetime.ApplicationStopped.Register(() =>
         {
             // Rollouts were cancelled with the stopping token; each stops where it stands, its state written.
@@ -211,6 +215,7 @@ public static class StageproofServer
         RolloutEndpoints.Map(app);
         TokenEndpoints.Map(app);
         EstateEndpoints.Map(app);
+        FactsEndpoints.Map(app);
         ConsoleEndpoints.Map(app);
         app.MapRazorComponents<App>();
         return app;

@@ -65,6 +65,10 @@ public class AuthorizationMatrixTests(ServerEstate estate, ITestOutputHelper out
             new("GET", "/api/v1/compliance/report?environment=prod", ProdReaders),
             new("GET", "/api/v1/compliance/report?environment=staging", Everyone),
             new("GET", "/api/v1/audit/export", ProdReaders),
+            // Collecting facts reaches the hosts: operators and admins (this estate's hosts are this machine, transport
+            // local); an unknown target is the request's fault, after the role.
+            new("POST", "/api/v1/facts", who => who is "admin" or "bob" ? HttpStatusCode.OK : HttpStatusCode.Forbidden, new { targets = new[] { "stage-1" } }),
+            new("POST", "/api/v1/facts", who => who is "admin" or "bob" ? HttpStatusCode.UnprocessableEntity : HttpStatusCode.Forbidden, new { targets = new[] { "nowhere" } }),
             // Freezing by upload: anyone authenticated, as 'patch freeze' (each caller a set of their own).
             new("POST", "/api/v1/patch-sets", _ => HttpStatusCode.Created,
                 Yaml: who => $"id: UP-1\ntitle: uploaded by {who}\nreason: the matrix\nseverity: low\nauthor: {who}\ncommands:\n  post: [\"true\"]\n"),

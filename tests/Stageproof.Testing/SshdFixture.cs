@@ -52,6 +52,20 @@ public sealed class SshdFixture : IAsyncLifetime, IAsyncDisposable
     /// <summary>How many logins sshd accepted ("Accepted publickey" log lines).</summary>
     public int AcceptedLogins => Log.Split('\n').Count(l => l.Contains("Accepted publickey", StringComparison.Ordinal));
 
+    /// <summary>How many sessions ended with the client disconnecting ("Disconnected from user" log lines).</summary>
+    public int Disconnects => Log.Split('\n').Count(l => l.Contains("Disconnected from user", StringComparison.Ordinal));
+
+    /// <summary>The disconnects once at least <paramref name="atLeast"/> have been logged, or after 10 s whatever have.</summary>
+    public async Task<int> DisconnectsAsync(int atLeast)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (Disconnects < atLeast && deadline.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            await Task.Delay(20).ConfigureAwait(false);
+        }
+        return Disconnects;
+    }
+
     /// <summary>
     /// The accepted logins once at least <paramref name="atLeast"/> have been logged, or after 10 s whatever has. sshd's
     /// unprivileged child hands its log lines to the monitor through a pipe, so the line for a login can reach stderr

@@ -19,16 +19,24 @@ internal static class FactsCommand
         var command = new Command("facts", "Collect and store the manifest of every host (and database) of a target") { targets };
         command.SetAction((parse, ct) => verbs.RunAsync(parse, async session =>
         {
-            var scope = FactsScope.Resolve(session.Config, parse.GetValue(targets) ?? []);
-            var collector = await session.FactsCollectorAsync(ct).ConfigureAwait(false);
-            var run = await collector.CollectAsync(scope, session.FactsProgress(), ct).ConfigureAwait(false);
+            FactsRun run;
+            if (session.Server is { } server)
+            {
+                // The server resolves the targets in its own configuration, judges the caller's role and scope, and
+                // collects over the connections it keeps open (ssh.keep_open), so a second collection skips the logins.
+                session.Ui.Errors.MarkupLine(Infrastructure.Ui.Escape($"collecting through {server} ..."));
+                var document = await session.Remote.PostAsync<FactsDocument>("facts", new { targets = parse.GetValue(targets) ?? [] }, ct).ConfigureAwait(false);
+                run = document.ToRun();
+            }
+            else
+            {
+                var scope = FactsScope.Resolve(session.Config, parse.GetValue(targets) ?? []);
+                var collector = await session.FactsCollectorAsync(ct).ConfigureAwait(false);
+                run = await collector.CollectAsync(scope, session.FactsProgress(), ct).ConfigureAwait(false);
+            }
             if (session.Ui.Json)
             {
-                session.Ui.WriteJson(new
-                {
-                    manifests = run.Manifests.Select(m => ManifestEntry.Of(m.Digest, m.Manifest)),
-                    failures = run.Failures,
-                });
+                session.Ui.WriteJson(FactsDocument.Of(run));
             }
             else
             {
@@ -39,7 +47,7 @@ internal static class FactsCommand
                 session.Ui.Error($"{failure.Target}: {failure.Message}");
             }
             return run.ExitCode;
-        }));
+        }, throughServer: true));
         return command;
     }
 

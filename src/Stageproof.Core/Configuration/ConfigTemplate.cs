@@ -115,6 +115,7 @@ public static class ConfigTemplate
           parallelism: 16                  # hosts contacted at once (1..256)
           connect_timeout: 10              # seconds (or 10s, 1m)
           command_timeout: 120             # seconds a single command may run
+          keep_open: 60                    # seconds the server keeps an idle host connection for the next verb (0: close)
 
         # Checks: the suites that validate an environment before and after a patch. Every check has a name and a type;
         # http, tcp, auth and load checks run against each host of the environment (its address, the port given here)

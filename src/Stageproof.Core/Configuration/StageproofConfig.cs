@@ -189,6 +189,9 @@ public sealed record SshSettings
     public int Parallelism { get; init; } = 16;
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
     public TimeSpan CommandTimeout { get; init; } = TimeSpan.FromMinutes(2);
+    /// <summary>How long a long-lived process (the server) keeps a host's idle connection open for the next verb, as
+    /// OpenSSH's ControlPersist does; zero closes it after each use. A CLI process closes its connections when it ends.</summary>
+    public TimeSpan KeepOpen { get; init; } = TimeSpan.FromSeconds(60);
 }
 
 /// <summary><c>stage:</c> the drift step's policy for all environments, and overrides per environment.</summary>

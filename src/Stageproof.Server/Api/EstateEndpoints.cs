@@ -237,7 +237,7 @@ internal static class EstateEndpoints
     private static bool MayReadHost(Principal me, IReadOnlyList<string> environments) =>
         environments.Count == 0 ? WholeEstate(me) : environments.Any(e => MayRead(me, e));
 
-    private static bool MayReadEnvironmentOf(Principal me, string? environment) => environment is null ? WholeEstate(me) : MayRead(me, environment);
+    internal static bool MayReadEnvironmentOf(Principal me, string? environment) => environment is null ? WholeEstate(me) : MayRead(me, environment);
 
     private static bool WholeEstate(Principal me) => me.User is { } u && u.Environments.Contains("*");
 

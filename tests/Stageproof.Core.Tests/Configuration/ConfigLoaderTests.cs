@@ -479,8 +479,11 @@ public sealed class ConfigLoaderTests : IDisposable
               parallelism: 4
               connect_timeout: 5
               command_timeout: 2m
+              keep_open: 0
             """);
 
+        Assert.Equal(TimeSpan.Zero, config.Ssh.KeepOpen);
+        Assert.Equal(TimeSpan.FromSeconds(60), _temp.Load("ssh:\n  parallelism: 4\n").Ssh.KeepOpen);
         Assert.Equal(4, config.Ssh.Parallelism);
         Assert.Equal(TimeSpan.FromSeconds(5), config.Ssh.ConnectTimeout);
         Assert.Equal(TimeSpan.FromMinutes(2), config.Ssh.CommandTimeout);
@@ -491,6 +494,8 @@ public sealed class ConfigLoaderTests : IDisposable
     [InlineData("connect_timeout: abc")]
     [InlineData("command_timeout: -1")]
     [InlineData("connect_timeout: 0")]
+    [InlineData("keep_open: -5")]
+    [InlineData("keep_open: 2h")]
     public void Bad_ssh_settings_are_reported(string line) =>
         Assert.StartsWith("ssh.", _temp.SingleProblem($"ssh:\n  {line}\n").Key, StringComparison.Ordinal);
 }

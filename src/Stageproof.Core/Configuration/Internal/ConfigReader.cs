@@ -81,7 +81,7 @@ internal sealed partial class ConfigReader
     private static readonly string[] DirectoryKeys = ["url", "bind_dn", "password_file", "password", "bases", "rollback"];
     private static readonly string[] DirectoryRollbackKeys = ["bind_dn", "password_file", "password", "host"];
     private static readonly string[] DriftKeys = ["track", "ignore", "formats", "min_fidelity", "fail_on", "max_content_bytes", "secret_keys"];
-    private static readonly string[] SshKeys = ["parallelism", "connect_timeout", "command_timeout", "config"];
+    private static readonly string[] SshKeys = ["parallelism", "connect_timeout", "command_timeout", "keep_open", "config"];
 
     /// <summary>
     /// The categories an ignore rule may name: the drift families (Core.Drift.DriftFamily codes) and "upgrade"
@@ -1103,6 +1103,9 @@ internal sealed partial class ConfigReader
                     break;
                 case "command_timeout" when _yaml.Seconds(value, key, 86400) is { } command:
                     _ssh = _ssh with { CommandTimeout = command };
+                    break;
+                case "keep_open" when _yaml.Seconds(value, key, 3600, allowZero: true) is { } keepOpen:
+                    _ssh = _ssh with { KeepOpen = keepOpen };
                     break;
                 case "config" when _yaml.RequiredString(value, key) is { } file:
                     _sshConfigFile = (file == "none" ? file : ResolvePath(_baseDirectory, file), _yaml.At(value, key));
