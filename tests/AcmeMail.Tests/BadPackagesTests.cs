@@ -4,10 +4,33 @@ using Stageproof.Testing;
 
 namespace AcmeMail.Tests;
 
+/// <summary>Each bad update of the gauntlet built once for the class (a repack of a 20 MB package, 1.3-1.5 s), for the
+/// tests that only read it: what it carries, and what its migration does to a database.</summary>
+public sealed class BuiltBadPackages : IDisposable
+{
+    private readonly Dictionary<(string Good, BadUpdate Kind), Task<string>> _built = [];
+
+    public string Directory { get; } = ScratchDirectory.Create("acme-bad-built-");
+
+    /// <summary>Where the bad updates of <paramref name="good"/> are built: one folder per good package, as a bad
+    /// update's file name says only its kind.</summary>
+    public string DirectoryFor(string good) => Path.Combine(Directory, Path.GetFileNameWithoutExtension(good));
+
+    public Task<string> BuildAsync(string good, BadUpdate kind)
+    {
+        lock (_built)
+        {
+            return _built.TryGetValue((good, kind), out var deb) ? deb : _built[(good, kind)] = BadPackages.BuildAsync(good, kind, DirectoryFor(good));
+        }
+    }
+
+    public void Dispose() => System.IO.Directory.Delete(Directory, recursive: true);
+}
+
 /// <summary>The gauntlet's bad packages (<see cref="BadPackages"/>), built from the 1.1 package build-debs.sh made.</summary>
 [Trait("Category", "Packaging")]
 [Collection("debs")]
-public sealed class BadPackagesTests(DebsFixture debs, MariaDbFixture maria) : IDisposable
+public sealed class BadPackagesTests(DebsFixture debs, MariaDbFixture maria, BuiltBadPackages built) : IClassFixture<BuiltBadPackages>, IDisposable
 {
     private readonly string _out = ScratchDirectory.Create("acme-bad-");
 
@@ -55,8 +78,8 @@ public sealed class BadPackagesTests(DebsFixture debs, MariaDbFixture maria) : I
     {
         NeedDebs();
         var good = debs.Deb("1.1");
-        var deb = await BadPackages.BuildAsync(good, kind, _out);
-        Assert.Equal(Path.Combine(_out, BadPackages.FileName(kind)), deb);
+        var deb = await built.BuildAsync(good, kind);
+        Assert.Equal(Path.Combine(built.DirectoryFor(good), BadPackages.FileName(kind)), deb);
         Assert.Equal("acme-mail", (await DpkgDebAsync("-f", deb, "Package")).Trim());
         Assert.Equal(BadPackages.Version(kind), (await DpkgDebAsync("-f", deb, "Version")).Trim());
         Assert.Contains($"Gauntlet bad update {(int)kind}", await DpkgDebAsync("-f", deb, "Description"), StringComparison.Ordinal);
@@ -147,7 +170,7 @@ public sealed class BadPackagesTests(DebsFixture debs, MariaDbFixture maria) : I
         Assert.Equal(0, await files.RunCliAsync("--seed"));
 
         var root = Path.Combine(_out, "maria-" + kind);
-        await DpkgDebAsync("-x", await BadPackages.BuildAsync(debs.Deb("1.1"), kind, _out), root);
+        await DpkgDebAsync("-x", await built.BuildAsync(debs.Deb("1.1"), kind), root);
         var shipped = Directory.GetFiles(Path.Combine(root, "usr/share/acme-mail/migrations/mariadb"), "V2__*.sql").Single();
         var added = Path.Combine(files.MigrationsOf(DbEngine.MariaDb), Path.GetFileName(shipped));
         File.Copy(shipped, added);
