@@ -84,7 +84,10 @@ public sealed class FactsThroughServerTests(SshFactsEstate estate) : IClassFixtu
         var second = await RemoteAsync("bob", "facts", "stage-1");
         Assert.True(second.Code == ExitCodes.Ok, second.Stderr);
         Assert.Contains("stage-1", second.Stdout, StringComparison.Ordinal); // the local verb's table
-        Assert.Contains("collecting through " + Url, second.Stderr, StringComparison.Ordinal);
+        // Narrated as each target is done, as locally (under --json on stderr, stdout keeping one document).
+        Assert.Contains("collecting through " + Url, second.Stdout, StringComparison.Ordinal);
+        Assert.Matches(@"\[1/1\] stage-1: \d+ packages, \d+ files, [0-9.]+s", second.Stdout);
+        Assert.Matches(@"\[1/1\] stage-1: \d+ packages", first.Stderr);
 
         // One connection for both: the server opened one and used it again; the host logged one login.
         Assert.Equal(opened + 1, await MetricAsync("stageproof_ssh_connections_opened_total"));
@@ -119,6 +122,14 @@ public sealed class FactsThroughServerTests(SshFactsEstate estate) : IClassFixtu
         Assert.Equal(ExitCodes.BadInput, unknown.Code);
         Assert.Contains("targets: 'nowhere' is neither an environment, a group nor a host", unknown.Stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", unknown.Stderr, StringComparison.Ordinal);
+
+        // Asked for lines, a refusal is still one problem document, not a stream.
+        using var vera = estate.Client("vera");
+        using var lines = new HttpRequestMessage(HttpMethod.Post, new Uri("/api/v1/facts", UriKind.Relative)) { Content = JsonContent.Create(new { targets = new[] { "staging" } }) };
+        lines.Headers.Accept.Add(new System.Net.Http.Headers.MediaTypeWithQualityHeaderValue("application/x-ndjson"));
+        using var refusedLines = await vera.SendAsync(lines);
+        Assert.Equal(HttpStatusCode.Forbidden, refusedLines.StatusCode);
+        Assert.Equal("application/problem+json", refusedLines.Content.Headers.ContentType?.MediaType);
 
         using var bob = estate.Client("bob");
         using var empty = await bob.PostAsJsonAsync(new Uri("/api/v1/facts", UriKind.Relative), new { targets = Array.Empty<string>() });

@@ -15,3 +15,7 @@ public sealed record FactsDocument(IReadOnlyList<ManifestEntry> Manifests, IRead
     /// <summary>The run this document tells of, as a local collection returns it.</summary>
     public FactsRun ToRun() => new(Manifests.Select(m => (m.Digest, m.Manifest)).ToList(), Failures);
 }
+
+/// <summary>One line of <c>POST /api/v1/facts</c> answered as <c>application/x-ndjson</c>: a target done, as the local
+/// verb narrates it, or, last, the whole document.</summary>
+public sealed record FactsLine(FactsProgress? Progress, FactsDocument? Result);

@@ -3,6 +3,7 @@ using System.Globalization;
 using Spectre.Console;
 using Stageproof.Application.Estate;
 using Stageproof.Application.Views;
+using Stageproof.Core;
 using Stageproof.Core.Manifests;
 
 namespace Stageproof.Cli.Commands;
@@ -24,9 +25,19 @@ internal static class FactsCommand
             {
                 // The server resolves the targets in its own configuration, judges the caller's role and scope, and
                 // collects over the connections it keeps open (ssh.keep_open), so a second collection skips the logins.
-                session.Ui.Errors.MarkupLine(Infrastructure.Ui.Escape($"collecting through {server} ..."));
-                var document = await session.Remote.PostAsync<FactsDocument>("facts", new { targets = parse.GetValue(targets) ?? [] }, ct).ConfigureAwait(false);
-                run = document.ToRun();
+                // Each target is narrated as it is done, as locally; the last line is the document.
+                session.Ui.Say($"collecting through {server} ...");
+                var progress = session.FactsProgress();
+                FactsDocument? document = null;
+                await session.Remote.PostLinesAsync<FactsLine>("facts", new { targets = parse.GetValue(targets) ?? [] }, line =>
+                {
+                    if (line.Progress is { } p)
+                    {
+                        progress.Report(p);
+                    }
+                    document = line.Result ?? document;
+                }, ct).ConfigureAwait(false);
+                run = (document ?? throw new InfrastructureException(server.Text, "its answer ended before the collection's result")).ToRun();
             }
             else
             {

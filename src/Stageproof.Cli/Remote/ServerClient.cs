@@ -69,6 +69,55 @@ internal sealed class ServerClient : IDisposable
     public Task<string> GetTextAsync(string path, CancellationToken ct) =>
         SendAsync(() => new HttpRequestMessage(HttpMethod.Get, "api/v1/" + path), ct);
 
+    /// <summary>
+    /// POST <paramref name="body"/> as JSON to <c>/api/v1/{path}</c> asking for JSON lines (<c>application/x-ndjson</c>),
+    /// each read as <typeparamref name="T"/> and handed to <paramref name="onLine"/> as it arrives. <see cref="Timeout"/>
+    /// bounds the silence between lines, not the whole answer: a long collection goes on while it reports.
+    /// </summary>
+    public async Task PostLinesAsync<T>(string path, object body, Action<T> onLine, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(onLine);
+        using var silence = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        silence.CancelAfter(Timeout);
+        try
+        {
+            using var message = new HttpRequestMessage(HttpMethod.Post, "api/v1/" + path) { Content = JsonContent.Create(body, options: ManifestJson.Options) };
+            message.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/x-ndjson"));
+            using var response = await _http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, silence.Token).ConfigureAwait(false);
+            if (!response.IsSuccessStatusCode)
+            {
+                throw Failure(response, await response.Content.ReadAsStringAsync(silence.Token).ConfigureAwait(false));
+            }
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(silence.Token).ConfigureAwait(false));
+            while (await reader.ReadLineAsync(silence.Token).ConfigureAwait(false) is { } line)
+            {
+                silence.CancelAfter(Timeout);
+                if (line.Length == 0)
+                {
+                    continue;
+                }
+                T item;
+                try
+                {
+                    item = JsonSerializer.Deserialize<T>(line, ManifestJson.Options) ?? throw new InfrastructureException(Server.Text, "answered with an empty line of JSON");
+                }
+                catch (JsonException e)
+                {
+                    throw new InfrastructureException(Server.Text, $"answered with a line that is not Stageproof's JSON ({e.Message})");
+                }
+                onLine(item);
+            }
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            throw new InfrastructureException(Server.Text, $"said nothing for {Timeout.TotalSeconds:0}s");
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException)
+        {
+            throw new InfrastructureException(Server.Text, Reason(e));
+        }
+    }
+
     private async Task<T> SendAsync<T>(Func<HttpRequestMessage> request, CancellationToken ct)
     {
         var text = await SendAsync(request, ct).ConfigureAwait(false);

@@ -1,4 +1,6 @@
 using System.Security.Claims;
+using System.Text.Json;
+using System.Threading.Channels;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -8,6 +10,7 @@ using Stageproof.Application.Views;
 using Stageproof.Core;
 using Stageproof.Core.Configuration;
 using Stageproof.Core.Lifecycle;
+using Stageproof.Core.Manifests;
 using Stageproof.Core.State;
 using Stageproof.Hosts.Transports;
 using Stageproof.Server.Auth;
@@ -32,8 +35,8 @@ internal static class FactsEndpoints
     {
         var api = app.MapGroup("/api/v1").RequireAuthorization();
 
-        api.MapPost("/facts", async (FactsRequest? body, ClaimsPrincipal claims, StageproofConfig config, IStateStore store, TransportPool transports,
-            TimeProvider time, CancellationToken ct) =>
+        api.MapPost("/facts", async (FactsRequest? body, HttpContext context, ClaimsPrincipal claims, StageproofConfig config, IStateStore store,
+            TransportPool transports, TimeProvider time, CancellationToken ct) =>
         {
             if (body?.Targets is not { Count: > 0 } targets)
             {
@@ -67,8 +70,53 @@ internal static class FactsEndpoints
                 return Problems.Refused(new GateRefusal(GateRules.Role,
                     $"{me.Name} may act on {string.Join(", ", user.Environments)}, not on {string.Join(", ", outside.Take(5))}{(outside.Count > 5 ? $" and {outside.Count - 5} more" : "")}"));
             }
-            var run = await new FactsCollector(config, store, transports, time, me.Name).CollectAsync(scope, progress: null, ct).ConfigureAwait(false);
-            return Results.Ok(FactsDocument.Of(run));
-        }).WithSummary("Collect and store the manifests of environments, groups or hosts ('stageproof facts TARGET… --json'), over connections the server keeps open for ssh.keep_open; operators and admins, within their environments");
+            var collector = new FactsCollector(config, store, transports, time, me.Name);
+            if (!WantsLines(context.Request))
+            {
+                return Results.Ok(FactsDocument.Of(await collector.CollectAsync(scope, progress: null, ct).ConfigureAwait(false)));
+            }
+            await StreamAsync(context.Response, collector, scope, ct).ConfigureAwait(false);
+            return Results.Empty;
+        }).WithSummary("Collect and store the manifests of environments, groups or hosts ('stageproof facts TARGET… --json'), over connections the server keeps open for ssh.keep_open; operators and admins, within their environments. With Accept: application/x-ndjson, one line per target as it is done ({\"progress\"}), then {\"result\"}");
+    }
+
+    private const string LinesType = "application/x-ndjson";
+
+    private static bool WantsLines(HttpRequest request) =>
+        request.GetTypedHeaders().Accept.Any(a => string.Equals(a.MediaType.Value, LinesType, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>Each target as it is done, then the document, one JSON line each: a long collection shows its progress
+    /// as the local verb does. Lines come from the collector's threads and are written by one writer.</summary>
+    private static async Task StreamAsync(HttpResponse response, FactsCollector collector, FactsScope scope, CancellationToken ct)
+    {
+        response.ContentType = LinesType;
+        var lines = Channel.CreateUnbounded<FactsLine>(new UnboundedChannelOptions { SingleReader = true });
+        var writer = Task.Run(async () =>
+        {
+            await foreach (var line in lines.Reader.ReadAllAsync(ct).ConfigureAwait(false))
+            {
+                await JsonSerializer.SerializeAsync(response.Body, line, ManifestJson.Options, ct).ConfigureAwait(false);
+                await response.Body.WriteAsync(NewLine, ct).ConfigureAwait(false);
+                await response.Body.FlushAsync(ct).ConfigureAwait(false);
+            }
+        }, ct);
+        try
+        {
+            var run = await collector.CollectAsync(scope, new LineProgress(p => lines.Writer.TryWrite(new FactsLine(p, null))), ct).ConfigureAwait(false);
+            lines.Writer.TryWrite(new FactsLine(null, FactsDocument.Of(run)));
+        }
+        finally
+        {
+            lines.Writer.Complete();
+            await writer.ConfigureAwait(false);
+        }
+    }
+
+    private static readonly ReadOnlyMemory<byte> NewLine = "\n"u8.ToArray();
+
+    /// <summary>Reports on the reporting thread (<see cref="Progress{T}"/> would post to the thread pool, out of order).</summary>
+    private sealed class LineProgress(Action<FactsProgress> report) : IProgress<FactsProgress>
+    {
+        public void Report(FactsProgress value) => report(value);
     }
 }
