@@ -13,11 +13,10 @@ public sealed class LabFixture() : SharedLab(110, 2322)
 /// The classes whose stages judge latency without a control twin, against their own noise floor (this lab's and the
 /// mail estate's), one after the other; the shared lab is this collection's. Every other class of the project runs
 /// beside them (xUnit runs two collections at a time on two cores), each lab with its own addresses, ports and
-/// directory. <see cref="UpstreamLabTests"/> judges its own noise floor too but runs beside this collection (it is
-/// about which bytes reach prod, and its stage of a good update is as busy a neighbour as Stageproof.Cli.Tests' stages,
-/// which run beside these anyway): a false FAIL would need the p95 beyond three times the baseline, beyond the noise
-/// floor and confirmed by a second run (none in the first three CI runs so placed); it starts second (Order.cs).
-/// Each class here that stages holds <see cref="JudgesLatency"/> for its run, as the upstream lab's does, so no test that
+/// directory. <see cref="UpstreamLabTests"/> runs beside this collection and starts second (Order.cs): it is about
+/// which bytes reach prod, its stage has no load checks (it gives the gate a PASS) and so judges no latency and holds
+/// no lock; it is as busy a neighbour as Stageproof.Cli.Tests' stages, which run beside these anyway.
+/// Each class here that stages holds <see cref="JudgesLatency"/> for its run, so no test that
 /// loads the machine in bursts (<see cref="LoadsMachine"/>: the CLI's SIGKILL trials, the worker kill test) runs beside
 /// it: before, the SIGKILL trials and <see cref="LabLifecycleTests"/>' mail estate coming up (now started first) ran
 /// beside the mail estate's slapd stage, and its login p95 went from 66 ms to 224 ms, a false FAIL.
