@@ -23,7 +23,7 @@ public sealed record FactsRequest(IReadOnlyList<string>? Targets);
 /// <summary>
 /// <c>POST /api/v1/facts</c>: collect and store the manifests of environments, groups or hosts, as <c>stageproof facts</c>
 /// does, over the server's SSH connections: a connection stays open for <c>ssh.keep_open</c> after its use, so a
-/// collection that follows another (or a drift check after facts) does not pay the key exchange and login again.
+/// collection that follows another does not pay the key exchange and login again.
 /// The only endpoint that reaches hosts to read them; it stores what it read and audits it as the caller.
 /// </summary>
 internal static class FactsEndpoints
