@@ -280,22 +280,9 @@ internal static class LabCommand
     internal static IProgress<string> Progress(CliSession session)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        return new SyncProgress(line => session.Ui.Say($"  [{clock.Elapsed.TotalSeconds,5:0.0}s] {line}"));
+        return new SyncProgress<string>(line => session.Ui.Say($"  [{clock.Elapsed.TotalSeconds,5:0.0}s] {line}"));
     }
 
     private static string Mark(bool ok) => ok ? "[green]yes[/]" : "[red]NO[/]";
 
-    /// <summary>Reports on the caller's thread, in order (Progress&lt;T&gt; posts to the thread pool and may reorder lines).</summary>
-    private sealed class SyncProgress(Action<string> report) : IProgress<string>
-    {
-        private readonly Lock _gate = new();
-
-        public void Report(string value)
-        {
-            lock (_gate)
-            {
-                report(value);
-            }
-        }
-    }
 }

@@ -50,7 +50,7 @@ internal sealed class PatchRuns(CliSession session)
         DatabaseRestoreMode directory = DatabaseRestoreMode.Auto) =>
         EstateEngines.RollbackRequest(session.Config, env, point, set, Hosts(env, only), session.Actor, database, directory);
 
-    public IProgress<string> Progress() => new SyncProgress(line => session.Ui.Errors.MarkupLine(Infrastructure.Ui.Escape(line)));
+    public IProgress<string> Progress() => new SyncProgress<string>(line => session.Ui.Errors.MarkupLine(Infrastructure.Ui.Escape(line)));
 
     /// <summary>0 when every host ended as asked; 1 when any was rolled back instead, failed, or was not reached.</summary>
     public static int ExitCode(PatchRun run) => run.Succeeded ? ExitCodes.Ok : ExitCodes.Finding;
@@ -126,10 +126,4 @@ internal sealed class PatchRuns(CliSession session)
             (h.Snapshot is null ? "" : ", overlay snapshot")))}], " +
         $"{point.Databases.Count} database dump(s){(point.Databases.Count == 0 ? "" : " (" + string.Join(", ", point.Databases.Select(d => d.Database)) + ")")}" +
         (point.Directories.Count == 0 ? "" : $", {point.Directories.Count} directory export(s) ({string.Join(", ", point.Directories.Select(d => $"{d.Name}: {d.Entries} entries"))})");
-
-    /// <summary>Reports progress on the caller's thread, in order (Progress&lt;T&gt; would post to the thread pool).</summary>
-    internal sealed class SyncProgress(Action<string> report) : IProgress<string>
-    {
-        public void Report(string value) => report(value);
-    }
 }

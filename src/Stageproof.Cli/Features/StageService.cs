@@ -32,7 +32,7 @@ internal sealed class StageService(CliSession session)
     /// <summary>Each step's heading and verdict, every check and every reason for FAIL, as they happen.</summary>
     private sealed class Progress(Ui ui) : IStageProgress
     {
-        public IProgress<string> Engine { get; } = new PatchRuns.SyncProgress(line => ui.Errors.MarkupLine(Ui.Escape(line)));
+        public IProgress<string> Engine { get; } = new SyncProgress<string>(line => ui.Errors.MarkupLine(Ui.Escape(line)));
 
         public void StepStarted(int number, string step, string what, TimeSpan elapsed)
         {

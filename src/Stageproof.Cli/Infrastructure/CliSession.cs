@@ -283,20 +283,13 @@ internal sealed class CliSession : IAsyncDisposable
 
     /// <summary>Each target's facts as they arrive, one line each: "[2/5] web-1: 412 packages, … (1.3s)".</summary>
     public IProgress<FactsProgress> FactsProgress() =>
-        new Rendered<FactsProgress>(p => Ui.Say($"[{p.Done}/{p.Total}] {p.Target}: {p.Outcome} ({p.Elapsed.TotalSeconds:0.0}s)"));
+        new SyncProgress<FactsProgress>(p => Ui.Say($"[{p.Done}/{p.Total}] {p.Target}: {p.Outcome} ({p.Elapsed.TotalSeconds:0.0}s)"));
 
     /// <summary>Drift operands resolved on this session: collected now, or from the stored manifests.</summary>
     public async Task<DriftOperands> DriftOperandsAsync(CancellationToken cancellationToken)
     {
         var collector = await FactsCollectorAsync(cancellationToken).ConfigureAwait(false);
         return new DriftOperands(Config, await StoreAsync(cancellationToken).ConfigureAwait(false), Time, collector, FactsProgress());
-    }
-
-    /// <summary>Reports progress where it happens, on the reporting thread, so each line is written before the work goes
-    /// on (<see cref="Progress{T}"/> would post it to the thread pool, out of order).</summary>
-    private sealed class Rendered<T>(Action<T> render) : IProgress<T>
-    {
-        public void Report(T value) => render(value);
     }
 
     public ITransportFactory Transports() =>

@@ -96,16 +96,7 @@ internal sealed class ServerClient : IDisposable
                 {
                     continue;
                 }
-                T item;
-                try
-                {
-                    item = JsonSerializer.Deserialize<T>(line, ManifestJson.Options) ?? throw new InfrastructureException(Server.Text, "answered with an empty line of JSON");
-                }
-                catch (JsonException e)
-                {
-                    throw new InfrastructureException(Server.Text, $"answered with a line that is not Stageproof's JSON ({e.Message})");
-                }
-                onLine(item);
+                onLine(Read<T>(line));
             }
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
@@ -118,9 +109,12 @@ internal sealed class ServerClient : IDisposable
         }
     }
 
-    private async Task<T> SendAsync<T>(Func<HttpRequestMessage> request, CancellationToken ct)
+    private async Task<T> SendAsync<T>(Func<HttpRequestMessage> request, CancellationToken ct) =>
+        Read<T>(await SendAsync(request, ct).ConfigureAwait(false));
+
+    /// <summary>An answer (or one line of it) read as <typeparamref name="T"/>; anything else is the server's failure.</summary>
+    private T Read<T>(string text)
     {
-        var text = await SendAsync(request, ct).ConfigureAwait(false);
         try
         {
             return JsonSerializer.Deserialize<T>(text, ManifestJson.Options)

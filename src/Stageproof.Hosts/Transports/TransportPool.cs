@@ -17,8 +17,8 @@ public sealed class TransportPool : ITransportFactory, IAsyncDisposable
     private readonly TimeSpan _keepOpen;
     private readonly TimeProvider _time;
     private readonly Lock _gate = new();
-    /// <summary>Idle connections per host identity, the most recently returned on top.</summary>
-    private readonly Dictionary<string, Stack<(ITransport Transport, long IdleSince)>> _idle = new(StringComparer.Ordinal);
+    /// <summary>Idle connections per host identity, oldest first: the last is handed out next, the first expire first.</summary>
+    private readonly Dictionary<string, List<(ITransport Transport, long IdleSince)>> _idle = new(StringComparer.Ordinal);
     private readonly ITimer? _sweeper;
     private int _opened;
     private int _reused;
@@ -51,7 +51,7 @@ public sealed class TransportPool : ITransportFactory, IAsyncDisposable
         {
             lock (_gate)
             {
-                return _idle.Values.Sum(s => s.Count);
+                return _idle.Values.Sum(idle => idle.Count);
             }
         }
     }
@@ -67,15 +67,16 @@ public sealed class TransportPool : ITransportFactory, IAsyncDisposable
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            if (_idle.TryGetValue(key, out var stack) && stack.TryPop(out var idle))
+            if (_idle.TryGetValue(key, out var idle) && idle.Count > 0)
             {
+                var (transport, _) = idle[^1];
+                idle.RemoveAt(idle.Count - 1);
                 _reused++;
-                return new Lease(this, key, idle.Transport);
+                return new Lease(this, key, transport);
             }
         }
-        var transport = _inner.Create(host);
         Interlocked.Increment(ref _opened);
-        return new Lease(this, key, transport);
+        return new Lease(this, key, _inner.Create(host));
     }
 
     /// <summary>Closes every idle connection; a connection still in use is closed when it is returned.</summary>
@@ -89,7 +90,7 @@ public sealed class TransportPool : ITransportFactory, IAsyncDisposable
                 return;
             }
             _disposed = true;
-            closing = _idle.Values.SelectMany(s => s.Select(i => i.Transport)).ToList();
+            closing = _idle.Values.SelectMany(idle => idle.Select(i => i.Transport)).ToList();
             _idle.Clear();
         }
         if (_sweeper is not null)
@@ -112,11 +113,11 @@ public sealed class TransportPool : ITransportFactory, IAsyncDisposable
         {
             if (!_disposed)
             {
-                if (!_idle.TryGetValue(key, out var stack))
+                if (!_idle.TryGetValue(key, out var idle))
                 {
-                    _idle[key] = stack = new Stack<(ITransport, long)>();
+                    _idle[key] = idle = [];
                 }
-                stack.Push((transport, _time.GetTimestamp()));
+                idle.Add((transport, _time.GetTimestamp()));
                 return;
             }
         }
@@ -128,22 +129,12 @@ public sealed class TransportPool : ITransportFactory, IAsyncDisposable
         var expired = new List<ITransport>();
         lock (_gate)
         {
-            foreach (var (key, stack) in _idle.ToList())
+            foreach (var idle in _idle.Values)
             {
-                var kept = stack.Where(i => _time.GetElapsedTime(i.IdleSince) < _keepOpen).Reverse().ToList();
-                if (kept.Count == stack.Count)
-                {
-                    continue;
-                }
-                expired.AddRange(stack.Where(i => _time.GetElapsedTime(i.IdleSince) >= _keepOpen).Select(i => i.Transport));
-                if (kept.Count == 0)
-                {
-                    _idle.Remove(key);
-                }
-                else
-                {
-                    _idle[key] = new Stack<(ITransport, long)>(kept);
-                }
+                // Oldest first, so the expired are a prefix.
+                var count = idle.FindIndex(i => _time.GetElapsedTime(i.IdleSince) < _keepOpen) is var kept and >= 0 ? kept : idle.Count;
+                expired.AddRange(idle.Take(count).Select(i => i.Transport));
+                idle.RemoveRange(0, count);
             }
         }
         foreach (var transport in expired)

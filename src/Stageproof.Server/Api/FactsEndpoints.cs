@@ -102,7 +102,7 @@ internal static class FactsEndpoints
         }, ct);
         try
         {
-            var run = await collector.CollectAsync(scope, new LineProgress(p => lines.Writer.TryWrite(new FactsLine(p, null))), ct).ConfigureAwait(false);
+            var run = await collector.CollectAsync(scope, new SyncProgress<FactsProgress>(p => lines.Writer.TryWrite(new FactsLine(p, null))), ct).ConfigureAwait(false);
             lines.Writer.TryWrite(new FactsLine(null, FactsDocument.Of(run)));
         }
         finally
@@ -113,10 +113,4 @@ internal static class FactsEndpoints
     }
 
     private static readonly ReadOnlyMemory<byte> NewLine = "\n"u8.ToArray();
-
-    /// <summary>Reports on the reporting thread (<see cref="Progress{T}"/> would post to the thread pool, out of order).</summary>
-    private sealed class LineProgress(Action<FactsProgress> report) : IProgress<FactsProgress>
-    {
-        public void Report(FactsProgress value) => report(value);
-    }
 }

@@ -125,11 +125,31 @@ public sealed class TransportPoolTests(SshdFixture sshd) : IClassFixture<SshdFix
                 """));
             Assert.True(kill.Succeeded, kill.StandardError);
         }
-        await Task.Delay(TimeSpan.FromSeconds(1));
+        Assert.True(await GoneAsync(first), $"the connection {first} was still established 10 s after its sshd was killed");
 
         var second = await UseOnceAsync(pool, host);
         Assert.NotEqual(first, second);
         Assert.True(await sshd.AcceptedLoginsAsync(logins + 2) >= logins + 2, sshd.Log);
+    }
+
+    /// <summary>Whether the host's side of <paramref name="connection"/> ($SSH_CONNECTION: client address, port, server
+    /// address, port) has stopped being an established connection, polled for up to 10 s.</summary>
+    private static async Task<bool> GoneAsync(string connection)
+    {
+        var parts = connection.Split(' ');
+        await using var here = new LocalTransport("here");
+        var deadline = System.Diagnostics.Stopwatch.StartNew();
+        while (deadline.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            var held = await here.RunAsync(RemoteCommand.Script("held", "ss -tnH state established \"( sport = :$1 and dport = :$2 )\"", parts[3], parts[1]));
+            Assert.True(held.Succeeded, held.StandardError);
+            if (held.StandardOutput.Trim().Length == 0)
+            {
+                return true;
+            }
+            await Task.Delay(50);
+        }
+        return false;
     }
 
     [Fact]
