@@ -100,6 +100,10 @@ internal sealed class RolloutJob(PromotionWorkflow workflow, IStateStore store, 
         if (attempt >= config.LockAttempts)
         {
             var gaveUp = $"gave up waiting for {rollout.Environment}'s lock after {attempt.ToString(CultureInfo.InvariantCulture)} attempt(s): {held}";
+            // Audited before the rollout is saved as ended: whoever sees it ended finds why in the log (a test read the
+            // log the moment the rollout ended and, once under CI's load, found the event not yet there).
+            await AuditTrail.AppendAsync(store, new Principal(rollout.Actor, "job:" + context.Scheduler.SchedulerInstanceId, null),
+                "rollout.lock-wait", rollout.Environment, $"{rollout.Id}: {gaveUp}", rollout.PatchDigest, null, ct).ConfigureAwait(false);
             await store.SaveRolloutAsync(latest.Status == RolloutStatus.Scheduled
                 ? latest with
                 {
@@ -111,8 +115,6 @@ internal sealed class RolloutJob(PromotionWorkflow workflow, IStateStore store, 
                     UpdatedAt = now,
                 }
                 : latest with { Message = gaveUp + "; resume it with 'stageproof rollout resume " + latest.Id + "'", UpdatedAt = now }, ct).ConfigureAwait(false);
-            await AuditTrail.AppendAsync(store, new Principal(rollout.Actor, "job:" + context.Scheduler.SchedulerInstanceId, null),
-                "rollout.lock-wait", rollout.Environment, $"{rollout.Id}: {gaveUp}", rollout.PatchDigest, null, ct).ConfigureAwait(false);
             throw new JobExecutionException($"rollout {rollout.Id}: {gaveUp}");
         }
         var at = now + config.LockRetry;
