@@ -37,6 +37,9 @@ public sealed class StageproofProcess : IDisposable
         {
             WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
         };
+        // As in the test hosts (tests/Directory.Build.props): a server or worker that lives for one test does not
+        // run long enough to repay dynamic PGO's instrumentation.
+        psi.Environment["DOTNET_TieredPGO"] = "0";
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "stageproof.dll"));
         foreach (var arg in args)
         {
