@@ -86,11 +86,11 @@ public static class StageproofServer
         builder.Services.AddSingleton<IEventPublisher>(sp => config.Webhooks.Count == 0 ? NullEventPublisher.Instance
             : new WebhookDispatcher(config.Webhooks, store, store, time,
                 Warner(sp.GetRequiredService<ILoggerFactory>().CreateLogger("Stageproof.Webhooks"))));
-        // Facts through the server reuse a host's connection for ssh.keep_open (closed when the server stops); rollouts
-        // open their own, as the CLI's do.
+        // Facts and rollouts through the server reuse a host's connection for ssh.keep_open (closed when the server
+        // stops): a rollout's log markers, apply, checks and the next verb on the host log in once between them.
         builder.Services.AddSingleton(_ => new TransportPool(new TransportFactory(config.Ssh, HostKeyPolicy.Strict, time), config.Ssh.KeepOpen, time));
         builder.Services.AddSingleton(sp => new EstateEngines(store, config, time, options.StateDirectory,
-            new TransportFactory(config.Ssh, HostKeyPolicy.Strict, time), sp.GetRequiredService<IEventPublisher>()));
+            sp.GetRequiredService<TransportPool>(), sp.GetRequiredService<IEventPublisher>()));
         builder.Services.AddSingleton(sp => new PromotionWorkflow(store, sp.GetRequiredService<EstateEngines>(), time));
         builder.Services.AddSingleton(sp => new RolloutControl(store, sp.GetRequiredService<EstateEngines>()));
         builder.Services.AddSingleton(new Application.Identity.TokenWorkflow(store, config, time));

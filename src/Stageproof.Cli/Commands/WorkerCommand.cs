@@ -2,6 +2,7 @@ using System.CommandLine;
 using Stageproof.Application.Jobs;
 using Stageproof.Application.Lifecycle;
 using Stageproof.Core;
+using Stageproof.Hosts.Transports;
 
 namespace Stageproof.Cli.Commands;
 
@@ -20,7 +21,10 @@ internal static class WorkerCommand
             var jobsConfig = config.Jobs ?? throw new InputException($"{config.SourceFile}: no jobs: store; 'stageproof worker' takes rollout jobs from one " +
                                                                      "(jobs: {{ store: postgres://USER@HOST:PORT/DB, password_file: FILE }})");
             var store = await session.StoreAsync(ct).ConfigureAwait(false);
-            var engines = await session.EnginesAsync(ct).ConfigureAwait(false);
+            // A long-lived process, as the server is: its rollouts reuse a host's connection for ssh.keep_open.
+            var transports = new TransportPool(session.Transports(), config.Ssh.KeepOpen, session.Time);
+            await using var closeTransports = transports.ConfigureAwait(false);
+            var engines = await session.EnginesAsync(transports, ct).ConfigureAwait(false);
             var jobs = await RolloutJobs.OpenAsync(jobsConfig, new PromotionWorkflow(store, engines, session.Time), store, worker: true, ct, session.Time).ConfigureAwait(false);
             await using (jobs.ConfigureAwait(false))
             {

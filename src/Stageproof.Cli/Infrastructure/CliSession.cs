@@ -270,8 +270,11 @@ internal sealed class CliSession : IAsyncDisposable
     }
 
     /// <summary>The engines over this session's configuration and state, as every entry point composes them.</summary>
-    public async Task<EstateEngines> EnginesAsync(CancellationToken cancellationToken) =>
-        new(await StoreAsync(cancellationToken).ConfigureAwait(false), Config, Time, StateDirectory, Transports(),
+    public Task<EstateEngines> EnginesAsync(CancellationToken cancellationToken) => EnginesAsync(Transports(), cancellationToken);
+
+    /// <inheritdoc cref="EnginesAsync(CancellationToken)"/>
+    public async Task<EstateEngines> EnginesAsync(ITransportFactory transports, CancellationToken cancellationToken) =>
+        new(await StoreAsync(cancellationToken).ConfigureAwait(false), Config, Time, StateDirectory, transports,
             await EventsAsync(cancellationToken).ConfigureAwait(false));
 
     /// <summary>Collects facts as this session's actor, over its configuration, state and transports.</summary>
