@@ -11,13 +11,11 @@ namespace Stageproof.Server.Tests;
 /// (<c>transport: local</c>); it keeps a host's connection open for 60 s after a use. olga operates staging only.
 /// </summary>
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
-public sealed class SshFactsEstate() : ServerEstate(TestLoopback.Url("127.0.19.1"))
+public sealed class SshFactsEstate() : SshServerEstate(TestLoopback.Url("127.0.19.1"))
 {
-    public SshdFixture Sshd { get; } = new();
-
     protected override string Config => $$"""
         hosts:
-          stage-1: { address: {{Sshd.Address}}, port: {{Sshd.Port}}, user: root, identity: {{Sshd.ClientKeyPath}}, known_hosts: {{Sshd.KnownHostsPath}} }
+          stage-1: {{StageHost}}
           prod-1: { transport: local }
         environments:
           staging: { hosts: [stage-1] }
@@ -26,16 +24,27 @@ public sealed class SshFactsEstate() : ServerEstate(TestLoopback.Url("127.0.19.1
           keep_open: 60
         """;
 
-    public override async Task InitializeAsync()
-    {
-        await ((IAsyncLifetime)Sshd).InitializeAsync();
-        await base.InitializeAsync();
-    }
-
     protected override async Task PrepareAsync()
     {
         await CliAsync("user", "add", "olga", "--role", "operator", "--env", "staging");
         Tokens["olga"] = JsonDocument.Parse(await CliAsync("--json", "token", "create", "olga")).RootElement.GetProperty("token").GetString()!;
+    }
+}
+
+/// <summary>A server estate with a real sshd (this machine, on 127.0.2.x) for its staging host, started before the
+/// server and stopped after it.</summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+public abstract class SshServerEstate(string urls) : ServerEstate(urls)
+{
+    public SshdFixture Sshd { get; } = new();
+
+    /// <summary>The sshd as a host entry of the configuration (root, its key and known_hosts).</summary>
+    protected string StageHost => $"{{ address: {Sshd.Address}, port: {Sshd.Port}, user: root, identity: {Sshd.ClientKeyPath}, known_hosts: {Sshd.KnownHostsPath} }}";
+
+    public override async Task InitializeAsync()
+    {
+        await ((IAsyncLifetime)Sshd).InitializeAsync();
+        await base.InitializeAsync();
     }
 
     public override async Task DisposeAsync()
@@ -57,20 +66,12 @@ public sealed class FactsThroughServerTests(SshFactsEstate estate) : IClassFixtu
     private Task<(int Code, string Stdout, string Stderr)> RemoteAsync(string who, params string[] args) =>
         estate.CliRawAsync(["--server", Url, "--token-file", estate.TokenFile(who), .. args]);
 
-    private async Task<double> MetricAsync(string name)
-    {
-        using var client = estate.Client("bob");
-        var text = await client.GetStringAsync(new Uri("/metrics", UriKind.Relative));
-        var line = text.Split('\n').Single(l => l.StartsWith(name + " ", StringComparison.Ordinal));
-        return double.Parse(line[(name.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
-    }
-
     [SkippableFact]
     public async Task Two_collections_through_the_server_log_in_to_the_host_once_and_store_manifests_as_the_caller()
     {
         estate.Sshd.Require();
-        var opened = await MetricAsync("stageproof_ssh_connections_opened_total");
-        var reused = await MetricAsync("stageproof_ssh_connections_reused_total");
+        var opened = await estate.MetricAsync("stageproof_ssh_connections_opened_total");
+        var reused = await estate.MetricAsync("stageproof_ssh_connections_reused_total");
         var logins = estate.Sshd.AcceptedLogins;
 
         var first = await RemoteAsync("bob", "--json", "facts", "staging");
@@ -90,9 +91,9 @@ public sealed class FactsThroughServerTests(SshFactsEstate estate) : IClassFixtu
         Assert.Matches(@"\[1/1\] stage-1: \d+ packages", first.Stderr);
 
         // One connection for both: the server opened one and used it again; the host logged one login.
-        Assert.Equal(opened + 1, await MetricAsync("stageproof_ssh_connections_opened_total"));
-        Assert.Equal(reused + 1, await MetricAsync("stageproof_ssh_connections_reused_total"));
-        Assert.Equal(1, await MetricAsync("stageproof_ssh_connections_idle"));
+        Assert.Equal(opened + 1, await estate.MetricAsync("stageproof_ssh_connections_opened_total"));
+        Assert.Equal(reused + 1, await estate.MetricAsync("stageproof_ssh_connections_reused_total"));
+        Assert.Equal(1, await estate.MetricAsync("stageproof_ssh_connections_idle"));
         Assert.Equal(logins + 1, await estate.Sshd.AcceptedLoginsAsync(logins + 1));
 
         // Stored and audited as bob, who was authenticated by his token.
@@ -107,7 +108,7 @@ public sealed class FactsThroughServerTests(SshFactsEstate estate) : IClassFixtu
     {
         estate.Sshd.Require();
         var logins = estate.Sshd.AcceptedLogins;
-        var opened = await MetricAsync("stageproof_ssh_connections_opened_total");
+        var opened = await estate.MetricAsync("stageproof_ssh_connections_opened_total");
 
         var viewer = await RemoteAsync("vera", "facts", "staging");
         Assert.Equal(ExitCodes.Finding, viewer.Code);
@@ -136,7 +137,7 @@ public sealed class FactsThroughServerTests(SshFactsEstate estate) : IClassFixtu
         Assert.Equal(HttpStatusCode.UnprocessableEntity, empty.StatusCode);
         Assert.Contains("targets: required", await empty.Content.ReadAsStringAsync(), StringComparison.Ordinal);
 
-        Assert.Equal(opened, await MetricAsync("stageproof_ssh_connections_opened_total"));
+        Assert.Equal(opened, await estate.MetricAsync("stageproof_ssh_connections_opened_total"));
         Assert.Equal(logins, estate.Sshd.AcceptedLogins);
 
         // Within her environments olga collects like anyone.

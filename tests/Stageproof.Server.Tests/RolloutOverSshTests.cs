@@ -9,20 +9,18 @@ namespace Stageproof.Server.Tests;
 /// <summary>
 /// A server on 127.0.21.1 whose staging host is a real sshd (this machine, 127.0.2.x) with a check suite, keeping a
 /// host's connection open for 60 s after a use. NOTE-1 writes a file into the estate's directory; the suite's command
-/// check reads it.
+/// check looks for it there.
 /// </summary>
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
-public sealed class SshRolloutEstate() : ServerEstate(TestLoopback.Url("127.0.21.1"))
+public sealed class SshRolloutEstate() : SshServerEstate(TestLoopback.Url("127.0.21.1"))
 {
-    public SshdFixture Sshd { get; } = new();
-
     public string Note => Path.Combine(Dir, "note.txt");
 
     public string NoteDigest { get; private set; } = "";
 
     protected override string Config => $$"""
         hosts:
-          stage-1: { address: {{Sshd.Address}}, port: {{Sshd.Port}}, user: root, identity: {{Sshd.ClientKeyPath}}, known_hosts: {{Sshd.KnownHostsPath}} }
+          stage-1: {{StageHost}}
           prod-1: { transport: local }
         environments:
           staging: { hosts: [stage-1], checks: written }
@@ -50,24 +48,12 @@ public sealed class SshRolloutEstate() : ServerEstate(TestLoopback.Url("127.0.21
           - { path: {{Note}}, content: "written by NOTE-1\n", mode: "0644" }
         """;
 
-    public override async Task InitializeAsync()
-    {
-        await ((IAsyncLifetime)Sshd).InitializeAsync();
-        await base.InitializeAsync();
-    }
-
     protected override async Task PrepareAsync()
     {
         var file = Path.Combine(Dir, "note.yaml");
         await File.WriteAllTextAsync(file, NoteSet);
         var freeze = await CliAsync("--token-file", TokenFile("alice"), "--json", "patch", "freeze", file);
         NoteDigest = JsonDocument.Parse(freeze).RootElement.GetProperty("digest").GetString()!;
-    }
-
-    public override async Task DisposeAsync()
-    {
-        await base.DisposeAsync();
-        await Sshd.DisposeAsync();
     }
 }
 
@@ -78,21 +64,13 @@ public sealed class SshRolloutEstate() : ServerEstate(TestLoopback.Url("127.0.21
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class RolloutOverSshTests(SshRolloutEstate estate) : IClassFixture<SshRolloutEstate>
 {
-    private async Task<double> MetricAsync(string name)
-    {
-        using var client = estate.Client("bob");
-        var text = await client.GetStringAsync(new Uri("/metrics", UriKind.Relative));
-        var line = text.Split('\n').Single(l => l.StartsWith(name + " ", StringComparison.Ordinal));
-        return double.Parse(line[(name.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
-    }
-
     [SkippableFact]
     public async Task A_rollout_through_the_server_logs_in_to_its_host_once_for_its_apply_its_checks_and_the_facts_after_it()
     {
         estate.Sshd.Require();
         var logins = estate.Sshd.AcceptedLogins;
-        var opened = await MetricAsync("stageproof_ssh_connections_opened_total");
-        var reused = await MetricAsync("stageproof_ssh_connections_reused_total");
+        var opened = await estate.MetricAsync("stageproof_ssh_connections_opened_total");
+        var reused = await estate.MetricAsync("stageproof_ssh_connections_reused_total");
 
         using var bob = estate.Client("bob");
         using var started = await bob.PostAsJsonAsync(new Uri($"/api/v1/patch-sets/{estate.NoteDigest}/promotions", UriKind.Relative), new { target = "staging" });
@@ -110,14 +88,14 @@ public sealed class RolloutOverSshTests(SshRolloutEstate estate) : IClassFixture
         Assert.Equal("written by NOTE-1\n", await File.ReadAllTextAsync(estate.Note));
 
         // The apply and the check ran over one connection: one login, and at least one reuse (each step used to open its own).
-        Assert.Equal(opened + 1, await MetricAsync("stageproof_ssh_connections_opened_total"));
-        Assert.True(await MetricAsync("stageproof_ssh_connections_reused_total") > reused, "the rollout's steps did not share a connection");
+        Assert.Equal(opened + 1, await estate.MetricAsync("stageproof_ssh_connections_opened_total"));
+        Assert.True(await estate.MetricAsync("stageproof_ssh_connections_reused_total") > reused, "the rollout's steps did not share a connection");
         Assert.Equal(logins + 1, await estate.Sshd.AcceptedLoginsAsync(logins + 1));
 
         // The next verb on the host finds the connection open: no login at all.
         using var facts = await bob.PostAsJsonAsync(new Uri("/api/v1/facts", UriKind.Relative), new { targets = new[] { "stage-1" } });
         Assert.True(facts.StatusCode == HttpStatusCode.OK, await facts.Content.ReadAsStringAsync());
-        Assert.Equal(opened + 1, await MetricAsync("stageproof_ssh_connections_opened_total"));
+        Assert.Equal(opened + 1, await estate.MetricAsync("stageproof_ssh_connections_opened_total"));
         Assert.Equal(logins + 1, estate.Sshd.AcceptedLogins);
     }
 }

@@ -129,6 +129,15 @@ public class ServerEstate : IAsyncLifetime
         return client;
     }
 
+    /// <summary>One sample of the server's /metrics (read as bob).</summary>
+    public async Task<double> MetricAsync(string name)
+    {
+        using var client = Client("bob");
+        var text = await client.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+        var line = text.Split('\n').Single(l => l.StartsWith(name + " ", StringComparison.Ordinal));
+        return double.Parse(line[(name.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public string TokenFile(string who)
     {
