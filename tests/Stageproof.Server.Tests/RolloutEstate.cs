@@ -73,26 +73,6 @@ public sealed class RolloutEstate() : ServerEstate(TestLoopback.Url("127.0.14.1"
         return id;
     }
 
-    /// <summary>Polls the rollout (as admin) until <paramref name="done"/> holds; fails after <paramref name="limit"/>.</summary>
-    public async Task<JsonElement> WaitForAsync(string id, Func<JsonElement, bool> done, TimeSpan limit)
-    {
-        using var admin = Client("admin");
-        var until = DateTimeOffset.UtcNow + limit;
-        JsonElement rollout;
-        do
-        {
-            rollout = await admin.GetFromJsonAsync<JsonElement>(new Uri($"/api/v1/rollouts/{id}", UriKind.Relative));
-            if (done(rollout))
-            {
-                return rollout;
-            }
-            await Task.Delay(200);
-        }
-        while (DateTimeOffset.UtcNow < until);
-        Assert.Fail($"rollout {id} did not get there within {limit}: {rollout}");
-        return rollout;
-    }
-
     /// <summary>A rollout of SRV-1 to staging as the engine stores it before its first step, left by a process that died
     /// there (no lock held): the plan is the server's own dry run.</summary>
     public async Task<string> InterruptedRolloutAsync()

@@ -76,13 +76,7 @@ public sealed class RolloutOverSshTests(SshRolloutEstate estate) : IClassFixture
         using var started = await bob.PostAsJsonAsync(new Uri($"/api/v1/patch-sets/{estate.NoteDigest}/promotions", UriKind.Relative), new { target = "staging" });
         Assert.True(started.StatusCode == HttpStatusCode.Accepted, await started.Content.ReadAsStringAsync());
         var id = (await started.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("rollout").GetProperty("id").GetString()!;
-        var until = DateTimeOffset.UtcNow + TimeSpan.FromMinutes(2);
-        JsonElement rollout;
-        while ((rollout = await bob.GetFromJsonAsync<JsonElement>(new Uri($"/api/v1/rollouts/{id}", UriKind.Relative))).GetProperty("status").GetString() == "running")
-        {
-            Assert.True(DateTimeOffset.UtcNow < until, $"rollout {id} still running after 2 minutes: {rollout}");
-            await Task.Delay(200);
-        }
+        var rollout = await estate.WaitForAsync(id, r => r.GetProperty("status").GetString() != "running", TimeSpan.FromMinutes(2));
         Assert.True(rollout.GetProperty("status").GetString() == "succeeded", rollout.ToString());
         Assert.Equal("verified", rollout.GetProperty("hosts")[0].GetProperty("state").GetString());
         Assert.Equal("written by NOTE-1\n", await File.ReadAllTextAsync(estate.Note));

@@ -1,4 +1,5 @@
 using System.Net.Http.Headers;
+using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -127,6 +128,26 @@ public class ServerEstate : IAsyncLifetime
             client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Tokens[who]);
         }
         return client;
+    }
+
+    /// <summary>Polls the rollout (as admin) until <paramref name="done"/> holds; fails after <paramref name="limit"/>.</summary>
+    public async Task<JsonElement> WaitForAsync(string id, Func<JsonElement, bool> done, TimeSpan limit)
+    {
+        using var admin = Client("admin");
+        var until = DateTimeOffset.UtcNow + limit;
+        JsonElement rollout;
+        do
+        {
+            rollout = await admin.GetFromJsonAsync<JsonElement>(new Uri($"/api/v1/rollouts/{id}", UriKind.Relative));
+            if (done(rollout))
+            {
+                return rollout;
+            }
+            await Task.Delay(200);
+        }
+        while (DateTimeOffset.UtcNow < until);
+        Assert.Fail($"rollout {id} did not get there within {limit}: {rollout}");
+        return rollout;
     }
 
     /// <summary>One sample of the server's /metrics (read as bob).</summary>

@@ -5,7 +5,7 @@ using Stageproof.Core.Hosts;
 namespace Stageproof.Hosts.Transports;
 
 /// <summary>
-/// Keeps SSH connections open between verbs in a long-lived process (the server), as OpenSSH's ControlPersist does:
+/// Keeps SSH connections open between verbs in a long-lived process (the server, a worker), as OpenSSH's ControlPersist does:
 /// <see cref="Create"/> hands out an idle connection to the same host entry (its name, address, port, user, keys,
 /// known_hosts and jumps) or a new one; disposing what it handed out returns the connection, and one left idle for
 /// <c>ssh.keep_open</c> is closed. A connection that dropped while idle is reopened by its transport on the next
