@@ -101,9 +101,23 @@ public sealed partial class HttpExecutor : IDisposable
         }
         catch (HttpRequestException e)
         {
-            return new HttpOutcome(0, "", sw.Elapsed, e.HttpRequestError == HttpRequestError.ConnectionError ? $"cannot connect ({e.Message})" : e.Message, description);
+            var why = e.HttpRequestError switch
+            {
+                HttpRequestError.ConnectionError => $"cannot connect ({e.Message})",
+                HttpRequestError.ResponseEnded => BrokeOff(e),
+                _ => e.InnerException is { } inner ? $"{e.Message} ({inner.Message})" : e.Message,
+            };
+            return new HttpOutcome(0, "", sw.Elapsed, why, description);
+        }
+        catch (IOException e)
+        {
+            // The connection dropped while the body was read (HttpIOException: ResponseEnded, or a reset): an answer the
+            // service did not finish is a failed request, as a refused connection is, never the end of the run.
+            return new HttpOutcome(0, "", sw.Elapsed, BrokeOff(e), description);
         }
     }
+
+    private static string BrokeOff(Exception e) => $"the answer broke off ({(e.InnerException ?? e).Message})";
 
     private static async Task<string> ReadBoundedAsync(HttpContent content, CancellationToken ct)
     {

@@ -49,6 +49,7 @@ public sealed class HttpChecksTests : IAsyncLifetime, IDisposable
             - {"{"} name: slow, type: http, port: {_server.Port}, path: /slow, max_latency: 100ms {"}"}
             - {"{"} name: closed, type: http, port: 1, path: /health {"}"}
             - {"{"} name: timeout, type: http, port: {_server.Port}, path: /slow, timeout: 50ms {"}"}
+            - {"{"} name: broken, type: http, port: {_server.Port}, path: /broken {"}"}
             """);
 
         var byName = result.Results.ToDictionary(r => r.Name);
@@ -57,6 +58,7 @@ public sealed class HttpChecksTests : IAsyncLifetime, IDisposable
         Assert.True(byName["slow"].Measurements["latency_ms"] >= 300);
         Assert.Contains("cannot connect", byName["closed"].Message, StringComparison.Ordinal);
         Assert.Contains("no answer within 0.05s", byName["timeout"].Message, StringComparison.Ordinal);
+        Assert.True(byName["broken"].Message.Contains("the answer broke off", StringComparison.Ordinal), byName["broken"].Message);
         Assert.All(result.Results, r => Assert.Equal(CheckStatus.Failed, r.Status));
     }
 

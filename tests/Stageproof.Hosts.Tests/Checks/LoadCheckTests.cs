@@ -61,6 +61,22 @@ public sealed class LoadCheckTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task Answers_that_break_off_under_load_are_errors_of_the_check_not_the_end_of_the_run()
+    {
+        // A service that dies mid-answer (a stage's soak once caught acme-mail so) must fail the load, not the stage.
+        _suites.Secrets("user01=password-01\n");
+        var suite = Suite("  clients: 2\n  iterations: 20").Replace(
+            "    - { path: \"/search?q=x\", headers: { Authorization: \"Bearer ${token}\" } }\n",
+            "    - { path: \"/search?q=x\", headers: { Authorization: \"Bearer ${token}\" } }\n    - { path: /broken }\n", StringComparison.Ordinal);
+        var r = (await Suites.RunAsync(_suites.Config(suite, _server.Address))).Results.Single(r => r.Name == "load");
+
+        Assert.Equal(CheckStatus.Failed, r.Status);
+        Assert.Equal(60, r.Load!.Requests);
+        Assert.Equal(20, r.Load.Errors);
+        Assert.Contains("GET /broken ×20", r.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Failed_logins_under_load_fail_the_check_with_the_error_rate()
     {
         _suites.Secrets("user01=password-01\nuser02=not-the-password\n");

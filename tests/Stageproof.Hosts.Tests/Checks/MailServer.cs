@@ -60,6 +60,16 @@ public sealed class MailServer : IAsyncDisposable
             await Task.Delay(300);
             return Results.Text("slow");
         });
+        // Promises a body it never finishes, as a service that dies mid-answer does: the headers and part of the body
+        // go out, and once the client is reading the rest the connection is dropped.
+        _app.MapGet("/broken", async (HttpContext context) =>
+        {
+            context.Response.ContentLength = 1000;
+            await context.Response.WriteAsync("{\"status\":");
+            await context.Response.Body.FlushAsync();
+            await Task.Delay(100);
+            context.Abort();
+        });
         _app.MapPost("/login", async (HttpRequest request) =>
         {
             Interlocked.Increment(ref _logins);
