@@ -32,7 +32,7 @@ internal static class AcmeMail
         {
             progress?.Report($"acme-mail: building packages with {BuildScript} (once; cached in {cache})");
             await Run.CheckedAsync("acme-mail", "/bin/bash", [script, tmp], TimeSpan.FromMinutes(20), ct).ConfigureAwait(false);
-        }).ConfigureAwait(false);
+        }, ct).ConfigureAwait(false);
         return System.IO.Directory.EnumerateFiles(cache, "*.deb").Order(StringComparer.Ordinal).ToList();
     }
 

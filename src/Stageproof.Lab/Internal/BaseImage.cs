@@ -93,7 +93,7 @@ internal static class BaseImage
         }
         System.IO.Directory.CreateDirectory(options.CacheDirectory);
         // One builder at a time per cache; a second waits and then finds the finished base.
-        await using var lockFile = await LockAsync(Path.Combine(options.CacheDirectory, ".base.lock"), ct).ConfigureAwait(false);
+        await using var lockFile = await CachedDirectory.LockAsync(Path.Combine(options.CacheDirectory, ".base.lock"), ct).ConfigureAwait(false);
         if (System.IO.Directory.Exists(dir))
         {
             return (dir, false);
@@ -190,21 +190,5 @@ internal static class BaseImage
             throw new InfrastructureException("lab", $"refusing to remove {dir}: still mounted: {string.Join(", ", Mounts.Under(dir))}");
         }
         await Run.CheckedAsync("lab", "/bin/rm", ["-rf", "--one-file-system", dir], TimeSpan.FromMinutes(5), ct).ConfigureAwait(false);
-    }
-
-    private static async Task<FileStream> LockAsync(string path, CancellationToken ct)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(30);
-        while (true)
-        {
-            try
-            {
-                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-            }
-            catch (IOException) when (DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(500, ct).ConfigureAwait(false);
-            }
-        }
     }
 }

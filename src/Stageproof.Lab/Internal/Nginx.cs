@@ -53,7 +53,7 @@ internal static class Nginx
             progress?.Report($"nginx: apt-get download nginx nginx-common (once; cached in {cache})");
             await Run.CheckedAsync("nginx", "/usr/bin/apt-get", ["download", "-q", "nginx", "nginx-common"], TimeSpan.FromMinutes(5), ct,
                 workingDirectory: tmp).ConfigureAwait(false);
-        }).ConfigureAwait(false);
+        }, ct).ConfigureAwait(false);
         return System.IO.Directory.EnumerateFiles(cache, "*.deb").Order(StringComparer.Ordinal).ToList();
     }
 

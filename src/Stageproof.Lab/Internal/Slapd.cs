@@ -32,7 +32,7 @@ internal static partial class Slapd
         {
             progress?.Report($"slapd: apt-get download {string.Join(' ', Debs)} (once; cached in {cache})");
             await Run.CheckedAsync("slapd", "/usr/bin/apt-get", ["download", "-q", .. Debs], TimeSpan.FromMinutes(5), ct, workingDirectory: tmp).ConfigureAwait(false);
-        }).ConfigureAwait(false);
+        }, ct).ConfigureAwait(false);
         return System.IO.Directory.EnumerateFiles(cache, "*.deb").Order(StringComparer.Ordinal).ToList();
     }
 
