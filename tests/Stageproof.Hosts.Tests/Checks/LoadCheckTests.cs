@@ -63,7 +63,7 @@ public sealed class LoadCheckTests : IAsyncLifetime, IDisposable
     [Fact]
     public async Task Answers_that_break_off_under_load_are_errors_of_the_check_not_the_end_of_the_run()
     {
-        // A service that dies mid-answer (a stage's soak once caught acme-mail so) must fail the load, not the stage.
+        // A service that dies mid-answer (a stage's compare once caught acme-mail so, in its login load) must fail the load, not the stage.
         _suites.Secrets("user01=password-01\n");
         var suite = Suite("  clients: 2\n  iterations: 20").Replace(
             "    - { path: \"/search?q=x\", headers: { Authorization: \"Bearer ${token}\" } }\n",
