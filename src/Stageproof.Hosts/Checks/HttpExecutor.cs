@@ -104,7 +104,9 @@ public sealed partial class HttpExecutor : IDisposable
             var why = e.HttpRequestError switch
             {
                 HttpRequestError.ConnectionError => $"cannot connect ({e.Message})",
+                // Dropped after the request went out (reset before the headers): the same broken-off answer as below.
                 HttpRequestError.ResponseEnded => BrokeOff(e),
+                _ when e.InnerException is IOException => BrokeOff(e),
                 _ => e.InnerException is { } inner ? $"{e.Message} ({inner.Message})" : e.Message,
             };
             return new HttpOutcome(0, "", sw.Elapsed, why, description);
