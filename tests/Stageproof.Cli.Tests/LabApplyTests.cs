@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text;
 using System.Text.Json;
 using Npgsql;
 using Stageproof.Core;
@@ -9,11 +10,14 @@ using Stageproof.Testing;
 
 namespace Stageproof.Cli.Tests;
 
-/// <summary>A lab of its own (127.0.80.x, 90.x, 100.x; ssh port 2382) for applying and rolling back.</summary>
+/// <summary>A lab of its own (127.0.80.x, 90.x, 100.x; ssh port 2382) for applying and rolling back, and before them
+/// for drift between real hosts (a lab of its own for that one test cost a whole lab's up and down).</summary>
 public sealed class ApplyLabFixture() : SharedLab(80, 2382);
 
-/// <summary>Patch sets applied to real lab hosts over SSH with apt and dpkg, and rolled back for real.</summary>
+/// <summary>Patch sets applied to real lab hosts over SSH with apt and dpkg, and rolled back for real; first, drift between
+/// real hosts reached over SSH: exactly the differences made, nothing else.</summary>
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+[TestCaseOrderer(RunOrderer.TypeName, RunOrderer.AssemblyName)] // drift first, while prod and staging are as they came up
 [Trait("Category", "Lab")] // needs a whole lab: left out of the fast tier (dotnet test --filter "Category!=Lab")
 public class LabApplyTests(ApplyLabFixture lab) : IClassFixture<ApplyLabFixture>
 {
@@ -31,6 +35,24 @@ public class LabApplyTests(ApplyLabFixture lab) : IClassFixture<ApplyLabFixture>
           post: [{ run: "service acme-mail restart", timeout: 60 }]
         """;
 
+    private const string WorkerScript = """
+        #!/bin/sh
+        # A service that listens on nothing: its state is the only thing that can differ.
+        PIDFILE=/run/report-worker.pid
+        case "$1" in
+          start) start-stop-daemon --start --quiet --background --make-pidfile --pidfile $PIDFILE --exec /bin/sleep -- 100000 ;;
+          stop) start-stop-daemon --stop --quiet --oknodo --remove-pidfile --pidfile $PIDFILE ;;
+          status) start-stop-daemon --status --pidfile $PIDFILE ;;
+          *) echo "usage: $0 start|stop|status" >&2; exit 3 ;;
+        esac
+        """;
+
+    private static async Task RunAsync(ITransport host, RemoteCommand command, byte[]? input = null)
+    {
+        var result = await host.RunAsync(command, new CommandOptions { StandardInput = input, Timeout = TimeSpan.FromMinutes(3) });
+        Assert.True(result.Succeeded, $"{host.HostName}: {command} exited {result.ExitCode}: {result.StandardError}");
+    }
+
     private string Dir => lab.Directory;
 
     private Task<CliRun> Cli(params string[] args) => CliRun.InAsync(Dir, args);
@@ -46,6 +68,102 @@ public class LabApplyTests(ApplyLabFixture lab) : IClassFixture<ApplyLabFixture>
         run.Json.GetProperty("run").GetProperty("hosts").EnumerateArray().Single(h => h.GetProperty("host").GetString() == name);
 
     private static string Status(CliRun run, string name) => Host(run, name).GetProperty("status").GetString()!;
+
+    [SkippableFact, RunOrder(1)]
+    public async Task Drift_of_staging_against_prod_names_one_package_version_one_config_line_and_one_service_state_and_nothing_else()
+    {
+        lab.Require();
+        var config = ConfigLoader.Load(Path.Combine(lab.Directory, "stageproof.yaml"));
+        var factory = new TransportFactory(config.Ssh, HostKeyPolicy.Strict);
+        try
+        {
+            await DriftOfThreeChangesAsync(config, factory);
+        }
+        finally
+        {
+            // This class's other tests start from the lab as it came up: the worker gone, staging back at 1.0 as shipped.
+            foreach (var host in config.HostsOf("prod").Concat(config.HostsOf("staging")))
+            {
+                await using var t = factory.Create(host);
+                await RunAsync(t, RemoteCommand.Script("remove-worker",
+                    "[ ! -x /etc/init.d/report-worker ] || /etc/init.d/report-worker stop; rm -f /etc/init.d/report-worker"));
+            }
+            await using var staging = factory.Create(config.HostsOf("staging")[0]);
+            await RunAsync(staging, RemoteCommand.Exec("sed", "-i", "/^log.level = debug$/d", "/etc/acme-mail/acme-mail.conf"));
+            await RunAsync(staging, RemoteCommand.Exec("env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-q", "--allow-downgrades",
+                "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold", "acme-mail=1.0-1"));
+        }
+    }
+
+    private async Task DriftOfThreeChangesAsync(StageproofConfig config, TransportFactory factory)
+    {
+        foreach (var host in config.HostsOf("prod").Concat(config.HostsOf("staging")))
+        {
+            await using var t = factory.Create(host);
+            await RunAsync(t, RemoteCommand.Script("install-worker", "cat > /etc/init.d/report-worker && chmod 755 /etc/init.d/report-worker"),
+                Encoding.UTF8.GetBytes(WorkerScript.Replace("\r", "", StringComparison.Ordinal) + "\n"));
+            if (host.Name.StartsWith("prod", StringComparison.Ordinal))
+            {
+                await RunAsync(t, RemoteCommand.Exec("/etc/init.d/report-worker", "start"));
+            }
+        }
+        await using (var staging = factory.Create(config.HostsOf("staging")[0]))
+        {
+            await RunAsync(staging, RemoteCommand.Exec("env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-q",
+                "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold", "acme-mail=1.1-1"));
+            await RunAsync(staging, RemoteCommand.Script("tune", "printf 'log.level = debug\\n' >> /etc/acme-mail/acme-mail.conf"));
+        }
+
+        var dir = lab.Directory;
+        var run = await RunInLabAsync(dir, "stageproof.yaml", "--json", "drift", "prod", "staging");
+
+        // 6 of several hundred items keep fidelity above 0.98, but a high-severity difference fails (fail_on: high).
+        Assert.True(run.ExitCode == ExitCodes.Finding, run.ToString());
+        Assert.False(run.Json.GetProperty("fidelity").GetDouble() < 0.98);
+        Assert.Equal("high", run.Json.GetProperty("maxSeverity").GetString());
+        var drift = run.Json.GetProperty("drift");
+        Assert.Equal(0, drift.GetProperty("items").GetArrayLength());
+        var pairs = drift.GetProperty("hosts").EnumerateArray().ToList();
+        Assert.Equal(2, pairs.Count);
+        foreach (var pair in pairs)
+        {
+            var items = pair.GetProperty("drift").GetProperty("items").EnumerateArray()
+                .Select(i => (i.GetProperty("category").GetString(), i.GetProperty("key").GetString())).Order().ToList();
+            Assert.Equal([("config-content", "/etc/acme-mail/acme-mail.conf"), ("package-version", "acme-mail"), ("service-state", "service:report-worker")], items);
+            var diff = pair.GetProperty("drift").GetProperty("items").EnumerateArray().Single(i => i.GetProperty("category").GetString() == "config-content").GetProperty("diff").GetString();
+            Assert.Contains("+log.level = debug", diff);
+        }
+        foreach (var db in drift.GetProperty("databases").EnumerateArray())
+        {
+            Assert.Equal(0, db.GetProperty("drift").GetProperty("items").GetArrayLength());
+        }
+        var compared = drift.GetProperty("compared").GetInt32();
+        var matching = drift.GetProperty("matching").GetInt32();
+        Assert.Equal(6, compared - matching);
+        Assert.Equal((double)matching / compared, run.Json.GetProperty("fidelity").GetDouble(), 9);
+        var packages = Family(drift, "package");
+        Assert.Equal(2, packages.Compared - packages.Matching);
+
+        // Ignore rules: the package and the worker no longer count, and the figures follow.
+        var yaml = await File.ReadAllTextAsync(Path.Combine(dir, "stageproof.yaml"));
+        var ignoring = yaml.Replace("ignore: [", "ignore: [\"package:acme-*\", \"service:report-*\", ", StringComparison.Ordinal);
+        Assert.NotEqual(yaml, ignoring);
+        await File.WriteAllTextAsync(Path.Combine(dir, "ignoring.yaml"), ignoring);
+        var ignored = await RunInLabAsync(dir, "ignoring.yaml", "--json", "drift", "prod", "staging");
+        Assert.True(ignored.ExitCode == ExitCodes.Finding, ignored.ToString());
+        var after = ignored.Json.GetProperty("drift");
+        Assert.All(after.GetProperty("hosts").EnumerateArray(), pair =>
+            Assert.Equal(["config-content"], pair.GetProperty("drift").GetProperty("items").EnumerateArray().Select(i => i.GetProperty("category").GetString())));
+        Assert.Equal(2, after.GetProperty("compared").GetInt32() - after.GetProperty("matching").GetInt32());
+        var ignoredPackages = Family(after, "package");
+        Assert.Equal(ignoredPackages.Compared, ignoredPackages.Matching);
+        Assert.Equal(packages.Compared - 2, ignoredPackages.Compared);
+
+        // With only the figure as the rule, the same drift passes.
+        await File.WriteAllTextAsync(Path.Combine(dir, "figure-only.yaml"), ignoring.Replace("fail_on: high", "fail_on: none", StringComparison.Ordinal));
+        var figureOnly = await RunInLabAsync(dir, "figure-only.yaml", "drift", "prod", "staging");
+        Assert.True(figureOnly.ExitCode == ExitCodes.Ok, figureOnly.ToString());
+    }
 
     [SkippableFact]
     public async Task Upgrade_by_digest_then_rollback_without_the_old_version_on_the_mirror_restores_the_recorded_state_and_reapply_is_a_no_op()
@@ -216,6 +334,21 @@ public class LabApplyTests(ApplyLabFixture lab) : IClassFixture<ApplyLabFixture>
         var after = (await Cli("--json", "audit", "log")).Json;
         Assert.Equal(before, after.GetArrayLength());
         Assert.Equal("", await OnHostAsync("prod-app-1", RemoteCommand.Script("pwned", "ls /tmp/pwned 2>/dev/null; true")));
+    }
+
+    private static (int Compared, int Matching) Family(JsonElement drift, string family)
+    {
+        var f = drift.GetProperty("families").EnumerateArray().Single(x => x.GetProperty("family").GetString() == family);
+        return (f.GetProperty("compared").GetInt32(), f.GetProperty("matching").GetInt32());
+    }
+
+    private static async Task<CliRun> RunInLabAsync(string dir, string configName, params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var all = new[] { "--config", Path.Combine(dir, configName), "--state", Path.Combine(dir, ".stageproof") }.Concat(args).ToArray();
+        var code = await StageproofCli.RunAsync(all, stdout, stderr);
+        return new CliRun { ExitCode = code, Stdout = stdout.ToString(), Stderr = stderr.ToString() };
     }
 
     /// <summary>acme-mail's /health on a lab host, retried for up to 20 s while the service restarts.</summary>

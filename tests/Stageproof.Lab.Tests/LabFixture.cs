@@ -18,8 +18,8 @@ public sealed class LabFixture() : SharedLab(110, 2322)
 /// no lock; it is as busy a neighbour as Stageproof.Cli.Tests' stages, which run beside these anyway.
 /// Each class here that stages holds <see cref="JudgesLatency"/> for its run, so no test that
 /// loads the machine in bursts (<see cref="LoadsMachine"/>: the CLI's SIGKILL trials, the worker kill test) runs beside
-/// it: before, the SIGKILL trials and <see cref="LabLifecycleTests"/>' mail estate coming up (now started first) ran
-/// beside the mail estate's slapd stage, and its login p95 went from 66 ms to 224 ms, a false FAIL.
+/// it: before, the SIGKILL trials and a second mail estate coming up (since folded into <see cref="MailEstateLabTests"/>)
+/// ran beside the mail estate's slapd stage, and its login p95 went from 66 ms to 224 ms, a false FAIL.
 /// </summary>
 [CollectionDefinition(Name)]
 public sealed class LabCollection : ICollectionFixture<LabFixture>

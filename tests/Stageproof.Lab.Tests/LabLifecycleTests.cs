@@ -4,10 +4,11 @@ using Stageproof.Testing;
 
 namespace Stageproof.Lab.Tests;
 
-/// <summary>A lab of its own (addresses 127.0.200.x ...): up from a cached base, down leaves nothing behind. Whole labs
-/// (one of them the nine-host mail estate) coming up and going down load the machine in bursts: the class starts first
-/// beside the noise-floor collection (Order.cs), while every lab of the run comes up anyway, and ends before that
-/// collection's first baseline.</summary>
+/// <summary>A lab of its own (addresses 127.0.200.x ...): up from a cached base, down leaves nothing behind. A lab coming
+/// up and going down loads the machine in bursts: the class starts first beside the noise-floor collection (Order.cs),
+/// while every lab of the run comes up anyway, and ends before that collection's first baseline. (The mail estate's
+/// servers up and down are MailEstateLabTests', on its own lab: a second mail estate for them alone cost a whole
+/// estate's up and down.)</summary>
 [Trait("Category", "Lab")] // needs a whole lab: left out of the fast tier (dotnet test --filter "Category!=Lab")
 public sealed class LabLifecycleTests
 {
@@ -35,7 +36,7 @@ public sealed class LabLifecycleTests
             Console.WriteLine($"LAB DOWN took {down.Elapsed.TotalSeconds:0.0}s");
             Assert.True(down.WasUp);
             Assert.DoesNotContain(File.ReadAllLines("/proc/mounts"), l => l.Contains(dir, StringComparison.Ordinal));
-            Assert.Empty(ProcessesRootedIn(dir));
+            Assert.Empty(Probe.ProcessesRootedIn(dir));
             var (_, ps) = await Probe.RunAsync("/bin/ps", "-eo", "args");
             Assert.DoesNotContain(dir, ps);
             Assert.False((await lab.StatusAsync()).Up);
@@ -51,77 +52,5 @@ public sealed class LabLifecycleTests
                 Directory.Delete(dir, recursive: true);
             }
         }
-    }
-
-    [SkippableFact]
-    public async Task The_mail_estate_s_MariaDB_and_slapd_answer_once_up_and_down_stops_every_one_of_them()
-    {
-        Requires.Root();
-        Requires.Executable("/usr/sbin/debootstrap");
-        Requires.Executable("/usr/sbin/mariadbd");
-        var dir = Path.Combine(Path.GetTempPath(), "stageproof-lab-mail-" + Guid.NewGuid().ToString("N")[..8]);
-        // No acme-mail: this is about the estate's servers, which come up without it.
-        var lab = new LabManager(LabFixture.Options(dir, 204) with { AppHosts = 1, Estate = LabEstate.Mail, InstallAcmeMail = false });
-        try
-        {
-            var up = await lab.UpAsync(new Progress<string>(Console.WriteLine));
-            Assert.All(up.Environments, e => Assert.Equal("mariadb", e.DatabaseEngine));
-            var status = await lab.StatusAsync();
-            Assert.True(status.Healthy, string.Join("; ", status.Environments));
-            Assert.Equal(["127.0.204.7", "127.0.214.7", "127.0.224.7"], status.Environments.Select(e => e.DirectoryAddress));
-            var (_, running) = await Probe.RunAsync("/bin/ps", "-eo", "args");
-            Assert.Equal(3, running.Split('\n').Count(l => l.Contains("mariadbd", StringComparison.Ordinal) && l.Contains(dir, StringComparison.Ordinal)));
-            // Each environment's directory is the slapd of its LDAP host (.7), Debian's package in the host's root.
-            Assert.Equal(3, ProcessesRootedIn(dir).Count(p => CommandName(p) == "slapd"));
-            Assert.Equal(["127.0.204.7", "127.0.214.7", "127.0.224.7"], up.Hosts.Where(h => h.Role == "ldap").Select(h => h.Address));
-
-            var down = await lab.DownAsync();
-            Assert.Equal(3, down.DatabasesStopped);
-            var (_, ps) = await Probe.RunAsync("/bin/ps", "-eo", "args");
-            Assert.DoesNotContain(dir, ps);
-            Assert.False(Directory.Exists(Path.Combine(dir, "db")));
-        }
-        finally
-        {
-            await lab.DownAsync();
-            if (Directory.Exists(dir))
-            {
-                Directory.Delete(dir, recursive: true);
-            }
-        }
-    }
-
-    private static string? CommandName(string proc)
-    {
-        try
-        {
-            return File.ReadAllText(Path.Combine(proc, "comm")).Trim();
-        }
-        catch (IOException)
-        {
-            return null; // it ended meanwhile
-        }
-    }
-
-    private static List<string> ProcessesRootedIn(string dir)
-    {
-        var found = new List<string>();
-        foreach (var p in Directory.EnumerateDirectories("/proc").Where(p => int.TryParse(Path.GetFileName(p), out _)))
-        {
-            try
-            {
-                if (new FileInfo(Path.Combine(p, "root")).LinkTarget is { } root && root.StartsWith(dir, StringComparison.Ordinal))
-                {
-                    found.Add(p);
-                }
-            }
-            catch (IOException)
-            {
-            }
-            catch (UnauthorizedAccessException)
-            {
-            }
-        }
-        return found;
     }
 }

@@ -19,6 +19,7 @@ public sealed class MailLabFixture() : SharedLab(143, 2672, appHosts: 1, estate:
 /// fails for that reason.
 /// </summary>
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+[TestCaseOrderer(RunOrderer.TypeName, RunOrderer.AssemblyName)] // the last one brings the estate down
 [Collection(LabCollection.Name)] // judges latency against its noise floor: see LabCollection
 [Trait("Category", "Lab")]
 public sealed class MailEstateLabTests(MailLabFixture lab, ITestOutputHelper output) : IClassFixture<MailLabFixture>, IClassFixture<JudgesLatency>
@@ -102,10 +103,17 @@ public sealed class MailEstateLabTests(MailLabFixture lab, ITestOutputHelper out
         return JsonDocument.Parse(stdout).RootElement.GetProperty("digest").GetString()!;
     }
 
+    /// <summary>The running MariaDB servers whose command line names this lab's directory.</summary>
+    private async Task<int> MariaDbServersAsync()
+    {
+        var (_, running) = await Probe.RunAsync("/bin/ps", "-eo", "args");
+        return running.Split('\n').Count(l => l.Contains("mariadbd", StringComparison.Ordinal) && l.Contains(lab.Directory, StringComparison.Ordinal));
+    }
+
     private async Task<string> StagingVersionAsync() =>
         (await Probe.InRootAsync(Path.Combine(lab.Directory, "hosts", "staging-app-1", "root"), "dpkg-query -W -f='${Version}' acme-mail")).Trim();
 
-    [SkippableFact]
+    [SkippableFact, RunOrder(1)]
     public async Task Acme_mail_keeps_its_mail_in_MariaDB_and_checks_each_login_against_the_directory()
     {
         lab.Require();
@@ -116,6 +124,11 @@ public sealed class MailEstateLabTests(MailLabFixture lab, ITestOutputHelper out
             Assert.Equal("mariadb", e.DatabaseEngine);
             Assert.True(e.DatabaseUp && e.DirectoryUp == true, e.ToString());
         });
+        Assert.Equal(["127.0.143.7", "127.0.153.7", "127.0.163.7"], status.Environments.Select(e => e.DirectoryAddress));
+        Assert.Equal(["127.0.143.7", "127.0.153.7", "127.0.163.7"], lab.Up.Hosts.Where(h => h.Role == "ldap").Select(h => h.Address));
+        // Each environment's MariaDB is a server of this lab's, and its directory the slapd of its LDAP host, in the host's root.
+        Assert.Equal(3, await MariaDbServersAsync());
+        Assert.Equal(3, Probe.ProcessesRootedIn(lab.Directory).Count(p => Probe.CommandName(p) == "slapd"));
 
         // The seed's 20,000 messages and 50 accounts are in prod's MariaDB, on .6.
         var prod = Env("prod");
@@ -190,7 +203,7 @@ public sealed class MailEstateLabTests(MailLabFixture lab, ITestOutputHelper out
         Assert.Contains("prod/users: OpenLDAP: slapd 2.", facts, StringComparison.Ordinal);
     }
 
-    [SkippableFact]
+    [SkippableFact, RunOrder(2)]
     public async Task The_good_update_passes_and_a_MariaDB_migration_that_loses_rows_fails_naming_the_table_and_its_numbers()
     {
         lab.Require();
@@ -218,7 +231,7 @@ public sealed class MailEstateLabTests(MailLabFixture lab, ITestOutputHelper out
         Assert.Equal(20000, await ScalarAsync(Env("staging").MailConnectionString, "SELECT count(*) FROM messages"));
     }
 
-    [SkippableFact]
+    [SkippableFact, RunOrder(3)]
     public async Task An_nginx_update_that_changes_a_default_timeout_fails_on_the_proxy_alone_as_unexpected_config()
     {
         lab.Require();
@@ -258,7 +271,7 @@ public sealed class MailEstateLabTests(MailLabFixture lab, ITestOutputHelper out
         Assert.Equal(HttpStatusCode.OK, await LoginAsync(HostAddress("staging-proxy-1"), "user03", "password-03", 80));
     }
 
-    [SkippableFact]
+    [SkippableFact, RunOrder(4)]
     public async Task A_slapd_update_of_the_directory_s_host_passes_with_the_directory_exported_first_and_rolls_back()
     {
         lab.Require();
@@ -289,7 +302,7 @@ public sealed class MailEstateLabTests(MailLabFixture lab, ITestOutputHelper out
         Assert.Equal(HttpStatusCode.OK, await LoginAsync(HostAddress("staging-proxy-1"), "user05", "password-05", 80));
     }
 
-    [SkippableFact]
+    [SkippableFact, RunOrder(5)]
     public async Task A_slapd_update_that_breaks_binds_under_concurrency_fails_on_the_directory_s_load_while_a_single_bind_passes()
     {
         lab.Require();
@@ -319,7 +332,7 @@ public sealed class MailEstateLabTests(MailLabFixture lab, ITestOutputHelper out
         Assert.Equal(HttpStatusCode.OK, await LoginAsync(HostAddress("staging-proxy-1"), "user06", "password-06", 80));
     }
 
-    [SkippableFact]
+    [SkippableFact, RunOrder(6)]
     public async Task A_clone_of_prod_gets_its_own_MariaDB_and_directory_with_prod_s_mail_and_accounts()
     {
         lab.Require();
@@ -349,5 +362,25 @@ public sealed class MailEstateLabTests(MailLabFixture lab, ITestOutputHelper out
 
         var (code, stdout, _) = await CliAsync("drift", "prod", "mail-clone");
         Assert.True(code == ExitCodes.Ok, stdout);
+    }
+
+    /// <summary>Last: lab down stops every environment's MariaDB and slapd (the clone's too) and leaves no process of the
+    /// lab behind and no database files (the fixture's own down then finds nothing up).</summary>
+    [SkippableFact, RunOrder(7)]
+    public async Task Down_stops_every_MariaDB_and_slapd_of_the_estate_and_leaves_no_process_behind()
+    {
+        lab.Require();
+        var environments = (await lab.Lab.StatusAsync()).Environments.Count;
+        Assert.True(environments >= 3, $"{environments} environments");
+        Assert.Equal(environments, await MariaDbServersAsync());
+        Assert.Equal(environments, Probe.ProcessesRootedIn(lab.Directory).Count(p => Probe.CommandName(p) == "slapd"));
+
+        var down = await lab.Lab.DownAsync();
+        Assert.True(down.WasUp);
+        Assert.Equal(environments, down.DatabasesStopped);
+        var (_, ps) = await Probe.RunAsync("/bin/ps", "-eo", "args");
+        Assert.DoesNotContain(lab.Directory, ps);
+        Assert.Empty(Probe.ProcessesRootedIn(lab.Directory));
+        Assert.False(Directory.Exists(Path.Combine(lab.Directory, "db")));
     }
 }

@@ -60,6 +60,42 @@ internal static class Probe
         return (code, stdout.ToString(), stderr.ToString());
     }
 
+    /// <summary>The /proc entries of the processes whose root is inside <paramref name="dir"/> (a lab's hosts).</summary>
+    public static List<string> ProcessesRootedIn(string dir)
+    {
+        var found = new List<string>();
+        foreach (var p in Directory.EnumerateDirectories("/proc").Where(p => int.TryParse(Path.GetFileName(p), out _)))
+        {
+            try
+            {
+                if (new FileInfo(Path.Combine(p, "root")).LinkTarget is { } root && root.StartsWith(dir, StringComparison.Ordinal))
+                {
+                    found.Add(p);
+                }
+            }
+            catch (IOException)
+            {
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
+        return found;
+    }
+
+    /// <summary>A /proc entry's command name, or null when the process ended meanwhile.</summary>
+    public static string? CommandName(string proc)
+    {
+        try
+        {
+            return File.ReadAllText(Path.Combine(proc, "comm")).Trim();
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
     public static Task<(int Code, string Out)> SshAsync(LabManager lab, LabHost host, string command) =>
         RunAsync("/usr/bin/ssh", "-o", "BatchMode=yes", "-o", $"UserKnownHostsFile={lab.KnownHostsFile}", "-o", "StrictHostKeyChecking=yes",
             "-o", "ConnectTimeout=10", "-i", lab.IdentityFile, "-p", host.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
