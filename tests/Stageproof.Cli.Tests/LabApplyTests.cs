@@ -114,8 +114,7 @@ public class LabApplyTests(ApplyLabFixture lab) : IClassFixture<ApplyLabFixture>
             await RunAsync(staging, RemoteCommand.Script("tune", "printf 'log.level = debug\\n' >> /etc/acme-mail/acme-mail.conf"));
         }
 
-        var dir = lab.Directory;
-        var run = await RunInLabAsync(dir, "stageproof.yaml", "--json", "drift", "prod", "staging");
+        var run = await CliRun.WithConfigAsync(Dir, "stageproof.yaml", "--json", "drift", "prod", "staging");
 
         // 6 of several hundred items keep fidelity above 0.98, but a high-severity difference fails (fail_on: high).
         Assert.True(run.ExitCode == ExitCodes.Finding, run.ToString());
@@ -145,11 +144,11 @@ public class LabApplyTests(ApplyLabFixture lab) : IClassFixture<ApplyLabFixture>
         Assert.Equal(2, packages.Compared - packages.Matching);
 
         // Ignore rules: the package and the worker no longer count, and the figures follow.
-        var yaml = await File.ReadAllTextAsync(Path.Combine(dir, "stageproof.yaml"));
+        var yaml = await File.ReadAllTextAsync(Path.Combine(Dir, "stageproof.yaml"));
         var ignoring = yaml.Replace("ignore: [", "ignore: [\"package:acme-*\", \"service:report-*\", ", StringComparison.Ordinal);
         Assert.NotEqual(yaml, ignoring);
-        await File.WriteAllTextAsync(Path.Combine(dir, "ignoring.yaml"), ignoring);
-        var ignored = await RunInLabAsync(dir, "ignoring.yaml", "--json", "drift", "prod", "staging");
+        await File.WriteAllTextAsync(Path.Combine(Dir, "ignoring.yaml"), ignoring);
+        var ignored = await CliRun.WithConfigAsync(Dir, "ignoring.yaml", "--json", "drift", "prod", "staging");
         Assert.True(ignored.ExitCode == ExitCodes.Finding, ignored.ToString());
         var after = ignored.Json.GetProperty("drift");
         Assert.All(after.GetProperty("hosts").EnumerateArray(), pair =>
@@ -160,8 +159,8 @@ public class LabApplyTests(ApplyLabFixture lab) : IClassFixture<ApplyLabFixture>
         Assert.Equal(packages.Compared - 2, ignoredPackages.Compared);
 
         // With only the figure as the rule, the same drift passes.
-        await File.WriteAllTextAsync(Path.Combine(dir, "figure-only.yaml"), ignoring.Replace("fail_on: high", "fail_on: none", StringComparison.Ordinal));
-        var figureOnly = await RunInLabAsync(dir, "figure-only.yaml", "drift", "prod", "staging");
+        await File.WriteAllTextAsync(Path.Combine(Dir, "figure-only.yaml"), ignoring.Replace("fail_on: high", "fail_on: none", StringComparison.Ordinal));
+        var figureOnly = await CliRun.WithConfigAsync(Dir, "figure-only.yaml", "drift", "prod", "staging");
         Assert.True(figureOnly.ExitCode == ExitCodes.Ok, figureOnly.ToString());
     }
 
@@ -340,15 +339,6 @@ public class LabApplyTests(ApplyLabFixture lab) : IClassFixture<ApplyLabFixture>
     {
         var f = drift.GetProperty("families").EnumerateArray().Single(x => x.GetProperty("family").GetString() == family);
         return (f.GetProperty("compared").GetInt32(), f.GetProperty("matching").GetInt32());
-    }
-
-    private static async Task<CliRun> RunInLabAsync(string dir, string configName, params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var all = new[] { "--config", Path.Combine(dir, configName), "--state", Path.Combine(dir, ".stageproof") }.Concat(args).ToArray();
-        var code = await StageproofCli.RunAsync(all, stdout, stderr);
-        return new CliRun { ExitCode = code, Stdout = stdout.ToString(), Stderr = stderr.ToString() };
     }
 
     /// <summary>acme-mail's /health on a lab host, retried for up to 20 s while the service restarts.</summary>
