@@ -19,13 +19,7 @@ public sealed partial class FaultTests(PgFixture pg, ITestOutputHelper output)
         Requires.Executable($"{PgServer.Bin}/initdb");
     }
 
-    private async Task<MailFiles> SeededAsync()
-    {
-        var db = await pg.Server.CreateDatabaseAsync();
-        var files = new MailFiles(pg.Server, db);
-        Assert.Equal(0, await files.RunCliAsync("--seed"));
-        return files;
-    }
+    private async Task<MailFiles> SeededAsync() => new(pg.Server, await pg.Server.CreateSeededDatabaseAsync());
 
     [Fact]
     public void No_faults_file_means_no_faults()

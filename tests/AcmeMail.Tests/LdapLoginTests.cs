@@ -16,14 +16,11 @@ public sealed class LdapLoginTests(PgFixture pg, SlapdFixture slapd) : IClassFix
         Requires.Root();
         Requires.Executable($"{PgServer.Bin}/initdb");
         slapd.Require();
-        var db = await pg.Server.CreateDatabaseAsync();
-        var files = new MailFiles(pg.Server, db, $"""
+        return new MailFiles(pg.Server, await pg.Server.CreateSeededDatabaseAsync(), $"""
             auth.backend = ldap
             auth.ldap.url = {slapd.Url}
             auth.ldap.user_dn = uid={"{user}"},{SlapdFixture.People}
             """);
-        Assert.Equal(0, await files.RunCliAsync("--seed"));
-        return files;
     }
 
     private static async Task<int> StatusAsync(MailHost host, string user, string? password)

@@ -60,8 +60,7 @@ public sealed class MariaDbTests(PgFixture pg, MariaDbFixture maria, SlapdFixtur
         Assert.Equal(20_000, await CountAsync(files, "SELECT COUNT(*) FROM messages"));
 
         Requires.Executable($"{PgServer.Bin}/initdb");
-        using var pgFiles = new MailFiles(pg.Server, await pg.Server.CreateDatabaseAsync());
-        Assert.Equal(0, await pgFiles.RunCliAsync("--seed"));
+        using var pgFiles = new MailFiles(pg.Server, await pg.Server.CreateSeededDatabaseAsync());
 
         const string rows = "SELECT u.name, m.sender, m.subject, m.body, m.sent_at FROM messages m JOIN users u ON u.id = m.owner_id ORDER BY m.sent_at, u.name";
         var onMaria = new List<string>();

@@ -13,19 +13,14 @@ public sealed class ServiceTests(PgFixture pg)
         Requires.Executable($"{PgServer.Bin}/initdb");
     }
 
-    private async Task<MailFiles> SeededAsync()
-    {
-        var db = await pg.Server.CreateDatabaseAsync();
-        var files = new MailFiles(pg.Server, db);
-        Assert.Equal(0, await files.RunCliAsync("--seed"));
-        return files;
-    }
+    private async Task<MailFiles> SeededAsync() => new(pg.Server, await pg.Server.CreateSeededDatabaseAsync());
 
     [SkippableFact]
     public async Task Seed_creates_50_users_and_20000_messages_once()
     {
         Need();
-        using var files = await SeededAsync();
+        using var files = new MailFiles(pg.Server, await pg.Server.CreateDatabaseAsync());
+        Assert.Equal(0, await files.RunCliAsync("--seed"));
         Assert.Equal(0, await files.RunCliAsync("--seed")); // idempotent
         var settings = AppSettings.Load(files.Paths);
         await using var conn = new NpgsqlConnection(settings.DbConnection);

@@ -51,9 +51,8 @@ public sealed class StageproofChecksTests(PgFixture pg)
     {
         Requires.Root();
         Requires.Executable($"{PgServer.Bin}/initdb");
-        var db = await pg.Server.CreateDatabaseAsync();
+        var db = await pg.Server.CreateSeededDatabaseAsync();
         using var files = new MailFiles(pg.Server, db);
-        Assert.Equal(0, await files.RunCliAsync("--seed"));
         await using var host = await MailHost.StartAsync(files, new MailAppOptions { EnforceMailboxOwner = enforceOwner });
         var secrets = Path.Combine(files.Dir, "acme-mail.env");
         await File.WriteAllLinesAsync(secrets, Enumerable.Range(1, 50).Select(i => $"user{i:00}=password-{i:00}"));

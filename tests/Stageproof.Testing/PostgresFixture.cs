@@ -6,8 +6,8 @@ using Npgsql;
 namespace Stageproof.Testing;
 
 /// <summary>
-/// A real, private PostgreSQL 15 server for one test class: initdb into a temporary directory owned by
-/// postgres, started on its own 127.0.3.x address and a free port, with one database created. Disposing stops
+/// A real, private PostgreSQL 15 server for one test class: a copy of initdb's data directory (<see cref="InitdbTemplate"/>)
+/// in a temporary directory owned by postgres, started on its own 127.0.3.x address and a free port, with one database created. Disposing stops
 /// it (immediate mode) and deletes the directory. When the machine lacks root or the server binaries the
 /// fixture does nothing and <see cref="EnsureAvailable"/> skips (or, under CI=true, fails) the test. A subclass may
 /// give the loopback addresses its tests are assigned.
@@ -31,7 +31,7 @@ public class PostgresFixture : IAsyncLifetime
     private readonly int _firstAddress;
     private readonly int _addressCount;
 
-    public const string BinDir = "/usr/lib/postgresql/15/bin";
+    public const string BinDir = InitdbTemplate.BinDir;
     public const string DatabaseName = "stageproof_test";
 
     private static int s_instances;
@@ -73,14 +73,13 @@ public class PostgresFixture : IAsyncLifetime
             Address = $"{_addressPrefix}{_firstAddress + (Environment.ProcessId + n * 7) % _addressCount}";
             Port = FreePort(Address);
             _dir = ScratchDirectory.Create("stageproof-pg-");
-            await RunAsync("chown", ["postgres:postgres", _dir]).ConfigureAwait(false);
-            await RunAsync("/usr/sbin/runuser", ["-u", "postgres", "--", Path.Combine(BinDir, "initdb"),
-                "-D", DataDirectory, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C"]).ConfigureAwait(false);
+            await InitdbTemplate.RunAsync("chown", ["postgres:postgres", _dir]).ConfigureAwait(false);
+            await InitdbTemplate.CreateAsync(DataDirectory, ["-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C"]).ConfigureAwait(false);
             _started = true;
             await StartServerAsync().ConfigureAwait(false);
             await using var conn = new NpgsqlConnection(ConnectionStringFor("postgres"));
             await conn.OpenAsync().ConfigureAwait(false);
-            await using var cmd = new NpgsqlCommand($"CREATE DATABASE {DatabaseName}", conn);
+            await using var cmd = new NpgsqlCommand($"CREATE DATABASE {DatabaseName} STRATEGY FILE_COPY", conn);
             await cmd.ExecuteNonQueryAsync().ConfigureAwait(false);
         }
         catch
@@ -96,14 +95,14 @@ public class PostgresFixture : IAsyncLifetime
     /// </summary>
     public async Task RestartAsync(TimeSpan down)
     {
-        await RunAsync("/usr/sbin/runuser", ["-u", "postgres", "--", Path.Combine(BinDir, "pg_ctl"), "stop", "-w", "-m", "fast", "-D", DataDirectory]).ConfigureAwait(false);
+        await InitdbTemplate.RunAsync("/usr/sbin/runuser", ["-u", "postgres", "--", Path.Combine(BinDir, "pg_ctl"), "stop", "-w", "-m", "fast", "-D", DataDirectory]).ConfigureAwait(false);
         await Task.Delay(down).ConfigureAwait(false);
         await StartServerAsync().ConfigureAwait(false);
     }
 
     private async Task StartServerAsync()
     {
-        await RunAsync("/usr/sbin/runuser", ["-u", "postgres", "--", Path.Combine(BinDir, "pg_ctl"), "start", "-w", "-t", "60",
+        await InitdbTemplate.RunAsync("/usr/sbin/runuser", ["-u", "postgres", "--", Path.Combine(BinDir, "pg_ctl"), "start", "-w", "-t", "60",
             "-D", DataDirectory, "-l", Path.Combine(_dir!, "server.log"),
             "-o", $"-c listen_addresses={Address} -p {Port} -k {_dir} -c fsync=off"]).ConfigureAwait(false);
         await WaitReadyAsync().ConfigureAwait(false);
@@ -118,11 +117,29 @@ public class PostgresFixture : IAsyncLifetime
         await cmd.ExecuteNonQueryAsync().ConfigureAwait(false);
     }
 
-    /// <summary>Creates an empty database on this server (for a test that needs one of its own).</summary>
+    /// <summary>
+    /// Creates an empty database on this server (for a test that needs one of its own). Copied file by file: PostgreSQL
+    /// 15's default (WAL_LOG) writes the template through the log, 0.09 CPU-second a database against 0.03 here.
+    /// </summary>
     public async Task<string> CreateDatabaseAsync(string name)
     {
-        await ExecuteAsync($"CREATE DATABASE {name}", "postgres").ConfigureAwait(false);
+        await ExecuteAsync($"CREATE DATABASE {name} STRATEGY FILE_COPY", "postgres").ConfigureAwait(false);
         return ConnectionStringFor(name);
+    }
+
+    /// <summary>
+    /// Drops <paramref name="name"/> if a previous test left it (ending its sessions), creates it empty and runs
+    /// <paramref name="sql"/> in it; its connection string.
+    /// </summary>
+    public async Task<string> FreshDatabaseAsync(string name, string? sql = null)
+    {
+        await DropDatabaseAsync(name).ConfigureAwait(false);
+        var connectionString = await CreateDatabaseAsync(name).ConfigureAwait(false);
+        if (sql is not null)
+        {
+            await ExecuteAsync(sql, name).ConfigureAwait(false);
+        }
+        return connectionString;
     }
 
     /// <summary>Drops a database made by <see cref="CreateDatabaseAsync"/>, ending sessions still connected to it.</summary>
@@ -140,7 +157,7 @@ public class PostgresFixture : IAsyncLifetime
             {
                 try
                 {
-                    await RunAsync("/usr/sbin/runuser", ["-u", "postgres", "--", Path.Combine(BinDir, "pg_ctl"), "stop",
+                    await InitdbTemplate.RunAsync("/usr/sbin/runuser", ["-u", "postgres", "--", Path.Combine(BinDir, "pg_ctl"), "stop",
                         "-m", "immediate", "-w", "-D", DataDirectory]).ConfigureAwait(false);
                 }
                 catch (InvalidOperationException)
@@ -205,35 +222,5 @@ public class PostgresFixture : IAsyncLifetime
         var port = ((IPEndPoint)listener.LocalEndpoint).Port;
         listener.Stop();
         return port;
-    }
-
-    private static async Task RunAsync(string file, IReadOnlyList<string> args)
-    {
-        var psi = new ProcessStartInfo(file)
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = "/tmp",
-        };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        using var p = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {file}");
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
-        var stdout = p.StandardOutput.ReadToEndAsync(timeout.Token);
-        var stderr = p.StandardError.ReadToEndAsync(timeout.Token);
-        try
-        {
-            await p.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            p.Kill(entireProcessTree: true);
-            throw new InvalidOperationException($"{file} {string.Join(' ', args)} timed out");
-        }
-        if (p.ExitCode != 0)
-        {
-            throw new InvalidOperationException(
-                $"{file} {string.Join(' ', args)} exited {p.ExitCode}: {await stdout.ConfigureAwait(false)}{await stderr.ConfigureAwait(false)}");
-        }
     }
 }

@@ -23,9 +23,7 @@ public sealed class DatabaseChecksTests(PostgresFixture pg) : IClassFixture<Post
     private async Task<string> FreshAsync(string name, string sql = Schema)
     {
         pg.EnsureAvailable();
-        await pg.ExecuteAsync($"DROP DATABASE IF EXISTS {name}", "postgres");
-        await pg.ExecuteAsync($"CREATE DATABASE {name}", "postgres");
-        await pg.ExecuteAsync(sql, name);
+        await pg.FreshDatabaseAsync(name, sql);
         return name;
     }
 

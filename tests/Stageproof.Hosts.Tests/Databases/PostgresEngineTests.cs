@@ -8,11 +8,7 @@ public sealed class PostgresEngineTests(PostgresFixture pg) : DatabaseEngineCont
 {
     protected override void EnsureAvailable() => pg.EnsureAvailable();
 
-    protected override async Task<string> FreshAsync(string name)
-    {
-        await pg.DropDatabaseAsync(name);
-        return await pg.CreateDatabaseAsync(name);
-    }
+    protected override Task<string> FreshAsync(string name) => pg.FreshDatabaseAsync(name);
 
     protected override Task ExecAsync(string name, string sql) => pg.ExecuteAsync(sql, name);
 

@@ -14,13 +14,6 @@ public sealed class PostgresMigratorTests(PostgresFixture pg) : IClassFixture<Po
 
     internal static PatchMigrationScript Script(string file, string sql) => new() { File = file, Sql = sql, Sha256 = PatchSetFreezer.Sha256(sql) };
 
-    private async Task<string> FreshDatabaseAsync(string name)
-    {
-        await pg.ExecuteAsync($"DROP DATABASE IF EXISTS {name} WITH (FORCE)", "postgres");
-        await pg.ExecuteAsync($"CREATE DATABASE {name}", "postgres");
-        return pg.ConnectionStringFor(name);
-    }
-
     private static async Task<T> ScalarAsync<T>(string cs, string sql)
     {
         await using var conn = new NpgsqlConnection(cs);
@@ -43,7 +36,7 @@ public sealed class PostgresMigratorTests(PostgresFixture pg) : IClassFixture<Po
     public async Task Applies_two_scripts_with_history_then_reapply_is_a_no_op()
     {
         pg.EnsureAvailable();
-        var cs = await FreshDatabaseAsync("mig_apply");
+        var cs = await pg.FreshDatabaseAsync("mig_apply");
         var migration = new PatchMigration("mig_apply", [V1, V2]);
 
         var plan = await _migrator.PlanAsync(cs, migration, CancellationToken.None);
@@ -98,7 +91,7 @@ public sealed class PostgresMigratorTests(PostgresFixture pg) : IClassFixture<Po
     public async Task A_script_edited_after_it_was_applied_is_refused_naming_the_file_and_both_checksums()
     {
         pg.EnsureAvailable();
-        var cs = await FreshDatabaseAsync("mig_edited");
+        var cs = await pg.FreshDatabaseAsync("mig_edited");
         await _migrator.ApplyAsync(cs, new PatchMigration("mig_edited", [V1, V2]), Digest, "tester", CancellationToken.None);
 
         var edited = Script("V2__quota.sql", "ALTER TABLE mailboxes ADD COLUMN quota_mb integer NOT NULL DEFAULT 200;\n");
@@ -121,7 +114,7 @@ public sealed class PostgresMigratorTests(PostgresFixture pg) : IClassFixture<Po
     public async Task A_script_failing_halfway_leaves_nothing_of_itself_and_keeps_the_earlier_ones()
     {
         pg.EnsureAvailable();
-        var cs = await FreshDatabaseAsync("mig_fail");
+        var cs = await pg.FreshDatabaseAsync("mig_fail");
         var broken = Script("V2__broken.sql", """
             CREATE TABLE aliases (name text PRIMARY KEY);
             INSERT INTO aliases VALUES ('postmaster');
@@ -160,7 +153,7 @@ public sealed class PostgresMigratorTests(PostgresFixture pg) : IClassFixture<Po
     public async Task A_failed_history_row_is_refused()
     {
         pg.EnsureAvailable();
-        var cs = await FreshDatabaseAsync("mig_failedrow");
+        var cs = await pg.FreshDatabaseAsync("mig_failedrow");
         await _migrator.ApplyAsync(cs, new PatchMigration("mig_failedrow", [V1]), Digest, "tester", CancellationToken.None);
         await pg.ExecuteAsync(
             "INSERT INTO stageproof_schema_history (script, checksum, applied_by, execution_ms, success) VALUES ('V2__quota.sql', 'x', 'someone', 5, false)",
@@ -184,7 +177,7 @@ public sealed class PostgresMigratorTests(PostgresFixture pg) : IClassFixture<Po
     public async Task Concurrent_runs_are_serialised_and_apply_each_script_once()
     {
         pg.EnsureAvailable();
-        var cs = await FreshDatabaseAsync("mig_concurrent");
+        var cs = await pg.FreshDatabaseAsync("mig_concurrent");
         var slow = Script("V2__slow.sql", "SELECT pg_sleep(0.5); CREATE TABLE slow (id int);");
         var migration = new PatchMigration("mig_concurrent", [V1, slow]);
 
@@ -199,7 +192,7 @@ public sealed class PostgresMigratorTests(PostgresFixture pg) : IClassFixture<Po
     public async Task A_pending_script_listed_before_an_applied_one_is_refused_as_out_of_order()
     {
         pg.EnsureAvailable();
-        var cs = await FreshDatabaseAsync("mig_order");
+        var cs = await pg.FreshDatabaseAsync("mig_order");
         await _migrator.ApplyAsync(cs, new PatchMigration("mig_order", [V1, V2]), Digest, "tester", CancellationToken.None);
 
         var inserted = Script("V1_5__aliases.sql", "CREATE TABLE aliases (name text);");

@@ -17,14 +17,6 @@ public sealed class PostgresRollbackPointTests(PostgresFixture pg, ITestOutputHe
 
     public void Dispose() => Directory.Delete(_store, recursive: true);
 
-    private async Task<string> FreshDatabaseAsync(string name, string sql)
-    {
-        await pg.ExecuteAsync($"DROP DATABASE IF EXISTS {name} WITH (FORCE)", "postgres");
-        await pg.ExecuteAsync($"CREATE DATABASE {name}", "postgres");
-        await pg.ExecuteAsync(sql, name);
-        return pg.ConnectionStringFor(name);
-    }
-
     private static async Task<T> ScalarAsync<T>(string cs, string sql)
     {
         await using var conn = new NpgsqlConnection(cs);
@@ -45,7 +37,7 @@ public sealed class PostgresRollbackPointTests(PostgresFixture pg, ITestOutputHe
     public async Task Rollback_point_reports_the_writes_a_restore_discards_and_restores_schema_and_data()
     {
         pg.EnsureAvailable();
-        var cs = await FreshDatabaseAsync("rbp_main", Schema);
+        var cs = await pg.FreshDatabaseAsync("rbp_main", Schema);
 
         var point = await _points.CreateAsync(cs, Path.Combine(_store, "p1"), CancellationToken.None);
         Assert.Equal("rbp_main", point.Database);
@@ -116,7 +108,7 @@ public sealed class PostgresRollbackPointTests(PostgresFixture pg, ITestOutputHe
     public async Task Rows_lost_since_the_point_are_named_with_their_numbers_and_rows_added_or_declared_pass()
     {
         pg.EnsureAvailable();
-        var cs = await FreshDatabaseAsync("rbp_rows", Schema + "CREATE TABLE archive (id bigint);\nINSERT INTO archive SELECT generate_series(1, 8);\n");
+        var cs = await pg.FreshDatabaseAsync("rbp_rows", Schema + "CREATE TABLE archive (id bigint);\nINSERT INTO archive SELECT generate_series(1, 8);\n");
         var point = await _points.CreateAsync(cs, Path.Combine(_store, "rows"), CancellationToken.None);
 
         // What a bad migration and a busy service do meanwhile: rows deleted, a table dropped, rows added.
@@ -143,7 +135,7 @@ public sealed class PostgresRollbackPointTests(PostgresFixture pg, ITestOutputHe
     public async Task A_migration_that_only_deletes_data_still_changes_what_a_rollback_must_restore()
     {
         pg.EnsureAvailable();
-        var cs = await FreshDatabaseAsync("rbp_history", Schema + """
+        var cs = await pg.FreshDatabaseAsync("rbp_history", Schema + """
             CREATE TABLE schema_history (version text PRIMARY KEY, description text NOT NULL, checksum text, success boolean NOT NULL);
             INSERT INTO schema_history VALUES ('1', 'initial schema', 'abc', true);
             """);
@@ -163,7 +155,7 @@ public sealed class PostgresRollbackPointTests(PostgresFixture pg, ITestOutputHe
     public async Task A_point_knows_the_migrations_added_since_and_a_declared_down_script_takes_the_database_back_or_changes_nothing()
     {
         pg.EnsureAvailable();
-        var cs = await FreshDatabaseAsync("rbp_way_back", Schema + """
+        var cs = await pg.FreshDatabaseAsync("rbp_way_back", Schema + """
             CREATE TABLE schema_history (version integer PRIMARY KEY, description text NOT NULL, checksum text NOT NULL, success boolean NOT NULL);
             INSERT INTO schema_history VALUES (1, 'initial_schema', 'abc', true);
             """);
@@ -203,7 +195,7 @@ public sealed class PostgresRollbackPointTests(PostgresFixture pg, ITestOutputHe
     public async Task A_damaged_archive_is_refused_before_the_database_is_dropped()
     {
         pg.EnsureAvailable();
-        var cs = await FreshDatabaseAsync("rbp_damaged", Schema);
+        var cs = await pg.FreshDatabaseAsync("rbp_damaged", Schema);
         var point = await _points.CreateAsync(cs, Path.Combine(_store, "p2"), CancellationToken.None);
         await File.AppendAllTextAsync(point.DumpPath, "tampered");
 
@@ -218,7 +210,7 @@ public sealed class PostgresRollbackPointTests(PostgresFixture pg, ITestOutputHe
     public async Task A_template_clone_point_restores_schema_and_data_even_with_sessions_connected()
     {
         pg.EnsureAvailable();
-        var cs = await FreshDatabaseAsync("rbp_clone", Schema);
+        var cs = await pg.FreshDatabaseAsync("rbp_clone", Schema);
         await pg.ExecuteAsync("DROP DATABASE IF EXISTS rbp_clone_point WITH (FORCE)", "postgres");
         var clones = new PostgresTemplateRollbackPoint();
 
@@ -253,7 +245,7 @@ public sealed class PostgresRollbackPointTests(PostgresFixture pg, ITestOutputHe
     public async Task Writes_of_a_session_left_open_and_idle_are_counted_exactly_without_waiting_for_its_statistics()
     {
         pg.EnsureAvailable();
-        var cs = await FreshDatabaseAsync("rbp_open", Schema);
+        var cs = await pg.FreshDatabaseAsync("rbp_open", Schema);
         var point = await _points.CreateAsync(cs, Path.Combine(_store, "p3"), CancellationToken.None);
 
         // Like an application's pooled connection: it writes twice in quick succession and stays idle, open.
@@ -298,7 +290,7 @@ public sealed class PostgresRollbackPointTests(PostgresFixture pg, ITestOutputHe
     public async Task A_restore_that_cannot_be_proven_puts_the_database_back_as_it_was()
     {
         pg.EnsureAvailable();
-        var cs = await FreshDatabaseAsync("rbp_putback", Schema);
+        var cs = await pg.FreshDatabaseAsync("rbp_putback", Schema);
         var point = await _points.CreateAsync(cs, Path.Combine(_store, "p4"), CancellationToken.None);
         await pg.ExecuteAsync("INSERT INTO mailboxes (owner) VALUES ('written after')", "rbp_putback");
 

@@ -36,9 +36,7 @@ public sealed class PostgresFactsCollectorTests(PostgresFixture pg, ITestOutputH
 
     private async Task<string> FreshDatabaseAsync(string name, string sql)
     {
-        await pg.ExecuteAsync($"DROP DATABASE IF EXISTS {name}", "postgres");
-        await pg.ExecuteAsync($"CREATE DATABASE {name}", "postgres");
-        await pg.ExecuteAsync(sql, name);
+        await pg.FreshDatabaseAsync(name, sql);
         return name;
     }
 
