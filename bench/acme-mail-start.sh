@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What one start of the demo service costs: the acme-mail binary of package A against package B's, started N times each,
 # alternately, against one private PostgreSQL (127.0.98.1, its own port and socket directory, stopped at the end).
-# Per start: seconds until the service writes its ready file, CPU seconds spent by then, after its first /health, and
+# Each is started from / as its init script starts it. Per start: seconds until the service writes its ready file, CPU seconds spent by then, after its first /health, and
 # after 200 more /health requests one at a time, and 15 s later (the runtime's tiered compilation re-compiles hot methods
 # in the background after such a burst: that CPU lands after the requests). Usage: bench/acme-mail-start.sh DEB_A DEB_B [N=5]
 # (root: PostgreSQL runs as the postgres user). Example, the packages before and after ReadyToRun:
@@ -42,9 +42,10 @@ start_once() {
     local side=$1 root=$WORK/$1 ready=$WORK/ready t0 t1 at_ready first after
     rm -f "$ready"
     t0=$(date +%s.%N)
-    ACME_MAIL_DEFAULTS=$root/usr/share/acme-mail/defaults.conf ACME_MAIL_CONF=$WORK/host.conf ACME_MAIL_HOST_CONF=$WORK/none.conf \
+    # From /, as its init script starts it (service(8) changes to / first), the same process (exec).
+    (cd / && ACME_MAIL_DEFAULTS=$root/usr/share/acme-mail/defaults.conf ACME_MAIL_CONF=$WORK/host.conf ACME_MAIL_HOST_CONF=$WORK/none.conf \
     ACME_MAIL_MIGRATIONS=$root/usr/share/acme-mail/migrations ACME_MAIL_FAULTS=$WORK/none.faults ACME_MAIL_LOG=$WORK/$side.log \
-    ACME_MAIL_READY_FILE=$ready "$root/usr/lib/acme-mail/acme-mail" >/dev/null 2>&1 &
+    ACME_MAIL_READY_FILE=$ready exec "$root/usr/lib/acme-mail/acme-mail") >/dev/null 2>&1 &
     pid=$!
     for _ in $(seq 3000); do [ -e "$ready" ] && break; sleep 0.02; done
     [ -e "$ready" ] || { echo "$side: not ready after 60 s; see $WORK/$side.log" >&2; exit 1; }

@@ -67,7 +67,10 @@ public static class StageproofServer
 
     private static WebApplication Build(ServerOptions options, StageproofConfig config, IStateStore store, TimeProvider time)
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "stageproof" });
+        // The content root is the program's own directory: ASP.NET Core watches the content root and everything under it
+        // for configuration changes, and a server started from / (a service's working directory) would walk the whole
+        // filesystem and spend an inotify watch on every directory.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "stageproof", ContentRootPath = AppContext.BaseDirectory });
         builder.WebHost.UseUrls(options.Urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
         builder.WebHost.ConfigureKestrel(k =>
         {
