@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 
 namespace Stageproof.Testing;
 
@@ -23,7 +22,7 @@ public static class InitdbTemplate
     {
         var key = string.Join('\u001f', initdbArguments);
         var template = await s_templates.GetOrAdd(key, _ => new Lazy<Task<string>>(() => InitdbAsync(initdbArguments))).Value.ConfigureAwait(false);
-        await RunAsync("/bin/cp", ["-a", template, dataDirectory]).ConfigureAwait(false);
+        await FixtureProcess.RunAsync("/bin/cp", ["-a", template, dataDirectory]).ConfigureAwait(false);
     }
 
     private static async Task<string> InitdbAsync(IReadOnlyList<string> initdbArguments)
@@ -40,40 +39,9 @@ public static class InitdbTemplate
                 // Scratch space is cleaned eventually.
             }
         };
-        await RunAsync("chown", ["postgres:postgres", dir]).ConfigureAwait(false);
+        await FixtureProcess.RunAsync("chown", ["postgres:postgres", dir]).ConfigureAwait(false);
         var data = Path.Combine(dir, "data");
-        await RunAsync("/usr/sbin/runuser", ["-u", "postgres", "--", Path.Combine(BinDir, "initdb"), "-D", data, .. initdbArguments]).ConfigureAwait(false);
+        await FixtureProcess.RunAsync("/usr/sbin/runuser", ["-u", "postgres", "--", Path.Combine(BinDir, "initdb"), "-D", data, .. initdbArguments]).ConfigureAwait(false);
         return data;
-    }
-
-    /// <summary>Runs a program to its end (two minutes at most); a non-zero exit throws with its output.</summary>
-    public static async Task RunAsync(string file, IReadOnlyList<string> args)
-    {
-        var psi = new ProcessStartInfo(file)
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = "/tmp",
-        };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        using var p = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {file}");
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
-        var stdout = p.StandardOutput.ReadToEndAsync(timeout.Token);
-        var stderr = p.StandardError.ReadToEndAsync(timeout.Token);
-        try
-        {
-            await p.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            p.Kill(entireProcessTree: true);
-            throw new InvalidOperationException($"{file} {string.Join(' ', args)} timed out");
-        }
-        if (p.ExitCode != 0)
-        {
-            throw new InvalidOperationException(
-                $"{file} {string.Join(' ', args)} exited {p.ExitCode}: {await stdout.ConfigureAwait(false)}{await stderr.ConfigureAwait(false)}");
-        }
     }
 }

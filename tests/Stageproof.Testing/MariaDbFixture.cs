@@ -79,7 +79,7 @@ public class MariaDbFixture : IAsyncLifetime
             // servers, which then failed a query ("Error on delete of '/tmp/#sql-temptable-…'") or crashed (SIGSEGV
             // in ha_maria::drop_table) when a server started while they ran.
             var tmp = Directory.CreateDirectory(Path.Combine(_dir, "tmp")).FullName;
-            await RunAsync("chown", ["mysql:mysql", _dir, tmp]).ConfigureAwait(false);
+            await FixtureProcess.RunAsync("chown", ["mysql:mysql", _dir, tmp]).ConfigureAwait(false);
             await InstallAsync(data, tmp).ConfigureAwait(false);
             var psi = new ProcessStartInfo(Server)
             {
@@ -105,7 +105,7 @@ public class MariaDbFixture : IAsyncLifetime
             await WaitReadyAsync().ConfigureAwait(false);
             // root authenticates by its unix socket (we are root): it creates the test user, who then speaks TCP with a password.
             var quoted = Password.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("'", "\\'", StringComparison.Ordinal);
-            await RunAsync(Client, ["--no-defaults", $"--socket={Socket}", "-u", "root", "-e",
+            await FixtureProcess.RunAsync(Client, ["--no-defaults", $"--socket={Socket}", "-u", "root", "-e",
                 $"CREATE DATABASE {DatabaseName}; CREATE USER '{User}'@'%' IDENTIFIED BY '{quoted}'; " +
                 $"GRANT ALL PRIVILEGES ON *.* TO '{User}'@'%' WITH GRANT OPTION;"]).ConfigureAwait(false);
         }
@@ -129,7 +129,7 @@ public class MariaDbFixture : IAsyncLifetime
             {
                 try
                 {
-                    await RunAsync(InstallDb, ["--no-defaults", "--user=mysql", $"--datadir={data}", $"--tmpdir={tmp}", "--auth-root-authentication-method=socket",
+                    await FixtureProcess.RunAsync(InstallDb, ["--no-defaults", "--user=mysql", $"--datadir={data}", $"--tmpdir={tmp}", "--auth-root-authentication-method=socket",
                         "--skip-test-db", "--innodb-buffer-pool-size=32M", "--innodb-log-file-size=16M"]).ConfigureAwait(false);
                     return;
                 }
@@ -267,35 +267,6 @@ public class MariaDbFixture : IAsyncLifetime
         var port = ((IPEndPoint)listener.LocalEndpoint).Port;
         listener.Stop();
         return port;
-    }
-
-    private static async Task RunAsync(string file, IReadOnlyList<string> args)
-    {
-        var psi = new ProcessStartInfo(file)
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = "/tmp",
-        };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        using var p = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {file}");
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
-        var stdout = p.StandardOutput.ReadToEndAsync(timeout.Token);
-        var stderr = p.StandardError.ReadToEndAsync(timeout.Token);
-        try
-        {
-            await p.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            p.Kill(entireProcessTree: true);
-            throw new InvalidOperationException($"{file} timed out");
-        }
-        if (p.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{file} exited {p.ExitCode}: {await stdout.ConfigureAwait(false)}{await stderr.ConfigureAwait(false)}");
-        }
     }
 
     [DllImport("libc", SetLastError = true)]

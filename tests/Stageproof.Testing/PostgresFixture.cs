@@ -73,7 +73,7 @@ public class PostgresFixture : IAsyncLifetime
             Address = $"{_addressPrefix}{_firstAddress + (Environment.ProcessId + n * 7) % _addressCount}";
             Port = FreePort(Address);
             _dir = ScratchDirectory.Create("stageproof-pg-");
-            await InitdbTemplate.RunAsync("chown", ["postgres:postgres", _dir]).ConfigureAwait(false);
+            await FixtureProcess.RunAsync("chown", ["postgres:postgres", _dir]).ConfigureAwait(false);
             await InitdbTemplate.CreateAsync(DataDirectory, ["-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C"]).ConfigureAwait(false);
             _started = true;
             await StartServerAsync().ConfigureAwait(false);
@@ -95,14 +95,14 @@ public class PostgresFixture : IAsyncLifetime
     /// </summary>
     public async Task RestartAsync(TimeSpan down)
     {
-        await InitdbTemplate.RunAsync("/usr/sbin/runuser", ["-u", "postgres", "--", Path.Combine(BinDir, "pg_ctl"), "stop", "-w", "-m", "fast", "-D", DataDirectory]).ConfigureAwait(false);
+        await FixtureProcess.RunAsync("/usr/sbin/runuser", ["-u", "postgres", "--", Path.Combine(BinDir, "pg_ctl"), "stop", "-w", "-m", "fast", "-D", DataDirectory]).ConfigureAwait(false);
         await Task.Delay(down).ConfigureAwait(false);
         await StartServerAsync().ConfigureAwait(false);
     }
 
     private async Task StartServerAsync()
     {
-        await InitdbTemplate.RunAsync("/usr/sbin/runuser", ["-u", "postgres", "--", Path.Combine(BinDir, "pg_ctl"), "start", "-w", "-t", "60",
+        await FixtureProcess.RunAsync("/usr/sbin/runuser", ["-u", "postgres", "--", Path.Combine(BinDir, "pg_ctl"), "start", "-w", "-t", "60",
             "-D", DataDirectory, "-l", Path.Combine(_dir!, "server.log"),
             "-o", $"-c listen_addresses={Address} -p {Port} -k {_dir} -c fsync=off"]).ConfigureAwait(false);
         await WaitReadyAsync().ConfigureAwait(false);
@@ -157,7 +157,7 @@ public class PostgresFixture : IAsyncLifetime
             {
                 try
                 {
-                    await InitdbTemplate.RunAsync("/usr/sbin/runuser", ["-u", "postgres", "--", Path.Combine(BinDir, "pg_ctl"), "stop",
+                    await FixtureProcess.RunAsync("/usr/sbin/runuser", ["-u", "postgres", "--", Path.Combine(BinDir, "pg_ctl"), "stop",
                         "-m", "immediate", "-w", "-D", DataDirectory]).ConfigureAwait(false);
                 }
                 catch (InvalidOperationException)

@@ -87,8 +87,8 @@ public sealed class SlapdFixture : IAsyncLifetime, IAsyncDisposable
             var data = Path.Combine(Directory, "data.ldif");
             await File.WriteAllTextAsync(config, ConfigLdif()).ConfigureAwait(false);
             await File.WriteAllTextAsync(data, DataLdif()).ConfigureAwait(false);
-            await RunAsync(SlapaddPath, ["-n0", "-F", ConfigDirectory, "-l", config]).ConfigureAwait(false);
-            await RunAsync(SlapaddPath, ["-n1", "-F", ConfigDirectory, "-l", data]).ConfigureAwait(false);
+            await FixtureProcess.RunAsync(SlapaddPath, ["-n0", "-F", ConfigDirectory, "-l", config]).ConfigureAwait(false);
+            await FixtureProcess.RunAsync(SlapaddPath, ["-n1", "-F", ConfigDirectory, "-l", data]).ConfigureAwait(false);
             Port = FreePort(Address);
             await StartAsync().ConfigureAwait(false);
         }
@@ -184,7 +184,7 @@ public sealed class SlapdFixture : IAsyncLifetime, IAsyncDisposable
     /// </summary>
     public async Task SetCryptPasswordAsync(string uid, string password, int rounds)
     {
-        var hash = (await RunAsync("/usr/sbin/slappasswd", ["-h", "{CRYPT}", "-c", $"$6$rounds={rounds}$%.16s", "-s", password]).ConfigureAwait(false)).Trim();
+        var hash = (await FixtureProcess.RunAsync("/usr/sbin/slappasswd", ["-h", "{CRYPT}", "-c", $"$6$rounds={rounds}$%.16s", "-s", password]).ConfigureAwait(false)).Trim();
         await SetPasswordHashAsync(uid, hash).ConfigureAwait(false);
     }
 
@@ -309,36 +309,5 @@ public sealed class SlapdFixture : IAsyncLifetime, IAsyncDisposable
         var port = ((IPEndPoint)listener.LocalEndpoint).Port;
         listener.Stop();
         return port;
-    }
-
-    private static async Task<string> RunAsync(string file, IReadOnlyList<string> args)
-    {
-        var psi = new ProcessStartInfo(file)
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = "/tmp",
-        };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        using var p = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {file}");
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        var stdout = p.StandardOutput.ReadToEndAsync(timeout.Token);
-        var stderr = p.StandardError.ReadToEndAsync(timeout.Token);
-        try
-        {
-            await p.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            p.Kill(entireProcessTree: true);
-            throw new InvalidOperationException($"{file} {string.Join(' ', args)} timed out");
-        }
-        if (p.ExitCode != 0)
-        {
-            throw new InvalidOperationException(
-                $"{file} {string.Join(' ', args)} exited {p.ExitCode}: {await stdout.ConfigureAwait(false)}{await stderr.ConfigureAwait(false)}");
-        }
-        return await stdout.ConfigureAwait(false);
     }
 }
