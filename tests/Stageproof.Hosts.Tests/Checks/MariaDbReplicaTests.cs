@@ -26,14 +26,16 @@ public sealed class MariaDbReplicaTests(MariaDbSourceFixture source, MariaDbFixt
             $"- {{ name: integrity, type: db-integrity, database: mail, amcheck: false, replica: {replicaName}, max_replication_lag: 5s }}",
             databases: $"{{ mail: \"{source.Endpoint}\", mail_replica: \"{replica.Endpoint}\" }}"));
 
-    private static async Task<List<string?>> RowAsync(string connectionString, string sql)
+    /// <summary>The first row <paramref name="sql"/> returns, by column name.</summary>
+    private static async Task<Dictionary<string, string?>> RowAsync(string connectionString, string sql)
     {
         await using var connection = new MySqlConnection(connectionString);
         await connection.OpenAsync();
         await using var command = new MySqlCommand(sql, connection);
         await using var reader = await command.ExecuteReaderAsync();
         Assert.True(await reader.ReadAsync(), sql + " returned no row");
-        return Enumerable.Range(0, reader.FieldCount).Select(i => reader.IsDBNull(i) ? null : Convert.ToString(reader.GetValue(i), System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        return Enumerable.Range(0, reader.FieldCount).ToDictionary(reader.GetName,
+            i => reader.IsDBNull(i) ? null : Convert.ToString(reader.GetValue(i), System.Globalization.CultureInfo.InvariantCulture), StringComparer.Ordinal);
     }
 
     /// <summary>Points the replica at the source's binary log as it stands now (each server set up its own test user and
@@ -45,7 +47,25 @@ public sealed class MariaDbReplicaTests(MariaDbSourceFixture source, MariaDbFixt
         var password = MariaDbFixture.Password.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("'", "\\'", StringComparison.Ordinal);
         await replica.ExecuteAsync(
             $"STOP SLAVE; RESET SLAVE ALL; CHANGE MASTER TO MASTER_HOST='{source.Address}', MASTER_PORT={source.Port}, MASTER_USER='{MariaDbFixture.User}', " +
-            $"MASTER_PASSWORD='{password}', MASTER_LOG_FILE='{position[0]}', MASTER_LOG_POS={position[1]}, MASTER_USE_GTID=no, MASTER_DELAY={delaySeconds}; START SLAVE;");
+            $"MASTER_PASSWORD='{password}', MASTER_LOG_FILE='{position["File"]}', MASTER_LOG_POS={position["Position"]}, MASTER_USE_GTID=no, MASTER_DELAY={delaySeconds}; START SLAVE;");
+    }
+
+    /// <summary>Waits (bounded: a hang guard, not a timing) until both replication threads run: right after START
+    /// SLAVE the IO thread is still connecting, and the check rightly calls such a replica not replicating.</summary>
+    private async Task WaitRunningAsync()
+    {
+        var threads = "";
+        for (var i = 0; i < 300; i++)
+        {
+            var status = await RowAsync(replica.ConnectionString, "SHOW REPLICA STATUS");
+            threads = $"IO thread {status["Slave_IO_Running"]}, SQL thread {status["Slave_SQL_Running"]}";
+            if (threads == "IO thread Yes, SQL thread Yes")
+            {
+                return;
+            }
+            await Task.Delay(100);
+        }
+        Assert.Fail($"replication never ran: {threads}");
     }
 
     /// <summary>Waits (bounded: a hang guard, not a timing) until the replica has the source's rows.</summary>
@@ -67,7 +87,7 @@ public sealed class MariaDbReplicaTests(MariaDbSourceFixture source, MariaDbFixt
             await Task.Delay(100);
         }
         var status = await RowAsync(replica.ConnectionString, "SHOW REPLICA STATUS");
-        Assert.Fail($"the replica never caught up to {rows} row(s): {string.Join(" | ", status)}");
+        Assert.Fail($"the replica never caught up to {rows} row(s): {string.Join(" | ", status.Select(c => $"{c.Key}={c.Value}"))}");
     }
 
     [SkippableFact]
@@ -113,6 +133,7 @@ public sealed class MariaDbReplicaTests(MariaDbSourceFixture source, MariaDbFixt
         await ReplicateAsync(delaySeconds: 60);
         try
         {
+            await WaitRunningAsync();
             await source.ExecuteAsync("CREATE TABLE delayed_items (id int PRIMARY KEY); INSERT INTO delayed_items VALUES (1);");
             CheckResult? lagging = null;
             // Polls until the lag passes the 5 s limit (bounded: a hang guard, not a timing).
