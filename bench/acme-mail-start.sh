@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # What one start of the demo service costs: the acme-mail binary of package A against package B's, started N times each,
 # alternately, against one private PostgreSQL (127.0.98.1, its own port and socket directory, stopped at the end).
-# Each is started from / as its init script starts it. Per start: seconds until the service writes its ready file, CPU seconds spent by then, after its first /health, and
-# after 200 more /health requests one at a time, and 15 s later (the runtime's tiered compilation re-compiles hot methods
-# in the background after such a burst: that CPU lands after the requests). Usage: bench/acme-mail-start.sh DEB_A DEB_B [N=5]
+# Each is started from / as its init script starts it. Per start: seconds until the service writes its ready file, CPU
+# seconds spent by then, after its first /health, and after 200 more /health requests one at a time, and 15 s later
+# (the runtime's tiered compilation re-compiles hot methods in the background after such a burst: that CPU lands after
+# the requests). Usage: bench/acme-mail-start.sh DEB_A DEB_B [N=5]
 # (root: PostgreSQL runs as the postgres user). Example, the packages before and after ReadyToRun:
 #   bench/acme-mail-start.sh /var/cache/stageproof/acme-mail-debs-8f994f652b76/acme-mail_1.1-1_amd64.deb \
 #                            /var/cache/stageproof/acme-mail-debs-fa059406b089/acme-mail_1.1-1_amd64.deb 5
